@@ -1,0 +1,78 @@
+package amd64
+
+// Port I/O, MSRs, control registers and descriptor-table loads, each one
+// instruction (cpu_amd64.s). All are safe in any context; none allocates.
+
+func Outb(port uint16, v uint8)
+func Inb(port uint16) uint8
+func Outw(port uint16, v uint16)
+func Inw(port uint16) uint16
+func Outl(port uint16, v uint32)
+func Inl(port uint16) uint32
+func Rdmsr(msr uint32) uint64
+func Wrmsr(msr uint32, v uint64)
+func Rdtsc() uint64
+func Cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+func ReadCR0() uint64
+func ReadCR2() uint64
+func ReadCR3() uint64
+func WriteCR3(v uint64)
+func ReadCR4() uint64
+func WriteCR4(v uint64)
+func Invlpg(va uint64)
+func Lgdt(desc uint64)
+func Lidt(desc uint64)
+func Ltr(sel uint16)
+func Cli()
+func StiHlt()
+func Halt()
+func Pause()
+func Rdrand() (v uint64, ok bool)
+func ReadRFLAGS() uint64
+func WriteGSBase(v uint64)
+func Xchg32(addr uint64, v uint32) uint32
+
+// MSR numbers used by the metal.
+const (
+	MSR_EFER         = 0xC0000080
+	MSR_STAR         = 0xC0000081
+	MSR_LSTAR        = 0xC0000082
+	MSR_CSTAR        = 0xC0000083
+	MSR_SYSCALL_MASK = 0xC0000084
+	MSR_FS_BASE      = 0xC0000100
+	MSR_GS_BASE      = 0xC0000101
+	MSR_SHADOW_GS    = 0xC0000102
+	MSR_PAT          = 0x277
+
+	EFER_SCE = 1 << 0
+	EFER_LME = 1 << 8
+	EFER_NXE = 1 << 11
+)
+
+// RFLAGS bits.
+const (
+	RFLAGS_TF   = 1 << 8
+	RFLAGS_IF   = 1 << 9
+	RFLAGS_DF   = 1 << 10
+	RFLAGS_NT   = 1 << 14
+	RFLAGS_RF   = 1 << 16
+	RFLAGS_VM   = 1 << 17
+	RFLAGS_AC   = 1 << 18
+	RFLAGS_IOPL = 3 << 12
+)
+
+// Page-table entry bits.
+const (
+	PTE_P   = 1 << 0
+	PTE_W   = 1 << 1
+	PTE_U   = 1 << 2
+	PTE_PWT = 1 << 3
+	PTE_PCD = 1 << 4
+	PTE_A   = 1 << 5
+	PTE_D   = 1 << 6
+	PTE_PS  = 1 << 7
+	PTE_G   = 1 << 8
+	PTE_NX  = 1 << 63
+
+	PTE_ADDR = 0x000FFFFFFFFFF000
+)

@@ -1,0 +1,122 @@
+package rt
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// The API cmd/gohv calls. Ordinary goroutine context; calls that touch
+// shared shim state go through gohv's own system calls so they run
+// serialised with the shim.
+
+// Boot protocol values as entry32 received them.
+const (
+	ProtoMultiboot1 = "multiboot1"
+	ProtoMultiboot2 = "multiboot2"
+	ProtoPVH        = "pvh"
+)
+
+// BootProtocol names the protocol gohv was booted with and returns the
+// physical address of its information structure.
+func BootProtocol() (string, uint32) {
+	switch bootMagic {
+	case mb1Magic:
+		return ProtoMultiboot1, bootInfo
+	case mb2Magic:
+		return ProtoMultiboot2, bootInfo
+	}
+	return ProtoPVH, bootInfo
+}
+
+// ReadPhys copies physical memory at addr into p through the direct map.
+// It refuses page 0 and anything beyond the direct map.
+func ReadPhys(addr uint64, p []byte) bool {
+	if len(p) == 0 {
+		return true
+	}
+	end := addr + uint64(len(p))
+	if addr < pageSize || end < addr || end > directMapEnd {
+		return false
+	}
+	// Safety: [addr, end) lies in the identity-mapped direct map, which is
+	// never unmapped; the bytes are copied out, no pointer is kept.
+	copy(p, unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), len(p)))
+	return true
+}
+
+// Range is a physical address range [Start, End).
+type Range struct{ Start, End uint64 }
+
+// Image returns the physical range the gohv image occupies (ELF headers
+// through bss).
+func Image() Range { return Range{textBase - pageSize, uint64(asmAddrs[6])} }
+
+// Heap returns the physical range of the hypervisor heap.
+func Heap() Range { return Range{heapStart, heapEnd} }
+
+// MemStats are the shim's counters.
+type MemStats struct {
+	HeapFrames, HeapPeakFrames uint64 // frames backing the runtime's memory now / at most
+	Syscalls, UnknownSyscalls   uint64
+	Ticks, Switches             uint64
+	Threads                     uint64
+}
+
+// Stats returns the shim's counters (a racy snapshot; for reports).
+func Stats() MemStats {
+	return MemStats{heapFrames, heapPeak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads}
+}
+
+// TSCHz is the calibrated TSC frequency.
+func TSCHz() uint64 { return tscHz }
+
+// BootWallClock is the RTC time at boot, in seconds since 1970 (UTC).
+func BootWallClock() int64 { return bootUnix }
+
+// OnQEMU reports whether the CPU identifies QEMU as the hypervisor under us.
+func OnQEMU() bool { return onQEMU }
+
+// ConsoleRaw writes p to the serial line as is (no "(XEN) " prefix): for
+// guest console output.
+func ConsoleRaw(p []byte) {
+	if len(p) > 0 {
+		syscall.Syscall(sysConsoleRaw, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0)
+	}
+}
+
+// SetSerial reprograms the console UART (io base, baud, line control).
+func SetSerial(base uint16, baud uint32, lcr uint8) {
+	syscall.Syscall(sysSerialInit, uintptr(base), uintptr(baud), uintptr(lcr))
+}
+
+// SetNoReboot makes panics halt instead of rebooting.
+func SetNoReboot(v bool) { noReboot = v }
+
+// SetACPIPowerOff gives the PM1 control ports and S5 sleep types from the
+// FADT and \_S5, for PowerOff.
+func SetACPIPowerOff(pm1a, pm1b, typA, typB uint16) {
+	pm1aCnt, pm1bCnt, slpTypA, slpTypB = pm1a, pm1b, typA, typB
+}
+
+// PowerOff turns the machine off; code reaches QEMU's isa-debug-exit.
+func PowerOff(code int) {
+	syscall.Syscall(sysPowerOff, uintptr(code), 0, 0)
+	select {}
+}
+
+// Reboot resets the machine.
+func Reboot() {
+	syscall.Syscall(sysReboot, 0, 0, 0)
+	select {}
+}
+
+// Panic prints Xen's panic banner with msg, then reboots (or halts under
+// noreboot).
+func Panic(msg string) {
+	b := []byte(msg)
+	if len(b) == 0 {
+		b = []byte{'\n'}
+	}
+	syscall.Syscall(sysPanic, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0)
+	select {}
+}

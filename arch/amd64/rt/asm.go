@@ -1,0 +1,10 @@
+package rt
+
+// Routines in entry_amd64.s that Go code calls. The entry points the CPU
+// jumps to (entry32, entry64, syscallEntry, threadStart, irqTimer,
+// irqSpurious, trapCommon, faultTrampoline, exc0-21) are not Go-callable;
+// their addresses reach Go through asmAddrs and excStubs.
+
+// switchStack saves the current kernel-stack resume point in *save and
+// continues the thread whose saved stack pointer is to.
+func switchStack(save *uintptr, to uintptr)

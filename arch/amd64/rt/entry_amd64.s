@@ -1,0 +1,453 @@
+// The metal under the Go runtime: the 32-bit boot entry, the long-mode
+// switch, the SYSCALL entry that serves the runtime's Linux system calls,
+// kernel-thread switching, and the exception and interrupt stubs.
+//
+// Conventions used below:
+//   - Before entry64 the CPU is in 32-bit protected mode: only instructions
+//     whose encoding means the same in both modes are used, and symbol
+//     addresses are computed with getpc32 (Go assembles MOVL $sym(SB), R as
+//     a RIP-relative LEA, which 32-bit mode reads as LEA R, [disp32]).
+//   - GS_BASE points at the current CPU's cpuState (see cpu.go); the
+//     offsets below must match that struct. Go's runtime uses FS only.
+//   - The shim and every trap handler run with interrupts off (IF=0).
+
+#include "textflag.h"
+
+// TEXT_BASE is the link address given to the linker with -T (Makefile).
+// The loader has put the ELF header page just below it; that page is only
+// read by the loader, so its top serves as the few bytes of stack that
+// entry32's first CALL needs. kmain checks TEXT_BASE against runtime·text.
+#define TEXT_BASE 0x200000
+
+// cpuState field offsets (cpu.go).
+#define CPU_KTOP    8
+#define CPU_SCRATCH 16
+#define CPU_FXAREA  24
+#define CPU_IDLING  32
+#define CPU_TICKS   40
+
+// Boot GDT: null, 64-bit ring-0 code (0x08), ring-0 data (0x10). kmain
+// replaces it with the full GDT (TSS included) in gdt.go.
+DATA ·bootGDT+0(SB)/8, $0
+DATA ·bootGDT+8(SB)/8, $0x00AF9A000000FFFF
+DATA ·bootGDT+16(SB)/8, $0x00CF92000000FFFF
+GLOBL ·bootGDT(SB), NOPTR, $24
+
+DATA ·bootGDTR+0(SB)/2, $23
+DATA ·bootGDTR+2(SB)/8, $·bootGDT(SB)
+GLOBL ·bootGDTR(SB), NOPTR, $16
+
+// entry32 is the image's ELF entry and the multiboot1/multiboot2/PVH entry.
+// Context: 32-bit protected mode, paging off, flat CS/DS, interrupts off.
+// In:  EAX = multiboot magic (0x2BADB002 or 0x36D76289; anything else for
+//      PVH), EBX = physical address of the boot information.
+// Builds identity page tables for 0-4 GiB (2 MiB pages) in bootPT, turns on
+// PAE, long mode, SYSCALL and SSE, and far-returns to entry64 with
+// SI = magic and BX = info preserved. Clobbers everything else.
+TEXT ·entry32(SB),NOSPLIT|NOFRAME,$0
+	CLI
+	CLD
+	MOVL	$TEXT_BASE, SP
+	MOVL	AX, SI
+
+	// DI = bootPT rounded up to a page: PML4, PDPT, then 4 PDs.
+	CALL	·getpc32(SB)
+	MOVL	$·bootPT(SB), DX
+	ADDL	$6, AX
+	ADDL	DX, AX
+	ADDL	$4095, AX
+	ANDL	$0xFFFFF000, AX
+	MOVL	AX, BP
+	MOVL	AX, DI
+	XORL	AX, AX
+	MOVL	$(6*1024), CX
+	REP;	STOSL
+
+	MOVL	BP, DI
+	MOVL	BP, AX
+	ADDL	$0x1003, AX		// PML4[0] -> PDPT, present|writable
+	MOVL	AX, (DI)
+	ADDL	$0x1000, DI		// DI = PDPT
+	ADDL	$0x1000, AX		// AX = PD0 | 3
+	MOVL	AX, (DI)
+	ADDL	$0x1000, AX
+	MOVL	AX, 8(DI)
+	ADDL	$0x1000, AX
+	MOVL	AX, 16(DI)
+	ADDL	$0x1000, AX
+	MOVL	AX, 24(DI)
+	ADDL	$0x1000, DI		// DI = PD0; 2048 entries cover 4 GiB
+	MOVL	$0x83, AX		// present|writable|2MiB
+	MOVL	$2048, CX
+pd:
+	MOVL	AX, (DI)
+	ADDL	$0x200000, AX
+	ADDL	$8, DI
+	DECL	CX
+	JNE	pd
+
+	MOVL	BP, AX
+	MOVL	AX, CR3
+	MOVL	CR4, AX
+	ORL	$0x620, AX		// PAE | OSFXSR | OSXMMEXCPT
+	MOVL	AX, CR4
+	MOVL	$0xC0000080, CX		// EFER
+	RDMSR
+	ORL	$0x101, AX		// LME | SCE
+	WRMSR
+	MOVL	CR0, AX
+	ANDL	$0xFFFFFFFB, AX		// clear EM
+	ORL	$0x80010023, AX		// PG | WP | NE | MP | PE
+	MOVL	AX, CR0
+
+	CALL	·getpc32(SB)
+	MOVL	$·bootGDTR(SB), DX
+	ADDL	$6, AX
+	ADDL	DX, AX
+	LGDT	(AX)
+	PUSHQ	$0x08			// 4-byte push in 32-bit mode
+	CALL	·getpc32(SB)
+	MOVL	$·entry64(SB), DX
+	ADDL	$6, AX
+	ADDL	DX, AX
+	PUSHQ	AX
+	BYTE	$0xCB			// RETF (32-bit operand size): to entry64 in CS 0x08
+
+// getpc32 returns its caller's return address in AX. 32-bit mode only.
+TEXT ·getpc32(SB),NOSPLIT|NOFRAME,$0
+	MOVL	(SP), AX
+	RET
+
+// entry64: first 64-bit instruction. SI = boot magic, BX = boot info.
+// Sets the data segments, a boot stack and a fake TLS (the ABI0->Go
+// wrappers load g from -8(FS) and zero X15, so SSE and FS must be ready
+// before the first Go call), runs kmain, then enters the Go runtime with
+// the initial process stack kmain built.
+TEXT ·entry64(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$0x10, AX
+	MOVW	AX, DS
+	MOVW	AX, ES
+	MOVW	AX, SS
+	XORL	AX, AX
+	MOVW	AX, FS
+	MOVW	AX, GS
+	LEAQ	·bootStack+65536(SB), SP
+	MOVL	SI, ·bootMagic(SB)
+	MOVL	BX, ·bootInfo(SB)
+	LEAQ	·fakeTLS+16(SB), AX
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	MOVL	$0xC0000100, CX		// FS_BASE
+	WRMSR
+	SUBQ	$16, SP
+	CALL	·kmain(SB)
+	MOVQ	0(SP), AX
+	MOVQ	AX, SP
+	XORL	BP, BP
+	STI
+	JMP	_rt0_amd64_linux(SB)
+
+// syscallEntry is IA32_LSTAR: the Go runtime's SYSCALL instructions land
+// here, in ring 0 (CPL does not change). In: RAX = number, RDI, RSI, RDX,
+// R10, R8, R9 = arguments, RCX = return RIP, R11 = RFLAGS, RSP = the
+// caller's stack. FMASK has cleared IF. Switches to the current kernel
+// thread's stack (cpuState.ktop), builds a sysFrame (syscall.go) and calls
+// dispatch; the result is in the frame's RAX.
+TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
+	// MOVQ SP, GS:CPU_SCRATCH
+	BYTE $0x65; BYTE $0x48; BYTE $0x89; BYTE $0x24; BYTE $0x25; LONG $CPU_SCRATCH
+	// MOVQ GS:CPU_KTOP, SP
+	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x24; BYTE $0x25; LONG $CPU_KTOP
+	// PUSHQ GS:CPU_SCRATCH
+	BYTE $0x65; BYTE $0xFF; BYTE $0x34; BYTE $0x25; LONG $CPU_SCRATCH
+	PUSHQ	CX
+	PUSHQ	R11
+	PUSHQ	AX
+	PUSHQ	BX
+	PUSHQ	DX
+	PUSHQ	SI
+	PUSHQ	DI
+	PUSHQ	BP
+	PUSHQ	R8
+	PUSHQ	R9
+	PUSHQ	R10
+	PUSHQ	R12
+	PUSHQ	R13
+	PUSHQ	R14
+	PUSHQ	R15
+	MOVQ	SP, AX
+	SUBQ	$8, SP
+	MOVQ	AX, 0(SP)
+	CALL	·dispatch(SB)
+	ADDQ	$8, SP
+	JMP	·syscallReturn(SB)
+
+// syscallReturn pops the sysFrame at SP and returns to the caller with
+// its RFLAGS (IF back on). POPFQ; JMP instead of SYSRET, which would
+// drop to ring 3.
+TEXT ·syscallReturn(SB),NOSPLIT|NOFRAME,$0
+	POPQ	R15
+	POPQ	R14
+	POPQ	R13
+	POPQ	R12
+	POPQ	R10
+	POPQ	R9
+	POPQ	R8
+	POPQ	BP
+	POPQ	DI
+	POPQ	SI
+	POPQ	DX
+	POPQ	BX
+	POPQ	AX
+	POPQ	R11
+	POPQ	CX
+	MOVQ	0(SP), SP
+	PUSHQ	R11
+	POPFQ
+	JMP	CX
+
+// threadStart is where a new kernel thread first runs: SP points at the
+// sysFrame clone copied from its parent (RAX = 0, RSP = the new stack).
+TEXT ·threadStart(SB),NOSPLIT|NOFRAME,$0
+	JMP	·syscallReturn(SB)
+
+// func switchStack(save *uintptr, to uintptr)
+// Saves the callee's resume point on the current kernel stack, stores SP in
+// *save and resumes the thread whose saved SP is to. Context: shim, IF=0.
+// Go treats every register as clobbered by this call; BP and BX are kept
+// for the frame-pointer chain.
+TEXT ·switchStack(SB),NOSPLIT|NOFRAME,$0-16
+	MOVQ	save+0(FP), AX
+	MOVQ	to+8(FP), DX
+	PUSHQ	BP
+	PUSHQ	BX
+	MOVQ	SP, (AX)
+	MOVQ	DX, SP
+	POPQ	BX
+	POPQ	BP
+	RET
+
+// irqTimer is the PIT's vector (IST1). If the CPU was idling in the shim,
+// acknowledge and return. Otherwise it interrupted ring-0 Go code: move
+// the frame to the current thread's kernel stack (unused while Go code
+// runs), save the vector state and let preempt switch threads.
+TEXT ·irqTimer(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	MOVB	$0x20, AX
+	OUTB	$0x20			// EOI to the master 8259
+	// INCQ GS:CPU_TICKS
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $CPU_TICKS
+	// CMPQ GS:CPU_IDLING, $0
+	BYTE $0x65; BYTE $0x48; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $CPU_IDLING; BYTE $0x00
+	JEQ	preempt
+	POPQ	AX
+	IRETQ
+preempt:
+	POPQ	AX
+	PUSHQ	AX
+	PUSHQ	BX
+	PUSHQ	CX
+	PUSHQ	DX
+	PUSHQ	SI
+	PUSHQ	DI
+	PUSHQ	BP
+	PUSHQ	R8
+	PUSHQ	R9
+	PUSHQ	R10
+	PUSHQ	R11
+	PUSHQ	R12
+	PUSHQ	R13
+	PUSHQ	R14
+	PUSHQ	R15
+	// Move the 20-word frame (15 registers + the CPU's 5) to the kernel stack.
+	MOVQ	SP, SI
+	// MOVQ GS:CPU_KTOP, DI
+	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x3C; BYTE $0x25; LONG $CPU_KTOP
+	SUBQ	$160, DI
+	MOVQ	DI, SP
+	MOVQ	$20, CX
+	CLD
+	REP;	MOVSQ
+	// MOVQ GS:CPU_FXAREA, AX
+	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $CPU_FXAREA
+	FXSAVE64	(AX)
+	CALL	·preempt(SB)
+	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $CPU_FXAREA
+	FXRSTOR64	(AX)
+	POPQ	R15
+	POPQ	R14
+	POPQ	R13
+	POPQ	R12
+	POPQ	R11
+	POPQ	R10
+	POPQ	R9
+	POPQ	R8
+	POPQ	BP
+	POPQ	DI
+	POPQ	SI
+	POPQ	DX
+	POPQ	CX
+	POPQ	BX
+	POPQ	AX
+	IRETQ
+
+// irqSpurious takes the other 8259 lines (masked; only spurious IRQ 7/15
+// can arrive): acknowledge both controllers and return.
+TEXT ·irqSpurious(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	MOVB	$0x20, AX
+	OUTB	$0xA0
+	OUTB	$0x20
+	POPQ	AX
+	IRETQ
+
+// trapCommon: every exception stub pushes (error code or 0, vector) and
+// jumps here, on its IST stack. Saves all registers and the vector state,
+// calls trap(*trapFrame) (trap.go), which may edit the frame (demand
+// paging fixes the fault; a fatal fault in Go code is redirected to
+// faultTrampoline), then restores and returns.
+TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	PUSHQ	BX
+	PUSHQ	CX
+	PUSHQ	DX
+	PUSHQ	SI
+	PUSHQ	DI
+	PUSHQ	BP
+	PUSHQ	R8
+	PUSHQ	R9
+	PUSHQ	R10
+	PUSHQ	R11
+	PUSHQ	R12
+	PUSHQ	R13
+	PUSHQ	R14
+	PUSHQ	R15
+	// Below the registers: a 16-byte aligned FXSAVE area, then the
+	// argument slot and (at 8(SP), out of the callee's reach) the frame
+	// address, since Go calls clobber every register.
+	MOVQ	SP, BX
+	SUBQ	$528, SP
+	ANDQ	$~15, SP
+	FXSAVE64	(SP)
+	SUBQ	$16, SP
+	MOVQ	BX, 0(SP)
+	MOVQ	BX, 8(SP)
+	CALL	·trap(SB)
+	MOVQ	8(SP), BX
+	ADDQ	$16, SP
+	FXRSTOR64	(SP)
+	MOVQ	BX, SP
+	POPQ	R15
+	POPQ	R14
+	POPQ	R13
+	POPQ	R12
+	POPQ	R11
+	POPQ	R10
+	POPQ	R9
+	POPQ	R8
+	POPQ	BP
+	POPQ	DI
+	POPQ	SI
+	POPQ	DX
+	POPQ	CX
+	POPQ	BX
+	POPQ	AX
+	ADDQ	$16, SP
+	IRETQ
+
+// faultTrampoline is entered, by trap editing the frame, as if the
+// faulting instruction had called it: the faulting RIP is the return
+// address on the goroutine's stack. It calls faultPanic (ordinary Go), so
+// the runtime prints a traceback through the faulting function.
+TEXT ·faultTrampoline(SB),NOSPLIT|NOFRAME,$0
+	CALL	·faultPanic(SB)
+	INT	$3
+
+#define EXC(n) \
+	PUSHQ	$0; \
+	PUSHQ	$n; \
+	JMP	·trapCommon(SB)
+
+#define EXCERR(n) \
+	PUSHQ	$n; \
+	JMP	·trapCommon(SB)
+
+TEXT ·exc0(SB),NOSPLIT|NOFRAME,$0
+	EXC(0)
+TEXT ·exc1(SB),NOSPLIT|NOFRAME,$0
+	EXC(1)
+TEXT ·exc2(SB),NOSPLIT|NOFRAME,$0
+	EXC(2)
+TEXT ·exc3(SB),NOSPLIT|NOFRAME,$0
+	EXC(3)
+TEXT ·exc4(SB),NOSPLIT|NOFRAME,$0
+	EXC(4)
+TEXT ·exc5(SB),NOSPLIT|NOFRAME,$0
+	EXC(5)
+TEXT ·exc6(SB),NOSPLIT|NOFRAME,$0
+	EXC(6)
+TEXT ·exc7(SB),NOSPLIT|NOFRAME,$0
+	EXC(7)
+TEXT ·exc8(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(8)
+TEXT ·exc9(SB),NOSPLIT|NOFRAME,$0
+	EXC(9)
+TEXT ·exc10(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(10)
+TEXT ·exc11(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(11)
+TEXT ·exc12(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(12)
+TEXT ·exc13(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(13)
+TEXT ·exc14(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(14)
+TEXT ·exc15(SB),NOSPLIT|NOFRAME,$0
+	EXC(15)
+TEXT ·exc16(SB),NOSPLIT|NOFRAME,$0
+	EXC(16)
+TEXT ·exc17(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(17)
+TEXT ·exc18(SB),NOSPLIT|NOFRAME,$0
+	EXC(18)
+TEXT ·exc19(SB),NOSPLIT|NOFRAME,$0
+	EXC(19)
+TEXT ·exc20(SB),NOSPLIT|NOFRAME,$0
+	EXC(20)
+TEXT ·exc21(SB),NOSPLIT|NOFRAME,$0
+	EXCERR(21)
+
+DATA ·excStubs+0(SB)/8, $·exc0(SB)
+DATA ·excStubs+8(SB)/8, $·exc1(SB)
+DATA ·excStubs+16(SB)/8, $·exc2(SB)
+DATA ·excStubs+24(SB)/8, $·exc3(SB)
+DATA ·excStubs+32(SB)/8, $·exc4(SB)
+DATA ·excStubs+40(SB)/8, $·exc5(SB)
+DATA ·excStubs+48(SB)/8, $·exc6(SB)
+DATA ·excStubs+56(SB)/8, $·exc7(SB)
+DATA ·excStubs+64(SB)/8, $·exc8(SB)
+DATA ·excStubs+72(SB)/8, $·exc9(SB)
+DATA ·excStubs+80(SB)/8, $·exc10(SB)
+DATA ·excStubs+88(SB)/8, $·exc11(SB)
+DATA ·excStubs+96(SB)/8, $·exc12(SB)
+DATA ·excStubs+104(SB)/8, $·exc13(SB)
+DATA ·excStubs+112(SB)/8, $·exc14(SB)
+DATA ·excStubs+120(SB)/8, $·exc15(SB)
+DATA ·excStubs+128(SB)/8, $·exc16(SB)
+DATA ·excStubs+136(SB)/8, $·exc17(SB)
+DATA ·excStubs+144(SB)/8, $·exc18(SB)
+DATA ·excStubs+152(SB)/8, $·exc19(SB)
+DATA ·excStubs+160(SB)/8, $·exc20(SB)
+DATA ·excStubs+168(SB)/8, $·exc21(SB)
+GLOBL ·excStubs(SB), RODATA, $(22*8)
+
+// Addresses of asm entry points, for the descriptor tables and MSRs.
+DATA ·asmAddrs+0(SB)/8, $·syscallEntry(SB)
+DATA ·asmAddrs+8(SB)/8, $·threadStart(SB)
+DATA ·asmAddrs+16(SB)/8, $·irqTimer(SB)
+DATA ·asmAddrs+24(SB)/8, $·irqSpurious(SB)
+DATA ·asmAddrs+32(SB)/8, $·faultTrampoline(SB)
+DATA ·asmAddrs+40(SB)/8, $runtime·text(SB)
+DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)
+DATA ·asmAddrs+56(SB)/8, $runtime·etext(SB)
+GLOBL ·asmAddrs(SB), RODATA, $64

@@ -1,0 +1,259 @@
+package rt
+
+import (
+	"unsafe"
+
+	"github.com/gohv/gohv/arch/amd64"
+)
+
+// sysFrame is what syscallEntry pushes, lowest address first. ax carries
+// the number in and the result out; r11 and cx are the caller's RFLAGS and
+// RIP; sp is its stack.
+type sysFrame struct {
+	r15, r14, r13, r12, r10, r9, r8, bp, di, si, dx, bx, ax, r11, cx, sp uintptr
+}
+
+// Linux errno values the shim returns (negated in RAX).
+const (
+	eperm     = 1
+	enoent    = 2
+	eintr     = 4
+	ebadf     = 9
+	eagain    = 11
+	enomem    = 12
+	efault    = 14
+	einval    = 22
+	emfile    = 24
+	enosys    = 38
+	etimedout = 110
+)
+
+//go:nosplit
+func errno(e uintptr) uintptr { return -e }
+
+// gohv's own system calls, made by the exported API from ordinary
+// goroutines so that they run serialised with the rest of the shim.
+const (
+	sysConsoleRaw = 1000 + iota // (buf, len): bytes to the serial line, as is
+	sysSerialInit               // (base, baud, lcr)
+	sysPowerOff                 // (code)
+	sysReboot                   // ()
+	sysPanic                    // (msg, len): Xen panic banner, then reboot or halt
+)
+
+var (
+	nSyscalls uint64
+	nUnknown  uint64
+	sigmasks  [maxThreads]uint64
+)
+
+// dispatch serves one system call. Context: kernel stack of the calling
+// thread, interrupts off (syscallEntry).
+//
+//go:nosplit
+func dispatch(f *sysFrame) {
+	c := thisCPU()
+	c.inShim = 1
+	nSyscalls++
+	a0, a1, a2, a3 := f.di, f.si, f.dx, f.r10
+	ret := uintptr(0)
+	switch f.ax {
+	case 0: // read
+		if a0 == fdEventfd && eventfdMade {
+			if eventfdCount == 0 {
+				ret = errno(eagain)
+				break
+			}
+			touch(a1)
+			*(*uint64)(unsafe.Pointer(a1)) = eventfdCount
+			eventfdCount = 0
+			ret = 8
+		} else {
+			ret = errno(ebadf)
+		}
+	case 1: // write
+		switch {
+		case a0 == 1 || a0 == 2:
+			touchRange(a1, a2)
+			for i := uintptr(0); i < a2; i++ {
+				putcXen(*(*byte)(unsafe.Pointer(a1 + i)))
+			}
+			ret = a2
+		case a0 == fdEventfd && eventfdMade:
+			touch(a1)
+			eventfdSignal(*(*uint64)(unsafe.Pointer(a1)))
+			ret = 8
+		default:
+			ret = errno(ebadf)
+		}
+	case 3: // close
+	case 9: // mmap
+		ret = sysMmap(a0, a1, a2, a3)
+	case 10: // mprotect
+		ret = sysMprotect(a0, a1, a2)
+	case 11: // munmap
+		ret = sysMunmap(a0, a1)
+	case 12: // brk: no program break
+		ret = 0
+	case 13: // rt_sigaction: bookkeeping only; no signals are delivered
+		if a2 != 0 {
+			touch(a2)
+			for i := uintptr(0); i < 32; i += 8 {
+				*word(a2 + i) = 0
+			}
+		}
+	case 14: // rt_sigprocmask
+		if a2 != 0 {
+			touch(a2)
+			*word(a2) = sigmasks[c.cur]
+		}
+		if a1 != 0 {
+			touch(a1)
+			set := *word(a1)
+			switch a0 {
+			case 0:
+				sigmasks[c.cur] |= set
+			case 1:
+				sigmasks[c.cur] &^= set
+			case 2:
+				sigmasks[c.cur] = set
+			}
+		}
+	case 24: // sched_yield
+		schedule()
+	case 28: // madvise
+		ret = sysMadvise(a0, a1, a2)
+	case 35: // nanosleep
+		block(nanotime() + timespecNs(a0))
+	case 39: // getpid
+		ret = 1
+	case 56: // clone
+		ret = sysClone(f)
+	case 60: // exit (thread)
+		sysExitThread()
+	case 62, 200, 234: // kill, tkill, tgkill: dropped (no async preemption)
+	case 72: // fcntl
+		if a1 == 3 { // F_GETFL
+			ret = 2 // O_RDWR
+		}
+	case 131: // sigaltstack
+		if a1 != 0 {
+			touch(a1)
+			o := (*[3]uint64)(unsafe.Pointer(a1))
+			o[0], o[1], o[2] = 0, 2, 0 // SS_DISABLE
+		}
+	case 157: // prctl
+		ret = errno(einval)
+	case 158: // arch_prctl
+		if a0 == 0x1002 { // ARCH_SET_FS
+			current().fsBase = a1
+			amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(a1))
+		} else {
+			ret = errno(einval)
+		}
+	case 186: // gettid
+		ret = current().tid
+	case 202: // futex
+		ret = sysFutex(a0, a1, a2, a3)
+	case 204: // sched_getaffinity: the CPUs that run (one today)
+		touch(a2)
+		*word(a2) = 1
+		ret = 8
+	case 228: // clock_gettime
+		ns := nanotime()
+		if a0 == 0 || a0 == 5 || a0 == 8 { // REALTIME, REALTIME_COARSE, REALTIME_ALARM
+			ns += bootUnix * 1000000000
+		}
+		touch(a1)
+		ts := (*[2]int64)(unsafe.Pointer(a1))
+		ts[0], ts[1] = ns/1000000000, ns%1000000000
+	case 231: // exit_group
+		exitGroup(int(a0))
+	case 233: // epoll_ctl(epfd, op, fd, event)
+		if a0 != fdEpoll || a2 != fdEventfd {
+			ret = errno(ebadf)
+			break
+		}
+		if a1 == 1 || a1 == 3 { // ADD, MOD
+			touch(a3)
+			eventfdData = *(*uint64)(unsafe.Pointer(a3 + 4))
+			eventfdWatched = true
+		} else {
+			eventfdWatched = false
+		}
+	case 257: // openat: there are no files
+		ret = errno(enoent)
+	case 281: // epoll_pwait
+		if a0 != fdEpoll {
+			ret = errno(ebadf)
+			break
+		}
+		ret = sysEpollWait(a1, a2, int64(int32(a3)))
+	case 290: // eventfd2
+		if eventfdMade {
+			ret = errno(emfile)
+		} else {
+			eventfdMade = true
+			ret = fdEventfd
+		}
+	case 291: // epoll_create1
+		if epollMade {
+			ret = errno(emfile)
+		} else {
+			epollMade = true
+			ret = fdEpoll
+		}
+	case 302: // prlimit64
+		if a3 != 0 {
+			touch(a3)
+			o := (*[2]uint64)(unsafe.Pointer(a3))
+			o[0], o[1] = 1024, 1024
+		}
+	case 318: // getrandom
+		touchRange(a0, a1)
+		for i := uintptr(0); i < a1; i++ {
+			*(*byte)(unsafe.Pointer(a0 + i)) = byte(random())
+		}
+		ret = a1
+	case sysConsoleRaw:
+		touchRange(a0, a1)
+		for i := uintptr(0); i < a1; i++ {
+			b := *(*byte)(unsafe.Pointer(a0 + i))
+			putc(b)
+			atLineStart = b == '\n'
+		}
+	case sysSerialInit:
+		serialInit(uint16(a0), uint32(a1), uint8(a2))
+	case sysPowerOff:
+		powerOff(int(a0))
+	case sysReboot:
+		reboot()
+	case sysPanic:
+		xline()
+		panicBanner(a0, a1)
+	default:
+		nUnknown++
+		xline()
+		xputs("rt: unimplemented system call ")
+		xdec(uint64(f.ax))
+		xputs("\n")
+		ret = errno(enosys)
+	}
+	f.ax = ret
+	c.inShim = 0
+}
+
+var rngState uint64
+
+//go:nosplit
+func random() uint64 {
+	if haveRdrand {
+		if v, ok := amd64.Rdrand(); ok {
+			return v
+		}
+	}
+	rngState ^= rngState << 13
+	rngState ^= rngState >> 7
+	rngState ^= rngState << 17
+	return rngState
+}

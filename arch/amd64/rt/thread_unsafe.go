@@ -1,0 +1,273 @@
+package rt
+
+import (
+	"unsafe"
+
+	"github.com/gohv/gohv/arch/amd64"
+)
+
+// Kernel threads. Each Go runtime M is one kernel thread, created by
+// clone. A thread runs Go code in ring 0 on its goroutine stacks and enters
+// the shim on its own kernel stack. Threads switch when one blocks in a
+// system call (futex, sleep, epoll) or when the timer interrupt preempts
+// Go code: timer preemption is what keeps sysmon alive next to a busy
+// goroutine. When nothing can run the CPU halts until the next interrupt.
+
+const (
+	maxThreads = 64
+	kstackSize = 32 << 10
+	fxSize     = 512
+
+	thFree    = 0
+	thRunning = 1 // runnable or running
+	thBlocked = 2
+)
+
+type kthread struct {
+	state    uintptr
+	ksp      uintptr // saved kernel SP while switched out
+	ktop     uintptr // top of its kernel stack
+	fx       uintptr // FXSAVE area (16-byte aligned)
+	fsBase   uintptr // the runtime's TLS (arch_prctl / clone)
+	tid      uintptr
+	waitAddr uintptr // futex word it sleeps on, or 0
+	deadline int64   // wake-up time (ns), 0 = none
+	timedOut bool
+	onEpoll  bool
+}
+
+var (
+	threads  [maxThreads]kthread
+	kstacks  [maxThreads][kstackSize]byte
+	fxAreas  [maxThreads*fxSize + 16]byte
+	nextTid  uintptr = 1
+	nThreads uint64  // live threads
+	nSwitch  uint64
+)
+
+//go:nosplit
+func current() *kthread { return &threads[thisCPU().cur] }
+
+// threadInit prepares slot i with its stacks.
+//
+//go:nosplit
+func threadInit(i int) *kthread {
+	t := &threads[i]
+	t.ktop = uintptr(unsafe.Pointer(&kstacks[i])) + kstackSize
+	t.fx = alignUp(uintptr(unsafe.Pointer(&fxAreas[0])), 16) + uintptr(i)*fxSize
+	t.tid = nextTid
+	nextTid++
+	t.waitAddr, t.deadline, t.timedOut, t.onEpoll = 0, 0, false, false
+	t.state = thRunning
+	nThreads++
+	return t
+}
+
+// firstThread makes slot 0 the boot thread (the runtime's m0).
+//
+//go:nosplit
+func firstThread() {
+	t := threadInit(0)
+	c := thisCPU()
+	c.cur = 0
+	c.ktop = t.ktop
+	c.fxarea = t.fx
+}
+
+// schedule runs the next runnable thread (round robin), halting while
+// none is; it returns when the calling thread is chosen again.
+// Context: shim or timer preemption, interrupts off.
+//
+//go:nosplit
+func schedule() {
+	c := thisCPU()
+	for {
+		now := nanotime()
+		for i := uintptr(1); i <= maxThreads; i++ {
+			j := (c.cur + i) % maxThreads
+			t := &threads[j]
+			if t.state == thBlocked && t.deadline != 0 && now >= t.deadline {
+				t.state = thRunning
+				t.timedOut = true
+			}
+			if t.state != thRunning {
+				continue
+			}
+			if j != c.cur {
+				old := &threads[c.cur]
+				c.cur = j
+				c.ktop = t.ktop
+				c.fxarea = t.fx
+				amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(t.fsBase))
+				nSwitch++
+				switchStack(&old.ksp, t.ksp)
+			}
+			return
+		}
+		c.idling = 1
+		amd64.StiHlt()
+		c.idling = 0
+	}
+}
+
+// block sleeps the current thread until woken or until deadline (ns, 0 =
+// none); it reports whether the deadline ended the sleep.
+//
+//go:nosplit
+func block(deadline int64) bool {
+	t := current()
+	t.deadline = deadline
+	t.timedOut = false
+	t.state = thBlocked
+	schedule()
+	t.deadline = 0
+	return t.timedOut
+}
+
+//go:nosplit
+func wake(t *kthread) {
+	t.state = thRunning
+}
+
+// preempt is the timer interrupt's switch (irqTimer saved the full state).
+//
+//go:nosplit
+func preempt() { schedule() }
+
+// sysClone creates a kernel thread for a new M: a copy of the caller's
+// frame that returns 0 on the new stack with the new TLS.
+//
+//go:nosplit
+func sysClone(f *sysFrame) uintptr {
+	const cloneThread = 0x10000 // CLONE_THREAD
+	if f.di&cloneThread == 0 {
+		return errno(enosys) // only threads: there are no processes
+	}
+	for i := 1; i < maxThreads; i++ {
+		if threads[i].state != thFree {
+			continue
+		}
+		t := threadInit(i)
+		cf := (*sysFrame)(unsafe.Pointer(t.ktop - unsafe.Sizeof(sysFrame{})))
+		*cf = *f
+		cf.ax = 0
+		cf.sp = f.si
+		// switchStack's resume frame: BX, BP, then the return address.
+		sp := uintptr(unsafe.Pointer(cf)) - 3*8
+		*word(sp + 16) = uint64(asmAddrs[1]) // threadStart
+		*word(sp + 8) = 0                    // BP
+		*word(sp) = 0                        // BX
+		t.ksp = sp
+		t.fsBase = f.r8
+		return t.tid
+	}
+	xputs("rt: out of kernel threads\n")
+	return errno(eagain)
+}
+
+//go:nosplit
+func sysExitThread() {
+	t := current()
+	t.state = thFree
+	nThreads--
+	schedule() // never returns: nothing runs a free slot
+}
+
+// futexes: FUTEX_WAIT and FUTEX_WAKE, private, on one address space.
+//
+//go:nosplit
+func sysFutex(addr, op, val, timeout uintptr) uintptr {
+	const (
+		futexWait    = 0
+		futexWake    = 1
+		futexPrivate = 128
+	)
+	switch op &^ futexPrivate {
+	case futexWait:
+		touch(addr)
+		if *(*uint32)(unsafe.Pointer(addr)) != uint32(val) {
+			return errno(eagain)
+		}
+		var dl int64
+		if timeout != 0 {
+			dl = nanotime() + timespecNs(timeout)
+		}
+		t := current()
+		t.waitAddr = addr
+		timedOut := block(dl)
+		t.waitAddr = 0
+		if timedOut {
+			return errno(etimedout)
+		}
+		return 0
+	case futexWake:
+		n := uintptr(0)
+		for i := range threads {
+			t := &threads[i]
+			if n < val && t.state == thBlocked && t.waitAddr == addr {
+				t.waitAddr = 0
+				wake(t)
+				n++
+			}
+		}
+		return n
+	}
+	return errno(enosys)
+}
+
+//go:nosplit
+func timespecNs(p uintptr) int64 {
+	touch(p)
+	ts := (*[2]int64)(unsafe.Pointer(p))
+	return ts[0]*1000000000 + ts[1]
+}
+
+// The netpoller's epoll instance and its eventfd: the only file
+// descriptors there are. An idle P sleeps in epoll_pwait until its next
+// timer; netpollBreak writes the eventfd to wake it.
+const (
+	fdEpoll   = 3
+	fdEventfd = 4
+)
+
+var (
+	epollMade, eventfdMade bool
+	eventfdCount           uint64
+	eventfdData            uint64 // epoll_event.data registered for the eventfd
+	eventfdWatched         bool
+)
+
+//go:nosplit
+func eventfdSignal(n uint64) {
+	eventfdCount += n
+	for i := range threads {
+		if threads[i].state == thBlocked && threads[i].onEpoll {
+			wake(&threads[i])
+		}
+	}
+}
+
+//go:nosplit
+func sysEpollWait(events, maxEvents uintptr, timeoutMs int64) uintptr {
+	if maxEvents == 0 {
+		return errno(einval)
+	}
+	if eventfdCount == 0 && timeoutMs != 0 {
+		var dl int64
+		if timeoutMs > 0 {
+			dl = nanotime() + timeoutMs*1000000
+		}
+		t := current()
+		t.onEpoll = true
+		block(dl)
+		t.onEpoll = false
+	}
+	if eventfdCount > 0 && eventfdWatched {
+		touch(events)
+		touch(events + 11)
+		*(*uint32)(unsafe.Pointer(events)) = 1 // EPOLLIN
+		*(*uint64)(unsafe.Pointer(events + 4)) = eventfdData
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,127 @@
+package rt
+
+import (
+	"math/bits"
+
+	"github.com/gohv/gohv/arch/amd64"
+)
+
+// Time: the TSC, calibrated once against PIT channel 2, is the clock.
+// Monotonic time is nanoseconds since calibration; wall time adds the RTC
+// reading taken at boot. The PIT's channel 0 gives the 1 kHz tick that
+// preempts kernel threads and wakes the idle loop.
+
+const (
+	pitHz        = 1193182
+	calibrateMs  = 20
+	tickHz       = 1000
+)
+
+var (
+	tscHz    uint64
+	tscMult  uint64 // ns = (tsc delta * tscMult) >> 32
+	tsc0     uint64
+	bootUnix int64 // RTC seconds since 1970 at tsc0
+)
+
+// calibrateTSC measures TSC ticks across calibrateMs of PIT channel 2.
+//
+//go:nosplit
+func calibrateTSC() {
+	var count uint32 = pitHz * calibrateMs / 1000
+	amd64.Outb(0x61, (amd64.Inb(0x61)&^0x02)|0x01) // gate on, speaker off
+	amd64.Outb(0x43, 0xB0)                         // ch2, lobyte/hibyte, mode 0
+	amd64.Outb(0x42, uint8(count))
+	amd64.Outb(0x42, uint8(count>>8))
+	t0 := amd64.Rdtsc()
+	for amd64.Inb(0x61)&0x20 == 0 {
+	}
+	d := amd64.Rdtsc() - t0
+	tscHz = d * 1000 / calibrateMs
+	if tscHz < 1000000 {
+		tscHz = 1000000000 // implausible reading: assume 1 GHz rather than divide by ~0
+	}
+	hi, lo := bits.Mul64(1000000000, 1<<32)
+	tscMult, _ = bits.Div64(hi, lo, tscHz)
+	tsc0 = amd64.Rdtsc()
+}
+
+// nanotime returns nanoseconds since calibration.
+//
+//go:nosplit
+func nanotime() int64 {
+	hi, lo := bits.Mul64(amd64.Rdtsc()-tsc0, tscMult)
+	return int64(hi<<32 | lo>>32)
+}
+
+// startTick programs PIT channel 0 as a tickHz rate generator on IRQ 0 and
+// remaps the 8259s to vectors 0x20-0x2f with only IRQ 0 unmasked.
+//
+//go:nosplit
+func startTick() {
+	amd64.Outb(0x20, 0x11)
+	amd64.Outb(0xA0, 0x11)
+	amd64.Outb(0x21, vecPIC)
+	amd64.Outb(0xA1, vecPIC+8)
+	amd64.Outb(0x21, 4)
+	amd64.Outb(0xA1, 2)
+	amd64.Outb(0x21, 1)
+	amd64.Outb(0xA1, 1)
+	amd64.Outb(0x21, 0xFE)
+	amd64.Outb(0xA1, 0xFF)
+	var div uint32 = (pitHz + tickHz/2) / tickHz
+	amd64.Outb(0x43, 0x34)
+	amd64.Outb(0x40, uint8(div))
+	amd64.Outb(0x40, uint8(div>>8))
+}
+
+//go:nosplit
+func cmos(reg uint8) uint8 {
+	amd64.Outb(0x70, reg)
+	return amd64.Inb(0x71)
+}
+
+//go:nosplit
+func bcd(v uint8) uint8 { return v&15 + (v>>4)*10 }
+
+// readRTC sets bootUnix from the CMOS clock (read twice until stable, as
+// the clock may tick mid-read).
+//
+//go:nosplit
+func readRTC() {
+	var s, mi, h, d, mo, y [2]uint8
+	for try := 0; try < 8; try++ {
+		for i := 0; i < 100000 && cmos(0x0A)&0x80 != 0; i++ {
+		}
+		s[0], mi[0], h[0], d[0], mo[0], y[0] = cmos(0), cmos(2), cmos(4), cmos(7), cmos(8), cmos(9)
+		for i := 0; i < 100000 && cmos(0x0A)&0x80 != 0; i++ {
+		}
+		s[1], mi[1], h[1], d[1], mo[1], y[1] = cmos(0), cmos(2), cmos(4), cmos(7), cmos(8), cmos(9)
+		if s[0] == s[1] && mi[0] == mi[1] && h[0] == h[1] && d[0] == d[1] && mo[0] == mo[1] && y[0] == y[1] {
+			break
+		}
+	}
+	regB := cmos(0x0B)
+	sec, min, hour, day, mon, year := s[1], mi[1], h[1], d[1], mo[1], y[1]
+	pm := hour&0x80 != 0
+	hour &= 0x7f
+	if regB&0x04 == 0 {
+		sec, min, hour, day, mon, year = bcd(sec), bcd(min), bcd(hour), bcd(day), bcd(mon), bcd(year)
+	}
+	if regB&0x02 == 0 && pm {
+		hour = (hour + 12) % 24
+	}
+	bootUnix = unixTime(2000+int64(year), int64(mon), int64(day), int64(hour), int64(min), int64(sec))
+}
+
+// unixTime converts a UTC civil time to seconds since 1970-01-01.
+//
+//go:nosplit
+func unixTime(y, m, d, hh, mm, ss int64) int64 {
+	if m <= 2 {
+		y--
+		m += 12
+	}
+	days := 365*y + y/4 - y/100 + y/400 + (153*(m-3)+2)/5 + d - 719469
+	return days*86400 + hh*3600 + mm*60 + ss
+}
