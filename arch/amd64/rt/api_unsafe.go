@@ -57,9 +57,9 @@ func Heap() Range { return Range{heapStart, heapEnd} }
 // MemStats are the shim's counters.
 type MemStats struct {
 	HeapFrames, HeapPeakFrames uint64 // frames backing the runtime's memory now / at most
-	Syscalls, UnknownSyscalls   uint64
-	Ticks, Switches             uint64
-	Threads                     uint64
+	Syscalls, UnknownSyscalls  uint64
+	Ticks, Switches            uint64
+	Threads                    uint64
 }
 
 // Stats returns the shim's counters (a racy snapshot; for reports).

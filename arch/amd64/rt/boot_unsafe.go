@@ -98,13 +98,13 @@ func detectCPU() {
 func initialStack() uintptr {
 	sp := uintptr(unsafe.Pointer(&m0Stack[0])) + uintptr(len(m0Stack)) - 4096
 	w := (*[12]uintptr)(unsafe.Pointer(sp))
-	w[0] = 1                                          // argc
-	w[1] = uintptr(unsafe.Pointer(&argv0[0]))         // argv[0]
-	w[2] = 0                                          // end of argv
-	w[3] = 0                                          // end of envp
-	w[4], w[5] = 6, pageSize                          // AT_PAGESZ
+	w[0] = 1                                                // argc
+	w[1] = uintptr(unsafe.Pointer(&argv0[0]))               // argv[0]
+	w[2] = 0                                                // end of argv
+	w[3] = 0                                                // end of envp
+	w[4], w[5] = 6, pageSize                                // AT_PAGESZ
 	w[6], w[7] = 25, uintptr(unsafe.Pointer(&randBytes[0])) // AT_RANDOM
-	w[8], w[9] = 0, 0                                 // AT_NULL
+	w[8], w[9] = 0, 0                                       // AT_NULL
 	return sp
 }
 

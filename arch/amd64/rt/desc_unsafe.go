@@ -60,7 +60,7 @@ func initDescriptors() {
 	*word(tb + 0x24) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // IST1
 	*word(tb + 0x2C) = uint64(uintptr(unsafe.Pointer(&ist2[0])) + istSize) // IST2
 	*word(tb + 0x34) = uint64(uintptr(unsafe.Pointer(&ist3[0])) + istSize) // IST3
-	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                          // no I/O bitmap
+	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                            // no I/O bitmap
 	base := uint64(uintptr(unsafe.Pointer(&tss[0])))
 	gdt[3] = 103 | (base&0xffffff)<<16 | 0x89<<40 | ((base>>24)&0xff)<<56
 	gdt[4] = base >> 32

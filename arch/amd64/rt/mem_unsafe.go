@@ -228,8 +228,8 @@ func touchRange(va, n uintptr) {
 }
 
 const (
-	protNone   = 0
-	mapFixed   = 0x10
+	protNone     = 0
+	mapFixed     = 0x10
 	madvDontNeed = 4
 	madvFree     = 8
 )

@@ -12,9 +12,9 @@ import (
 // preempts kernel threads and wakes the idle loop.
 
 const (
-	pitHz        = 1193182
-	calibrateMs  = 20
-	tickHz       = 1000
+	pitHz       = 1193182
+	calibrateMs = 20
+	tickHz      = 1000
 )
 
 var (
