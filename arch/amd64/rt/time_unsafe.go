@@ -24,26 +24,44 @@ var (
 	bootUnix int64 // RTC seconds since 1970 at tsc0
 )
 
-// calibrateTSC measures TSC ticks across calibrateMs of PIT channel 2.
+// calibrateTSC measures TSC ticks across calibrateMs of PIT channel 2,
+// five times, and keeps the median: a single run is thrown off when the
+// machine (or the emulator's host) stalls mid-measurement.
 //
 //go:nosplit
 func calibrateTSC() {
-	var count uint32 = pitHz * calibrateMs / 1000
-	amd64.Outb(0x61, (amd64.Inb(0x61)&^0x02)|0x01) // gate on, speaker off
-	amd64.Outb(0x43, 0xB0)                         // ch2, lobyte/hibyte, mode 0
-	amd64.Outb(0x42, uint8(count))
-	amd64.Outb(0x42, uint8(count>>8))
-	t0 := amd64.Rdtsc()
-	for amd64.Inb(0x61)&0x20 == 0 {
+	var runs [5]uint64
+	for i := range runs {
+		runs[i] = pitMeasure()
 	}
-	d := amd64.Rdtsc() - t0
-	tscHz = d * 1000 / calibrateMs
+	for i := 1; i < len(runs); i++ { // insertion sort
+		for j := i; j > 0 && runs[j] < runs[j-1]; j-- {
+			runs[j], runs[j-1] = runs[j-1], runs[j]
+		}
+	}
+	tscHz = runs[2] * 1000 / calibrateMs
 	if tscHz < 1000000 {
 		tscHz = 1000000000 // implausible reading: assume 1 GHz rather than divide by ~0
 	}
 	hi, lo := bits.Mul64(1000000000, 1<<32)
 	tscMult, _ = bits.Div64(hi, lo, tscHz)
 	tsc0 = amd64.Rdtsc()
+}
+
+// pitMeasure returns the TSC ticks of one calibrateMs PIT channel 2 count.
+//
+//go:nosplit
+func pitMeasure() uint64 {
+	var count uint32 = pitHz * calibrateMs / 1000
+	amd64.Outb(0x61, (amd64.Inb(0x61)&^0x03)|0x00) // gate off, speaker off
+	amd64.Outb(0x43, 0xB0)                         // ch2, lobyte/hibyte, mode 0
+	amd64.Outb(0x42, uint8(count))
+	amd64.Outb(0x42, uint8(count>>8))
+	amd64.Outb(0x61, amd64.Inb(0x61)|0x01) // gate on: counting starts
+	t0 := amd64.Rdtsc()
+	for amd64.Inb(0x61)&0x20 == 0 {
+	}
+	return amd64.Rdtsc() - t0
 }
 
 // nanotime returns nanoseconds since calibration.

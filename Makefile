@@ -1,0 +1,61 @@
+# gohv: `make run` boots gohv under QEMU with the console on this terminal;
+# `make test` runs every test. Both install what they need first.
+
+GO        ?= go
+BUILD     := build
+# Link address of the image's text; arch/amd64/rt/entry_amd64.s (TEXT_BASE)
+# and boot_unsafe.go (textBase) must agree, and kmain checks that they do.
+TEXT_BASE := 0x200000
+ENTRY     := github.com/gohv/gohv/arch/amd64/rt.entry32
+IMAGE_ENV := GOOS=linux GOARCH=amd64 CGO_ENABLED=0 GOAMD64=v1
+GOFILES   := $(shell find . -name '*.go' -o -name '*.s' | grep -v '^./build/')
+
+QEMU      := qemu-system-x86_64 -accel tcg -m 512M -nographic -no-reboot \
+             -device isa-debug-exit,iobase=0xf4,iosize=4
+RUN_ARGS  ?= console=com1 com1=115200,8n1 loglvl=all
+
+.PHONY: all deps run test vet fuzz bench clean
+
+all: $(BUILD)/gohv $(BUILD)/gohv.gz
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/mkimage: $(GOFILES) go.mod
+	@mkdir -p $(BUILD)
+	$(GO) build -o $@ ./cmd/mkimage
+
+$(BUILD)/gohv: $(GOFILES) go.mod $(BUILD)/mkimage
+	@mkdir -p $(BUILD)
+	$(IMAGE_ENV) $(GO) build -trimpath -o $(BUILD)/gohv.elf \
+		-ldflags='-E $(ENTRY) -T $(TEXT_BASE)' ./cmd/gohv
+	$(BUILD)/mkimage -o $@ $(BUILD)/gohv.elf
+
+$(BUILD)/gohv.gz: $(BUILD)/gohv
+	gzip -9 -n -c $< > $@
+
+# QEMU's isa-debug-exit turns gohv's power-off into exit status 1.
+run: deps all
+	$(QEMU) -kernel $(BUILD)/gohv -append "$(RUN_ARGS)"; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
+
+vet:
+	$(GO) vet $$($(GO) list ./... | grep -v /arch/amd64/rt)
+	$(IMAGE_ENV) $(GO) vet -unsafeptr=false -framepointer=false ./arch/amd64/rt
+
+test: deps vet all
+	$(GO) test -timeout 30m ./...
+
+# Each fuzz target for FUZZTIME (not part of `make test`).
+FUZZTIME ?= 60s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench: deps all
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./tests/
+
+clean:
+	rm -rf $(BUILD)

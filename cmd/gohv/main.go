@@ -1,0 +1,202 @@
+// Command gohv is the hypervisor image's main program: it wires the metal
+// (arch/amd64/rt) to the pure core. It runs as an ordinary Go program on
+// the runtime shim, in ring 0, with no OS under it. Build it with
+// `make` (see the Makefile for the linker flags and cmd/mkimage).
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gohv/gohv/arch/amd64/rt"
+	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/internal/selftest"
+	"github.com/gohv/gohv/mm"
+)
+
+// Version is gohv's version string; the PV ABI it speaks is Xen 4.17's.
+const Version = "0.1"
+
+var log = klog.New(os.Stdout, func() int64 { return time.Since(start).Nanoseconds() })
+
+var start = time.Now()
+
+// physMem reads boot structures through the direct map.
+type physMem struct{}
+
+func (physMem) ReadPhys(addr uint64, p []byte) bool { return rt.ReadPhys(addr, p) }
+
+func main() {
+	proto, infoAddr := rt.BootProtocol()
+	var (
+		info *boot.Info
+		err  error
+	)
+	switch proto {
+	case rt.ProtoMultiboot1:
+		info, err = boot.ParseMultiboot1(physMem{}, infoAddr)
+	case rt.ProtoMultiboot2:
+		info, err = boot.ParseMultiboot2(physMem{}, infoAddr)
+	default:
+		info, err = boot.ParsePVH(physMem{}, infoAddr)
+	}
+	if err != nil {
+		rt.Panic(fmt.Sprintf("cannot read the %s boot information: %v", proto, err))
+	}
+
+	xenCmdline, _ := boot.CookCmdline(info.Cmdline, info.Loader, info.Protocol == "pvh")
+	opts, warnings := boot.ParseCmdline(xenCmdline)
+	setupConsole(&opts)
+	rt.SetNoReboot(opts.NoReboot)
+	log.SetLevels(klog.Thresholds(opts.LogLevel), klog.Thresholds(opts.GuestLogLevel))
+
+	log.Lines([]string{
+		fmt.Sprintf("gohv %s (Xen 4.17 PV ABI), built with %s", Version, runtime.Version()),
+	})
+	log.Lines(info.Lines())
+	log.Lines(warnings)
+	log.Lines(opts.LogLevelLines())
+	log.Lines([]string{fmt.Sprintf("Detected %d.%03d MHz processor.", rt.TSCHz()/1000000, rt.TSCHz()/1000%1000)})
+
+	frames := frameAllocator(info)
+	log.Lines([]string{frames.Summary()})
+	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
+
+	if opts.SelfTest != "" {
+		runSelfTest(opts.SelfTest)
+		return
+	}
+	if len(info.Modules) == 0 {
+		ready("no dom0 module given")
+		rt.PowerOff(0)
+	}
+	ready(fmt.Sprintf("dom0 kernel is module 0 (%d KiB); building PV dom0 is not implemented yet",
+		(info.Modules[0].End-info.Modules[0].Start)>>10))
+	rt.PowerOff(0)
+}
+
+// setupConsole applies console= and com1=/com2=: the first serial port
+// named is the console (com1 when none is named, as gohv always has one).
+func setupConsole(o *boot.Options) {
+	cfg := o.Com1
+	for _, c := range o.Console {
+		if strings.HasPrefix(c, "com2") {
+			cfg = o.Com2
+			break
+		}
+		if strings.HasPrefix(c, "com1") {
+			break
+		}
+	}
+	baud := cfg.Baud
+	if baud == boot.BaudAuto {
+		baud = boot.DefaultBaud
+	}
+	lcr := uint8(cfg.DataBits-5) & 3
+	if cfg.StopBits == 2 {
+		lcr |= 1 << 2
+	}
+	switch cfg.Parity {
+	case 'o':
+		lcr |= 0x08
+	case 'e':
+		lcr |= 0x18
+	case 'm':
+		lcr |= 0x28
+	case 's':
+		lcr |= 0x38
+	}
+	rt.SetSerial(cfg.IOBase, baud, lcr)
+}
+
+func heapBytes() uint64 {
+	h := rt.Heap()
+	return h.End - h.Start
+}
+
+// frameAllocator builds the domain frame allocator over the RAM the memory
+// map reports, minus what gohv itself and the boot loader occupy.
+func frameAllocator(info *boot.Info) *mm.Allocator {
+	var ram, reserved []mm.Range
+	for _, r := range info.Sanitize() {
+		if r.Type == boot.E820RAM {
+			ram = append(ram, mm.Range{Start: mm.Maddr(r.Base), End: mm.Maddr(r.Base + r.Length)})
+		}
+	}
+	add := func(start, end uint64) {
+		if end > start {
+			reserved = append(reserved, mm.Range{Start: mm.Maddr(start), End: mm.Maddr(end)})
+		}
+	}
+	add(0, 1<<20) // real-mode area, BIOS, option ROMs
+	img, heap := rt.Image(), rt.Heap()
+	add(img.Start, img.End)
+	add(heap.Start, heap.End)
+	for _, m := range info.Modules {
+		add(m.Start, m.End)
+	}
+	_, infoAddr := rt.BootProtocol()
+	add(uint64(infoAddr), uint64(infoAddr)+4096)
+	return mm.NewAllocator(ram, reserved)
+}
+
+// ready prints the line that says gohv is up, with what it uses itself.
+func ready(what string) {
+	st := rt.Stats()
+	img := rt.Image()
+	log.Lines([]string{
+		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d MiB reserved",
+			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, heapBytes()>>20),
+		fmt.Sprintf("gohv ready: %s", what),
+	})
+}
+
+func runSelfTest(which string) {
+	switch which {
+	case "fault":
+		log.Lines([]string{"selftest: taking a page fault in gohv on purpose"})
+		var p *[4]uint64
+		faultVictim(p)
+	case "panic":
+		log.Lines([]string{"selftest: Go panic on purpose"})
+		panicVictim()
+	}
+	failed := 0
+	for _, r := range selftest.Run() {
+		line := "selftest: " + r.Name + ": ok"
+		if r.Err != nil {
+			line = "selftest: " + r.Name + ": FAIL: " + r.Err.Error()
+			failed++
+		}
+		if r.Detail != "" {
+			line += " (" + r.Detail + ")"
+		}
+		log.Lines([]string{line})
+	}
+	st := rt.Stats()
+	log.Lines([]string{fmt.Sprintf("selftest: shim: %d syscalls, %d unknown, %d ticks, %d switches, %d threads, heap peak %d KiB",
+		st.Syscalls, st.UnknownSyscalls, st.Ticks, st.Switches, st.Threads, st.HeapPeakFrames*4)})
+	if failed > 0 || st.UnknownSyscalls > 0 {
+		log.Lines([]string{fmt.Sprintf("selftest: FAIL (%d checks failed, %d unknown syscalls)", failed, st.UnknownSyscalls)})
+		rt.PowerOff(1)
+	}
+	log.Lines([]string{"selftest: PASS"})
+	rt.PowerOff(0)
+}
+
+// faultVictim dereferences p (nil): a page fault in gohv's own code.
+//
+//go:noinline
+func faultVictim(p *[4]uint64) {
+	p[2] = 1
+}
+
+//go:noinline
+func panicVictim() {
+	panic("selftest: deliberate Go panic")
+}

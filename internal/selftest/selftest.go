@@ -1,0 +1,301 @@
+package selftest
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Check is one named self-test.
+type Check struct {
+	Name string
+	Run  func() (detail string, err error)
+}
+
+// Result is the outcome of one Check.
+type Result struct {
+	Name   string
+	Detail string // figures the check measured
+	Err    error  // nil when it passed
+}
+
+// SleepSlack is how late a 50 ms time.Sleep may wake and still pass: the
+// stated timer-accuracy bound. gohv's tick is 1 ms; the rest is headroom for
+// a loaded emulator.
+const SleepSlack = 25 * time.Millisecond
+
+// GCPressureMiB is how much the GC check allocates and drops.
+const GCPressureMiB = 400
+
+// Checks returns the suite in the order it runs.
+func Checks() []Check {
+	return []Check{
+		{"fmt", checkFmt},
+		{"maps", checkMaps},
+		{"recover", checkRecover},
+		{"goroutines", checkGoroutines},
+		{"threads", checkLockedThreads},
+		{"select", checkSelect},
+		{"timers", checkTimers},
+		{"gc", checkGC},
+	}
+}
+
+// Run runs every check and returns the results in order.
+func Run() []Result {
+	var out []Result
+	for _, c := range Checks() {
+		d, err := c.Run()
+		out = append(out, Result{c.Name, d, err})
+	}
+	return out
+}
+
+func checkFmt() (string, error) {
+	s := fmt.Sprintf("%d %x %q %v %.3f", 42, 255, "xen", []int{1, 2}, 3.14159)
+	if s != `42 ff "xen" [1 2] 3.142` {
+		return "", fmt.Errorf("Sprintf gave %q", s)
+	}
+	return "", nil
+}
+
+func checkMaps() (string, error) {
+	m := make(map[uint64]uint64)
+	for i := uint64(0); i < 100000; i++ {
+		m[i*2654435761] = i
+	}
+	for i := uint64(0); i < 100000; i += 7 {
+		if m[i*2654435761] != i {
+			return "", fmt.Errorf("map lost key %d", i)
+		}
+	}
+	for i := uint64(0); i < 100000; i += 2 {
+		delete(m, i*2654435761)
+	}
+	if len(m) != 50000 {
+		return "", fmt.Errorf("map has %d keys after deletes, want 50000", len(m))
+	}
+	return fmt.Sprintf("%d keys", 100000), nil
+}
+
+var errBoom = errors.New("boom")
+
+func checkRecover() (string, error) {
+	order := []string{}
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		defer func() { order = append(order, "second") }()
+		defer func() { order = append(order, "first") }()
+		panic(errBoom)
+	}()
+	if got != errBoom {
+		return "", fmt.Errorf("recover returned %v", got)
+	}
+	if strings.Join(order, ",") != "first,second" {
+		return "", fmt.Errorf("defers ran as %v", order)
+	}
+	// A runtime error (nil map write) is recoverable too.
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err, _ = r.(error)
+			}
+		}()
+		var m map[int]int
+		m[1] = 1
+		return nil
+	}()
+	if err == nil {
+		return "", errors.New("nil map write did not panic")
+	}
+	return "", nil
+}
+
+func checkGoroutines() (string, error) {
+	const n = 64
+	results := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			s := 0
+			for j := 0; j <= 10000; j++ {
+				s += j
+			}
+			results <- s + i
+		}(i)
+	}
+	wg.Wait()
+	close(results)
+	sum := 0
+	for v := range results {
+		sum += v
+	}
+	if want := n*50005000 + n*(n-1)/2; sum != want {
+		return "", fmt.Errorf("sum %d, want %d", sum, want)
+	}
+	return fmt.Sprintf("%d goroutines", n), nil
+}
+
+// checkLockedThreads runs goroutines that each own an OS thread (a kernel
+// thread under gohv) and pass a token around a ring, so work crosses
+// threads many times.
+func checkLockedThreads() (string, error) {
+	const n, rounds = 4, 200
+	chans := make([]chan int, n)
+	for i := range chans {
+		chans[i] = make(chan int)
+	}
+	done := make(chan int)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for {
+				v, ok := <-chans[i]
+				if !ok {
+					return
+				}
+				if v == n*rounds {
+					done <- v
+					continue
+				}
+				chans[(i+1)%n] <- v + 1
+			}
+		}(i)
+	}
+	chans[0] <- 0
+	v := <-done
+	for _, c := range chans {
+		close(c)
+	}
+	if v != n*rounds {
+		return "", fmt.Errorf("token reached %d", v)
+	}
+	return fmt.Sprintf("%d hops over %d locked threads", v, n), nil
+}
+
+func checkSelect() (string, error) {
+	a, b := make(chan int), make(chan int)
+	quit := make(chan struct{})
+	go func() {
+		for i := 0; i < 100; i++ {
+			if i%2 == 0 {
+				a <- i
+			} else {
+				b <- i
+			}
+		}
+		close(quit)
+	}()
+	na, nb := 0, 0
+	for {
+		select {
+		case <-a:
+			na++
+		case <-b:
+			nb++
+		case <-quit:
+			if na != 50 || nb != 50 {
+				return "", fmt.Errorf("select got %d/%d", na, nb)
+			}
+			select {
+			case <-time.After(time.Millisecond):
+			case <-a:
+				return "", errors.New("select took from an idle channel")
+			}
+			return "", nil
+		}
+	}
+}
+
+// checkTimers measures time.Sleep and a timer against the monotonic clock
+// and keeps a CPU-bound goroutine busy meanwhile: the timers must still fire
+// (timer preemption keeps sysmon and the timer goroutines running).
+func checkTimers() (string, error) {
+	stop := make(chan struct{})
+	var spins uint64
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for k := 0; k < 100000; k++ {
+				spins++
+			}
+		}
+	}()
+	defer close(stop)
+	var lates []time.Duration
+	for i := 0; i < 5; i++ {
+		t0 := time.Now()
+		time.Sleep(50 * time.Millisecond)
+		lates = append(lates, time.Since(t0)-50*time.Millisecond)
+	}
+	t0 := time.Now()
+	tm := time.NewTimer(20 * time.Millisecond)
+	<-tm.C
+	tl := time.Since(t0) - 20*time.Millisecond
+	sort.Slice(lates, func(i, j int) bool { return lates[i] < lates[j] })
+	detail := fmt.Sprintf("sleep 50ms late by min %v median %v max %v; timer late by %v (bound %v)",
+		lates[0], lates[2], lates[4], tl, SleepSlack)
+	if lates[0] < 0 || tl < 0 {
+		return detail, errors.New("a timer fired early")
+	}
+	if lates[2] > SleepSlack || tl > SleepSlack {
+		return detail, errors.New("timers fire too late")
+	}
+	return detail, nil
+}
+
+type node struct {
+	next *node
+	pad  [48]byte
+}
+
+// checkGC allocates GCPressureMiB in 1 MiB slices and small linked objects
+// while keeping only a small window alive, so the collector must run
+// repeatedly and give memory back to be reused.
+func checkGC() (string, error) {
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	window := make([][]byte, 8)
+	var list *node
+	for i := 0; i < GCPressureMiB; i++ {
+		b := make([]byte, 1<<20)
+		b[0], b[len(b)-1] = byte(i), byte(i)
+		window[i%len(window)] = b
+		for j := 0; j < 2000; j++ {
+			list = &node{next: list}
+			if j%500 == 0 {
+				list = nil
+			}
+		}
+	}
+	for i, b := range window {
+		if b[0] != b[len(b)-1] {
+			return "", fmt.Errorf("slice %d corrupted", i)
+		}
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	allocated := (after.TotalAlloc - before.TotalAlloc) >> 20
+	cycles := after.NumGC - before.NumGC
+	detail := fmt.Sprintf("%d MiB allocated, %d GC cycles, heap %d MiB, sys %d MiB",
+		allocated, cycles, after.HeapAlloc>>20, after.Sys>>20)
+	if allocated < GCPressureMiB {
+		return detail, fmt.Errorf("only %d MiB allocated", allocated)
+	}
+	if cycles < 5 {
+		return detail, fmt.Errorf("only %d GC cycles", cycles)
+	}
+	return detail, nil
+}
