@@ -28,7 +28,7 @@ $(BUILD)/mkimage: $(GOFILES) go.mod
 $(BUILD)/gohv: $(GOFILES) go.mod $(BUILD)/mkimage
 	@mkdir -p $(BUILD)
 	$(IMAGE_ENV) $(GO) build -trimpath -o $(BUILD)/gohv.elf \
-		-ldflags='-E $(ENTRY) -T $(TEXT_BASE)' ./cmd/gohv
+		-ldflags='-s -w -E $(ENTRY) -T $(TEXT_BASE)' ./cmd/gohv
 	$(BUILD)/mkimage -o $@ $(BUILD)/gohv.elf
 
 $(BUILD)/gohv.gz: $(BUILD)/gohv

@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -165,6 +166,12 @@ func runSelfTest(which string) {
 	case "panic":
 		log.Lines([]string{"selftest: Go panic on purpose"})
 		panicVictim()
+	case "oom":
+		log.Lines([]string{"selftest: keeping every allocation until the heap runs out"})
+		exhaustHeap()
+	case "all":
+	default:
+		log.Lines([]string{fmt.Sprintf("selftest: unknown test '%s', running all", which)})
 	}
 	failed := 0
 	for _, r := range selftest.Run() {
@@ -194,6 +201,20 @@ func runSelfTest(which string) {
 //go:noinline
 func faultVictim(p *[4]uint64) {
 	p[2] = 1
+}
+
+// exhaustHeap keeps allocating live memory; the hypervisor heap runs out
+// and the shim panics (the runtime never sees an error from mmap).
+func exhaustHeap() {
+	debug.SetMemoryLimit(math.MaxInt64)
+	var keep [][]byte
+	for {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		keep = append(keep, b)
+	}
 }
 
 //go:noinline

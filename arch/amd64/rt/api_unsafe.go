@@ -28,15 +28,23 @@ func BootProtocol() (string, uint32) {
 	return ProtoPVH, bootInfo
 }
 
-// ReadPhys copies physical memory at addr into p through the direct map.
-// It refuses page 0 and anything beyond the direct map.
+// ReadPhys copies physical memory at addr into p through the direct map;
+// page 0, which is not mapped, reads as the loader left it (kmain kept a
+// copy). It refuses anything beyond the direct map.
 func ReadPhys(addr uint64, p []byte) bool {
 	if len(p) == 0 {
 		return true
 	}
 	end := addr + uint64(len(p))
-	if addr < pageSize || end < addr || end > directMapEnd {
+	if end < addr || end > directMapEnd {
 		return false
+	}
+	if addr < pageSize {
+		n := copy(p, page0[addr:])
+		p, addr = p[n:], pageSize
+		if len(p) == 0 {
+			return true
+		}
 	}
 	// Safety: [addr, end) lies in the identity-mapped direct map, which is
 	// never unmapped; the bytes are copied out, no pointer is kept.

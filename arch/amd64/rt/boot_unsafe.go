@@ -24,6 +24,7 @@ var (
 	fakeTLS   [4]uint64
 	m0Stack   [256 << 10]byte // the runtime's initial (m0/g0) stack
 	randBytes [16]byte
+	page0     [pageSize]byte // physical page 0 as the loader left it
 
 	// Physical ranges kmain must not hand to the heap: the image, boot
 	// information and modules. Filled by scanBootInfo.
@@ -56,6 +57,9 @@ func kmain() uintptr {
 		amd64.Halt()
 	}
 	chooseHeap()
+	// Page 0 goes unmapped (nil dereferences must fault), but loaders put
+	// boot structures there (QEMU's PVH memory map): keep a copy for ReadPhys.
+	copy(page0[:], (*[pageSize]byte)(unsafe.Pointer(uintptr(0)))[:])
 	buildDirectMap()
 	amd64.Wrmsr(amd64.MSR_PAT, 0x0000050100070406) // Xen's PAT layout
 	initDescriptors()

@@ -1,0 +1,28 @@
+// Package boot owns the decoding of everything the boot loader hands to gohv:
+// the multiboot1, multiboot2 and PVH (hvm_start_info) information structures,
+// the Xen-compatible hypervisor command line, and (later) the loading and
+// layout of the dom0 kernel and its modules.
+//
+// Imports: the standard library only (later also abi and mm). No unsafe, no
+// assembly: the package builds and is tested on the host with `go test`.
+//
+// Contracts:
+//
+//   - Physical memory is read only through PhysReader, which the caller
+//     implements (the metal maps the low 4 GiB; tests use a fake). Nothing here
+//     keeps a reference to boot-loader memory: every result is a Go copy.
+//   - Boot-loader bytes are untrusted input. Every length and count is checked,
+//     every loop is bounded (MaxModules, E820Max, MaxString, MaxMB2Size), and
+//     failures are ordinary Go errors wrapping the exported sentinels
+//     (ErrUnreadable, ErrMalformed, ErrBadMagic, ErrNoMemoryInfo,
+//     ErrStringTooLong). Nothing panics on any input.
+//   - The command line follows Xen 4.17 (docs/misc/xen-command-line.pandoc,
+//     common/kernel.c parse_params): space-separated `name[=value]` words, a
+//     `no-` prefix inverts booleans, no quoting. Unknown options and bad values
+//     give one warning line each, worded as Xen words them, and the option
+//     keeps its default; parsing never stops early.
+//   - Console lines are returned without the "(XEN) " prefix; the console
+//     driver adds it.
+//   - Functions are pure and safe for concurrent use; Options and Info are
+//     plain values owned by the caller.
+package boot

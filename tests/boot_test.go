@@ -1,0 +1,188 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Boots of the image straight from QEMU's -kernel (multiboot1 with address
+// fields: QEMU prefers it to the PVH note).
+
+// TestSelftestKernel runs the in-hypervisor suite with small and large
+// memory (-m 4G puts 1 GiB above 4 GiB on QEMU's pc machine).
+func TestSelftestKernel(t *testing.T) {
+	elf, _ := image(t)
+	for _, mem := range []string{"512M", "4G"} {
+		t.Run(mem, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, boot{args: []string{"-m", mem, "-kernel", elf, "-append", "selftest"}})
+			r.wantLines(t, "(XEN) Bootloader: qemu", "(XEN) Command line: selftest", "(XEN) Multiboot-e820 RAM map:")
+			wantSelftestPass(t, r)
+			r.wantExit(t, exitPowerOff)
+			if mem == "4G" {
+				r.wantMatch(t, `\(XEN\)  \[0000000100000000, 000000013fffffff\] \(usable\)`)
+			}
+		})
+	}
+}
+
+// wantSelftestPass checks every selftest line and the verdict.
+func wantSelftestPass(t *testing.T, r result) {
+	t.Helper()
+	for _, name := range []string{"fmt", "maps", "recover", "goroutines", "threads", "select", "timers", "gc"} {
+		r.wantMatch(t, `\(XEN\) selftest: `+name+`: ok.*`)
+	}
+	r.wantMatch(t, `\(XEN\) selftest: shim: \d+ syscalls, 0 unknown, .*`)
+	r.wantLines(t, "(XEN) selftest: PASS")
+	for _, l := range strings.Split(r.serial, "\n") {
+		if strings.Contains(l, "selftest: ") && (strings.Contains(l, "timers") || strings.Contains(l, "gc") || strings.Contains(l, "shim")) {
+			t.Log(l) // the figures the suite measured
+		}
+	}
+}
+
+// TestReadyNoDom0 is `make run`'s boot: options parsed (with the warnings
+// Xen gives for bad ones), memory map and the frame allocator reported,
+// then the ready line and a clean power-off.
+func TestReadyNoDom0(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf,
+		"-append", "console=com1 com1=115200,8n1 loglvl=all/all guest_loglvl=info foo=bar dom0_mem=12Q noreboot sync_console"}})
+	r.wantLines(t,
+		"(XEN) Command line: console=com1 com1=115200,8n1 loglvl=all/all guest_loglvl=info foo=bar dom0_mem=12Q noreboot sync_console",
+		"(XEN) Multiboot-e820 RAM map:",
+		`(XEN) parameter "foo" unknown!`,
+		`(XEN) parameter "dom0_mem" has invalid value "12Q", rc=-22!`,
+		"(XEN) Std. Loglevel: All",
+		"(XEN) Guest Loglevel: Errors, warnings and info",
+		"(XEN) gohv ready: no dom0 module given",
+	)
+	r.wantMatch(t,
+		`\(XEN\) Detected \d+\.\d{3} MHz processor\.`,
+		`\(XEN\) (4[0-9]{2}) MiB free for domains \(\d+ frames\)`,
+		`\(XEN\) gohv memory: image \d+ KiB, heap \d+ KiB in use \(peak \d+ KiB\) of 64 MiB reserved`,
+	)
+	r.wantExit(t, exitPowerOff)
+}
+
+// TestModules passes two modules with command lines (QEMU's -initrd
+// "file args,file args"): they are listed and excluded from the heap and
+// the frame allocator.
+func TestModules(t *testing.T) {
+	elf, _ := image(t)
+	dir := t.TempDir()
+	k, rd := filepath.Join(dir, "kernel.bin"), filepath.Join(dir, "initrd.bin")
+	os.WriteFile(k, make([]byte, 300<<10), 0o644)
+	os.WriteFile(rd, make([]byte, 5000), 0o644)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "loglvl=all",
+		"-initrd", k + " console=hvc0 root=/dev/ram0," + rd}})
+	r.wantMatch(t,
+		`\(XEN\) Module 0: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(300 KiB\) `+k+` console=hvc0 root=/dev/ram0`,
+		`\(XEN\) Module 1: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(5 KiB\) `+rd,
+		`\(XEN\) gohv ready: dom0 kernel is module 0 \(300 KiB\); building PV dom0 is not implemented yet`,
+	)
+	r.wantExit(t, exitPowerOff)
+}
+
+// TestFault: a page fault in gohv's own Go code prints Xen's register dump,
+// then a Go traceback through the faulting function, then the panic banner,
+// and the machine resets (QEMU's -no-reboot turns that into exit 0).
+func TestFault(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=fault"}})
+	r.wantLines(t,
+		"(XEN) selftest: taking a page fault in gohv on purpose",
+		"(XEN) ----[ gohv x86_64  debug=n  Not tainted ]----",
+		"(XEN) CPU:    0",
+		"(XEN) FATAL TRAP: vector = 14 (page fault)",
+		"(XEN) [error_code=0002]",
+		"(XEN) Faulting linear address: 0000000000000010",
+		"(XEN) goroutine 1 [running]:",
+		"(XEN) ****************************************",
+		"(XEN) Panic on CPU 0:",
+		"(XEN) FATAL TRAP: vector = 14 (page fault)",
+		"(XEN) Reboot in five seconds...",
+	)
+	r.wantMatch(t,
+		`\(XEN\) RIP:    0008:\[<[0-9a-f]{16}>\]`,
+		`\(XEN\) cr3: [0-9a-f]{16}   cr2: 0000000000000010`,
+		`\(XEN\) panic: gohv fault: vector 14 \(page fault\) at rip 0x[0-9a-f]+, error code 0x2, address 0x10`,
+		`\(XEN\) main\.faultVictim\(.*\)`,
+		`\(XEN\) main\.runSelfTest\(.*\)`,
+	)
+	r.wantExit(t, exitReset)
+}
+
+// TestPanic: a Go panic prints its traceback on the console, then Xen's
+// panic banner and a reset.
+func TestPanic(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=panic"}})
+	r.wantLines(t,
+		"(XEN) panic: selftest: deliberate Go panic",
+		"(XEN) goroutine 1 [running]:",
+		"(XEN) main.panicVictim()",
+		"(XEN) gohv: Go runtime ended with exit status 2",
+		"(XEN) Panic on CPU 0:",
+		"(XEN) Reboot in five seconds...",
+	)
+	r.wantExit(t, exitReset)
+}
+
+// TestNoReboot: with noreboot a panic halts instead (QEMU keeps running
+// until the harness stops it).
+func TestNoReboot(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=panic noreboot"},
+		stopAt: "(XEN) Manual reset required ('noreboot' specified)", timeout: time.Minute})
+	if !r.stopped {
+		t.Errorf("never halted with the noreboot line\n%s", r.serial)
+	}
+	if strings.Contains(r.serial, "Reboot in five seconds") {
+		t.Errorf("rebooted despite noreboot")
+	}
+}
+
+// TestHeapExhausted: when the Go runtime needs more memory than the
+// hypervisor heap has, gohv says so on one line and panics, never hangs.
+func TestHeapExhausted(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oom"}})
+	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 64 MiB in use`)
+	r.wantLines(t, "(XEN) Panic on CPU 0:", "(XEN) Reboot in five seconds...")
+	r.wantExit(t, exitReset)
+}
+
+// TestPVH boots the same image through QEMU's PVH loader: with the
+// multiboot1 magic blanked, QEMU falls back to the XEN_ELFNOTE_PHYS32_ENTRY
+// note mkimage wrote.
+func TestPVH(t *testing.T) {
+	elf, _ := image(t)
+	b, err := os.ReadFile(elf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Blank every multiboot1 magic in the first 8 KiB (the header's first word).
+	n := 0
+	for off := 0; off+4 <= 8192 && off+4 <= len(b); off += 4 {
+		if b[off] == 0x02 && b[off+1] == 0xB0 && b[off+2] == 0xAD && b[off+3] == 0x1B {
+			b[off] = 0
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("found %d multiboot1 headers, want 1", n)
+	}
+	pvh := filepath.Join(t.TempDir(), "gohv-pvh")
+	if err := os.WriteFile(pvh, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", pvh, "-append", "selftest"}})
+	r.wantMatch(t, `\(XEN\) PVH start info: \(pa [0-9a-f]{8}\)`, `\(XEN\)   version:    1`)
+	r.wantLines(t, "(XEN) Command line: selftest", "(XEN) PVH-e820 RAM map:")
+	wantSelftestPass(t, r)
+	r.wantExit(t, exitPowerOff)
+}

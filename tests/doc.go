@@ -1,0 +1,11 @@
+// Package tests holds gohv's integration tests: they build the image,
+// boot it under qemu-system-x86_64 (TCG) directly with -kernel, through
+// GRUB (multiboot and multiboot2, from an ISO made with grub-mkrescue) and
+// through QEMU's PVH loader, and assert on exact serial-console lines and
+// on QEMU's exit status. deps_test.go holds the import rules of
+// ARCHITECTURE.md. bench_test.go has the boot and size benchmarks
+// (`make bench`), never timed tests.
+//
+// A missing tool (QEMU, grub-mkrescue) skips a test on a developer's
+// machine and fails it in CI (CI=true).
+package tests

@@ -1,0 +1,194 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// repoRoot is the module root (tests/..).
+var repoRoot = func() string {
+	_, f, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(f))
+}()
+
+// need skips (developer machine) or fails (CI=true) when tool is missing.
+func need(tb testing.TB, tools ...string) {
+	tb.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				tb.Fatalf("%s is missing (CI=true: `make deps` should have installed it)", tool)
+			}
+			tb.Skipf("%s not installed", tool)
+		}
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// image returns build/gohv and build/gohv.gz, building them once with make.
+func image(tb testing.TB) (elf, gz string) {
+	tb.Helper()
+	need(tb, "make", "gzip")
+	buildOnce.Do(func() {
+		cmd := exec.Command("make", "-s", "all")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("make all: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return filepath.Join(repoRoot, "build", "gohv"), filepath.Join(repoRoot, "build", "gohv.gz")
+}
+
+// boot describes one QEMU run.
+type boot struct {
+	args    []string      // machine arguments (-kernel/-cdrom, -m, ...)
+	timeout time.Duration // whole run
+	// stopAt ends the run (killing QEMU) once the serial log has this
+	// text: for configurations that halt instead of exiting, and to time
+	// a boot to a line (result.duration, to within the 10 ms poll).
+	stopAt string
+}
+
+// result is what a run produced.
+type result struct {
+	serial   string
+	exit     int // QEMU's exit status; -1 if killed
+	stopped  bool // the stopAt text appeared
+	duration time.Duration
+}
+
+// qemuBase is the machine every test boots: TCG, no display, the serial
+// console in a file, reset ends QEMU, and isa-debug-exit so gohv's power-off
+// gives exit status (code<<1)|1.
+func qemuBase(serial string) []string {
+	return []string{"-accel", "tcg", "-display", "none", "-no-reboot", "-nodefaults",
+		"-serial", "file:" + serial, "-device", "isa-debug-exit,iobase=0xf4,iosize=4"}
+}
+
+func run(tb testing.TB, b boot) result {
+	tb.Helper()
+	need(tb, "qemu-system-x86_64")
+	if b.timeout == 0 {
+		b.timeout = 3 * time.Minute
+	}
+	serial := filepath.Join(tb.TempDir(), "serial.log")
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(qemuBase(serial), b.args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	res := result{exit: -1}
+	var stopRe *regexp.Regexp
+	if b.stopAt != "" {
+		stopRe = regexp.MustCompile(regexp.QuoteMeta(b.stopAt))
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			switch {
+			case err == nil:
+				res.exit = 0
+			case errors.As(err, &ee) && ctx.Err() == nil:
+				res.exit = ee.ExitCode()
+			}
+			break wait
+		case <-tick.C:
+			if stopRe != nil {
+				if s, _ := os.ReadFile(serial); stopRe.Match(s) {
+					res.stopped = true
+					cmd.Process.Kill()
+					<-done
+					break wait
+				}
+			}
+		}
+	}
+	res.duration = time.Since(t0)
+	s, _ := os.ReadFile(serial)
+	res.serial = strings.ReplaceAll(string(s), "\r\n", "\n")
+	// QEMU may exit (power-off) before the poll saw the line.
+	if stopRe != nil && !res.stopped && stopRe.MatchString(res.serial) {
+		res.stopped = true
+	}
+	if ctx.Err() != nil {
+		tb.Errorf("QEMU timed out after %v; serial:\n%s\nstderr: %s", b.timeout, res.serial, stderr.String())
+	}
+	tb.Logf("QEMU %v: exit %d in %v", b.args, res.exit, res.duration.Round(time.Millisecond))
+	return res
+}
+
+// wantLines asserts that every line in want appears in the serial log as a
+// whole line, in order.
+func (r result) wantLines(tb testing.TB, want ...string) {
+	tb.Helper()
+	lines := strings.Split(r.serial, "\n")
+	i := 0
+	for _, w := range want {
+		for i < len(lines) && lines[i] != w {
+			i++
+		}
+		if i == len(lines) {
+			tb.Errorf("serial lacks line %q (in order)\n--- serial ---\n%s", w, r.serial)
+			return
+		}
+		i++
+	}
+}
+
+// wantMatch asserts that some line matches each regular expression.
+func (r result) wantMatch(tb testing.TB, res ...string) []string {
+	tb.Helper()
+	var subs []string
+	for _, re := range res {
+		m := regexp.MustCompile("(?m)^" + re + "$").FindStringSubmatch(r.serial)
+		if m == nil {
+			tb.Errorf("no serial line matches %q\n--- serial ---\n%s", re, r.serial)
+			continue
+		}
+		subs = append(subs, m[1:]...)
+	}
+	return subs
+}
+
+func (r result) wantExit(tb testing.TB, code int) {
+	tb.Helper()
+	if r.exit != code {
+		tb.Errorf("QEMU exit status %d, want %d\n--- serial ---\n%s", r.exit, code, r.serial)
+	}
+}
+
+// Exit statuses: isa-debug-exit maps gohv's power-off code c to (c<<1)|1;
+// a reset under -no-reboot ends QEMU with 0.
+const (
+	exitPowerOff = 1
+	exitFailure  = 3
+	exitReset    = 0
+)
