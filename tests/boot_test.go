@@ -186,3 +186,22 @@ func TestPVH(t *testing.T) {
 	wantSelftestPass(t, r)
 	r.wantExit(t, exitPowerOff)
 }
+
+// TestConsoleCOM2: console=com2 moves the console to the second UART
+// (QEMU's second -serial); nothing reaches the first.
+func TestConsoleCOM2(t *testing.T) {
+	elf, _ := image(t)
+	com2 := filepath.Join(t.TempDir(), "com2.log")
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-serial", "file:" + com2,
+		"-append", "console=com2 com2=57600,8n1"}})
+	b, err := os.ReadFile(com2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := result{serial: strings.ReplaceAll(string(b), "\r\n", "\n")}
+	c2.wantLines(t, "(XEN) Command line: console=com2 com2=57600,8n1", "(XEN) gohv ready: no dom0 module given")
+	if strings.TrimSpace(r.serial) != "" {
+		t.Errorf("COM1 got output with console=com2:\n%s", r.serial)
+	}
+	r.wantExit(t, exitPowerOff)
+}

@@ -44,6 +44,7 @@ var (
 func kmain() uintptr {
 	cpuInit(0)
 	serialInit(0x3f8, 115200, 0x03)
+	puts0("\n") // end whatever line the firmware left open
 	if asmAddrs[5] != textBase {
 		xputs("gohv: image linked at the wrong address (TEXT_BASE)\n")
 		amd64.Halt()
