@@ -1,0 +1,74 @@
+// Package evtchn implements Xen's event channels with the 2-level ABI, as
+// Xen 4.17 does (common/event_channel.c and event_2l.c were read for
+// facts; this code is written afresh).
+//
+// # What it owns
+//
+//   - Each domain's port table (Table): port 0 reserved, ports 1..MaxPort
+//     (default 1023, as libxl; never beyond 4095, the 2-level limit), each
+//     free, unbound (for one remote domain), interdomain (peer domain and
+//     port), VIRQ (virq, vCPU), IPI (vCPU) or PIRQ (pirq). Channel state
+//     exists a bucket of 64 ports at a time, as in Xen, so "valid port"
+//     answers (-EINVAL against "closed") match Xen's.
+//   - The workers of EVTCHNOP_*: AllocUnbound, BindInterdomain, BindVIRQ,
+//     BindIPI, BindPIRQ, BindVCPU, Close, Send, Status, Unmask, Reset,
+//     ResetCont, InitControl, ExpandArray, SetPriority; plus Destroy for a dying
+//     domain. They take Go values, never guest addresses, and return Xen's
+//     errno as abi.Errno (0 on success, positive values: the hypercall
+//     layer negates them). The receiver is the calling domain's table.
+//   - Hypervisor-side senders: RaiseVIRQ (per-vCPU VIRQs such as
+//     VIRQ_TIMER), SendVIRQGlobal and Registry.SendGlobalVIRQ (global
+//     VIRQs such as VIRQ_CONSOLE and VIRQ_DOM_EXC, routed to the hardware
+//     domain unless a handler domain was set), SendPIRQ.
+//   - 2-level delivery into the real shared_info page through
+//     mm.MachineMemory, with the atomic Or64/And64/Load64 operations
+//     (evtchn_pending at 2048, evtchn_mask at 2560; in each vcpu_info
+//     upcall_pending at 0, upcall_mask at 1, evtchn_pending_sel at 8). A
+//     vCPU's vcpu_info address is settable (SetVCPUInfo, for
+//     VCPUOP_register_vcpu_info); vCPUs 32 and up have none until then.
+//   - Poll registration for SCHEDOP_poll (StartPoll, SetPollPort,
+//     StopPoll, PollPort) and the upcall-mask operations of SCHEDOP_block
+//     (EnableEvents, EventsNeedDelivery): *Table implements sched.Events.
+//   - Argument codecs for the hypercall layer (decode.go): ArgSize(cmd),
+//     DecodeX / EncodeX over the generated abi structures, StatusInfo.Fill.
+//     The hypercall layer copies ArgSize bytes in (-EFAULT), decodes,
+//     calls the worker, fills OUT fields and encodes them back on success.
+//
+// # Imports
+//
+// abi and mm only (tests also use mm/mmtest). No unsafe, no arch code.
+//
+// # Contracts
+//
+//   - Locking: one mutex per domain table (Xen's event_lock); two-domain
+//     operations lock both tables in increasing domain-id order. See the
+//     lock-order block in table.go. Every exported method is safe for
+//     concurrent use from goroutine context.
+//   - Notifier.Kick(vcpu) is called, with table locks held, when an
+//     upcall becomes pending for a vCPU (upcall_pending went 0 -> 1) or a
+//     port a vCPU polls becomes pending. It must not block or call back
+//     into evtchn; hv wires it to sched.Waiter.Wake plus an IPI to the
+//     vCPU's physical CPU if it runs elsewhere.
+//   - The guest owns evtchn_mask and clears pending and selector bits; the
+//     hypervisor only sets pending, selector and upcall_pending bits, reads
+//     the mask, and clears a port's pending bit when the port is freed.
+//   - Guest input never panics; a machine word outside RAM (a bad
+//     vcpu_info registration) makes the delivery step a no-op.
+//
+// # Differences from Xen 4.17, on purpose
+//
+//   - FIFO is not implemented: EVTCHNOP_init_control returns -ENOSYS, so
+//     Linux stays on 2-level (pv-abi-ladder R3.3); expand_array gives
+//     -EOPNOTSUPP and set_priority -ENOSYS as Xen's 2-level code does.
+//   - XSM is the dummy policy reduced to Config.Privileged: a domain acts
+//     on itself, a privileged domain on any (device-model targets are not
+//     modelled).
+//   - Channels consumed by the hypervisor itself
+//     (alloc_unbound_xen_event_channel) do not exist yet.
+//   - Reset closes at most 4096 ports without preemption, so no reset is
+//     ever in progress: a guest's EVTCHNOP_reset_cont gets -EBUSY
+//     (ResetCont), as Xen answers one with no reset to continue.
+//   - BindPIRQ records the binding (status, close, bind_vcpu, SendPIRQ
+//     work); routing the machine interrupt (pirq_guest_bind) belongs to
+//     the physdev code.
+package evtchn

@@ -1,0 +1,412 @@
+package sched
+
+// Lock order: Waiter.mu is a leaf lock with respect to this package. It is
+// never held while calling Events (which takes event-channel locks and
+// kicks, and a kick calls Wake): timer callbacks decide under mu and raise
+// VIRQ_TIMER after releasing it.
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gohv/gohv/abi"
+)
+
+// Events is the event-channel state of one domain as the scheduler needs
+// it; *evtchn.Table implements it. vcpu is the vCPU id within the domain.
+type Events interface {
+	// EnableEvents clears the vCPU's evtchn_upcall_mask.
+	EnableEvents(vcpu int)
+	// EventsNeedDelivery reports upcall_pending && !upcall_mask.
+	EventsNeedDelivery(vcpu int) bool
+	// PollPort reports whether port is pending, masked or not; -EINVAL
+	// for a port that is not valid or not in use.
+	PollPort(port uint32) (pending bool, err abi.Errno)
+	// StartPoll registers the vCPU as polling every port; SetPollPort
+	// narrows it to one port, reporting false if the vCPU was woken
+	// meanwhile; StopPoll ends the poll. A port becoming pending while
+	// the vCPU polls it kicks the vCPU (which calls Wake).
+	StartPoll(vcpu int)
+	SetPollPort(vcpu int, port uint32) bool
+	StopPoll(vcpu int)
+	// RaiseVIRQ sends virq to the vCPU (VIRQ_TIMER here).
+	RaiseVIRQ(vcpu int, virq uint32)
+}
+
+// Limits and defaults of Xen 4.17's sched_op, set_timer_op and vcpu_op
+// timers, in nanoseconds of system time.
+const (
+	// MaxPollPorts is the largest nr_ports SCHEDOP_poll accepts.
+	MaxPollPorts = 128
+	// DefaultPeriod is the periodic timer a PV vCPU starts with (100 Hz).
+	DefaultPeriod = 10_000_000
+	// MinPeriod is the shortest period VCPUOP_set_periodic_timer accepts.
+	MinPeriod = 1_000_000
+	// MaxPeriod is STIME_DELTA_MAX, the longest period accepted.
+	MaxPeriod = 1<<62 - 1
+	// hugeTimeoutLimit is how far ahead set_timer_op may aim (2^50 ns,
+	// about 13 days) before Xen assumes a wrapped Linux jiffy value.
+	hugeTimeoutLimit = 1 << 50
+	// hugeTimeoutDelay is when such a timeout fires instead: 100 ms.
+	hugeTimeoutDelay = 100_000_000
+)
+
+// Waiter is the scheduler-side state of one vCPU: the sleep of
+// SCHEDOP_block and SCHEDOP_poll, the one-shot timer and the periodic
+// timer. Block, Poll and Yield are called only by the vCPU's own goroutine
+// (the one running it); every other method is safe from any goroutine.
+type Waiter struct {
+	// Immutable after NewWaiter.
+	vcpu   int
+	ev     Events
+	clock  Clock
+	timers TimerSource
+	// wake holds at most one pending wake-up; Wake fills it, Block and
+	// Poll drain it before checking for events and sleep on it after.
+	wake chan struct{}
+	// interrupted makes Block and Poll return at once (Interrupt).
+	interrupted atomic.Bool
+
+	// mu guards the timer fields below.
+	mu sync.Mutex
+	// oneshot is the armed one-shot timer, nil if none; oneshotGen counts
+	// its re-arms so a callback that lost a race with a re-arm or stop
+	// does nothing.
+	oneshot    Timer
+	oneshotGen uint64
+	// period is the periodic timer's period (0 = stopped); lastPeriodic
+	// is the time of its last event (Xen's periodic_last_event);
+	// periodic and periodicGen as for the one-shot timer.
+	period       int64
+	lastPeriodic int64
+	periodic     Timer
+	periodicGen  uint64
+	// pollTimer is the timeout of the poll in progress; pollGen as above.
+	pollTimer Timer
+	pollGen   uint64
+}
+
+// NewWaiter returns the waiter of vCPU vcpu with the default 10 ms
+// periodic timer configured but not armed: it starts with the first
+// Scheduled.
+func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource) *Waiter {
+	return &Waiter{
+		vcpu:   vcpu,
+		ev:     ev,
+		clock:  clock,
+		timers: timers,
+		wake:   make(chan struct{}, 1),
+		period: DefaultPeriod,
+	}
+}
+
+// Wake wakes the vCPU if it sleeps in Block or Poll, or makes its next
+// sleep end at once if it is between its event check and its sleep. It
+// never blocks; call it from the evtchn Notifier's Kick.
+func (w *Waiter) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Interrupt makes the current Block or Poll, and every later one until
+// ClearInterrupt, return 0 at once (for pausing or shutting down the
+// vCPU).
+func (w *Waiter) Interrupt() {
+	w.interrupted.Store(true)
+	w.Wake()
+}
+
+// ClearInterrupt undoes Interrupt.
+func (w *Waiter) ClearInterrupt() { w.interrupted.Store(false) }
+
+// drain forgets a stale wake-up: events it announced are rechecked in
+// guest memory right after.
+func (w *Waiter) drain() {
+	select {
+	case <-w.wake:
+	default:
+	}
+}
+
+// sleep waits for a wake-up, with the periodic timer stopped meanwhile, as
+// Xen stops it while a vCPU is descheduled.
+func (w *Waiter) sleep() {
+	w.Descheduled()
+	<-w.wake
+	w.Scheduled()
+}
+
+// Block is SCHEDOP_block: clear the upcall mask; if an event is then
+// deliverable return at once, else sleep until a wake-up. It returns 0
+// always (Linux BUG()s on anything else); the pending upcall is delivered
+// on the way back to the guest.
+func (w *Waiter) Block() abi.Errno {
+	w.drain()
+	w.ev.EnableEvents(w.vcpu)
+	if w.ev.EventsNeedDelivery(w.vcpu) || w.interrupted.Load() {
+		return 0
+	}
+	w.sleep()
+	return 0
+}
+
+// Poll is SCHEDOP_poll once the hypercall layer has copied the port list
+// in (nr_ports > MaxPollPorts must give -EINVAL before any copy, as Xen
+// checks it first, then -EFAULT for an unreadable list). It returns 0 at
+// once if an event is deliverable or any listed port is pending, masked
+// or not; -EINVAL at the first listed port that is not valid or not in
+// use; otherwise it sleeps until a listed port (any port, unless exactly
+// one is listed) becomes pending, an upcall is raised, or system time
+// reaches timeout (absolute ns; 0 = no timeout; a time already past or a
+// negative one ends the poll at once), and returns 0. The upcall mask is
+// left alone.
+func (w *Waiter) Poll(ports []uint32, timeout int64) abi.Errno {
+	if len(ports) > MaxPollPorts {
+		return abi.EINVAL
+	}
+	w.drain()
+	w.ev.StartPoll(w.vcpu)
+	defer w.ev.StopPoll(w.vcpu)
+	if w.ev.EventsNeedDelivery(w.vcpu) || w.interrupted.Load() {
+		return 0
+	}
+	for _, p := range ports {
+		pending, err := w.ev.PollPort(p)
+		if err != 0 {
+			return err
+		}
+		if pending {
+			return 0
+		}
+	}
+	if len(ports) == 1 && !w.ev.SetPollPort(w.vcpu, ports[0]) {
+		return 0 // woken between StartPoll and now
+	}
+	if timeout != 0 {
+		if timeout <= w.clock.Now() {
+			return 0
+		}
+		w.mu.Lock()
+		w.pollGen++
+		gen := w.pollGen
+		w.pollTimer = w.timers.AfterFunc(timeout, func() { w.pollTimedOut(gen) })
+		w.mu.Unlock()
+		defer w.stopPollTimer()
+	}
+	w.sleep()
+	return 0
+}
+
+// pollTimedOut wakes the vCPU if poll gen is still in progress.
+func (w *Waiter) pollTimedOut(gen uint64) {
+	w.mu.Lock()
+	current := gen == w.pollGen && w.pollTimer != nil
+	w.mu.Unlock()
+	if current {
+		w.Wake()
+	}
+}
+
+// stopPollTimer cancels the timeout of the poll that is ending.
+func (w *Waiter) stopPollTimer() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pollTimer != nil {
+		w.pollTimer.Stop()
+		w.pollTimer = nil
+	}
+	w.pollGen++
+}
+
+// Yield is SCHEDOP_yield: let other goroutines run, then return 0.
+func (w *Waiter) Yield() abi.Errno {
+	runtime.Gosched()
+	return 0
+}
+
+// SetTimerOp is set_timer_op: arm the one-shot timer at absolute system
+// time timeout. 0 cancels it. A negative timeout, or one more than 2^50 ns
+// ahead (a wrapped Linux jiffy value), fires in 100 ms instead. A time
+// already past fires now: VIRQ_TIMER is raised before SetTimerOp returns.
+// Always 0.
+func (w *Waiter) SetTimerOp(timeout int64) abi.Errno {
+	if timeout == 0 {
+		w.StopSingleshot()
+		return 0
+	}
+	now := w.clock.Now()
+	if offset := timeout - now; timeout < 0 || (offset > 0 && offset >= hugeTimeoutLimit) {
+		timeout = now + hugeTimeoutDelay
+	}
+	w.armOneshot(timeout, now)
+	return 0
+}
+
+// SetSingleshot is VCPUOP_set_singleshot_timer for the calling vCPU
+// (the hypercall layer refuses another vCPU with -EINVAL, and an
+// unreadable argument with -EFAULT): the timer is armed at timeoutAbs,
+// and a time already past fires now. flags is ignored: the 4.17 header
+// lets the hypervisor ignore VCPU_SSHOTTMR_future, and Xen's current code
+// does (a past deadline fires at once rather than failing with -ETIME,
+// which old Linux kernels could not handle). Always 0.
+func (w *Waiter) SetSingleshot(timeoutAbs uint64, flags uint32) abi.Errno {
+	w.armOneshot(int64(timeoutAbs), w.clock.Now())
+	return 0
+}
+
+// StopSingleshot cancels the one-shot timer (VCPUOP_stop_singleshot_timer,
+// set_timer_op(0)).
+func (w *Waiter) StopSingleshot() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopOneshotLocked()
+}
+
+func (w *Waiter) stopOneshotLocked() {
+	if w.oneshot != nil {
+		w.oneshot.Stop()
+		w.oneshot = nil
+	}
+	w.oneshotGen++
+}
+
+// armOneshot (re)arms the one-shot timer at deadline; a deadline at or
+// before now raises VIRQ_TIMER at once instead.
+func (w *Waiter) armOneshot(deadline, now int64) {
+	w.mu.Lock()
+	w.stopOneshotLocked()
+	if deadline <= now {
+		w.mu.Unlock()
+		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
+		return
+	}
+	gen := w.oneshotGen
+	w.oneshot = w.timers.AfterFunc(deadline, func() { w.oneshotFired(gen) })
+	w.mu.Unlock()
+}
+
+// oneshotFired raises VIRQ_TIMER if arm gen is still current.
+func (w *Waiter) oneshotFired(gen uint64) {
+	w.mu.Lock()
+	current := gen == w.oneshotGen && w.oneshot != nil
+	if current {
+		w.oneshot = nil
+	}
+	w.mu.Unlock()
+	if current {
+		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
+	}
+}
+
+// SetPeriodic is VCPUOP_set_periodic_timer: VIRQ_TIMER every period ns
+// while the vCPU is scheduled. An event is due at once if a period has
+// passed since the last one.
+//
+// Errors: -EINVAL period < 1 ms or > STIME_DELTA_MAX.
+func (w *Waiter) SetPeriodic(period uint64) abi.Errno {
+	if period < MinPeriod || period > MaxPeriod {
+		return abi.EINVAL
+	}
+	w.setPeriodic(int64(period))
+	return 0
+}
+
+// StopPeriodic is VCPUOP_stop_periodic_timer.
+func (w *Waiter) StopPeriodic() { w.setPeriodic(0) }
+
+// Period returns the periodic timer's period, 0 if stopped.
+func (w *Waiter) Period() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.period
+}
+
+func (w *Waiter) setPeriodic(period int64) {
+	w.mu.Lock()
+	w.stopPeriodicLocked()
+	w.period = period
+	send := period != 0 && w.periodicWorkLocked()
+	w.mu.Unlock()
+	if send {
+		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
+	}
+}
+
+func (w *Waiter) stopPeriodicLocked() {
+	if w.periodic != nil {
+		w.periodic.Stop()
+		w.periodic = nil
+	}
+	w.periodicGen++
+}
+
+// periodicWorkLocked is Xen's vcpu_periodic_timer_work: if a period has
+// passed since the last event, one is due now (reported to the caller,
+// who raises it after unlocking); then the timer is armed for the next.
+// Caller holds mu and period != 0.
+func (w *Waiter) periodicWorkLocked() (send bool) {
+	now := w.clock.Now()
+	next := w.lastPeriodic + w.period
+	if now >= next {
+		send = true
+		w.lastPeriodic = now
+		next = now + w.period
+	}
+	w.stopPeriodicLocked()
+	gen := w.periodicGen
+	w.periodic = w.timers.AfterFunc(next, func() { w.periodicFired(gen) })
+	return send
+}
+
+// periodicFired runs the periodic work if arm gen is still current.
+func (w *Waiter) periodicFired(gen uint64) {
+	w.mu.Lock()
+	send := false
+	if gen == w.periodicGen && w.period != 0 {
+		w.periodic = nil
+		send = w.periodicWorkLocked()
+	}
+	w.mu.Unlock()
+	if send {
+		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
+	}
+}
+
+// Scheduled tells the waiter its vCPU is about to run: the periodic timer
+// catches up (an overdue event is raised now) and is re-armed. hv calls it
+// when the vCPU first runs and whenever it runs again after being
+// descheduled; Block and Poll call it after their sleep.
+func (w *Waiter) Scheduled() {
+	w.mu.Lock()
+	send := w.period != 0 && w.periodicWorkLocked()
+	w.mu.Unlock()
+	if send {
+		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
+	}
+}
+
+// Descheduled tells the waiter its vCPU stopped running: the periodic
+// timer stops until the next Scheduled.
+func (w *Waiter) Descheduled() {
+	w.mu.Lock()
+	w.stopPeriodicLocked()
+	w.mu.Unlock()
+}
+
+// Stop cancels every timer (vCPU destruction). The periodic period is
+// kept; nothing fires until SetTimerOp, SetSingleshot, SetPeriodic or
+// Scheduled.
+func (w *Waiter) Stop() {
+	w.mu.Lock()
+	w.stopOneshotLocked()
+	w.stopPeriodicLocked()
+	if w.pollTimer != nil {
+		w.pollTimer.Stop()
+		w.pollTimer = nil
+	}
+	w.pollGen++
+	w.mu.Unlock()
+}

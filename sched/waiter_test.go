@@ -1,0 +1,469 @@
+package sched_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/sched"
+	"github.com/gohv/gohv/sched/schedtest"
+)
+
+// fakeEvents is a one-vCPU sched.Events over plain fields. Raising a
+// VIRQ_TIMER sets upcall_pending and kicks, as an unmasked bound port
+// would.
+type fakeEvents struct {
+	mu      sync.Mutex
+	w       *sched.Waiter
+	mask    bool
+	upcall  bool
+	valid   map[uint32]bool
+	pending map[uint32]bool
+	poll    int64
+	virqs   []uint32
+}
+
+func newFake() *fakeEvents {
+	return &fakeEvents{mask: true, valid: map[uint32]bool{1: true, 2: true, 3: true}, pending: map[uint32]bool{}}
+}
+
+func (f *fakeEvents) EnableEvents(int) { f.mu.Lock(); f.mask = false; f.mu.Unlock() }
+func (f *fakeEvents) EventsNeedDelivery(int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.upcall && !f.mask
+}
+func (f *fakeEvents) PollPort(p uint32) (bool, abi.Errno) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.valid[p] {
+		return false, abi.EINVAL
+	}
+	return f.pending[p], 0
+}
+func (f *fakeEvents) StartPoll(int) { f.mu.Lock(); f.poll = -1; f.mu.Unlock() }
+func (f *fakeEvents) SetPollPort(_ int, p uint32) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.poll != -1 {
+		return false
+	}
+	f.poll = int64(p)
+	return true
+}
+func (f *fakeEvents) StopPoll(int) { f.mu.Lock(); f.poll = 0; f.mu.Unlock() }
+func (f *fakeEvents) RaiseVIRQ(_ int, virq uint32) {
+	f.mu.Lock()
+	f.virqs = append(f.virqs, virq)
+	wasUp := f.upcall
+	f.upcall = true
+	f.mu.Unlock()
+	if !wasUp {
+		f.w.Wake()
+	}
+}
+
+// send marks a (masked) port pending and wakes a poller of it.
+func (f *fakeEvents) send(p uint32) {
+	f.mu.Lock()
+	f.pending[p] = true
+	wake := f.poll == -1 || f.poll == int64(p)
+	if wake {
+		f.poll = 0
+	}
+	f.mu.Unlock()
+	if wake {
+		f.w.Wake()
+	}
+}
+
+func (f *fakeEvents) timerVIRQs() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, v := range f.virqs {
+		if v == abi.VIRQ_TIMER {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeEvents) ack() {
+	f.mu.Lock()
+	f.upcall = false
+	f.mu.Unlock()
+}
+
+func newWaiter(now int64) (*sched.Waiter, *fakeEvents, *schedtest.ManualClock) {
+	f := newFake()
+	c := schedtest.NewManualClock(now)
+	w := sched.NewWaiter(0, f, c, c)
+	f.w = w
+	return w, f, c
+}
+
+// async runs fn on a new goroutine and returns a channel that gets its
+// errno.
+func async(fn func() abi.Errno) <-chan abi.Errno {
+	ch := make(chan abi.Errno, 1)
+	go func() { ch <- fn() }()
+	return ch
+}
+
+// stillBlocked checks that ch stays empty for a while.
+func stillBlocked(t *testing.T, what string, ch <-chan abi.Errno) {
+	t.Helper()
+	select {
+	case e := <-ch:
+		t.Fatalf("%s returned %v early", what, e)
+	case <-time.After(30 * time.Millisecond):
+	}
+}
+
+// returns waits for ch and checks the errno.
+func returns(t *testing.T, what string, ch <-chan abi.Errno, want abi.Errno) {
+	t.Helper()
+	select {
+	case e := <-ch:
+		if e != want {
+			t.Fatalf("%s: %v, want %v", what, e, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not return", what)
+	}
+}
+
+func TestBlockWithPendingReturnsAtOnce(t *testing.T) {
+	w, f, _ := newWaiter(0)
+	f.upcall = true // pending while masked
+	if e := w.Block(); e != 0 {
+		t.Fatalf("Block: %v", e)
+	}
+	if f.mask {
+		t.Error("Block left the upcall mask set")
+	}
+}
+
+func TestBlockSleepsUntilKick(t *testing.T) {
+	w, f, _ := newWaiter(0)
+	w.Wake() // a stale wake-up from before must not end the block
+	ch := async(w.Block)
+	stillBlocked(t, "Block", ch)
+	f.RaiseVIRQ(0, abi.VIRQ_DEBUG)
+	returns(t, "Block", ch, 0)
+}
+
+func TestBlockWakesOnTimer(t *testing.T) {
+	w, f, c := newWaiter(1_000_000)
+	w.StopPeriodic()
+	if e := w.SetTimerOp(2_000_000); e != 0 {
+		t.Fatalf("set_timer_op: %v", e)
+	}
+	ch := async(w.Block)
+	stillBlocked(t, "Block", ch)
+	c.Advance(999_999)
+	stillBlocked(t, "Block", ch)
+	c.Advance(1)
+	returns(t, "Block", ch, 0)
+	if n := f.timerVIRQs(); n != 1 {
+		t.Errorf("%d VIRQ_TIMERs", n)
+	}
+}
+
+func TestInterrupt(t *testing.T) {
+	w, _, _ := newWaiter(0)
+	ch := async(w.Block)
+	stillBlocked(t, "Block", ch)
+	w.Interrupt()
+	returns(t, "Block", ch, 0)
+	returns(t, "Poll while interrupted", async(func() abi.Errno { return w.Poll([]uint32{1}, 0) }), 0)
+	w.ClearInterrupt()
+	ch = async(w.Block)
+	stillBlocked(t, "Block after ClearInterrupt", ch)
+	w.Wake()
+	returns(t, "Block", ch, 0)
+}
+
+func TestPollImmediate(t *testing.T) {
+	ports129 := make([]uint32, sched.MaxPollPorts+1)
+	for i := range ports129 {
+		ports129[i] = 1
+	}
+	tests := []struct {
+		name    string
+		ports   []uint32
+		pending []uint32
+		upcall  bool
+		want    abi.Errno
+	}{
+		{name: "129 ports", ports: ports129, pending: []uint32{1}, want: abi.EINVAL},
+		{name: "128 ports one pending", ports: ports129[:128], pending: []uint32{1}, want: 0},
+		{name: "pending masked port", ports: []uint32{2}, pending: []uint32{2}, want: 0},
+		{name: "invalid port", ports: []uint32{9}, want: abi.EINVAL},
+		{name: "port 0", ports: []uint32{0}, want: abi.EINVAL},
+		{name: "pending before invalid", ports: []uint32{2, 9}, pending: []uint32{2}, want: 0},
+		{name: "invalid before pending", ports: []uint32{9, 2}, pending: []uint32{2}, want: abi.EINVAL},
+		{name: "deliverable event beats invalid port", ports: []uint32{9}, upcall: true, want: 0},
+	}
+	for _, tc := range tests {
+		w, f, _ := newWaiter(0)
+		f.mask = !tc.upcall // an upcall pending with events enabled
+		f.upcall = tc.upcall
+		for _, p := range tc.pending {
+			f.pending[p] = true
+		}
+		if e := w.Poll(tc.ports, 0); e != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, e, tc.want)
+		}
+		if f.poll != 0 {
+			t.Errorf("%s: poll state left %d", tc.name, f.poll)
+		}
+	}
+}
+
+func TestPollSleeps(t *testing.T) {
+	t.Run("masked single port wakes", func(t *testing.T) {
+		w, f, _ := newWaiter(0)
+		ch := async(func() abi.Errno { return w.Poll([]uint32{2}, 0) })
+		stillBlocked(t, "Poll", ch)
+		f.send(3) // another port: no wake for a one-port poll
+		stillBlocked(t, "Poll", ch)
+		f.send(2)
+		returns(t, "Poll", ch, 0)
+	})
+	t.Run("any of several ports wakes", func(t *testing.T) {
+		w, f, _ := newWaiter(0)
+		ch := async(func() abi.Errno { return w.Poll([]uint32{1, 2}, 0) })
+		stillBlocked(t, "Poll", ch)
+		f.send(3)
+		returns(t, "Poll", ch, 0)
+	})
+	t.Run("upcall wakes", func(t *testing.T) {
+		w, f, _ := newWaiter(0)
+		ch := async(func() abi.Errno { return w.Poll([]uint32{1}, 0) })
+		stillBlocked(t, "Poll", ch)
+		f.RaiseVIRQ(0, abi.VIRQ_DEBUG)
+		returns(t, "Poll", ch, 0)
+	})
+	t.Run("timeout", func(t *testing.T) {
+		w, _, c := newWaiter(100)
+		w.StopPeriodic()
+		ch := async(func() abi.Errno { return w.Poll([]uint32{1}, 5_000_100) })
+		stillBlocked(t, "Poll", ch)
+		c.Advance(5_000_000)
+		returns(t, "Poll", ch, 0)
+		if n := c.Pending(); n != 0 {
+			t.Errorf("%d timers left", n)
+		}
+	})
+	t.Run("timeout in the past", func(t *testing.T) {
+		w, _, _ := newWaiter(100)
+		returns(t, "Poll", async(func() abi.Errno { return w.Poll([]uint32{1}, 50) }), 0)
+		returns(t, "Poll negative", async(func() abi.Errno { return w.Poll(nil, -1) }), 0)
+	})
+	t.Run("woken before timeout cancels it", func(t *testing.T) {
+		w, f, c := newWaiter(0)
+		w.StopPeriodic()
+		ch := async(func() abi.Errno { return w.Poll([]uint32{1}, 1_000_000) })
+		stillBlocked(t, "Poll", ch)
+		f.send(1)
+		returns(t, "Poll", ch, 0)
+		if n := c.Pending(); n != 0 {
+			t.Errorf("%d timers left", n)
+		}
+	})
+}
+
+func TestSetTimerOp(t *testing.T) {
+	const now = 1_000_000_000
+	tests := []struct {
+		name      string
+		timeout   int64
+		fireAt    int64 // absolute; 0 = never (cancelled)
+		fireAtSet bool  // fires inside SetTimerOp
+	}{
+		{name: "future", timeout: now + 5_000_000, fireAt: now + 5_000_000},
+		{name: "past fires now", timeout: now - 1, fireAtSet: true},
+		{name: "now fires now", timeout: now, fireAtSet: true},
+		{name: "negative: 100ms", timeout: -5, fireAt: now + 100_000_000},
+		{name: "2^50 ahead: 100ms", timeout: now + 1<<50, fireAt: now + 100_000_000},
+		{name: "just under 2^50 ahead", timeout: now + 1<<50 - 1, fireAt: now + 1<<50 - 1},
+		{name: "zero cancels", timeout: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, f, c := newWaiter(now)
+			w.StopPeriodic()
+			if e := w.SetTimerOp(now + 7_000_000); e != 0 { // replaced below
+				t.Fatal(e)
+			}
+			if e := w.SetTimerOp(tc.timeout); e != 0 {
+				t.Fatalf("set_timer_op: %v", e)
+			}
+			if tc.fireAtSet {
+				if f.timerVIRQs() != 1 || c.Pending() != 0 {
+					t.Fatalf("virqs %d pending timers %d", f.timerVIRQs(), c.Pending())
+				}
+				return
+			}
+			if tc.fireAt == 0 {
+				c.Advance(1 << 60)
+				if f.timerVIRQs() != 0 {
+					t.Fatal("cancelled timer fired")
+				}
+				return
+			}
+			c.Set(tc.fireAt - 1)
+			if f.timerVIRQs() != 0 {
+				t.Fatalf("fired before %d", tc.fireAt)
+			}
+			c.Set(tc.fireAt)
+			if f.timerVIRQs() != 1 {
+				t.Fatalf("did not fire at %d", tc.fireAt)
+			}
+			c.Advance(1 << 52)
+			if f.timerVIRQs() != 1 {
+				t.Fatal("one-shot fired twice")
+			}
+		})
+	}
+}
+
+func TestSingleshot(t *testing.T) {
+	w, f, c := newWaiter(1000)
+	w.StopPeriodic()
+	if e := w.SetSingleshot(999, abi.VCPU_SSHOTTMR_future); e != 0 || f.timerVIRQs() != 1 {
+		t.Errorf("future flag, past: %v, %d virqs (flag is ignored: fire now)", e, f.timerVIRQs())
+	}
+	if e := w.SetSingleshot(998, 0); e != 0 || f.timerVIRQs() != 2 {
+		t.Errorf("past without flag: %v, %d virqs", e, f.timerVIRQs())
+	}
+	if e := w.SetSingleshot(1<<63, 0); e != 0 || f.timerVIRQs() != 3 {
+		t.Errorf("2^63 (negative s_time_t): %v, %d virqs", e, f.timerVIRQs())
+	}
+	if e := w.SetSingleshot(2000, abi.VCPU_SSHOTTMR_future); e != 0 {
+		t.Errorf("future: %v", e)
+	}
+	w.StopSingleshot()
+	c.Advance(5000)
+	if f.timerVIRQs() != 3 {
+		t.Error("stopped one-shot fired")
+	}
+	w.SetSingleshot(7000, 0)
+	c.Set(7000)
+	if f.timerVIRQs() != 4 {
+		t.Error("one-shot did not fire")
+	}
+}
+
+func TestPeriodic(t *testing.T) {
+	const ms = 1_000_000
+	w, f, c := newWaiter(50 * ms)
+	if w.Period() != sched.DefaultPeriod {
+		t.Fatalf("default period %d", w.Period())
+	}
+	for _, p := range []uint64{0, sched.MinPeriod - 1, sched.MaxPeriod + 1, 1 << 63} {
+		if e := w.SetPeriodic(p); e != abi.EINVAL {
+			t.Errorf("SetPeriodic(%d): %v", p, e)
+		}
+	}
+	if f.timerVIRQs() != 0 || c.Pending() != 0 {
+		t.Fatal("periodic armed before the vCPU was scheduled")
+	}
+	// First schedule: the last event was at 0, so one is due now.
+	w.Scheduled()
+	if f.timerVIRQs() != 1 {
+		t.Fatalf("first Scheduled: %d events", f.timerVIRQs())
+	}
+	c.Advance(10 * ms)
+	c.Advance(10 * ms)
+	if f.timerVIRQs() != 3 {
+		t.Fatalf("after 20 ms: %d events", f.timerVIRQs())
+	}
+	// Descheduled for 35 ms: no ticks meanwhile, one catch-up event.
+	w.Descheduled()
+	c.Advance(35 * ms)
+	if f.timerVIRQs() != 3 {
+		t.Fatalf("ticks while descheduled: %d", f.timerVIRQs())
+	}
+	w.Scheduled()
+	if f.timerVIRQs() != 4 {
+		t.Fatalf("no catch-up event: %d", f.timerVIRQs())
+	}
+	// A new period that has already elapsed since the last event fires.
+	if e := w.SetPeriodic(sched.MinPeriod); e != 0 {
+		t.Fatal(e)
+	}
+	c.Advance(ms)
+	if f.timerVIRQs() != 5 {
+		t.Fatalf("1 ms period: %d", f.timerVIRQs())
+	}
+	w.StopPeriodic()
+	c.Advance(100 * ms)
+	if f.timerVIRQs() != 5 || w.Period() != 0 {
+		t.Fatalf("after stop: %d events, period %d", f.timerVIRQs(), w.Period())
+	}
+	w.Scheduled()
+	if f.timerVIRQs() != 5 || c.Pending() != 0 {
+		t.Fatal("stopped periodic timer re-armed by Scheduled")
+	}
+}
+
+// TestBlockStopsPeriodic: a blocked vCPU gets no periodic ticks, as Xen
+// stops the periodic timer of a descheduled vCPU; its one-shot still
+// wakes it, and the periodic timer catches up then.
+func TestBlockStopsPeriodic(t *testing.T) {
+	const ms = 1_000_000
+	w, f, c := newWaiter(0)
+	w.Scheduled() // at t=0 no period has passed yet: armed for 10 ms
+	base := f.timerVIRQs()
+	w.SetTimerOp(25 * ms)
+	ch := async(w.Block)
+	stillBlocked(t, "Block", ch)
+	c.Set(24 * ms)
+	if f.timerVIRQs() != base {
+		f.ack()
+		t.Fatalf("periodic ticked while blocked: %d", f.timerVIRQs()-base)
+	}
+	c.Set(25 * ms)
+	returns(t, "Block", ch, 0)
+	// one-shot + periodic catch-up
+	if got := f.timerVIRQs() - base; got != 2 {
+		t.Errorf("%d timer events after wake, want 2", got)
+	}
+}
+
+func TestYieldAndStop(t *testing.T) {
+	w, f, c := newWaiter(0)
+	if e := w.Yield(); e != 0 {
+		t.Errorf("Yield: %v", e)
+	}
+	w.Scheduled()
+	w.SetTimerOp(5)
+	w.Stop()
+	c.Advance(1 << 40)
+	if f.timerVIRQs() != 0 || c.Pending() != 0 {
+		t.Errorf("after Stop: %d events, %d timers", f.timerVIRQs(), c.Pending())
+	}
+}
+
+func TestHostClock(t *testing.T) {
+	c := sched.NewHostClock()
+	a := c.Now()
+	fired := make(chan int64, 1)
+	c.AfterFunc(a+2_000_000, func() { fired <- c.Now() })
+	select {
+	case at := <-fired:
+		if at < a+2_000_000 {
+			t.Errorf("fired at %d, before %d", at, a+2_000_000)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("host timer did not fire")
+	}
+	tm := c.AfterFunc(c.Now()+int64(time.Hour), func() { t.Error("stopped timer fired") })
+	if !tm.Stop() {
+		t.Error("Stop of a pending timer reported false")
+	}
+}
