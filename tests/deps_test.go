@@ -19,6 +19,7 @@ const module = "github.com/gohv/gohv"
 // (arch/...) is its own stack that only commands may import.
 var layer = map[string]int{
 	"abi":               0,
+	"arch":              0,
 	"internal/klog":     0,
 	"internal/selftest": 0,
 	"internal/image":    0,
