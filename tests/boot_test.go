@@ -107,7 +107,7 @@ func TestFault(t *testing.T) {
 		"(XEN) Reboot in five seconds...",
 	)
 	r.wantMatch(t,
-		`\(XEN\) RIP:    0008:\[<[0-9a-f]{16}>\]`,
+		`\(XEN\) RIP:    e008:\[<[0-9a-f]{16}>\]`,
 		`\(XEN\) cr3: [0-9a-f]{16}   cr2: 0000000000000010`,
 		`\(XEN\) panic: gohv fault: vector 14 \(page fault\) at rip 0x[0-9a-f]+, error code 0x2, address 0x10`,
 		`\(XEN\) main\.faultVictim\(.*\)`,

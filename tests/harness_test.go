@@ -83,9 +83,16 @@ func qemuBase(serial string) []string {
 		"-serial", "file:" + serial, "-device", "isa-debug-exit,iobase=0xf4,iosize=4"}
 }
 
+// qemuCPUSlots bounds concurrent QEMU runs to one per core of the 2-core
+// machines this runs on: an emulator starved of CPU makes guest time (and
+// the selftest's timer figures) meaningless.
+var qemuCPUSlots = make(chan struct{}, 2)
+
 func run(tb testing.TB, b boot) result {
 	tb.Helper()
 	need(tb, "qemu-system-x86_64")
+	qemuCPUSlots <- struct{}{}
+	defer func() { <-qemuCPUSlots }()
 	if b.timeout == 0 {
 		b.timeout = 3 * time.Minute
 	}

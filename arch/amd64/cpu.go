@@ -31,6 +31,7 @@ func Rdrand() (v uint64, ok bool)
 func ReadRFLAGS() uint64
 func WriteGSBase(v uint64)
 func Xchg32(addr uint64, v uint32) uint32
+func Fxsave(addr uint64)
 
 // MSR numbers used by the metal.
 const (

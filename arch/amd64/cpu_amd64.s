@@ -201,3 +201,9 @@ TEXT ·Xchg32(SB),NOSPLIT,$0-20
 	XCHGL	AX, 0(BX)
 	MOVL	AX, ret+16(FP)
 	RET
+
+// func Fxsave(addr uint64)  — FXSAVE64 to a 16-byte aligned 512-byte area.
+TEXT ·Fxsave(SB),NOSPLIT,$0-8
+	MOVQ	addr+0(FP), AX
+	FXSAVE64	(AX)
+	RET

@@ -69,7 +69,7 @@ func main() {
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
 
 	if opts.SelfTest != "" {
-		runSelfTest(opts.SelfTest)
+		runSelfTest(opts.SelfTest, frames)
 		return
 	}
 	if len(info.Modules) == 0 {
@@ -157,7 +157,7 @@ func ready(what string) {
 	})
 }
 
-func runSelfTest(which string) {
+func runSelfTest(which string, frames *mm.Allocator) {
 	switch which {
 	case "fault":
 		log.Lines([]string{"selftest: taking a page fault in gohv on purpose"})
@@ -184,6 +184,12 @@ func runSelfTest(which string) {
 			line += " (" + r.Detail + ")"
 		}
 		log.Lines([]string{line})
+	}
+	if d, err := ring3Check(frames); err != nil {
+		log.Lines([]string{"selftest: ring3: FAIL: " + err.Error()})
+		failed++
+	} else {
+		log.Lines([]string{"selftest: ring3: ok (" + d + ")"})
 	}
 	st := rt.Stats()
 	log.Lines([]string{fmt.Sprintf("selftest: shim: %d syscalls, %d unknown, %d ticks, %d switches, %d threads, heap peak %d KiB",

@@ -1,8 +1,11 @@
 package rt
 
 import (
+	"errors"
 	"syscall"
 	"unsafe"
+
+	"github.com/gohv/gohv/arch"
 )
 
 // The API cmd/gohv calls. Ordinary goroutine context; calls that touch
@@ -127,4 +130,62 @@ func Panic(msg string) {
 	}
 	syscall.Syscall(sysPanic, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0)
 	select {}
+}
+
+// GuestFX is a vCPU's FXSAVE image (x87/SSE state), aligned as FXSAVE needs.
+type GuestFX struct {
+	_  [0]uint64
+	fx [512 + 16]byte
+}
+
+func (f *GuestFX) area() uintptr { return alignUp(uintptr(unsafe.Pointer(&f.fx[0])), 16) }
+
+// Reset gives f the state a CPU starts with (FCW 0x37F, MXCSR 0x1F80).
+func (f *GuestFX) Reset() {
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(f.area())), 512),
+		unsafe.Slice((*byte)(unsafe.Pointer(cpus[0].hostFX-aliasBase)), 512))
+}
+
+// RunGuest runs a PV vCPU in ring 3 on page tables cr3 (a machine address;
+// the top level must hold HypervisorL4Entry at slot 257) until it exits,
+// and says why. regs and fx are loaded before and saved after. The caller
+// must hold its OS thread (runtime.LockOSThread): a vCPU is a kernel thread.
+// It fails, entering nothing, if the state cannot be entered (non-canonical
+// RIP, RSP or segment base, a ring-0 selector, a top level without the
+// hypervisor slot).
+func RunGuest(regs *arch.Regs, cr3 uint64, fx *GuestFX, exit *arch.Exit) error {
+	_, _, e := syscall.Syscall6(sysVCPURun, uintptr(unsafe.Pointer(regs)), uintptr(cr3),
+		fx.area(), uintptr(unsafe.Pointer(exit)), 0, 0)
+	switch e {
+	case 0:
+		return nil
+	case einval:
+		return errors.New("rt: VCPU_RUN: misaligned FPU area or CR3, or the top level lacks the hypervisor slot")
+	case efault:
+		return errors.New("rt: VCPU_RUN: non-canonical RIP, RSP or segment base")
+	case eperm:
+		return errors.New("rt: VCPU_RUN: ring-0 CS or SS")
+	}
+	return e
+}
+
+// HypervisorL4Slot is the guest L4 slot the hypervisor owns on every guest
+// page table (inside Xen's reserved 256-271), and HypervisorL4Entry the
+// value it must hold.
+const HypervisorL4Slot = aliasSlot
+
+// HypervisorL4Entry returns the entry for HypervisorL4Slot.
+func HypervisorL4Entry() uint64 { return aliasL4 }
+
+// WritePhys copies p to physical memory at addr through the direct map.
+// The caller owns the frames (the frame allocator gave them out).
+func WritePhys(addr uint64, p []byte) bool {
+	end := addr + uint64(len(p))
+	if addr < pageSize || end < addr || end > directMapEnd {
+		return false
+	}
+	// Safety: [addr, end) lies in the identity-mapped direct map and is RAM
+	// the caller owns; no pointer is kept.
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), len(p)), p)
+	return true
 }

@@ -57,6 +57,10 @@ func kmain() uintptr {
 		xputs("\n")
 		amd64.Halt()
 	}
+	if uint64(asmAddrs[6]) > aliasSize {
+		xputs("gohv: image larger than the alias window\n")
+		amd64.Halt()
+	}
 	chooseHeap()
 	// Page 0 goes unmapped (nil dereferences must fault), but loaders put
 	// boot structures there (QEMU's PVH memory map): keep a copy for ReadPhys.
@@ -68,10 +72,12 @@ func kmain() uintptr {
 	readRTC()
 	rngState = amd64.Rdtsc() | 1
 	startTick()
-	// SYSCALL: ring-0 CS for both entry and return, mask IF, TF, DF, AC,
-	// NT so the shim runs with interrupts off.
-	amd64.Wrmsr(amd64.MSR_STAR, uint64(selKernelCS)<<32|uint64(selKernelCS)<<48)
-	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(asmAddrs[0]))
+	amd64.Fxsave(uint64(cpus[0].hostFX - aliasBase)) // the vector state Go code starts from
+	// SYSCALL: CS 0xe008/SS 0xe010 on entry; SYSRET (guests only) would
+	// give 0xe033/0xe02b as Xen's STAR does; mask IF, TF, DF, AC, NT so the
+	// shim runs with interrupts off. LSTAR is frontSyscall's alias.
+	amd64.Wrmsr(amd64.MSR_STAR, uint64(selKernelCS)<<32|uint64(selUser32CS)<<48)
+	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(alias(gateStubs[25])))
 	amd64.Wrmsr(amd64.MSR_SYSCALL_MASK, amd64.RFLAGS_IF|amd64.RFLAGS_TF|amd64.RFLAGS_DF|amd64.RFLAGS_AC|amd64.RFLAGS_NT)
 	firstThread()
 	for i := range randBytes {

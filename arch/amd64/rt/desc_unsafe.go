@@ -6,16 +6,28 @@ import (
 	"github.com/gohv/gohv/arch/amd64"
 )
 
-// Descriptor tables. Selectors: 0x08 ring-0 code, 0x10 ring-0 data, 0x18
-// (16 bytes) the TSS. Vectors: 0-21 exceptions, vecPIC.. the 8259 lines.
-// IST1 takes exceptions and interrupts (ring-0 Go code may be near the end
-// of its goroutine stack, so nothing runs on the interrupted stack), IST2
-// NMI and #MC, IST3 #DF.
+// Descriptor tables, laid out as Xen's so PV guests see the selectors the
+// ABI names. The GDT is Xen's 16-page per-CPU window: entries below 7168
+// (pages 0-13) belong to a guest's set_gdt frames (not mapped yet: guests
+// use the flat selectors only), the reserved tail holds
+//
+//	0xe008 ring-0 code   0xe010 ring-0 data
+//	0xe023 ring-3 32-bit code (FLAT_RING3_CS32)   0xe02b ring-3 data (FLAT_RING3_DS32/SS)
+//	0xe033 ring-3 64-bit code (FLAT_RING3_CS64)   0xe040 the TSS
+//
+// Every address the CPU reads on a transition (GDT, IDT, TSS, IST stacks,
+// gate targets) is an alias-window address, valid under guest page tables
+// too. IST1 takes exceptions and interrupts (ring-0 Go code may be near the
+// end of its goroutine stack, so nothing runs on the interrupted stack),
+// IST2 NMI and #MC, IST3 #DF.
 
 const (
-	selKernelCS = 0x08
-	selKernelDS = 0x10
-	selTSS      = 0x18
+	selKernelCS = 0xe008
+	selKernelDS = 0xe010
+	selUser32CS = 0xe023
+	selUserDS   = 0xe02b
+	selUser64CS = 0xe033
+	selTSS      = 0xe040
 
 	vecPIC   = 0x20
 	istSize  = 16 << 10
@@ -23,7 +35,7 @@ const (
 )
 
 var (
-	gdt  [5]uint64
+	gdt  [8192]uint64
 	idt  [256][2]uint64
 	tss  [13]uint64 // 104 bytes
 	dtr  [2]uint64  // pseudo-descriptor scratch for LGDT/LIDT
@@ -31,9 +43,11 @@ var (
 	ist2 [istSize]byte
 	ist3 [istSize]byte
 
-	excStubs [22]uintptr // entry_amd64.s
-	// asmAddrs: syscallEntry, threadStart, irqTimer, irqSpurious,
-	// faultTrampoline, runtime.text, runtime.end, runtime.etext.
+	// gateStubs (guest_amd64.s): exceptions 0-21, then the timer, the
+	// spurious IRQ 7 and 15 stubs, then frontSyscall.
+	gateStubs [26]uintptr
+	// asmAddrs: -, threadStart, irqTimer, irqSpurious, faultTrampoline,
+	// runtime.text, runtime.end, runtime.etext (entry_amd64.s).
 	asmAddrs [8]uintptr
 )
 
@@ -50,24 +64,38 @@ func pseudoDescriptor(base uintptr, size uintptr) uint64 {
 	return uint64(uintptr(unsafe.Pointer(&dtr[0])))
 }
 
-// initDescriptors installs the GDT with a TSS, and the IDT. Context: kmain.
+// Flat segment descriptors.
+const (
+	descCode64 = 0x00AF9A000000FFFF // L, P, DPL 0, code
+	descData   = 0x00CF92000000FFFF // G, D, P, DPL 0, data
+	descDPL3   = 3 << 45
+	descCode32 = 0x00CF9A000000FFFF // G, D, P, DPL 0, 32-bit code
+)
+
+// initDescriptors installs the GDT with a TSS, and the IDT, and reloads the
+// segment registers. Context: kmain, after buildDirectMap (alias window).
 //
 //go:nosplit
 func initDescriptors() {
-	gdt[1] = 0x00AF9A000000FFFF
-	gdt[2] = 0x00CF92000000FFFF
+	gdt[selKernelCS>>3] = descCode64
+	gdt[selKernelDS>>3] = descData
+	gdt[selUser32CS>>3] = descCode32 | descDPL3
+	gdt[selUserDS>>3] = descData | descDPL3
+	gdt[selUser64CS>>3] = descCode64 | descDPL3
 	tb := uintptr(unsafe.Pointer(&tss[0]))
-	*word(tb + 0x24) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // IST1
-	*word(tb + 0x2C) = uint64(uintptr(unsafe.Pointer(&ist2[0])) + istSize) // IST2
-	*word(tb + 0x34) = uint64(uintptr(unsafe.Pointer(&ist3[0])) + istSize) // IST3
-	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                            // no I/O bitmap
-	base := uint64(uintptr(unsafe.Pointer(&tss[0])))
-	gdt[3] = 103 | (base&0xffffff)<<16 | 0x89<<40 | ((base>>24)&0xff)<<56
-	gdt[4] = base >> 32
-	amd64.Lgdt(pseudoDescriptor(uintptr(unsafe.Pointer(&gdt[0])), unsafe.Sizeof(gdt)))
+	*word(tb + 0x24) = uint64(alias(uintptr(unsafe.Pointer(&ist1[0]))) + istSize) // IST1
+	*word(tb + 0x2C) = uint64(alias(uintptr(unsafe.Pointer(&ist2[0]))) + istSize) // IST2
+	*word(tb + 0x34) = uint64(alias(uintptr(unsafe.Pointer(&ist3[0]))) + istSize) // IST3
+	*word(tb + 0x04) = uint64(alias(uintptr(unsafe.Pointer(&ist1[0]))) + istSize) // RSP0 (unused: every gate has an IST)
+	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                                   // no I/O bitmap
+	base := uint64(alias(tb))
+	gdt[selTSS>>3] = 103 | (base&0xffffff)<<16 | 0x89<<40 | ((base>>24)&0xff)<<56
+	gdt[selTSS>>3+1] = base >> 32
+	amd64.Lgdt(pseudoDescriptor(alias(uintptr(unsafe.Pointer(&gdt[0]))), unsafe.Sizeof(gdt)))
+	reloadSegments()
 	amd64.Ltr(selTSS)
 
-	for v := range excStubs {
+	for v := 0; v < 22; v++ {
 		ist := uint64(1)
 		switch v {
 		case 2, 18: // NMI, #MC
@@ -75,11 +103,20 @@ func initDescriptors() {
 		case 8: // #DF
 			ist = 3
 		}
-		setGate(v, excStubs[v], ist)
+		setGate(v, alias(gateStubs[v]), ist)
 	}
-	setGate(vecPIC, asmAddrs[2], 1)
+	// INT3 and INTO may be raised from ring 3 (a PV guest's int3/into
+	// reach their handlers directly, as on Xen); any other INT n from a
+	// guest is a #GP the hypervisor decodes.
+	idt[3][0] |= 3 << 45
+	idt[4][0] |= 3 << 45
+	setGate(vecPIC, alias(gateStubs[22]), 1)
 	for v := vecPIC + 1; v < vecPIC+16; v++ {
-		setGate(v, asmAddrs[3], 1)
+		stub := gateStubs[24]
+		if v < vecPIC+8 {
+			stub = gateStubs[23]
+		}
+		setGate(v, alias(stub), 1)
 	}
-	amd64.Lidt(pseudoDescriptor(uintptr(unsafe.Pointer(&idt[0])), unsafe.Sizeof(idt)))
+	amd64.Lidt(pseudoDescriptor(alias(uintptr(unsafe.Pointer(&idt[0]))), unsafe.Sizeof(idt)))
 }

@@ -12,6 +12,7 @@
 //   - The shim and every trap handler run with interrupts off (IF=0).
 
 #include "textflag.h"
+#include "go_asm.h"
 
 // TEXT_BASE is the link address given to the linker with -T (Makefile).
 // The loader has put the ELF header page just below it; that page is only
@@ -19,12 +20,12 @@
 // entry32's first CALL needs. kmain checks TEXT_BASE against runtime·text.
 #define TEXT_BASE 0x200000
 
-// cpuState field offsets (cpu.go).
-#define CPU_KTOP    8
-#define CPU_SCRATCH 16
-#define CPU_FXAREA  24
-#define CPU_IDLING  32
-#define CPU_TICKS   40
+// cpuState field offsets (cpu_unsafe.go, through go_asm.h).
+#define CPU_KTOP    cpuState_ktop
+#define CPU_SCRATCH cpuState_scratch
+#define CPU_FXAREA  cpuState_fxarea
+#define CPU_IDLING  cpuState_idling
+#define CPU_TICKS   cpuState_ticks
 
 // Boot GDT: null, 64-bit ring-0 code (0x08), ring-0 data (0x10). kmain
 // replaces it with the full GDT (TSS included) in gdt.go.
@@ -144,7 +145,11 @@ TEXT ·entry64(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	0(SP), AX
 	MOVQ	AX, SP
 	XORL	BP, BP
-	STI
+	// Ring-0 Go code runs with IF=1 and IOPL=3. IOPL is what tells the
+	// SYSCALL entry the hypervisor's own calls from a guest's: ring 3 can
+	// never raise its IOPL, and guests always run with IOPL 0.
+	PUSHQ	$0x3202
+	POPFQ
 	JMP	_rt0_amd64_linux(SB)
 
 // syscallEntry is IA32_LSTAR: the Go runtime's SYSCALL instructions land
@@ -363,85 +368,9 @@ TEXT ·faultTrampoline(SB),NOSPLIT|NOFRAME,$0
 	CALL	·faultPanic(SB)
 	INT	$3
 
-#define EXC(n) \
-	PUSHQ	$0; \
-	PUSHQ	$n; \
-	JMP	·trapCommon(SB)
-
-#define EXCERR(n) \
-	PUSHQ	$n; \
-	JMP	·trapCommon(SB)
-
-TEXT ·exc0(SB),NOSPLIT|NOFRAME,$0
-	EXC(0)
-TEXT ·exc1(SB),NOSPLIT|NOFRAME,$0
-	EXC(1)
-TEXT ·exc2(SB),NOSPLIT|NOFRAME,$0
-	EXC(2)
-TEXT ·exc3(SB),NOSPLIT|NOFRAME,$0
-	EXC(3)
-TEXT ·exc4(SB),NOSPLIT|NOFRAME,$0
-	EXC(4)
-TEXT ·exc5(SB),NOSPLIT|NOFRAME,$0
-	EXC(5)
-TEXT ·exc6(SB),NOSPLIT|NOFRAME,$0
-	EXC(6)
-TEXT ·exc7(SB),NOSPLIT|NOFRAME,$0
-	EXC(7)
-TEXT ·exc8(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(8)
-TEXT ·exc9(SB),NOSPLIT|NOFRAME,$0
-	EXC(9)
-TEXT ·exc10(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(10)
-TEXT ·exc11(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(11)
-TEXT ·exc12(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(12)
-TEXT ·exc13(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(13)
-TEXT ·exc14(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(14)
-TEXT ·exc15(SB),NOSPLIT|NOFRAME,$0
-	EXC(15)
-TEXT ·exc16(SB),NOSPLIT|NOFRAME,$0
-	EXC(16)
-TEXT ·exc17(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(17)
-TEXT ·exc18(SB),NOSPLIT|NOFRAME,$0
-	EXC(18)
-TEXT ·exc19(SB),NOSPLIT|NOFRAME,$0
-	EXC(19)
-TEXT ·exc20(SB),NOSPLIT|NOFRAME,$0
-	EXC(20)
-TEXT ·exc21(SB),NOSPLIT|NOFRAME,$0
-	EXCERR(21)
-
-DATA ·excStubs+0(SB)/8, $·exc0(SB)
-DATA ·excStubs+8(SB)/8, $·exc1(SB)
-DATA ·excStubs+16(SB)/8, $·exc2(SB)
-DATA ·excStubs+24(SB)/8, $·exc3(SB)
-DATA ·excStubs+32(SB)/8, $·exc4(SB)
-DATA ·excStubs+40(SB)/8, $·exc5(SB)
-DATA ·excStubs+48(SB)/8, $·exc6(SB)
-DATA ·excStubs+56(SB)/8, $·exc7(SB)
-DATA ·excStubs+64(SB)/8, $·exc8(SB)
-DATA ·excStubs+72(SB)/8, $·exc9(SB)
-DATA ·excStubs+80(SB)/8, $·exc10(SB)
-DATA ·excStubs+88(SB)/8, $·exc11(SB)
-DATA ·excStubs+96(SB)/8, $·exc12(SB)
-DATA ·excStubs+104(SB)/8, $·exc13(SB)
-DATA ·excStubs+112(SB)/8, $·exc14(SB)
-DATA ·excStubs+120(SB)/8, $·exc15(SB)
-DATA ·excStubs+128(SB)/8, $·exc16(SB)
-DATA ·excStubs+136(SB)/8, $·exc17(SB)
-DATA ·excStubs+144(SB)/8, $·exc18(SB)
-DATA ·excStubs+152(SB)/8, $·exc19(SB)
-DATA ·excStubs+160(SB)/8, $·exc20(SB)
-DATA ·excStubs+168(SB)/8, $·exc21(SB)
-GLOBL ·excStubs(SB), RODATA, $(22*8)
-
-// Addresses of asm entry points, for the descriptor tables and MSRs.
+// Addresses of asm entry points, for the descriptor tables and MSRs
+// (absolute, low: the linker writes them). asmAddrs[0] is unused: the
+// SYSCALL entry is reached through frontSyscall (guest_amd64.s).
 DATA ·asmAddrs+0(SB)/8, $·syscallEntry(SB)
 DATA ·asmAddrs+8(SB)/8, $·threadStart(SB)
 DATA ·asmAddrs+16(SB)/8, $·irqTimer(SB)
@@ -451,3 +380,16 @@ DATA ·asmAddrs+40(SB)/8, $runtime·text(SB)
 DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)
 DATA ·asmAddrs+56(SB)/8, $runtime·etext(SB)
 GLOBL ·asmAddrs(SB), RODATA, $64
+
+// func reloadSegments()
+// After LGDT of the Xen-layout GDT: DS/ES/SS = 0xe010, then a far return
+// to the caller with CS = 0xe008. Clobbers AX. Context: kmain.
+TEXT ·reloadSegments(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$0xe010, AX
+	MOVW	AX, DS
+	MOVW	AX, ES
+	MOVW	AX, SS
+	POPQ	AX
+	PUSHQ	$0xe008
+	PUSHQ	AX
+	BYTE	$0x48; BYTE $0xCB	// LRETQ

@@ -35,8 +35,10 @@ const (
 
 var (
 	// ptPool holds the static page tables: PML4, the PDPT for slot 0, the
-	// directMapGiB PDs and the PT for the first 2 MiB. Aligned at runtime.
-	ptPool [(3+directMapGiB)*pageSize + pageSize]byte
+	// PT for the first 2 MiB, the directMapGiB PDs, then the alias
+	// window's PDPT and PD. Aligned at runtime.
+	ptPool [(5+directMapGiB)*pageSize + pageSize]byte
+	aliasL4 uint64 // the PML4 entry of the alias window, for guest L4s
 	pml4   uintptr
 
 	heapStart, heapEnd uint64 // physical range backing the runtime's memory
@@ -89,6 +91,16 @@ func buildDirectMap() {
 		*word(pt0 + i*8) = uint64(i*pageSize) | pteFlags
 	}
 	*word(pds) = uint64(pt0) | pteFlags
+	// The alias window: physical [0, aliasSize) at aliasBase, 2 MiB
+	// pages, supervisor-only, global (the same in every address space).
+	apdpt := pds + directMapGiB*pageSize
+	apd := apdpt + pageSize
+	for i := uintptr(0); i < aliasSize>>21; i++ {
+		*word(apd + i*8) = uint64(i<<21) | pteFlags | amd64.PTE_PS | amd64.PTE_G
+	}
+	*word(apdpt + ((aliasBase>>30)&511)*8) = uint64(apd) | pteFlags
+	aliasL4 = uint64(apdpt) | pteFlags
+	*word(pml4 + aliasSlot*8) = aliasL4
 	amd64.WriteCR3(uint64(pml4))
 }
 

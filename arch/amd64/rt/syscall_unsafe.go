@@ -3,6 +3,7 @@ package rt
 import (
 	"unsafe"
 
+	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 )
 
@@ -228,6 +229,11 @@ func dispatch(f *sysFrame) {
 		powerOff(int(a0))
 	case sysReboot:
 		reboot()
+	case sysVCPURun:
+		touchRange(a0, unsafe.Sizeof(arch.Regs{}))
+		touchRange(a2, 512)
+		touchRange(a3, unsafe.Sizeof(arch.Exit{}))
+		ret = vcpuRun((*arch.Regs)(unsafe.Pointer(a0)), uint64(a1), a2, (*arch.Exit)(unsafe.Pointer(a3)))
 	case sysPanic:
 		xline()
 		panicBanner(a0, a1)
