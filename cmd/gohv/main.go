@@ -185,6 +185,12 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		}
 		log.Lines([]string{line})
 	}
+	if d, err := wallClockCheck(); err != nil {
+		log.Lines([]string{"selftest: wallclock: FAIL: " + err.Error()})
+		failed++
+	} else {
+		log.Lines([]string{"selftest: wallclock: ok (" + d + ")"})
+	}
 	if d, err := ring3Check(frames); err != nil {
 		log.Lines([]string{"selftest: ring3: FAIL: " + err.Error()})
 		failed++
@@ -200,6 +206,22 @@ func runSelfTest(which string, frames *mm.Allocator) {
 	}
 	log.Lines([]string{"selftest: PASS"})
 	rt.PowerOff(0)
+}
+
+// wallClockCheck: time.Now is the RTC reading at boot plus the TSC's
+// monotonic time since, so it must be after the boot reading and close to
+// it, and the RTC must hold a plausible date.
+func wallClockCheck() (string, error) {
+	boot := time.Unix(rt.BootWallClock(), 0).UTC()
+	now := time.Now().UTC()
+	d := fmt.Sprintf("RTC at boot %s, now %s", boot.Format(time.DateTime), now.Format(time.DateTime))
+	if boot.Year() < 2020 {
+		return d, fmt.Errorf("implausible RTC year %d", boot.Year())
+	}
+	if since := now.Sub(boot); since < 0 || since > 10*time.Minute {
+		return d, fmt.Errorf("wall clock moved %v since boot", since)
+	}
+	return d, nil
 }
 
 // faultVictim dereferences p (nil): a page fault in gohv's own code.
