@@ -205,3 +205,17 @@ func TestConsoleCOM2(t *testing.T) {
 	}
 	r.wantExit(t, exitPowerOff)
 }
+
+// TestACPIPowerOff: with no isa-debug-exit device, power-off goes through
+// ACPI S5 (the FADT's PM1a_CNT and \_S5 from the DSDT); QEMU then exits 0
+// without a reset or a halt message.
+func TestACPIPowerOff(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "loglvl=all"}, noDebugExit: true, timeout: time.Minute})
+	r.wantMatch(t, `\(XEN\) ACPI: RSDP [0-9A-F]{8}, 0014 \(r0 BOCHS \)`, `\(XEN\) ACPI: FACP [0-9A-F]{8}, .*`)
+	r.wantLines(t, "(XEN) ACPI: S5 power-off through PM1a_CNT 0x604 SLP_TYP 0", "(XEN) gohv ready: no dom0 module given")
+	if strings.Contains(r.serial, "System halted") || strings.Contains(r.serial, "Reboot") {
+		t.Errorf("did not power off through ACPI:\n%s", r.serial)
+	}
+	r.wantExit(t, exitReset)
+}

@@ -61,6 +61,8 @@ func image(tb testing.TB) (elf, gz string) {
 type boot struct {
 	args    []string      // machine arguments (-kernel/-cdrom, -m, ...)
 	timeout time.Duration // whole run
+	// noDebugExit leaves out isa-debug-exit: gohv must power off through ACPI.
+	noDebugExit bool
 	// stopAt ends the run (killing QEMU) once the serial log has this
 	// text: for configurations that halt instead of exiting, and to time
 	// a boot to a line (result.duration, to within the 10 ms poll).
@@ -78,9 +80,12 @@ type result struct {
 // qemuBase is the machine every test boots: TCG, no display, the serial
 // console in a file, reset ends QEMU, and isa-debug-exit so gohv's power-off
 // gives exit status (code<<1)|1.
-func qemuBase(serial string) []string {
-	return []string{"-accel", "tcg", "-display", "none", "-no-reboot", "-nodefaults",
-		"-serial", "file:" + serial, "-device", "isa-debug-exit,iobase=0xf4,iosize=4"}
+func qemuBase(serial string, debugExit bool) []string {
+	a := []string{"-accel", "tcg", "-display", "none", "-no-reboot", "-nodefaults", "-serial", "file:" + serial}
+	if debugExit {
+		a = append(a, "-device", "isa-debug-exit,iobase=0xf4,iosize=4")
+	}
+	return a
 }
 
 // qemuCPUSlots bounds concurrent QEMU runs to one per core of the 2-core
@@ -99,7 +104,7 @@ func run(tb testing.TB, b boot) result {
 	serial := filepath.Join(tb.TempDir(), "serial.log")
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(qemuBase(serial), b.args...)...)
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(qemuBase(serial, !b.noDebugExit), b.args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	t0 := time.Now()

@@ -64,6 +64,7 @@ func main() {
 	log.Lines(opts.LogLevelLines())
 	log.Lines([]string{fmt.Sprintf("Detected %d.%03d MHz processor.", rt.TSCHz()/1000000, rt.TSCHz()/1000%1000)})
 
+	setupPowerOff(info)
 	frames := frameAllocator(info)
 	log.Lines([]string{frames.Summary()})
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
@@ -113,6 +114,23 @@ func setupConsole(o *boot.Options) {
 		lcr |= 0x38
 	}
 	rt.SetSerial(cfg.IOBase, baud, lcr)
+}
+
+// setupPowerOff finds ACPI's S5 sleep type and PM1 control ports, the way
+// gohv powers the machine off (QEMU's isa-debug-exit first, when present).
+func setupPowerOff(info *boot.Info) {
+	rsdp, err := boot.FindRSDP(physMem{}, info.RSDP)
+	if err != nil {
+		log.Printf(klog.Warning, "ACPI: %v: power-off will halt instead", err)
+		return
+	}
+	p, err := boot.ParseS5(physMem{}, rsdp)
+	log.Lines(p.Lines)
+	if err != nil {
+		log.Printf(klog.Warning, "ACPI: %v: power-off will halt instead", err)
+		return
+	}
+	rt.SetACPIPowerOff(p.PM1aCnt, p.PM1bCnt, p.SlpTypA, p.SlpTypB)
 }
 
 func heapBytes() uint64 {

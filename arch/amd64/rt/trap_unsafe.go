@@ -251,11 +251,21 @@ func powerOff(code int) {
 	if onQEMU {
 		amd64.Outl(0xf4, uint32(code))
 	}
+	// ACPI S5: SLP_TYP first, then SLP_TYP with SLP_EN, keeping the
+	// register's other bits (as Linux and Xen do).
 	if pm1aCnt != 0 {
-		amd64.Outw(pm1aCnt, slpTypA<<10|1<<13)
+		const typMask, slpEn = 7 << 10, 1 << 13
+		a := amd64.Inw(pm1aCnt)&^(typMask|slpEn) | slpTypA<<10
+		var b uint16
 		if pm1bCnt != 0 {
-			amd64.Outw(pm1bCnt, slpTypB<<10|1<<13)
+			b = amd64.Inw(pm1bCnt)&^(typMask|slpEn) | slpTypB<<10
+			amd64.Outw(pm1bCnt, b)
 		}
+		amd64.Outw(pm1aCnt, a)
+		if pm1bCnt != 0 {
+			amd64.Outw(pm1bCnt, b|slpEn)
+		}
+		amd64.Outw(pm1aCnt, a|slpEn)
 	}
 	spinNs(100 * 1000000)
 	xputs("System halted: power-off failed\n")
