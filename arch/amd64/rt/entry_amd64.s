@@ -27,6 +27,16 @@
 #define CPU_IDLING  cpuState_idling
 #define CPU_TICKS   cpuState_ticks
 
+// PUSH_GPRS / POP_GPRS save and restore the 15 general registers (RSP
+// aside) as an interrupt frame's lower part: trapFrame in trap_unsafe.go
+// and the 20-word frame irqTimer moves are laid out by this order.
+#define PUSH_GPRS \
+	PUSHQ AX; PUSHQ BX; PUSHQ CX; PUSHQ DX; PUSHQ SI; PUSHQ DI; PUSHQ BP; \
+	PUSHQ R8; PUSHQ R9; PUSHQ R10; PUSHQ R11; PUSHQ R12; PUSHQ R13; PUSHQ R14; PUSHQ R15
+#define POP_GPRS \
+	POPQ R15; POPQ R14; POPQ R13; POPQ R12; POPQ R11; POPQ R10; POPQ R9; POPQ R8; \
+	POPQ BP; POPQ DI; POPQ SI; POPQ DX; POPQ CX; POPQ BX; POPQ AX
+
 // Boot GDT: null, 64-bit ring-0 code (0x08), ring-0 data (0x10). kmain
 // replaces it with the full GDT (TSS included) in gdt.go.
 DATA ·bootGDT+0(SB)/8, $0
@@ -249,21 +259,7 @@ TEXT ·irqTimer(SB),NOSPLIT|NOFRAME,$0
 	IRETQ
 preempt:
 	POPQ	AX
-	PUSHQ	AX
-	PUSHQ	BX
-	PUSHQ	CX
-	PUSHQ	DX
-	PUSHQ	SI
-	PUSHQ	DI
-	PUSHQ	BP
-	PUSHQ	R8
-	PUSHQ	R9
-	PUSHQ	R10
-	PUSHQ	R11
-	PUSHQ	R12
-	PUSHQ	R13
-	PUSHQ	R14
-	PUSHQ	R15
+	PUSH_GPRS
 	// Move the 20-word frame (15 registers + the CPU's 5) to the kernel stack.
 	MOVQ	SP, SI
 	// MOVQ GS:CPU_KTOP, DI
@@ -279,21 +275,7 @@ preempt:
 	CALL	·preempt(SB)
 	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $CPU_FXAREA
 	FXRSTOR64	(AX)
-	POPQ	R15
-	POPQ	R14
-	POPQ	R13
-	POPQ	R12
-	POPQ	R11
-	POPQ	R10
-	POPQ	R9
-	POPQ	R8
-	POPQ	BP
-	POPQ	DI
-	POPQ	SI
-	POPQ	DX
-	POPQ	CX
-	POPQ	BX
-	POPQ	AX
+	POP_GPRS
 	IRETQ
 
 // irqSpurious takes the other 8259 lines (masked; only spurious IRQ 7/15
@@ -312,21 +294,7 @@ TEXT ·irqSpurious(SB),NOSPLIT|NOFRAME,$0
 // paging fixes the fault; a fatal fault in Go code is redirected to
 // faultTrampoline), then restores and returns.
 TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
-	PUSHQ	AX
-	PUSHQ	BX
-	PUSHQ	CX
-	PUSHQ	DX
-	PUSHQ	SI
-	PUSHQ	DI
-	PUSHQ	BP
-	PUSHQ	R8
-	PUSHQ	R9
-	PUSHQ	R10
-	PUSHQ	R11
-	PUSHQ	R12
-	PUSHQ	R13
-	PUSHQ	R14
-	PUSHQ	R15
+	PUSH_GPRS
 	// Below the registers: a 16-byte aligned FXSAVE area, then the
 	// argument slot and (at 8(SP), out of the callee's reach) the frame
 	// address, since Go calls clobber every register.
@@ -342,21 +310,7 @@ TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
 	ADDQ	$16, SP
 	FXRSTOR64	(SP)
 	MOVQ	BX, SP
-	POPQ	R15
-	POPQ	R14
-	POPQ	R13
-	POPQ	R12
-	POPQ	R11
-	POPQ	R10
-	POPQ	R9
-	POPQ	R8
-	POPQ	BP
-	POPQ	DI
-	POPQ	SI
-	POPQ	DX
-	POPQ	CX
-	POPQ	BX
-	POPQ	AX
+	POP_GPRS
 	ADDQ	$16, SP
 	IRETQ
 
