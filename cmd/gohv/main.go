@@ -216,8 +216,8 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		log.Lines([]string{"selftest: ring3: ok (" + d + ")"})
 	}
 	st := rt.Stats()
-	log.Lines([]string{fmt.Sprintf("selftest: shim: %d syscalls, %d unknown, %d ticks, %d switches, %d threads, heap peak %d KiB",
-		st.Syscalls, st.UnknownSyscalls, st.Ticks, st.Switches, st.Threads, st.HeapPeakFrames*4)})
+	log.Lines([]string{fmt.Sprintf("selftest: shim: %d syscalls, %d unknown, %d ticks, %d switches, %d threads, %d preemption signals, heap peak %d KiB",
+		st.Syscalls, st.UnknownSyscalls, st.Ticks, st.Switches, st.Threads, st.Signals, st.HeapPeakFrames*4)})
 	if failed > 0 || st.UnknownSyscalls > 0 {
 		log.Lines([]string{fmt.Sprintf("selftest: FAIL (%d checks failed, %d unknown syscalls)", failed, st.UnknownSyscalls)})
 		rt.PowerOff(1)

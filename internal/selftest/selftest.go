@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,6 +54,7 @@ func Checks() []Check {
 		{"threads", checkLockedThreads},
 		{"select", checkSelect},
 		{"timers", checkTimers},
+		{"preempt", checkAsyncPreempt},
 		{"gc", checkGC},
 	}
 }
@@ -248,7 +250,7 @@ func checkTimers() (string, error) {
 	}()
 	busy, busyTimer := sleepLateness()
 	close(stop)
-	detail := fmt.Sprintf("50ms sleep late by median %v (max %v) idle, %v (max %v) beside a busy goroutine; 20ms timer late by %v idle, %v busy; bounds %v idle, %v busy",
+	detail := fmt.Sprintf("50ms sleep late by median %v (max %v) idle, %v (max %v) beside a busy goroutine; 20ms timer late by median %v idle, %v busy; bounds %v idle, %v busy",
 		idle[2], idle[4], busy[2], busy[4], idleTimer, busyTimer, IdleSlack, BusySlack)
 	if idle[0] < 0 || busy[0] < 0 || idleTimer < 0 || busyTimer < 0 {
 		return detail, ErrTimerEarly
@@ -262,8 +264,8 @@ func checkTimers() (string, error) {
 	return detail, nil
 }
 
-// sleepLateness returns how late five 50 ms sleeps woke (sorted) and how
-// late one 20 ms timer fired.
+// sleepLateness returns how late five 50 ms sleeps woke (sorted) and the
+// median lateness of three 20 ms timers.
 func sleepLateness() ([5]time.Duration, time.Duration) {
 	var lates [5]time.Duration
 	for i := range lates {
@@ -272,10 +274,43 @@ func sleepLateness() ([5]time.Duration, time.Duration) {
 		lates[i] = time.Since(t0) - 50*time.Millisecond
 	}
 	sort.Slice(lates[:], func(i, j int) bool { return lates[i] < lates[j] })
+	var timers [3]time.Duration
+	for i := range timers {
+		t0 := time.Now()
+		tm := time.NewTimer(20 * time.Millisecond)
+		<-tm.C
+		timers[i] = time.Since(t0) - 20*time.Millisecond
+	}
+	sort.Slice(timers[:], func(i, j int) bool { return timers[i] < timers[j] })
+	return lates, timers[1]
+}
+
+// checkAsyncPreempt runs a goroutine in a loop with no function calls,
+// so no cooperative preemption point, on every P, then needs the CPU back:
+// only asynchronous preemption (SIGURG to the spinning thread) can give
+// it, for a sleep and a stop-the-world GC.
+func checkAsyncPreempt() (string, error) {
+	var stop atomic.Bool
+	var spins atomic.Int64
+	n := runtime.GOMAXPROCS(0)
+	for i := 0; i < n; i++ {
+		go func() {
+			var k int64
+			for !stop.Load() {
+				k++
+			}
+			spins.Add(k)
+		}()
+	}
 	t0 := time.Now()
-	tm := time.NewTimer(20 * time.Millisecond)
-	<-tm.C
-	return lates, time.Since(t0) - 20*time.Millisecond
+	time.Sleep(20 * time.Millisecond)
+	runtime.GC()
+	took := time.Since(t0)
+	stop.Store(true)
+	if took > 2*time.Second {
+		return "", fmt.Errorf("sleep plus GC took %v beside %d spinning goroutines", took, n)
+	}
+	return fmt.Sprintf("20ms sleep and a GC took %v beside %d spinning goroutines", took, n), nil
 }
 
 type node struct {

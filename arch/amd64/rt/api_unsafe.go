@@ -71,11 +71,12 @@ type MemStats struct {
 	Syscalls, UnknownSyscalls  uint64
 	Ticks, Switches            uint64
 	Threads                    uint64
+	Signals                    uint64 // SIGURG frames delivered (asynchronous preemption)
 }
 
 // Stats returns the shim's counters (a racy snapshot; for reports).
 func Stats() MemStats {
-	return MemStats{heapFrames, heapPeak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads}
+	return MemStats{heapFrames, heapPeak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads, nSignals}
 }
 
 // TSCHz is the calibrated TSC frequency.

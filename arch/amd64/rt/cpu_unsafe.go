@@ -59,6 +59,7 @@ type cpuState struct {
 	guestFX  uintptr // alias address: the guest's FXSAVE area
 	hostFX   uintptr // alias address: the hypervisor's initial FXSAVE image
 	entryTop uintptr // alias address: top of entryStack
+	sigRet   uintptr // alias address of the frame rt_sigreturn resumes, or 0
 	guest    guestState
 
 	entryStack [32]uint64 // IRET frame for guest entry

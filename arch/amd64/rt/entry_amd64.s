@@ -195,7 +195,21 @@ TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	AX, 0(SP)
 	CALL	·dispatch(SB)
 	ADDQ	$8, SP
+	// rt_sigreturn: resume the full context it left in cpuState.sigRet.
+	// MOVQ GS:cpuState_sigRet, AX
+	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $cpuState_sigRet
+	TESTQ	AX, AX
+	JNZ	sigreturn
 	JMP	·syscallReturn(SB)
+sigreturn:
+	// MOVQ $0, GS:cpuState_sigRet
+	BYTE $0x65; BYTE $0x48; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_sigRet; LONG $0
+	MOVQ	AX, SP
+	// MOVQ GS:CPU_FXAREA, AX
+	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $CPU_FXAREA
+	FXRSTOR64	(AX)
+	POP_GPRS
+	IRETQ
 
 // syscallReturn pops the sysFrame at SP and returns to the caller with
 // its RFLAGS (IF back on). POPFQ; JMP instead of SYSRET, which would
@@ -273,6 +287,12 @@ preempt:
 	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $CPU_FXAREA
 	FXSAVE64	(AX)
 	CALL	·preempt(SB)
+	// A pending SIGURG for this thread: resume in its handler instead.
+	MOVQ	SP, AX
+	SUBQ	$16, SP
+	MOVQ	AX, 0(SP)
+	CALL	·deliverSignal(SB)
+	ADDQ	$16, SP
 	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $CPU_FXAREA
 	FXRSTOR64	(AX)
 	POP_GPRS

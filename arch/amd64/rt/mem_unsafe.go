@@ -37,9 +37,9 @@ var (
 	// ptPool holds the static page tables: PML4, the PDPT for slot 0, the
 	// PT for the first 2 MiB, the directMapGiB PDs, then the alias
 	// window's PDPT and PD. Aligned at runtime.
-	ptPool [(5+directMapGiB)*pageSize + pageSize]byte
+	ptPool  [(5+directMapGiB)*pageSize + pageSize]byte
 	aliasL4 uint64 // the PML4 entry of the alias window, for guest L4s
-	pml4   uintptr
+	pml4    uintptr
 
 	heapStart, heapEnd uint64 // physical range backing the runtime's memory
 	heapNext           uint64 // bump pointer into [heapStart, heapEnd)

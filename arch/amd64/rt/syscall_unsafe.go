@@ -96,13 +96,8 @@ func dispatch(f *sysFrame) {
 		ret = sysMunmap(a0, a1)
 	case 12: // brk: no program break
 		ret = 0
-	case 13: // rt_sigaction: bookkeeping only; no signals are delivered
-		if a2 != 0 {
-			touch(a2)
-			for i := uintptr(0); i < 32; i += 8 {
-				*word(a2 + i) = 0
-			}
-		}
+	case 13: // rt_sigaction
+		ret = sysRtSigaction(a0, a1, a2)
 	case 14: // rt_sigprocmask
 		if a2 != 0 {
 			touch(a2)
@@ -132,17 +127,19 @@ func dispatch(f *sysFrame) {
 		ret = sysClone(f)
 	case 60: // exit (thread)
 		sysExitThread()
-	case 62, 200, 234: // kill, tkill, tgkill: dropped (no async preemption)
+	case 15: // rt_sigreturn
+		ret = sysRtSigreturn(f)
+	case 62: // kill: there are no processes
+	case 200: // tkill
+		ret = sysTgkill(a0, a1)
+	case 234: // tgkill
+		ret = sysTgkill(a1, a2)
 	case 72: // fcntl
 		if a1 == 3 { // F_GETFL
 			ret = 2 // O_RDWR
 		}
 	case 131: // sigaltstack
-		if a1 != 0 {
-			touch(a1)
-			o := (*[3]uint64)(unsafe.Pointer(a1))
-			o[0], o[1], o[2] = 0, 2, 0 // SS_DISABLE
-		}
+		ret = sysSigaltstack(a0, a1)
 	case 157: // prctl
 		ret = errno(einval)
 	case 158: // arch_prctl

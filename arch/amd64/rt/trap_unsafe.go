@@ -22,6 +22,17 @@ var excNames = [22]string{
 	"virtualisation exception", "control protection",
 }
 
+// excName names exception vector v ("" past the table), without a bounds
+// check the nosplit budget could not afford.
+//
+//go:nosplit
+func excName(v uint64) string {
+	if v >= uint64(len(excNames)) {
+		return ""
+	}
+	return excNames[v%uint64(len(excNames))]
+}
+
 var (
 	noReboot bool
 	// The fault being turned into a Go panic (read by faultPanic).
@@ -142,9 +153,7 @@ func dumpFrame(f *trapFrame, cr2 uint64) {
 	xputs("\nFATAL TRAP: vector = ")
 	xdec(f.vector)
 	xputs(" (")
-	if f.vector < uint64(len(excNames)) {
-		xputs(excNames[f.vector])
-	}
+	xputs(excName(f.vector))
 	xputs(")\n[error_code=")
 	xhexn(f.errcode, 4)
 	xputs("]\n")
@@ -180,11 +189,11 @@ func panicBanner(msg, n uintptr) {
 	xputs("Panic on CPU ")
 	xdec(uint64(thisCPU().id))
 	xputs(":\n")
-	if fatalVector != ^uint64(0) && fatalVector < uint64(len(excNames)) {
+	if fatalVector < uint64(len(excNames)) {
 		xputs("FATAL TRAP: vector = ")
 		xdec(fatalVector)
 		xputs(" (")
-		xputs(excNames[fatalVector])
+		xputs(excName(fatalVector))
 		xputs(")\n")
 	}
 	for i := uintptr(0); i < n; i++ {
