@@ -453,144 +453,147 @@ func FuzzAllocator(f *testing.F) {
 	f.Add([]byte{2, 1, 0, 0, 0x10, 0, 0, 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0, 1, 2, 3})
 	f.Add([]byte{1, 1, 0x01, 0x00, 0, 0xff, 0xff, 0, 0x02, 0x10, 0, 0x03, 0x20, 0, 5, 6, 7, 8, 9, 10, 0x40, 0x41, 0x42})
 	f.Add([]byte{3, 2, 0, 0x10, 0, 0, 0x40, 0, 0x01, 0x50, 0, 0x11, 0x10, 0, 0, 0x20, 0x00, 0, 0x10, 0, 0x20, 0, 0x30, 0, 0, 0x10, 0, 0, 0x01, 0, 1, 0x21, 1, 0x61, 2, 0, 2, 1, 3, 0x11, 0, 0})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) < 2 {
-			return
+	f.Fuzz(fuzzAllocator)
+}
+
+// fuzzAllocator runs one FuzzAllocator input.
+func fuzzAllocator(t *testing.T, data []byte) {
+	if len(data) < 2 {
+		return
+	}
+	nram, nres := int(data[0]%6), int(data[1]%6)
+	data = data[2:]
+	rd := func() (Range, bool) { // 3 bytes start, 3 bytes length: each under 16 MiB
+		if len(data) < 6 {
+			return Range{}, false
 		}
-		nram, nres := int(data[0]%6), int(data[1]%6)
-		data = data[2:]
-		rd := func() (Range, bool) { // 3 bytes start, 3 bytes length: each under 16 MiB
-			if len(data) < 6 {
-				return Range{}, false
-			}
-			s := Maddr(data[0]) | Maddr(data[1])<<8 | Maddr(data[2])<<16
-			l := Maddr(data[3]) | Maddr(data[4])<<8 | Maddr(data[5])<<16
-			data = data[6:]
-			// Mostly page-granular, sometimes byte-granular.
-			if s&1 == 0 {
-				s, l = s&^(PageSize-1), l&^(PageSize-1)
-			}
-			return Range{Start: s, End: s + l}, true
+		s := Maddr(data[0]) | Maddr(data[1])<<8 | Maddr(data[2])<<16
+		l := Maddr(data[3]) | Maddr(data[4])<<8 | Maddr(data[5])<<16
+		data = data[6:]
+		// Mostly page-granular, sometimes byte-granular.
+		if s&1 == 0 {
+			s, l = s&^(PageSize-1), l&^(PageSize-1)
 		}
-		var ram, reserved []Range
-		for i := 0; i < nram; i++ {
-			if r, ok := rd(); ok {
-				ram = append(ram, r)
-			}
+		return Range{Start: s, End: s + l}, true
+	}
+	var ram, reserved []Range
+	for i := 0; i < nram; i++ {
+		if r, ok := rd(); ok {
+			ram = append(ram, r)
 		}
-		for i := 0; i < nres; i++ {
-			if r, ok := rd(); ok {
-				reserved = append(reserved, r)
-			}
+	}
+	for i := 0; i < nres; i++ {
+		if r, ok := rd(); ok {
+			reserved = append(reserved, r)
 		}
-		a := NewAllocator(ram, reserved)
-		m := newModel(ram, reserved)
+	}
+	a := NewAllocator(ram, reserved)
+	m := newModel(ram, reserved)
+	if a.TotalFrames() != uint64(m.nm) {
+		t.Fatalf("TotalFrames %d, model %d (ram %v reserved %v)", a.TotalFrames(), m.nm, ram, reserved)
+	}
+	check := func() {
 		if a.TotalFrames() != uint64(m.nm) {
-			t.Fatalf("TotalFrames %d, model %d (ram %v reserved %v)", a.TotalFrames(), m.nm, ram, reserved)
+			t.Fatalf("TotalFrames %d, model %d", a.TotalFrames(), m.nm)
 		}
-		check := func() {
-			if a.TotalFrames() != uint64(m.nm) {
-				t.Fatalf("TotalFrames %d, model %d", a.TotalFrames(), m.nm)
-			}
-			if a.FreeFrames()+uint64(m.nu) != a.TotalFrames() {
-				t.Fatalf("free %d + used %d != total %d", a.FreeFrames(), m.nu, a.TotalFrames())
-			}
+		if a.FreeFrames()+uint64(m.nu) != a.TotalFrames() {
+			t.Fatalf("free %d + used %d != total %d", a.FreeFrames(), m.nu, a.TotalFrames())
 		}
-		var handed []MFN
-		for ops := 0; len(data) >= 2 && ops < 64; ops++ {
-			op, arg := data[0], data[1]
-			data = data[2:]
-			switch op % 4 {
-			case 0:
-				got, ok := a.Alloc()
-				want, wok := m.lowestFree()
-				if ok != wok || (ok && got != want) {
-					t.Fatalf("Alloc = %d %v, model %d %v", got, ok, want, wok)
+	}
+	var handed []MFN
+	for ops := 0; len(data) >= 2 && ops < 64; ops++ {
+		op, arg := data[0], data[1]
+		data = data[2:]
+		switch op % 4 {
+		case 0:
+			got, ok := a.Alloc()
+			want, wok := m.lowestFree()
+			if ok != wok || (ok && got != want) {
+				t.Fatalf("Alloc = %d %v, model %d %v", got, ok, want, wok)
+			}
+			if ok {
+				m.used[got] = true
+				handed = append(handed, got)
+			}
+		case 1:
+			n := uint64(arg%8) + 1
+			align := uint64(1) << (arg >> 5)
+			maxAddr := Maddr(binary.LittleEndian.Uint16([]byte{arg, op})) << 12
+			got, ok := a.AllocContig(n, maxAddr, align)
+			if ok {
+				if uint64(got)%align != 0 || (got+MFN(n)).Addr() > maxAddr {
+					t.Fatalf("AllocContig(%d,%#x,%d) = %d breaks constraints", n, maxAddr, align, got)
 				}
-				if ok {
-					m.used[got] = true
-					handed = append(handed, got)
-				}
-			case 1:
-				n := uint64(arg%8) + 1
-				align := uint64(1) << (arg >> 5)
-				maxAddr := Maddr(binary.LittleEndian.Uint16([]byte{arg, op})) << 12
-				got, ok := a.AllocContig(n, maxAddr, align)
-				if ok {
-					if uint64(got)%align != 0 || (got+MFN(n)).Addr() > maxAddr {
-						t.Fatalf("AllocContig(%d,%#x,%d) = %d breaks constraints", n, maxAddr, align, got)
+				for x := got; x < got+MFN(n); x++ {
+					if !m.isManaged(x) {
+						t.Fatalf("AllocContig handed out unmanaged frame %d", x)
 					}
-					for x := got; x < got+MFN(n); x++ {
-						if !m.isManaged(x) {
-							t.Fatalf("AllocContig handed out unmanaged frame %d", x)
-						}
-						if m.isUsed(x) {
-							t.Fatalf("AllocContig handed out used frame %d", x)
-						}
-						m.used[x] = true
-						handed = append(handed, x)
-					}
-				}
-			case 2:
-				// Free a frame handed out earlier, or an arbitrary one.
-				x := MFN(arg) * 37
-				if arg&1 == 0 && len(handed) > 0 {
-					x = handed[int(arg)%len(handed)]
-				}
-				err := a.Free(x)
-				switch {
-				case !m.isManaged(x):
-					if !errors.Is(err, ErrNotManaged) {
-						t.Fatalf("Free(%d) of unmanaged = %v", x, err)
-					}
-				case !m.isUsed(x):
-					if !errors.Is(err, ErrDoubleFree) {
-						t.Fatalf("Free(%d) of free = %v", x, err)
-					}
-				default:
-					if err != nil {
-						t.Fatalf("Free(%d) = %v", x, err)
-					}
-					m.used[x] = false
-				}
-			case 3:
-				r := fr(MFN(arg)*17, MFN(arg)*17+MFN(op>>4))
-				inUse := false
-				f, e := r.OuterFrames()
-				for x := f; x < e; x++ {
 					if m.isUsed(x) {
-						inUse = true
+						t.Fatalf("AllocContig handed out used frame %d", x)
 					}
-				}
-				err := a.Reserve(r)
-				if inUse != errors.Is(err, ErrInUse) {
-					t.Fatalf("Reserve(%v) = %v, in use %v", r, err, inUse)
-				}
-				if err == nil {
-					m.reserve(r)
+					m.used[x] = true
+					handed = append(handed, x)
 				}
 			}
-			m.count()
-			check()
-		}
-		// Draining gives exactly the model's free frames in ascending order.
-		var want []MFN
-		for x := range m.managed {
-			if m.managed[x] && !m.used[x] {
-				want = append(want, MFN(x))
+		case 2:
+			// Free a frame handed out earlier, or an arbitrary one.
+			x := MFN(arg) * 37
+			if arg&1 == 0 && len(handed) > 0 {
+				x = handed[int(arg)%len(handed)]
+			}
+			err := a.Free(x)
+			switch {
+			case !m.isManaged(x):
+				if !errors.Is(err, ErrNotManaged) {
+					t.Fatalf("Free(%d) of unmanaged = %v", x, err)
+				}
+			case !m.isUsed(x):
+				if !errors.Is(err, ErrDoubleFree) {
+					t.Fatalf("Free(%d) of free = %v", x, err)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("Free(%d) = %v", x, err)
+				}
+				m.used[x] = false
+			}
+		case 3:
+			r := fr(MFN(arg)*17, MFN(arg)*17+MFN(op>>4))
+			inUse := false
+			f, e := r.OuterFrames()
+			for x := f; x < e; x++ {
+				if m.isUsed(x) {
+					inUse = true
+				}
+			}
+			err := a.Reserve(r)
+			if inUse != errors.Is(err, ErrInUse) {
+				t.Fatalf("Reserve(%v) = %v, in use %v", r, err, inUse)
+			}
+			if err == nil {
+				m.reserve(r)
 			}
 		}
-		got := drain(a)
-		if len(got) != len(want) {
-			t.Fatalf("drain gave %d frames, model %d", len(got), len(want))
+		m.count()
+		check()
+	}
+	// Draining gives exactly the model's free frames in ascending order.
+	var want []MFN
+	for x := range m.managed {
+		if m.managed[x] && !m.used[x] {
+			want = append(want, MFN(x))
 		}
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("drain frame %d = %d, model %d", i, got[i], want[i])
-			}
+	}
+	got := drain(a)
+	if len(got) != len(want) {
+		t.Fatalf("drain gave %d frames, model %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("drain frame %d = %d, model %d", i, got[i], want[i])
 		}
-		if a.FreeFrames() != 0 {
-			t.Fatalf("FreeFrames after drain = %d", a.FreeFrames())
-		}
-	})
+	}
+	if a.FreeFrames() != 0 {
+		t.Fatalf("FreeFrames after drain = %d", a.FreeFrames())
+	}
 }

@@ -1,0 +1,651 @@
+package mm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/gohv/gohv/abi"
+)
+
+// PageType is the use a frame is put to (Xen's PGT_* types). A frame's type
+// can change only while its type count is zero.
+type PageType uint8
+
+// Page types. The order of L1..L4 matters: level n is PageTypeL1+n-1.
+const (
+	PageTypeNone     PageType = iota // no typed use yet (PGT_none)
+	PageTypeL1                       // L1 page table (PGT_l1_page_table)
+	PageTypeL2                       // L2 page table
+	PageTypeL3                       // L3 page table
+	PageTypeL4                       // L4 page table
+	PageTypeSegDesc                  // GDT/LDT frame (PGT_seg_desc_page)
+	PageTypeWritable                 // mapped writable (PGT_writable_page)
+)
+
+var pageTypeNames = [...]string{"none", "L1", "L2", "L3", "L4", "seg_desc", "writable"}
+
+func (t PageType) String() string {
+	if int(t) < len(pageTypeNames) {
+		return pageTypeNames[t]
+	}
+	return fmt.Sprintf("PageType(%d)", uint8(t))
+}
+
+// level returns 1..4 for a page-table type, 0 otherwise.
+func (t PageType) level() int {
+	if t >= PageTypeL1 && t <= PageTypeL4 {
+		return int(t-PageTypeL1) + 1
+	}
+	return 0
+}
+
+func tableType(level int) PageType { return PageTypeL1 + PageType(level-1) }
+
+// ownerNone is the owner of a frame no domain holds.
+const ownerNone = abi.DomID(abi.DOMID_INVALID)
+
+// PageInfo is what the hypervisor knows about one machine frame (Xen's
+// struct page_info). All fields are protected by FrameTable.mu; PageInfo
+// values handed out by FrameTable.Page are copies.
+type PageInfo struct {
+	// Owner is the domain the frame belongs to: a domain id, DOMID_IO for
+	// I/O memory (non-RAM holes and the low 1 MiB), DOMID_XEN for
+	// hypervisor frames shared read-only, or DOMID_INVALID if unowned.
+	Owner abi.DomID
+	// Count is the general reference count (count_info): 1 while the
+	// owner holds it (Allocated), plus one per mapping, per typed
+	// reference, per pin and per base pointer. A frame whose Count reaches
+	// zero is free.
+	Count uint32
+	// Type is the frame's current use; TypeCount counts its users.
+	Type      PageType
+	TypeCount uint32
+	// Allocated is Xen's PGC_allocated: the owner's own reference.
+	Allocated bool
+	// Pinned is PGT_pinned: the guest holds one type and one general
+	// reference through MMUEXT_PIN_*.
+	Pinned bool
+	// Validated is PGT_validated: every entry of the page table (or
+	// descriptor page) has been checked and holds its references.
+	Validated bool
+	// XenHeap marks a hypervisor frame shared with a guest (shared_info,
+	// grant frames): when its last reference goes it returns to the
+	// hypervisor, not to the allocator.
+	XenHeap bool
+}
+
+// FrameTableConfig wires a FrameTable to the machine.
+type FrameTableConfig struct {
+	// Mem is machine memory; page tables are read and written through it.
+	Mem MachineMemory
+	// Alloc provides and takes back domain frames. The frame table covers
+	// frames [0, Alloc.FrameLimit()).
+	Alloc *Allocator
+	// M2P is the global machine-to-physical table (MMU_MACHPHYS_UPDATE
+	// writes it).
+	M2P *M2P
+	// XenL4Slots returns the hypervisor's entries for L4 slots
+	// XenL4FirstSlot.. of the guest L4 at frame l4 (the read-only M2P, the
+	// linear map, per-domain area ...). They are written into every L4
+	// when it is validated. Required.
+	XenL4Slots func(l4 MFN) [XenL4SlotCount]uint64
+	// CheckSegDescPage validates a frame's 512 descriptors before it may
+	// become a GDT/LDT frame (Xen's check_descriptor on each, supplied by
+	// hv). It may fix descriptors up in place (Xen raises the DPL); mm
+	// writes the changes back. If nil, PageTypeSegDesc is refused with
+	// EINVAL.
+	CheckSegDescPage func(owner abi.DomID, descs *[ptEntries]uint64) bool
+}
+
+// FrameTable is the PV memory model's state: a PageInfo per machine frame,
+// the domains' Spaces, and the frames waiting for a TLB flush before they
+// may be reused.
+//
+// Locking: mu, one sync.Mutex, is the MMU lock. It protects every
+// PageInfo, the Spaces' registration, the freed list, and every write the
+// hypervisor makes to a guest page table. Every exported method takes it;
+// none may be called with it held. Goroutine context only.
+type FrameTable struct {
+	mu sync.Mutex
+
+	mem        MachineMemory                            // immutable after New
+	alloc      *Allocator                               // immutable after New
+	m2p        *M2P                                     // immutable after New
+	xenL4      func(MFN) [XenL4SlotCount]uint64         // immutable after New
+	checkSeg   func(abi.DomID, *[ptEntries]uint64) bool // immutable after New
+	pages      []PageInfo                               // indexed by MFN; mu
+	spaces     map[abi.DomID]*Space                     // registered domains; mu
+	freed      []MFN                                    // frames whose Count reached 0; mu
+	io         *Space                                   // the DOMID_IO pseudo-domain; immutable
+	lowIOLimit MFN                                      // frames below are I/O (low 1 MiB)
+}
+
+// lowIOFrames is the historic low 1 MiB that Xen gives to DOMID_IO.
+const lowIOFrames = (1 << 20) / PageSize
+
+// Errors of the frame-ownership calls made by the hypervisor itself (not
+// by guests).
+var (
+	ErrFrameNotFree = errors.New("mm: frame is not free")
+	ErrNoFrame      = errors.New("mm: frame outside the frame table")
+)
+
+// NewFrameTable builds the frame table for every frame below
+// cfg.Alloc.FrameLimit(). Frames that are not RAM, and the low 1 MiB, are
+// owned by DOMID_IO; every other frame is unowned until Assign or Share.
+func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
+	if cfg.Mem == nil || cfg.Alloc == nil || cfg.M2P == nil || cfg.XenL4Slots == nil {
+		return nil, errors.New("mm: NewFrameTable: Mem, Alloc, M2P and XenL4Slots are required")
+	}
+	limit := cfg.Alloc.FrameLimit()
+	ft := &FrameTable{
+		mem:        cfg.Mem,
+		alloc:      cfg.Alloc,
+		m2p:        cfg.M2P,
+		xenL4:      cfg.XenL4Slots,
+		checkSeg:   cfg.CheckSegDescPage,
+		pages:      make([]PageInfo, limit),
+		spaces:     map[abi.DomID]*Space{},
+		lowIOLimit: lowIOFrames,
+	}
+	for m := range ft.pages {
+		pi := &ft.pages[m]
+		pi.Owner = ownerNone
+		if MFN(m) < ft.lowIOLimit || !cfg.Alloc.IsRAM(MFN(m)) {
+			// Xen's share_xen_page_with_guest(page, dom_io, SHARE_rw).
+			*pi = PageInfo{Owner: abi.DOMID_IO, Count: 1, Allocated: true, Type: PageTypeWritable, TypeCount: 1, Validated: true, XenHeap: true}
+		}
+	}
+	ft.io = &Space{ft: ft, id: abi.DOMID_IO}
+	return ft, nil
+}
+
+// Len returns the number of frames the table covers.
+func (ft *FrameTable) Len() MFN { return MFN(len(ft.pages)) }
+
+// M2P returns the global M2P table.
+func (ft *FrameTable) M2P() *M2P { return ft.m2p }
+
+// Page returns a copy of frame m's PageInfo.
+func (ft *FrameTable) Page(m MFN) (PageInfo, bool) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if pi := ft.page(m); pi != nil {
+		return *pi, true
+	}
+	return PageInfo{}, false
+}
+
+// Assign gives the unowned frame m (just taken from the allocator) to
+// domain d: owner d, one reference held by the owner, no type.
+func (ft *FrameTable) Assign(m MFN, d abi.DomID) error {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	pi := ft.page(m)
+	if pi == nil {
+		return ErrNoFrame
+	}
+	if pi.Count != 0 || pi.Owner != ownerNone {
+		return ErrFrameNotFree
+	}
+	*pi = PageInfo{Owner: d, Count: 1, Allocated: true}
+	return nil
+}
+
+// Share gives the hypervisor frame m (unowned, not from a domain) to
+// domain d, as Xen's share_xen_page_with_guest: its type is pinned as
+// writable (or none if !writable), so it can never become a page table,
+// and its M2P entry is invalidated.
+func (ft *FrameTable) Share(m MFN, d abi.DomID, writable bool) error {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	pi := ft.page(m)
+	if pi == nil {
+		return ErrNoFrame
+	}
+	if pi.Count != 0 || pi.Owner != ownerNone {
+		return ErrFrameNotFree
+	}
+	t := PageTypeNone
+	if writable {
+		t = PageTypeWritable
+	}
+	*pi = PageInfo{Owner: d, Count: 1, Allocated: true, Type: t, TypeCount: 1, Validated: true, XenHeap: true}
+	ft.m2p.Set(m, InvalidM2PEntry)
+	return nil
+}
+
+// Release drops the owner's reference on frame m (decrease_reservation,
+// domain destruction): it is unpinned if pinned, its M2P entry is
+// invalidated, and the frame is freed once the last mapping of it goes
+// (see TakeFreed). For a frame given with Share, the share's type
+// reference goes too, and once unmapped the frame is the hypervisor's
+// again (it is not put on the freed list). EINVAL if d does not own m or
+// has already released it.
+func (ft *FrameTable) Release(m MFN, d abi.DomID, f Flusher) abi.Errno {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	pi := ft.page(m)
+	if pi == nil || pi.Owner != d || !pi.Allocated || pi.Owner == abi.DOMID_IO {
+		return abi.EINVAL
+	}
+	c := &opCtx{flush: f}
+	if pi.Pinned {
+		pi.Pinned = false
+		ft.putPageAndType(m, c)
+	}
+	if pi.XenHeap {
+		// Drop the type reference Share pinned it with.
+		ft.putPageType(m, c)
+	} else {
+		ft.m2p.Set(m, InvalidM2PEntry)
+	}
+	pi.Allocated = false
+	ft.putPage(m)
+	return 0
+}
+
+// TakeFreed returns the frames whose last reference went since the previous
+// call, and forgets them. Stale TLB entries of any CPU may still map them:
+// the caller flushes every CPU that ran the owning domains, then gives the
+// frames back with Allocator.Free. (Xen does the same with TLB-flush
+// time stamps.)
+func (ft *FrameTable) TakeFreed() []MFN {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	f := ft.freed
+	ft.freed = nil
+	return f
+}
+
+// GetPage takes a general reference on frame m if domain d owns it (Xen's
+// get_page), for users outside the PV MMU ops (grant copy, memory_op).
+func (ft *FrameTable) GetPage(m MFN, d abi.DomID) bool {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	return ft.getPage(m, d)
+}
+
+// PutPage drops a reference taken by GetPage.
+func (ft *FrameTable) PutPage(m MFN) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	ft.putPage(m)
+}
+
+// GetPageType takes a type reference of type t on frame m, validating it
+// if it gains a page-table or descriptor type. The caller already holds a
+// general reference (GetPage). f receives the TLB flush a type change needs.
+func (ft *FrameTable) GetPageType(m MFN, t PageType, f Flusher) abi.Errno {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if t == PageTypeNone || t > PageTypeWritable || ft.page(m) == nil || ft.pages[m].Count == 0 {
+		return abi.EINVAL
+	}
+	c := &opCtx{flush: f}
+	return c.done(ft, ft.getPageType(m, t, c))
+}
+
+// PutPageType drops a reference taken by GetPageType.
+func (ft *FrameTable) PutPageType(m MFN) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	ft.putPageType(m, &opCtx{})
+}
+
+// opCtx carries what the reference-count primitives need from the
+// operation they run in.
+type opCtx struct {
+	flush Flusher // may be nil (domain not running yet)
+	// retyped records every frame whose type changed during the operation,
+	// so that a failing operation can restore the types of the frames it
+	// left unused: a failed request changes nothing.
+	retyped []typeUndo
+}
+
+type typeUndo struct {
+	m         MFN
+	typ       PageType
+	validated bool
+}
+
+// rollback restores the type of every frame the failed operation retyped
+// and left with a zero type count, newest first. mu held.
+func (c *opCtx) rollback(ft *FrameTable) {
+	for i := len(c.retyped) - 1; i >= 0; i-- {
+		u := c.retyped[i]
+		if pi := &ft.pages[u.m]; pi.TypeCount == 0 {
+			pi.Type, pi.Validated = u.typ, u.validated
+		}
+	}
+	c.retyped = c.retyped[:0]
+}
+
+// done ends one operation: on failure it rolls back type changes.
+func (c *opCtx) done(ft *FrameTable, err abi.Errno) abi.Errno {
+	if err != 0 {
+		c.rollback(ft)
+	}
+	c.retyped = c.retyped[:0]
+	return err
+}
+
+// flushTLBs flushes the calling domain's TLBs before a frame changes type.
+func (c *opCtx) flushTLBs() {
+	if c.flush != nil {
+		c.flush.FlushTLB(FlushTarget{Scope: FlushAll})
+	}
+}
+
+// page returns frame m's PageInfo, or nil beyond the table. mu held.
+func (ft *FrameTable) page(m MFN) *PageInfo {
+	if uint64(m) < uint64(len(ft.pages)) {
+		return &ft.pages[m]
+	}
+	return nil
+}
+
+// getPage takes a general reference if d owns m (get_page). mu held.
+func (ft *FrameTable) getPage(m MFN, d abi.DomID) bool {
+	pi := ft.page(m)
+	// Count 0: not allocated. Count near the maximum: would wrap.
+	if pi == nil || pi.Count == 0 || pi.Count >= math.MaxUint32-1 || pi.Owner != d {
+		return false
+	}
+	pi.Count++
+	return true
+}
+
+// putPage drops a general reference; the frame is freed when none is left.
+// mu held.
+func (ft *FrameTable) putPage(m MFN) {
+	pi := &ft.pages[m]
+	if pi.Count == 0 {
+		panic(fmt.Sprintf("mm: put_page on free MFN %#x", uint64(m)))
+	}
+	pi.Count--
+	if pi.Count != 0 {
+		return
+	}
+	if pi.TypeCount != 0 {
+		panic(fmt.Sprintf("mm: MFN %#x freed with type %v count %d", uint64(m), pi.Type, pi.TypeCount))
+	}
+	xenHeap := pi.XenHeap
+	*pi = PageInfo{Owner: ownerNone}
+	if !xenHeap {
+		ft.freed = append(ft.freed, m)
+	}
+}
+
+// getPageType takes a type reference of type t (_get_page_type). A frame
+// whose type count is zero changes type (after a TLB flush if it had one);
+// a page table or descriptor frame is validated on its first reference.
+// On failure nothing changes. mu held; the caller holds a general ref.
+func (ft *FrameTable) getPageType(m MFN, t PageType, c *opCtx) abi.Errno {
+	pi := &ft.pages[m]
+	if pi.TypeCount >= math.MaxUint32-1 {
+		return abi.EINVAL
+	}
+	oldType, oldValid := pi.Type, pi.Validated
+	if pi.TypeCount == 0 {
+		if pi.Type != t {
+			if pi.Type != PageTypeNone {
+				// No CPU may keep a translation through the old use.
+				c.flushTLBs()
+			}
+			c.retyped = append(c.retyped, typeUndo{m, pi.Type, pi.Validated})
+			pi.Type = t
+			pi.Validated = t == PageTypeWritable || t == PageTypeNone
+		}
+	} else if pi.Type != t {
+		return abi.EINVAL
+	} else if !pi.Validated {
+		// Only a validation in progress leaves a used type unvalidated,
+		// and validation never recurses into a frame of the same type.
+		return abi.EINVAL
+	}
+	pi.TypeCount++
+	if !pi.Validated {
+		if err := ft.validate(m, t, c); err != 0 {
+			pi.TypeCount--
+			pi.Type, pi.Validated = oldType, oldValid
+			return err
+		}
+		pi.Validated = true
+	}
+	return 0
+}
+
+// putPageType drops a type reference; a page table losing its last one is
+// devalidated, dropping the references its entries hold. mu held.
+func (ft *FrameTable) putPageType(m MFN, c *opCtx) {
+	pi := &ft.pages[m]
+	if pi.TypeCount == 0 {
+		panic(fmt.Sprintf("mm: put_page_type on MFN %#x with type count 0", uint64(m)))
+	}
+	if pi.TypeCount == 1 && pi.Validated && pi.Type.level() != 0 {
+		pi.Validated = false
+		ft.devalidate(m, pi.Type, c)
+	}
+	pi.TypeCount--
+}
+
+// getPageAndType takes a general reference (owner d) and a type reference.
+// EINVAL if d does not own m. mu held.
+func (ft *FrameTable) getPageAndType(m MFN, d abi.DomID, t PageType, c *opCtx) abi.Errno {
+	if !ft.getPage(m, d) {
+		return abi.EINVAL
+	}
+	if err := ft.getPageType(m, t, c); err != 0 {
+		ft.putPage(m)
+		return err
+	}
+	return 0
+}
+
+func (ft *FrameTable) putPageAndType(m MFN, c *opCtx) {
+	ft.putPageType(m, c)
+	ft.putPage(m)
+}
+
+// readTable reads the 512 entries of frame m.
+func (ft *FrameTable) readTable(m MFN, tab *[ptEntries]uint64) bool {
+	var buf [PageSize]byte
+	if !ft.mem.Read(m.Addr(), buf[:]) {
+		return false
+	}
+	for i := range tab {
+		tab[i] = binary.LittleEndian.Uint64(buf[i*8:])
+	}
+	return true
+}
+
+// space returns the registered Space of domain d (nil if none).
+func (ft *FrameTable) space(d abi.DomID) *Space {
+	if d == abi.DOMID_IO {
+		return ft.io
+	}
+	return ft.spaces[d]
+}
+
+// validate checks every entry of frame m for type t and takes the
+// references they need (Xen's promote_l*_table). On success the entries
+// are rewritten with the PV fix-ups (and, for an L4, the hypervisor's
+// slots); on failure every reference taken is dropped and memory is left
+// as it was. mu held.
+func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
+	owner := ft.pages[m].Owner
+	d := ft.space(owner)
+	var tab [ptEntries]uint64
+	if d == nil || !ft.readTable(m, &tab) {
+		return abi.EINVAL
+	}
+	newTab := tab
+	if t == PageTypeSegDesc {
+		if ft.checkSeg == nil || !ft.checkSeg(owner, &newTab) {
+			return abi.EINVAL
+		}
+		ft.writeChanged(m, &tab, &newTab)
+		return 0
+	}
+	level := t.level()
+	for i, e := range tab {
+		if !present(e) || (level == 4 && isXenL4Slot(i)) {
+			continue
+		}
+		var err abi.Errno
+		if level == 1 {
+			var flip uint64
+			flip, err = ft.getPageFromL1e(e, d, d, c)
+			newTab[i] = adjustL1(e ^ flip)
+		} else {
+			err = ft.getPageFromUpper(level, e, m, d, c)
+			newTab[i] = adjustUpper(level, e)
+		}
+		if err != 0 {
+			for j := 0; j < i; j++ {
+				if level == 4 && isXenL4Slot(j) {
+					continue
+				}
+				ft.putPageFromEntry(level, newTab[j], m, c)
+			}
+			return err
+		}
+	}
+	if level == 4 {
+		xen := ft.xenL4(m)
+		copy(newTab[XenL4FirstSlot:XenL4FirstSlot+XenL4SlotCount], xen[:])
+	}
+	ft.writeChanged(m, &tab, &newTab)
+	return 0
+}
+
+// writeChanged writes the entries of newTab that differ from tab into frame
+// m. The frame has just gained its type: the guest cannot write it. mu
+// held.
+func (ft *FrameTable) writeChanged(m MFN, tab, newTab *[ptEntries]uint64) {
+	for i := range tab {
+		if newTab[i] == tab[i] {
+			continue
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], newTab[i])
+		if !ft.mem.Write(m.Addr()+Maddr(i*8), b[:]) {
+			panic(fmt.Sprintf("mm: page table MFN %#x became unwritable", uint64(m)))
+		}
+	}
+}
+
+// devalidate drops the references held by the entries of the page table
+// at m (demote_l*_table). mu held.
+func (ft *FrameTable) devalidate(m MFN, t PageType, c *opCtx) {
+	level := t.level()
+	var tab [ptEntries]uint64
+	if !ft.readTable(m, &tab) {
+		panic(fmt.Sprintf("mm: page table MFN %#x became unreadable", uint64(m)))
+	}
+	for i, e := range tab {
+		if level == 4 && isXenL4Slot(i) {
+			continue
+		}
+		ft.putPageFromEntry(level, e, m, c)
+	}
+}
+
+// getPageFromL1e takes the references a present L1 entry e in a table of
+// domain ptDom needs, mapping a frame of pgOwner (get_page_from_l1e). It
+// returns the cache-attribute bits to flip for I/O memory. Errors: EINVAL
+// (forbidden bits, INVALID_MFN), EPERM (I/O memory the domain may not map),
+// EBUSY (a frame of another owner, or a writable mapping of a frame in
+// typed use). mu held.
+func (ft *FrameTable) getPageFromL1e(e uint64, ptDom, pgOwner *Space, c *opCtx) (flip uint64, err abi.Errno) {
+	if e&ptDom.l1DisallowMask() != 0 {
+		return 0, abi.EINVAL
+	}
+	m := pteMFN(e)
+	pi := ft.page(m)
+	if pi == nil || pi.Owner == abi.DOMID_IO {
+		// I/O memory: no references; DOMID_IO means "the caller".
+		who := pgOwner
+		if who.id == abi.DOMID_IO {
+			who = ptDom
+		}
+		if !who.ioMemAllowed(m) || (who != ptDom && !ptDom.ioMemAllowed(m)) {
+			if m == invalidPTEMFN {
+				return 0, abi.EINVAL
+			}
+			return 0, abi.EPERM
+		}
+		// MMIO is never mapped cacheable: WB becomes UC, WT/WP become UC.
+		switch e & pageCacheAttrs {
+		case 0:
+			flip = _PAGE_PWT | _PAGE_PCD
+		case _PAGE_PWT, _PAGE_PWT | _PAGE_PAT:
+			flip = _PAGE_PCD | (e & _PAGE_PAT)
+		}
+		return flip, 0
+	}
+	if !ft.getPage(m, pgOwner.id) {
+		return 0, abi.EBUSY
+	}
+	if e&_PAGE_RW != 0 {
+		if ft.getPageType(m, PageTypeWritable, c) != 0 {
+			ft.putPage(m)
+			return 0, abi.EBUSY
+		}
+	}
+	return 0, 0
+}
+
+// getPageFromUpper takes the typed reference a present L2/L3/L4 entry e of
+// the table at tab (domain d) holds on the next-lower table, validating it
+// (get_page_from_l{2,3,4}e). A read-only entry pointing at its own table
+// (a linear "self" map) is allowed and holds no reference. mu held.
+func (ft *FrameTable) getPageFromUpper(level int, e uint64, tab MFN, d *Space, c *opCtx) abi.Errno {
+	if e&upperDisallowMask(level) != 0 {
+		return abi.EINVAL
+	}
+	target := pteMFN(e)
+	err := ft.getPageAndType(target, d.id, tableType(level-1), c)
+	if err == abi.EINVAL && target == tab && e&_PAGE_RW == 0 {
+		return 0
+	}
+	return err
+}
+
+func upperDisallowMask(level int) uint64 {
+	switch level {
+	case 2:
+		return l2DisallowMask
+	case 3:
+		return l3DisallowMask
+	}
+	return l4DisallowMask
+}
+
+// putPageFromEntry drops the references a validated entry e of a level
+// table at tab holds (put_page_from_l{1,2,3,4}e). mu held.
+func (ft *FrameTable) putPageFromEntry(level int, e uint64, tab MFN, c *opCtx) {
+	if !present(e) {
+		return
+	}
+	m := pteMFN(e)
+	if level == 1 {
+		pi := ft.page(m)
+		if pi == nil || pi.Owner == abi.DOMID_IO {
+			return
+		}
+		if e&_PAGE_RW != 0 {
+			ft.putPageType(m, c)
+		}
+		ft.putPage(m)
+		return
+	}
+	if m == tab {
+		return
+	}
+	ft.putPageAndType(m, c)
+}
