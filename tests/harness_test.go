@@ -72,7 +72,7 @@ type boot struct {
 // result is what a run produced.
 type result struct {
 	serial   string
-	exit     int // QEMU's exit status; -1 if killed
+	exit     int  // QEMU's exit status; -1 if killed
 	stopped  bool // the stopAt text appeared
 	duration time.Duration
 }

@@ -1,0 +1,125 @@
+/*
+ * usermode: guest user mode (pv-abi-ladder.md R0.10, R2.5).
+ *  - stack_switch gives the kernel stack for bounces from user mode;
+ *    MMUEXT_NEW_USER_BASEPTR sets the user L4 (here the kernel's own, as
+ *    XTF does);
+ *  - HYPERVISOR_iret with CS RPL 3 enters user mode;
+ *  - `syscall` in user mode is not a hypercall: with rax = 17 it bounces to
+ *    the CALLBACKTYPE_syscall callback (events masked by CALLBACKF_mask_events),
+ *    frame CS RPL 3, rip after the syscall, rax still 17;
+ *  - `int $0x80` through a DPL 3 trap-table entry comes back to the kernel
+ *    (0x80 rather than XTF's 0x20: Xen's own gate for 0x80 has DPL 3, while
+ *    `int $0x20` reaches Xen as #GP and QEMU 7.2's TCG reports that #GP with
+ *    error code vector*16+2 instead of vector*8+2, so Xen would look up
+ *    vector 0x40);
+ *  - a user-mode #PF carries the U bit (4) and CR2;
+ *  - each bounce lands on the stack_switch stack, and hypercalls work again.
+ */
+#include "lib.h"
+
+const char test_name[] = "usermode";
+
+/* u64 user_call(rip, rsp): iret to user mode at rip with stack rsp; returns
+ * the vector of the bounce that brought the vCPU back (user_return). */
+u64 user_call(u64 rip, u64 rsp);
+void user_return(u64 vector) __attribute__((noreturn));
+extern char user_syscall[], user_syscall_after[], user_int80[], user_int80_after[], user_pf[];
+extern char entry_syscall[];
+
+asm(".text\n"
+    ".globl user_call, user_return\n"
+    "user_call:\n"
+    "	pushq %rbx; pushq %rbp; pushq %r12; pushq %r13; pushq %r14; pushq %r15\n"
+    "	movq %rsp, kernel_resume_rsp(%rip)\n"
+    "	pushq $0xe02b\n"	/* ss: FLAT_USER_SS */
+    "	pushq %rsi\n"		/* rsp */
+    "	pushq $0x202\n"		/* rflags: IF */
+    "	pushq $0xe033\n"	/* cs: FLAT_USER_CS, RPL 3 = user mode */
+    "	pushq %rdi\n"		/* rip */
+    "	pushq $0\n"		/* flags */
+    "	jmp xen_iret\n"
+    "user_return:\n"
+    "	movq kernel_resume_rsp(%rip), %rsp\n"
+    "	movq %rdi, %rax\n"
+    "	popq %r15; popq %r14; popq %r13; popq %r12; popq %rbp; popq %rbx\n"
+    "	ret\n"
+    /* User-mode code. */
+    "user_syscall:\n"
+    "	movl $17, %eax\n"
+    "	movq $0x5a5a5a5a, %rbx\n"
+    "	syscall\n"
+    "user_syscall_after:\n"
+    "	ud2\n"
+    "user_int80:\n"
+    "	int $0x80\n"
+    "user_int80_after:\n"
+    "	ud2\n"
+    "user_pf:\n"
+    "	movq 0x0000100000000040, %rax\n"
+    "	ud2\n");
+
+u64 kernel_resume_rsp;
+static struct cpu_regs seen;
+static u8 mask_inside;
+static u8 user_stack[8192] __attribute__((aligned(16)));
+static u8 kernel_stack[8192] __attribute__((aligned(16)));
+
+static int hook(struct cpu_regs *r)
+{
+	if ((r->cs & 3) != 3)
+		return 0;	/* only bounces from user mode are expected */
+	seen = *r;
+	mask_inside = shared->vcpu_info[0].evtchn_upcall_mask;
+	user_return(r->vector);
+}
+
+static void expect(const char *what, u64 got_vec, u64 vec, u64 rip)
+{
+	u64 sp;
+	asm volatile("movq %%rsp, %0" : "=r"(sp));
+	check_eq(got_vec, vec, what);
+	check((seen.cs & 3) == 3, "%s: frame cs %#lx, want RPL 3 (user)", what, seen.cs);
+	check(seen.rip == rip, "%s: frame rip %#lx, want %#lx", what, seen.rip, rip);
+	check(seen.rsp > (u64)user_stack && seen.rsp <= (u64)user_stack + sizeof(user_stack),
+	      "%s: frame rsp %#lx not on the user stack", what, seen.rsp);
+	check(hc_xen_version(XENVER_version, NULL) == 0x00040011, "%s: hypercall after return failed", what);
+	printf("%s: vector %#lx rip %#lx cs %#lx rsp %#lx error %#lx\n", what, got_vec, seen.rip, seen.cs, seen.rsp,
+	       seen.error_code);
+}
+
+void test_main(void)
+{
+	struct shared_info *s = map_shared_info();
+	install_traps();
+	trap_hook = hook;
+	struct callback_register cb = { CALLBACKTYPE_syscall, CALLBACKF_mask_events, 0, (u64)entry_syscall };
+	check_eq(hc_callback_op(CALLBACKOP_register, &cb), 0, "callback_op(register syscall)");
+	struct callback_unregister un = { CALLBACKTYPE_syscall, 0 };
+	check_eq(hc_callback_op(CALLBACKOP_unregister, &un), -XEN_EINVAL, "callback_op(unregister syscall)");
+	check_eq(hc_stack_switch(FLAT_KERNEL_SS, (u64)kernel_stack + sizeof(kernel_stack)), 0, "stack_switch");
+
+	u64 l4 = virt_to_mfn((void *)start_info->pt_base);
+	struct mmuext_op op = { MMUEXT_NEW_USER_BASEPTR, 0, l4, 0 };
+	u32 done = 0;
+	check_eq(hc_mmuext_op(&op, 1, &done, DOMID_SELF), 0, "mmuext_op(NEW_USER_BASEPTR)");
+	s->vcpu_info[0].evtchn_upcall_mask = 0;
+
+	u64 top = (u64)user_stack + sizeof(user_stack);
+	u64 v = user_call((u64)user_syscall, top);
+	expect("user syscall", v, VEC_SYSCALL, (u64)user_syscall_after);
+	check(seen.rax == 17, "user syscall: rax %#lx, want 17 (not a hypercall)", seen.rax);
+	check(seen.rbx == 0x5a5a5a5a, "user syscall: rbx %#lx", seen.rbx);
+	check(seen.rcx == (u64)user_syscall_after, "user syscall: rcx %#lx, want the return rip", seen.rcx);
+	check(mask_inside == 1, "syscall callback with CALLBACKF_mask_events: upcall mask %u", mask_inside);
+	s->vcpu_info[0].evtchn_upcall_mask = 0;
+
+	v = user_call((u64)user_int80, top);
+	expect("user int $0x80", v, 0x80, (u64)user_int80_after);
+	s->vcpu_info[0].evtchn_upcall_mask = 0;
+
+	s->vcpu_info[0].cr2 = 0;
+	v = user_call((u64)user_pf, top);
+	expect("user #PF", v, 14, (u64)user_pf);
+	check(seen.error_code == 4, "user #PF: error code %#lx, want 4 (U, read, not present)", seen.error_code);
+	check(s->vcpu_info[0].cr2 == 0x0000100000000040UL, "user #PF: cr2 %#lx", s->vcpu_info[0].cr2);
+}

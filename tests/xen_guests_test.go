@@ -1,0 +1,173 @@
+package tests
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// guestTests are the PV test guests of tests/guests (built by
+// `make -C tests/guests` into build/guests). Each prints exactly one
+// "Test result: <want> <name>[: reason]" line and then powers off with
+// SCHEDOP_shutdown. want is the result the guest gives on Xen 4.17 as dom0;
+// the same table can drive a run on gohv.
+var guestTests = []struct {
+	name string // the <what> of the result line
+	elf  string // image, relative to build/guests
+	want string // SUCCESS, or SKIP where the guest cannot run its test there
+}{
+	{"hello", "hello.elf", "SUCCESS"},
+	{"hello-hcpage", "hello-hcpage.elf", "SUCCESS"},
+	{"version", "version.elf", "SUCCESS"},
+	{"version-hcpage", "version-hcpage.elf", "SUCCESS"},
+	{"traps", "traps.elf", "SUCCESS"},
+	{"traps-hcpage", "traps-hcpage.elf", "SUCCESS"},
+	{"events", "events.elf", "SUCCESS"},
+	{"events-hcpage", "events-hcpage.elf", "SUCCESS"},
+	{"cpuid", "cpuid.elf", "SUCCESS"},
+	{"cpuid-hcpage", "cpuid-hcpage.elf", "SUCCESS"},
+	{"usermode", "usermode.elf", "SUCCESS"},
+	{"usermode-hcpage", "usermode-hcpage.elf", "SUCCESS"},
+	{"grant", "grant.elf", "SUCCESS"},
+	{"grant-hcpage", "grant-hcpage.elf", "SUCCESS"},
+	{"mmu", "mmu.elf", "SUCCESS"},
+	{"mmu-hcpage", "mmu-hcpage.elf", "SUCCESS"},
+	{"multicall", "multicall.elf", "SUCCESS"},
+	{"multicall-hcpage", "multicall-hcpage.elf", "SUCCESS"},
+	{"startinfo", "startinfo.elf", "SUCCESS"},
+	{"startinfo-hcpage", "startinfo-hcpage.elf", "SUCCESS"},
+}
+
+// xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot
+// loader takes the decompressed ELF32.
+const xenGuestsGz = "/boot/xen-4.17-amd64.gz"
+
+// xenCmdline: console on COM1; noreboot keeps Xen from resetting the
+// machine after a dom0 crash, so every run ends at a "Hardware Dom0" line.
+const xenCmdline = "console=com1 com1=115200,8n1 dom0_mem=64M noreboot"
+
+var (
+	guestsOnce   sync.Once
+	guestsErr    error
+	xenOnce      sync.Once
+	xenGuestsELF string
+	xenErr       error
+	// qemuSlots bounds the Xen runs in flight, whatever -parallel says:
+	// the machine has two cores.
+	qemuSlots = make(chan struct{}, 2)
+)
+
+// guestsDir builds the test guests once and returns build/guests.
+func guestsDir(tb testing.TB) string {
+	tb.Helper()
+	need(tb, "make", "gcc", "ld")
+	guestsOnce.Do(func() {
+		cmd := exec.Command("make", "-s", "-C", filepath.Join(repoRoot, "tests", "guests"), "all")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			guestsErr = fmt.Errorf("make -C tests/guests: %v\n%s", err, out)
+		}
+	})
+	if guestsErr != nil {
+		tb.Fatal(guestsErr)
+	}
+	return filepath.Join(repoRoot, "build", "guests")
+}
+
+// xenForGuests decompresses xenGuestsGz once into build/xen/xen-4.17.elf.
+func xenForGuests(tb testing.TB) string {
+	tb.Helper()
+	if _, err := os.Stat(xenGuestsGz); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s is missing (CI=true: install xen-hypervisor-4.17-amd64)", xenGuestsGz)
+		}
+		tb.Skipf("%s not installed", xenGuestsGz)
+	}
+	xenOnce.Do(func() {
+		xenGuestsELF = filepath.Join(repoRoot, "build", "xen", "xen-4.17.elf")
+		xenErr = gunzip(xenGuestsGz, xenGuestsELF)
+	})
+	if xenErr != nil {
+		tb.Fatal(xenErr)
+	}
+	return xenGuestsELF
+}
+
+func gunzip(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("%s: %v", src, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".xen-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, zr); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %v", src, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
+
+var resultRe = regexp.MustCompile(`(?m)^Test result: (\S+) (.*)$`)
+
+// TestGuestsOnXen boots each PV test guest as dom0 of Debian's Xen 4.17 and
+// asserts its result line, then that Xen saw dom0 power off. It is the
+// reference the same guests are held to on gohv.
+func TestGuestsOnXen(t *testing.T) {
+	need(t, "qemu-system-x86_64")
+	dir := guestsDir(t)
+	xen := xenForGuests(t)
+	for _, tt := range guestTests {
+		tt := tt
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			qemuSlots <- struct{}{}
+			defer func() { <-qemuSlots }()
+			r := run(t, boot{
+				args: []string{"-m", "512M", "-kernel", xen, "-append", xenCmdline,
+					"-initrd", filepath.Join(dir, tt.elf)},
+				timeout: 2 * time.Minute,
+				stopAt:  "(XEN) Hardware Dom0 ",
+			})
+			if !r.stopped {
+				t.Errorf("Xen never reported dom0 stopping\n--- serial ---\n%s", r.serial)
+				return
+			}
+			ms := resultRe.FindAllStringSubmatch(r.serial, -1)
+			if len(ms) != 1 {
+				t.Fatalf("%d \"Test result:\" lines, want 1\n--- serial ---\n%s", len(ms), r.serial)
+			}
+			got, what := ms[0][1], ms[0][2]
+			if got != tt.want || (what != tt.name && !strings.HasPrefix(what, tt.name+": ")) {
+				t.Errorf("result %q %q, want %s %s\n--- serial ---\n%s", got, what, tt.want, tt.name, r.serial)
+			}
+			if tt.want == "SUCCESS" {
+				r.wantLines(t, "Test result: SUCCESS "+tt.name)
+			}
+			// The run stops as soon as the line starts; its tail may be cut.
+			if !strings.Contains(r.serial, "(XEN) Hardware Dom0 halted") {
+				t.Errorf("dom0 did not power off\n--- serial ---\n%s", r.serial)
+			}
+		})
+	}
+}
