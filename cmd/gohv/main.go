@@ -73,6 +73,11 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline)
+	if err != nil {
+		rt.Panic("cannot set up domain memory: " + err.Error())
+	}
+	_ = machine
 	if len(info.Modules) == 0 {
 		ready("no dom0 module given")
 		rt.PowerOff(0)

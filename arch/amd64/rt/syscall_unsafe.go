@@ -40,6 +40,7 @@ const (
 	sysPowerOff                 // (code)
 	sysReboot                   // ()
 	sysPanic                    // (msg, len): Xen panic banner, then reboot or halt
+	sysHalt                     // (): stop this CPU for good
 )
 
 var (
@@ -226,6 +227,8 @@ func dispatch(f *sysFrame) {
 		powerOff(int(a0))
 	case sysReboot:
 		reboot()
+	case sysHalt:
+		amd64.Halt()
 	case sysVCPURun:
 		touchRange(a0, unsafe.Sizeof(arch.Regs{}))
 		touchRange(a2, 512)

@@ -1,0 +1,76 @@
+package rt
+
+import (
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// PhysMemory is machine memory through the direct map, as the pure core's
+// mm.MachineMemory wants it: copies, and atomic 64-bit operations on words
+// a running guest may touch at the same time. Addresses outside the direct
+// map (and page 0, which is unmapped) report ok == false. Safe from any
+// goroutine; the frames belong to whoever the frame allocator gave them to.
+type PhysMemory struct{}
+
+func physOK(ma, n uint64) bool {
+	end := ma + n
+	return ma >= pageSize && end >= ma && end <= directMapEnd
+}
+
+// Read copies len(p) bytes at machine address ma into p.
+func (PhysMemory) Read(ma uint64, p []byte) bool { return ReadPhys(ma, p) }
+
+// Write copies p to machine address ma.
+func (PhysMemory) Write(ma uint64, p []byte) bool { return WritePhys(ma, p) }
+
+// word64 returns the aligned word at ma. Safety: physOK holds, so ma lies
+// in the never-unmapped direct map.
+func word64(ma uint64) (*uint64, bool) {
+	if ma&7 != 0 || !physOK(ma, 8) {
+		return nil, false
+	}
+	return (*uint64)(unsafe.Pointer(uintptr(ma))), true
+}
+
+// Load64 atomically reads the word at ma.
+func (PhysMemory) Load64(ma uint64) (uint64, bool) {
+	w, ok := word64(ma)
+	if !ok {
+		return 0, false
+	}
+	return atomic.LoadUint64(w), true
+}
+
+// CompareAndSwap64 atomically replaces old by new at ma.
+func (PhysMemory) CompareAndSwap64(ma uint64, old, new uint64) (bool, bool) {
+	w, ok := word64(ma)
+	if !ok {
+		return false, false
+	}
+	return atomic.CompareAndSwapUint64(w, old, new), true
+}
+
+// Or64 atomically ORs bits into the word at ma, returning the old value.
+func (PhysMemory) Or64(ma uint64, bits uint64) (uint64, bool) {
+	w, ok := word64(ma)
+	if !ok {
+		return 0, false
+	}
+	return atomic.OrUint64(w, bits), true
+}
+
+// And64 atomically ANDs mask into the word at ma, returning the old value.
+func (PhysMemory) And64(ma uint64, mask uint64) (uint64, bool) {
+	w, ok := word64(ma)
+	if !ok {
+		return 0, false
+	}
+	return atomic.AndUint64(w, mask), true
+}
+
+// Halt stops the machine for good, interrupts off.
+func Halt() {
+	syscall.Syscall(sysHalt, 0, 0, 0)
+	select {}
+}

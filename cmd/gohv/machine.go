@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/arch/amd64/rt"
+	"github.com/gohv/gohv/hv"
+	"github.com/gohv/gohv/hypercall"
+	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/sched"
+)
+
+// machineMemory is mm.MachineMemory over the metal's direct map.
+type machineMemory struct{ p rt.PhysMemory }
+
+func (m machineMemory) Read(ma mm.Maddr, b []byte) bool  { return m.p.Read(uint64(ma), b) }
+func (m machineMemory) Write(ma mm.Maddr, b []byte) bool { return m.p.Write(uint64(ma), b) }
+func (m machineMemory) Load64(ma mm.Maddr) (uint64, bool) {
+	return m.p.Load64(uint64(ma))
+}
+func (m machineMemory) CompareAndSwap64(ma mm.Maddr, old, new uint64) (bool, bool) {
+	return m.p.CompareAndSwap64(uint64(ma), old, new)
+}
+func (m machineMemory) Or64(ma mm.Maddr, bits uint64) (uint64, bool) {
+	return m.p.Or64(uint64(ma), bits)
+}
+func (m machineMemory) And64(ma mm.Maddr, mask uint64) (uint64, bool) {
+	return m.p.And64(uint64(ma), mask)
+}
+
+// metal is hv's Backend, Power and ConsoleSink on arch/amd64/rt.
+type metal struct{ noReboot bool }
+
+// Run enters the guest through VCPU_RUN with the vCPU's FPU image.
+func (metal) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
+	fx, _ := v.BackendState.(*rt.GuestFX)
+	if fx == nil {
+		fx = new(rt.GuestFX)
+		fx.Reset()
+		v.BackendState = fx
+	}
+	var exit arch.Exit
+	err := rt.RunGuest(regs, uint64(cr3.Addr()), fx, &exit)
+	return exit, err
+}
+
+func (metal) PowerOff() { rt.PowerOff(0) }
+
+// Reboot waits five seconds first, as Xen's maybe_reboot does.
+func (metal) Reboot() {
+	time.Sleep(5 * time.Second)
+	rt.Reboot()
+}
+
+func (metal) Halt()             { rt.Halt() }
+func (metal) WriteRaw(p []byte) { rt.ConsoleRaw(p) }
+
+// newMachine builds the frame table, the M2P and its guest mapping, and
+// the hv machine over them.
+func newMachine(frames *mm.Allocator, noReboot bool, cmdline string) (*hv.Machine, error) {
+	mem := machineMemory{}
+	entries := uint64(frames.FrameLimit())
+	n := mm.M2PFrames(entries)
+	first, ok := frames.AllocContig(n, ^mm.Maddr(0), 1)
+	if !ok {
+		return nil, fmt.Errorf("no %d contiguous frames for the M2P", n)
+	}
+	m2p, err := mm.NewM2P(mem, first, entries)
+	if err != nil {
+		return nil, err
+	}
+	m2pL4, err := hv.M2PMapping(mem, frames, m2p)
+	if err != nil {
+		return nil, err
+	}
+	ft, err := mm.NewFrameTable(mm.FrameTableConfig{
+		Mem: mem, Alloc: frames, M2P: m2p,
+		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) {
+			s[0] = m2pL4
+			s[rt.HypervisorL4Slot-mm.XenL4FirstSlot] = rt.HypervisorL4Entry()
+			return s
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	clock := sched.NewHostClock()
+	return hv.NewMachine(hv.Config{
+		Mem: mem, Alloc: frames, Frames: ft, Log: log,
+		Console: metal{}, Power: metal{noReboot}, Backend: metal{},
+		Clock: clock, Timers: clock, NoReboot: noReboot,
+		Version: hypercall.VersionInfo{Commandline: cmdline},
+	}), nil
+}

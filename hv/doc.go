@@ -1,0 +1,16 @@
+// Package hv holds domains and vCPUs together: it creates a domain's
+// memory model, event channels, grant table and shared_info page, runs a
+// vCPU by handing it to the metal (a Backend) and handling each exit —
+// hypercalls through the one dispatch table, exceptions and system calls
+// through the PV execution model — and carries out shutdowns, which for
+// the hardware domain means powering off or rebooting the machine.
+//
+// Pure: imports abi, arch, mm, evtchn, grant, sched, hypercall, hv/...,
+// internal/klog and the standard library; never the metal, never unsafe.
+// cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power
+// and console.
+//
+// Contexts: each vCPU runs on its own goroutine, which the Backend locks to
+// an OS thread; everything here is ordinary goroutine code. Domain and
+// machine state are guarded by the locks named on their fields.
+package hv

@@ -1,0 +1,203 @@
+package hv
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/evtchn"
+	"github.com/gohv/gohv/grant"
+	"github.com/gohv/gohv/hypercall"
+	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/sched"
+)
+
+// DomainConfig describes a domain at creation.
+type DomainConfig struct {
+	ID    abi.DomID
+	VCPUs int
+	// Hardware makes the domain the hardware and control domain (dom0):
+	// privileged, XENFEAT_dom0, raw console, its shutdown stops the machine.
+	Hardware bool
+	// IO is the domain's I/O-memory policy (nil: none).
+	IO mm.IOPolicy
+	// VMAssist is the initial vm_assist set the builder chose.
+	VMAssist uint64
+}
+
+// Domain is one guest. It implements hypercall.Domain.
+type Domain struct {
+	m        *Machine
+	id       abi.DomID
+	hardware bool
+	space    *mm.Space
+	events   *evtchn.Table
+	state    *hypercall.DomainState
+	// sharedInfo is the hypervisor-owned frame shared with the domain.
+	sharedInfo mm.MFN
+	vcpus      []*VCPU // fixed at creation
+
+	mu      sync.Mutex // guards stopped
+	stopped bool       // shut down: vCPUs leave their run loops
+}
+
+// Errors of CreateDomain.
+var (
+	ErrDomainExists = errors.New("hv: domain id in use")
+	ErrNoMemory     = errors.New("hv: out of memory for a domain's hypervisor pages")
+)
+
+// CreateDomain creates a domain with no memory yet: its PV memory model,
+// shared_info page, event channels, grant table and vCPUs (offline).
+func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
+	if c.VCPUs < 1 || c.VCPUs > evtchn.LegacyVCPUs {
+		return nil, fmt.Errorf("hv: %d vCPUs (1..%d)", c.VCPUs, evtchn.LegacyVCPUs)
+	}
+	m.mu.Lock()
+	if _, ok := m.domains[c.ID]; ok {
+		m.mu.Unlock()
+		return nil, ErrDomainExists
+	}
+	m.mu.Unlock()
+	space, err := mm.NewSpace(m.cfg.Frames, c.ID, c.IO)
+	if err != nil {
+		return nil, err
+	}
+	d := &Domain{m: m, id: c.ID, hardware: c.Hardware, space: space}
+	si, ok := m.cfg.Alloc.Alloc()
+	if !ok {
+		return nil, ErrNoMemory
+	}
+	if err := m.cfg.Frames.Share(si, c.ID, true); err != nil {
+		m.cfg.Alloc.Free(si)
+		return nil, err
+	}
+	d.sharedInfo = si
+	maxPort := evtchn.Port(0)
+	if c.Hardware {
+		maxPort = evtchn.NrPorts2L - 1 // no limit below the 2-level maximum for dom0
+	}
+	d.events = evtchn.New(evtchn.Config{
+		Dom: c.ID, VCPUs: c.VCPUs, MaxPort: maxPort, Privileged: c.Hardware,
+		Memory: m.cfg.Mem, SharedInfo: si.Addr(), Notifier: kicker{d}, Directory: m.registry,
+	})
+	if !d.events.InitSharedInfo() {
+		return nil, fmt.Errorf("hv: shared_info frame %#x is not in machine memory", si)
+	}
+	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware}, grantFrames{m, c.ID}); e != 0 {
+		return nil, fmt.Errorf("hv: grant table: %v", e)
+	}
+	d.state = hypercall.NewDomainState(hypercall.DomainConfig{Events: d.events, Space: space, VMAssist: c.VMAssist})
+	for i := 0; i < c.VCPUs; i++ {
+		v := &VCPU{dom: d, id: i}
+		v.waiter = sched.NewWaiter(i, d.events, m.cfg.Clock, m.cfg.Timers)
+		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
+		v.caller = hypercall.Caller{Mem: &v.guest, Domain: d, VCPU: v}
+		d.vcpus = append(d.vcpus, v)
+	}
+	m.mu.Lock()
+	m.domains[c.ID] = d
+	m.mu.Unlock()
+	m.registry.Add(d.events)
+	if c.Hardware {
+		m.registry.SetHardwareDomain(c.ID)
+	}
+	return d, nil
+}
+
+// grantFrames hands out grant-table frames shared with domain dom.
+type grantFrames struct {
+	m   *Machine
+	dom abi.DomID
+}
+
+func (g grantFrames) AllocFrame() (mm.MFN, bool) {
+	f, ok := g.m.cfg.Alloc.Alloc()
+	if !ok {
+		return 0, false
+	}
+	if g.m.cfg.Frames.Share(f, g.dom, true) != nil {
+		g.m.cfg.Alloc.Free(f)
+		return 0, false
+	}
+	return f, true
+}
+
+func (g grantFrames) FreeFrame(f mm.MFN) {
+	if g.m.cfg.Frames.Release(f, g.dom, nil) == 0 {
+		for _, m := range g.m.cfg.Frames.TakeFreed() {
+			g.m.cfg.Alloc.Free(m)
+		}
+	}
+}
+
+// kicker wakes a vCPU an event was sent to. On one CPU a vCPU in the
+// guest is not running while this runs; it checks events before it
+// re-enters.
+type kicker struct{ d *Domain }
+
+func (k kicker) Kick(v int) {
+	if v >= 0 && v < len(k.d.vcpus) {
+		k.d.vcpus[v].waiter.Wake()
+	}
+}
+
+// ID, Privileged, HardwareDomain, State and Shutdown implement
+// hypercall.Domain.
+func (d *Domain) ID() abi.DomID                 { return d.id }
+func (d *Domain) Privileged() bool              { return d.hardware }
+func (d *Domain) HardwareDomain() bool          { return d.hardware }
+func (d *Domain) State() *hypercall.DomainState { return d.state }
+func (d *Domain) Space() *mm.Space              { return d.space }
+func (d *Domain) Events() *evtchn.Table         { return d.events }
+func (d *Domain) SharedInfo() mm.MFN            { return d.sharedInfo }
+func (d *Domain) VCPU(i int) *VCPU              { return d.vcpus[i] }
+func (d *Domain) currentL4() mm.MFN             { return d.vcpus[0].tables.Kernel }
+func (d *Domain) log() *klog.Logger             { return d.m.cfg.Log }
+
+// Stopped reports whether the domain has shut down.
+func (d *Domain) Stopped() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopped
+}
+
+// Shutdown stops the domain's vCPUs; for the hardware domain it stops
+// the machine as Xen's hwdom_shutdown does.
+func (d *Domain) Shutdown(code uint8) {
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
+	for _, v := range d.vcpus {
+		v.waiter.Interrupt()
+	}
+	if !d.hardware {
+		d.log().Printf(klog.Info, "Domain %d shut down: reason %d", d.id, code)
+		return
+	}
+	p := d.m.cfg.Power
+	switch code {
+	case abi.SHUTDOWN_poweroff:
+		d.log().Printf(klog.Err, "Hardware Dom%d halted: powering off machine", d.id)
+		p.PowerOff()
+	case abi.SHUTDOWN_reboot:
+		d.log().Printf(klog.Err, "Hardware Dom%d shutdown: rebooting machine", d.id)
+		p.Reboot()
+	case abi.SHUTDOWN_crash:
+		d.maybeReboot(fmt.Sprintf("Hardware Dom%d crashed: ", d.id))
+	default:
+		d.maybeReboot(fmt.Sprintf("Hardware Dom%d shutdown (unknown reason %d): ", d.id, code))
+	}
+}
+
+func (d *Domain) maybeReboot(prefix string) {
+	if d.m.cfg.NoReboot {
+		d.log().Printf(klog.Err, "%s'noreboot' set - not rebooting.", prefix)
+		d.m.cfg.Power.Halt()
+		return
+	}
+	d.log().Printf(klog.Err, "%srebooting machine in 5 seconds.", prefix)
+	d.m.cfg.Power.Reboot()
+}

@@ -1,0 +1,195 @@
+package hv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/mm/mmtest"
+	"github.com/gohv/gohv/sched"
+)
+
+// fakeMetal scripts guest exits: each step edits the registers as the
+// guest would have, and says how it left.
+type fakeMetal struct {
+	mu      sync.Mutex
+	out     bytes.Buffer
+	steps   []func(r *arch.Regs) arch.Exit
+	results []arch.Regs // registers as each step found them
+	power   []string
+}
+
+func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
+	f.results = append(f.results, *regs)
+	if len(f.steps) == 0 {
+		return arch.Exit{}, errNoSteps
+	}
+	s := f.steps[0]
+	f.steps = f.steps[1:]
+	return s(regs), nil
+}
+func (f *fakeMetal) WriteRaw(p []byte) { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
+func (f *fakeMetal) PowerOff()         { f.power = append(f.power, "poweroff") }
+func (f *fakeMetal) Reboot()           { f.power = append(f.power, "reboot") }
+func (f *fakeMetal) Halt()             { f.power = append(f.power, "halt") }
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+const errNoSteps = errString("script ended")
+
+// testGuest is a machine with one domain whose vCPU 0 runs on a four-level
+// page table mapping one data page at dataVA.
+const dataVA = 0x400000
+
+func testGuest(t *testing.T, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
+	t.Helper()
+	mem := mmtest.NewMemory(4096)
+	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 4096 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
+	first, ok := alloc.AllocContig(mm.M2PFrames(uint64(alloc.FrameLimit())), ^mm.Maddr(0), 1)
+	if !ok {
+		t.Fatal("no M2P frames")
+	}
+	m2p, err := mm.NewM2P(mem, first, uint64(alloc.FrameLimit()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2pL4, err := M2PMapping(mem, alloc, m2p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, err := mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: alloc, M2P: m2p,
+		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) { s[0] = m2pL4; return s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := &fakeMetal{}
+	var logBuf bytes.Buffer
+	clock := sched.NewHostClock()
+	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, Log: klog.New(&logBuf, clock.Now),
+		Console: fm, Power: fm, Clock: clock, Timers: clock, Backend: fm})
+	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// L4 -> L3 -> L2 -> L1 -> data page at dataVA; tables read-only-mapped
+	// nowhere (they are not mapped at all), data writable.
+	var f [5]mm.MFN
+	for i := range f {
+		f[i], _ = alloc.Alloc()
+		if err := ft.Assign(f[i], 0); err != nil {
+			t.Fatal(err)
+		}
+		m2p.Set(f[i], uint64(i))
+	}
+	const p, w, u = 1, 2, 4
+	put := func(tbl mm.MFN, idx int, v uint64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], v)
+		mem.Write(tbl.Addr()+mm.Maddr(idx*8), b[:])
+	}
+	put(f[0], 0, uint64(f[1].Addr())|p|w|u)
+	put(f[1], 0, uint64(f[2].Addr())|p|w|u)
+	put(f[2], 2, uint64(f[3].Addr())|p|w|u)
+	put(f[3], 0, uint64(f[4].Addr())|p|w|u)
+	v := d.VCPU(0)
+	var pin, base abi.MmuextOp
+	pin.Cmd = abi.MMUEXT_PIN_L4_TABLE
+	pin.SetArg1(uint64(f[0]))
+	base.Cmd = abi.MMUEXT_NEW_BASEPTR
+	base.SetArg1(uint64(f[0]))
+	if n, e := d.Space().MMUExtOp(v.Tables(), []abi.MmuextOp{pin, base}, nil, nil); e != 0 {
+		t.Fatalf("pin/baseptr: %d done, %v", n, e)
+	}
+	return m, d, fm, &logBuf, f[4]
+}
+
+func hypercallExit(nr uint64, args ...uint64) func(r *arch.Regs) arch.Exit {
+	return func(r *arch.Regs) arch.Exit {
+		r.RAX = nr
+		for i, a := range args {
+			r.SetArg(i, a)
+		}
+		r.RIP += 2
+		return arch.Exit{Kind: arch.ExitSyscall}
+	}
+}
+
+// TestRunHelloSequence: the hello guest's hypercalls through the run loop:
+// xen_version, console_io from guest memory, an unknown hypercall, then
+// SCHEDOP_shutdown(poweroff), which powers the machine off.
+func TestRunHelloSequence(t *testing.T) {
+	m, d, fm, logBuf, data := testGuest(t, true)
+	msg := []byte("hello from PV\n")
+	m.cfg.Mem.Write(data.Addr(), msg)
+	var reason [4]byte // SHUTDOWN_poweroff
+	m.cfg.Mem.Write(data.Addr()+0x100, reason[:])
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_xen_version, 0, 0),
+		hypercallExit(abi.HYPERVISOR_console_io, abi.CONSOLEIO_write, uint64(len(msg)), dataVA),
+		hypercallExit(11),
+		func(r *arch.Regs) arch.Exit { return arch.Exit{Kind: arch.ExitInterrupt, Vector: 0x20} },
+		hypercallExit(abi.HYPERVISOR_sched_op, abi.SCHEDOP_shutdown, dataVA+0x100),
+	}
+	d.VCPU(0).Regs.RIP = 0x1000
+	d.VCPU(0).Run()
+	got := fm.results
+	if len(got) != 5 {
+		t.Fatalf("%d entries, want 5 (log: %s)", len(got), logBuf)
+	}
+	if got[1].RAX != 0x00040011 {
+		t.Errorf("xen_version: %#x", got[1].RAX)
+	}
+	if got[2].RAX != 0 || fm.out.String() != string(msg) {
+		t.Errorf("console_io: rax %#x, console %q", got[2].RAX, fm.out.String())
+	}
+	if int64(got[3].RAX) != -38 {
+		t.Errorf("hypercall 11: %d", int64(got[3].RAX))
+	}
+	if got[4].RIP != 0x1000+6 {
+		t.Errorf("RIP after three hypercalls and an interrupt: %#x", got[4].RIP)
+	}
+	if strings.Join(fm.power, ",") != "poweroff" || !d.Stopped() {
+		t.Errorf("power %v, stopped %v", fm.power, d.Stopped())
+	}
+	if !strings.Contains(logBuf.String(), "Hardware Dom0 halted: powering off machine") {
+		t.Errorf("log: %s", logBuf)
+	}
+	s, e, i := d.VCPU(0).Exits()
+	if s != 4 || e != 0 || i != 1 {
+		t.Errorf("exits %d/%d/%d", s, e, i)
+	}
+}
+
+// TestUnhandledExceptionCrashes: an exception the guest has no handler for
+// crashes it; for the hardware domain that reboots the machine (or halts
+// with noreboot), with Xen's lines.
+func TestUnhandledExceptionCrashes(t *testing.T) {
+	for _, noReboot := range []bool{false, true} {
+		m, d, fm, logBuf, _ := testGuest(t, true)
+		m.cfg.NoReboot = noReboot
+		fm.steps = []func(*arch.Regs) arch.Exit{func(r *arch.Regs) arch.Exit {
+			return arch.Exit{Kind: arch.ExitException, Vector: arch.VecUD}
+		}}
+		d.VCPU(0).Run()
+		want, power := "rebooting machine in 5 seconds.", "reboot"
+		if noReboot {
+			want, power = "'noreboot' set - not rebooting.", "halt"
+		}
+		for _, l := range []string{"d0v0 Unhandled: vec 6, #UD[0000]", "Domain 0 (vcpu#0) crashed on cpu#0:", "Hardware Dom0 crashed: " + want} {
+			if !strings.Contains(logBuf.String(), l) {
+				t.Errorf("noreboot=%v: log lacks %q:\n%s", noReboot, l, logBuf)
+			}
+		}
+		if strings.Join(fm.power, ",") != power {
+			t.Errorf("noreboot=%v: power %v", noReboot, fm.power)
+		}
+	}
+}

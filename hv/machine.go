@@ -1,0 +1,139 @@
+package hv
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/evtchn"
+	"github.com/gohv/gohv/grant"
+	"github.com/gohv/gohv/hypercall"
+	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/sched"
+)
+
+// Backend runs a vCPU on the metal: it enters the guest with regs on the
+// page tables rooted at cr3 and returns when the guest exits. It is called
+// only from the vCPU's own goroutine; b must keep that goroutine on one OS
+// thread for the vCPU's lifetime.
+type Backend interface {
+	Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
+}
+
+// Power is what the machine does when the hardware domain stops.
+type Power interface {
+	PowerOff()
+	Reboot()
+	// Halt stops for good (noreboot after a crash).
+	Halt()
+}
+
+// ConsoleSink is the serial console as domains see it.
+type ConsoleSink interface {
+	// WriteRaw writes bytes as they are (the hardware domain's output).
+	WriteRaw(p []byte)
+}
+
+// Config is the machine hv runs.
+type Config struct {
+	Mem      mm.MachineMemory
+	Alloc    *mm.Allocator
+	Frames   *mm.FrameTable
+	Log      *klog.Logger
+	Console  ConsoleSink
+	Power    Power
+	Clock    sched.Clock
+	Timers   sched.TimerSource
+	Backend  Backend
+	NoReboot bool
+	Version  hypercall.VersionInfo
+}
+
+// Machine is the set of domains and the services they share. Safe for
+// concurrent use.
+type Machine struct {
+	cfg      Config
+	disp     *hypercall.Dispatcher
+	grants   *grant.Tables
+	registry *evtchn.Registry
+
+	mu      sync.Mutex // guards domains
+	domains map[abi.DomID]*Domain
+}
+
+// NewMachine wires the hypercall layer to cfg's memory and console.
+func NewMachine(cfg Config) *Machine {
+	m := &Machine{cfg: cfg, registry: evtchn.NewRegistry(), domains: map[abi.DomID]*Domain{}}
+	m.grants = grant.NewTables(cfg.Mem, grant.FrameTableFrames{FT: cfg.Frames}, grantMapper{m})
+	m.disp = hypercall.New(hypercall.Config{
+		Console: &console{m: m},
+		Domains: directory{m},
+		Grants:  m.grants,
+		Version: cfg.Version,
+	})
+	return m
+}
+
+// Dispatcher is the machine's hypercall table (for hv/pv to register the
+// handlers that change vCPU state).
+func (m *Machine) Dispatcher() *hypercall.Dispatcher { return m.disp }
+
+// Domain returns domain id, or nil.
+func (m *Machine) Domain(id abi.DomID) *Domain {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.domains[id]
+}
+
+type directory struct{ m *Machine }
+
+func (d directory) Lookup(id abi.DomID) (hypercall.Domain, bool) {
+	dom := d.m.Domain(id)
+	if dom == nil {
+		return nil, false
+	}
+	return dom, true
+}
+
+// grantMapper installs grant host mappings in the mapping domain's page
+// tables (the PV MMU owns them).
+type grantMapper struct{ m *Machine }
+
+func (g grantMapper) MapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags uint32) grant.Status {
+	dom := g.m.Domain(d)
+	if dom == nil {
+		return abi.GNTST_bad_domain
+	}
+	// The grant entry's cache attribute is not passed through grant's
+	// Mapper yet: write-back (0).
+	if !dom.space.MapGrant(dom.currentL4(), hostAddr, mfn, flags, 0, nil) {
+		return abi.GNTST_general_error
+	}
+	return abi.GNTST_okay
+}
+
+func (g grantMapper) UnmapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags uint32) grant.Status {
+	dom := g.m.Domain(d)
+	if dom == nil {
+		return abi.GNTST_bad_domain
+	}
+	if !dom.space.UnmapGrant(dom.currentL4(), hostAddr, mfn, flags) {
+		return abi.GNTST_general_error
+	}
+	return abi.GNTST_okay
+}
+
+// console implements hypercall.Console over the machine's sink.
+type console struct{ m *Machine }
+
+func (c *console) WriteRaw(dom abi.DomID, p []byte) { c.m.cfg.Console.WriteRaw(p) }
+
+func (c *console) WriteLine(dom abi.DomID, line []byte) {
+	c.m.cfg.Console.WriteRaw([]byte(fmt.Sprintf("(d%d) %s\n", dom, line)))
+}
+
+// Serial input for console_io read arrives with the console-input issue.
+func (c *console) PeekInput(p []byte) int { return 0 }
+func (c *console) DiscardInput(n int)     {}

@@ -1,0 +1,151 @@
+package hv
+
+import (
+	"fmt"
+
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/hypercall"
+	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/sched"
+)
+
+// VCPU is one virtual CPU of a domain. It implements hypercall.VCPU. All of
+// it is owned by the vCPU's goroutine (Run), except what the waiter and the
+// event-channel table guard themselves.
+type VCPU struct {
+	dom    *Domain
+	id     int
+	Regs   arch.Regs
+	tables mm.VCPUTables
+	waiter *sched.Waiter
+	guest  hypercall.SpaceGuest
+	caller hypercall.Caller
+
+	// BackendState is the metal's per-vCPU context (its FPU image); the
+	// Backend owns it.
+	BackendState any
+
+	exits [4]uint64 // by arch.ExitKind
+}
+
+// ID, Waiter, Tables, Flusher and Preempt implement hypercall.VCPU.
+func (v *VCPU) ID() int                { return v.id }
+func (v *VCPU) Waiter() *sched.Waiter  { return v.waiter }
+func (v *VCPU) Tables() *mm.VCPUTables { return &v.tables }
+func (v *VCPU) Flusher() mm.Flusher    { return flusher{v} }
+func (v *VCPU) Preempt() bool          { return false }
+func (v *VCPU) Domain() *Domain        { return v.dom }
+
+// Exits reports how many exits of each kind the vCPU has taken.
+func (v *VCPU) Exits() (syscalls, exceptions, interrupts uint64) {
+	return v.exits[arch.ExitSyscall], v.exits[arch.ExitException], v.exits[arch.ExitInterrupt]
+}
+
+// flusher performs the PV MMU's TLB maintenance for a vCPU. Every guest
+// entry reloads CR3 and the hypervisor leaves CR4.PGE off, so a vCPU that
+// is not running holds no stale translations: with one physical CPU a
+// flush has nothing left to do by the time the guest runs again. (With
+// more CPUs, vCPUs running elsewhere need an IPI here.)
+type flusher struct{ v *VCPU }
+
+func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
+	n := (len(f.v.dom.vcpus) + 63) / 64
+	b := make([]byte, 8*n)
+	if !f.v.guest.CopyFromGuest(b, mm.GuestVA(h)) {
+		return nil, false
+	}
+	mask := make([]uint64, n)
+	for i := range mask {
+		for j := 0; j < 8; j++ {
+			mask[i] |= uint64(b[8*i+j]) << (8 * j)
+		}
+	}
+	return mask, true
+}
+func (f flusher) FlushTLB(mm.FlushTarget)                   {}
+func (f flusher) InvalidatePage(mm.FlushTarget, mm.GuestVA) {}
+func (f flusher) FlushCache(bool)                           {}
+
+// Run runs the vCPU until its domain stops: it enters the guest through
+// the Backend and handles every exit. It must run on a goroutine the
+// Backend keeps on one OS thread.
+func (v *VCPU) Run() {
+	d := v.dom
+	b := d.m.cfg.Backend
+	v.waiter.Scheduled()
+	for !d.Stopped() {
+		exit, err := b.Run(v, &v.Regs, v.tables.Kernel)
+		if err != nil {
+			v.crash(fmt.Sprintf("cannot enter the guest: %v", err))
+			return
+		}
+		if int(exit.Kind) < len(v.exits) {
+			v.exits[exit.Kind]++
+		}
+		switch exit.Kind {
+		case arch.ExitSyscall:
+			v.hypercall()
+		case arch.ExitException:
+			v.exception(exit)
+		case arch.ExitInterrupt:
+			// Handled by the metal; the guest simply goes on.
+		}
+	}
+}
+
+// hypercall serves a SYSCALL from guest kernel mode.
+func (v *VCPU) hypercall() {
+	r := hypercall.Regs{RAX: v.Regs.RAX, RDI: v.Regs.RDI, RSI: v.Regs.RSI, RDX: v.Regs.RDX,
+		R10: v.Regs.R10, R8: v.Regs.R8, RIP: v.Regs.RIP}
+	nr := r.RAX
+	res := v.dom.m.disp.Dispatch(&v.caller, nr, r.Args())
+	r.Apply(nr, res)
+	v.Regs.RAX, v.Regs.RDI, v.Regs.RSI, v.Regs.RDX = r.RAX, r.RDI, r.RSI, r.RDX
+	v.Regs.R10, v.Regs.R8, v.Regs.RIP = r.R10, r.R8, r.RIP
+}
+
+// exception handles a CPU exception the guest took. The PV model bounces
+// it to the guest's trap table; without a handler the domain crashes.
+func (v *VCPU) exception(e arch.Exit) {
+	v.dom.log().Guestf(int(v.dom.id), v.id, klog.Err, "Unhandled: vec %d, %s[%04x]", e.Vector, vecName(e.Vector), e.ErrorCode)
+	v.crash("")
+}
+
+// crash stops the domain as Xen's domain_crash does: a register dump,
+// then shutdown with SHUTDOWN_crash.
+func (v *VCPU) crash(why string) {
+	d := v.dom
+	l := d.log()
+	if why != "" {
+		l.Guestf(int(d.id), v.id, klog.Err, "%s", why)
+	}
+	l.Lines([]string{fmt.Sprintf("Domain %d (vcpu#%d) crashed on cpu#0:", d.id, v.id)})
+	l.Lines(v.registerDump())
+	hypercall.Shutdown(d, abi.SHUTDOWN_crash)
+}
+
+func (v *VCPU) registerDump() []string {
+	r := &v.Regs
+	return []string{
+		fmt.Sprintf("RIP:    %04x:[<%016x>]", r.CS, r.RIP),
+		fmt.Sprintf("RFLAGS: %016x   CONTEXT: pv guest (d%dv%d)", r.RFLAGS, v.dom.id, v.id),
+		fmt.Sprintf("rax: %016x   rbx: %016x   rcx: %016x", r.RAX, r.RBX, r.RCX),
+		fmt.Sprintf("rdx: %016x   rsi: %016x   rdi: %016x", r.RDX, r.RSI, r.RDI),
+		fmt.Sprintf("rbp: %016x   rsp: %016x   r8:  %016x", r.RBP, r.RSP, r.R8),
+		fmt.Sprintf("r9:  %016x   r10: %016x   r11: %016x", r.R9, r.R10, r.R11),
+		fmt.Sprintf("r12: %016x   r13: %016x   r14: %016x", r.R12, r.R13, r.R14),
+		fmt.Sprintf("r15: %016x   cr3: %016x", r.R15, uint64(v.tables.Kernel.Addr())),
+		fmt.Sprintf("ds: %04x   es: %04x   fs: %04x   gs: %04x   ss: %04x   cs: %04x", r.DS, r.ES, r.FS, r.GS, r.SS, r.CS),
+	}
+}
+
+var vecNames = [...]string{"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "", "#TS", "#NP", "#SS", "#GP", "#PF", "", "#MF", "#AC", "#MC", "#XM"}
+
+func vecName(v uint8) string {
+	if int(v) < len(vecNames) {
+		return vecNames[v]
+	}
+	return "?"
+}
