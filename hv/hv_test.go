@@ -193,3 +193,22 @@ func TestUnhandledExceptionCrashes(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleRead: serial input queued for the hardware domain comes back
+// through console_io read, oldest first, and only once.
+func TestConsoleRead(t *testing.T) {
+	m, d, fm, _, data := testGuest(t, true)
+	m.ConsoleInput([]byte("ls -l\n"))
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_console_io, abi.CONSOLEIO_read, 3, dataVA),
+		hypercallExit(abi.HYPERVISOR_console_io, abi.CONSOLEIO_read, 100, dataVA+16),
+		hypercallExit(abi.HYPERVISOR_console_io, abi.CONSOLEIO_read, 100, dataVA+32),
+	}
+	d.VCPU(0).Run()
+	r := fm.results
+	var b [32]byte
+	m.cfg.Mem.Read(data.Addr(), b[:])
+	if r[1].RAX != 3 || r[2].RAX != 3 || r[3].RAX != 0 || string(b[:3]) != "ls " || string(b[16:19]) != "-l\n" {
+		t.Fatalf("reads returned %d, %d, %d; memory %q", r[1].RAX, r[2].RAX, r[3].RAX, b)
+	}
+}

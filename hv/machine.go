@@ -61,6 +61,25 @@ type Machine struct {
 
 	mu      sync.Mutex // guards domains
 	domains map[abi.DomID]*Domain
+
+	inMu sync.Mutex // guards in
+	in   []byte     // serial input for the hardware domain's console_io read
+}
+
+// maxConsoleInput bounds the serial input kept for console_io read; the
+// oldest bytes go first (Xen's serial_rx_ring is 16 KiB).
+const maxConsoleInput = 16 << 10
+
+// ConsoleInput queues serial input for the hardware domain and raises
+// VIRQ_CONSOLE, as Xen does when input is switched to dom0.
+func (m *Machine) ConsoleInput(p []byte) {
+	m.inMu.Lock()
+	m.in = append(m.in, p...)
+	if over := len(m.in) - maxConsoleInput; over > 0 {
+		m.in = append(m.in[:0], m.in[over:]...)
+	}
+	m.inMu.Unlock()
+	m.registry.SendGlobalVIRQ(abi.VIRQ_CONSOLE)
 }
 
 // NewMachine wires the hypercall layer to cfg's memory and console.
@@ -134,6 +153,17 @@ func (c *console) WriteLine(dom abi.DomID, line []byte) {
 	c.m.cfg.Console.WriteRaw([]byte(fmt.Sprintf("(d%d) %s\n", dom, line)))
 }
 
-// Serial input for console_io read arrives with the console-input issue.
-func (c *console) PeekInput(p []byte) int { return 0 }
-func (c *console) DiscardInput(n int)     {}
+func (c *console) PeekInput(p []byte) int {
+	c.m.inMu.Lock()
+	defer c.m.inMu.Unlock()
+	return copy(p, c.m.in)
+}
+
+func (c *console) DiscardInput(n int) {
+	c.m.inMu.Lock()
+	defer c.m.inMu.Unlock()
+	if n > len(c.m.in) {
+		n = len(c.m.in)
+	}
+	c.m.in = append(c.m.in[:0], c.m.in[n:]...)
+}

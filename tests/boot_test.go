@@ -1,7 +1,12 @@
 package tests
 
 import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -218,4 +223,41 @@ func TestACPIPowerOff(t *testing.T) {
 		t.Errorf("did not power off through ACPI:\n%s", r.serial)
 	}
 	r.wantExit(t, exitReset)
+}
+
+// TestConsoleInput types on the serial line (QEMU's stdio chardev): the
+// UART's receive interrupt brings the bytes to gohv's input handler.
+func TestConsoleInput(t *testing.T) {
+	elf, _ := image(t)
+	need(t, "qemu-system-x86_64")
+	qemuCPUSlots <- struct{}{}
+	defer func() { <-qemuCPUSlots }()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "tcg", "-display", "none", "-no-reboot",
+		"-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+		"-m", "512M", "-kernel", elf, "-append", "selftest=console")
+	stdin, err := cmd.StdinPipe()
+	must(t, err)
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		out.WriteString(l + "\n")
+		if l == "(XEN) selftest: console: type a line" {
+			io.WriteString(stdin, "serial ok\r") // no debug-key letters (h, m, R)
+		}
+	}
+	err = cmd.Wait()
+	r := result{serial: out.String(), exit: -1}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.exit = ee.ExitCode()
+	}
+	r.wantLines(t, "(XEN) *** Serial input to Xen (type 'CTRL-a' three times to switch input)",
+		"(XEN) selftest: console: got 'serial ok'", "(XEN) selftest: PASS")
+	r.wantExit(t, exitPowerOff)
 }

@@ -190,3 +190,14 @@ func WritePhys(addr uint64, p []byte) bool {
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), len(p)), p)
 	return true
 }
+
+// ConsoleRead blocks until serial input arrives on the console UART and
+// copies it to p. irq is the UART's 8259 line (4 for COM1, 3 for COM2);
+// the first call turns the receive interrupt on.
+func ConsoleRead(p []byte, irq int) int {
+	if len(p) == 0 {
+		return 0
+	}
+	n, _, _ := syscall.Syscall(sysConsoleInput, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(irq))
+	return int(n)
+}

@@ -77,7 +77,7 @@ func kmain() uintptr {
 	// give 0xe033/0xe02b as Xen's STAR does; mask IF, TF, DF, AC, NT so the
 	// shim runs with interrupts off. LSTAR is frontSyscall's alias.
 	amd64.Wrmsr(amd64.MSR_STAR, uint64(selKernelCS)<<32|uint64(selUser32CS)<<48)
-	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(alias(gateStubs[25])))
+	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(alias(gateStubs[38])))
 	amd64.Wrmsr(amd64.MSR_SYSCALL_MASK, amd64.RFLAGS_IF|amd64.RFLAGS_TF|amd64.RFLAGS_DF|amd64.RFLAGS_AC|amd64.RFLAGS_NT)
 	firstThread()
 	for i := range randBytes {

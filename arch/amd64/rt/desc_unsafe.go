@@ -43,10 +43,10 @@ var (
 	ist2 [istSize]byte
 	ist3 [istSize]byte
 
-	// gateStubs (guest_amd64.s): exceptions 0-21, then the timer, the
-	// spurious IRQ 7 and 15 stubs, then frontSyscall.
-	gateStubs [26]uintptr
-	// asmAddrs: -, threadStart, irqTimer, irqSpurious, faultTrampoline,
+	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
+	// then frontSyscall.
+	gateStubs [39]uintptr
+	// asmAddrs: -, threadStart, irqTimer, irqDevice, faultTrampoline,
 	// runtime.text, runtime.end, runtime.etext (entry_amd64.s).
 	asmAddrs [8]uintptr
 )
@@ -110,13 +110,8 @@ func initDescriptors() {
 	// guest is a #GP the hypervisor decodes.
 	idt[3][0] |= 3 << 45
 	idt[4][0] |= 3 << 45
-	setGate(vecPIC, alias(gateStubs[22]), 1)
-	for v := vecPIC + 1; v < vecPIC+16; v++ {
-		stub := gateStubs[24]
-		if v < vecPIC+8 {
-			stub = gateStubs[23]
-		}
-		setGate(v, alias(stub), 1)
+	for i := 0; i < 16; i++ {
+		setGate(vecPIC+i, alias(gateStubs[22+i]), 1)
 	}
 	amd64.Lidt(pseudoDescriptor(alias(uintptr(unsafe.Pointer(&idt[0]))), unsafe.Sizeof(idt)))
 }

@@ -298,14 +298,27 @@ preempt:
 	POP_GPRS
 	IRETQ
 
-// irqSpurious takes the other 8259 lines (masked; only spurious IRQ 7/15
-// can arrive): acknowledge both controllers and return.
-TEXT ·irqSpurious(SB),NOSPLIT|NOFRAME,$0
-	PUSHQ	AX
-	MOVB	$0x20, AX
-	OUTB	$0xA0
-	OUTB	$0x20
-	POPQ	AX
+// irqDevice: an 8259 line other than the timer, from ring 0 (frontIrq
+// left the vector on the stack, above the CPU's frame). Saves registers and
+// vector state and calls deviceIRQ(vector), which acknowledges the
+// controller and serves the device. Context: IST1, interrupts off.
+TEXT ·irqDevice(SB),NOSPLIT|NOFRAME,$0
+	PUSH_GPRS
+	MOVQ	SP, BX
+	SUBQ	$528, SP
+	ANDQ	$~15, SP
+	FXSAVE64	(SP)
+	SUBQ	$16, SP
+	MOVQ	(15*8)(BX), AX
+	MOVQ	AX, 0(SP)
+	MOVQ	BX, 8(SP)
+	CALL	·deviceIRQ(SB)
+	MOVQ	8(SP), BX
+	ADDQ	$16, SP
+	FXRSTOR64	(SP)
+	MOVQ	BX, SP
+	POP_GPRS
+	ADDQ	$8, SP
 	IRETQ
 
 // trapCommon: every exception stub pushes (error code or 0, vector) and
@@ -348,7 +361,7 @@ TEXT ·faultTrampoline(SB),NOSPLIT|NOFRAME,$0
 DATA ·asmAddrs+0(SB)/8, $·syscallEntry(SB)
 DATA ·asmAddrs+8(SB)/8, $·threadStart(SB)
 DATA ·asmAddrs+16(SB)/8, $·irqTimer(SB)
-DATA ·asmAddrs+24(SB)/8, $·irqSpurious(SB)
+DATA ·asmAddrs+24(SB)/8, $·irqDevice(SB)
 DATA ·asmAddrs+32(SB)/8, $·faultTrampoline(SB)
 DATA ·asmAddrs+40(SB)/8, $runtime·text(SB)
 DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)

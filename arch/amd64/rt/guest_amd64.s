@@ -112,25 +112,20 @@ fromGuest:
 	JMP	·guestExitCommon(SB)
 
 // frontIrq: a device interrupt (vector pushed by its stub). From ring 0
-// the timer continues at the low irqTimer and the other 8259 lines are
-// acknowledged here; from a guest it is an exit, acknowledged in Go.
+// the timer continues at the low irqTimer, the other 8259 lines at the
+// low irqDevice; from a guest it is an exit, acknowledged in Go.
 // Stack: [vector][RIP][CS][RFLAGS][RSP][SS].
 TEXT ·frontIrq(SB),NOSPLIT|NOFRAME,$0
 	TESTB	$3, 16(SP)
 	JNZ	fromGuest
 	CMPQ	0(SP), $0x20
-	JNE	spurious
+	JNE	device
 	ADDQ	$8, SP
 	PUSHQ	·lowAddrs+16(SB)
-	BYTE	$0xC3	// RET
-spurious:
-	ADDQ	$8, SP
-	PUSHQ	AX
-	MOVB	$0x20, AX
-	OUTB	$0xA0
-	OUTB	$0x20
-	POPQ	AX
-	IRETQ
+	BYTE	$0xC3	// RET: to irqTimer
+device:
+	PUSHQ	·lowAddrs+24(SB)
+	BYTE	$0xC3	// RET: to irqDevice, the vector still pushed
 fromGuest:
 	SWAPGS
 	GS_SAVE_BX
@@ -232,7 +227,8 @@ TEXT ·guestEnterAlias(SB),NOSPLIT|NOFRAME,$0
 	SWAPGS
 	IRETQ
 
-// The gate stubs: push (0 or nothing for the CPU's error code, vector).
+// The gate stubs: push (0 or nothing for the CPU's error code, vector);
+// gateIRQn for the 8259's line n (vector 0x20+n).
 #define EXC(n)		PUSHQ $0; PUSHQ $n; JMP ·frontTrap(SB)
 #define EXCERR(n)	PUSHQ $n; JMP ·frontTrap(SB)
 #define IRQ(n)		PUSHQ $n; JMP ·frontIrq(SB)
@@ -281,11 +277,37 @@ TEXT ·gate20(SB),NOSPLIT|NOFRAME,$0
 	EXC(20)
 TEXT ·gate21(SB),NOSPLIT|NOFRAME,$0
 	EXCERR(21)
-TEXT ·gateTimer(SB),NOSPLIT|NOFRAME,$0
+TEXT ·gateIRQ0(SB),NOSPLIT|NOFRAME,$0
 	IRQ(0x20)
-TEXT ·gateSpurious7(SB),NOSPLIT|NOFRAME,$0
+TEXT ·gateIRQ1(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x21)
+TEXT ·gateIRQ2(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x22)
+TEXT ·gateIRQ3(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x23)
+TEXT ·gateIRQ4(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x24)
+TEXT ·gateIRQ5(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x25)
+TEXT ·gateIRQ6(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x26)
+TEXT ·gateIRQ7(SB),NOSPLIT|NOFRAME,$0
 	IRQ(0x27)
-TEXT ·gateSpurious(SB),NOSPLIT|NOFRAME,$0
+TEXT ·gateIRQ8(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x28)
+TEXT ·gateIRQ9(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x29)
+TEXT ·gateIRQ10(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x2a)
+TEXT ·gateIRQ11(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x2b)
+TEXT ·gateIRQ12(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x2c)
+TEXT ·gateIRQ13(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x2d)
+TEXT ·gateIRQ14(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x2e)
+TEXT ·gateIRQ15(SB),NOSPLIT|NOFRAME,$0
 	IRQ(0x2f)
 
 DATA ·gateStubs+0(SB)/8, $·gate0(SB)
@@ -310,14 +332,28 @@ DATA ·gateStubs+144(SB)/8, $·gate18(SB)
 DATA ·gateStubs+152(SB)/8, $·gate19(SB)
 DATA ·gateStubs+160(SB)/8, $·gate20(SB)
 DATA ·gateStubs+168(SB)/8, $·gate21(SB)
-DATA ·gateStubs+176(SB)/8, $·gateTimer(SB)
-DATA ·gateStubs+184(SB)/8, $·gateSpurious7(SB)
-DATA ·gateStubs+192(SB)/8, $·gateSpurious(SB)
-DATA ·gateStubs+200(SB)/8, $·frontSyscall(SB)
-GLOBL ·gateStubs(SB), RODATA, $208
+DATA ·gateStubs+176(SB)/8, $·gateIRQ0(SB)
+DATA ·gateStubs+184(SB)/8, $·gateIRQ1(SB)
+DATA ·gateStubs+192(SB)/8, $·gateIRQ2(SB)
+DATA ·gateStubs+200(SB)/8, $·gateIRQ3(SB)
+DATA ·gateStubs+208(SB)/8, $·gateIRQ4(SB)
+DATA ·gateStubs+216(SB)/8, $·gateIRQ5(SB)
+DATA ·gateStubs+224(SB)/8, $·gateIRQ6(SB)
+DATA ·gateStubs+232(SB)/8, $·gateIRQ7(SB)
+DATA ·gateStubs+240(SB)/8, $·gateIRQ8(SB)
+DATA ·gateStubs+248(SB)/8, $·gateIRQ9(SB)
+DATA ·gateStubs+256(SB)/8, $·gateIRQ10(SB)
+DATA ·gateStubs+264(SB)/8, $·gateIRQ11(SB)
+DATA ·gateStubs+272(SB)/8, $·gateIRQ12(SB)
+DATA ·gateStubs+280(SB)/8, $·gateIRQ13(SB)
+DATA ·gateStubs+288(SB)/8, $·gateIRQ14(SB)
+DATA ·gateStubs+296(SB)/8, $·gateIRQ15(SB)
+DATA ·gateStubs+304(SB)/8, $·frontSyscall(SB)
+GLOBL ·gateStubs(SB), RODATA, $312
 
 // Low (identity-mapped) continuations the front stubs jump to from ring 0.
 DATA ·lowAddrs+0(SB)/8, $·syscallEntry(SB)
 DATA ·lowAddrs+8(SB)/8, $·trapCommon(SB)
 DATA ·lowAddrs+16(SB)/8, $·irqTimer(SB)
-GLOBL ·lowAddrs(SB), RODATA, $24
+DATA ·lowAddrs+24(SB)/8, $·irqDevice(SB)
+GLOBL ·lowAddrs(SB), RODATA, $32

@@ -77,12 +77,12 @@ func vcpuRun(regs *arch.Regs, cr3 uint64, fx uintptr, exit *arch.Exit) uintptr {
 		exit.Vector, exit.ErrorCode, exit.CR2 = uint8(g.vector), g.errcode, g.cr2
 	case exitInterrupt:
 		exit.Vector = uint8(g.vector)
-		amd64.Outb(0x20, 0x20)
 		if g.vector == vecPIC {
+			amd64.Outb(0x20, 0x20)
 			c.ticks++
 			schedule() // the tick slices time between kernel threads
 		} else {
-			amd64.Outb(0xA0, 0x20)
+			deviceIRQ(g.vector)
 		}
 	}
 	return 0

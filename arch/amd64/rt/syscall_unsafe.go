@@ -35,12 +35,13 @@ func errno(e uintptr) uintptr { return -e }
 // gohv's own system calls, made by the exported API from ordinary
 // goroutines so that they run serialised with the rest of the shim.
 const (
-	sysConsoleRaw = 1000 + iota // (buf, len): bytes to the serial line, as is
-	sysSerialInit               // (base, baud, lcr)
-	sysPowerOff                 // (code)
-	sysReboot                   // ()
-	sysPanic                    // (msg, len): Xen panic banner, then reboot or halt
-	sysHalt                     // (): stop this CPU for good
+	sysConsoleRaw   = 1000 + iota // (buf, len): bytes to the serial line, as is
+	sysSerialInit                 // (base, baud, lcr)
+	sysPowerOff                   // (code)
+	sysReboot                     // ()
+	sysPanic                      // (msg, len): Xen panic banner, then reboot or halt
+	sysHalt                       // (): stop this CPU for good
+	sysConsoleInput               // (buf, len, irq): serial input, blocking
 )
 
 var (
@@ -227,6 +228,8 @@ func dispatch(f *sysFrame) {
 		powerOff(int(a0))
 	case sysReboot:
 		reboot()
+	case sysConsoleInput:
+		ret = sysConsoleRead(a0, a1, a2)
 	case sysHalt:
 		amd64.Halt()
 	case sysVCPURun:

@@ -1,0 +1,85 @@
+package rt
+
+import (
+	"unsafe"
+
+	"github.com/gohv/gohv/arch/amd64"
+)
+
+// Serial input. Once cmd/gohv asks for it (ConsoleRead), the console
+// UART's receive interrupt is on: deviceIRQ drains the UART into rxBuf and
+// wakes the thread waiting in sysConsoleRead. Bytes that arrive while
+// rxBuf is full are dropped and counted.
+
+const rxSize = 4096
+
+var (
+	rxBuf     [rxSize]byte
+	rxHead    uint64 // bytes ever received (write index)
+	rxTail    uint64 // bytes ever consumed (read index)
+	rxDropped uint64
+	rxIRQ     uint8 // the 8259 line of the console UART, 0 = input off
+	rxWaiting [maxThreads]bool
+)
+
+// deviceIRQ serves an 8259 line other than the timer. Context: an IST
+// stack or the shim (a guest exit), interrupts off.
+//
+//go:nosplit
+func deviceIRQ(vector uint64) {
+	line := uint8(vector - vecPIC)
+	if line >= 8 {
+		amd64.Outb(0xA0, 0x20)
+	}
+	amd64.Outb(0x20, 0x20)
+	if rxIRQ == 0 || line != rxIRQ {
+		return // spurious IRQ 7/15, or a masked line
+	}
+	got := false
+	for i := 0; i < 64 && amd64.Inb(serialBase+uartLSR)&1 != 0; i++ {
+		b := amd64.Inb(serialBase + uartTHR)
+		if rxHead-rxTail == rxSize {
+			rxDropped++
+			continue
+		}
+		rxBuf[rxHead%rxSize] = b
+		rxHead++
+		got = true
+	}
+	if got {
+		for i := range rxWaiting {
+			if rxWaiting[i] {
+				rxWaiting[i] = false
+				wake(&threads[i])
+			}
+		}
+	}
+}
+
+// sysConsoleRead copies received bytes to buf, waiting for at least one.
+// The first call turns the UART's receive interrupt on (irq = its line).
+// Context: the shim.
+//
+//go:nosplit
+func sysConsoleRead(buf, n, irq uintptr) uintptr {
+	if n == 0 {
+		return 0
+	}
+	if rxIRQ == 0 && irq != 0 && irq < 8 {
+		rxIRQ = uint8(irq)
+		amd64.Outb(serialBase+uartIER, 1) // received data available
+		amd64.Outb(0x21, amd64.Inb(0x21)&^(1<<irq))
+	}
+	for rxHead == rxTail {
+		i := thisCPU().cur
+		rxWaiting[i] = true
+		block(0)
+	}
+	touchRange(buf, n)
+	var c uintptr
+	for ; c < n && rxTail != rxHead; c++ {
+		*(*byte)(unsafe.Pointer(buf + c)) = rxBuf[rxTail%rxSize]
+		rxTail++
+	}
+	return c
+}
