@@ -42,8 +42,9 @@ vet:
 	$(GO) vet $$($(GO) list ./... | grep -v /arch/amd64/rt)
 	$(IMAGE_ENV) $(GO) vet -unsafeptr=false -framepointer=false ./arch/amd64/rt
 
+# GOHV_VMLINUZ: Debian's Linux 6.1 bzImage, for the tests that parse a real kernel.
 test: deps vet all
-	$(GO) test -timeout 30m ./...
+	GOHV_VMLINUZ=$$(scripts/fetch-kernel.sh) $(GO) test -timeout 30m ./...
 
 # Each fuzz target for FUZZTIME (not part of `make test`).
 FUZZTIME ?= 60s
