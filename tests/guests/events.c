@@ -183,14 +183,28 @@ void test_main(void)
 	set_mask(p1, 1);
 	__atomic_fetch_and(&s->evtchn_pending[p1 / 64], ~(1UL << (p1 % 64)), __ATOMIC_SEQ_CST);
 	u32 ports[1] = { p1 };
+	/*
+	 * A poller may wake early: any event that sets this vCPU's
+	 * upcall_pending kicks it (on Xen, the 10 ms periodic VIRQ_TIMER, which
+	 * this guest never stops). The ABI promises only that the poll ends by
+	 * the timeout or when a listed port is pending, so poll again until one
+	 * of those holds, as Linux does, and count the early wakes.
+	 */
 	t0 = now_ns();
 	struct sched_poll sp = { ports, 1, 0, t0 + 2000000 };
-	check_eq(hc_sched_op(SCHEDOP_poll, &sp), 0, "poll(p1, timeout 2ms)");
-	t1 = now_ns();
+	int early = 0;
+	for (;;) {
+		check_eq(hc_sched_op(SCHEDOP_poll, &sp), 0, "poll(p1, timeout 2ms)");
+		t1 = now_ns();
+		if (pending(p1) || t1 + SLOP_NS >= sp.timeout || early >= 100)
+			break;
+		early++;
+		v->evtchn_upcall_pending = 0;
+	}
 	check(t1 + SLOP_NS >= t0 + 2000000, "poll with nothing pending returned after %lu ns, before its timeout",
 	      t1 - t0);
 	check(!pending(p1), "p1 pending after an idle poll");
-	printf("poll: idle, returned after %lu us\n", (t1 - t0) / 1000);
+	printf("poll: idle, returned after %lu us (%d early wake(s))\n", (t1 - t0) / 1000, early);
 	check_eq(send(p2), 0, "send(p2) before poll");
 	t0 = now_ns();
 	sp.timeout = t0 + 1000000000;
