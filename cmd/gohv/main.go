@@ -211,6 +211,8 @@ func ready(what string) {
 	log.Lines([]string{
 		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d MiB reserved",
 			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, heapBytes()>>20),
+		fmt.Sprintf("gohv time: %d ms since the TSC was calibrated (kmain), %d ms in main",
+			rt.Uptime().Milliseconds(), time.Since(start).Milliseconds()),
 		fmt.Sprintf("gohv ready: %s", what),
 	})
 }

@@ -3,6 +3,7 @@ package rt
 import (
 	"errors"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch"
@@ -78,6 +79,9 @@ type MemStats struct {
 func Stats() MemStats {
 	return MemStats{heapFrames, heapPeak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads, nSignals}
 }
+
+// Uptime is the time since kmain calibrated the TSC.
+func Uptime() time.Duration { return time.Duration(nanotime()) }
 
 // TSCHz is the calibrated TSC frequency.
 func TSCHz() uint64 { return tscHz }
