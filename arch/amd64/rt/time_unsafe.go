@@ -13,7 +13,7 @@ import (
 
 const (
 	pitHz       = 1193182
-	calibrateMs = 20
+	calibrateMs = 4
 	tickHz      = 1000
 )
 
