@@ -58,6 +58,9 @@ func threadInit(i int) *kthread {
 	t.tid = nextTid
 	nextTid++
 	t.waitAddr, t.deadline, t.timedOut, t.onEpoll = 0, 0, false, false
+	// A reused slot starts with no signal state of its predecessor's.
+	sigPending[i], sigmasks[i], altStack[i] = 0, 0, [3]uint64{}
+	rxWaiting[i] = false
 	t.state = thRunning
 	nThreads++
 	return t
@@ -148,6 +151,7 @@ func sysClone(f *sysFrame) uintptr {
 			continue
 		}
 		t := threadInit(i)
+		sigmasks[i] = sigmasks[thisCPU().cur] // a new thread inherits its creator's mask
 		cf := (*sysFrame)(unsafe.Pointer(t.ktop - unsafe.Sizeof(sysFrame{})))
 		*cf = *f
 		cf.ax = 0
