@@ -86,6 +86,7 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 	if !d.events.InitSharedInfo() {
 		return nil, fmt.Errorf("hv: shared_info frame %#x is not in machine memory", si)
 	}
+	d.updateWallClock()
 	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware}, grantFrames{m, c.ID}); e != 0 {
 		return nil, fmt.Errorf("hv: grant table: %v", e)
 	}

@@ -212,3 +212,50 @@ func TestConsoleRead(t *testing.T) {
 		t.Fatalf("reads returned %d, %d, %d; memory %q", r[1].RAX, r[2].RAX, r[3].RAX, b)
 	}
 }
+
+type fakeTime struct{ tsc uint64 }
+
+func (f *fakeTime) Sample() (uint64, int64)   { f.tsc += 1000; return f.tsc, int64(f.tsc / 3) }
+func (f *fakeTime) TSCHz() uint64             { return 3_000_000_000 }
+func (f *fakeTime) WallClock() (int64, int32) { return 1_800_000_000, 123 }
+
+// TestScaleFor: the pvclock scale turns TSC deltas into nanoseconds within
+// a part per billion, across CPU speeds.
+func TestScaleFor(t *testing.T) {
+	for _, hz := range []uint64{1, 1000, 999_999_999, 1_000_000_000, 1_000_000_001, 2_600_000_000, 3_000_000_000, 5_000_000_000, 100_000_000_000} {
+		s := ScaleFor(hz)
+		for _, d := range []uint64{0, 1, hz, 10 * hz} {
+			want := float64(d) * 1e9 / float64(hz)
+			got := float64(s.Apply(d))
+			if diff := got - want; diff > want*1e-8+1 || -diff > want*1e-8+1 {
+				t.Errorf("hz %d delta %d: %v ns, want %v (scale %+v)", hz, d, got, want, s)
+			}
+		}
+	}
+}
+
+// TestTimeInfo: a vCPU's vcpu_time_info and the domain's wall clock are
+// written with the version protocol (even when done).
+func TestTimeInfo(t *testing.T) {
+	m, d, fm, _, _ := testGuest(t, true)
+	m.cfg.Time = &fakeTime{}
+	d.updateWallClock()
+	fm.steps = []func(*arch.Regs) arch.Exit{hypercallExit(abi.HYPERVISOR_sched_op, abi.SCHEDOP_yield, 0)}
+	d.VCPU(0).Run()
+	var si [3136]byte
+	m.cfg.Mem.Read(d.SharedInfo().Addr(), si[:])
+	le := binary.LittleEndian
+	ti := si[vcpuTimeOff:]
+	if ver := le.Uint32(ti); ver == 0 || ver&1 != 0 {
+		t.Errorf("time version %d", ver)
+	}
+	if tsc, sys := le.Uint64(ti[8:]), le.Uint64(ti[16:]); tsc == 0 || sys != tsc/3 {
+		t.Errorf("tsc %d system_time %d", tsc, sys)
+	}
+	if mul, shift := le.Uint32(ti[24:]), int8(ti[28]); (TimeScale{mul, shift}) != ScaleFor(3_000_000_000) {
+		t.Errorf("scale %d/%d", mul, shift)
+	}
+	if ver, sec, nsec := le.Uint32(si[wcVersionOff:]), le.Uint32(si[wcVersionOff+4:]), le.Uint32(si[wcVersionOff+8:]); ver&1 != 0 || ver == 0 || sec != 1_800_000_000 || nsec != 123 {
+		t.Errorf("wall clock version %d sec %d nsec %d", ver, sec, nsec)
+	}
+}

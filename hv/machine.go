@@ -38,14 +38,16 @@ type ConsoleSink interface {
 
 // Config is the machine hv runs.
 type Config struct {
-	Mem      mm.MachineMemory
-	Alloc    *mm.Allocator
-	Frames   *mm.FrameTable
-	Log      *klog.Logger
-	Console  ConsoleSink
-	Power    Power
-	Clock    sched.Clock
-	Timers   sched.TimerSource
+	Mem     mm.MachineMemory
+	Alloc   *mm.Allocator
+	Frames  *mm.FrameTable
+	Log     *klog.Logger
+	Console ConsoleSink
+	Power   Power
+	Clock   sched.Clock
+	Timers  sched.TimerSource
+	// Time feeds the guests' vcpu_time_info and wall clock (nil: none).
+	Time     TimeSource
 	Backend  Backend
 	NoReboot bool
 	Version  hypercall.VersionInfo

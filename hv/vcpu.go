@@ -76,6 +76,7 @@ func (v *VCPU) Run() {
 	b := d.m.cfg.Backend
 	v.waiter.Scheduled()
 	for !d.Stopped() {
+		v.UpdateTime()
 		exit, err := b.Run(v, &v.Regs, v.tables.Kernel)
 		if err != nil {
 			v.crash(fmt.Sprintf("cannot enter the guest: %v", err))

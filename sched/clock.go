@@ -36,6 +36,11 @@ type HostClock struct {
 // NewHostClock returns a HostClock whose system time starts at 0 now.
 func NewHostClock() *HostClock { return &HostClock{start: time.Now()} }
 
+// NewHostClockSince returns a HostClock whose system time 0 was start (on
+// the metal: the moment the TSC was calibrated, so system time here is
+// the one guests see in vcpu_time_info).
+func NewHostClockSince(start time.Time) *HostClock { return &HostClock{start: start} }
+
 // Now implements Clock.
 func (c *HostClock) Now() int64 { return int64(time.Since(c.start)) }
 

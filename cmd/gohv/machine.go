@@ -54,8 +54,13 @@ func (metal) Reboot() {
 	rt.Reboot()
 }
 
-func (metal) Halt()             { rt.Halt() }
-func (metal) WriteRaw(p []byte) { rt.ConsoleRaw(p) }
+func (metal) Halt() { rt.Halt() }
+
+// Sample, TSCHz and WallClock are hv's TimeSource.
+func (metal) Sample() (uint64, int64)   { return rt.ClockSample() }
+func (metal) TSCHz() uint64             { return rt.TSCHz() }
+func (metal) WallClock() (int64, int32) { return rt.BootWallClock(), 0 }
+func (metal) WriteRaw(p []byte)         { rt.ConsoleRaw(p) }
 
 // newMachine builds the frame table, the M2P and its guest mapping, and
 // the hv machine over them.
@@ -86,11 +91,13 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string) (*hv.Machin
 	if err != nil {
 		return nil, err
 	}
-	clock := sched.NewHostClock()
+	// System time is the shim's clock (ns since TSC calibration), the one
+	// guests read in vcpu_time_info and give back in set_timer_op.
+	clock := sched.NewHostClockSince(time.Now().Add(-rt.Uptime()))
 	return hv.NewMachine(hv.Config{
 		Mem: mem, Alloc: frames, Frames: ft, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: metal{},
-		Clock: clock, Timers: clock, NoReboot: noReboot,
+		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
 		Version: hypercall.VersionInfo{Commandline: cmdline},
 	}), nil
 }

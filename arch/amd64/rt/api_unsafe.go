@@ -2,11 +2,13 @@ package rt
 
 import (
 	"errors"
+	"math/bits"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/arch/amd64"
 )
 
 // The API cmd/gohv calls. Ordinary goroutine context; calls that touch
@@ -78,6 +80,14 @@ type MemStats struct {
 // Stats returns the shim's counters (a racy snapshot; for reports).
 func Stats() MemStats {
 	return MemStats{heapFrames, heapPeak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads, nSignals}
+}
+
+// ClockSample returns a TSC reading and the system time (ns since the TSC
+// was calibrated) computed from that same reading.
+func ClockSample() (tsc uint64, ns int64) {
+	tsc = amd64.Rdtsc()
+	hi, lo := bits.Mul64(tsc-tsc0, tscMult)
+	return tsc, int64(hi<<32 | lo>>32)
 }
 
 // Uptime is the time since kmain calibrated the TSC.

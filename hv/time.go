@@ -1,0 +1,115 @@
+package hv
+
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/gohv/gohv/mm"
+)
+
+// TimeSource is the machine's clock as PV time needs it. Sample returns a
+// TSC reading and the system time (ns since boot, Xen's NOW()) that
+// belongs to it; TSCHz is the calibrated TSC frequency; WallClock is the
+// UTC time at system time 0.
+type TimeSource interface {
+	Sample() (tsc uint64, systemNs int64)
+	TSCHz() uint64
+	WallClock() (sec int64, nsec int32)
+}
+
+// Offsets in shared_info and vcpu_info (xen.h; abi's layout test holds them).
+const (
+	wcVersionOff = 3072
+	vcpuTimeOff  = 32 // vcpu_time_info inside vcpu_info
+	vcpuInfoSize = 64
+)
+
+// TimeScale is Xen's time_scale: ns = ((tsc << shift, or >> -shift) * mul) >> 32.
+type TimeScale struct {
+	Mul   uint32
+	Shift int8
+}
+
+// ScaleFor returns the scale that turns ticks at hz into nanoseconds, as
+// Xen's set_time_scale chooses it: hz is shifted into (1e9, 2e9] so the
+// multiplier, 1e9/hz in 32-bit fixed point, keeps full precision.
+func ScaleFor(hz uint64) TimeScale {
+	const nsPerSec = 1_000_000_000
+	if hz == 0 {
+		return TimeScale{}
+	}
+	tps, shift := hz, int8(0)
+	for tps > 2*nsPerSec {
+		tps >>= 1
+		shift--
+	}
+	for tps <= nsPerSec {
+		tps <<= 1
+		shift++
+	}
+	// mul = (1e9 << 32) / tps, which is below 2^32 since tps > 1e9.
+	hi, lo := bits.Mul64(nsPerSec, 1<<32)
+	mul, _ := bits.Div64(hi, lo, tps)
+	return TimeScale{Mul: uint32(mul), Shift: shift}
+}
+
+// Apply converts a TSC delta to nanoseconds with the scale (what a guest's
+// pvclock computes).
+func (s TimeScale) Apply(delta uint64) uint64 {
+	if s.Shift >= 0 {
+		delta <<= uint(s.Shift)
+	} else {
+		delta >>= uint(-s.Shift)
+	}
+	hi, lo := bits.Mul64(delta, uint64(s.Mul))
+	return hi<<32 | lo>>32
+}
+
+// writeVersioned writes body at machine address at with the odd/even
+// version protocol on the 32-bit version word at ver: odd while the fields
+// change, so a guest reading them retries until it sees the same even
+// version before and after.
+func writeVersioned(mem mm.MachineMemory, ver, at mm.Maddr, body []byte) {
+	var v [4]byte
+	mem.Read(ver, v[:])
+	n := binary.LittleEndian.Uint32(v[:]) | 1
+	binary.LittleEndian.PutUint32(v[:], n)
+	mem.Write(ver, v[:])
+	mem.Write(at, body)
+	binary.LittleEndian.PutUint32(v[:], n+1)
+	mem.Write(ver, v[:])
+}
+
+// UpdateTime writes the vCPU's vcpu_time_info in its shared_info slot: the
+// TSC and system time now and the scale between them.
+func (v *VCPU) UpdateTime() {
+	ts := v.dom.m.cfg.Time
+	if ts == nil || v.id >= 32 {
+		return
+	}
+	tsc, now := ts.Sample()
+	sc := ScaleFor(ts.TSCHz())
+	var b [24]byte // tsc_timestamp, system_time, mul, shift, flags, pad
+	binary.LittleEndian.PutUint64(b[0:], tsc)
+	binary.LittleEndian.PutUint64(b[8:], uint64(now))
+	binary.LittleEndian.PutUint32(b[16:], sc.Mul)
+	b[20] = byte(sc.Shift)
+	ma := v.dom.sharedInfo.Addr() + mm.Maddr(v.id*vcpuInfoSize+vcpuTimeOff)
+	writeVersioned(v.dom.m.cfg.Mem, ma, ma+8, b[:])
+}
+
+// updateWallClock writes shared_info's wall clock: the UTC time at system
+// time 0 (wc_sec, wc_nsec, wc_sec_hi) with wc_version's protocol.
+func (d *Domain) updateWallClock() {
+	ts := d.m.cfg.Time
+	if ts == nil {
+		return
+	}
+	sec, nsec := ts.WallClock()
+	var b [12]byte // wc_sec, wc_nsec, wc_sec_hi after wc_version
+	binary.LittleEndian.PutUint32(b[0:], uint32(sec))
+	binary.LittleEndian.PutUint32(b[4:], uint32(nsec))
+	binary.LittleEndian.PutUint32(b[8:], uint32(uint64(sec)>>32))
+	ma := d.sharedInfo.Addr() + wcVersionOff
+	writeVersioned(d.m.cfg.Mem, ma, ma+4, b[:])
+}
