@@ -1,0 +1,267 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Guest benchmarks: the PV test guests of tests/guests booted as dom0 of
+// Debian's Xen 4.17 and of gohv, interleaved, medians reported with the
+// gohv/Xen ratio. Run by `make bench` (go test -bench), never by `make test`.
+// gohv does not run dom0 yet: its half reports its figures as unavailable
+// (b.Log) instead of failing, and stops trying after the first run that
+// lacks the guest's result line.
+
+// guestBenchOps are the bench guest's metrics: the name in its
+// "bench: <metric> cycles_per_op=<n> ops=<n>" line and the short name of
+// the reported metrics (xen-<short>-cycles, gohv-<short>-cycles,
+// <short>-ratio).
+var guestBenchOps = []struct{ metric, short string }{
+	{"null_hypercall", "null"},
+	{"evtchn_send", "evtchn"},
+	{"grant_copy_4k", "grant"},
+}
+
+// benchLineRe matches a bench guest figure; not anchored at the line start
+// so a hypervisor's console prefix (Xen gives dom0 none) does not hide it.
+var (
+	benchLineRe = regexp.MustCompile(`(?m)bench: (\w+) cycles_per_op=(\d+) ops=(\d+)\r?$`)
+	benchKHzRe  = regexp.MustCompile(`(?m)bench: tsc_khz=(\d+)\r?$`)
+)
+
+// guestFigures is what one run of the bench guest printed.
+type guestFigures struct {
+	cycles map[string]uint64 // metric -> cycles per op
+	tscKHz uint64            // 0 if the guest printed none
+}
+
+// parseBenchGuest reads the bench guest's figures from a serial log. It
+// fails (with the reason) unless the guest said SUCCESS and gave every
+// metric of guestBenchOps.
+func parseBenchGuest(serial string) (guestFigures, error) {
+	f := guestFigures{cycles: map[string]uint64{}}
+	if !strings.Contains(serial, "Test result: SUCCESS bench\n") {
+		if m := resultRe.FindStringSubmatch(serial); m != nil {
+			return f, fmt.Errorf("bench guest: Test result: %s %s", m[1], m[2])
+		}
+		return f, fmt.Errorf("no \"Test result: SUCCESS bench\" line")
+	}
+	for _, m := range benchLineRe.FindAllStringSubmatch(serial, -1) {
+		n, err := strconv.ParseUint(m[2], 10, 64)
+		if err != nil {
+			return f, fmt.Errorf("%q: %v", m[0], err)
+		}
+		f.cycles[m[1]] = n
+	}
+	for _, op := range guestBenchOps {
+		if _, ok := f.cycles[op.metric]; !ok {
+			return f, fmt.Errorf("no \"bench: %s\" line", op.metric)
+		}
+	}
+	if m := benchKHzRe.FindStringSubmatch(serial); m != nil {
+		f.tscKHz, _ = strconv.ParseUint(m[1], 10, 64)
+	}
+	return f, nil
+}
+
+// softTB passes everything to the benchmark except Errorf, which it
+// records: a gohv run that times out makes gohv's figures unavailable
+// rather than failing the benchmark.
+type softTB struct {
+	testing.TB
+	errs []string
+}
+
+func (s *softTB) Errorf(format string, args ...any) {
+	s.errs = append(s.errs, fmt.Sprintf(format, args...))
+}
+
+// xenGuestBoot is TestGuestsOnXen's machine with guest as dom0, run until
+// stopAt or Xen's "Hardware Dom0" stop line.
+func xenGuestBoot(xen, guest, stopAt string) boot {
+	if stopAt == "" {
+		stopAt = "(XEN) Hardware Dom0 "
+	}
+	return boot{args: []string{"-m", "512M", "-kernel", xen, "-append", xenCmdline, "-initrd", guest},
+		timeout: 2 * time.Minute, stopAt: stopAt}
+}
+
+// gohvGuestBoot is gohv's image with guest as boot module 0 (dom0). It
+// stops at stopAt, at gohv's "Hardware Dom0" line (Xen's wording), or when
+// gohv powers off; a gohv that does neither within the timeout is recorded
+// by softTB.
+func gohvGuestBoot(gohv, guest, stopAt string) boot {
+	if stopAt == "" {
+		stopAt = "(XEN) Hardware Dom0 "
+	}
+	return boot{args: []string{"-m", "512M", "-kernel", gohv, "-initrd", guest, "-append", "dom0_mem=64M loglvl=all"},
+		timeout: time.Minute, stopAt: stopAt}
+}
+
+// gohvGuestRun boots guest on gohv; it returns the run, or why gohv gave
+// no usable result (want: text that must be in the serial log).
+func gohvGuestRun(b *testing.B, gohv, guest, stopAt, want string) (result, string) {
+	s := &softTB{TB: b}
+	r := run(s, gohvGuestBoot(gohv, guest, stopAt))
+	switch {
+	case len(s.errs) > 0:
+		// The harness's timeout message carries the whole serial log.
+		why, _, _ := strings.Cut(s.errs[0], "\n")
+		return r, fmt.Sprintf("%s; last line: %q", why, lastLine(r.serial))
+	case !strings.Contains(r.serial, want):
+		return r, fmt.Sprintf("no %q line (QEMU exit %d); last line: %q", want, r.exit, lastLine(r.serial))
+	}
+	return r, ""
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+func medianU64(v []uint64) uint64 {
+	s := append([]uint64(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// benchGuestELF builds the guests (bench.elf is part of `all`) and returns
+// the bench guest's image.
+func benchGuestELF(b *testing.B) string {
+	elf := filepath.Join(guestsDir(b), "bench.elf")
+	if _, err := os.Stat(elf); err != nil {
+		b.Fatalf("bench guest not built: %v", err)
+	}
+	return elf
+}
+
+// BenchmarkGuestOps: the bench guest's cycles per null hypercall, event
+// channel send and 4 KiB grant copy, as dom0 of Xen 4.17 and of gohv.
+func BenchmarkGuestOps(b *testing.B) {
+	need(b, "qemu-system-x86_64")
+	guest := benchGuestELF(b)
+	xen := xenForGuests(b)
+	gohv, _ := image(b)
+	xenRuns := map[string][]uint64{}
+	gohvRuns := map[string][]uint64{}
+	var xenKHz, gohvKHz uint64
+	gohvWhy := ""
+	for i := 0; i < benchRuns; i++ {
+		x := run(b, xenGuestBoot(xen, guest, ""))
+		fx, err := parseBenchGuest(x.serial)
+		if err != nil {
+			b.Fatalf("bench guest on Xen: %v\n--- serial ---\n%s", err, x.serial)
+		}
+		for m, n := range fx.cycles {
+			xenRuns[m] = append(xenRuns[m], n)
+		}
+		xenKHz = fx.tscKHz
+		if gohvWhy != "" {
+			continue
+		}
+		g, why := gohvGuestRun(b, gohv, guest, "", "Test result: ")
+		if why == "" {
+			fg, err := parseBenchGuest(g.serial)
+			if err != nil {
+				why = err.Error()
+			} else {
+				for m, n := range fg.cycles {
+					gohvRuns[m] = append(gohvRuns[m], n)
+				}
+				gohvKHz = fg.tscKHz
+			}
+		}
+		if why != "" {
+			gohvWhy = fmt.Sprintf("run %d: %s", i+1, why)
+			gohvRuns = map[string][]uint64{}
+		}
+	}
+	if gohvWhy != "" {
+		b.Logf("gohv figures unavailable: the bench guest gave no result on gohv (%s)", gohvWhy)
+	}
+	fmt.Printf("guest ops (bench guest as dom0), median of %d interleaved runs, TSC cycles per op\n", benchRuns)
+	fmt.Printf("  %-16s %10s %10s %8s %10s %10s\n", "op", "Xen 4.17", "gohv", "gohv/Xen", "Xen ns", "gohv ns")
+	for _, op := range guestBenchOps {
+		xm := medianU64(xenRuns[op.metric])
+		b.ReportMetric(float64(xm), "xen-"+op.short+"-cycles")
+		gCol, rCol, gNs := "n/a", "n/a", "n/a"
+		if gohvWhy == "" {
+			gm := medianU64(gohvRuns[op.metric])
+			ratio := float64(gm) / float64(xm)
+			b.ReportMetric(float64(gm), "gohv-"+op.short+"-cycles")
+			b.ReportMetric(ratio, op.short+"-ratio")
+			gCol, rCol = strconv.FormatUint(gm, 10), fmt.Sprintf("%.2f", ratio)
+			if gohvKHz != 0 {
+				gNs = fmt.Sprintf("%.1f", float64(gm)*1e6/float64(gohvKHz))
+			}
+		}
+		xNs := "n/a"
+		if xenKHz != 0 {
+			xNs = fmt.Sprintf("%.1f", float64(xm)*1e6/float64(xenKHz))
+		}
+		fmt.Printf("  %-16s %10d %10s %8s %10s %10s\n", op.metric, xm, gCol, rCol, xNs, gNs)
+	}
+	for _, op := range guestBenchOps {
+		fmt.Printf("  %s runs: Xen %v gohv %v\n", op.metric, xenRuns[op.metric], gohvRuns[op.metric])
+	}
+	fmt.Printf("  TSC: Xen tells the guest %d kHz, gohv %d kHz (0: none)\n", xenKHz, gohvKHz)
+	if gohvWhy != "" {
+		fmt.Printf("  gohv: unavailable (%s)\n", gohvWhy)
+	}
+}
+
+// BenchmarkGuestBoot: QEMU start to the hello guest's "Test result:" line,
+// as dom0 of Xen 4.17 and of gohv (to within the harness's 10 ms poll).
+func BenchmarkGuestBoot(b *testing.B) {
+	need(b, "qemu-system-x86_64")
+	guest := filepath.Join(guestsDir(b), "hello.elf")
+	xen := xenForGuests(b)
+	gohv, _ := image(b)
+	const stop = "Test result: "
+	var xenT, gohvT []time.Duration
+	gohvWhy := ""
+	for i := 0; i < benchRuns; i++ {
+		x := run(b, xenGuestBoot(xen, guest, stop))
+		if !x.stopped {
+			b.Fatalf("hello guest on Xen: no %q line\n--- serial ---\n%s", stop, x.serial)
+		}
+		if strings.Contains(x.serial, "Test result: FAILURE") {
+			b.Fatalf("hello guest failed on Xen\n--- serial ---\n%s", x.serial)
+		}
+		xenT = append(xenT, x.duration)
+		if gohvWhy != "" {
+			continue
+		}
+		g, why := gohvGuestRun(b, gohv, guest, stop, stop)
+		if why == "" && strings.Contains(g.serial, "Test result: FAILURE") {
+			why = "hello guest failed: " + lastLine(g.serial)
+		}
+		if why != "" {
+			gohvWhy = fmt.Sprintf("run %d: %s", i+1, why)
+			gohvT = nil
+			continue
+		}
+		gohvT = append(gohvT, g.duration)
+	}
+	xm := median(xenT)
+	b.ReportMetric(float64(xm.Milliseconds()), "xen-ms")
+	fmt.Printf("hello guest, QEMU start to its result line, median of %d interleaved runs\n", benchRuns)
+	if gohvWhy != "" {
+		b.Logf("gohv figures unavailable: the hello guest gave no result on gohv (%s)", gohvWhy)
+		fmt.Printf("  Xen 4.17 %v, gohv n/a (%s)\n", xm, gohvWhy)
+		fmt.Printf("  Xen runs %v\n", xenT)
+		return
+	}
+	gm := median(gohvT)
+	b.ReportMetric(float64(gm.Milliseconds()), "gohv-ms")
+	b.ReportMetric(float64(gm)/float64(xm), "boot-ratio")
+	fmt.Printf("  Xen 4.17 %v, gohv %v, gohv/Xen %.2f\n", xm, gm, float64(gm)/float64(xm))
+	fmt.Printf("  Xen runs  %v\n  gohv runs %v\n", xenT, gohvT)
+}
