@@ -38,6 +38,7 @@ type Domain struct {
 	// sharedInfo is the hypervisor-owned frame shared with the domain.
 	sharedInfo mm.MFN
 	vcpus      []*VCPU // fixed at creation
+	pages      uint64  // frames given by the builder
 
 	mu      sync.Mutex // guards stopped
 	stopped bool       // shut down: vCPUs leave their run loops
@@ -157,6 +158,9 @@ func (d *Domain) SharedInfo() mm.MFN            { return d.sharedInfo }
 func (d *Domain) VCPU(i int) *VCPU              { return d.vcpus[i] }
 func (d *Domain) currentL4() mm.MFN             { return d.vcpus[0].tables.Kernel }
 func (d *Domain) log() *klog.Logger             { return d.m.cfg.Log }
+
+// Pages reports how many frames the domain owns (its P2M's length).
+func (d *Domain) Pages() uint64 { return d.pages }
 
 // Stopped reports whether the domain has shut down.
 func (d *Domain) Stopped() bool {

@@ -51,8 +51,8 @@ const dataVA = 0x400000
 
 func testGuest(t *testing.T, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
 	t.Helper()
-	mem := mmtest.NewMemory(4096)
-	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 4096 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
+	mem := mmtest.NewMemory(8192)
+	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 8192 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
 	first, ok := alloc.AllocContig(mm.M2PFrames(uint64(alloc.FrameLimit())), ^mm.Maddr(0), 1)
 	if !ok {
 		t.Fatal("no M2P frames")
@@ -73,7 +73,7 @@ func testGuest(t *testing.T, hardware bool) (*Machine, *Domain, *fakeMetal, *byt
 	fm := &fakeMetal{}
 	var logBuf bytes.Buffer
 	clock := sched.NewHostClock()
-	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, Log: klog.New(&logBuf, clock.Now),
+	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, M2P: m2p, Log: klog.New(&logBuf, clock.Now),
 		Console: fm, Power: fm, Clock: clock, Timers: clock, Backend: fm})
 	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware})
 	if err != nil {

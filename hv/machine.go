@@ -41,6 +41,7 @@ type Config struct {
 	Mem     mm.MachineMemory
 	Alloc   *mm.Allocator
 	Frames  *mm.FrameTable
+	M2P     *mm.M2P // the domain builder records its frames here
 	Log     *klog.Logger
 	Console ConsoleSink
 	Power   Power
@@ -96,6 +97,9 @@ func NewMachine(cfg Config) *Machine {
 	})
 	return m
 }
+
+// Frames is the machine's frame table.
+func (m *Machine) Frames() *mm.FrameTable { return m.cfg.Frames }
 
 // Dispatcher is the machine's hypercall table (for hv/pv to register the
 // handlers that change vCPU state).

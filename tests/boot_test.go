@@ -75,7 +75,8 @@ func TestReadyNoDom0(t *testing.T) {
 
 // TestModules passes two modules with command lines (QEMU's -initrd
 // "file args,file args"): they are listed and excluded from the heap and
-// the frame allocator.
+// the frame allocator. Module 0 is not a kernel, so building dom0 fails
+// with one line naming what is wrong, then Xen's panic and a reset.
 func TestModules(t *testing.T) {
 	elf, _ := image(t)
 	dir := t.TempDir()
@@ -87,9 +88,11 @@ func TestModules(t *testing.T) {
 	r.wantMatch(t,
 		`\(XEN\) Module 0: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(300 KiB\) `+k+` console=hvc0 root=/dev/ram0`,
 		`\(XEN\) Module 1: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(5 KiB\) `+rd,
-		`\(XEN\) gohv ready: dom0 kernel is module 0 \(300 KiB\); building PV dom0 is not implemented yet`,
 	)
-	r.wantExit(t, exitPowerOff)
+	r.wantLines(t, "(XEN) Panic on CPU 0:",
+		"(XEN) Could not set up DOM0 guest OS: the kernel image is neither an ELF file nor a bzImage: it starts 00 00 00 00 00 00",
+		"(XEN) Reboot in five seconds...")
+	r.wantExit(t, exitReset)
 }
 
 // TestFault: a page fault in gohv's own Go code prints Xen's register dump,

@@ -95,7 +95,7 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string) (*hv.Machin
 	// guests read in vcpu_time_info and give back in set_timer_op.
 	clock := sched.NewHostClockSince(time.Now().Add(-rt.Uptime()))
 	return hv.NewMachine(hv.Config{
-		Mem: mem, Alloc: frames, Frames: ft, Log: log,
+		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: metal{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
 		Version: hypercall.VersionInfo{Commandline: cmdline},

@@ -82,14 +82,19 @@ func main() {
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
-	_ = machine
 	if len(info.Modules) == 0 {
 		ready("no dom0 module given")
 		rt.PowerOff(0)
 	}
-	ready(fmt.Sprintf("dom0 kernel is module 0 (%d KiB); building PV dom0 is not implemented yet",
-		(info.Modules[0].End-info.Modules[0].Start)>>10))
-	rt.PowerOff(0)
+	_, dom0Extra := boot.CookCmdline(info.Cmdline, info.Loader, info.Protocol == "pvh")
+	d, err := startDom0(machine, frames, info, &opts, dom0Extra)
+	if err != nil {
+		rt.Panic("Could not set up DOM0 guest OS: " + err.Error())
+	}
+	input.machine, input.toDom0 = machine, true
+	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20))
+	input.announce()
+	select {} // the vCPU goroutines run the machine from here
 }
 
 // consoleIRQ is the 8259 line of the console UART (com1 IRQ 4, com2 IRQ 3
