@@ -8,6 +8,7 @@ import (
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/evtchn"
 	"github.com/gohv/gohv/grant"
+	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
@@ -97,6 +98,7 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 		v.waiter = sched.NewWaiter(i, d.events, m.cfg.Clock, m.cfg.Timers)
 		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
 		v.caller = hypercall.Caller{Mem: &v.guest, Domain: d, VCPU: v}
+		v.pv = pv.NewVCPU(i, pvMemory{v}, vcpuInfo{v}, pvDomain{v}, m.cfg.Policy, &v.tables)
 		d.vcpus = append(d.vcpus, v)
 	}
 	m.mu.Lock()

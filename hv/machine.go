@@ -8,6 +8,7 @@ import (
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/evtchn"
 	"github.com/gohv/gohv/grant"
+	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
@@ -52,6 +53,12 @@ type Config struct {
 	Backend  Backend
 	NoReboot bool
 	Version  hypercall.VersionInfo
+	// Policy is the PV CPUID policy and host CPU facts guests run with.
+	Policy *pv.Policy
+	// Ports performs the I/O port accesses dom0 is allowed; DeniedPorts are
+	// the inclusive ranges it is not (the hypervisor's own devices).
+	Ports       PortIO
+	DeniedPorts [][2]uint16
 }
 
 // Machine is the set of domains and the services they share. Safe for
@@ -95,6 +102,7 @@ func NewMachine(cfg Config) *Machine {
 		Grants:  m.grants,
 		Version: cfg.Version,
 	})
+	registerPV(m.disp)
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
@@ -22,6 +23,12 @@ type VCPU struct {
 	waiter *sched.Waiter
 	guest  hypercall.SpaceGuest
 	caller hypercall.Caller
+	pv     *pv.VCPU // the PV execution model's state of this vCPU
+	// iretDone is set by an iret run through the dispatch table (alone or
+	// in a multicall): Regs already hold the restored frame. iretErr is
+	// the crash the iret asked for.
+	iretDone bool
+	iretErr  error
 
 	// BackendState is the metal's per-vCPU context (its FPU image); the
 	// Backend owns it.
@@ -76,8 +83,13 @@ func (v *VCPU) Run() {
 	b := d.m.cfg.Backend
 	v.waiter.Scheduled()
 	for !d.Stopped() {
+		// Events pending for the vCPU are delivered on every entry.
+		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
+			v.crash(err.Error())
+			return
+		}
 		v.UpdateTime()
-		exit, err := b.Run(v, &v.Regs, v.tables.Kernel)
+		exit, err := b.Run(v, &v.Regs, v.pv.PageTable())
 		if err != nil {
 			v.crash(fmt.Sprintf("cannot enter the guest: %v", err))
 			return
@@ -87,7 +99,13 @@ func (v *VCPU) Run() {
 		}
 		switch exit.Kind {
 		case arch.ExitSyscall:
-			v.hypercall()
+			hc, err := v.pv.HandleSyscall(&v.Regs)
+			switch {
+			case err != nil:
+				v.crash(err.Error())
+			case hc && !v.fullRegsHypercall():
+				v.hypercall()
+			}
 		case arch.ExitException:
 			v.exception(exit)
 		case arch.ExitInterrupt:
@@ -102,16 +120,31 @@ func (v *VCPU) hypercall() {
 		R10: v.Regs.R10, R8: v.Regs.R8, RIP: v.Regs.RIP}
 	nr := r.RAX
 	res := v.dom.m.disp.Dispatch(&v.caller, nr, r.Args())
+	if v.iretDone {
+		v.iretDone = false
+		if err := v.iretErr; err != nil {
+			v.iretErr = nil
+			v.crash(err.Error())
+		}
+		return
+	}
 	r.Apply(nr, res)
 	v.Regs.RAX, v.Regs.RDI, v.Regs.RSI, v.Regs.RDX = r.RAX, r.RDI, r.RSI, r.RDX
 	v.Regs.R10, v.Regs.R8, v.Regs.RIP = r.R10, r.R8, r.RIP
 }
 
-// exception handles a CPU exception the guest took. The PV model bounces
-// it to the guest's trap table; without a handler the domain crashes.
+// exception handles a CPU exception the guest took: the PV model emulates
+// what a PV kernel may still execute, or bounces the exception to the
+// guest's trap table; without a handler the domain crashes.
 func (v *VCPU) exception(e arch.Exit) {
-	v.dom.log().Guestf(int(v.dom.id), v.id, klog.Err, "Unhandled: vec %d, %s[%04x]", e.Vector, vecName(e.Vector), e.ErrorCode)
-	v.crash("")
+	err := v.pv.HandleException(&v.Regs, e)
+	if err == nil {
+		return
+	}
+	if int(e.Vector) < len(v.pv.Traps) && v.pv.Traps[e.Vector].Address == 0 {
+		v.dom.log().Guestf(int(v.dom.id), v.id, klog.Err, "Unhandled: vec %d, %s[%04x]", e.Vector, vecName(e.Vector), e.ErrorCode)
+	}
+	v.crash(err.Error())
 }
 
 // crash stops the domain as Xen's domain_crash does: a register dump,

@@ -7,28 +7,14 @@ import (
 	"time"
 )
 
-// gohvGuests are the guests of guestTests that gohv runs as dom0 today,
-// held to the same result as on Xen 4.17. The others (traps, events,
-// cpuid, usermode, multicall, startinfo, bench) need the PV execution model
-// (trap table, iret, callbacks, privileged-instruction emulation), which
-// is not wired into hv yet.
-var gohvGuests = map[string]bool{
-	"hello": true, "hello-hcpage": true,
-	"version": true, "version-hcpage": true,
-	"grant": true, "grant-hcpage": true,
-	"mmu": true, "mmu-hcpage": true,
-}
-
-// TestGuestsOnGohv boots each of gohvGuests as gohv's dom0, with the command
-// line the Xen run uses, and asserts the result line Xen gives, dom0's
-// power-off, and that gohv then powered the machine off.
+// TestGuestsOnGohv boots each PV test guest as gohv's dom0, with the
+// command line the Xen run uses, and asserts the result line Xen 4.17
+// gives (guestTests), dom0's power-off, and that gohv then powered the
+// machine off.
 func TestGuestsOnGohv(t *testing.T) {
 	elf, _ := image(t)
 	dir := guestsDir(t)
 	for _, tt := range guestTests {
-		if !gohvGuests[tt.name] {
-			continue
-		}
 		tt := tt
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/arch/amd64"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/hv"
+	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/sched"
@@ -62,9 +65,63 @@ func (metal) TSCHz() uint64             { return rt.TSCHz() }
 func (metal) WallClock() (int64, int32) { return rt.BootWallClock(), 0 }
 func (metal) WriteRaw(p []byte)         { rt.ConsoleRaw(p) }
 
+// hostCPU is the physical CPU for the PV CPUID policy: CPUID, and the
+// few MSRs the policy reflects, read at boot (only those this CPU has:
+// a RDMSR of a missing one would fault in the hypervisor).
+type hostCPU struct{ msrs map[uint32]uint64 }
+
+func newHostCPU() hostCPU {
+	h := hostCPU{msrs: map[uint32]uint64{}}
+	for _, m := range []uint32{0xC0000080 /* EFER */, 0x1B /* APIC_BASE */, 0x8B /* UCODE_REV */} {
+		h.msrs[m] = amd64.Rdmsr(m)
+	}
+	if _, b, c, d := amd64.Cpuid(0, 0); b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e { // GenuineIntel
+		h.msrs[0x1A0] = amd64.Rdmsr(0x1A0) // MISC_ENABLE
+	}
+	return h
+}
+
+func (h hostCPU) CPUID(leaf, sub uint32) (a, b, c, d uint32) { return amd64.Cpuid(leaf, sub) }
+func (h hostCPU) ReadMSR(idx uint32) (uint64, bool) {
+	v, ok := h.msrs[idx]
+	return v, ok
+}
+
+// ports performs dom0's permitted port I/O.
+type ports struct{}
+
+func (ports) In(port uint16, size int) uint32 {
+	switch size {
+	case 1:
+		return uint32(amd64.Inb(port))
+	case 2:
+		return uint32(amd64.Inw(port))
+	}
+	return amd64.Inl(port)
+}
+
+func (ports) Out(port uint16, size int, v uint32) {
+	switch size {
+	case 1:
+		amd64.Outb(port, uint8(v))
+	case 2:
+		amd64.Outw(port, uint16(v))
+	default:
+		amd64.Outl(port, v)
+	}
+}
+
+// deniedPorts are the I/O ports dom0 may not touch, as Xen's
+// dom0_setup_permissions denies them: the 8259s, the PIT and port 0x61,
+// the RTC, PCI configuration, the console UART, QEMU's debug-exit port.
+func deniedPorts(uart uint16) [][2]uint16 {
+	return [][2]uint16{{0x20, 0x21}, {0xA0, 0xA1}, {0x40, 0x43}, {0x61, 0x61}, {0x70, 0x71},
+		{0xCF8, 0xCFF}, {uart, uart + 7}, {0xF4, 0xF7}}
+}
+
 // newMachine builds the frame table, the M2P and its guest mapping, and
 // the hv machine over them.
-func newMachine(frames *mm.Allocator, noReboot bool, cmdline string) (*hv.Machine, error) {
+func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16) (*hv.Machine, error) {
 	mem := machineMemory{}
 	entries := uint64(frames.FrameLimit())
 	n := mm.M2PFrames(entries)
@@ -94,7 +151,13 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string) (*hv.Machin
 	// System time is the shim's clock (ns since TSC calibration), the one
 	// guests read in vcpu_time_info and give back in set_timer_op.
 	clock := sched.NewHostClockSince(time.Now().Add(-rt.Uptime()))
+	policy := pv.NewPolicy(pv.PolicyConfig{
+		Host: newHostCPU(), CR0: amd64.ReadCR0(), CR4: amd64.ReadCR4(),
+		MachineAddrBits: uint8(bits.Len64(uint64(frames.FrameLimit())) + mm.PageShift),
+		TSC:             pv.TSCInfo{KHz: uint32(rt.TSCHz() / 1000), CPUKHz: uint32(rt.TSCHz() / 1000)},
+	})
 	return hv.NewMachine(hv.Config{
+		Policy: policy, Ports: ports{}, DeniedPorts: deniedPorts(uart),
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: metal{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,

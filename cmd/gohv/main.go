@@ -78,7 +78,7 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
-	machine, err := newMachine(frames, opts.NoReboot, xenCmdline)
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleUART(&opts))
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
@@ -95,6 +95,19 @@ func main() {
 	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20))
 	input.announce()
 	select {} // the vCPU goroutines run the machine from here
+}
+
+// consoleUART is the console UART's I/O base.
+func consoleUART(o *boot.Options) uint16 {
+	for _, c := range o.Console {
+		if strings.HasPrefix(c, "com2") {
+			return o.Com2.IOBase
+		}
+		if strings.HasPrefix(c, "com1") {
+			break
+		}
+	}
+	return o.Com1.IOBase
 }
 
 // consoleIRQ is the 8259 line of the console UART (com1 IRQ 4, com2 IRQ 3

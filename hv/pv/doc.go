@@ -1,0 +1,88 @@
+// Package pv owns the 64-bit PV vCPU execution model of Xen 4.17, as
+// ordinary Go over an arch.Regs and guest memory: everything a guest sees
+// between one exit from the metal and the next entry.
+//
+// # What it owns
+//
+//   - VCPU: the per-vCPU PV state (Xen's arch.pv): the virtual kernel/user
+//     mode bit, kernel_ss/kernel_sp (stack_switch), the virtual trap table,
+//     the callbacks (event, failsafe, syscall, syscall32, sysenter, nmi)
+//     with their mask-events flags, virtual CR0.TS, CR2 and CR4, the debug
+//     registers, the virtual IOPL and I/O bitmap, TSC_AUX, XCR0 and CPUID
+//     faulting.
+//   - Bounce frames (Xen's create_bounce_frame): exceptions, event upcalls,
+//     the failsafe callback and guest system calls enter the guest kernel
+//     through them; a frame that cannot be written crashes the domain.
+//   - HYPERVISOR_iret, the exception path (trap table, #PF's CR2 and U
+//     bit, #NM and the virtual TS), guest SYSCALL from user mode, and the
+//     emulation of what a PV kernel still executes: the forced-emulation
+//     prefix with CPUID, RDMSR/WRMSR, MOV to/from CR and DR, CLTS, WBINVD,
+//     IN/OUT/INS/OUTS, XSETBV, CLI/STI and INT n/INT3/INT1.
+//   - The PV CPUID policy (Policy), Xen's leaves at 0x40000000 included.
+//   - The hypercall workers that change this state: set_trap_table,
+//     stack_switch, set_callbacks, callback_op, set_segment_base,
+//     fpu_taskswitch, set_debugreg, get_debugreg and iret. They return
+//     abi.Errno; hv decodes registers and registers them in the dispatch
+//     table.
+//
+// # Imports
+//
+// abi, arch, mm (types only: mm.GuestVA, mm.MFN, mm.VCPUTables),
+// golang.org/x/arch/x86/x86asm and the standard library. Pure: no unsafe,
+// no assembly; built and tested on the host.
+//
+// # Contracts
+//
+//   - Context: goroutine context only (the vCPU's own goroutine). Nothing
+//     here locks: a VCPU and its Regs belong to that goroutine. The
+//     instruction decoder (x86asm.Decode) allocates, so the emulation path
+//     is never on a nosplit or interrupt path.
+//   - Guest memory is reached only through Memory, which copies through
+//     the page tables of the named mode (KernelSpace/UserSpace) and fails
+//     cleanly; vcpu_info's upcall mask/pending and arch.cr2 only through
+//     VCPUInfo; I/O ports, CR3 loads and %gs selector loads through Domain.
+//   - Guest input never panics. A guest action Xen answers with a domain
+//     crash returns a *Crash (its Reason is the text for the
+//     "(XEN) d%dv%d ..." line); everything else changes the guest's
+//     registers, memory or vcpu_info as Xen 4.17 does.
+//   - Mode switches (bounce from user mode, iret to user mode) swap
+//     Regs.GSBase and Regs.GSBaseShadow in place (Xen's swapgs) and set
+//     Tables.Reload; the metal loads PageTable() on the next entry.
+//     Regs.GSBase is the active base, so in kernel mode it is Xen's
+//     gs_base_kernel and GSBaseShadow is gs_base_user; in user mode the
+//     other way round (GSBases gives both by name).
+//   - The caller tries its own #PF fix-ups (writable page tables, shadow
+//     LDT, spurious faults) before HandleException bounces a #PF.
+//
+// # Choices and differences from Xen 4.17
+//
+//   - The INT n decision is taken from the instruction bytes at RIP, not
+//     from the #GP error code (QEMU 7.2's TCG reports wrong ones); INT3
+//     and INT1 raised through #GP are delivered without a DPL check, as
+//     Xen's IDT lets them through; INTO is invalid in 64-bit mode (#UD).
+//   - RDMSR of an unknown MSR before the guest has a #GP handler returns
+//     0 and WRMSR is dropped (pv-abi-ladder R0.11: a #GP then could only
+//     crash the domain); with a handler both are #GP as in Xen 4.17.
+//     EFER, APIC_BASE, PLATFORM_INFO writes and ARCH_CAPABILITIES (not in
+//     the policy) are #GP; MISC_ENABLE writes are dropped; PMU MSRs read 0
+//     and drop writes (vPMU off).
+//   - A plain CPUID only reaches the emulation when the metal runs the
+//     guest with real CPUID faulting; it is then emulated from the policy
+//     (#GP in user mode while the guest's own CPUID faulting is on).
+//   - x86asm gives MOV to/from CRn/DRn with a memory-form ModRM the
+//     length of a memory operand; the CPU ignores the mod field, so the
+//     length is recomputed (prefixes + 3) before RIP advances.
+//   - The bounce's stack check is Xen 4.17's: the aligned stack top must
+//     not lie in (HYPERVISOR_VIRT_START, HYPERVISOR_VIRT_END+64); in
+//     addition the frame must be canonical, which Xen gets from the fault
+//     on the write.
+//   - SYSCALL from a 32-bit process (CS 0xe023) uses the syscall32
+//     callback when registered, otherwise the syscall callback.
+//   - get_debugreg and set_debugreg of a register above 7 return -ENODEV,
+//     as Xen 4.17's code does (the ladder says -EINVAL for get).
+//   - REP INS/OUTS do at most 4096 iterations per exit; the instruction is
+//     then re-executed with the updated RCX/RSI/RDI, as Xen's emulator
+//     does on preemption.
+//   - #DB does not merge the hardware DR6 (arch.Exit has none): it is
+//     bounced as it came.
+package pv
