@@ -14,7 +14,7 @@ QEMU      := qemu-system-x86_64 -accel tcg -m 512M -nographic -no-reboot \
              -device isa-debug-exit,iobase=0xf4,iosize=4
 RUN_ARGS  ?= console=com1 com1=115200,8n1 loglvl=all
 
-.PHONY: all deps run test vet fuzz bench clean
+.PHONY: all deps run run-guest test vet fuzz bench clean
 
 all: $(BUILD)/gohv $(BUILD)/gohv.gz
 
@@ -37,6 +37,12 @@ $(BUILD)/gohv.gz: $(BUILD)/gohv
 # QEMU's isa-debug-exit turns gohv's power-off into exit status 1.
 run: deps all
 	$(QEMU) -kernel $(BUILD)/gohv -append "$(RUN_ARGS)"; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
+
+# A PV test guest (tests/guests) as dom0: make run-guest GUEST=events
+GUEST ?= hello
+run-guest: deps all
+	$(MAKE) -s -C tests/guests all
+	$(QEMU) -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=64M" -initrd $(BUILD)/guests/$(GUEST).elf; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
 
 vet:
 	$(GO) vet $$($(GO) list ./... | grep -v /arch/amd64/rt)
