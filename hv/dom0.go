@@ -3,9 +3,7 @@ package hv
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
@@ -17,8 +15,8 @@ import (
 // (pv-abi-ladder R0.4): from VIRT_BASE up, PFN n mapping the n-th frame,
 // the kernel, the P2M list, start_info, the bootstrap page tables (mapped
 // read-only), one page of stack, padded to 4 MiB with at least 512 KiB to
-// spare. The initrd and the INIT_P2M note (a P2M outside the region) are
-// not handled yet: a kernel that needs them gets an error.
+// spare; with the INIT_P2M note the P2M list lives outside the region
+// instead, at the note's address. An initrd is not loaded yet.
 
 // Dom0Layout is where each element of the bootstrap region lies.
 type Dom0Layout struct {
@@ -28,6 +26,12 @@ type Dom0Layout struct {
 	NrPT                 uint64
 	Stack                uint64 // boot stack page
 	VEnd                 uint64
+	// With INIT_P2M the P2M list is mapped at P2M (the note's address),
+	// outside the region, on the frames from PFN FirstP2MPFN: NrP2MFrames
+	// of them, the list's pages then the tables that map them.
+	InitP2M                  bool
+	FirstP2MPFN, NrP2MFrames uint64
+	p2mPages                 uint64
 }
 
 // Lines describes the layout as Xen's dom0 builder prints it.
@@ -59,15 +63,18 @@ func tablesFor(start, end uint64) uint64 {
 // PlanDom0 lays out the bootstrap region for kernel k and nrPages pages.
 func PlanDom0(k *boot.Kernel, nrPages uint64) (*Dom0Layout, error) {
 	p := &k.Parms
-	if p.P2MBase != boot.UnsetAddr {
-		return nil, errors.New("the kernel asks for its P2M outside the bootstrap region (INIT_P2M): not supported yet")
-	}
 	l := &Dom0Layout{VStart: p.VirtBase, KStart: p.VirtKStart, KEnd: pageUp(p.VirtKEnd)}
 	if l.KStart < l.VStart || l.KStart&pageMask != 0 {
 		return nil, fmt.Errorf("kernel start %#x below VIRT_BASE %#x or not page aligned", l.KStart, l.VStart)
 	}
-	l.P2M = l.KEnd
-	l.StartInfo = pageUp(l.P2M + nrPages*8)
+	l.p2mPages = pageUp(nrPages*8) / mm.PageSize
+	if p.P2MBase != boot.UnsetAddr {
+		l.InitP2M, l.P2M = true, p.P2MBase
+		l.StartInfo = l.KEnd
+	} else {
+		l.P2M = l.KEnd
+		l.StartInfo = pageUp(l.P2M + nrPages*8)
+	}
 	l.PT = l.StartInfo + mm.PageSize
 	// The page-table count depends on the region's end, which depends on
 	// the count: iterate to the fixed point.
@@ -84,8 +91,20 @@ func PlanDom0(k *boot.Kernel, nrPages uint64) (*Dom0Layout, error) {
 		}
 		l.NrPT = need
 	}
-	if (l.VEnd-l.VStart)/mm.PageSize > nrPages {
-		return nil, fmt.Errorf("the bootstrap region needs %d pages, the domain has %d", (l.VEnd-l.VStart)/mm.PageSize, nrPages)
+	need := (l.VEnd - l.VStart) / mm.PageSize
+	if l.InitP2M {
+		if end := l.P2M + l.p2mPages*mm.PageSize; l.P2M&pageMask != 0 || end < l.P2M || (l.P2M < l.VEnd && end > l.VStart) {
+			return nil, fmt.Errorf("INIT_P2M address %#x is unaligned or overlaps the bootstrap region", l.P2M)
+		}
+		// The list's pages, then one page per L3, L2 and L1 that maps them.
+		end := l.P2M + l.p2mPages*mm.PageSize
+		span := func(shift uint) uint64 { return ((end - 1) >> shift) - (l.P2M >> shift) + 1 }
+		l.FirstP2MPFN = need
+		l.NrP2MFrames = l.p2mPages + span(39) + span(30) + span(21)
+		need += l.NrP2MFrames
+	}
+	if need > nrPages {
+		return nil, fmt.Errorf("the bootstrap region needs %d pages, the domain has %d", need, nrPages)
 	}
 	return l, nil
 }
@@ -150,7 +169,11 @@ func (d *Domain) BuildDom0(k *boot.Kernel, mfns []mm.MFN, cmdline string) (*Dom0
 	for i, f := range mfns {
 		binary.LittleEndian.PutUint64(p2m[8*i:], uint64(f))
 	}
-	if err := write(l.P2M, p2m); err != nil {
+	if l.InitP2M {
+		for i := uint64(0); i < l.p2mPages; i++ {
+			mem.Write(mfns[l.FirstP2MPFN+i].Addr(), p2m[i*mm.PageSize:min(uint64(len(p2m)), (i+1)*mm.PageSize)])
+		}
+	} else if err := write(l.P2M, p2m); err != nil {
 		return nil, err
 	}
 	if k.Parms.VirtHypercall != boot.UnsetAddr {
@@ -162,7 +185,8 @@ func (d *Domain) BuildDom0(k *boot.Kernel, mfns []mm.MFN, cmdline string) (*Dom0
 		return nil, err
 	}
 	si := abi.StartInfo{NrPages: n, SharedInfo: uint64(d.sharedInfo.Addr()),
-		Flags: abi.SIF_PRIVILEGED | abi.SIF_INITDOMAIN, PtBase: l.PT, NrPtFrames: l.NrPT, MfnList: l.P2M}
+		Flags: abi.SIF_PRIVILEGED | abi.SIF_INITDOMAIN, PtBase: l.PT, NrPtFrames: l.NrPT, MfnList: l.P2M,
+		FirstP2mPfn: l.FirstP2MPFN, NrP2mFrames: l.NrP2MFrames}
 	magic := "xen-3.0-x86_64"
 	if k.Parms.PAE != boot.XEN_PAE_NO {
 		magic += "p"
@@ -194,55 +218,66 @@ func (d *Domain) BuildDom0(k *boot.Kernel, mfns []mm.MFN, cmdline string) (*Dom0
 }
 
 // writePageTables maps [VStart, VEnd) page by page onto the region's
-// frames: everything writable but the page-table pages themselves.
+// frames, everything writable but the page-table pages themselves, and with
+// INIT_P2M the P2M list at its address on its own frames and tables.
 func (l *Dom0Layout) writePageTables(mem mm.MachineMemory, mfns []mm.MFN) error {
 	const (
 		p, w, u, a, dirty = 1, 2, 4, 0x20, 0x40
 		table             = p | w | u | a | dirty
 	)
 	pfnOf := func(va uint64) uint64 { return (va - l.VStart) / mm.PageSize }
-	next := pfnOf(l.PT)
-	alloc := func() mm.MFN { f := mfns[next]; next++; return f }
+	next := pfnOf(l.PT)              // the region's page-table pages, in order
 	tables := map[[2]uint64]mm.MFN{} // (level, va >> coverage shift) -> table
-	l4 := alloc()
-	entries := map[mm.MFN]map[uint64]uint64{l4: {}}
-	get := func(level int, va uint64) mm.MFN {
-		shift := uint(12 + 9*level) // the span one table of this level maps
-		key := [2]uint64{uint64(level), va >> shift}
-		if t, ok := tables[key]; ok {
-			return t
-		}
-		t := alloc()
-		tables[key] = t
+	entries := map[mm.MFN]map[uint64]uint64{}
+	newTable := func(pfn *uint64) mm.MFN {
+		t := mfns[*pfn]
+		*pfn++
 		entries[t] = map[uint64]uint64{}
 		return t
 	}
-	ptStart, ptEnd := l.PT, l.PT+l.NrPT*mm.PageSize
-	for va := l.VStart; va < l.VEnd; va += mm.PageSize {
-		l3 := get(3, va)
-		l2 := get(2, va)
-		l1 := get(1, va)
+	l4 := newTable(&next)
+	get := func(level int, va uint64, pfn *uint64) mm.MFN {
+		key := [2]uint64{uint64(level), va >> uint(12+9*level)}
+		if t, ok := tables[key]; ok {
+			return t
+		}
+		t := newTable(pfn)
+		tables[key] = t
+		return t
+	}
+	mapPage := func(va uint64, frame mm.MFN, writable bool, pfn *uint64) {
+		l3 := get(3, va, pfn)
+		l2 := get(2, va, pfn)
+		l1 := get(1, va, pfn)
 		entries[l4][(va>>39)&511] = uint64(l3.Addr()) | table
 		entries[l3][(va>>30)&511] = uint64(l2.Addr()) | table
 		entries[l2][(va>>21)&511] = uint64(l1.Addr()) | table
-		pte := uint64(mfns[pfnOf(va)].Addr()) | p | u | a | dirty
-		if va < ptStart || va >= ptEnd {
+		pte := uint64(frame.Addr()) | p | u | a | dirty
+		if writable {
 			pte |= w
 		}
 		entries[l1][(va>>12)&511] = pte
 	}
+	ptStart, ptEnd := l.PT, l.PT+l.NrPT*mm.PageSize
+	for va := l.VStart; va < l.VEnd; va += mm.PageSize {
+		mapPage(va, mfns[pfnOf(va)], va < ptStart || va >= ptEnd, &next)
+	}
 	if next != pfnOf(ptEnd) {
 		return fmt.Errorf("page-table count: planned %d, used %d", l.NrPT, next-pfnOf(l.PT))
 	}
+	if l.InitP2M {
+		tpfn := l.FirstP2MPFN + l.p2mPages
+		for i := uint64(0); i < l.p2mPages; i++ {
+			mapPage(l.P2M+i*mm.PageSize, mfns[l.FirstP2MPFN+i], true, &tpfn)
+		}
+		if tpfn != l.FirstP2MPFN+l.NrP2MFrames {
+			return fmt.Errorf("P2M table count: planned %d, used %d", l.NrP2MFrames-l.p2mPages, tpfn-l.FirstP2MPFN-l.p2mPages)
+		}
+	}
 	for t, es := range entries {
 		page := make([]byte, mm.PageSize)
-		idx := make([]uint64, 0, len(es))
-		for i := range es {
-			idx = append(idx, i)
-		}
-		sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
-		for _, i := range idx {
-			binary.LittleEndian.PutUint64(page[8*i:], es[i])
+		for i, e := range es {
+			binary.LittleEndian.PutUint64(page[8*i:], e)
 		}
 		if !mem.Write(t.Addr(), page) {
 			return fmt.Errorf("page table %#x outside machine memory", t)

@@ -28,7 +28,7 @@ func TestPlanDom0MatchesXen(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Dom0Layout{VStart: 0, KStart: 0x100000, KEnd: 0x109000, P2M: 0x109000, StartInfo: 0x129000,
-		PT: 0x12a000, NrPT: 5, Stack: 0x12f000, VEnd: 0x400000}
+		PT: 0x12a000, NrPT: 5, Stack: 0x12f000, VEnd: 0x400000, p2mPages: 32}
 	if *l != want {
 		t.Errorf("layout %+v\nwant   %+v", *l, want)
 	}
@@ -40,10 +40,22 @@ func TestPlanDom0MatchesXen(t *testing.T) {
 	if _, err := PlanDom0(testKernel(), 512); err == nil {
 		t.Error("a 2 MiB domain took a 4 MiB region")
 	}
-	k := testKernel()
-	k.Parms.P2MBase = 0x8000000000
-	if _, err := PlanDom0(k, 16384); err == nil {
-		t.Error("INIT_P2M accepted")
+}
+
+// TestPlanDom0LinuxDomU: the R0.4 worked example (Debian 6.1, 512 MiB,
+// INIT_P2M at 0x8000000000), with the dom0 order (no xenstore/console
+// pages): kernel 0x1000-0x49ff, start_info right after, ~41 page-table
+// frames, v_end 0xffffffff84c00000, a P2M of 256 pages plus 3 tables.
+func TestPlanDom0LinuxDomU(t *testing.T) {
+	k := &boot.Kernel{Parms: boot.DomParms{VirtBase: 0xffffffff80000000, VirtKStart: 0xffffffff81000000,
+		VirtKEnd: 0xffffffff84a00000, VirtEntry: 0xffffffff830791c0, VirtHypercall: boot.UnsetAddr, P2MBase: 0x8000000000}}
+	l, err := PlanDom0(k, 131072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.StartInfo != 0xffffffff84a00000 || l.PT != 0xffffffff84a01000 || l.NrPT != 41 || l.VEnd != 0xffffffff84c00000 ||
+		!l.InitP2M || l.P2M != 0x8000000000 || l.NrP2MFrames != 259 || l.FirstP2MPFN != (0xffffffff84c00000-0xffffffff80000000)>>12 {
+		t.Errorf("layout %+v", *l)
 	}
 }
 

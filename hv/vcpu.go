@@ -157,6 +157,9 @@ func (v *VCPU) crash(why string) {
 	}
 	l.Lines([]string{fmt.Sprintf("Domain %d (vcpu#%d) crashed on cpu#0:", d.id, v.id)})
 	l.Lines(v.registerDump())
+	s, e, i := v.Exits()
+	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts",
+		d.id, v.id, s, e, i)})
 	hypercall.Shutdown(d, abi.SHUTDOWN_crash)
 }
 

@@ -31,6 +31,7 @@ var (
 	bootExcl  [40][2]uint64
 	nBootExcl int
 	ramTop    uint64 // end of the RAM run that starts at 1 MiB (below 4 GiB)
+	maxModule uint64 // size of the largest boot module
 	bootErr   string
 
 	argv0 = [8]byte{'g', 'o', 'h', 'v'}
@@ -137,6 +138,16 @@ func exclude(start, end uint64) {
 //go:nosplit
 func alignUp64(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
 
+// module excludes a boot module's range and notes its size.
+//
+//go:nosplit
+func module(start, end uint64) {
+	exclude(start, end)
+	if end > start && end-start > maxModule {
+		maxModule = end - start
+	}
+}
+
 // scanBootInfo finds, before the runtime exists, just what kmain needs:
 // where RAM above 1 MiB ends and which ranges the loader filled (modules,
 // the information itself). boot.Parse* reads the rest later, in Go.
@@ -162,7 +173,7 @@ func scanBootInfo() {
 			exclude(mods, mods+16*n)
 			for i := uint64(0); i < n && i < 16; i++ {
 				m := mods + 16*i
-				exclude(uint64(phys32(m)), uint64(phys32(m+4)))
+				module(uint64(phys32(m)), uint64(phys32(m+4)))
 				exclude(uint64(phys32(m+8)), uint64(phys32(m+8))+4096)
 			}
 		}
@@ -186,7 +197,7 @@ func scanBootInfo() {
 			}
 			switch t {
 			case 3: // module
-				exclude(uint64(phys32(info+off+8)), uint64(phys32(info+off+12)))
+				module(uint64(phys32(info+off+8)), uint64(phys32(info+off+12)))
 			case 4: // basic meminfo
 				ramTop = mib + uint64(phys32(info+off+12))<<10
 			}
@@ -202,7 +213,7 @@ func scanBootInfo() {
 		exclude(mods, mods+32*n)
 		for i := uint64(0); i < n && i < 16; i++ {
 			m := mods + 32*i
-			exclude(phys64(m), phys64(m)+phys64(m+8))
+			module(phys64(m), phys64(m)+phys64(m+8))
 			exclude(phys64(m+16), phys64(m+16)+4096)
 		}
 		exclude(phys64(info+24), phys64(info+24)+4096)
@@ -229,7 +240,9 @@ func scanBootInfo() {
 // chooseHeap places the hypervisor heap, the frames behind the Go
 // runtime's memory, at the highest 2 MiB-aligned range of the low RAM run
 // that no module or boot structure occupies. Its size is a sixteenth of
-// that RAM, between 64 and 256 MiB.
+// that RAM, between 64 and 256 MiB, but at least 16 times the largest
+// module (an XZ-packed kernel is decompressed in the heap) while that
+// stays within a quarter of the RAM.
 //
 //go:nosplit
 func chooseHeap() {
@@ -239,6 +252,12 @@ func chooseHeap() {
 	}
 	if size > 256*mib {
 		size = 256 * mib
+	}
+	if m := 16 * maxModule; m > size {
+		size = m
+		if q := (ramTop - mib) / 4; size > q {
+			size = q
+		}
 	}
 	size = alignUp64(size, 2*mib)
 	top := ramTop &^ (2*mib - 1)
