@@ -65,7 +65,7 @@ func testGuest(t *testing.T, hardware bool) (*Machine, *Domain, *fakeMetal, *byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	ft, err := mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: alloc, M2P: m2p,
+	ft, err := mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: alloc, M2P: m2p, CheckSegDescPage: CheckSegDescPage,
 		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) { s[0] = m2pL4; return s }})
 	if err != nil {
 		t.Fatal(err)
@@ -257,5 +257,49 @@ func TestTimeInfo(t *testing.T) {
 	}
 	if ver, sec, nsec := le.Uint32(si[wcVersionOff:]), le.Uint32(si[wcVersionOff+4:]), le.Uint32(si[wcVersionOff+8:]); ver&1 != 0 || ver == 0 || sec != 1_800_000_000 || nsec != 123 {
 		t.Errorf("wall clock version %d sec %d nsec %d", ver, sec, nsec)
+	}
+}
+
+// TestSetGDT: a GDT frame must be the domain's, not mapped writable, and
+// hold only code/data (DPL raised to 3) or not-present descriptors.
+func TestSetGDT(t *testing.T) {
+	m, d, fm, _, data := testGuest(t, true)
+	ok, _ := m.cfg.Alloc.Alloc()
+	m.cfg.Frames.Assign(ok, 0)
+	bad, _ := m.cfg.Alloc.Alloc()
+	m.cfg.Frames.Assign(bad, 0)
+	var desc [8]byte
+	binary.LittleEndian.PutUint64(desc[:], 0x00af9a000000ffff) // 64-bit code, DPL 0
+	m.cfg.Mem.Write(ok.Addr()+8, desc[:])
+	binary.LittleEndian.PutUint64(desc[:], 0x0000890000000067) // a TSS
+	m.cfg.Mem.Write(bad.Addr(), desc[:])
+	list := func(off int, f mm.MFN) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(f))
+		m.cfg.Mem.Write(data.Addr()+mm.Maddr(off), b[:])
+	}
+	list(0x200, ok)
+	list(0x208, bad)
+	list(0x210, data) // mapped writable
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_set_gdt, dataVA+0x200, 16),
+		hypercallExit(abi.HYPERVISOR_set_gdt, dataVA+0x208, 16),
+		hypercallExit(abi.HYPERVISOR_set_gdt, dataVA+0x210, 16),
+		hypercallExit(abi.HYPERVISOR_set_gdt, dataVA+0x200, 7169),
+	}
+	d.VCPU(0).Run()
+	r := fm.results
+	for i, want := range []int64{0, -22, -22, -22} {
+		if int64(r[i+1].RAX) != want {
+			t.Errorf("set_gdt %d: %d, want %d", i, int64(r[i+1].RAX), want)
+		}
+	}
+	var got [8]byte
+	m.cfg.Mem.Read(ok.Addr()+8, got[:])
+	if binary.LittleEndian.Uint64(got[:]) != 0x00affa000000ffff {
+		t.Errorf("descriptor not raised to DPL 3: %#x", binary.LittleEndian.Uint64(got[:]))
+	}
+	if len(d.VCPU(0).gdtFrames) != 1 || d.VCPU(0).gdtFrames[0] != ok {
+		t.Errorf("gdt frames %v", d.VCPU(0).gdtFrames)
 	}
 }

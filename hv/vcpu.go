@@ -29,6 +29,10 @@ type VCPU struct {
 	// the crash the iret asked for.
 	iretDone bool
 	iretErr  error
+	// gdtFrames are the frames of the guest's GDT (set_gdt), each holding a
+	// general and a descriptor-page type reference; gdtEntries its size.
+	gdtFrames  []mm.MFN
+	gdtEntries uint64
 
 	// BackendState is the metal's per-vCPU context (its FPU image); the
 	// Backend owns it.

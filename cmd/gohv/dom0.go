@@ -88,8 +88,8 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
-	log.Lines(l.Lines(uint64(len(mfns))))
-	log.Lines([]string{fmt.Sprintf(" ENTRY ADDRESS: %016x", k.Parms.VirtEntry), "Dom0 has maximum 1 VCPUs"})
+	log.Lines(l.Lines())
+	log.Lines([]string{"Dom0 has maximum 1 VCPUs"})
 	go func() {
 		runtime.LockOSThread() // the vCPU is this kernel thread
 		d.VCPU(0).Run()

@@ -139,6 +139,7 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16
 	}
 	ft, err := mm.NewFrameTable(mm.FrameTableConfig{
 		Mem: mem, Alloc: frames, M2P: m2p,
+		CheckSegDescPage: hv.CheckSegDescPage,
 		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) {
 			s[0] = m2pL4
 			s[rt.HypervisorL4Slot-mm.XenL4FirstSlot] = rt.HypervisorL4Entry()

@@ -27,7 +27,8 @@ const (
 	pteAddr   = 0x000ffffffffff000
 )
 
-// Magic is start_info.magic for a 64-bit PV guest.
+// Magic is start_info.magic for a 64-bit PV guest (the toolstack's guest
+// type string).
 const Magic = "xen-3.0-x86_64"
 
 // M2PSetter records machine_to_phys[mfn] = pfn; *mm.M2P satisfies it. Set
@@ -38,7 +39,11 @@ type M2PSetter interface {
 
 // Contents are the bytes and machine facts Build needs beyond the layout.
 type Contents struct {
-	Initrd        []byte   // len must equal the planned InitrdLen
+	Initrd []byte // len must equal the planned InitrdLen (domU: same page count)
+	// InitrdInPlace says the frames mfns gives the initrd's PFNs already
+	// hold the initrd (Xen's dom0 hands the boot module's own frames over):
+	// Build neither clears nor writes them, and Initrd must be nil.
+	InitrdInPlace bool
 	SharedInfo    mm.Maddr // machine address of the domain's shared_info page
 	CmdLine       string   // at most MAX_GUEST_CMDLINE-1 bytes
 	StoreEvtchn   uint32   // domU: xenstore event channel
@@ -90,7 +95,11 @@ func Build(l *Layout, mem mm.MachineMemory, mfns []mm.MFN, c Contents) (*Result,
 		return nil, fmt.Errorf("%w: %d frames for %d pages", ErrInput, len(mfns), l.NrPages)
 	}
 	wantInitrd := l.SI.ModLen
-	if l.Kind == DomU && wantInitrd != 0 {
+	if c.InitrdInPlace {
+		if c.Initrd != nil || wantInitrd == 0 {
+			return nil, fmt.Errorf("%w: an in-place initrd needs a planned initrd and no bytes", ErrInput)
+		}
+	} else if l.Kind == DomU && wantInitrd != 0 {
 		if uint64(len(c.Initrd)) > wantInitrd || pagesFor(uint64(len(c.Initrd))) != l.Initrd.Pages {
 			return nil, fmt.Errorf("%w: initrd of %d bytes, planned %d pages", ErrInput, len(c.Initrd), l.Initrd.Pages)
 		}
@@ -111,6 +120,9 @@ func Build(l *Layout, mem mm.MachineMemory, mfns []mm.MFN, c Contents) (*Result,
 	used = max(used, l.Initrd.End(), l.P2M.End(), l.P2MTables.End())
 	zero := make([]byte, pageSize)
 	for p := mm.PFN(0); p < used; p++ {
+		if c.InitrdInPlace && p >= l.Initrd.PFN && p < l.Initrd.End() {
+			continue
+		}
 		if !mem.Write(mfns[p].Addr(), zero) {
 			return nil, fmt.Errorf("build: frame %#x (PFN %#x) is outside machine memory", uint64(mfns[p]), uint64(p))
 		}
@@ -150,7 +162,7 @@ func Build(l *Layout, mem mm.MachineMemory, mfns []mm.MFN, c Contents) (*Result,
 
 	r := &Result{}
 	si := &r.StartInfo
-	abi.PutCString(si.Magic[:], Magic)
+	abi.PutCString(si.Magic[:], l.SI.Magic)
 	si.NrPages = l.SI.NrPages
 	si.SharedInfo = uint64(c.SharedInfo)
 	si.Flags = l.SI.Flags

@@ -195,7 +195,7 @@ func runBuild(t *testing.T, c buildCase) {
 	if err := binary.Read(bytes.NewReader(page), binary.LittleEndian, &si); err != nil {
 		t.Fatal(err)
 	}
-	if abi.CString(si.Magic[:]) != "xen-3.0-x86_64" || si.NrPages != uint64(n) || si.SharedInfo != uint64(shinfo) ||
+	if abi.CString(si.Magic[:]) != l.SI.Magic || si.NrPages != uint64(n) || si.SharedInfo != uint64(shinfo) ||
 		si.Flags != l.SI.Flags || si.PtBase != l.PageTables.VA || si.NrPtFrames != l.PageTables.Pages ||
 		si.MfnList != l.SI.MfnList || si.ModStart != l.SI.ModStart || si.ModLen != l.SI.ModLen ||
 		abi.CString(si.CmdLine[:]) != "console=hvc0" || si.FirstP2mPfn != l.SI.FirstP2MPFN || si.NrP2mFrames != l.SI.NrP2MFrames {
@@ -353,6 +353,9 @@ func TestBuildErrors(t *testing.T) {
 			}
 		})
 	}
+	if _, err := Build(l, mem, good, Contents{InitrdInPlace: true}); err == nil {
+		t.Error("in-place initrd without a planned one accepted")
+	}
 	if _, err := Build(nil, mem, good, Contents{}); err == nil {
 		t.Error("nil layout accepted")
 	}
@@ -433,5 +436,34 @@ func TestPin(t *testing.T) {
 		if err := r.Pin(s, &v); err == nil {
 			t.Error("second pin succeeded")
 		}
+	}
+}
+
+// TestBuildInitrdInPlace: with InitrdInPlace the initrd's frames are left
+// as the caller filled them.
+func TestBuildInitrdInPlace(t *testing.T) {
+	const n = 8192
+	l, err := Plan(Input{Kind: Dom0, Image: smallDom0Image(), NrPages: n, InitrdLen: 3 * pageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := mmtest.NewMemory(n + 0x200)
+	mfns := shuffled(n, 0x200, 11)
+	data := bytes.Repeat([]byte{0x5a}, pageSize)
+	for p := l.Initrd.PFN; p < l.Initrd.End(); p++ {
+		mem.Write(mfns[p].Addr(), data)
+	}
+	if _, err := Build(l, mem, mfns, Contents{InitrdInPlace: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, pageSize)
+	for p := l.Initrd.PFN; p < l.Initrd.End(); p++ {
+		mem.Read(mfns[p].Addr(), got)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("initrd PFN %#x changed", p)
+		}
+	}
+	if _, err := Build(l, mem, mfns, Contents{InitrdInPlace: true, Initrd: data}); err == nil {
+		t.Error("in-place initrd with bytes accepted")
 	}
 }

@@ -81,6 +81,10 @@ type Notes struct {
 	InitP2M    uint64 // VA at which to map the P2M outside the region
 
 	ModStartPFN bool // the initrd may be left unmapped (mod_start is a PFN)
+
+	// PAE is libelf's parms.pae != XEN_PAE_NO (a PAE_MODE note; Linux has
+	// "yes"). Xen's dom0 builder then appends "p" to start_info.magic.
+	PAE bool
 }
 
 // Image is the kernel as the builder needs it.
@@ -101,6 +105,7 @@ func ImageFromKernel(k *boot.Kernel) Image {
 		HasInitP2M:       p.P2MBase != boot.UnsetAddr,
 		InitP2M:          p.P2MBase,
 		ModStartPFN:      p.UnmappedInitrd,
+		PAE:              p.PAE != boot.XEN_PAE_NO,
 	}}
 	if !img.Notes.HasHypercallPage {
 		img.Notes.HypercallPage = 0
@@ -158,6 +163,9 @@ type Mapping struct {
 // the magic, shared_info, xenstore/console MFNs and event channels, and the
 // command line.
 type StartInfoValues struct {
+	// Magic is "xen-3.0-x86_64": the toolstack's guest type for a 64-bit
+	// image; Xen's dom0 builder appends "p" when the image has PAE set.
+	Magic       string
 	NrPages     uint64
 	Flags       uint32
 	PtBase      uint64 // VA of the L4
@@ -479,6 +487,10 @@ func Plan(in Input) (*Layout, error) {
 	l.Tables = planTables(l)
 
 	si := &l.SI
+	si.Magic = Magic
+	if in.Kind == Dom0 && n.PAE {
+		si.Magic += "p"
+	}
 	si.NrPages = in.NrPages
 	si.PtBase = l.PageTables.VA
 	si.NrPtFrames = l.PageTables.Pages
@@ -589,4 +601,30 @@ func planTables(l *Layout) []Table {
 		}
 	}
 	return ts
+}
+
+// Lines describes the layout as Xen's dom0 builder prints it ("VIRTUAL
+// MEMORY ARRANGEMENT"), without the "(XEN) " prefix. An unmapped initrd
+// prints as 0->0, as Xen's does.
+func (l *Layout) Lines() []string {
+	var irS, irE uint64
+	if l.Initrd.Mapped {
+		irS, irE = l.Initrd.VA, l.Initrd.VA+l.SI.ModLen
+	}
+	siEnd := l.StartInfo.VA + 1168
+	if l.Kind == Dom0 {
+		siEnd += 40 // struct dom0_vga_console_info
+	}
+	f := func(name string, a, b uint64) string { return fmt.Sprintf(" %-15s%016x->%016x", name+":", a, b) }
+	return []string{
+		"VIRTUAL MEMORY ARRANGEMENT:",
+		f("Loaded kernel", l.KStart, l.KEnd),
+		f("Init. ramdisk", irS, irE),
+		f("Phys-Mach map", l.P2M.VA, l.P2M.VA+l.NrPages*8),
+		f("Start info", l.StartInfo.VA, siEnd),
+		f("Page tables", l.PageTables.VA, l.PageTables.VA+l.PageTables.Pages<<pageShift),
+		f("Boot stack", l.Stack.VA, l.Stack.VA+pageSize),
+		f("TOTAL", l.VStart, l.VEnd),
+		fmt.Sprintf(" ENTRY ADDRESS: %016x", l.Entry),
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/mm"
 )
 
@@ -28,6 +30,7 @@ func debianImage() Image {
 			HasInitP2M:  true,
 			InitP2M:     0x8000000000,
 			ModStartPFN: true,
+			PAE:         true,
 		},
 	}
 }
@@ -148,6 +151,9 @@ func TestPlanDebianDomU(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s = %#x, want %#x", c.name, c.got, c.want)
 		}
+	}
+	if l.SI.Magic != "xen-3.0-x86_64" {
+		t.Errorf("magic %q", l.SI.Magic)
 	}
 	// Table order for the toolstack: L4, L3, L2, L1s; then the P2M's
 	// L3, L2, L1.
@@ -313,6 +319,9 @@ func TestPlanVariants(t *testing.T) {
 			l.P2M.PFN != 0x4d00 || l.SI.FirstP2MPFN != 0x4d00 || l.SI.NrP2MFrames != 259 {
 			t.Errorf("layout %+v", l)
 		}
+		if l.SI.Magic != "xen-3.0-x86_64p" {
+			t.Errorf("dom0 magic with PAE %q", l.SI.Magic)
+		}
 	})
 }
 
@@ -377,5 +386,51 @@ func TestPlanErrors(t *testing.T) {
 		t.Errorf("exact fit: %v", err)
 	} else {
 		checkLayout(t, l)
+	}
+}
+
+func TestImageFromKernel(t *testing.T) {
+	k := &boot.Kernel{
+		Segments: []boot.Segment{{Paddr: 0x1000000, Vaddr: 0xffffffff81000000, Filesz: 2, Memsz: 0x1000, Data: []byte{1, 2}}},
+		Parms: boot.DomParms{VirtBase: 0xffffffff80000000, ElfPaddrOffset: 0, VirtEntry: 0xffffffff81000000,
+			VirtHypercall: boot.UnsetAddr, P2MBase: 0x8000000000, UnmappedInitrd: true, PAE: boot.XEN_PAE_EXTCR3},
+	}
+	img := ImageFromKernel(k)
+	want := Notes{VirtBase: 0xffffffff80000000, Entry: 0xffffffff81000000, HasInitP2M: true, InitP2M: 0x8000000000,
+		ModStartPFN: true, PAE: true}
+	if img.Notes != want || len(img.Segments) != 1 || img.Segments[0].PAddr != 0x1000000 ||
+		img.Segments[0].MemSz != 0x1000 || len(img.Segments[0].Data) != 2 {
+		t.Errorf("image %+v", img)
+	}
+	k.Parms.VirtHypercall, k.Parms.P2MBase, k.Parms.PAE = 0xffffffff81000000, boot.UnsetAddr, boot.XEN_PAE_NO
+	img = ImageFromKernel(k)
+	if !img.Notes.HasHypercallPage || img.Notes.HypercallPage != 0xffffffff81000000 || img.Notes.HasInitP2M ||
+		img.Notes.InitP2M != 0 || img.Notes.PAE {
+		t.Errorf("notes %+v", img.Notes)
+	}
+	if DomU.String() != "domU" || Dom0.String() != "dom0" || Kind(9).String() != "Kind(9)" {
+		t.Error("Kind.String")
+	}
+}
+
+func TestLines(t *testing.T) {
+	l, err := Plan(Input{Kind: Dom0, Image: debianImage(), NrPages: 131072})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Lines()
+	want := []string{
+		"VIRTUAL MEMORY ARRANGEMENT:",
+		" Loaded kernel: ffffffff81000000->ffffffff84a00000",
+		" Init. ramdisk: 0000000000000000->0000000000000000",
+		" Phys-Mach map: 0000008000000000->0000008000100000",
+		" Start info:    ffffffff84a00000->ffffffff84a004b8",
+		" Page tables:   ffffffff84a01000->ffffffff84a2a000",
+		" Boot stack:    ffffffff84a2a000->ffffffff84a2b000",
+		" TOTAL:         ffffffff80000000->ffffffff84c00000",
+		" ENTRY ADDRESS: ffffffff830791c0",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

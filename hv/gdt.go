@@ -1,0 +1,92 @@
+package hv
+
+import (
+	"encoding/binary"
+
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/hypercall"
+	"github.com/gohv/gohv/mm"
+)
+
+// Guest GDTs (set_gdt). Each frame of a guest's GDT becomes a descriptor
+// page (mm validates its 512 descriptors with checkSegDescPage and keeps
+// it from being mapped writable). The frames are recorded per vCPU; gohv
+// does not yet load them into the hardware GDT window, so a guest can use
+// Xen's flat selectors only (64-bit PV kernels, Linux included, load no
+// others in the kernel).
+
+// firstReservedGDTEntry is FIRST_RESERVED_GDT_ENTRY: the guest's part of
+// the 16-page GDT window ends where Xen's reserved entries start.
+const firstReservedGDTEntry = 14 * mm.PageSize / 8
+
+// Descriptor bits (Xen's _SEGMENT_*), in the high 32-bit word.
+const (
+	segP    = 1 << 15
+	segS    = 1 << 12
+	segDPL  = 3 << 13
+	segType = 0xf << 8
+)
+
+// checkSegDescPage is Xen's check_descriptor over a page, for a 64-bit PV
+// guest: not-present descriptors pass; code and data segments pass with
+// their DPL raised to 3 (the guest kernel runs in ring 3); type 0 (the
+// upper half of a 16-byte descriptor) passes; every system descriptor —
+// TSS, LDT, and call gates, which gohv does not support — is refused.
+func checkSegDescPage(_ abi.DomID, descs *[512]uint64) bool {
+	for i, d := range descs {
+		hi := uint32(d >> 32)
+		switch {
+		case hi&segP == 0:
+		case hi&segS != 0:
+			descs[i] = d | uint64(segDPL)<<32
+		case hi&segType == 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CheckSegDescPage is the mm.FrameTableConfig hook for descriptor pages.
+var CheckSegDescPage = checkSegDescPage
+
+// setGDT is set_gdt (2): (frame_list, entries). entries above 7168 is
+// -EINVAL; each frame must belong to the domain and validate as a
+// descriptor page (-EINVAL otherwise); on success the vCPU's previous GDT
+// frames are released.
+func setGDT(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	v := c.VCPU.(*VCPU)
+	entries := a[1]
+	if entries > firstReservedGDTEntry {
+		return hypercall.Errno(abi.EINVAL)
+	}
+	n := (entries*8 + mm.PageSize - 1) / mm.PageSize
+	b := make([]byte, 8*n)
+	if n > 0 && !c.Mem.CopyFromGuest(b, mm.GuestVA(a[0])) {
+		return hypercall.Errno(abi.EFAULT)
+	}
+	ft := v.dom.m.cfg.Frames
+	frames := make([]mm.MFN, 0, n)
+	release := func(fs []mm.MFN) {
+		for _, f := range fs {
+			ft.PutPageType(f)
+			ft.PutPage(f)
+		}
+	}
+	for i := uint64(0); i < n; i++ {
+		f := mm.MFN(binary.LittleEndian.Uint64(b[8*i:]))
+		if !ft.GetPage(f, v.dom.id) {
+			release(frames)
+			return hypercall.Errno(abi.EINVAL)
+		}
+		if e := ft.GetPageType(f, mm.PageTypeSegDesc, v.Flusher()); e != 0 {
+			ft.PutPage(f)
+			release(frames)
+			return hypercall.Errno(abi.EINVAL)
+		}
+		frames = append(frames, f)
+	}
+	release(v.gdtFrames)
+	v.gdtFrames, v.gdtEntries = frames, entries
+	return hypercall.Value(0)
+}
