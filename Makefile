@@ -1,4 +1,5 @@
-# gohv: `make run` boots gohv under QEMU with the console on this terminal;
+# gohv: `make run` boots gohv under QEMU with Debian's Linux as dom0 and the
+# console on this terminal;
 # `make test` runs every test. Both install what they need first.
 
 GO        ?= go
@@ -10,11 +11,12 @@ ENTRY     := github.com/gohv/gohv/arch/amd64/rt.entry32
 IMAGE_ENV := GOOS=linux GOARCH=amd64 CGO_ENABLED=0 GOAMD64=v1
 GOFILES   := $(shell find . -name '*.go' -o -name '*.s' | grep -v '^./build/')
 
-QEMU      := qemu-system-x86_64 -accel tcg -m 512M -nographic -no-reboot \
+QEMU      := qemu-system-x86_64 -accel tcg -nographic -no-reboot \
              -device isa-debug-exit,iobase=0xf4,iosize=4
 RUN_ARGS  ?= console=com1 com1=115200,8n1 loglvl=all
+DOM0_ARGS ?= console=hvc0 earlyprintk=xen
 
-.PHONY: all deps run run-guest test vet fuzz bench clean
+.PHONY: all deps run run-bare run-guest test vet fuzz bench clean
 
 all: $(BUILD)/gohv $(BUILD)/gohv.gz
 
@@ -34,15 +36,23 @@ $(BUILD)/gohv: $(GOFILES) go.mod $(BUILD)/mkimage
 $(BUILD)/gohv.gz: $(BUILD)/gohv
 	gzip -9 -n -c $< > $@
 
-# QEMU's isa-debug-exit turns gohv's power-off into exit status 1.
+# Debian's Linux 6.1 as dom0 (fetched once by scripts/fetch-kernel.sh). It
+# runs through xen_start_kernel today and stops there: quit QEMU with
+# Ctrl-A X.
 run: deps all
-	$(QEMU) -kernel $(BUILD)/gohv -append "$(RUN_ARGS)"; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
+	$(QEMU) -m 1G -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=512M" \
+		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS)"
+
+# gohv alone: boot log, the ready line, power-off (QEMU's isa-debug-exit
+# turns it into exit status 1).
+run-bare: deps all
+	$(QEMU) -m 512M -kernel $(BUILD)/gohv -append "$(RUN_ARGS)"; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
 
 # A PV test guest (tests/guests) as dom0: make run-guest GUEST=events
 GUEST ?= hello
 run-guest: deps all
 	$(MAKE) -s -C tests/guests all
-	$(QEMU) -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=64M" -initrd $(BUILD)/guests/$(GUEST).elf; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
+	$(QEMU) -m 512M -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=64M" -initrd $(BUILD)/guests/$(GUEST).elf; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
 
 vet:
 	$(GO) vet $$($(GO) list ./... | grep -v /arch/amd64/rt)
