@@ -64,7 +64,7 @@ func main() {
 	log.Lines(opts.LogLevelLines())
 	log.Lines([]string{fmt.Sprintf("Detected %d.%03d MHz processor.", rt.TSCHz()/1000000, rt.TSCHz()/1000%1000)})
 
-	input := &consoleInput{irq: consoleIRQ(&opts)}
+	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
 	setupPowerOff(info)
 	frames := frameAllocator(info)
@@ -78,7 +78,7 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
-	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleUART(&opts))
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase)
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
@@ -97,33 +97,18 @@ func main() {
 	select {} // the vCPU goroutines run the machine from here
 }
 
-// consoleUART is the console UART's I/O base.
-func consoleUART(o *boot.Options) uint16 {
+// consoleSerial is the console's UART settings: the first serial port
+// console= names (com1 when none is named, as gohv always has one).
+func consoleSerial(o *boot.Options) boot.SerialConfig {
 	for _, c := range o.Console {
 		if strings.HasPrefix(c, "com2") {
-			return o.Com2.IOBase
+			return o.Com2
 		}
 		if strings.HasPrefix(c, "com1") {
 			break
 		}
 	}
-	return o.Com1.IOBase
-}
-
-// consoleIRQ is the 8259 line of the console UART (com1 IRQ 4, com2 IRQ 3
-// unless com1=/com2= name another).
-func consoleIRQ(o *boot.Options) int {
-	cfg := o.Com1
-	for _, c := range o.Console {
-		if strings.HasPrefix(c, "com2") {
-			cfg = o.Com2
-			break
-		}
-		if strings.HasPrefix(c, "com1") {
-			break
-		}
-	}
-	return int(cfg.IRQ)
+	return o.Com1
 }
 
 // consoleSelfTest waits for a line typed on the serial console (to gohv)
@@ -140,19 +125,9 @@ func consoleSelfTest(in *consoleInput) {
 	}
 }
 
-// setupConsole applies console= and com1=/com2=: the first serial port
-// named is the console (com1 when none is named, as gohv always has one).
+// setupConsole programs the console UART as console= and com1=/com2= say.
 func setupConsole(o *boot.Options) {
-	cfg := o.Com1
-	for _, c := range o.Console {
-		if strings.HasPrefix(c, "com2") {
-			cfg = o.Com2
-			break
-		}
-		if strings.HasPrefix(c, "com1") {
-			break
-		}
-	}
+	cfg := consoleSerial(o)
 	baud := cfg.Baud
 	if baud == boot.BaudAuto {
 		baud = boot.DefaultBaud
