@@ -29,7 +29,7 @@
 //     legacy form (16), grant_table_op (20), mmu_update (1), mmuext_op (26),
 //     update_va_mapping (14) and update_va_mapping_otherdomain (22), whose
 //     workers live in evtchn, grant, mm and sched.
-//     /work/notes/hypercall-status.md lists every number and sub-op.
+//     docs/hypercall-status.md lists every number and sub-op.
 //
 // # Imports
 //

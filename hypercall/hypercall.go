@@ -233,7 +233,7 @@ type Dispatcher struct {
 }
 
 // New returns a dispatcher whose table holds this package's handlers (see
-// /work/notes/hypercall-status.md and doc.go for the list).
+// docs/hypercall-status.md and doc.go for the list).
 func New(c Config) *Dispatcher {
 	d := &Dispatcher{
 		table:   defaultTable,
