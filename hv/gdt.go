@@ -34,17 +34,58 @@ const (
 // TSS, LDT, and call gates, which gohv does not support — is refused.
 func checkSegDescPage(_ abi.DomID, descs *[512]uint64) bool {
 	for i, d := range descs {
-		hi := uint32(d >> 32)
-		switch {
-		case hi&segP == 0:
-		case hi&segS != 0:
-			descs[i] = d | uint64(segDPL)<<32
-		case hi&segType == 0:
-		default:
+		fixed, ok := checkDescriptor(d)
+		if !ok {
 			return false
 		}
+		descs[i] = fixed
 	}
 	return true
+}
+
+// checkDescriptor is check_descriptor for one descriptor (see
+// checkSegDescPage): the descriptor to store, or false.
+func checkDescriptor(d uint64) (uint64, bool) {
+	hi := uint32(d >> 32)
+	switch {
+	case hi&segP == 0, hi&segType == 0 && hi&segS == 0:
+		return d, true
+	case hi&segS != 0:
+		return d | uint64(segDPL)<<32, true
+	}
+	return 0, false
+}
+
+// updateDescriptor is update_descriptor (10): (machine address, desc).
+// The address must be 8-byte aligned in a frame the domain owns that is a
+// descriptor page or an ordinary writable page (not a page table); the
+// descriptor is checked and fixed up as set_gdt's are. -EINVAL otherwise.
+func updateDescriptor(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	v := c.VCPU.(*VCPU)
+	ma, desc := mm.Maddr(a[0]), a[1]
+	fixed, ok := checkDescriptor(desc)
+	if ma&7 != 0 || !ok {
+		return hypercall.Errno(abi.EINVAL)
+	}
+	ft, m := v.dom.m.cfg.Frames, ma.MFN()
+	if !ft.GetPage(m, v.dom.id) {
+		return hypercall.Errno(abi.EINVAL)
+	}
+	defer ft.PutPage(m)
+	t := mm.PageTypeWritable
+	if pi, _ := ft.Page(m); pi.Type == mm.PageTypeSegDesc && pi.TypeCount > 0 {
+		t = mm.PageTypeSegDesc
+	}
+	if ft.GetPageType(m, t, v.Flusher()) != 0 {
+		return hypercall.Errno(abi.EINVAL)
+	}
+	defer ft.PutPageType(m)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], fixed)
+	if !v.dom.m.cfg.Mem.Write(ma, b[:]) {
+		return hypercall.Errno(abi.EINVAL)
+	}
+	return hypercall.Value(0)
 }
 
 // CheckSegDescPage is the mm.FrameTableConfig hook for descriptor pages.

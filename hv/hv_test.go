@@ -303,3 +303,30 @@ func TestSetGDT(t *testing.T) {
 		t.Errorf("gdt frames %v", d.VCPU(0).gdtFrames)
 	}
 }
+
+// TestUpdateDescriptor: a descriptor goes into a descriptor page or an
+// ordinary page of the domain's, DPL raised to 3; a system descriptor, a
+// misaligned address, a page table and a frame not the domain's are -EINVAL.
+func TestUpdateDescriptor(t *testing.T) {
+	m, d, fm, _, data := testGuest(t, true)
+	other, _ := m.cfg.Alloc.Alloc() // nobody's
+	l4 := d.VCPU(0).tables.Kernel
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_update_descriptor, uint64(data.Addr())+16, 0x00cf92000000ffff),
+		hypercallExit(abi.HYPERVISOR_update_descriptor, uint64(data.Addr())+16, 0x0000890000000067),
+		hypercallExit(abi.HYPERVISOR_update_descriptor, uint64(data.Addr())+17, 0x00cf92000000ffff),
+		hypercallExit(abi.HYPERVISOR_update_descriptor, uint64(l4.Addr()), 0x00cf92000000ffff),
+		hypercallExit(abi.HYPERVISOR_update_descriptor, uint64(other.Addr()), 0x00cf92000000ffff),
+	}
+	d.VCPU(0).Run()
+	for i, want := range []int64{0, -22, -22, -22, -22} {
+		if got := int64(fm.results[i+1].RAX); got != want {
+			t.Errorf("update_descriptor %d: %d, want %d", i, got, want)
+		}
+	}
+	var b [8]byte
+	m.cfg.Mem.Read(data.Addr()+16, b[:])
+	if binary.LittleEndian.Uint64(b[:]) != 0x00cff2000000ffff {
+		t.Errorf("descriptor %#x", binary.LittleEndian.Uint64(b[:]))
+	}
+}

@@ -144,6 +144,7 @@ func registerPV(d *hypercall.Dispatcher) {
 		return hypercall.Value(0)
 	})
 	reg(abi.HYPERVISOR_set_gdt, setGDT)
+	reg(abi.HYPERVISOR_update_descriptor, updateDescriptor)
 	reg(abi.HYPERVISOR_stack_switch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
 		return result(pvOf(c).StackSwitch(a[0], a[1]))
 	})
