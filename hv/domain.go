@@ -99,6 +99,7 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
 		v.caller = hypercall.Caller{Mem: &v.guest, Domain: d, VCPU: v}
 		v.pv = pv.NewVCPU(i, pvMemory{v}, vcpuInfo{v}, pvDomain{v}, m.cfg.Policy, &v.tables)
+		v.pv.PT = ptWriter{v}
 		d.vcpus = append(d.vcpus, v)
 	}
 	m.mu.Lock()

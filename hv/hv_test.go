@@ -330,3 +330,60 @@ func TestUpdateDescriptor(t *testing.T) {
 		t.Errorf("descriptor %#x", binary.LittleEndian.Uint64(b[:]))
 	}
 }
+
+// TestPageTableWrite: the guest kernel writes an entry of its own L1
+// through a read-only mapping of it; gohv decodes the instruction, has the
+// PV MMU check the new entry, writes it and retires the instruction. A
+// refused entry becomes the guest's #PF (here: no handler, a crash).
+func TestPageTableWrite(t *testing.T) {
+	m, d, fm, logBuf, data := testGuest(t, true)
+	v := d.VCPU(0)
+	l4 := v.tables.Kernel
+	// The L1 is the last table on the way to dataVA: map it read-only at
+	// dataVA+0x1000 with an mmu_update (entry 1 of that same L1).
+	walk := func(tbl mm.MFN, idx uint64) mm.MFN {
+		w, _ := m.cfg.Mem.Load64(tbl.Addr() + mm.Maddr(idx*8))
+		return mm.MFN(w >> 12 & 0xffffffffff)
+	}
+	l1 := walk(walk(walk(l4, 0), 0), 2)
+	upd := []abi.MmuUpdate{{Ptr: uint64(l1.Addr()) + 8, Val: uint64(l1.Addr()) | 1 | 4}}
+	if _, e := d.Space().MMUUpdate(upd, nil, nil); e != 0 {
+		t.Fatalf("map the L1 read-only: %v", e)
+	}
+	other, _ := m.cfg.Alloc.Alloc() // no domain's
+	code := []byte{
+		0x48, 0x89, 0x37, // mov %rsi,(%rdi)
+		0xf0, 0x48, 0x0f, 0xb1, 0x0f, // lock cmpxchg %rcx,(%rdi)
+		0x48, 0x89, 0x37, // mov %rsi,(%rdi) (refused entry)
+	}
+	m.cfg.Mem.Write(data.Addr()+0x100, code)
+	pte := uint64(data.Addr()) | 1 | 2 | 4
+	fault := func(rip, rsi, rcx, rax uint64) func(r *arch.Regs) arch.Exit {
+		return func(r *arch.Regs) arch.Exit {
+			r.RIP, r.RDI, r.RSI, r.RCX, r.RAX = rip, dataVA+0x1000+16, rsi, rcx, rax
+			return arch.Exit{Kind: arch.ExitException, Vector: arch.VecPF, ErrorCode: 3 | 4, CR2: dataVA + 0x1000 + 16}
+		}
+	}
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		fault(dataVA+0x100, pte, 0, 0),
+		func(r *arch.Regs) arch.Exit {
+			// RAX holds the entry as the PV MMU left it (it adds
+			// _PAGE_GLOBAL to user mappings): RCX, read-only, goes in.
+			cur, _ := m.cfg.Mem.Load64(l1.Addr() + 16)
+			return fault(dataVA+0x103, 0, pte&^2, cur)(r)
+		},
+		fault(dataVA+0x108, uint64(other.Addr())|1|2|4, 0, 0),
+	}
+	v.Run()
+	r := fm.results
+	if len(r) < 3 || r[1].RIP != dataVA+0x103 || r[2].RIP != dataVA+0x108 || r[2].RFLAGS&(1<<6) == 0 {
+		t.Fatalf("instructions not retired: %+v", r)
+	}
+	w, _ := m.cfg.Mem.Load64(l1.Addr() + 16)
+	if mm.MFN(w>>12&0xffffffffff) != data || w&2 != 0 {
+		t.Errorf("L1[2] = %#x, want the data frame read-only", w)
+	}
+	if !strings.Contains(logBuf.String(), "Unhandled: vec 14") {
+		t.Errorf("refused entry did not become the guest's #PF:\n%s", logBuf)
+	}
+}

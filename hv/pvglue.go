@@ -210,3 +210,31 @@ func (v *VCPU) fullRegsHypercall() bool {
 	}
 	return false
 }
+
+// ptWriter is the writable-page-table side of the PV MMU for one vCPU.
+type ptWriter struct{ v *VCPU }
+
+func (p ptWriter) L1Entry(va uint64) (uint64, bool) {
+	d := p.v.dom
+	ma, e := d.space.Translate(p.v.tables.Kernel, mm.GuestVA(va), false)
+	if e != 0 {
+		return 0, false
+	}
+	pi, ok := d.m.cfg.Frames.Page(ma.MFN())
+	if !ok || pi.Owner != d.id || pi.Type != mm.PageTypeL1 || !pi.Validated {
+		return 0, false
+	}
+	return uint64(ma), true
+}
+
+func (p ptWriter) ReadPTE(ma uint64) (uint64, bool) { return p.v.dom.m.cfg.Mem.Load64(mm.Maddr(ma)) }
+
+func (p ptWriter) WritePTE(ma, old, nv uint64) pv.PTResult {
+	switch p.v.dom.space.EmulatePTWrite(mm.Maddr(ma), old, nv, true, p.v.Flusher()) {
+	case mm.PTWriteDone:
+		return pv.PTDone
+	case mm.PTWriteRetry:
+		return pv.PTRetry
+	}
+	return pv.PTRefused
+}

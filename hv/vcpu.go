@@ -141,6 +141,15 @@ func (v *VCPU) hypercall() {
 // what a PV kernel may still execute, or bounces the exception to the
 // guest's trap table; without a handler the domain crashes.
 func (v *VCPU) exception(e arch.Exit) {
+	if e.Vector == arch.VecPF {
+		// A kernel write to its own (read-only) L1 table: emulate it.
+		if handled, err := v.pv.PageTableWrite(&v.Regs, e); handled {
+			if err != nil {
+				v.crash(err.Error())
+			}
+			return
+		}
+	}
 	err := v.pv.HandleException(&v.Regs, e)
 	if err == nil {
 		return

@@ -136,6 +136,10 @@ type VCPU struct {
 
 	// Changed accumulates Changed* bits; the metal clears what it reloads.
 	Changed uint32
+
+	// PT is the PV MMU for writable-page-table emulation (PageTableWrite);
+	// nil turns it off.
+	PT PTWriter
 }
 
 // Initial debug register values (R0.6).

@@ -168,12 +168,24 @@ void test_main(void)
 	reset();
 	u64 t0 = now_ns(), deadline = t0 + 1000000;
 	check_eq(hc_set_timer_op(deadline), 0, "set_timer_op(now+1ms)");
-	int blocks = 0;
-	while (!seen(pt) && blocks < 1000) {
-		check_eq(hc_sched_op(SCHEDOP_block, NULL), 0, "SCHEDOP_block");
-		blocks++;
+	/*
+	 * VIRQ_TIMER also carries the 10 ms periodic timer every PV vCPU
+	 * starts with (this guest does not stop it): a tick before the
+	 * deadline is that one, so keep blocking until the one-shot's.
+	 */
+	int blocks = 0, ticks = 0;
+	u64 t1;
+	for (;;) {
+		while (!seen(pt) && blocks < 1000) {
+			check_eq(hc_sched_op(SCHEDOP_block, NULL), 0, "SCHEDOP_block");
+			blocks++;
+		}
+		t1 = now_ns();
+		if (!seen(pt) || t1 + SLOP_NS >= deadline || ticks >= 10)
+			break;
+		ticks++;
+		reset();
 	}
-	u64 t1 = now_ns();
 	check(seen(pt), "timer port %u never raised (%d blocks)", pt, blocks);
 	check(t1 + SLOP_NS >= deadline, "woke at %lu ns, before the deadline %lu", t1, deadline);
 	printf("timer: port %u woke after %lu us, %d block(s)\n", pt, (t1 - t0) / 1000, blocks);
