@@ -199,3 +199,7 @@ func vecName(v uint8) string {
 	}
 	return "?"
 }
+
+// VirtualTS reports the vCPU's virtual CR0.TS (fpu_taskswitch, CLTS): the
+// metal runs it with the real TS set so its next FPU use exits with #NM.
+func (v *VCPU) VirtualTS() bool { return v.pv.TS }

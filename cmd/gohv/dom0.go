@@ -55,8 +55,8 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 }
 
 // startDom0 builds domain 0 from module 0 (the kernel; its command line,
-// less the file name, plus the " -- " extras of gohv's own line) and starts
-// its vCPU 0.
+// less the file name, plus the " -- " extras of gohv's own line). The
+// caller starts its vCPU (runVCPU).
 func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string) (*hv.Domain, error) {
 	k, err := dom0Image(info)
 	if err != nil {
@@ -90,9 +90,14 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	}
 	log.Lines(l.Lines())
 	log.Lines([]string{"Dom0 has maximum 1 VCPUs"})
-	go func() {
-		runtime.LockOSThread() // the vCPU is this kernel thread
-		d.VCPU(0).Run()
-	}()
 	return d, nil
+}
+
+// runVCPU runs vCPU v of d on its own goroutine, which keeps its kernel
+// thread for the vCPU's lifetime (the thread is the vCPU).
+func runVCPU(d *hv.Domain, v int) {
+	go func() {
+		runtime.LockOSThread()
+		d.VCPU(v).Run()
+	}()
 }

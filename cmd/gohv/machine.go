@@ -45,7 +45,7 @@ func (metal) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 		v.BackendState = fx
 	}
 	var exit arch.Exit
-	err := rt.RunGuest(regs, uint64(cr3.Addr()), fx, &exit)
+	err := rt.RunGuest(regs, uint64(cr3.Addr()), fx, v.VirtualTS(), &exit)
 	return exit, err
 }
 

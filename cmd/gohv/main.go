@@ -94,6 +94,7 @@ func main() {
 	input.machine, input.toDom0 = machine, true
 	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20))
 	input.announce()
+	runVCPU(d, 0)
 	select {} // the vCPU goroutines run the machine from here
 }
 

@@ -94,13 +94,13 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 			CS: 0xe033, SS: 0xe02b, RBX: 0xdeadbeef, R15: 0x1515, R12: 0x1212}
 		var exit arch.Exit
 		for i, s := range steps {
-			if err := rt.RunGuest(&regs, uint64(l4.Addr()), &fx, &exit); err != nil {
+			if err := rt.RunGuest(&regs, uint64(l4.Addr()), &fx, false, &exit); err != nil {
 				done <- fmt.Errorf("step %d: %v (%+v)", i, err, regs)
 				return
 			}
 			for exit.Kind == arch.ExitInterrupt {
 				irqs++
-				rt.RunGuest(&regs, uint64(l4.Addr()), &fx, &exit)
+				rt.RunGuest(&regs, uint64(l4.Addr()), &fx, false, &exit)
 			}
 			if exit.Kind != s.kind || exit.Vector != s.vector || regs.RIP != s.rip {
 				done <- fmt.Errorf("step %d: exit %v vector %d at %#x, want %v vector %d at %#x",
@@ -142,7 +142,7 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 		}
 		// Spin in ring 3 until the timer has taken the CPU back ten times.
 		for spins := 0; irqs < len(steps)+10 && spins < 100; spins++ {
-			rt.RunGuest(&regs, uint64(l4.Addr()), &fx, &exit)
+			rt.RunGuest(&regs, uint64(l4.Addr()), &fx, false, &exit)
 			if exit.Kind != arch.ExitInterrupt {
 				done <- fmt.Errorf("spin: unexpected exit %v vector %d at %#x", exit.Kind, exit.Vector, regs.RIP)
 				return

@@ -163,14 +163,19 @@ func (f *GuestFX) Reset() {
 
 // RunGuest runs a PV vCPU in ring 3 on page tables cr3 (a machine address;
 // the top level must hold HypervisorL4Entry at slot 257) until it exits,
-// and says why. regs and fx are loaded before and saved after. The caller
+// and says why. regs and fx are loaded before and saved after; ts runs the
+// guest with CR0.TS set, so its first FPU instruction exits with #NM. The caller
 // must hold its OS thread (runtime.LockOSThread): a vCPU is a kernel thread.
 // It fails, entering nothing, if the state cannot be entered (non-canonical
 // RIP, RSP or segment base, a ring-0 selector, a top level without the
 // hypervisor slot).
-func RunGuest(regs *arch.Regs, cr3 uint64, fx *GuestFX, exit *arch.Exit) error {
+func RunGuest(regs *arch.Regs, cr3 uint64, fx *GuestFX, ts bool, exit *arch.Exit) error {
+	var t uintptr
+	if ts {
+		t = 1
+	}
 	_, _, e := syscall.Syscall6(sysVCPURun, uintptr(unsafe.Pointer(regs)), uintptr(cr3),
-		fx.area(), uintptr(unsafe.Pointer(exit)), 0, 0)
+		fx.area(), uintptr(unsafe.Pointer(exit)), t, 0)
 	switch e {
 	case 0:
 		return nil

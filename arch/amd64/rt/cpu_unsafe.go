@@ -33,6 +33,7 @@ type guestState struct {
 	rip, rflags, cs, ss, ds, es, fs, gs    uint64
 	fsBase, gsBase                         uint64
 	cr3                                    uint64
+	ts                                     uint64 // 1: run the guest with CR0.TS set (its virtual TS)
 	exitKind, vector, errcode, cr2         uint64
 }
 

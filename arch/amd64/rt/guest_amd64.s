@@ -143,6 +143,7 @@ fromGuest:
 // hypervisor's page tables and FS base, and returns from enterGuest on the
 // kernel stack it was called on.
 TEXT ·guestExitCommon(SB),NOSPLIT|NOFRAME,$0
+	BYTE	$0x0F; BYTE $0x06	// CLTS: the guest may have run with CR0.TS set
 	MOVQ	cpuState_guestFX(BX), AX
 	FXSAVE64	(AX)
 	MOVQ	cpuState_hostFX(BX), AX
@@ -207,6 +208,14 @@ TEXT ·guestEnterAlias(SB),NOSPLIT|NOFRAME,$0
 	WRMSR
 	MOVQ	cpuState_guestFX(BX), AX
 	FXRSTOR64	(AX)
+	// The guest's virtual CR0.TS (fpu_taskswitch): its next FPU
+	// instruction then exits with #NM.
+	CMPQ	(cpuState_guest+guestState_ts)(BX), $0
+	JEQ	nots
+	MOVQ	CR0, AX
+	ORQ	$8, AX
+	MOVQ	AX, CR0
+nots:
 	MOVQ	(cpuState_guest+guestState_cr3)(BX), AX
 	MOVQ	AX, CR3
 	MOVQ	(cpuState_guest+guestState_rax)(BX), AX

@@ -9,7 +9,8 @@ import (
 
 // sysVCPURun is gohv's VCPU_RUN: run a PV guest vCPU in ring 3 until it
 // exits. Args: *arch.Regs, guest CR3, *[512]byte FXSAVE area (16-byte
-// aligned), *arch.Exit. Returns 0, or -EINVAL for state that cannot be
+// aligned), *arch.Exit, and 1 to run with CR0.TS set (the guest's virtual
+// TS: its first FPU instruction exits with #NM). Returns 0, or -EINVAL for state that cannot be
 // entered. The runtime sees guest time as a blocking system call, so the
 // GC and other goroutines never wait on a guest.
 const sysVCPURun = 1100
@@ -29,7 +30,7 @@ func canonical(va uint64) bool { return uint64(int64(va<<16)>>16) == va }
 // the guest's page tables.
 //
 //go:nosplit
-func vcpuRun(regs *arch.Regs, cr3 uint64, fx uintptr, exit *arch.Exit) uintptr {
+func vcpuRun(regs *arch.Regs, cr3 uint64, fx uintptr, exit *arch.Exit, ts bool) uintptr {
 	if fx&15 != 0 || cr3&0xfff != 0 {
 		return errno(einval)
 	}
@@ -57,6 +58,10 @@ func vcpuRun(regs *arch.Regs, cr3 uint64, fx uintptr, exit *arch.Exit) uintptr {
 	g.ds, g.es, g.fs, g.gs = uint64(regs.DS), uint64(regs.ES), uint64(regs.FS), uint64(regs.GS)
 	g.fsBase, g.gsBase = regs.FSBase, regs.GSBase
 	g.cr3 = cr3
+	g.ts = 0
+	if ts {
+		g.ts = 1
+	}
 	copyFX(c.guestFX-aliasBase, fx)
 	c.hostCR3 = amd64.ReadCR3()
 	c.hostFS = uint64(current().fsBase)

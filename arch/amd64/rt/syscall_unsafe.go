@@ -236,7 +236,7 @@ func dispatch(f *sysFrame) {
 		touchRange(a0, unsafe.Sizeof(arch.Regs{}))
 		touchRange(a2, 512)
 		touchRange(a3, unsafe.Sizeof(arch.Exit{}))
-		ret = vcpuRun((*arch.Regs)(unsafe.Pointer(a0)), uint64(a1), a2, (*arch.Exit)(unsafe.Pointer(a3)))
+		ret = vcpuRun((*arch.Regs)(unsafe.Pointer(a0)), uint64(a1), a2, (*arch.Exit)(unsafe.Pointer(a3)), f.r8 != 0)
 	case sysPanic:
 		xline()
 		panicBanner(a0, a1)
