@@ -64,8 +64,9 @@ type boot struct {
 	// noDebugExit leaves out isa-debug-exit: gohv must power off through ACPI.
 	noDebugExit bool
 	// stopAt ends the run (killing QEMU) once the serial log has this
-	// text: for configurations that halt instead of exiting, and to time
-	// a boot to a line (result.duration, to within the 10 ms poll).
+	// text and the rest of its line: for configurations that halt instead
+	// of exiting, and to time a boot to a line (result.duration, to within
+	// the 10 ms poll).
 	stopAt string
 }
 
@@ -114,9 +115,12 @@ func run(tb testing.TB, b boot) result {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	res := result{exit: -1}
-	var stopRe *regexp.Regexp
+	// The run stops once the line holding stopAt is complete, so that the
+	// assertions see all of it.
+	var stopRe, stopLineRe *regexp.Regexp
 	if b.stopAt != "" {
 		stopRe = regexp.MustCompile(regexp.QuoteMeta(b.stopAt))
+		stopLineRe = regexp.MustCompile(regexp.QuoteMeta(b.stopAt) + `[^\n]*\n`)
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -133,8 +137,8 @@ wait:
 			}
 			break wait
 		case <-tick.C:
-			if stopRe != nil {
-				if s, _ := os.ReadFile(serial); stopRe.Match(s) {
+			if stopLineRe != nil {
+				if s, _ := os.ReadFile(serial); stopLineRe.Match(s) {
 					res.stopped = true
 					cmd.Process.Kill()
 					<-done
