@@ -5,7 +5,12 @@
 //
 // Usage:
 //
-//	mkimage -o OUT IN
+//	mkimage [-offset VIRT-PHYS] -o OUT IN
+//
+// -offset is how far the image's virtual addresses (as linked) lie above its
+// physical ones: gohv links at 0xffff82d040200000 and loads at 0x200000, so
+// its Makefile passes 0xffff82d040000000. The headers and program headers
+// get physical addresses.
 //
 // On success it prints one line with the file offsets of the three headers and
 // the physical load range and entry:
@@ -25,8 +30,9 @@ import (
 
 func main() {
 	out := flag.String("o", "", "output `file` (may equal the input)")
+	offset := flag.Uint64("offset", 0, "virtual minus physical `address` of the loaded image")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: mkimage -o OUT IN\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: mkimage [-offset VIRT-PHYS] -o OUT IN\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -34,18 +40,18 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), *out); err != nil {
+	if err := run(flag.Arg(0), *out, *offset); err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, out string) error {
+func run(in, out string, offset uint64) error {
 	b, err := os.ReadFile(in)
 	if err != nil {
 		return err
 	}
-	stamped, rep, err := image.Stamp(b)
+	stamped, rep, err := image.Stamp(b, offset)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}

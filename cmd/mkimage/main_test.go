@@ -24,7 +24,7 @@ func testInput(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := image.Stamp(b); err != nil {
+	if _, _, err := image.Stamp(b, 0); err != nil {
 		t.Skipf("test binary is not stampable on this host (%v); internal/image covers Stamp", err)
 	}
 	in := filepath.Join(t.TempDir(), "in.elf")
@@ -41,7 +41,7 @@ func TestRun(t *testing.T) {
 	defer func() { stdout = os.Stdout }()
 
 	out := filepath.Join(filepath.Dir(in), "out.elf")
-	if err := run(in, out); err != nil {
+	if err := run(in, out, 0); err != nil {
 		t.Fatal(err)
 	}
 	line := buf.String()
@@ -58,7 +58,7 @@ func TestRun(t *testing.T) {
 
 	// In place, on its own output: same bytes, reported as already stamped.
 	buf.Reset()
-	if err := run(out, out); err != nil {
+	if err := run(out, out, 0); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := os.ReadFile(out); !bytes.Equal(first, again) {
@@ -77,14 +77,14 @@ func TestRunRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.elf")
-	err := run(in, out)
+	err := run(in, out, 0)
 	if !errors.Is(err, image.ErrNotKernelELF) {
 		t.Fatalf("err = %v, want ErrNotKernelELF", err)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("refused run created %s (%v)", out, err)
 	}
-	if err := run(filepath.Join(dir, "missing"), out); err == nil {
+	if err := run(filepath.Join(dir, "missing"), out, 0); err == nil {
 		t.Error("missing input accepted")
 	}
 	checkNoTemps(t, dir)

@@ -5,10 +5,13 @@
 // # What it owns
 //
 // The post-link step of the gohv build. `go build -ldflags '-E <pkg>.entry32
-// -T 0x200000'` produces an ELF64 whose first PT_LOAD starts at file offset 0
+// -T <addr>'` produces an ELF64 whose first PT_LOAD starts at file offset 0
 // (it holds the ELF, program and section headers, then zero padding) and
-// whose PT_LOADs share one vaddr-offset. Stamp writes, into one 16-byte
-// aligned slot at the start of that padding:
+// whose PT_LOADs share one vaddr-offset. gohv links in the upper half
+// (0xffff82d040200000) and loads at 0x200000: Stamp is told the virtual
+// offset (0xffff82d040000000; 0 for an image linked where it loads) and
+// works in physical addresses. It writes, into one 16-byte aligned slot at
+// the start of that padding:
 //
 //  1. a multiboot1 header (flags 0x00010003: page-aligned modules, memory
 //     info, address fields valid) with header/load/load-end/bss-end/entry
@@ -23,9 +26,10 @@
 //     build-id note keeps its section header (.note.go.buildid) but is no
 //     longer covered by a PT_NOTE, so `go tool buildid` no longer finds it.
 //
-// e_entry and every p_paddr stay as linked (physical); only the slot bytes
-// and that one program header change. Inspect parses an image the way the
-// loaders do and returns what they would find.
+// e_entry and every p_paddr become physical (p_vaddr minus the offset; the
+// loaders that go by the ELF load at p_paddr and enter with paging off);
+// besides them only the slot bytes and the PT_NOTE header change. Inspect
+// parses an image the way the loaders do and returns what they would find.
 //
 // # Contracts
 //
@@ -33,7 +37,8 @@
 // input that is not a little-endian x86-64 ELF64 executable; whose first
 // PT_LOAD is not at file offset 0; whose PT_LOADs do not share one
 // vaddr-offset, overlap, or have bss before the last one; whose p_paddr
-// differs from p_vaddr; that reaches 4 GiB; whose entry is outside the
+// is neither p_vaddr nor p_vaddr minus the offset; that lies below the
+// offset or reaches 4 GiB physical; whose entry is outside the
 // file-backed part of an executable PT_LOAD; that has no PT_NOTE; whose slot
 // would leave the first PT_LOAD or the loaders' search windows (multiboot1
 // within 8 KiB as QEMU scans it, multiboot2 within 32 KiB) or overlap a

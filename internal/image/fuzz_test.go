@@ -25,7 +25,7 @@ func inErrSet(err error) bool {
 // few of the refusal shapes (the real Go binary is too big to fuzz well).
 func fuzzSeeds() [][]byte {
 	plain := newSynth().build()
-	stamped, _, err := Stamp(plain)
+	stamped, _, err := Stamp(plain, 0)
 	if err != nil {
 		panic(err)
 	}
@@ -75,7 +75,7 @@ func FuzzStamp(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		orig := bytes.Clone(b)
-		out, rep, err := Stamp(b)
+		out, rep, err := Stamp(b, 0)
 		if !bytes.Equal(b, orig) {
 			t.Fatal("Stamp modified its input")
 		}
@@ -88,7 +88,7 @@ func FuzzStamp(f *testing.F) {
 		if len(out) != len(b) {
 			t.Fatalf("len(out) = %d, want %d", len(out), len(b))
 		}
-		out2, rep2, err := Stamp(out)
+		out2, rep2, err := Stamp(out, 0)
 		if err != nil {
 			t.Fatalf("restamp: %v", err)
 		}

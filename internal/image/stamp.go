@@ -21,9 +21,10 @@ var (
 	// are out of order, or a segment other than the last has bss, so loading
 	// the file flat from offset 0 would not produce the memory image.
 	ErrNotContiguous = errors.New("PT_LOAD segments are not file-contiguous with one vaddr-offset")
-	// ErrNotPhysical: a PT_LOAD has p_paddr != p_vaddr. The multiboot loaders
-	// need physical addresses, so the image must be linked at its load address.
-	ErrNotPhysical = errors.New("PT_LOAD p_paddr differs from p_vaddr (image not linked at its physical address)")
+	// ErrNotPhysical: a PT_LOAD's p_paddr is neither its p_vaddr (as linked)
+	// nor p_vaddr minus the virtual offset (as stamped), so its physical
+	// load address is unknown.
+	ErrNotPhysical = errors.New("PT_LOAD p_paddr is neither p_vaddr nor p_vaddr minus the virtual offset")
 	// ErrAbove4G: some part of the image (up to the end of bss) is at or above 4 GiB.
 	ErrAbove4G = errors.New("image does not lie below 4 GiB")
 	// ErrEntryOutsideText: e_entry is not inside the file-backed part of an
@@ -42,7 +43,7 @@ var (
 )
 
 // Report says what Stamp wrote and where. Offsets are file offsets;
-// addresses are physical (the image is linked at its load address).
+// addresses are physical (virtual minus the offset Stamp was given).
 type Report struct {
 	MB1Offset int // file offset of the multiboot1 header
 	MB2Offset int // file offset of the multiboot2 header
@@ -74,9 +75,11 @@ type kernel struct {
 	hdr   elf.Header64
 	progs []elf.Prog64 // every program header, in file order
 
-	base    uint64 // p_vaddr of the first PT_LOAD, which starts at file offset 0
-	loadEnd uint64 // p_vaddr+p_filesz of the last PT_LOAD
-	bssEnd  uint64 // p_vaddr+p_memsz of the last PT_LOAD
+	off     uint64 // virtual minus physical address of every loaded byte
+	base    uint64 // physical address of the first PT_LOAD, which starts at file offset 0
+	loadEnd uint64 // physical end of the last PT_LOAD's file bytes
+	bssEnd  uint64 // physical end of the last PT_LOAD's memory
+	entry   uint64 // physical entry point
 	note    int    // index in progs of the PT_NOTE to retarget
 	slot    int    // file offset of the header slot
 }
@@ -84,15 +87,21 @@ type kernel struct {
 // Stamp writes the multiboot1 header, the multiboot2 header and the Xen PVH
 // note into the zero padding that Go's linker leaves after the ELF program
 // and section headers, and points the first PT_NOTE program header at the
-// PVH note. The input is not modified; out has the same length.
+// PVH note. virtOffset is what the image's virtual addresses exceed its
+// physical ones by (0 for an image linked at its load address): Stamp sets
+// every program header's p_paddr and e_entry to physical addresses, which
+// is what the headers carry too. The input is not modified; out has the
+// same length.
 //
-// Precondition: elf was linked with `-ldflags '-E <entry32> -T <addr>'` at a
-// physical address below 4 GiB (see doc.go for every check).
+// Precondition: elf was linked with `-ldflags '-E <entry32> -T <addr>'` at
+// virtual address virtOffset plus a physical address below 4 GiB (see doc.go
+// for every check).
 //
-// Stamp is idempotent: given its own output it returns an identical copy with
-// Report.Restamped set. Any other non-zero content in the slot is refused.
-func Stamp(elfFile []byte) (out []byte, rep Report, err error) {
-	k, err := parseKernel(elfFile)
+// Stamp is idempotent: given its own output (and the same offset) it
+// returns an identical copy with Report.Restamped set. Any other non-zero
+// content in the slot is refused.
+func Stamp(elfFile []byte, virtOffset uint64) (out []byte, rep Report, err error) {
+	k, err := parseKernel(elfFile, virtOffset)
 	if err != nil {
 		return nil, Report{}, err
 	}
@@ -109,18 +118,25 @@ func Stamp(elfFile []byte) (out []byte, rep Report, err error) {
 
 	out = bytes.Clone(elfFile)
 	copy(out[k.slot:], want)
-	ph := k.progs[k.note]
+	progs := append([]elf.Prog64(nil), k.progs...)
+	ph := &progs[k.note]
 	ph.Off = uint64(k.slot + slotPVH)
-	ph.Vaddr = k.base + ph.Off
-	ph.Paddr = ph.Vaddr
+	ph.Vaddr = k.base + k.off + ph.Off
 	ph.Filesz = pvhNoteSize
 	ph.Memsz = pvhNoteSize
 	ph.Align = pvhNoteAlign
-	phOff := k.hdr.Phoff + uint64(k.note)*uint64(k.hdr.Phentsize)
-	if _, err := binary.Encode(out[phOff:], binary.LittleEndian, ph); err != nil {
-		// parseKernel checked that the table fits in the file.
-		panic(fmt.Sprintf("image: encoding program header %d at %#x: %v", k.note, phOff, err))
+	for i := range progs {
+		// Loaded bytes (and the headers and notes inside them) get their
+		// physical address; the rest (GNU_STACK) say 0 as linked.
+		if p := &progs[i]; p.Vaddr != 0 {
+			p.Paddr = p.Vaddr - k.off
+		}
 	}
+	if _, err := binary.Encode(out[k.hdr.Phoff:], binary.LittleEndian, progs); err != nil {
+		// parseKernel checked that the table fits in the file.
+		panic(fmt.Sprintf("image: encoding the program headers at %#x: %v", k.hdr.Phoff, err))
+	}
+	binary.LittleEndian.PutUint64(out[elfEntryOffset:], k.entry)
 
 	rep.MB1Offset = k.slot + slotMB1
 	rep.MB2Offset = k.slot + slotMB2
@@ -129,7 +145,7 @@ func Stamp(elfFile []byte) (out []byte, rep Report, err error) {
 	rep.LoadAddr = uint32(k.base)
 	rep.LoadEndAddr = uint32(k.loadEnd)
 	rep.BSSEndAddr = uint32(k.bssEnd)
-	rep.Entry = uint32(k.hdr.Entry)
+	rep.Entry = uint32(k.entry)
 
 	// Read the result back the way the loaders do. A mismatch means another
 	// header earlier in the file would shadow ours (e.g. stray magic bytes).
@@ -140,7 +156,7 @@ func Stamp(elfFile []byte) (out []byte, rep Report, err error) {
 }
 
 // parseKernel checks every invariant Stamp relies on and computes the slot.
-func parseKernel(b []byte) (*kernel, error) {
+func parseKernel(b []byte, off uint64) (*kernel, error) {
 	// debug/elf validates the overall structure (ident, header and section
 	// table bounds, string table); the raw tables are then decoded with the
 	// same debug/elf types so they can be written back byte-exactly.
@@ -151,7 +167,7 @@ func parseKernel(b []byte) (*kernel, error) {
 	if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB || f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC {
 		return nil, fmt.Errorf("%w: %v %v %v %v", ErrNotKernelELF, f.Class, f.Data, f.Machine, f.Type)
 	}
-	k := &kernel{note: -1}
+	k := &kernel{note: -1, off: off}
 	if _, err := binary.Decode(b, binary.LittleEndian, &k.hdr); err != nil {
 		return nil, fmt.Errorf("%w: ELF header: %v", ErrNotKernelELF, err)
 	}
@@ -190,12 +206,13 @@ func parseKernel(b []byte) (*kernel, error) {
 const (
 	elfHeaderSize  = 64 // sizeof(Elf64_Ehdr)
 	progHeaderSize = 56 // sizeof(Elf64_Phdr)
+	elfEntryOffset = 24 // offsetof(Elf64_Ehdr, e_entry)
 )
 
 // checkLoads enforces the flat-load invariants on the PT_LOAD segments:
-// loading the file [0, loadEnd) at base and zeroing up to bssEnd must give
-// exactly the memory image the ELF describes, all below 4 GiB, with the
-// entry in text.
+// loading the file [0, loadEnd) at physical base and zeroing up to bssEnd
+// must give exactly the memory image the ELF describes, all below 4 GiB,
+// with the entry in text. Addresses are checked and recorded physical.
 func (k *kernel) checkLoads(fileSize uint64) error {
 	var loads []elf.Prog64
 	for _, p := range k.progs {
@@ -209,30 +226,34 @@ func (k *kernel) checkLoads(fileSize uint64) error {
 	if loads[0].Off != 0 {
 		return fmt.Errorf("%w: it starts at %#x", ErrFirstLoadNotAtZero, loads[0].Off)
 	}
-	k.base = loads[0].Vaddr
+	if loads[0].Vaddr < k.off {
+		return fmt.Errorf("%w: PT_LOAD 0 at %#x lies below the virtual offset %#x", ErrNotPhysical, loads[0].Vaddr, k.off)
+	}
+	k.base = loads[0].Vaddr - k.off
 	var prevEnd uint64
 	for i, p := range loads {
 		if p.Filesz > p.Memsz || p.Off+p.Filesz < p.Off || p.Off+p.Filesz > fileSize {
 			return fmt.Errorf("%w: PT_LOAD %d: offset %#x filesz %#x memsz %#x, file %#x bytes",
 				ErrNotKernelELF, i, p.Off, p.Filesz, p.Memsz, fileSize)
 		}
-		if p.Paddr != p.Vaddr {
-			return fmt.Errorf("%w: PT_LOAD %d: p_vaddr %#x, p_paddr %#x", ErrNotPhysical, i, p.Vaddr, p.Paddr)
+		if p.Paddr != p.Vaddr && p.Paddr != p.Vaddr-k.off {
+			return fmt.Errorf("%w: PT_LOAD %d: p_vaddr %#x, p_paddr %#x, offset %#x", ErrNotPhysical, i, p.Vaddr, p.Paddr, k.off)
 		}
-		if p.Vaddr-p.Off != k.base || p.Vaddr < p.Off {
+		pa := p.Vaddr - k.off
+		if pa-p.Off != k.base || pa < p.Off || p.Vaddr < k.off {
 			return fmt.Errorf("%w: PT_LOAD %d at offset %#x has vaddr %#x, want %#x",
-				ErrNotContiguous, i, p.Off, p.Vaddr, k.base+p.Off)
+				ErrNotContiguous, i, p.Off, p.Vaddr, k.base+k.off+p.Off)
 		}
-		end := p.Vaddr + p.Memsz
-		if end < p.Vaddr || end > maxAddr-1 {
+		end := pa + p.Memsz
+		if end < pa || end > maxAddr-1 {
 			// The end is exclusive, but bss_end_addr is a 32-bit field in
 			// which 1<<32 would read as 0 ("no bss"), so the end itself must
 			// fit in 32 bits.
 			return fmt.Errorf("%w: PT_LOAD %d ends at %#x", ErrAbove4G, i, end)
 		}
-		if i > 0 && p.Vaddr < prevEnd {
+		if i > 0 && pa < prevEnd {
 			return fmt.Errorf("%w: PT_LOAD %d at %#x overlaps or precedes the previous one (ends %#x)",
-				ErrNotContiguous, i, p.Vaddr, prevEnd)
+				ErrNotContiguous, i, pa, prevEnd)
 		}
 		if i < len(loads)-1 && p.Memsz != p.Filesz {
 			return fmt.Errorf("%w: PT_LOAD %d has bss (filesz %#x < memsz %#x) but is not the last; a flat load would fill it with file bytes",
@@ -241,16 +262,23 @@ func (k *kernel) checkLoads(fileSize uint64) error {
 		prevEnd = end
 	}
 	last := loads[len(loads)-1]
-	k.loadEnd = last.Vaddr + last.Filesz
-	k.bssEnd = last.Vaddr + last.Memsz
+	k.loadEnd = last.Vaddr - k.off + last.Filesz
+	k.bssEnd = last.Vaddr - k.off + last.Memsz
 
-	entry := k.hdr.Entry
-	for _, p := range loads {
-		if elf.ProgFlag(p.Flags)&elf.PF_X != 0 && entry >= p.Vaddr && entry < p.Vaddr+p.Filesz {
-			return nil
+	// e_entry is virtual as linked, physical once stamped.
+	for _, entry := range []uint64{k.hdr.Entry, k.hdr.Entry - k.off} {
+		for _, p := range loads {
+			pa := p.Vaddr - k.off
+			if elf.ProgFlag(p.Flags)&elf.PF_X != 0 && entry >= pa && entry < pa+p.Filesz {
+				k.entry = entry
+				return nil
+			}
+		}
+		if k.off == 0 {
+			break
 		}
 	}
-	return fmt.Errorf("%w: e_entry %#x is not in the file-backed part of an executable PT_LOAD", ErrEntryOutsideText, entry)
+	return fmt.Errorf("%w: e_entry %#x is not in the file-backed part of an executable PT_LOAD", ErrEntryOutsideText, k.hdr.Entry)
 }
 
 // findSlot places the slot at the first 16-byte boundary after the ELF
@@ -318,7 +346,7 @@ func (k *kernel) slotBytes() []byte {
 	le := binary.LittleEndian
 	base := uint32(k.base)
 	slot := uint32(k.slot)
-	entry := uint32(k.hdr.Entry)
+	entry := uint32(k.entry)
 
 	// 1. Multiboot1 (spec §3.1.1–3.1.3): magic, flags, checksum such that
 	// the three sum to zero, then the a.out-kludge address fields.

@@ -41,7 +41,7 @@ func TestSlotLayout(t *testing.T) {
 func TestStampGoKernel(t *testing.T) {
 	in := goKernel(t)
 	orig := bytes.Clone(in)
-	out, rep, err := Stamp(in)
+	out, rep, err := Stamp(in, 0)
 	if err != nil {
 		t.Fatalf("Stamp: %v", err)
 	}
@@ -61,7 +61,7 @@ func TestStampGoKernel(t *testing.T) {
 	}
 }
 
-// checkStamped verifies out = Stamp(orig) field by field.
+// checkStamped verifies out = Stamp(orig, 0) field by field.
 func checkStamped(t *testing.T, orig, out []byte, rep Report) {
 	t.Helper()
 	if len(out) != len(orig) {
@@ -236,14 +236,14 @@ func mustDecode(t testing.TB, b []byte, v any) {
 func TestStampIdempotent(t *testing.T) {
 	for name, in := range map[string][]byte{"go": goKernel(t), "synth": newSynth().build()} {
 		t.Run(name, func(t *testing.T) {
-			out1, rep1, err := Stamp(in)
+			out1, rep1, err := Stamp(in, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if rep1.Restamped {
 				t.Error("first stamp reports Restamped")
 			}
-			out2, rep2, err := Stamp(out1)
+			out2, rep2, err := Stamp(out1, 0)
 			if err != nil {
 				t.Fatalf("second Stamp: %v", err)
 			}
@@ -264,7 +264,7 @@ func TestStampIdempotent(t *testing.T) {
 // TestStampSynth checks the synthetic image the refusal table starts from.
 func TestStampSynth(t *testing.T) {
 	in := newSynth().build()
-	out, rep, err := Stamp(in)
+	out, rep, err := Stamp(in, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +272,61 @@ func TestStampSynth(t *testing.T) {
 		t.Errorf("report %+v, want slot 0x2e0, PT_NOTE 1", rep)
 	}
 	checkStamped(t, in, out, rep)
+}
+
+// TestStampHighHalf: an image linked at a virtual offset (as gohv is, in
+// the upper half) gets the headers of the same image linked at its
+// physical address, and physical p_paddr and e_entry; a restamp changes
+// nothing.
+func TestStampHighHalf(t *testing.T) {
+	const off = 0xffff82d040000000
+	high := newSynth()
+	high.base += off
+	high.entry += off
+	in := high.build()
+	out, rep, err := Stamp(in, off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lowRep, err := Stamp(newSynth().build(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep != lowRep {
+		t.Errorf("report %+v, want the physical image's %+v", rep, lowRep)
+	}
+	hdr, progs, err := readELF(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Entry != synthBase+0x1010 {
+		t.Errorf("e_entry %#x, want the physical %#x", hdr.Entry, synthBase+0x1010)
+	}
+	for i, p := range progs {
+		want := uint64(0)
+		if p.Vaddr != 0 {
+			want = p.Vaddr - off
+		}
+		if p.Paddr != want {
+			t.Errorf("phdr %d (%v): p_paddr %#x, want %#x", i, elf.ProgType(p.Type), p.Paddr, want)
+		}
+	}
+	out2, rep2, err := Stamp(out, off)
+	if err != nil || !bytes.Equal(out, out2) || !rep2.Restamped {
+		t.Errorf("restamp: %v, equal %v, restamped %v", err, bytes.Equal(out, out2), rep2.Restamped)
+	}
+
+	// Neither the linked nor the stamped p_paddr; an image below the offset.
+	odd := newSynth()
+	odd.base += off
+	odd.entry += off
+	odd.progs[3].Paddr = synthBase + synthData + 0x100000
+	if _, _, err := Stamp(odd.build(), off); !errors.Is(err, ErrNotPhysical) {
+		t.Errorf("odd p_paddr: %v, want ErrNotPhysical", err)
+	}
+	if _, _, err := Stamp(newSynth().build(), off); !errors.Is(err, ErrNotPhysical) {
+		t.Errorf("image below the offset: %v, want ErrNotPhysical", err)
+	}
 }
 
 // TestStampRefusals: every bad image is refused with the right sentinel,
@@ -381,12 +436,12 @@ func TestStampRefusals(t *testing.T) {
 			s := newSynth()
 			tc.edit(s)
 			in := s.build()
-			out, _, err := Stamp(in)
+			out, _, err := Stamp(in, 0)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("Stamp refused: %v", err)
 				}
-				if _, _, err := Stamp(out); err != nil {
+				if _, _, err := Stamp(out, 0); err != nil {
 					t.Fatalf("restamp refused: %v", err)
 				}
 				return
@@ -426,14 +481,14 @@ func shortText(s *synth, end uint64) {
 // TestStampRefusesAlteredStamp: a slot holding a stamp that differs from
 // what Stamp would write (e.g. the entry changed by hand) is refused.
 func TestStampRefusesAlteredStamp(t *testing.T) {
-	out, rep, err := Stamp(newSynth().build())
+	out, rep, err := Stamp(newSynth().build(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, off := range []int{rep.MB1Offset + 28, rep.MB2Offset + 8, rep.PVHOffset + 16, rep.MB1Offset + slotSize - 1} {
 		bad := bytes.Clone(out)
 		bad[off] ^= 0x40
-		if _, _, err := Stamp(bad); !errors.Is(err, ErrSlotNotZero) {
+		if _, _, err := Stamp(bad, 0); !errors.Is(err, ErrSlotNotZero) {
 			t.Errorf("byte %#x flipped: err = %v, want ErrSlotNotZero", off, err)
 		}
 	}
@@ -445,7 +500,7 @@ func TestStampedKernelRuns(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("needs a linux/amd64 host")
 	}
-	out, _, err := Stamp(goKernel(t))
+	out, _, err := Stamp(goKernel(t), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

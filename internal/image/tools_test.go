@@ -19,7 +19,7 @@ import (
 func writeStamped(t *testing.T) (plain, stamped string, rep Report, out []byte) {
 	t.Helper()
 	in := goKernel(t)
-	out, rep, err := Stamp(in)
+	out, rep, err := Stamp(in, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func TestURootProbe(t *testing.T) {
 	if err := multiboot.Probe(bytes.NewReader(in)); err == nil {
 		t.Error("u-root finds a multiboot header in the unstamped image")
 	}
-	out, rep, err := Stamp(in)
+	out, rep, err := Stamp(in, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
