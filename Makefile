@@ -4,9 +4,12 @@
 
 GO        ?= go
 BUILD     := build
-# Link address of the image's text; arch/amd64/rt/entry_amd64.s (TEXT_BASE)
-# and boot_unsafe.go (textBase) must agree, and kmain checks that they do.
-TEXT_BASE := 0x200000
+# The image runs in the upper half: its text is linked at 0xffff82d040200000
+# (given to the linker, whose -T is signed, as -0x7d2fbfe00000) and loaded at
+# 0x200000, IMAGE_OFFSET below it. arch/amd64/rt (textBase, imageOffset,
+# TEXT_PA) must agree; kmain checks the link address.
+TEXT_BASE    := -0x7d2fbfe00000
+IMAGE_OFFSET := 0xffff82d040000000
 ENTRY     := github.com/gohv/gohv/arch/amd64/rt.entry32
 IMAGE_ENV := GOOS=linux GOARCH=amd64 CGO_ENABLED=0 GOAMD64=v1
 GOFILES   := $(shell find . -name '*.go' -o -name '*.s' | grep -v '^./build/')
@@ -31,7 +34,7 @@ $(BUILD)/gohv: $(GOFILES) go.mod $(BUILD)/mkimage
 	@mkdir -p $(BUILD)
 	$(IMAGE_ENV) $(GO) build -trimpath -o $(BUILD)/gohv.elf \
 		-ldflags='-s -w -E $(ENTRY) -T $(TEXT_BASE)' ./cmd/gohv
-	$(BUILD)/mkimage -o $@ $(BUILD)/gohv.elf
+	$(BUILD)/mkimage -offset $(IMAGE_OFFSET) -o $@ $(BUILD)/gohv.elf
 
 $(BUILD)/gohv.gz: $(BUILD)/gohv
 	gzip -9 -n -c $< > $@

@@ -60,6 +60,10 @@ const (
 	// ExitInterrupt: a physical interrupt arrived while the guest ran;
 	// the metal has handled it. The guest is simply resumed (after events).
 	ExitInterrupt
+	// ExitBadSelector: the entry could not load one of the data selectors
+	// in Regs (DS, ES, FS, GS), so the guest did not run; Xen sends it to
+	// its failsafe callback.
+	ExitBadSelector
 )
 
 func (k ExitKind) String() string {
@@ -70,6 +74,8 @@ func (k ExitKind) String() string {
 		return "exception"
 	case ExitInterrupt:
 		return "interrupt"
+	case ExitBadSelector:
+		return "bad selector"
 	}
 	return "unknown"
 }

@@ -132,7 +132,13 @@ func (g grantFrames) AllocFrame() (mm.MFN, bool) {
 
 func (g grantFrames) FreeFrame(f mm.MFN) {
 	if g.m.cfg.Frames.Release(f, g.dom, nil) == 0 {
-		for _, m := range g.m.cfg.Frames.TakeFreed() {
+		freed := g.m.cfg.Frames.TakeFreed()
+		if len(freed) > 0 {
+			// No guest may still reach them through a stale translation
+			// once they are handed out again.
+			g.m.cfg.Backend.FlushTLB()
+		}
+		for _, m := range freed {
 			g.m.cfg.Alloc.Free(m)
 		}
 	}

@@ -23,6 +23,8 @@ type fakeMetal struct {
 	steps   []func(r *arch.Regs) arch.Exit
 	results []arch.Regs // registers as each step found them
 	power   []string
+	// TLB maintenance asked for.
+	flushes, invlpgs int
 }
 
 func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
@@ -34,10 +36,12 @@ func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
 	f.steps = f.steps[1:]
 	return s(regs), nil
 }
-func (f *fakeMetal) WriteRaw(p []byte) { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
-func (f *fakeMetal) PowerOff()         { f.power = append(f.power, "poweroff") }
-func (f *fakeMetal) Reboot()           { f.power = append(f.power, "reboot") }
-func (f *fakeMetal) Halt()             { f.power = append(f.power, "halt") }
+func (f *fakeMetal) FlushTLB()                    { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
+func (f *fakeMetal) InvalidatePage(va mm.GuestVA) { f.mu.Lock(); f.invlpgs++; f.mu.Unlock() }
+func (f *fakeMetal) WriteRaw(p []byte)            { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
+func (f *fakeMetal) PowerOff()                    { f.power = append(f.power, "poweroff") }
+func (f *fakeMetal) Reboot()                      { f.power = append(f.power, "reboot") }
+func (f *fakeMetal) Halt()                        { f.power = append(f.power, "halt") }
 
 type errString string
 
@@ -49,7 +53,7 @@ const errNoSteps = errString("script ended")
 // page table mapping one data page at dataVA.
 const dataVA = 0x400000
 
-func testGuest(t *testing.T, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
+func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
 	t.Helper()
 	mem := mmtest.NewMemory(8192)
 	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 8192 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
@@ -385,5 +389,70 @@ func TestPageTableWrite(t *testing.T) {
 	}
 	if !strings.Contains(logBuf.String(), "Unhandled: vec 14") {
 		t.Errorf("refused entry did not become the guest's #PF:\n%s", logBuf)
+	}
+}
+
+// TestFailsafe: a data selector the metal could not load sends the guest
+// to its failsafe callback with the four selectors on its stack, and it
+// runs on with null ones; with no failsafe callback the domain crashes.
+func TestFailsafe(t *testing.T) {
+	m, d, fm, logBuf, data := testGuest(t, false)
+	v := d.VCPU(0)
+	const handler = 0x1235000
+	v.pv.RegisterCallback(abi.CALLBACKTYPE_failsafe, 0, handler)
+	v.Regs.RSP = dataVA + 0x800
+	v.Regs.RIP = 0x1234000
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		func(r *arch.Regs) arch.Exit {
+			r.DS, r.ES, r.FS, r.GS = 0x1233, 0x2b, 0x63, 0x6b
+			return arch.Exit{Kind: arch.ExitBadSelector}
+		},
+	}
+	v.Run()
+	r := fm.results
+	if len(r) != 2 || r[1].RIP != handler || r[1].DS != 0 || r[1].ES != 0 || r[1].FS != 0 || r[1].GS != 0 {
+		t.Fatalf("entries %+v, want the second at the failsafe callback with null selectors; log:\n%s", r, logBuf)
+	}
+	// Frame: rcx, r11, ds, es, fs, gs, rip, ...
+	var b [48]byte
+	m.cfg.Mem.Read(data.Addr()+mm.Maddr(r[1].RSP-dataVA), b[:])
+	for i, want := range []uint64{0x1233, 0x2b, 0x63, 0x6b} {
+		if got := binary.LittleEndian.Uint64(b[16+8*i:]); got != want {
+			t.Errorf("frame selector %d = %#x, want %#x", i, got, want)
+		}
+	}
+
+	_, d, fm, logBuf, _ = testGuest(t, false)
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		func(r *arch.Regs) arch.Exit { r.DS = 0x1233; return arch.Exit{Kind: arch.ExitBadSelector} },
+	}
+	d.VCPU(0).Regs.RSP = dataVA + 0x800
+	d.VCPU(0).Run()
+	if !d.Stopped() || !strings.Contains(logBuf.String(), "crashed") {
+		t.Errorf("no failsafe callback: stopped %v, log:\n%s", d.Stopped(), logBuf)
+	}
+}
+
+// TestTLBMaintenance: the guest's TLB flush and INVLPG requests reach the
+// Backend (the metal keeps a guest's tables loaded between exits, so
+// nothing else flushes).
+func TestTLBMaintenance(t *testing.T) {
+	m, d, fm, _, data := testGuest(t, true)
+	ops := []abi.MmuextOp{{Cmd: abi.MMUEXT_TLB_FLUSH_LOCAL}, {Cmd: abi.MMUEXT_INVLPG_LOCAL}, {Cmd: abi.MMUEXT_TLB_FLUSH_ALL}}
+	ops[1].SetArg1(dataVA)
+	var b bytes.Buffer
+	if err := binary.Write(&b, binary.LittleEndian, ops); err != nil {
+		t.Fatal(err)
+	}
+	m.cfg.Mem.Write(data.Addr(), b.Bytes())
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_mmuext_op, dataVA, uint64(len(ops)), 0, abi.DOMID_SELF),
+	}
+	d.VCPU(0).Run()
+	if r := fm.results; len(r) != 2 || r[1].RAX != 0 {
+		t.Fatalf("mmuext_op: %+v", fm.results)
+	}
+	if fm.flushes != 2 || fm.invlpgs != 1 {
+		t.Errorf("flushes %d, invlpgs %d; want 2, 1", fm.flushes, fm.invlpgs)
 	}
 }

@@ -15,12 +15,19 @@ import (
 	"github.com/gohv/gohv/sched"
 )
 
-// Backend runs a vCPU on the metal: it enters the guest with regs on the
-// page tables rooted at cr3 and returns when the guest exits. It is called
-// only from the vCPU's own goroutine; b must keep that goroutine on one OS
-// thread for the vCPU's lifetime.
+// Backend runs vCPUs on the metal and keeps the CPUs' TLBs honest.
 type Backend interface {
+	// Run enters the guest with regs on the page tables rooted at cr3 and
+	// returns when the guest exits. It is called only from the vCPU's own
+	// goroutine; the Backend must keep that goroutine on one OS thread for
+	// the vCPU's lifetime.
 	Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
+	// FlushTLB flushes every CPU's TLB before a guest runs there again
+	// (the loaded page tables stay loaded between exits and entries, so
+	// a changed mapping survives until someone flushes). Any goroutine.
+	FlushTLB()
+	// InvalidatePage drops the translation of va from the TLBs.
+	InvalidatePage(va mm.GuestVA)
 }
 
 // Power is what the machine does when the hardware domain stops.
@@ -155,6 +162,9 @@ func (g grantMapper) UnmapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags 
 	if !dom.space.UnmapGrant(dom.currentL4(), hostAddr, mfn, flags) {
 		return abi.GNTST_general_error
 	}
+	// As Xen's gnttab_flush_tlb: no translation of the frame may outlive
+	// the mapping, or the granter could not take the frame back.
+	g.m.cfg.Backend.FlushTLB()
 	return abi.GNTST_okay
 }
 

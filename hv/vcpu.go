@@ -38,7 +38,7 @@ type VCPU struct {
 	// Backend owns it.
 	BackendState any
 
-	exits [4]uint64 // by arch.ExitKind
+	exits [5]uint64 // by arch.ExitKind
 }
 
 // ID, Waiter, Tables, Flusher and Preempt implement hypercall.VCPU.
@@ -54,11 +54,10 @@ func (v *VCPU) Exits() (syscalls, exceptions, interrupts uint64) {
 	return v.exits[arch.ExitSyscall], v.exits[arch.ExitException], v.exits[arch.ExitInterrupt]
 }
 
-// flusher performs the PV MMU's TLB maintenance for a vCPU. Every guest
-// entry reloads CR3 and the hypervisor leaves CR4.PGE off, so a vCPU that
-// is not running holds no stale translations: with one physical CPU a
-// flush has nothing left to do by the time the guest runs again. (With
-// more CPUs, vCPUs running elsewhere need an IPI here.)
+// flusher performs the PV MMU's TLB maintenance for a vCPU through the
+// Backend. With one physical CPU every vCPU shares its TLB, so whatever
+// the target mask, flushing that one TLB is the whole job (with more CPUs
+// the Backend reaches the CPUs the vCPUs ran on).
 type flusher struct{ v *VCPU }
 
 func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
@@ -75,9 +74,11 @@ func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
 	}
 	return mask, true
 }
-func (f flusher) FlushTLB(mm.FlushTarget)                   {}
-func (f flusher) InvalidatePage(mm.FlushTarget, mm.GuestVA) {}
-func (f flusher) FlushCache(bool)                           {}
+func (f flusher) FlushTLB(mm.FlushTarget) { f.v.dom.m.cfg.Backend.FlushTLB() }
+func (f flusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
+	f.v.dom.m.cfg.Backend.InvalidatePage(va)
+}
+func (f flusher) FlushCache(bool) {}
 
 // Run runs the vCPU until its domain stops: it enters the guest through
 // the Backend and handles every exit. It must run on a goroutine the
@@ -114,6 +115,8 @@ func (v *VCPU) Run() {
 			v.exception(exit)
 		case arch.ExitInterrupt:
 			// Handled by the metal; the guest simply goes on.
+		case arch.ExitBadSelector:
+			v.failsafe()
 		}
 	}
 }
@@ -158,6 +161,18 @@ func (v *VCPU) exception(e arch.Exit) {
 		v.dom.log().Guestf(int(v.dom.id), v.id, klog.Err, "Unhandled: vec %d, %s[%04x]", e.Vector, vecName(e.Vector), e.ErrorCode)
 	}
 	v.crash(err.Error())
+}
+
+// failsafe handles a data selector the metal could not load on the way
+// into the guest, as Xen's load_segments does: the guest enters its
+// failsafe callback with the four selectors on its stack, and runs with
+// null ones.
+func (v *VCPU) failsafe() {
+	if err := v.pv.Failsafe(&v.Regs); err != nil {
+		v.crash(err.Error())
+		return
+	}
+	v.Regs.DS, v.Regs.ES, v.Regs.FS, v.Regs.GS = 0, 0, 0, 0
 }
 
 // crash stops the domain as Xen's domain_crash does: a register dump,

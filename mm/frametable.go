@@ -98,6 +98,12 @@ type FrameTableConfig struct {
 	// writes the changes back. If nil, PageTypeSegDesc is refused with
 	// EINVAL.
 	CheckSegDescPage func(owner abi.DomID, descs *[ptEntries]uint64) bool
+	// TopLevelReleased is told, with the MMU lock held, that frame l4 has
+	// lost its last L4 type reference: no CPU may keep it loaded in CR3,
+	// since the frame may now become anything. The metal leaves a guest's
+	// tables loaded after it exits, so it switches such a CPU to its own.
+	// May be nil (nothing loads guest tables: tests).
+	TopLevelReleased func(l4 MFN)
 }
 
 // FrameTable is the PV memory model's state: a PageInfo per machine frame,
@@ -116,6 +122,7 @@ type FrameTable struct {
 	m2p        *M2P                                     // immutable after New
 	xenL4      func(MFN) [XenL4SlotCount]uint64         // immutable after New
 	checkSeg   func(abi.DomID, *[ptEntries]uint64) bool // immutable after New
+	released   func(MFN)                                // immutable after New; may be nil
 	pages      []PageInfo                               // indexed by MFN; mu
 	spaces     map[abi.DomID]*Space                     // registered domains; mu
 	freed      []MFN                                    // frames whose Count reached 0; mu
@@ -147,6 +154,7 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 		m2p:        cfg.M2P,
 		xenL4:      cfg.XenL4Slots,
 		checkSeg:   cfg.CheckSegDescPage,
+		released:   cfg.TopLevelReleased,
 		pages:      make([]PageInfo, limit),
 		spaces:     map[abi.DomID]*Space{},
 		lowIOLimit: lowIOFrames,
@@ -431,6 +439,9 @@ func (ft *FrameTable) putPageType(m MFN, c *opCtx) {
 		ft.devalidate(m, pi.Type, c)
 	}
 	pi.TypeCount--
+	if pi.TypeCount == 0 && pi.Type == PageTypeL4 && ft.released != nil {
+		ft.released(m)
+	}
 }
 
 // getPageAndType takes a general reference (owner d) and a type reference.

@@ -32,6 +32,7 @@ func ReadRFLAGS() uint64
 func WriteGSBase(v uint64)
 func Xchg32(addr uint64, v uint32) uint32
 func Fxsave(addr uint64)
+func Fxrstor(addr uint64)
 
 // MSR numbers used by the metal.
 const (
@@ -48,6 +49,12 @@ const (
 	EFER_SCE = 1 << 0
 	EFER_LME = 1 << 8
 	EFER_NXE = 1 << 11
+)
+
+// CR4 bits.
+const (
+	CR4_SMEP = 1 << 20
+	CR4_SMAP = 1 << 21
 )
 
 // RFLAGS bits.

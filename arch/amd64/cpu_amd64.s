@@ -207,3 +207,9 @@ TEXT ·Fxsave(SB),NOSPLIT,$0-8
 	MOVQ	addr+0(FP), AX
 	FXSAVE64	(AX)
 	RET
+
+// func Fxrstor(addr uint64)  — FXRSTOR64 from a 16-byte aligned 512-byte area.
+TEXT ·Fxrstor(SB),NOSPLIT,$0-8
+	MOVQ	addr+0(FP), AX
+	FXRSTOR64	(AX)
+	RET

@@ -36,18 +36,20 @@ func (m machineMemory) And64(ma mm.Maddr, mask uint64) (uint64, bool) {
 // metal is hv's Backend, Power and ConsoleSink on arch/amd64/rt.
 type metal struct{ noReboot bool }
 
-// Run enters the guest through VCPU_RUN with the vCPU's FPU image.
+// Run enters the guest with the vCPU's context on the metal.
 func (metal) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
-	fx, _ := v.BackendState.(*rt.GuestFX)
-	if fx == nil {
-		fx = new(rt.GuestFX)
-		fx.Reset()
-		v.BackendState = fx
+	g, _ := v.BackendState.(*rt.GuestContext)
+	if g == nil {
+		g = rt.NewGuestContext()
+		v.BackendState = g
 	}
 	var exit arch.Exit
-	err := rt.RunGuest(regs, uint64(cr3.Addr()), fx, v.VirtualTS(), &exit)
+	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
 	return exit, err
 }
+
+func (metal) FlushTLB()                    { rt.RequestTLBFlush() }
+func (metal) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
 func (metal) PowerOff() { rt.PowerOff(0) }
 
@@ -140,9 +142,10 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16
 	ft, err := mm.NewFrameTable(mm.FrameTableConfig{
 		Mem: mem, Alloc: frames, M2P: m2p,
 		CheckSegDescPage: hv.CheckSegDescPage,
+		TopLevelReleased: func(l4 mm.MFN) { rt.ReleaseTables(uint64(l4.Addr())) },
 		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) {
+			s = rt.HypervisorL4Slots()
 			s[0] = m2pL4
-			s[rt.HypervisorL4Slot-mm.XenL4FirstSlot] = rt.HypervisorL4Entry()
 			return s
 		},
 	})

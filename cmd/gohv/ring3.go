@@ -11,11 +11,12 @@ import (
 )
 
 // ring3Check runs a few instructions in ring 3 on page tables of their
-// own, through the same VCPU_RUN path PV guests take, and checks each exit:
+// own, through the same entry and exit PV guests take, and checks each exit:
 // a SYSCALL, #UD, #BP, a write #PF on a read-only page, INT 0x80 (#GP),
 // a read of the hypervisor's own memory (#PF: the reserved slot is
-// supervisor-only), and timer interrupts while the guest spins. Registers
-// must come back intact.
+// supervisor-only), and timer interrupts while the guest spins, after an
+// entry refused for a data selector that does not load. Registers must
+// come back intact.
 func ring3Check(frames *mm.Allocator) (string, error) {
 	const (
 		codeVA  = 0x400000
@@ -31,7 +32,7 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 		0xcc,                                                             // int3
 		0xc7, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00, // mov dword [0x400000], 1
 		0xcd, 0x80, // int 0x80 (no ring-3 gate: #GP)
-		0x48, 0xa1, 0x00, 0x00, 0x20, 0x00, 0x80, 0x80, 0xff, 0xff, // mov rax, [0xffff808000200000] (the hypervisor)
+		0x48, 0xa1, 0x00, 0x00, 0x20, 0x40, 0xd0, 0x82, 0xff, 0xff, // mov rax, [0xffff82d040200000] (the hypervisor's text)
 		0x48, 0x89, 0xe0, // mov rax, rsp
 		0xeb, 0xfe, // jmp .
 	}
@@ -56,8 +57,14 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 		}
 		return nil
 	}
+	top := map[int]uint64{0: uint64(l3.Addr()) | pteP | pteW | pteU}
+	for i, e := range rt.HypervisorL4Slots() {
+		if e != 0 {
+			top[256+i] = e
+		}
+	}
 	for _, err := range []error{
-		page(l4, map[int]uint64{0: uint64(l3.Addr()) | pteP | pteW | pteU, rt.HypervisorL4Slot: rt.HypervisorL4Entry()}, nil),
+		page(l4, top, nil),
 		page(l3, map[int]uint64{0: uint64(l2.Addr()) | pteP | pteW | pteU}, nil),
 		page(l2, map[int]uint64{2: uint64(l1.Addr()) | pteP | pteW | pteU}, nil),
 		page(l1, map[int]uint64{0: uint64(codeF.Addr()) | pteP | pteU, 1: uint64(stackF.Addr()) | pteP | pteW | pteU}, nil),
@@ -88,19 +95,27 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		var fx rt.GuestFX
-		fx.Reset()
+		g := rt.NewGuestContext()
 		regs := arch.Regs{RIP: codeVA, RSP: stackVA + mm.PageSize, RFLAGS: 0x202,
 			CS: 0xe033, SS: 0xe02b, RBX: 0xdeadbeef, R15: 0x1515, R12: 0x1212}
 		var exit arch.Exit
+		// A data selector the entry cannot load (GDT entry 0x246 is not
+		// present): nothing runs, the exit says so, the state stays.
+		regs.DS = 0x1233
+		if err := g.Run(&regs, uint64(l4.Addr()), false, &exit); err != nil || exit.Kind != arch.ExitBadSelector ||
+			regs.RIP != codeVA || regs.DS != 0x1233 || regs.RBX != 0xdeadbeef {
+			done <- fmt.Errorf("bad selector: %v, exit %v, regs %+v", err, exit.Kind, regs)
+			return
+		}
+		regs.DS = 0
 		for i, s := range steps {
-			if err := rt.RunGuest(&regs, uint64(l4.Addr()), &fx, false, &exit); err != nil {
+			if err := g.Run(&regs, uint64(l4.Addr()), false, &exit); err != nil {
 				done <- fmt.Errorf("step %d: %v (%+v)", i, err, regs)
 				return
 			}
 			for exit.Kind == arch.ExitInterrupt {
 				irqs++
-				rt.RunGuest(&regs, uint64(l4.Addr()), &fx, false, &exit)
+				g.Run(&regs, uint64(l4.Addr()), false, &exit)
 			}
 			if exit.Kind != s.kind || exit.Vector != s.vector || regs.RIP != s.rip {
 				done <- fmt.Errorf("step %d: exit %v vector %d at %#x, want %v vector %d at %#x",
@@ -131,7 +146,7 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 					return
 				}
 			case 5:
-				if exit.CR2 != 0xffff808000200000 || exit.ErrorCode != arch.PFErrPresent|arch.PFErrUser {
+				if exit.CR2 != 0xffff82d040200000 || exit.ErrorCode != arch.PFErrPresent|arch.PFErrUser {
 					done <- fmt.Errorf("hypervisor read: cr2 %#x error %#x", exit.CR2, exit.ErrorCode)
 					return
 				}
@@ -142,7 +157,7 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 		}
 		// Spin in ring 3 until the timer has taken the CPU back ten times.
 		for spins := 0; irqs < len(steps)+10 && spins < 100; spins++ {
-			rt.RunGuest(&regs, uint64(l4.Addr()), &fx, false, &exit)
+			g.Run(&regs, uint64(l4.Addr()), false, &exit)
 			if exit.Kind != arch.ExitInterrupt {
 				done <- fmt.Errorf("spin: unexpected exit %v vector %d at %#x", exit.Kind, exit.Vector, regs.RIP)
 				return
@@ -158,5 +173,5 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 	if err := <-done; err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("syscall, #UD, #BP, #PF, #GP(int 0x80), #PF(hypervisor read) and %d interrupt exits from ring 3", irqs), nil
+	return fmt.Sprintf("bad selector, then syscall, #UD, #BP, #PF, #GP(int 0x80), #PF(hypervisor read) and %d interrupt exits from ring 3", irqs), nil
 }

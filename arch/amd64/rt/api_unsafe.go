@@ -1,13 +1,11 @@
 package rt
 
 import (
-	"errors"
 	"math/bits"
 	"syscall"
 	"time"
 	"unsafe"
 
-	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 )
 
@@ -34,9 +32,8 @@ func BootProtocol() (string, uint32) {
 	return ProtoPVH, bootInfo
 }
 
-// ReadPhys copies physical memory at addr into p through the direct map;
-// page 0, which is not mapped, reads as the loader left it (kmain kept a
-// copy). It refuses anything beyond the direct map.
+// ReadPhys copies physical memory at addr into p through the direct map.
+// It refuses anything beyond the direct map.
 func ReadPhys(addr uint64, p []byte) bool {
 	if len(p) == 0 {
 		return true
@@ -45,16 +42,9 @@ func ReadPhys(addr uint64, p []byte) bool {
 	if end < addr || end > directMapEnd {
 		return false
 	}
-	if addr < pageSize {
-		n := copy(p, page0[addr:])
-		p, addr = p[n:], pageSize
-		if len(p) == 0 {
-			return true
-		}
-	}
-	// Safety: [addr, end) lies in the identity-mapped direct map, which is
-	// never unmapped; the bytes are copied out, no pointer is kept.
-	copy(p, unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), len(p)))
+	// Safety: [addr, end) lies in the direct map, which is never
+	// unmapped; the bytes are copied out, no pointer is kept.
+	copy(p, unsafe.Slice((*byte)(unsafe.Pointer(dm(addr))), len(p)))
 	return true
 }
 
@@ -63,7 +53,7 @@ type Range struct{ Start, End uint64 }
 
 // Image returns the physical range the gohv image occupies (ELF headers
 // through bss).
-func Image() Range { return Range{textBase - pageSize, uint64(asmAddrs[6])} }
+func Image() Range { return Range{textPA - pageSize, imagePA(asmAddrs[6])} }
 
 // Heap returns the physical range of the hypervisor heap.
 func Heap() Range { return Range{heapStart, heapEnd} }
@@ -147,56 +137,6 @@ func Panic(msg string) {
 	select {}
 }
 
-// GuestFX is a vCPU's FXSAVE image (x87/SSE state), aligned as FXSAVE needs.
-type GuestFX struct {
-	_  [0]uint64
-	fx [512 + 16]byte
-}
-
-func (f *GuestFX) area() uintptr { return alignUp(uintptr(unsafe.Pointer(&f.fx[0])), 16) }
-
-// Reset gives f the state a CPU starts with (FCW 0x37F, MXCSR 0x1F80).
-func (f *GuestFX) Reset() {
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(f.area())), 512),
-		unsafe.Slice((*byte)(unsafe.Pointer(cpus[0].hostFX-aliasBase)), 512))
-}
-
-// RunGuest runs a PV vCPU in ring 3 on page tables cr3 (a machine address;
-// the top level must hold HypervisorL4Entry at slot 257) until it exits,
-// and says why. regs and fx are loaded before and saved after; ts runs the
-// guest with CR0.TS set, so its first FPU instruction exits with #NM. The caller
-// must hold its OS thread (runtime.LockOSThread): a vCPU is a kernel thread.
-// It fails, entering nothing, if the state cannot be entered (non-canonical
-// RIP, RSP or segment base, a ring-0 selector, a top level without the
-// hypervisor slot).
-func RunGuest(regs *arch.Regs, cr3 uint64, fx *GuestFX, ts bool, exit *arch.Exit) error {
-	var t uintptr
-	if ts {
-		t = 1
-	}
-	_, _, e := syscall.Syscall6(sysVCPURun, uintptr(unsafe.Pointer(regs)), uintptr(cr3),
-		fx.area(), uintptr(unsafe.Pointer(exit)), t, 0)
-	switch e {
-	case 0:
-		return nil
-	case einval:
-		return errors.New("rt: VCPU_RUN: misaligned FPU area or CR3, or the top level lacks the hypervisor slot")
-	case efault:
-		return errors.New("rt: VCPU_RUN: non-canonical RIP, RSP or segment base")
-	case eperm:
-		return errors.New("rt: VCPU_RUN: ring-0 CS or SS")
-	}
-	return e
-}
-
-// HypervisorL4Slot is the guest L4 slot the hypervisor owns on every guest
-// page table (inside Xen's reserved 256-271), and HypervisorL4Entry the
-// value it must hold.
-const HypervisorL4Slot = aliasSlot
-
-// HypervisorL4Entry returns the entry for HypervisorL4Slot.
-func HypervisorL4Entry() uint64 { return aliasL4 }
-
 // WritePhys copies p to physical memory at addr through the direct map.
 // The caller owns the frames (the frame allocator gave them out).
 func WritePhys(addr uint64, p []byte) bool {
@@ -204,9 +144,9 @@ func WritePhys(addr uint64, p []byte) bool {
 	if addr < pageSize || end < addr || end > directMapEnd {
 		return false
 	}
-	// Safety: [addr, end) lies in the identity-mapped direct map and is RAM
-	// the caller owns; no pointer is kept.
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), len(p)), p)
+	// Safety: [addr, end) lies in the direct map and is RAM the caller
+	// owns; no pointer is kept.
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(dm(addr))), len(p)), p)
 	return true
 }
 

@@ -12,7 +12,3 @@ func switchStack(save *uintptr, to uintptr)
 // reloadSegments loads CS, DS, ES and SS with the selectors of the GDT
 // initDescriptors installed (0xe008, 0xe010). Context: kmain.
 func reloadSegments()
-
-// enterGuest runs the guest state in the cpuState at cpu (its alias
-// address) until the guest exits (guest_amd64.s).
-func enterGuest(cpu uintptr)

@@ -7,7 +7,10 @@ import (
 )
 
 const (
-	textBase = 0x200000 // TEXT_BASE in entry_amd64.s; -T in the Makefile
+	// The image loads at physical textPA and runs at textBase (-T in the
+	// Makefile; TEXT_PA in entry_amd64.s).
+	textPA   = 0x200000
+	textBase = imageOffset + textPA
 
 	mb1Magic = 0x2BADB002
 	mb2Magic = 0x36D76289
@@ -20,11 +23,13 @@ var (
 	bootMagic uint32 // EAX at entry32
 	bootInfo  uint32 // EBX at entry32
 	bootStack [64 << 10]byte
-	bootPT    [7 * pageSize]byte // entry32's tables (one page of alignment slack)
+	bootPT    [8 * pageSize]byte // entry32's tables (one page of alignment slack)
 	fakeTLS   [4]uint64
 	m0Stack   [256 << 10]byte // the runtime's initial (m0/g0) stack
 	randBytes [16]byte
-	page0     [pageSize]byte // physical page 0 as the loader left it
+	// initFX is the vector state the CPU had at boot (FCW 0x37F, MXCSR
+	// 0x1F80, registers zero): a new vCPU's first FPU image.
+	initFX [512 + 16]byte
 
 	// Physical ranges kmain must not hand to the heap: the image, boot
 	// information and modules. Filled by scanBootInfo.
@@ -50,6 +55,14 @@ func kmain() uintptr {
 		xputs("gohv: image linked at the wrong address (TEXT_BASE)\n")
 		amd64.Halt()
 	}
+	if imagePA(asmAddrs[6]) > imageMax {
+		xputs("gohv: image larger than its window\n")
+		amd64.Halt()
+	}
+	if n := segFixup[1] - segFixup[0]; segFixup[0] == 0 || n == 0 || n > 256 {
+		xputs("gohv: the guest selector loads are not where the fault fixup looks\n")
+		amd64.Halt()
+	}
 	detectCPU()
 	scanBootInfo()
 	if bootErr != "" {
@@ -58,27 +71,23 @@ func kmain() uintptr {
 		xputs("\n")
 		amd64.Halt()
 	}
-	if uint64(asmAddrs[6]) > aliasSize {
-		xputs("gohv: image larger than the alias window\n")
-		amd64.Halt()
-	}
 	chooseHeap()
-	// Page 0 goes unmapped (nil dereferences must fault), but loaders put
-	// boot structures there (QEMU's PVH memory map): keep a copy for ReadPhys.
-	copy(page0[:], (*[pageSize]byte)(unsafe.Pointer(uintptr(0)))[:])
-	buildDirectMap()
+	buildPageTables()
 	amd64.Wrmsr(amd64.MSR_PAT, 0x0000050100070406) // Xen's PAT layout
 	initDescriptors()
 	calibrateTSC()
 	readRTC()
 	rngState = amd64.Rdtsc() | 1
 	startTick()
-	amd64.Fxsave(uint64(cpus[0].hostFX - aliasBase)) // the vector state Go code starts from
-	// SYSCALL: CS 0xe008/SS 0xe010 on entry; SYSRET (guests only) would
-	// give 0xe033/0xe02b as Xen's STAR does; mask IF, TF, DF, AC, NT so the
-	// shim runs with interrupts off. LSTAR is frontSyscall's alias.
+	amd64.Fxsave(uint64(alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16)))
+	// SYSCALL: CS 0xe008/SS 0xe010 on entry; SYSRET back to a guest gives
+	// 0xe033/0xe02b (64-bit) as Xen's STAR does; mask IF, TF, DF, AC, NT so
+	// the entry runs with interrupts off. LSTAR takes 64-bit callers (the
+	// runtime's own calls and guests), CSTAR guest code in compatibility
+	// mode (AMD CPUs; Intel's raise #UD there).
 	amd64.Wrmsr(amd64.MSR_STAR, uint64(selKernelCS)<<32|uint64(selUser32CS)<<48)
-	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(alias(gateStubs[38])))
+	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(gateStubs[38]))
+	amd64.Wrmsr(amd64.MSR_CSTAR, uint64(gateStubs[39]))
 	amd64.Wrmsr(amd64.MSR_SYSCALL_MASK, amd64.RFLAGS_IF|amd64.RFLAGS_TF|amd64.RFLAGS_DF|amd64.RFLAGS_AC|amd64.RFLAGS_NT)
 	firstThread()
 	for i := range randBytes {
@@ -91,6 +100,20 @@ func kmain() uintptr {
 func detectCPU() {
 	_, _, ecx, _ := amd64.Cpuid(1, 0)
 	haveRdrand = ecx&(1<<30) != 0
+	// SMEP and SMAP: ring 0 never runs or touches user pages (guest
+	// memory is reached through the direct map only), so both can be on
+	// for good, with no STAC/CLAC anywhere.
+	if max, _, _, _ := amd64.Cpuid(0, 0); max >= 7 {
+		_, ebx, _, _ := amd64.Cpuid(7, 0)
+		cr4 := amd64.ReadCR4()
+		if ebx&(1<<7) != 0 {
+			cr4 |= amd64.CR4_SMEP
+		}
+		if ebx&(1<<20) != 0 {
+			cr4 |= amd64.CR4_SMAP
+		}
+		amd64.WriteCR4(cr4)
+	}
 	if ecx&(1<<31) != 0 { // running under a hypervisor: is it QEMU?
 		_, b, c, d := amd64.Cpuid(0x40000000, 0)
 		// "TCGTCGTCGTCG" (TCG) or "KVMKVMKVM\0\0\0" (KVM under QEMU)
@@ -100,6 +123,7 @@ func detectCPU() {
 	_, _, _, edx := amd64.Cpuid(0x80000001, 0)
 	if edx&(1<<20) != 0 {
 		amd64.Wrmsr(amd64.MSR_EFER, amd64.Rdmsr(amd64.MSR_EFER)|amd64.EFER_NXE)
+		nxBit = amd64.PTE_NX
 	}
 }
 
@@ -121,10 +145,10 @@ func initialStack() uintptr {
 }
 
 //go:nosplit
-func phys32(a uint64) uint32 { return *(*uint32)(unsafe.Pointer(uintptr(a))) }
+func phys32(a uint64) uint32 { return *(*uint32)(unsafe.Pointer(dm(a))) }
 
 //go:nosplit
-func phys64(a uint64) uint64 { return *(*uint64)(unsafe.Pointer(uintptr(a))) }
+func phys64(a uint64) uint64 { return *(*uint64)(unsafe.Pointer(dm(a))) }
 
 //go:nosplit
 func exclude(start, end uint64) {
@@ -151,13 +175,13 @@ func module(start, end uint64) {
 // scanBootInfo finds, before the runtime exists, just what kmain needs:
 // where RAM above 1 MiB ends and which ranges the loader filled (modules,
 // the information itself). boot.Parse* reads the rest later, in Go.
-// Addresses are below 4 GiB (the boot page tables' identity map).
+// Addresses are below 4 GiB (what entry32's direct map covers).
 //
 //go:nosplit
 func scanBootInfo() {
 	info := uint64(bootInfo)
 	exclude(0, mib)
-	exclude(textBase-pageSize, uint64(asmAddrs[6]))
+	exclude(textPA-pageSize, imagePA(asmAddrs[6]))
 	switch bootMagic {
 	case mb1Magic:
 		exclude(info, info+128)

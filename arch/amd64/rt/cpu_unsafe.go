@@ -3,77 +3,108 @@ package rt
 import (
 	"unsafe"
 
+	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 )
 
 // maxCPUs bounds the per-CPU tables. Only CPU 0 runs today.
 const maxCPUs = 8
 
-// aliasBase is where the alias window maps physical [0, aliasSize): L4
-// slot 257, inside Xen's reserved hypervisor hole, supervisor-only, present
-// in the hypervisor's page tables and in every guest's (guest_amd64.s).
-const (
-	aliasBase = 0xFFFF808000000000
-	aliasSlot = 257
-	aliasSize = 64 << 20
-)
-
-// alias returns the alias-window address of a low (image) address.
-//
-//go:nosplit
-func alias(p uintptr) uintptr { return p + aliasBase }
-
-// guestState is a guest vCPU's registers while it runs on this CPU, and
-// why it stopped. Written by guest_amd64.s on exit and read by it on
-// entry; copied from and to the caller's arch.Regs by vcpuRun. Selectors
-// are kept in 64-bit slots for the assembly's sake.
-type guestState struct {
-	rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp uint64
-	r8, r9, r10, r11, r12, r13, r14, r15   uint64
-	rip, rflags, cs, ss, ds, es, fs, gs    uint64
-	fsBase, gsBase                         uint64
-	cr3                                    uint64
-	ts                                     uint64 // 1: run the guest with CR0.TS set (its virtual TS)
-	exitKind, vector, errcode, cr2         uint64
+// guestCtx is one vCPU's state on the metal, besides the registers it runs
+// with: guest_amd64.s reads and writes it at the offsets go_asm.h gives.
+// It lives in the Go heap (the vCPU's GuestContext) and is reached through
+// cpuState.ctx while the vCPU runs; its fx area is inside it, so neither
+// moves while in use (the Go heap does not move objects).
+type guestCtx struct {
+	regs   uintptr // *arch.Regs the exit saves into and the entry loads from
+	cr3    uint64  // guest page tables (machine address)
+	ts     uint64  // 1: run with CR0.TS set (the guest's virtual TS)
+	fxLoad uint64  // 1: the entry restores the whole FXSAVE image, not only XMM/MXCSR
+	sysret uint64  // 1: the registers allow SYSRET back (RCX = RIP, R11 = RFLAGS, flat 64-bit selectors)
+	// Why the guest stopped (guest_amd64.s).
+	exitKind, vector, errcode, cr2 uint64
+	fx                             uintptr // 16-byte aligned FXSAVE image inside fxBuf
+	fxBuf                          [512 + 16]byte
 }
 
-// Exit kinds as guest_amd64.s records them (arch.ExitKind values).
+// Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the
+// metal's own: exitSegments is a data selector the entry could not load.
 const (
 	exitSyscall   = 1
 	exitException = 2
 	exitInterrupt = 3
+	exitSegments  = 100
 )
 
-// cpuState is one CPU's private state, reached through GS_BASE (its alias
-// address) by the assembly, which uses the offsets go_asm.h gives.
-type cpuState struct {
-	self     uintptr // alias address of this struct (GS_BASE in the hypervisor)
-	ktop     uintptr // kernel stack top of the thread running here
-	scratch  uintptr // the caller's RSP during SYSCALL entry
-	fxarea   uintptr // FXSAVE area of the thread running here
-	idling   uintptr // 1 while halted in the idle loop
-	ticks    uint64  // timer interrupts taken
-	scratch2 uintptr // a guest register during exit
-	hostSP   uintptr // kernel SP to resume at when the guest exits
-	hostCR3  uint64  // the hypervisor's page tables
-	hostFS   uint64  // FS_BASE (the runtime's TLS) of the thread running the guest
-	guestFX  uintptr // alias address: the guest's FXSAVE area
-	hostFX   uintptr // alias address: the hypervisor's initial FXSAVE image
-	entryTop uintptr // alias address: top of entryStack
-	sigRet   uintptr // alias address of the frame rt_sigreturn resumes, or 0
-	guest    guestState
+// Offsets into arch.Regs for guest_amd64.s (go_asm.h has them as
+// const_reg*).
+const (
+	regRAX    = unsafe.Offsetof(arch.Regs{}.RAX)
+	regRBX    = unsafe.Offsetof(arch.Regs{}.RBX)
+	regRCX    = unsafe.Offsetof(arch.Regs{}.RCX)
+	regRDX    = unsafe.Offsetof(arch.Regs{}.RDX)
+	regRSI    = unsafe.Offsetof(arch.Regs{}.RSI)
+	regRDI    = unsafe.Offsetof(arch.Regs{}.RDI)
+	regRBP    = unsafe.Offsetof(arch.Regs{}.RBP)
+	regRSP    = unsafe.Offsetof(arch.Regs{}.RSP)
+	regR8     = unsafe.Offsetof(arch.Regs{}.R8)
+	regR9     = unsafe.Offsetof(arch.Regs{}.R9)
+	regR10    = unsafe.Offsetof(arch.Regs{}.R10)
+	regR11    = unsafe.Offsetof(arch.Regs{}.R11)
+	regR12    = unsafe.Offsetof(arch.Regs{}.R12)
+	regR13    = unsafe.Offsetof(arch.Regs{}.R13)
+	regR14    = unsafe.Offsetof(arch.Regs{}.R14)
+	regR15    = unsafe.Offsetof(arch.Regs{}.R15)
+	regRIP    = unsafe.Offsetof(arch.Regs{}.RIP)
+	regRFLAGS = unsafe.Offsetof(arch.Regs{}.RFLAGS)
+	regCS     = unsafe.Offsetof(arch.Regs{}.CS)
+	regSS     = unsafe.Offsetof(arch.Regs{}.SS)
+	regDS     = unsafe.Offsetof(arch.Regs{}.DS)
+	regES     = unsafe.Offsetof(arch.Regs{}.ES)
+	regFS     = unsafe.Offsetof(arch.Regs{}.FS)
+	regGS     = unsafe.Offsetof(arch.Regs{}.GS)
+	regFSBase = unsafe.Offsetof(arch.Regs{}.FSBase)
+	regGSBase = unsafe.Offsetof(arch.Regs{}.GSBase)
 
-	entryStack [32]uint64 // IRET frame for guest entry
-	cur        uintptr    // index into threads of the running thread
-	id         uintptr    // CPU number
-	inTrap     uintptr    // 1 while trap() runs: a fault inside it is fatal at once
-	inShim     uintptr    // 1 while the syscall shim runs
+	fxMXCSR = 24  // FXSAVE image: MXCSR
+	fxXMM0  = 160 // FXSAVE image: XMM0, then XMM1-15 every 16 bytes
+)
+
+// cpuState is one CPU's private state, reached through GS_BASE by the
+// assembly, which uses the offsets go_asm.h gives.
+type cpuState struct {
+	self    uintptr // address of this struct (GS_BASE in ring 0)
+	ktop    uintptr // kernel stack top of the thread running here
+	scratch uintptr // the caller's RSP during SYSCALL entry
+	fxarea  uintptr // FXSAVE area of the thread running here
+	idling  uintptr // 1 while halted in the idle loop
+	ticks   uint64  // timer interrupts taken
+	sigRet  uintptr // the frame rt_sigreturn resumes, or 0
+
+	// Guest entry and exit (guest_amd64.s). A vCPU enters from its own
+	// goroutine with interrupts off and the exit returns there, so these
+	// belong to the one vCPU running here and are dead once it has left.
+	scratch2 uintptr // guest RBX during the exit
+	scratch3 uintptr // guest RAX during the exit
+	hostSP   uintptr // the stack pointer enterGuest returns on
+	hostFS   uint64  // FS_BASE (the runtime's TLS) of the thread that entered
+	ctx      uintptr // *guestCtx of the vCPU running here
+	regs     uintptr // its *arch.Regs
+	entryTop uintptr // top of entryStack
+	// What the CPU holds now, so an entry loads only what changed: the
+	// data selectors, and KERNEL_GS_BASE (the guest's GS base while gohv
+	// runs, swapped in by the entry's SWAPGS).
+	selDS, selES, selFS, selGS uint16
+	kgsBase                    uint64
+
+	entryStack [8]uint64 // IRET frame for guest entry
+	cur        uintptr   // index into threads of the running thread
+	id         uintptr   // CPU number
+	inTrap     uintptr   // 1 while trap() runs: a fault inside it is fatal at once
+	inShim     uintptr   // 1 while the syscall shim runs
 }
 
-var (
-	cpus  [maxCPUs]cpuState
-	cpuFX [maxCPUs*2*512 + 16]byte // per CPU: guest and host FXSAVE areas
-)
+var cpus [maxCPUs]cpuState
 
 //go:nosplit
 func thisCPU() *cpuState {
@@ -81,16 +112,13 @@ func thisCPU() *cpuState {
 	return &cpus[0]
 }
 
-// cpuInit sets up CPU id's state and points GS_BASE at it (its alias).
+// cpuInit sets up CPU id's state and points GS_BASE at it.
 //
 //go:nosplit
 func cpuInit(id int) {
 	c := &cpus[id]
-	c.self = alias(uintptr(unsafe.Pointer(c)))
+	c.self = uintptr(unsafe.Pointer(c))
 	c.id = uintptr(id)
-	fx := alignUp(uintptr(unsafe.Pointer(&cpuFX[0])), 16) + uintptr(id)*2*512
-	c.guestFX = alias(fx)
-	c.hostFX = alias(fx + 512)
-	c.entryTop = alias(uintptr(unsafe.Pointer(&c.entryStack[len(c.entryStack)-1])))
+	c.entryTop = uintptr(unsafe.Pointer(&c.entryStack[len(c.entryStack)-1]))
 	amd64.WriteGSBase(uint64(c.self))
 }

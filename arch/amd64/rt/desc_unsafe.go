@@ -15,9 +15,9 @@ import (
 //	0xe023 ring-3 32-bit code (FLAT_RING3_CS32)   0xe02b ring-3 data (FLAT_RING3_DS32/SS)
 //	0xe033 ring-3 64-bit code (FLAT_RING3_CS64)   0xe040 the TSS
 //
-// Every address the CPU reads on a transition (GDT, IDT, TSS, IST stacks,
-// gate targets) is an alias-window address, valid under guest page tables
-// too. IST1 takes exceptions and interrupts (ring-0 Go code may be near the
+// Everything the CPU reads on a transition (GDT, IDT, TSS, IST stacks,
+// gate targets) is in the image, which every guest's page tables map too.
+// IST1 takes exceptions and interrupts (ring-0 Go code may be near the
 // end of its goroutine stack, so nothing runs on the interrupted stack),
 // IST2 NMI and #MC, IST3 #DF.
 
@@ -44,8 +44,8 @@ var (
 	ist3 [istSize]byte
 
 	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
-	// then frontSyscall.
-	gateStubs [39]uintptr
+	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
+	gateStubs [40]uintptr
 	// asmAddrs: -, threadStart, irqTimer, irqDevice, faultTrampoline,
 	// runtime.text, runtime.end, runtime.etext (entry_amd64.s).
 	asmAddrs [8]uintptr
@@ -73,7 +73,7 @@ const (
 )
 
 // initDescriptors installs the GDT with a TSS, and the IDT, and reloads the
-// segment registers. Context: kmain, after buildDirectMap (alias window).
+// segment registers. Context: kmain, after buildPageTables.
 //
 //go:nosplit
 func initDescriptors() {
@@ -83,17 +83,19 @@ func initDescriptors() {
 	gdt[selUserDS>>3] = descData | descDPL3
 	gdt[selUser64CS>>3] = descCode64 | descDPL3
 	tb := uintptr(unsafe.Pointer(&tss[0]))
-	*word(tb + 0x24) = uint64(alias(uintptr(unsafe.Pointer(&ist1[0]))) + istSize) // IST1
-	*word(tb + 0x2C) = uint64(alias(uintptr(unsafe.Pointer(&ist2[0]))) + istSize) // IST2
-	*word(tb + 0x34) = uint64(alias(uintptr(unsafe.Pointer(&ist3[0]))) + istSize) // IST3
-	*word(tb + 0x04) = uint64(alias(uintptr(unsafe.Pointer(&ist1[0]))) + istSize) // RSP0 (unused: every gate has an IST)
-	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                                   // no I/O bitmap
-	base := uint64(alias(tb))
+	*word(tb + 0x24) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // IST1
+	*word(tb + 0x2C) = uint64(uintptr(unsafe.Pointer(&ist2[0])) + istSize) // IST2
+	*word(tb + 0x34) = uint64(uintptr(unsafe.Pointer(&ist3[0])) + istSize) // IST3
+	*word(tb + 0x04) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // RSP0 (unused: every gate has an IST)
+	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                            // no I/O bitmap
+	base := uint64(tb)
 	gdt[selTSS>>3] = 103 | (base&0xffffff)<<16 | 0x89<<40 | ((base>>24)&0xff)<<56
 	gdt[selTSS>>3+1] = base >> 32
-	amd64.Lgdt(pseudoDescriptor(alias(uintptr(unsafe.Pointer(&gdt[0]))), unsafe.Sizeof(gdt)))
+	amd64.Lgdt(pseudoDescriptor(uintptr(unsafe.Pointer(&gdt[0])), unsafe.Sizeof(gdt)))
 	reloadSegments()
 	amd64.Ltr(selTSS)
+	c := thisCPU()
+	c.selDS, c.selES, c.selFS, c.selGS = selKernelDS, selKernelDS, 0, 0
 
 	for v := 0; v < 22; v++ {
 		ist := uint64(1)
@@ -103,7 +105,7 @@ func initDescriptors() {
 		case 8: // #DF
 			ist = 3
 		}
-		setGate(v, alias(gateStubs[v]), ist)
+		setGate(v, gateStubs[v], ist)
 	}
 	// INT3 and INTO may be raised from ring 3 (a PV guest's int3/into
 	// reach their handlers directly, as on Xen); any other INT n from a
@@ -111,7 +113,7 @@ func initDescriptors() {
 	idt[3][0] |= 3 << 45
 	idt[4][0] |= 3 << 45
 	for i := 0; i < 16; i++ {
-		setGate(vecPIC+i, alias(gateStubs[22+i]), 1)
+		setGate(vecPIC+i, gateStubs[22+i], 1)
 	}
-	amd64.Lidt(pseudoDescriptor(alias(uintptr(unsafe.Pointer(&idt[0]))), unsafe.Sizeof(idt)))
+	amd64.Lidt(pseudoDescriptor(uintptr(unsafe.Pointer(&idt[0])), unsafe.Sizeof(idt)))
 }

@@ -14,11 +14,12 @@
 #include "textflag.h"
 #include "go_asm.h"
 
-// TEXT_BASE is the link address given to the linker with -T (Makefile).
-// The loader has put the ELF header page just below it; that page is only
-// read by the loader, so its top serves as the few bytes of stack that
-// entry32's first CALL needs. kmain checks TEXT_BASE against runtime·text.
-#define TEXT_BASE 0x200000
+// TEXT_PA is where the loader put the text (the Makefile links it at
+// 0xffff82d040000000 + TEXT_PA; mem_unsafe.go has the layout). The ELF
+// header page lies just below it; that page is only read by the loader, so
+// its top serves as the few bytes of stack that entry32's first CALL needs.
+// kmain checks the link address against runtime·text.
+#define TEXT_PA 0x200000
 
 // cpuState field offsets (cpu_unsafe.go, through go_asm.h).
 #define CPU_KTOP    cpuState_ktop
@@ -45,23 +46,29 @@ DATA ·bootGDT+16(SB)/8, $0x00CF92000000FFFF
 GLOBL ·bootGDT(SB), NOPTR, $24
 
 DATA ·bootGDTR+0(SB)/2, $23
-DATA ·bootGDTR+2(SB)/8, $·bootGDT(SB)
 GLOBL ·bootGDTR(SB), NOPTR, $16
 
 // entry32 is the image's ELF entry and the multiboot1/multiboot2/PVH entry.
-// Context: 32-bit protected mode, paging off, flat CS/DS, interrupts off.
+// Context: 32-bit protected mode, paging off, flat CS/DS, interrupts off,
+// running at the physical load address (the code is position-independent
+// until entry64 jumps to the link address).
 // In:  EAX = multiboot magic (0x2BADB002 or 0x36D76289; anything else for
 //      PVH), EBX = physical address of the boot information.
-// Builds identity page tables for 0-4 GiB (2 MiB pages) in bootPT, turns on
-// PAE, long mode, SYSCALL and SSE, and far-returns to entry64 with
-// SI = magic and BX = info preserved. Clobbers everything else.
+// Builds page tables in bootPT that map physical 0-4 GiB (2 MiB pages)
+// three times: identity (for the switch), at the direct map (L4 slot 262)
+// and, for the first GiB, at the image window (slot 261, where the image
+// is linked); turns on PAE, long mode, SYSCALL and SSE, and far-returns to
+// entry64 with SI = magic and BX = info preserved. Clobbers everything else.
+//
+// bootPT pages: 0 PML4, 1 PDPT of slots 0 and 262, 2-5 the four PDs,
+// 6 PDPT of slot 261 (its entry 321 = the first GiB's PD).
 TEXT ·entry32(SB),NOSPLIT|NOFRAME,$0
 	CLI
 	CLD
-	MOVL	$TEXT_BASE, SP
+	MOVL	$TEXT_PA, SP
 	MOVL	AX, SI
 
-	// DI = bootPT rounded up to a page: PML4, PDPT, then 4 PDs.
+	// DI = bootPT rounded up to a page.
 	CALL	·getpc32(SB)
 	MOVL	$·bootPT(SB), DX
 	ADDL	$6, AX
@@ -71,15 +78,20 @@ TEXT ·entry32(SB),NOSPLIT|NOFRAME,$0
 	MOVL	AX, BP
 	MOVL	AX, DI
 	XORL	AX, AX
-	MOVL	$(6*1024), CX
+	MOVL	$(7*1024), CX
 	REP;	STOSL
 
 	MOVL	BP, DI
 	MOVL	BP, AX
-	ADDL	$0x1003, AX		// PML4[0] -> PDPT, present|writable
+	ADDL	$0x1003, AX		// PML4[0] and [262] -> PDPT, present|writable
 	MOVL	AX, (DI)
+	MOVL	AX, (262*8)(DI)
+	ADDL	$0x5000, AX		// PML4[261] -> the image PDPT (page 6)
+	MOVL	AX, (261*8)(DI)
 	ADDL	$0x1000, DI		// DI = PDPT
-	ADDL	$0x1000, AX		// AX = PD0 | 3
+	MOVL	BP, AX
+	ADDL	$0x2003, AX		// AX = PD0 | 3
+	MOVL	AX, (0x5000+321*8)(DI)	// image PDPT[321] -> PD0: VA 0xffff82d040000000 = PA 0
 	MOVL	AX, (DI)
 	ADDL	$0x1000, AX
 	MOVL	AX, 8(DI)
@@ -111,10 +123,19 @@ pd:
 	ORL	$0x80010023, AX		// PG | WP | NE | MP | PE
 	MOVL	AX, CR0
 
+	// The boot GDT's pseudo-descriptor gets its physical base (32-bit
+	// mode has no other), entry64High its link address.
+	CALL	·getpc32(SB)
+	MOVL	$·bootGDT(SB), DX
+	ADDL	$6, AX
+	ADDL	DX, AX
+	MOVL	AX, DI
 	CALL	·getpc32(SB)
 	MOVL	$·bootGDTR(SB), DX
 	ADDL	$6, AX
 	ADDL	DX, AX
+	MOVL	DI, 2(AX)
+	MOVL	$0, 6(AX)
 	LGDT	(AX)
 	PUSHQ	$0x08			// 4-byte push in 32-bit mode
 	CALL	·getpc32(SB)
@@ -129,12 +150,23 @@ TEXT ·getpc32(SB),NOSPLIT|NOFRAME,$0
 	MOVL	(SP), AX
 	RET
 
-// entry64: first 64-bit instruction. SI = boot magic, BX = boot info.
-// Sets the data segments, a boot stack and a fake TLS (the ABI0->Go
-// wrappers load g from -8(FS) and zero X15, so SSE and FS must be ready
-// before the first Go call), runs kmain, then enters the Go runtime with
-// the initial process stack kmain built.
+// entry64: first 64-bit instruction, still at the physical address (the
+// identity map). Jumps to entry64High at the link address: the absolute
+// address comes from a data word the linker filled in.
 TEXT ·entry64(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	·entry64HighAddr(SB), AX
+	JMP	AX
+
+// entry64High: SI = boot magic, BX = boot info, at the link address.
+// Reloads the GDT at its link address, sets the data segments, a boot
+// stack and a fake TLS (the ABI0->Go wrappers load g from -8(FS) and zero
+// X15, so SSE and FS must be ready before the first Go call), runs kmain,
+// then enters the Go runtime with the initial process stack kmain built.
+TEXT ·entry64High(SB),NOSPLIT|NOFRAME,$0
+	LEAQ	·bootGDT(SB), AX
+	MOVQ	AX, ·bootGDTR+2(SB)
+	LEAQ	·bootGDTR(SB), AX
+	LGDT	(AX)
 	MOVL	$0x10, AX
 	MOVW	AX, DS
 	MOVW	AX, ES
@@ -161,6 +193,9 @@ TEXT ·entry64(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ	$0x3202
 	POPFQ
 	JMP	_rt0_amd64_linux(SB)
+
+DATA ·entry64HighAddr+0(SB)/8, $·entry64High(SB)
+GLOBL ·entry64HighAddr(SB), RODATA, $8
 
 // syscallEntry is IA32_LSTAR: the Go runtime's SYSCALL instructions land
 // here, in ring 0 (CPL does not change). In: RAX = number, RDI, RSI, RDX,
@@ -237,7 +272,10 @@ TEXT ·syscallReturn(SB),NOSPLIT|NOFRAME,$0
 
 // threadStart is where a new kernel thread first runs: SP points at the
 // sysFrame clone copied from its parent (RAX = 0, RSP = the new stack).
+// It leaves the shim for Go code, as dispatch would.
 TEXT ·threadStart(SB),NOSPLIT|NOFRAME,$0
+	// MOVQ $0, GS:cpuState_inShim
+	BYTE $0x65; BYTE $0x48; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_inShim; LONG $0
 	JMP	·syscallReturn(SB)
 
 // func switchStack(save *uintptr, to uintptr)

@@ -1,240 +1,392 @@
-// Guest entry and exit, and the "front" stubs every IDT gate and IA32_LSTAR
-// point at.
+// Guest entry and exit, and the "front" stubs every IDT gate, IA32_LSTAR
+// and IA32_CSTAR point at.
 //
-// A PV guest runs in ring 3 on its own page tables, which the hypervisor
-// cannot share wholesale (the guest owns the lower half and most of the
-// upper). So everything the CPU touches on a transition — these stubs, the
-// IDT, GDT, TSS, IST stacks and the per-CPU cpuState — is reached through
-// the alias window: physical [0, 64 MiB) mapped supervisor-only at
-// aliasBase (L4 slot 257, inside Xen's reserved hole), in the hypervisor's
-// tables and in every guest L4 alike. Code here runs at its alias address;
-// it may use RIP-relative data (the alias preserves offsets) but never an
-// absolute low address while a guest CR3 is loaded.
+// A PV guest runs in ring 3 on its own page tables; every guest top level
+// carries gohv's upper-half L4 entries (mem_unsafe.go), so gohv runs on
+// whichever tables are loaded and neither the entry nor the exit switches
+// CR3 unless the guest's tables changed. The entry is a call from the
+// vCPU's goroutine (enterGuest); the exit returns from that call: to the
+// Go runtime, guest time is time spent in one (long) assembly function.
+// That goroutine's thread keeps the guest's x87 state in the CPU across
+// the exit (Go code never touches x87; thread switches save it); XMM0-15
+// and MXCSR, which Go code uses, are saved at the exit and loaded at the
+// entry.
 //
-// Registers: stubs that leave for the guest path keep BX = this CPU's
-// cpuState (alias). GS_BASE holds that address in the hypervisor and the
-// guest's GS base in the guest; SWAPGS switches them on every exit.
+// Registers: GS_BASE holds this CPU's cpuState in ring 0 and the guest's
+// GS base in the guest; SWAPGS switches them at every exit and entry.
+// FS_BASE holds the runtime's TLS in ring 0 and the guest's FS base in the
+// guest; the exit reads the guest's and writes the runtime's back.
 
 #include "textflag.h"
 #include "go_asm.h"
-
 
 // Raw encodings of the GS-relative moves Go's assembler cannot express:
 // MOVQ BX, GS:cpuState_scratch2 and MOVQ GS:cpuState_self, BX.
 #define GS_SAVE_BX	BYTE $0x65; BYTE $0x48; BYTE $0x89; BYTE $0x1C; BYTE $0x25; LONG $cpuState_scratch2
 #define GS_LOAD_SELF	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x1C; BYTE $0x25; LONG $cpuState_self
 
-// SAVE_GPRS stores the guest's general registers except BX (which holds
-// the cpuState) and RSP; BX's guest value is in cpuState.scratch2.
+// SAVE_GPRS stores the guest's general registers but RSP in its
+// arch.Regs; after it, AX = that arch.Regs, BX = this cpuState, and every
+// other register but SP is free. Context: just after SWAPGS.
 #define SAVE_GPRS \
-	MOVQ	AX, (cpuState_guest+guestState_rax)(BX); \
-	MOVQ	CX, (cpuState_guest+guestState_rcx)(BX); \
-	MOVQ	DX, (cpuState_guest+guestState_rdx)(BX); \
-	MOVQ	SI, (cpuState_guest+guestState_rsi)(BX); \
-	MOVQ	DI, (cpuState_guest+guestState_rdi)(BX); \
-	MOVQ	BP, (cpuState_guest+guestState_rbp)(BX); \
-	MOVQ	R8, (cpuState_guest+guestState_r8)(BX); \
-	MOVQ	R9, (cpuState_guest+guestState_r9)(BX); \
-	MOVQ	R10, (cpuState_guest+guestState_r10)(BX); \
-	MOVQ	R11, (cpuState_guest+guestState_r11)(BX); \
-	MOVQ	R12, (cpuState_guest+guestState_r12)(BX); \
-	MOVQ	R13, (cpuState_guest+guestState_r13)(BX); \
-	MOVQ	R14, (cpuState_guest+guestState_r14)(BX); \
-	MOVQ	R15, (cpuState_guest+guestState_r15)(BX); \
-	MOVQ	cpuState_scratch2(BX), AX; \
-	MOVQ	AX, (cpuState_guest+guestState_rbx)(BX); \
-	XORL	AX, AX; \
-	MOVW	DS, AX; \
-	MOVQ	AX, (cpuState_guest+guestState_ds)(BX); \
-	MOVW	ES, AX; \
-	MOVQ	AX, (cpuState_guest+guestState_es)(BX); \
-	MOVW	FS, AX; \
-	MOVQ	AX, (cpuState_guest+guestState_fs)(BX); \
-	MOVW	GS, AX; \
-	MOVQ	AX, (cpuState_guest+guestState_gs)(BX)
+	GS_SAVE_BX; \
+	GS_LOAD_SELF; \
+	MOVQ	AX, cpuState_scratch3(BX); \
+	MOVQ	cpuState_regs(BX), AX; \
+	MOVQ	CX, const_regRCX(AX); \
+	MOVQ	DX, const_regRDX(AX); \
+	MOVQ	SI, const_regRSI(AX); \
+	MOVQ	DI, const_regRDI(AX); \
+	MOVQ	BP, const_regRBP(AX); \
+	MOVQ	R8, const_regR8(AX); \
+	MOVQ	R9, const_regR9(AX); \
+	MOVQ	R10, const_regR10(AX); \
+	MOVQ	R11, const_regR11(AX); \
+	MOVQ	R12, const_regR12(AX); \
+	MOVQ	R13, const_regR13(AX); \
+	MOVQ	R14, const_regR14(AX); \
+	MOVQ	R15, const_regR15(AX); \
+	MOVQ	cpuState_scratch3(BX), CX; \
+	MOVQ	CX, const_regRAX(AX); \
+	MOVQ	cpuState_scratch2(BX), CX; \
+	MOVQ	CX, const_regRBX(AX)
 
 // SAVE_FRAME stores the CPU's interrupt frame, which sits at off(SP):
-// RIP, CS, RFLAGS, RSP, SS.
+// RIP, CS, RFLAGS, RSP, SS (AX = arch.Regs; clobbers CX).
 #define SAVE_FRAME(off) \
-	MOVQ	(off+0)(SP), AX; \
-	MOVQ	AX, (cpuState_guest+guestState_rip)(BX); \
-	MOVQ	(off+8)(SP), AX; \
-	MOVQ	AX, (cpuState_guest+guestState_cs)(BX); \
-	MOVQ	(off+16)(SP), AX; \
-	MOVQ	AX, (cpuState_guest+guestState_rflags)(BX); \
-	MOVQ	(off+24)(SP), AX; \
-	MOVQ	AX, (cpuState_guest+guestState_rsp)(BX); \
-	MOVQ	(off+32)(SP), AX; \
-	MOVQ	AX, (cpuState_guest+guestState_ss)(BX)
+	MOVQ	(off+0)(SP), CX; \
+	MOVQ	CX, const_regRIP(AX); \
+	MOVQ	(off+8)(SP), CX; \
+	MOVW	CX, const_regCS(AX); \
+	MOVQ	(off+16)(SP), CX; \
+	MOVQ	CX, const_regRFLAGS(AX); \
+	MOVQ	(off+24)(SP), CX; \
+	MOVQ	CX, const_regRSP(AX); \
+	MOVQ	(off+32)(SP), CX; \
+	MOVW	CX, const_regSS(AX)
+
+// LOAD_GPRS loads the guest's general registers but RSP from its
+// arch.Regs at R8, R8 last.
+#define LOAD_GPRS \
+	MOVQ	const_regRAX(R8), AX; \
+	MOVQ	const_regRBX(R8), BX; \
+	MOVQ	const_regRCX(R8), CX; \
+	MOVQ	const_regRDX(R8), DX; \
+	MOVQ	const_regRSI(R8), SI; \
+	MOVQ	const_regRDI(R8), DI; \
+	MOVQ	const_regRBP(R8), BP; \
+	MOVQ	const_regR9(R8), R9; \
+	MOVQ	const_regR10(R8), R10; \
+	MOVQ	const_regR11(R8), R11; \
+	MOVQ	const_regR12(R8), R12; \
+	MOVQ	const_regR13(R8), R13; \
+	MOVQ	const_regR14(R8), R14; \
+	MOVQ	const_regR15(R8), R15; \
+	MOVQ	const_regR8(R8), R8
+
 
 // frontSyscall is IA32_LSTAR. The hypervisor's own Go code (IOPL 3 in
-// R11) continues at the low syscallEntry; a guest's SYSCALL exits to Go.
-// In: RCX = return RIP, R11 = RFLAGS, RSP = the caller's (guest's) stack.
+// R11) continues at syscallEntry; a guest's SYSCALL is an exit.
+// In: RCX = return RIP, R11 = RFLAGS, RSP = the caller's (guest's) stack,
+// which is never written.
 TEXT ·frontSyscall(SB),NOSPLIT|NOFRAME,$0
 	TESTL	$0x3000, R11
 	JZ	fromGuest
-	PUSHQ	·lowAddrs+0(SB)
-	BYTE	$0xC3	// RET: to the pushed address (spelt as bytes: the assembler rejects the unbalanced PUSH)
+	JMP	·syscallEntry(SB)
 fromGuest:
 	SWAPGS
-	GS_SAVE_BX
-	GS_LOAD_SELF
 	SAVE_GPRS
-	MOVQ	SP, (cpuState_guest+guestState_rsp)(BX)
-	MOVQ	CX, (cpuState_guest+guestState_rip)(BX)
-	MOVQ	R11, (cpuState_guest+guestState_rflags)(BX)
-	MOVQ	$0xe033, (cpuState_guest+guestState_cs)(BX)
-	MOVQ	$0xe02b, (cpuState_guest+guestState_ss)(BX)
-	MOVQ	$const_exitSyscall, (cpuState_guest+guestState_exitKind)(BX)
-	JMP	·guestExitCommon(SB)
+	MOVQ	SP, const_regRSP(AX)
+	MOVQ	const_regRCX(AX), CX
+	MOVQ	CX, const_regRIP(AX)
+	MOVQ	const_regR11(AX), CX
+	MOVQ	CX, const_regRFLAGS(AX)
+	MOVW	$0xe033, const_regCS(AX)
+	MOVW	$0xe02b, const_regSS(AX)
+	MOVQ	$const_exitSyscall, DX
+	JMP	·guestExit(SB)
+
+// frontSyscall32 is IA32_CSTAR: SYSCALL from guest code in compatibility
+// mode (AMD CPUs; only guests ever run there). As frontSyscall, with the
+// 32-bit selectors.
+TEXT ·frontSyscall32(SB),NOSPLIT|NOFRAME,$0
+	SWAPGS
+	SAVE_GPRS
+	MOVQ	SP, const_regRSP(AX)
+	MOVQ	const_regRCX(AX), CX
+	MOVQ	CX, const_regRIP(AX)
+	MOVQ	const_regR11(AX), CX
+	MOVQ	CX, const_regRFLAGS(AX)
+	MOVW	$0xe023, const_regCS(AX)
+	MOVW	$0xe02b, const_regSS(AX)
+	MOVQ	$const_exitSyscall, DX
+	JMP	·guestExit(SB)
 
 // frontTrap: every exception gate's stub pushed (error code or 0,
-// vector). From ring 0 it continues at the low trapCommon; from a guest
-// it is an exit. Stack: [vector][error][RIP][CS][RFLAGS][RSP][SS].
+// vector). From ring 0 it continues at trapCommon; from a guest it is an
+// exit. Stack: [vector][error][RIP][CS][RFLAGS][RSP][SS].
 TEXT ·frontTrap(SB),NOSPLIT|NOFRAME,$0
 	TESTB	$3, 24(SP)
 	JNZ	fromGuest
-	PUSHQ	·lowAddrs+8(SB)
-	BYTE	$0xC3	// RET
+	JMP	·trapCommon(SB)
 fromGuest:
 	SWAPGS
-	GS_SAVE_BX
-	GS_LOAD_SELF
 	SAVE_GPRS
 	SAVE_FRAME(16)
-	MOVQ	0(SP), AX
-	MOVQ	AX, (cpuState_guest+guestState_vector)(BX)
-	MOVQ	8(SP), AX
-	MOVQ	AX, (cpuState_guest+guestState_errcode)(BX)
-	MOVQ	CR2, AX
-	MOVQ	AX, (cpuState_guest+guestState_cr2)(BX)
-	MOVQ	$const_exitException, (cpuState_guest+guestState_exitKind)(BX)
-	JMP	·guestExitCommon(SB)
+	MOVQ	cpuState_ctx(BX), DI
+	MOVQ	0(SP), CX
+	MOVQ	CX, guestCtx_vector(DI)
+	MOVQ	8(SP), CX
+	MOVQ	CX, guestCtx_errcode(DI)
+	MOVQ	CR2, CX
+	MOVQ	CX, guestCtx_cr2(DI)
+	MOVQ	$const_exitException, DX
+	JMP	·guestExit(SB)
 
 // frontIrq: a device interrupt (vector pushed by its stub). From ring 0
-// the timer continues at the low irqTimer, the other 8259 lines at the
-// low irqDevice; from a guest it is an exit, acknowledged in Go.
-// Stack: [vector][RIP][CS][RFLAGS][RSP][SS].
+// the timer continues at irqTimer, the other 8259 lines at irqDevice;
+// from a guest it is an exit, acknowledged and served by the shim when
+// RunGuest reports it (sysGuestIRQ). Stack: [vector][RIP][CS][RFLAGS][RSP][SS].
 TEXT ·frontIrq(SB),NOSPLIT|NOFRAME,$0
 	TESTB	$3, 16(SP)
 	JNZ	fromGuest
 	CMPQ	0(SP), $0x20
 	JNE	device
 	ADDQ	$8, SP
-	PUSHQ	·lowAddrs+16(SB)
-	BYTE	$0xC3	// RET: to irqTimer
+	JMP	·irqTimer(SB)
 device:
-	PUSHQ	·lowAddrs+24(SB)
-	BYTE	$0xC3	// RET: to irqDevice, the vector still pushed
+	JMP	·irqDevice(SB)	// the vector still pushed
 fromGuest:
 	SWAPGS
-	GS_SAVE_BX
-	GS_LOAD_SELF
 	SAVE_GPRS
 	SAVE_FRAME(8)
-	MOVQ	0(SP), AX
-	MOVQ	AX, (cpuState_guest+guestState_vector)(BX)
-	MOVQ	$const_exitInterrupt, (cpuState_guest+guestState_exitKind)(BX)
-	JMP	·guestExitCommon(SB)
+	MOVQ	cpuState_ctx(BX), DI
+	MOVQ	0(SP), CX
+	MOVQ	CX, guestCtx_vector(DI)
+	MOVQ	$const_exitInterrupt, DX
+	JMP	·guestExit(SB)
 
-// guestExitCommon: BX = cpuState (alias), GS_BASE = cpuState, every guest
-// register saved. Saves the guest's vector state and loads the
-// hypervisor's (MXCSR, FCW, zero X15 as Go's ABI needs), switches to the
-// hypervisor's page tables and FS base, and returns from enterGuest on the
-// kernel stack it was called on.
-TEXT ·guestExitCommon(SB),NOSPLIT|NOFRAME,$0
-	BYTE	$0x0F; BYTE $0x06	// CLTS: the guest may have run with CR0.TS set
-	MOVQ	cpuState_guestFX(BX), AX
-	FXSAVE64	(AX)
-	MOVQ	cpuState_hostFX(BX), AX
-	FXRSTOR64	(AX)
-	MOVQ	cpuState_hostCR3(BX), AX
-	MOVQ	AX, CR3
+// guestExit: AX = the guest's arch.Regs (general registers, RIP, RFLAGS,
+// CS, SS and RSP saved), BX = this cpuState, DX = the exit kind, GS_BASE =
+// the cpuState, interrupts off. Saves the guest's data selectors, segment
+// bases and XMM/MXCSR, gives the runtime its TLS and MXCSR back, and
+// returns from enterGuest on the stack it was called on, with the
+// flags it was called with (interrupts on).
+TEXT ·guestExit(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	AX, R8
+	MOVQ	cpuState_ctx(BX), R9
+	MOVQ	DX, guestCtx_exitKind(R9)
+	CMPQ	guestCtx_ts(R9), $0
+	JEQ	selectors
+	BYTE	$0x0F; BYTE $0x06	// CLTS: the guest ran with CR0.TS set
+selectors:
+	XORL	AX, AX
+	MOVW	DS, AX
+	MOVW	AX, const_regDS(R8)
+	MOVW	AX, cpuState_selDS(BX)
+	MOVW	ES, AX
+	MOVW	AX, const_regES(R8)
+	MOVW	AX, cpuState_selES(BX)
+	MOVW	FS, AX
+	MOVW	AX, const_regFS(R8)
+	MOVW	AX, cpuState_selFS(BX)
+	MOVW	GS, AX
+	MOVW	AX, const_regGS(R8)
+	MOVW	AX, cpuState_selGS(BX)
+	// The guest's FS base (loading FS changes it), then the runtime's TLS.
 	MOVL	$0xC0000100, CX
+	RDMSR
+	MOVL	AX, const_regFSBase(R8)
+	MOVL	DX, (const_regFSBase+4)(R8)
 	MOVL	cpuState_hostFS(BX), AX
 	MOVL	(cpuState_hostFS+4)(BX), DX
 	WRMSR
-	MOVQ	cpuState_hostSP(BX), SP
-	POPQ	BP
-	BYTE	$0xC3	// RET: from enterGuest
-
-// func enterGuest(cpu uintptr)
-// Runs the guest whose state is in cpu.guest (cpu = this CPU's cpuState
-// alias) until it exits; returns once guestExitCommon has saved it.
-// Context: the shim (kernel stack, IF=0), hypervisor CR3. Clobbers every
-// register but SP and BP.
-TEXT ·enterGuest(SB),NOSPLIT,$0-8
-	MOVQ	cpu+0(FP), BX
-	PUSHQ	BP
-	MOVQ	SP, cpuState_hostSP(BX)
-	LEAQ	·guestEnterAlias(SB), AX
-	MOVQ	$const_aliasBase, CX
-	ADDQ	CX, AX
-	JMP	AX
-
-// guestEnterAlias (alias address): build the IRET frame on this CPU's
-// entry stack, load the guest's selectors, bases, vector state, CR3 and
-// registers, and IRETQ to ring 3.
-TEXT ·guestEnterAlias(SB),NOSPLIT|NOFRAME,$0
-	MOVQ	cpuState_entryTop(BX), SP
-	PUSHQ	(cpuState_guest+guestState_ss)(BX)
-	PUSHQ	(cpuState_guest+guestState_rsp)(BX)
-	PUSHQ	(cpuState_guest+guestState_rflags)(BX)
-	PUSHQ	(cpuState_guest+guestState_cs)(BX)
-	PUSHQ	(cpuState_guest+guestState_rip)(BX)
-	// Selectors first: loading FS or GS reloads its base.
-	MOVQ	(cpuState_guest+guestState_ds)(BX), AX
-	MOVW	AX, DS
-	MOVQ	(cpuState_guest+guestState_es)(BX), AX
-	MOVW	AX, ES
-	MOVQ	(cpuState_guest+guestState_fs)(BX), AX
-	MOVW	AX, FS
-	MOVQ	(cpuState_guest+guestState_gs)(BX), AX
-	MOVW	AX, GS
-	// FS_BASE = the guest's; GS_BASE = this cpuState and KERNEL_GS_BASE =
-	// the guest's GS, so the SWAPGS below hands the guest its GS and the
-	// next exit's SWAPGS gives the hypervisor its cpuState back.
-	MOVL	$0xC0000100, CX
-	MOVL	(cpuState_guest+guestState_fsBase)(BX), AX
-	MOVL	(cpuState_guest+guestState_fsBase+4)(BX), DX
-	WRMSR
-	MOVL	$0xC0000101, CX
-	MOVL	cpuState_self(BX), AX
-	MOVL	(cpuState_self+4)(BX), DX
-	WRMSR
+	// The guest's GS base: the exit's SWAPGS moved it to KERNEL_GS_BASE.
 	MOVL	$0xC0000102, CX
-	MOVL	(cpuState_guest+guestState_gsBase)(BX), AX
-	MOVL	(cpuState_guest+guestState_gsBase+4)(BX), DX
-	WRMSR
-	MOVQ	cpuState_guestFX(BX), AX
-	FXRSTOR64	(AX)
+	RDMSR
+	MOVL	AX, const_regGSBase(R8)
+	MOVL	DX, (const_regGSBase+4)(R8)
+	MOVL	AX, cpuState_kgsBase(BX)
+	MOVL	DX, (cpuState_kgsBase+4)(BX)
+	// The vector state Go code clobbers.
+	MOVQ	guestCtx_fx(R9), CX
+	STMXCSR	const_fxMXCSR(CX)
+	MOVUPS	X0, (const_fxXMM0+0)(CX)
+	MOVUPS	X1, (const_fxXMM0+16)(CX)
+	MOVUPS	X2, (const_fxXMM0+32)(CX)
+	MOVUPS	X3, (const_fxXMM0+48)(CX)
+	MOVUPS	X4, (const_fxXMM0+64)(CX)
+	MOVUPS	X5, (const_fxXMM0+80)(CX)
+	MOVUPS	X6, (const_fxXMM0+96)(CX)
+	MOVUPS	X7, (const_fxXMM0+112)(CX)
+	MOVUPS	X8, (const_fxXMM0+128)(CX)
+	MOVUPS	X9, (const_fxXMM0+144)(CX)
+	MOVUPS	X10, (const_fxXMM0+160)(CX)
+	MOVUPS	X11, (const_fxXMM0+176)(CX)
+	MOVUPS	X12, (const_fxXMM0+192)(CX)
+	MOVUPS	X13, (const_fxXMM0+208)(CX)
+	MOVUPS	X14, (const_fxXMM0+224)(CX)
+	MOVUPS	X15, (const_fxXMM0+240)(CX)
+	LDMXCSR	·goMXCSR(SB)
+	MOVQ	cpuState_hostSP(BX), SP
+	BYTE	$0x5D	// POPQ BP
+	BYTE	$0x9D	// POPFQ (interrupts back on)
+	RET		// from enterGuest (the pops are spelt as bytes: the assembler rejects the unbalanced POPs)
+
+// func enterGuest(ctx *guestCtx)
+// Runs the vCPU ctx describes (RunGuest has checked its registers) until
+// it exits; returns once guestExit has saved it, exit kind in ctx.
+// Context: the vCPU's goroutine, locked to its thread. Loads the guest's
+// data selectors (those the CPU does not hold), vector state, segment
+// bases, CR0.TS, CR3 (if it changes or a TLB flush is due) and registers,
+// then SYSRET or IRETQ to ring 3. Clobbers every register but SP and BP.
+TEXT ·enterGuest(SB),NOSPLIT|NOFRAME,$0-8
+	MOVQ	ctx+0(FP), R9
+	PUSHFQ
+	CLI
+	PUSHQ	BP
+	GS_LOAD_SELF
+	MOVQ	SP, cpuState_hostSP(BX)
+	MOVQ	R9, cpuState_ctx(BX)
+	MOVQ	guestCtx_regs(R9), R8
+	MOVQ	R8, cpuState_regs(BX)
+	MOVL	$0xC0000100, CX		// the runtime's TLS, for the exit
+	RDMSR
+	MOVL	AX, cpuState_hostFS(BX)
+	MOVL	DX, (cpuState_hostFS+4)(BX)
+	// Selectors first: a fault there leaves nothing of the guest loaded.
+	CALL	·segLoad(SB)
+	MOVQ	guestCtx_fx(R9), CX
+	CMPQ	guestCtx_fxLoad(R9), $0
+	JEQ	xmm
+	FXRSTOR64	(CX)
+	MOVQ	$0, guestCtx_fxLoad(R9)
+	JMP	vector
+xmm:
+	LDMXCSR	const_fxMXCSR(CX)
+	MOVUPS	(const_fxXMM0+0)(CX), X0
+	MOVUPS	(const_fxXMM0+16)(CX), X1
+	MOVUPS	(const_fxXMM0+32)(CX), X2
+	MOVUPS	(const_fxXMM0+48)(CX), X3
+	MOVUPS	(const_fxXMM0+64)(CX), X4
+	MOVUPS	(const_fxXMM0+80)(CX), X5
+	MOVUPS	(const_fxXMM0+96)(CX), X6
+	MOVUPS	(const_fxXMM0+112)(CX), X7
+	MOVUPS	(const_fxXMM0+128)(CX), X8
+	MOVUPS	(const_fxXMM0+144)(CX), X9
+	MOVUPS	(const_fxXMM0+160)(CX), X10
+	MOVUPS	(const_fxXMM0+176)(CX), X11
+	MOVUPS	(const_fxXMM0+192)(CX), X12
+	MOVUPS	(const_fxXMM0+208)(CX), X13
+	MOVUPS	(const_fxXMM0+224)(CX), X14
+	MOVUPS	(const_fxXMM0+240)(CX), X15
+vector:
 	// The guest's virtual CR0.TS (fpu_taskswitch): its next FPU
 	// instruction then exits with #NM.
-	CMPQ	(cpuState_guest+guestState_ts)(BX), $0
-	JEQ	nots
+	CMPQ	guestCtx_ts(R9), $0
+	JEQ	bases
 	MOVQ	CR0, AX
 	ORQ	$8, AX
 	MOVQ	AX, CR0
-nots:
-	MOVQ	(cpuState_guest+guestState_cr3)(BX), AX
+bases:
+	MOVL	$0xC0000100, CX		// FS_BASE: always (the runtime's was there)
+	MOVL	const_regFSBase(R8), AX
+	MOVL	(const_regFSBase+4)(R8), DX
+	WRMSR
+	MOVQ	const_regGSBase(R8), AX	// KERNEL_GS_BASE: the SWAPGS below makes it GS_BASE
+	CMPQ	AX, cpuState_kgsBase(BX)
+	JEQ	tables
+	MOVQ	AX, cpuState_kgsBase(BX)
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	MOVL	$0xC0000102, CX
+	WRMSR
+tables:
+	// A CR3 write flushes the TLB: only when the tables change or a
+	// flush is due (flushPending, set by RequestTLBFlush).
+	MOVQ	guestCtx_cr3(R9), AX
+	MOVQ	CR3, CX
+	CMPQ	AX, CX
+	JNE	loadcr3
+	CMPL	·flushPending(SB), $0
+	JEQ	regs
+loadcr3:
+	MOVL	$0, ·flushPending(SB)
 	MOVQ	AX, CR3
-	MOVQ	(cpuState_guest+guestState_rax)(BX), AX
-	MOVQ	(cpuState_guest+guestState_rcx)(BX), CX
-	MOVQ	(cpuState_guest+guestState_rdx)(BX), DX
-	MOVQ	(cpuState_guest+guestState_rsi)(BX), SI
-	MOVQ	(cpuState_guest+guestState_rdi)(BX), DI
-	MOVQ	(cpuState_guest+guestState_rbp)(BX), BP
-	MOVQ	(cpuState_guest+guestState_r8)(BX), R8
-	MOVQ	(cpuState_guest+guestState_r9)(BX), R9
-	MOVQ	(cpuState_guest+guestState_r10)(BX), R10
-	MOVQ	(cpuState_guest+guestState_r11)(BX), R11
-	MOVQ	(cpuState_guest+guestState_r12)(BX), R12
-	MOVQ	(cpuState_guest+guestState_r13)(BX), R13
-	MOVQ	(cpuState_guest+guestState_r14)(BX), R14
-	MOVQ	(cpuState_guest+guestState_r15)(BX), R15
-	MOVQ	(cpuState_guest+guestState_rbx)(BX), BX
+regs:
+	CMPQ	guestCtx_sysret(R9), $0
+	JNE	sysret
+	MOVQ	cpuState_entryTop(BX), SP
+	MOVWQZX	const_regSS(R8), AX
+	PUSHQ	AX
+	PUSHQ	const_regRSP(R8)
+	PUSHQ	const_regRFLAGS(R8)
+	MOVWQZX	const_regCS(R8), AX
+	PUSHQ	AX
+	PUSHQ	const_regRIP(R8)
+	LOAD_GPRS
 	SWAPGS
 	IRETQ
+sysret:
+	// RCX = RIP and R11 = RFLAGS, CS/SS the flat 64-bit pair SYSRET
+	// gives (STAR), RIP canonical: RunGuest checked.
+	MOVQ	const_regRSP(R8), SP
+	LOAD_GPRS
+	SWAPGS
+	BYTE	$0x48; BYTE $0x0F; BYTE $0x07	// SYSRETQ
+
+// segLoad loads the guest's data selectors the CPU does not hold already
+// (R8 = arch.Regs, BX = cpuState), keeping cpuState's record of them. A
+// selector that does not load (#GP, #NP) faults here, in ring 0: trap()
+// sees the RIP in [segLoad, segLoadEnd) and resumes at segFault. GS last,
+// since loading it replaces GS_BASE, which gets the cpuState back.
+// Clobbers AX, CX, DX.
+TEXT ·segLoad(SB),NOSPLIT|NOFRAME,$0
+	MOVWLZX	const_regDS(R8), AX
+	CMPW	AX, cpuState_selDS(BX)
+	JEQ	es
+	MOVW	AX, DS
+	MOVW	AX, cpuState_selDS(BX)
+es:
+	MOVWLZX	const_regES(R8), AX
+	CMPW	AX, cpuState_selES(BX)
+	JEQ	fs
+	MOVW	AX, ES
+	MOVW	AX, cpuState_selES(BX)
+fs:
+	MOVWLZX	const_regFS(R8), AX
+	CMPW	AX, cpuState_selFS(BX)
+	JEQ	gs
+	MOVW	AX, FS
+	MOVW	AX, cpuState_selFS(BX)
+gs:
+	MOVWLZX	const_regGS(R8), AX
+	CMPW	AX, cpuState_selGS(BX)
+	JEQ	done
+	MOVW	AX, GS
+	MOVW	AX, cpuState_selGS(BX)
+	MOVL	cpuState_self(BX), AX
+	MOVL	(cpuState_self+4)(BX), DX
+	MOVL	$0xC0000101, CX
+	WRMSR
+done:
+	RET
+
+// segLoadEnd marks the end of segLoad for the fault fixup (never called;
+// kmain checks that the linker kept it right after segLoad).
+TEXT ·segLoadEnd(SB),NOSPLIT|NOFRAME,$0
+	RET
+
+// segFault is where trap() resumes a selector load that faulted: the
+// registers are as segLoad had them (R9 = guestCtx, BX = cpuState).
+// Nothing of the guest is loaded but the selectors before the faulting
+// one; the exit kind says so and enterGuest returns.
+TEXT ·segFault(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	$const_exitSegments, guestCtx_exitKind(R9)
+	MOVQ	cpuState_hostSP(BX), SP
+	BYTE	$0x5D	// POPQ BP
+	BYTE	$0x9D	// POPFQ (interrupts back on)
+	RET		// from enterGuest (the pops are spelt as bytes: the assembler rejects the unbalanced POPs)
 
 // The gate stubs: push (0 or nothing for the CPU's error code, vector);
 // gateIRQn for the 8259's line n (vector 0x20+n).
@@ -358,11 +510,12 @@ DATA ·gateStubs+280(SB)/8, $·gateIRQ13(SB)
 DATA ·gateStubs+288(SB)/8, $·gateIRQ14(SB)
 DATA ·gateStubs+296(SB)/8, $·gateIRQ15(SB)
 DATA ·gateStubs+304(SB)/8, $·frontSyscall(SB)
-GLOBL ·gateStubs(SB), RODATA, $312
+DATA ·gateStubs+312(SB)/8, $·frontSyscall32(SB)
+GLOBL ·gateStubs(SB), RODATA, $320
 
-// Low (identity-mapped) continuations the front stubs jump to from ring 0.
-DATA ·lowAddrs+0(SB)/8, $·syscallEntry(SB)
-DATA ·lowAddrs+8(SB)/8, $·trapCommon(SB)
-DATA ·lowAddrs+16(SB)/8, $·irqTimer(SB)
-DATA ·lowAddrs+24(SB)/8, $·irqDevice(SB)
-GLOBL ·lowAddrs(SB), RODATA, $32
+// The selector-load fixup's range and target, for trap().
+DATA ·segFixup+0(SB)/8, $·segLoad(SB)
+DATA ·segFixup+8(SB)/8, $·segLoadEnd(SB)
+DATA ·segFixup+16(SB)/8, $·segFault(SB)
+GLOBL ·segFixup(SB), RODATA, $24
+

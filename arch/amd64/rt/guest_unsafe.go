@@ -1,19 +1,20 @@
 package rt
 
 import (
+	"errors"
+	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 )
 
-// sysVCPURun is gohv's VCPU_RUN: run a PV guest vCPU in ring 3 until it
-// exits. Args: *arch.Regs, guest CR3, *[512]byte FXSAVE area (16-byte
-// aligned), *arch.Exit, and 1 to run with CR0.TS set (the guest's virtual
-// TS: its first FPU instruction exits with #NM). Returns 0, or -EINVAL for state that cannot be
-// entered. The runtime sees guest time as a blocking system call, so the
-// GC and other goroutines never wait on a guest.
-const sysVCPURun = 1100
+// sysGuestIRQ is gohv's system call for an interrupt that arrived while a
+// guest ran (RunGuest makes it): the shim acknowledges and serves it as if
+// it had interrupted the vCPU's thread, so a timer tick also lets other
+// threads run. Args: the vector.
+const sysGuestIRQ = 1101
 
 // Guest selectors and the RFLAGS a guest may never have.
 const (
@@ -21,77 +22,148 @@ const (
 	rflagsDenied = amd64.RFLAGS_IOPL | amd64.RFLAGS_VM | amd64.RFLAGS_NT
 )
 
+var (
+	// goMXCSR is the MXCSR Go code runs with (the power-on value: all
+	// exceptions masked, round to nearest); guest_amd64.s loads it at
+	// every exit.
+	goMXCSR uint32 = 0x1F80
+	// flushPending asks the next guest entry to reload CR3 even if it does
+	// not change: a TLB flush that RequestTLBFlush deferred to the point
+	// where it matters. One CPU: one flag.
+	flushPending uint32
+	// segFixup (guest_amd64.s): segLoad, segLoadEnd, segFault.
+	segFixup [3]uintptr
+)
+
 //go:nosplit
 func canonical(va uint64) bool { return uint64(int64(va<<16)>>16) == va }
 
-// vcpuRun is VCPU_RUN. Context: the shim, interrupts off, on the calling
-// thread's kernel stack. The guest's registers go through this CPU's
-// cpuState.guest, the only place the entry/exit assembly can reach under
-// the guest's page tables.
+// enterGuest runs the vCPU ctx describes until it exits (guest_amd64.s).
+func enterGuest(ctx *guestCtx)
+
+// GuestContext is one vCPU's state on the metal: its FPU image and what
+// the entry and exit assembly keep about it. Make it with NewGuestContext;
+// only the vCPU's own goroutine, locked to its thread, may use it.
+type GuestContext struct {
+	c guestCtx
+}
+
+// NewGuestContext returns the context of a vCPU that has not run yet: its
+// FPU state is the CPU's power-on state (FCW 0x37F, MXCSR 0x1F80).
+func NewGuestContext() *GuestContext {
+	g := new(GuestContext)
+	g.c.fx = alignUp(uintptr(unsafe.Pointer(&g.c.fxBuf[0])), 16)
+	copyFX(g.c.fx, alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16))
+	g.c.fxLoad = 1
+	return g
+}
+
+// Errors of GuestContext.Run: state that cannot be entered.
+var (
+	ErrGuestTables   = errors.New("rt: guest page tables misaligned, beyond the direct map, or lacking the hypervisor's L4 entries")
+	ErrGuestAddress  = errors.New("rt: non-canonical RIP, RSP or segment base")
+	ErrGuestSelector = errors.New("rt: ring-0 CS or SS")
+)
+
+// Run runs the vCPU in ring 3 with regs on the page tables at machine
+// address cr3 (a top level carrying HypervisorL4Slots) until it exits,
+// and says why in exit. ts runs it with CR0.TS set, so its first FPU
+// instruction exits with #NM. regs is loaded before and saved after
+// (RFLAGS as the guest may have it: IF set, IOPL 0). An interrupt that
+// stops the guest has been served when Run returns.
 //
-//go:nosplit
-func vcpuRun(regs *arch.Regs, cr3 uint64, fx uintptr, exit *arch.Exit, ts bool) uintptr {
-	if fx&15 != 0 || cr3&0xfff != 0 {
-		return errno(einval)
+// Run fails, entering nothing, if the state cannot be entered. Context:
+// the vCPU's goroutine, locked to its OS thread (runtime.LockOSThread),
+// which keeps the guest's x87 state between runs.
+func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit) error {
+	if cr3&(pageSize-1) != 0 || cr3 >= directMapEnd {
+		return ErrGuestTables
 	}
-	if !canonical(regs.RIP) || !canonical(regs.RSP) || !canonical(regs.FSBase) || !canonical(regs.GSBase) {
-		return errno(efault)
-	}
-	if regs.CS&3 != 3 || regs.SS&3 != 3 {
-		return errno(eperm)
-	}
-	// The guest's top level must carry the alias window, or the first
-	// instruction after the CR3 switch faults with nowhere to go.
+	// Without gohv's entries the first instruction after the CR3 switch
+	// faults with nowhere to go.
 	const ad = amd64.PTE_A | amd64.PTE_D // the CPU sets these as it walks
-	if *word(uintptr(cr3) + aliasSlot*8)&^ad != aliasL4 {
-		return errno(einval)
-	}
-	c := thisCPU()
-	g := &c.guest
-	g.rax, g.rbx, g.rcx, g.rdx = regs.RAX, regs.RBX, regs.RCX, regs.RDX
-	g.rsi, g.rdi, g.rbp, g.rsp = regs.RSI, regs.RDI, regs.RBP, regs.RSP
-	g.r8, g.r9, g.r10, g.r11 = regs.R8, regs.R9, regs.R10, regs.R11
-	g.r12, g.r13, g.r14, g.r15 = regs.R12, regs.R13, regs.R14, regs.R15
-	g.rip = regs.RIP
-	g.rflags = regs.RFLAGS&^rflagsDenied | rflagsForced
-	g.cs, g.ss = uint64(regs.CS), uint64(regs.SS)
-	g.ds, g.es, g.fs, g.gs = uint64(regs.DS), uint64(regs.ES), uint64(regs.FS), uint64(regs.GS)
-	g.fsBase, g.gsBase = regs.FSBase, regs.GSBase
-	g.cr3 = cr3
-	g.ts = 0
-	if ts {
-		g.ts = 1
-	}
-	copyFX(c.guestFX-aliasBase, fx)
-	c.hostCR3 = amd64.ReadCR3()
-	c.hostFS = uint64(current().fsBase)
-
-	enterGuest(c.self)
-
-	copyFX(fx, c.guestFX-aliasBase)
-	regs.RAX, regs.RBX, regs.RCX, regs.RDX = g.rax, g.rbx, g.rcx, g.rdx
-	regs.RSI, regs.RDI, regs.RBP, regs.RSP = g.rsi, g.rdi, g.rbp, g.rsp
-	regs.R8, regs.R9, regs.R10, regs.R11 = g.r8, g.r9, g.r10, g.r11
-	regs.R12, regs.R13, regs.R14, regs.R15 = g.r12, g.r13, g.r14, g.r15
-	regs.RIP, regs.RFLAGS = g.rip, g.rflags
-	regs.CS, regs.SS = uint16(g.cs), uint16(g.ss)
-	regs.DS, regs.ES, regs.FS, regs.GS = uint16(g.ds), uint16(g.es), uint16(g.fs), uint16(g.gs)
-	*exit = arch.Exit{Kind: arch.ExitKind(g.exitKind)}
-	switch g.exitKind {
-	case exitException:
-		exit.Vector, exit.ErrorCode, exit.CR2 = uint8(g.vector), g.errcode, g.cr2
-	case exitInterrupt:
-		exit.Vector = uint8(g.vector)
-		if g.vector == vecPIC {
-			amd64.Outb(0x20, 0x20)
-			c.ticks++
-			schedule() // the tick slices time between kernel threads
-		} else {
-			deviceIRQ(g.vector)
+	l4 := dm(cr3)
+	for _, i := range [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect} {
+		if atomic.LoadUint64(word(l4+i*8))&^ad != atomic.LoadUint64(word(pml4+i*8))&^ad {
+			return ErrGuestTables
 		}
 	}
-	return 0
+	if !canonical(regs.RIP) || !canonical(regs.RSP) || !canonical(regs.FSBase) || !canonical(regs.GSBase) {
+		return ErrGuestAddress
+	}
+	if regs.CS&3 != 3 || regs.SS&3 != 3 {
+		return ErrGuestSelector
+	}
+	regs.RFLAGS = regs.RFLAGS&^rflagsDenied | rflagsForced
+	c := &g.c
+	c.regs = uintptr(unsafe.Pointer(regs))
+	c.cr3 = cr3
+	c.ts = 0
+	if ts {
+		c.ts = 1
+	}
+	c.sysret = 0
+	if regs.CS == selUser64CS && regs.SS == selUserDS && regs.RCX == regs.RIP &&
+		regs.R11 == regs.RFLAGS && regs.RFLAGS&amd64.RFLAGS_RF == 0 {
+		c.sysret = 1
+	}
+
+	enterGuest(c)
+
+	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
+	switch c.exitKind {
+	case exitException:
+		exit.Vector, exit.ErrorCode, exit.CR2 = uint8(c.vector), c.errcode, c.cr2
+	case exitInterrupt:
+		exit.Vector = uint8(c.vector)
+		syscall.Syscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
+	case exitSegments:
+		exit.Kind = arch.ExitBadSelector
+	}
+	return nil
 }
+
+// guestIRQ serves an interrupt that stopped a guest, as irqTimer and
+// irqDevice would have had it interrupted ring 0. Context: the shim.
+//
+//go:nosplit
+func guestIRQ(vector uint64) {
+	if vector == vecPIC {
+		amd64.Outb(0x20, 0x20)
+		thisCPU().ticks++
+		schedule(true) // the tick slices time between kernel threads
+		return
+	}
+	deviceIRQ(vector)
+}
+
+// RequestTLBFlush asks for the TLB to be flushed before any guest runs
+// again (the next entry reloads CR3). gohv itself never reaches guest
+// memory through guest mappings, so nothing sooner needs it. Any context.
+func RequestTLBFlush() { atomic.StoreUint32(&flushPending, 1) }
+
+// InvalidatePage drops the translation of va (a guest virtual address)
+// from this CPU's TLB now.
+func InvalidatePage(va uint64) {
+	if canonical(va) {
+		amd64.Invlpg(va)
+	}
+}
+
+// ReleaseTables is told that the top-level table at machine address cr3
+// is no longer one (its last L4 type reference went): if this CPU still
+// has it loaded, gohv's own tables replace it, since the frame may be
+// reused for anything. Any context.
+func ReleaseTables(cr3 uint64) {
+	if amd64.ReadCR3()&amd64.PTE_ADDR == cr3 {
+		amd64.WriteCR3(idleCR3)
+	}
+}
+
+// HypervisorL4Slots returns the entries every guest top-level table must
+// hold in L4 slots 256-271 (Xen's reserved range), 0 where gohv has
+// none: slot 256 is the M2P's, which hv adds.
+func HypervisorL4Slots() [16]uint64 { return hypervisorSlots() }
 
 //go:nosplit
 func copyFX(dst, src uintptr) {

@@ -6,25 +6,52 @@ import (
 	"github.com/gohv/gohv/arch/amd64"
 )
 
-// Memory layout of the hypervisor's single address space (one CR3 shared
-// by every kernel thread):
+// The hypervisor's address space lives in the upper half, in L4 slots of
+// Xen's reserved range (256-271), so that the same entries sit in every
+// guest's top-level table and gohv runs on whichever page tables are
+// loaded: a guest exit changes no CR3.
 //
-//	[0, directMapEnd)          identity map of physical memory (2 MiB pages,
-//	                           except the first 2 MiB in 4 KiB pages with
-//	                           page 0 absent, so nil dereferences fault)
-//	[heapVABase, ...)          the Go runtime's mmap window: reservations,
-//	                           then demand-zero pages backed by heap frames
+//	slot 256  0xffff800000000000  the read-only M2P guests see (hv builds it)
+//	slot 257  0xffff808000000000  per-CPU area: each CPU's GDT window
+//	slot 260  0xffff820000000000  the Go runtime's mmap window: reservations,
+//	                              then demand-zero pages backed by heap frames
+//	slot 261  0xffff828000000000  the image, at imageOffset + its physical
+//	                              address, 4 KiB pages with the permissions
+//	                              of its segments (text RX, rodata R, data RW)
+//	slot 262  0xffff830000000000  the direct map of physical memory
+//	                              [0, directMapEnd), 2 MiB pages, no execute
+//
+// The lower half belongs to the guest whose tables are loaded; gohv's own
+// tables map nothing there, so a nil dereference faults on them. Under a
+// guest's tables it would read guest user memory, which SMAP (on when the
+// CPU has it) turns into a fault again: every guest mapping carries
+// _PAGE_USER and gohv touches guest memory only through the direct map.
 //
 // The frames behind the mmap window come from the hypervisor heap, one
 // physical range [heapStart, heapEnd) chosen by kmain and withheld from the
 // domain frame allocator. Freed frames (munmap, madvise DONTNEED) go back
 // on a free list threaded through the frames themselves.
+//
+// The L4 entries are made once, by buildPageTables, and never change: the
+// tables below them are shared by reference with every guest.
 
 const (
-	pageSize     = 4096
+	pageSize = 4096
+
+	slotPerCPU = 257
+	slotMmap   = 260
+	slotImage  = 261
+	slotDirect = 262
+
+	perCPUBase    = 0xFFFF808000000000
+	heapVABase    = 0xFFFF820000000000 // the mmap window
+	heapVAEnd     = 0xFFFF828000000000
+	imageOffset   = 0xFFFF82D040000000 // image VA minus PA
+	directMapBase = 0xFFFF830000000000
+
 	directMapGiB = 64
-	directMapEnd = directMapGiB << 30
-	heapVABase   = 1 << 40
+	directMapEnd = directMapGiB << 30 // physical addresses the direct map covers
+	imageMax     = 32 << 20           // the image window: physical [0, imageMax)
 
 	// pteDemand marks a not-present PTE of a committed read-write mmap
 	// page: the first touch faults and demandFault backs it with a zeroed
@@ -33,13 +60,29 @@ const (
 	pteFlags  = amd64.PTE_P | amd64.PTE_W
 )
 
+// ptPool page indices: the static tables, in the image's bss.
+const (
+	ptPML4       = 0
+	ptPerCPUPDPT = 1
+	ptPerCPUPD   = 2
+	ptPerCPUPT   = 3
+	ptMmapPDPT   = 4
+	ptImagePDPT  = 5
+	ptImagePD    = 6
+	ptImagePT    = 7 // imageMax / 2 MiB tables
+	ptDirectPDPT = ptImagePT + imageMax>>21
+	ptDirectPD   = ptDirectPDPT + 1 // directMapGiB tables
+	ptPages      = ptDirectPD + directMapGiB
+)
+
 var (
-	// ptPool holds the static page tables: PML4, the PDPT for slot 0, the
-	// PT for the first 2 MiB, the directMapGiB PDs, then the alias
-	// window's PDPT and PD. Aligned at runtime.
-	ptPool  [(5+directMapGiB)*pageSize + pageSize]byte
-	aliasL4 uint64 // the PML4 entry of the alias window, for guest L4s
-	pml4    uintptr
+	ptPool [(ptPages + 1) * pageSize]byte // aligned at runtime
+	ptBase uintptr                        // ptPool's first page
+	pml4   uintptr                        // gohv's own top level (VA)
+	// idleCR3 loads gohv's own tables: the upper half alone.
+	idleCR3 uint64
+	// nxBit is PTE_NX when the CPU supports it (EFER.NXE is on), else 0.
+	nxBit uint64
 
 	heapStart, heapEnd uint64 // physical range backing the runtime's memory
 	heapNext           uint64 // bump pointer into [heapStart, heapEnd)
@@ -56,63 +99,122 @@ func alignUp(v, a uintptr) uintptr { return (v + a - 1) &^ (a - 1) }
 //go:nosplit
 func word(p uintptr) *uint64 { return (*uint64)(unsafe.Pointer(p)) }
 
+// dm returns the direct-map address of physical address pa. Valid for pa
+// below directMapEnd (below 4 GiB before buildPageTables: entry32's tables
+// map that much).
+//
 //go:nosplit
-func zeroFrame(p uintptr) {
+func dm(pa uint64) uintptr { return uintptr(pa) + directMapBase }
+
+// imagePA returns the physical address of va, an address in the image
+// (text, data, bss).
+//
+//go:nosplit
+func imagePA(va uintptr) uint64 { return uint64(va - imageOffset) }
+
+//go:nosplit
+func zeroPage(p uintptr) {
 	w := (*[pageSize / 8]uint64)(unsafe.Pointer(p))
 	for i := range w {
 		w[i] = 0
 	}
 }
 
-// buildDirectMap builds the final kernel page tables and loads them.
-// Context: kmain, before the runtime starts.
+//go:nosplit
+func ptPage(i uintptr) uintptr { return ptBase + i*pageSize }
+
+// link points entry idx of table at next, both static tables in ptPool.
 //
 //go:nosplit
-func buildDirectMap() {
-	base := alignUp(uintptr(unsafe.Pointer(&ptPool[0])), pageSize)
-	pml4 = base
-	pdpt := base + pageSize
-	pt0 := base + 2*pageSize
-	pds := base + 3*pageSize
-	for p := base; p < pds+directMapGiB*pageSize; p += pageSize {
-		zeroFrame(p)
+func link(table, idx, next uintptr) { *word(table + idx*8) = imagePA(next) | pteFlags }
+
+// buildPageTables builds gohv's final tables and loads them: the image
+// with its segments' permissions, the direct map, and the L4 entries of
+// the per-CPU area and the mmap window with their next level ready.
+// Context: kmain, on entry32's tables, before the runtime starts.
+//
+//go:nosplit
+func buildPageTables() {
+	ptBase = alignUp(uintptr(unsafe.Pointer(&ptPool[0])), pageSize)
+	for i := uintptr(0); i < ptPages; i++ {
+		zeroPage(ptPage(i))
 	}
-	*word(pml4) = uint64(pdpt) | pteFlags
-	for g := uintptr(0); g < directMapGiB; g++ {
-		pd := pds + g*pageSize
-		*word(pdpt + g*8) = uint64(pd) | pteFlags
-		for i := uintptr(0); i < 512; i++ {
-			pa := uint64(g<<30 | i<<21)
-			*word(pd + i*8) = pa | pteFlags | amd64.PTE_PS
+	pml4 = ptPage(ptPML4)
+
+	// Per-CPU area: a PDPT, a PD and the table of the first 2 MiB, where
+	// the GDT windows go.
+	link(pml4, slotPerCPU, ptPage(ptPerCPUPDPT))
+	link(ptPage(ptPerCPUPDPT), 0, ptPage(ptPerCPUPD))
+	link(ptPage(ptPerCPUPD), 0, ptPage(ptPerCPUPT))
+
+	// mmap window: its PDPT now, the rest on demand (pteCreate).
+	link(pml4, slotMmap, ptPage(ptMmapPDPT))
+
+	// The image, page by page, as its PT_LOAD segments ask (the ELF
+	// headers the loader put before the text say where they are).
+	link(pml4, slotImage, ptPage(ptImagePDPT))
+	link(ptPage(ptImagePDPT), (imageOffset>>30)&511, ptPage(ptImagePD))
+	for i := uintptr(0); i < imageMax>>21; i++ {
+		link(ptPage(ptImagePD), i, ptPage(ptImagePT+i))
+	}
+	ehdr := uintptr(textBase - pageSize)
+	phoff := *word(ehdr + 32)
+	phnum := uintptr(*(*uint16)(unsafe.Pointer(ehdr + 56)))
+	for i := uintptr(0); i < phnum; i++ {
+		ph := ehdr + uintptr(phoff) + i*56
+		if *(*uint32)(unsafe.Pointer(ph)) != 1 { // PT_LOAD
+			continue
+		}
+		flags := *(*uint32)(unsafe.Pointer(ph + 4))
+		start := uintptr(*word(ph + 16)) &^ (pageSize - 1)
+		end := alignUp(uintptr(*word(ph + 16)+*word(ph + 40)), pageSize)
+		pte := uint64(amd64.PTE_P)
+		if flags&2 != 0 { // PF_W
+			pte |= amd64.PTE_W
+		}
+		if flags&1 == 0 { // !PF_X
+			pte |= nxBit
+		}
+		for va := start; va < end; va += pageSize {
+			pa := imagePA(va)
+			*word(ptPage(ptImagePT) + uintptr(pa>>12)*8) = pa | pte
 		}
 	}
-	// First 2 MiB in 4 KiB pages, page 0 not present.
-	for i := uintptr(1); i < 512; i++ {
-		*word(pt0 + i*8) = uint64(i*pageSize) | pteFlags
+
+	// The direct map.
+	link(pml4, slotDirect, ptPage(ptDirectPDPT))
+	for g := uintptr(0); g < directMapGiB; g++ {
+		pd := ptPage(ptDirectPD + g)
+		link(ptPage(ptDirectPDPT), g, pd)
+		for i := uintptr(0); i < 512; i++ {
+			*word(pd + i*8) = uint64(g<<30|i<<21) | pteFlags | amd64.PTE_PS | nxBit
+		}
 	}
-	*word(pds) = uint64(pt0) | pteFlags
-	// The alias window: physical [0, aliasSize) at aliasBase, 2 MiB
-	// pages, supervisor-only, global (the same in every address space).
-	apdpt := pds + directMapGiB*pageSize
-	apd := apdpt + pageSize
-	for i := uintptr(0); i < aliasSize>>21; i++ {
-		*word(apd + i*8) = uint64(i<<21) | pteFlags | amd64.PTE_PS | amd64.PTE_G
-	}
-	*word(apdpt + ((aliasBase>>30)&511)*8) = uint64(apd) | pteFlags
-	aliasL4 = uint64(apdpt) | pteFlags
-	*word(pml4 + aliasSlot*8) = aliasL4
-	amd64.WriteCR3(uint64(pml4))
+	idleCR3 = imagePA(pml4)
+	amd64.WriteCR3(idleCR3)
 }
 
-// allocFrame takes one zeroed frame from the hypervisor heap. Out of heap
-// is fatal: the runtime cannot go on without the memory it asked for.
+// hypervisorSlots returns gohv's L4 entries for slots 256-271 (0 where it
+// has none): what every guest top-level table must carry.
 //
 //go:nosplit
-func allocFrame() uintptr {
+func hypervisorSlots() (s [16]uint64) {
+	for _, i := range [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect} {
+		s[i-256] = *word(pml4 + i*8) &^ (amd64.PTE_A | amd64.PTE_D)
+	}
+	return s
+}
+
+// allocFrame takes one zeroed frame from the hypervisor heap and returns
+// its physical address. Out of heap is fatal: the runtime cannot go on
+// without the memory it asked for.
+//
+//go:nosplit
+func allocFrame() uint64 {
 	var p uint64
 	if heapFree != 0 {
 		p = heapFree
-		heapFree = *word(uintptr(p))
+		heapFree = *word(dm(p))
 	} else if heapNext+pageSize <= heapEnd {
 		p = heapNext
 		heapNext += pageSize
@@ -123,14 +225,14 @@ func allocFrame() uintptr {
 	if heapFrames > heapPeak {
 		heapPeak = heapFrames
 	}
-	zeroFrame(uintptr(p))
-	return uintptr(p)
+	zeroPage(dm(p))
+	return p
 }
 
 //go:nosplit
-func freeFrame(p uintptr) {
-	*word(p) = heapFree
-	heapFree = uint64(p)
+func freeFrame(p uint64) {
+	*word(dm(p)) = heapFree
+	heapFree = p
 	heapFrames--
 }
 
@@ -145,12 +247,13 @@ func pteLookup(va uintptr) uintptr {
 		if v&amd64.PTE_P == 0 || v&amd64.PTE_PS != 0 {
 			return 0
 		}
-		tbl = uintptr(v & amd64.PTE_ADDR)
+		tbl = dm(v & amd64.PTE_ADDR)
 	}
 	return tbl + ((va>>12)&511)*8
 }
 
-// pteCreate is pteLookup that builds missing intermediate tables.
+// pteCreate is pteLookup that builds missing intermediate tables (below
+// the window's L4 entry, which buildPageTables made).
 //
 //go:nosplit
 func pteCreate(va uintptr) uintptr {
@@ -159,12 +262,19 @@ func pteCreate(va uintptr) uintptr {
 		e := tbl + ((va>>(12+9*lvl))&511)*8
 		v := *word(e)
 		if v&amd64.PTE_P == 0 {
-			v = uint64(allocFrame()) | pteFlags
+			v = allocFrame() | pteFlags
 			*word(e) = v
 		}
-		tbl = uintptr(v & amd64.PTE_ADDR)
+		tbl = dm(v & amd64.PTE_ADDR)
 	}
 	return tbl + ((va>>12)&511)*8
+}
+
+// inMmapWindow reports whether [va, va+n) lies in the mmap window.
+//
+//go:nosplit
+func inMmapWindow(va, n uintptr) bool {
+	return va >= heapVABase && va+n >= va && va+n <= heapVAEnd
 }
 
 // commit marks [va, va+n) as demand-zero read-write, keeping pages that
@@ -193,7 +303,7 @@ func release(va, n uintptr, keep bool) {
 		}
 		v := *word(e)
 		if v&amd64.PTE_P != 0 {
-			freeFrame(uintptr(v & amd64.PTE_ADDR))
+			freeFrame(v & amd64.PTE_ADDR)
 			// One CPU: a local flush suffices. SMP needs a shootdown here.
 			amd64.Invlpg(uint64(va + off))
 		}
@@ -210,14 +320,14 @@ func release(va, n uintptr, keep bool) {
 //
 //go:nosplit
 func demandFault(va uintptr) bool {
-	if va < heapVABase {
+	if !inMmapWindow(va, 1) {
 		return false
 	}
 	e := pteLookup(va)
 	if e == 0 || *word(e) != pteDemand {
 		return false
 	}
-	*word(e) = uint64(allocFrame()) | pteFlags
+	*word(e) = allocFrame() | pteFlags | nxBit
 	return true
 }
 
@@ -256,9 +366,12 @@ func sysMmap(addr, n, prot, flags uintptr) uintptr {
 	if flags&mapFixed == 0 {
 		// Hints are ignored: the runtime tries the next one, then takes
 		// what it is given.
+		if !inMmapWindow(mmapNext, n+pageSize) {
+			return errno(enomem)
+		}
 		va = mmapNext
 		mmapNext += n + pageSize
-	} else if va < heapVABase || va&(pageSize-1) != 0 {
+	} else if !inMmapWindow(va, n) || va&(pageSize-1) != 0 {
 		return errno(einval)
 	}
 	if prot != protNone {
@@ -272,17 +385,18 @@ func sysMmap(addr, n, prot, flags uintptr) uintptr {
 
 //go:nosplit
 func sysMunmap(addr, n uintptr) uintptr {
-	if addr < heapVABase || addr&(pageSize-1) != 0 {
+	n = alignUp(n, pageSize)
+	if !inMmapWindow(addr, n) || addr&(pageSize-1) != 0 {
 		return errno(einval)
 	}
-	release(addr, alignUp(n, pageSize), false)
+	release(addr, n, false)
 	return 0
 }
 
 //go:nosplit
 func sysMadvise(addr, n, advice uintptr) uintptr {
 	if advice == madvDontNeed || advice == madvFree {
-		if addr >= heapVABase {
+		if inMmapWindow(addr, n) {
 			release(addr&^(pageSize-1), alignUp(n, pageSize), true)
 		}
 	}
@@ -291,7 +405,7 @@ func sysMadvise(addr, n, advice uintptr) uintptr {
 
 //go:nosplit
 func sysMprotect(addr, n, prot uintptr) uintptr {
-	if addr < heapVABase {
+	if !inMmapWindow(addr, n) {
 		return errno(einval)
 	}
 	if prot != protNone {

@@ -9,13 +9,13 @@ import (
 // PhysMemory is machine memory through the direct map, as the pure core's
 // mm.MachineMemory wants it: copies, and atomic 64-bit operations on words
 // a running guest may touch at the same time. Addresses outside the direct
-// map (and page 0, which is unmapped) report ok == false. Safe from any
+// map report ok == false. Safe from any
 // goroutine; the frames belong to whoever the frame allocator gave them to.
 type PhysMemory struct{}
 
 func physOK(ma, n uint64) bool {
 	end := ma + n
-	return ma >= pageSize && end >= ma && end <= directMapEnd
+	return end >= ma && end <= directMapEnd
 }
 
 // Read copies len(p) bytes at machine address ma into p.
@@ -30,7 +30,7 @@ func word64(ma uint64) (*uint64, bool) {
 	if ma&7 != 0 || !physOK(ma, 8) {
 		return nil, false
 	}
-	return (*uint64)(unsafe.Pointer(uintptr(ma))), true
+	return (*uint64)(unsafe.Pointer(dm(ma))), true
 }
 
 // Load64 atomically reads the word at ma.

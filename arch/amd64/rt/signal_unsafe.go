@@ -197,7 +197,7 @@ func sysRtSigreturn(f *sysFrame) uintptr {
 		touchRange(uintptr(m.fpstate), 512)
 		copyFX(current().fx, uintptr(m.fpstate))
 	}
-	c.sigRet = alias(uintptr(unsafe.Pointer(r)))
+	c.sigRet = uintptr(unsafe.Pointer(r))
 	return uintptr(m.rax)
 }
 

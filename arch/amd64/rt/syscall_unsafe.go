@@ -3,7 +3,6 @@ package rt
 import (
 	"unsafe"
 
-	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 )
 
@@ -118,7 +117,7 @@ func dispatch(f *sysFrame) {
 			}
 		}
 	case 24: // sched_yield
-		schedule()
+		schedule(true)
 	case 28: // madvise
 		ret = sysMadvise(a0, a1, a2)
 	case 35: // nanosleep
@@ -232,11 +231,8 @@ func dispatch(f *sysFrame) {
 		ret = sysConsoleRead(a0, a1, a2)
 	case sysHalt:
 		amd64.Halt()
-	case sysVCPURun:
-		touchRange(a0, unsafe.Sizeof(arch.Regs{}))
-		touchRange(a2, 512)
-		touchRange(a3, unsafe.Sizeof(arch.Exit{}))
-		ret = vcpuRun((*arch.Regs)(unsafe.Pointer(a0)), uint64(a1), a2, (*arch.Exit)(unsafe.Pointer(a3)), f.r8 != 0)
+	case sysGuestIRQ:
+		guestIRQ(uint64(a0))
 	case sysPanic:
 		xline()
 		panicBanner(a0, a1)

@@ -79,10 +79,13 @@ func firstThread() {
 
 // schedule runs the next runnable thread (round robin), halting while
 // none is; it returns when the calling thread is chosen again.
-// Context: shim or timer preemption, interrupts off.
+// Context: shim or timer preemption, interrupts off. saveFPU keeps the
+// thread's vector state across the switch: the shim passes true (a vCPU
+// thread holds its guest's x87 state in the CPU); irqTimer, which saves
+// and restores the whole state itself, false.
 //
 //go:nosplit
-func schedule() {
+func schedule(saveFPU bool) {
 	c := thisCPU()
 	for {
 		now := nanotime()
@@ -98,12 +101,22 @@ func schedule() {
 			}
 			if j != c.cur {
 				old := &threads[c.cur]
+				if saveFPU {
+					amd64.Fxsave(uint64(old.fx))
+				}
+				// inShim is the running thread's: the one switched to
+				// may resume in Go code (preempted there), not in the shim.
+				inShim := c.inShim
 				c.cur = j
 				c.ktop = t.ktop
 				c.fxarea = t.fx
 				amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(t.fsBase))
 				nSwitch++
 				switchStack(&old.ksp, t.ksp)
+				c.inShim = inShim
+				if saveFPU {
+					amd64.Fxrstor(uint64(old.fx))
+				}
 			}
 			return
 		}
@@ -122,7 +135,7 @@ func block(deadline int64) bool {
 	t.deadline = deadline
 	t.timedOut = false
 	t.state = thBlocked
-	schedule()
+	schedule(true)
 	t.deadline = 0
 	return t.timedOut
 }
@@ -135,7 +148,7 @@ func wake(t *kthread) {
 // preempt is the timer interrupt's switch (irqTimer saved the full state).
 //
 //go:nosplit
-func preempt() { schedule() }
+func preempt() { schedule(false) }
 
 // sysClone creates a kernel thread for a new M: a copy of the caller's
 // frame that returns 0 on the new stack with the new TLS.
@@ -174,7 +187,7 @@ func sysExitThread() {
 	t := current()
 	t.state = thFree
 	nThreads--
-	schedule() // never returns: nothing runs a free slot
+	schedule(false) // never returns: nothing runs a free slot
 }
 
 // futexes: FUTEX_WAIT and FUTEX_WAKE, private, on one address space.

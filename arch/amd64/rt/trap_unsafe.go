@@ -57,6 +57,16 @@ func trap(f *trapFrame) {
 	if f.vector == 14 && c.inTrap == 0 && demandFault(uintptr(amd64.ReadCR2())) {
 		return
 	}
+	// A guest's data selector that does not load (guest_amd64.s segLoad):
+	// the entry gives up and reports it; hv sends the guest to its
+	// failsafe callback.
+	if f.cs&3 == 0 && f.rip >= uint64(segFixup[0]) && f.rip < uint64(segFixup[1]) {
+		switch f.vector {
+		case 10, 11, 12, 13: // #TS, #NP, #SS, #GP
+			f.rip = uint64(segFixup[2])
+			return
+		}
+	}
 	if c.inTrap != 0 {
 		xline()
 		xputs("FATAL: exception inside the exception handler\n")
@@ -164,14 +174,17 @@ func dumpFrame(f *trapFrame, cr2 uint64) {
 	}
 }
 
-// mapped reports whether va is readable now (direct map or a backed page).
+// mapped reports whether va is readable now: the direct map, the image,
+// or a backed page of the mmap window.
 //
 //go:nosplit
 func mapped(va uintptr) bool {
-	if va >= pageSize && va < directMapEnd {
+	switch {
+	case va >= directMapBase && va < directMapBase+directMapEnd:
 		return true
-	}
-	if va < heapVABase {
+	case va >= textBase-pageSize && va < asmAddrs[6]:
+		return true
+	case !inMmapWindow(va, 1):
 		return false
 	}
 	e := pteLookup(va)
@@ -297,6 +310,8 @@ func reboot() {
 	amd64.Outb(0xCF9, 0x06)
 	spinNs(50 * 1000000)
 	amd64.Lidt(pseudoDescriptor(0, 1))
-	*(*uint64)(unsafe.Pointer(uintptr(0x1000))) = 0 // any fault now triple-faults
+	// Any fault now triple-faults; a non-canonical address faults under
+	// any page tables.
+	*(*uint64)(unsafe.Pointer(uintptr(0x8000000000000000))) = 0
 	amd64.Halt()
 }
