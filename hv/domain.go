@@ -3,7 +3,7 @@ package hv
 import (
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/evtchn"
@@ -41,8 +41,7 @@ type Domain struct {
 	vcpus      []*VCPU // fixed at creation
 	pages      uint64  // frames given by the builder
 
-	mu      sync.Mutex // guards stopped
-	stopped bool       // shut down: vCPUs leave their run loops
+	stopped atomic.Bool // shut down: vCPUs leave their run loops
 }
 
 // Errors of CreateDomain.
@@ -172,18 +171,12 @@ func (d *Domain) log() *klog.Logger             { return d.m.cfg.Log }
 func (d *Domain) Pages() uint64 { return d.pages }
 
 // Stopped reports whether the domain has shut down.
-func (d *Domain) Stopped() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.stopped
-}
+func (d *Domain) Stopped() bool { return d.stopped.Load() }
 
 // Shutdown stops the domain's vCPUs; for the hardware domain it stops
 // the machine as Xen's hwdom_shutdown does.
 func (d *Domain) Shutdown(code uint8) {
-	d.mu.Lock()
-	d.stopped = true
-	d.mu.Unlock()
+	d.stopped.Store(true)
 	for _, v := range d.vcpus {
 		v.waiter.Interrupt()
 	}

@@ -41,15 +41,16 @@ func (i vcpuInfo) addr(off int) mm.Maddr {
 	return i.v.dom.sharedInfo.Addr() + mm.Maddr(i.v.id*vcpuInfoSize+off)
 }
 
-func (i vcpuInfo) byteAt(off int) uint8 {
-	var b [1]byte
-	i.v.dom.m.cfg.Mem.Read(i.addr(off), b[:])
-	return b[0]
+// flags reads vcpu_info's first word: evtchn_upcall_pending in byte 0,
+// evtchn_upcall_mask in byte 1.
+func (i vcpuInfo) flags() uint64 {
+	w, _ := i.v.dom.m.cfg.Mem.Load64(i.addr(0))
+	return w
 }
 
-func (i vcpuInfo) UpcallMask() uint8     { return i.byteAt(1) }
+func (i vcpuInfo) UpcallMask() uint8     { return uint8(i.flags() >> 8) }
 func (i vcpuInfo) SetUpcallMask(m uint8) { i.v.dom.m.cfg.Mem.Write(i.addr(1), []byte{m}) }
-func (i vcpuInfo) UpcallPending() bool   { return i.byteAt(0) != 0 }
+func (i vcpuInfo) UpcallPending() bool   { return uint8(i.flags()) != 0 }
 func (i vcpuInfo) SetCR2(cr2 uint64) {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], cr2)

@@ -80,6 +80,23 @@ func writeVersioned(mem mm.MachineMemory, ver, at mm.Maddr, body []byte) {
 	mem.Write(ver, v[:])
 }
 
+// timeRefresh is how old a vCPU's vcpu_time_info may get: the guest
+// extrapolates system time from the TSC with the scale it gives, which is
+// exact for a stable TSC; Xen rewrites it once a second (time calibration)
+// and when the vCPU is scheduled in, and so does gohv.
+const timeRefresh = 1_000_000_000 // ns
+
+// timeAged reports whether the vCPU's vcpu_time_info is older than
+// timeRefresh.
+func (v *VCPU) timeAged() bool {
+	ts := v.dom.m.cfg.Time
+	if ts == nil {
+		return false
+	}
+	_, now := ts.Sample()
+	return now-v.timeAt >= timeRefresh
+}
+
 // UpdateTime writes the vCPU's vcpu_time_info in its shared_info slot: the
 // TSC and system time now and the scale between them.
 func (v *VCPU) UpdateTime() {
@@ -88,6 +105,7 @@ func (v *VCPU) UpdateTime() {
 		return
 	}
 	tsc, now := ts.Sample()
+	v.timeAt = now
 	sc := ScaleFor(ts.TSCHz())
 	var b [24]byte // tsc_timestamp, system_time, mul, shift, flags, pad
 	binary.LittleEndian.PutUint64(b[0:], tsc)

@@ -39,6 +39,12 @@ type VCPU struct {
 	BackendState any
 
 	exits [5]uint64 // by arch.ExitKind
+
+	// timeDue asks for vcpu_time_info to be rewritten before the next
+	// entry; timeAt is the system time it was last written with. Owned by
+	// the vCPU's goroutine.
+	timeDue bool
+	timeAt  int64
 }
 
 // ID, Waiter, Tables, Flusher and Preempt implement hypercall.VCPU.
@@ -87,13 +93,17 @@ func (v *VCPU) Run() {
 	d := v.dom
 	b := d.m.cfg.Backend
 	v.waiter.Scheduled()
+	v.timeDue = true
 	for !d.Stopped() {
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
 			v.crash(err.Error())
 			return
 		}
-		v.UpdateTime()
+		if v.timeDue {
+			v.UpdateTime()
+			v.timeDue = false
+		}
 		exit, err := b.Run(v, &v.Regs, v.pv.PageTable())
 		if err != nil {
 			v.crash(fmt.Sprintf("cannot enter the guest: %v", err))
@@ -114,7 +124,9 @@ func (v *VCPU) Run() {
 		case arch.ExitException:
 			v.exception(exit)
 		case arch.ExitInterrupt:
-			// Handled by the metal; the guest simply goes on.
+			// Handled by the metal; the guest simply goes on. The timer's
+			// ticks are when the time info's age is looked at.
+			v.timeDue = v.timeAged()
 		case arch.ExitBadSelector:
 			v.failsafe()
 		}
@@ -127,6 +139,12 @@ func (v *VCPU) hypercall() {
 		R10: v.Regs.R10, R8: v.Regs.R8, RIP: v.Regs.RIP}
 	nr := r.RAX
 	res := v.dom.m.disp.Dispatch(&v.caller, nr, r.Args())
+	switch nr {
+	case abi.HYPERVISOR_sched_op, abi.HYPERVISOR_sched_op_compat, abi.HYPERVISOR_multicall:
+		// The vCPU may have blocked or yielded: it is scheduled in again
+		// now, and its time info is rewritten as Xen does then.
+		v.timeDue = true
+	}
 	if v.iretDone {
 		v.iretDone = false
 		if err := v.iretErr; err != nil {
