@@ -84,10 +84,7 @@ func (ts *Tables) copy(ld abi.DomID, op *CopyOp) Status {
 	}
 	// A v1 grant always covers the whole page, so the sub-page bounds
 	// checks Xen makes next cannot fail here.
-	var page [mm.PageSize]byte
-	b := page[:op.Len]
-	if !ts.mem.Read(src.mfn.Addr()+mm.Maddr(op.Source.Offset), b) ||
-		!ts.mem.Write(dst.mfn.Addr()+mm.Maddr(op.Dest.Offset), b) {
+	if !ts.mem.Copy(dst.mfn.Addr()+mm.Maddr(op.Dest.Offset), src.mfn.Addr()+mm.Maddr(op.Source.Offset), uint64(op.Len)) {
 		return GNTST_general_error
 	}
 	return GNTST_okay

@@ -14,6 +14,9 @@ type MachineMemory interface {
 	Read(ma Maddr, p []byte) (ok bool)
 	// Write copies p to machine memory starting at ma.
 	Write(ma Maddr, p []byte) (ok bool)
+	// Copy copies n bytes from machine address src to dst, as memmove
+	// does when the ranges overlap.
+	Copy(dst, src Maddr, n uint64) (ok bool)
 	// Load64 atomically reads the 8-byte-aligned word at ma.
 	Load64(ma Maddr) (v uint64, ok bool)
 	// CompareAndSwap64 atomically replaces the 8-byte-aligned word at ma by

@@ -20,6 +20,9 @@ type machineMemory struct{ p rt.PhysMemory }
 
 func (m machineMemory) Read(ma mm.Maddr, b []byte) bool  { return m.p.Read(uint64(ma), b) }
 func (m machineMemory) Write(ma mm.Maddr, b []byte) bool { return m.p.Write(uint64(ma), b) }
+func (m machineMemory) Copy(dst, src mm.Maddr, n uint64) bool {
+	return m.p.Copy(uint64(dst), uint64(src), n)
+}
 func (m machineMemory) Load64(ma mm.Maddr) (uint64, bool) {
 	return m.p.Load64(uint64(ma))
 }

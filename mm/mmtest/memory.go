@@ -56,6 +56,20 @@ func (m *Memory) Write(ma mm.Maddr, p []byte) bool {
 	return ok
 }
 
+func (m *Memory) Copy(dst, src mm.Maddr, n uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n > uint64(len(m.ram)) {
+		return false
+	}
+	d, okd := m.span(dst, int(n))
+	s, oks := m.span(src, int(n))
+	if okd && oks {
+		copy(d, s)
+	}
+	return okd && oks
+}
+
 func (m *Memory) Load64(ma mm.Maddr) (uint64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -24,6 +24,19 @@ func (PhysMemory) Read(ma uint64, p []byte) bool { return ReadPhys(ma, p) }
 // Write copies p to machine address ma.
 func (PhysMemory) Write(ma uint64, p []byte) bool { return WritePhys(ma, p) }
 
+// Copy copies n bytes from machine address src to dst.
+func (PhysMemory) Copy(dst, src, n uint64) bool {
+	if !physOK(dst, n) || !physOK(src, n) {
+		return false
+	}
+	if n > 0 {
+		// Safety: both ranges lie in the direct map; the frames belong to
+		// the caller's domains (the grant code holds references on them).
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(dm(dst))), n), unsafe.Slice((*byte)(unsafe.Pointer(dm(src))), n))
+	}
+	return true
+}
+
 // word64 returns the aligned word at ma. Safety: physOK holds, so ma lies
 // in the never-unmapped direct map.
 func word64(ma uint64) (*uint64, bool) {
