@@ -96,6 +96,9 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 		v := &VCPU{dom: d, id: i}
 		v.waiter = sched.NewWaiter(i, d.events, m.cfg.Clock, m.cfg.Timers)
 		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
+		if da, ok := m.cfg.Backend.(hypercall.DirectAccess); ok {
+			v.guest.Direct = da
+		}
 		v.caller = hypercall.Caller{Mem: &v.guest, Domain: d, VCPU: v}
 		v.pv = pv.NewVCPU(i, pvMemory{v}, vcpuInfo{v}, pvDomain{v}, m.cfg.Policy, &v.tables)
 		v.pv.PT = ptWriter{v}

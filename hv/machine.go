@@ -15,7 +15,8 @@ import (
 	"github.com/gohv/gohv/sched"
 )
 
-// Backend runs vCPUs on the metal and keeps the CPUs' TLBs honest.
+// Backend runs vCPUs on the metal and keeps the CPUs' TLBs honest. If it
+// also implements hypercall.DirectAccess, guest copies try it first.
 type Backend interface {
 	// Run enters the guest with regs on the page tables rooted at cr3 and
 	// returns when the guest exits. It is called only from the vCPU's own

@@ -61,21 +61,41 @@ func elem(base, i, size uint64) (uint64, bool) {
 // translated through the vCPU's kernel page tables (Tables.Kernel) by
 // mm.Space.Translate, a page at a time, and copied through Mem. A
 // translation that fails (not present, not writable for a write, not a
-// guest address) ends the copy with false. hv may use it as the Caller's
-// Mem; the metal can later replace it by direct user-mode accesses.
+// guest address) ends the copy with false. hv uses it as the Caller's
+// Mem, with the metal's Direct access tried first.
 type SpaceGuest struct {
 	Space  *mm.Space        // the calling domain's PV memory model
 	Mem    mm.MachineMemory // machine memory
 	Tables *mm.VCPUTables   // the calling vCPU's page-table bases
+	// Direct, if set, is tried first for every copy.
+	Direct DirectAccess
+}
+
+// DirectAccess copies to and from guest virtual memory through the CPU's
+// own walk of the page tables at cr3 (as Xen's copy_from_guest does),
+// which works only while those tables are loaded. It reports false
+// whenever it did not do the whole copy (other tables loaded, a fault, an
+// address it does not take): SpaceGuest then does the copy by its
+// software walk, which gives the exact outcome. It never writes through a
+// mapping the guest has read-only.
+type DirectAccess interface {
+	CopyFromGuest(dst []byte, va mm.GuestVA, cr3 mm.MFN) bool
+	CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool
 }
 
 // CopyFromGuest implements Guest.
 func (g *SpaceGuest) CopyFromGuest(dst []byte, va mm.GuestVA) bool {
+	if g.Direct != nil && g.Direct.CopyFromGuest(dst, va, g.Tables.Kernel) {
+		return true
+	}
 	return g.copy(va, dst, false)
 }
 
 // CopyToGuest implements Guest.
 func (g *SpaceGuest) CopyToGuest(va mm.GuestVA, src []byte) bool {
+	if g.Direct != nil && g.Direct.CopyToGuest(va, src, g.Tables.Kernel) {
+		return true
+	}
 	return g.copy(va, src, true)
 }
 

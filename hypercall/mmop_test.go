@@ -310,3 +310,51 @@ func TestSpaceGuest(t *testing.T) {
 		t.Fatalf("L4 through its mapping: % x", l4)
 	}
 }
+
+// directFake is a DirectAccess that does nothing but count, and succeeds
+// when ok says so (writing 0xdd bytes on reads).
+type directFake struct {
+	ok    bool
+	calls int
+	cr3   mm.MFN
+}
+
+func (d *directFake) CopyFromGuest(dst []byte, va mm.GuestVA, cr3 mm.MFN) bool {
+	d.calls++
+	d.cr3 = cr3
+	if d.ok {
+		for i := range dst {
+			dst[i] = 0xdd
+		}
+	}
+	return d.ok
+}
+
+func (d *directFake) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
+	d.calls++
+	d.cr3 = cr3
+	return d.ok
+}
+
+// TestSpaceGuestDirect: the metal's direct access is tried first, with the
+// vCPU's kernel tables; when it declines, the software walk gives the
+// outcome, EFAULT included.
+func TestSpaceGuestDirect(t *testing.T) {
+	w := newMMWorld(t)
+	d := &directFake{}
+	g := &SpaceGuest{Space: w.spaces[1], Mem: w.mmem, Tables: w.vcpus[1].tables, Direct: d}
+	w.callers[1].Mem = g
+	checkRet(t, "declined: walked", w.call(1, abi.HYPERVISOR_xen_version, abi.XENVER_capabilities, 0x1e00), 0)
+	var b [16]byte
+	w.mmem.Read(w.data[1][1].Addr()+0xe00, b[:])
+	if abi.CString(b[:]) != DefaultCapabilities[:14] || d.calls == 0 || d.cr3 != w.vcpus[1].tables.Kernel {
+		t.Fatalf("frame 1 holds %q; direct calls %d with cr3 %#x", b, d.calls, d.cr3)
+	}
+	checkRet(t, "declined, read-only: walked", w.call(1, abi.HYPERVISOR_xen_version, abi.XENVER_extraversion, 0x8000), neg(abi.EFAULT))
+
+	d.ok = true
+	var got [4]byte
+	if !g.CopyFromGuest(got[:], 0x10_0000) || got != [4]byte{0xdd, 0xdd, 0xdd, 0xdd} {
+		t.Errorf("direct read of an address the walk refuses: % x", got)
+	}
+}

@@ -51,6 +51,15 @@ func (metal) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 	return exit, err
 }
 
+// CopyFromGuest and CopyToGuest are hypercall.DirectAccess: copies by the
+// CPU's walk of the calling vCPU's loaded tables.
+func (metal) CopyFromGuest(dst []byte, va mm.GuestVA, cr3 mm.MFN) bool {
+	return rt.CopyFromGuest(dst, uint64(va), uint64(cr3.Addr()))
+}
+func (metal) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
+	return rt.CopyToGuest(uint64(va), src, uint64(cr3.Addr()))
+}
+
 func (metal) FlushTLB()                    { rt.RequestTLBFlush() }
 func (metal) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"runtime"
@@ -132,6 +133,11 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 					done <- fmt.Errorf("syscall exit: rax %#x rcx %#x r11 %#x", regs.RAX, regs.RCX, regs.R11)
 					return
 				}
+				// The guest's tables are still loaded: copies through them.
+				if err := guestCopyCheck(uint64(l4.Addr()), code, stackF); err != nil {
+					done <- err
+					return
+				}
 			case 3:
 				if exit.CR2 != codeVA || exit.ErrorCode != arch.PFErrPresent|arch.PFErrWrite|arch.PFErrUser {
 					done <- fmt.Errorf("#PF: cr2 %#x error %#x", exit.CR2, exit.ErrorCode)
@@ -173,5 +179,37 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 	if err := <-done; err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("bad selector, then syscall, #UD, #BP, #PF, #GP(int 0x80), #PF(hypervisor read) and %d interrupt exits from ring 3", irqs), nil
+	return fmt.Sprintf("bad selector, then syscall, guest copies, #UD, #BP, #PF, #GP(int 0x80), #PF(hypervisor read) and %d interrupt exits from ring 3", irqs), nil
+}
+
+// guestCopyCheck tries rt's copies through the loaded guest tables (cr3,
+// ring3Check's): reading the code page, writing the stack page (read
+// back through the direct map), and four copies that must fail: a write
+// to the read-only code page, a read of an unmapped page, of the
+// hypervisor's range, and through tables that are not the loaded ones.
+func guestCopyCheck(cr3 uint64, code []byte, stack mm.MFN) error {
+	const codeVA, stackVA = 0x400000, 0x401000
+	got := make([]byte, len(code))
+	if !rt.CopyFromGuest(got, codeVA, cr3) || !bytes.Equal(got, code) {
+		return fmt.Errorf("guest copy: code page read %x, want %x", got, code)
+	}
+	msg := []byte("written through the guest's tables")
+	if !rt.CopyToGuest(stackVA+100, msg, cr3) {
+		return fmt.Errorf("guest copy: stack page write refused")
+	}
+	back := make([]byte, len(msg))
+	if !rt.ReadPhys(uint64(stack.Addr())+100, back) || !bytes.Equal(back, msg) {
+		return fmt.Errorf("guest copy: stack page holds %q", back)
+	}
+	switch {
+	case rt.CopyToGuest(codeVA, msg, cr3):
+		return fmt.Errorf("guest copy: write to the read-only code page done")
+	case rt.CopyFromGuest(got, 0x7ff000, cr3):
+		return fmt.Errorf("guest copy: read of an unmapped page done")
+	case rt.CopyFromGuest(got, 0xffff82d040200000, cr3):
+		return fmt.Errorf("guest copy: read of the hypervisor's range done")
+	case rt.CopyFromGuest(got, codeVA, cr3+mm.PageSize):
+		return fmt.Errorf("guest copy: read through tables that are not loaded done")
+	}
+	return nil
 }

@@ -111,6 +111,7 @@ func detectCPU() {
 		}
 		if ebx&(1<<20) != 0 {
 			cr4 |= amd64.CR4_SMAP
+			smapOn = 1
 		}
 		amd64.WriteCR4(cr4)
 	}

@@ -519,3 +519,68 @@ DATA ·segFixup+8(SB)/8, $·segLoadEnd(SB)
 DATA ·segFixup+16(SB)/8, $·segFault(SB)
 GLOBL ·segFixup(SB), RODATA, $24
 
+// func guestCopy(dst, src, n uintptr, cr3 uint64) (ok bool)
+// Copies n bytes between gohv memory and guest virtual memory (either
+// side; GuestCopyIn and GuestCopyOut have checked the guest's range)
+// through the CPU's own walk of the guest's page tables, if the tables at
+// machine address cr3 are the ones loaded: as Xen's copy_from_guest does,
+// with the same fixup of a fault. ok false: other tables loaded, or the
+// copy faulted (part of it may be done); the caller then walks the tables
+// in software for the exact outcome. A TLB flush deferred by
+// RequestTLBFlush is done first, so no stale translation is used.
+// Context: any goroutine; interrupts are off during the copy (the loaded
+// tables must stay the caller's). Clobbers AX, CX, DX, SI, DI.
+TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
+	MOVQ	dst+0(FP), DI
+	MOVQ	src+8(FP), SI
+	MOVQ	n+16(FP), CX
+	MOVQ	cr3+24(FP), DX
+	BYTE	$0x9C	// PUSHFQ (spelt as bytes: the paths below pop it before different RETs)
+	CLI
+	MOVQ	CR3, AX
+	CMPQ	AX, DX
+	JNE	notLoaded
+	CMPL	·flushPending(SB), $0
+	JEQ	loaded
+	MOVL	$0, ·flushPending(SB)
+	MOVQ	AX, CR3
+loaded:
+	CMPB	·smapOn(SB), $0
+	JEQ	move
+	BYTE	$0x0F; BYTE $0x01; BYTE $0xCB	// STAC: guest pages are user pages
+move:
+	CALL	·guestCopyMove(SB)
+	CMPB	·smapOn(SB), $0
+	JEQ	done
+	BYTE	$0x0F; BYTE $0x01; BYTE $0xCA	// CLAC
+done:
+	BYTE	$0x9D	// POPFQ
+	MOVB	$1, ret+32(FP)
+	RET
+notLoaded:
+	BYTE	$0x9D	// POPFQ
+	MOVB	$0, ret+32(FP)
+	RET
+
+// guestCopyMove is guestCopy's one access to guest memory: a fault on it
+// (trap() sees the RIP) resumes at guestCopyFault.
+TEXT ·guestCopyMove(SB),NOSPLIT|NOFRAME,$0
+	REP;	MOVSB
+	RET
+
+// guestCopyFault: the registers as the fault left them, SP at
+// guestCopyMove's return address, guestCopy's saved flags above it.
+// Returns false from guestCopy.
+TEXT ·guestCopyFault(SB),NOSPLIT|NOFRAME,$0
+	ADDQ	$8, SP
+	CMPB	·smapOn(SB), $0
+	JEQ	flags
+	BYTE	$0x0F; BYTE $0x01; BYTE $0xCA	// CLAC
+flags:
+	BYTE	$0x9D	// POPFQ
+	MOVB	$0, 40(SP)	// guestCopy's ok (ret+32(FP) there)
+	RET
+
+DATA ·copyFixup+0(SB)/8, $·guestCopyMove(SB)
+DATA ·copyFixup+8(SB)/8, $·guestCopyFault(SB)
+GLOBL ·copyFixup(SB), RODATA, $16

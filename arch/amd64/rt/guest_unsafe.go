@@ -33,7 +33,66 @@ var (
 	flushPending uint32
 	// segFixup (guest_amd64.s): segLoad, segLoadEnd, segFault.
 	segFixup [3]uintptr
+	// copyFixup (guest_amd64.s): guestCopyMove, guestCopyFault.
+	copyFixup [2]uintptr
+	// smapOn is 1 once CR4.SMAP is on: guestCopy brackets its access with
+	// STAC/CLAC (which fault without SMAP).
+	smapOn uint8
 )
+
+// guestCopy copies n bytes between gohv memory and guest virtual memory
+// through the loaded tables, if they are cr3's (guest_amd64.s).
+func guestCopy(dst, src, n uintptr, cr3 uint64) bool
+
+// The guest part of the address space: below the x86-64 hole, and above
+// the hypervisor's range (Xen's HYPERVISOR_VIRT_START..END, 256-271).
+const (
+	guestLowEnd    = 0x0000800000000000
+	guestHighStart = 0xFFFF880000000000
+)
+
+// guestRange reports whether [va, va+n) lies in one guest part of the
+// address space.
+func guestRange(va uint64, n int) bool {
+	end := va + uint64(n)
+	switch {
+	case end < va:
+		return false
+	case end <= guestLowEnd:
+		return true
+	}
+	return va >= guestHighStart
+}
+
+// CopyFromGuest copies len(dst) bytes from guest virtual address va
+// through the page tables at machine address cr3, by the CPU's own page
+// walk, as Xen's copy_from_guest does; it works only while those tables
+// are the loaded ones (after that vCPU's exit, until another guest runs).
+// ok false means it did not copy everything: other tables loaded, va not a
+// guest address, or a fault (not present, not writable); the caller then
+// walks the tables in software for the exact answer. Any goroutine.
+func CopyFromGuest(dst []byte, va, cr3 uint64) bool {
+	if len(dst) == 0 {
+		return true
+	}
+	if !guestRange(va, len(dst)) {
+		return false
+	}
+	return guestCopy(uintptr(unsafe.Pointer(&dst[0])), uintptr(va), uintptr(len(dst)), cr3)
+}
+
+// CopyToGuest copies src to guest virtual address va, as CopyFromGuest
+// reads: a page the guest maps read-only faults (CR0.WP), so it is never
+// written.
+func CopyToGuest(va uint64, src []byte, cr3 uint64) bool {
+	if len(src) == 0 {
+		return true
+	}
+	if !guestRange(va, len(src)) {
+		return false
+	}
+	return guestCopy(uintptr(va), uintptr(unsafe.Pointer(&src[0])), uintptr(len(src)), cr3)
+}
 
 //go:nosplit
 func canonical(va uint64) bool { return uint64(int64(va<<16)>>16) == va }
