@@ -58,8 +58,14 @@ func (ts *Tables) Copy(ld abi.DomID, op *CopyOp) {
 
 func (ts *Tables) copy(ld abi.DomID, op *CopyOp) Status {
 	ts.mu.RLock()
-	defer ts.mu.RUnlock()
+	st := ts.copyLocked(ld, op)
+	ts.mu.RUnlock()
+	return st
+}
 
+// copyLocked is copy with ts.mu read-held. (No defers: with its many
+// returns they would not be open-coded, and this is the grant data path.)
+func (ts *Tables) copyLocked(ld abi.DomID, op *CopyOp) Status {
 	srcGref := op.Flags&copySourceGref != 0
 	dstGref := op.Flags&copyDestGref != 0
 	var src, dst copyBuf
@@ -73,12 +79,17 @@ func (ts *Tables) copy(ld abi.DomID, op *CopyOp) Status {
 	if st := ts.claim(ld, op.Source, srcGref, false, &src); st != GNTST_okay {
 		return st
 	}
-	defer ts.releaseBuf(&src)
-	if st := ts.claim(ld, op.Dest, dstGref, true, &dst); st != GNTST_okay {
-		return st
+	st := ts.claim(ld, op.Dest, dstGref, true, &dst)
+	if st == GNTST_okay {
+		st = ts.copyBytes(op, &src, &dst)
+		ts.releaseBuf(&dst)
 	}
-	defer ts.releaseBuf(&dst)
+	ts.releaseBuf(&src)
+	return st
+}
 
+// copyBytes moves the bytes once both sides are claimed.
+func (ts *Tables) copyBytes(op *CopyOp, src, dst *copyBuf) Status {
 	if int(op.Source.Offset)+int(op.Len) > mm.PageSize || int(op.Dest.Offset)+int(op.Len) > mm.PageSize {
 		return GNTST_bad_copy_arg
 	}

@@ -275,10 +275,16 @@ func checkInvariants(t *testing.T, w *world, exactPTEs bool) {
 	w.ts.mu.RLock()
 	defer w.ts.mu.RUnlock()
 	for _, tb := range w.ts.tables {
+		if tb == nil {
+			continue
+		}
 		tb.mu.Lock()
 	}
 	defer func() {
 		for _, tb := range w.ts.tables {
+			if tb == nil {
+				continue
+			}
 			tb.mu.Unlock()
 		}
 	}()
@@ -289,6 +295,9 @@ func checkInvariants(t *testing.T, w *world, exactPTEs bool) {
 	pins := map[key]uint32{}
 	refs, hostMaps := 0, 0
 	for _, lt := range w.ts.tables {
+		if lt == nil {
+			continue
+		}
 		for h, m := range lt.maptrack {
 			if m.flags == 0 {
 				continue
@@ -308,6 +317,9 @@ func checkInvariants(t *testing.T, w *world, exactPTEs bool) {
 		}
 	}
 	for _, rt := range w.ts.tables {
+		if rt == nil {
+			continue
+		}
 		for ref, a := range rt.active {
 			if want := pins[key{rt.dom, Ref(ref)}]; a.pin != want {
 				t.Fatalf("d%d ref %d pin %#x, maptracks say %#x", rt.dom, ref, a.pin, want)

@@ -128,11 +128,11 @@ func (ts *Tables) mapGrantRef(ld abi.DomID, op *MapOp) Status {
 	}
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	rt := ts.tables[op.Dom]
+	rt := ts.tables.get(op.Dom)
 	if rt == nil {
 		return GNTST_bad_domain
 	}
-	lt := ts.tables[ld]
+	lt := ts.tables.get(ld)
 	if lt == nil {
 		return GNTST_general_error
 	}
@@ -265,7 +265,7 @@ func (ts *Tables) UnmapGrantRef(ld abi.DomID, op *UnmapOp) {
 func (ts *Tables) unmapGrantRef(ld abi.DomID, op *UnmapOp) Status {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	lt := ts.tables[ld]
+	lt := ts.tables.get(ld)
 	if lt == nil {
 		return GNTST_bad_handle
 	}
@@ -276,7 +276,7 @@ func (ts *Tables) unmapGrantRef(ld abi.DomID, op *UnmapOp) Status {
 	}
 	dom := lt.maptrack[op.Handle].dom
 	lt.mu.Unlock()
-	rt := ts.tables[dom]
+	rt := ts.tables.get(dom)
 	if rt == nil {
 		// Destroy refuses while a grant is pinned, and a live maptrack
 		// slot holds a pin.

@@ -26,7 +26,7 @@ func (ts *Tables) SwapGrantRef(caller abi.DomID, op *SwapOp) {
 func (ts *Tables) swapGrantRef(caller abi.DomID, a, b Ref) Status {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	t := ts.tables[caller]
+	t := ts.tables.get(caller)
 	if t == nil {
 		return GNTST_general_error
 	}

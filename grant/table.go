@@ -97,13 +97,32 @@ type Tables struct {
 	frames Frames           // ownership and page references
 	mapper Mapper           // host-mapping PTEs
 
-	mu     sync.RWMutex         // guards tables; write-held by Create/Destroy
-	tables map[abi.DomID]*Table // by domain id; never holds DOMID_SELF
+	mu     sync.RWMutex // guards tables; write-held by Create/Destroy
+	tables byDomain     // never holds DOMID_SELF
+}
+
+// byDomain maps domain ids to tables: a slice indexed by id, grown as
+// domains are created (ids are small and dense; a lookup is on every
+// grant op).
+type byDomain []*Table
+
+func (b byDomain) get(d abi.DomID) *Table {
+	if int(d) < len(b) {
+		return b[d]
+	}
+	return nil
+}
+
+func (b *byDomain) set(d abi.DomID, t *Table) {
+	for int(d) >= len(*b) {
+		*b = append(*b, nil)
+	}
+	(*b)[d] = t
 }
 
 // NewTables returns an empty set of grant tables over mem.
 func NewTables(mem mm.MachineMemory, frames Frames, mapper Mapper) *Tables {
-	return &Tables{mem: mem, frames: frames, mapper: mapper, tables: make(map[abi.DomID]*Table)}
+	return &Tables{mem: mem, frames: frames, mapper: mapper}
 }
 
 // Table is one domain's grant table: the shared v1 entries (in machine
@@ -179,13 +198,13 @@ func (ts *Tables) Create(d abi.DomID, cfg Config, src FrameSource) abi.Errno {
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if _, ok := ts.tables[d]; ok {
+	if ts.tables.get(d) != nil {
 		for _, f := range t.shared {
 			src.FreeFrame(f)
 		}
 		return abi.EEXIST
 	}
-	ts.tables[d] = t
+	ts.tables.set(d, t)
 	return 0
 }
 
@@ -200,7 +219,7 @@ func (ts *Tables) Create(d abi.DomID, cfg Config, src FrameSource) abi.Errno {
 func (ts *Tables) Release(d abi.DomID) int {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	lt := ts.tables[d]
+	lt := ts.tables.get(d)
 	if lt == nil {
 		return 0
 	}
@@ -215,7 +234,7 @@ func (ts *Tables) Release(d abi.DomID) int {
 		if m.flags&(mapDevice|mapHost) == 0 {
 			continue
 		}
-		rt := ts.tables[m.dom]
+		rt := ts.tables.get(m.dom)
 		if rt == nil {
 			panic("grant: maptrack entry names a domain without a grant table")
 		}
@@ -239,7 +258,7 @@ func (ts *Tables) Release(d abi.DomID) int {
 func (ts *Tables) Destroy(d abi.DomID) abi.Errno {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	t := ts.tables[d]
+	t := ts.tables.get(d)
 	if t == nil {
 		return abi.ESRCH
 	}
@@ -255,7 +274,7 @@ func (ts *Tables) Destroy(d abi.DomID) abi.Errno {
 			return abi.EBUSY
 		}
 	}
-	delete(ts.tables, d)
+	ts.tables.set(d, nil)
 	for _, f := range t.shared {
 		t.src.FreeFrame(f)
 	}
@@ -293,7 +312,7 @@ func (ts *Tables) lookup(caller, dom abi.DomID) *Table {
 	if dom == abi.DOMID_SELF {
 		dom = caller
 	}
-	return ts.tables[dom]
+	return ts.tables.get(dom)
 }
 
 // permitted applies XSM's default XSM_TARGET policy: a domain may act on
@@ -302,7 +321,7 @@ func (ts *Tables) permitted(caller abi.DomID, target *Table) bool {
 	if caller == target.dom {
 		return true
 	}
-	ct := ts.tables[caller]
+	ct := ts.tables.get(caller)
 	return ct != nil && ct.cfg.Control
 }
 
@@ -378,7 +397,7 @@ func (ts *Tables) GetVersion(caller, dom abi.DomID) (uint32, abi.Errno) {
 func (ts *Tables) SetVersion(caller abi.DomID, version uint32) (uint32, abi.Errno) {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	t := ts.tables[caller]
+	t := ts.tables.get(caller)
 	if t == nil {
 		return 0, abi.ENOSYS
 	}
@@ -396,7 +415,7 @@ func (ts *Tables) SetVersion(caller abi.DomID, version uint32) (uint32, abi.Errn
 func (ts *Tables) Has(d abi.DomID) bool {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	return ts.tables[d] != nil
+	return ts.tables.get(d) != nil
 }
 
 // lock2 locks a and b (possibly the same table) in ascending domain order.

@@ -133,7 +133,7 @@ func (g grantFrames) AllocFrame() (mm.MFN, bool) {
 }
 
 func (g grantFrames) FreeFrame(f mm.MFN) {
-	if g.m.cfg.Frames.Release(f, g.dom, nil) == 0 {
+	if g.m.cfg.Frames.Release(f, g.dom, machineFlusher{g.m}) == 0 {
 		freed := g.m.cfg.Frames.TakeFreed()
 		if len(freed) > 0 {
 			// No guest may still reach them through a stale translation

@@ -103,7 +103,7 @@ func (m *Machine) ConsoleInput(p []byte) {
 // NewMachine wires the hypercall layer to cfg's memory and console.
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{cfg: cfg, registry: evtchn.NewRegistry(), domains: map[abi.DomID]*Domain{}}
-	m.grants = grant.NewTables(cfg.Mem, grant.FrameTableFrames{FT: cfg.Frames}, grantMapper{m})
+	m.grants = grant.NewTables(cfg.Mem, grant.FrameTableFrames{FT: cfg.Frames, Flush: machineFlusher{m}}, grantMapper{m})
 	m.disp = hypercall.New(hypercall.Config{
 		Console: &console{m: m},
 		Domains: directory{m},
@@ -138,6 +138,18 @@ func (d directory) Lookup(id abi.DomID) (hypercall.Domain, bool) {
 	return dom, true
 }
 
+// machineFlusher is the mm.Flusher of operations no vCPU issues (the
+// grant layer's references, a released frame): flushes reach every CPU
+// through the Backend; there is no vCPU mask to read.
+type machineFlusher struct{ m *Machine }
+
+func (f machineFlusher) ReadVCPUMask(abi.GuestHandle) ([]uint64, bool) { return nil, false }
+func (f machineFlusher) FlushTLB(mm.FlushTarget)                       { f.m.cfg.Backend.FlushTLB() }
+func (f machineFlusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
+	f.m.cfg.Backend.InvalidatePage(va)
+}
+func (f machineFlusher) FlushCache(bool) {}
+
 // grantMapper installs grant host mappings in the mapping domain's page
 // tables (the PV MMU owns them).
 type grantMapper struct{ m *Machine }
@@ -149,7 +161,7 @@ func (g grantMapper) MapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags ui
 	}
 	// The grant entry's cache attribute is not passed through grant's
 	// Mapper yet: write-back (0).
-	if !dom.space.MapGrant(dom.currentL4(), hostAddr, mfn, flags, 0, nil) {
+	if !dom.space.MapGrant(dom.currentL4(), hostAddr, mfn, flags, 0, machineFlusher{g.m}) {
 		return abi.GNTST_general_error
 	}
 	return abi.GNTST_okay

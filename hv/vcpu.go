@@ -135,10 +135,9 @@ func (v *VCPU) Run() {
 
 // hypercall serves a SYSCALL from guest kernel mode.
 func (v *VCPU) hypercall() {
-	r := hypercall.Regs{RAX: v.Regs.RAX, RDI: v.Regs.RDI, RSI: v.Regs.RSI, RDX: v.Regs.RDX,
-		R10: v.Regs.R10, R8: v.Regs.R8, RIP: v.Regs.RIP}
+	r := &v.Regs
 	nr := r.RAX
-	res := v.dom.m.disp.Dispatch(&v.caller, nr, r.Args())
+	res := v.dom.m.disp.Dispatch(&v.caller, nr, hypercall.Args{r.RDI, r.RSI, r.RDX, r.R10, r.R8})
 	switch nr {
 	case abi.HYPERVISOR_sched_op, abi.HYPERVISOR_sched_op_compat, abi.HYPERVISOR_multicall:
 		// The vCPU may have blocked or yielded: it is scheduled in again
@@ -153,9 +152,13 @@ func (v *VCPU) hypercall() {
 		}
 		return
 	}
-	r.Apply(nr, res)
-	v.Regs.RAX, v.Regs.RDI, v.Regs.RSI, v.Regs.RDX = r.RAX, r.RDI, r.RSI, r.RDX
-	v.Regs.R10, v.Regs.R8, v.Regs.RIP = r.R10, r.R8, r.RIP
+	if !res.Continue {
+		r.RAX = res.Ret
+		return
+	}
+	hr := hypercall.Regs{RAX: nr, RDI: r.RDI, RSI: r.RSI, RDX: r.RDX, R10: r.R10, R8: r.R8, RIP: r.RIP}
+	hr.Apply(nr, res)
+	r.RAX, r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.RIP = hr.RAX, hr.RDI, hr.RSI, hr.RDX, hr.R10, hr.R8, hr.RIP
 }
 
 // exception handles a CPU exception the guest took: the PV model emulates

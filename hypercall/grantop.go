@@ -101,16 +101,19 @@ func grantSetupTable(d *Dispatcher, c *Caller, uop uint64) Result {
 // grantLoop runs the batched ops (map, unmap, copy, swap) over count
 // elements at uop.
 func grantLoop(d *Dispatcher, c *Caller, op uint32, uop uint64, count uint32) Result {
-	var size int
+	// Each element is read whole; what goes back is the whole element
+	// for a map (Xen copies the op back) and only the status field for the
+	// others (Xen's __copy_field_to_guest of status).
+	var size, outOff, outLen int
 	switch op {
 	case abi.GNTTABOP_map_grant_ref:
-		size = grant.SizeofMapOp
+		size, outOff, outLen = grant.SizeofMapOp, 0, grant.SizeofMapOp
 	case abi.GNTTABOP_unmap_grant_ref:
-		size = grant.SizeofUnmapOp
+		size, outOff, outLen = grant.SizeofUnmapOp, 20, 2
 	case abi.GNTTABOP_copy:
-		size = grant.SizeofCopyOp
+		size, outOff, outLen = grant.SizeofCopyOp, 36, 2
 	case abi.GNTTABOP_swap_grant_ref:
-		size = grant.SizeofSwapOp
+		size, outOff, outLen = grant.SizeofSwapOp, 8, 2
 	default:
 		return Errno(abi.ENOSYS) // CheckCall admits no other op
 	}
@@ -149,7 +152,7 @@ func grantLoop(d *Dispatcher, c *Caller, op uint32, uop uint64, count uint32) Re
 			d.grants.SwapGrantRef(caller, &s)
 			s.EncodeOut(b)
 		}
-		if !c.writeGuest(at, b) {
+		if !c.writeGuest(at+uint64(outOff), b[outOff:outOff+outLen]) {
 			return Errno(abi.EFAULT)
 		}
 	}

@@ -273,14 +273,15 @@ func (ft *FrameTable) TakeFreed() []MFN {
 // get_page), for users outside the PV MMU ops (grant copy, memory_op).
 func (ft *FrameTable) GetPage(m MFN, d abi.DomID) bool {
 	ft.mu.Lock()
-	defer ft.mu.Unlock()
-	return ft.getPage(m, d)
+	ok := ft.getPage(m, d)
+	ft.mu.Unlock()
+	return ok
 }
 
 // PutPage drops a reference taken by GetPage.
 func (ft *FrameTable) PutPage(m MFN) {
 	ft.mu.Lock()
-	defer ft.mu.Unlock()
+	defer ft.mu.Unlock() // putPage panics on a free frame: the lock must not stay held
 	ft.putPage(m)
 }
 
