@@ -10,10 +10,10 @@ import (
 
 // Guest GDTs (set_gdt). Each frame of a guest's GDT becomes a descriptor
 // page (mm validates its 512 descriptors with checkSegDescPage and keeps
-// it from being mapped writable). The frames are recorded per vCPU; gohv
-// does not yet load them into the hardware GDT window, so a guest can use
-// Xen's flat selectors only (64-bit PV kernels, Linux included, load no
-// others in the kernel).
+// it from being mapped writable). The frames are recorded per vCPU and
+// handed to the Backend, which maps them into the hardware GDT's first 14
+// pages whenever the vCPU runs, as Xen's per-vCPU GDT mapping does; Xen's
+// reserved selectors (0xe008 ...) follow them.
 
 // firstReservedGDTEntry is FIRST_RESERVED_GDT_ENTRY: the guest's part of
 // the 16-page GDT window ends where Xen's reserved entries start.
@@ -127,7 +127,57 @@ func setGDT(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hype
 		}
 		frames = append(frames, f)
 	}
+	v.dom.m.cfg.Backend.SetGDT(v, frames)
 	release(v.gdtFrames)
 	v.gdtFrames, v.gdtEntries = frames, entries
 	return hypercall.Value(0)
+}
+
+// reservedDescriptors are Xen's reserved GDT entries a guest selector can
+// name (the per-CPU TSS and LDT aside): FLAT_RING0 code and data (DPL 0),
+// FLAT_RING3 32-bit code, data and 64-bit code.
+var reservedDescriptors = map[uint16]uint64{
+	0xe008: 0x00af9a000000ffff,
+	0xe010: 0x00cf92000000ffff,
+	0xe020: 0x00cffa000000ffff,
+	0xe028: 0x00cff2000000ffff,
+	0xe030: 0x00affa000000ffff,
+}
+
+// descriptor returns the GDT descriptor selector sel names for the vCPU:
+// from its set_gdt frames below 0xe000, from Xen's reserved entries above.
+// ok false for an LDT selector (gohv maps no guest LDT yet) or an entry
+// beyond the frames.
+func (v *VCPU) descriptor(sel uint16) (uint64, bool) {
+	if sel&4 != 0 {
+		return 0, false
+	}
+	idx := uint64(sel >> 3)
+	if idx >= firstReservedGDTEntry {
+		d, ok := reservedDescriptors[sel&^7]
+		return d, ok
+	}
+	f := idx / (mm.PageSize / 8)
+	if f >= uint64(len(v.gdtFrames)) {
+		return 0, false
+	}
+	return v.dom.m.cfg.Mem.Load64(v.gdtFrames[f].Addr() + mm.Maddr(idx%(mm.PageSize/8)*8))
+}
+
+// loadableDataSegment reports whether d can be loaded into a data segment
+// register from ring 0 with a selector of RPL 3 (Xen loads %gs for
+// set_segment_base in ring 0): present, code or data, a code segment
+// readable, and DPL 3 unless conforming code. It also returns the base.
+func loadableDataSegment(d uint64) (base uint64, ok bool) {
+	hi := uint32(d >> 32)
+	const typeCode, typeConforming, typeReadable = 8 << 8, 4 << 8, 2 << 8
+	switch {
+	case hi&segP == 0, hi&segS == 0:
+		return 0, false
+	case hi&typeCode != 0 && hi&typeReadable == 0:
+		return 0, false
+	case !(hi&typeCode != 0 && hi&typeConforming != 0) && hi&segDPL != segDPL:
+		return 0, false
+	}
+	return d>>16&0xffffff | d>>32&0xff000000, true
 }

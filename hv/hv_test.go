@@ -25,6 +25,7 @@ type fakeMetal struct {
 	power   []string
 	// TLB maintenance asked for.
 	flushes, invlpgs int
+	gdt              []mm.MFN // the frames SetGDT last gave
 }
 
 func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
@@ -36,12 +37,13 @@ func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
 	f.steps = f.steps[1:]
 	return s(regs), nil
 }
-func (f *fakeMetal) FlushTLB()                    { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
-func (f *fakeMetal) InvalidatePage(va mm.GuestVA) { f.mu.Lock(); f.invlpgs++; f.mu.Unlock() }
-func (f *fakeMetal) WriteRaw(p []byte)            { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
-func (f *fakeMetal) PowerOff()                    { f.power = append(f.power, "poweroff") }
-func (f *fakeMetal) Reboot()                      { f.power = append(f.power, "reboot") }
-func (f *fakeMetal) Halt()                        { f.power = append(f.power, "halt") }
+func (f *fakeMetal) FlushTLB()                       { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
+func (f *fakeMetal) InvalidatePage(va mm.GuestVA)    { f.mu.Lock(); f.invlpgs++; f.mu.Unlock() }
+func (f *fakeMetal) SetGDT(v *VCPU, frames []mm.MFN) { f.gdt = append([]mm.MFN(nil), frames...) }
+func (f *fakeMetal) WriteRaw(p []byte)               { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
+func (f *fakeMetal) PowerOff()                       { f.power = append(f.power, "poweroff") }
+func (f *fakeMetal) Reboot()                         { f.power = append(f.power, "reboot") }
+func (f *fakeMetal) Halt()                           { f.power = append(f.power, "halt") }
 
 type errString string
 
@@ -306,6 +308,9 @@ func TestSetGDT(t *testing.T) {
 	if len(d.VCPU(0).gdtFrames) != 1 || d.VCPU(0).gdtFrames[0] != ok {
 		t.Errorf("gdt frames %v", d.VCPU(0).gdtFrames)
 	}
+	if len(fm.gdt) != 1 || fm.gdt[0] != ok {
+		t.Errorf("the Backend was given GDT frames %v, want [%#x]", fm.gdt, ok)
+	}
 }
 
 // TestUpdateDescriptor: a descriptor goes into a descriptor page or an
@@ -454,5 +459,44 @@ func TestTLBMaintenance(t *testing.T) {
 	}
 	if fm.flushes != 2 || fm.invlpgs != 1 {
 		t.Errorf("flushes %d, invlpgs %d; want 2, 1", fm.flushes, fm.invlpgs)
+	}
+}
+
+// TestUserGSSelector: set_segment_base(SEGBASE_GS_USER_SEL) loads a
+// selector of the vCPU's GDT with its descriptor's base, a reserved flat
+// selector with base 0, and falls back to the null selector for one that
+// does not load (not present, DPL 0, LDT, beyond the frames).
+func TestUserGSSelector(t *testing.T) {
+	m, d, fm, _, data := testGuest(t, false)
+	gdtF, _ := m.cfg.Alloc.Alloc()
+	m.cfg.Frames.Assign(gdtF, 0)
+	put := func(idx int, desc uint64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], desc)
+		m.cfg.Mem.Write(gdtF.Addr()+mm.Maddr(idx*8), b[:])
+	}
+	put(3, 0x12cff2345678ffff) // data, DPL 3, base 0x12345678
+	put(4, 0x00cf72000000ffff) // data, not present
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(gdtF))
+	m.cfg.Mem.Write(data.Addr()+0x300, b[:])
+	sel := func(s uint64) func(*arch.Regs) arch.Exit {
+		return hypercallExit(abi.HYPERVISOR_set_segment_base, abi.SEGBASE_GS_USER_SEL, s)
+	}
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_set_gdt, dataVA+0x300, 512),
+		sel(0x18), sel(0xe02b), sel(0x20), sel(0xe010), sel(0x1c), sel(0x1000), sel(0),
+	}
+	d.VCPU(0).Run()
+	r := fm.results
+	type want struct {
+		gs   uint16
+		base uint64
+	}
+	for i, w := range []want{{0x1b, 0x12345678}, {0xe02b, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}} {
+		got := r[i+2]
+		if got.RAX != 0 || got.GS != w.gs || got.GSBaseShadow != w.base {
+			t.Errorf("step %d: rax %d gs %#x base %#x, want 0, %#x, %#x", i, int64(got.RAX), got.GS, got.GSBaseShadow, w.gs, w.base)
+		}
 	}
 }

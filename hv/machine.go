@@ -29,6 +29,11 @@ type Backend interface {
 	FlushTLB()
 	// InvalidatePage drops the translation of va from the TLBs.
 	InvalidatePage(va mm.GuestVA)
+	// SetGDT gives vCPU v the GDT in frames (validated descriptor pages,
+	// at most 14): from v's next entry, selectors below 0xe000 are
+	// looked up there. The frames v had before may be released once it
+	// returns. Called from v's goroutine.
+	SetGDT(v *VCPU, frames []mm.MFN)
 }
 
 // Power is what the machine does when the hardware domain stops.

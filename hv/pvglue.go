@@ -106,9 +106,19 @@ func (p pvDomain) NewBasePtr(m mm.MFN) abi.Errno {
 	return e
 }
 
-// LoadUserGS: gohv keeps no guest descriptor tables yet (set_gdt), so only
-// the null selector loads.
-func (p pvDomain) LoadUserGS(sel uint16) (uint64, bool) { return 0, sel == 0 }
+// LoadUserGS is what loading sel into %gs gives (set_segment_base
+// GS_USER_SEL): the base of its descriptor in the vCPU's GDT or Xen's
+// reserved entries, if it loads; the null selector loads with base 0.
+func (p pvDomain) LoadUserGS(sel uint16) (uint64, bool) {
+	if sel&^3 == 0 {
+		return 0, true
+	}
+	d, ok := p.v.descriptor(sel)
+	if !ok {
+		return 0, false
+	}
+	return loadableDataSegment(d)
+}
 
 // pvOf returns the PV state of the calling vCPU.
 func pvOf(c *hypercall.Caller) *pv.VCPU { return c.VCPU.(*VCPU).pv }

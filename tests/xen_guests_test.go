@@ -44,6 +44,8 @@ var guestTests = []struct {
 	{"multicall-hcpage", "multicall-hcpage.elf", "SUCCESS"},
 	{"startinfo", "startinfo.elf", "SUCCESS"},
 	{"startinfo-hcpage", "startinfo-hcpage.elf", "SUCCESS"},
+	{"gdt", "gdt.elf", "SUCCESS"},
+	{"gdt-hcpage", "gdt-hcpage.elf", "SUCCESS"},
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot

@@ -39,16 +39,30 @@ func (m machineMemory) And64(ma mm.Maddr, mask uint64) (uint64, bool) {
 // metal is hv's Backend, Power and ConsoleSink on arch/amd64/rt.
 type metal struct{ noReboot bool }
 
-// Run enters the guest with the vCPU's context on the metal.
-func (metal) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
+// context returns the vCPU's context on the metal, made on first use.
+func context(v *hv.VCPU) *rt.GuestContext {
 	g, _ := v.BackendState.(*rt.GuestContext)
 	if g == nil {
 		g = rt.NewGuestContext()
 		v.BackendState = g
 	}
+	return g
+}
+
+// Run enters the guest with the vCPU's context on the metal.
+func (metal) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 	var exit arch.Exit
-	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
+	err := context(v).Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
 	return exit, err
+}
+
+// SetGDT maps the vCPU's GDT frames in the hardware GDT when it runs.
+func (metal) SetGDT(v *hv.VCPU, frames []mm.MFN) {
+	addrs := make([]uint64, len(frames))
+	for i, f := range frames {
+		addrs[i] = uint64(f.Addr())
+	}
+	context(v).SetGDT(addrs)
 }
 
 // CopyFromGuest and CopyToGuest are hypercall.DirectAccess: copies by the

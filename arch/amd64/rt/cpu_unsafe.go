@@ -25,6 +25,15 @@ type guestCtx struct {
 	exitKind, vector, errcode, cr2 uint64
 	fx                             uintptr // 16-byte aligned FXSAVE image inside fxBuf
 	fxBuf                          [512 + 16]byte
+	// gdtPTE are the PTEs of the GDT window's 14 guest pages for this
+	// vCPU: its set_gdt frames, the zero page beyond them; gdtID names
+	// this version of them (SetGDT gives a new one, never reused).
+	gdtPTE [gdtGuestPages]uint64
+	gdtID  uint64
+	// checkedCR3 is the top level Run last found carrying gohv's L4
+	// entries, in tablesGen generation checkedGen (Go only).
+	checkedCR3 uint64
+	checkedGen uint32
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the
@@ -96,6 +105,12 @@ type cpuState struct {
 	// runs, swapped in by the entry's SWAPGS).
 	selDS, selES, selFS, selGS uint16
 	kgsBase                    uint64
+	// The GDT window (desc_unsafe.go): its address, the PTEs of its 16
+	// pages, and the guestCtx.gdtID its guest pages map now (0: none; the
+	// entry maps a vCPU's when it differs).
+	gdtVA    uintptr
+	gdtPT    uintptr
+	gdtOwner uint64
 
 	entryStack [8]uint64 // IRET frame for guest entry
 	cur        uintptr   // index into threads of the running thread

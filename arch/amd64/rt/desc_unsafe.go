@@ -7,17 +7,22 @@ import (
 )
 
 // Descriptor tables, laid out as Xen's so PV guests see the selectors the
-// ABI names. The GDT is Xen's 16-page per-CPU window: entries below 7168
-// (pages 0-13) belong to a guest's set_gdt frames (not mapped yet: guests
-// use the flat selectors only), the reserved tail holds
+// ABI names. The GDT is Xen's 16-page window, one per CPU in the per-CPU
+// area: pages 0-13 (entries 0-7167) are the frames of the running vCPU's
+// set_gdt table, mapped read-write for the CPU (it sets accessed bits;
+// hv validated every descriptor) or a zero page (not present) where it
+// has none; pages 14-15 are this CPU's reserved entries:
 //
 //	0xe008 ring-0 code   0xe010 ring-0 data
 //	0xe023 ring-3 32-bit code (FLAT_RING3_CS32)   0xe02b ring-3 data (FLAT_RING3_DS32/SS)
 //	0xe033 ring-3 64-bit code (FLAT_RING3_CS64)   0xe040 the TSS
 //
+// Its limit covers all 16 pages, as Xen's does. The entry maps a vCPU's
+// frames when the window holds another's (cpuState.gdtOwner).
+//
 // Everything the CPU reads on a transition (GDT, IDT, TSS, IST stacks,
-// gate targets) is in the image, which every guest's page tables map too.
-// IST1 takes exceptions and interrupts (ring-0 Go code may be near the
+// gate targets) is in the upper half, which every guest's page tables map
+// too. IST1 takes exceptions and interrupts (ring-0 Go code may be near the
 // end of its goroutine stack, so nothing runs on the interrupted stack),
 // IST2 NMI and #MC, IST3 #DF.
 
@@ -34,9 +39,18 @@ const (
 	gateIntr = 0x8E // present, DPL 0, 64-bit interrupt gate
 )
 
+// The GDT window: 16 pages per CPU at perCPUBase, the first 14 the guest's.
+const (
+	gdtPages      = 16
+	gdtGuestPages = 14
+	gdtReserved   = gdtGuestPages * pageSize / 8 // first reserved entry (FIRST_RESERVED_GDT_ENTRY)
+)
+
 var (
-	gdt  [8192]uint64
-	idt  [256][2]uint64
+	// gdtPool holds, page-aligned at runtime, a zero page (the window's
+	// not-present guest pages) and each CPU's two reserved pages.
+	gdtPool [(1+2*maxCPUs)*pageSize + pageSize]byte
+	idt     [256][2]uint64
 	tss  [13]uint64 // 104 bytes
 	dtr  [2]uint64  // pseudo-descriptor scratch for LGDT/LIDT
 	ist1 [istSize]byte
@@ -64,6 +78,31 @@ func pseudoDescriptor(base uintptr, size uintptr) uint64 {
 	return uint64(uintptr(unsafe.Pointer(&dtr[0])))
 }
 
+// gdtZeroPage is the zero page behind the window's unused guest pages.
+var gdtZeroPage uintptr
+
+// gdtWindowInit maps CPU c's GDT window: the zero page read-only in the
+// guest's 14 pages, the reserved pages at reserved read-write. Context:
+// kmain, after buildPageTables.
+//
+//go:nosplit
+func gdtWindowInit(c *cpuState, reserved uintptr) {
+	c.gdtVA = perCPUBase + c.id*gdtPages*pageSize
+	c.gdtPT = ptPage(ptPerCPUPT) + c.id*gdtPages*8
+	for i := uintptr(0); i < gdtGuestPages; i++ {
+		*word(c.gdtPT + i*8) = gdtEmptyPTE()
+	}
+	for i := uintptr(0); i < 2; i++ {
+		*word(c.gdtPT + (gdtGuestPages+i)*8) = imagePA(reserved+i*pageSize) | pteFlags | nxBit
+	}
+}
+
+// gdtEmptyPTE maps a guest page of the window that the vCPU's GDT does not
+// reach: the zero page, read-only (its descriptors are not present).
+//
+//go:nosplit
+func gdtEmptyPTE() uint64 { return imagePA(gdtZeroPage) | amd64.PTE_P | nxBit }
+
 // Flat segment descriptors.
 const (
 	descCode64 = 0x00AF9A000000FFFF // L, P, DPL 0, code
@@ -77,11 +116,16 @@ const (
 //
 //go:nosplit
 func initDescriptors() {
-	gdt[selKernelCS>>3] = descCode64
-	gdt[selKernelDS>>3] = descData
-	gdt[selUser32CS>>3] = descCode32 | descDPL3
-	gdt[selUserDS>>3] = descData | descDPL3
-	gdt[selUser64CS>>3] = descCode64 | descDPL3
+	c := thisCPU()
+	pool := alignUp(uintptr(unsafe.Pointer(&gdtPool[0])), pageSize)
+	gdtZeroPage = pool
+	reserved := (*[2 * pageSize / 8]uint64)(unsafe.Pointer(pool + (1+2*c.id)*pageSize))
+	gdtWindowInit(c, pool+(1+2*c.id)*pageSize)
+	reserved[selKernelCS>>3-gdtReserved] = descCode64
+	reserved[selKernelDS>>3-gdtReserved] = descData
+	reserved[selUser32CS>>3-gdtReserved] = descCode32 | descDPL3
+	reserved[selUserDS>>3-gdtReserved] = descData | descDPL3
+	reserved[selUser64CS>>3-gdtReserved] = descCode64 | descDPL3
 	tb := uintptr(unsafe.Pointer(&tss[0]))
 	*word(tb + 0x24) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // IST1
 	*word(tb + 0x2C) = uint64(uintptr(unsafe.Pointer(&ist2[0])) + istSize) // IST2
@@ -89,12 +133,11 @@ func initDescriptors() {
 	*word(tb + 0x04) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // RSP0 (unused: every gate has an IST)
 	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                            // no I/O bitmap
 	base := uint64(tb)
-	gdt[selTSS>>3] = 103 | (base&0xffffff)<<16 | 0x89<<40 | ((base>>24)&0xff)<<56
-	gdt[selTSS>>3+1] = base >> 32
-	amd64.Lgdt(pseudoDescriptor(uintptr(unsafe.Pointer(&gdt[0])), unsafe.Sizeof(gdt)))
+	reserved[selTSS>>3-gdtReserved] = 103 | (base&0xffffff)<<16 | 0x89<<40 | ((base>>24)&0xff)<<56
+	reserved[selTSS>>3-gdtReserved+1] = base >> 32
+	amd64.Lgdt(pseudoDescriptor(c.gdtVA, gdtPages*pageSize))
 	reloadSegments()
 	amd64.Ltr(selTSS)
-	c := thisCPU()
 	c.selDS, c.selES, c.selFS, c.selGS = selKernelDS, selKernelDS, 0, 0
 
 	for v := 0; v < 22; v++ {

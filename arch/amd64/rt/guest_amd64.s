@@ -236,7 +236,8 @@ selectors:
 // func enterGuest(ctx *guestCtx)
 // Runs the vCPU ctx describes (RunGuest has checked its registers) until
 // it exits; returns once guestExit has saved it, exit kind in ctx.
-// Context: the vCPU's goroutine, locked to its thread. Loads the guest's
+// Context: the vCPU's goroutine, locked to its thread. Maps the vCPU's
+// GDT frames in the CPU's window (if it holds another's), loads the guest's
 // data selectors (those the CPU does not hold), vector state, segment
 // bases, CR0.TS, CR3 (if it changes or a TLB flush is due) and registers,
 // then SYSRET or IRETQ to ring 3. Clobbers every register but SP and BP.
@@ -254,6 +255,25 @@ TEXT ·enterGuest(SB),NOSPLIT|NOFRAME,$0-8
 	RDMSR
 	MOVL	AX, cpuState_hostFS(BX)
 	MOVL	DX, (cpuState_hostFS+4)(BX)
+	// The vCPU's GDT frames in this CPU's window, unless they are there.
+	MOVQ	guestCtx_gdtID(R9), AX
+	CMPQ	AX, cpuState_gdtOwner(BX)
+	JEQ	selectors
+	MOVQ	AX, cpuState_gdtOwner(BX)
+	MOVQ	cpuState_gdtPT(BX), DI
+	LEAQ	guestCtx_gdtPTE(R9), SI
+	MOVQ	cpuState_gdtVA(BX), DX
+	MOVL	$const_gdtGuestPages, CX
+gdtpage:
+	MOVQ	(SI), AX
+	MOVQ	AX, (DI)
+	INVLPG	(DX)
+	ADDQ	$8, SI
+	ADDQ	$8, DI
+	ADDQ	$const_pageSize, DX
+	DECL	CX
+	JNE	gdtpage
+selectors:
 	// Selectors first: a fault there leaves nothing of the guest loaded.
 	CALL	·segLoad(SB)
 	MOVQ	guestCtx_fx(R9), CX

@@ -114,7 +114,29 @@ func NewGuestContext() *GuestContext {
 	g.c.fx = alignUp(uintptr(unsafe.Pointer(&g.c.fxBuf[0])), 16)
 	copyFX(g.c.fx, alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16))
 	g.c.fxLoad = 1
+	g.SetGDT(nil)
 	return g
+}
+
+// gdtIDs hands out guestCtx.gdtID values.
+var gdtIDs atomic.Uint64
+
+// SetGDT gives the vCPU the GDT whose frames are at machine addresses
+// frames (at most 14, each a validated descriptor page: hv's set_gdt):
+// the next entry maps them in the CPU's GDT window, where selectors
+// below 0xe000 find them; the rest of the guest's part is not present.
+// Whatever the window mapped before stops being used at that entry, and
+// no guest runs before it, so the caller may release the old frames once
+// SetGDT returns. Context: the vCPU's goroutine.
+func (g *GuestContext) SetGDT(frames []uint64) {
+	c := &g.c
+	for i := range c.gdtPTE {
+		c.gdtPTE[i] = gdtEmptyPTE()
+		if i < len(frames) {
+			c.gdtPTE[i] = frames[i]&amd64.PTE_ADDR | pteFlags | nxBit
+		}
+	}
+	atomic.StoreUint64(&c.gdtID, gdtIDs.Add(1))
 }
 
 // Errors of GuestContext.Run: state that cannot be entered.
@@ -135,17 +157,12 @@ var (
 // the vCPU's goroutine, locked to its OS thread (runtime.LockOSThread),
 // which keeps the guest's x87 state between runs.
 func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit) error {
-	if cr3&(pageSize-1) != 0 || cr3 >= directMapEnd {
-		return ErrGuestTables
-	}
-	// Without gohv's entries the first instruction after the CR3 switch
-	// faults with nowhere to go.
-	const ad = amd64.PTE_A | amd64.PTE_D // the CPU sets these as it walks
-	l4 := dm(cr3)
-	for _, i := range [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect} {
-		if atomic.LoadUint64(word(l4+i*8))&^ad != atomic.LoadUint64(word(pml4+i*8))&^ad {
+	c := &g.c
+	if cr3 != c.checkedCR3 || c.checkedGen != atomic.LoadUint32(&tablesGen) {
+		if !hasHypervisorSlots(cr3) {
 			return ErrGuestTables
 		}
+		c.checkedCR3, c.checkedGen = cr3, atomic.LoadUint32(&tablesGen)
 	}
 	if !canonical(regs.RIP) || !canonical(regs.RSP) || !canonical(regs.FSBase) || !canonical(regs.GSBase) {
 		return ErrGuestAddress
@@ -154,7 +171,6 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		return ErrGuestSelector
 	}
 	regs.RFLAGS = regs.RFLAGS&^rflagsDenied | rflagsForced
-	c := &g.c
 	c.regs = uintptr(unsafe.Pointer(regs))
 	c.cr3 = cr3
 	c.ts = 0
@@ -180,6 +196,29 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		exit.Kind = arch.ExitBadSelector
 	}
 	return nil
+}
+
+// tablesGen counts ReleaseTables calls: a GuestContext trusts the top
+// level it last checked (hasHypervisorSlots) only within one generation.
+var tablesGen uint32
+
+// hasHypervisorSlots reports whether the top-level table at machine address
+// cr3 carries gohv's L4 entries: without them the first instruction after
+// the CR3 switch faults with nowhere to go. (mm writes them when it
+// validates an L4 and refuses guest writes to them, so a validated L4
+// keeps them until it stops being one.)
+func hasHypervisorSlots(cr3 uint64) bool {
+	if cr3&(pageSize-1) != 0 || cr3 >= directMapEnd {
+		return false
+	}
+	const ad = amd64.PTE_A | amd64.PTE_D // the CPU sets these as it walks
+	l4 := dm(cr3)
+	for _, i := range [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect} {
+		if atomic.LoadUint64(word(l4+i*8))&^ad != atomic.LoadUint64(word(pml4+i*8))&^ad {
+			return false
+		}
+	}
+	return true
 }
 
 // guestIRQ serves an interrupt that stopped a guest, as irqTimer and
@@ -214,6 +253,7 @@ func InvalidatePage(va uint64) {
 // has it loaded, gohv's own tables replace it, since the frame may be
 // reused for anything. Any context.
 func ReleaseTables(cr3 uint64) {
+	atomic.AddUint32(&tablesGen, 1)
 	if amd64.ReadCR3()&amd64.PTE_ADDR == cr3 {
 		amd64.WriteCR3(idleCR3)
 	}

@@ -1,0 +1,158 @@
+/*
+ * gdt: a guest's own GDT (set_gdt 2, update_descriptor 10; Xen keeps it in
+ * the first 14 pages of the hardware GDT, its reserved selectors after):
+ *  - set_gdt of a frame still mapped writable is -EINVAL; mapped read-only
+ *    it works, and the frame then cannot be mapped writable (-EBUSY);
+ *  - set_gdt of a frame holding a system descriptor (a TSS) is -EINVAL, and
+ *    more than 14 pages' worth of entries is -EINVAL;
+ *  - a data descriptor written with DPL 0 is raised to DPL 3: lar shows it
+ *    and lsl its limit, and it loads into %fs from the guest kernel, whose
+ *    %fs:0 then reads at the descriptor's base;
+ *  - update_descriptor on the live table: %fs reloaded reads the new base;
+ *  - loading a not-present descriptor raises #NP, an empty entry of the
+ *    window (a page with no frame) #GP, each with the selector as error
+ *    code; Xen's flat selectors still load;
+ *  - set_gdt with no entries gives the frame back: it can be mapped
+ *    writable again.
+ */
+#include "lib.h"
+
+const char test_name[] = "gdt";
+
+#define __HYPERVISOR_update_descriptor 10
+
+static u64 table[512] __attribute__((aligned(4096), section(".bss.page_aligned")));
+static u64 marks[2] = { 0x1111111111111111UL, 0x2222222222222222UL };
+
+#define DATA_IDX    6	/* selector 0x33 */
+#define ABSENT_IDX  7	/* selector 0x3b */
+#define EMPTY_SEL   0x1003	/* entry 512: the window's second page, no frame behind it */
+#define PTE_RO (_PAGE_PRESENT | _PAGE_ACCESSED)
+#define PTE_RW (_PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY)
+
+/* A flat-limit (4 GiB, G=1 D=1) read/write data descriptor at base. */
+static u64 data_desc(u32 base, unsigned present, unsigned dpl)
+{
+	u64 d = 0xffffUL;			/* limit 15:0 */
+	d |= (u64)(base & 0xffffff) << 16;	/* base 23:0 */
+	d |= 2UL << 40;				/* type: data, writable */
+	d |= 1UL << 44;				/* S: code/data */
+	d |= (u64)dpl << 45;
+	d |= (u64)present << 47;
+	d |= 0xfUL << 48;			/* limit 19:16 */
+	d |= 0xcUL << 52;			/* G, D/B */
+	d |= (u64)(base >> 24) << 56;		/* base 31:24 */
+	return d;
+}
+
+static long set_gdt(u64 *frames, u32 entries)
+{
+	return HYPERCALL2(__HYPERVISOR_set_gdt, frames, entries);
+}
+
+static long update_descriptor(u64 maddr, u64 desc)
+{
+	return HYPERCALL2(__HYPERVISOR_update_descriptor, maddr, desc);
+}
+
+static volatile struct cpu_regs seen;
+static volatile int hits;
+static volatile u64 resume_at;
+
+static int hook(struct cpu_regs *r)
+{
+	seen = *r;
+	hits++;
+	r->rip = resume_at;
+	return 1;
+}
+
+extern char load_at[], load_after[];
+
+/* Loads sel into %fs; returns the vector it raised (0: none). */
+static u64 load_fs(u16 sel)
+{
+	hits = 0;
+	resume_at = (u64)load_after;
+	asm volatile("load_at: mov %0, %%fs\nload_after:" :: "r"((u32)sel) : "memory");
+	if (!hits)
+		return 0;
+	check((u64)seen.rip == (u64)load_at, "fault at %#lx, want the mov at %#lx", (u64)seen.rip, (u64)load_at);
+	return seen.vector;
+}
+
+static u64 read_fs0(void)
+{
+	u64 v;
+	asm volatile("mov %%fs:0, %0" : "=r"(v) :: "memory");
+	return v;
+}
+
+void test_main(void)
+{
+	install_traps();
+	trap_hook = hook;
+	u64 mfn = virt_to_mfn(table);
+	u64 frames[1] = { mfn };
+	u32 sel = DATA_IDX << 3 | 3;
+
+	table[DATA_IDX] = data_desc((u32)(u64)&marks[0], 1, 0);
+	table[ABSENT_IDX] = data_desc(0, 0, 3);
+	check_eq(set_gdt(frames, 512), -XEN_EINVAL, "set_gdt of a frame mapped writable");
+	check_eq(hc_update_va_mapping((u64)table, (mfn << 12) | PTE_RO, UVMF_INVLPG), 0, "map the GDT frame read-only");
+	check_eq(set_gdt(frames, 7169), -XEN_EINVAL, "set_gdt of 7169 entries");
+	check_eq(set_gdt(frames, 512), 0, "set_gdt");
+	check_eq(hc_update_va_mapping((u64)table, (mfn << 12) | PTE_RW, UVMF_INVLPG), -XEN_EBUSY,
+		 "map the live GDT frame writable");
+
+	/* The descriptor as Xen left it: DPL 3. */
+	u32 ar = 0, limit = 0;
+	u8 ok_ar = 0, ok_lsl = 0;
+	asm volatile("lar %2, %0; setz %1" : "=r"(ar), "=q"(ok_ar) : "r"(sel));
+	asm volatile("lsl %2, %0; setz %1" : "=r"(limit), "=q"(ok_lsl) : "r"(sel));
+	check(ok_ar && ((ar >> 13) & 3) == 3 && (ar & (1 << 15)), "lar %#x: ok %d ar %#x, want present with DPL 3", sel, ok_ar, ar);
+	check(ok_lsl && limit == 0xffffffff, "lsl %#x: ok %d limit %#x, want 0xffffffff", sel, ok_lsl, limit);
+	printf("lar %#x = %#x, lsl = %#x\n", sel, ar, limit);
+	check_eq((table[DATA_IDX] >> 45) & 3, 3, "DPL in the frame after set_gdt");
+
+	/* Load it into %fs and read through it. */
+	check_eq(load_fs(sel), 0, "mov to %fs of the GDT data selector");
+	u64 v = read_fs0();
+	check(v == marks[0], "%%fs:0 = %#lx, want %#lx (the descriptor's base)", v, marks[0]);
+
+	/* update_descriptor on the live table, then reload. */
+	u64 pa = (mfn << 12) + DATA_IDX * 8;
+	check_eq(update_descriptor(pa, data_desc((u32)(u64)&marks[1], 1, 3)), 0, "update_descriptor");
+	check_eq(load_fs(sel), 0, "mov to %fs after update_descriptor");
+	v = read_fs0();
+	check(v == marks[1], "%%fs:0 after update_descriptor = %#lx, want %#lx", v, marks[1]);
+	check_eq(update_descriptor(pa, 0x0000890000000067UL), -XEN_EINVAL, "update_descriptor with a TSS");
+
+	/* Not present: #NP; an empty entry of the window: #GP. */
+	u64 vec = load_fs(ABSENT_IDX << 3 | 3);
+	check(vec == 11 && seen.error_code == ABSENT_IDX << 3, "not-present selector: vector %lu error %#lx, want 11, %#x",
+	      vec, seen.error_code, ABSENT_IDX << 3);
+	vec = load_fs(EMPTY_SEL);
+	check(vec == 13 && seen.error_code == (EMPTY_SEL & ~3UL), "empty selector %#x: vector %lu error %#lx, want 13, %#lx",
+	      EMPTY_SEL, vec, seen.error_code, EMPTY_SEL & ~3UL);
+	check_eq(load_fs(FLAT_USER_SS), 0, "mov to %fs of FLAT_USER_DS");
+	check_eq(load_fs(0), 0, "mov to %fs of the null selector");
+
+	/* A frame with a TSS descriptor is refused; the live GDT stays. */
+	static u64 bad[512] __attribute__((aligned(4096), section(".bss.page_aligned")));
+	bad[1] = 0x0000890000000067UL;
+	u64 bad_mfn = virt_to_mfn(bad);
+	check_eq(hc_update_va_mapping((u64)bad, (bad_mfn << 12) | PTE_RO, UVMF_INVLPG), 0, "map the bad frame read-only");
+	u64 bad_frames[1] = { bad_mfn };
+	check_eq(set_gdt(bad_frames, 512), -XEN_EINVAL, "set_gdt of a frame with a TSS descriptor");
+	check_eq(load_fs(sel), 0, "mov to %fs after the refused set_gdt");
+	check(read_fs0() == marks[1], "%%fs:0 after the refused set_gdt");
+	check_eq(load_fs(0), 0, "mov to %fs of the null selector");
+
+	/* No entries: the frame is the guest's again. */
+	check_eq(set_gdt(frames, 0), 0, "set_gdt with no entries");
+	check_eq(hc_update_va_mapping((u64)table, (mfn << 12) | PTE_RW, UVMF_INVLPG), 0,
+		 "map the old GDT frame writable");
+	vec = load_fs(sel);
+	check(vec == 13, "selector %#x with no GDT: vector %lu, want 13", sel, vec);
+}
