@@ -60,7 +60,7 @@ func checkDescriptor(d uint64) (uint64, bool) {
 // The address must be 8-byte aligned in a frame the domain owns that is a
 // descriptor page or an ordinary writable page (not a page table); the
 // descriptor is checked and fixed up as set_gdt's are. -EINVAL otherwise.
-func updateDescriptor(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+func updateDescriptor(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 	v := c.VCPU.(*VCPU)
 	ma, desc := mm.Maddr(a[0]), a[1]
 	fixed, ok := checkDescriptor(desc)
@@ -95,7 +95,7 @@ var CheckSegDescPage = checkSegDescPage
 // -EINVAL; each frame must belong to the domain and validate as a
 // descriptor page (-EINVAL otherwise); on success the vCPU's previous GDT
 // frames are released.
-func setGDT(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+func setGDT(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 	v := c.VCPU.(*VCPU)
 	entries := a[1]
 	if entries > firstReservedGDTEntry {

@@ -134,7 +134,7 @@ func registerPV(d *hypercall.Dispatcher) {
 	// iret restores the whole register file from the guest's stack, also
 	// from inside a multicall (which it ends): the run loop sees iretDone
 	// and keeps the restored registers.
-	reg(abi.HYPERVISOR_iret, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_iret, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		v := c.VCPU.(*VCPU)
 		v.iretDone = true
 		rax, err := v.pv.Iret(&v.Regs)
@@ -143,39 +143,40 @@ func registerPV(d *hypercall.Dispatcher) {
 		}
 		return hypercall.Value(rax)
 	})
-	reg(abi.HYPERVISOR_set_trap_table, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_set_trap_table, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		next, more, e := pvOf(c).SetTrapTable(a[0], c.VCPU.Preempt)
 		if e != 0 {
 			return hypercall.Errno(e)
 		}
 		if more {
-			a[0] = next
-			return hypercall.Continuation(a)
+			rest := *a
+			rest[0] = next
+			return hypercall.Continuation(rest)
 		}
 		return hypercall.Value(0)
 	})
 	reg(abi.HYPERVISOR_set_gdt, setGDT)
 	reg(abi.HYPERVISOR_update_descriptor, updateDescriptor)
-	reg(abi.HYPERVISOR_stack_switch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_stack_switch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		return result(pvOf(c).StackSwitch(a[0], a[1]))
 	})
-	reg(abi.HYPERVISOR_set_callbacks, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_set_callbacks, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		return result(pvOf(c).SetCallbacks(a[0], a[1], a[2]))
 	})
-	reg(abi.HYPERVISOR_fpu_taskswitch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_fpu_taskswitch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		return result(pvOf(c).FPUTaskswitch(a[0] != 0))
 	})
-	reg(abi.HYPERVISOR_set_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_set_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		return result(pvOf(c).SetDebugReg(int(a[0]), a[1]))
 	})
-	reg(abi.HYPERVISOR_get_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_get_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		v, e := pvOf(c).GetDebugReg(int(a[0]))
 		if e != 0 {
 			return hypercall.Errno(e)
 		}
 		return hypercall.Value(v)
 	})
-	reg(abi.HYPERVISOR_callback_op, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+	reg(abi.HYPERVISOR_callback_op, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 		return callbackOp(c, a)
 	})
 }
@@ -190,7 +191,7 @@ func result(e abi.Errno) hypercall.Result {
 // callbackOp is callback_op (30): CALLBACKOP_register with struct
 // callback_register {u16 type; u16 flags; u32 pad; u64 address},
 // CALLBACKOP_unregister with struct callback_unregister {u16 type}.
-func callbackOp(c *hypercall.Caller, a hypercall.Args) hypercall.Result {
+func callbackOp(c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
 	switch a[0] {
 	case abi.CALLBACKOP_register:
 		var b [16]byte

@@ -23,6 +23,7 @@ type VCPU struct {
 	waiter *sched.Waiter
 	guest  hypercall.SpaceGuest
 	caller hypercall.Caller
+	args   hypercall.Args // the hypercall being dispatched (heap: handlers get a pointer)
 	pv     *pv.VCPU // the PV execution model's state of this vCPU
 	// iretDone is set by an iret run through the dispatch table (alone or
 	// in a multicall): Regs already hold the restored frame. iretErr is
@@ -137,7 +138,8 @@ func (v *VCPU) Run() {
 func (v *VCPU) hypercall() {
 	r := &v.Regs
 	nr := r.RAX
-	res := v.dom.m.disp.Dispatch(&v.caller, nr, hypercall.Args{r.RDI, r.RSI, r.RDX, r.R10, r.R8})
+	v.args = hypercall.Args{r.RDI, r.RSI, r.RDX, r.R10, r.R8}
+	res := v.dom.m.disp.Dispatch(&v.caller, nr, &v.args)
 	switch nr {
 	case abi.HYPERVISOR_sched_op, abi.HYPERVISOR_sched_op_compat, abi.HYPERVISOR_multicall:
 		// The vCPU may have blocked or yielded: it is scheduled in again

@@ -31,7 +31,7 @@ func consolePermitted(dom Domain, cmd uint32) bool {
 	return cmd == abi.CONSOLEIO_write && dom.State().consoleWrite
 }
 
-func doConsoleIO(d *Dispatcher, c *Caller, a Args) Result {
+func doConsoleIO(d *Dispatcher, c *Caller, a *Args) Result {
 	cmd, count, buf := uint32(a[0]), uint32(a[1]), a[2]
 	if d.console == nil {
 		return Errno(abi.ENOSYS)

@@ -16,7 +16,7 @@ import (
 // evtchn_init_control, 24 bytes).
 const evtchnMaxArg = 24
 
-func doEventChannelOp(d *Dispatcher, c *Caller, a Args) Result {
+func doEventChannelOp(d *Dispatcher, c *Caller, a *Args) Result {
 	return eventChannelOp(c, int(int32(a[0])), a[1])
 }
 
@@ -32,7 +32,7 @@ const (
 // *uop). Xen reads the whole struct (-EFAULT), then runs the ten original
 // commands (bind_interdomain .. unmask) as event_channel_op on the union;
 // every other command is -ENOSYS.
-func doEventChannelOpCompat(d *Dispatcher, c *Caller, a Args) Result {
+func doEventChannelOpCompat(d *Dispatcher, c *Caller, a *Args) Result {
 	var b [evtchnOpSize]byte
 	if !c.readGuest(a[0], b[:]) {
 		return Errno(abi.EFAULT)

@@ -108,7 +108,7 @@ func FuzzDispatch(f *testing.F) {
 		dom0Frames := w.frameBytes(0)
 		dom0State := *w.doms[0].state.snapshot()
 
-		r := w.d.Dispatch(w.callers[1], nr, a)
+		r := w.d.Dispatch(w.callers[1], nr, &a)
 		for n := 0; r.Continue; n++ {
 			if n > 10000 {
 				t.Fatalf("continuations do not end: %+v", r)

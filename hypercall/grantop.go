@@ -17,7 +17,7 @@ import (
 // grantMaxElem is the largest element (gnttab_copy, 40 bytes).
 const grantMaxElem = grant.SizeofCopyOp
 
-func doGrantTableOp(d *Dispatcher, c *Caller, a Args) Result {
+func doGrantTableOp(d *Dispatcher, c *Caller, a *Args) Result {
 	cmd, uop, count := uint32(a[0]), a[1], uint32(a[2])
 	if d.grants == nil {
 		return Errno(abi.ENOSYS)

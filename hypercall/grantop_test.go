@@ -198,7 +198,7 @@ func TestGrantTableOpCopyAndMap(t *testing.T) {
 	putCopy(bufVA+grant.SizeofCopyOp, 3, 100)
 	w.vcpus[0].preemptAt = map[int]bool{0: true}
 	r := w.call(0, abi.HYPERVISOR_grant_table_op, abi.GNTTABOP_copy, bufVA, 2)
-	if !r.Continue || r.Args != (Args{abi.GNTTABOP_copy, bufVA + grant.SizeofCopyOp, 1}) {
+	if !r.Continue || *r.Args != (Args{abi.GNTTABOP_copy, bufVA + grant.SizeofCopyOp, 1}) {
 		t.Fatalf("continuation %+v", r)
 	}
 	checkRet(t, "copy piece 2", w.d.Dispatch(w.callers[0], abi.HYPERVISOR_grant_table_op, r.Args), 0)

@@ -221,7 +221,7 @@ func newWorld(t testing.TB) *world {
 func (w *world) call(dom int, nr uint64, args ...uint64) Result {
 	var a Args
 	copy(a[:], args)
-	return w.d.Dispatch(w.callers[dom], nr, a)
+	return w.d.Dispatch(w.callers[dom], nr, &a)
 }
 
 // neg returns the RAX of a call failing with e.

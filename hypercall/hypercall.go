@@ -36,13 +36,16 @@ type Args [5]uint64
 // guest re-issues the call when it next runs (after pending events, which
 // is the point of preempting). Inside a multicall the continuation is
 // stored into the entry instead and the multicall itself continues.
+//
+// Three words, so a handler returns it in registers (Go's ABI puts arrays
+// in memory): the continuation's arguments sit behind a pointer.
 type Result struct {
 	// Ret is RAX for a finished call; ignored when Continue is set.
 	Ret uint64
 	// Continue marks a continuation; Args then holds its arguments.
 	Continue bool
 	// Args are the continuation's arguments (only with Continue).
-	Args Args
+	Args *Args
 }
 
 // Errno returns the Result of a call that finished with e (0: success).
@@ -59,7 +62,7 @@ func Value(v uint64) Result { return Result{Ret: v} }
 
 // Continuation returns the Result of a call preempted with a as the
 // arguments of the rest of its work.
-func Continuation(a Args) Result { return Result{Continue: true, Args: a} }
+func Continuation(a Args) Result { return Result{Continue: true, Args: &a} }
 
 // Regs is the part of a vCPU's saved registers a hypercall reads and
 // writes. hv copies it from and back to the vCPU's frame around Dispatch.
@@ -167,6 +170,9 @@ type Caller struct {
 	mc   [mcEntrySize]byte
 	arg  [argScratch]byte
 	word [8]byte
+	// mcArgs holds the arguments of the multicall entry being dispatched
+	// (a handler's *Args must not point into a stack: it would escape).
+	mcArgs Args
 }
 
 // argScratch is the size of Caller.arg: the largest argument structure a
@@ -203,7 +209,7 @@ type Directory interface {
 // through c.Mem), calls a worker with Go values, and encodes the results.
 // Handlers never panic on guest input and return only guest-visible Xen
 // errno values, non-negative results or continuations.
-type Handler func(d *Dispatcher, c *Caller, a Args) Result
+type Handler func(d *Dispatcher, c *Caller, a *Args) Result
 
 // Config is the machine-wide part of the hypercall layer.
 type Config struct {
@@ -269,7 +275,7 @@ func (d *Dispatcher) Register(nr int, h Handler) error {
 
 // Dispatch runs hypercall nr (the guest's RAX) with arguments a for
 // caller c. Unknown numbers and empty slots return -ENOSYS.
-func (d *Dispatcher) Dispatch(c *Caller, nr uint64, a Args) Result {
+func (d *Dispatcher) Dispatch(c *Caller, nr uint64, a *Args) Result {
 	if nr >= NrHypercalls {
 		return Errno(abi.ENOSYS)
 	}

@@ -31,7 +31,7 @@ func TestDispatchEmptySlots(t *testing.T) {
 func TestRegister(t *testing.T) {
 	w := newWorld(t)
 	var got Args
-	h := func(d *Dispatcher, c *Caller, a Args) Result { got = a; return Value(7) }
+	h := func(d *Dispatcher, c *Caller, a *Args) Result { got = *a; return Value(7) }
 	if err := w.d.Register(abi.HYPERVISOR_set_trap_table, h); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestRegister(t *testing.T) {
 		}
 	}
 	// A second dispatcher does not see the first one's registration.
-	if r := New(Config{}).Dispatch(w.callers[0], abi.HYPERVISOR_set_trap_table, Args{}); r.Ret != neg(abi.ENOSYS) {
+	if r := New(Config{}).Dispatch(w.callers[0], abi.HYPERVISOR_set_trap_table, &Args{}); r.Ret != neg(abi.ENOSYS) {
 		t.Fatalf("fresh dispatcher: %#x", r.Ret)
 	}
 }
@@ -292,7 +292,7 @@ func TestConsoleIO(t *testing.T) {
 	w.doms[1].state = NewDomainState(DomainConfig{})
 	checkRet(t, "gated domU", w.call(1, abi.HYPERVISOR_console_io, abi.CONSOLEIO_write, 1, bufVA), neg(abi.EPERM))
 	// No console at all.
-	if r := New(Config{}).Dispatch(w.callers[0], abi.HYPERVISOR_console_io, Args{0, 1, bufVA}); r.Ret != neg(abi.ENOSYS) {
+	if r := New(Config{}).Dispatch(w.callers[0], abi.HYPERVISOR_console_io, &Args{0, 1, bufVA}); r.Ret != neg(abi.ENOSYS) {
 		t.Errorf("no console: %#x", r.Ret)
 	}
 }
@@ -303,8 +303,9 @@ func TestConsoleWriteContinuation(t *testing.T) {
 	w.guests[0].put(bufVA, msg)
 	w.vcpus[0].preemptAt = map[int]bool{0: true} // preempt before the 2nd chunk
 	regs := Regs{RAX: abi.HYPERVISOR_console_io, RDI: abi.CONSOLEIO_write, RSI: uint64(len(msg)), RDX: bufVA, RIP: 0x2002}
-	r := w.d.Dispatch(w.callers[0], regs.RAX, regs.Args())
-	if !r.Continue || r.Args != (Args{abi.CONSOLEIO_write, uint64(len(msg) - consoleChunk), bufVA + consoleChunk}) {
+	a := regs.Args()
+	r := w.d.Dispatch(w.callers[0], regs.RAX, &a)
+	if !r.Continue || *r.Args != (Args{abi.CONSOLEIO_write, uint64(len(msg) - consoleChunk), bufVA + consoleChunk}) {
 		t.Fatalf("continuation %+v", r)
 	}
 	regs.Apply(abi.HYPERVISOR_console_io, r)
@@ -312,7 +313,8 @@ func TestConsoleWriteContinuation(t *testing.T) {
 		t.Fatalf("regs %+v", regs)
 	}
 	// The guest re-executes the SYSCALL.
-	r = w.d.Dispatch(w.callers[0], regs.RAX, regs.Args())
+	a = regs.Args()
+	r = w.d.Dispatch(w.callers[0], regs.RAX, &a)
 	checkRet(t, "resumed write", r, 0)
 	if w.con.raw.String() != string(msg) {
 		t.Fatalf("output after continuation: %d bytes", w.con.raw.Len())
@@ -634,7 +636,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		{"multicall", abi.HYPERVISOR_multicall, Args{listVA, 2}},
 	} {
 		var r Result
-		n := testing.AllocsPerRun(100, func() { r = w.d.Dispatch(c, tc.nr, tc.a) })
+		n := testing.AllocsPerRun(100, func() { r = w.d.Dispatch(c, tc.nr, &tc.a) })
 		if r.Continue || int64(r.Ret) < 0 {
 			t.Fatalf("%s failed: %#x", tc.name, r.Ret)
 		}

@@ -63,7 +63,7 @@ type batch struct {
 
 // decodeBatch reads the arguments of a batch call, picking up the done
 // count of a continued one from *pdone (best effort, as in Xen).
-func decodeBatch(c *Caller, a Args) batch {
+func decodeBatch(c *Caller, a *Args) batch {
 	b := batch{list: a[0], count: uint32(a[1]), pdone: a[2], foreigndom: uint32(a[3])}
 	if b.count&mmuUpdatePreempted != 0 {
 		b.count &^= mmuUpdatePreempted
@@ -90,7 +90,7 @@ func (b batch) finish(c *Caller, i uint32, size uint64, e abi.Errno, preempted b
 	return Errno(e)
 }
 
-func doMMUUpdate(d *Dispatcher, c *Caller, a Args) Result {
+func doMMUUpdate(d *Dispatcher, c *Caller, a *Args) Result {
 	self := c.Domain.State().space
 	if self == nil {
 		return Errno(abi.ENOSYS)
@@ -134,7 +134,7 @@ func doMMUUpdate(d *Dispatcher, c *Caller, a Args) Result {
 	return b.finish(c, i, mmuUpdateSize, 0, false)
 }
 
-func doMMUExtOp(d *Dispatcher, c *Caller, a Args) Result {
+func doMMUExtOp(d *Dispatcher, c *Caller, a *Args) Result {
 	self := c.Domain.State().space
 	if self == nil {
 		return Errno(abi.ENOSYS)
@@ -169,7 +169,7 @@ func doMMUExtOp(d *Dispatcher, c *Caller, a Args) Result {
 
 // doUpdateVAMapping is update_va_mapping (14): (unsigned long va, u64
 // val, unsigned long flags) on the calling vCPU's kernel page tables.
-func doUpdateVAMapping(d *Dispatcher, c *Caller, a Args) Result {
+func doUpdateVAMapping(d *Dispatcher, c *Caller, a *Args) Result {
 	self := c.Domain.State().space
 	if self == nil {
 		return Errno(abi.ENOSYS)
@@ -180,7 +180,7 @@ func doUpdateVAMapping(d *Dispatcher, c *Caller, a Args) Result {
 // doUpdateVAMappingOtherDomain is update_va_mapping_otherdomain (22): as
 // update_va_mapping with the mapped frame owned by domid (resolved and
 // authorised as mmu_update's foreigndom).
-func doUpdateVAMappingOtherDomain(d *Dispatcher, c *Caller, a Args) Result {
+func doUpdateVAMappingOtherDomain(d *Dispatcher, c *Caller, a *Args) Result {
 	self := c.Domain.State().space
 	if self == nil {
 		return Errno(abi.ENOSYS)

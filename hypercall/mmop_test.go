@@ -211,7 +211,7 @@ func TestMMUUpdateContinuation(t *testing.T) {
 	w.vcpus[1].preemptAt = map[int]bool{w.vcpus[1].calls: true}
 	r := w.call(1, abi.HYPERVISOR_mmu_update, bufVA, 3, pdone, abi.DOMID_SELF)
 	want := Args{bufVA + mmuUpdateSize, 2 | mmuUpdatePreempted, pdone, abi.DOMID_SELF}
-	if !r.Continue || r.Args != want {
+	if !r.Continue || *r.Args != want {
 		t.Fatalf("continuation %+v, want %v", r, want)
 	}
 	if g.get32(pdone) != 1 || w.entry(l1, 50) == 0 || w.entry(l1, 51) != 0 {
@@ -245,7 +245,7 @@ func TestMMUExtOp(t *testing.T) {
 	w.vcpus[1].preemptAt = map[int]bool{w.vcpus[1].calls: true}
 	r = w.call(1, abi.HYPERVISOR_mmuext_op, bufVA, 2, pdone, abi.DOMID_SELF)
 	want := Args{bufVA + mmuextOpSize, 1 | mmuUpdatePreempted, pdone, abi.DOMID_SELF}
-	if !r.Continue || r.Args != want || g.get32(pdone) != 1 {
+	if !r.Continue || *r.Args != want || g.get32(pdone) != 1 {
 		t.Fatalf("continuation %+v pdone %d", r, g.get32(pdone))
 	}
 	checkRet(t, "piece 2", w.d.Dispatch(w.callers[1], abi.HYPERVISOR_mmuext_op, r.Args), 0)

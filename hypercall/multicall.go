@@ -30,7 +30,7 @@ const (
 //     entry.
 //
 // It returns 0 when every entry ran.
-func doMulticall(d *Dispatcher, c *Caller, a Args) Result {
+func doMulticall(d *Dispatcher, c *Caller, a *Args) Result {
 	list, nr := a[0], uint32(a[1])
 	if c.inMulticall {
 		return Errno(abi.EINVAL)
@@ -51,7 +51,7 @@ func doMulticall(d *Dispatcher, c *Caller, a Args) Result {
 			return Errno(abi.EFAULT)
 		}
 		op := le.Uint64(b[0:])
-		var args Args
+		args := &c.mcArgs
 		for j := range args {
 			args[j] = le.Uint64(b[mcArgsOff+8*j:])
 		}

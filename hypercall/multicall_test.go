@@ -109,7 +109,7 @@ func TestMulticallIretEndsBatch(t *testing.T) {
 		want := neg(abi.ENOSYS)
 		if registered {
 			// hv's iret restores the guest's RAX and returns it.
-			w.d.Register(abi.HYPERVISOR_iret, func(d *Dispatcher, c *Caller, a Args) Result { return Value(0x1234) })
+			w.d.Register(abi.HYPERVISOR_iret, func(d *Dispatcher, c *Caller, a *Args) Result { return Value(0x1234) })
 			want = 0x1234
 		}
 		putEntries(g, listVA,
@@ -155,7 +155,8 @@ func TestMulticallContinuation(t *testing.T) {
 	regs := Regs{RAX: abi.HYPERVISOR_multicall, RDI: listVA, RSI: 4, RIP: 0x3002}
 	var pieces int
 	for {
-		r := w.d.Dispatch(w.callers[0], regs.RAX, regs.Args())
+		a := regs.Args()
+		r := w.d.Dispatch(w.callers[0], regs.RAX, &a)
 		regs.Apply(abi.HYPERVISOR_multicall, r)
 		if !r.Continue {
 			break

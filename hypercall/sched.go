@@ -38,7 +38,7 @@ func (s *DomainState) VMAssistOp(cmd, t uint32) abi.Errno {
 	return abi.ENOSYS
 }
 
-func doVMAssist(d *Dispatcher, c *Caller, a Args) Result {
+func doVMAssist(d *Dispatcher, c *Caller, a *Args) Result {
 	return Errno(c.Domain.State().VMAssistOp(uint32(a[0]), uint32(a[1])))
 }
 
@@ -89,7 +89,7 @@ func (s *DomainState) setShutdownCode(reason uint32) abi.Errno {
 // timeout@16.
 const schedPollSize = 24
 
-func doSchedOp(d *Dispatcher, c *Caller, a Args) Result {
+func doSchedOp(d *Dispatcher, c *Caller, a *Args) Result {
 	cmd, arg := int32(a[0]), a[1]
 	switch cmd {
 	case abi.SCHEDOP_yield:
@@ -173,7 +173,7 @@ func schedPoll(c *Caller, arg uint64) Result {
 
 // doSchedOpCompat is the legacy sched_op_compat (6): (int cmd, unsigned
 // long arg) with the shutdown reason in arg itself.
-func doSchedOpCompat(d *Dispatcher, c *Caller, a Args) Result {
+func doSchedOpCompat(d *Dispatcher, c *Caller, a *Args) Result {
 	switch int32(a[0]) {
 	case abi.SCHEDOP_yield:
 		return schedWait(c, func(w *sched.Waiter) abi.Errno { return w.Yield() })
@@ -190,7 +190,7 @@ func doSchedOpCompat(d *Dispatcher, c *Caller, a Args) Result {
 
 // doSetTimerOp is set_timer_op (15): (s64 timeout), absolute system time
 // in ns; 0 cancels. Always 0 (sched.Waiter.SetTimerOp).
-func doSetTimerOp(d *Dispatcher, c *Caller, a Args) Result {
+func doSetTimerOp(d *Dispatcher, c *Caller, a *Args) Result {
 	return schedWait(c, func(w *sched.Waiter) abi.Errno { return w.SetTimerOp(int64(a[0])) })
 }
 

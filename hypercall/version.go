@@ -144,7 +144,7 @@ func Features(hardware, paeExtendedCR3 bool) uint32 {
 // VersionInfo and the caller's domain state; the only input structures are
 // get_features' submap index and build_id's length. Unknown commands:
 // -ENOSYS.
-func doXenVersion(d *Dispatcher, c *Caller, a Args) Result {
+func doXenVersion(d *Dispatcher, c *Caller, a *Args) Result {
 	cmd := int32(a[0])
 	arg := a[1]
 	dom := c.Domain
