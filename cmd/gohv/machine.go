@@ -18,25 +18,25 @@ import (
 // machineMemory is mm.MachineMemory over the metal's direct map.
 type machineMemory struct{ p rt.PhysMemory }
 
-func (m machineMemory) Read(ma mm.Maddr, b []byte) bool  { return m.p.Read(uint64(ma), b) }
-func (m machineMemory) Write(ma mm.Maddr, b []byte) bool { return m.p.Write(uint64(ma), b) }
-func (m machineMemory) Copy(dst, src mm.Maddr, n uint64) bool {
+func (m *machineMemory) Read(ma mm.Maddr, b []byte) bool  { return m.p.Read(uint64(ma), b) }
+func (m *machineMemory) Write(ma mm.Maddr, b []byte) bool { return m.p.Write(uint64(ma), b) }
+func (m *machineMemory) Copy(dst, src mm.Maddr, n uint64) bool {
 	return m.p.Copy(uint64(dst), uint64(src), n)
 }
-func (m machineMemory) Load64(ma mm.Maddr) (uint64, bool) {
+func (m *machineMemory) Load64(ma mm.Maddr) (uint64, bool) {
 	return m.p.Load64(uint64(ma))
 }
-func (m machineMemory) CompareAndSwap64(ma mm.Maddr, old, new uint64) (bool, bool) {
+func (m *machineMemory) CompareAndSwap64(ma mm.Maddr, old, new uint64) (bool, bool) {
 	return m.p.CompareAndSwap64(uint64(ma), old, new)
 }
-func (m machineMemory) Or64(ma mm.Maddr, bits uint64) (uint64, bool) {
+func (m *machineMemory) Or64(ma mm.Maddr, bits uint64) (uint64, bool) {
 	return m.p.Or64(uint64(ma), bits)
 }
-func (m machineMemory) And64(ma mm.Maddr, mask uint64) (uint64, bool) {
+func (m *machineMemory) And64(ma mm.Maddr, mask uint64) (uint64, bool) {
 	return m.p.And64(uint64(ma), mask)
 }
 
-// metal is hv's Backend, Power and ConsoleSink on arch/amd64/rt.
+// metal is hv's Power, ConsoleSink and TimeSource on arch/amd64/rt.
 type metal struct{ noReboot bool }
 
 // context returns the vCPU's context on the metal, made on first use.
@@ -49,15 +49,19 @@ func context(v *hv.VCPU) *rt.GuestContext {
 	return g
 }
 
+// backend is hv's Backend on arch/amd64/rt. (Pointer receivers: the
+// interface calls then need no wrapper, on the path of every exit.)
+type backend struct{}
+
 // Run enters the guest with the vCPU's context on the metal.
-func (metal) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
+func (*backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 	var exit arch.Exit
 	err := context(v).Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
 	return exit, err
 }
 
 // SetGDT maps the vCPU's GDT frames in the hardware GDT when it runs.
-func (metal) SetGDT(v *hv.VCPU, frames []mm.MFN) {
+func (*backend) SetGDT(v *hv.VCPU, frames []mm.MFN) {
 	addrs := make([]uint64, len(frames))
 	for i, f := range frames {
 		addrs[i] = uint64(f.Addr())
@@ -67,15 +71,15 @@ func (metal) SetGDT(v *hv.VCPU, frames []mm.MFN) {
 
 // CopyFromGuest and CopyToGuest are hypercall.DirectAccess: copies by the
 // CPU's walk of the calling vCPU's loaded tables.
-func (metal) CopyFromGuest(dst []byte, va mm.GuestVA, cr3 mm.MFN) bool {
+func (*backend) CopyFromGuest(dst []byte, va mm.GuestVA, cr3 mm.MFN) bool {
 	return rt.CopyFromGuest(dst, uint64(va), uint64(cr3.Addr()))
 }
-func (metal) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
+func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 	return rt.CopyToGuest(uint64(va), src, uint64(cr3.Addr()))
 }
 
-func (metal) FlushTLB()                    { rt.RequestTLBFlush() }
-func (metal) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
+func (*backend) FlushTLB()                    { rt.RequestTLBFlush() }
+func (*backend) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
 func (metal) PowerOff() { rt.PowerOff(0) }
 
@@ -150,7 +154,7 @@ func deniedPorts(uart uint16) [][2]uint16 {
 // newMachine builds the frame table, the M2P and its guest mapping, and
 // the hv machine over them.
 func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16) (*hv.Machine, error) {
-	mem := machineMemory{}
+	mem := &machineMemory{}
 	entries := uint64(frames.FrameLimit())
 	n := mm.M2PFrames(entries)
 	first, ok := frames.AllocContig(n, ^mm.Maddr(0), 1)
@@ -189,7 +193,7 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16
 	return hv.NewMachine(hv.Config{
 		Policy: policy, Ports: ports{}, DeniedPorts: deniedPorts(uart),
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
-		Console: metal{}, Power: metal{noReboot}, Backend: metal{},
+		Console: metal{}, Power: metal{noReboot}, Backend: &backend{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
 		Version: hypercall.VersionInfo{Commandline: cmdline},
 	}), nil

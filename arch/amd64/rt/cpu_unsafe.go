@@ -21,6 +21,7 @@ type guestCtx struct {
 	ts     uint64  // 1: run with CR0.TS set (the guest's virtual TS)
 	fxLoad uint64  // 1: the entry restores the whole FXSAVE image, not only XMM/MXCSR
 	sysret uint64  // 1: the registers allow SYSRET back (RCX = RIP, R11 = RFLAGS, flat 64-bit selectors)
+	hostFS uint64  // FS_BASE (the runtime's TLS) of the thread that enters, for the exit
 	// Why the guest stopped (guest_amd64.s).
 	exitKind, vector, errcode, cr2 uint64
 	fx                             uintptr // 16-byte aligned FXSAVE image inside fxBuf
@@ -96,7 +97,6 @@ type cpuState struct {
 	scratch2 uintptr // guest RBX during the exit
 	scratch3 uintptr // guest RAX during the exit
 	hostSP   uintptr // the stack pointer enterGuest returns on
-	hostFS   uint64  // FS_BASE (the runtime's TLS) of the thread that entered
 	ctx      uintptr // *guestCtx of the vCPU running here
 	regs     uintptr // its *arch.Regs
 	entryTop uintptr // top of entryStack

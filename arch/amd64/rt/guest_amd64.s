@@ -198,8 +198,8 @@ selectors:
 	RDMSR
 	MOVL	AX, const_regFSBase(R8)
 	MOVL	DX, (const_regFSBase+4)(R8)
-	MOVL	cpuState_hostFS(BX), AX
-	MOVL	(cpuState_hostFS+4)(BX), DX
+	MOVL	guestCtx_hostFS(R9), AX
+	MOVL	(guestCtx_hostFS+4)(R9), DX
 	WRMSR
 	// The guest's GS base: the exit's SWAPGS moved it to KERNEL_GS_BASE.
 	MOVL	$0xC0000102, CX
@@ -251,10 +251,6 @@ TEXT ·enterGuest(SB),NOSPLIT|NOFRAME,$0-8
 	MOVQ	R9, cpuState_ctx(BX)
 	MOVQ	guestCtx_regs(R9), R8
 	MOVQ	R8, cpuState_regs(BX)
-	MOVL	$0xC0000100, CX		// the runtime's TLS, for the exit
-	RDMSR
-	MOVL	AX, cpuState_hostFS(BX)
-	MOVL	DX, (cpuState_hostFS+4)(BX)
 	// The vCPU's GDT frames in this CPU's window, unless they are there.
 	MOVQ	guestCtx_gdtID(R9), AX
 	CMPQ	AX, cpuState_gdtOwner(BX)

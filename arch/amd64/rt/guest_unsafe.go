@@ -172,6 +172,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	}
 	regs.RFLAGS = regs.RFLAGS&^rflagsDenied | rflagsForced
 	c.regs = uintptr(unsafe.Pointer(regs))
+	c.hostFS = uint64(current().fsBase)
 	c.cr3 = cr3
 	c.ts = 0
 	if ts {
