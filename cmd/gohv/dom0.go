@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch/amd64/rt"
@@ -95,9 +96,23 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 
 // runVCPU runs vCPU v of d on its own goroutine, which keeps its kernel
 // thread for the vCPU's lifetime (the thread is the vCPU).
+//
+// While the guest runs, the runtime sees that goroutine running (the
+// guest is entered by a call, not a system call): it holds its P. One P
+// more than the vCPUs keeps gohv's own goroutines (timers behind the
+// guests' VIRQ_TIMER, the console) running beside it, as soon as the
+// shim's next tick gives their thread the CPU, instead of when the
+// runtime preempts the vCPU goroutine (10 ms).
 func runVCPU(d *hv.Domain, v int) {
+	vcpus.Add(1)
+	if n := int(vcpus.Load()) + 1; runtime.GOMAXPROCS(0) < n {
+		runtime.GOMAXPROCS(n)
+	}
 	go func() {
 		runtime.LockOSThread()
 		d.VCPU(v).Run()
 	}()
 }
+
+// vcpus counts the vCPUs running (runVCPU).
+var vcpus atomic.Int32
