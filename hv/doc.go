@@ -13,4 +13,11 @@
 // Contexts: each vCPU runs on its own goroutine, which the Backend locks to
 // an OS thread; everything here is ordinary goroutine code. Domain and
 // machine state are guarded by the locks named on their fields.
+//
+// TLBs: the metal keeps a guest's page tables loaded between its exits
+// and entries, so every flush the PV MMU asks for goes to the Backend
+// (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations,
+// machineFlusher for the grant layer's references and released frames.
+// set_gdt's frames go to the Backend too (SetGDT), which maps them in the
+// hardware GDT when the vCPU runs.
 package hv

@@ -85,6 +85,12 @@
 //     the I/O permission of each frame), as in Xen's dummy XSM policy.
 //   - Xen's guest_handle_okay range checks are reduced to overflow checks;
 //     unmapped or kernel addresses fault on the copy itself.
-//   - SpaceGuest copies through the vCPU's kernel page tables in software
-//     (mm.Space.Translate): hypercalls come from guest kernel mode.
+//   - SpaceGuest copies through the vCPU's kernel page tables: by the
+//     metal's DirectAccess when it can (the CPU's own walk of the loaded
+//     tables, as Xen's copy_from_guest), otherwise, and for the exact
+//     outcome of a copy that faults, in software (mm.Space.Translate):
+//     hypercalls come from guest kernel mode.
+//   - Handlers take *Args and return a three-word Result, so both travel
+//     in registers; the pointer is valid for the call only (hv and
+//     multicall keep the Args in the heap).
 package hypercall

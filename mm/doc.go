@@ -40,7 +40,9 @@
 //     fix-ups set _PAGE_USER everywhere and mark kernel L1 mappings with
 //     _PAGE_GUEST_KERNEL (PTE bit 52), user ones GLOBAL;
 //   - L4 slots 256-271 are the hypervisor's: ignored at validation,
-//     replaced by FrameTableConfig.XenL4Slots, never writable by the guest.
+//     replaced by FrameTableConfig.XenL4Slots, never writable by the guest;
+//     when an L4 loses its last type reference, TopLevelReleased tells the
+//     metal, which must not keep it loaded.
 //
 // Space is one domain's side: its MMU operations return Xen's errno
 // (abi.Errno); a failing request changes nothing (memory, counts, types),

@@ -15,9 +15,8 @@ import (
 // Guest benchmarks: the PV test guests of tests/guests booted as dom0 of
 // Debian's Xen 4.17 and of gohv, interleaved, medians reported with the
 // gohv/Xen ratio. Run by `make bench` (go test -bench), never by `make test`.
-// gohv does not run dom0 yet: its half reports its figures as unavailable
-// (b.Log) instead of failing, and stops trying after the first run that
-// lacks the guest's result line.
+// A gohv run that gives no result line makes gohv's figures unavailable
+// (b.Log) instead of failing the benchmark, and gohv is not tried again.
 
 // guestBenchOps are the bench guest's metrics: the name in its
 // "bench: <metric> cycles_per_op=<n> ops=<n>" line and the short name of

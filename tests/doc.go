@@ -2,9 +2,11 @@
 // boot it under qemu-system-x86_64 (TCG) directly with -kernel, through
 // GRUB (multiboot and multiboot2, from an ISO made with grub-mkrescue) and
 // through QEMU's PVH loader, and assert on exact serial-console lines and
-// on QEMU's exit status. deps_test.go holds the import rules of
-// ARCHITECTURE.md. bench_test.go has the boot and size benchmarks
-// (`make bench`), never timed tests.
+// on QEMU's exit status; the PV test guests of tests/guests run as dom0
+// of gohv and of Debian's Xen 4.17 and must agree; Debian's Linux runs as
+// dom0 as far as gohv takes it. deps_test.go holds the import rules of
+// ARCHITECTURE.md. bench_test.go and bench_guests_test.go have the
+// benchmarks against Xen (`make bench`), never timed tests.
 //
 // A missing tool (QEMU, grub-mkrescue) skips a test on a developer's
 // machine and fails it in CI (CI=true).

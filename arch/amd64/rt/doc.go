@@ -3,13 +3,27 @@
 // that an ordinary GOOS=linux program (cmd/gohv) runs with no OS under it.
 //
 // It owns: the 32-bit multiboot/PVH entry and the long-mode switch
-// (entry_amd64.s), kmain (boot_unsafe.go), the GDT/IDT/TSS (desc_unsafe.go),
-// the console UART (console_unsafe.go), the page tables and the
-// hypervisor heap that backs the runtime's mmap (mem_unsafe.go), kernel
-// threads, futexes, sleeping and the epoll/eventfd pair the netpoller
-// needs (thread_unsafe.go), the system-call table (syscall_unsafe.go),
-// time (time_unsafe.go), and exceptions, panics, reboot and power-off
-// (trap_unsafe.go). api_unsafe.go is what cmd/gohv calls.
+// (entry_amd64.s), kmain (boot_unsafe.go), the GDT window, IDT and TSS
+// (desc_unsafe.go), the console UART (console_unsafe.go), the upper-half
+// address space (image, direct map, per-CPU area) and the hypervisor heap
+// that backs the runtime's mmap (mem_unsafe.go), kernel threads, futexes,
+// sleeping and the epoll/eventfd pair the netpoller needs
+// (thread_unsafe.go), the system-call table (syscall_unsafe.go), time
+// (time_unsafe.go), exceptions, panics, reboot and power-off
+// (trap_unsafe.go), and running PV guests: entry and exit, copies through
+// the guest's tables, its GDT (guest_amd64.s, guest_unsafe.go).
+// api_unsafe.go and guest_unsafe.go are what cmd/gohv calls.
+//
+// Guests. gohv's L4 entries are in every guest top level, so a guest runs
+// and exits on its own tables. GuestContext.Run enters it by a plain call
+// from the vCPU's goroutine (locked to its thread) and the exit returns
+// from that call: to the runtime the goroutine is running, and holds its
+// P, while the guest runs; a timer interrupt exits the guest at least
+// every tick, which is when the runtime can preempt it or stop the world.
+// (ARCHITECTURE.md describes a VCPU_RUN system call instead; a call costs
+// no runtime transitions on every exit.) The exit saves what Go code
+// clobbers, XMM0-15 and MXCSR, and the FS base; the guest's x87 state
+// stays in the CPU with the thread (the shim saves it on every switch).
 //
 // Contexts. Everything reached from the SYSCALL entry, the interrupt
 // stubs or kmain runs on a kernel or IST stack with interrupts off, under
@@ -21,8 +35,11 @@
 // GS_BASE (entry_amd64.s uses fixed offsets into it); kernel threads are
 // not tied to a CPU. Today one CPU runs and "interrupts off" is the
 // shim's only lock; bringing up more CPUs adds a spinlock around the
-// thread table and TLB shootdowns in munmap/madvise, not a new design.
+// thread table, TLB shootdowns in munmap/madvise and for guest flushes
+// (RequestTLBFlush is one flag today), and a GDT window and top-level
+// release per CPU, not a new design.
 //
-// Imports: arch/amd64 and the standard library's unsafe and math/bits.
+// Imports: arch (the vCPU register file), arch/amd64, and the standard
+// library (unsafe, sync/atomic, syscall, math/bits, errors, fmt, time).
 // Only cmd/gohv imports this package.
 package rt
