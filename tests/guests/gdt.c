@@ -55,30 +55,20 @@ static long update_descriptor(u64 maddr, u64 desc)
 	return HYPERCALL2(__HYPERVISOR_update_descriptor, maddr, desc);
 }
 
-static volatile struct cpu_regs seen;
-static volatile int hits;
-static volatile u64 resume_at;
-
-static int hook(struct cpu_regs *r)
-{
-	seen = *r;
-	hits++;
-	r->rip = resume_at;
-	return 1;
-}
 
 extern char load_at[], load_after[];
 
 /* Loads sel into %fs; returns the vector it raised (0: none). */
 static u64 load_fs(u16 sel)
 {
-	hits = 0;
-	resume_at = (u64)load_after;
+	trap_hits = 0;
+	trap_resume = (u64)load_after;
 	asm volatile("load_at: mov %0, %%fs\nload_after:" :: "r"((u32)sel) : "memory");
-	if (!hits)
+	trap_resume = 0;
+	if (!trap_hits)
 		return 0;
-	check((u64)seen.rip == (u64)load_at, "fault at %#lx, want the mov at %#lx", (u64)seen.rip, (u64)load_at);
-	return seen.vector;
+	check((u64)trap_seen.rip == (u64)load_at, "fault at %#lx, want the mov at %#lx", (u64)trap_seen.rip, (u64)load_at);
+	return trap_seen.vector;
 }
 
 static u64 read_fs0(void)
@@ -91,7 +81,7 @@ static u64 read_fs0(void)
 void test_main(void)
 {
 	install_traps();
-	trap_hook = hook;
+	trap_hook = record_trap;
 	u64 mfn = virt_to_mfn(table);
 	u64 frames[1] = { mfn };
 	u32 sel = DATA_IDX << 3 | 3;
@@ -130,11 +120,11 @@ void test_main(void)
 
 	/* Not present: #NP; an empty entry of the window: #GP. */
 	u64 vec = load_fs(ABSENT_IDX << 3 | 3);
-	check(vec == 11 && seen.error_code == ABSENT_IDX << 3, "not-present selector: vector %lu error %#lx, want 11, %#x",
-	      vec, seen.error_code, ABSENT_IDX << 3);
+	check(vec == 11 && trap_seen.error_code == ABSENT_IDX << 3, "not-present selector: vector %lu error %#lx, want 11, %#x",
+	      vec, trap_seen.error_code, ABSENT_IDX << 3);
 	vec = load_fs(EMPTY_SEL);
-	check(vec == 13 && seen.error_code == (EMPTY_SEL & ~3UL), "empty selector %#x: vector %lu error %#lx, want 13, %#lx",
-	      EMPTY_SEL, vec, seen.error_code, EMPTY_SEL & ~3UL);
+	check(vec == 13 && trap_seen.error_code == (EMPTY_SEL & ~3UL), "empty selector %#x: vector %lu error %#lx, want 13, %#lx",
+	      EMPTY_SEL, vec, trap_seen.error_code, EMPTY_SEL & ~3UL);
 	check_eq(load_fs(FLAT_USER_SS), 0, "mov to %fs of FLAT_USER_DS");
 	check_eq(load_fs(0), 0, "mov to %fs of the null selector");
 

@@ -96,28 +96,27 @@ TEXT ·frontSyscall(SB),NOSPLIT|NOFRAME,$0
 fromGuest:
 	SWAPGS
 	SAVE_GPRS
-	MOVQ	SP, const_regRSP(AX)
-	MOVQ	const_regRCX(AX), CX
-	MOVQ	CX, const_regRIP(AX)
-	MOVQ	const_regR11(AX), CX
-	MOVQ	CX, const_regRFLAGS(AX)
 	MOVW	$0xe033, const_regCS(AX)
-	MOVW	$0xe02b, const_regSS(AX)
-	MOVQ	$const_exitSyscall, DX
-	JMP	·guestExit(SB)
+	JMP	·syscallExit(SB)
 
 // frontSyscall32 is IA32_CSTAR: SYSCALL from guest code in compatibility
 // mode (AMD CPUs; only guests ever run there). As frontSyscall, with the
-// 32-bit selectors.
+// 32-bit code selector.
 TEXT ·frontSyscall32(SB),NOSPLIT|NOFRAME,$0
 	SWAPGS
 	SAVE_GPRS
+	MOVW	$0xe023, const_regCS(AX)
+	JMP	·syscallExit(SB)
+
+// syscallExit: a guest's SYSCALL, its general registers and CS saved (AX =
+// arch.Regs, BX = cpuState, RSP still the guest's): the rest of the frame
+// SYSCALL gives (RIP in RCX, RFLAGS in R11), then the common exit.
+TEXT ·syscallExit(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	SP, const_regRSP(AX)
 	MOVQ	const_regRCX(AX), CX
 	MOVQ	CX, const_regRIP(AX)
 	MOVQ	const_regR11(AX), CX
 	MOVQ	CX, const_regRFLAGS(AX)
-	MOVW	$0xe023, const_regCS(AX)
 	MOVW	$0xe02b, const_regSS(AX)
 	MOVQ	$const_exitSyscall, DX
 	JMP	·guestExit(SB)

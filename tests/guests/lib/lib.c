@@ -5,6 +5,21 @@
 struct start_info *start_info;	/* set by head.S from rsi */
 int failures;
 int (*trap_hook)(struct cpu_regs *);
+
+volatile struct cpu_regs trap_seen;
+volatile int trap_hits;
+volatile u64 trap_resume;
+
+int record_trap(struct cpu_regs *r)
+{
+	trap_seen = *r;
+	trap_hits++;
+	if (trap_resume) {
+		r->rip = trap_resume;
+		trap_resume = 0;
+	}
+	return 1;
+}
 struct shared_info *shared;
 
 #ifdef USE_HYPERCALL_PAGE

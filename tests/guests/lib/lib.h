@@ -65,6 +65,13 @@ struct cpu_regs {
 #define VEC_SYSCALL 0x101
 /* Returns 1 if it handled the trap; 0 makes the test fail ("unexpected"). */
 extern int (*trap_hook)(struct cpu_regs *);
+/* record_trap is a trap_hook for expected traps: it copies the frame to
+ * trap_seen, counts trap_hits, and resumes at trap_resume if that is set
+ * (clearing it). */
+extern volatile struct cpu_regs trap_seen;
+extern volatile int trap_hits;
+extern volatile u64 trap_resume;
+int record_trap(struct cpu_regs *r);
 /* Installs the trap table for vectors 0-19 and 0x80 (DPL 3, used to come back from user mode). */
 void install_traps(void);
 void register_event_callback(void);
