@@ -11,7 +11,7 @@ import (
 )
 
 // sysGuestIRQ is gohv's system call for an interrupt that arrived while a
-// guest ran (RunGuest makes it): the shim acknowledges and serves it as if
+// guest ran (GuestContext.Run makes it): the shim acknowledges and serves it as if
 // it had interrupted the vCPU's thread, so a timer tick also lets other
 // threads run. Args: the vector.
 const sysGuestIRQ = 1101
@@ -237,8 +237,9 @@ func guestIRQ(vector uint64) {
 }
 
 // RequestTLBFlush asks for the TLB to be flushed before any guest runs
-// again (the next entry reloads CR3). gohv itself never reaches guest
-// memory through guest mappings, so nothing sooner needs it. Any context.
+// again (the next entry reloads CR3). gohv's one access through guest
+// mappings, CopyFromGuest/CopyToGuest, does the flush first, so nothing
+// sooner needs it. Any context.
 func RequestTLBFlush() { atomic.StoreUint32(&flushPending, 1) }
 
 // InvalidatePage drops the translation of va (a guest virtual address)
