@@ -73,31 +73,52 @@ func FuzzStamp(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		orig := bytes.Clone(b)
-		out, rep, err := Stamp(b, 0)
-		if !bytes.Equal(b, orig) {
-			t.Fatal("Stamp modified its input")
+	f.Fuzz(func(t *testing.T, b []byte) { checkStamp(t, b, 0) })
+}
+
+// FuzzStampHighHalf is FuzzStamp for an image linked in the upper half, at
+// gohv's virtual offset.
+func FuzzStampHighHalf(f *testing.F) {
+	const off = 0xffff82d040000000
+	high := newSynth()
+	high.base += off
+	high.entry += off
+	plain := high.build()
+	stamped, _, err := Stamp(plain, off)
+	if err != nil {
+		panic(err)
+	}
+	for _, s := range [][]byte{plain, stamped, newSynth().build()} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkStamp(t, b, off) })
+}
+
+// checkStamp is the fuzz targets' property of Stamp(b, off).
+func checkStamp(t *testing.T, b []byte, off uint64) {
+	orig := bytes.Clone(b)
+	out, rep, err := Stamp(b, off)
+	if !bytes.Equal(b, orig) {
+		t.Fatal("Stamp modified its input")
+	}
+	if err != nil {
+		if !inErrSet(err) {
+			t.Fatalf("error outside the set: %v", err)
 		}
-		if err != nil {
-			if !inErrSet(err) {
-				t.Fatalf("error outside the set: %v", err)
-			}
-			return
-		}
-		if len(out) != len(b) {
-			t.Fatalf("len(out) = %d, want %d", len(out), len(b))
-		}
-		out2, rep2, err := Stamp(out, 0)
-		if err != nil {
-			t.Fatalf("restamp: %v", err)
-		}
-		if !bytes.Equal(out, out2) || !rep2.Restamped {
-			t.Fatal("restamp changed the image")
-		}
-		rep2.Restamped = rep.Restamped
-		if rep != rep2 {
-			t.Fatalf("reports differ: %+v vs %+v", rep, rep2)
-		}
-	})
+		return
+	}
+	if len(out) != len(b) {
+		t.Fatalf("len(out) = %d, want %d", len(out), len(b))
+	}
+	out2, rep2, err := Stamp(out, off)
+	if err != nil {
+		t.Fatalf("restamp: %v", err)
+	}
+	if !bytes.Equal(out, out2) || !rep2.Restamped {
+		t.Fatal("restamp changed the image")
+	}
+	rep2.Restamped = rep.Restamped
+	if rep != rep2 {
+		t.Fatalf("reports differ: %+v vs %+v", rep, rep2)
+	}
 }
