@@ -24,7 +24,7 @@ type VCPU struct {
 	guest  hypercall.SpaceGuest
 	caller hypercall.Caller
 	args   hypercall.Args // the hypercall being dispatched (heap: handlers get a pointer)
-	pv     *pv.VCPU // the PV execution model's state of this vCPU
+	pv     *pv.VCPU       // the PV execution model's state of this vCPU
 	// iretDone is set by an iret run through the dispatch table (alone or
 	// in a multicall): Regs already hold the restored frame. iretErr is
 	// the crash the iret asked for.

@@ -51,11 +51,11 @@ var (
 	// not-present guest pages) and each CPU's two reserved pages.
 	gdtPool [(1+2*maxCPUs)*pageSize + pageSize]byte
 	idt     [256][2]uint64
-	tss  [13]uint64 // 104 bytes
-	dtr  [2]uint64  // pseudo-descriptor scratch for LGDT/LIDT
-	ist1 [istSize]byte
-	ist2 [istSize]byte
-	ist3 [istSize]byte
+	tss     [13]uint64 // 104 bytes
+	dtr     [2]uint64  // pseudo-descriptor scratch for LGDT/LIDT
+	ist1    [istSize]byte
+	ist2    [istSize]byte
+	ist3    [istSize]byte
 
 	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
 	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
