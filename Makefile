@@ -58,6 +58,8 @@ run-guest: deps all
 	$(QEMU) -m 512M -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=64M" -initrd $(BUILD)/guests/$(GUEST).elf; s=$$?; [ $$s -eq 1 ] || { echo "qemu exit status $$s"; exit $$s; }
 
 vet:
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './build/*')); \
+		[ -z "$$unformatted" ] || { echo "gofmt needed: $$unformatted"; exit 1; }
 	$(GO) vet $$($(GO) list ./... | grep -v /arch/amd64/rt)
 	$(IMAGE_ENV) $(GO) vet -unsafeptr=false -framepointer=false ./arch/amd64/rt
 
