@@ -100,9 +100,10 @@ func kmain() uintptr {
 func detectCPU() {
 	_, _, ecx, _ := amd64.Cpuid(1, 0)
 	haveRdrand = ecx&(1<<30) != 0
-	// SMEP and SMAP: ring 0 never runs or touches user pages (guest
-	// memory is reached through the direct map only), so both can be on
-	// for good, with no STAC/CLAC anywhere.
+	// SMEP and SMAP: ring 0 never runs user pages and touches them only
+	// in guestCopy, the one access through guest mappings, which brackets
+	// it with STAC/CLAC (guest memory is otherwise reached through the
+	// direct map), so both can be on for good.
 	if max, _, _, _ := amd64.Cpuid(0, 0); max >= 7 {
 		_, ebx, _, _ := amd64.Cpuid(7, 0)
 		cr4 := amd64.ReadCR4()
