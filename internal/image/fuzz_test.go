@@ -79,11 +79,8 @@ func FuzzStamp(f *testing.F) {
 // FuzzStampHighHalf is FuzzStamp for an image linked in the upper half, at
 // gohv's virtual offset.
 func FuzzStampHighHalf(f *testing.F) {
-	const off = 0xffff82d040000000
-	high := newSynth()
-	high.base += off
-	high.entry += off
-	plain := high.build()
+	const off = gohvOffset
+	plain := newHighSynth().build()
 	stamped, _, err := Stamp(plain, off)
 	if err != nil {
 		panic(err)

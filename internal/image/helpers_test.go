@@ -95,6 +95,19 @@ func newSynth() *synth {
 	return s
 }
 
+// gohvOffset is the virtual offset gohv's image is linked at (image VA
+// minus PA), as the Makefile passes it to mkimage.
+const gohvOffset = 0xffff82d040000000
+
+// newHighSynth is newSynth linked gohvOffset above where it loads, as gohv
+// is: p_vaddr and e_entry in the upper half, p_paddr equal to p_vaddr.
+func newHighSynth() *synth {
+	s := newSynth()
+	s.base += gohvOffset
+	s.entry += gohvOffset
+	return s
+}
+
 const sectionHeaderSize = 64 // sizeof(Elf64_Shdr)
 
 const synthNoteSize = 20 // namesz 4 ("Go\0\0"), descsz 4, type 4, desc "abcd"

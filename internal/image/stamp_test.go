@@ -279,11 +279,8 @@ func TestStampSynth(t *testing.T) {
 // physical address, and physical p_paddr and e_entry; a restamp changes
 // nothing.
 func TestStampHighHalf(t *testing.T) {
-	const off = 0xffff82d040000000
-	high := newSynth()
-	high.base += off
-	high.entry += off
-	in := high.build()
+	const off = gohvOffset
+	in := newHighSynth().build()
 	out, rep, err := Stamp(in, off)
 	if err != nil {
 		t.Fatal(err)
@@ -317,9 +314,7 @@ func TestStampHighHalf(t *testing.T) {
 	}
 
 	// Neither the linked nor the stamped p_paddr; an image below the offset.
-	odd := newSynth()
-	odd.base += off
-	odd.entry += off
+	odd := newHighSynth()
 	odd.progs[3].Paddr = synthBase + synthData + 0x100000
 	if _, _, err := Stamp(odd.build(), off); !errors.Is(err, ErrNotPhysical) {
 		t.Errorf("odd p_paddr: %v, want ErrNotPhysical", err)
