@@ -158,11 +158,13 @@ var (
 // which keeps the guest's x87 state between runs.
 func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit) error {
 	c := &g.c
-	if cr3 != c.checkedCR3 || c.checkedGen != atomic.LoadUint32(&tablesGen) {
+	// The generation is read before the check, so a release during it
+	// makes the next Run check again.
+	if gen := atomic.LoadUint32(&tablesGen); cr3 != c.checkedCR3 || c.checkedGen != gen {
 		if !hasHypervisorSlots(cr3) {
 			return ErrGuestTables
 		}
-		c.checkedCR3, c.checkedGen = cr3, atomic.LoadUint32(&tablesGen)
+		c.checkedCR3, c.checkedGen = cr3, gen
 	}
 	if !canonical(regs.RIP) || !canonical(regs.RSP) || !canonical(regs.FSBase) || !canonical(regs.GSBase) {
 		return ErrGuestAddress
