@@ -216,7 +216,7 @@ func hasHypervisorSlots(cr3 uint64) bool {
 	}
 	const ad = amd64.PTE_A | amd64.PTE_D // the CPU sets these as it walks
 	l4 := dm(cr3)
-	for _, i := range [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect} {
+	for _, i := range gohvSlots {
 		if atomic.LoadUint64(word(l4+i*8))&^ad != atomic.LoadUint64(word(pml4+i*8))&^ad {
 			return false
 		}

@@ -60,6 +60,10 @@ const (
 	pteFlags  = amd64.PTE_P | amd64.PTE_W
 )
 
+// gohvSlots are the L4 slots gohv's own tables fill, each the same in
+// every guest top level.
+var gohvSlots = [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect}
+
 // ptPool page indices: the static tables, in the image's bss.
 const (
 	ptPML4       = 0
@@ -199,7 +203,7 @@ func buildPageTables() {
 //
 //go:nosplit
 func hypervisorSlots() (s [16]uint64) {
-	for _, i := range [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect} {
+	for _, i := range gohvSlots {
 		s[i-256] = *word(pml4 + i*8) &^ (amd64.PTE_A | amd64.PTE_D)
 	}
 	return s
