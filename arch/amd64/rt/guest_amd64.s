@@ -145,7 +145,7 @@ fromGuest:
 // frontIrq: a device interrupt (vector pushed by its stub). From ring 0
 // the timer continues at irqTimer, the other 8259 lines at irqDevice;
 // from a guest it is an exit, acknowledged and served by the shim when
-// RunGuest reports it (sysGuestIRQ). Stack: [vector][RIP][CS][RFLAGS][RSP][SS].
+// GuestContext.Run reports it (sysGuestIRQ). Stack: [vector][RIP][CS][RFLAGS][RSP][SS].
 TEXT ·frontIrq(SB),NOSPLIT|NOFRAME,$0
 	TESTB	$3, 16(SP)
 	JNZ	fromGuest
@@ -233,7 +233,7 @@ selectors:
 	RET		// from enterGuest (the pops are spelt as bytes: the assembler rejects the unbalanced POPs)
 
 // func enterGuest(ctx *guestCtx)
-// Runs the vCPU ctx describes (RunGuest has checked its registers) until
+// Runs the vCPU ctx describes (GuestContext.Run has checked its registers) until
 // it exits; returns once guestExit has saved it, exit kind in ctx.
 // Context: the vCPU's goroutine, locked to its thread. Maps the vCPU's
 // GDT frames in the CPU's window (if it holds another's), loads the guest's
@@ -344,7 +344,7 @@ regs:
 	IRETQ
 sysret:
 	// RCX = RIP and R11 = RFLAGS, CS/SS the flat 64-bit pair SYSRET
-	// gives (STAR), RIP canonical: RunGuest checked.
+	// gives (STAR), RIP canonical: GuestContext.Run checked.
 	MOVQ	const_regRSP(R8), SP
 	LOAD_GPRS
 	SWAPGS
@@ -536,7 +536,7 @@ GLOBL ·segFixup(SB), RODATA, $24
 
 // func guestCopy(dst, src, n uintptr, cr3 uint64) (ok bool)
 // Copies n bytes between gohv memory and guest virtual memory (either
-// side; GuestCopyIn and GuestCopyOut have checked the guest's range)
+// side; CopyFromGuest and CopyToGuest have checked the guest's range)
 // through the CPU's own walk of the guest's page tables, if the tables at
 // machine address cr3 are the ones loaded: as Xen's copy_from_guest does,
 // with the same fixup of a fault. ok false: other tables loaded, or the

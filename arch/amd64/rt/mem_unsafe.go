@@ -25,7 +25,8 @@ import (
 // tables map nothing there, so a nil dereference faults on them. Under a
 // guest's tables it would read guest user memory, which SMAP (on when the
 // CPU has it) turns into a fault again: every guest mapping carries
-// _PAGE_USER and gohv touches guest memory only through the direct map.
+// _PAGE_USER and gohv touches guest memory through the direct map, or
+// through the guest's mappings only in guestCopy, between STAC and CLAC.
 //
 // The frames behind the mmap window come from the hypervisor heap, one
 // physical range [heapStart, heapEnd) chosen by kmain and withheld from the

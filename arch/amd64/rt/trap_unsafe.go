@@ -57,15 +57,15 @@ func trap(f *trapFrame) {
 	if f.vector == 14 && c.inTrap == 0 && demandFault(uintptr(amd64.ReadCR2())) {
 		return
 	}
-	// A guest's data selector that does not load (guest_amd64.s segLoad):
-	// the entry gives up and reports it; hv sends the guest to its
-	// failsafe callback.
 	// A guest access that faulted (guestCopy): it reports failure and its
 	// caller walks the guest's tables in software.
 	if f.cs&3 == 0 && f.vector == 14 && f.rip == uint64(copyFixup[0]) {
 		f.rip = uint64(copyFixup[1])
 		return
 	}
+	// A guest's data selector that does not load (guest_amd64.s segLoad):
+	// the entry gives up and reports it; hv sends the guest to its
+	// failsafe callback.
 	if f.cs&3 == 0 && f.rip >= uint64(segFixup[0]) && f.rip < uint64(segFixup[1]) {
 		switch f.vector {
 		case 10, 11, 12, 13: // #TS, #NP, #SS, #GP
