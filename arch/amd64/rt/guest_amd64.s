@@ -25,6 +25,16 @@
 #define GS_SAVE_BX	BYTE $0x65; BYTE $0x48; BYTE $0x89; BYTE $0x1C; BYTE $0x25; LONG $cpuState_scratch2
 #define GS_LOAD_SELF	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x1C; BYTE $0x25; LONG $cpuState_self
 
+// RETURN_TO_HOST returns from enterGuest (BX = this cpuState) on the
+// stack it was called on, popping the BP and flags it pushed (interrupts
+// back on). The pops are spelt as bytes (POPQ BP, POPFQ): the assembler
+// rejects the unbalanced POPs.
+#define RETURN_TO_HOST \
+	MOVQ	cpuState_hostSP(BX), SP; \
+	BYTE	$0x5D; \
+	BYTE	$0x9D; \
+	RET
+
 // SAVE_GPRS stores the guest's general registers but RSP in its
 // arch.Regs; after it, AX = that arch.Regs, BX = this cpuState, and every
 // other register but SP is free. Context: just after SWAPGS.
@@ -227,10 +237,7 @@ selectors:
 	MOVUPS	X14, (const_fxXMM0+224)(CX)
 	MOVUPS	X15, (const_fxXMM0+240)(CX)
 	LDMXCSR	·goMXCSR(SB)
-	MOVQ	cpuState_hostSP(BX), SP
-	BYTE	$0x5D	// POPQ BP
-	BYTE	$0x9D	// POPFQ (interrupts back on)
-	RET		// from enterGuest (the pops are spelt as bytes: the assembler rejects the unbalanced POPs)
+	RETURN_TO_HOST
 
 // func enterGuest(ctx *guestCtx)
 // Runs the vCPU ctx describes (GuestContext.Run has checked its registers) until
@@ -398,10 +405,7 @@ TEXT ·segLoadEnd(SB),NOSPLIT|NOFRAME,$0
 // one; the exit kind says so and enterGuest returns.
 TEXT ·segFault(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$const_exitSegments, guestCtx_exitKind(R9)
-	MOVQ	cpuState_hostSP(BX), SP
-	BYTE	$0x5D	// POPQ BP
-	BYTE	$0x9D	// POPFQ (interrupts back on)
-	RET		// from enterGuest (the pops are spelt as bytes: the assembler rejects the unbalanced POPs)
+	RETURN_TO_HOST
 
 // The gate stubs: push (0 or nothing for the CPU's error code, vector);
 // gateIRQn for the 8259's line n (vector 0x20+n).
