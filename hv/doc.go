@@ -5,7 +5,7 @@
 // through the PV execution model — and carries out shutdowns, which for
 // the hardware domain means powering off or rebooting the machine.
 //
-// Pure: imports abi, arch, boot, mm, evtchn, grant, sched, hypercall, hv/...,
+// Pure: imports abi, arch, kernel, mm, evtchn, grant, sched, hypercall, hv/...,
 // internal/klog and the standard library; never the metal, never unsafe.
 // cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power
 // and console.

@@ -27,6 +27,7 @@ var layer = map[string]int{
 	"evtchn":            2,
 	"grant":             2,
 	"boot":              2,
+	"kernel":            2,
 	"sched":             3,
 	"hypercall":         4,
 	"hv":                5,

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/mm/mmtest"
 )
@@ -23,7 +23,7 @@ func TestDebianKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := boot.ParseKernel(raw)
+	k, err := kernel.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

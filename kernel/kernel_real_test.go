@@ -1,4 +1,4 @@
-package boot
+package kernel
 
 import (
 	"os"
@@ -28,12 +28,12 @@ func TestParseKernelDebian(t *testing.T) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	t0 := time.Now()
-	k, err := ParseKernel(img)
+	k, err := Parse(img)
 	took := time.Since(t0)
 	runtime.ReadMemStats(&m1)
-	t.Logf("ParseKernel allocated %d MiB in total", (m1.TotalAlloc-m0.TotalAlloc)>>20)
+	t.Logf("Parse allocated %d MiB in total", (m1.TotalAlloc-m0.TotalAlloc)>>20)
 	if err != nil {
-		t.Fatalf("ParseKernel(%s): %v", path, err)
+		t.Fatalf("Parse(%s): %v", path, err)
 	}
 	t.Logf("%s: %d-byte bzImage (protocol %#x), %v payload, %d-byte ELF, parsed in %v",
 		path, len(img), k.BootProtocol, k.Compression, len(k.ELF), took)
@@ -46,9 +46,9 @@ func TestParseKernelDebian(t *testing.T) {
 			t.Fatalf("decompressed ELF (%d bytes) differs from %s (%d bytes)", len(k.ELF), ref, len(want))
 		}
 		// The extracted vmlinux parses to the same parameters.
-		kv, err := ParseKernel(want)
+		kv, err := Parse(want)
 		if err != nil {
-			t.Fatalf("ParseKernel(%s): %v", ref, err)
+			t.Fatalf("Parse(%s): %v", ref, err)
 		}
 		if kv.Compression != CompressionNone || kv.BzImage || !reflect.DeepEqual(kv.Parms, k.Parms) || len(kv.Segments) != len(k.Segments) {
 			t.Errorf("the plain vmlinux parses differently: %+v", kv.Parms)
@@ -119,9 +119,9 @@ func TestParseKernelGrubXen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := ParseKernel(img)
+	k, err := Parse(img)
 	if err != nil {
-		t.Fatalf("ParseKernel(%s): %v", path, err)
+		t.Fatalf("Parse(%s): %v", path, err)
 	}
 	p := &k.Parms
 	t.Logf("%s: %d segments, kernel %#x-%#x, entry %#x, notes %v", path, len(k.Segments), p.VirtKStart, p.VirtKEnd, p.VirtEntry, p.Source)

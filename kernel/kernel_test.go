@@ -1,4 +1,4 @@
-package boot
+package kernel
 
 import (
 	"bytes"
@@ -175,7 +175,7 @@ func xenNum(typ uint32, v uint64) []byte {
 
 func xenStr(typ uint32, s string) []byte { return note("Xen", typ, append([]byte(s), 0)) }
 
-// Addresses of the test kernel, shaped like Debian's (R0.2/R0.3).
+// Addresses of the test kernel, shaped like Debian's Linux 6.1.
 const (
 	tVirtBase = 0xffffffff80000000
 	tText     = 0x1000000
@@ -183,7 +183,7 @@ const (
 	tP2M      = 0x8000000000
 )
 
-// linuxNotes are the notes of Debian's Linux 6.1 (R0.3), in its order, with
+// linuxNotes are the notes of Debian's Linux 6.1 (arch/x86/xen/xen-head.S), in its order, with
 // FEATURES written without a NUL as Linux does.
 func linuxNotes() [][]byte {
 	return [][]byte{
@@ -242,7 +242,7 @@ func minimalNotes(extra ...[]byte) [][]byte {
 
 func TestParseKernelLinuxELF(t *testing.T) {
 	img := linuxELF().bytes()
-	k, err := ParseKernel(img)
+	k, err := Parse(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestParseKernelNotes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := ParseKernel(tc.elf.bytes())
+			k, err := Parse(tc.elf.bytes())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -460,24 +460,24 @@ func TestParseKernelRefusals(t *testing.T) {
 		img  []byte
 		want error
 	}{
-		{"empty", nil, ErrKernelFormat},
-		{"garbage", []byte("MZ this is not a kernel"), ErrKernelFormat},
-		{"truncated ELF", linuxELF().bytes()[:40], ErrKernelELF},
-		{"ELF32", (&tELF{class: elf.ELFCLASS32}).bytes(), ErrKernelELF}, // a 64-bit layout with a 32-bit class byte
-		{"big-endian", (&tELF{order: elf.ELFDATA2MSB, segs: linuxSegs()}).bytes(), ErrKernelMachine},
-		{"i386", (&tELF{machine: elf.EM_386, segs: linuxSegs()}).bytes(), ErrKernelMachine},
-		{"no segments", (&tELF{}).bytes(), ErrKernelNoSegments},
-		{"PT_LOAD without R, W or X", seg(tSeg{typ: elf.PT_LOAD, paddr: tText, data: []byte("x")}).bytes(), ErrKernelNoSegments},
-		{"filesz above memsz", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText, data: []byte("text"), memsz: 2}).bytes(), ErrKernelSegment},
-		{"file bytes outside the file", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText, data: []byte("t"), filesz: 1 << 40, memsz: 1 << 41}).bytes(), ErrKernelSegment},
-		{"paddr overflow", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: ^uint64(0) - 10, data: []byte("t"), memsz: 0x1000}).bytes(), ErrKernelSegment},
+		{"empty", nil, ErrFormat},
+		{"garbage", []byte("MZ this is not a kernel"), ErrFormat},
+		{"truncated ELF", linuxELF().bytes()[:40], ErrELF},
+		{"ELF32", (&tELF{class: elf.ELFCLASS32}).bytes(), ErrELF}, // a 64-bit layout with a 32-bit class byte
+		{"big-endian", (&tELF{order: elf.ELFDATA2MSB, segs: linuxSegs()}).bytes(), ErrMachine},
+		{"i386", (&tELF{machine: elf.EM_386, segs: linuxSegs()}).bytes(), ErrMachine},
+		{"no segments", (&tELF{}).bytes(), ErrNoSegments},
+		{"PT_LOAD without R, W or X", seg(tSeg{typ: elf.PT_LOAD, paddr: tText, data: []byte("x")}).bytes(), ErrNoSegments},
+		{"filesz above memsz", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText, data: []byte("text"), memsz: 2}).bytes(), ErrSegment},
+		{"file bytes outside the file", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText, data: []byte("t"), filesz: 1 << 40, memsz: 1 << 41}).bytes(), ErrSegment},
+		{"paddr overflow", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: ^uint64(0) - 10, data: []byte("t"), memsz: 0x1000}).bytes(), ErrSegment},
 		{"span above 1 GiB", (&tELF{entry: tText, segs: []tSeg{text,
-			{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText + MaxKernelSpan, data: []byte("far"), memsz: 0x1000},
-			notesSeg(minimalNotes()...)}}).bytes(), ErrKernelTooLarge},
+			{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText + MaxSpan, data: []byte("far"), memsz: 0x1000},
+			notesSeg(minimalNotes()...)}}).bytes(), ErrTooLarge},
 		{"no notes at all", (&tELF{entry: tText, segs: linuxSegs()}).bytes(), ErrNotXenELF},
 		{"only non-Xen notes", withNotes(note("GNU", 3, make([]byte, 20))).bytes(), ErrNotXenELF},
-		{"note overruns its segment", withNotes(append(xenStr(abi.XEN_ELFNOTE_LOADER, "generic"), 4, 0, 0, 0, 0xff, 0, 0, 0, 5, 0, 0, 0, 'X', 'e', 'n', 0)).bytes(), ErrKernelELF},
-		{"note segment outside the file", (&tELF{entry: tText, segs: append(linuxSegs(), tSeg{typ: elf.PT_NOTE, data: []byte("abcd"), filesz: 1 << 20})}).bytes(), ErrKernelELF},
+		{"note overruns its segment", withNotes(append(xenStr(abi.XEN_ELFNOTE_LOADER, "generic"), 4, 0, 0, 0, 0xff, 0, 0, 0, 5, 0, 0, 0, 'X', 'e', 'n', 0)).bytes(), ErrELF},
+		{"note segment outside the file", (&tELF{entry: tText, segs: append(linuxSegs(), tSeg{typ: elf.PT_NOTE, data: []byte("abcd"), filesz: 1 << 20})}).bytes(), ErrELF},
 		{"LOADER and GUEST_OS wrong", withNotes(xenStr(abi.XEN_ELFNOTE_LOADER, "special"), xenStr(abi.XEN_ELFNOTE_GUEST_OS, "NetBSD"),
 			xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-3.0")).bytes(), ErrLoader},
 		{"LOADER absent", withNotes(xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-3.0")).bytes(), ErrLoader},
@@ -486,10 +486,10 @@ func TestParseKernelRefusals(t *testing.T) {
 		{"unknown required feature", withNotes(minimalNotes(xenStr(abi.XEN_ELFNOTE_FEATURES, "pae_pgdir_above_4gb|!gnttab_map_avail_bits"))...).bytes(), ErrUnknownFeature},
 		{"BSD_SYMTAB yes", withNotes(minimalNotes(xenStr(abi.XEN_ELFNOTE_BSD_SYMTAB, "yes"))...).bytes(), ErrBSDSymtab},
 		{"PADDR_OFFSET without VIRT_BASE", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_PADDR_OFFSET, 0))...).bytes(), ErrPaddrOffset},
-		{"entry below the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText-1))...).bytes(), ErrKernelBounds},
-		{"entry above the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText+0x8001))...).bytes(), ErrKernelBounds},
-		{"virt_base above kstart", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_VIRT_BASE, tText+0x1000))...).bytes(), ErrKernelBounds},
-		{"e_entry outside without ENTRY", (&tELF{entry: 0x10, segs: append(linuxSegs(), notesSeg(minimalNotes()...))}).bytes(), ErrKernelBounds},
+		{"entry below the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText-1))...).bytes(), ErrBounds},
+		{"entry above the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText+0x8001))...).bytes(), ErrBounds},
+		{"virt_base above kstart", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_VIRT_BASE, tText+0x1000))...).bytes(), ErrBounds},
+		{"e_entry outside without ENTRY", (&tELF{entry: 0x10, segs: append(linuxSegs(), notesSeg(minimalNotes()...))}).bytes(), ErrBounds},
 		{"INIT_P2M inside the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_INIT_P2M, tText+0x7fff))...).bytes(), ErrP2MBase},
 		{"numeric note of 3 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_ENTRY, []byte{1, 2, 3}))...).bytes(), ErrXenNote},
 		{"numeric note of 16 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_VIRT_BASE, make([]byte, 16)))...).bytes(), ErrXenNote},
@@ -509,12 +509,12 @@ func TestParseKernelRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := ParseKernel(tc.img)
+			k, err := Parse(tc.img)
 			if err == nil {
-				t.Fatalf("ParseKernel succeeded: %+v", k.Parms)
+				t.Fatalf("Parse succeeded: %+v", k.Parms)
 			}
 			if !errors.Is(err, tc.want) {
-				t.Fatalf("ParseKernel: %v\nwant an error wrapping %q", err, tc.want)
+				t.Fatalf("Parse: %v\nwant an error wrapping %q", err, tc.want)
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error is not one line: %q", err)
@@ -540,7 +540,7 @@ func TestCheckDom0(t *testing.T) {
 		{"supervisor_mode_kernel merely supported", minimalNotes(xenStr(abi.XEN_ELFNOTE_FEATURES, "supervisor_mode_kernel")), nil},
 	}
 	for _, tc := range tests {
-		k, err := ParseKernel(withNotes(tc.notes...).bytes())
+		k, err := Parse(withNotes(tc.notes...).bytes())
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -694,7 +694,7 @@ func TestParseKernelBzImage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := ParseKernel(tc.img)
+			k, err := Parse(tc.img)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -730,37 +730,37 @@ func TestParseKernelBzImageRefusals(t *testing.T) {
 		limit int
 		want  error
 	}{
-		{"boot protocol 2.07", bzImage(plain, 0x0207, 39, 0), MaxKernelSize, ErrBzImage},
-		{"payload outside the image", outside, MaxKernelSize, ErrBzImage},
-		{"payload length 0", emptyPayload, MaxKernelSize, ErrBzImage},
-		{"unknown compression", bzImage([]byte("\x89LZO\x00data"), 0x020f, 39, 0), MaxKernelSize, ErrKernelCompression},
-		{"xz size trailer mismatch", bzImage(badTrailer, 0x020f, 39, 0), MaxKernelSize, ErrKernelDecompress},
-		{"bytes after the xz stream", bzImage(append(append([]byte{}, xzPayload...), 1, 2), 0x020f, 39, 0), MaxKernelSize, ErrKernelDecompress},
-		{"corrupt xz", bzImage(corruptXZ, 0x020f, 39, 0), MaxKernelSize, ErrKernelDecompress},
-		{"corrupt gzip", bzImage(corruptGzip, 0x020f, 39, 0), MaxKernelSize, ErrKernelDecompress},
-		{"truncated bzip2", bzImage(readTestdata(t, vectorBzip2)[:100], 0x020f, 39, 0), MaxKernelSize, ErrKernelDecompress},
-		{"xz above the limit (trailer)", bzImage(xzPayload, 0x020f, 39, 0), len(plain) - 1, ErrKernelTooLarge},
-		{"xz above the limit (stream)", bzImage(xzPayload[:len(xzPayload)-4], 0x020f, 39, 0), len(plain) - 1, ErrKernelTooLarge},
-		{"gzip above the limit", bzImage(gzipped(plain), 0x020f, 39, 0), len(plain) - 1, ErrKernelTooLarge},
-		{"ELF above the limit", plain, len(plain) - 1, ErrKernelTooLarge},
-		{"bzImage payload is garbage ELF", bzImage([]byte("\x7fELF garbage"), 0x020f, 39, 0), MaxKernelSize, ErrKernelELF},
+		{"boot protocol 2.07", bzImage(plain, 0x0207, 39, 0), MaxSize, ErrBzImage},
+		{"payload outside the image", outside, MaxSize, ErrBzImage},
+		{"payload length 0", emptyPayload, MaxSize, ErrBzImage},
+		{"unknown compression", bzImage([]byte("\x89LZO\x00data"), 0x020f, 39, 0), MaxSize, ErrCompression},
+		{"xz size trailer mismatch", bzImage(badTrailer, 0x020f, 39, 0), MaxSize, ErrDecompress},
+		{"bytes after the xz stream", bzImage(append(append([]byte{}, xzPayload...), 1, 2), 0x020f, 39, 0), MaxSize, ErrDecompress},
+		{"corrupt xz", bzImage(corruptXZ, 0x020f, 39, 0), MaxSize, ErrDecompress},
+		{"corrupt gzip", bzImage(corruptGzip, 0x020f, 39, 0), MaxSize, ErrDecompress},
+		{"truncated bzip2", bzImage(readTestdata(t, vectorBzip2)[:100], 0x020f, 39, 0), MaxSize, ErrDecompress},
+		{"xz above the limit (trailer)", bzImage(xzPayload, 0x020f, 39, 0), len(plain) - 1, ErrTooLarge},
+		{"xz above the limit (stream)", bzImage(xzPayload[:len(xzPayload)-4], 0x020f, 39, 0), len(plain) - 1, ErrTooLarge},
+		{"gzip above the limit", bzImage(gzipped(plain), 0x020f, 39, 0), len(plain) - 1, ErrTooLarge},
+		{"ELF above the limit", plain, len(plain) - 1, ErrTooLarge},
+		{"bzImage payload is garbage ELF", bzImage([]byte("\x7fELF garbage"), 0x020f, 39, 0), MaxSize, ErrELF},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseKernel(tc.img, tc.limit)
+			_, err := parseLimited(tc.img, tc.limit)
 			if !errors.Is(err, tc.want) {
-				t.Fatalf("parseKernel: %v\nwant an error wrapping %q", err, tc.want)
+				t.Fatalf("parseLimited: %v\nwant an error wrapping %q", err, tc.want)
 			}
 			t.Log(err)
 		})
 	}
 }
 
-// kernelSentinels are every error ParseKernel may wrap.
+// kernelSentinels are every error Parse may wrap.
 var kernelSentinels = []error{
-	ErrKernelFormat, ErrBzImage, ErrKernelCompression, ErrKernelDecompress, ErrKernelTooLarge, ErrKernelELF,
-	ErrKernelMachine, ErrKernelNoSegments, ErrKernelSegment, ErrNotXenELF, ErrXenNote, ErrUnknownFeature,
-	ErrLoader, ErrXenVersion, ErrPaddrOffset, ErrKernelBounds, ErrP2MBase, ErrBSDSymtab,
+	ErrFormat, ErrBzImage, ErrCompression, ErrDecompress, ErrTooLarge, ErrELF,
+	ErrMachine, ErrNoSegments, ErrSegment, ErrNotXenELF, ErrXenNote, ErrUnknownFeature,
+	ErrLoader, ErrXenVersion, ErrPaddrOffset, ErrBounds, ErrP2MBase, ErrBSDSymtab,
 }
 
 func FuzzParseKernel(f *testing.F) {
@@ -773,7 +773,7 @@ func FuzzParseKernel(f *testing.F) {
 	f.Add(bzImage(gzipped(plain), 0x020f, 1, 0))
 	const limit = 4 << 20
 	f.Fuzz(func(t *testing.T, img []byte) {
-		k, err := parseKernel(img, limit)
+		k, err := parseLimited(img, limit)
 		if err != nil {
 			for _, s := range kernelSentinels {
 				if errors.Is(err, s) {
