@@ -24,6 +24,8 @@
 //     given to Parse when they were an uncompressed ELF file (or a bzImage
 //     around one). Functions are pure and safe for concurrent use.
 //
-// The compressed test kernels in testdata are made from testdata/kernel.elf
-// by `go generate` (internal/gentestdata, with the xz and bzip2 commands).
+// The compressed test kernels in testdata are made by `go generate` from
+// internal/testvectors, with the xz and bzip2 commands.
 package kernel
+
+//go:generate go run ./internal/testvectors/gen -kernel testdata

@@ -7,229 +7,43 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/kernel/internal/testvectors"
 )
 
-// A small ELF64 writer for tests: program headers, sections, note builders.
+// The ELF writer and the Linux-like test kernel are package testvectors',
+// shared with the generator of testdata.
+type (
+	tSeg = testvectors.Seg
+	tSec = testvectors.Sec
+	tELF = testvectors.ELF
+)
 
-type tSeg struct {
-	typ          elf.ProgType
-	flags        elf.ProgFlag
-	paddr, vaddr uint64
-	memsz        uint64 // 0: len(data)
-	data         []byte
-	offZero      bool   // write p_offset 0 (libelf skips such PT_NOTEs)
-	filesz       uint64 // 0: len(data); set to lie about the size
-}
-
-type tSec struct {
-	name string
-	typ  elf.SectionType
-	data []byte
-}
-
-type tELF struct {
-	class   elf.Class
-	order   elf.Data
-	machine elf.Machine
-	entry   uint64
-	segs    []tSeg
-	secs    []tSec
-}
-
-// bytes lays the file out as: ELF header, program headers, segment and
-// section contents (8-byte aligned), section headers (null, the given ones,
-// .shstrtab).
-func (e *tELF) bytes() []byte {
-	le := binary.LittleEndian
-	nph := len(e.segs)
-	b := make([]byte, 64+56*nph)
-	align := func() {
-		for len(b)%8 != 0 {
-			b = append(b, 0)
-		}
-	}
-	segOff := make([]uint64, nph)
-	for i, s := range e.segs {
-		align()
-		segOff[i] = uint64(len(b))
-		b = append(b, s.data...)
-	}
-	secOff := make([]uint64, len(e.secs))
-	for i, s := range e.secs {
-		align()
-		secOff[i] = uint64(len(b))
-		b = append(b, s.data...)
-	}
-	shstr := []byte{0}
-	nameOff := make([]uint32, len(e.secs)+1)
-	for i, s := range e.secs {
-		nameOff[i] = uint32(len(shstr))
-		shstr = append(shstr, s.name...)
-		shstr = append(shstr, 0)
-	}
-	nameOff[len(e.secs)] = uint32(len(shstr))
-	shstr = append(shstr, ".shstrtab\x00"...)
-	align()
-	shstrOff := uint64(len(b))
-	b = append(b, shstr...)
-	align()
-	shoff := uint64(len(b))
-	nsh := len(e.secs) + 2
-	b = append(b, make([]byte, 64*nsh)...)
-
-	class, order, machine := e.class, e.order, e.machine
-	if class == 0 {
-		class = elf.ELFCLASS64
-	}
-	if order == 0 {
-		order = elf.ELFDATA2LSB
-	}
-	if machine == 0 {
-		machine = elf.EM_X86_64
-	}
-	copy(b, "\x7fELF")
-	b[4], b[5], b[6] = byte(class), byte(order), 1
-	var o binary.ByteOrder = le
-	if order == elf.ELFDATA2MSB {
-		o = binary.BigEndian
-	}
-	o.PutUint16(b[16:], uint16(elf.ET_EXEC))
-	o.PutUint16(b[18:], uint16(machine))
-	o.PutUint32(b[20:], 1)
-	o.PutUint64(b[24:], e.entry)
-	o.PutUint64(b[32:], 64)
-	o.PutUint64(b[40:], shoff)
-	o.PutUint16(b[52:], 64)
-	o.PutUint16(b[54:], 56)
-	o.PutUint16(b[56:], uint16(nph))
-	o.PutUint16(b[58:], 64)
-	o.PutUint16(b[60:], uint16(nsh))
-	o.PutUint16(b[62:], uint16(nsh-1))
-	for i, s := range e.segs {
-		p := b[64+56*i:]
-		filesz, memsz := uint64(len(s.data)), s.memsz
-		if s.filesz != 0 {
-			filesz = s.filesz
-		}
-		if memsz == 0 {
-			memsz = uint64(len(s.data))
-		}
-		off := segOff[i]
-		if s.offZero {
-			off = 0
-		}
-		o.PutUint32(p[0:], uint32(s.typ))
-		o.PutUint32(p[4:], uint32(s.flags))
-		o.PutUint64(p[8:], off)
-		o.PutUint64(p[16:], s.vaddr)
-		o.PutUint64(p[24:], s.paddr)
-		o.PutUint64(p[32:], filesz)
-		o.PutUint64(p[40:], memsz)
-		o.PutUint64(p[48:], 8)
-	}
-	for i, s := range e.secs {
-		h := b[shoff+64*uint64(i+1):]
-		o.PutUint32(h[0:], nameOff[i])
-		o.PutUint32(h[4:], uint32(s.typ))
-		o.PutUint64(h[24:], secOff[i])
-		o.PutUint64(h[32:], uint64(len(s.data)))
-		o.PutUint64(h[48:], 1)
-	}
-	h := b[shoff+64*uint64(nsh-1):]
-	o.PutUint32(h[0:], nameOff[len(e.secs)])
-	o.PutUint32(h[4:], uint32(elf.SHT_STRTAB))
-	o.PutUint64(h[24:], shstrOff)
-	o.PutUint64(h[32:], uint64(len(shstr)))
-	o.PutUint64(h[48:], 1)
-	return b
-}
-
-// note encodes one ELF note with 4-byte padding.
-func note(name string, typ uint32, desc []byte) []byte {
-	le := binary.LittleEndian
-	b := le.AppendUint32(nil, uint32(len(name)+1))
-	b = le.AppendUint32(b, uint32(len(desc)))
-	b = le.AppendUint32(b, typ)
-	b = append(b, name...)
-	b = append(b, 0)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	b = append(b, desc...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func xenNum(typ uint32, v uint64) []byte {
-	return note("Xen", typ, binary.LittleEndian.AppendUint64(nil, v))
-}
-
-func xenStr(typ uint32, s string) []byte { return note("Xen", typ, append([]byte(s), 0)) }
-
-// Addresses of the test kernel, shaped like Debian's Linux 6.1.
 const (
-	tVirtBase = 0xffffffff80000000
-	tText     = 0x1000000
-	tEntry    = tVirtBase + tText + 0x1c0
-	tP2M      = 0x8000000000
+	tVirtBase = testvectors.VirtBase
+	tText     = testvectors.Text
+	tEntry    = testvectors.Entry
+	tP2M      = testvectors.P2M
 )
 
-// linuxNotes are the notes of Debian's Linux 6.1 (arch/x86/xen/xen-head.S), in its order, with
-// FEATURES written without a NUL as Linux does.
-func linuxNotes() [][]byte {
-	return [][]byte{
-		xenStr(abi.XEN_ELFNOTE_GUEST_OS, "linux"),
-		xenStr(abi.XEN_ELFNOTE_GUEST_VERSION, "2.6"),
-		xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-3.0"),
-		xenNum(abi.XEN_ELFNOTE_VIRT_BASE, tVirtBase),
-		xenNum(abi.XEN_ELFNOTE_INIT_P2M, tP2M),
-		xenNum(abi.XEN_ELFNOTE_ENTRY, tEntry),
-		note("Xen", abi.XEN_ELFNOTE_FEATURES, []byte("!writable_page_tables|pae_pgdir_above_4gb")),
-		note("Xen", abi.XEN_ELFNOTE_SUPPORTED_FEATURES, binary.LittleEndian.AppendUint32(nil, 0x8801)),
-		xenStr(abi.XEN_ELFNOTE_PAE_MODE, "yes"),
-		xenStr(abi.XEN_ELFNOTE_LOADER, "generic"),
-		note("Xen", abi.XEN_ELFNOTE_L1_MFN_VALID, []byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}),
-		note("Xen", abi.XEN_ELFNOTE_SUSPEND_CANCEL, []byte{1, 0, 0, 0}),
-		note("Xen", abi.XEN_ELFNOTE_MOD_START_PFN, []byte{1, 0, 0, 0}),
-		xenNum(abi.XEN_ELFNOTE_HV_START_LOW, 0xffff800000000000),
-		xenNum(abi.XEN_ELFNOTE_PADDR_OFFSET, 0),
-		note("GNU", 3, make([]byte, 20)),
-		note("Xen", abi.XEN_ELFNOTE_PHYS32_ENTRY, binary.LittleEndian.AppendUint64(nil, tText+0x850)),
-	}
-}
-
-// linuxSegs are four loadable segments like Debian's, the third with vaddr 0.
-func linuxSegs() []tSeg {
-	text := bytes.Repeat([]byte{0x90}, 0x400)
-	return []tSeg{
-		{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, paddr: tText, vaddr: tVirtBase + tText, data: text, memsz: 0x1000},
-		{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_W, paddr: tText + 0x1000, vaddr: tVirtBase + tText + 0x1000, data: []byte("data"), memsz: 0x1000},
-		{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_W, paddr: tText + 0x2000, vaddr: 0, data: []byte("percpu"), memsz: 0x1000},
-		{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_W | elf.PF_X, paddr: tText + 0x3000, vaddr: tVirtBase + tText + 0x3000, data: []byte("init"), memsz: 0x5000},
-	}
-}
-
-func notesSeg(notes ...[]byte) tSeg {
-	return tSeg{typ: elf.PT_NOTE, flags: elf.PF_R, data: bytes.Join(notes, nil)}
-}
-
-// linuxELF is the test kernel: Linux-like segments and notes in a PT_NOTE.
-func linuxELF() *tELF {
-	return &tELF{entry: tText, segs: append(linuxSegs(), notesSeg(linuxNotes()...))}
-}
+var (
+	note       = testvectors.Note
+	xenNum     = testvectors.XenNum
+	xenStr     = testvectors.XenStr
+	linuxNotes = testvectors.LinuxNotes
+	linuxSegs  = testvectors.LinuxSegs
+	notesSeg   = testvectors.NotesSeg
+	linuxELF   = testvectors.LinuxELF
+)
 
 // withNotes is linuxELF with its notes replaced.
 func withNotes(notes ...[]byte) *tELF {
-	return &tELF{entry: tText, segs: append(linuxSegs(), notesSeg(notes...))}
+	return &tELF{Entry: tText, Segs: append(linuxSegs(), notesSeg(notes...))}
 }
 
 // minimalNotes are the notes any PV kernel needs: generic loader, xen-3.0.
@@ -241,7 +55,7 @@ func minimalNotes(extra ...[]byte) [][]byte {
 }
 
 func TestParseKernelLinuxELF(t *testing.T) {
-	img := linuxELF().bytes()
+	img := linuxELF().Bytes()
 	k, err := Parse(img)
 	if err != nil {
 		t.Fatal(err)
@@ -255,8 +69,8 @@ func TestParseKernelLinuxELF(t *testing.T) {
 	want := linuxSegs()
 	for i, s := range k.Segments {
 		w := want[i]
-		if s.Paddr != w.paddr || s.Vaddr != w.vaddr || s.Filesz != uint64(len(w.data)) || s.Memsz != w.memsz ||
-			s.Flags != w.flags || !bytes.Equal(s.Data, w.data) || s.Dest != tVirtBase+w.paddr {
+		if s.Paddr != w.Paddr || s.Vaddr != w.Vaddr || s.Filesz != uint64(len(w.Data)) || s.Memsz != w.Memsz ||
+			s.Flags != w.Flags || !bytes.Equal(s.Data, w.Data) || s.Dest != tVirtBase+w.Paddr {
 			t.Errorf("segment %d = %+v, want %+v", i, s, w)
 		}
 	}
@@ -326,9 +140,9 @@ func TestParseKernelNotes(t *testing.T) {
 				t.Errorf("VirtHypercall %#x", p.VirtHypercall)
 			}
 		}},
-		{"PADDR_OFFSET", &tELF{entry: tText, segs: []tSeg{
+		{"PADDR_OFFSET", &tELF{Entry: tText, Segs: []tSeg{
 			// Old kernels put the VA in p_paddr and say so with PADDR_OFFSET.
-			{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, paddr: tVirtBase + tText, vaddr: tVirtBase + tText, data: []byte("text"), memsz: 0x4000},
+			{Type: elf.PT_LOAD, Flags: elf.PF_R | elf.PF_X, Paddr: tVirtBase + tText, Vaddr: tVirtBase + tText, Data: []byte("text"), Memsz: 0x4000},
 			notesSeg(minimalNotes(xenNum(abi.XEN_ELFNOTE_VIRT_BASE, tVirtBase), xenNum(abi.XEN_ELFNOTE_PADDR_OFFSET, tVirtBase),
 				xenNum(abi.XEN_ELFNOTE_ENTRY, tVirtBase+tText+4))...)}}, func(t *testing.T, p *DomParms) {
 			if p.VirtOffset != 0 || p.ElfPaddrOffset != tVirtBase || p.VirtKStart != tVirtBase+tText || p.VirtKEnd != tVirtBase+tText+0x4000 {
@@ -392,30 +206,30 @@ func TestParseKernelNotes(t *testing.T) {
 				t.Errorf("P2MBase %#x", p.P2MBase)
 			}
 		}},
-		{"SHT_NOTE section when no PT_NOTE", &tELF{entry: tText, segs: linuxSegs(),
-			secs: []tSec{{".note.xen", elf.SHT_NOTE, bytes.Join(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "sect")), nil)}}}, func(t *testing.T, p *DomParms) {
+		{"SHT_NOTE section when no PT_NOTE", &tELF{Entry: tText, Segs: linuxSegs(),
+			Secs: []tSec{{Name: ".note.xen", Type: elf.SHT_NOTE, Data: bytes.Join(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "sect")), nil)}}}, func(t *testing.T, p *DomParms) {
 			if p.Source != NotesShdr || p.GuestOS != "sect" {
 				t.Errorf("%v %q", p.Source, p.GuestOS)
 			}
 		}},
-		{"PT_NOTE with p_offset 0 is skipped", &tELF{entry: tText,
-			segs: append(linuxSegs(), tSeg{typ: elf.PT_NOTE, data: bytes.Join(minimalNotes(), nil), offZero: true}),
-			secs: []tSec{{".note.xen", elf.SHT_NOTE, bytes.Join(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "sect")), nil)}}}, func(t *testing.T, p *DomParms) {
+		{"PT_NOTE with p_offset 0 is skipped", &tELF{Entry: tText,
+			Segs: append(linuxSegs(), tSeg{Type: elf.PT_NOTE, Data: bytes.Join(minimalNotes(), nil), OffZero: true}),
+			Secs: []tSec{{Name: ".note.xen", Type: elf.SHT_NOTE, Data: bytes.Join(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "sect")), nil)}}}, func(t *testing.T, p *DomParms) {
 			if p.Source != NotesShdr {
 				t.Errorf("%v", p.Source)
 			}
 		}},
-		{"PT_NOTE wins over SHT_NOTE", &tELF{entry: tText,
-			segs: append(linuxSegs(), notesSeg(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "seg"))...)),
-			secs: []tSec{{".note.xen", elf.SHT_NOTE, bytes.Join(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "sect")), nil)}}}, func(t *testing.T, p *DomParms) {
+		{"PT_NOTE wins over SHT_NOTE", &tELF{Entry: tText,
+			Segs: append(linuxSegs(), notesSeg(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "seg"))...)),
+			Secs: []tSec{{Name: ".note.xen", Type: elf.SHT_NOTE, Data: bytes.Join(minimalNotes(xenStr(abi.XEN_ELFNOTE_GUEST_OS, "sect")), nil)}}}, func(t *testing.T, p *DomParms) {
 			if p.Source != NotesPhdr || p.GuestOS != "seg" {
 				t.Errorf("%v %q", p.Source, p.GuestOS)
 			}
 		}},
-		{"legacy __xen_guest", &tELF{entry: tVirtBase + tText + 0x10, segs: []tSeg{
+		{"legacy __xen_guest", &tELF{Entry: tVirtBase + tText + 0x10, Segs: []tSeg{
 			// Legacy kernels put the VA in p_paddr; ELF_PADDR_OFFSET defaults to VIRT_BASE.
-			{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, paddr: tVirtBase + tText, vaddr: tVirtBase + tText, data: []byte("text"), memsz: 0x4000},
-		}, secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS, []byte(
+			{Type: elf.PT_LOAD, Flags: elf.PF_R | elf.PF_X, Paddr: tVirtBase + tText, Vaddr: tVirtBase + tText, Data: []byte("text"), Memsz: 0x4000},
+		}, Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS, Data: []byte(
 			"GUEST_OS=linux,GUEST_VER=2.6,XEN_VER=xen-3.0,LOADER=generic,PAE=yes[extended-cr3],VIRT_BASE=0xffffffff80000000," +
 				"HYPERCALL_PAGE=0x1002,FEATURES=writable_page_tables|!dom0,IGNORED,=x\x00GUEST_OS=after-nul")}}}, func(t *testing.T, p *DomParms) {
 			want := DomParms{
@@ -430,9 +244,9 @@ func TestParseKernelNotes(t *testing.T) {
 				t.Errorf("got\n%+v\nwant\n%+v", *p, want)
 			}
 		}},
-		{"legacy PAE=yes, VIRT_ENTRY, ELF_PADDR_OFFSET, decimal and octal", &tELF{entry: 0, segs: []tSeg{
-			{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: 0x100000, data: []byte("t"), memsz: 0x1000},
-		}, secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS, []byte(
+		{"legacy PAE=yes, VIRT_ENTRY, ELF_PADDR_OFFSET, decimal and octal", &tELF{Entry: 0, Segs: []tSeg{
+			{Type: elf.PT_LOAD, Flags: elf.PF_R, Paddr: 0x100000, Data: []byte("t"), Memsz: 0x1000},
+		}, Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS, Data: []byte(
 			"XEN_VER=xen-3.0,LOADER=generic,PAE=yes,VIRT_BASE=010,ELF_PADDR_OFFSET=8,VIRT_ENTRY=1048576")}}}, func(t *testing.T, p *DomParms) {
 			if p.PAE != XEN_PAE_YES || p.VirtBase != 8 || p.ElfPaddrOffset != 8 || p.VirtEntry != 0x100000 || p.VirtHypercall != UnsetAddr {
 				t.Errorf("%+v", p)
@@ -441,7 +255,7 @@ func TestParseKernelNotes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := Parse(tc.elf.bytes())
+			k, err := Parse(tc.elf.Bytes())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -453,8 +267,8 @@ func TestParseKernelNotes(t *testing.T) {
 // TestParseKernelRefusals: each refusal, with the sentinel it must wrap.
 func TestParseKernelRefusals(t *testing.T) {
 	le := binary.LittleEndian
-	seg := func(s tSeg) *tELF { return &tELF{entry: tText, segs: []tSeg{s, notesSeg(minimalNotes()...)}} }
-	text := tSeg{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, paddr: tText, data: []byte("text"), memsz: 0x1000}
+	seg := func(s tSeg) *tELF { return &tELF{Entry: tText, Segs: []tSeg{s, notesSeg(minimalNotes()...)}} }
+	text := tSeg{Type: elf.PT_LOAD, Flags: elf.PF_R | elf.PF_X, Paddr: tText, Data: []byte("text"), Memsz: 0x1000}
 	tests := []struct {
 		name string
 		img  []byte
@@ -462,50 +276,50 @@ func TestParseKernelRefusals(t *testing.T) {
 	}{
 		{"empty", nil, ErrFormat},
 		{"garbage", []byte("MZ this is not a kernel"), ErrFormat},
-		{"truncated ELF", linuxELF().bytes()[:40], ErrELF},
-		{"ELF32", (&tELF{class: elf.ELFCLASS32}).bytes(), ErrELF}, // a 64-bit layout with a 32-bit class byte
-		{"big-endian", (&tELF{order: elf.ELFDATA2MSB, segs: linuxSegs()}).bytes(), ErrMachine},
-		{"i386", (&tELF{machine: elf.EM_386, segs: linuxSegs()}).bytes(), ErrMachine},
-		{"no segments", (&tELF{}).bytes(), ErrNoSegments},
-		{"PT_LOAD without R, W or X", seg(tSeg{typ: elf.PT_LOAD, paddr: tText, data: []byte("x")}).bytes(), ErrNoSegments},
-		{"filesz above memsz", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText, data: []byte("text"), memsz: 2}).bytes(), ErrSegment},
-		{"file bytes outside the file", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText, data: []byte("t"), filesz: 1 << 40, memsz: 1 << 41}).bytes(), ErrSegment},
-		{"paddr overflow", seg(tSeg{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: ^uint64(0) - 10, data: []byte("t"), memsz: 0x1000}).bytes(), ErrSegment},
-		{"span above 1 GiB", (&tELF{entry: tText, segs: []tSeg{text,
-			{typ: elf.PT_LOAD, flags: elf.PF_R, paddr: tText + MaxSpan, data: []byte("far"), memsz: 0x1000},
-			notesSeg(minimalNotes()...)}}).bytes(), ErrTooLarge},
-		{"no notes at all", (&tELF{entry: tText, segs: linuxSegs()}).bytes(), ErrNotXenELF},
-		{"only non-Xen notes", withNotes(note("GNU", 3, make([]byte, 20))).bytes(), ErrNotXenELF},
-		{"note overruns its segment", withNotes(append(xenStr(abi.XEN_ELFNOTE_LOADER, "generic"), 4, 0, 0, 0, 0xff, 0, 0, 0, 5, 0, 0, 0, 'X', 'e', 'n', 0)).bytes(), ErrELF},
-		{"note segment outside the file", (&tELF{entry: tText, segs: append(linuxSegs(), tSeg{typ: elf.PT_NOTE, data: []byte("abcd"), filesz: 1 << 20})}).bytes(), ErrELF},
+		{"truncated ELF", linuxELF().Bytes()[:40], ErrELF},
+		{"ELF32", (&tELF{Class: elf.ELFCLASS32}).Bytes(), ErrELF}, // a 64-bit layout with a 32-bit class byte
+		{"big-endian", (&tELF{Order: elf.ELFDATA2MSB, Segs: linuxSegs()}).Bytes(), ErrMachine},
+		{"i386", (&tELF{Machine: elf.EM_386, Segs: linuxSegs()}).Bytes(), ErrMachine},
+		{"no segments", (&tELF{}).Bytes(), ErrNoSegments},
+		{"PT_LOAD without R, W or X", seg(tSeg{Type: elf.PT_LOAD, Paddr: tText, Data: []byte("x")}).Bytes(), ErrNoSegments},
+		{"filesz above memsz", seg(tSeg{Type: elf.PT_LOAD, Flags: elf.PF_R, Paddr: tText, Data: []byte("text"), Memsz: 2}).Bytes(), ErrSegment},
+		{"file bytes outside the file", seg(tSeg{Type: elf.PT_LOAD, Flags: elf.PF_R, Paddr: tText, Data: []byte("t"), Filesz: 1 << 40, Memsz: 1 << 41}).Bytes(), ErrSegment},
+		{"paddr overflow", seg(tSeg{Type: elf.PT_LOAD, Flags: elf.PF_R, Paddr: ^uint64(0) - 10, Data: []byte("t"), Memsz: 0x1000}).Bytes(), ErrSegment},
+		{"span above 1 GiB", (&tELF{Entry: tText, Segs: []tSeg{text,
+			{Type: elf.PT_LOAD, Flags: elf.PF_R, Paddr: tText + MaxSpan, Data: []byte("far"), Memsz: 0x1000},
+			notesSeg(minimalNotes()...)}}).Bytes(), ErrTooLarge},
+		{"no notes at all", (&tELF{Entry: tText, Segs: linuxSegs()}).Bytes(), ErrNotXenELF},
+		{"only non-Xen notes", withNotes(note("GNU", 3, make([]byte, 20))).Bytes(), ErrNotXenELF},
+		{"note overruns its segment", withNotes(append(xenStr(abi.XEN_ELFNOTE_LOADER, "generic"), 4, 0, 0, 0, 0xff, 0, 0, 0, 5, 0, 0, 0, 'X', 'e', 'n', 0)).Bytes(), ErrELF},
+		{"note segment outside the file", (&tELF{Entry: tText, Segs: append(linuxSegs(), tSeg{Type: elf.PT_NOTE, Data: []byte("abcd"), Filesz: 1 << 20})}).Bytes(), ErrELF},
 		{"LOADER and GUEST_OS wrong", withNotes(xenStr(abi.XEN_ELFNOTE_LOADER, "special"), xenStr(abi.XEN_ELFNOTE_GUEST_OS, "NetBSD"),
-			xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-3.0")).bytes(), ErrLoader},
-		{"LOADER absent", withNotes(xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-3.0")).bytes(), ErrLoader},
-		{"XEN_VERSION wrong", withNotes(xenStr(abi.XEN_ELFNOTE_LOADER, "generic"), xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-2.0")).bytes(), ErrXenVersion},
-		{"XEN_VERSION absent", withNotes(xenStr(abi.XEN_ELFNOTE_LOADER, "generic")).bytes(), ErrXenVersion},
-		{"unknown required feature", withNotes(minimalNotes(xenStr(abi.XEN_ELFNOTE_FEATURES, "pae_pgdir_above_4gb|!gnttab_map_avail_bits"))...).bytes(), ErrUnknownFeature},
-		{"BSD_SYMTAB yes", withNotes(minimalNotes(xenStr(abi.XEN_ELFNOTE_BSD_SYMTAB, "yes"))...).bytes(), ErrBSDSymtab},
-		{"PADDR_OFFSET without VIRT_BASE", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_PADDR_OFFSET, 0))...).bytes(), ErrPaddrOffset},
-		{"entry below the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText-1))...).bytes(), ErrBounds},
-		{"entry above the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText+0x8001))...).bytes(), ErrBounds},
-		{"virt_base above kstart", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_VIRT_BASE, tText+0x1000))...).bytes(), ErrBounds},
-		{"e_entry outside without ENTRY", (&tELF{entry: 0x10, segs: append(linuxSegs(), notesSeg(minimalNotes()...))}).bytes(), ErrBounds},
-		{"INIT_P2M inside the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_INIT_P2M, tText+0x7fff))...).bytes(), ErrP2MBase},
-		{"numeric note of 3 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_ENTRY, []byte{1, 2, 3}))...).bytes(), ErrXenNote},
-		{"numeric note of 16 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_VIRT_BASE, make([]byte, 16)))...).bytes(), ErrXenNote},
-		{"L1_MFN_VALID of 8 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_L1_MFN_VALID, make([]byte, 8)))...).bytes(), ErrXenNote},
-		{"SUPPORTED_FEATURES of 2 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_SUPPORTED_FEATURES, []byte{1, 8}))...).bytes(), ErrXenNote},
-		{"legacy unknown required feature", (&tELF{entry: tText, segs: []tSeg{text},
-			secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS, []byte("LOADER=generic,XEN_VER=xen-3.0,FEATURES=!warp_drive")}}}).bytes(), ErrUnknownFeature},
-		{"legacy BSD_SYMTAB", (&tELF{entry: tText, segs: []tSeg{text},
-			secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS, []byte("LOADER=generic,XEN_VER=xen-3.0,BSD_SYMTAB")}}}).bytes(), ErrBSDSymtab},
-		{"legacy without XEN_VER", (&tELF{entry: tText, segs: []tSeg{text},
-			secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS, []byte("LOADER=generic")}}}).bytes(), ErrXenVersion},
-		{"legacy ELF_PADDR_OFFSET without VIRT_BASE", (&tELF{entry: tText, segs: []tSeg{text},
-			secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS, []byte("LOADER=generic,XEN_VER=xen-3.0,ELF_PADDR_OFFSET=0")}}}).bytes(), ErrPaddrOffset},
-		{"supported features note too short", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_SUPPORTED_FEATURES, nil))...).bytes(), ErrXenNote},
-		{"legacy without LOADER", (&tELF{entry: tText, segs: []tSeg{text},
-			secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS, le.AppendUint32([]byte("XEN_VER=xen-3.0,"), 0)}}}).bytes(), ErrLoader},
+			xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-3.0")).Bytes(), ErrLoader},
+		{"LOADER absent", withNotes(xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-3.0")).Bytes(), ErrLoader},
+		{"XEN_VERSION wrong", withNotes(xenStr(abi.XEN_ELFNOTE_LOADER, "generic"), xenStr(abi.XEN_ELFNOTE_XEN_VERSION, "xen-2.0")).Bytes(), ErrXenVersion},
+		{"XEN_VERSION absent", withNotes(xenStr(abi.XEN_ELFNOTE_LOADER, "generic")).Bytes(), ErrXenVersion},
+		{"unknown required feature", withNotes(minimalNotes(xenStr(abi.XEN_ELFNOTE_FEATURES, "pae_pgdir_above_4gb|!gnttab_map_avail_bits"))...).Bytes(), ErrUnknownFeature},
+		{"BSD_SYMTAB yes", withNotes(minimalNotes(xenStr(abi.XEN_ELFNOTE_BSD_SYMTAB, "yes"))...).Bytes(), ErrBSDSymtab},
+		{"PADDR_OFFSET without VIRT_BASE", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_PADDR_OFFSET, 0))...).Bytes(), ErrPaddrOffset},
+		{"entry below the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText-1))...).Bytes(), ErrBounds},
+		{"entry above the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_ENTRY, tText+0x8001))...).Bytes(), ErrBounds},
+		{"virt_base above kstart", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_VIRT_BASE, tText+0x1000))...).Bytes(), ErrBounds},
+		{"e_entry outside without ENTRY", (&tELF{Entry: 0x10, Segs: append(linuxSegs(), notesSeg(minimalNotes()...))}).Bytes(), ErrBounds},
+		{"INIT_P2M inside the kernel", withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_INIT_P2M, tText+0x7fff))...).Bytes(), ErrP2MBase},
+		{"numeric note of 3 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_ENTRY, []byte{1, 2, 3}))...).Bytes(), ErrXenNote},
+		{"numeric note of 16 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_VIRT_BASE, make([]byte, 16)))...).Bytes(), ErrXenNote},
+		{"L1_MFN_VALID of 8 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_L1_MFN_VALID, make([]byte, 8)))...).Bytes(), ErrXenNote},
+		{"SUPPORTED_FEATURES of 2 bytes", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_SUPPORTED_FEATURES, []byte{1, 8}))...).Bytes(), ErrXenNote},
+		{"legacy unknown required feature", (&tELF{Entry: tText, Segs: []tSeg{text},
+			Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS, Data: []byte("LOADER=generic,XEN_VER=xen-3.0,FEATURES=!warp_drive")}}}).Bytes(), ErrUnknownFeature},
+		{"legacy BSD_SYMTAB", (&tELF{Entry: tText, Segs: []tSeg{text},
+			Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS, Data: []byte("LOADER=generic,XEN_VER=xen-3.0,BSD_SYMTAB")}}}).Bytes(), ErrBSDSymtab},
+		{"legacy without XEN_VER", (&tELF{Entry: tText, Segs: []tSeg{text},
+			Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS, Data: []byte("LOADER=generic")}}}).Bytes(), ErrXenVersion},
+		{"legacy ELF_PADDR_OFFSET without VIRT_BASE", (&tELF{Entry: tText, Segs: []tSeg{text},
+			Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS, Data: []byte("LOADER=generic,XEN_VER=xen-3.0,ELF_PADDR_OFFSET=0")}}}).Bytes(), ErrPaddrOffset},
+		{"supported features note too short", withNotes(minimalNotes(note("Xen", abi.XEN_ELFNOTE_SUPPORTED_FEATURES, nil))...).Bytes(), ErrXenNote},
+		{"legacy without LOADER", (&tELF{Entry: tText, Segs: []tSeg{text},
+			Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS, Data: le.AppendUint32([]byte("XEN_VER=xen-3.0,"), 0)}}}).Bytes(), ErrLoader},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -540,7 +354,7 @@ func TestCheckDom0(t *testing.T) {
 		{"supervisor_mode_kernel merely supported", minimalNotes(xenStr(abi.XEN_ELFNOTE_FEATURES, "supervisor_mode_kernel")), nil},
 	}
 	for _, tc := range tests {
-		k, err := Parse(withNotes(tc.notes...).bytes())
+		k, err := Parse(withNotes(tc.notes...).Bytes())
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -632,37 +446,12 @@ func gzipped(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// The compressed test kernels in testdata are linuxELF().bytes() compressed
-// by the xz and bzip2 commands; TestRegenerateKernelVectors rebuilds them.
+// The compressed test kernels in testdata are linuxELF().Bytes() compressed
+// by the xz and bzip2 commands (testvectors.WriteKernel, run by go generate).
 const (
-	vectorXZ    = "kernel.elf.xz"  // xz --x86 --lzma2=dict=32MiB --check=crc32, plus Linux's size trailer
-	vectorBzip2 = "kernel.elf.bz2" // bzip2 -9, plus Linux's size trailer
+	vectorXZ    = testvectors.KernelXZ
+	vectorBzip2 = testvectors.KernelBzip2
 )
-
-func TestRegenerateKernelVectors(t *testing.T) {
-	if os.Getenv("GOHV_XZ_REGEN") != "1" {
-		t.Skip("set GOHV_XZ_REGEN=1 to rebuild testdata with the xz and bzip2 commands")
-	}
-	plain := linuxELF().bytes()
-	for _, v := range []struct {
-		file string
-		cmd  []string
-	}{
-		{vectorXZ, []string{"xz", "--format=xz", "--x86", "--lzma2=dict=32MiB", "--check=crc32", "--stdout"}},
-		{vectorBzip2, []string{"bzip2", "-9", "--stdout"}},
-	} {
-		cmd := exec.Command(v.cmd[0], v.cmd[1:]...)
-		cmd.Stdin = bytes.NewReader(plain)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(plain)))
-		if err := os.WriteFile(filepath.Join("testdata", v.file), out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
@@ -674,7 +463,7 @@ func readTestdata(t testing.TB, name string) []byte {
 }
 
 func TestParseKernelBzImage(t *testing.T) {
-	plain := linuxELF().bytes()
+	plain := linuxELF().Bytes()
 	xzPayload := readTestdata(t, vectorXZ)
 	bz2Payload := readTestdata(t, vectorBzip2)
 	tests := []struct {
@@ -712,7 +501,7 @@ func TestParseKernelBzImage(t *testing.T) {
 }
 
 func TestParseKernelBzImageRefusals(t *testing.T) {
-	plain := linuxELF().bytes()
+	plain := linuxELF().Bytes()
 	xzPayload := readTestdata(t, vectorXZ)
 	badTrailer := append([]byte{}, xzPayload...)
 	badTrailer[len(badTrailer)-1] ^= 1
@@ -764,11 +553,11 @@ var kernelSentinels = []error{
 }
 
 func FuzzParseKernel(f *testing.F) {
-	plain := linuxELF().bytes()
+	plain := linuxELF().Bytes()
 	f.Add(plain)
-	f.Add(withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_HYPERCALL_PAGE, tText))...).bytes())
-	f.Add((&tELF{entry: tText, segs: linuxSegs(), secs: []tSec{{"__xen_guest", elf.SHT_PROGBITS,
-		[]byte("GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0x0,HYPERCALL_PAGE=0x1002,FEATURES=!dom0")}}}).bytes())
+	f.Add(withNotes(minimalNotes(xenNum(abi.XEN_ELFNOTE_HYPERCALL_PAGE, tText))...).Bytes())
+	f.Add((&tELF{Entry: tText, Segs: linuxSegs(), Secs: []tSec{{Name: "__xen_guest", Type: elf.SHT_PROGBITS,
+		Data: []byte("GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0x0,HYPERCALL_PAGE=0x1002,FEATURES=!dom0")}}}).Bytes())
 	f.Add(bzImage(readTestdata(f, vectorXZ), 0x020f, 1, 0))
 	f.Add(bzImage(gzipped(plain), 0x020f, 1, 0))
 	const limit = 4 << 20

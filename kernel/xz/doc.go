@@ -27,3 +27,8 @@
 //     sentence saying what is wrong and where.
 //   - Functions are pure and safe for concurrent use.
 package xz
+
+// The .xz files in testdata are made by `go generate` (the xz command, from
+// kernel/internal/testvectors).
+//
+//go:generate go run ../internal/testvectors/gen -xz testdata
