@@ -10,10 +10,11 @@ import (
 )
 
 // Kernel intake: the first step of building a PV domain, before any memory is
-// allocated. Parse turns the image the boot loader handed over (an ELF
-// vmlinux, or a bzImage whose payload is an ELF, XZ, gzip or bzip2) into the
-// ELF bytes, the loadable segments and the Xen view of the image (DomParms),
-// with Xen 4.17 libelf's checks (common/libelf/libelf-dominfo.c) applied.
+// allocated. Parse turns a kernel image (dom0's boot module, or a domU's
+// kernel) that is an ELF vmlinux, or a bzImage whose payload is an ELF, XZ,
+// gzip or bzip2, into the ELF bytes, the loadable segments and the Xen view
+// of the image (DomParms), with Xen 4.17 libelf's checks
+// (common/libelf/libelf-dominfo.c) applied.
 
 // Limits on what Parse accepts. They bound memory on untrusted input.
 const (

@@ -13,7 +13,7 @@
 //
 // Contracts:
 //
-//   - Input is untrusted boot-loader bytes. Every VLI, size and count is
+//   - Input is untrusted kernel-image bytes. Every VLI, size and count is
 //     checked against the input before use; nothing panics on any input.
 //   - Output is bounded: Decode never returns, and never allocates for, more
 //     than the caller's limit of decompressed bytes (plus the LZMA2 dictionary,
