@@ -102,6 +102,8 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 		v.caller = hypercall.Caller{Mem: &v.guest, Domain: d, VCPU: v}
 		v.pv = pv.NewVCPU(i, pvMemory{v}, vcpuInfo{v}, pvDomain{v}, m.cfg.Policy, &v.tables)
 		v.pv.PT = ptWriter{v}
+		v.pv.Regs = &v.Regs
+		v.pv.Machine = pv.Machine{Frames: m.cfg.Frames, Mem: m.cfg.Mem, Dom: c.ID}
 		d.vcpus = append(d.vcpus, v)
 	}
 	m.mu.Lock()

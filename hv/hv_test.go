@@ -305,8 +305,8 @@ func TestSetGDT(t *testing.T) {
 	if binary.LittleEndian.Uint64(got[:]) != 0x00affa000000ffff {
 		t.Errorf("descriptor not raised to DPL 3: %#x", binary.LittleEndian.Uint64(got[:]))
 	}
-	if len(d.VCPU(0).gdtFrames) != 1 || d.VCPU(0).gdtFrames[0] != ok {
-		t.Errorf("gdt frames %v", d.VCPU(0).gdtFrames)
+	if frames, _ := d.VCPU(0).pv.GDT(); len(frames) != 1 || frames[0] != ok {
+		t.Errorf("gdt frames %v", frames)
 	}
 	if len(fm.gdt) != 1 || fm.gdt[0] != ok {
 		t.Errorf("the Backend was given GDT frames %v, want [%#x]", fm.gdt, ok)
@@ -498,5 +498,52 @@ func TestUserGSSelector(t *testing.T) {
 		if got.RAX != 0 || got.GS != w.gs || got.GSBaseShadow != w.base {
 			t.Errorf("step %d: rax %d gs %#x base %#x, want 0, %#x, %#x", i, int64(got.RAX), got.GS, got.GSBaseShadow, w.gs, w.base)
 		}
+	}
+}
+
+// TestSetSegmentBaseInMulticall: set_segment_base is an ordinary entry of
+// the dispatch table, so inside a multicall it changes the vCPU's
+// registers exactly as a direct call does (Xen's pv64 multicall serves
+// it): the FS and kernel GS bases the guest re-enters with are the
+// entries', and a non-canonical base is the entry's -EINVAL.
+func TestSetSegmentBaseInMulticall(t *testing.T) {
+	m, d, fm, _, data := testGuest(t, false)
+	entries := []struct{ op, which, base uint64 }{
+		{abi.HYPERVISOR_set_segment_base, abi.SEGBASE_FS, 0x7000_1000},
+		{abi.HYPERVISOR_set_segment_base, abi.SEGBASE_GS_KERNEL, 0xffff_8880_0000_2000},
+		{abi.HYPERVISOR_set_segment_base, abi.SEGBASE_GS_USER, 0x0000_8000_0000_0000},
+	}
+	var b [64]byte
+	for i, e := range entries {
+		b = [64]byte{}
+		binary.LittleEndian.PutUint64(b[0:], e.op)
+		binary.LittleEndian.PutUint64(b[8:], 0x5a5a)
+		binary.LittleEndian.PutUint64(b[16:], e.which)
+		binary.LittleEndian.PutUint64(b[24:], e.base)
+		m.cfg.Mem.Write(data.Addr()+mm.Maddr(64*i), b[:])
+	}
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		func(r *arch.Regs) arch.Exit {
+			r.GSBaseShadow = 0x1234
+			return hypercallExit(abi.HYPERVISOR_multicall, dataVA, uint64(len(entries)))(r)
+		},
+		hypercallExit(abi.HYPERVISOR_set_segment_base, abi.SEGBASE_FS, 0x7000_3000),
+	}
+	d.VCPU(0).Run()
+	r := fm.results
+	if len(r) != 3 {
+		t.Fatalf("%d entries into the guest, want 3", len(r))
+	}
+	if r[1].RAX != 0 || r[1].FSBase != 0x7000_1000 || r[1].GSBase != 0xffff_8880_0000_2000 || r[1].GSBaseShadow != 0x1234 {
+		t.Errorf("after the multicall: rax %d fs %#x gs %#x shadow %#x", int64(r[1].RAX), r[1].FSBase, r[1].GSBase, r[1].GSBaseShadow)
+	}
+	for i, want := range []abi.Errno{0, 0, abi.EINVAL} {
+		got, _ := m.cfg.Mem.Load64(data.Addr() + mm.Maddr(64*i+8))
+		if got != want.Ret() {
+			t.Errorf("entry %d result %d, want %d", i, int64(got), int64(want.Ret()))
+		}
+	}
+	if r[2].RAX != 0 || r[2].FSBase != 0x7000_3000 {
+		t.Errorf("direct call: rax %d fs %#x", int64(r[2].RAX), r[2].FSBase)
 	}
 }

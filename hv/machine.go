@@ -115,15 +115,16 @@ func NewMachine(cfg Config) *Machine {
 		Grants:  m.grants,
 		Version: cfg.Version,
 	})
-	registerPV(m.disp)
+	if err := pv.Register(m.disp); err != nil {
+		panic(err) // boot-time wiring, not guest input
+	}
 	return m
 }
 
 // Frames is the machine's frame table.
 func (m *Machine) Frames() *mm.FrameTable { return m.cfg.Frames }
 
-// Dispatcher is the machine's hypercall table (for hv/pv to register the
-// handlers that change vCPU state).
+// Dispatcher is the machine's hypercall table (hv/pv's handlers included).
 func (m *Machine) Dispatcher() *hypercall.Dispatcher { return m.disp }
 
 // Domain returns domain id, or nil.

@@ -106,122 +106,16 @@ func (p pvDomain) NewBasePtr(m mm.MFN) abi.Errno {
 	return e
 }
 
-// LoadUserGS is what loading sel into %gs gives (set_segment_base
-// GS_USER_SEL): the base of its descriptor in the vCPU's GDT or Xen's
-// reserved entries, if it loads; the null selector loads with base 0.
-func (p pvDomain) LoadUserGS(sel uint16) (uint64, bool) {
-	if sel&^3 == 0 {
-		return 0, true
-	}
-	d, ok := p.v.descriptor(sel)
-	if !ok {
-		return 0, false
-	}
-	return loadableDataSegment(d)
-}
+// LoadGDT hands the vCPU's GDT frames to the metal (Backend.SetGDT).
+func (p pvDomain) LoadGDT(frames []mm.MFN) { p.v.dom.m.cfg.Backend.SetGDT(p.v, frames) }
 
-// pvOf returns the PV state of the calling vCPU.
-func pvOf(c *hypercall.Caller) *pv.VCPU { return c.VCPU.(*VCPU).pv }
+// CheckSegDescPage is the mm.FrameTableConfig hook for descriptor pages
+// (the PV model's check_descriptor).
+var CheckSegDescPage = pv.CheckSegDescPage
 
-// registerPV installs the hypercalls that change PV vCPU state
-// (set_segment_base, which needs all registers, is served in the run loop).
-func registerPV(d *hypercall.Dispatcher) {
-	reg := func(nr int, h hypercall.Handler) {
-		if err := d.Register(nr, h); err != nil {
-			panic(err) // boot-time wiring, not guest input
-		}
-	}
-	// iret restores the whole register file from the guest's stack, also
-	// from inside a multicall (which it ends): the run loop sees iretDone
-	// and keeps the restored registers.
-	reg(abi.HYPERVISOR_iret, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		v := c.VCPU.(*VCPU)
-		v.iretDone = true
-		rax, err := v.pv.Iret(&v.Regs)
-		if err != nil {
-			v.iretErr = err
-		}
-		return hypercall.Value(rax)
-	})
-	reg(abi.HYPERVISOR_set_trap_table, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		next, more, e := pvOf(c).SetTrapTable(a[0], c.VCPU.Preempt)
-		if e != 0 {
-			return hypercall.Errno(e)
-		}
-		if more {
-			rest := *a
-			rest[0] = next
-			return hypercall.Continuation(rest)
-		}
-		return hypercall.Value(0)
-	})
-	reg(abi.HYPERVISOR_set_gdt, setGDT)
-	reg(abi.HYPERVISOR_update_descriptor, updateDescriptor)
-	reg(abi.HYPERVISOR_stack_switch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).StackSwitch(a[0], a[1]))
-	})
-	reg(abi.HYPERVISOR_set_callbacks, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).SetCallbacks(a[0], a[1], a[2]))
-	})
-	reg(abi.HYPERVISOR_fpu_taskswitch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).FPUTaskswitch(a[0] != 0))
-	})
-	reg(abi.HYPERVISOR_set_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).SetDebugReg(int(a[0]), a[1]))
-	})
-	reg(abi.HYPERVISOR_get_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		v, e := pvOf(c).GetDebugReg(int(a[0]))
-		if e != 0 {
-			return hypercall.Errno(e)
-		}
-		return hypercall.Value(v)
-	})
-	reg(abi.HYPERVISOR_callback_op, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return callbackOp(c, a)
-	})
-}
-
-func result(e abi.Errno) hypercall.Result {
-	if e != 0 {
-		return hypercall.Errno(e)
-	}
-	return hypercall.Value(0)
-}
-
-// callbackOp is callback_op (30): CALLBACKOP_register with struct
-// callback_register {u16 type; u16 flags; u32 pad; u64 address},
-// CALLBACKOP_unregister with struct callback_unregister {u16 type}.
-func callbackOp(c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-	switch a[0] {
-	case abi.CALLBACKOP_register:
-		var b [16]byte
-		if !c.Mem.CopyFromGuest(b[:], mm.GuestVA(a[1])) {
-			return hypercall.Errno(abi.EFAULT)
-		}
-		le := binary.LittleEndian
-		return result(pvOf(c).RegisterCallback(le.Uint16(b[0:]), le.Uint16(b[2:]), le.Uint64(b[8:])))
-	case abi.CALLBACKOP_unregister:
-		var b [2]byte
-		if !c.Mem.CopyFromGuest(b[:], mm.GuestVA(a[1])) {
-			return hypercall.Errno(abi.EFAULT)
-		}
-		return result(pvOf(c).UnregisterCallback(binary.LittleEndian.Uint16(b[:])))
-	}
-	return hypercall.Errno(abi.ENOSYS)
-}
-
-// fullRegsHypercall serves set_segment_base (25), which reads and changes
-// registers the dispatch table does not pass. It reports false for any
-// other number.
-func (v *VCPU) fullRegsHypercall() bool {
-	r := &v.Regs
-	switch r.RAX {
-	case abi.HYPERVISOR_set_segment_base:
-		r.RAX = uint64(-int64(v.pv.SetSegmentBase(r, r.RDI, r.RSI)))
-		return true
-	}
-	return false
-}
+// PV implements pv.Owner: the PV hypercalls in the dispatch table reach
+// the calling vCPU's PV state (and through it its registers) here.
+func (v *VCPU) PV() *pv.VCPU { return v.pv }
 
 // ptWriter is the writable-page-table side of the PV MMU for one vCPU.
 type ptWriter struct{ v *VCPU }

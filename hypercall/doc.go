@@ -7,9 +7,12 @@
 //   - Dispatcher: one array of NrHypercalls handlers indexed by hypercall
 //     number (Xen's hypercall-defs.c pv64 column); empty slots and numbers
 //     beyond the table return -ENOSYS. Multicall entries and continuations
-//     go through the same table. hv adds the handlers that change a vCPU's
-//     architectural state (set_trap_table, stack_switch, set_callbacks,
-//     iret, set_segment_base, ...) with Register at boot.
+//     go through the same table. hv/pv adds the handlers that change a
+//     vCPU's architectural state (set_trap_table, set_gdt, stack_switch,
+//     set_callbacks, iret, set_segment_base, callback_op, ...) with
+//     Register at boot; a handler that needs more of the vCPU than
+//     VCPU offers (its register file) reaches it by asserting the VCPU
+//     to its own interface.
 //   - The three-step sandwich of every handler here: decode (registers,
 //     then guest memory through Guest: a failed copy is -EFAULT), a worker
 //     that takes Go values only (this package's own: Features,
@@ -69,7 +72,7 @@
 //     domain's.
 //   - sched_op shutdown, shutdown_code, remote_shutdown and
 //     sched_op_compat shutdown refuse a reason above SHUTDOWN_MAX with
-//     -EINVAL (pv-abi-ladder R1). Xen 4.17 truncates the reason to 8 bits
+//     -EINVAL (docs/hypercall-status.md). Xen 4.17 truncates the reason to 8 bits
 //     and records anything. SCHEDOP_watchdog and SCHEDOP_pin_override are
 //     -ENOSYS.
 //   - SHUTDOWN_suspend is recorded like the other reasons and returns 0;

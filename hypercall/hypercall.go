@@ -260,7 +260,7 @@ var (
 // Register installs h for hypercall nr, for the handlers that live outside
 // this package because they change the vCPU's architectural state
 // (set_trap_table, stack_switch, set_callbacks, iret, set_segment_base, ...:
-// hv/pv). Boot time only: it is not safe concurrently with Dispatch. A slot
+// hv/pv's Register). Boot time only: it is not safe concurrently with Dispatch. A slot
 // this package already serves cannot be replaced.
 func (d *Dispatcher) Register(nr int, h Handler) error {
 	if nr < 0 || nr >= NrHypercalls || h == nil {
