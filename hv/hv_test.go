@@ -547,3 +547,58 @@ func TestSetSegmentBaseInMulticall(t *testing.T) {
 		t.Errorf("direct call: rax %d fs %#x", int64(r[2].RAX), r[2].FSBase)
 	}
 }
+
+// TestVCPUInfoMoves: the vCPU's vcpu_info address has one record, the
+// event-channel table's. Once it moves (evtchn SetVCPUInfo, as
+// VCPUOP_register_vcpu_info will), the PV model's upcall mask and CR2 and
+// the time updates follow it, and the shared_info slot is left alone.
+func TestVCPUInfoMoves(t *testing.T) {
+	m, d, _, _, _ := testGuest(t, false)
+	m.cfg.Time = &fakeTime{}
+	v := d.VCPU(0)
+	slot, ok := d.Events().VCPUInfo(0)
+	if !ok || slot != d.SharedInfo().Addr() {
+		t.Fatalf("vcpu_info at %#x (%v), want shared_info's slot 0 at %#x", slot, ok, d.SharedInfo().Addr())
+	}
+	f, _ := m.cfg.Alloc.Alloc()
+	moved := f.Addr() + 0x140
+	if e := d.Events().SetVCPUInfo(0, moved); e != 0 {
+		t.Fatal(e)
+	}
+	before := make([]byte, 64)
+	m.cfg.Mem.Read(slot, before)
+	v.pv.Info.SetUpcallMask(0)
+	v.pv.Info.SetCR2(0xdead000)
+	v.UpdateTime()
+	after := make([]byte, 64)
+	m.cfg.Mem.Read(slot, after)
+	if !bytes.Equal(before, after) {
+		t.Errorf("the old slot changed: % x", after)
+	}
+	load := func(off mm.Maddr) uint64 { w, _ := m.cfg.Mem.Load64(moved + off); return w }
+	if load(0) != 0 || v.pv.Info.UpcallMask() != 0 {
+		t.Errorf("upcall mask at the new place: word %#x, mask %d", load(0), v.pv.Info.UpcallMask())
+	}
+	v.pv.Info.SetUpcallMask(1)
+	if load(0)>>8&0xff != 1 || v.pv.Info.UpcallMask() != 1 {
+		t.Errorf("upcall mask not set at the new place: word %#x", load(0))
+	}
+	if load(vcpuInfoCR2Off) != 0xdead000 {
+		t.Errorf("cr2 at the new place %#x", load(vcpuInfoCR2Off))
+	}
+	if ver, tsc := load(vcpuTimeOff), load(vcpuTimeOff+8); ver&1 != 0 || ver == 0 || tsc == 0 {
+		t.Errorf("vcpu_time_info at the new place: version %d, tsc %d", ver, tsc)
+	}
+	// An event sent now marks the new vcpu_info pending, and the PV model
+	// sees it there.
+	p, e := d.Events().BindIPI(0)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if e := d.Events().Send(p); e != 0 {
+		t.Fatal(e)
+	}
+	if !v.pv.Info.UpcallPending() || load(0)&1 == 0 {
+		t.Errorf("upcall pending not seen at the new place: word %#x", load(0))
+	}
+}

@@ -34,27 +34,49 @@ func (m pvMemory) CopyToGuest(va mm.GuestVA, src []byte, s pv.Space) bool {
 	return m.guest(s).CopyToGuest(va, src)
 }
 
-// vcpuInfo is the vCPU's vcpu_info slot in its domain's shared_info.
-type vcpuInfo struct{ v *VCPU }
+// Offsets inside struct vcpu_info (public/xen.h, x86-64; abi's layout
+// test holds them): the upcall pending and mask bytes, arch.cr2 and the
+// vcpu_time_info.
+const (
+	vcpuInfoMaskOff = 1
+	vcpuInfoCR2Off  = 16
+	vcpuTimeOff     = 32
+)
 
-func (i vcpuInfo) addr(off int) mm.Maddr {
-	return i.v.dom.sharedInfo.Addr() + mm.Maddr(i.v.id*vcpuInfoSize+off)
-}
+// vcpuInfoAddr is where the vCPU's vcpu_info is now: the one record of
+// it is its domain's event-channel table (evtchn.Table.VCPUInfo, which
+// VCPUOP_register_vcpu_info moves). ok false while the vCPU has none.
+func (v *VCPU) vcpuInfoAddr() (mm.Maddr, bool) { return v.dom.events.VCPUInfo(v.id) }
+
+// vcpuInfo is the vCPU's vcpu_info for the PV model, wherever it lives.
+// A vCPU without one reads as events masked, nothing pending (Xen's
+// dummy_vcpu_info), and writes to it are dropped.
+type vcpuInfo struct{ v *VCPU }
 
 // flags reads vcpu_info's first word: evtchn_upcall_pending in byte 0,
 // evtchn_upcall_mask in byte 1.
 func (i vcpuInfo) flags() uint64 {
-	w, _ := i.v.dom.m.cfg.Mem.Load64(i.addr(0))
+	a, ok := i.v.vcpuInfoAddr()
+	if !ok {
+		return 1 << 8
+	}
+	w, _ := i.v.dom.m.cfg.Mem.Load64(a)
 	return w
 }
 
+func (i vcpuInfo) write(off mm.Maddr, b []byte) {
+	if a, ok := i.v.vcpuInfoAddr(); ok {
+		i.v.dom.m.cfg.Mem.Write(a+off, b)
+	}
+}
+
 func (i vcpuInfo) UpcallMask() uint8     { return uint8(i.flags() >> 8) }
-func (i vcpuInfo) SetUpcallMask(m uint8) { i.v.dom.m.cfg.Mem.Write(i.addr(1), []byte{m}) }
+func (i vcpuInfo) SetUpcallMask(m uint8) { i.write(vcpuInfoMaskOff, []byte{m}) }
 func (i vcpuInfo) UpcallPending() bool   { return uint8(i.flags()) != 0 }
 func (i vcpuInfo) SetCR2(cr2 uint64) {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], cr2)
-	i.v.dom.m.cfg.Mem.Write(i.addr(16), b[:])
+	i.write(vcpuInfoCR2Off, b[:])
 }
 
 // pvDomain is what the PV emulation needs from the vCPU's domain.
