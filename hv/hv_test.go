@@ -57,30 +57,8 @@ const dataVA = 0x400000
 
 func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
 	t.Helper()
-	mem := mmtest.NewMemory(8192)
-	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 8192 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
-	first, ok := alloc.AllocContig(mm.M2PFrames(uint64(alloc.FrameLimit())), ^mm.Maddr(0), 1)
-	if !ok {
-		t.Fatal("no M2P frames")
-	}
-	m2p, err := mm.NewM2P(mem, first, uint64(alloc.FrameLimit()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2pL4, err := M2PMapping(mem, alloc, m2p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ft, err := mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: alloc, M2P: m2p, CheckSegDescPage: CheckSegDescPage,
-		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) { s[0] = m2pL4; return s }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm := &fakeMetal{}
-	var logBuf bytes.Buffer
-	clock := sched.NewHostClock()
-	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, M2P: m2p, Log: klog.New(&logBuf, clock.Now),
-		Console: fm, Power: fm, Clock: clock, Timers: clock, Backend: fm})
+	m, fm, logBuf := testMachine(t)
+	mem, alloc, ft, m2p := m.cfg.Mem, m.cfg.Alloc, m.cfg.Frames, m.cfg.M2P
 	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +92,38 @@ func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *byt
 	if n, e := d.Space().MMUExtOp(v.Tables(), []abi.MmuextOp{pin, base}, nil, nil); e != 0 {
 		t.Fatalf("pin/baseptr: %d done, %v", n, e)
 	}
-	return m, d, fm, &logBuf, f[4]
+	return m, d, fm, logBuf, f[4]
+}
+
+// testMachine is a machine of 8192 frames (32 MiB) with no domain, on
+// the scripted metal.
+func testMachine(t testing.TB) (*Machine, *fakeMetal, *bytes.Buffer) {
+	t.Helper()
+	mem := mmtest.NewMemory(8192)
+	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 8192 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
+	first, ok := alloc.AllocContig(mm.M2PFrames(uint64(alloc.FrameLimit())), ^mm.Maddr(0), 1)
+	if !ok {
+		t.Fatal("no M2P frames")
+	}
+	m2p, err := mm.NewM2P(mem, first, uint64(alloc.FrameLimit()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2pL4, err := M2PMapping(mem, alloc, m2p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, err := mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: alloc, M2P: m2p, CheckSegDescPage: CheckSegDescPage,
+		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) { s[0] = m2pL4; return s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := &fakeMetal{}
+	var logBuf bytes.Buffer
+	clock := sched.NewHostClock()
+	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, M2P: m2p, Log: klog.New(&logBuf, clock.Now),
+		Console: fm, Power: fm, Clock: clock, Timers: clock, Backend: fm})
+	return m, fm, &logBuf
 }
 
 func hypercallExit(nr uint64, args ...uint64) func(r *arch.Regs) arch.Exit {

@@ -167,7 +167,7 @@ func (g grantMapper) MapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags ui
 	}
 	// The grant entry's cache attribute is not passed through grant's
 	// Mapper yet: write-back (0).
-	if !dom.space.MapGrant(dom.currentL4(), hostAddr, mfn, flags, 0, machineFlusher{g.m}) {
+	if !dom.Space().MapGrant(dom.currentL4(), hostAddr, mfn, flags, 0, machineFlusher{g.m}) {
 		return abi.GNTST_general_error
 	}
 	return abi.GNTST_okay
@@ -178,7 +178,7 @@ func (g grantMapper) UnmapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags 
 	if dom == nil {
 		return abi.GNTST_bad_domain
 	}
-	if !dom.space.UnmapGrant(dom.currentL4(), hostAddr, mfn, flags) {
+	if !dom.Space().UnmapGrant(dom.currentL4(), hostAddr, mfn, flags) {
 		return abi.GNTST_general_error
 	}
 	// As Xen's gnttab_flush_tlb: no translation of the frame may outlive

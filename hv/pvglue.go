@@ -20,7 +20,7 @@ type pvMemory struct{ v *VCPU }
 
 func (m pvMemory) guest(s pv.Space) hypercall.Guest {
 	if s == pv.UserSpace {
-		return &hypercall.SpaceGuest{Space: m.v.dom.space, Mem: m.v.dom.m.cfg.Mem,
+		return &hypercall.SpaceGuest{Space: m.v.dom.Space(), Mem: m.v.dom.m.cfg.Mem,
 			Tables: &mm.VCPUTables{Kernel: m.v.tables.User}}
 	}
 	return &m.v.guest
@@ -46,7 +46,7 @@ const (
 // vcpuInfoAddr is where the vCPU's vcpu_info is now: the one record of
 // it is its domain's event-channel table (evtchn.Table.VCPUInfo, which
 // VCPUOP_register_vcpu_info moves). ok false while the vCPU has none.
-func (v *VCPU) vcpuInfoAddr() (mm.Maddr, bool) { return v.dom.events.VCPUInfo(v.id) }
+func (v *VCPU) vcpuInfoAddr() (mm.Maddr, bool) { return v.dom.Events().VCPUInfo(v.id) }
 
 // vcpuInfo is the vCPU's vcpu_info for the PV model, wherever it lives.
 // A vCPU without one reads as events masked, nothing pending (Xen's
@@ -124,7 +124,7 @@ func (p pvDomain) NewBasePtr(m mm.MFN) abi.Errno {
 	var op abi.MmuextOp
 	op.Cmd = abi.MMUEXT_NEW_BASEPTR
 	op.SetArg1(uint64(m))
-	_, e := p.v.dom.space.MMUExtOp(&p.v.tables, []abi.MmuextOp{op}, nil, p.v.Flusher())
+	_, e := p.v.dom.Space().MMUExtOp(&p.v.tables, []abi.MmuextOp{op}, nil, p.v.Flusher())
 	return e
 }
 
@@ -144,7 +144,7 @@ type ptWriter struct{ v *VCPU }
 
 func (p ptWriter) L1Entry(va uint64) (uint64, bool) {
 	d := p.v.dom
-	ma, e := d.space.Translate(p.v.tables.Kernel, mm.GuestVA(va), false)
+	ma, e := d.Space().Translate(p.v.tables.Kernel, mm.GuestVA(va), false)
 	if e != 0 {
 		return 0, false
 	}
@@ -158,7 +158,7 @@ func (p ptWriter) L1Entry(va uint64) (uint64, bool) {
 func (p ptWriter) ReadPTE(ma uint64) (uint64, bool) { return p.v.dom.m.cfg.Mem.Load64(mm.Maddr(ma)) }
 
 func (p ptWriter) WritePTE(ma, old, nv uint64) pv.PTResult {
-	switch p.v.dom.space.EmulatePTWrite(mm.Maddr(ma), old, nv, true, p.v.Flusher()) {
+	switch p.v.dom.Space().EmulatePTWrite(mm.Maddr(ma), old, nv, true, p.v.Flusher()) {
 	case mm.PTWriteDone:
 		return pv.PTDone
 	case mm.PTWriteRetry:

@@ -22,10 +22,11 @@
 //     hypercall_create_continuation) as data: new argument values plus
 //     "re-execute", which Regs.Apply turns into RAX = number, new argument
 //     registers and RIP backed up over the SYSCALL.
-//   - DomainState: what the hypercall layer keeps per domain: the
-//     vm_assist set, the shutdown code and shutting-down flag, the console
-//     line buffer, the domain handle, and the domain's evtchn table and mm
-//     space.
+//   - DomainState: the one record of a domain's hypercall-visible state:
+//     the vm_assist set, the shutdown code and shutting-down flag (the
+//     only copy: hv stops the vCPUs on it), the console line buffer, the
+//     domain handle, and the domain's evtchn table and mm space. hv's
+//     Domain owns it for the domain's lifetime (see hv's doc.go).
 //   - The workers of xen_version (17), console_io (18), vm_assist (21),
 //     sched_op (29), sched_op_compat (6), set_timer_op (15), multicall
 //     (13); and the argument handling of event_channel_op (32) and its
