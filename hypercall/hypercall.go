@@ -115,7 +115,8 @@ type Domain interface {
 	// HardwareDomain reports the hardware domain (dom0): XENFEAT_dom0,
 	// raw console output, and its shutdown stops the machine.
 	HardwareDomain() bool
-	// State is the per-domain state this package owns.
+	// State is the domain's one record of its hypercall-visible state,
+	// the same for the domain's whole lifetime.
 	State() *DomainState
 	// Shutdown tells hv that the domain shuts down with code (already
 	// recorded in State): pause its vCPUs (the calling vCPU must not
