@@ -30,9 +30,10 @@ type Backend interface {
 	// InvalidatePage drops the translation of va from the TLBs.
 	InvalidatePage(va mm.GuestVA)
 	// SetGDT gives vCPU v the GDT in frames (validated descriptor pages,
-	// at most 14): from v's next entry, selectors below 0xe000 are
-	// looked up there. The frames v had before may be released once it
-	// returns. Called from v's goroutine.
+	// at most 14; nil when the vCPU is destroyed): from v's next entry,
+	// selectors below 0xe000 are looked up there. The frames v had before
+	// may be released once it returns. Called from v's goroutine, or by
+	// DestroyDomain after v has left Run for good.
 	SetGDT(v *VCPU, frames []mm.MFN)
 }
 
