@@ -160,3 +160,49 @@ func TestCreateDomainFailureLeaksNothing(t *testing.T) {
 		t.Errorf("%d frames free, want %d", free, start)
 	}
 }
+
+// TestDestroyDomainBusy: while dom0 still maps one of the dying domain's
+// frames, DestroyDomain gives back everything else and reports
+// ErrDomainBusy, the domain staying dying; once the mapping goes, a second
+// call finishes and every frame is back.
+func TestDestroyDomainBusy(t *testing.T) {
+	m, d0, _, _, _ := testGuest(t, true)
+	const id = abi.DomID(2)
+	start := m.cfg.Alloc.FreeFrames()
+	d, _, p0 := buildDomU(t, m, id, 1024)
+	var mapped mm.MFN
+	for f := mm.MFN(0); f < m.cfg.Frames.Len() && mapped == 0; f++ {
+		if pi, ok := m.cfg.Frames.Page(f); ok && pi.Owner == id && pi.Type == mm.PageTypeWritable && !pi.XenHeap {
+			mapped = f
+		}
+	}
+	const va = dataVA + mm.PageSize
+	tables := d0.VCPU(0).Tables()
+	if e := d0.Space().UpdateVAMapping(tables, va, uint64(mapped.Addr())|1, 0, d.Space(), nil); e != 0 {
+		t.Fatalf("dom0 maps d%d's frame %#x: %v", id, mapped, e)
+	}
+	if err := m.DestroyDomain(id); !errors.Is(err, ErrDomainBusy) {
+		t.Fatalf("DestroyDomain with a frame mapped by dom0: %v, want ErrDomainBusy", err)
+	}
+	if !d.Stopped() || m.Domain(id) == nil {
+		t.Fatalf("the busy domain: stopped %v, registered %v", d.Stopped(), m.Domain(id) != nil)
+	}
+	if n := ownedBy(m.cfg.Frames, id); n != 1 {
+		t.Errorf("%d frames still owned by d%d, want only the mapped one", n, id)
+	}
+	if e := d0.Space().UpdateVAMapping(tables, va, 0, 0, nil, nil); e != 0 {
+		t.Fatalf("unmap: %v", e)
+	}
+	if err := m.DestroyDomain(id); err != nil {
+		t.Fatalf("second DestroyDomain: %v", err)
+	}
+	if free := m.cfg.Alloc.FreeFrames(); free != start {
+		t.Errorf("%d frames free, want %d", free, start)
+	}
+	if n := ownedBy(m.cfg.Frames, id); n != 0 || m.Domain(id) != nil {
+		t.Errorf("d%d left behind: %d frames, registered %v", id, n, m.Domain(id) != nil)
+	}
+	if st, e := d0.Events().Status(0, p0); e != 0 || st.Status != abi.EVTCHNSTAT_unbound {
+		t.Errorf("dom0's port after the peer died: %+v, %v", st, e)
+	}
+}
