@@ -37,7 +37,7 @@ func (d *Domain) BuildDom0(k *kernel.Image, mfns []mm.MFN, cmdline string) (*bui
 		return nil, err
 	}
 	v := d.vcpus[0]
-	if err := res.Pin(d.space, &v.tables); err != nil {
+	if err := res.Pin(d.Space(), &v.tables); err != nil {
 		return nil, fmt.Errorf("the bootstrap page tables do not validate: %w", err)
 	}
 	v.tables.Reload = false

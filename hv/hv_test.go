@@ -57,30 +57,8 @@ const dataVA = 0x400000
 
 func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
 	t.Helper()
-	mem := mmtest.NewMemory(8192)
-	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 8192 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
-	first, ok := alloc.AllocContig(mm.M2PFrames(uint64(alloc.FrameLimit())), ^mm.Maddr(0), 1)
-	if !ok {
-		t.Fatal("no M2P frames")
-	}
-	m2p, err := mm.NewM2P(mem, first, uint64(alloc.FrameLimit()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2pL4, err := M2PMapping(mem, alloc, m2p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ft, err := mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: alloc, M2P: m2p, CheckSegDescPage: CheckSegDescPage,
-		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) { s[0] = m2pL4; return s }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm := &fakeMetal{}
-	var logBuf bytes.Buffer
-	clock := sched.NewHostClock()
-	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, M2P: m2p, Log: klog.New(&logBuf, clock.Now),
-		Console: fm, Power: fm, Clock: clock, Timers: clock, Backend: fm})
+	m, fm, logBuf := testMachine(t)
+	mem, alloc, ft, m2p := m.cfg.Mem, m.cfg.Alloc, m.cfg.Frames, m.cfg.M2P
 	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +92,38 @@ func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *byt
 	if n, e := d.Space().MMUExtOp(v.Tables(), []abi.MmuextOp{pin, base}, nil, nil); e != 0 {
 		t.Fatalf("pin/baseptr: %d done, %v", n, e)
 	}
-	return m, d, fm, &logBuf, f[4]
+	return m, d, fm, logBuf, f[4]
+}
+
+// testMachine is a machine of 8192 frames (32 MiB) with no domain, on
+// the scripted metal.
+func testMachine(t testing.TB) (*Machine, *fakeMetal, *bytes.Buffer) {
+	t.Helper()
+	mem := mmtest.NewMemory(8192)
+	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 8192 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
+	first, ok := alloc.AllocContig(mm.M2PFrames(uint64(alloc.FrameLimit())), ^mm.Maddr(0), 1)
+	if !ok {
+		t.Fatal("no M2P frames")
+	}
+	m2p, err := mm.NewM2P(mem, first, uint64(alloc.FrameLimit()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2pL4, err := M2PMapping(mem, alloc, m2p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, err := mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: alloc, M2P: m2p, CheckSegDescPage: CheckSegDescPage,
+		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) { s[0] = m2pL4; return s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := &fakeMetal{}
+	var logBuf bytes.Buffer
+	clock := sched.NewHostClock()
+	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, M2P: m2p, Log: klog.New(&logBuf, clock.Now),
+		Console: fm, Power: fm, Clock: clock, Timers: clock, Backend: fm})
+	return m, fm, &logBuf
 }
 
 func hypercallExit(nr uint64, args ...uint64) func(r *arch.Regs) arch.Exit {
@@ -305,8 +314,8 @@ func TestSetGDT(t *testing.T) {
 	if binary.LittleEndian.Uint64(got[:]) != 0x00affa000000ffff {
 		t.Errorf("descriptor not raised to DPL 3: %#x", binary.LittleEndian.Uint64(got[:]))
 	}
-	if len(d.VCPU(0).gdtFrames) != 1 || d.VCPU(0).gdtFrames[0] != ok {
-		t.Errorf("gdt frames %v", d.VCPU(0).gdtFrames)
+	if frames, _ := d.VCPU(0).pv.GDT(); len(frames) != 1 || frames[0] != ok {
+		t.Errorf("gdt frames %v", frames)
 	}
 	if len(fm.gdt) != 1 || fm.gdt[0] != ok {
 		t.Errorf("the Backend was given GDT frames %v, want [%#x]", fm.gdt, ok)
@@ -498,5 +507,107 @@ func TestUserGSSelector(t *testing.T) {
 		if got.RAX != 0 || got.GS != w.gs || got.GSBaseShadow != w.base {
 			t.Errorf("step %d: rax %d gs %#x base %#x, want 0, %#x, %#x", i, int64(got.RAX), got.GS, got.GSBaseShadow, w.gs, w.base)
 		}
+	}
+}
+
+// TestSetSegmentBaseInMulticall: set_segment_base is an ordinary entry of
+// the dispatch table, so inside a multicall it changes the vCPU's
+// registers exactly as a direct call does (Xen's pv64 multicall serves
+// it): the FS and kernel GS bases the guest re-enters with are the
+// entries', and a non-canonical base is the entry's -EINVAL.
+func TestSetSegmentBaseInMulticall(t *testing.T) {
+	m, d, fm, _, data := testGuest(t, false)
+	entries := []struct{ op, which, base uint64 }{
+		{abi.HYPERVISOR_set_segment_base, abi.SEGBASE_FS, 0x7000_1000},
+		{abi.HYPERVISOR_set_segment_base, abi.SEGBASE_GS_KERNEL, 0xffff_8880_0000_2000},
+		{abi.HYPERVISOR_set_segment_base, abi.SEGBASE_GS_USER, 0x0000_8000_0000_0000},
+	}
+	var b [64]byte
+	for i, e := range entries {
+		b = [64]byte{}
+		binary.LittleEndian.PutUint64(b[0:], e.op)
+		binary.LittleEndian.PutUint64(b[8:], 0x5a5a)
+		binary.LittleEndian.PutUint64(b[16:], e.which)
+		binary.LittleEndian.PutUint64(b[24:], e.base)
+		m.cfg.Mem.Write(data.Addr()+mm.Maddr(64*i), b[:])
+	}
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		func(r *arch.Regs) arch.Exit {
+			r.GSBaseShadow = 0x1234
+			return hypercallExit(abi.HYPERVISOR_multicall, dataVA, uint64(len(entries)))(r)
+		},
+		hypercallExit(abi.HYPERVISOR_set_segment_base, abi.SEGBASE_FS, 0x7000_3000),
+	}
+	d.VCPU(0).Run()
+	r := fm.results
+	if len(r) != 3 {
+		t.Fatalf("%d entries into the guest, want 3", len(r))
+	}
+	if r[1].RAX != 0 || r[1].FSBase != 0x7000_1000 || r[1].GSBase != 0xffff_8880_0000_2000 || r[1].GSBaseShadow != 0x1234 {
+		t.Errorf("after the multicall: rax %d fs %#x gs %#x shadow %#x", int64(r[1].RAX), r[1].FSBase, r[1].GSBase, r[1].GSBaseShadow)
+	}
+	for i, want := range []abi.Errno{0, 0, abi.EINVAL} {
+		got, _ := m.cfg.Mem.Load64(data.Addr() + mm.Maddr(64*i+8))
+		if got != want.Ret() {
+			t.Errorf("entry %d result %d, want %d", i, int64(got), int64(want.Ret()))
+		}
+	}
+	if r[2].RAX != 0 || r[2].FSBase != 0x7000_3000 {
+		t.Errorf("direct call: rax %d fs %#x", int64(r[2].RAX), r[2].FSBase)
+	}
+}
+
+// TestVCPUInfoMoves: the vCPU's vcpu_info address has one record, the
+// event-channel table's. Once it moves (evtchn SetVCPUInfo, as
+// VCPUOP_register_vcpu_info will), the PV model's upcall mask and CR2 and
+// the time updates follow it, and the shared_info slot is left alone.
+func TestVCPUInfoMoves(t *testing.T) {
+	m, d, _, _, _ := testGuest(t, false)
+	m.cfg.Time = &fakeTime{}
+	v := d.VCPU(0)
+	slot, ok := d.Events().VCPUInfo(0)
+	if !ok || slot != d.SharedInfo().Addr() {
+		t.Fatalf("vcpu_info at %#x (%v), want shared_info's slot 0 at %#x", slot, ok, d.SharedInfo().Addr())
+	}
+	f, _ := m.cfg.Alloc.Alloc()
+	moved := f.Addr() + 0x140
+	if e := d.Events().SetVCPUInfo(0, moved); e != 0 {
+		t.Fatal(e)
+	}
+	before := make([]byte, 64)
+	m.cfg.Mem.Read(slot, before)
+	v.pv.Info.SetUpcallMask(0)
+	v.pv.Info.SetCR2(0xdead000)
+	v.UpdateTime()
+	after := make([]byte, 64)
+	m.cfg.Mem.Read(slot, after)
+	if !bytes.Equal(before, after) {
+		t.Errorf("the old slot changed: % x", after)
+	}
+	load := func(off mm.Maddr) uint64 { w, _ := m.cfg.Mem.Load64(moved + off); return w }
+	if load(0) != 0 || v.pv.Info.UpcallMask() != 0 {
+		t.Errorf("upcall mask at the new place: word %#x, mask %d", load(0), v.pv.Info.UpcallMask())
+	}
+	v.pv.Info.SetUpcallMask(1)
+	if load(0)>>8&0xff != 1 || v.pv.Info.UpcallMask() != 1 {
+		t.Errorf("upcall mask not set at the new place: word %#x", load(0))
+	}
+	if load(vcpuInfoCR2Off) != 0xdead000 {
+		t.Errorf("cr2 at the new place %#x", load(vcpuInfoCR2Off))
+	}
+	if ver, tsc := load(vcpuTimeOff), load(vcpuTimeOff+8); ver&1 != 0 || ver == 0 || tsc == 0 {
+		t.Errorf("vcpu_time_info at the new place: version %d, tsc %d", ver, tsc)
+	}
+	// An event sent now marks the new vcpu_info pending, and the PV model
+	// sees it there.
+	p, e := d.Events().BindIPI(0)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if e := d.Events().Send(p); e != 0 {
+		t.Fatal(e)
+	}
+	if !v.pv.Info.UpcallPending() || load(0)&1 == 0 {
+		t.Errorf("upcall pending not seen at the new place: word %#x", load(0))
 	}
 }

@@ -25,15 +25,6 @@ type VCPU struct {
 	caller hypercall.Caller
 	args   hypercall.Args // the hypercall being dispatched (heap: handlers get a pointer)
 	pv     *pv.VCPU       // the PV execution model's state of this vCPU
-	// iretDone is set by an iret run through the dispatch table (alone or
-	// in a multicall): Regs already hold the restored frame. iretErr is
-	// the crash the iret asked for.
-	iretDone bool
-	iretErr  error
-	// gdtFrames are the frames of the guest's GDT (set_gdt), each holding a
-	// general and a descriptor-page type reference; gdtEntries its size.
-	gdtFrames  []mm.MFN
-	gdtEntries uint64
 
 	// BackendState is the metal's per-vCPU context (its FPU image); the
 	// Backend owns it.
@@ -119,7 +110,7 @@ func (v *VCPU) Run() {
 			switch {
 			case err != nil:
 				v.crash(err.Error())
-			case hc && !v.fullRegsHypercall():
+			case hc:
 				v.hypercall()
 			}
 		case arch.ExitException:
@@ -146,10 +137,10 @@ func (v *VCPU) hypercall() {
 		// now, and its time info is rewritten as Xen does then.
 		v.timeDue = true
 	}
-	if v.iretDone {
-		v.iretDone = false
-		if err := v.iretErr; err != nil {
-			v.iretErr = nil
+	if p := v.pv; p.IretDone {
+		p.IretDone = false
+		if err := p.IretErr; err != nil {
+			p.IretErr = nil
 			v.crash(err.Error())
 		}
 		return

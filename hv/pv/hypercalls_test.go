@@ -6,6 +6,8 @@ import (
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/mm/mmtest"
 )
 
 func trapEntry(vec, flags uint8, cs uint16, addr uint64) []byte {
@@ -169,7 +171,15 @@ func TestSetSegmentBase(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv()
-			e.dom.gsOK, e.dom.gsBase = tc.gsOK, 0x5000
+			if tc.gsOK {
+				// A GDT whose entry 13 is a DPL 3 data segment based at 0x5000.
+				mem := mmtest.NewMemory(2)
+				var b [8]byte
+				binary.LittleEndian.PutUint64(b[:], 0x00cff2005000ffff)
+				mem.Write(mm.MFN(1).Addr()+13*8, b[:])
+				e.v.Machine.Mem = mem
+				e.v.gdtFrames, e.v.gdtEntries = []mm.MFN{1}, 512
+			}
 			r := kregs()
 			if got := e.v.SetSegmentBase(&r, tc.which, tc.base); got != tc.want {
 				t.Fatalf("errno %v, want %v", got, tc.want)

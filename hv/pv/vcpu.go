@@ -59,10 +59,11 @@ type Domain interface {
 	// MMUEXT_NEW_BASEPTR (MOV to CR3). ERESTART asks for the instruction
 	// to be retried; any other error leaves the #GP to the guest.
 	NewBasePtr(mfn mm.MFN) abi.Errno
-	// LoadUserGS loads sel into %gs with the user GS base active and
-	// returns the base the descriptor gave; ok false if the selector
-	// cannot be loaded (set_segment_base GS_USER_SEL).
-	LoadUserGS(sel uint16) (base uint64, ok bool)
+	// LoadGDT gives the metal the vCPU's GDT frames (validated descriptor
+	// pages, at most 14; none after ReleaseGDT): from the vCPU's next
+	// entry, selectors below 0xe000 are looked up there. The previous
+	// frames may be released once it returns.
+	LoadGDT(frames []mm.MFN)
 }
 
 // Callback is a registered guest callback (callback_op).
@@ -91,6 +92,24 @@ type VCPU struct {
 	Dom    Domain         // its domain
 	Policy *Policy        // the domain's CPUID policy (shared, read-only)
 	Tables *mm.VCPUTables // guest_table / guest_table_user (mm owns the references)
+	// Regs is the vCPU's register file, for the hypercalls that read or
+	// change registers beyond RAX (iret, set_segment_base); the owner of
+	// the vCPU (hv) points it at its own.
+	Regs *arch.Regs
+	// Machine is the frame table and memory the GDT hypercalls use.
+	Machine Machine
+
+	// gdtFrames are the frames of the guest's GDT (set_gdt), each holding
+	// a general and a descriptor-page type reference; gdtEntries its size.
+	gdtFrames  []mm.MFN
+	gdtEntries uint64
+
+	// IretDone is set by an iret run through the dispatch table (alone or
+	// in a multicall): Regs already hold the restored frame, so the exit
+	// path must not store a result in RAX. IretErr is the crash the iret
+	// asked for. The exit path clears both.
+	IretDone bool
+	IretErr  error
 
 	kernel bool // virtual mode: true = guest kernel (TF_kernel_mode)
 
@@ -142,13 +161,13 @@ type VCPU struct {
 	PT PTWriter
 }
 
-// Initial debug register values (R0.6).
+// Initial debug register values (Xen 4.17 at vCPU creation).
 const (
 	DR6Default = 0xffff0ff0
 	DR7Default = 0x400
 )
 
-// NewVCPU returns a vCPU in guest kernel mode with the R0.6 entry state:
+// NewVCPU returns a vCPU in guest kernel mode with Xen's entry state:
 // no trap table, no callbacks, DR6/DR7 at their defaults, CR4 the PV
 // view of the host's, XCR0 x87|SSE when the policy has XSAVE.
 func NewVCPU(id int, mem Memory, info VCPUInfo, dom Domain, pol *Policy, tables *mm.VCPUTables) *VCPU {
