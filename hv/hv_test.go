@@ -25,6 +25,7 @@ type fakeMetal struct {
 	power   []string
 	// TLB maintenance asked for.
 	flushes, invlpgs int
+	caches           []string // FlushCache calls: "local" or "global"
 	gdt              []mm.MFN // the frames SetGDT last gave
 }
 
@@ -40,10 +41,19 @@ func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
 func (f *fakeMetal) FlushTLB()                       { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
 func (f *fakeMetal) InvalidatePage(va mm.GuestVA)    { f.mu.Lock(); f.invlpgs++; f.mu.Unlock() }
 func (f *fakeMetal) SetGDT(v *VCPU, frames []mm.MFN) { f.gdt = append([]mm.MFN(nil), frames...) }
-func (f *fakeMetal) WriteRaw(p []byte)               { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
-func (f *fakeMetal) PowerOff()                       { f.power = append(f.power, "poweroff") }
-func (f *fakeMetal) Reboot()                         { f.power = append(f.power, "reboot") }
-func (f *fakeMetal) Halt()                           { f.power = append(f.power, "halt") }
+func (f *fakeMetal) FlushCache(global bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if global {
+		f.caches = append(f.caches, "global")
+	} else {
+		f.caches = append(f.caches, "local")
+	}
+}
+func (f *fakeMetal) WriteRaw(p []byte) { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
+func (f *fakeMetal) PowerOff()         { f.power = append(f.power, "poweroff") }
+func (f *fakeMetal) Reboot()           { f.power = append(f.power, "reboot") }
+func (f *fakeMetal) Halt()             { f.power = append(f.power, "halt") }
 
 type errString string
 
@@ -56,6 +66,18 @@ const errNoSteps = errString("script ended")
 const dataVA = 0x400000
 
 func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
+	t.Helper()
+	return testGuestIO(t, hardware, nil)
+}
+
+// ioCaps is an mm.IOPolicy with I/O port capabilities and no I/O memory.
+type ioCaps struct{}
+
+func (ioCaps) IOMemAllowed(mm.MFN) bool { return false }
+func (ioCaps) HasIOCaps() bool          { return true }
+
+// testGuestIO is testGuest with the domain's I/O policy.
+func testGuestIO(t testing.TB, hardware bool, io mm.IOPolicy) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
 	t.Helper()
 	mem := mmtest.NewMemory(8192)
 	alloc := mm.NewAllocator([]mm.Range{{Start: 0, End: 8192 * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
@@ -81,7 +103,7 @@ func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *byt
 	clock := sched.NewHostClock()
 	m := NewMachine(Config{Mem: mem, Alloc: alloc, Frames: ft, M2P: m2p, Log: klog.New(&logBuf, clock.Now),
 		Console: fm, Power: fm, Clock: clock, Timers: clock, Backend: fm})
-	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware})
+	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware, IO: io})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,6 +519,54 @@ func TestUserGSSelector(t *testing.T) {
 		got := r[i+2]
 		if got.RAX != 0 || got.GS != w.gs || got.GSBaseShadow != w.base {
 			t.Errorf("step %d: rax %d gs %#x base %#x, want 0, %#x, %#x", i, int64(got.RAX), got.GS, got.GSBaseShadow, w.gs, w.base)
+		}
+	}
+}
+
+// TestCacheFlushReachesMetal: an emulated WBINVD and MMUEXT_FLUSH_CACHE(_GLOBAL)
+// run WBINVD on the metal for the hardware domain (WBINVD on every CPU, as
+// Xen's flush_all(FLUSH_CACHE)); another domain's WBINVD is ignored and its
+// MMUEXT_FLUSH_CACHE refused, and nothing reaches the metal.
+func TestCacheFlushReachesMetal(t *testing.T) {
+	for _, hw := range []bool{true, false} {
+		var io mm.IOPolicy
+		if hw {
+			io = ioCaps{}
+		}
+		m, d, fm, _, data := testGuestIO(t, hw, io)
+		m.cfg.Mem.Write(data.Addr(), []byte{0x0f, 0x09}) // wbinvd at dataVA
+		// Two struct mmuext_op (24 bytes each): only cmd is read.
+		var ops [48]byte
+		binary.LittleEndian.PutUint32(ops[0:], abi.MMUEXT_FLUSH_CACHE)
+		binary.LittleEndian.PutUint32(ops[24:], abi.MMUEXT_FLUSH_CACHE_GLOBAL)
+		m.cfg.Mem.Write(data.Addr()+0x100, ops[:])
+		fm.steps = []func(*arch.Regs) arch.Exit{
+			func(r *arch.Regs) arch.Exit {
+				r.RIP = dataVA
+				return arch.Exit{Kind: arch.ExitException, Vector: arch.VecGP}
+			},
+			hypercallExit(abi.HYPERVISOR_mmuext_op, dataVA+0x100, 1, 0, abi.DOMID_SELF),
+			hypercallExit(abi.HYPERVISOR_mmuext_op, dataVA+0x100+24, 1, 0, abi.DOMID_SELF),
+		}
+		d.VCPU(0).Run()
+		r := fm.results
+		if len(r) != 4 {
+			t.Fatalf("hardware=%v: %d entries, want 4", hw, len(r))
+		}
+		if r[1].RIP != dataVA+2 {
+			t.Errorf("hardware=%v: wbinvd not retired: rip %#x", hw, r[1].RIP)
+		}
+		want, rets := "global,local,global", [2]uint64{0, 0}
+		if !hw {
+			want = ""
+			eacces, einval := -int64(abi.EACCES), -int64(abi.EINVAL)
+			rets = [2]uint64{uint64(eacces), uint64(einval)}
+		}
+		if got := strings.Join(fm.caches, ","); got != want {
+			t.Errorf("hardware=%v: metal cache flushes %q, want %q", hw, got, want)
+		}
+		if r[2].RAX != rets[0] || r[3].RAX != rets[1] {
+			t.Errorf("hardware=%v: FLUSH_CACHE %#x, FLUSH_CACHE_GLOBAL %#x, want %#x, %#x", hw, r[2].RAX, r[3].RAX, rets[0], rets[1])
 		}
 	}
 }

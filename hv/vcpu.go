@@ -85,7 +85,7 @@ func (f flusher) FlushTLB(mm.FlushTarget) { f.v.dom.m.cfg.Backend.FlushTLB() }
 func (f flusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
 	f.v.dom.m.cfg.Backend.InvalidatePage(va)
 }
-func (f flusher) FlushCache(bool) {}
+func (f flusher) FlushCache(global bool) { f.v.dom.m.cfg.Backend.FlushCache(global) }
 
 // Run runs the vCPU until its domain stops: it enters the guest through
 // the Backend and handles every exit. It must run on a goroutine the

@@ -78,7 +78,11 @@ func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 	return rt.CopyToGuest(uint64(va), src, uint64(cr3.Addr()))
 }
 
-func (*backend) FlushTLB()                    { rt.RequestTLBFlush() }
+func (*backend) FlushTLB() { rt.RequestTLBFlush() }
+
+// FlushCache runs WBINVD. gohv runs on one CPU, so this CPU's caches are
+// every CPU's: global and local are the same flush.
+func (*backend) FlushCache(global bool)       { amd64.Wbinvd() }
 func (*backend) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
 func (metal) PowerOff() { rt.PowerOff(0) }
@@ -118,6 +122,15 @@ func (h hostCPU) ReadMSR(idx uint32) (uint64, bool) {
 	v, ok := h.msrs[idx]
 	return v, ok
 }
+
+// dom0IO is the hardware domain's mm.IOPolicy: it holds I/O port
+// capabilities (every port but deniedPorts, as Xen's dom0), so it may
+// choose cache attributes and flush caches (MMUEXT_FLUSH_CACHE); it maps
+// no I/O memory yet.
+type dom0IO struct{}
+
+func (dom0IO) IOMemAllowed(mm.MFN) bool { return false }
+func (dom0IO) HasIOCaps() bool          { return true }
 
 // ports performs dom0's permitted port I/O.
 type ports struct{}
