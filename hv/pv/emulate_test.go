@@ -220,7 +220,7 @@ func TestPrivOps(t *testing.T) {
 		{name: "mov cr4, rax", code: []byte{0x0f, 0x22, 0xe0}, n: 3,
 			setup: func(e *env, r *arch.Regs) { r.RAX = cr4OSXSAVE | cr4TSD | 1<<7 | 1<<20 },
 			check: func(t *testing.T, e *env, r *arch.Regs) {
-				want := uint64(cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4OSXSAVE | cr4TSD)
+				want := uint64(cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4OSXSAVE) // TSD never kept
 				if e.v.CR4 != want || e.v.Changed&ChangedCR4 == 0 {
 					t.Errorf("cr4 %#x, want %#x", e.v.CR4, want)
 				}
@@ -653,7 +653,7 @@ func TestFixupCR4(t *testing.T) {
 	p := e.v.Policy
 	for _, tc := range []struct{ in, want uint64 }{
 		{0, cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT},
-		{^uint64(0), cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4TSD | cr4DE | cr4FSGSBASE | cr4OSXSAVE},
+		{^uint64(0), cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4DE | cr4FSGSBASE | cr4OSXSAVE},
 	} {
 		if got := p.FixupCR4(tc.in); got != tc.want {
 			t.Errorf("FixupCR4(%#x) = %#x, want %#x", tc.in, got, tc.want)
