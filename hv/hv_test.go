@@ -9,6 +9,7 @@ import (
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/mm/mmtest"
@@ -27,10 +28,23 @@ type fakeMetal struct {
 	flushes, invlpgs int
 	caches           []string // FlushCache calls: "local" or "global"
 	gdt              []mm.MFN // the frames SetGDT last gave
+	// What Run found changed before each entry, and what it loaded.
+	changed  []uint32
+	dr       [4]uint64
+	dr7, cr4 uint64
 }
 
 func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 	f.results = append(f.results, *regs)
+	// As the metal: reload what the PV layer changed.
+	ch := v.TakeChanged()
+	f.changed = append(f.changed, ch)
+	if ch&pv.ChangedDebug != 0 {
+		f.dr, f.dr7 = v.DebugRegs()
+	}
+	if ch&pv.ChangedCR4 != 0 {
+		f.cr4 = v.LoadedCR4()
+	}
 	if len(f.steps) == 0 {
 		return arch.Exit{}, errNoSteps
 	}
@@ -570,3 +584,67 @@ func TestCacheFlushReachesMetal(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedReachesMetal: breakpoints set by set_debugreg reach the
+// Backend before the next entry, once; a #DB exit's DR6 lands in the
+// virtual DR6 (get_debugreg(6)); a MOV to CR4 hands the Backend its
+// loaded bits.
+func TestChangedReachesMetal(t *testing.T) {
+	m, d, fm, logBuf, data := testGuest(t, true)
+	const dr7 = 0x400 | 1<<0 | 1<<2 | 1<<20 | 3<<22        // L0 exec, L1 write 4 bytes
+	m.cfg.Mem.Write(data.Addr(), []byte{0x0f, 0x22, 0xe0}) // mov %rax, %cr4
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_set_debugreg, 0, dataVA+0x10),
+		hypercallExit(abi.HYPERVISOR_set_debugreg, 1, dataVA+0x800),
+		hypercallExit(abi.HYPERVISOR_set_debugreg, 7, dr7),
+		func(r *arch.Regs) arch.Exit {
+			return arch.Exit{Kind: arch.ExitException, Vector: arch.VecDB, DR6: pv.DR6Default | 2}
+		},
+		hypercallExit(abi.HYPERVISOR_get_debugreg, 6),
+		func(r *arch.Regs) arch.Exit {
+			r.RIP, r.RAX = dataVA, 1<<16 // FSGSBASE (if the policy has it)
+			return arch.Exit{Kind: arch.ExitException, Vector: arch.VecGP}
+		},
+	}
+	// A #DB handler, so the bounce has somewhere to go.
+	v := d.VCPU(0)
+	v.pv.Traps[arch.VecDB] = abi.TrapInfo{Vector: arch.VecDB, Cs: 0xe033, Address: dataVA + 0x100}
+	v.Regs.CS, v.Regs.SS, v.Regs.RSP, v.Regs.RFLAGS = 0xe033, 0xe02b, dataVA+0xf00, 0x202
+	v.pv.Policy = pv.NewPolicy(pv.PolicyConfig{Host: fsgsHost{}, CR4: 1 << 5})
+	v.Run()
+	r := fm.results
+	if len(r) != 7 {
+		t.Fatalf("%d entries:\n%s", len(r), logBuf)
+	}
+	for i, want := range []uint32{0, pv.ChangedDebug, pv.ChangedDebug, pv.ChangedDebug, 0, 0} {
+		if fm.changed[i] != want {
+			t.Errorf("entry %d: changed %#x, want %#x", i, fm.changed[i], want)
+		}
+	}
+	if fm.dr != [4]uint64{dataVA + 0x10, dataVA + 0x800} || fm.dr7 != dr7 {
+		t.Errorf("metal got dr %#x dr7 %#x", fm.dr, fm.dr7)
+	}
+	if r[4].RIP != dataVA+0x100 {
+		t.Errorf("#DB bounced to %#x", r[4].RIP)
+	}
+	if r[5].RAX != pv.DR6Default|2 {
+		t.Errorf("get_debugreg(6) = %#x", r[5].RAX)
+	}
+	if fm.changed[6] != pv.ChangedCR4 || fm.cr4 != 1<<16 {
+		t.Errorf("after mov cr4: changed %#x, metal cr4 bits %#x", fm.changed[6], fm.cr4)
+	}
+}
+
+// fsgsHost is a CPU with leaf 7 and FSGSBASE, nothing else.
+type fsgsHost struct{}
+
+func (fsgsHost) CPUID(leaf, sub uint32) (a, b, c, d uint32) {
+	switch leaf {
+	case 0:
+		return 7, 0, 0, 0
+	case 7:
+		return 0, 1, 0, 0
+	}
+	return 0, 0, 0, 0
+}
+func (fsgsHost) ReadMSR(uint32) (uint64, bool) { return 0, false }
