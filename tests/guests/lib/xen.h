@@ -22,6 +22,8 @@ typedef signed long s64;
 #define __HYPERVISOR_set_gdt             2
 #define __HYPERVISOR_stack_switch        3
 #define __HYPERVISOR_set_callbacks       4
+#define __HYPERVISOR_set_debugreg        8
+#define __HYPERVISOR_get_debugreg        9
 #define __HYPERVISOR_multicall          13
 #define __HYPERVISOR_update_va_mapping  14
 #define __HYPERVISOR_set_timer_op       15
