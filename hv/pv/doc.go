@@ -61,7 +61,7 @@
 //     and INT1 raised through #GP are delivered without a DPL check, as
 //     Xen's IDT lets them through; INTO is invalid in 64-bit mode (#UD).
 //   - RDMSR of an unknown MSR before the guest has a #GP handler returns
-//     0 and WRMSR is dropped (pv-abi-ladder R0.11: a #GP then could only
+//     0 and WRMSR is dropped (a #GP then could only
 //     crash the domain); with a handler both are #GP as in Xen 4.17.
 //     EFER, APIC_BASE, PLATFORM_INFO writes and ARCH_CAPABILITIES (not in
 //     the policy) are #GP; MISC_ENABLE writes are dropped; PMU MSRs read 0
@@ -79,7 +79,7 @@
 //   - SYSCALL from a 32-bit process (CS 0xe023) uses the syscall32
 //     callback when registered, otherwise the syscall callback.
 //   - get_debugreg and set_debugreg of a register above 7 return -ENODEV,
-//     as Xen 4.17's code does (the ladder says -EINVAL for get).
+//     as Xen 4.17's code does.
 //   - REP INS/OUTS do at most 4096 iterations per exit; the instruction is
 //     then re-executed with the updated RCX/RSI/RDI, as Xen's emulator
 //     does on preemption.

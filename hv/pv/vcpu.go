@@ -150,13 +150,13 @@ type VCPU struct {
 	PT PTWriter
 }
 
-// Initial debug register values (R0.6).
+// Initial debug register values (Xen's X86_DR6_DEFAULT and X86_DR7_DEFAULT).
 const (
 	DR6Default = 0xffff0ff0
 	DR7Default = 0x400
 )
 
-// NewVCPU returns a vCPU in guest kernel mode with the R0.6 entry state:
+// NewVCPU returns a vCPU in guest kernel mode with Xen's initial state:
 // no trap table, no callbacks, DR6/DR7 at their defaults, CR4 the PV
 // view of the host's, XCR0 x87|SSE when the policy has XSAVE.
 func NewVCPU(id int, mem Memory, info VCPUInfo, dom Domain, pol *Policy, tables *mm.VCPUTables) *VCPU {
