@@ -1,7 +1,7 @@
 /*
  * xen.h: the slice of Xen 4.17's public x86-64 PV ABI the test guests use.
  * Project-written; every number was checked against the libxen-dev 4.17
- * headers in /usr/include/xen and /work/shared/docs/pv-abi-ladder.md.
+ * headers in /usr/include/xen (xen/xen.h, xen/arch-x86/xen-x86_64.h).
  */
 #ifndef GUESTS_XEN_H
 #define GUESTS_XEN_H
