@@ -9,7 +9,8 @@
  *    handler turns it off and the call completes;
  *  - a data write watchpoint (DR1, L1, R/W 01, 4 bytes) on a variable: a
  *    store raises #DB after the store (a trap: rip after the instruction,
- *    the value written) with B1 in DR6; a load does not;
+ *    the value written) with B1 in DR6; a load does not, and neither does
+ *    the hypervisor's own write to a watched buffer (xen_version);
  *  - a read/write watchpoint on the selector a MOV SS loads, with the MOV SS
  *    followed by `syscall` (xen_version) or `int3`: the CPU holds the #DB
  *    back over the MOV SS shadow into the hypervisor's entry path (or, under
@@ -109,6 +110,15 @@ void test_main(void)
 	check(db_dr6 & 2, "write watchpoint: dr6 %#lx lacks B1", db_dr6);
 	check(watched == 0x5a5aa5a5u, "watched %#x after the store (was %#x)", watched, v);
 	printf("write watchpoint: #DB at %#lx, dr6 %#lx\n", db_rip, db_dr6);
+
+	/* The hypervisor writing the watched bytes (xen_version's result) is
+	 * not the guest's store: no #DB reaches the kernel, the call works. */
+	db_hits = 0;
+	static char extra[16] __attribute__((aligned(8)));
+	check_eq(hc_set_debugreg(1, (u64)extra), 0, "set_debugreg(1, extra)");
+	check_eq(hc_xen_version(XENVER_extraversion, extra), 0, "xen_version(extraversion) into a watched buffer");
+	check(db_hits == 0, "a hypervisor write to a watched buffer bounced %lu #DB", db_hits);
+	printf("xen_version into a watched buffer: extraversion \"%s\", %lu #DB\n", extra, db_hits);
 
 	/* MOV SS shadow: a watchpoint on the selector MOV SS reads. */
 	u16 ss;
