@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -16,11 +17,19 @@ import (
 // and costs nothing. A #DB exit reads DR6 into the exit and resets it
 // (frontTrap). Guest breakpoints can only name guest addresses (hv/pv
 // refuses others), so the one way one hits in ring 0 is the MOV SS/POP SS
-// shadow: gate1 records it and goes on.
+// shadow: gate1 records it and goes on, unless it hit gate1 itself (MOV SS
+// then INT1: the guest's frame is gone), which fails the vCPU's Run.
 //
 // CR4: the entry loads the vCPU's CR4 (gohv's own, with the guest's
 // FSGSBASE) when the CPU has another; gohv's code does not care about
 // the guest-controlled bits, so the exit leaves them.
+
+// exitDebugLost is the exit debugFrameLost makes (guest_amd64.s).
+const exitDebugLost = 101
+
+// ErrDebugFrameLost is GuestContext.Run's error when a #DB hit gohv's
+// #DB entry itself and overwrote the guest's exception frame.
+var ErrDebugFrameLost = errors.New("rt: a #DB on the #DB entry lost the guest's frame (MOV SS or POP SS with a breakpoint, then INT1)")
 
 // dr6Default is DR6 with nothing recorded.
 const dr6Default = amd64.DR6Default

@@ -473,10 +473,28 @@ TEXT ·gate1(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	AX, DR6
 	XORL	AX, AX
 	MOVQ	AX, DR7
+	LEAQ	·gate1(SB), AX
+	CMPQ	AX, 8(SP)
 	POPQ	AX
+	JEQ	lost
 	IRETQ
+lost:
+	JMP	·debugFrameLost(SB)
 guest:
 	EXC(1)
+
+// debugFrameLost: the #DB above hit gate1's own first instruction, over a
+// #DB from the guest whose frame it overwrote on the same IST stack (a
+// data breakpoint on a MOV SS/POP SS operand, then INT1). Returning would
+// loop on the overwritten frame for ever. The registers and GS are still
+// the guest's, its RIP, RSP and flags are lost: save what is left as an
+// exit of kind exitDebugLost, which GuestContext.Run reports as an error
+// (the vCPU cannot go on; hv crashes the domain).
+TEXT ·debugFrameLost(SB),NOSPLIT|NOFRAME,$0
+	SWAPGS
+	SAVE_GPRS
+	MOVQ	$const_exitDebugLost, DX
+	JMP	·guestExit(SB)
 TEXT ·gate2(SB),NOSPLIT|NOFRAME,$0
 	EXC(2)
 TEXT ·gate3(SB),NOSPLIT|NOFRAME,$0

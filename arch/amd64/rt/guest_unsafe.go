@@ -201,6 +201,9 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		syscall.Syscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
+	case exitDebugLost:
+		*exit = arch.Exit{}
+		return ErrDebugFrameLost
 	}
 	return nil
 }
