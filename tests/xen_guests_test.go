@@ -46,6 +46,8 @@ var guestTests = []struct {
 	{"startinfo-hcpage", "startinfo-hcpage.elf", "SUCCESS"},
 	{"gdt", "gdt.elf", "SUCCESS"},
 	{"gdt-hcpage", "gdt-hcpage.elf", "SUCCESS"},
+	{"debugreg", "debugreg.elf", "SUCCESS"},
+	{"debugreg-hcpage", "debugreg-hcpage.elf", "SUCCESS"},
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot
