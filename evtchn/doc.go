@@ -38,7 +38,8 @@
 //
 // # Imports
 //
-// abi and mm only (tests also use mm/mmtest). No unsafe, no arch code.
+// abi, mm and internal/lockorder only (tests also use mm/mmtest). No unsafe,
+// no arch code.
 //
 // # Contracts
 //
@@ -60,7 +61,7 @@
 // # Differences from Xen 4.17, on purpose
 //
 //   - FIFO is not implemented: EVTCHNOP_init_control returns -ENOSYS, so
-//     Linux stays on 2-level (pv-abi-ladder R3.3); expand_array gives
+//     Linux stays on 2-level; expand_array gives
 //     -EOPNOTSUPP and set_priority -ENOSYS as Xen's 2-level code does.
 //   - XSM is the dummy policy reduced to Config.Privileged: a domain acts
 //     on itself, a privileged domain on any (device-model targets are not

@@ -32,6 +32,8 @@ var layer = map[string]int{
 	"sched":             3,
 	"hypercall":         4,
 	"hv":                5,
+
+	"internal/lockorder": 0, // evtchn's and grant's two-lock helper
 }
 
 // metal packages may use unsafe and assembly; nothing pure may import them.
