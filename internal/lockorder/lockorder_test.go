@@ -1,6 +1,7 @@
 package lockorder
 
 import (
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -42,34 +43,41 @@ func TestLockOrder(t *testing.T) {
 	}
 }
 
+// yielder is a mutex that yields the processor once it holds the lock, so
+// that the other goroutine of TestOppositeOrdersNoDeadlock runs between a
+// Lock's two acquisitions.
+type yielder struct{ sync.Mutex }
+
+func (y *yielder) Lock() {
+	y.Mutex.Lock()
+	runtime.Gosched()
+}
+
 // TestOppositeOrdersNoDeadlock has two goroutines lock the same pair of
-// mutexes, one as (a, b) and one as (b, a), many times each; a helper that
-// locked in argument order would deadlock them. Run it with -race: the
-// counter both guard is also checked for mutual exclusion.
+// mutexes, one as (a, b) and one as (b, a), many times each, starting
+// together and yielding between the two acquisitions; a helper that locked
+// in argument order would deadlock them. Run it with -race: the counter
+// both guard is also checked for mutual exclusion.
 func TestOppositeOrdersNoDeadlock(t *testing.T) {
-	var a, b sync.Mutex
+	var a, b yielder
 	const ka, kb = 4, 11
 	const rounds = 20000
 	counter := 0
-	done := make(chan struct{})
+	start, done := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
+	run := func(x, y *yielder, kx, ky int) {
+		defer wg.Done()
+		<-start
+		for range rounds {
+			Lock(x, y, kx, ky)
+			counter++
+			Unlock(x, y)
+		}
+	}
 	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for range rounds {
-			Lock(&a, &b, ka, kb)
-			counter++
-			Unlock(&a, &b)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for range rounds {
-			Lock(&b, &a, kb, ka)
-			counter++
-			Unlock(&b, &a)
-		}
-	}()
+	go run(&a, &b, ka, kb)
+	go run(&b, &a, kb, ka)
+	close(start)
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
