@@ -91,7 +91,7 @@ func (v *VCPU) Bounce(r *arch.Regs, f Frame) error {
 		n += 4
 	}
 	size := uint64(8 * n)
-	if top < size || !canonical(top-size) || !canonical(top-1) {
+	if top < size || !arch.Canonical(top-size) || !arch.Canonical(top-1) {
 		return crashf("bad bounce frame: stack %#x not canonical", top)
 	}
 	base := top - size

@@ -33,8 +33,8 @@
 //
 // # Imports
 //
-// abi, arch, mm (its types, and the FrameTable's reference counts for
-// the GDT's frames), hypercall (the dispatch table's Handler, Caller and
+// abi, arch, mm (its types, GuestAddrOK, and the FrameTable's reference
+// counts for the GDT's frames), hypercall (the dispatch table's Handler, Caller and
 // Args), golang.org/x/arch/x86/x86asm and the standard library. Pure: no unsafe,
 // no assembly; built and tested on the host.
 //

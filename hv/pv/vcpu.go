@@ -242,14 +242,3 @@ type Crash struct {
 func (c *Crash) Error() string { return "domain crash: " + c.Reason }
 
 func crashf(format string, a ...any) *Crash { return &Crash{Reason: fmt.Sprintf(format, a...)} }
-
-// canonical reports a canonical 48-bit virtual address.
-func canonical(a uint64) bool {
-	return uint64(int64(a<<16)>>16) == a
-}
-
-// guestAddrOK is Xen's __addr_ok: canonical and outside the hypervisor's
-// reserved range.
-func guestAddrOK(a uint64) bool {
-	return canonical(a) && (a < abi.HYPERVISOR_VIRT_START || a >= abi.HYPERVISOR_VIRT_END)
-}

@@ -41,8 +41,9 @@
 // (RequestTLBFlush is one flag today), and a GDT window and top-level
 // release per CPU, not a new design.
 //
-// Imports: arch (the vCPU register file), arch/amd64, internal/chacha20
-// (nosplit-safe), and the standard library (unsafe, sync/atomic, syscall,
-// math/bits, errors, fmt, time).
+// Imports: abi (HYPERVISOR_VIRT_END), arch (the vCPU register file,
+// Canonical), arch/amd64, internal/chacha20 (nosplit-safe), and the
+// standard library (unsafe, sync/atomic, syscall, math/bits, errors, fmt,
+// time).
 // Only cmd/gohv imports this package.
 package rt

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 )
@@ -44,24 +45,18 @@ var (
 // through the loaded tables, if they are cr3's (guest_amd64.s).
 func guestCopy(dst, src, n uintptr, cr3 uint64) bool
 
-// The guest part of the address space: below the x86-64 hole, and above
-// the hypervisor's range (Xen's HYPERVISOR_VIRT_START..END, 256-271).
-const (
-	guestLowEnd    = 0x0000800000000000
-	guestHighStart = 0xFFFF880000000000
-)
-
 // guestRange reports whether [va, va+n) lies in one guest part of the
-// address space.
+// address space: below the x86-64 hole (arch.LowerHalfEnd), or above the
+// hypervisor's range (Xen's HYPERVISOR_VIRT_START..END, L4 slots 256-271).
 func guestRange(va uint64, n int) bool {
 	end := va + uint64(n)
 	switch {
 	case end < va:
 		return false
-	case end <= guestLowEnd:
+	case end <= arch.LowerHalfEnd:
 		return true
 	}
-	return va >= guestHighStart
+	return va >= abi.HYPERVISOR_VIRT_END
 }
 
 // CopyFromGuest copies len(dst) bytes from guest virtual address va
@@ -93,9 +88,6 @@ func CopyToGuest(va uint64, src []byte, cr3 uint64) bool {
 	}
 	return guestCopy(uintptr(va), uintptr(unsafe.Pointer(&src[0])), uintptr(len(src)), cr3)
 }
-
-//go:nosplit
-func canonical(va uint64) bool { return uint64(int64(va<<16)>>16) == va }
 
 // enterGuest runs the vCPU ctx describes until it exits (guest_amd64.s).
 func enterGuest(ctx *guestCtx)
@@ -167,7 +159,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 		c.checkedCR3, c.checkedGen = cr3, gen
 	}
-	if !canonical(regs.RIP) || !canonical(regs.RSP) || !canonical(regs.FSBase) || !canonical(regs.GSBase) {
+	if !arch.Canonical(regs.RIP) || !arch.Canonical(regs.RSP) || !arch.Canonical(regs.FSBase) || !arch.Canonical(regs.GSBase) {
 		return ErrGuestAddress
 	}
 	if regs.CS&3 != 3 || regs.SS&3 != 3 {
@@ -254,7 +246,7 @@ func RequestTLBFlush() { atomic.StoreUint32(&flushPending, 1) }
 // InvalidatePage drops the translation of va (a guest virtual address)
 // from this CPU's TLB now.
 func InvalidatePage(va uint64) {
-	if canonical(va) {
+	if arch.Canonical(va) {
 		amd64.Invlpg(va)
 	}
 }
