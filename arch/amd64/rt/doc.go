@@ -39,7 +39,16 @@
 // (RequestTLBFlush is one flag today), and a GDT window and top-level
 // release per CPU, not a new design.
 //
-// Imports: arch (the vCPU register file), arch/amd64, and the standard
-// library (unsafe, sync/atomic, syscall, math/bits, errors, fmt, time).
-// Only cmd/gohv imports this package.
+// Pure parts. What can be computed on values lives in two pure,
+// host-tested packages that rt calls on every path, nosplit and without
+// allocating: arch/amd64/hw (descriptor and page-table encodings, the
+// upper-half layout, the image's segments, the boot loader's memory
+// information, the heap's place and frame count) and arch/amd64/linux
+// (the system calls' arguments decoded and checked). rt keeps what needs
+// the machine: the stores into tables, the walks, the switches.
+//
+// Imports: arch (the vCPU register file), arch/amd64, arch/amd64/hw,
+// arch/amd64/linux, and the standard library (unsafe, sync/atomic,
+// syscall, math/bits, errors, fmt, time). Only cmd/gohv imports this
+// package.
 package rt

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // sysGuestIRQ is gohv's system call for an interrupt that arrived while a
@@ -133,7 +134,7 @@ func (g *GuestContext) SetGDT(frames []uint64) {
 	for i := range c.gdtPTE {
 		c.gdtPTE[i] = gdtEmptyPTE()
 		if i < len(frames) {
-			c.gdtPTE[i] = frames[i]&amd64.PTE_ADDR | pteFlags | nxBit
+			c.gdtPTE[i] = hw.DataPTE(frames[i], nxBit)
 		}
 	}
 	atomic.StoreUint64(&c.gdtID, gdtIDs.Add(1))
@@ -216,7 +217,8 @@ func hasHypervisorSlots(cr3 uint64) bool {
 	}
 	const ad = amd64.PTE_A | amd64.PTE_D // the CPU sets these as it walks
 	l4 := dm(cr3)
-	for _, i := range gohvSlots {
+	for _, s := range hw.GohvSlots {
+		i := uintptr(s)
 		if atomic.LoadUint64(word(l4+i*8))&^ad != atomic.LoadUint64(word(pml4+i*8))&^ad {
 			return false
 		}
