@@ -51,12 +51,8 @@ var (
 	// gdtPool holds, page-aligned at runtime, a zero page (the window's
 	// not-present guest pages) and each CPU's two reserved pages.
 	gdtPool [(1+2*maxCPUs)*pageSize + pageSize]byte
-	idt     [256][2]uint64
-	tss     [13]uint64 // 104 bytes
-	dtr     [2]uint64  // pseudo-descriptor scratch for LGDT/LIDT
-	ist1    [istSize]byte
-	ist2    [istSize]byte
-	ist3    [istSize]byte
+	idt     [256][2]uint64 // shared by every CPU
+	dtr     [2]uint64      // pseudo-descriptor scratch for LGDT/LIDT (kmain, panics)
 
 	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
 	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
@@ -118,12 +114,12 @@ func initDescriptors() {
 	reserved[hw.ReservedIndex(selUser32CS)] = hw.DescCode32 | hw.DescDPL3
 	reserved[hw.ReservedIndex(selUserDS)] = hw.DescData | hw.DescDPL3
 	reserved[hw.ReservedIndex(selUser64CS)] = hw.DescCode64 | hw.DescDPL3
-	tb := uintptr(unsafe.Pointer(&tss[0]))
-	*word(tb + uintptr(hw.TSSIST(1))) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize)
-	*word(tb + uintptr(hw.TSSIST(2))) = uint64(uintptr(unsafe.Pointer(&ist2[0])) + istSize)
-	*word(tb + uintptr(hw.TSSIST(3))) = uint64(uintptr(unsafe.Pointer(&ist3[0])) + istSize)
-	*word(tb + hw.TSSRSP0) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // unused: every gate has an IST
-	*(*uint16)(unsafe.Pointer(tb + hw.TSSIOMapBase)) = hw.TSSSize                // no I/O bitmap
+	tb := uintptr(unsafe.Pointer(&c.tss[0]))
+	for n := range c.ist {
+		*word(tb + uintptr(hw.TSSIST(n+1))) = uint64(uintptr(unsafe.Pointer(&c.ist[n])) + istSize)
+	}
+	*word(tb + hw.TSSRSP0) = uint64(uintptr(unsafe.Pointer(&c.ist[0])) + istSize) // unused: every gate has an IST
+	*(*uint16)(unsafe.Pointer(tb + hw.TSSIOMapBase)) = hw.TSSSize                 // no I/O bitmap
 	i := hw.ReservedIndex(selTSS)
 	reserved[i], reserved[i+1] = hw.TSSDesc(uint64(tb), hw.TSSSize-1)
 	amd64.Lgdt(pseudoDescriptor(c.gdtVA, gdtPages*pageSize))

@@ -21,7 +21,7 @@
 // kmain checks the link address against runtime·text.
 #define TEXT_PA 0x200000
 
-// cpuState field offsets (cpu_unsafe.go, through go_asm.h).
+// cpuState field offsets (percpu_unsafe.go, through go_asm.h).
 #define CPU_KTOP    cpuState_ktop
 #define CPU_SCRATCH cpuState_scratch
 #define CPU_FXAREA  cpuState_fxarea
