@@ -59,16 +59,16 @@ const (
 	CR4_SMAP = 1 << 21
 )
 
-// RFLAGS bits.
+// RFLAGS bits (arch/amd64/hw owns them).
 const (
-	RFLAGS_TF   = 1 << 8
-	RFLAGS_IF   = 1 << 9
-	RFLAGS_DF   = 1 << 10
-	RFLAGS_NT   = 1 << 14
-	RFLAGS_RF   = 1 << 16
-	RFLAGS_VM   = 1 << 17
-	RFLAGS_AC   = 1 << 18
-	RFLAGS_IOPL = 3 << 12
+	RFLAGS_TF   = hw.RFLAGS_TF
+	RFLAGS_IF   = hw.RFLAGS_IF
+	RFLAGS_DF   = hw.RFLAGS_DF
+	RFLAGS_NT   = hw.RFLAGS_NT
+	RFLAGS_RF   = hw.RFLAGS_RF
+	RFLAGS_VM   = hw.RFLAGS_VM
+	RFLAGS_AC   = hw.RFLAGS_AC
+	RFLAGS_IOPL = hw.RFLAGS_IOPL
 )
 
 // Page-table entry bits: the pure package arch/amd64/hw owns them and

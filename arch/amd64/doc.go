@@ -4,7 +4,7 @@
 // that name their bits.
 //
 // It imports only arch/amd64/hw, the pure package that owns the page-table
-// entry bits. Only arch/amd64/... and cmd/gohv may import it; the
+// entry and RFLAGS bits. Only arch/amd64/... and cmd/gohv may import it; the
 // pure core never does (tests/deps_test.go holds that rule). The Go
 // runtime's own kernel — boot entry, Linux-syscall shim, kernel threads,
 // traps — is arch/amd64/rt.

@@ -10,7 +10,8 @@
 // (elf.go); the boot loader's memory information (multiboot1, multiboot2,
 // PVH) reduced to the RAM run, the ranges the loader filled, and the
 // hypervisor heap's place (bootmem.go); the heap's frame accounting
-// (heap.go).
+// (heap.go); and what a PV guest may run with: its address ranges, the
+// RFLAGS it is entered with, whether SYSRET can enter it (guest.go).
 //
 // Contexts. rt calls these functions from kmain before the Go runtime
 // exists and from the trap and system-call paths with interrupts off, so
@@ -22,5 +23,5 @@
 //
 // Imports: encoding/binary only. It is pure (no unsafe, no assembly) and
 // may be imported by anything; arch/amd64 takes its PTE_* constants from
-// here and arch/amd64/rt everything else.
+// (and RFLAGS_*) from here and arch/amd64/rt everything else.
 package hw

@@ -17,12 +17,6 @@ import (
 // threads run. Args: the vector.
 const sysGuestIRQ = 1101
 
-// Guest selectors and the RFLAGS a guest may never have.
-const (
-	rflagsForced = amd64.RFLAGS_IF | 2
-	rflagsDenied = amd64.RFLAGS_IOPL | amd64.RFLAGS_VM | amd64.RFLAGS_NT
-)
-
 var (
 	// goMXCSR is the MXCSR Go code runs with (the power-on value: all
 	// exceptions masked, round to nearest); guest_amd64.s loads it at
@@ -45,26 +39,6 @@ var (
 // through the loaded tables, if they are cr3's (guest_amd64.s).
 func guestCopy(dst, src, n uintptr, cr3 uint64) bool
 
-// The guest part of the address space: below the x86-64 hole, and above
-// the hypervisor's range (Xen's HYPERVISOR_VIRT_START..END, 256-271).
-const (
-	guestLowEnd    = 0x0000800000000000
-	guestHighStart = 0xFFFF880000000000
-)
-
-// guestRange reports whether [va, va+n) lies in one guest part of the
-// address space.
-func guestRange(va uint64, n int) bool {
-	end := va + uint64(n)
-	switch {
-	case end < va:
-		return false
-	case end <= guestLowEnd:
-		return true
-	}
-	return va >= guestHighStart
-}
-
 // CopyFromGuest copies len(dst) bytes from guest virtual address va
 // through the page tables at machine address cr3, by the CPU's own page
 // walk, as Xen's copy_from_guest does; it works only while those tables
@@ -76,7 +50,7 @@ func CopyFromGuest(dst []byte, va, cr3 uint64) bool {
 	if len(dst) == 0 {
 		return true
 	}
-	if !guestRange(va, len(dst)) {
+	if !hw.GuestRange(va, len(dst)) {
 		return false
 	}
 	return guestCopy(uintptr(unsafe.Pointer(&dst[0])), uintptr(va), uintptr(len(dst)), cr3)
@@ -89,7 +63,7 @@ func CopyToGuest(va uint64, src []byte, cr3 uint64) bool {
 	if len(src) == 0 {
 		return true
 	}
-	if !guestRange(va, len(src)) {
+	if !hw.GuestRange(va, len(src)) {
 		return false
 	}
 	return guestCopy(uintptr(va), uintptr(unsafe.Pointer(&src[0])), uintptr(len(src)), cr3)
@@ -173,7 +147,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if regs.CS&3 != 3 || regs.SS&3 != 3 {
 		return ErrGuestSelector
 	}
-	regs.RFLAGS = regs.RFLAGS&^rflagsDenied | rflagsForced
+	regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 	c.regs = uintptr(unsafe.Pointer(regs))
 	c.hostFS = uint64(current().fsBase)
 	c.cr3 = cr3
@@ -182,8 +156,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.ts = 1
 	}
 	c.sysret = 0
-	if regs.CS == selUser64CS && regs.SS == selUserDS && regs.RCX == regs.RIP &&
-		regs.R11 == regs.RFLAGS && regs.RFLAGS&amd64.RFLAGS_RF == 0 {
+	if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
 		c.sysret = 1
 	}
 
