@@ -22,6 +22,6 @@
 // panic.
 //
 // Imports: encoding/binary only. It is pure (no unsafe, no assembly) and
-// may be imported by anything; arch/amd64 takes its PTE_* constants from
-// (and RFLAGS_*) from here and arch/amd64/rt everything else.
+// may be imported by anything; arch/amd64 takes its PTE_* and RFLAGS_*
+// constants from here, arch/amd64/rt everything else.
 package hw
