@@ -174,3 +174,31 @@ func TestErrno(t *testing.T) {
 		t.Error("Errno")
 	}
 }
+
+// TestNoAllocation: the shim decodes on a kernel stack with interrupts
+// off, where nothing may allocate.
+func TestNoAllocation(t *testing.T) {
+	w := win
+	w.Next = w.Base
+	var sink uintptr
+	n := testing.AllocsPerRun(10, func() {
+		m, e := w.Mmap(0, 5000, 3, 0x22)
+		sink += m.VA + e
+		m, e = w.Munmap(m.VA, m.Len)
+		sink += m.VA + e
+		m, e = w.Madvise(0x10002000, 0x1000, MadvDontneed)
+		sink += m.Len + e
+		m, e = w.Mprotect(0x10002000, 0x1000, 3)
+		sink += m.Len + e
+		cmd, _ := FutexOp(129)
+		mask, _ := Sigprocmask(1, SigBlock, 2)
+		ns, _ := TimespecNs(1, 2)
+		if CloneIsThread(CloneVM|CloneThread) && IsRealtime(0) {
+			sink += cmd + uintptr(mask) + uintptr(Deadline(ns, 1))
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+	_ = sink
+}

@@ -41,7 +41,7 @@ const (
 	istSize = 16 << 10
 )
 
-// The GDT window: 16 pages per CPU at perCPUBase, the first 14 the guest's.
+// The GDT window: 16 pages per CPU at hw.PerCPUBase, the first 14 the guest's.
 const (
 	gdtPages      = hw.GDTPages
 	gdtGuestPages = hw.GDTGuestPages

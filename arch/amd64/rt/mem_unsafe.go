@@ -36,7 +36,6 @@ import (
 const (
 	pageSize = hw.PageSize
 
-	perCPUBase    = hw.PerCPUBase
 	heapVABase    = hw.MmapBase
 	heapVAEnd     = hw.MmapEnd
 	imageOffset   = hw.ImageOffset
@@ -45,7 +44,6 @@ const (
 	imageMax      = hw.ImageMax
 
 	pteDemand = hw.PTEDemand
-	pteFlags  = amd64.PTE_P | amd64.PTE_W
 )
 
 var (
