@@ -43,8 +43,9 @@
 // host-tested packages that rt calls on every path, nosplit and without
 // allocating: arch/amd64/hw (descriptor and page-table encodings, the
 // upper-half layout, the image's segments, the boot loader's memory
-// information, the heap's place and frame count) and arch/amd64/linux
-// (the system calls' arguments decoded and checked). rt keeps what needs
+// information, the heap's place and frame count, a guest's address
+// ranges and entry flags) and arch/amd64/linux (the system calls'
+// arguments decoded and checked, the signal frame's layout). rt keeps what needs
 // the machine: the stores into tables, the walks, the switches.
 //
 // Guests. gohv's L4 entries are in every guest top level, so a guest runs

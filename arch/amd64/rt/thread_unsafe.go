@@ -60,7 +60,7 @@ func threadInit(i int) *kthread {
 	nextTid++
 	t.waitAddr, t.deadline, t.timedOut, t.onEpoll = 0, 0, false, false
 	// A reused slot starts with no signal state of its predecessor's.
-	sigPending[i], sigmasks[i], altStack[i] = 0, 0, [3]uint64{}
+	sigPending[i], sigmasks[i], altStack[i] = 0, 0, linux.AltStack{}
 	rxWaiting[i] = false
 	t.state = thRunning
 	nThreads++
