@@ -10,8 +10,10 @@
 // (elf.go); the boot loader's memory information (multiboot1, multiboot2,
 // PVH) reduced to the RAM run, the ranges the loader filled, and the
 // hypervisor heap's place (bootmem.go); the heap's frame accounting
-// (heap.go); and what a PV guest may run with: its address ranges, the
-// RFLAGS it is entered with, whether SYSRET can enter it (guest.go).
+// (heap.go); what a PV guest may run with: its address ranges, the
+// RFLAGS it is entered with, whether SYSRET can enter it (guest.go); and
+// the clocks: the CMOS RTC's registers as a Unix time, the TSC's
+// nanosecond scale (clock.go).
 //
 // Contexts. rt calls these functions from kmain before the Go runtime
 // exists and from the trap and system-call paths with interrupts off, so
@@ -21,7 +23,7 @@
 // as a Mem slice over physical memory; reads beyond it give zeros, never a
 // panic.
 //
-// Imports: encoding/binary only. It is pure (no unsafe, no assembly) and
-// may be imported by anything; arch/amd64 takes its PTE_* and RFLAGS_*
-// constants from here, arch/amd64/rt everything else.
+// Imports: encoding/binary and math/bits only. It is pure (no unsafe,
+// no assembly) and may be imported by anything; arch/amd64 takes its
+// PTE_* and RFLAGS_* constants from here, arch/amd64/rt everything else.
 package hw

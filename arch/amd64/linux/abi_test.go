@@ -193,7 +193,10 @@ func TestNoAllocation(t *testing.T) {
 		cmd, _ := FutexOp(129)
 		mask, _ := Sigprocmask(1, SigBlock, 2)
 		ns, _ := TimespecNs(1, 2)
-		if CloneIsThread(CloneVM|CloneThread) && IsRealtime(0) {
+		a, _ := SetAltStack(AltStack{SP: 0xc000100000, Size: 32 << 10})
+		top, _ := SigFrameTop(&a, 0)
+		sink += SigFrameAt(top).Frame + uintptr(a.Reported().Size)
+		if CloneIsThread(CloneVM|CloneThread) && IsRealtime(0) && Catchable(SIGURG) {
 			sink += cmd + uintptr(mask) + uintptr(Deadline(ns, 1))
 		}
 	})

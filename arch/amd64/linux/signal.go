@@ -88,34 +88,41 @@ func SetAltStack(ss AltStack) (AltStack, uintptr) {
 
 // SigFrame is where an rt_sigframe's parts go, lowest first: the return
 // address (sa_restorer) at Frame, the ucontext at UC, the siginfo at
-// Info, the FXSAVE image at FP; Top is the end of the space used.
-type SigFrame struct{ Frame, UC, Info, FP, Top uintptr }
+// Info, the FXSAVE image at FP.
+type SigFrame struct{ Frame, UC, Info, FP uintptr }
 
-// PlaceSigFrame lays out the frame of a handler for a thread interrupted
-// with stack pointer rsp, on a (below rsp's red zone if rsp is already on
-// it), as Linux does: FXSAVE image 64-byte aligned, siginfo 16, and the
-// handler entered with RSP+8 16-byte aligned. ok is false if a cannot
-// take it.
+// SigFrameTop returns where the frame of a handler for a thread
+// interrupted with stack pointer rsp ends on *a: at its top, or below
+// rsp's red zone if rsp is already on it. ok is false if a cannot take
+// the frame SigFrameAt lays out below it.
 //
 //go:nosplit
-func PlaceSigFrame(a AltStack, rsp uint64) (f SigFrame, ok bool) {
+func SigFrameTop(a *AltStack, rsp uint64) (top uintptr, ok bool) {
 	if !a.Enabled() {
-		return f, false
+		return 0, false
 	}
-	top := a.SP + a.Size
-	if rsp >= a.SP && rsp < top {
+	t := a.SP + a.Size
+	if rsp >= a.SP && rsp < t {
 		if rsp-a.SP < redZone {
-			return f, false
+			return 0, false
 		}
-		top = rsp - redZone
+		t = rsp - redZone
 	}
-	if top < a.SP || top-a.SP < FXSize+64+SiginfoSize+16+UcontextSize+8 {
-		return f, false
+	if t < a.SP || t-a.SP < FXSize+64+SiginfoSize+16+UcontextSize+8 {
+		return 0, false
 	}
-	f.Top = uintptr(top)
-	f.FP = (f.Top - FXSize) &^ 63
+	return uintptr(t), true
+}
+
+// SigFrameAt lays out the frame below top as Linux does: FXSAVE image
+// 64-byte aligned, siginfo 16, and the handler entered with RSP+8
+// 16-byte aligned.
+//
+//go:nosplit
+func SigFrameAt(top uintptr) (f SigFrame) {
+	f.FP = (top - FXSize) &^ 63
 	f.Info = (f.FP - SiginfoSize) &^ 15
 	f.UC = f.Info - UcontextSize
 	f.Frame = f.UC - 8
-	return f, true
+	return f
 }

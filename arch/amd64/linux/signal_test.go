@@ -43,35 +43,42 @@ func TestAltStack(t *testing.T) {
 	}
 }
 
-func TestPlaceSigFrame(t *testing.T) {
+func TestSigFrame(t *testing.T) {
 	a := AltStack{SP: 0xc000100000, Size: 32 << 10}
 	top := uintptr(a.SP + a.Size)
-	f, ok := PlaceSigFrame(a, 0xc000200000) // interrupted off the stack
-	want := SigFrame{Top: top, FP: top - 512, Info: top - 512 - 128, UC: top - 512 - 128 - 304, Frame: top - 512 - 128 - 304 - 8}
-	if !ok || f != want {
-		t.Errorf("off the stack: %+v %v, want %+v", f, ok, want)
+	// Interrupted off the stack: at its top.
+	if got, ok := SigFrameTop(&a, 0xc000200000); !ok || got != top {
+		t.Errorf("off the stack: %#x %v", got, ok)
+	}
+	want := SigFrame{FP: top - 512, Info: top - 512 - 128, UC: top - 512 - 128 - 304, Frame: top - 512 - 128 - 304 - 8}
+	if f := SigFrameAt(top); f != want {
+		t.Errorf("SigFrameAt(%#x) = %+v, want %+v", top, f, want)
 	}
 	// Interrupted on the stack: below its red zone.
-	if f, ok := PlaceSigFrame(a, a.SP+0x4008); !ok || f.Top != uintptr(a.SP)+0x4008-128 || f.FP != (f.Top-512)&^63 {
-		t.Errorf("on the stack: %+v %v", f, ok)
+	if got, ok := SigFrameTop(&a, a.SP+0x4008); !ok || got != uintptr(a.SP)+0x4008-128 {
+		t.Errorf("on the stack: %#x %v", got, ok)
+	}
+	if f := SigFrameAt(uintptr(a.SP) + 0x4008 - 128); f.FP != (uintptr(a.SP)+0x4008-128-512)&^63 {
+		t.Errorf("unaligned top: %+v", f)
 	}
 	// No room: near the bottom, disabled, none.
 	for _, tc := range []struct {
 		a   AltStack
 		rsp uint64
 	}{
-		{a, a.SP + 200}, {a, a.SP + 64}, {AltStack{SP: 0, Size: 4096}, 5}, {AltStack{SP: a.SP, Flags: SS_DISABLE, Size: a.Size}, 0}, {AltStack{}, 0},
+		{a, a.SP + 200}, {a, a.SP + 64}, {AltStack{SP: 0, Size: 4096}, 5},
+		{AltStack{SP: a.SP, Flags: SS_DISABLE, Size: a.Size}, 0}, {AltStack{}, 0},
 	} {
-		if f, ok := PlaceSigFrame(tc.a, tc.rsp); ok {
-			t.Errorf("%+v at %#x: placed %+v", tc.a, tc.rsp, f)
+		if top, ok := SigFrameTop(&tc.a, tc.rsp); ok {
+			t.Errorf("%+v at %#x: placed at %#x", tc.a, tc.rsp, top)
 		}
 	}
 }
 
-// FuzzPlaceSigFrame: a frame is placed inside the alternate stack, below
-// the interrupted code's red zone if it ran there, with the alignments the
+// FuzzSigFrame: a frame is placed inside the alternate stack, below the
+// interrupted code's red zone if it ran there, with the alignments the
 // handler and FXRSTOR need.
-func FuzzPlaceSigFrame(f *testing.F) {
+func FuzzSigFrame(f *testing.F) {
 	f.Add(uint64(0xc000100000), uint64(32<<10), uint64(0xc000200000))
 	f.Add(uint64(0xc000100000), uint64(32<<10), uint64(0xc000100400))
 	f.Add(uint64(0xfffffffffffff000), uint64(4096), uint64(0))
@@ -81,13 +88,14 @@ func FuzzPlaceSigFrame(f *testing.F) {
 		if e != 0 {
 			return
 		}
-		fr, ok := PlaceSigFrame(a, rsp)
+		top, ok := SigFrameTop(&a, rsp)
 		if !ok {
 			return
 		}
+		fr := SigFrameAt(top)
 		lo, hi := uintptr(a.SP), uintptr(a.SP+a.Size)
-		if fr.Frame < lo || fr.Top > hi || !(fr.Frame < fr.UC && fr.UC < fr.Info && fr.Info < fr.FP && fr.FP+FXSize <= fr.Top) {
-			t.Fatalf("stack [%#x, %#x): frame %+v", lo, hi, fr)
+		if fr.Frame < lo || top > hi || !(fr.Frame < fr.UC && fr.UC < fr.Info && fr.Info < fr.FP && fr.FP+FXSize <= top) {
+			t.Fatalf("stack [%#x, %#x): frame %+v below %#x", lo, hi, fr, top)
 		}
 		if fr.UC+UcontextSize > fr.Info || fr.Info+SiginfoSize > fr.FP {
 			t.Fatalf("parts overlap: %+v", fr)
@@ -95,8 +103,8 @@ func FuzzPlaceSigFrame(f *testing.F) {
 		if fr.FP%64 != 0 || fr.Info%16 != 0 || (fr.Frame+8)%16 != 0 {
 			t.Fatalf("misaligned: %+v", fr)
 		}
-		if rsp >= a.SP && rsp < a.SP+a.Size && uint64(fr.Top) > rsp-redZone {
-			t.Fatalf("frame %+v in the red zone below %#x", fr, rsp)
+		if rsp >= a.SP && rsp < a.SP+a.Size && uint64(top) > rsp-redZone {
+			t.Fatalf("frame below %#x in the red zone below %#x", top, rsp)
 		}
 	})
 }

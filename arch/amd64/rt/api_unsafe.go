@@ -1,7 +1,6 @@
 package rt
 
 import (
-	"math/bits"
 	"syscall"
 	"time"
 	"unsafe"
@@ -77,8 +76,7 @@ func Stats() MemStats {
 // was calibrated) computed from that same reading.
 func ClockSample() (tsc uint64, ns int64) {
 	tsc = amd64.Rdtsc()
-	hi, lo := bits.Mul64(tsc-tsc0, tscMult)
-	return tsc, int64(hi<<32 | lo>>32)
+	return tsc, hw.TSCNanos(tsc-tsc0, tscMult)
 }
 
 // Uptime is the time since kmain calibrated the TSC.

@@ -125,19 +125,22 @@ func deliverSignal(f *intrFrame) {
 	}
 	sigPending[i] &^= bit
 	sa := &sigactions[sigURG]
-	sf, ok := linux.PlaceSigFrame(altStack[i], f.rsp)
+	top, ok := linux.SigFrameTop(&altStack[i], f.rsp)
 	if sa.handler <= 1 || !ok { // SIG_DFL, SIG_IGN, or nowhere to run it
 		return
 	}
+	sf := linux.SigFrameAt(top)
 	fp, info, uc, frame := sf.FP, sf.Info, sf.UC, sf.Frame
-	touchRange(frame, sf.Top-frame)
+	touchRange(frame, top-frame)
 
 	zero(frame, fp-frame)
 	copyFX(fp, current().fx)
 	*(*int32)(unsafe.Pointer(info)) = sigURG
 	*(*int32)(unsafe.Pointer(info + 8)) = linux.SI_TKILL
-	*(*int32)(unsafe.Pointer(info + 16)) = 1 // si_pid
-	*(*linux.AltStack)(unsafe.Pointer(uc + linux.UcStack)) = linux.AltStack{SP: altStack[i].SP, Flags: linux.SS_ONSTACK, Size: altStack[i].Size}
+	*(*int32)(unsafe.Pointer(info + 16)) = 1   // si_pid
+	*word(uc + linux.UcStack) = altStack[i].SP // uc_stack: the stack_t it runs on
+	*word(uc + linux.UcStack + 8) = linux.SS_ONSTACK
+	*word(uc + linux.UcStack + 16) = altStack[i].Size
 	m := (*sigcontext)(unsafe.Pointer(uc + ucMcontext))
 	m.r8, m.r9, m.r10, m.r11, m.r12, m.r13, m.r14, m.r15 = f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15
 	m.rdi, m.rsi, m.rbp, m.rbx, m.rdx, m.rax, m.rcx = f.di, f.si, f.bp, f.bx, f.dx, f.ax, f.cx
