@@ -75,6 +75,29 @@ func sysRtSigaction(sig, act, old uintptr) uintptr {
 	return 0
 }
 
+// sysRtSigprocmask changes the calling thread's signal mask
+// (linux.Sigprocmask). The new set is read before the old is written:
+// they may be one buffer.
+//
+//go:nosplit
+func sysRtSigprocmask(how, set, oldset uintptr) uintptr {
+	i := thisCPU().cur
+	old, m := sigmasks[i], sigmasks[i]
+	if set != 0 {
+		touch(set)
+		var ok bool
+		if m, ok = linux.Sigprocmask(old, how, *word(set)); !ok {
+			return errno(einval)
+		}
+	}
+	if oldset != 0 {
+		touch(oldset)
+		*word(oldset) = old
+	}
+	sigmasks[i] = m
+	return 0
+}
+
 //go:nosplit
 func sysSigaltstack(ss, old uintptr) uintptr {
 	a := &altStack[thisCPU().cur]

@@ -97,19 +97,7 @@ func dispatch(f *sysFrame) {
 	case 13: // rt_sigaction
 		ret = sysRtSigaction(a0, a1, a2)
 	case 14: // rt_sigprocmask
-		if a2 != 0 {
-			touch(a2)
-			*word(a2) = sigmasks[c.cur]
-		}
-		if a1 != 0 {
-			touch(a1)
-			m, ok := linux.Sigprocmask(sigmasks[c.cur], a0, *word(a1))
-			if !ok {
-				ret = errno(einval)
-				break
-			}
-			sigmasks[c.cur] = m
-		}
+		ret = sysRtSigprocmask(a0, a1, a2)
 	case 24: // sched_yield
 		schedule(true)
 	case 28: // madvise
