@@ -2,6 +2,9 @@ package hw
 
 import (
 	"encoding/binary"
+	"os"
+	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -197,4 +200,43 @@ func FuzzImageSegment(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLinkAddresses: the Makefile links the image where this layout says
+// it runs, and entry_amd64.s loads it where it says it lies (kmain checks
+// the same at boot; this finds a mismatch before one).
+func TestLinkAddresses(t *testing.T) {
+	find := func(file, re string) string {
+		t.Helper()
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(re).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no %s", file, re)
+		}
+		return string(m[1])
+	}
+	num := func(s string) uint64 {
+		t.Helper()
+		v, err := strconv.ParseInt(s, 0, 64)
+		if err != nil {
+			u, err2 := strconv.ParseUint(s, 0, 64)
+			if err2 != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		return uint64(v)
+	}
+	if v := num(find("../../../Makefile", `(?m)^TEXT_BASE\s*:=\s*(\S+)`)); v != TextBase {
+		t.Errorf("Makefile TEXT_BASE %#x, want %#x", v, uint64(TextBase))
+	}
+	if v := num(find("../../../Makefile", `(?m)^IMAGE_OFFSET\s*:=\s*(\S+)`)); v != ImageOffset {
+		t.Errorf("Makefile IMAGE_OFFSET %#x, want %#x", v, uint64(ImageOffset))
+	}
+	if v := num(find("../rt/entry_amd64.s", `(?m)^#define TEXT_PA\s+(\S+)`)); v != TextPA {
+		t.Errorf("entry_amd64.s TEXT_PA %#x, want %#x", v, TextPA)
+	}
 }

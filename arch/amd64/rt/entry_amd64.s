@@ -15,7 +15,7 @@
 #include "go_asm.h"
 
 // TEXT_PA is where the loader put the text (the Makefile links it at
-// 0xffff82d040000000 + TEXT_PA; mem_unsafe.go has the layout). The ELF
+// 0xffff82d040000000 + TEXT_PA; arch/amd64/hw has the layout). The ELF
 // header page lies just below it; that page is only read by the loader, so
 // its top serves as the few bytes of stack that entry32's first CALL needs.
 // kmain checks the link address against runtime·text.
