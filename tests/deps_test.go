@@ -34,6 +34,13 @@ var layer = map[string]int{
 	"hv":                5,
 
 	"internal/lockorder": 0, // evtchn's and grant's two-lock helper
+	// The metal's pure parts (no unsafe, no assembly, host-tested):
+	// descriptor, page-table and boot-memory arithmetic, and the Linux
+	// system-call ABI the shim decodes. arch/amd64 and arch/amd64/rt
+	// import them; hw imports only abi and arch (layer 0), linux nothing
+	// of the project.
+	"arch/amd64/hw":    1, // imports abi and arch (the guest ranges)
+	"arch/amd64/linux": 0,
 }
 
 // metal packages may use unsafe and assembly; nothing pure may import them.

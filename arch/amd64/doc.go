@@ -4,7 +4,8 @@
 // one-instruction assembly routine, plus the x86 constants that name
 // their bits.
 //
-// It imports nothing. Only arch/amd64/... and cmd/gohv may import it; the
+// It imports only arch/amd64/hw, the pure package that owns the page-table
+// entry and RFLAGS bits. Only arch/amd64/... and cmd/gohv may import it; the
 // pure core never does (tests/deps_test.go holds that rule). The Go
 // runtime's own kernel — boot entry, Linux-syscall shim, kernel threads,
 // traps — is arch/amd64/rt.

@@ -6,9 +6,9 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // sysGuestIRQ is gohv's system call for an interrupt that arrived while a
@@ -16,12 +16,6 @@ import (
 // it had interrupted the vCPU's thread, so a timer tick also lets other
 // threads run. Args: the vector.
 const sysGuestIRQ = 1101
-
-// Guest selectors and the RFLAGS a guest may never have.
-const (
-	rflagsForced = amd64.RFLAGS_IF | 2
-	rflagsDenied = amd64.RFLAGS_IOPL | amd64.RFLAGS_VM | amd64.RFLAGS_NT
-)
 
 var (
 	// goMXCSR is the MXCSR Go code runs with (the power-on value: all
@@ -45,20 +39,6 @@ var (
 // through the loaded tables, if they are cr3's (guest_amd64.s).
 func guestCopy(dst, src, n uintptr, cr3 uint64) bool
 
-// guestRange reports whether [va, va+n) lies in one guest part of the
-// address space: below the x86-64 hole (arch.LowerHalfEnd), or above the
-// hypervisor's range (Xen's HYPERVISOR_VIRT_START..END, L4 slots 256-271).
-func guestRange(va uint64, n int) bool {
-	end := va + uint64(n)
-	switch {
-	case end < va:
-		return false
-	case end <= arch.LowerHalfEnd:
-		return true
-	}
-	return va >= abi.HYPERVISOR_VIRT_END
-}
-
 // CopyFromGuest copies len(dst) bytes from guest virtual address va
 // through the page tables at machine address cr3, by the CPU's own page
 // walk, as Xen's copy_from_guest does; it works only while those tables
@@ -70,7 +50,7 @@ func CopyFromGuest(dst []byte, va, cr3 uint64) bool {
 	if len(dst) == 0 {
 		return true
 	}
-	if !guestRange(va, len(dst)) {
+	if !hw.GuestRange(va, len(dst)) {
 		return false
 	}
 	return guestCopy(uintptr(unsafe.Pointer(&dst[0])), uintptr(va), uintptr(len(dst)), cr3)
@@ -83,7 +63,7 @@ func CopyToGuest(va uint64, src []byte, cr3 uint64) bool {
 	if len(src) == 0 {
 		return true
 	}
-	if !guestRange(va, len(src)) {
+	if !hw.GuestRange(va, len(src)) {
 		return false
 	}
 	return guestCopy(uintptr(va), uintptr(unsafe.Pointer(&src[0])), uintptr(len(src)), cr3)
@@ -126,7 +106,7 @@ func (g *GuestContext) SetGDT(frames []uint64) {
 	for i := range c.gdtPTE {
 		c.gdtPTE[i] = gdtEmptyPTE()
 		if i < len(frames) {
-			c.gdtPTE[i] = frames[i]&amd64.PTE_ADDR | pteFlags | nxBit
+			c.gdtPTE[i] = hw.DataPTE(frames[i], nxBit)
 		}
 	}
 	atomic.StoreUint64(&c.gdtID, gdtIDs.Add(1))
@@ -165,7 +145,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if regs.CS&3 != 3 || regs.SS&3 != 3 {
 		return ErrGuestSelector
 	}
-	regs.RFLAGS = regs.RFLAGS&^rflagsDenied | rflagsForced
+	regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 	c.regs = uintptr(unsafe.Pointer(regs))
 	c.hostFS = uint64(current().fsBase)
 	c.cr3 = cr3
@@ -174,8 +154,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.ts = 1
 	}
 	c.sysret = 0
-	if regs.CS == selUser64CS && regs.SS == selUserDS && regs.RCX == regs.RIP &&
-		regs.R11 == regs.RFLAGS && regs.RFLAGS&amd64.RFLAGS_RF == 0 {
+	if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
 		c.sysret = 1
 	}
 
@@ -215,7 +194,8 @@ func hasHypervisorSlots(cr3 uint64) bool {
 	}
 	const ad = amd64.PTE_A | amd64.PTE_D // the CPU sets these as it walks
 	l4 := dm(cr3)
-	for _, i := range gohvSlots {
+	for _, s := range hw.GohvSlots {
+		i := uintptr(s)
 		if atomic.LoadUint64(word(l4+i*8))&^ad != atomic.LoadUint64(word(pml4+i*8))&^ad {
 			return false
 		}

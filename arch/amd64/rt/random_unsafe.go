@@ -1,6 +1,8 @@
 package rt
 
 import (
+	"unsafe"
+
 	"github.com/gohv/gohv/arch/amd64"
 	"github.com/gohv/gohv/internal/chacha20"
 )
@@ -71,7 +73,7 @@ func seedRandom() {
 	rng.Mix(amd64.Rdtsc())
 	if info := uint64(bootInfo); info != 0 {
 		for off := uint64(0); off < 128; off += 8 {
-			rng.Mix(uint64(phys32(info+off)) | uint64(phys32(info+off+4))<<32)
+			rng.Mix(*(*uint64)(unsafe.Pointer(dm(info + off))))
 		}
 	}
 	jitter(seedSamples)
