@@ -23,6 +23,7 @@ var layer = map[string]int{
 	"internal/klog":     0,
 	"internal/selftest": 0,
 	"internal/image":    0,
+	"internal/testenv":  0,
 	"mm":                1,
 	"evtchn":            2,
 	"grant":             2,

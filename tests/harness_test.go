@@ -12,8 +12,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // repoRoot is the module root (tests/..).
@@ -22,17 +26,11 @@ var repoRoot = func() string {
 	return filepath.Dir(filepath.Dir(f))
 }()
 
-// need skips (developer machine) or fails (CI=true) when tool is missing.
+// need skips (a plain `go test` on a developer's machine) or fails
+// (GOHV_REQUIRE=1 from `make test`, or CI=true) when a tool is missing.
 func need(tb testing.TB, tools ...string) {
 	tb.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				tb.Fatalf("%s is missing (CI=true: `make deps` should have installed it)", tool)
-			}
-			tb.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.NeedTool(tb, tools...)
 }
 
 var (
@@ -78,6 +76,56 @@ type result struct {
 	duration time.Duration
 }
 
+// group is a command run in a process group of its own (Setpgid), so
+// that whatever ends the test ends every process it started, not only the
+// direct child (exec.CommandContext kills only that one): the group is
+// killed when the context is done (cmd.Cancel), as soon as Wait returns
+// (grandchildren left behind), and in tb.Cleanup if the command was never
+// waited for (the test failed, called FailNow or panicked in between).
+// Pdeathsig also kills the direct child if the test binary itself dies
+// (go test -timeout), when no cleanup runs.
+type group struct {
+	cmd    *exec.Cmd
+	reaped atomic.Bool // Wait returned: the pgid may belong to someone else now
+}
+
+func startGroup(tb testing.TB, ctx context.Context, name string, args ...string) *group {
+	tb.Helper()
+	g := &group{cmd: exec.CommandContext(ctx, name, args...)}
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	g.cmd.Cancel = g.kill
+	// Wait returns this long after the kill even if a grandchild still
+	// holds an output pipe.
+	g.cmd.WaitDelay = 5 * time.Second
+	tb.Cleanup(func() {
+		if !g.reaped.Load() {
+			g.kill()
+		}
+	})
+	return g
+}
+
+// wait waits for the command, then kills what is left of its group.
+func (g *group) wait() error {
+	err := g.cmd.Wait()
+	g.kill()
+	g.reaped.Store(true)
+	return err
+}
+
+// kill sends SIGKILL to the whole process group (its pgid is the leader's
+// pid). It is a no-op before Start.
+func (g *group) kill() error {
+	if g.cmd.Process == nil {
+		return nil
+	}
+	err := syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
+}
+
 // qemuBase is the machine every test boots: TCG, no display, the serial
 // console in a file, reset ends QEMU, and isa-debug-exit so gohv's power-off
 // gives exit status (code<<1)|1.
@@ -105,7 +153,8 @@ func run(tb testing.TB, b boot) result {
 	serial := filepath.Join(tb.TempDir(), "serial.log")
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(qemuBase(serial, !b.noDebugExit), b.args...)...)
+	g := startGroup(tb, ctx, "qemu-system-x86_64", append(qemuBase(serial, !b.noDebugExit), b.args...)...)
+	cmd := g.cmd
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	t0 := time.Now()
@@ -113,7 +162,7 @@ func run(tb testing.TB, b boot) result {
 		tb.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- g.wait() }()
 	res := result{exit: -1}
 	// The run stops once the line holding stopAt is complete, so that the
 	// assertions see all of it.
@@ -140,7 +189,7 @@ wait:
 			if stopLineRe != nil {
 				if s, _ := os.ReadFile(serial); stopLineRe.Match(s) {
 					res.stopped = true
-					cmd.Process.Kill()
+					g.kill()
 					<-done
 					break wait
 				}

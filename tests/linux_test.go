@@ -1,9 +1,10 @@
 package tests
 
 import (
-	"os"
 	"testing"
 	"time"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // TestLinuxDom0 boots Debian's Linux 6.1 bzImage (GOHV_VMLINUZ, which
@@ -13,13 +14,7 @@ import (
 // its last line, "about to get started...". Linux gets no further yet
 // (hypercalls it needs next still return -ENOSYS); the run stops there.
 func TestLinuxDom0(t *testing.T) {
-	k := os.Getenv("GOHV_VMLINUZ")
-	if k == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GOHV_VMLINUZ is not set (make test sets it from scripts/fetch-kernel.sh)")
-		}
-		t.Skip("GOHV_VMLINUZ is not set")
-	}
+	k := testenv.NeedEnv(t, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "1G", "-kernel", elf, "-append", "dom0_mem=512M loglvl=all noreboot",
 		"-initrd", k + " console=hvc0 earlyprintk=xen"},
