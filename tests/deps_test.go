@@ -37,12 +37,24 @@ var layer = map[string]int{
 var metal = map[string]bool{"arch/amd64": true, "arch/amd64/rt": true}
 
 type pkgInfo struct {
-	ImportPath string
-	Imports    []string
-	GoFiles    []string
-	SFiles     []string
-	Dir        string
+	ImportPath   string
+	Imports      []string
+	TestImports  []string // of the package's own _test files
+	XTestImports []string // of its external (package x_test) _test files
+	GoFiles      []string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	SFiles       []string
+	Dir          string
 }
+
+// testHelpers are the project packages that exist for tests only: a
+// package's helper subpackage named after it (mm/mmtest, sched/schedtest)
+// and internal/testenv. Only _test files, and other helpers, import them.
+// A new helper package is listed here.
+var testHelpers = map[string]bool{"internal/testenv": true, "mm/mmtest": true, "sched/schedtest": true}
+
+func testHelper(name string) bool { return testHelpers[name] }
 
 func listPackages(t *testing.T) []pkgInfo {
 	t.Helper()
@@ -129,6 +141,70 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s/%s imports unsafe: unsafe lives only in *_unsafe.go files", name, f)
 			}
 		}
+	}
+}
+
+// TestTestImportRules holds the same rules for the packages' _test files
+// (internal and external): a pure package's tests import no unsafe and
+// never the metal, and their project imports go down the layers as the
+// package's own do, except for the package itself (external tests), its
+// own subpackages and the test helpers (testHelper). Test helpers are
+// imported by _test files (and other helpers) only, never by a package's
+// own code.
+func TestTestImportRules(t *testing.T) {
+	pkgs := listPackages(t)
+	tested := 0
+	listed := map[string]bool{}
+	for _, p := range pkgs {
+		listed[rel(p.ImportPath)] = true
+	}
+	for h := range testHelpers {
+		if !listed[h] {
+			t.Errorf("test helper %s (testHelpers) is not a package of the module", h)
+		}
+	}
+	for _, p := range pkgs {
+		name := rel(p.ImportPath)
+		isCmd := strings.HasPrefix(name, "cmd/")
+		isMetal := metal[name]
+		for _, imp := range p.Imports {
+			if dep := rel(imp); strings.HasPrefix(imp, module+"/") && testHelper(dep) && !testHelper(name) {
+				t.Errorf("%s imports the test helper %s outside its _test files", name, dep)
+			}
+		}
+		if isCmd || isMetal || name == "tests" {
+			continue
+		}
+		myLayer, layered := layerOf(name)
+		if !layered {
+			continue // TestImportRules reports it
+		}
+		imports := append(append([]string(nil), p.TestImports...), p.XTestImports...)
+		if len(p.TestGoFiles)+len(p.XTestGoFiles) > 0 {
+			tested++
+		}
+		for _, imp := range imports {
+			if imp == "unsafe" {
+				t.Errorf("%s: a _test file imports unsafe: pure packages' tests may not", name)
+			}
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			dep := rel(imp)
+			if metal[dep] {
+				t.Errorf("%s: a _test file imports the metal package %s", name, dep)
+				continue
+			}
+			if dep == name || strings.HasPrefix(dep, name+"/") || testHelper(dep) {
+				continue
+			}
+			if depLayer, ok := layerOf(dep); ok && depLayer >= myLayer && !strings.HasPrefix(name, dep+"/") {
+				t.Errorf("%s (layer %d): a _test file imports %s (layer %d): imports must go down the layers", name, myLayer, dep, depLayer)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no pure package has _test files: go list gave no test files")
 	}
 }
 

@@ -6,7 +6,7 @@
 // of gohv and of Debian's Xen 4.17 and must agree, as must Debian's GRUB
 // for Xen PV (grub_xen_test.go); Debian's Linux runs as
 // dom0 as far as gohv takes it. deps_test.go holds the import rules of
-// ARCHITECTURE.md. bench_test.go and bench_guests_test.go have the
+// ARCHITECTURE.md, for the packages and for their _test files. bench_test.go and bench_guests_test.go have the
 // benchmarks against Xen (`make bench`), never timed tests.
 //
 // A missing tool or input (QEMU, grub-mkrescue, Debian's Xen, GOHV_VMLINUZ,
