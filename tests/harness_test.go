@@ -66,6 +66,10 @@ type boot struct {
 	// of exiting, and to time a boot to a line (result.duration, to within
 	// the 10 ms poll).
 	stopAt string
+	// failOn ends the run (killing QEMU) the moment a serial line matches
+	// one of these: a crash or panic print after which waiting is useless.
+	// The line is result.failure.
+	failOn []*regexp.Regexp
 }
 
 // result is what a run produced.
@@ -74,6 +78,7 @@ type result struct {
 	exit     int  // QEMU's exit status; -1 if killed
 	stopped  bool // the stopAt text appeared
 	duration time.Duration
+	failure  string // the first line that matched boot.failOn
 }
 
 // group is a command run in a process group of its own (Setpgid), so
@@ -173,6 +178,7 @@ func run(tb testing.TB, b boot) result {
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	scanned := 0 // bytes of the serial log that failOn has seen, whole lines
 wait:
 	for {
 		select {
@@ -186,13 +192,23 @@ wait:
 			}
 			break wait
 		case <-tick.C:
-			if stopLineRe != nil {
-				if s, _ := os.ReadFile(serial); stopLineRe.Match(s) {
-					res.stopped = true
-					g.kill()
-					<-done
-					break wait
-				}
+			if stopLineRe == nil && len(b.failOn) == 0 {
+				continue
+			}
+			s, _ := os.ReadFile(serial)
+			l, n := firstMatch(s[min(scanned, len(s)):], b.failOn)
+			scanned += n
+			if l != "" {
+				res.failure = l
+				g.kill()
+				<-done
+				break wait
+			}
+			if stopLineRe != nil && stopLineRe.Match(s) {
+				res.stopped = true
+				g.kill()
+				<-done
+				break wait
 			}
 		}
 	}
@@ -203,11 +219,34 @@ wait:
 	if stopRe != nil && !res.stopped && stopRe.MatchString(res.serial) {
 		res.stopped = true
 	}
+	if res.failure == "" {
+		res.failure, _ = firstMatch([]byte(res.serial+"\n"), b.failOn)
+	}
 	if ctx.Err() != nil {
 		tb.Errorf("QEMU timed out after %v; serial:\n%s\nstderr: %s", b.timeout, res.serial, stderr.String())
 	}
 	tb.Logf("QEMU %v: exit %d in %v", b.args, res.exit, res.duration.Round(time.Millisecond))
 	return res
+}
+
+// firstMatch returns the first complete line of log that matches one of
+// res ("" if none), and how many bytes of whole lines it looked at.
+func firstMatch(log []byte, res []*regexp.Regexp) (string, int) {
+	n := 0
+	for len(res) > 0 {
+		i := bytes.IndexByte(log[n:], '\n')
+		if i < 0 {
+			break // an incomplete line: wait for the rest
+		}
+		line := bytes.TrimRight(log[n:n+i], "\r")
+		n += i + 1
+		for _, re := range res {
+			if re.Match(line) {
+				return string(line), n
+			}
+		}
+	}
+	return "", n
 }
 
 // wantLines asserts that every line in want appears in the serial log as a
