@@ -12,11 +12,12 @@ import (
 
 const module = "github.com/gohv/gohv"
 
-// layer places every package of the module in ARCHITECTURE.md's import
-// order: a package may import project packages of a lower layer only (a
-// package's own helper subpackages, e.g. mm/mmtest, sit at their parent's
-// layer plus one half and are imported by _test files only). The metal
-// (arch/...) is its own stack that only commands may import.
+// layer places every package of the module in gohv's import order (the
+// packages' doc.go files say what each may import): a package may import
+// project packages of a lower layer only (a package's own helper
+// subpackages, e.g. mm/mmtest, sit at their parent's layer and are
+// imported by _test files only). The metal (arch/...) is its own stack
+// that only commands may import.
 var layer = map[string]int{
 	"abi":               0,
 	"arch":              0,
@@ -91,7 +92,7 @@ func layerOf(p string) (int, bool) {
 	return 0, false
 }
 
-// TestImportRules holds ARCHITECTURE.md's rules with `go list`: pure
+// TestImportRules holds gohv's import rules with `go list`: pure
 // packages import no unsafe, have no assembly and never reach the metal
 // (also transitively, through -deps); project imports run one way; only
 // commands import arch/amd64/...; unsafe lives only in *_unsafe.go files.
@@ -102,7 +103,7 @@ func TestImportRules(t *testing.T) {
 		isMetal := metal[name]
 		myLayer, layered := layerOf(name)
 		if !isCmd && !isMetal && !layered && name != "tests" {
-			t.Errorf("%s: no layer in tests/deps_test.go: place it in ARCHITECTURE.md's order", name)
+			t.Errorf("%s: no layer in tests/deps_test.go: place it in the import order", name)
 			continue
 		}
 		for _, imp := range p.Imports {

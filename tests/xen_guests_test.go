@@ -48,6 +48,8 @@ var guestTests = []struct {
 	{"startinfo-hcpage", "startinfo-hcpage.elf", "SUCCESS"},
 	{"gdt", "gdt.elf", "SUCCESS"},
 	{"gdt-hcpage", "gdt-hcpage.elf", "SUCCESS"},
+	{"timer", "timer.elf", "SUCCESS"},
+	{"timer-hcpage", "timer-hcpage.elf", "SUCCESS"},
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot
