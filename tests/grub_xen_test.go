@@ -11,12 +11,12 @@ import (
 
 // grubXenCmdline gives dom0 8 MiB: Debian's grub-x86_64-xen.bin is built
 // to be a domU (pvgrub2). As dom0 it first copies its boot page tables
-// to the top of its memory, which the dom0 builder (Xen's and gohv's) maps
-// only within the first 8 MiB; with more memory it crashes there, in that
-// copy. With 8 MiB it gets past it, sets up its own mappings and crashes
-// later on both, reading the shared info page at a virtual address it
-// never managed to map: the furthest point a GRUB-Xen dom0 reaches on
-// Xen 4.17.
+// to the top of its memory, but the dom0 builder (Xen's and gohv's) maps
+// only the first 8 MiB for it: with more memory it crashes in that copy. With 8 MiB it gets past it and crashes later on both, in its TSC
+// clock code: it reads the time scale of vcpu_info[0] (offset 0x38 of the
+// shared info page) through a pointer to 0x801000, which is not mapped.
+// That is the furthest point a GRUB-Xen dom0 reaches on Xen 4.17 here; it
+// never prints anything.
 const grubXenCmdline = "console=com1 com1=115200,8n1 dom0_mem=8M noreboot loglvl=all guest_loglvl=all"
 
 var (
