@@ -26,6 +26,8 @@
 //     upcall_pending at 0, upcall_mask at 1, evtchn_pending_sel at 8). A
 //     vCPU's vcpu_info address is settable (SetVCPUInfo, for
 //     VCPUOP_register_vcpu_info); vCPUs 32 and up have none until then.
+//     The Table is the one record of that address (VCPUInfo): hv reads
+//     it for everything else it writes into a vcpu_info.
 //   - Poll registration for SCHEDOP_poll (StartPoll, SetPollPort,
 //     StopPoll, PollPort) and the upcall-mask operations of SCHEDOP_block
 //     (EnableEvents, EventsNeedDelivery): *Table implements sched.Events.

@@ -197,7 +197,10 @@ func (t *Table) SetVCPUInfo(vcpu int, ma mm.Maddr) abi.Errno {
 }
 
 // VCPUInfo returns vCPU vcpu's vcpu_info machine address; ok is false for
-// a vCPU without one.
+// a vCPU without one. This is the one record of where a vcpu_info is:
+// event delivery here, and hv's PV model (upcall mask, pending, CR2) and
+// time updates, all read it on each access, so SetVCPUInfo moves them
+// together.
 func (t *Table) VCPUInfo(vcpu int) (ma mm.Maddr, ok bool) {
 	if vcpu < 0 || vcpu >= t.nvcpus {
 		return 0, false

@@ -45,6 +45,7 @@ func (m *benchMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 func (m *benchMetal) FlushTLB()                 {}
 func (m *benchMetal) SetGDT(*VCPU, []mm.MFN)    {}
 func (m *benchMetal) InvalidatePage(mm.GuestVA) {}
+func (m *benchMetal) FlushCache(bool)           {}
 
 // benchLoop runs d's vCPU 0 through setup (which must not be empty: its
 // last step is untimed), then hot b.N times, then a shutdown, and returns

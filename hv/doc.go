@@ -1,11 +1,28 @@
 // Package hv holds domains and vCPUs together: it creates a domain's
 // memory model, event channels, grant table and shared_info page, runs a
 // vCPU by handing it to the metal (a Backend) and handling each exit —
-// hypercalls through the one dispatch table, exceptions and system calls
-// through the PV execution model — and carries out shutdowns, which for
-// the hardware domain means powering off or rebooting the machine.
+// hypercalls through the one dispatch table (hv/pv's PV handlers
+// included, installed by NewMachine), exceptions and system calls
+// through the PV execution model — carries out shutdowns, which for the
+// hardware domain means powering off or rebooting the machine, and
+// destroys domains (DestroyDomain).
 //
-// Pure: imports abi, arch, boot, mm, evtchn, grant, sched, hypercall, hv/...,
+// Ownership: a Domain owns everything its domain holds, from
+// CreateDomain to DestroyDomain: vCPUs, the shared_info frame, the grant
+// table, its registry entries, and one hypercall.DomainState, the single
+// record of its hypercall-visible state (vm_assist, shutdown, console
+// buffer, event channels, memory model). hv keeps no second copy of any
+// of it: Domain.Space, Events and Stopped read the DomainState. That
+// record lives in package hypercall rather than here because the
+// hypercall layer's handlers and their host tests need its semantics
+// (first shutdown code wins, vm_assist bits, the console line buffer)
+// without a machine; hv decides its lifetime. CreateDomain gives back
+// whatever it had set up when it fails; DestroyDomain follows Xen's
+// domain_kill / domain_relinquish_resources order and returns every frame
+// to the allocator. A vCPU's vcpu_info address has one record too, its
+// domain's evtchn.Table (VCPUInfo).
+//
+// Pure: imports abi, arch, kernel, mm, evtchn, grant, sched, hypercall, hv/...,
 // internal/klog and the standard library; never the metal, never unsafe.
 // cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power
 // and console.
@@ -18,6 +35,13 @@
 // and entries, so every flush the PV MMU asks for goes to the Backend
 // (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations,
 // machineFlusher for the grant layer's references and released frames.
-// set_gdt's frames go to the Backend too (SetGDT), which maps them in the
-// hardware GDT when the vCPU runs.
+// set_gdt's frames (held by hv/pv) go to the Backend too (SetGDT, through
+// pv.Domain.LoadGDT), which maps them in the hardware GDT when the vCPU
+// runs. Cache flushes (the hardware domain's WBINVD,
+// MMUEXT_FLUSH_CACHE[_GLOBAL]) reach it as FlushCache.
+//
+// Hardware state: what the PV layer changes that the CPU must follow (the
+// pv.Changed* bits: debug registers, CR4's loaded bits) the Backend takes
+// with VCPU.TakeChanged before an entry and reloads (DebugRegs,
+// LoadedCR4); the virtual CR0.TS it reads at every entry (VirtualTS).
 package hv

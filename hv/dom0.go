@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/gohv/gohv/arch"
-	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/hv/build"
+	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
 
@@ -16,7 +16,7 @@ import (
 // contents leak). It pins the tables (validating them), makes the L4 vCPU
 // 0's base and sets vCPU 0's registers for the first instruction. It
 // returns the layout.
-func (d *Domain) BuildDom0(k *boot.Kernel, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
+func (d *Domain) BuildDom0(k *kernel.Image, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
 	mem := d.m.cfg.Mem
 	l, err := build.Plan(build.Input{Kind: build.Dom0, Image: build.ImageFromKernel(k), NrPages: uint64(len(mfns))})
 	if err != nil {
@@ -37,7 +37,7 @@ func (d *Domain) BuildDom0(k *boot.Kernel, mfns []mm.MFN, cmdline string) (*buil
 		return nil, err
 	}
 	v := d.vcpus[0]
-	if err := res.Pin(d.space, &v.tables); err != nil {
+	if err := res.Pin(d.Space(), &v.tables); err != nil {
 		return nil, fmt.Errorf("the bootstrap page tables do not validate: %w", err)
 	}
 	v.tables.Reload = false

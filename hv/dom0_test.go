@@ -5,18 +5,18 @@ import (
 	"testing"
 
 	"github.com/gohv/gohv/abi"
-	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
 
 // testKernel is shaped like the test guests: linked at 1 MiB, VIRT_BASE 0,
 // 36 KiB of image with a hypercall page at 0x101000.
-func testKernel() *boot.Kernel {
+func testKernel() *kernel.Image {
 	code := bytes.Repeat([]byte{0x90}, 0x2000)
-	return &boot.Kernel{
-		Segments: []boot.Segment{{Paddr: 0x100000, Filesz: uint64(len(code)), Memsz: 0x9000, Dest: 0x100000, Data: code}},
-		Parms: boot.DomParms{VirtBase: 0, VirtKStart: 0x100000, VirtKEnd: 0x109000, VirtEntry: 0x100000,
-			VirtHypercall: 0x101000, P2MBase: boot.UnsetAddr, PAE: boot.XEN_PAE_EXTCR3},
+	return &kernel.Image{
+		Segments: []kernel.Segment{{Paddr: 0x100000, Filesz: uint64(len(code)), Memsz: 0x9000, Dest: 0x100000, Data: code}},
+		Parms: kernel.DomParms{VirtBase: 0, VirtKStart: 0x100000, VirtKEnd: 0x109000, VirtEntry: 0x100000,
+			VirtHypercall: 0x101000, P2MBase: kernel.UnsetAddr, PAE: kernel.XEN_PAE_EXTCR3},
 	}
 }
 

@@ -29,29 +29,41 @@ type DomainConfig struct {
 }
 
 // Domain is one guest. It implements hypercall.Domain.
+//
+// Ownership: the Domain is the owner of everything the domain holds, for
+// its whole lifetime (CreateDomain to DestroyDomain): its vCPUs, its
+// shared_info frame, its grant table, its entries in the machine's
+// registries, and state, the one record of its hypercall-visible state
+// (vm_assist, shutdown, console buffer, event channels, memory model;
+// hypercall.DomainState). Nothing is kept twice: Space, Events and
+// Stopped read state.
 type Domain struct {
 	m        *Machine
 	id       abi.DomID
 	hardware bool
-	space    *mm.Space
-	events   *evtchn.Table
 	state    *hypercall.DomainState
 	// sharedInfo is the hypervisor-owned frame shared with the domain.
 	sharedInfo mm.MFN
 	vcpus      []*VCPU // fixed at creation
 	pages      uint64  // frames given by the builder
 
-	stopped atomic.Bool // shut down: vCPUs leave their run loops
+	// dying is Xen's is_dying: DestroyDomain has started; the vCPUs leave
+	// their run loops and never enter the guest again.
+	dying atomic.Bool
 }
 
-// Errors of CreateDomain.
+// Errors of CreateDomain and DestroyDomain.
 var (
 	ErrDomainExists = errors.New("hv: domain id in use")
 	ErrNoMemory     = errors.New("hv: out of memory for a domain's hypervisor pages")
+	ErrNoDomain     = errors.New("hv: no such domain")
+	ErrDomainBusy   = errors.New("hv: another domain still holds the domain's grants or frames")
 )
 
 // CreateDomain creates a domain with no memory yet: its PV memory model,
-// shared_info page, event channels, grant table and vCPUs (offline).
+// shared_info page, event channels, grant table and vCPUs (offline). On
+// failure everything it had set up is given back: frames to the
+// allocator, the frame table's and the registries' entries removed.
 func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 	if c.VCPUs < 1 || c.VCPUs > evtchn.LegacyVCPUs {
 		return nil, fmt.Errorf("hv: %d vCPUs (1..%d)", c.VCPUs, evtchn.LegacyVCPUs)
@@ -66,35 +78,58 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Domain{m: m, id: c.ID, hardware: c.Hardware, space: space}
+	d := &Domain{m: m, id: c.ID, hardware: c.Hardware}
+	if err := d.create(c, space); err != nil {
+		d.undoCreate(space)
+		return nil, err
+	}
+	m.mu.Lock()
+	if _, ok := m.domains[c.ID]; ok {
+		m.mu.Unlock()
+		d.undoCreate(space)
+		return nil, ErrDomainExists
+	}
+	m.domains[c.ID] = d
+	m.mu.Unlock()
+	m.registry.Add(d.Events())
+	if c.Hardware {
+		m.registry.SetHardwareDomain(c.ID)
+	}
+	return d, nil
+}
+
+// create sets up d's hypervisor-owned parts in space; undoCreate takes
+// back whatever it got to.
+func (d *Domain) create(c DomainConfig, space *mm.Space) error {
+	m := d.m
 	si, ok := m.cfg.Alloc.Alloc()
 	if !ok {
-		return nil, ErrNoMemory
+		return ErrNoMemory
 	}
 	if err := m.cfg.Frames.Share(si, c.ID, true); err != nil {
 		m.cfg.Alloc.Free(si)
-		return nil, err
+		return err
 	}
 	d.sharedInfo = si
 	maxPort := evtchn.Port(0)
 	if c.Hardware {
 		maxPort = evtchn.NrPorts2L - 1 // no limit below the 2-level maximum for dom0
 	}
-	d.events = evtchn.New(evtchn.Config{
+	events := evtchn.New(evtchn.Config{
 		Dom: c.ID, VCPUs: c.VCPUs, MaxPort: maxPort, Privileged: c.Hardware,
 		Memory: m.cfg.Mem, SharedInfo: si.Addr(), Notifier: kicker{d}, Directory: m.registry,
 	})
-	if !d.events.InitSharedInfo() {
-		return nil, fmt.Errorf("hv: shared_info frame %#x is not in machine memory", si)
+	if !events.InitSharedInfo() {
+		return fmt.Errorf("hv: shared_info frame %#x is not in machine memory", si)
 	}
+	d.state = hypercall.NewDomainState(hypercall.DomainConfig{Events: events, Space: space, VMAssist: c.VMAssist})
 	d.updateWallClock()
 	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware}, grantFrames{m, c.ID}); e != 0 {
-		return nil, fmt.Errorf("hv: grant table: %v", e)
+		return fmt.Errorf("hv: grant table: %v", e)
 	}
-	d.state = hypercall.NewDomainState(hypercall.DomainConfig{Events: d.events, Space: space, VMAssist: c.VMAssist})
 	for i := 0; i < c.VCPUs; i++ {
 		v := &VCPU{dom: d, id: i}
-		v.waiter = sched.NewWaiter(i, d.events, m.cfg.Clock, m.cfg.Timers)
+		v.waiter = sched.NewWaiter(i, events, m.cfg.Clock, m.cfg.Timers)
 		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
 		if da, ok := m.cfg.Backend.(hypercall.DirectAccess); ok {
 			v.guest.Direct = da
@@ -102,16 +137,48 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 		v.caller = hypercall.Caller{Mem: &v.guest, Domain: d, VCPU: v}
 		v.pv = pv.NewVCPU(i, pvMemory{v}, vcpuInfo{v}, pvDomain{v}, m.cfg.Policy, &v.tables)
 		v.pv.PT = ptWriter{v}
+		v.pv.Regs = &v.Regs
+		v.pv.Machine = pv.Machine{Frames: m.cfg.Frames, Mem: m.cfg.Mem, Dom: c.ID}
 		d.vcpus = append(d.vcpus, v)
 	}
-	m.mu.Lock()
-	m.domains[c.ID] = d
-	m.mu.Unlock()
-	m.registry.Add(d.events)
-	if c.Hardware {
-		m.registry.SetHardwareDomain(c.ID)
+	return nil
+}
+
+// undoCreate gives back what create set up for a domain that was never
+// registered (no vCPU has run, no other domain knows it): the grant
+// table, the shared_info frame, the frame table's record of the domain.
+func (d *Domain) undoCreate(space *mm.Space) {
+	m := d.m
+	if m.grants.Has(d.id) {
+		m.grants.Destroy(d.id)
 	}
-	return d, nil
+	if d.sharedInfo != 0 {
+		m.releaseFrame(d.sharedInfo, d.id)
+		d.sharedInfo = 0
+	}
+	m.cfg.Frames.RemoveSpace(space)
+}
+
+// releaseFrame drops domain dom's owner reference on frame f and gives
+// every frame that became free to the allocator, after a TLB flush (no
+// guest may reach them through a stale translation once they are handed
+// out again).
+func (m *Machine) releaseFrame(f mm.MFN, dom abi.DomID) {
+	m.cfg.Frames.Release(f, dom, machineFlusher{m})
+	m.freeReleased()
+}
+
+// freeReleased gives the frames whose last reference went back to the
+// allocator, flushing the TLBs first.
+func (m *Machine) freeReleased() int {
+	freed := m.cfg.Frames.TakeFreed()
+	if len(freed) > 0 {
+		m.cfg.Backend.FlushTLB()
+	}
+	for _, f := range freed {
+		m.cfg.Alloc.Free(f)
+	}
+	return len(freed)
 }
 
 // grantFrames hands out grant-table frames shared with domain dom.
@@ -132,19 +199,9 @@ func (g grantFrames) AllocFrame() (mm.MFN, bool) {
 	return f, true
 }
 
-func (g grantFrames) FreeFrame(f mm.MFN) {
-	if g.m.cfg.Frames.Release(f, g.dom, machineFlusher{g.m}) == 0 {
-		freed := g.m.cfg.Frames.TakeFreed()
-		if len(freed) > 0 {
-			// No guest may still reach them through a stale translation
-			// once they are handed out again.
-			g.m.cfg.Backend.FlushTLB()
-		}
-		for _, m := range freed {
-			g.m.cfg.Alloc.Free(m)
-		}
-	}
-}
+// FreeFrame gives a grant frame back: to the allocator once no domain
+// maps it any more (the frame table puts it on its freed list then).
+func (g grantFrames) FreeFrame(f mm.MFN) { g.m.releaseFrame(f, g.dom) }
 
 // kicker wakes a vCPU an event was sent to. On one CPU a vCPU in the
 // guest is not running while this runs; it checks events before it
@@ -163,8 +220,8 @@ func (d *Domain) ID() abi.DomID                 { return d.id }
 func (d *Domain) Privileged() bool              { return d.hardware }
 func (d *Domain) HardwareDomain() bool          { return d.hardware }
 func (d *Domain) State() *hypercall.DomainState { return d.state }
-func (d *Domain) Space() *mm.Space              { return d.space }
-func (d *Domain) Events() *evtchn.Table         { return d.events }
+func (d *Domain) Space() *mm.Space              { return d.state.Space() }
+func (d *Domain) Events() *evtchn.Table         { return d.state.Events() }
 func (d *Domain) SharedInfo() mm.MFN            { return d.sharedInfo }
 func (d *Domain) VCPU(i int) *VCPU              { return d.vcpus[i] }
 func (d *Domain) currentL4() mm.MFN             { return d.vcpus[0].tables.Kernel }
@@ -173,13 +230,14 @@ func (d *Domain) log() *klog.Logger             { return d.m.cfg.Log }
 // Pages reports how many frames the domain owns (its P2M's length).
 func (d *Domain) Pages() uint64 { return d.pages }
 
-// Stopped reports whether the domain has shut down.
-func (d *Domain) Stopped() bool { return d.stopped.Load() }
+// Stopped reports whether the domain's vCPUs must not run: it has shut
+// down (its DomainState says so) or is being destroyed.
+func (d *Domain) Stopped() bool { return d.state.ShuttingDown() || d.dying.Load() }
 
-// Shutdown stops the domain's vCPUs; for the hardware domain it stops
-// the machine as Xen's hwdom_shutdown does.
+// Shutdown stops the domain's vCPUs (hypercall.Shutdown has recorded the
+// shutdown in the DomainState, which Stopped reads); for the hardware
+// domain it stops the machine as Xen's hwdom_shutdown does.
 func (d *Domain) Shutdown(code uint8) {
-	d.stopped.Store(true)
 	for _, v := range d.vcpus {
 		v.waiter.Interrupt()
 	}

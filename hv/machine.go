@@ -30,10 +30,15 @@ type Backend interface {
 	// InvalidatePage drops the translation of va from the TLBs.
 	InvalidatePage(va mm.GuestVA)
 	// SetGDT gives vCPU v the GDT in frames (validated descriptor pages,
-	// at most 14): from v's next entry, selectors below 0xe000 are
-	// looked up there. The frames v had before may be released once it
-	// returns. Called from v's goroutine.
+	// at most 14; nil when the vCPU is destroyed): from v's next entry,
+	// selectors below 0xe000 are looked up there. The frames v had before
+	// may be released once it returns. Called from v's goroutine, or by
+	// DestroyDomain after v has left Run for good.
 	SetGDT(v *VCPU, frames []mm.MFN)
+	// FlushCache writes back and invalidates caches (WBINVD): this CPU's,
+	// or every CPU's if global. Any goroutine; it may run with mm's
+	// FrameTable lock held, so it must not call into mm.
+	FlushCache(global bool)
 }
 
 // Power is what the machine does when the hardware domain stops.
@@ -115,15 +120,16 @@ func NewMachine(cfg Config) *Machine {
 		Grants:  m.grants,
 		Version: cfg.Version,
 	})
-	registerPV(m.disp)
+	if err := pv.Register(m.disp); err != nil {
+		panic(err) // boot-time wiring, not guest input
+	}
 	return m
 }
 
 // Frames is the machine's frame table.
 func (m *Machine) Frames() *mm.FrameTable { return m.cfg.Frames }
 
-// Dispatcher is the machine's hypercall table (for hv/pv to register the
-// handlers that change vCPU state).
+// Dispatcher is the machine's hypercall table (hv/pv's handlers included).
 func (m *Machine) Dispatcher() *hypercall.Dispatcher { return m.disp }
 
 // Domain returns domain id, or nil.
@@ -153,7 +159,7 @@ func (f machineFlusher) FlushTLB(mm.FlushTarget)                       { f.m.cfg
 func (f machineFlusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
 	f.m.cfg.Backend.InvalidatePage(va)
 }
-func (f machineFlusher) FlushCache(bool) {}
+func (f machineFlusher) FlushCache(global bool) { f.m.cfg.Backend.FlushCache(global) }
 
 // grantMapper installs grant host mappings in the mapping domain's page
 // tables (the PV MMU owns them).
@@ -166,7 +172,7 @@ func (g grantMapper) MapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags ui
 	}
 	// The grant entry's cache attribute is not passed through grant's
 	// Mapper yet: write-back (0).
-	if !dom.space.MapGrant(dom.currentL4(), hostAddr, mfn, flags, 0, machineFlusher{g.m}) {
+	if !dom.Space().MapGrant(dom.currentL4(), hostAddr, mfn, flags, 0, machineFlusher{g.m}) {
 		return abi.GNTST_general_error
 	}
 	return abi.GNTST_okay
@@ -177,7 +183,7 @@ func (g grantMapper) UnmapGrant(d abi.DomID, hostAddr uint64, mfn mm.MFN, flags 
 	if dom == nil {
 		return abi.GNTST_bad_domain
 	}
-	if !dom.space.UnmapGrant(dom.currentL4(), hostAddr, mfn, flags) {
+	if !dom.Space().UnmapGrant(dom.currentL4(), hostAddr, mfn, flags) {
 		return abi.GNTST_general_error
 	}
 	// As Xen's gnttab_flush_tlb: no translation of the frame may outlive

@@ -20,7 +20,7 @@ type pvMemory struct{ v *VCPU }
 
 func (m pvMemory) guest(s pv.Space) hypercall.Guest {
 	if s == pv.UserSpace {
-		return &hypercall.SpaceGuest{Space: m.v.dom.space, Mem: m.v.dom.m.cfg.Mem,
+		return &hypercall.SpaceGuest{Space: m.v.dom.Space(), Mem: m.v.dom.m.cfg.Mem,
 			Tables: &mm.VCPUTables{Kernel: m.v.tables.User}}
 	}
 	return &m.v.guest
@@ -34,27 +34,49 @@ func (m pvMemory) CopyToGuest(va mm.GuestVA, src []byte, s pv.Space) bool {
 	return m.guest(s).CopyToGuest(va, src)
 }
 
-// vcpuInfo is the vCPU's vcpu_info slot in its domain's shared_info.
-type vcpuInfo struct{ v *VCPU }
+// Offsets inside struct vcpu_info (public/xen.h, x86-64; abi's layout
+// test holds them): the upcall pending and mask bytes, arch.cr2 and the
+// vcpu_time_info.
+const (
+	vcpuInfoMaskOff = 1
+	vcpuInfoCR2Off  = 16
+	vcpuTimeOff     = 32
+)
 
-func (i vcpuInfo) addr(off int) mm.Maddr {
-	return i.v.dom.sharedInfo.Addr() + mm.Maddr(i.v.id*vcpuInfoSize+off)
-}
+// vcpuInfoAddr is where the vCPU's vcpu_info is now: the one record of
+// it is its domain's event-channel table (evtchn.Table.VCPUInfo, which
+// VCPUOP_register_vcpu_info moves). ok false while the vCPU has none.
+func (v *VCPU) vcpuInfoAddr() (mm.Maddr, bool) { return v.dom.Events().VCPUInfo(v.id) }
+
+// vcpuInfo is the vCPU's vcpu_info for the PV model, wherever it lives.
+// A vCPU without one reads as events masked, nothing pending (Xen's
+// dummy_vcpu_info), and writes to it are dropped.
+type vcpuInfo struct{ v *VCPU }
 
 // flags reads vcpu_info's first word: evtchn_upcall_pending in byte 0,
 // evtchn_upcall_mask in byte 1.
 func (i vcpuInfo) flags() uint64 {
-	w, _ := i.v.dom.m.cfg.Mem.Load64(i.addr(0))
+	a, ok := i.v.vcpuInfoAddr()
+	if !ok {
+		return 1 << 8
+	}
+	w, _ := i.v.dom.m.cfg.Mem.Load64(a)
 	return w
 }
 
+func (i vcpuInfo) write(off mm.Maddr, b []byte) {
+	if a, ok := i.v.vcpuInfoAddr(); ok {
+		i.v.dom.m.cfg.Mem.Write(a+off, b)
+	}
+}
+
 func (i vcpuInfo) UpcallMask() uint8     { return uint8(i.flags() >> 8) }
-func (i vcpuInfo) SetUpcallMask(m uint8) { i.v.dom.m.cfg.Mem.Write(i.addr(1), []byte{m}) }
+func (i vcpuInfo) SetUpcallMask(m uint8) { i.write(vcpuInfoMaskOff, []byte{m}) }
 func (i vcpuInfo) UpcallPending() bool   { return uint8(i.flags()) != 0 }
 func (i vcpuInfo) SetCR2(cr2 uint64) {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], cr2)
-	i.v.dom.m.cfg.Mem.Write(i.addr(16), b[:])
+	i.write(vcpuInfoCR2Off, b[:])
 }
 
 // pvDomain is what the PV emulation needs from the vCPU's domain.
@@ -94,141 +116,36 @@ func (p pvDomain) Out(port uint16, size int, val uint32) {
 	}
 }
 
-// WBINVD: the vCPU's caches are the machine's; nothing is cached that a
-// PV guest could observe under QEMU, and real hardware gets it with SMP.
-func (p pvDomain) WBINVD() {}
+// WBINVD flushes every CPU's caches, as Xen's emulated WBINVD does for a
+// domain allowed to flush them (flush_all(FLUSH_CACHE)); pv calls it only
+// for the hardware domain.
+func (p pvDomain) WBINVD() { p.v.dom.m.cfg.Backend.FlushCache(true) }
 
 func (p pvDomain) NewBasePtr(m mm.MFN) abi.Errno {
 	var op abi.MmuextOp
 	op.Cmd = abi.MMUEXT_NEW_BASEPTR
 	op.SetArg1(uint64(m))
-	_, e := p.v.dom.space.MMUExtOp(&p.v.tables, []abi.MmuextOp{op}, nil, p.v.Flusher())
+	_, e := p.v.dom.Space().MMUExtOp(&p.v.tables, []abi.MmuextOp{op}, nil, p.v.Flusher())
 	return e
 }
 
-// LoadUserGS is what loading sel into %gs gives (set_segment_base
-// GS_USER_SEL): the base of its descriptor in the vCPU's GDT or Xen's
-// reserved entries, if it loads; the null selector loads with base 0.
-func (p pvDomain) LoadUserGS(sel uint16) (uint64, bool) {
-	if sel&^3 == 0 {
-		return 0, true
-	}
-	d, ok := p.v.descriptor(sel)
-	if !ok {
-		return 0, false
-	}
-	return loadableDataSegment(d)
-}
+// LoadGDT hands the vCPU's GDT frames to the metal (Backend.SetGDT).
+func (p pvDomain) LoadGDT(frames []mm.MFN) { p.v.dom.m.cfg.Backend.SetGDT(p.v, frames) }
 
-// pvOf returns the PV state of the calling vCPU.
-func pvOf(c *hypercall.Caller) *pv.VCPU { return c.VCPU.(*VCPU).pv }
+// CheckSegDescPage is the mm.FrameTableConfig hook for descriptor pages
+// (the PV model's check_descriptor).
+var CheckSegDescPage = pv.CheckSegDescPage
 
-// registerPV installs the hypercalls that change PV vCPU state
-// (set_segment_base, which needs all registers, is served in the run loop).
-func registerPV(d *hypercall.Dispatcher) {
-	reg := func(nr int, h hypercall.Handler) {
-		if err := d.Register(nr, h); err != nil {
-			panic(err) // boot-time wiring, not guest input
-		}
-	}
-	// iret restores the whole register file from the guest's stack, also
-	// from inside a multicall (which it ends): the run loop sees iretDone
-	// and keeps the restored registers.
-	reg(abi.HYPERVISOR_iret, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		v := c.VCPU.(*VCPU)
-		v.iretDone = true
-		rax, err := v.pv.Iret(&v.Regs)
-		if err != nil {
-			v.iretErr = err
-		}
-		return hypercall.Value(rax)
-	})
-	reg(abi.HYPERVISOR_set_trap_table, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		next, more, e := pvOf(c).SetTrapTable(a[0], c.VCPU.Preempt)
-		if e != 0 {
-			return hypercall.Errno(e)
-		}
-		if more {
-			rest := *a
-			rest[0] = next
-			return hypercall.Continuation(rest)
-		}
-		return hypercall.Value(0)
-	})
-	reg(abi.HYPERVISOR_set_gdt, setGDT)
-	reg(abi.HYPERVISOR_update_descriptor, updateDescriptor)
-	reg(abi.HYPERVISOR_stack_switch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).StackSwitch(a[0], a[1]))
-	})
-	reg(abi.HYPERVISOR_set_callbacks, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).SetCallbacks(a[0], a[1], a[2]))
-	})
-	reg(abi.HYPERVISOR_fpu_taskswitch, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).FPUTaskswitch(a[0] != 0))
-	})
-	reg(abi.HYPERVISOR_set_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return result(pvOf(c).SetDebugReg(int(a[0]), a[1]))
-	})
-	reg(abi.HYPERVISOR_get_debugreg, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		v, e := pvOf(c).GetDebugReg(int(a[0]))
-		if e != 0 {
-			return hypercall.Errno(e)
-		}
-		return hypercall.Value(v)
-	})
-	reg(abi.HYPERVISOR_callback_op, func(_ *hypercall.Dispatcher, c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-		return callbackOp(c, a)
-	})
-}
-
-func result(e abi.Errno) hypercall.Result {
-	if e != 0 {
-		return hypercall.Errno(e)
-	}
-	return hypercall.Value(0)
-}
-
-// callbackOp is callback_op (30): CALLBACKOP_register with struct
-// callback_register {u16 type; u16 flags; u32 pad; u64 address},
-// CALLBACKOP_unregister with struct callback_unregister {u16 type}.
-func callbackOp(c *hypercall.Caller, a *hypercall.Args) hypercall.Result {
-	switch a[0] {
-	case abi.CALLBACKOP_register:
-		var b [16]byte
-		if !c.Mem.CopyFromGuest(b[:], mm.GuestVA(a[1])) {
-			return hypercall.Errno(abi.EFAULT)
-		}
-		le := binary.LittleEndian
-		return result(pvOf(c).RegisterCallback(le.Uint16(b[0:]), le.Uint16(b[2:]), le.Uint64(b[8:])))
-	case abi.CALLBACKOP_unregister:
-		var b [2]byte
-		if !c.Mem.CopyFromGuest(b[:], mm.GuestVA(a[1])) {
-			return hypercall.Errno(abi.EFAULT)
-		}
-		return result(pvOf(c).UnregisterCallback(binary.LittleEndian.Uint16(b[:])))
-	}
-	return hypercall.Errno(abi.ENOSYS)
-}
-
-// fullRegsHypercall serves set_segment_base (25), which reads and changes
-// registers the dispatch table does not pass. It reports false for any
-// other number.
-func (v *VCPU) fullRegsHypercall() bool {
-	r := &v.Regs
-	switch r.RAX {
-	case abi.HYPERVISOR_set_segment_base:
-		r.RAX = uint64(-int64(v.pv.SetSegmentBase(r, r.RDI, r.RSI)))
-		return true
-	}
-	return false
-}
+// PV implements pv.Owner: the PV hypercalls in the dispatch table reach
+// the calling vCPU's PV state (and through it its registers) here.
+func (v *VCPU) PV() *pv.VCPU { return v.pv }
 
 // ptWriter is the writable-page-table side of the PV MMU for one vCPU.
 type ptWriter struct{ v *VCPU }
 
 func (p ptWriter) L1Entry(va uint64) (uint64, bool) {
 	d := p.v.dom
-	ma, e := d.space.Translate(p.v.tables.Kernel, mm.GuestVA(va), false)
+	ma, e := d.Space().Translate(p.v.tables.Kernel, mm.GuestVA(va), false)
 	if e != 0 {
 		return 0, false
 	}
@@ -242,7 +159,7 @@ func (p ptWriter) L1Entry(va uint64) (uint64, bool) {
 func (p ptWriter) ReadPTE(ma uint64) (uint64, bool) { return p.v.dom.m.cfg.Mem.Load64(mm.Maddr(ma)) }
 
 func (p ptWriter) WritePTE(ma, old, nv uint64) pv.PTResult {
-	switch p.v.dom.space.EmulatePTWrite(mm.Maddr(ma), old, nv, true, p.v.Flusher()) {
+	switch p.v.dom.Space().EmulatePTWrite(mm.Maddr(ma), old, nv, true, p.v.Flusher()) {
 	case mm.PTWriteDone:
 		return pv.PTDone
 	case mm.PTWriteRetry:

@@ -17,12 +17,9 @@ type TimeSource interface {
 	WallClock() (sec int64, nsec int32)
 }
 
-// Offsets in shared_info and vcpu_info (xen.h; abi's layout test holds them).
-const (
-	wcVersionOff = 3072
-	vcpuTimeOff  = 32 // vcpu_time_info inside vcpu_info
-	vcpuInfoSize = 64
-)
+// wcVersionOff is shared_info.wc_version (xen.h; abi's layout test holds
+// it).
+const wcVersionOff = 3072
 
 // TimeScale is Xen's time_scale: ns = ((tsc << shift, or >> -shift) * mul) >> 32.
 type TimeScale struct {
@@ -97,11 +94,12 @@ func (v *VCPU) timeAged() bool {
 	return now-v.timeAt >= timeRefresh
 }
 
-// UpdateTime writes the vCPU's vcpu_time_info in its shared_info slot: the
-// TSC and system time now and the scale between them.
+// UpdateTime writes the vCPU's vcpu_time_info in its vcpu_info, wherever
+// that is now: the TSC and system time now and the scale between them.
 func (v *VCPU) UpdateTime() {
 	ts := v.dom.m.cfg.Time
-	if ts == nil || v.id >= 32 {
+	info, ok := v.vcpuInfoAddr()
+	if ts == nil || !ok {
 		return
 	}
 	tsc, now := ts.Sample()
@@ -112,7 +110,7 @@ func (v *VCPU) UpdateTime() {
 	binary.LittleEndian.PutUint64(b[8:], uint64(now))
 	binary.LittleEndian.PutUint32(b[16:], sc.Mul)
 	b[20] = byte(sc.Shift)
-	ma := v.dom.sharedInfo.Addr() + mm.Maddr(v.id*vcpuInfoSize+vcpuTimeOff)
+	ma := info + vcpuTimeOff
 	writeVersioned(v.dom.m.cfg.Mem, ma, ma+8, b[:])
 }
 

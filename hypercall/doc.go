@@ -7,9 +7,12 @@
 //   - Dispatcher: one array of NrHypercalls handlers indexed by hypercall
 //     number (Xen's hypercall-defs.c pv64 column); empty slots and numbers
 //     beyond the table return -ENOSYS. Multicall entries and continuations
-//     go through the same table. hv adds the handlers that change a vCPU's
-//     architectural state (set_trap_table, stack_switch, set_callbacks,
-//     iret, set_segment_base, ...) with Register at boot.
+//     go through the same table. hv/pv adds the handlers that change a
+//     vCPU's architectural state (set_trap_table, set_gdt, stack_switch,
+//     set_callbacks, iret, set_segment_base, callback_op, ...) with
+//     Register at boot; a handler that needs more of the vCPU than
+//     VCPU offers (its register file) reaches it by asserting the VCPU
+//     to its own interface.
 //   - The three-step sandwich of every handler here: decode (registers,
 //     then guest memory through Guest: a failed copy is -EFAULT), a worker
 //     that takes Go values only (this package's own: Features,
@@ -19,10 +22,11 @@
 //     hypercall_create_continuation) as data: new argument values plus
 //     "re-execute", which Regs.Apply turns into RAX = number, new argument
 //     registers and RIP backed up over the SYSCALL.
-//   - DomainState: what the hypercall layer keeps per domain: the
-//     vm_assist set, the shutdown code and shutting-down flag, the console
-//     line buffer, the domain handle, and the domain's evtchn table and mm
-//     space.
+//   - DomainState: the one record of a domain's hypercall-visible state:
+//     the vm_assist set, the shutdown code and shutting-down flag (the
+//     only copy: hv stops the vCPUs on it), the console line buffer, the
+//     domain handle, and the domain's evtchn table and mm space. hv's
+//     Domain owns it for the domain's lifetime (see hv's doc.go).
 //   - The workers of xen_version (17), console_io (18), vm_assist (21),
 //     sched_op (29), sched_op_compat (6), set_timer_op (15), multicall
 //     (13); and the argument handling of event_channel_op (32) and its
@@ -69,7 +73,7 @@
 //     domain's.
 //   - sched_op shutdown, shutdown_code, remote_shutdown and
 //     sched_op_compat shutdown refuse a reason above SHUTDOWN_MAX with
-//     -EINVAL (pv-abi-ladder R1). Xen 4.17 truncates the reason to 8 bits
+//     -EINVAL (docs/hypercall-status.md). Xen 4.17 truncates the reason to 8 bits
 //     and records anything. SCHEDOP_watchdog and SCHEDOP_pin_override are
 //     -ENOSYS.
 //   - SHUTDOWN_suspend is recorded like the other reasons and returns 0;

@@ -144,5 +144,5 @@ type stateSnapshot struct {
 func (s *DomainState) snapshot() *stateSnapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &stateSnapshot{s.vmAssist.Load(), s.shutdownCode, s.shuttingDown, s.pbufLen}
+	return &stateSnapshot{s.vmAssist.Load(), s.shutdownCode, s.shuttingDown.Load(), s.pbufLen}
 }

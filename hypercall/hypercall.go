@@ -115,7 +115,8 @@ type Domain interface {
 	// HardwareDomain reports the hardware domain (dom0): XENFEAT_dom0,
 	// raw console output, and its shutdown stops the machine.
 	HardwareDomain() bool
-	// State is the per-domain state this package owns.
+	// State is the domain's one record of its hypercall-visible state,
+	// the same for the domain's whole lifetime.
 	State() *DomainState
 	// Shutdown tells hv that the domain shuts down with code (already
 	// recorded in State): pause its vCPUs (the calling vCPU must not
@@ -260,7 +261,7 @@ var (
 // Register installs h for hypercall nr, for the handlers that live outside
 // this package because they change the vCPU's architectural state
 // (set_trap_table, stack_switch, set_callbacks, iret, set_segment_base, ...:
-// hv/pv). Boot time only: it is not safe concurrently with Dispatch. A slot
+// hv/pv's Register). Boot time only: it is not safe concurrently with Dispatch. A slot
 // this package already serves cannot be replaced.
 func (d *Dispatcher) Register(nr int, h Handler) error {
 	if nr < 0 || nr >= NrHypercalls || h == nil {
@@ -331,8 +332,13 @@ type DomainConfig struct {
 	VMAssist uint64
 }
 
-// DomainState is the per-domain state the hypercall layer owns. hv creates
-// one per domain with NewDomainState and returns it from Domain.State.
+// DomainState is the one record of a domain's state outside its memory
+// model and vCPUs: the vm_assist set, the shutdown state (the only copy:
+// hv's run loop stops on ShuttingDown), the console line buffer, the
+// handle, and the domain's event-channel table and PV memory model. hv
+// creates one per domain with NewDomainState when it creates the domain,
+// keeps it for the domain's whole lifetime and returns it from
+// Domain.State; this package changes it only through hypercalls.
 type DomainState struct {
 	// Immutable after NewDomainState.
 	handle       [16]byte
@@ -351,8 +357,9 @@ type DomainState struct {
 	// shutdownCode is the recorded SHUTDOWN_* code, or noShutdownCode
 	// (Xen's SHUTDOWN_CODE_INVALID). Guarded by mu.
 	shutdownCode int16
-	// shuttingDown is Xen's is_shutting_down. Guarded by mu.
-	shuttingDown bool
+	// shuttingDown is Xen's is_shutting_down: written with mu held, read
+	// without it (hv's run loop asks on every exit).
+	shuttingDown atomic.Bool
 	// pbuf holds the domain's console output up to its next newline
 	// (Xen's pbuf, DOMAIN_PBUF_SIZE bytes); pbufLen bytes are in use.
 	// Guarded by mu.
@@ -396,9 +403,7 @@ func (s *DomainState) ShutdownCode() (code uint8, ok bool) {
 
 // ShuttingDown reports whether the domain has started shutting down.
 func (s *DomainState) ShuttingDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.shuttingDown
+	return s.shuttingDown.Load()
 }
 
 // Resume clears the shutdown state (Xen's domain_resume, after a cancelled
@@ -406,7 +411,7 @@ func (s *DomainState) ShuttingDown() bool {
 func (s *DomainState) Resume() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.shuttingDown = false
+	s.shuttingDown.Store(false)
 	s.shutdownCode = noShutdownCode
 }
 

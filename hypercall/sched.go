@@ -47,8 +47,8 @@ func doVMAssist(d *Dispatcher, c *Caller, a *Args) Result {
 // or SCHEDOP_shutdown_code cannot change it), and dom.Shutdown is called
 // on the first request, and on every request of the hardware domain. A
 // reason above SHUTDOWN_MAX is -EINVAL (see doc.go: Xen 4.17 truncates the
-// reason to 8 bits and accepts anything; the ladder's R1 check needs
-// -EINVAL). SHUTDOWN_suspend is recorded like any other reason: hv pauses
+// reason to 8 bits and accepts anything; gohv refuses what no guest can
+// mean). SHUTDOWN_suspend is recorded like any other reason: hv pauses
 // the domain and the toolstack saves it; a cancelled suspend is resumed by
 // the toolstack, which sets the guest's RAX to 1 itself, so the hypercall
 // returns 0 here.
@@ -62,8 +62,8 @@ func Shutdown(dom Domain, reason uint32) abi.Errno {
 		s.shutdownCode = int16(reason)
 	}
 	code := uint8(s.shutdownCode)
-	first := !s.shuttingDown
-	s.shuttingDown = true
+	first := !s.shuttingDown.Load()
+	s.shuttingDown.Store(true)
 	s.mu.Unlock()
 	if first || dom.HardwareDomain() {
 		dom.Shutdown(code)

@@ -65,7 +65,11 @@
 // Frame lifetime: a domain's frames come from Space.AllocFrame (or
 // Allocator + FrameTable.Assign) and go with FrameTable.Release; a frame
 // whose last reference goes is listed by TakeFreed, and hv returns it to
-// the Allocator only after flushing every CPU's TLB.
+// the Allocator only after flushing every CPU's TLB. Hypervisor frames
+// shared with a domain (FrameTable.Share: shared_info, grant frames) are
+// listed the same way once released and unmapped. A dying domain gives
+// everything back with Space.ReleaseVCPU for each vCPU, Space.Relinquish
+// (pins, page-table types, every owned frame) and FrameTable.RemoveSpace.
 //
 // M2P: a table in machine frames that the metal maps read-only at
 // 0xFFFF800000000000 (the XenL4Slots callback supplies that entry); the

@@ -72,8 +72,8 @@ type PageInfo struct {
 	// descriptor page) has been checked and holds its references.
 	Validated bool
 	// XenHeap marks a hypervisor frame shared with a guest (shared_info,
-	// grant frames): when its last reference goes it returns to the
-	// hypervisor, not to the allocator.
+	// grant frames): its type is pinned by the share, and when its last
+	// reference goes it is freed (TakeFreed) like a domain's frame.
 	XenHeap bool
 }
 
@@ -230,8 +230,8 @@ func (ft *FrameTable) Share(m MFN, d abi.DomID, writable bool) error {
 // domain destruction): it is unpinned if pinned, its M2P entry is
 // invalidated, and the frame is freed once the last mapping of it goes
 // (see TakeFreed). For a frame given with Share, the share's type
-// reference goes too, and once unmapped the frame is the hypervisor's
-// again (it is not put on the freed list). EINVAL if d does not own m or
+// reference goes too, and once unmapped it is on the freed list like any
+// other (hv allocated it and gives it back to the allocator). EINVAL if d does not own m or
 // has already released it.
 func (ft *FrameTable) Release(m MFN, d abi.DomID, f Flusher) abi.Errno {
 	ft.mu.Lock()
@@ -382,11 +382,11 @@ func (ft *FrameTable) putPage(m MFN) {
 	if pi.TypeCount != 0 {
 		panic(fmt.Sprintf("mm: MFN %#x freed with type %v count %d", uint64(m), pi.Type, pi.TypeCount))
 	}
-	xenHeap := pi.XenHeap
+	// A shared hypervisor frame (Share) comes from the allocator too:
+	// once its owner has released it and the last mapping is gone it goes
+	// back the same way.
 	*pi = PageInfo{Owner: ownerNone}
-	if !xenHeap {
-		ft.freed = append(ft.freed, m)
-	}
+	ft.freed = append(ft.freed, m)
 }
 
 // getPageType takes a type reference of type t (_get_page_type). A frame

@@ -1030,7 +1030,7 @@ func TestFrameTableSetup(t *testing.T) {
 	}
 	e.audit()
 	// Releasing the shared frame while mapped keeps it until the mapping
-	// goes; then it is unowned and not on the freed list.
+	// goes; then it is unowned and on the freed list, for the allocator.
 	if err := e.ft.Release(sh, 1, e.f); err != 0 {
 		t.Fatal(err)
 	}
@@ -1041,8 +1041,8 @@ func TestFrameTableSetup(t *testing.T) {
 	if pi := e.page(sh); pi.Owner != abi.DOMID_INVALID || pi.Count != 0 {
 		t.Fatalf("shared frame after release: %+v", pi)
 	}
-	if f := e.ft.TakeFreed(); len(f) != 0 {
-		t.Fatalf("shared frame on the freed list: %v", f)
+	if f := e.ft.TakeFreed(); len(f) != 1 || f[0] != sh {
+		t.Fatalf("freed list %v, want the shared frame %#x", f, sh)
 	}
 	e.audit()
 	if _, err := mm.NewSpace(e.ft, 1, nil); err == nil {
@@ -1126,9 +1126,9 @@ func TestRelinquish(t *testing.T) {
 	}
 	e.audit()
 	freed := e.ft.TakeFreed()
-	// Every frame of d1 but data[6] (still mapped by d2) and the shared
-	// frame (the hypervisor's) is freed.
-	if want := 4 + 8 - 1 + 1; len(freed) != want {
+	// Every frame of d1 but data[6] (still mapped by d2) is freed, the
+	// shared frame included (back to the allocator it came from).
+	if want := 4 + 8 - 1 + 1 + 1; len(freed) != want {
 		t.Fatalf("freed %d frames, want %d: %v", len(freed), want, freed)
 	}
 	if e.ft.RemoveSpace(g.s) {

@@ -50,6 +50,8 @@ var guestTests = []struct {
 	{"gdt-hcpage", "gdt-hcpage.elf", "SUCCESS"},
 	{"timer", "timer.elf", "SUCCESS"},
 	{"timer-hcpage", "timer-hcpage.elf", "SUCCESS"},
+	{"debugreg", "debugreg.elf", "SUCCESS"},
+	{"debugreg-hcpage", "debugreg-hcpage.elf", "SUCCESS"},
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot

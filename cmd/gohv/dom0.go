@@ -10,18 +10,19 @@ import (
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/hv"
+	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
 
 // dom0Image reads boot module 0 (the dom0 kernel) and parses it. The
 // module's bytes are copied into the Go heap; its frames stay reserved.
-func dom0Image(info *boot.Info) (*boot.Kernel, error) {
+func dom0Image(info *boot.Info) (*kernel.Image, error) {
 	m := info.Modules[0]
 	img := make([]byte, m.End-m.Start)
 	if !rt.ReadPhys(m.Start, img) {
 		return nil, fmt.Errorf("module 0 at %#x-%#x is not readable", m.Start, m.End)
 	}
-	k, err := boot.ParseKernel(img)
+	k, err := kernel.Parse(img)
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +65,10 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 		return nil, err
 	}
 	var assist uint64
-	if k.Parms.PAE == boot.XEN_PAE_EXTCR3 || k.Parms.PAE == boot.XEN_PAE_BIMODAL {
+	if k.Parms.PAE == kernel.XEN_PAE_EXTCR3 || k.Parms.PAE == kernel.XEN_PAE_BIMODAL {
 		assist |= 1 << abi.VMASST_TYPE_pae_extended_cr3
 	}
-	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, VMAssist: assist})
+	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, VMAssist: assist, IO: dom0IO{}})
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,11 @@
 // domain's initial memory (Plan) and the writing of that memory image
 // (Build): kernel segments, initrd, P2M list, start_info, xenstore and
 // console pages (domU), the bootstrap page tables, the boot stack, the
-// hypercall page, and the M2P entries for every page (pv-abi-ladder R0.3 to
-// R0.8, R4.1).
+// hypercall page, and the M2P entries for every page, as Xen 4.17's
+// toolstack (tools/libs/guest/xg_dom_x86.c) and dom0 builder
+// (xen/arch/x86/pv/dom0_build.c) do.
 //
-// Imports: abi, mm, boot and the standard library. Pure: no unsafe, no
+// Imports: abi, mm, kernel and the standard library. Pure: no unsafe, no
 // assembly, no hardware; guest memory is reached only through
 // mm.MachineMemory, the M2P through the M2PSetter interface (*mm.M2P
 // satisfies it), the hypervisor's L4 slots through a callback.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gohv/gohv/abi"
-	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
 
@@ -40,8 +40,8 @@ func (k Kind) String() string {
 const (
 	// MaxNrPages is the largest domain: 4 TiB.
 	MaxNrPages = 1 << 30
-	// MaxKernelSpan bounds the kernel image [kstart, kend), as boot does.
-	MaxKernelSpan = boot.MaxKernelSpan
+	// MaxKernelSpan bounds the kernel image [kstart, kend), as package kernel does.
+	MaxKernelSpan = kernel.MaxSpan
 	// MaxInitrdLen bounds the initrd: 4 GiB.
 	MaxInitrdLen = 4 << 30
 	// MaxSegments bounds the number of kernel segments.
@@ -66,9 +66,9 @@ type Segment struct {
 	Data  []byte // file bytes, len(Data) <= MemSz
 }
 
-// Notes are the Xen ELF notes the layout depends on (R0.3), with their
-// defaults already applied (ENTRY defaults to e_entry, VIRT_BASE and
-// PADDR_OFFSET to 0).
+// Notes are the Xen ELF notes the layout depends on (public/elfnote.h),
+// with their defaults already applied (ENTRY defaults to e_entry, VIRT_BASE
+// and PADDR_OFFSET to 0).
 type Notes struct {
 	VirtBase    uint64
 	PaddrOffset uint64
@@ -94,18 +94,18 @@ type Image struct {
 }
 
 // ImageFromKernel converts a parsed kernel. The segments alias k's bytes.
-func ImageFromKernel(k *boot.Kernel) Image {
+func ImageFromKernel(k *kernel.Image) Image {
 	p := &k.Parms
 	img := Image{Notes: Notes{
 		VirtBase:         p.VirtBase,
 		PaddrOffset:      p.ElfPaddrOffset,
 		Entry:            p.VirtEntry,
-		HasHypercallPage: p.VirtHypercall != boot.UnsetAddr,
+		HasHypercallPage: p.VirtHypercall != kernel.UnsetAddr,
 		HypercallPage:    p.VirtHypercall,
-		HasInitP2M:       p.P2MBase != boot.UnsetAddr,
+		HasInitP2M:       p.P2MBase != kernel.UnsetAddr,
 		InitP2M:          p.P2MBase,
 		ModStartPFN:      p.UnmappedInitrd,
-		PAE:              p.PAE != boot.XEN_PAE_NO,
+		PAE:              p.PAE != kernel.XEN_PAE_NO,
 	}}
 	if !img.Notes.HasHypercallPage {
 		img.Notes.HypercallPage = 0
@@ -159,9 +159,9 @@ type Mapping struct {
 	Pages uint64
 }
 
-// StartInfoValues are the start_info fields Plan decides (R0.5). Build adds
-// the magic, shared_info, xenstore/console MFNs and event channels, and the
-// command line.
+// StartInfoValues are the start_info fields Plan decides (public/xen.h).
+// Build adds the magic, shared_info, xenstore/console MFNs and event
+// channels, and the command line.
 type StartInfoValues struct {
 	// Magic is "xen-3.0-x86_64": the toolstack's guest type for a 64-bit
 	// image; Xen's dom0 builder appends "p" when the image has PAE set.
@@ -305,7 +305,7 @@ func Plan(in Input) (*Layout, error) {
 		return nil, fmt.Errorf("%w: VIRT_BASE %#x is not page aligned", ErrImage, n.VirtBase)
 	}
 
-	// libelf: virt_offset, kstart, kend, entry checks (R0.3).
+	// libelf: virt_offset, kstart, kend, entry checks (libelf-dominfo.c).
 	l := &Layout{Kind: in.Kind, NrPages: in.NrPages, Image: in.Image, VStart: n.VirtBase,
 		VirtOffset: n.VirtBase - n.PaddrOffset, Entry: n.Entry}
 	pstart, pend := ^uint64(0), uint64(0)
@@ -349,7 +349,7 @@ func Plan(in Input) (*Layout, error) {
 		return r
 	}
 
-	// Where the P2M goes (R0.4 c).
+	// Where the P2M goes (xg_dom_x86.c, dom0_build.c).
 	initP2M := n.HasInitP2M
 	p2mPages := pagesFor(in.NrPages * 8)
 	if initP2M {
@@ -387,7 +387,7 @@ func Plan(in Input) (*Layout, error) {
 		return nil, fmt.Errorf("%w: %d pages before the page tables, the domain has %d", ErrTooBig, cur, in.NrPages)
 	}
 
-	// Size the page tables: a fixed point (R0.4).
+	// Size the page tables: a fixed point (alloc_pgtables_pv, dom0_construct_pv).
 	ptFirst := cur
 	ptVA := vaOf(ptFirst)
 	var nrPT uint64

@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"github.com/gohv/gohv/abi"
-	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
 
-// debianImage is Debian's Linux 6.1 vmlinux as R0.2 and R0.3 describe it:
+// debianImage is Debian's Linux 6.1 vmlinux as its headers and notes describe it:
 // four PT_LOAD segments (the percpu one has p_vaddr 0, irrelevant here),
 // VIRT_BASE 0xffffffff80000000, ENTRY startup_xen, INIT_P2M 512 GiB,
 // MOD_START_PFN, no hypercall page.
@@ -390,10 +390,10 @@ func TestPlanErrors(t *testing.T) {
 }
 
 func TestImageFromKernel(t *testing.T) {
-	k := &boot.Kernel{
-		Segments: []boot.Segment{{Paddr: 0x1000000, Vaddr: 0xffffffff81000000, Filesz: 2, Memsz: 0x1000, Data: []byte{1, 2}}},
-		Parms: boot.DomParms{VirtBase: 0xffffffff80000000, ElfPaddrOffset: 0, VirtEntry: 0xffffffff81000000,
-			VirtHypercall: boot.UnsetAddr, P2MBase: 0x8000000000, UnmappedInitrd: true, PAE: boot.XEN_PAE_EXTCR3},
+	k := &kernel.Image{
+		Segments: []kernel.Segment{{Paddr: 0x1000000, Vaddr: 0xffffffff81000000, Filesz: 2, Memsz: 0x1000, Data: []byte{1, 2}}},
+		Parms: kernel.DomParms{VirtBase: 0xffffffff80000000, ElfPaddrOffset: 0, VirtEntry: 0xffffffff81000000,
+			VirtHypercall: kernel.UnsetAddr, P2MBase: 0x8000000000, UnmappedInitrd: true, PAE: kernel.XEN_PAE_EXTCR3},
 	}
 	img := ImageFromKernel(k)
 	want := Notes{VirtBase: 0xffffffff80000000, Entry: 0xffffffff81000000, HasInitP2M: true, InitP2M: 0x8000000000,
@@ -402,7 +402,7 @@ func TestImageFromKernel(t *testing.T) {
 		img.Segments[0].MemSz != 0x1000 || len(img.Segments[0].Data) != 2 {
 		t.Errorf("image %+v", img)
 	}
-	k.Parms.VirtHypercall, k.Parms.P2MBase, k.Parms.PAE = 0xffffffff81000000, boot.UnsetAddr, boot.XEN_PAE_NO
+	k.Parms.VirtHypercall, k.Parms.P2MBase, k.Parms.PAE = 0xffffffff81000000, kernel.UnsetAddr, kernel.XEN_PAE_NO
 	img = ImageFromKernel(k)
 	if !img.Notes.HasHypercallPage || img.Notes.HypercallPage != 0xffffffff81000000 || img.Notes.HasInitP2M ||
 		img.Notes.InitP2M != 0 || img.Notes.PAE {

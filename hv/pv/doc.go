@@ -19,16 +19,23 @@
 //     prefix with CPUID, RDMSR/WRMSR, MOV to/from CR and DR, CLTS, WBINVD,
 //     IN/OUT/INS/OUTS, XSETBV, CLI/STI and INT n/INT3/INT1.
 //   - The PV CPUID policy (Policy), Xen's leaves at 0x40000000 included.
-//   - The hypercall workers that change this state: set_trap_table,
-//     stack_switch, set_callbacks, callback_op, set_segment_base,
-//     fpu_taskswitch, set_debugreg, get_debugreg and iret. They return
-//     abi.Errno; hv decodes registers and registers them in the dispatch
-//     table.
+//   - The guest's GDT (set_gdt's frames, each with a general and a
+//     descriptor-page type reference; Xen's reserved selectors above
+//     0xe000) and check_descriptor (CheckSegDescPage, mm's hook).
+//   - The hypercalls that change this state, workers and argument
+//     decoding both: set_trap_table, set_gdt, stack_switch,
+//     set_callbacks, fpu_taskswitch, set_debugreg, get_debugreg,
+//     update_descriptor, iret, set_segment_base and callback_op. Register
+//     puts their handlers in the one dispatch table, so they are served
+//     alike as direct calls and as multicall entries (Xen's pv64 column);
+//     a handler reaches the calling vCPU's PV state and register file
+//     through Owner (hv's VCPU) and VCPU.Regs.
 //
 // # Imports
 //
-// abi, arch, mm (types only: mm.GuestVA, mm.MFN, mm.VCPUTables),
-// golang.org/x/arch/x86/x86asm and the standard library. Pure: no unsafe,
+// abi, arch, mm (its types, and the FrameTable's reference counts for
+// the GDT's frames), hypercall (the dispatch table's Handler, Caller and
+// Args), golang.org/x/arch/x86/x86asm and the standard library. Pure: no unsafe,
 // no assembly; built and tested on the host.
 //
 // # Contracts
@@ -40,7 +47,9 @@
 //   - Guest memory is reached only through Memory, which copies through
 //     the page tables of the named mode (KernelSpace/UserSpace) and fails
 //     cleanly; vcpu_info's upcall mask/pending and arch.cr2 only through
-//     VCPUInfo; I/O ports, CR3 loads and %gs selector loads through Domain.
+//     VCPUInfo (the owner reads the vcpu_info's current address from one
+//     place); I/O ports, CR3 loads and the hardware GDT through Domain;
+//     machine frames only through Machine (set_gdt, update_descriptor).
 //   - Guest input never panics. A guest action Xen answers with a domain
 //     crash returns a *Crash (its Reason is the text for the
 //     "(XEN) d%dv%d ..." line); everything else changes the guest's
@@ -61,7 +70,7 @@
 //     and INT1 raised through #GP are delivered without a DPL check, as
 //     Xen's IDT lets them through; INTO is invalid in 64-bit mode (#UD).
 //   - RDMSR of an unknown MSR before the guest has a #GP handler returns
-//     0 and WRMSR is dropped (pv-abi-ladder R0.11: a #GP then could only
+//     0 and WRMSR is dropped (a #GP then could only
 //     crash the domain); with a handler both are #GP as in Xen 4.17.
 //     EFER, APIC_BASE, PLATFORM_INFO writes and ARCH_CAPABILITIES (not in
 //     the policy) are #GP; MISC_ENABLE writes are dropped; PMU MSRs read 0
@@ -79,10 +88,26 @@
 //   - SYSCALL from a 32-bit process (CS 0xe023) uses the syscall32
 //     callback when registered, otherwise the syscall callback.
 //   - get_debugreg and set_debugreg of a register above 7 return -ENODEV,
-//     as Xen 4.17's code does (the ladder says -EINVAL for get).
+//     as Xen 4.17's code does.
 //   - REP INS/OUTS do at most 4096 iterations per exit; the instruction is
 //     then re-executed with the updated RCX/RSI/RDI, as Xen's emulator
 //     does on preemption.
-//   - #DB does not merge the hardware DR6 (arch.Exit has none): it is
-//     bounced as it came.
+//   - CR4.TSD is never kept (Xen lets a PV guest set it): with it the
+//     guest kernel's own RDTSC would fault in ring 3, and RDTSC is not
+//     emulated. CR4.FSGSBASE is kept where the CPU has it and the metal
+//     loads it (CR4Loaded); CR4.DE is emulation only (DR4/DR5 aliasing,
+//     I/O breakpoints matched by the IN/OUT emulation as Xen's
+//     check_guest_io_breakpoint).
+//   - XSAVE, AVX and everything built on them are offered only when the
+//     metal runs with CR4.OSXSAVE and context-switches XCR0
+//     (PolicyConfig.XCR0); gohv's metal does neither, so its guests see
+//     no XSAVE and XSETBV is #UD, as on a CPU without it.
+//
+// # Debug registers
+//
+// set_debugreg and MOV to DRn validate as Xen does and set ChangedDebug;
+// the metal loads DR0-3/DR7 while the guest runs and has a breakpoint
+// enabled. A #DB exit carries the CPU's DR6 (arch.Exit.DR6), merged into
+// the virtual DR6 (MergeDR6) before the bounce, so get_debugreg(6) shows
+// B0-B3/BS as on Xen.
 package pv

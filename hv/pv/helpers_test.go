@@ -111,9 +111,7 @@ type fakeDom struct {
 	wbinvd    int
 	baseErr   abi.Errno
 	bases     []mm.MFN
-	gsOK      bool
-	gsBase    uint64
-	gsLoads   []uint16
+	gdt       []mm.MFN
 }
 
 func (d *fakeDom) ArchitecturalIOPL() bool             { return d.archIOPL }
@@ -129,13 +127,7 @@ func (d *fakeDom) NewBasePtr(m mm.MFN) abi.Errno {
 	d.bases = append(d.bases, m)
 	return d.baseErr
 }
-func (d *fakeDom) LoadUserGS(sel uint16) (uint64, bool) {
-	d.gsLoads = append(d.gsLoads, sel)
-	if sel < 4 { // a null selector always loads
-		return 0, true
-	}
-	return d.gsBase, d.gsOK
-}
+func (d *fakeDom) LoadGDT(frames []mm.MFN) { d.gdt = append([]mm.MFN(nil), frames...) }
 
 type leafKey struct{ leaf, sub uint32 }
 

@@ -134,13 +134,9 @@ func (v *VCPU) SetSegmentBase(r *arch.Regs, which uint64, base uint64) abi.Errno
 		if sel > 3 {
 			sel |= 3
 		}
-		if v.Dom == nil {
-			return 0
-		}
-		b, ok := v.Dom.LoadUserGS(sel)
+		b, ok := v.loadUserGS(sel)
 		if !ok {
-			sel = 0
-			b, _ = v.Dom.LoadUserGS(0)
+			sel, b = 0, 0
 		}
 		r.GS = sel
 		r.GSBaseShadow = b

@@ -59,10 +59,11 @@ type Domain interface {
 	// MMUEXT_NEW_BASEPTR (MOV to CR3). ERESTART asks for the instruction
 	// to be retried; any other error leaves the #GP to the guest.
 	NewBasePtr(mfn mm.MFN) abi.Errno
-	// LoadUserGS loads sel into %gs with the user GS base active and
-	// returns the base the descriptor gave; ok false if the selector
-	// cannot be loaded (set_segment_base GS_USER_SEL).
-	LoadUserGS(sel uint16) (base uint64, ok bool)
+	// LoadGDT gives the metal the vCPU's GDT frames (validated descriptor
+	// pages, at most 14; none after ReleaseGDT): from the vCPU's next
+	// entry, selectors below 0xe000 are looked up there. The previous
+	// frames may be released once it returns.
+	LoadGDT(frames []mm.MFN)
 }
 
 // Callback is a registered guest callback (callback_op).
@@ -74,12 +75,20 @@ type Callback struct {
 	MaskEvents bool
 }
 
-// Changed bits tell the metal what to reload before the next entry.
+// Changed bits tell the metal what to reload before the next entry (hv
+// hands them to the Backend, which clears them as it does).
 const (
-	ChangedCR4   = 1 << iota // hardware CR4 follows CR4 (OSXSAVE, TSD, DE, FSGSBASE)
-	ChangedXCR0              // XCR0
-	ChangedDebug             // DR0-3, DR6, DR7
-	ChangedTS                // virtual CR0.TS (the metal may set the real TS)
+	// ChangedCR4: the real CR4 follows CR4's CR4Loaded bits (FSGSBASE).
+	// DE is emulated here, TSD never kept, OSXSAVE only with XSAVE.
+	ChangedCR4 = 1 << iota
+	// ChangedXCR0: XCR0, only ever set when the policy offers XSAVE,
+	// which needs a metal that context-switches it (PolicyConfig.XCR0).
+	ChangedXCR0
+	// ChangedDebug: DR0-3 and DR7 (the metal loads them while DR7 enables
+	// a breakpoint); DR6 is virtual, fed from #DB exits (Exit.DR6).
+	ChangedDebug
+	// ChangedTS: the virtual CR0.TS (the metal reads it at every entry).
+	ChangedTS
 )
 
 // VCPU is one vCPU's PV state (Xen's v->arch.pv and friends). Owned by
@@ -91,6 +100,24 @@ type VCPU struct {
 	Dom    Domain         // its domain
 	Policy *Policy        // the domain's CPUID policy (shared, read-only)
 	Tables *mm.VCPUTables // guest_table / guest_table_user (mm owns the references)
+	// Regs is the vCPU's register file, for the hypercalls that read or
+	// change registers beyond RAX (iret, set_segment_base); the owner of
+	// the vCPU (hv) points it at its own.
+	Regs *arch.Regs
+	// Machine is the frame table and memory the GDT hypercalls use.
+	Machine Machine
+
+	// gdtFrames are the frames of the guest's GDT (set_gdt), each holding
+	// a general and a descriptor-page type reference; gdtEntries its size.
+	gdtFrames  []mm.MFN
+	gdtEntries uint64
+
+	// IretDone is set by an iret run through the dispatch table (alone or
+	// in a multicall): Regs already hold the restored frame, so the exit
+	// path must not store a result in RAX. IretErr is the crash the iret
+	// asked for. The exit path clears both.
+	IretDone bool
+	IretErr  error
 
 	kernel bool // virtual mode: true = guest kernel (TF_kernel_mode)
 
@@ -142,13 +169,13 @@ type VCPU struct {
 	PT PTWriter
 }
 
-// Initial debug register values (R0.6).
+// Initial debug register values (Xen's X86_DR6_DEFAULT and X86_DR7_DEFAULT).
 const (
 	DR6Default = 0xffff0ff0
 	DR7Default = 0x400
 )
 
-// NewVCPU returns a vCPU in guest kernel mode with the R0.6 entry state:
+// NewVCPU returns a vCPU in guest kernel mode with Xen's initial state:
 // no trap table, no callbacks, DR6/DR7 at their defaults, CR4 the PV
 // view of the host's, XCR0 x87|SSE when the policy has XSAVE.
 func NewVCPU(id int, mem Memory, info VCPUInfo, dom Domain, pol *Policy, tables *mm.VCPUTables) *VCPU {

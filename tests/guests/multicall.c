@@ -1,9 +1,12 @@
 /*
- * multicall: HYPERVISOR_multicall (pv-abi-ladder.md R0.10, R2.5).
+ * multicall: HYPERVISOR_multicall (Xen's public/xen.h struct multicall_entry).
  *  - a batch runs every entry and stores each result, failures included
  *    (-ENOSYS for an unused number, console_io(7) and a nested multicall
  *    -EINVAL), and the call itself returns 0;
  *  - an empty batch returns 0;
+ *  - set_segment_base is an entry like any other: the FS base it sets
+ *    holds after the batch (rdmsr FS_BASE), a non-canonical base is the
+ *    entry's -EINVAL;
  *  - an iret inside a batch is performed (the vCPU resumes at the iret
  *    frame on its stack) and ends the batch: the entries after it do not run
  *    (XSA-213). rax and the iret entry's result are the frame's rax.
@@ -23,6 +26,13 @@ struct multicall_entry {
 static long multicall(struct multicall_entry *list, u32 n)
 {
 	return HYPERCALL2(__HYPERVISOR_multicall, list, n);
+}
+
+static u64 rdmsr(u32 msr)
+{
+	u32 lo, hi;
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
+	return ((u64)hi << 32) | lo;
 }
 
 static void entry(struct multicall_entry *e, u64 op, u64 a0, u64 a1, u64 a2)
@@ -56,6 +66,17 @@ void test_main(void)
 	}
 	check(inner[0].result == SENTINEL, "the nested multicall ran its entry (result %ld)", inner[0].result);
 	check_eq(multicall(mc, 0), 0, "multicall(0 entries)");
+
+	/* set_segment_base (25) inside a batch: SEGBASE_FS (0). */
+	static struct multicall_entry sb[2];
+	entry(&sb[0], __HYPERVISOR_set_segment_base, 0, 0x00007f0000002000UL, 0);
+	entry(&sb[1], __HYPERVISOR_set_segment_base, 0, 0x0000800000000000UL, 0);
+	check_eq(multicall(sb, 2), 0, "multicall(set_segment_base x2)");
+	u64 fs = rdmsr(0xc0000100);
+	printf("set_segment_base in a multicall: results %ld %ld, fs base %#lx\n", sb[0].result, sb[1].result, fs);
+	check(sb[0].result == 0, "set_segment_base(FS) entry: result %ld, want 0", sb[0].result);
+	check(sb[1].result == -XEN_EINVAL, "non-canonical FS base entry: result %ld, want -EINVAL", sb[1].result);
+	check(fs == 0x00007f0000002000UL, "fs base after the batch %#lx, want 0x7f0000002000", fs);
 
 	/* iret inside a batch. The iret frame at rsp returns to label 1 in
 	 * kernel mode (cs RPL 0) on the same stack, events still masked. This

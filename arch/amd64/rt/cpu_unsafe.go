@@ -35,6 +35,11 @@ type guestCtx struct {
 	// entries, in tablesGen generation checkedGen (Go only).
 	checkedCR3 uint64
 	checkedGen uint32
+	// The guest's hardware state (debugreg_unsafe.go): dr and dr7 are
+	// loaded at entry while dr7 is not 0, and DR7 cleared at exit; dr6 is
+	// the DR6 a #DB exit read; cr4 is the CR4 the guest runs with.
+	dr            [4]uint64
+	dr7, dr6, cr4 uint64
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the

@@ -24,7 +24,7 @@ import (
 // gate targets) is in the upper half, which every guest's page tables map
 // too. IST1 takes exceptions and interrupts (ring-0 Go code may be near the
 // end of its goroutine stack, so nothing runs on the interrupted stack),
-// IST2 NMI and #MC, IST3 #DF.
+// IST2 NMI and #MC, IST3 #DF, IST4 #DB.
 
 const (
 	selKernelCS = 0xe008
@@ -56,6 +56,7 @@ var (
 	ist1    [istSize]byte
 	ist2    [istSize]byte
 	ist3    [istSize]byte
+	ist4    [istSize]byte // #DB (debugreg_unsafe.go)
 
 	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
 	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
@@ -130,6 +131,7 @@ func initDescriptors() {
 	*word(tb + 0x24) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // IST1
 	*word(tb + 0x2C) = uint64(uintptr(unsafe.Pointer(&ist2[0])) + istSize) // IST2
 	*word(tb + 0x34) = uint64(uintptr(unsafe.Pointer(&ist3[0])) + istSize) // IST3
+	*word(tb + 0x3C) = uint64(uintptr(unsafe.Pointer(&ist4[0])) + istSize) // IST4
 	*word(tb + 0x04) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // RSP0 (unused: every gate has an IST)
 	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                            // no I/O bitmap
 	base := uint64(tb)
@@ -147,6 +149,8 @@ func initDescriptors() {
 			ist = 2
 		case 8: // #DF
 			ist = 3
+		case 1: // #DB: its own stack, as it can hit on another gate's first instruction
+			ist = 4
 		}
 		setGate(v, gateStubs[v], ist)
 	}

@@ -10,8 +10,10 @@
 // sleeping and the epoll/eventfd pair the netpoller needs
 // (thread_unsafe.go), the system-call table (syscall_unsafe.go), time
 // (time_unsafe.go), exceptions, panics, reboot and power-off
-// (trap_unsafe.go), and running PV guests: entry and exit, copies through
-// the guest's tables, its GDT (guest_amd64.s, guest_unsafe.go).
+// (trap_unsafe.go), getrandom's generator and its entropy
+// (random_unsafe.go), and running PV guests: entry and exit, copies
+// through the guest's tables, its GDT (guest_amd64.s, guest_unsafe.go),
+// its debug registers and CR4 bits (debugreg_unsafe.go).
 // api_unsafe.go and guest_unsafe.go are what cmd/gohv calls.
 //
 // Guests. gohv's L4 entries are in every guest top level, so a guest runs
@@ -39,7 +41,8 @@
 // (RequestTLBFlush is one flag today), and a GDT window and top-level
 // release per CPU, not a new design.
 //
-// Imports: arch (the vCPU register file), arch/amd64, and the standard
-// library (unsafe, sync/atomic, syscall, math/bits, errors, fmt, time).
+// Imports: arch (the vCPU register file), arch/amd64, internal/chacha20
+// (nosplit-safe), and the standard library (unsafe, sync/atomic, syscall,
+// math/bits, errors, fmt, time).
 // Only cmd/gohv imports this package.
 package rt

@@ -114,6 +114,7 @@ func NewGuestContext() *GuestContext {
 	g.c.fx = alignUp(uintptr(unsafe.Pointer(&g.c.fxBuf[0])), 16)
 	copyFX(g.c.fx, alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16))
 	g.c.fxLoad = 1
+	g.c.cr4 = hostCR4()
 	g.SetGDT(nil)
 	return g
 }
@@ -192,11 +193,17 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	switch c.exitKind {
 	case exitException:
 		exit.Vector, exit.ErrorCode, exit.CR2 = uint8(c.vector), c.errcode, c.cr2
+		if c.vector == 1 {
+			exit.DR6 = c.dr6
+		}
 	case exitInterrupt:
 		exit.Vector = uint8(c.vector)
 		syscall.Syscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
+	case exitDebugLost:
+		*exit = arch.Exit{}
+		return ErrDebugFrameLost
 	}
 	return nil
 }

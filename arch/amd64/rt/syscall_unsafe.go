@@ -247,18 +247,3 @@ func dispatch(f *sysFrame) {
 	f.ax = ret
 	c.inShim = 0
 }
-
-var rngState uint64
-
-//go:nosplit
-func random() uint64 {
-	if haveRdrand {
-		if v, ok := amd64.Rdrand(); ok {
-			return v
-		}
-	}
-	rngState ^= rngState << 13
-	rngState ^= rngState >> 7
-	rngState ^= rngState << 17
-	return rngState
-}

@@ -6,123 +6,22 @@ import (
 	"errors"
 	"hash/crc32"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gohv/gohv/kernel/internal/testvectors"
 )
 
-// genX86 returns n bytes that look enough like x86-64 code to exercise the
-// BCJ filter: runs of common opcodes, CALL/JMP rel32 to a handful of targets
-// (so the filter's absolute form compresses), and E8/E9 bytes in awkward
-// places (back to back, followed by non-displacement bytes, at the very end).
-// It is deterministic: the test vectors in testdata are xz's compression of
-// genX86(vectorSize, 1).
-func genX86(n int, seed uint64) []byte {
-	x := seed*0x9e3779b97f4a7c15 + 1
-	rnd := func() uint64 { // xorshift64*
-		x ^= x >> 12
-		x ^= x << 25
-		x ^= x >> 27
-		return x * 0x2545f4914f6cdd1d
-	}
-	ops := []byte{0x48, 0x89, 0xc7, 0x8b, 0x45, 0xf8, 0x83, 0xc4, 0x08, 0x55, 0x5d, 0xc3, 0x90, 0x31, 0xc0, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xff, 0x74, 0x0e}
-	targets := make([]int64, 8)
-	for i := range targets {
-		targets[i] = int64(rnd() % uint64(2*n+1))
-	}
-	b := make([]byte, 0, n+16)
-	for len(b) < n {
-		switch r := rnd() % 32; {
-		case r < 16: // a few ordinary opcode bytes
-			for k := int(rnd()%6) + 1; k > 0; k-- {
-				b = append(b, ops[rnd()%uint64(len(ops))])
-			}
-		case r < 27: // call or jmp to a known target
-			op := byte(0xe8)
-			if r >= 25 {
-				op = 0xe9
-			}
-			rel := targets[rnd()%uint64(len(targets))] - int64(len(b)+5)
-			b = append(b, op)
-			b = binary.LittleEndian.AppendUint32(b, uint32(int32(rel)))
-		case r < 28: // E8/E9 runs: overlapping candidates
-			for k := int(rnd()%4) + 2; k > 0; k-- {
-				b = append(b, 0xe8+byte(rnd()%2))
-			}
-			b = append(b, byte(rnd()), 0x00, 0xff, byte(rnd()))
-		case r < 29: // E8 followed by a large operand: not converted
-			b = append(b, 0xe8, byte(rnd()), byte(rnd()), byte(rnd()), 0x40|byte(rnd()%0x40))
-		case r < 31: // zero run
-			b = append(b, make([]byte, rnd()%24)...)
-		default: // random bytes
-			for k := int(rnd()%8) + 1; k > 0; k-- {
-				b = append(b, byte(rnd()))
-			}
-		}
-	}
-	b = b[:n]
-	b[n-3] = 0xe8 // an opcode too close to the end to convert
-	return b
-}
+// genX86 and the vector table are package testvectors', which the generator
+// of testdata (go generate) shares: the .xz files in testdata are xz's
+// compression of genX86(vectorSize, 1).
+var (
+	genX86             = testvectors.X86Code
+	vectors            = testvectors.XZVectors
+	unsupportedVectors = testvectors.XZUnsupported
+)
 
-const vectorSize = 8 << 10
-
-// vectors are the .xz files in testdata, made by `xz` (XZ Utils 5.4) from
-// genX86(vectorSize, 1) with the given options; TestRegenerateVectors
-// rebuilds them when GOHV_XZ_REGEN=1.
-var vectors = []struct {
-	file  string
-	args  []string
-	twice bool // the file holds two streams: the plaintext twice
-}{
-	{"x86_crc32.xz", []string{"--x86", "--lzma2=preset=6,dict=32MiB", "--check=crc32"}, false}, // Linux's xz_wrap.sh
-	{"x86_crc64.xz", []string{"--x86", "--lzma2", "--check=crc64"}, false},
-	{"x86_start.xz", []string{"--x86=start=4096", "--lzma2", "--check=crc32"}, false},
-	{"lzma2_none.xz", []string{"--lzma2", "--check=none"}, false},
-	// Multi-threaded xz stores both sizes in each block header.
-	{"x86_blocks.xz", []string{"-T2", "--block-size=2048", "--x86", "--lzma2", "--check=crc32"}, false},
-	{"concat.xz", nil, true}, // built by readVector: x86_crc32.xz, 8 bytes of stream padding, lzma2_none.xz
-}
-
-// unsupportedVectors use filters or checks this package refuses.
-var unsupportedVectors = []struct {
-	file string
-	args []string
-}{
-	{"delta.xz", []string{"--delta=dist=4", "--lzma2", "--check=crc32"}},
-	{"arm.xz", []string{"--arm", "--lzma2", "--check=crc32"}},
-	{"x86_sha256.xz", []string{"--x86", "--lzma2", "--check=sha256"}},
-}
-
-func TestRegenerateVectors(t *testing.T) {
-	if os.Getenv("GOHV_XZ_REGEN") != "1" {
-		t.Skip("set GOHV_XZ_REGEN=1 to rebuild testdata with the xz command")
-	}
-	plain := genX86(vectorSize, 1)
-	run := func(args []string) []byte {
-		cmd := exec.Command("xz", append([]string{"--format=xz", "--stdout"}, args...)...)
-		cmd.Stdin = bytes.NewReader(plain)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("xz %v: %v", args, err)
-		}
-		return out
-	}
-	write := func(name string, b []byte) {
-		if err := os.WriteFile(filepath.Join("testdata", name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, v := range vectors {
-		if v.twice {
-			continue
-		}
-		write(v.file, run(v.args))
-	}
-	for _, v := range unsupportedVectors {
-		write(v.file, run(v.args))
-	}
-}
+const vectorSize = testvectors.XZPlainSize
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
@@ -140,10 +39,10 @@ func readVector(t testing.TB, name string) []byte {
 func TestDecodeVectors(t *testing.T) {
 	plain := genX86(vectorSize, 1)
 	for _, v := range vectors {
-		t.Run(v.file, func(t *testing.T) {
-			src := readVector(t, v.file)
+		t.Run(v.File, func(t *testing.T) {
+			src := readVector(t, v.File)
 			want := plain
-			if v.twice {
+			if v.Twice {
 				want = append(append([]byte{}, plain...), plain...)
 			}
 			got, err := Decode(src, 1<<20)
@@ -160,7 +59,7 @@ func TestDecodeVectors(t *testing.T) {
 			if _, err := Decode(src, len(want)-1); !errors.Is(err, ErrTooLarge) {
 				t.Errorf("Decode with limit = output size - 1: %v, want ErrTooLarge", err)
 			}
-			if v.twice {
+			if v.Twice {
 				return
 			}
 			// DecodeStream reports the stream's length and leaves trailing
@@ -178,8 +77,8 @@ func TestDecodeVectors(t *testing.T) {
 
 func TestDecodeUnsupported(t *testing.T) {
 	for _, v := range unsupportedVectors {
-		if _, err := Decode(readVector(t, v.file), 1<<20); !errors.Is(err, ErrUnsupported) {
-			t.Errorf("%s: %v, want ErrUnsupported", v.file, err)
+		if _, err := Decode(readVector(t, v.File), 1<<20); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: %v, want ErrUnsupported", v.File, err)
 		}
 	}
 }
@@ -310,10 +209,10 @@ func TestReadVLI(t *testing.T) {
 
 func FuzzXZ(f *testing.F) {
 	for _, v := range vectors {
-		f.Add(readVector(f, v.file))
+		f.Add(readVector(f, v.File))
 	}
 	for _, v := range unsupportedVectors {
-		f.Add(readVector(f, v.file))
+		f.Add(readVector(f, v.File))
 	}
 	const limit = 1 << 20
 	f.Fuzz(func(t *testing.T, src []byte) {

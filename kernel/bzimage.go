@@ -1,4 +1,4 @@
-package boot
+package kernel
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/gohv/gohv/boot/xz"
+	"github.com/gohv/gohv/kernel/xz"
 )
 
 // The Linux x86 boot protocol's setup header (Documentation/arch/x86/boot.rst)
@@ -31,7 +31,7 @@ func isBzImage(img []byte) bool {
 	return len(img) >= bzHeaderEnd && string(img[bzHeaderMagic:bzHeaderMagic+4]) == "HdrS"
 }
 
-// bzImageHeader is what ParseKernel takes from a bzImage.
+// bzImageHeader is what Parse takes from a bzImage.
 type bzImageHeader struct {
 	version uint16
 	payload []byte // aliases the image
@@ -73,7 +73,7 @@ func unpackPayload(payload []byte, limit int) ([]byte, Compression, error) {
 	switch {
 	case isELF(payload):
 		if len(payload) > limit {
-			return nil, CompressionNone, fmt.Errorf("%w: the ELF image is %d bytes, more than %d MiB", ErrKernelTooLarge, len(payload), limit>>20)
+			return nil, CompressionNone, fmt.Errorf("%w: the ELF image is %d bytes, more than %d MiB", ErrTooLarge, len(payload), limit>>20)
 		}
 		return payload, CompressionNone, nil
 	case bytes.HasPrefix(payload, xzMagic):
@@ -87,7 +87,7 @@ func unpackPayload(payload []byte, limit int) ([]byte, Compression, error) {
 		return out, CompressionBzip2, err
 	}
 	n := min(len(payload), 6)
-	return nil, CompressionNone, fmt.Errorf("%w: it starts % x, which is not ELF, xz, gzip or bzip2", ErrKernelCompression, payload[:n])
+	return nil, CompressionNone, fmt.Errorf("%w: it starts % x, which is not ELF, xz, gzip or bzip2", ErrCompression, payload[:n])
 }
 
 // unpackImage is unpackPayload for an image that is not a bzImage: there,
@@ -95,7 +95,7 @@ func unpackPayload(payload []byte, limit int) ([]byte, Compression, error) {
 func unpackImage(img []byte, limit int) ([]byte, Compression, error) {
 	if !isELF(img) && !bytes.HasPrefix(img, xzMagic) && !bytes.HasPrefix(img, gzipMagic) && !bytes.HasPrefix(img, bzip2Magic) {
 		n := min(len(img), 6)
-		return nil, CompressionNone, fmt.Errorf("%w: it starts % x", ErrKernelFormat, img[:n])
+		return nil, CompressionNone, fmt.Errorf("%w: it starts % x", ErrFormat, img[:n])
 	}
 	return unpackPayload(img, limit)
 }
@@ -121,9 +121,9 @@ func unxz(payload []byte, limit int) ([]byte, error) {
 	out, n, err := xz.DecodeStream(payload, limit, hint)
 	if err != nil {
 		if errors.Is(err, xz.ErrTooLarge) {
-			return nil, fmt.Errorf("%w: %v", ErrKernelTooLarge, err)
+			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrKernelDecompress, err)
+		return nil, fmt.Errorf("%w: %v", ErrDecompress, err)
 	}
 	rest := payload[n:]
 	if len(rest) > 0 && len(rest)%4 == 0 && allZero(rest) {
@@ -142,9 +142,9 @@ func checkTrailer(rest []byte, size int, what string) error {
 	case len(rest) == 0:
 		return nil
 	case len(rest) != 4:
-		return fmt.Errorf("%w: %d bytes follow the %s", ErrKernelDecompress, len(rest), what)
+		return fmt.Errorf("%w: %d bytes follow the %s", ErrDecompress, len(rest), what)
 	case binary.LittleEndian.Uint32(rest) != uint32(size):
-		return fmt.Errorf("%w: the size trailer says %d bytes, the %s holds %d", ErrKernelDecompress, binary.LittleEndian.Uint32(rest), what, size)
+		return fmt.Errorf("%w: the size trailer says %d bytes, the %s holds %d", ErrDecompress, binary.LittleEndian.Uint32(rest), what, size)
 	}
 	return nil
 }
@@ -157,7 +157,7 @@ func gunzip(payload []byte, limit int) ([]byte, error) {
 	// member's bytes from it and br.Len() is what follows.
 	zr, err := gzip.NewReader(br)
 	if err != nil {
-		return nil, fmt.Errorf("%w: gzip: %v", ErrKernelDecompress, err)
+		return nil, fmt.Errorf("%w: gzip: %v", ErrDecompress, err)
 	}
 	zr.Multistream(false)
 	out, err := readLimited(zr, limit, sizeTrailer(payload), "gzip")
@@ -195,10 +195,10 @@ func readLimited(r io.Reader, limit, hint int, what string) ([]byte, error) {
 	buf.Grow(hint + 1)
 	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrKernelDecompress, what, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrDecompress, what, err)
 	}
 	if n > int64(limit) {
-		return nil, fmt.Errorf("%w: the %s payload decompresses to more than %d MiB", ErrKernelTooLarge, what, limit>>20)
+		return nil, fmt.Errorf("%w: the %s payload decompresses to more than %d MiB", ErrTooLarge, what, limit>>20)
 	}
 	return buf.Bytes(), nil
 }

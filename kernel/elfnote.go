@@ -1,4 +1,4 @@
-package boot
+package kernel
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ type NoteSource int
 
 // Note sources, in the order libelf tries them.
 const (
-	NotesNone   NoteSource = iota // no Xen notes anywhere (never in a parsed Kernel)
+	NotesNone   NoteSource = iota // no Xen notes anywhere (never in a parsed Image)
 	NotesPhdr                     // PT_NOTE program headers
 	NotesShdr                     // SHT_NOTE sections (no Xen note in any PT_NOTE)
 	NotesLegacy                   // the __xen_guest section string
@@ -65,7 +65,7 @@ type L1MFNValid struct {
 // DomParms is libelf's struct elf_dom_parms: the Xen view of a PV kernel.
 // Addresses the image does not give are UnsetAddr (UnsetAddr32); the derived
 // values (VirtBase, ElfPaddrOffset, VirtOffset, VirtKStart, VirtKEnd,
-// VirtEntry) are always set in a parsed Kernel.
+// VirtEntry) are always set in a parsed Image.
 type DomParms struct {
 	Source NoteSource
 	// Present has bit t set when a Xen note of type t (XEN_ELFNOTE_*, < 32)
@@ -290,7 +290,7 @@ func (p *DomParms) parse(f *elf.File, img []byte) error {
 // areaOf returns img[off:off+size] or an error naming what overran.
 func areaOf(img []byte, off, size uint64, what string) (noteArea, error) {
 	if off > uint64(len(img)) || size > uint64(len(img))-off {
-		return noteArea{}, fmt.Errorf("%w: %s's bytes [%#x, +%#x) lie outside the %#x-byte file", ErrKernelELF, what, off, size, len(img))
+		return noteArea{}, fmt.Errorf("%w: %s's bytes [%#x, +%#x) lie outside the %#x-byte file", ErrELF, what, off, size, len(img))
 	}
 	return noteArea{what: what, data: img[off : off+size]}, nil
 }
@@ -307,7 +307,7 @@ func (p *DomParms) parseNotes(areas []noteArea, total *int) (int, error) {
 		// bytes. Fewer than 12 bytes left is trailing padding.
 		for len(b)-off >= 12 {
 			if *total >= MaxNotes {
-				return 0, fmt.Errorf("%w: the kernel has more than %d ELF notes", ErrKernelELF, MaxNotes)
+				return 0, fmt.Errorf("%w: the kernel has more than %d ELF notes", ErrELF, MaxNotes)
 			}
 			*total++
 			namesz := uint64(binary.LittleEndian.Uint32(b[off:]))
@@ -317,7 +317,7 @@ func (p *DomParms) parseNotes(areas []noteArea, total *int) (int, error) {
 			descOff := nameOff + align4(namesz)
 			next := descOff + align4(descsz)
 			if descOff+descsz > uint64(len(b)) {
-				return 0, fmt.Errorf("%w: the note at offset %#x of %s overruns it", ErrKernelELF, off, a.what)
+				return 0, fmt.Errorf("%w: the note at offset %#x of %s overruns it", ErrELF, off, a.what)
 			}
 			name := b[nameOff : nameOff+namesz]
 			if i := bytes.IndexByte(name, 0); i >= 0 {
@@ -620,7 +620,7 @@ func (p *DomParms) derive(pstart, pend, eEntry uint64) error {
 	}
 
 	if p.VirtKStart > p.VirtKEnd || p.VirtEntry < p.VirtKStart || p.VirtEntry > p.VirtKEnd || p.VirtBase > p.VirtKStart {
-		return fmt.Errorf("%w: virt_base %#x, kernel %#x-%#x, entry %#x", ErrKernelBounds, p.VirtBase, p.VirtKStart, p.VirtKEnd, p.VirtEntry)
+		return fmt.Errorf("%w: virt_base %#x, kernel %#x-%#x, entry %#x", ErrBounds, p.VirtBase, p.VirtKStart, p.VirtKEnd, p.VirtEntry)
 	}
 	if p.P2MBase != UnsetAddr && p.P2MBase >= p.VirtKStart && p.P2MBase < p.VirtKEnd {
 		return fmt.Errorf("%w: INIT_P2M %#x, kernel %#x-%#x", ErrP2MBase, p.P2MBase, p.VirtKStart, p.VirtKEnd)

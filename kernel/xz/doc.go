@@ -13,7 +13,7 @@
 //
 // Contracts:
 //
-//   - Input is untrusted boot-loader bytes. Every VLI, size and count is
+//   - Input is untrusted kernel-image bytes. Every VLI, size and count is
 //     checked against the input before use; nothing panics on any input.
 //   - Output is bounded: Decode never returns, and never allocates for, more
 //     than the caller's limit of decompressed bytes (plus the LZMA2 dictionary,
@@ -27,3 +27,8 @@
 //     sentence saying what is wrong and where.
 //   - Functions are pure and safe for concurrent use.
 package xz
+
+// The .xz files in testdata are made by `go generate` (the xz command, from
+// kernel/internal/testvectors).
+//
+//go:generate go run ../internal/testvectors/gen -xz testdata
