@@ -1,3 +1,9 @@
+//go:build !race
+
+// The real-kernel tests decode a whole Debian kernel: `make test` runs
+// them in its plain pass; its race pass (pure packages under -race) leaves
+// them out, as they start no goroutines.
+
 package kernel
 
 import (
