@@ -25,7 +25,7 @@ func TestLinuxDom0(t *testing.T) {
 		"-initrd", k + " console=hvc0 earlyprintk=xen"},
 		stopAt: "about to get started...", timeout: 5 * time.Minute})
 	r.wantLines(t,
-		"(XEN)  Dom0 kernel: 64-bit, lsb, paddr 0x1000000 -> 0x4a00000",
+		"(XEN)  Dom0 kernel: 64-bit, PAE, lsb, paddr 0x1000000 -> 0x4a00000",
 		"(XEN)  Loaded kernel: ffffffff81000000->ffffffff84a00000",
 		"(XEN)  Phys-Mach map: 0000008000000000->0000008000100000",
 		"(XEN)  Page tables:   ffffffff84a01000->ffffffff84a2a000",

@@ -44,6 +44,11 @@ type Contents struct {
 	// hold the initrd (Xen's dom0 hands the boot module's own frames over):
 	// Build neither clears nor writes them, and Initrd must be nil.
 	InitrdInPlace bool
+	// KernelInPlace says the frames mfns gives the kernel's PFNs
+	// (Layout.Kernel) already hold the kernel's memory image, bss and gaps
+	// zero (kernel.Load unpacked it there): Build neither clears nor writes
+	// them, and the segments' Data is ignored.
+	KernelInPlace bool
 	SharedInfo    mm.Maddr // machine address of the domain's shared_info page
 	CmdLine       string   // at most MAX_GUEST_CMDLINE-1 bytes
 	StoreEvtchn   uint32   // domU: xenstore event channel
@@ -123,6 +128,9 @@ func Build(l *Layout, mem mm.MachineMemory, mfns []mm.MFN, c Contents) (*Result,
 		if c.InitrdInPlace && p >= l.Initrd.PFN && p < l.Initrd.End() {
 			continue
 		}
+		if c.KernelInPlace && p >= l.Kernel.PFN && p < l.Kernel.End() {
+			continue
+		}
 		if !mem.Write(mfns[p].Addr(), zero) {
 			return nil, fmt.Errorf("build: frame %#x (PFN %#x) is outside machine memory", uint64(mfns[p]), uint64(p))
 		}
@@ -130,6 +138,9 @@ func Build(l *Layout, mem mm.MachineMemory, mfns []mm.MFN, c Contents) (*Result,
 
 	// Kernel segments by p_paddr + virt_offset.
 	for i, s := range l.Image.Segments {
+		if c.KernelInPlace {
+			break
+		}
 		va := s.PAddr + l.VirtOffset
 		if err := w.write(l.pfnOffset(va), s.Data); err != nil {
 			return nil, fmt.Errorf("build: kernel segment %d: %w", i, err)
