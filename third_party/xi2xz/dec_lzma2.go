@@ -503,7 +503,13 @@ func dictRepeat(dict *dictionary, len *uint32, dist uint32) bool {
 	if dist >= dict.pos {
 		back += dict.end
 	}
-	for {
+	// gohv: a run that neither wraps nor overlaps its source is one copy.
+	if back < dict.pos && back+left <= dict.pos {
+		copy(dict.buf[dict.pos:dict.pos+left], dict.buf[back:back+left])
+		dict.pos += left
+		left = 0
+	}
+	for left > 0 {
 		dict.buf[dict.pos] = dict.buf[back]
 		dict.pos++
 		back++
@@ -511,9 +517,6 @@ func dictRepeat(dict *dictionary, len *uint32, dist uint32) bool {
 			back = 0
 		}
 		left--
-		if !(left > 0) {
-			break
-		}
 	}
 	if dict.full < dict.pos {
 		dict.full = dict.pos
@@ -616,38 +619,54 @@ func rcNormalize(rc *rcDec) {
 	}
 }
 
-/* Decode one bit. */
+/*
+ * Decode one bit. (gohv: written small enough for the Go compiler to
+ * inline it; the arithmetic is upstream's.)
+ */
 func rcBit(rc *rcDec, prob *uint16) bool {
-	var bound uint32
-	var bit bool
 	rcNormalize(rc)
-	bound = (rc.rnge >> rcBitModelTotalBits) * uint32(*prob)
+	p := uint32(*prob)
+	bound := (rc.rnge >> rcBitModelTotalBits) * p
 	if rc.code < bound {
 		rc.rnge = bound
-		*prob += (rcBitModelTotal - *prob) >> rcMoveBits
-		bit = false
-	} else {
-		rc.rnge -= bound
-		rc.code -= bound
-		*prob -= *prob >> rcMoveBits
-		bit = true
+		*prob = uint16(p + (rcBitModelTotal-p)>>rcMoveBits)
+		return false
 	}
-	return bit
+	rc.rnge -= bound
+	rc.code -= bound
+	*prob = uint16(p - p>>rcMoveBits)
+	return true
 }
 
-/* Decode a bittree starting from the most significant bit. */
+/*
+ * Decode a bittree starting from the most significant bit. (gohv: rcBit's
+ * body is repeated here, with the coder's state in locals, since the Go
+ * compiler does not inline rcBit; most bits are decoded here.)
+ */
 func rcBittree(rc *rcDec, probs []uint16, limit uint32) uint32 {
 	var symbol uint32 = 1
-	for {
-		if rcBit(rc, &probs[symbol-1]) {
-			symbol = symbol<<1 + 1
-		} else {
-			symbol <<= 1
+	r, c, pos := rc.rnge, rc.code, rc.inPos
+	for symbol < limit {
+		if r < rcTopValue {
+			r <<= rcShiftBits
+			c = c<<rcShiftBits + uint32(rc.in[pos])
+			pos++
 		}
-		if !(symbol < limit) {
-			break
+		prob := &probs[symbol-1]
+		p := uint32(*prob)
+		bound := (r >> rcBitModelTotalBits) * p
+		if c < bound {
+			r = bound
+			*prob = uint16(p + (rcBitModelTotal-p)>>rcMoveBits)
+			symbol <<= 1
+		} else {
+			r -= bound
+			c -= bound
+			*prob = uint16(p - p>>rcMoveBits)
+			symbol = symbol<<1 + 1
 		}
 	}
+	rc.rnge, rc.code, rc.inPos = r, c, pos
 	return symbol
 }
 
