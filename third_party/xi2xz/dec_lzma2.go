@@ -620,8 +620,8 @@ func rcNormalize(rc *rcDec) {
 }
 
 /*
- * Decode one bit. (gohv: written small enough for the Go compiler to
- * inline it; the arithmetic is upstream's.)
+ * Decode one bit. (gohv: the probability is read once into a local; the
+ * arithmetic is upstream's.)
  */
 func rcBit(rc *rcDec, prob *uint16) bool {
 	rcNormalize(rc)
