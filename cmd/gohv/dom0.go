@@ -49,6 +49,13 @@ func unpackProgress() func(done, total uint64) {
 func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *boot.Options) ([]mm.MFN, uint64, error) {
 	avail := frames.FreeFrames() * mm.PageSize
 	amount, maxRes := opts.Dom0Mem.Compute(avail)
+	if a := opts.Dom0Mem.Amount; a.Set {
+		// Xen clamps silently; gohv says so, once.
+		if asked := a.Resolve(avail) &^ (mm.PageSize - 1); asked != 0 && asked != amount {
+			log.Lines([]string{fmt.Sprintf("dom0_mem: %d MiB asked, dom0 gets %d MiB (%d MiB free for domains, min:/max: as given)",
+				asked>>20, amount>>20, avail>>20)})
+		}
+	}
 	n := amount / mm.PageSize
 	if n < 256 {
 		return nil, 0, fmt.Errorf("dom0_mem leaves dom0 %d KiB", amount>>10)
@@ -75,6 +82,14 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
+	if n := len(info.Modules); n > 1 {
+		// Xen would take module 1 as dom0's initrd; gohv passes none yet.
+		which := "Module #1 is"
+		if n > 2 {
+			which = fmt.Sprintf("Modules #1-#%d are", n-1)
+		}
+		log.Lines([]string{fmt.Sprintf("%s unused: gohv gives dom0 its kernel (module #0) only, no initrd yet", which)})
+	}
 	// The vm_assist types the kernel asks for are set by the build
 	// (BuildDom0Unpacked), once its notes are read.
 	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true})
@@ -87,7 +102,9 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	}
 	log.Lines([]string{"*** Building a PV Dom0 ***"})
 	t0 := time.Now()
+	rt.SetHeapNote(fmt.Sprintf("unpacking dom0's kernel (module 0, %d KiB)", len(img)>>10))
 	uk, err := d.UnpackDom0(img, mfns, unpackProgress())
+	rt.SetHeapNote("")
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +119,8 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 		cmdline = strings.TrimSpace(cmdline + " " + extra)
 	}
 	if k.Compression != kernel.CompressionNone {
-		log.Lines([]string{fmt.Sprintf("*** Uncompressed dom0 kernel (%v, %d of %d KiB placed) in %d ms",
-			k.Compression, (k.PEnd-k.PStart)>>10, len(mfns)*mm.PageSize>>10, time.Since(t0).Milliseconds())})
+		log.Lines([]string{fmt.Sprintf("*** Uncompressed dom0 kernel (%v): %d KiB placed in dom0's memory in %d ms",
+			k.Compression, (k.PEnd-k.PStart)>>10, time.Since(t0).Milliseconds())})
 	}
 	log.Lines([]string{
 		" Xen  kernel: 64-bit, lsb",

@@ -267,8 +267,9 @@ func scanBootInfo() {
 // runtime's memory, at the highest 2 MiB-aligned range of the low RAM run
 // that no module or boot structure occupies. Its size is a sixteenth of
 // that RAM, between 64 and 256 MiB, but at least 16 times the largest
-// module (an XZ-packed kernel is decompressed in the heap) while that
-// stays within a quarter of the RAM.
+// module while that stays within a quarter of the RAM: the dom0 kernel's
+// module is copied into the heap and decoded there with the XZ dictionary
+// (32 MiB for Linux), though its output goes straight to dom0's frames.
 //
 //go:nosplit
 func chooseHeap() {
