@@ -85,6 +85,18 @@ func (s *x86State) filter(buf []byte, encode bool) int {
 	hist, last := s.hist, s.last
 	i := 0
 	for i <= len(buf)-5 {
+		// Skip eight bytes at a time while none is E8 or E9: x has a
+		// zero byte where the byte, bit 0 cleared, was E8.
+		for i+8 <= len(buf)-4 {
+			x := binary.LittleEndian.Uint64(buf[i:])&0xfefefefefefefefe ^ 0xe8e8e8e8e8e8e8e8
+			if (x-0x0101010101010101)&^x&0x8080808080808080 != 0 {
+				break
+			}
+			i += 8
+		}
+		if i > len(buf)-5 {
+			break
+		}
 		if op := buf[i]; op != 0xe8 && op != 0xe9 {
 			i++
 			continue

@@ -505,7 +505,14 @@ func dictRepeat(dict *dictionary, len *uint32, dist uint32) bool {
 	}
 	// gohv: a run that neither wraps nor overlaps its source is one copy.
 	if back < dict.pos && back+left <= dict.pos {
-		copy(dict.buf[dict.pos:dict.pos+left], dict.buf[back:back+left])
+		dst, src := dict.buf[dict.pos:dict.pos+left], dict.buf[back:back+left]
+		if left <= 16 { // most matches: shorter than a call to memmove
+			for k := range dst {
+				dst[k] = src[k]
+			}
+		} else {
+			copy(dst, src)
+		}
 		dict.pos += left
 		left = 0
 	}
