@@ -108,8 +108,7 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
-	k := uk.Image
-	img = nil // the module's copy is garbage now: the kernel is in dom0's frames
+	k := uk.Image // the module's copy in the heap is garbage from here
 	pae := ""
 	if k.Parms.PAE != kernel.XEN_PAE_NO {
 		pae = ", PAE"

@@ -10,10 +10,10 @@
 // (no check, LZMA2 alone), so everything the container says (its checks, the
 // filter chain, BCJ start offsets, the limits) stays decided here.
 //
-// Imports: the standard library and github.com/xi2/xz only. No unsafe, no
-// assembly. github.com/xi2/xz imports crypto/sha256 (for its own SHA-256
-// check support and index hashing), so the image links it; this package
-// never uses it.
+// Imports: the standard library and github.com/xi2/xz only: gohv's copy in
+// third_party/xi2xz (go.mod's replace line), which leaves out crypto/sha256
+// (Go's FIPS module would not fit the image) and has two speed changes; its
+// README.gohv lists them. No unsafe, no assembly.
 //
 // Contracts:
 //
