@@ -52,7 +52,7 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 	if a := opts.Dom0Mem.Amount; a.Set {
 		// Xen clamps silently; gohv says so, once.
 		if asked := a.Resolve(avail) &^ (mm.PageSize - 1); asked != 0 && asked != amount {
-			log.Lines([]string{fmt.Sprintf("dom0_mem: %d MiB asked, dom0 gets %d MiB (%d MiB free for domains, min:/max: as given)",
+			log.Lines([]string{fmt.Sprintf("dom0_mem: %d MiB asked, clamped to %d MiB (%d MiB free for domains)",
 				asked>>20, amount>>20, avail>>20)})
 		}
 	}
