@@ -6,7 +6,7 @@ toolchain go1.26.8
 
 require (
 	github.com/u-root/u-root v0.16.0
-	github.com/ulikunitz/xz v0.5.17
+	github.com/xi2/xz v0.0.0-20171230120015-48954b6210f8
 	golang.org/x/arch v0.32.0
 )
 
@@ -16,3 +16,5 @@ require (
 	golang.org/x/exp v0.0.0-20250305212735-054e65f0b394 // indirect
 	golang.org/x/sys v0.41.0 // indirect
 )
+
+replace github.com/xi2/xz => ./third_party/xi2xz

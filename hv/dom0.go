@@ -3,6 +3,7 @@ package hv
 import (
 	"fmt"
 
+	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/hv/build"
 	"github.com/gohv/gohv/kernel"
@@ -17,24 +18,76 @@ import (
 // 0's base and sets vCPU 0's registers for the first instruction. It
 // returns the layout.
 func (d *Domain) BuildDom0(k *kernel.Image, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
+	return d.buildDom0(k, nil, mfns, cmdline)
+}
+
+// Dom0Kernel is dom0's kernel unpacked straight into frames of the domain
+// (UnpackDom0), waiting for BuildDom0Unpacked to give them their PFNs.
+type Dom0Kernel struct {
+	Image *kernel.Image // no ELF bytes or segment data: they are in frames
+	// frames hold the kernel's memory image page by page: byte
+	// PStart&0xfff of frames[0] is the byte at PStart.
+	frames []mm.MFN
+}
+
+// UnpackDom0 unpacks dom0's kernel image img (boot module 0: a bzImage or
+// an ELF file, see kernel.Load) straight into the last frames of mfns
+// (every one already assigned to d), which it zeroes first: the
+// decompressed kernel is never held in gohv's heap. progress is passed to
+// kernel.Load. The result goes to BuildDom0Unpacked with the same mfns.
+func (d *Domain) UnpackDom0(img []byte, mfns []mm.MFN, progress func(done, total uint64)) (*Dom0Kernel, error) {
+	dst := &frameDest{mem: d.m.cfg.Mem, mfns: mfns}
+	k, err := kernel.Load(img, dst, progress)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.CheckDom0(); err != nil {
+		return nil, err
+	}
+	return &Dom0Kernel{Image: k, frames: dst.frames}, nil
+}
+
+// BuildDom0Unpacked is BuildDom0 for a kernel UnpackDom0 placed in mfns:
+// the kernel's frames become the layout's kernel PFNs (the others keep
+// their order around them) and are neither cleared nor rewritten.
+func (d *Domain) BuildDom0Unpacked(k *Dom0Kernel, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
+	return d.buildDom0(k.Image, k.frames, mfns, cmdline)
+}
+
+// buildDom0 builds dom0; inPlace, when not nil, are the last frames of
+// mfns, holding kernel k's memory image (UnpackDom0).
+func (d *Domain) buildDom0(k *kernel.Image, inPlace, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
 	mem := d.m.cfg.Mem
 	l, err := build.Plan(build.Input{Kind: build.Dom0, Image: build.ImageFromKernel(k), NrPages: uint64(len(mfns))})
 	if err != nil {
 		return nil, err
 	}
+	if inPlace != nil {
+		if mfns, err = kernelPFNs(l, k, inPlace, mfns); err != nil {
+			return nil, err
+		}
+	}
 	zero := make([]byte, mm.PageSize)
-	for _, f := range mfns {
+	for p, f := range mfns {
+		if inPlace != nil && mm.PFN(p) >= l.Kernel.PFN && mm.PFN(p) < l.Kernel.End() {
+			continue
+		}
 		if !mem.Write(f.Addr(), zero) {
 			return nil, fmt.Errorf("frame %#x is not in machine memory", f)
 		}
 	}
-	c := build.Contents{SharedInfo: d.sharedInfo.Addr(), CmdLine: cmdline}
+	c := build.Contents{SharedInfo: d.sharedInfo.Addr(), CmdLine: cmdline, KernelInPlace: inPlace != nil}
 	if d.m.cfg.M2P != nil {
 		c.M2P = d.m.cfg.M2P
 	}
 	res, err := build.Build(l, mem, mfns, c)
 	if err != nil {
 		return nil, err
+	}
+	// Xen's dom0_construct_pv: a kernel that handles extended CR3s (PAE
+	// "extended-cr3" or "bimodal") gets the assist without asking.
+	if k.Parms.PAE == kernel.XEN_PAE_EXTCR3 || k.Parms.PAE == kernel.XEN_PAE_BIMODAL {
+		d.state.VMAssistOp(abi.VMASST_CMD_enable, abi.VMASST_TYPE_pae_extended_cr3)
 	}
 	v := d.vcpus[0]
 	if err := res.Pin(d.Space(), &v.tables); err != nil {
@@ -48,4 +101,61 @@ func (d *Domain) BuildDom0(k *kernel.Image, mfns []mm.MFN, cmdline string) (*bui
 	}
 	d.pages = uint64(len(mfns))
 	return l, nil
+}
+
+// kernelPFNs returns mfns reordered so that the kernel's frames (inPlace,
+// the last frames of mfns) are at the layout's kernel PFNs, the other
+// frames in their order around them.
+func kernelPFNs(l *build.Layout, k *kernel.Image, inPlace, mfns []mm.MFN) ([]mm.MFN, error) {
+	if l.Kernel.Pages != uint64(len(inPlace)) || (l.KStart-l.VStart)%mm.PageSize != k.PStart%mm.PageSize {
+		return nil, fmt.Errorf("the unpacked kernel (%d pages from offset %#x) does not match the layout's (%d pages from %#x)",
+			len(inPlace), k.PStart%mm.PageSize, l.Kernel.Pages, (l.KStart-l.VStart)%mm.PageSize)
+	}
+	rest := mfns[:len(mfns)-len(inPlace)]
+	kpfn := int(l.Kernel.PFN) // Plan keeps the kernel inside NrPages
+	out := make([]mm.MFN, 0, len(mfns))
+	out = append(out, rest[:kpfn]...)
+	out = append(out, inPlace...)
+	return append(out, rest[kpfn:]...), nil
+}
+
+// frameDest is the kernel.Dest behind UnpackDom0: the kernel's memory
+// image in the last frames of mfns.
+type frameDest struct {
+	mem    mm.MachineMemory
+	mfns   []mm.MFN
+	frames []mm.MFN // chosen by Reserve
+	first  uint64   // byte offset of the image in frames[0]
+}
+
+func (f *frameDest) Reserve(pstart, pend uint64) error {
+	f.first = pstart % mm.PageSize
+	pages := (f.first + pend - pstart + mm.PageSize - 1) / mm.PageSize
+	if pages > uint64(len(f.mfns)) {
+		return fmt.Errorf("the kernel spans %d KiB, more than dom0's %d KiB", (pend-pstart)>>10, uint64(len(f.mfns))*mm.PageSize>>10)
+	}
+	f.frames = f.mfns[uint64(len(f.mfns))-pages:]
+	zero := make([]byte, mm.PageSize)
+	for _, m := range f.frames {
+		if !f.mem.Write(m.Addr(), zero) {
+			return fmt.Errorf("frame %#x is not in machine memory", m)
+		}
+	}
+	return nil
+}
+
+func (f *frameDest) WriteAt(p []byte, off uint64) error {
+	pos := f.first + off
+	for len(p) > 0 {
+		i, o := pos/mm.PageSize, pos%mm.PageSize
+		if i >= uint64(len(f.frames)) {
+			return fmt.Errorf("a kernel write at offset %#x lies past its %d frames", off, len(f.frames))
+		}
+		n := min(uint64(len(p)), mm.PageSize-o)
+		if !f.mem.Write(f.frames[i].Addr()+mm.Maddr(o), p[:n]) {
+			return fmt.Errorf("frame %#x is not in machine memory", f.frames[i])
+		}
+		p, pos = p[n:], pos+n
+	}
+	return nil
 }

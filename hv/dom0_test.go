@@ -2,9 +2,12 @@ package hv
 
 import (
 	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/hv/build"
 	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
@@ -85,5 +88,132 @@ func TestBuildDom0(t *testing.T) {
 	}
 	if pfn, _ := m.cfg.M2P.Get(mfns[1500]); pfn != 1500 {
 		t.Errorf("m2p[%#x] = %d", mfns[1500], pfn)
+	}
+}
+
+// testKernelELF is testKernel as an ELF file: its 8 KiB of code (with
+// E8/E9 bytes, varied) at paddr 0x100000, 36 KiB in memory, and the Xen
+// notes in a PT_NOTE segment.
+func testKernelELF() []byte {
+	le := binary.LittleEndian
+	code := make([]byte, 0x2000)
+	for i := range code {
+		code[i] = byte(i*7 + i>>8)
+		if i%61 == 0 {
+			code[i] = 0xe8
+		}
+	}
+	var notes []byte
+	note := func(typ uint32, desc []byte) {
+		notes = le.AppendUint32(notes, 4)
+		notes = le.AppendUint32(notes, uint32(len(desc)))
+		notes = le.AppendUint32(notes, typ)
+		notes = append(notes, "Xen\x00"...)
+		notes = append(notes, desc...)
+		for len(notes)%4 != 0 {
+			notes = append(notes, 0)
+		}
+	}
+	note(abi.XEN_ELFNOTE_LOADER, []byte("generic\x00"))
+	note(abi.XEN_ELFNOTE_XEN_VERSION, []byte("xen-3.0\x00"))
+	note(abi.XEN_ELFNOTE_VIRT_BASE, le.AppendUint64(nil, 0))
+	note(abi.XEN_ELFNOTE_ENTRY, le.AppendUint64(nil, 0x100000))
+	note(abi.XEN_ELFNOTE_HYPERCALL_PAGE, le.AppendUint64(nil, 0x101000))
+	note(abi.XEN_ELFNOTE_PAE_MODE, []byte("yes\x00"))
+
+	const codeOff = 0x1000
+	notesOff := codeOff + len(code)
+	f := make([]byte, 64, notesOff+len(notes))
+	copy(f, "\x7fELF\x02\x01\x01")
+	le.PutUint16(f[16:], uint16(elf.ET_EXEC))
+	le.PutUint16(f[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(f[20:], 1)
+	le.PutUint64(f[24:], 0x100000)
+	le.PutUint64(f[32:], 64)
+	le.PutUint16(f[52:], 64)
+	le.PutUint16(f[54:], 56)
+	le.PutUint16(f[56:], 2)
+	le.PutUint16(f[58:], 64)
+	phdr := func(typ elf.ProgType, flags elf.ProgFlag, off, addr, filesz, memsz uint64) {
+		f = le.AppendUint32(f, uint32(typ))
+		f = le.AppendUint32(f, uint32(flags))
+		for _, v := range []uint64{off, addr, addr, filesz, memsz, 0x1000} {
+			f = le.AppendUint64(f, v)
+		}
+	}
+	phdr(elf.PT_LOAD, elf.PF_R|elf.PF_X, codeOff, 0x100000, uint64(len(code)), 0x9000)
+	phdr(elf.PT_NOTE, elf.PF_R, uint64(notesOff), 0, uint64(len(notes)), uint64(len(notes)))
+	f = append(f, make([]byte, codeOff-len(f))...)
+	f = append(f, code...)
+	return append(f, notes...)
+}
+
+// TestUnpackDom0: the kernel UnpackDom0 places in the last frames ends up
+// at the layout's kernel PFNs, and the guest sees the same kernel (text,
+// hypercall page, zero bss) as BuildDom0 builds from Parse's image.
+func TestUnpackDom0(t *testing.T) {
+	img := testKernelELF()
+	want, err := kernel.Parse(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, d, _, _, _ := testGuest(t, true)
+	d.VCPU(0).tables = mm.VCPUTables{}
+	var mfns []mm.MFN
+	for i := 0; i < 2048; i++ {
+		f, ok := m.cfg.Alloc.Alloc()
+		if !ok {
+			t.Fatal("out of frames")
+		}
+		m.cfg.Frames.Assign(f, 0)
+		mfns = append(mfns, f)
+	}
+	// Stale bytes in every frame: the build must clear what it does not write.
+	junk := bytes.Repeat([]byte{0xcc}, mm.PageSize)
+	for _, f := range mfns {
+		m.cfg.Mem.Write(f.Addr(), junk)
+	}
+	var calls int
+	k, err := d.UnpackDom0(img, mfns, func(done, total uint64) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Image.PStart != want.PStart || k.Image.PEnd != want.PEnd || k.Image.Parms.VirtEntry != want.Parms.VirtEntry {
+		t.Fatalf("unpacked %#x-%#x entry %#x, Parse says %#x-%#x entry %#x", k.Image.PStart, k.Image.PEnd,
+			k.Image.Parms.VirtEntry, want.PStart, want.PEnd, want.Parms.VirtEntry)
+	}
+	l, err := d.BuildDom0Unpacked(k, mfns, "console=hvc0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.state.VMAssist(abi.VMASST_TYPE_pae_extended_cr3) {
+		t.Error("PAE_MODE yes: no pae_extended_cr3 assist")
+	}
+	g := &d.VCPU(0).guest
+	got := make([]byte, 0x9000)
+	if !g.CopyFromGuest(got, 0x100000) {
+		t.Fatal("kernel not mapped")
+	}
+	seg := want.Segments[0]
+	wantMem := make([]byte, 0x9000)
+	copy(wantMem, seg.Data)
+	copy(wantMem[0x1000:0x2000], build.HypercallPage())
+	if !bytes.Equal(got, wantMem) {
+		t.Errorf("the guest's kernel image differs from Parse's (text, hypercall page, zero bss)")
+	}
+	if d.VCPU(0).Regs.RIP != 0x100000 || l.Kernel.Pages != 9 {
+		t.Errorf("RIP %#x, kernel %d pages", d.VCPU(0).Regs.RIP, l.Kernel.Pages)
+	}
+	// The P2M the guest sees maps the kernel's PFNs to the frames
+	// UnpackDom0 filled: the last ones given.
+	var p2m [8]byte
+	g.CopyFromGuest(p2m[:], mm.GuestVA(l.P2M.VA+8*uint64(l.Kernel.PFN)))
+	if mm.MFN(binary.LittleEndian.Uint64(p2m[:])) != mfns[len(mfns)-int(l.Kernel.Pages)] {
+		t.Errorf("p2m[kernel PFN %#x] = %#x, want %#x", l.Kernel.PFN, binary.LittleEndian.Uint64(p2m[:]), mfns[len(mfns)-int(l.Kernel.Pages)])
+	}
+	// A page past the kernel is zero, not the stale bytes.
+	var after [16]byte
+	if g.CopyFromGuest(after[:], mm.GuestVA(l.Stack.VA)); after != [16]byte{} {
+		t.Errorf("the boot stack holds % x", after)
 	}
 }

@@ -4,7 +4,10 @@
 // ELF file compressed with XZ and the x86 BCJ filter through kernel/xz, gzip
 // or bzip2) into an Image: the ELF bytes, the loadable segments and the Xen
 // view of the image (DomParms, from the Xen ELF notes), which the domain
-// builder (hv/build) consumes for dom0 and domU alike.
+// builder (hv/build) consumes for dom0 and domU alike. Load does the same
+// for a kernel that goes straight into guest memory: it streams an XZ
+// payload through the ELF file, writing the loadable segments to a Dest as
+// they are decoded, so the decompressed image is never held in memory.
 //
 // Imports: the standard library, abi and kernel/xz. No unsafe, no assembly:
 // the package builds and is tested on the host with `go test`. It knows
@@ -22,7 +25,13 @@
 //     within the image, VIRT_BASE). CheckDom0 adds dom0_construct_pv's.
 //   - An Image is a plain value owned by the caller; it aliases the bytes
 //     given to Parse when they were an uncompressed ELF file (or a bzImage
-//     around one). Functions are pure and safe for concurrent use.
+//     around one). Load's Image holds no ELF bytes or segment data. Functions
+//     are pure and safe for concurrent use (Load's Dest is the caller's).
+//   - Load's memory: the LZMA2 dictionary (the xz header's size, 32 MiB for
+//     Linux), 64 KiB of buffer, the ELF and program headers (at most 64 KiB)
+//     and the PT_NOTE bytes (at most 1 MiB). Kernels it does not stream
+//     (plain ELF, gzip, bzip2, Xen notes outside PT_NOTE, overlapping
+//     segments) are unpacked whole as Parse does, then written.
 //
 // The compressed test kernels in testdata are made by `go generate` from
 // internal/testvectors, with the xz and bzip2 commands.

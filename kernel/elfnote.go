@@ -224,15 +224,7 @@ type noteArea struct {
 // elf_xen_parse: Xen notes from PT_NOTE segments; if there are none, from
 // SHT_NOTE sections; if still none, the __xen_guest section.
 func (p *DomParms) parse(f *elf.File, img []byte) error {
-	*p = DomParms{
-		VirtBase:       UnsetAddr,
-		ElfPaddrOffset: UnsetAddr,
-		VirtEntry:      UnsetAddr,
-		VirtHypercall:  UnsetAddr,
-		VirtHVStartLow: UnsetAddr,
-		P2MBase:        UnsetAddr,
-		PhysEntry:      UnsetAddr32,
-	}
+	p.reset()
 	total := 0 // notes examined, Xen or not
 
 	var areas []noteArea
@@ -285,6 +277,19 @@ func (p *DomParms) parse(f *elf.File, img []byte) error {
 		return p.parseGuestInfo(a.data)
 	}
 	return nil
+}
+
+// reset gives p libelf's values before any note is read.
+func (p *DomParms) reset() {
+	*p = DomParms{
+		VirtBase:       UnsetAddr,
+		ElfPaddrOffset: UnsetAddr,
+		VirtEntry:      UnsetAddr,
+		VirtHypercall:  UnsetAddr,
+		VirtHVStartLow: UnsetAddr,
+		P2MBase:        UnsetAddr,
+		PhysEntry:      UnsetAddr32,
+	}
 }
 
 // areaOf returns img[off:off+size] or an error naming what overran.

@@ -312,3 +312,55 @@ func TestParseKernelGrubXen(t *testing.T) {
 	p := checkAgainstELF(t, k, img)
 	t.Logf("%d segments, kernel %#x-%#x, entry %#x, GUEST_OS %q, notes present %#x", len(k.Segments), p.VirtKStart, p.VirtKEnd, p.VirtEntry, p.GuestOS, p.Present)
 }
+
+// TestLoadKernelDebian loads the Debian Linux bzImage named by GOHV_VMLINUZ
+// as gohv does (streaming the xz payload into the destination) and checks
+// it against Parse: the same Image but for ELF and Data, the same memory
+// image. It logs what each allocated.
+func TestLoadKernelDebian(t *testing.T) {
+	img := realImage(t, "GOHV_VMLINUZ")
+	var m0, m1, m2 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
+	want, err := Parse(img)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	t1 := time.Now()
+	runtime.ReadMemStats(&m1)
+	mem := memoryImage(want)
+	ws := append([]Segment{}, want.Segments...)
+	for i := range ws {
+		ws[i].Data = nil
+	}
+	w := *want
+	w.ELF, w.Segments = nil, ws
+	want = nil
+	runtime.GC()
+
+	d := &memDest{max: MaxSpan}
+	runtime.ReadMemStats(&m2)
+	t2 := time.Now()
+	calls := 0
+	got, err := Load(img, d, func(done, total uint64) { calls++ })
+	took := time.Since(t2)
+	var m3 runtime.MemStats
+	runtime.ReadMemStats(&m3)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if !reflect.DeepEqual(got, &w) {
+		t.Errorf("Load: %+v\nParse: %+v", got, &w)
+	}
+	if !bytes.Equal(d.b, mem) {
+		t.Errorf("the loaded memory image differs from Parse's")
+	}
+	// Load's allocations besides the destination (which is gohv's dom0
+	// memory, not its heap): the dictionary and small buffers.
+	loadAlloc := m3.TotalAlloc - m2.TotalAlloc - uint64(len(d.b))
+	t.Logf("Parse: %v, %d MiB allocated; Load: %v, %d MiB allocated besides the %d MiB destination, %d progress calls",
+		t1.Sub(t0).Round(time.Millisecond), (m1.TotalAlloc-m0.TotalAlloc)>>20, took.Round(time.Millisecond), loadAlloc>>20, len(d.b)>>20, calls)
+	if loadAlloc > 48<<20 {
+		t.Errorf("Load allocated %d MiB besides the destination; the xz dictionary is 32 MiB", loadAlloc>>20)
+	}
+}

@@ -159,9 +159,21 @@ func TestNoReboot(t *testing.T) {
 func TestHeapExhausted(t *testing.T) {
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oom"}})
-	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 64 MiB in use`)
+	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 64 MiB in use, 511 MiB of RAM`)
 	r.wantLines(t, "(XEN) Panic on CPU 0:", "(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
+}
+
+// TestNoLongMode: on a CPU without long mode (QEMU's qemu32 model) the
+// 32-bit entry says so on the serial port, in Xen's words, and halts.
+func TestNoLongMode(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-cpu", "qemu32", "-m", "256M", "-kernel", elf},
+		stopAt: "Not a 64-bit CPU!", timeout: time.Minute})
+	r.wantLines(t, "(XEN) ERR: Not a 64-bit CPU!")
+	if !r.stopped {
+		t.Errorf("no line about the CPU")
+	}
 }
 
 // TestPVH boots the same image through QEMU's PVH loader: with the

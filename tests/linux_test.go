@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,43 @@ type dom0Layout struct {
 	vstart, vend       uint64 // the whole initial mapping
 	startInfoPages     uint64
 	virtBase, paddrOff uint64
+	pae                bool // XEN_ELFNOTE_PAE_MODE says yes or bimodal
+}
+
+// paeText is what Xen's "Dom0 kernel:" line says of PAE.
+func (l dom0Layout) paeText() string {
+	if l.pae {
+		return ", PAE"
+	}
+	return ""
+}
+
+// xenPAEMode returns the string of the kernel's XEN_ELFNOTE_PAE_MODE note
+// ("" without one).
+func xenPAEMode(t *testing.T, f *elf.File) string {
+	t.Helper()
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_NOTE {
+			continue
+		}
+		b := make([]byte, p.Filesz)
+		if _, err := p.ReadAt(b, 0); err != nil {
+			t.Fatalf("PT_NOTE: %v", err)
+		}
+		for len(b) >= 12 {
+			nsz, dsz, typ := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
+			align4 := func(x uint32) int { return int((x + 3) &^ 3) }
+			if 12+align4(nsz)+align4(dsz) > len(b) {
+				t.Fatalf("truncated ELF note")
+			}
+			name := string(bytes.TrimRight(b[12:12+nsz], "\x00"))
+			if name == "Xen" && typ == abi.XEN_ELFNOTE_PAE_MODE {
+				return string(bytes.TrimRight(b[12+align4(nsz):12+align4(nsz)+int(dsz)], "\x00"))
+			}
+			b = b[12+align4(nsz)+align4(dsz):]
+		}
+	}
+	return ""
 }
 
 func xenNotes(t *testing.T, f *elf.File) map[uint32]uint64 {
@@ -142,6 +180,8 @@ func computeDom0Layout(t *testing.T, vmlinux []byte, nrPages uint64) dom0Layout 
 		}
 	}
 	notes := xenNotes(t, f)
+	mode := xenPAEMode(t, f)
+	l.pae = strings.HasPrefix(mode, "yes") || mode == "bimodal"
 	for _, n := range []uint32{abi.XEN_ELFNOTE_ENTRY, abi.XEN_ELFNOTE_VIRT_BASE, abi.XEN_ELFNOTE_INIT_P2M} {
 		if _, ok := notes[n]; !ok {
 			t.Fatalf("vmlinux has no 8-byte Xen note %d", n)
@@ -181,12 +221,13 @@ func computeDom0Layout(t *testing.T, vmlinux []byte, nrPages uint64) dom0Layout 
 }
 
 // TestLinuxDom0 boots Debian's Linux 6.1 bzImage (GOHV_VMLINUZ, which
-// `make test` fetches) as gohv's dom0 with no initrd. The dom0 builder's
-// layout lines are computed from the kernel image itself (decompressed
-// with the system's xz, read with debug/elf) by Xen's layout rules; then
-// Linux's xen_start_kernel must run to its last line, "about to get
-// started...", and the run fails the moment a panic, oops, warning or
-// domain crash line appears (linuxFailures). Linux gets no further yet
+// `make test` fetches) as gohv's dom0 with no initrd. gohv unpacks it (XZ
+// with the x86 BCJ filter) straight into dom0's memory and lays it out as
+// Xen's dom0 builder does; the layout lines are computed from the kernel
+// image itself (decompressed with the system's xz, read with debug/elf) by
+// Xen's layout rules. Linux's xen_start_kernel must run to its last line,
+// "about to get started...", and the run fails the moment a panic, oops,
+// warning or domain crash line appears (linuxFailures). Linux gets no further yet
 // (hypercalls it needs next still return -ENOSYS); the run stops there.
 func TestLinuxDom0(t *testing.T) {
 	k := testenv.NeedEnv(t, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
@@ -202,7 +243,7 @@ func TestLinuxDom0(t *testing.T) {
 		t.Fatalf("failure line %q\n--- serial ---\n%s", r.failure, r.serial)
 	}
 	r.wantLines(t,
-		fmt.Sprintf("(XEN)  Dom0 kernel: 64-bit, lsb, paddr %#x -> %#x", l.pstart, l.pend),
+		fmt.Sprintf("(XEN)  Dom0 kernel: 64-bit%s, lsb, paddr %#x -> %#x", l.paeText(), l.pstart, l.pend),
 		fmt.Sprintf("(XEN)  Loaded kernel: %016x->%016x", l.kstart, l.kend),
 		fmt.Sprintf("(XEN)  Phys-Mach map: %016x->%016x", l.p2m, l.p2mEnd),
 		fmt.Sprintf("(XEN)  Page tables:   %016x->%016x", l.ptStart, l.ptEnd),
@@ -244,7 +285,7 @@ func TestLinuxFailureLines(t *testing.T) {
 		}
 	}
 	for _, good := range []string{
-		"(XEN)  Dom0 kernel: 64-bit, lsb, paddr 0x1000000 -> 0x4a00000",
+		"(XEN)  Dom0 kernel: 64-bit, PAE, lsb, paddr 0x1000000 -> 0x4a00000",
 		"(XEN) gohv ready: dom0 running (512 MiB)",
 		"(XEN) *** Serial input to DOM0 (type 'CTRL-a' three times to switch input)",
 		"mapping kernel into physical memory",
@@ -254,5 +295,38 @@ func TestLinuxFailureLines(t *testing.T) {
 		if l, _ := firstMatch([]byte(good+"\n"), linuxFailures); l != "" {
 			t.Errorf("a good line counts as a failure: %q", good)
 		}
+	}
+}
+
+// TestLinuxDom0In384M boots the same kernel on a 384 MiB machine with
+// dom0_mem left to its default, where Xen 4.17 boots it too: the kernel is
+// unpacked straight into dom0's memory (gohv's heap keeps only the module
+// and the XZ dictionary), with progress on the console.
+func TestLinuxDom0In384M(t *testing.T) {
+	k := testenv.NeedEnv(t, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
+	bz, err := os.ReadFile(k)
+	must(t, err)
+	l := computeDom0Layout(t, vmlinuxOf(t, bz), 0)
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "384M", "-kernel", elf, "-append", "loglvl=all noreboot",
+		"-initrd", k + " console=hvc0 earlyprintk=xen"},
+		stopAt: "about to get started...", timeout: 5 * time.Minute, failOn: linuxFailures})
+	if r.failure != "" {
+		t.Fatalf("failure line %q\n--- serial ---\n%s", r.failure, r.serial)
+	}
+	r.wantMatch(t, `\(XEN\) gohv keeps \d+ MiB for itself: image \d+ KiB, heap \d+ MiB reserved \(\d+ KiB in use\)`)
+	r.wantLines(t,
+		"(XEN) *** Building a PV Dom0 ***",
+		"(XEN)  Xen  kernel: 64-bit, lsb",
+		fmt.Sprintf("(XEN)  Dom0 kernel: 64-bit%s, lsb, paddr %#x -> %#x", l.paeText(), l.pstart, l.pend),
+		fmt.Sprintf("(XEN)  Loaded kernel: %016x->%016x", l.kstart, l.kend),
+		fmt.Sprintf("(XEN)  ENTRY ADDRESS: %016x", l.entry),
+		"mapping kernel into physical memory",
+		"about to get started...",
+	)
+	r.wantMatch(t, fmt.Sprintf(`\(XEN\) \*\*\* Uncompressed dom0 kernel \(xz\): %d KiB placed in dom0's memory in \d+ ms`, (l.pend-l.pstart)>>10))
+	r.wantMatch(t, `\(XEN\) gohv ready: dom0 running \(2\d\d MiB\)`)
+	if !r.stopped {
+		t.Errorf("Linux never reached the end of xen_start_kernel")
 	}
 }

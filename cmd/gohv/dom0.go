@@ -5,8 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
-	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/hv"
@@ -14,22 +14,33 @@ import (
 	"github.com/gohv/gohv/mm"
 )
 
-// dom0Image reads boot module 0 (the dom0 kernel) and parses it. The
-// module's bytes are copied into the Go heap; its frames stay reserved.
-func dom0Image(info *boot.Info) (*kernel.Image, error) {
+// dom0Module reads boot module 0 (the dom0 kernel: a bzImage or an ELF
+// file) into the Go heap; its frames stay reserved.
+func dom0Module(info *boot.Info) ([]byte, error) {
 	m := info.Modules[0]
 	img := make([]byte, m.End-m.Start)
 	if !rt.ReadPhys(m.Start, img) {
 		return nil, fmt.Errorf("module 0 at %#x-%#x is not readable", m.Start, m.End)
 	}
-	k, err := kernel.Parse(img)
-	if err != nil {
-		return nil, err
+	return img, nil
+}
+
+// unpackProgress returns kernel.Load's progress callback: a console line
+// at most every two seconds, so the console never stays silent through the
+// unpacking (seconds under emulation).
+func unpackProgress() func(done, total uint64) {
+	last := time.Now()
+	return func(done, total uint64) {
+		if time.Since(last) < 2*time.Second {
+			return
+		}
+		last = time.Now()
+		if total > 0 {
+			log.Lines([]string{fmt.Sprintf("*** Uncompressing dom0 kernel: %d%% (%d of %d MiB) ...", done*100/total, done>>20, total>>20)})
+		} else {
+			log.Lines([]string{fmt.Sprintf("*** Uncompressing dom0 kernel: %d MiB ...", done>>20)})
+		}
 	}
-	if err := k.CheckDom0(); err != nil {
-		return nil, err
-	}
-	return k, nil
 }
 
 // dom0Frames gives dom0 its memory: dom0_mem of the free frames (Xen's
@@ -38,6 +49,13 @@ func dom0Image(info *boot.Info) (*kernel.Image, error) {
 func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *boot.Options) ([]mm.MFN, uint64, error) {
 	avail := frames.FreeFrames() * mm.PageSize
 	amount, maxRes := opts.Dom0Mem.Compute(avail)
+	if a := opts.Dom0Mem.Amount; a.Set {
+		// Xen clamps silently; gohv says so, once.
+		if asked := a.Resolve(avail) &^ (mm.PageSize - 1); asked != 0 && asked != amount {
+			log.Lines([]string{fmt.Sprintf("dom0_mem: %d MiB asked, clamped to %d MiB (%d MiB free for domains)",
+				asked>>20, amount>>20, avail>>20)})
+		}
+	}
 	n := amount / mm.PageSize
 	if n < 256 {
 		return nil, 0, fmt.Errorf("dom0_mem leaves dom0 %d KiB", amount>>10)
@@ -60,15 +78,21 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 // less the file name, plus the " -- " extras of gohv's own line). The
 // caller starts its vCPU (runVCPU).
 func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string) (*hv.Domain, error) {
-	k, err := dom0Image(info)
+	img, err := dom0Module(info)
 	if err != nil {
 		return nil, err
 	}
-	var assist uint64
-	if k.Parms.PAE == kernel.XEN_PAE_EXTCR3 || k.Parms.PAE == kernel.XEN_PAE_BIMODAL {
-		assist |= 1 << abi.VMASST_TYPE_pae_extended_cr3
+	if n := len(info.Modules); n > 1 {
+		// Xen would take module 1 as dom0's initrd; gohv passes none yet.
+		which := "Module #1 is"
+		if n > 2 {
+			which = fmt.Sprintf("Modules #1-#%d are", n-1)
+		}
+		log.Lines([]string{fmt.Sprintf("%s unused: gohv gives dom0 its kernel (module #0) only, no initrd yet", which)})
 	}
-	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, VMAssist: assist, IO: dom0IO{}})
+	// The vm_assist types the kernel asks for are set by the build
+	// (BuildDom0Unpacked), once its notes are read.
+	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, IO: dom0IO{}})
 	if err != nil {
 		return nil, err
 	}
@@ -76,17 +100,35 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
+	log.Lines([]string{"*** Building a PV Dom0 ***"})
+	t0 := time.Now()
+	rt.SetHeapNote(fmt.Sprintf("unpacking dom0's kernel (module 0, %d KiB)", len(img)>>10))
+	uk, err := d.UnpackDom0(img, mfns, unpackProgress())
+	rt.SetHeapNote("")
+	if err != nil {
+		return nil, err
+	}
+	k := uk.Image // the module's copy in the heap is garbage from here
+	pae := ""
+	if k.Parms.PAE != kernel.XEN_PAE_NO {
+		pae = ", PAE"
+	}
 	cmdline := boot.StripImageName(info.Modules[0].Cmdline)
 	if extra != "" {
 		cmdline = strings.TrimSpace(cmdline + " " + extra)
 	}
+	if k.Compression != kernel.CompressionNone {
+		log.Lines([]string{fmt.Sprintf("*** Uncompressed dom0 kernel (%v): %d KiB placed in dom0's memory in %d ms",
+			k.Compression, (k.PEnd-k.PStart)>>10, time.Since(t0).Milliseconds())})
+	}
 	log.Lines([]string{
-		fmt.Sprintf(" Dom0 kernel: 64-bit, lsb, paddr %#x -> %#x", k.PStart, k.PEnd),
+		" Xen  kernel: 64-bit, lsb",
+		fmt.Sprintf(" Dom0 kernel: 64-bit%s, lsb, paddr %#x -> %#x", pae, k.PStart, k.PEnd),
 		"PHYSICAL MEMORY ARRANGEMENT:",
 		fmt.Sprintf(" Dom0 alloc.:   %016x->%016x (%d pages to be allocated)",
 			uint64(mfns[0].Addr()), uint64(mfns[len(mfns)-1].Addr())+mm.PageSize, len(mfns)),
 	})
-	l, err := d.BuildDom0(k, mfns, cmdline)
+	l, err := d.BuildDom0Unpacked(uk, mfns, cmdline)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func main() {
 	go input.run()
 	setupPowerOff(info)
 	frames := frameAllocator(info)
-	log.Lines([]string{frames.Summary()})
+	log.Lines([]string{frames.Summary(), keptLine()})
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
 
 	if opts.SelfTest == "console" {
@@ -196,6 +196,15 @@ func frameAllocator(info *boot.Info) *mm.Allocator {
 	_, infoAddr := rt.BootProtocol()
 	add(uint64(infoAddr), uint64(infoAddr)+4096)
 	return mm.NewAllocator(ram, reserved)
+}
+
+// keptLine says what gohv keeps for itself: its image and its heap (the
+// frames behind the Go runtime's memory), with what is in use so far.
+func keptLine() string {
+	img := rt.Image()
+	st := rt.Stats()
+	return fmt.Sprintf("gohv keeps %d MiB for itself: image %d KiB, heap %d MiB reserved (%d KiB in use)",
+		(img.End-img.Start+heapBytes())>>20, (img.End-img.Start)>>10, heapBytes()>>20, st.HeapFrames*4)
 }
 
 // ready prints the line that says gohv is up, with what it uses itself.

@@ -9,10 +9,11 @@ import (
 	"github.com/gohv/gohv/mm"
 )
 
-// Page-table entry bits the builder writes (R0.8). Entries are written in
-// the form Xen's validation would leave them for a 64-bit PV guest, so the
-// tables work with or without it: every level carries _PAGE_USER (the
-// kernel runs in ring 3), L1 entries are marked guest-kernel (PTE bit 52).
+// Page-table entry bits the builder writes (Xen's dom0_build.c L1_PROT
+// and L2_PROT..L4_PROT). Entries are written in the form Xen's validation
+// would leave them for a 64-bit PV guest, so the tables work with or
+// without it: every level carries _PAGE_USER (the kernel runs in ring 3),
+// L1 entries are marked guest-kernel (PTE bit 52).
 const (
 	pteP           = 1 << 0
 	pteRW          = 1 << 1
@@ -44,12 +45,17 @@ type Contents struct {
 	// hold the initrd (Xen's dom0 hands the boot module's own frames over):
 	// Build neither clears nor writes them, and Initrd must be nil.
 	InitrdInPlace bool
+	// KernelInPlace says the frames mfns gives the kernel's PFNs
+	// (Layout.Kernel) already hold the kernel's memory image, bss and gaps
+	// zero (kernel.Load unpacked it there): Build neither clears nor writes
+	// them, and the segments' Data is ignored.
+	KernelInPlace bool
 	SharedInfo    mm.Maddr // machine address of the domain's shared_info page
 	CmdLine       string   // at most MAX_GUEST_CMDLINE-1 bytes
 	StoreEvtchn   uint32   // domU: xenstore event channel
 	ConsoleEvtchn uint32   // domU: console event channel
 	// VGA, for dom0, is packed after start_info in its page and described
-	// by console.dom0 (R4.1); nil: none.
+	// by start_info's console.dom0 (public/xen.h); nil: none.
 	VGA *abi.Dom0VgaConsoleInfo
 	// HypervisorSlots fills the hypervisor's L4 slots 256-271 of the L4 at
 	// frame l4; it may write only those entries of table (512 entries).
@@ -60,8 +66,8 @@ type Contents struct {
 	M2P M2PSetter
 }
 
-// Regs is vCPU 0's state at the first instruction (R0.6); the other
-// registers are 0.
+// Regs is vCPU 0's state at the first instruction (public/xen.h's start of
+// day for a PV guest); the other registers are 0.
 type Regs struct {
 	RIP, RSP, RSI, RFLAGS uint64
 	CS, SS                uint16 // DS, ES, FS, GS are FLAT_KERNEL_DS (0)
@@ -123,6 +129,9 @@ func Build(l *Layout, mem mm.MachineMemory, mfns []mm.MFN, c Contents) (*Result,
 		if c.InitrdInPlace && p >= l.Initrd.PFN && p < l.Initrd.End() {
 			continue
 		}
+		if c.KernelInPlace && p >= l.Kernel.PFN && p < l.Kernel.End() {
+			continue
+		}
 		if !mem.Write(mfns[p].Addr(), zero) {
 			return nil, fmt.Errorf("build: frame %#x (PFN %#x) is outside machine memory", uint64(mfns[p]), uint64(p))
 		}
@@ -130,6 +139,9 @@ func Build(l *Layout, mem mm.MachineMemory, mfns []mm.MFN, c Contents) (*Result,
 
 	// Kernel segments by p_paddr + virt_offset.
 	for i, s := range l.Image.Segments {
+		if c.KernelInPlace {
+			break
+		}
 		va := s.PAddr + l.VirtOffset
 		if err := w.write(l.pfnOffset(va), s.Data); err != nil {
 			return nil, fmt.Errorf("build: kernel segment %d: %w", i, err)
@@ -329,7 +341,7 @@ func writeTables(l *Layout, w *writer, hvSlots func(mm.MFN, []uint64), r *Result
 }
 
 // HypercallPage returns the page of stubs the HYPERCALL_PAGE note asks for
-// (R0.7): 0xCC everywhere, then 128 stubs of 32 bytes. Stub i (not 23) is
+// (Xen's hypercall_page_initialise for a 64-bit PV guest): 0xCC everywhere, then 128 stubs of 32 bytes. Stub i (not 23) is
 // push %rcx; push %r11; mov $i,%eax; syscall; pop %r11; pop %rcx; ret.
 // Stub 23 (iret) is push %rcx; push %r11; push %rax; mov $23,%eax; syscall.
 func HypercallPage() []byte {

@@ -467,3 +467,42 @@ func TestBuildInitrdInPlace(t *testing.T) {
 		t.Error("in-place initrd with bytes accepted")
 	}
 }
+
+// TestBuildKernelInPlace: with KernelInPlace the kernel's frames are left
+// as the caller filled them (kernel.Load unpacked it there), and the rest
+// of the layout is built as usual.
+func TestBuildKernelInPlace(t *testing.T) {
+	const n = 8192
+	l, err := Plan(Input{Kind: Dom0, Image: smallDom0Image(), NrPages: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := mmtest.NewMemory(n + 0x200)
+	mfns := shuffled(n, 0x200, 7)
+	data := bytes.Repeat([]byte{0xa5}, pageSize)
+	for p := l.Kernel.PFN; p < l.Kernel.End(); p++ {
+		mem.Write(mfns[p].Addr(), data)
+	}
+	r, err := Build(l, mem, mfns, Contents{KernelInPlace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, pageSize)
+	for p := l.Kernel.PFN; p < l.Kernel.End(); p++ {
+		mem.Read(mfns[p].Addr(), got)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("kernel PFN %#x changed", p)
+		}
+	}
+	if r.StartInfo.NrPages != n {
+		t.Errorf("start_info nr_pages %d", r.StartInfo.NrPages)
+	}
+	// Without the flag the same frames get the segments' bytes.
+	if _, err := Build(l, mem, mfns, Contents{}); err != nil {
+		t.Fatal(err)
+	}
+	mem.Read(mfns[l.Kernel.PFN].Addr(), got)
+	if bytes.Equal(got, data) {
+		t.Error("Build without KernelInPlace left the kernel's first frame alone")
+	}
+}

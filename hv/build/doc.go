@@ -21,7 +21,7 @@
 //   - Build writes a Layout into the machine frames mfns (PFN i is mfns[i]),
 //     which the caller has already assigned to the domain; l must come from
 //     Plan unchanged. It writes only those frames (and the M2P through the
-//     setter), leaving an in-place initrd's frames untouched. It does not type or pin
+//     setter), leaving an in-place initrd's or kernel's frames untouched. It does not type or pin
 //     frames: Result lists the page-table frames by level and the L4 to pin,
 //     and Result.Pin does it through an mm.Space (validation types every
 //     table). A Build error leaves the frames in an unspecified state; the

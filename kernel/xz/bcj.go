@@ -56,16 +56,47 @@ func X86Decode(buf []byte, start uint32) int {
 	return x86Filter(buf, start, false)
 }
 
-// x86Filter applies the x86 BCJ transform to buf: encode converts relative
-// operands to absolute ones, decode the reverse.
+// x86Filter applies the x86 BCJ transform to the whole of buf: encode
+// converts relative operands to absolute ones, decode the reverse.
 func x86Filter(buf []byte, start uint32, encode bool) int {
-	if len(buf) < 5 {
-		return 0
-	}
-	var hist uint32 // see the description above
-	last := -5      // index of the last candidate examined ("far away")
+	var s x86State
+	s.reset(start)
+	return s.filter(buf, encode)
+}
+
+// x86State is the x86 BCJ filter between pieces of one block's data.
+type x86State struct {
+	pos  uint32 // stream position of the next piece's first byte
+	hist uint32 // see the description above
+	last int    // index of the last candidate examined, relative to the next piece
+}
+
+// reset starts a block whose first byte is at stream position start.
+func (s *x86State) reset(start uint32) {
+	*s = x86State{pos: start, last: -5} // -5: no candidate close behind
+}
+
+// filter transforms buf, the next piece of the block, in place. It returns
+// how many leading bytes are final; the others (at most four, which cannot
+// yet be told apart from an instruction's start) must begin the next piece,
+// or at the block's end be left as they are. Pieces of any size give the
+// bytes one call on the whole block would.
+func (s *x86State) filter(buf []byte, encode bool) int {
+	hist, last := s.hist, s.last
 	i := 0
 	for i <= len(buf)-5 {
+		// Skip eight bytes at a time while none is E8 or E9: x has a
+		// zero byte where the byte, bit 0 cleared, was E8.
+		for i+8 <= len(buf)-4 {
+			x := binary.LittleEndian.Uint64(buf[i:])&0xfefefefefefefefe ^ 0xe8e8e8e8e8e8e8e8
+			if (x-0x0101010101010101)&^x&0x8080808080808080 != 0 {
+				break
+			}
+			i += 8
+		}
+		if i > len(buf)-5 {
+			break
+		}
 		if op := buf[i]; op != 0xe8 && op != 0xe9 {
 			i++
 			continue
@@ -85,7 +116,7 @@ func x86Filter(buf []byte, start uint32, encode bool) int {
 
 		top := buf[i+4]
 		if msByte(top) && allowedHistory[(hist>>1)&7] && hist>>1 < 0x10 {
-			pos := start + uint32(i) + 5 // position of the next instruction (mod 2^32)
+			pos := s.pos + uint32(i) + 5 // position of the next instruction (mod 2^32)
 			v := binary.LittleEndian.Uint32(buf[i+1 : i+5])
 			var r uint32
 			for {
@@ -121,5 +152,8 @@ func x86Filter(buf []byte, start uint32, encode bool) int {
 			hist |= 0x10
 		}
 	}
+	s.hist, s.pos = hist, s.pos+uint32(i)
+	// Keep last bounded: anything more than five back means "far away".
+	s.last = max(last-i, -6)
 	return i
 }

@@ -118,3 +118,31 @@ func FuzzBCJ(f *testing.F) {
 		}
 	})
 }
+
+// TestX86Pieces: the filter applied piece by piece, each piece starting
+// with what the previous call left unfinished, gives the bytes of one call
+// on the whole buffer, for every piece size.
+func TestX86Pieces(t *testing.T) {
+	plain := genX86(1<<14, 3)
+	for _, encode := range []bool{false, true} {
+		want := append([]byte{}, plain...)
+		x86Filter(want, 0x1234, encode)
+		for _, piece := range []int{1, 4, 5, 6, 7, 13, 64, 4096} {
+			got := append([]byte{}, plain...)
+			var s x86State
+			s.reset(0x1234)
+			done, end := 0, 0
+			for end < len(got) {
+				// got[done:end] was left unfinished; it leads the next piece.
+				end = min(end+piece, len(got))
+				done += s.filter(got[done:end], encode)
+			}
+			if len(got)-done > 4 {
+				t.Errorf("pieces of %d bytes: %d bytes left unfinished", piece, len(got)-done)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("encode %v, pieces of %d bytes: the output differs from the whole-buffer filter", encode, piece)
+			}
+		}
+	}
+}

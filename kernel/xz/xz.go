@@ -9,8 +9,6 @@ import (
 	"hash/crc32"
 	"hash/crc64"
 	"io"
-
-	"github.com/ulikunitz/xz/lzma"
 )
 
 // The sentinels every error from this package wraps.
@@ -58,10 +56,9 @@ const (
 var crc64Table = crc64.MakeTable(crc64.ECMA)
 
 // checkSize returns the size in bytes of the check field for a supported
-// check ID, or -1. SHA-256 is deliberately unsupported: it would link
-// crypto/sha256, and with it Go's FIPS module and entropy plumbing, into the
-// hypervisor for a check no kernel build uses (Linux's xz_wrap.sh asks for
-// CRC32).
+// check ID, or -1. SHA-256 is unsupported: no kernel build uses it (Linux's
+// xz_wrap.sh asks for CRC32), and refusing it keeps the check this package's
+// own, computed as the output streams.
 func checkSize(id byte) int {
 	switch id {
 	case CheckNone:
@@ -107,7 +104,8 @@ func Decode(src []byte, limit int) ([]byte, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("%w: the output limit %d is not positive", ErrTooLarge, limit)
 	}
-	var out []byte
+	d := newDecoder(limit)
+	out := &appendSink{limit: limit}
 	p := 0
 	streams := 0
 	for p < len(src) {
@@ -119,21 +117,20 @@ func Decode(src []byte, limit int) ([]byte, error) {
 			p += 4
 			continue
 		}
-		o, n, err := decodeStream(src[p:], out, limit, 0)
+		n, err := d.stream(src[p:], out)
 		if err != nil {
 			if streams > 0 {
 				return nil, fmt.Errorf("stream %d at offset %d: %w", streams+1, p, err)
 			}
 			return nil, err
 		}
-		out = o
 		p += n
 		streams++
 	}
 	if streams == 0 {
 		return nil, fmt.Errorf("%w: the input is empty", ErrTruncated)
 	}
-	return out, nil
+	return out.b, nil
 }
 
 // DecodeStream decompresses the single stream at the start of src and
@@ -146,8 +143,68 @@ func DecodeStream(src []byte, limit, sizeHint int) ([]byte, int, error) {
 	if limit <= 0 {
 		return nil, 0, fmt.Errorf("%w: the output limit %d is not positive", ErrTooLarge, limit)
 	}
-	return decodeStream(src, nil, limit, sizeHint)
+	out := &appendSink{limit: limit}
+	if sizeHint > 0 {
+		// One spare byte, as a reader of exactly sizeHint bytes would want.
+		out.b = make([]byte, 0, min(sizeHint, limit)+1)
+	}
+	n, err := newDecoder(limit).stream(src, out)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out.b, n, nil
 }
+
+// DecodeStreamTo is DecodeStream writing the output to w as it is decoded,
+// in pieces of at most 64 KiB, instead of returning it: the memory it needs
+// is the LZMA2 dictionary (at most the block header's dictionary size, and
+// at most 1.5 times the block's output) and small buffers, whatever the
+// output's size. Output reaches w before the block's integrity check and
+// the index are verified: an error means that what w got is not to be used.
+// An error of w ends decoding and is returned wrapped (with %w), naming
+// the block.
+func DecodeStreamTo(w io.Writer, src []byte, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("%w: the output limit %d is not positive", ErrTooLarge, limit)
+	}
+	return newDecoder(limit).stream(src, writerSink{w})
+}
+
+// sink receives decoded bytes. reserve announces the size of the block
+// about to be written.
+type sink interface {
+	io.Writer
+	reserve(n uint64)
+}
+
+// appendSink collects the output in b, never with a capacity above limit+1.
+type appendSink struct {
+	b     []byte
+	limit int
+}
+
+func (s *appendSink) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *appendSink) reserve(n uint64) {
+	need := uint64(len(s.b)) + n + 1
+	if uint64(cap(s.b)) >= need {
+		return
+	}
+	// Grow geometrically so that many small blocks cost linear time, but
+	// never past the limit (plus one spare byte).
+	c := min(max(need, 2*uint64(cap(s.b))), uint64(s.limit)+1)
+	b := make([]byte, len(s.b), c)
+	copy(b, s.b)
+	s.b = b
+}
+
+// writerSink hands the output to the caller's writer.
+type writerSink struct{ io.Writer }
+
+func (writerSink) reserve(uint64) {}
 
 // record is one index record: what the decoder saw for a block.
 type record struct {
@@ -155,53 +212,52 @@ type record struct {
 	uncompressed uint64
 }
 
-// decodeStream decodes one stream from src, appending to out, with the total
-// len(out) bounded by limit. It returns the extended out and the stream's
-// size in bytes.
-func decodeStream(src, out []byte, limit, sizeHint int) ([]byte, int, error) {
+// decoder is the state of one Decode call: the output limit, the bytes
+// written, the LZMA2 engine and the buffer blocks are decoded through.
+type decoder struct {
+	limit   uint64
+	written uint64
+	engine  lzma2Engine
+	buf     []byte
+}
+
+func newDecoder(limit int) *decoder {
+	return &decoder{limit: uint64(limit), buf: make([]byte, 64<<10)}
+}
+
+// stream decodes one stream from src to out, with the total output
+// bounded by d.limit. It returns the stream's size in bytes.
+func (d *decoder) stream(src []byte, out sink) (int, error) {
 	if m := min(len(src), len(headerMagic)); !bytes.Equal(src[:m], headerMagic[:m]) {
-		return nil, 0, fmt.Errorf("%w: the stream header magic is missing", ErrFormat)
+		return 0, fmt.Errorf("%w: the stream header magic is missing", ErrFormat)
 	}
 	if len(src) < streamHeaderSize {
-		return nil, 0, fmt.Errorf("%w: %d bytes cannot hold a stream header", ErrTruncated, len(src))
+		return 0, fmt.Errorf("%w: %d bytes cannot hold a stream header", ErrTruncated, len(src))
 	}
 	flags := src[6:8]
 	if got, want := binary.LittleEndian.Uint32(src[8:12]), crc32.ChecksumIEEE(flags); got != want {
-		return nil, 0, fmt.Errorf("%w: the stream header CRC32 is %#08x, computed %#08x", ErrChecksum, got, want)
+		return 0, fmt.Errorf("%w: the stream header CRC32 is %#08x, computed %#08x", ErrChecksum, got, want)
 	}
 	if flags[0] != 0 || flags[1]&0xf0 != 0 {
-		return nil, 0, fmt.Errorf("%w: the stream flags %#02x%02x have reserved bits set", ErrFormat, flags[0], flags[1])
+		return 0, fmt.Errorf("%w: the stream flags %#02x%02x have reserved bits set", ErrFormat, flags[0], flags[1])
 	}
 	check := flags[1]
 	if checkSize(check) < 0 {
-		return nil, 0, fmt.Errorf("%w: the integrity check %s is not None, CRC32 or CRC64", ErrUnsupported, checkName(check))
-	}
-	if sizeHint > 0 && out == nil {
-		if sizeHint > limit {
-			sizeHint = limit
-		}
-		// One spare byte so that reading exactly sizeHint bytes does not
-		// force a second allocation before the end marker is seen.
-		out = make([]byte, 0, sizeHint+1)
+		return 0, fmt.Errorf("%w: the integrity check %s is not None, CRC32 or CRC64", ErrUnsupported, checkName(check))
 	}
 
 	p := streamHeaderSize
 	var recs []record
 	for {
 		if p >= len(src) {
-			return nil, 0, fmt.Errorf("%w: the stream ends before its index", ErrTruncated)
+			return 0, fmt.Errorf("%w: the stream ends before its index", ErrTruncated)
 		}
 		if src[p] == 0x00 { // index indicator
 			break
 		}
-		var (
-			rec record
-			n   int
-			err error
-		)
-		out, rec, n, err = decodeBlock(src[p:], out, check, limit)
+		rec, n, err := d.block(src[p:], out, check)
 		if err != nil {
-			return nil, 0, fmt.Errorf("block %d at offset %d: %w", len(recs)+1, p, err)
+			return 0, fmt.Errorf("block %d at offset %d: %w", len(recs)+1, p, err)
 		}
 		recs = append(recs, rec)
 		p += n
@@ -209,28 +265,28 @@ func decodeStream(src, out []byte, limit, sizeHint int) ([]byte, int, error) {
 
 	n, err := checkIndex(src[p:], recs)
 	if err != nil {
-		return nil, 0, fmt.Errorf("index at offset %d: %w", p, err)
+		return 0, fmt.Errorf("index at offset %d: %w", p, err)
 	}
 	indexSize := n
 	p += n
 
 	if len(src)-p < streamFooterSize {
-		return nil, 0, fmt.Errorf("%w: the stream ends before its footer", ErrTruncated)
+		return 0, fmt.Errorf("%w: the stream ends before its footer", ErrTruncated)
 	}
 	f := src[p : p+streamFooterSize]
 	if !bytes.Equal(f[10:12], footerMagic) {
-		return nil, 0, fmt.Errorf("%w: the stream footer magic is missing at offset %d", ErrFormat, p+10)
+		return 0, fmt.Errorf("%w: the stream footer magic is missing at offset %d", ErrFormat, p+10)
 	}
 	if got, want := binary.LittleEndian.Uint32(f[0:4]), crc32.ChecksumIEEE(f[4:10]); got != want {
-		return nil, 0, fmt.Errorf("%w: the stream footer CRC32 is %#08x, computed %#08x", ErrChecksum, got, want)
+		return 0, fmt.Errorf("%w: the stream footer CRC32 is %#08x, computed %#08x", ErrChecksum, got, want)
 	}
 	if backward := (uint64(binary.LittleEndian.Uint32(f[4:8])) + 1) * 4; backward != uint64(indexSize) {
-		return nil, 0, fmt.Errorf("%w: the footer's backward size %d does not match the index size %d", ErrFormat, backward, indexSize)
+		return 0, fmt.Errorf("%w: the footer's backward size %d does not match the index size %d", ErrFormat, backward, indexSize)
 	}
 	if !bytes.Equal(f[8:10], flags) {
-		return nil, 0, fmt.Errorf("%w: the stream footer flags differ from the stream header flags", ErrFormat)
+		return 0, fmt.Errorf("%w: the stream footer flags differ from the stream header flags", ErrFormat)
 	}
-	return out, p + streamFooterSize, nil
+	return p + streamFooterSize, nil
 }
 
 // readVLI decodes a variable-length integer from b at p; it returns the value
@@ -382,134 +438,118 @@ func knownFilter(id uint64) bool {
 	return id == FilterX86 || id == FilterLZMA2
 }
 
-// countingReader hands out src sequentially and counts what was taken. The
-// LZMA2 reader reads its input only through io.LimitReader and a one-byte
-// reader, so after the end marker off is exactly the LZMA2 data's length.
-type countingReader struct {
-	src []byte
-	off int
-}
-
-func (r *countingReader) Read(p []byte) (int, error) {
-	if r.off >= len(r.src) {
-		return 0, io.EOF
-	}
-	n := copy(p, r.src[r.off:])
-	r.off += n
-	return n, nil
-}
-
-// decodeBlock decodes the block at the start of src, appending its output to
-// out (total bounded by limit), and returns the extended out, the block's
-// index record and its size in src including padding and check.
-func decodeBlock(src, out []byte, check byte, limit int) ([]byte, record, int, error) {
+// block decodes the block at the start of src to out and returns the
+// block's index record and its size in src including padding and check.
+func (d *decoder) block(src []byte, out sink, check byte) (record, int, error) {
 	var rec record
 	h, err := parseBlockHeader(src)
 	if err != nil {
-		return nil, rec, 0, err
+		return rec, 0, err
 	}
 	data := src[h.size:]
 	if h.compressed != 0 {
 		if h.compressed > uint64(len(data)) {
-			return nil, rec, 0, fmt.Errorf("%w: the block's %d compressed bytes overrun the input", ErrTruncated, h.compressed)
+			return rec, 0, fmt.Errorf("%w: the block's %d compressed bytes overrun the input", ErrTruncated, h.compressed)
 		}
 		data = data[:h.compressed]
 	}
-	room := uint64(limit - len(out))
+	room := d.limit - d.written
 	if h.hasUncomp && h.uncompressed > room {
-		return nil, rec, 0, fmt.Errorf("%w: the block header announces %d bytes, %d remain of the limit", ErrTooLarge, h.uncompressed, room)
+		return rec, 0, fmt.Errorf("%w: the block header announces %d bytes, %d remain of the limit", ErrTooLarge, h.uncompressed, room)
 	}
 
 	// Walk the LZMA2 chunk headers first: that gives the exact compressed
-	// and uncompressed sizes before any decoding or allocation, and lets the
-	// decoder's consumption be checked against the chunk framing (the
-	// LZMA2 reader does not check that a chunk's range coder used exactly
-	// the chunk's compressed bytes).
+	// and uncompressed sizes before any decoding or allocation.
 	clen, usize, err := walkLZMA2(data)
 	if err != nil {
-		return nil, rec, 0, err
+		return rec, 0, err
 	}
 	if h.compressed != 0 && uint64(clen) != h.compressed {
-		return nil, rec, 0, fmt.Errorf("%w: the LZMA2 data is %d bytes, the block header says %d", ErrCorrupt, clen, h.compressed)
+		return rec, 0, fmt.Errorf("%w: the LZMA2 data is %d bytes, the block header says %d", ErrCorrupt, clen, h.compressed)
 	}
 	if h.hasUncomp && usize != h.uncompressed {
-		return nil, rec, 0, fmt.Errorf("%w: the LZMA2 chunks hold %d bytes, the block header says %d", ErrCorrupt, usize, h.uncompressed)
+		return rec, 0, fmt.Errorf("%w: the LZMA2 chunks hold %d bytes, the block header says %d", ErrCorrupt, usize, h.uncompressed)
 	}
 	if usize > room {
-		return nil, rec, 0, fmt.Errorf("%w: the block holds %d bytes, %d remain of the limit", ErrTooLarge, usize, room)
+		return rec, 0, fmt.Errorf("%w: the block holds %d bytes, %d remain of the limit", ErrTooLarge, usize, room)
 	}
 
-	// The dictionary never needs to be larger than the block's output.
-	dictCap := min(h.dictSize, usize)
-	if dictCap < lzma.MinDictCap {
-		dictCap = lzma.MinDictCap
+	if err := d.engine.start(data[:clen], usize, h.dictSize); err != nil {
+		return rec, 0, fmt.Errorf("%w: the LZMA2 decoder refused the block: %v", engineError(err), err)
 	}
-	cr := &countingReader{src: data[:clen]}
-	rd, err := lzma.Reader2Config{DictCap: int(dictCap)}.NewReader2(cr)
-	if err != nil {
-		return nil, rec, 0, fmt.Errorf("%w: the LZMA2 decoder refused the block: %v", ErrCorrupt, err)
-	}
-	start := len(out)
-	if need := uint64(len(out)) + usize + 1; uint64(cap(out)) < need {
-		// Grow geometrically so that many small blocks cost linear time,
-		// but never past the limit (plus the one spare byte readAll uses).
-		c := max(need, 2*uint64(cap(out)))
-		c = min(c, uint64(limit)+1)
-		n := make([]byte, len(out), c)
-		copy(n, out)
-		out = n
-	}
-	out, err = readAll(rd, out, start+int(usize))
-	if err != nil {
-		if errors.Is(err, ErrTooLarge) {
-			return nil, rec, 0, fmt.Errorf("%w: the LZMA2 data decodes to more than its chunks' %d bytes", ErrCorrupt, usize)
+	out.reserve(usize)
+	hs := newCheck(check)
+	var bcj x86State
+	bcj.reset(h.bcjStart)
+	var produced uint64
+	carry := 0 // bytes at the start of d.buf the BCJ filter has not finished
+	for {
+		n, rerr := d.engine.Read(d.buf[carry:])
+		end := carry + n
+		done := end
+		if h.bcj {
+			// The last four bytes of the block are never converted: at
+			// the end they are final as they are.
+			if done = bcj.filter(d.buf[:end], false); rerr == io.EOF {
+				done = end
+			}
 		}
-		return nil, rec, 0, err
+		if produced+uint64(done) > usize {
+			return rec, 0, fmt.Errorf("%w: the LZMA2 data decodes to more than its chunks' %d bytes", ErrCorrupt, usize)
+		}
+		if hs != nil {
+			hs.Write(d.buf[:done])
+		}
+		if _, err := out.Write(d.buf[:done]); err != nil {
+			return rec, 0, err
+		}
+		produced += uint64(done)
+		carry = copy(d.buf, d.buf[done:end])
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rec, 0, fmt.Errorf("%w: %v", engineError(rerr), rerr)
+		}
 	}
-	used := cr.off
-	produced := uint64(len(out) - start)
-	if used != clen || produced != usize {
-		return nil, rec, 0, fmt.Errorf("%w: the LZMA2 decoder used %d of %d bytes and produced %d of %d", ErrCorrupt, used, clen, produced, usize)
-	}
-	if h.bcj {
-		X86Decode(out[start:], h.bcjStart)
+	d.written += produced
+	if produced != usize {
+		return rec, 0, fmt.Errorf("%w: the LZMA2 data produced %d of its chunks' %d bytes", ErrCorrupt, produced, usize)
 	}
 
-	p := h.size + used
+	p := h.size + clen
 	for p%4 != 0 {
 		if p >= len(src) {
-			return nil, rec, 0, fmt.Errorf("%w: the block ends inside its padding", ErrTruncated)
+			return rec, 0, fmt.Errorf("%w: the block ends inside its padding", ErrTruncated)
 		}
 		if src[p] != 0 {
-			return nil, rec, 0, fmt.Errorf("%w: the block padding is not all zero", ErrFormat)
+			return rec, 0, fmt.Errorf("%w: the block padding is not all zero", ErrFormat)
 		}
 		p++
 	}
 	cs := checkSize(check)
 	if len(src)-p < cs {
-		return nil, rec, 0, fmt.Errorf("%w: the block ends inside its %s check", ErrTruncated, checkName(check))
+		return rec, 0, fmt.Errorf("%w: the block ends inside its %s check", ErrTruncated, checkName(check))
 	}
-	if hs := newCheck(check); hs != nil {
-		hs.Write(out[start:])
+	if hs != nil {
 		sum := hs.Sum(nil)
-		if check == CheckCRC32 || check == CheckCRC64 {
-			// The format stores CRCs little-endian; hash.Hash sums are big-endian.
-			reverse(sum)
-		}
+		// The format stores CRCs little-endian; hash.Hash sums are big-endian.
+		reverse(sum)
 		if !bytes.Equal(sum, src[p:p+cs]) {
-			return nil, rec, 0, fmt.Errorf("%w: the block's %s is %x, computed %x", ErrChecksum, checkName(check), src[p:p+cs], sum)
+			return rec, 0, fmt.Errorf("%w: the block's %s is %x, computed %x", ErrChecksum, checkName(check), src[p:p+cs], sum)
 		}
 	}
-	rec.unpadded = uint64(h.size+used) + uint64(cs)
+	rec.unpadded = uint64(h.size+clen) + uint64(cs)
 	rec.uncompressed = produced
-	return out, rec, p + cs, nil
+	return rec, p + cs, nil
 }
 
 // walkLZMA2 follows the LZMA2 chunk headers at the start of data to the end
 // marker, without decoding. It returns the length of the LZMA2 data including
 // the end marker and the total uncompressed size. It checks the framing rules
 // a decoder relies on: the first chunk resets the dictionary, the first LZMA
-// chunk sets new properties.
+// chunk sets new properties, each LZMA chunk's range coder starts with a 0
+// byte.
 func walkLZMA2(data []byte) (int, uint64, error) {
 	p := 0
 	var total uint64
@@ -561,30 +601,13 @@ func walkLZMA2(data []byte) (int, uint64, error) {
 		if len(data)-p-hdr < csize {
 			return 0, 0, fmt.Errorf("%w: an LZMA2 chunk's %d bytes overrun the input", ErrTruncated, csize)
 		}
+		if c >= 0x80 && data[p+hdr] != 0 {
+			// Every LZMA chunk starts a range coder, whose first byte is
+			// 0 (the engine shifts it out unread).
+			return 0, 0, fmt.Errorf("%w: the LZMA chunk at offset %d starts its range coder with %#02x, not 0", ErrCorrupt, p, data[p+hdr])
+		}
 		p += hdr + csize
 		total += usize
-	}
-}
-
-// readAll reads rd to its end marker, appending to out. The caller has made
-// cap(out) at least limit+1: reading one byte past limit is how an overrun is
-// noticed.
-func readAll(rd io.Reader, out []byte, limit int) ([]byte, error) {
-	for {
-		n, err := rd.Read(out[len(out):cap(out)])
-		out = out[:len(out)+n]
-		switch {
-		case len(out) > limit:
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
-		case err == io.EOF:
-			return out, nil
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, fmt.Errorf("%w: the LZMA2 data ends before its end marker", ErrTruncated)
-		case err != nil:
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-		case n == 0:
-			return nil, fmt.Errorf("%w: the LZMA2 decoder made no progress", ErrCorrupt)
-		}
 	}
 }
 

@@ -383,3 +383,61 @@ func TestWalkLZMA2(t *testing.T) {
 		t.Errorf("uncompressed chunks: %q, %v", got, err)
 	}
 }
+
+// chunkWriter records what it is given, checking the piece sizes.
+type chunkWriter struct {
+	t      *testing.T
+	b      []byte
+	pieces int
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	if len(p) > 64<<10 {
+		w.t.Errorf("a piece of %d bytes", len(p))
+	}
+	w.b = append(w.b, p...)
+	w.pieces++
+	return len(p), nil
+}
+
+// TestDecodeStreamTo: streaming decode gives the one-shot decode's bytes,
+// stream length and errors, for every vector and for damaged input.
+func TestDecodeStreamTo(t *testing.T) {
+	for _, v := range vectors {
+		if v.Twice {
+			continue
+		}
+		src := readVector(t, v.File)
+		want, wn, err := DecodeStream(src, 1<<20, 0)
+		if err != nil {
+			t.Fatalf("%s: DecodeStream: %v", v.File, err)
+		}
+		w := &chunkWriter{t: t}
+		n, err := DecodeStreamTo(w, src, 1<<20)
+		if err != nil || n != wn || !bytes.Equal(w.b, want) {
+			t.Errorf("%s: DecodeStreamTo: n %d (want %d), err %v, equal %v", v.File, n, wn, err, bytes.Equal(w.b, want))
+		}
+		if _, err := DecodeStreamTo(&chunkWriter{t: t}, src, len(want)-1); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: limit one below the output: %v", v.File, err)
+		}
+	}
+	good := readVector(t, "x86_crc32.xz")
+	for i := 0; i < len(good); i += 5 {
+		b := append([]byte{}, good...)
+		b[i] ^= 1 << (i % 8)
+		_, _, err1 := DecodeStream(b, 1<<20, 0)
+		_, err2 := DecodeStreamTo(&chunkWriter{t: t}, b, 1<<20)
+		if err1 == nil || err2 == nil || err1.Error() != err2.Error() {
+			t.Fatalf("bit flip at byte %d: DecodeStream %v, DecodeStreamTo %v", i, err1, err2)
+		}
+	}
+	// A writer's error ends decoding and comes back (wrapped).
+	stop := errors.New("stop")
+	if _, err := DecodeStreamTo(failWriter{stop}, good, 1<<20); !errors.Is(err, stop) {
+		t.Errorf("failing writer: %v", err)
+	}
+}
+
+type failWriter struct{ err error }
+
+func (w failWriter) Write([]byte) (int, error) { return 0, w.err }

@@ -207,9 +207,10 @@ func (b *BootMemory) scanPVH(m Mem, info uint64) {
 // ChooseHeap places the hypervisor heap, the frames behind the Go
 // runtime's memory, at the highest 2 MiB-aligned range of the low RAM run
 // that no excluded range touches. Its size is a sixteenth of that RAM,
-// between 64 and 256 MiB, but at least 16 times the largest module (an
-// XZ-packed kernel is decompressed in the heap) while that stays within a
-// quarter of the RAM. ok is false if there is no such range. Call it after
+// between 64 and 256 MiB, but at least 16 times the largest module while
+// that stays within a quarter of the RAM: the dom0 kernel's module is
+// copied into the heap and decoded there with the XZ dictionary (32 MiB
+// for Linux), though its output goes straight to dom0's frames. ok is false if there is no such range. Call it after
 // a Scan that left Err empty.
 //
 //go:nosplit

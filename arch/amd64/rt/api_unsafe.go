@@ -58,6 +58,20 @@ func Image() Range { return Range{Start: textPA - pageSize, End: imagePA(asmAddr
 // Heap returns the physical range of the hypervisor heap.
 func Heap() Range { return Range{Start: heap.Start, End: heap.End} }
 
+// SetHeapNote sets what a "gohv heap exhausted" panic says gohv was doing
+// (for instance which boot module it was unpacking); "" clears it. At most
+// len(heapNote) bytes are kept. Context: Go code, one caller at a time.
+func SetHeapNote(s string) {
+	heapNoteLen = 0
+	heapNoteLen = copy(heapNote[:], s)
+}
+
+// heapNote[:heapNoteLen] is SetHeapNote's text, read by heapExhausted.
+var (
+	heapNote    [160]byte
+	heapNoteLen int
+)
+
 // MemStats are the shim's counters.
 type MemStats struct {
 	HeapFrames, HeapPeakFrames uint64 // frames backing the runtime's memory now / at most

@@ -68,6 +68,20 @@ TEXT ·entry32(SB),NOSPLIT|NOFRAME,$0
 	MOVL	$TEXT_PA, SP
 	MOVL	AX, SI
 
+	// A CPU without long mode (CPUID 0x80000001 EDX bit 29) cannot run
+	// gohv: nolm32 says so on COM1 and halts. BX (the boot information)
+	// is kept in BP across CPUID.
+	MOVL	BX, BP
+	MOVL	$0x80000000, AX
+	CPUID
+	CMPL	AX, $0x80000001
+	JCS	nolm
+	MOVL	$0x80000001, AX
+	CPUID
+	BTL	$29, DX
+	JCC	nolm
+	MOVL	BP, BX
+
 	// DI = bootPT rounded up to a page.
 	CALL	·getpc32(SB)
 	MOVL	$·bootPT(SB), DX
@@ -144,6 +158,9 @@ pd:
 	ADDL	DX, AX
 	PUSHQ	AX
 	BYTE	$0xCB			// RETF (32-bit operand size): to entry64 in CS 0x08
+
+nolm:
+	CALL	·nolm32(SB)
 
 // getpc32 returns its caller's return address in AX. 32-bit mode only.
 TEXT ·getpc32(SB),NOSPLIT|NOFRAME,$0
@@ -418,3 +435,70 @@ TEXT ·reloadSegments(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ	$0xe008
 	PUSHQ	AX
 	BYTE	$0x48; BYTE $0xCB	// LRETQ
+
+// PUTC32 writes the character c on COM1 through putc32.
+#define PUTC32(c) MOVB $c, AX; CALL ·putc32(SB)
+
+// nolm32 prints Xen's message for a CPU without long mode on COM1,
+// "(XEN) ERR: Not a 64-bit CPU!", and halts for good. Context: entry32's
+// 32-bit protected mode, stack at TEXT_PA, interrupts off. Never returns.
+// Clobbers: AX, CX, DX, DI.
+TEXT ·nolm32(SB),NOSPLIT|NOFRAME,$0
+	PUTC32('\r')
+	PUTC32('\n')
+	PUTC32('(')
+	PUTC32('X')
+	PUTC32('E')
+	PUTC32('N')
+	PUTC32(')')
+	PUTC32(' ')
+	PUTC32('E')
+	PUTC32('R')
+	PUTC32('R')
+	PUTC32(':')
+	PUTC32(' ')
+	PUTC32('N')
+	PUTC32('o')
+	PUTC32('t')
+	PUTC32(' ')
+	PUTC32('a')
+	PUTC32(' ')
+	PUTC32('6')
+	PUTC32('4')
+	PUTC32('-')
+	PUTC32('b')
+	PUTC32('i')
+	PUTC32('t')
+	PUTC32(' ')
+	PUTC32('C')
+	PUTC32('P')
+	PUTC32('U')
+	PUTC32('!')
+	PUTC32('\r')
+	PUTC32('\n')
+halt:
+	CLI
+	HLT
+	JMP	halt
+
+// putc32 writes the byte in AL to COM1 (port 0x3f8) once the transmitter
+// is empty (line status 0x3fd bit 5), polling at most 65536 times so that a
+// machine without the UART does not hang here. The UART is left as the
+// firmware set it. Context: 32-bit protected mode (entry32, nolm32); only
+// instructions that encode alike in 32- and 64-bit mode. In: AL.
+// Clobbers: AX, CX, DX, DI.
+TEXT ·putc32(SB),NOSPLIT|NOFRAME,$0
+	MOVB	AX, CX
+	MOVL	$0x10000, DI
+	MOVL	$0x3fd, DX
+wait:
+	INB
+	TESTB	$0x20, AX
+	JNE	ready
+	DECL	DI
+	JNE	wait
+ready:
+	MOVB	CX, AX
+	MOVL	$0x3f8, DX
+	OUTB
+	RET

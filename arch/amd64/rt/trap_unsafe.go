@@ -255,7 +255,8 @@ func exitGroup(code int) {
 }
 
 // heapExhausted is fatal: the runtime asked for memory the hypervisor
-// heap no longer has.
+// heap no longer has. The line names the RAM the heap was sized from and
+// what gohv was doing (SetHeapNote).
 //
 //go:nosplit
 func heapExhausted() {
@@ -264,8 +265,23 @@ func heapExhausted() {
 	xdec(heap.Frames * pageSize >> 20)
 	xputs(" MiB of ")
 	xdec((heap.End - heap.Start) >> 20)
-	xputs(" MiB in use\n")
+	xputs(" MiB in use, ")
+	xdec(bootMem.RAMTop >> 20)
+	xputs(" MiB of RAM")
+	xputHeapNote()
+	xputs("\n")
 	panicBanner(0, 0)
+}
+
+// xputHeapNote writes ", while " and SetHeapNote's text, if any. (Apart
+// from heapExhausted to keep that frame, under panicBanner, small.)
+//
+//go:nosplit
+func xputHeapNote() {
+	if heapNoteLen > 0 && heapNoteLen <= len(heapNote) {
+		xputs(", while ")
+		xputs(unsafe.String(&heapNote[0], heapNoteLen))
+	}
 }
 
 // heapCorrupt is fatal: an mmap-window page table maps frame pa, which the
