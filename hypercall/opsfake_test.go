@@ -53,7 +53,7 @@ func (d *opsDomain) VCPUWaiter(v int) *sched.Waiter {
 	return nil
 }
 func (d *opsDomain) IsUp(v int) bool { return v == 0 }
-func (d *opsDomain) RegisterVCPUInfo(v int, mfn mm.MFN, off uint32) abi.Errno {
+func (d *opsDomain) RegisterVCPUInfo(_, v int, mfn mm.MFN, off uint32) abi.Errno {
 	d.infoCalls = append(d.infoCalls, infoCall{v, mfn, off})
 	return d.infoErr
 }

@@ -21,13 +21,16 @@ type VCPUOps interface {
 	// IsUp reports whether vCPU vcpu is up (Xen: not VPF_down).
 	IsUp(vcpu int) bool
 	// RegisterVCPUInfo moves vCPU vcpu's vcpu_info to frame mfn of the
-	// domain at offset (map_vcpu_info): -EINVAL if one was registered
-	// already, if vcpu is neither the caller nor down, if offset does not
-	// leave room for the 64 bytes, or if the frame is not the domain's
-	// or cannot be mapped writable.
-	RegisterVCPUInfo(vcpu int, mfn mm.MFN, offset uint32) abi.Errno
+	// domain at offset (map_vcpu_info), for the calling vCPU caller:
+	// -EINVAL if one was registered already, if vcpu is neither the
+	// caller nor down, if offset does not leave room for the 64 bytes (or
+	// is not 8-byte aligned: gohv's event delivery updates the words
+	// atomically), or if the frame is not the domain's or cannot be mapped
+	// writable.
+	RegisterVCPUInfo(caller, vcpu int, mfn mm.MFN, offset uint32) abi.Errno
 	// RegisterRunstateArea records the guest address of vCPU vcpu's
-	// runstate area (0 = none) and writes the runstate there once now.
+	// runstate area (0 = none); the runstate is written there before the
+	// vCPU next enters the guest, and whenever it changes.
 	RegisterRunstateArea(vcpu int, va mm.GuestVA)
 	// Runstate returns vCPU vcpu's runstate now (vcpu_runstate_get): the
 	// current state's time includes the time since it was entered.
@@ -89,7 +92,7 @@ func doVCPUOp(d *Dispatcher, c *Caller, a *Args) Result {
 		if !c.readGuest(arg, b[:]) {
 			return Errno(abi.EFAULT)
 		}
-		return Errno(ops.RegisterVCPUInfo(v, mm.MFN(le.Uint64(b[0:])), le.Uint32(b[8:])))
+		return Errno(ops.RegisterVCPUInfo(c.VCPU.ID(), v, mm.MFN(le.Uint64(b[0:])), le.Uint32(b[8:])))
 
 	case abi.VCPUOP_set_periodic_timer:
 		w := ops.VCPUWaiter(v)

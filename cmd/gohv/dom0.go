@@ -72,10 +72,11 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
-	mfns, _, err := dom0Frames(frames, machine, d, opts)
+	mfns, maxRes, err := dom0Frames(frames, machine, d, opts)
 	if err != nil {
 		return nil, err
 	}
+	d.SetMaxPages(maxRes / mm.PageSize)
 	cmdline := boot.StripImageName(info.Modules[0].Cmdline)
 	if extra != "" {
 		cmdline = strings.TrimSpace(cmdline + " " + extra)
