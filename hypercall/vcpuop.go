@@ -138,6 +138,18 @@ func doVCPUOp(d *Dispatcher, c *Caller, a *Args) Result {
 		w.StopSingleshot()
 		return Errno(0)
 
+	case abi.VCPUOP_down:
+		// The last vCPU going down shuts the domain down (poweroff), as
+		// Xen does: that is how a PV Linux halts after a panic with
+		// interrupts off. Taking down one vCPU of several needs vCPU
+		// hotplug, which gohv does not have.
+		for i := range ops.NrVCPUs() {
+			if i != v && ops.IsUp(i) {
+				return Errno(abi.ENOSYS)
+			}
+		}
+		return Errno(Shutdown(c.Domain, abi.SHUTDOWN_poweroff))
+
 	case abi.VCPUOP_get_physid:
 		id, ok := ops.PhysID(v)
 		if !ok {
@@ -148,8 +160,8 @@ func doVCPUOp(d *Dispatcher, c *Caller, a *Args) Result {
 		}
 		return Errno(0)
 	}
-	// initialise, up, down, send_nmi: not implemented (one vCPU per
-	// domain is all gohv runs yet).
+	// initialise, up, send_nmi: not implemented (one vCPU per domain is
+	// all gohv runs yet).
 	return Errno(abi.ENOSYS)
 }
 

@@ -28,6 +28,7 @@ func TestVCPUOpErrnos(t *testing.T) {
 		{name: "unknown vCPU before unknown cmd", cmd: 99, vcpu: 7, want: neg(abi.ENOENT)},
 		{name: "unknown cmd", cmd: 99, want: neg(abi.ENOSYS)},
 		{name: "VCPUOP_up not served", cmd: abi.VCPUOP_up, vcpu: 1, want: neg(abi.ENOSYS)},
+		{name: "down of a vCPU while another is up", cmd: abi.VCPUOP_down, vcpu: 1, want: neg(abi.ENOSYS)},
 		{name: "send_nmi not served", cmd: abi.VCPUOP_send_nmi, want: neg(abi.ENOSYS)},
 		{name: "periodic 1 ms", cmd: abi.VCPUOP_set_periodic_timer, arg: arg, mem: le64(1_000_000), want: 0},
 		{name: "periodic below 1 ms", cmd: abi.VCPUOP_set_periodic_timer, arg: arg, mem: le64(999_999), want: neg(abi.EINVAL)},
@@ -56,6 +57,15 @@ func TestVCPUOpErrnos(t *testing.T) {
 }
 
 func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+// The last vCPU up going down powers the domain off, as in Xen.
+func TestVCPUOpLastDown(t *testing.T) {
+	w := newOpsWorld(t)
+	checkRet(t, "down of the last vCPU up", w.call(1, abi.HYPERVISOR_vcpu_op, abi.VCPUOP_down, 0, 0), 0)
+	if code, ok := w.doms[1].state.ShutdownCode(); !ok || code != abi.SHUTDOWN_poweroff || len(w.doms[1].shutdowns) != 1 {
+		t.Fatalf("shutdown %d %v, calls %v", code, ok, w.doms[1].shutdowns)
+	}
+}
 
 func TestVCPUOpSingleshotOtherVCPU(t *testing.T) {
 	w := newOpsWorld(t)
