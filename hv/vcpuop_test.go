@@ -214,3 +214,24 @@ func TestENOSYSLine(t *testing.T) {
 		t.Errorf("ENOSYS line at the default loglvl: %s", logBuf2)
 	}
 }
+
+// Linux halts after a panic with VCPUOP_down of its one vCPU: the hardware
+// domain shuts down (poweroff), as on Xen, instead of spinning on -ENOSYS.
+func TestLastVCPUDownPowersOff(t *testing.T) {
+	_, d, fm, logBuf, _ := testGuest(t, true)
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_vcpu_op, abi.VCPUOP_down, 0, 0),
+		hypercallExit(abi.HYPERVISOR_vcpu_op, abi.VCPUOP_down, 0, 0),
+	}
+	d.VCPU(0).Run()
+	if len(fm.results) != 1 || strings.Join(fm.power, ",") != "poweroff" || !d.Stopped() {
+		t.Fatalf("%d entries after the down, power %v, stopped %v", len(fm.results), fm.power, d.Stopped())
+	}
+	if !strings.Contains(logBuf.String(), "Hardware Dom0 halted: powering off machine") {
+		t.Errorf("log: %s", logBuf)
+	}
+	// The run loop has ended: offline in the runstate.
+	if r := d.Runstate(0); r.State != abi.RUNSTATE_offline {
+		t.Errorf("runstate %d after the loop", r.State)
+	}
+}
