@@ -21,7 +21,8 @@ const relinquishBudget = 1024
 //  3. The mappings it holds of other domains' grants are dropped
 //     (gnttab_release_mappings), then its grant table goes and the
 //     table's frames return to the allocator.
-//  4. Each vCPU drops its GDT and its base pointers, and its timers stop.
+//  4. Each vCPU drops its GDT, its vcpu_info frame and its base
+//     pointers, and its timers stop.
 //  5. Its memory is relinquished: pins and page-table types dropped and
 //     every frame it owns released, shared_info with them; each frame
 //     that became free goes to the allocator after a TLB flush.
@@ -60,6 +61,7 @@ func (m *Machine) DestroyDomain(id abi.DomID) error {
 	space := d.Space()
 	for _, v := range d.vcpus {
 		v.pv.ReleaseGDT()
+		v.releaseVCPUInfo()
 		space.ReleaseVCPU(&v.tables)
 		v.waiter.Stop()
 	}

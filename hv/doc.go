@@ -22,6 +22,17 @@
 // to the allocator. A vCPU's vcpu_info address has one record too, its
 // domain's evtchn.Table (VCPUInfo).
 //
+// vcpu_op and memory_op: Domain implements hypercall.VCPUOps (vcpuop.go:
+// vcpu_info placement with a writable reference on its frame, the
+// runstate, kept on every change: block and poll sleeps through the
+// waiter's state hook, yields, the metal's interrupt exits until the next
+// entry, and written with the time info to the guest's registered areas)
+// and hypercall.MemoryOps (memop.go: page count and max_pages, extents
+// from the allocator, frames given back through mm.FrameTable.RemovePage,
+// exchanges through Steal, the M2P's frames, the host e820 of
+// Config.HostMemoryMap). At loglvl=all the first -ENOSYS a domain gets
+// for each hypercall and sub-op is named on the console (enosys.go).
+//
 // Pure: imports abi, arch, kernel, mm, evtchn, grant, sched, hypercall, hv/...,
 // internal/klog and the standard library; never the metal, never unsafe.
 // cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power

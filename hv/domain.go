@@ -47,6 +47,11 @@ type Domain struct {
 	vcpus      []*VCPU // fixed at creation
 	pages      uint64  // frames given by the builder
 
+	// mem is the domain's memory_op state (memop.go); enosys the
+	// hypercalls it has got -ENOSYS for (enosys.go).
+	mem    memState
+	enosys enosysSeen
+
 	// dying is Xen's is_dying: DestroyDomain has started; the vCPUs leave
 	// their run loops and never enter the guest again.
 	dying atomic.Bool
@@ -79,6 +84,7 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 		return nil, err
 	}
 	d := &Domain{m: m, id: c.ID, hardware: c.Hardware}
+	d.mem.io = c.IO
 	if err := d.create(c, space); err != nil {
 		d.undoCreate(space)
 		return nil, err
@@ -130,6 +136,7 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	for i := 0; i < c.VCPUs; i++ {
 		v := &VCPU{dom: d, id: i}
 		v.waiter = sched.NewWaiter(i, events, m.cfg.Clock, m.cfg.Timers)
+		v.initVCPUState()
 		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
 		if da, ok := m.cfg.Backend.(hypercall.DirectAccess); ok {
 			v.guest.Direct = da

@@ -77,6 +77,12 @@ type Config struct {
 	// the inclusive ranges it is not (the hypervisor's own devices).
 	Ports       PortIO
 	DeniedPorts [][2]uint16
+	// HostMemoryMap is the host's memory map from the boot information
+	// (any order; overlaps are clipped), for XENMEM_machine_memory_map.
+	HostMemoryMap []hypercall.E820Entry
+	// PhysCPU is the physical CPU's ids for VCPUOP_get_physid (nil:
+	// unknown, and get_physid is -EINVAL).
+	PhysCPU *PhysCPU
 }
 
 // Machine is the set of domains and the services they share. Safe for

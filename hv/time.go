@@ -112,6 +112,13 @@ func (v *VCPU) UpdateTime() {
 	b[20] = byte(sc.Shift)
 	ma := info + vcpuTimeOff
 	writeVersioned(v.dom.m.cfg.Mem, ma, ma+8, b[:])
+	// The second copy the guest registered (VCPUOP_register_vcpu_time_memory_area)
+	// and the runstate area are refreshed at the same points.
+	v.writeTimeArea(b[:])
+	v.st.mu.Lock()
+	rs := v.st.info
+	v.st.mu.Unlock()
+	v.writeRunstateArea(rs)
 }
 
 // updateWallClock writes shared_info's wall clock: the UTC time at system

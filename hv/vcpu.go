@@ -25,6 +25,7 @@ type VCPU struct {
 	caller hypercall.Caller
 	args   hypercall.Args // the hypercall being dispatched (heap: handlers get a pointer)
 	pv     *pv.VCPU       // the PV execution model's state of this vCPU
+	st     vcpuState      // runstate, registered areas, vcpu_info frame (vcpuop.go)
 
 	// BackendState is the metal's per-vCPU context (its FPU image); the
 	// Backend owns it.
@@ -86,7 +87,10 @@ func (v *VCPU) Run() {
 	b := d.m.cfg.Backend
 	v.waiter.Scheduled()
 	v.timeDue = true
+	v.st.up.Store(true)
+	defer v.setRunstate(abi.RUNSTATE_offline)
 	for !d.Stopped() {
+		v.scheduledIn()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
 			v.crash(err.Error())
@@ -117,7 +121,10 @@ func (v *VCPU) Run() {
 			v.exception(exit)
 		case arch.ExitInterrupt:
 			// Handled by the metal; the guest simply goes on. The timer's
-			// ticks are when the time info's age is looked at.
+			// ticks are when the time info's age is looked at. Until
+			// the next entry the vCPU is runnable, not running: it is
+			// preempted by the metal's interrupt (runstate).
+			v.setRunstate(abi.RUNSTATE_runnable)
 			v.timeDue = v.timeAged()
 		case arch.ExitBadSelector:
 			v.failsafe()
@@ -131,6 +138,9 @@ func (v *VCPU) hypercall() {
 	nr := r.RAX
 	v.args = hypercall.Args{r.RDI, r.RSI, r.RDX, r.R10, r.R8}
 	res := v.dom.m.disp.Dispatch(&v.caller, nr, &v.args)
+	if !res.Continue && res.Ret == enosysRet {
+		v.noteENOSYS(nr, &v.args)
+	}
 	switch nr {
 	case abi.HYPERVISOR_sched_op, abi.HYPERVISOR_sched_op_compat, abi.HYPERVISOR_multicall:
 		// The vCPU may have blocked or yielded: it is scheduled in again

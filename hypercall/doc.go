@@ -32,7 +32,11 @@
 //     (13); and the argument handling of event_channel_op (32) and its
 //     legacy form (16), grant_table_op (20), mmu_update (1), mmuext_op (26),
 //     update_va_mapping (14) and update_va_mapping_otherdomain (22), whose
-//     workers live in evtchn, grant, mm and sched.
+//     workers live in evtchn, grant, mm and sched; and of vcpu_op (24) and
+//     memory_op (12), whose workers are behind VCPUOps and MemoryOps (hv's
+//     Domain implements both: a Domain is asserted to them, and without
+//     them the call is -ENOSYS), plus MachineMemoryMap, Xen's rule for the
+//     host e820 dom0 sees.
 //     docs/hypercall-status.md lists every number and sub-op.
 //
 // # Imports
@@ -88,7 +92,15 @@
 //     privileged caller, as does DOMID_IO except for mmu_update (mm checks
 //     the I/O permission of each frame), as in Xen's dummy XSM policy.
 //   - Xen's guest_handle_okay range checks are reduced to overflow checks;
-//     unmapped or kernel addresses fault on the copy itself.
+//     unmapped or kernel addresses fault on the copy itself (so a
+//     reservation or exchange list that faults part-way stops there
+//     instead of failing up front).
+//   - VCPUOP_register_vcpu_info also refuses an offset that is not 8-byte
+//     aligned (-EINVAL): event delivery updates the words atomically.
+//     VCPUOP_initialise, up and send_nmi are -ENOSYS, and down only takes
+//     the last vCPU up (the domain powers off, as in Xen); XENMEM_memory_map is -ENOSYS for every domain (no
+//     set_memory_map), XENMEM_add_to_physmap -EACCES (PV is not
+//     translated).
 //   - SpaceGuest copies through the vCPU's kernel page tables: by the
 //     metal's DirectAccess when it can (the CPU's own walk of the loaded
 //     tables, as Xen's copy_from_guest), otherwise, and for the exact

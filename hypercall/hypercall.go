@@ -299,6 +299,8 @@ func init() {
 		abi.HYPERVISOR_multicall:                     doMulticall,
 		abi.HYPERVISOR_update_va_mapping:             doUpdateVAMapping,
 		abi.HYPERVISOR_set_timer_op:                  doSetTimerOp,
+		abi.HYPERVISOR_memory_op:                     doMemoryOp,
+		abi.HYPERVISOR_vcpu_op:                       doVCPUOp,
 		abi.HYPERVISOR_event_channel_op_compat:       doEventChannelOpCompat,
 		abi.HYPERVISOR_xen_version:                   doXenVersion,
 		abi.HYPERVISOR_console_io:                    doConsoleIO,

@@ -63,7 +63,10 @@
 // Allocator has its own lock; mm never holds both at once.
 //
 // Frame lifetime: a domain's frames come from Space.AllocFrame (or
-// Allocator + FrameTable.Assign) and go with FrameTable.Release; a frame
+// Allocator + FrameTable.Assign) and go with FrameTable.Release (or
+// RemovePage, decrease_reservation's form of it; Steal takes an unmapped
+// frame back whole for XENMEM_exchange, and the caller frees or
+// re-assigns it); a frame
 // whose last reference goes is listed by TakeFreed, and hv returns it to
 // the Allocator only after flushing every CPU's TLB. Hypervisor frames
 // shared with a domain (FrameTable.Share: shared_info, grant frames) are

@@ -16,7 +16,9 @@
 //   - Waiter: Block, Poll, Yield for the vCPU's own goroutine; Wake (the
 //     evtchn Notifier's Kick calls it), Interrupt/ClearInterrupt (pause,
 //     shutdown), the timer operations, and Scheduled/Descheduled, which
-//     start and stop the periodic timer as Xen does on context switch.
+//     start and stop the periodic timer as Xen does on context switch;
+//     SetStateHook tells hv when Block/Poll sleep and Yield gives way, for
+//     the vCPU's runstate.
 //
 // # Imports
 //

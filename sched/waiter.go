@@ -85,6 +85,26 @@ type Waiter struct {
 	// pollTimer is the timeout of the poll in progress; pollGen as above.
 	pollTimer Timer
 	pollGen   uint64
+
+	// stateHook hears the vCPU leave and re-enter the running state inside
+	// the waiter (SetStateHook); nil: nobody listens. Set before the vCPU
+	// runs, called only on the vCPU's own goroutine.
+	stateHook func(state int32)
+}
+
+// SetStateHook makes the waiter tell hook when its vCPU stops running
+// inside Block, Poll or Yield and when it runs again: hook(RUNSTATE_blocked)
+// before Block or Poll sleeps and hook(RUNSTATE_running) after it wakes;
+// hook(RUNSTATE_runnable) before Yield gives way and hook(RUNSTATE_running)
+// after. hv keeps the vCPU's runstate (VCPUOP_get_runstate_info, the
+// registered runstate area) with it. Call it before the vCPU first runs;
+// hook runs on the vCPU's goroutine with no lock of the waiter held.
+func (w *Waiter) SetStateHook(hook func(state int32)) { w.stateHook = hook }
+
+func (w *Waiter) setState(state int32) {
+	if w.stateHook != nil {
+		w.stateHook(state)
+	}
 }
 
 // NewWaiter returns the waiter of vCPU vcpu with the default 10 ms
@@ -134,8 +154,10 @@ func (w *Waiter) drain() {
 // sleep waits for a wake-up, with the periodic timer stopped meanwhile, as
 // Xen stops it while a vCPU is descheduled.
 func (w *Waiter) sleep() {
+	w.setState(abi.RUNSTATE_blocked)
 	w.Descheduled()
 	<-w.wake
+	w.setState(abi.RUNSTATE_running)
 	w.Scheduled()
 }
 
@@ -223,7 +245,9 @@ func (w *Waiter) stopPollTimer() {
 
 // Yield is SCHEDOP_yield: let other goroutines run, then return 0.
 func (w *Waiter) Yield() abi.Errno {
+	w.setState(abi.RUNSTATE_runnable)
 	runtime.Gosched()
+	w.setState(abi.RUNSTATE_running)
 	return 0
 }
 

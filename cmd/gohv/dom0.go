@@ -96,10 +96,11 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
-	mfns, _, err := dom0Frames(frames, machine, d, opts)
+	mfns, maxRes, err := dom0Frames(frames, machine, d, opts)
 	if err != nil {
 		return nil, err
 	}
+	d.SetMaxPages(maxRes / mm.PageSize)
 	log.Lines([]string{"*** Building a PV Dom0 ***"})
 	t0 := time.Now()
 	rt.SetHeapNote(fmt.Sprintf("unpacking dom0's kernel (module 0, %d KiB)", len(img)>>10))

@@ -9,6 +9,7 @@ import (
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 	"github.com/gohv/gohv/arch/amd64/rt"
+	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/hv"
 	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
@@ -193,7 +194,7 @@ func deniedPorts(uart uint16) [][2]uint16 {
 
 // newMachine builds the frame table, the M2P and its guest mapping, and
 // the hv machine over them.
-func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16) (*hv.Machine, error) {
+func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16, hostMap []hypercall.E820Entry) (*hv.Machine, error) {
 	mem := &machineMemory{}
 	entries := uint64(frames.FrameLimit())
 	n := mm.M2PFrames(entries)
@@ -237,6 +238,17 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: &backend{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
-		Version: hypercall.VersionInfo{Commandline: cmdline},
+		Version:       hypercall.VersionInfo{Commandline: cmdline},
+		HostMemoryMap: hostMap,
 	}), nil
+}
+
+// hostMemoryMap is the boot loader's memory map for
+// XENMEM_machine_memory_map (hv sorts it and clips overlaps).
+func hostMemoryMap(info *boot.Info) []hypercall.E820Entry {
+	m := make([]hypercall.E820Entry, 0, len(info.MemMap))
+	for _, r := range info.MemMap {
+		m = append(m, hypercall.E820Entry{Addr: r.Base, Size: r.Length, Type: r.Type})
+	}
+	return m
 }

@@ -78,7 +78,7 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
-	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase)
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, hostMemoryMap(info))
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
