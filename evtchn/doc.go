@@ -60,7 +60,7 @@
 // # Differences from Xen 4.17, on purpose
 //
 //   - FIFO is not implemented: EVTCHNOP_init_control returns -ENOSYS, so
-//     Linux stays on 2-level (pv-abi-ladder R3.3); expand_array gives
+//     Linux stays on 2-level; expand_array gives
 //     -EOPNOTSUPP and set_priority -ENOSYS as Xen's 2-level code does.
 //   - XSM is the dummy policy reduced to Config.Privileged: a domain acts
 //     on itself, a privileged domain on any (device-model targets are not
@@ -72,5 +72,5 @@
 //     (ResetCont), as Xen answers one with no reset to continue.
 //   - BindPIRQ records the binding (status, close, bind_vcpu, SendPIRQ
 //     work); routing the machine interrupt (pirq_guest_bind) belongs to
-//     the physdev code.
+//     package pirq, reached through Config.PIRQBind and PIRQUnbind.
 package evtchn
