@@ -42,7 +42,7 @@ type Machine struct {
 	mem    mm.MachineMemory
 	flush  mm.Flusher
 	nrGSIs int
-	nrIRQs int // GSIs, then the IRQs MSIs may get
+	nrIRQs int // Xen's nr_irqs: GSIs, then the IRQs MSIs may get
 
 	// mu guards everything below and every Table's mutable fields.
 	mu      sync.Mutex
@@ -72,8 +72,10 @@ func NewMachine(c Config) *Machine {
 		ctrl = noHardware{}
 	}
 	n := max(ctrl.NrGSIs(), 0)
+	// Xen's nr_irqs default with one CPU and a local APIC.
+	nrIRQs := max(16+NrDynamicVectors, 8*n)
 	return &Machine{ctrl: ctrl, frames: c.Frames, mem: c.Mem, flush: c.Flush,
-		nrGSIs: n, nrIRQs: n + NrDynamicVectors,
+		nrGSIs: n, nrIRQs: nrIRQs,
 		descs: map[IRQ]*desc{}, devices: map[SBDF]uint32{}}
 }
 
@@ -82,13 +84,15 @@ func (m *Machine) NrGSIs() int { return m.nrGSIs }
 
 // NrPIRQs is the number of PIRQs a new domain gets (Xen's d->nr_pirqs):
 // the hardware domain the GSIs plus one CPU's dynamic vectors
-// (arch_hwdom_irqs), others the GSIs plus ExtraDomUPIRQs.
+// (arch_hwdom_irqs), others the GSIs plus ExtraDomUPIRQs; never more than
+// the machine's IRQs (nr_irqs) or the EOI map's bits. With QEMU's 24
+// GSIs dom0 gets 208, as Xen 4.17 prints ("d0 has maximum 208 PIRQs").
 func (m *Machine) NrPIRQs(hardware bool) int {
 	n := m.nrGSIs + ExtraDomUPIRQs
 	if hardware {
 		n = m.nrGSIs + NrDynamicVectors
 	}
-	return min(n, maxPIRQs)
+	return min(n, m.nrIRQs, maxPIRQs)
 }
 
 // SetupGSI sets gsi's trigger mode and polarity (PHYSDEVOP_setup_gsi
