@@ -3,11 +3,16 @@ package hv
 import (
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pirq"
 )
 
 // This file wires physdev_op and platform_op to the machine: the vCPU's
 // I/O privileges, the wall clock every domain's shared_info shows, and
 // what the machine knows of its physical CPUs.
+
+// IRQs is the machine's guest interrupt state: the metal calls its
+// Interrupt for each interrupt of a guest-bound IRQ (see package pirq).
+func (m *Machine) IRQs() *pirq.Machine { return m.irqs }
 
 // X86_EFLAGS_IOPL's shift: the virtual IOPL is kept in RFLAGS position.
 const ioplShift = 12
