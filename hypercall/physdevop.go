@@ -153,7 +153,9 @@ func (d *Dispatcher) physdevOp(c *Caller, cmd int, arg uint64) abi.Errno {
 			return d.irqs.IOAPICWrite(base, reg, le.Uint32(b[12:]))
 		}
 		val, e := d.irqs.IOAPICRead(base, reg)
-		le.PutUint32(b[12:], val)
+		if e == 0 {
+			le.PutUint32(b[12:], val)
+		}
 		if !c.writeGuest(arg, b) { // copied back whatever the result, as Xen does
 			return abi.EFAULT
 		}
