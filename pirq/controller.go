@@ -9,17 +9,20 @@ type IRQ int
 // Trigger is an interrupt's trigger mode.
 type Trigger uint8
 
+// Values are physdev_setup_gsi's (and the IO-APIC entry's trigger bit):
+// Linux turns ACPI's constants into them.
 const (
-	Edge  Trigger = iota // ACPI's ACPI_EDGE_SENSITIVE (0 in physdev_setup_gsi)
-	Level                // ACPI_LEVEL_SENSITIVE (1)
+	Edge  Trigger = iota // triggering 0
+	Level                // triggering 1
 )
 
 // Polarity is an interrupt's polarity.
 type Polarity uint8
 
+// Values are physdev_setup_gsi's (and the IO-APIC entry's polarity bit).
 const (
-	ActiveHigh Polarity = iota // ACPI_ACTIVE_HIGH (0 in physdev_setup_gsi)
-	ActiveLow                  // ACPI_ACTIVE_LOW (1)
+	ActiveHigh Polarity = iota // polarity 0
+	ActiveLow                  // polarity 1
 )
 
 // SBDF names a PCI function: segment, bus, device and function (devfn =

@@ -37,9 +37,10 @@
 //   - Locking: one mutex per Machine (Xen's event_lock of every domain
 //     and the descriptors' locks together). Lock order: an evtchn table's
 //     lock, then the Machine's (evtchn calls Bind and Unbind with its lock
-//     held); the Machine never calls into evtchn or the Controller's
-//     delivery path with its own lock held except Controller methods,
-//     which must not call back into this package.
+//     held). The Machine calls no evtchn method with its own lock held
+//     (Interrupt sends, and EOI unmasks, after releasing it); it calls
+//     Controller methods with it held, and they must not call back into
+//     this package.
 //   - Workers take Go values and return Xen's errno as abi.Errno (0 on
 //     success); the hypercall layer decodes and encodes.
 //
