@@ -382,6 +382,15 @@ func (t *Table) BindVCPU(port Port, vcpu uint32) abi.Errno {
 	return 0
 }
 
+// Masked reports whether the guest has port masked in its evtchn_mask
+// (Xen's evtchn_port_is_masked); a word outside machine memory counts as
+// masked. It reads the guest-owned word without the table's lock.
+func (t *Table) Masked(port Port) bool {
+	mw, bit := maskWord(t.shared, port)
+	mask, ok := t.mem.Load64(mw)
+	return !ok || mask&bit != 0
+}
+
 // Unmask clears port's mask bit and, if the port was masked and is
 // pending, delivers it to its vCPU: selector bit, upcall_pending, kick
 // (EVTCHNOP_unmask). On a free or reserved port it does nothing.

@@ -87,6 +87,13 @@ func (d *Dispatcher) physdevOp(c *Caller, cmd int, arg uint64) abi.Errno {
 		}
 		return t.SetEOIMap(mm.MFN(le.Uint64(b)), cmd == abi.PHYSDEVOP_pirq_eoi_gmfn_v1)
 
+	case abi.PHYSDEVOP_IRQ_UNMASK_NOTIFY: // legacy: no argument
+		if t == nil {
+			return abi.ENOSYS
+		}
+		t.UnmaskNotify()
+		return 0
+
 	case abi.PHYSDEVOP_irq_status_query:
 		b, ok := c.physdevIn(arg, physdevStatusSize)
 		if !ok {

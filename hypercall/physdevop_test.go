@@ -122,6 +122,7 @@ func TestPhysdevOpTable(t *testing.T) {
 		{"pci_mmcfg_reserved bad flags", 0, abi.PHYSDEVOP_pci_mmcfg_reserved, mmcfg(3), neg(abi.EINVAL), nil},
 		{"dbgp_op unprivileged", 1, abi.PHYSDEVOP_dbgp_op, make([]byte, 6), neg(abi.EPERM), nil},
 		{"dbgp_op", 0, abi.PHYSDEVOP_dbgp_op, make([]byte, 6), 0, nil},
+		{"IRQ_UNMASK_NOTIFY", 0, abi.PHYSDEVOP_IRQ_UNMASK_NOTIFY, nil, 0, nil},
 		{"unknown command", 0, 99, nil, neg(abi.ENOSYS), nil},
 		{"restore_msi (not offered)", 0, abi.PHYSDEVOP_restore_msi, []byte{0, 0}, neg(abi.ENOSYS), nil},
 	}

@@ -374,3 +374,28 @@ func TestConcurrentDelivery(t *testing.T) {
 		t.Fatal("pin unmasked with nobody bound")
 	}
 }
+
+// IRQ_UNMASK_NOTIFY EOIs the in-flight PIRQs whose ports the guest has
+// unmasked, and leaves the masked ones.
+func TestUnmaskNotify(t *testing.T) {
+	r := newRig(t, pirqtest.New(24, 2))
+	d0 := r.tabs[0]
+	for _, g := range []int{10, 11} {
+		r.m.SetupGSI(g, pirq.Level, pirq.ActiveLow)
+		d0.MapGSI(d0, g, g)
+	}
+	p10, _ := r.events[0].BindPIRQ(10, 0)
+	p11, _ := r.events[0].BindPIRQ(11, 0)
+	r.m.Interrupt(10)
+	r.m.Interrupt(11)
+	// The guest masks port p11 (evtchn_mask at 2560 of its shared_info).
+	r.mem.Or64(mm.MFN(1).Addr()+2560+mm.Maddr(p11/64*8), 1<<(p11%64))
+	r.ctrl.Log = nil
+	d0.UnmaskNotify()
+	r.logged(t, "unmask 10")
+	if r.events[0].Masked(p10) || !r.events[0].Masked(p11) {
+		t.Fatal("Masked")
+	}
+	d0.UnmaskNotify()
+	r.logged(t)
+}

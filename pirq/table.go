@@ -433,6 +433,51 @@ func (t *Table) EOI(pirq uint32) abi.Errno {
 	return 0
 }
 
+// UnmaskNotify is the legacy PHYSDEVOP_IRQ_UNMASK_NOTIFY (Xen's
+// pirq_guest_unmask): every PIRQ with an interrupt in flight whose port
+// the guest no longer masks counts as EOIed.
+func (t *Table) UnmaskNotify() {
+	m := t.m
+	type waiting struct {
+		pirq int
+		port evtchn.Port
+	}
+	var ws []waiting
+	m.mu.Lock()
+	events := t.events
+	for p, info := range t.pirqs {
+		if info.masked && info.port != 0 {
+			ws = append(ws, waiting{p, info.port})
+		}
+	}
+	m.mu.Unlock()
+	if events == nil {
+		return
+	}
+	for _, w := range ws {
+		if !events.Masked(w.port) {
+			t.eoiIf(w.pirq, w.port)
+		}
+	}
+}
+
+// eoiIf ends pirq's in-flight interrupt if pirq is still bound to port.
+func (t *Table) eoiIf(pirq int, port evtchn.Port) {
+	m := t.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	info := t.pirqs[pirq]
+	if info == nil || info.port != port || info.state != stateMapped || !info.masked {
+		return
+	}
+	info.masked = false
+	d := m.descs[info.irq]
+	d.inFlight--
+	if d.inFlight == 0 {
+		m.ackDone(info.irq, d)
+	}
+}
+
 // Status is PHYSDEVOP_irq_status_query's worker: XENIRQSTAT_needs_eoi
 // always (as Xen 4.17 answers every PV domain: a guest without the EOI
 // map must EOI every PIRQ), XENIRQSTAT_shared when more than one domain
