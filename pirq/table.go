@@ -418,14 +418,7 @@ func (t *Table) EOI(pirq uint32) abi.Errno {
 		return abi.EINVAL
 	}
 	port, unmask, events := info.port, t.autoUnmask, t.events
-	if info.state == stateMapped && info.masked {
-		info.masked = false
-		d := m.descs[info.irq]
-		d.inFlight--
-		if d.inFlight == 0 {
-			m.ackDone(info.irq, d)
-		}
-	}
+	m.endInFlight(info)
 	m.mu.Unlock()
 	if unmask && port != 0 && events != nil {
 		events.Unmask(port)
@@ -466,8 +459,16 @@ func (t *Table) eoiIf(pirq int, port evtchn.Port) {
 	m := t.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	info := t.pirqs[pirq]
-	if info == nil || info.port != port || info.state != stateMapped || !info.masked {
+	if info := t.pirqs[pirq]; info != nil && info.port == port {
+		m.endInFlight(info)
+	}
+}
+
+// endInFlight is Xen's desc_guest_eoi: the domain is done with info's
+// delivered interrupt; once every bound domain is, the IRQ is
+// acknowledged as its ack type says. Caller holds m.mu.
+func (m *Machine) endInFlight(info *pirqInfo) {
+	if info.state != stateMapped || !info.masked {
 		return
 	}
 	info.masked = false
