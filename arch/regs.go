@@ -86,6 +86,7 @@ type Exit struct {
 	Vector    uint8  // exception or interrupt vector
 	ErrorCode uint64 // exceptions that push one (8, 10-14, 17, 21)
 	CR2       uint64 // faulting address for #PF
+	DR6       uint64 // the CPU's DR6 for #DB (0: not read)
 }
 
 // x86 exception vectors.

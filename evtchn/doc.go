@@ -39,7 +39,8 @@
 //
 // # Imports
 //
-// abi and mm only (tests also use mm/mmtest). No unsafe, no arch code.
+// abi, mm and internal/lockorder only (tests also use mm/mmtest). No unsafe,
+// no arch code.
 //
 // # Contracts
 //

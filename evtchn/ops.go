@@ -7,7 +7,10 @@ package evtchn
 // common/event_channel.c, including where a permission check comes after
 // the allocation of a port (alloc_unbound reports -ENOSPC before -EPERM).
 
-import "github.com/gohv/gohv/abi"
+import (
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/internal/lockorder"
+)
 
 // AllocUnbound allocates a port in domain dom (DOMID_SELF or the caller;
 // another domain only for a privileged caller) that domain remoteDom may
@@ -51,8 +54,8 @@ func (t *Table) BindInterdomain(remoteDom abi.DomID, remotePort Port) (Port, abi
 	if rd == nil {
 		return 0, abi.ESRCH
 	}
-	lockPair(t, rd)
-	defer unlockPair(t, rd)
+	lockorder.Lock(&t.mu, &rd.mu, t.dom, rd.dom)
+	defer lockorder.Unlock(&t.mu, &rd.mu)
 	lport, err := t.getFreePort()
 	if err != 0 {
 		return 0, err
@@ -200,8 +203,8 @@ func (t *Table) Close(port Port) abi.Errno {
 	// again, as the port may have changed meanwhile (tables never shrink,
 	// so port stays valid).
 	t.mu.Unlock()
-	lockPair(t, r)
-	defer unlockPair(t, r)
+	lockorder.Lock(&t.mu, &r.mu, t.dom, r.dom)
+	defer lockorder.Unlock(&t.mu, &r.mu)
 	c = t.chans[port]
 	if c.state == stateInterdomain && c.remote != r {
 		// Closed and re-bound to another domain meanwhile: Xen answers
@@ -280,15 +283,15 @@ func (t *Table) Send(port Port) abi.Errno {
 			return 0
 		}
 		t.mu.Unlock()
-		lockPair(t, r)
+		lockorder.Lock(&t.mu, &r.mu, t.dom, r.dom)
 		c = t.chans[port]
 		if c.state == stateInterdomain && c.remote == r && c.remotePort == rp {
 			r.setPending(r.chans[rp].vcpu, rp)
-			unlockPair(t, r)
+			lockorder.Unlock(&t.mu, &r.mu)
 			return 0
 		}
 		// The port changed while unlocked; evaluate it again.
-		unlockPair(t, r)
+		lockorder.Unlock(&t.mu, &r.mu)
 	}
 }
 

@@ -237,28 +237,6 @@ func (t *Table) lookupAny(dom abi.DomID) *Table {
 // on itself, and a privileged domain on any domain.
 func (t *Table) mayControl(d *Table) bool { return d == t || t.privileged }
 
-// lockPair takes the locks of a and b in domain-id order (once if a == b).
-func lockPair(a, b *Table) {
-	switch {
-	case a == b:
-		a.mu.Lock()
-	case a.dom < b.dom:
-		a.mu.Lock()
-		b.mu.Lock()
-	default:
-		b.mu.Lock()
-		a.mu.Lock()
-	}
-}
-
-// unlockPair releases what lockPair took.
-func unlockPair(a, b *Table) {
-	a.mu.Unlock()
-	if a != b {
-		b.mu.Unlock()
-	}
-}
-
 // valid reports whether port names allocated channel state (Xen's
 // port_is_valid). Caller holds t.mu.
 func (t *Table) valid(port Port) bool { return uint64(port) < uint64(len(t.chans)) }

@@ -47,8 +47,9 @@
 //
 // # Imports and contexts
 //
-// grant imports abi and mm only; no unsafe, no assembly. All methods run in
-// goroutine context (they lock and may allocate), never on the trap path.
+// grant imports abi, mm and internal/lockorder only; no unsafe, no
+// assembly. All methods run in goroutine context (they lock and may
+// allocate), never on the trap path.
 // Locking order: Tables.mu (read for ops, write for Create and Destroy),
 // then Table.mu in ascending domain id. Frames and Mapper are called with
 // table locks held and must not call back into grant.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/internal/lockorder"
 )
 
 // MapOp is one GNTTABOP_map_grant_ref element (struct gnttab_map_grant_ref).
@@ -136,8 +137,8 @@ func (ts *Tables) mapGrantRef(ld abi.DomID, op *MapOp) Status {
 	if lt == nil {
 		return GNTST_general_error
 	}
-	lock2(lt, rt)
-	defer unlock2(lt, rt)
+	lockorder.Lock(&lt.mu, &rt.mu, lt.dom, rt.dom)
+	defer lockorder.Unlock(&lt.mu, &rt.mu)
 
 	h := lt.allocHandle()
 	if h == noHandle {
@@ -282,8 +283,8 @@ func (ts *Tables) unmapGrantRef(ld abi.DomID, op *UnmapOp) Status {
 		// slot holds a pin.
 		panic(fmt.Sprintf("grant: d%d handle %#x names d%d, which has no grant table", ld, op.Handle, dom))
 	}
-	lock2(lt, rt)
-	defer unlock2(lt, rt)
+	lockorder.Lock(&lt.mu, &rt.mu, lt.dom, rt.dom)
+	defer lockorder.Unlock(&lt.mu, &rt.mu)
 	// Another unmap may have raced between the two lockings.
 	m := lt.maptrack[op.Handle]
 	if m.flags == 0 || m.dom != dom {

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/internal/lockorder"
 	"github.com/gohv/gohv/mm"
 )
 
@@ -238,7 +239,7 @@ func (ts *Tables) Release(d abi.DomID) int {
 		if rt == nil {
 			panic("grant: maptrack entry names a domain without a grant table")
 		}
-		lock2(lt, rt)
+		lockorder.Lock(&lt.mu, &rt.mu, lt.dom, rt.dom)
 		m = lt.maptrack[h] // re-read under both locks
 		if m.flags&(mapDevice|mapHost) != 0 {
 			done := m.flags & (mapDevice | mapHost | mapReadonly)
@@ -246,7 +247,7 @@ func (ts *Tables) Release(d abi.DomID) int {
 			ts.unpin(rt, m.ref, done)
 			n++
 		}
-		unlock2(lt, rt)
+		lockorder.Unlock(&lt.mu, &rt.mu)
 	}
 	return n
 }
@@ -416,25 +417,4 @@ func (ts *Tables) Has(d abi.DomID) bool {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
 	return ts.tables.get(d) != nil
-}
-
-// lock2 locks a and b (possibly the same table) in ascending domain order.
-func lock2(a, b *Table) {
-	switch {
-	case a == b:
-		a.mu.Lock()
-	case a.dom < b.dom:
-		a.mu.Lock()
-		b.mu.Lock()
-	default:
-		b.mu.Lock()
-		a.mu.Lock()
-	}
-}
-
-func unlock2(a, b *Table) {
-	a.mu.Unlock()
-	if a != b {
-		b.mu.Unlock()
-	}
 }

@@ -2,8 +2,8 @@ package hv
 
 import (
 	"encoding/binary"
+	"reflect"
 	"testing"
-	"unsafe"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
@@ -45,6 +45,7 @@ func (m *benchMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 func (m *benchMetal) FlushTLB()                 {}
 func (m *benchMetal) SetGDT(*VCPU, []mm.MFN)    {}
 func (m *benchMetal) InvalidatePage(mm.GuestVA) {}
+func (m *benchMetal) FlushCache(bool)           {}
 
 // benchLoop runs d's vCPU 0 through setup (which must not be empty: its
 // last step is untimed), then hot b.N times, then a shutdown, and returns
@@ -64,10 +65,20 @@ func benchLoop(b *testing.B, m *Machine, d *Domain, data mm.MFN, setup []func(*a
 	return bm.last
 }
 
+// Offsets in shared_info, read from the generated layout (reflect: a pure
+// package's tests use no unsafe either).
 var (
-	evtchnPendingOff = unsafe.Offsetof(abi.SharedInfo{}.EvtchnPending)
-	evtchnMaskOff    = unsafe.Offsetof(abi.SharedInfo{}.EvtchnMask)
+	evtchnPendingOff = sharedInfoOffset("EvtchnPending")
+	evtchnMaskOff    = sharedInfoOffset("EvtchnMask")
 )
+
+func sharedInfoOffset(field string) uintptr {
+	f, ok := reflect.TypeFor[abi.SharedInfo]().FieldByName(field)
+	if !ok {
+		panic("abi.SharedInfo has no field " + field)
+	}
+	return f.Offset
+}
 
 func BenchmarkHypercallLoop(b *testing.B) {
 	b.Run("null", func(b *testing.B) {

@@ -74,7 +74,8 @@ func TestDestroyDomain1000(t *testing.T) {
 	if _, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: true}); err != nil {
 		t.Fatal(err)
 	}
-	const rounds, pages, id = 1000, 1024, abi.DomID(1)
+	const pages, id = 1024, abi.DomID(1)
+	rounds := destroyRounds
 	start := m.cfg.Alloc.FreeFrames()
 	began := time.Now()
 	var peak uint64

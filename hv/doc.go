@@ -40,5 +40,11 @@
 // machineFlusher for the grant layer's references and released frames.
 // set_gdt's frames (held by hv/pv) go to the Backend too (SetGDT, through
 // pv.Domain.LoadGDT), which maps them in the hardware GDT when the vCPU
-// runs.
+// runs. Cache flushes (the hardware domain's WBINVD,
+// MMUEXT_FLUSH_CACHE[_GLOBAL]) reach it as FlushCache.
+//
+// Hardware state: what the PV layer changes that the CPU must follow (the
+// pv.Changed* bits: debug registers, CR4's loaded bits) the Backend takes
+// with VCPU.TakeChanged before an entry and reloads (DebugRegs,
+// LoadedCR4); the virtual CR0.TS it reads at every entry (VirtualTS).
 package hv

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/mm/mmtest"
@@ -25,11 +26,25 @@ type fakeMetal struct {
 	power   []string
 	// TLB maintenance asked for.
 	flushes, invlpgs int
+	caches           []string // FlushCache calls: "local" or "global"
 	gdt              []mm.MFN // the frames SetGDT last gave
+	// What Run found changed before each entry, and what it loaded.
+	changed  []uint32
+	dr       [4]uint64
+	dr7, cr4 uint64
 }
 
 func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 	f.results = append(f.results, *regs)
+	// As the metal: reload what the PV layer changed.
+	ch := v.TakeChanged()
+	f.changed = append(f.changed, ch)
+	if ch&pv.ChangedDebug != 0 {
+		f.dr, f.dr7 = v.DebugRegs()
+	}
+	if ch&pv.ChangedCR4 != 0 {
+		f.cr4 = v.LoadedCR4()
+	}
 	if len(f.steps) == 0 {
 		return arch.Exit{}, errNoSteps
 	}
@@ -40,10 +55,19 @@ func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
 func (f *fakeMetal) FlushTLB()                       { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
 func (f *fakeMetal) InvalidatePage(va mm.GuestVA)    { f.mu.Lock(); f.invlpgs++; f.mu.Unlock() }
 func (f *fakeMetal) SetGDT(v *VCPU, frames []mm.MFN) { f.gdt = append([]mm.MFN(nil), frames...) }
-func (f *fakeMetal) WriteRaw(p []byte)               { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
-func (f *fakeMetal) PowerOff()                       { f.power = append(f.power, "poweroff") }
-func (f *fakeMetal) Reboot()                         { f.power = append(f.power, "reboot") }
-func (f *fakeMetal) Halt()                           { f.power = append(f.power, "halt") }
+func (f *fakeMetal) FlushCache(global bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if global {
+		f.caches = append(f.caches, "global")
+	} else {
+		f.caches = append(f.caches, "local")
+	}
+}
+func (f *fakeMetal) WriteRaw(p []byte) { f.mu.Lock(); f.out.Write(p); f.mu.Unlock() }
+func (f *fakeMetal) PowerOff()         { f.power = append(f.power, "poweroff") }
+func (f *fakeMetal) Reboot()           { f.power = append(f.power, "reboot") }
+func (f *fakeMetal) Halt()             { f.power = append(f.power, "halt") }
 
 type errString string
 
@@ -57,9 +81,21 @@ const dataVA = 0x400000
 
 func testGuest(t testing.TB, hardware bool) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
 	t.Helper()
+	return testGuestIO(t, hardware, nil)
+}
+
+// ioCaps is an mm.IOPolicy with I/O port capabilities and no I/O memory.
+type ioCaps struct{}
+
+func (ioCaps) IOMemAllowed(mm.MFN) bool { return false }
+func (ioCaps) HasIOCaps() bool          { return true }
+
+// testGuestIO is testGuest with the domain's I/O policy.
+func testGuestIO(t testing.TB, hardware bool, io mm.IOPolicy) (*Machine, *Domain, *fakeMetal, *bytes.Buffer, mm.MFN) {
+	t.Helper()
 	m, fm, logBuf := testMachine(t)
 	mem, alloc, ft, m2p := m.cfg.Mem, m.cfg.Alloc, m.cfg.Frames, m.cfg.M2P
-	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware})
+	d, err := m.CreateDomain(DomainConfig{ID: 0, VCPUs: 1, Hardware: hardware, IO: io})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,3 +647,115 @@ func TestVCPUInfoMoves(t *testing.T) {
 		t.Errorf("upcall pending not seen at the new place: word %#x", load(0))
 	}
 }
+
+// TestCacheFlushReachesMetal: an emulated WBINVD and MMUEXT_FLUSH_CACHE(_GLOBAL)
+// run WBINVD on the metal for the hardware domain (WBINVD on every CPU, as
+// Xen's flush_all(FLUSH_CACHE)); another domain's WBINVD is ignored and its
+// MMUEXT_FLUSH_CACHE refused, and nothing reaches the metal.
+func TestCacheFlushReachesMetal(t *testing.T) {
+	for _, hw := range []bool{true, false} {
+		var io mm.IOPolicy
+		if hw {
+			io = ioCaps{}
+		}
+		m, d, fm, _, data := testGuestIO(t, hw, io)
+		m.cfg.Mem.Write(data.Addr(), []byte{0x0f, 0x09}) // wbinvd at dataVA
+		// Two struct mmuext_op (24 bytes each): only cmd is read.
+		var ops [48]byte
+		binary.LittleEndian.PutUint32(ops[0:], abi.MMUEXT_FLUSH_CACHE)
+		binary.LittleEndian.PutUint32(ops[24:], abi.MMUEXT_FLUSH_CACHE_GLOBAL)
+		m.cfg.Mem.Write(data.Addr()+0x100, ops[:])
+		fm.steps = []func(*arch.Regs) arch.Exit{
+			func(r *arch.Regs) arch.Exit {
+				r.RIP = dataVA
+				return arch.Exit{Kind: arch.ExitException, Vector: arch.VecGP}
+			},
+			hypercallExit(abi.HYPERVISOR_mmuext_op, dataVA+0x100, 1, 0, abi.DOMID_SELF),
+			hypercallExit(abi.HYPERVISOR_mmuext_op, dataVA+0x100+24, 1, 0, abi.DOMID_SELF),
+		}
+		d.VCPU(0).Run()
+		r := fm.results
+		if len(r) != 4 {
+			t.Fatalf("hardware=%v: %d entries, want 4", hw, len(r))
+		}
+		if r[1].RIP != dataVA+2 {
+			t.Errorf("hardware=%v: wbinvd not retired: rip %#x", hw, r[1].RIP)
+		}
+		want, rets := "global,local,global", [2]uint64{0, 0}
+		if !hw {
+			want = ""
+			eacces, einval := -int64(abi.EACCES), -int64(abi.EINVAL)
+			rets = [2]uint64{uint64(eacces), uint64(einval)}
+		}
+		if got := strings.Join(fm.caches, ","); got != want {
+			t.Errorf("hardware=%v: metal cache flushes %q, want %q", hw, got, want)
+		}
+		if r[2].RAX != rets[0] || r[3].RAX != rets[1] {
+			t.Errorf("hardware=%v: FLUSH_CACHE %#x, FLUSH_CACHE_GLOBAL %#x, want %#x, %#x", hw, r[2].RAX, r[3].RAX, rets[0], rets[1])
+		}
+	}
+}
+
+// TestChangedReachesMetal: breakpoints set by set_debugreg reach the
+// Backend before the next entry, once; a #DB exit's DR6 lands in the
+// virtual DR6 (get_debugreg(6)); a MOV to CR4 hands the Backend its
+// loaded bits.
+func TestChangedReachesMetal(t *testing.T) {
+	m, d, fm, logBuf, data := testGuest(t, true)
+	const dr7 = 0x400 | 1<<0 | 1<<2 | 1<<20 | 3<<22        // L0 exec, L1 write 4 bytes
+	m.cfg.Mem.Write(data.Addr(), []byte{0x0f, 0x22, 0xe0}) // mov %rax, %cr4
+	fm.steps = []func(*arch.Regs) arch.Exit{
+		hypercallExit(abi.HYPERVISOR_set_debugreg, 0, dataVA+0x10),
+		hypercallExit(abi.HYPERVISOR_set_debugreg, 1, dataVA+0x800),
+		hypercallExit(abi.HYPERVISOR_set_debugreg, 7, dr7),
+		func(r *arch.Regs) arch.Exit {
+			return arch.Exit{Kind: arch.ExitException, Vector: arch.VecDB, DR6: pv.DR6Default | 2}
+		},
+		hypercallExit(abi.HYPERVISOR_get_debugreg, 6),
+		func(r *arch.Regs) arch.Exit {
+			r.RIP, r.RAX = dataVA, 1<<16 // FSGSBASE (if the policy has it)
+			return arch.Exit{Kind: arch.ExitException, Vector: arch.VecGP}
+		},
+	}
+	// A #DB handler, so the bounce has somewhere to go.
+	v := d.VCPU(0)
+	v.pv.Traps[arch.VecDB] = abi.TrapInfo{Vector: arch.VecDB, Cs: 0xe033, Address: dataVA + 0x100}
+	v.Regs.CS, v.Regs.SS, v.Regs.RSP, v.Regs.RFLAGS = 0xe033, 0xe02b, dataVA+0xf00, 0x202
+	v.pv.Policy = pv.NewPolicy(pv.PolicyConfig{Host: fsgsHost{}, CR4: 1 << 5})
+	v.Run()
+	r := fm.results
+	if len(r) != 7 {
+		t.Fatalf("%d entries:\n%s", len(r), logBuf)
+	}
+	for i, want := range []uint32{0, pv.ChangedDebug, pv.ChangedDebug, pv.ChangedDebug, 0, 0} {
+		if fm.changed[i] != want {
+			t.Errorf("entry %d: changed %#x, want %#x", i, fm.changed[i], want)
+		}
+	}
+	if fm.dr != [4]uint64{dataVA + 0x10, dataVA + 0x800} || fm.dr7 != dr7 {
+		t.Errorf("metal got dr %#x dr7 %#x", fm.dr, fm.dr7)
+	}
+	if r[4].RIP != dataVA+0x100 {
+		t.Errorf("#DB bounced to %#x", r[4].RIP)
+	}
+	if r[5].RAX != pv.DR6Default|2 {
+		t.Errorf("get_debugreg(6) = %#x", r[5].RAX)
+	}
+	if fm.changed[6] != pv.ChangedCR4 || fm.cr4 != 1<<16 {
+		t.Errorf("after mov cr4: changed %#x, metal cr4 bits %#x", fm.changed[6], fm.cr4)
+	}
+}
+
+// fsgsHost is a CPU with leaf 7 and FSGSBASE, nothing else.
+type fsgsHost struct{}
+
+func (fsgsHost) CPUID(leaf, sub uint32) (a, b, c, d uint32) {
+	switch leaf {
+	case 0:
+		return 7, 0, 0, 0
+	case 7:
+		return 0, 1, 0, 0
+	}
+	return 0, 0, 0, 0
+}
+func (fsgsHost) ReadMSR(uint32) (uint64, bool) { return 0, false }

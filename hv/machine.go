@@ -36,6 +36,10 @@ type Backend interface {
 	// may be released once it returns. Called from v's goroutine, or by
 	// DestroyDomain after v has left Run for good.
 	SetGDT(v *VCPU, frames []mm.MFN)
+	// FlushCache writes back and invalidates caches (WBINVD): this CPU's,
+	// or every CPU's if global. Any goroutine; it may run with mm's
+	// FrameTable lock held, so it must not call into mm.
+	FlushCache(global bool)
 }
 
 // Power is what the machine does when the hardware domain stops.
@@ -169,7 +173,7 @@ func (f machineFlusher) FlushTLB(mm.FlushTarget)                       { f.m.cfg
 func (f machineFlusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
 	f.m.cfg.Backend.InvalidatePage(va)
 }
-func (f machineFlusher) FlushCache(bool) {}
+func (f machineFlusher) FlushCache(global bool) { f.m.cfg.Backend.FlushCache(global) }
 
 // grantMapper installs grant host mappings in the mapping domain's page
 // tables (the PV MMU owns them).

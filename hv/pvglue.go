@@ -116,9 +116,10 @@ func (p pvDomain) Out(port uint16, size int, val uint32) {
 	}
 }
 
-// WBINVD: the vCPU's caches are the machine's; nothing is cached that a
-// PV guest could observe under QEMU, and real hardware gets it with SMP.
-func (p pvDomain) WBINVD() {}
+// WBINVD flushes every CPU's caches, as Xen's emulated WBINVD does for a
+// domain allowed to flush them (flush_all(FLUSH_CACHE)); pv calls it only
+// for the hardware domain.
+func (p pvDomain) WBINVD() { p.v.dom.m.cfg.Backend.FlushCache(true) }
 
 func (p pvDomain) NewBasePtr(m mm.MFN) abi.Errno {
 	var op abi.MmuextOp

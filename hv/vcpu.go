@@ -76,7 +76,7 @@ func (f flusher) FlushTLB(mm.FlushTarget) { f.v.dom.m.cfg.Backend.FlushTLB() }
 func (f flusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
 	f.v.dom.m.cfg.Backend.InvalidatePage(va)
 }
-func (f flusher) FlushCache(bool) {}
+func (f flusher) FlushCache(global bool) { f.v.dom.m.cfg.Backend.FlushCache(global) }
 
 // Run runs the vCPU until its domain stops: it enters the guest through
 // the Backend and handles every exit. It must run on a goroutine the
@@ -228,6 +228,24 @@ func vecName(v uint8) string {
 	}
 	return "?"
 }
+
+// TakeChanged returns the pv.Changed* bits set since it was last called
+// and clears them: the Backend reloads what they name (DebugRegs,
+// LoadedCR4) before it enters the vCPU. Context: the vCPU's goroutine.
+func (v *VCPU) TakeChanged() uint32 {
+	c := v.pv.Changed
+	v.pv.Changed = 0
+	return c
+}
+
+// DebugRegs are the vCPU's DR0-3 and DR7 as the hardware must run it:
+// validated by set_debugreg/MOV DR (guest addresses only, no GD), without
+// the I/O breakpoints pv emulates.
+func (v *VCPU) DebugRegs() (dr [4]uint64, dr7 uint64) { return v.pv.DR, v.pv.DR7 }
+
+// LoadedCR4 are the bits of the vCPU's CR4 the real CR4 must have while
+// it runs (pv.CR4Loaded).
+func (v *VCPU) LoadedCR4() uint64 { return v.pv.CR4 & pv.CR4Loaded }
 
 // VirtualTS reports the vCPU's virtual CR0.TS (fpu_taskswitch, CLTS): the
 // metal runs it with the real TS set so its next FPU use exits with #NM.

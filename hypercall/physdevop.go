@@ -33,14 +33,9 @@ const (
 	physdevDbgpSize     = 6  // physdev_dbgp_op
 
 	physdevMaxArg = physdevMapSize
-	// iobmpBytes is Xen's IOBMP_BYTES: a full I/O bitmap (65536 ports).
-	iobmpBytes = 8192
 	// pxmOff is the offset of physdev_pci_device_add's optarr[0], the
 	// proximity domain read with XEN_PCI_DEV_PXM.
 	pxmOff = 12
-	// Hypervisor address range a guest handle may not start in (Xen's
-	// __addr_ok: below 1 << 47 or at or above HYPERVISOR_VIRT_END).
-	guestLowEnd = 1 << 47
 )
 
 // IOVCPU is the part of a PV vCPU that set_iopl and set_iobitmap change.
@@ -134,7 +129,9 @@ func (d *Dispatcher) physdevOp(c *Caller, cmd int, arg uint64) abi.Errno {
 			return abi.EFAULT
 		}
 		bitmap, ports := le.Uint64(b), le.Uint32(b[8:])
-		if !guestRangeOK(bitmap) || ports > 65536 {
+		// Xen's guest_handle_okay(bitmap, IOBMP_BYTES) on PV64 checks
+		// the start address only (__addr_ok).
+		if !mm.GuestAddrOK(mm.GuestVA(bitmap)) || ports > 65536 {
 			return abi.EINVAL
 		}
 		v, ok := c.VCPU.(IOVCPU)
@@ -294,12 +291,6 @@ func (d *Dispatcher) physdevOp(c *Caller, cmd int, arg uint64) abi.Errno {
 		return 0
 	}
 	return abi.ENOSYS
-}
-
-// guestRangeOK is Xen's PV64 guest_handle_okay for a full I/O bitmap: the
-// handle starts outside the hypervisor's range.
-func guestRangeOK(va uint64) bool {
-	return va < guestLowEnd || va >= abi.HYPERVISOR_VIRT_END
 }
 
 // pirqTarget resolves map_pirq's and unmap_pirq's domid and checks the

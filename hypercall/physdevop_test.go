@@ -75,6 +75,7 @@ func TestPhysdevOpTable(t *testing.T) {
 		{"set_iopl 4", 1, abi.PHYSDEVOP_set_iopl, u32s(4), neg(abi.EINVAL), nil},
 		{"set_iobitmap", 1, abi.PHYSDEVOP_set_iobitmap, iobmp(0x4000, 1024), 0, nil},
 		{"set_iobitmap in the hypervisor's range", 1, abi.PHYSDEVOP_set_iobitmap, iobmp(0xffff800000000000, 8), neg(abi.EINVAL), nil},
+		{"set_iobitmap non-canonical", 1, abi.PHYSDEVOP_set_iobitmap, iobmp(0x0000900000000000, 8), neg(abi.EINVAL), nil},
 		{"set_iobitmap too many ports", 1, abi.PHYSDEVOP_set_iobitmap, iobmp(0x4000, 65537), neg(abi.EINVAL), nil},
 		{"apic_read unprivileged", 1, abi.PHYSDEVOP_apic_read, apic(pirqtest.IOAPICBase, 1, 0), neg(abi.EPERM), nil},
 		{"apic_read", 0, abi.PHYSDEVOP_apic_read, apic(pirqtest.IOAPICBase, 1, 0), 0, apic(pirqtest.IOAPICBase, 1, 0x00170020)},

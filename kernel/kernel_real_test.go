@@ -1,3 +1,9 @@
+//go:build !race
+
+// The real-kernel tests decode a whole Debian kernel: `make test` runs
+// them in its plain pass; its race pass (pure packages under -race) leaves
+// them out, as they start no goroutines.
+
 package kernel
 
 import (
@@ -14,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // The tests here parse real guest kernels and compare what Parse says with
@@ -23,16 +30,10 @@ import (
 
 // realImage reads the file the environment variable env names. When env is
 // unset the test skips, unless GOHV_REQUIRE=1 or CI=true (make test sets
-// GOHV_REQUIRE), where it fails.
+// GOHV_REQUIRE), where it fails (internal/testenv).
 func realImage(t *testing.T, env string) []byte {
 	t.Helper()
-	path := os.Getenv(env)
-	if path == "" {
-		if os.Getenv("GOHV_REQUIRE") == "1" || os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set, and GOHV_REQUIRE=1 or CI=true require this test to run", env)
-		}
-		t.Skipf("%s is not set", env)
-	}
+	path := testenv.NeedEnv(t, env, "`make test` sets it from scripts/fetch-*.sh")
 	img, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

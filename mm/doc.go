@@ -5,7 +5,7 @@
 // types and reference counts, and the mmu_update / mmuext_op /
 // update_va_mapping workers that keep a 64-bit PV guest's page tables safe.
 //
-// Imports: the abi package and the standard library only. No unsafe, no
+// Imports: abi, arch (Canonical) and the standard library only. No unsafe, no
 // assembly; everything builds and is tested on the host (mmtest holds the
 // fake machine memory and a recording Flusher).
 //

@@ -1,5 +1,10 @@
 package mm
 
+import (
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch"
+)
+
 // x86-64 page-table entry bits as a 64-bit PV guest writes them (Intel SDM
 // vol. 3A 4.5, tables 4-15 to 4-20) and the software bits Xen gives
 // meaning to. Xen names the high bits in its 24-bit "flags" encoding
@@ -25,8 +30,8 @@ const (
 	// _PAGE_AVAIL_HIGH are bits 52-62, free for the guest.
 	_PAGE_AVAIL_HIGH uint64 = 0x7ff << 52
 	// _PAGE_GNTTAB (Xen flag bit 22, PTE bit 62) marks an L1 entry created
-	// by a grant map; a guest may not set it (debug Xen's
-	// L1_DISALLOW_MASK, and the ladder document's rule).
+	// by a grant map; a guest may not set it (as in debug Xen's
+	// L1_DISALLOW_MASK).
 	_PAGE_GNTTAB uint64 = 1 << 62
 	_PAGE_NX     uint64 = 1 << 63
 
@@ -65,10 +70,11 @@ const (
 	ptEntries = 512 // entries per table
 	// XenL4FirstSlot and XenL4SlotCount are the L4 slots owned by the
 	// hypervisor in every PV L4 (ROOT_PAGETABLE_FIRST_XEN_SLOT 256 ..
-	// ROOT_PAGETABLE_LAST_XEN_SLOT 271): 0xFFFF800000000000 up to
-	// 0xFFFF880000000000.
-	XenL4FirstSlot = 256
-	XenL4SlotCount = 16
+	// ROOT_PAGETABLE_LAST_XEN_SLOT 271): those mapping HYPERVISOR_VIRT_START
+	// (0xFFFF800000000000) up to HYPERVISOR_VIRT_END (0xFFFF880000000000),
+	// 2^39 bytes a slot.
+	XenL4FirstSlot = (abi.HYPERVISOR_VIRT_START >> 39) % ptEntries
+	XenL4SlotCount = (abi.HYPERVISOR_VIRT_END - abi.HYPERVISOR_VIRT_START) >> 39
 )
 
 // pteMFN returns the frame an entry points at.
@@ -117,24 +123,12 @@ func adjustUpper(level int, e uint64) uint64 {
 // isXenL4Slot reports whether L4 slot i belongs to the hypervisor.
 func isXenL4Slot(i int) bool { return i >= XenL4FirstSlot && i < XenL4FirstSlot+XenL4SlotCount }
 
-// Virtual address layout (64-bit PV): canonical addresses below 2^47 and
-// from HYPERVISOR_VIRT_END up are the guest's; the 16 L4 slots from
-// 0xFFFF800000000000 are the hypervisor's.
-const (
-	hypervisorVirtStart GuestVA = 0xffff800000000000
-	hypervisorVirtEnd   GuestVA = 0xffff880000000000
-)
-
-// canonical reports whether va is a canonical 48-bit address.
-func canonical(va GuestVA) bool {
-	top := uint64(va) >> 47
-	return top == 0 || top == 0x1ffff
-}
-
-// guestAddrOK is Xen's __addr_ok for 64-bit PV: a canonical address outside
-// the hypervisor's range.
-func guestAddrOK(va GuestVA) bool {
-	return uint64(va) < 1<<47 || va >= hypervisorVirtEnd
+// GuestAddrOK reports whether a 64-bit PV guest may use va (Xen's
+// __addr_ok): va is canonical and outside the hypervisor's range
+// HYPERVISOR_VIRT_START..END (the 16 L4 slots from XenL4FirstSlot).
+func GuestAddrOK(va GuestVA) bool {
+	a := uint64(va)
+	return arch.Canonical(a) && (a < abi.HYPERVISOR_VIRT_START || a >= abi.HYPERVISOR_VIRT_END)
 }
 
 // tableIndex returns the index of va in its level-n table (n = 1..4).

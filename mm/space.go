@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch"
 )
 
 // IOPolicy answers a domain's I/O-memory questions (Xen's iomem_caps and
@@ -424,7 +425,7 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 		if !self {
 			return abi.EPERM
 		}
-		if va := GuestVA(op.LinearAddr()); canonical(va) {
+		if va := GuestVA(op.LinearAddr()); arch.Canonical(uint64(va)) {
 			f.InvalidatePage(FlushTarget{Scope: FlushLocal}, va)
 		}
 		return 0
@@ -433,7 +434,7 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 		if !self {
 			return abi.EPERM
 		}
-		if va := GuestVA(op.LinearAddr()); guestAddrOK(va) {
+		if va := GuestVA(op.LinearAddr()); GuestAddrOK(va) {
 			f.InvalidatePage(FlushTarget{Scope: FlushAll}, va)
 		}
 		return 0
@@ -448,7 +449,7 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 		t := FlushTarget{Scope: FlushMulti, Mask: mask}
 		if op.Cmd == abi.MMUEXT_TLB_FLUSH_MULTI {
 			f.FlushTLB(t)
-		} else if va := GuestVA(op.LinearAddr()); guestAddrOK(va) {
+		} else if va := GuestVA(op.LinearAddr()); GuestAddrOK(va) {
 			f.InvalidatePage(t, va)
 		}
 		return 0
@@ -482,7 +483,7 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 		if ents != 0 {
 			base = GuestVA(op.LinearAddr())
 		}
-		if uint64(base)&(PageSize-1) != 0 || !guestAddrOK(base) || ents > maxLDTEntries {
+		if uint64(base)&(PageSize-1) != 0 || !GuestAddrOK(base) || ents > maxLDTEntries {
 			return abi.EINVAL
 		}
 		v.LDTBase, v.LDTEnts = base, ents
@@ -634,7 +635,7 @@ func (s *Space) UpdateVAMapping(v *VCPUTables, va GuestVA, pte uint64, flags uin
 // findL1e walks the L4 at root down to the L1 entry that maps va
 // (map_guest_l1e): every upper entry on the way must be present. mu held.
 func (ft *FrameTable) findL1e(root MFN, va GuestVA) (l1 MFN, ptr Maddr, ok bool) {
-	if root == 0 || !guestAddrOK(va) {
+	if root == 0 || !GuestAddrOK(va) {
 		return 0, 0, false
 	}
 	tab := root
@@ -662,7 +663,7 @@ func (s *Space) Translate(cr3 MFN, va GuestVA, write bool) (Maddr, abi.Errno) {
 	ft := s.ft
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	if !guestAddrOK(va) {
+	if !GuestAddrOK(va) {
 		return 0, abi.EFAULT
 	}
 	pi := ft.page(cr3)

@@ -6,11 +6,15 @@ set -euo pipefail
 
 pkgs=(
 	qemu-system-x86           # qemu-system-x86_64: every boot test (TCG)
-	grub-pc-bin grub-common   # grub-mkrescue + the i386-pc modules: GRUB boot tests
+	grub-pc-bin grub-common   # grub-mkrescue + the i386-pc modules: GRUB boot tests; grub-file
 	xorriso mtools            # grub-mkrescue's ISO backend
 	libxen-dev                # Xen 4.17 public headers: abi generation
 	xen-hypervisor-4.17-amd64 # the reference Xen: size/boot benchmarks, guest cross-checks
-	gcc binutils              # test guests (tests/guests)
+	gcc binutils              # test guests (tests/guests); readelf: internal/image tests
+	make gzip                 # the image build (build/gohv.gz), the test guests
+	xz-utils                  # xz: the kernel tests decompress Linux's payload with it
+	dpkg apt                  # dpkg-deb, apt-get download: scripts/fetch-kernel.sh, scripts/fetch-grub-xen.sh
+	libc6-dev                 # go test -race (cgo) in `make test`
 )
 
 missing=()

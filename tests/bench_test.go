@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // Benchmarks compare gohv with Debian's Xen 4.17 booted in the same
@@ -25,10 +27,7 @@ func xenImage(b *testing.B, dir string) (elf, gz string) {
 	gz = "/boot/xen-4.17-amd64.gz"
 	f, err := os.Open(gz)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatalf("Xen 4.17 missing (xen-hypervisor-4.17-amd64): %v", err)
-		}
-		b.Skipf("Xen 4.17 not installed: %v", err)
+		testenv.Missing(b, "Xen 4.17 not installed (xen-hypervisor-4.17-amd64): %v", err)
 	}
 	defer f.Close()
 	zr, err := gzip.NewReader(f)

@@ -237,9 +237,10 @@ func TestConsoleInput(t *testing.T) {
 	defer func() { <-qemuCPUSlots }()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "tcg", "-display", "none", "-no-reboot",
+	g := startGroup(t, ctx, "qemu-system-x86_64", "-accel", "tcg", "-display", "none", "-no-reboot",
 		"-nodefaults", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
 		"-m", "512M", "-kernel", elf, "-append", "selftest=console")
+	cmd := g.cmd
 	stdin, err := cmd.StdinPipe()
 	must(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -254,7 +255,7 @@ func TestConsoleInput(t *testing.T) {
 			io.WriteString(stdin, "serial ok\r") // no debug-key letters (h, m, R)
 		}
 	}
-	err = cmd.Wait()
+	err = g.wait()
 	r := result{serial: out.String(), exit: -1}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -12,17 +12,20 @@ import (
 
 const module = "github.com/gohv/gohv"
 
-// layer places every package of the module in ARCHITECTURE.md's import
-// order: a package may import project packages of a lower layer only (a
-// package's own helper subpackages, e.g. mm/mmtest, sit at their parent's
-// layer plus one half and are imported by _test files only). The metal
-// (arch/...) is its own stack that only commands may import.
+// layer places every package of the module in gohv's import order (the
+// packages' doc.go files say what each may import): a package may import
+// project packages of a lower layer only (a package's own helper
+// subpackages, e.g. mm/mmtest, sit at their parent's layer and are
+// imported by _test files only). The metal (arch/...) is its own stack
+// that only commands may import.
 var layer = map[string]int{
 	"abi":               0,
 	"arch":              0,
 	"internal/klog":     0,
 	"internal/selftest": 0,
 	"internal/image":    0,
+	"internal/chacha20": 0,
+	"internal/testenv":  0,
 	"mm":                1,
 	"evtchn":            2,
 	"pirq":              3,
@@ -32,18 +35,45 @@ var layer = map[string]int{
 	"sched":             3,
 	"hypercall":         4,
 	"hv":                5,
+
+	"internal/lockorder": 0, // evtchn's and grant's two-lock helper
+	// The metal's pure parts (no unsafe, no assembly, host-tested):
+	// descriptor, page-table and boot-memory arithmetic, and the Linux
+	// system-call ABI the shim decodes. arch/amd64 and arch/amd64/rt
+	// import them; hw imports only abi and arch (layer 0), linux nothing
+	// of the project.
+	"arch/amd64/hw":    1, // imports abi and arch (the guest ranges)
+	"arch/amd64/linux": 0,
 }
 
 // metal packages may use unsafe and assembly; nothing pure may import them.
 var metal = map[string]bool{"arch/amd64": true, "arch/amd64/rt": true}
 
 type pkgInfo struct {
-	ImportPath string
-	Imports    []string
-	GoFiles    []string
-	SFiles     []string
-	Dir        string
+	ImportPath   string
+	Imports      []string
+	TestImports  []string // of the package's own _test files
+	XTestImports []string // of its external (package x_test) _test files
+	GoFiles      []string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	SFiles       []string
+	Dir          string
 }
+
+// testHelpers are the project packages that exist for tests only: a
+// package's helper subpackage named after it (mm/mmtest, sched/schedtest)
+// and internal/testenv. Only _test files, other helpers and a helper's own
+// subpackages (a go:generate command) import them.
+// A new helper package is listed here.
+var testHelpers = map[string]bool{
+	"internal/testenv":            true,
+	"mm/mmtest":                   true,
+	"sched/schedtest":             true,
+	"kernel/internal/testvectors": true, // and its go:generate command, testvectors/gen
+}
+
+func testHelper(name string) bool { return testHelpers[name] }
 
 func listPackages(t *testing.T) []pkgInfo {
 	t.Helper()
@@ -80,7 +110,7 @@ func layerOf(p string) (int, bool) {
 	return 0, false
 }
 
-// TestImportRules holds ARCHITECTURE.md's rules with `go list`: pure
+// TestImportRules holds gohv's import rules with `go list`: pure
 // packages import no unsafe, have no assembly and never reach the metal
 // (also transitively, through -deps); project imports run one way; only
 // commands import arch/amd64/...; unsafe lives only in *_unsafe.go files.
@@ -91,7 +121,7 @@ func TestImportRules(t *testing.T) {
 		isMetal := metal[name]
 		myLayer, layered := layerOf(name)
 		if !isCmd && !isMetal && !layered && name != "tests" {
-			t.Errorf("%s: no layer in tests/deps_test.go: place it in ARCHITECTURE.md's order", name)
+			t.Errorf("%s: no layer in tests/deps_test.go: place it in the import order", name)
 			continue
 		}
 		for _, imp := range p.Imports {
@@ -130,6 +160,70 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s/%s imports unsafe: unsafe lives only in *_unsafe.go files", name, f)
 			}
 		}
+	}
+}
+
+// TestTestImportRules holds the same rules for the packages' _test files
+// (internal and external): a pure package's tests import no unsafe and
+// never the metal, and their project imports go down the layers as the
+// package's own do, except for the package itself (external tests), its
+// own subpackages and the test helpers (testHelper). Test helpers are
+// imported by _test files (and other helpers) only, never by a package's
+// own code.
+func TestTestImportRules(t *testing.T) {
+	pkgs := listPackages(t)
+	tested := 0
+	listed := map[string]bool{}
+	for _, p := range pkgs {
+		listed[rel(p.ImportPath)] = true
+	}
+	for h := range testHelpers {
+		if !listed[h] {
+			t.Errorf("test helper %s (testHelpers) is not a package of the module", h)
+		}
+	}
+	for _, p := range pkgs {
+		name := rel(p.ImportPath)
+		isCmd := strings.HasPrefix(name, "cmd/")
+		isMetal := metal[name]
+		for _, imp := range p.Imports {
+			if dep := rel(imp); strings.HasPrefix(imp, module+"/") && testHelper(dep) && !testHelper(name) && !strings.HasPrefix(name, dep+"/") {
+				t.Errorf("%s imports the test helper %s outside its _test files", name, dep)
+			}
+		}
+		if isCmd || isMetal || name == "tests" {
+			continue
+		}
+		myLayer, layered := layerOf(name)
+		if !layered {
+			continue // TestImportRules reports it
+		}
+		imports := append(append([]string(nil), p.TestImports...), p.XTestImports...)
+		if len(p.TestGoFiles)+len(p.XTestGoFiles) > 0 {
+			tested++
+		}
+		for _, imp := range imports {
+			if imp == "unsafe" {
+				t.Errorf("%s: a _test file imports unsafe: pure packages' tests may not", name)
+			}
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			dep := rel(imp)
+			if metal[dep] {
+				t.Errorf("%s: a _test file imports the metal package %s", name, dep)
+				continue
+			}
+			if dep == name || strings.HasPrefix(dep, name+"/") || testHelper(dep) {
+				continue
+			}
+			if depLayer, ok := layerOf(dep); ok && depLayer >= myLayer && !strings.HasPrefix(name, dep+"/") {
+				t.Errorf("%s (layer %d): a _test file imports %s (layer %d): imports must go down the layers", name, myLayer, dep, depLayer)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no pure package has _test files: go list gave no test files")
 	}
 }
 

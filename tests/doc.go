@@ -3,11 +3,16 @@
 // GRUB (multiboot and multiboot2, from an ISO made with grub-mkrescue) and
 // through QEMU's PVH loader, and assert on exact serial-console lines and
 // on QEMU's exit status; the PV test guests of tests/guests run as dom0
-// of gohv and of Debian's Xen 4.17 and must agree; Debian's Linux runs as
-// dom0 as far as gohv takes it. deps_test.go holds the import rules of
-// ARCHITECTURE.md. bench_test.go and bench_guests_test.go have the
-// benchmarks against Xen (`make bench`), never timed tests.
+// of gohv and of Debian's Xen 4.17 and must agree, as must Debian's GRUB
+// for Xen PV (grub_xen_test.go); Debian's Linux runs as dom0 as far as
+// gohv takes it. deps_test.go holds gohv's import rules, for the packages
+// and for their _test files. bench_test.go and bench_guests_test.go have
+// the benchmarks against Xen (`make bench`), never timed tests.
 //
-// A missing tool (QEMU, grub-mkrescue) skips a test on a developer's
-// machine and fails it in CI (CI=true).
+// A missing tool or input (QEMU, grub-mkrescue, Debian's Xen, GOHV_VMLINUZ,
+// GOHV_GRUB_XEN) skips a test only under a plain `go test` on a
+// developer's machine; under `make test` (GOHV_REQUIRE=1) and in CI
+// (CI=true) it fails the test (internal/testenv). Every QEMU the harness
+// starts runs in a process group of its own that is killed whatever ends
+// the test.
 package tests

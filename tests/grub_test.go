@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // grubISO makes a BIOS-bootable ISO with grub-mkrescue whose only menu entry
@@ -15,10 +17,7 @@ func grubISO(t *testing.T, gz string, mb int, cmdline string) string {
 	t.Helper()
 	need(t, "grub-mkrescue", "xorriso", "mformat")
 	if _, err := os.Stat("/usr/lib/grub/i386-pc/multiboot2.mod"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("GRUB i386-pc modules missing (grub-pc-bin): %v", err)
-		}
-		t.Skip("grub-pc-bin not installed")
+		testenv.Missing(t, "GRUB i386-pc modules missing (grub-pc-bin): %v", err)
 	}
 	dir := t.TempDir()
 	root := filepath.Join(dir, "iso")

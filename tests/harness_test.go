@@ -12,8 +12,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // repoRoot is the module root (tests/..).
@@ -22,17 +26,11 @@ var repoRoot = func() string {
 	return filepath.Dir(filepath.Dir(f))
 }()
 
-// need skips (developer machine) or fails (CI=true) when tool is missing.
+// need skips (a plain `go test` on a developer's machine) or fails
+// (GOHV_REQUIRE=1 from `make test`, or CI=true) when a tool is missing.
 func need(tb testing.TB, tools ...string) {
 	tb.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				tb.Fatalf("%s is missing (CI=true: `make deps` should have installed it)", tool)
-			}
-			tb.Skipf("%s not installed", tool)
-		}
-	}
+	testenv.NeedTool(tb, tools...)
 }
 
 var (
@@ -68,6 +66,10 @@ type boot struct {
 	// of exiting, and to time a boot to a line (result.duration, to within
 	// the 10 ms poll).
 	stopAt string
+	// failOn ends the run (killing QEMU) the moment a serial line matches
+	// one of these: a crash or panic print after which waiting is useless.
+	// The line is result.failure.
+	failOn []*regexp.Regexp
 }
 
 // result is what a run produced.
@@ -76,6 +78,57 @@ type result struct {
 	exit     int  // QEMU's exit status; -1 if killed
 	stopped  bool // the stopAt text appeared
 	duration time.Duration
+	failure  string // the first line that matched boot.failOn
+}
+
+// group is a command run in a process group of its own (Setpgid), so
+// that whatever ends the test ends every process it started, not only the
+// direct child (exec.CommandContext kills only that one): the group is
+// killed when the context is done (cmd.Cancel), as soon as Wait returns
+// (grandchildren left behind), and in tb.Cleanup if the command was never
+// waited for (the test failed, called FailNow or panicked in between).
+// Pdeathsig also kills the direct child if the test binary itself dies
+// (go test -timeout), when no cleanup runs.
+type group struct {
+	cmd    *exec.Cmd
+	reaped atomic.Bool // Wait returned: the pgid may belong to someone else now
+}
+
+func startGroup(tb testing.TB, ctx context.Context, name string, args ...string) *group {
+	tb.Helper()
+	g := &group{cmd: exec.CommandContext(ctx, name, args...)}
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	g.cmd.Cancel = g.kill
+	// Wait returns this long after the kill even if a grandchild still
+	// holds an output pipe.
+	g.cmd.WaitDelay = 5 * time.Second
+	tb.Cleanup(func() {
+		if !g.reaped.Load() {
+			g.kill()
+		}
+	})
+	return g
+}
+
+// wait waits for the command, then kills what is left of its group.
+func (g *group) wait() error {
+	err := g.cmd.Wait()
+	g.kill()
+	g.reaped.Store(true)
+	return err
+}
+
+// kill sends SIGKILL to the whole process group (its pgid is the leader's
+// pid). It is a no-op before Start.
+func (g *group) kill() error {
+	if g.cmd.Process == nil {
+		return nil
+	}
+	err := syscall.Kill(-g.cmd.Process.Pid, syscall.SIGKILL)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
 }
 
 // qemuBase is the machine every test boots: TCG, no display, the serial
@@ -105,7 +158,8 @@ func run(tb testing.TB, b boot) result {
 	serial := filepath.Join(tb.TempDir(), "serial.log")
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(qemuBase(serial, !b.noDebugExit), b.args...)...)
+	g := startGroup(tb, ctx, "qemu-system-x86_64", append(qemuBase(serial, !b.noDebugExit), b.args...)...)
+	cmd := g.cmd
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	t0 := time.Now()
@@ -113,7 +167,7 @@ func run(tb testing.TB, b boot) result {
 		tb.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- g.wait() }()
 	res := result{exit: -1}
 	// The run stops once the line holding stopAt is complete, so that the
 	// assertions see all of it.
@@ -124,6 +178,7 @@ func run(tb testing.TB, b boot) result {
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	scanned := 0 // bytes of the serial log that failOn has seen, whole lines
 wait:
 	for {
 		select {
@@ -137,13 +192,23 @@ wait:
 			}
 			break wait
 		case <-tick.C:
-			if stopLineRe != nil {
-				if s, _ := os.ReadFile(serial); stopLineRe.Match(s) {
-					res.stopped = true
-					cmd.Process.Kill()
-					<-done
-					break wait
-				}
+			if stopLineRe == nil && len(b.failOn) == 0 {
+				continue
+			}
+			s, _ := os.ReadFile(serial)
+			l, n := firstMatch(s[min(scanned, len(s)):], b.failOn)
+			scanned += n
+			if l != "" {
+				res.failure = l
+				g.kill()
+				<-done
+				break wait
+			}
+			if stopLineRe != nil && stopLineRe.Match(s) {
+				res.stopped = true
+				g.kill()
+				<-done
+				break wait
 			}
 		}
 	}
@@ -154,11 +219,34 @@ wait:
 	if stopRe != nil && !res.stopped && stopRe.MatchString(res.serial) {
 		res.stopped = true
 	}
+	if res.failure == "" {
+		res.failure, _ = firstMatch([]byte(res.serial+"\n"), b.failOn)
+	}
 	if ctx.Err() != nil {
 		tb.Errorf("QEMU timed out after %v; serial:\n%s\nstderr: %s", b.timeout, res.serial, stderr.String())
 	}
 	tb.Logf("QEMU %v: exit %d in %v", b.args, res.exit, res.duration.Round(time.Millisecond))
 	return res
+}
+
+// firstMatch returns the first complete line of log that matches one of
+// res ("" if none), and how many bytes of whole lines it looked at.
+func firstMatch(log []byte, res []*regexp.Regexp) (string, int) {
+	n := 0
+	for len(res) > 0 {
+		i := bytes.IndexByte(log[n:], '\n')
+		if i < 0 {
+			break // an incomplete line: wait for the rest
+		}
+		line := bytes.TrimRight(log[n:n+i], "\r")
+		n += i + 1
+		for _, re := range res {
+			if re.Match(line) {
+				return string(line), n
+			}
+		}
+	}
+	return "", n
 }
 
 // wantLines asserts that every line in want appears in the serial log as a

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // guestTests are the PV test guests of tests/guests (built by
@@ -46,6 +48,10 @@ var guestTests = []struct {
 	{"startinfo-hcpage", "startinfo-hcpage.elf", "SUCCESS"},
 	{"gdt", "gdt.elf", "SUCCESS"},
 	{"gdt-hcpage", "gdt-hcpage.elf", "SUCCESS"},
+	{"timer", "timer.elf", "SUCCESS"},
+	{"timer-hcpage", "timer-hcpage.elf", "SUCCESS"},
+	{"debugreg", "debugreg.elf", "SUCCESS"},
+	{"debugreg-hcpage", "debugreg-hcpage.elf", "SUCCESS"},
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot
@@ -87,10 +93,7 @@ func guestsDir(tb testing.TB) string {
 func xenForGuests(tb testing.TB) string {
 	tb.Helper()
 	if _, err := os.Stat(xenGuestsGz); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s is missing (CI=true: install xen-hypervisor-4.17-amd64)", xenGuestsGz)
-		}
-		tb.Skipf("%s not installed", xenGuestsGz)
+		testenv.Missing(tb, "%s not installed (xen-hypervisor-4.17-amd64)", xenGuestsGz)
 	}
 	xenOnce.Do(func() {
 		xenGuestsELF = filepath.Join(repoRoot, "build", "xen", "xen-4.17.elf")

@@ -1,5 +1,7 @@
 package amd64
 
+import "github.com/gohv/gohv/arch/amd64/hw"
+
 // Port I/O, MSRs, control registers and descriptor-table loads, each one
 // instruction (cpu_amd64.s). All are safe in any context; none allocates.
 
@@ -57,30 +59,31 @@ const (
 	CR4_SMAP = 1 << 21
 )
 
-// RFLAGS bits.
+// RFLAGS bits (arch/amd64/hw owns them).
 const (
-	RFLAGS_TF   = 1 << 8
-	RFLAGS_IF   = 1 << 9
-	RFLAGS_DF   = 1 << 10
-	RFLAGS_NT   = 1 << 14
-	RFLAGS_RF   = 1 << 16
-	RFLAGS_VM   = 1 << 17
-	RFLAGS_AC   = 1 << 18
-	RFLAGS_IOPL = 3 << 12
+	RFLAGS_TF   = hw.RFLAGS_TF
+	RFLAGS_IF   = hw.RFLAGS_IF
+	RFLAGS_DF   = hw.RFLAGS_DF
+	RFLAGS_NT   = hw.RFLAGS_NT
+	RFLAGS_RF   = hw.RFLAGS_RF
+	RFLAGS_VM   = hw.RFLAGS_VM
+	RFLAGS_AC   = hw.RFLAGS_AC
+	RFLAGS_IOPL = hw.RFLAGS_IOPL
 )
 
-// Page-table entry bits.
+// Page-table entry bits: the pure package arch/amd64/hw owns them and
+// the encodings built from them.
 const (
-	PTE_P   = 1 << 0
-	PTE_W   = 1 << 1
-	PTE_U   = 1 << 2
-	PTE_PWT = 1 << 3
-	PTE_PCD = 1 << 4
-	PTE_A   = 1 << 5
-	PTE_D   = 1 << 6
-	PTE_PS  = 1 << 7
-	PTE_G   = 1 << 8
-	PTE_NX  = 1 << 63
+	PTE_P   = hw.PTE_P
+	PTE_W   = hw.PTE_W
+	PTE_U   = hw.PTE_U
+	PTE_PWT = hw.PTE_PWT
+	PTE_PCD = hw.PTE_PCD
+	PTE_A   = hw.PTE_A
+	PTE_D   = hw.PTE_D
+	PTE_PS  = hw.PTE_PS
+	PTE_G   = hw.PTE_G
+	PTE_NX  = hw.PTE_NX
 
-	PTE_ADDR = 0x000FFFFFFFFFF000
+	PTE_ADDR = hw.PTE_ADDR
 )

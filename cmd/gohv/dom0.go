@@ -68,7 +68,7 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if k.Parms.PAE == kernel.XEN_PAE_EXTCR3 || k.Parms.PAE == kernel.XEN_PAE_BIMODAL {
 		assist |= 1 << abi.VMASST_TYPE_pae_extended_cr3
 	}
-	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, VMAssist: assist})
+	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, VMAssist: assist, IO: dom0IO{}})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gohv/gohv/hv"
 	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
+	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/sched"
 )
@@ -51,14 +53,39 @@ func context(v *hv.VCPU) *rt.GuestContext {
 
 // backend is hv's Backend on arch/amd64/rt. (Pointer receivers: the
 // interface calls then need no wrapper, on the path of every exit.)
-type backend struct{}
+type backend struct {
+	hostDebugTraps uint64 // rt.HostDebugTraps's count last logged
+}
 
-// Run enters the guest with the vCPU's context on the metal.
-func (*backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
+// Run enters the guest with the vCPU's context on the metal, after
+// loading what the PV layer changed (its breakpoints, its CR4 bits; TS is
+// passed on every entry).
+func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
+	g := context(v)
+	if ch := v.TakeChanged(); ch != 0 {
+		if ch&pv.ChangedXCR0 != 0 {
+			// The policy offers no XSAVE (PolicyConfig.XCR0 is 0), so this
+			// is a bug: refuse rather than run with the wrong XCR0.
+			return arch.Exit{}, errXCR0
+		}
+		if ch&pv.ChangedDebug != 0 {
+			g.SetDebugRegs(v.DebugRegs())
+		}
+		if ch&pv.ChangedCR4 != 0 {
+			g.SetCR4(v.LoadedCR4())
+		}
+	}
 	var exit arch.Exit
-	err := context(v).Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
+	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
+	if n, dr6, rip := rt.HostDebugTraps(); n != b.hostDebugTraps {
+		// As Xen's do_debug for a #DB in hypervisor context.
+		b.hostDebugTraps = n
+		log.Guestf(int(v.Domain().ID()), v.ID(), klog.Warning, "Hit #DB in Xen context: %04x:%016x, dr6 %x", 0xe008, rip, dr6)
+	}
 	return exit, err
 }
+
+var errXCR0 = errors.New("XCR0 changed, but the metal does not context-switch XSAVE state")
 
 // SetGDT maps the vCPU's GDT frames in the hardware GDT when it runs.
 func (*backend) SetGDT(v *hv.VCPU, frames []mm.MFN) {
@@ -78,7 +105,11 @@ func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 	return rt.CopyToGuest(uint64(va), src, uint64(cr3.Addr()))
 }
 
-func (*backend) FlushTLB()                    { rt.RequestTLBFlush() }
+func (*backend) FlushTLB() { rt.RequestTLBFlush() }
+
+// FlushCache runs WBINVD. gohv runs on one CPU, so this CPU's caches are
+// every CPU's: global and local are the same flush.
+func (*backend) FlushCache(global bool)       { amd64.Wbinvd() }
 func (*backend) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
 func (metal) PowerOff() { rt.PowerOff(0) }
@@ -118,6 +149,15 @@ func (h hostCPU) ReadMSR(idx uint32) (uint64, bool) {
 	v, ok := h.msrs[idx]
 	return v, ok
 }
+
+// dom0IO is the hardware domain's mm.IOPolicy: it holds I/O port
+// capabilities (every port but deniedPorts, as Xen's dom0), so it may
+// choose cache attributes and flush caches (MMUEXT_FLUSH_CACHE); it maps
+// no I/O memory yet.
+type dom0IO struct{}
+
+func (dom0IO) IOMemAllowed(mm.MFN) bool { return false }
+func (dom0IO) HasIOCaps() bool          { return true }
 
 // ports performs dom0's permitted port I/O.
 type ports struct{}
@@ -186,7 +226,9 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16
 	// guests read in vcpu_time_info and give back in set_timer_op.
 	clock := sched.NewHostClockSince(time.Now().Add(-rt.Uptime()))
 	policy := pv.NewPolicy(pv.PolicyConfig{
-		Host: newHostCPU(), CR0: amd64.ReadCR0(), CR4: amd64.ReadCR4(),
+		// XCR0 0: the metal saves only XMM0-15/MXCSR at an exit and never
+		// sets CR4.OSXSAVE, so guests get no XSAVE (XSETBV is #UD).
+		Host: newHostCPU(), CR0: amd64.ReadCR0(), CR4: amd64.ReadCR4(), XCR0: 0,
 		MachineAddrBits: uint8(bits.Len64(uint64(frames.FrameLimit())) + mm.PageShift),
 		TSC:             pv.TSCInfo{KHz: uint32(rt.TSCHz() / 1000), CPUKHz: uint32(rt.TSCHz() / 1000)},
 	})

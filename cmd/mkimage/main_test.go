@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gohv/gohv/internal/image"
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // The test binary itself is a Go ELF64 with the same layout rules as gohv
@@ -18,14 +19,14 @@ func testInput(t *testing.T) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, "os.Executable: %v", err)
 	}
 	b, err := os.ReadFile(exe)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := image.Stamp(b, 0); err != nil {
-		t.Skipf("test binary is not stampable on this host (%v); internal/image covers Stamp", err)
+		testenv.Missing(t, "test binary is not stampable on this host (%v); internal/image covers Stamp", err)
 	}
 	in := filepath.Join(t.TempDir(), "in.elf")
 	if err := os.WriteFile(in, b, 0o644); err != nil {

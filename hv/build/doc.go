@@ -6,7 +6,7 @@
 // toolstack (tools/libs/guest/xg_dom_x86.c) and dom0 builder
 // (xen/arch/x86/pv/dom0_build.c) do.
 //
-// Imports: abi, mm, kernel and the standard library. Pure: no unsafe, no
+// Imports: abi, arch, mm, kernel and the standard library. Pure: no unsafe, no
 // assembly, no hardware; guest memory is reached only through
 // mm.MachineMemory, the M2P through the M2PSetter interface (*mm.M2P
 // satisfies it), the hypervisor's L4 slots through a callback.

@@ -1,3 +1,9 @@
+//go:build !race
+
+// The real-kernel tests decode a whole Debian kernel: `make test` runs
+// them in its plain pass; its race pass (pure packages under -race) leaves
+// them out, as they start no goroutines.
+
 package build
 
 import (
@@ -5,6 +11,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/gohv/gohv/internal/testenv"
 	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/mm/mmtest"
@@ -12,16 +19,10 @@ import (
 
 // realImage reads the file the environment variable env names. When env is
 // unset the test skips, unless GOHV_REQUIRE=1 or CI=true (make test sets
-// GOHV_REQUIRE), where it fails.
+// GOHV_REQUIRE), where it fails (internal/testenv).
 func realImage(t *testing.T, env string) []byte {
 	t.Helper()
-	path := os.Getenv(env)
-	if path == "" {
-		if os.Getenv("GOHV_REQUIRE") == "1" || os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set, and GOHV_REQUIRE=1 or CI=true require this test to run", env)
-		}
-		t.Skipf("%s is not set", env)
-	}
+	path := testenv.NeedEnv(t, env, "`make test` sets it from scripts/fetch-*.sh")
 	img, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

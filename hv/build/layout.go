@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
@@ -53,10 +54,6 @@ const (
 	pageShift = mm.PageShift
 	mib4      = 4 << 20
 	kib512    = 512 << 10
-	// hypervisor-owned VA range (L4 slots 256-271) and the canonical split.
-	hvStart   = 0xffff800000000000
-	hvEnd     = 0xffff880000000000
-	lowHalfTo = 1 << 47
 )
 
 // Segment is one loadable kernel segment.
@@ -275,10 +272,10 @@ func vaRangeOK(start, size uint64) bool {
 	if size == 0 {
 		return true
 	}
-	if start < lowHalfTo {
-		return end <= lowHalfTo
+	if start < arch.LowerHalfEnd {
+		return end <= arch.LowerHalfEnd
 	}
-	return start >= hvEnd
+	return start >= abi.HYPERVISOR_VIRT_END
 }
 
 // Plan lays out the initial memory of a PV domain. See the package

@@ -91,7 +91,7 @@ func (v *VCPU) Bounce(r *arch.Regs, f Frame) error {
 		n += 4
 	}
 	size := uint64(8 * n)
-	if top < size || !canonical(top-size) || !canonical(top-1) {
+	if top < size || !arch.Canonical(top-size) || !arch.Canonical(top-1) {
 		return crashf("bad bounce frame: stack %#x not canonical", top)
 	}
 	base := top - size
@@ -259,8 +259,22 @@ func (v *VCPU) HandleException(r *arch.Regs, e arch.Exit) error {
 		return v.injectSoftInt(r, e.Vector)
 	case arch.VecPF:
 		return v.InjectException(r, arch.VecPF, e.ErrorCode, e.CR2)
+	case arch.VecDB:
+		if e.DR6 != 0 {
+			v.DR6 = MergeDR6(v.DR6, e.DR6)
+		}
 	}
 	return v.InjectException(r, e.Vector, e.ErrorCode, 0)
+}
+
+// MergeDR6 folds the DR6 a #DB left in the CPU into the guest's virtual
+// DR6, as Xen's #DB handler does: conditions that read as one when they
+// happen (B0-B3, BD, BS, BT) accumulate until the guest clears them;
+// those that read as zero (RTM, bit 16) are cleared.
+func MergeDR6(virt, hw uint64) uint64 {
+	virt |= hw &^ DR6Default
+	virt &= hw | ^uint64(DR6Default)
+	return virt
 }
 
 var vecNames = [...]string{"divide error", "debug", "nmi", "int3", "overflow", "bounds", "invalid opcode",

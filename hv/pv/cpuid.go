@@ -24,8 +24,12 @@ type TSCInfo struct {
 type PolicyConfig struct {
 	Host HostCPU
 	// CR0 and CR4 are the hypervisor's real CR0 and CR4 while a PV guest
-	// runs; XCR0 is the host's supported XCR0 (the largest a guest may
-	// set).
+	// runs (the guest-controlled bits aside, see FixupCR4). XCR0 is the
+	// largest XCR0 the metal context-switches (loads on entry, saves its
+	// XSAVE state at exit): 0 when it switches none. XSAVE and everything
+	// built on it (AVX, AVX-512, ...) are offered only when the real CR4
+	// has OSXSAVE and XCR0 has x87|SSE; otherwise XSETBV is #UD, as on a
+	// CPU without XSAVE.
 	CR0, CR4, XCR0 uint64
 	// MachineAddrBits is the machine address width Xen's leaf
 	// 0x40000005 EBX reports (flsl(max MFN) + 12).
@@ -48,7 +52,6 @@ type Policy struct {
 	xsave    bool
 	fsgsbase bool
 	de       bool
-	tsc      bool
 	xcr0Max  uint64
 }
 
@@ -78,7 +81,6 @@ const (
 	cpuid1COSXSAVE    = 1 << 27
 	cpuid1CHypervisor = 1 << 31
 	cpuid1DDE         = 1 << 2
-	cpuid1DTSC        = 1 << 4
 	// Leaf 7.0 EBX: FSGSBASE BMI1 HLE AVX2 FDP_EXCP_ONLY BMI2 ERMS RTM
 	// NO_FPU_SEL AVX512F/DQ RDSEED ADX AVX512_IFMA CLFLUSHOPT CLWB
 	// AVX512PF/ER/CD SHA AVX512BW/VL.
@@ -106,6 +108,21 @@ const (
 	cpuidE1DRDTSCP = 1 << 27
 	// Leaf 0x80000008 EBX: CLZERO RSTR_FP_ERR_PTRS WBNOINVD IBPB.
 	keepE8B = 1<<0 | 1<<2 | 1<<9 | 1<<12
+
+	// What needs XSAVE-managed state (Xen's deep dependencies of XSAVE:
+	// AVX and all built on it), cleared when XSAVE is not offered.
+	// Leaf 1 ECX: FMA XSAVE AVX F16C.
+	xsave1C = 1<<12 | cpuid1CXSAVE | 1<<28 | 1<<29
+	// Leaf 7.0 EBX: AVX2 AVX512F/DQ/IFMA/PF/ER/CD/BW/VL.
+	xsave7B = 1<<5 | 1<<16 | 1<<17 | 1<<21 | 1<<26 | 1<<27 | 1<<28 | 1<<30 | 1<<31
+	// Leaf 7.0 ECX: AVX512_VBMI/VBMI2 VAES VPCLMULQDQ AVX512_VNNI/BITALG/VPOPCNTDQ.
+	xsave7C = 1<<1 | 1<<6 | 1<<9 | 1<<10 | 1<<11 | 1<<12 | 1<<14
+	// Leaf 7.0 EDX: AVX512_4VNNIW/4FMAPS AVX512_FP16.
+	xsave7D = 1<<2 | 1<<3 | 1<<23
+	// Leaf 7.1 EAX: AVX_VNNI AVX512_BF16.
+	xsave71A = 1<<4 | 1<<5
+	// Leaf 0x80000001 ECX: XOP FMA4.
+	xsaveE1C = 1<<11 | 1<<16
 )
 
 // NewPolicy builds the PV policy from the host.
@@ -121,9 +138,8 @@ func NewPolicy(cfg PolicyConfig) *Policy {
 	}
 	if p.maxBasic >= 1 {
 		_, _, c1, d1 := cfg.Host.CPUID(1, 0)
-		p.xsave = c1&cpuid1CXSAVE != 0
+		p.xsave = c1&cpuid1CXSAVE != 0 && cfg.CR4&cr4OSXSAVE != 0 && cfg.XCR0&(xcr0X87|xcr0SSE) == xcr0X87|xcr0SSE
 		p.de = d1&cpuid1DDE != 0
-		p.tsc = d1&cpuid1DTSC != 0
 	}
 	if p.maxBasic >= 7 {
 		_, b7, c7, _ := cfg.Host.CPUID(7, 0)
@@ -164,14 +180,22 @@ const (
 	// real bits it sees.
 	pvCR4GuestMask   = cr4TSD | cr4DE | cr4FSGSBASE | cr4OSXSAVE
 	pvCR4VisibleMask = cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT
+
+	// CR4Loaded are the guest-controlled bits the metal loads into the
+	// real CR4 while the vCPU runs (from VCPU.CR4, on ChangedCR4):
+	// FSGSBASE, which makes RD/WR{FS,GS}BASE work in ring 3.
+	CR4Loaded = cr4FSGSBASE
 )
 
 // FixupCR4 is Xen's pv_fixup_guest_cr4: the guest's CR4 is the visible
-// part of the real CR4 plus the guest-controlled bits the policy allows.
+// part of the real CR4 plus the guest-controlled bits the policy allows,
+// each one only as far as it really takes effect: FSGSBASE is loaded
+// into the real CR4 (CR4Loaded); DE is all emulation (DR4/DR5 aliasing
+// and I/O breakpoints, in MOV DR and IN/OUT); OSXSAVE follows XSAVE (see
+// PolicyConfig.XCR0). TSD is never kept, unlike Xen: it would make the
+// guest kernel's RDTSC fault in ring 3, and RDTSC is not emulated.
 func (p *Policy) FixupCR4(cr4 uint64) uint64 {
-	if !p.tsc {
-		cr4 &^= cr4TSD
-	}
+	cr4 &^= cr4TSD
 	if !p.de {
 		cr4 &^= cr4DE
 	}
@@ -212,16 +236,16 @@ func (p *Policy) Leaf(leaf, sub uint32) (a, b, c, d uint32) {
 		return p.maxBasic, b, c, d
 	case 1:
 		a, b, c, d = h.CPUID(1, 0)
-		return a, b, c&keep1C | cpuid1CHypervisor, d & keep1D
+		return a, b, c&p.keep(keep1C, xsave1C) | cpuid1CHypervisor, d & keep1D
 	case 2, 4, 0xb, 0x15, 0x16, 0x1f:
 		return h.CPUID(leaf, sub)
 	case 7:
 		a, b, c, d = h.CPUID(7, sub)
 		switch sub {
 		case 0:
-			return min(a, 1), b & keep7B, c & keep7C, d & keep7D
+			return min(a, 1), b & p.keep(keep7B, xsave7B), c & p.keep(keep7C, xsave7C), d & p.keep(keep7D, xsave7D)
 		case 1:
-			return a & keep71A, 0, 0, 0
+			return a & p.keep(keep71A, xsave71A), 0, 0, 0
 		}
 		return 0, 0, 0, 0
 	case 0xd:
@@ -246,7 +270,7 @@ func (p *Policy) Leaf(leaf, sub uint32) (a, b, c, d uint32) {
 		return p.maxExt, b, c, d
 	case 0x80000001:
 		a, b, c, d = h.CPUID(leaf, 0)
-		return a, b, c & keepE1C, d & keepE1D
+		return a, b, c & p.keep(keepE1C, xsaveE1C), d & keepE1D
 	case 0x80000002, 0x80000003, 0x80000004, 0x80000005, 0x80000006:
 		return h.CPUID(leaf, 0)
 	case 0x80000008:
@@ -254,6 +278,15 @@ func (p *Policy) Leaf(leaf, sub uint32) (a, b, c, d uint32) {
 		return a, b & keepE8B, c, d
 	}
 	return 0, 0, 0, 0
+}
+
+// keep is a leaf's feature mask without the XSAVE-dependent bits xs when
+// the policy has no XSAVE.
+func (p *Policy) keep(mask, xs uint32) uint32 {
+	if p.xsave {
+		return mask
+	}
+	return mask &^ xs
 }
 
 // xenLeaf is Xen's cpuid_hypervisor_leaves for a PV domain (no viridian):

@@ -33,8 +33,8 @@
 //
 // # Imports
 //
-// abi, arch, mm (its types, and the FrameTable's reference counts for
-// the GDT's frames), hypercall (the dispatch table's Handler, Caller and
+// abi, arch, mm (its types, GuestAddrOK, and the FrameTable's reference
+// counts for the GDT's frames), hypercall (the dispatch table's Handler, Caller and
 // Args), golang.org/x/arch/x86/x86asm and the standard library. Pure: no unsafe,
 // no assembly; built and tested on the host.
 //
@@ -70,7 +70,8 @@
 //     and INT1 raised through #GP are delivered without a DPL check, as
 //     Xen's IDT lets them through; INTO is invalid in 64-bit mode (#UD).
 //   - RDMSR of an unknown MSR before the guest has a #GP handler returns
-//     0 and WRMSR is dropped (a #GP then could only crash the domain); with a handler both are #GP as in Xen 4.17.
+//     0 and WRMSR is dropped (a #GP then could only
+//     crash the domain); with a handler both are #GP as in Xen 4.17.
 //     EFER, APIC_BASE, PLATFORM_INFO writes and ARCH_CAPABILITIES (not in
 //     the policy) are #GP; MISC_ENABLE writes are dropped; PMU MSRs read 0
 //     and drop writes (vPMU off).
@@ -87,11 +88,26 @@
 //   - SYSCALL from a 32-bit process (CS 0xe023) uses the syscall32
 //     callback when registered, otherwise the syscall callback.
 //   - get_debugreg and set_debugreg of a register above 7 return -ENODEV,
-//     as Xen 4.17's code does (its public header comments suggest
-//     -EINVAL for get).
+//     as Xen 4.17's code does.
 //   - REP INS/OUTS do at most 4096 iterations per exit; the instruction is
 //     then re-executed with the updated RCX/RSI/RDI, as Xen's emulator
 //     does on preemption.
-//   - #DB does not merge the hardware DR6 (arch.Exit has none): it is
-//     bounced as it came.
+//   - CR4.TSD is never kept (Xen lets a PV guest set it): with it the
+//     guest kernel's own RDTSC would fault in ring 3, and RDTSC is not
+//     emulated. CR4.FSGSBASE is kept where the CPU has it and the metal
+//     loads it (CR4Loaded); CR4.DE is emulation only (DR4/DR5 aliasing,
+//     I/O breakpoints matched by the IN/OUT emulation as Xen's
+//     check_guest_io_breakpoint).
+//   - XSAVE, AVX and everything built on them are offered only when the
+//     metal runs with CR4.OSXSAVE and context-switches XCR0
+//     (PolicyConfig.XCR0); gohv's metal does neither, so its guests see
+//     no XSAVE and XSETBV is #UD, as on a CPU without it.
+//
+// # Debug registers
+//
+// set_debugreg and MOV to DRn validate as Xen does and set ChangedDebug;
+// the metal loads DR0-3/DR7 while the guest runs and has a breakpoint
+// enabled. A #DB exit carries the CPU's DR6 (arch.Exit.DR6), merged into
+// the virtual DR6 (MergeDR6) before the bounce, so get_debugreg(6) shows
+// B0-B3/BS as on Xen.
 package pv

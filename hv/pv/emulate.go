@@ -539,23 +539,68 @@ func (v *VCPU) portIO(r *arch.Regs, in *x86asm.Inst) error {
 			v.Dom.Out(port, size, x&mask)
 		}
 	}
+	// I/O breakpoints are matched here, as Xen's
+	// check_guest_io_breakpoint: after the access, a #DB trap with the
+	// matching B0-B3 in DR6 (added to the single-step one if TF is set).
+	match := v.ioBreakpoints(port, size)
+	tf := r.RFLAGS&flagTF != 0
+	var err error
 	if !str {
-		if in.Op == x86asm.IN {
-			x := uint64(read())
-			switch size {
-			case 1:
-				r.RAX = r.RAX&^0xff | x
-			case 2:
-				r.RAX = r.RAX&^0xffff | x
-			case 4:
-				r.RAX = x
-			}
-		} else {
-			write(uint32(r.RAX))
-		}
-		return v.done(r, in.Len)
+		err = v.portIOSingle(r, in, size, read, write)
+	} else {
+		err = v.stringIO(r, in, size, read, write)
 	}
-	return v.stringIO(r, in, size, read, write)
+	if err != nil || match == 0 {
+		return err
+	}
+	v.DR6 |= match | DR6Default
+	if tf {
+		return nil
+	}
+	return v.InjectException(r, arch.VecDB, 0, 0)
+}
+
+// ioBreakpoints returns the DR6 B0-B3 bits of the I/O breakpoints an
+// access to [port, port+size) hits: only with CR4.DE, only those enabled
+// in DR7Emul (R/W 10b), the port range DRn..DRn+len-1 with LEN 00, 01,
+// 11, 10 giving 1, 2, 4, 8 bytes.
+func (v *VCPU) ioBreakpoints(port uint16, size int) uint64 {
+	if v.CR4&cr4DE == 0 || v.DR7Emul == 0 {
+		return 0
+	}
+	var match uint64
+	for i := 0; i < 4; i++ {
+		if v.DR7Emul&(3<<(2*i)) == 0 {
+			continue
+		}
+		ctl := v.DR7 >> (dr7ControlBase + 4*i)
+		if ctl&3 != dr7IO {
+			continue
+		}
+		width := [4]uint64{1, 2, 8, 4}[ctl>>2&3]
+		if start := v.DR[i]; start < uint64(port)+uint64(size) && start+width > uint64(port) {
+			match |= 1 << i
+		}
+	}
+	return match
+}
+
+// portIOSingle performs IN or OUT and retires it.
+func (v *VCPU) portIOSingle(r *arch.Regs, in *x86asm.Inst, size int, read func() uint32, write func(uint32)) error {
+	if in.Op == x86asm.IN {
+		x := uint64(read())
+		switch size {
+		case 1:
+			r.RAX = r.RAX&^0xff | x
+		case 2:
+			r.RAX = r.RAX&^0xffff | x
+		case 4:
+			r.RAX = x
+		}
+	} else {
+		write(uint32(r.RAX))
+	}
+	return v.done(r, in.Len)
 }
 
 // stringIO runs INS/OUTS, with REP, at most maxRep iterations per exit.

@@ -1,6 +1,7 @@
 package pv
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
@@ -220,7 +221,7 @@ func TestPrivOps(t *testing.T) {
 		{name: "mov cr4, rax", code: []byte{0x0f, 0x22, 0xe0}, n: 3,
 			setup: func(e *env, r *arch.Regs) { r.RAX = cr4OSXSAVE | cr4TSD | 1<<7 | 1<<20 },
 			check: func(t *testing.T, e *env, r *arch.Regs) {
-				want := uint64(cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4OSXSAVE | cr4TSD)
+				want := uint64(cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4OSXSAVE) // TSD never kept
 				if e.v.CR4 != want || e.v.Changed&ChangedCR4 == 0 {
 					t.Errorf("cr4 %#x, want %#x", e.v.CR4, want)
 				}
@@ -653,11 +654,72 @@ func TestFixupCR4(t *testing.T) {
 	p := e.v.Policy
 	for _, tc := range []struct{ in, want uint64 }{
 		{0, cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT},
-		{^uint64(0), cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4TSD | cr4DE | cr4FSGSBASE | cr4OSXSAVE},
+		{^uint64(0), cr4PAE | cr4MCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4DE | cr4FSGSBASE | cr4OSXSAVE},
 	} {
 		if got := p.FixupCR4(tc.in); got != tc.want {
 			t.Errorf("FixupCR4(%#x) = %#x, want %#x", tc.in, got, tc.want)
 		}
 	}
 	_ = mm.MFN(0)
+}
+
+// TestIOBreakpoints: with CR4.DE, an I/O breakpoint (DR7 R/W 10b) on a
+// port range makes an emulated IN/OUT that touches it trap to #DB after
+// the instruction with the matching B bit in DR6; other ports, a
+// breakpoint not enabled, or CR4.DE clear do not.
+func TestIOBreakpoints(t *testing.T) {
+	const dbHandler = handler + 0x5000
+	for _, tc := range []struct {
+		name  string
+		code  []byte
+		dx    uint64
+		dr    uint64 // DR2
+		dr7   uint64 // enable and control of breakpoint 2
+		noDE  bool
+		match bool
+	}{
+		{"in al, 0x80 on 0x80", []byte{0xe4, 0x80}, 0, 0x80, 1<<4 | 2<<24, false, true},
+		{"in al, 0x81 on 0x80", []byte{0xe4, 0x81}, 0, 0x80, 1<<4 | 2<<24, false, false},
+		{"in eax, dx 0xcfc on 0xcfe len 2", []byte{0xed}, 0xcfc, 0xcfe, 1<<4 | 2<<24 | 1<<26, false, true},
+		{"out dx, al 0x3f8 on 0x3f0 len 8", []byte{0xee}, 0x3f8, 0x3f0, 1<<5 | 2<<24 | 2<<26, false, false},
+		{"out dx, al 0x3f7 on 0x3f0 len 8", []byte{0xee}, 0x3f7, 0x3f0, 1<<5 | 2<<24 | 2<<26, false, true},
+		{"in al, 0x80, not enabled", []byte{0xe4, 0x80}, 0, 0x80, 2 << 24, false, false},
+		{"in al, 0x80, without CR4.DE", []byte{0xe4, 0x80}, 0, 0x80, 1<<4 | 2<<24, true, false},
+	} {
+		e := emuEnv()
+		e.v.CR4 |= cr4DE
+		if e.v.SetDebugReg(2, tc.dr) != 0 || e.v.SetDebugReg(7, tc.dr7) != 0 {
+			t.Fatalf("%s: set_debugreg refused", tc.name)
+		}
+		if tc.noDE {
+			e.v.CR4 &^= cr4DE
+		}
+		e.v.IOPL = 1 << 12
+		r := kregs()
+		r.RDX = tc.dx
+		e.code(t, &r, tc.code...)
+		if err := e.v.HandleException(&r, arch.Exit{Vector: arch.VecGP}); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		hit := r.RIP == dbHandler
+		if hit != tc.match {
+			t.Errorf("%s: rip %#x, #DB %v, want %v", tc.name, r.RIP, hit, tc.match)
+		}
+		if want := uint64(DR6Default); tc.match {
+			want |= 1 << 2
+			if e.v.DR6 != want {
+				t.Errorf("%s: dr6 %#x, want %#x", tc.name, e.v.DR6, want)
+			}
+		} else if !hit && r.RIP != ktext+uint64(len(tc.code)) {
+			t.Errorf("%s: not retired: rip %#x", tc.name, r.RIP)
+		}
+		if hit {
+			// The bounce frame's RIP is after the instruction (a trap).
+			var frame [8]byte
+			e.mem.CopyFromGuest(frame[:], mm.GuestVA(r.RSP+16), KernelSpace)
+			if got := binary.LittleEndian.Uint64(frame[:]); got != ktext+uint64(len(tc.code)) {
+				t.Errorf("%s: #DB frame rip %#x, want %#x", tc.name, got, ktext+uint64(len(tc.code)))
+			}
+		}
+	}
 }

@@ -33,7 +33,7 @@ func (v *VCPU) SetTrapTable(h uint64, preempt func() bool) (next uint64, more bo
 		if ti.Address == 0 {
 			return 0, false, 0
 		}
-		if !canonical(ti.Address) {
+		if !arch.Canonical(ti.Address) {
 			return 0, false, abi.EINVAL
 		}
 		if ti.Cs&3 == 0 {
@@ -64,7 +64,7 @@ func (v *VCPU) StackSwitch(ss, sp uint64) abi.Errno {
 // address, -ENOSYS for an unknown type. The NMI callback is trap table
 // entry 2 (CS FLAT_KERNEL_CS, events masked).
 func (v *VCPU) RegisterCallback(typ, flags uint16, addr uint64) abi.Errno {
-	if !canonical(addr) {
+	if !arch.Canonical(addr) {
 		return abi.EINVAL
 	}
 	mask := flags&abi.CALLBACKF_mask_events != 0
@@ -117,7 +117,7 @@ func (v *VCPU) SetCallbacks(event, failsafe, syscall uint64) abi.Errno {
 func (v *VCPU) SetSegmentBase(r *arch.Regs, which uint64, base uint64) abi.Errno {
 	switch which {
 	case abi.SEGBASE_FS, abi.SEGBASE_GS_USER, abi.SEGBASE_GS_KERNEL:
-		if !canonical(base) {
+		if !arch.Canonical(base) {
 			return abi.EINVAL
 		}
 		switch which {
@@ -168,7 +168,7 @@ const (
 func (v *VCPU) SetDebugReg(reg int, val uint64) abi.Errno {
 	switch reg {
 	case 0, 1, 2, 3:
-		if !guestAddrOK(val) {
+		if !mm.GuestAddrOK(mm.GuestVA(val)) {
 			return abi.EPERM
 		}
 		v.DR[reg] = val

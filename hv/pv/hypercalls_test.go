@@ -277,3 +277,54 @@ func TestValidXCR0(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeDR6: a #DB's hardware DR6 accumulates B0-3/BD/BS/BT into the
+// virtual DR6 and clears RTM (bit 16) when the CPU reports it active.
+func TestMergeDR6(t *testing.T) {
+	for _, tc := range []struct{ virt, hw, want uint64 }{
+		{DR6Default, DR6Default, DR6Default},
+		{DR6Default, DR6Default | 1, DR6Default | 1},                   // B0
+		{DR6Default | 1, DR6Default | 2, DR6Default | 3},               // B1 joins B0 (sticky)
+		{DR6Default, DR6Default | 1<<14, DR6Default | 1<<14},           // BS
+		{DR6Default, DR6Default &^ (1 << 16), DR6Default &^ (1 << 16)}, // RTM active
+		{DR6Default | 1<<13, DR6Default | 8, DR6Default | 1<<13 | 8},   // BD kept, B3
+	} {
+		if got := MergeDR6(tc.virt, tc.hw); got != tc.want {
+			t.Errorf("MergeDR6(%#x, %#x) = %#x, want %#x", tc.virt, tc.hw, got, tc.want)
+		}
+	}
+}
+
+// TestDebugExceptionBounce: a #DB exit bounces to the guest's vector-1
+// handler with the CPU's DR6 merged into the virtual one (get_debugreg(6)
+// then shows B1); an exit without a hardware DR6 leaves it alone; the
+// breakpoints set_debugreg gave are what the metal is asked to load.
+func TestDebugExceptionBounce(t *testing.T) {
+	e := emuEnv()
+	if e := e.v.SetDebugReg(1, ktext+0x40); e != 0 {
+		t.Fatal(e)
+	}
+	if e := e.v.SetDebugReg(7, 1<<2|1<<20|3<<22); e != 0 { // L1, write, 4 bytes
+		t.Fatal(e)
+	}
+	if e.v.Changed&ChangedDebug == 0 || e.v.DR[1] != ktext+0x40 || e.v.DR7 != 0x400|1<<2|1<<20|3<<22 {
+		t.Fatalf("changed %#x dr1 %#x dr7 %#x", e.v.Changed, e.v.DR[1], e.v.DR7)
+	}
+	r := kregs()
+	if err := e.v.HandleException(&r, arch.Exit{Vector: arch.VecDB, DR6: DR6Default | 2}); err != nil {
+		t.Fatal(err)
+	}
+	if r.RIP != handler+0x5000 {
+		t.Errorf("#DB went to %#x", r.RIP)
+	}
+	if dr6, _ := e.v.GetDebugReg(6); dr6 != DR6Default|2 {
+		t.Errorf("dr6 %#x after #DB", dr6)
+	}
+	r = kregs()
+	if err := e.v.HandleException(&r, arch.Exit{Vector: arch.VecDB}); err != nil || r.RIP != handler+0x5000 {
+		t.Fatalf("#DB without DR6: rip %#x, %v", r.RIP, err)
+	}
+	if e.v.DR6 != DR6Default|2 {
+		t.Errorf("dr6 %#x after a #DB without a hardware DR6", e.v.DR6)
+	}
+}

@@ -112,7 +112,7 @@ func (v *VCPU) readMSR(r *arch.Regs, idx uint32) (uint64, fault) {
 func (v *VCPU) writeMSR(r *arch.Regs, idx uint32, val uint64) fault {
 	switch idx {
 	case MSR_FS_BASE, MSR_GS_BASE, MSR_SHADOW_GS_BASE:
-		if !canonical(val) {
+		if !arch.Canonical(val) {
 			return v.gpFault()
 		}
 		switch idx {

@@ -55,8 +55,8 @@ func TestPolicyAMD(t *testing.T) {
 	if _, _, c, _ := p.Leaf(1, 0); c&(1<<3) != 0 || c&cpuid1CHypervisor == 0 {
 		t.Errorf("leaf 1 ecx %#x", c)
 	}
-	// Guest-controlled CR4 bits the policy lacks are dropped.
-	if got := p.FixupCR4(cr4DE | cr4FSGSBASE | cr4OSXSAVE | cr4TSD); got != p.cfg.CR4&pvCR4VisibleMask|cr4TSD {
+	// Guest-controlled CR4 bits the policy lacks are dropped, and TSD always.
+	if got := p.FixupCR4(cr4DE | cr4FSGSBASE | cr4OSXSAVE | cr4TSD); got != p.cfg.CR4&pvCR4VisibleMask {
 		t.Errorf("FixupCR4 = %#x", got)
 	}
 	v := NewVCPU(1, nil, nil, nil, p, nil)
@@ -77,7 +77,7 @@ func TestPolicyAMD(t *testing.T) {
 }
 
 func TestPolicyTSCLeaf(t *testing.T) {
-	p := NewPolicy(PolicyConfig{Host: newHost(), XCR0: 7,
+	p := NewPolicy(PolicyConfig{Host: newHost(), CR4: hostCR4, XCR0: 7,
 		TSC: TSCInfo{Emulated: true, Mode: 1, KHz: 1000, Incarnation: 2, Offset: 1 << 33, Mul: 0x12345, Shift: -1}})
 	if a, b, c, d := p.Leaf(0x40000003, 0); a != xenTSCEmulated || b != 1 || c != 1000 || d != 2 {
 		t.Errorf("sub 0: %#x %#x %#x %#x", a, b, c, d)
@@ -162,5 +162,56 @@ func TestMSRMore(t *testing.T) {
 	}
 	if (&Crash{Reason: "x"}).Error() != "domain crash: x" {
 		t.Error("Crash.Error")
+	}
+}
+
+// TestPolicyXSAVEFollowsMetal: XSAVE and the features built on it are
+// offered only when the real CR4 has OSXSAVE and the metal context-switches
+// x87|SSE at least (PolicyConfig.XCR0); otherwise they are hidden, leaf 0xd
+// is empty, CR4.OSXSAVE does not stick and XSETBV is #UD.
+func TestPolicyXSAVEFollowsMetal(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cr4, xcr0 uint64
+		xsave     bool
+	}{
+		{"osxsave, x87|sse|avx", hostCR4, 7, true},
+		{"osxsave, x87|sse", hostCR4, 3, true},
+		{"no osxsave in the real cr4", hostCR4 &^ cr4OSXSAVE, 7, false},
+		{"metal switches no xsave state", hostCR4, 0, false},
+		{"metal switches x87 only", hostCR4, 1, false},
+	} {
+		p := NewPolicy(PolicyConfig{Host: newHost(), CR4: tc.cr4, XCR0: tc.xcr0})
+		_, _, c1, _ := p.Leaf(1, 0)
+		_, b7, c7, d7 := p.Leaf(7, 0)
+		a71, _, _, _ := p.Leaf(7, 1)
+		_, _, ce1, _ := p.Leaf(0x80000001, 0)
+		ad, _, _, _ := p.Leaf(0xd, 0)
+		got := [...]bool{p.HasXSAVE(), c1&cpuid1CXSAVE != 0, c1&(1<<28) != 0, c1&(1<<12) != 0, b7&(1<<5) != 0, ad != 0,
+			p.FixupCR4(cr4OSXSAVE)&cr4OSXSAVE != 0}
+		for i, g := range got {
+			if g != tc.xsave {
+				t.Errorf("%s: check %d (HasXSAVE, XSAVE, AVX, FMA, AVX2, leaf 0xd, CR4.OSXSAVE) = %v, want %v", tc.name, i, g, tc.xsave)
+			}
+		}
+		if !tc.xsave && (c1&xsave1C != 0 || b7&xsave7B != 0 || c7&xsave7C != 0 || d7&xsave7D != 0 || a71&xsave71A != 0 || ce1&xsaveE1C != 0) {
+			t.Errorf("%s: XSAVE-dependent bits left: 1c %#x 7b %#x 7c %#x 7d %#x 7.1a %#x e1c %#x", tc.name, c1, b7, c7, d7, a71, ce1)
+		}
+		// Features that need no XSAVE state stay: SSE4.2, BMI1, ERMS.
+		if c1&(1<<20) == 0 || b7&(1<<3) == 0 || b7&(1<<9) == 0 {
+			t.Errorf("%s: non-XSAVE features lost: 1c %#x 7b %#x", tc.name, c1, b7)
+		}
+		e := emuEnv()
+		e.v.Policy = p
+		e.v.CR4 = p.FixupCR4(e.v.CR4 | cr4OSXSAVE)
+		r := kregs()
+		r.RAX, r.RCX = 3, 0
+		e.code(t, &r, 0x0f, 0x01, 0xd1) // xsetbv
+		if err := e.v.HandleException(&r, arch.Exit{Vector: arch.VecGP}); err != nil {
+			t.Fatal(err)
+		}
+		if ud := r.RIP == e.v.Traps[arch.VecUD].Address; ud == tc.xsave {
+			t.Errorf("%s: xsetbv went to %#x (#UD handler %#x), xcr0 %#x", tc.name, r.RIP, e.v.Traps[arch.VecUD].Address, e.v.XCR0)
+		}
 	}
 }

@@ -75,12 +75,20 @@ type Callback struct {
 	MaskEvents bool
 }
 
-// Changed bits tell the metal what to reload before the next entry.
+// Changed bits tell the metal what to reload before the next entry (hv
+// hands them to the Backend, which clears them as it does).
 const (
-	ChangedCR4   = 1 << iota // hardware CR4 follows CR4 (OSXSAVE, TSD, DE, FSGSBASE)
-	ChangedXCR0              // XCR0
-	ChangedDebug             // DR0-3, DR6, DR7
-	ChangedTS                // virtual CR0.TS (the metal may set the real TS)
+	// ChangedCR4: the real CR4 follows CR4's CR4Loaded bits (FSGSBASE).
+	// DE is emulated here, TSD never kept, OSXSAVE only with XSAVE.
+	ChangedCR4 = 1 << iota
+	// ChangedXCR0: XCR0, only ever set when the policy offers XSAVE,
+	// which needs a metal that context-switches it (PolicyConfig.XCR0).
+	ChangedXCR0
+	// ChangedDebug: DR0-3 and DR7 (the metal loads them while DR7 enables
+	// a breakpoint); DR6 is virtual, fed from #DB exits (Exit.DR6).
+	ChangedDebug
+	// ChangedTS: the virtual CR0.TS (the metal reads it at every entry).
+	ChangedTS
 )
 
 // VCPU is one vCPU's PV state (Xen's v->arch.pv and friends). Owned by
@@ -161,13 +169,13 @@ type VCPU struct {
 	PT PTWriter
 }
 
-// Initial debug register values (Xen 4.17 at vCPU creation).
+// Initial debug register values (Xen's X86_DR6_DEFAULT and X86_DR7_DEFAULT).
 const (
 	DR6Default = 0xffff0ff0
 	DR7Default = 0x400
 )
 
-// NewVCPU returns a vCPU in guest kernel mode with Xen's entry state:
+// NewVCPU returns a vCPU in guest kernel mode with Xen's initial state:
 // no trap table, no callbacks, DR6/DR7 at their defaults, CR4 the PV
 // view of the host's, XCR0 x87|SSE when the policy has XSAVE.
 func NewVCPU(id int, mem Memory, info VCPUInfo, dom Domain, pol *Policy, tables *mm.VCPUTables) *VCPU {
@@ -234,14 +242,3 @@ type Crash struct {
 func (c *Crash) Error() string { return "domain crash: " + c.Reason }
 
 func crashf(format string, a ...any) *Crash { return &Crash{Reason: fmt.Sprintf(format, a...)} }
-
-// canonical reports a canonical 48-bit virtual address.
-func canonical(a uint64) bool {
-	return uint64(int64(a<<16)>>16) == a
-}
-
-// guestAddrOK is Xen's __addr_ok: canonical and outside the hypervisor's
-// reserved range.
-func guestAddrOK(a uint64) bool {
-	return canonical(a) && (a < abi.HYPERVISOR_VIRT_START || a >= abi.HYPERVISOR_VIRT_END)
-}

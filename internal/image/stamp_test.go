@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // TestSlotLayout pins the constants the loaders depend on.
@@ -493,7 +495,7 @@ func TestStampRefusesAlteredStamp(t *testing.T) {
 // loads it through its PT_LOADs, so a wrong byte anywhere loaded would show.
 func TestStampedKernelRuns(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("needs a linux/amd64 host")
+		testenv.Missing(t, "needs a linux/amd64 host, not %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
 	out, _, err := Stamp(goKernel(t), 0)
 	if err != nil {

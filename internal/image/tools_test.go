@@ -9,11 +9,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // Checks of the stamped test program with tools that read boot images on
 // their own: binutils' readelf and GRUB's grub-file. Each skips when its
-// tool is not installed.
+// tool is not installed, and fails then under `make test` or CI
+// (internal/testenv).
 
 // writeStamped stamps the test program and writes input and output to dir.
 func writeStamped(t *testing.T) (plain, stamped string, rep Report, out []byte) {
@@ -40,10 +43,7 @@ func writeStamped(t *testing.T) (plain, stamped string, rep Report, out []byte) 
 // search window) finds both headers in the stamped image and neither in the
 // plain one.
 func TestGrubFile(t *testing.T) {
-	grubFile, err := exec.LookPath("grub-file")
-	if err != nil {
-		t.Skip("grub-file not installed")
-	}
+	grubFile := testenv.NeedTool(t, "grub-file")[0]
 	plain, stamped, _, _ := writeStamped(t)
 	for _, kind := range []string{"--is-x86-multiboot", "--is-x86-multiboot2"} {
 		if err := exec.Command(grubFile, kind, stamped).Run(); err != nil {
@@ -60,10 +60,7 @@ func TestGrubFile(t *testing.T) {
 // has no section) is checked twice: in the -l listing, and decoded by -n on
 // a copy whose section header table is dropped (then readelf reads PT_NOTE).
 func TestReadelf(t *testing.T) {
-	readelf, err := exec.LookPath("readelf")
-	if err != nil {
-		t.Skip("readelf not installed")
-	}
+	readelf := testenv.NeedTool(t, "readelf")[0]
 	_, stamped, rep, out := writeStamped(t)
 	noSections := filepath.Join(filepath.Dir(stamped), "nosections.elf")
 	ns := bytes.Clone(out)

@@ -1,12 +1,12 @@
 package rt
 
 import (
-	"math/bits"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // The API cmd/gohv calls. Ordinary goroutine context; calls that touch
@@ -49,14 +49,14 @@ func ReadPhys(addr uint64, p []byte) bool {
 }
 
 // Range is a physical address range [Start, End).
-type Range struct{ Start, End uint64 }
+type Range = hw.Range
 
 // Image returns the physical range the gohv image occupies (ELF headers
 // through bss).
-func Image() Range { return Range{textPA - pageSize, imagePA(asmAddrs[6])} }
+func Image() Range { return Range{Start: textPA - pageSize, End: imagePA(asmAddrs[6])} }
 
 // Heap returns the physical range of the hypervisor heap.
-func Heap() Range { return Range{heapStart, heapEnd} }
+func Heap() Range { return Range{Start: heap.Start, End: heap.End} }
 
 // MemStats are the shim's counters.
 type MemStats struct {
@@ -69,15 +69,14 @@ type MemStats struct {
 
 // Stats returns the shim's counters (a racy snapshot; for reports).
 func Stats() MemStats {
-	return MemStats{heapFrames, heapPeak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads, nSignals}
+	return MemStats{heap.Frames, heap.Peak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads, nSignals}
 }
 
 // ClockSample returns a TSC reading and the system time (ns since the TSC
 // was calibrated) computed from that same reading.
 func ClockSample() (tsc uint64, ns int64) {
 	tsc = amd64.Rdtsc()
-	hi, lo := bits.Mul64(tsc-tsc0, tscMult)
-	return tsc, int64(hi<<32 | lo>>32)
+	return tsc, hw.TSCNanos(tsc-tsc0, tscMult)
 }
 
 // Uptime is the time since kmain calibrated the TSC.

@@ -4,19 +4,17 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 const (
 	// The image loads at physical textPA and runs at textBase (-T in the
 	// Makefile; TEXT_PA in entry_amd64.s).
-	textPA   = 0x200000
-	textBase = imageOffset + textPA
+	textPA   = hw.TextPA
+	textBase = hw.TextBase
 
-	mb1Magic = 0x2BADB002
-	mb2Magic = 0x36D76289
-	pvhMagic = 0x336EC578
-
-	mib = 1 << 20
+	mb1Magic = hw.MB1Magic
+	mb2Magic = hw.MB2Magic
 )
 
 var (
@@ -31,13 +29,10 @@ var (
 	// 0x1F80, registers zero): a new vCPU's first FPU image.
 	initFX [512 + 16]byte
 
-	// Physical ranges kmain must not hand to the heap: the image, boot
-	// information and modules. Filled by scanBootInfo.
-	bootExcl  [40][2]uint64
-	nBootExcl int
-	ramTop    uint64 // end of the RAM run that starts at 1 MiB (below 4 GiB)
-	maxModule uint64 // size of the largest boot module
-	bootErr   string
+	// bootMem is what kmain learns from the boot loader: RAM, and the
+	// physical ranges it must not hand to the heap (the image, boot
+	// information and modules).
+	bootMem hw.BootMemory
 
 	argv0 = [8]byte{'g', 'o', 'h', 'v'}
 )
@@ -64,20 +59,28 @@ func kmain() uintptr {
 		amd64.Halt()
 	}
 	detectCPU()
-	scanBootInfo()
-	if bootErr != "" {
+	// entry32's tables map the first 4 GiB at the direct map, which is
+	// where the loader put everything.
+	low := hw.Mem(unsafe.Slice((*byte)(unsafe.Pointer(dm(0))), 4<<30))
+	bootMem.Scan(low, bootMagic, uint64(bootInfo), hw.Range{Start: textPA - pageSize, End: imagePA(asmAddrs[6])})
+	if bootMem.Err != "" {
 		xputs("gohv: ")
-		xputs(bootErr)
+		xputs(bootMem.Err)
 		xputs("\n")
 		amd64.Halt()
 	}
-	chooseHeap()
+	h, ok := bootMem.ChooseHeap()
+	if !ok {
+		xputs("gohv: no room for the hypervisor heap below the boot modules\n")
+		amd64.Halt()
+	}
+	heap.Init(h)
 	buildPageTables()
 	amd64.Wrmsr(amd64.MSR_PAT, 0x0000050100070406) // Xen's PAT layout
 	initDescriptors()
 	calibrateTSC()
 	readRTC()
-	rngState = amd64.Rdtsc() | 1
+	seedRandom()
 	startTick()
 	amd64.Fxsave(uint64(alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16)))
 	// SYSCALL: CS 0xe008/SS 0xe010 on entry; SYSRET back to a guest gives
@@ -144,167 +147,4 @@ func initialStack() uintptr {
 	w[6], w[7] = 25, uintptr(unsafe.Pointer(&randBytes[0])) // AT_RANDOM
 	w[8], w[9] = 0, 0                                       // AT_NULL
 	return sp
-}
-
-//go:nosplit
-func phys32(a uint64) uint32 { return *(*uint32)(unsafe.Pointer(dm(a))) }
-
-//go:nosplit
-func phys64(a uint64) uint64 { return *(*uint64)(unsafe.Pointer(dm(a))) }
-
-//go:nosplit
-func exclude(start, end uint64) {
-	if end <= start || nBootExcl == len(bootExcl) {
-		return
-	}
-	bootExcl[nBootExcl] = [2]uint64{start &^ (pageSize - 1), alignUp64(end, pageSize)}
-	nBootExcl++
-}
-
-//go:nosplit
-func alignUp64(v, a uint64) uint64 { return (v + a - 1) &^ (a - 1) }
-
-// module excludes a boot module's range and notes its size.
-//
-//go:nosplit
-func module(start, end uint64) {
-	exclude(start, end)
-	if end > start && end-start > maxModule {
-		maxModule = end - start
-	}
-}
-
-// scanBootInfo finds, before the runtime exists, just what kmain needs:
-// where RAM above 1 MiB ends and which ranges the loader filled (modules,
-// the information itself). boot.Parse* reads the rest later, in Go.
-// Addresses are below 4 GiB (what entry32's direct map covers).
-//
-//go:nosplit
-func scanBootInfo() {
-	info := uint64(bootInfo)
-	exclude(0, mib)
-	exclude(textPA-pageSize, imagePA(asmAddrs[6]))
-	switch bootMagic {
-	case mb1Magic:
-		exclude(info, info+128)
-		flags := phys32(info)
-		if flags&1 != 0 {
-			ramTop = mib + uint64(phys32(info+8))<<10
-		}
-		if flags&4 != 0 {
-			exclude(uint64(phys32(info+16)), uint64(phys32(info+16))+4096)
-		}
-		if flags&8 != 0 {
-			n, mods := uint64(phys32(info+20)), uint64(phys32(info+24))
-			exclude(mods, mods+16*n)
-			for i := uint64(0); i < n && i < 16; i++ {
-				m := mods + 16*i
-				module(uint64(phys32(m)), uint64(phys32(m+4)))
-				exclude(uint64(phys32(m+8)), uint64(phys32(m+8))+4096)
-			}
-		}
-		if flags&64 != 0 {
-			exclude(uint64(phys32(info+48)), uint64(phys32(info+48))+uint64(phys32(info+44)))
-		}
-		if flags&512 != 0 {
-			exclude(uint64(phys32(info+64)), uint64(phys32(info+64))+4096)
-		}
-	case mb2Magic:
-		total := uint64(phys32(info))
-		if total < 16 || total > 1<<20 {
-			bootErr = "multiboot2 information is malformed"
-			return
-		}
-		exclude(info, info+total)
-		for off := uint64(8); off+8 <= total; {
-			t, size := phys32(info+off), uint64(phys32(info+off+4))
-			if t == 0 || size < 8 {
-				break
-			}
-			switch t {
-			case 3: // module
-				module(uint64(phys32(info+off+8)), uint64(phys32(info+off+12)))
-			case 4: // basic meminfo
-				ramTop = mib + uint64(phys32(info+off+12))<<10
-			}
-			off += alignUp64(size, 8)
-		}
-	default:
-		if phys32(info) != pvhMagic {
-			bootErr = "unknown boot protocol (not multiboot1, multiboot2 or PVH)"
-			return
-		}
-		exclude(info, info+56)
-		n, mods := uint64(phys32(info+12)), phys64(info+16)
-		exclude(mods, mods+32*n)
-		for i := uint64(0); i < n && i < 16; i++ {
-			m := mods + 32*i
-			module(phys64(m), phys64(m)+phys64(m+8))
-			exclude(phys64(m+16), phys64(m+16)+4096)
-		}
-		exclude(phys64(info+24), phys64(info+24)+4096)
-		if phys32(info+4) >= 1 { // version 1: memory map
-			mm, cnt := phys64(info+40), uint64(phys32(info+48))
-			exclude(mm, mm+24*cnt)
-			for i := uint64(0); i < cnt && i < 128; i++ {
-				e := mm + 24*i
-				base, size, typ := phys64(e), phys64(e+8), phys32(e+16)
-				if typ == 1 && base <= mib && base+size > mib {
-					ramTop = base + size
-				}
-			}
-		}
-	}
-	if ramTop > 4<<30 {
-		ramTop = 4 << 30
-	}
-	if ramTop < 64*mib {
-		bootErr = "less than 64 MiB of RAM, or no memory size from the boot loader"
-	}
-}
-
-// chooseHeap places the hypervisor heap, the frames behind the Go
-// runtime's memory, at the highest 2 MiB-aligned range of the low RAM run
-// that no module or boot structure occupies. Its size is a sixteenth of
-// that RAM, between 64 and 256 MiB, but at least 16 times the largest
-// module (an XZ-packed kernel is decompressed in the heap) while that
-// stays within a quarter of the RAM.
-//
-//go:nosplit
-func chooseHeap() {
-	size := (ramTop - mib) / 16
-	if size < 64*mib {
-		size = 64 * mib
-	}
-	if size > 256*mib {
-		size = 256 * mib
-	}
-	if m := 16 * maxModule; m > size {
-		size = m
-		if q := (ramTop - mib) / 4; size > q {
-			size = q
-		}
-	}
-	size = alignUp64(size, 2*mib)
-	top := ramTop &^ (2*mib - 1)
-	for iter := 0; iter < 64; iter++ {
-		if top < size+mib {
-			break
-		}
-		start := top - size
-		moved := false
-		for i := 0; i < nBootExcl; i++ {
-			s, e := bootExcl[i][0], bootExcl[i][1]
-			if s < top && e > start {
-				top = s &^ (2*mib - 1)
-				moved = true
-			}
-		}
-		if !moved {
-			heapStart, heapEnd, heapNext = start, top, start
-			return
-		}
-	}
-	xputs("gohv: no room for the hypervisor heap below the boot modules\n")
-	amd64.Halt()
 }

@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // Descriptor tables, laid out as Xen's so PV guests see the selectors the
@@ -24,38 +25,34 @@ import (
 // gate targets) is in the upper half, which every guest's page tables map
 // too. IST1 takes exceptions and interrupts (ring-0 Go code may be near the
 // end of its goroutine stack, so nothing runs on the interrupted stack),
-// IST2 NMI and #MC, IST3 #DF.
+// IST2 NMI and #MC, IST3 #DF, IST4 #DB.
+
+// arch/amd64/hw encodes the descriptors; this file places them.
 
 const (
-	selKernelCS = 0xe008
-	selKernelDS = 0xe010
-	selUser32CS = 0xe023
-	selUserDS   = 0xe02b
-	selUser64CS = 0xe033
-	selTSS      = 0xe040
+	selKernelCS = hw.SelKernelCS
+	selKernelDS = hw.SelKernelDS
+	selUser32CS = hw.SelUser32CS
+	selUserDS   = hw.SelUserDS
+	selUser64CS = hw.SelUser64CS
+	selTSS      = hw.SelTSS
 
-	vecPIC   = 0x20
-	istSize  = 16 << 10
-	gateIntr = 0x8E // present, DPL 0, 64-bit interrupt gate
+	vecPIC  = 0x20
+	istSize = 16 << 10
 )
 
-// The GDT window: 16 pages per CPU at perCPUBase, the first 14 the guest's.
+// The GDT window: 16 pages per CPU at hw.PerCPUBase, the first 14 the guest's.
 const (
-	gdtPages      = 16
-	gdtGuestPages = 14
-	gdtReserved   = gdtGuestPages * pageSize / 8 // first reserved entry (FIRST_RESERVED_GDT_ENTRY)
+	gdtPages      = hw.GDTPages
+	gdtGuestPages = hw.GDTGuestPages
 )
 
 var (
 	// gdtPool holds, page-aligned at runtime, a zero page (the window's
 	// not-present guest pages) and each CPU's two reserved pages.
 	gdtPool [(1+2*maxCPUs)*pageSize + pageSize]byte
-	idt     [256][2]uint64
-	tss     [13]uint64 // 104 bytes
-	dtr     [2]uint64  // pseudo-descriptor scratch for LGDT/LIDT
-	ist1    [istSize]byte
-	ist2    [istSize]byte
-	ist3    [istSize]byte
+	idt     [256][2]uint64 // shared by every CPU
+	dtr     [2]uint64      // pseudo-descriptor scratch for LGDT/LIDT (kmain, panics)
 
 	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
 	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
@@ -66,15 +63,13 @@ var (
 )
 
 //go:nosplit
-func setGate(vec int, fn uintptr, ist uint64) {
-	idt[vec][0] = uint64(fn&0xffff) | selKernelCS<<16 | ist<<32 | gateIntr<<40 | uint64((fn>>16)&0xffff)<<48
-	idt[vec][1] = uint64(fn >> 32)
+func setGate(vec int, fn uintptr, ist, dpl uint8) {
+	idt[vec][0], idt[vec][1] = hw.Gate(uint64(fn), selKernelCS, ist, dpl)
 }
 
 //go:nosplit
 func pseudoDescriptor(base uintptr, size uintptr) uint64 {
-	dtr[0] = uint64(size-1) | uint64(base)<<16
-	dtr[1] = uint64(base) >> 48
+	dtr[0], dtr[1] = hw.PseudoDesc(uint64(base), uint64(size))
 	return uint64(uintptr(unsafe.Pointer(&dtr[0])))
 }
 
@@ -87,13 +82,14 @@ var gdtZeroPage uintptr
 //
 //go:nosplit
 func gdtWindowInit(c *cpuState, reserved uintptr) {
-	c.gdtVA = perCPUBase + c.id*gdtPages*pageSize
-	c.gdtPT = ptPage(ptPerCPUPT) + c.id*gdtPages*8
+	va, pte := hw.GDTWindow(uint64(c.id))
+	c.gdtVA = uintptr(va)
+	c.gdtPT = ptPage(hw.PTPerCPUPT) + uintptr(pte)*8
 	for i := uintptr(0); i < gdtGuestPages; i++ {
 		*word(c.gdtPT + i*8) = gdtEmptyPTE()
 	}
 	for i := uintptr(0); i < 2; i++ {
-		*word(c.gdtPT + (gdtGuestPages+i)*8) = imagePA(reserved+i*pageSize) | pteFlags | nxBit
+		*word(c.gdtPT + (gdtGuestPages+i)*8) = hw.DataPTE(imagePA(reserved+i*pageSize), nxBit)
 	}
 }
 
@@ -101,15 +97,7 @@ func gdtWindowInit(c *cpuState, reserved uintptr) {
 // reach: the zero page, read-only (its descriptors are not present).
 //
 //go:nosplit
-func gdtEmptyPTE() uint64 { return imagePA(gdtZeroPage) | amd64.PTE_P | nxBit }
-
-// Flat segment descriptors.
-const (
-	descCode64 = 0x00AF9A000000FFFF // L, P, DPL 0, code
-	descData   = 0x00CF92000000FFFF // G, D, P, DPL 0, data
-	descDPL3   = 3 << 45
-	descCode32 = 0x00CF9A000000FFFF // G, D, P, DPL 0, 32-bit code
-)
+func gdtEmptyPTE() uint64 { return hw.ReadOnlyPTE(imagePA(gdtZeroPage), nxBit) }
 
 // initDescriptors installs the GDT with a TSS, and the IDT, and reloads the
 // segment registers. Context: kmain, after buildPageTables.
@@ -121,42 +109,31 @@ func initDescriptors() {
 	gdtZeroPage = pool
 	reserved := (*[2 * pageSize / 8]uint64)(unsafe.Pointer(pool + (1+2*c.id)*pageSize))
 	gdtWindowInit(c, pool+(1+2*c.id)*pageSize)
-	reserved[selKernelCS>>3-gdtReserved] = descCode64
-	reserved[selKernelDS>>3-gdtReserved] = descData
-	reserved[selUser32CS>>3-gdtReserved] = descCode32 | descDPL3
-	reserved[selUserDS>>3-gdtReserved] = descData | descDPL3
-	reserved[selUser64CS>>3-gdtReserved] = descCode64 | descDPL3
-	tb := uintptr(unsafe.Pointer(&tss[0]))
-	*word(tb + 0x24) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // IST1
-	*word(tb + 0x2C) = uint64(uintptr(unsafe.Pointer(&ist2[0])) + istSize) // IST2
-	*word(tb + 0x34) = uint64(uintptr(unsafe.Pointer(&ist3[0])) + istSize) // IST3
-	*word(tb + 0x04) = uint64(uintptr(unsafe.Pointer(&ist1[0])) + istSize) // RSP0 (unused: every gate has an IST)
-	*(*uint16)(unsafe.Pointer(tb + 0x66)) = 104                            // no I/O bitmap
-	base := uint64(tb)
-	reserved[selTSS>>3-gdtReserved] = 103 | (base&0xffffff)<<16 | 0x89<<40 | ((base>>24)&0xff)<<56
-	reserved[selTSS>>3-gdtReserved+1] = base >> 32
+	reserved[hw.ReservedIndex(selKernelCS)] = hw.DescCode64
+	reserved[hw.ReservedIndex(selKernelDS)] = hw.DescData
+	reserved[hw.ReservedIndex(selUser32CS)] = hw.DescCode32 | hw.DescDPL3
+	reserved[hw.ReservedIndex(selUserDS)] = hw.DescData | hw.DescDPL3
+	reserved[hw.ReservedIndex(selUser64CS)] = hw.DescCode64 | hw.DescDPL3
+	tb := uintptr(unsafe.Pointer(&c.tss[0]))
+	for n := range c.ist {
+		*word(tb + uintptr(hw.TSSIST(n+1))) = uint64(uintptr(unsafe.Pointer(&c.ist[n])) + istSize)
+	}
+	*word(tb + hw.TSSRSP0) = uint64(uintptr(unsafe.Pointer(&c.ist[0])) + istSize) // unused: every gate has an IST
+	*(*uint16)(unsafe.Pointer(tb + hw.TSSIOMapBase)) = hw.TSSSize                 // no I/O bitmap
+	i := hw.ReservedIndex(selTSS)
+	reserved[i], reserved[i+1] = hw.TSSDesc(uint64(tb), hw.TSSSize-1)
 	amd64.Lgdt(pseudoDescriptor(c.gdtVA, gdtPages*pageSize))
 	reloadSegments()
 	amd64.Ltr(selTSS)
 	c.selDS, c.selES, c.selFS, c.selGS = selKernelDS, selKernelDS, 0, 0
 
-	for v := 0; v < 22; v++ {
-		ist := uint64(1)
-		switch v {
-		case 2, 18: // NMI, #MC
-			ist = 2
-		case 8: // #DF
-			ist = 3
-		}
-		setGate(v, gateStubs[v], ist)
+	// IST1 for all but NMI, #MC (IST2) and #DF (IST3); INT3 and INTO may
+	// be raised from ring 3 (hw.ExceptionIST, hw.ExceptionDPL).
+	for v := 0; v < hw.ExceptionGate; v++ {
+		setGate(v, gateStubs[v], hw.ExceptionIST(v), hw.ExceptionDPL(v))
 	}
-	// INT3 and INTO may be raised from ring 3 (a PV guest's int3/into
-	// reach their handlers directly, as on Xen); any other INT n from a
-	// guest is a #GP the hypervisor decodes.
-	idt[3][0] |= 3 << 45
-	idt[4][0] |= 3 << 45
 	for i := 0; i < 16; i++ {
-		setGate(vecPIC+i, gateStubs[22+i], 1)
+		setGate(vecPIC+i, gateStubs[hw.ExceptionGate+i], 1, 0)
 	}
 	amd64.Lidt(pseudoDescriptor(uintptr(unsafe.Pointer(&idt[0])), unsafe.Sizeof(idt)))
 }

@@ -1,18 +1,54 @@
 // Package rt is the Go runtime's kernel: it boots the machine and then
 // serves, in ring 0, the Linux system calls the stock Go runtime makes, so
-// that an ordinary GOOS=linux program (cmd/gohv) runs with no OS under it.
+// that an ordinary GOOS=linux program (cmd/gohv) runs with no OS under it;
+// and it runs PV guests: entry and exit, copies through the guest's
+// tables, its GDT. api_unsafe.go and guest_unsafe.go are what cmd/gohv
+// calls.
 //
-// It owns: the 32-bit multiboot/PVH entry and the long-mode switch
-// (entry_amd64.s), kmain (boot_unsafe.go), the GDT window, IDT and TSS
-// (desc_unsafe.go), the console UART (console_unsafe.go), the upper-half
-// address space (image, direct map, per-CPU area) and the hypervisor heap
-// that backs the runtime's mmap (mem_unsafe.go), kernel threads, futexes,
-// sleeping and the epoll/eventfd pair the netpoller needs
-// (thread_unsafe.go), the system-call table (syscall_unsafe.go), time
-// (time_unsafe.go), exceptions, panics, reboot and power-off
-// (trap_unsafe.go), and running PV guests: entry and exit, copies through
-// the guest's tables, its GDT (guest_amd64.s, guest_unsafe.go).
-// api_unsafe.go and guest_unsafe.go are what cmd/gohv calls.
+// Lines. rt is one package with its parts in separate files:
+//
+//	boot     entry_amd64.s (multiboot1/2 and PVH entry, long mode),
+//	         boot_unsafe.go (kmain)
+//	CPU      percpu_unsafe.go (cpuState), desc_unsafe.go (GDT window,
+//	         IDT, TSS)
+//	memory   mem_unsafe.go (page tables, heap, the mmap family),
+//	         physmem_unsafe.go (machine memory for mm)
+//	shim     syscall_unsafe.go (dispatch), thread_unsafe.go (threads,
+//	         futexes, epoll/eventfd), signal_unsafe.go, time_unsafe.go,
+//	         random_unsafe.go (getrandom's generator and its entropy)
+//	traps    trap_unsafe.go (exceptions, panics, reboot, power-off),
+//	         fault.go
+//	console  console_unsafe.go, serial_unsafe.go
+//	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies),
+//	         guestctx_unsafe.go (guestCtx and its offsets),
+//	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
+//	         TLB and table release), debugreg_unsafe.go (the guest's
+//	         debug registers and CR4 bits)
+//
+// The guest side is not a package of its own (as gVisor's ring0 is apart
+// from its platforms) because its assembly is bound to the rest: every
+// IDT gate and LSTAR/CSTAR land in guest_amd64.s's stubs, which tell a
+// guest exit from a ring-0 trap or system call and go on to trapCommon or
+// syscallEntry (entry_amd64.s); trap() resumes faults of guest selector
+// loads and guest copies inside guest_amd64.s (segFixup, copyFixup); and
+// both sides address cpuState through one go_asm.h. Go assembly reaches
+// only its own package's symbols and offsets without linkname, so a
+// split would duplicate the macros and offsets. The calls across the line
+// are few: GuestContext.Run reads the entering thread's FS base
+// (current) and, for an interrupt that stopped the guest, makes the
+// sysGuestIRQ system call, which serves it as a ring-0 interrupt
+// (guestIRQ: the tick's schedule, deviceIRQ); gdtWindowInit and
+// gdtEmptyPTE give the guest side the window it maps a vCPU's GDT into.
+// The shim calls nothing on the guest side.
+//
+// Pure parts. What can be computed on values lives in two pure,
+// host-tested packages that rt calls on every path, nosplit and without
+// allocating: arch/amd64/hw (descriptor and page-table encodings, the
+// upper-half layout, the image's segments, the boot loader's memory
+// information, the heap's place and frame count, a guest's address
+// ranges and entry flags) and arch/amd64/linux (the system calls'
+// arguments decoded and checked, the signal frame's layout). rt keeps what needs
+// the machine: the stores into tables, the walks, the switches.
 //
 // Guests. gohv's L4 entries are in every guest top level, so a guest runs
 // and exits on its own tables. GuestContext.Run enters it by a plain call
@@ -20,8 +56,8 @@
 // from that call: to the runtime the goroutine is running, and holds its
 // P, while the guest runs; a timer interrupt exits the guest at least
 // every tick, which is when the runtime can preempt it or stop the world.
-// (ARCHITECTURE.md describes a VCPU_RUN system call instead; a call costs
-// no runtime transitions on every exit.) The exit saves what Go code
+// (An earlier design had a VCPU_RUN system call instead, as KVM_RUN; a
+// call costs no runtime transitions on every exit.) The exit saves what Go code
 // clobbers, XMM0-15 and MXCSR, and the FS base; the guest's x87 state
 // stays in the CPU with the thread (the shim saves it on every switch).
 //
@@ -31,15 +67,31 @@
 // (addresses are uintptr), so neither the stack-growth check nor a write
 // barrier can run there. The exported API runs in ordinary goroutines.
 //
-// CPUs. State that belongs to one CPU lives in a cpuState reached through
-// GS_BASE (entry_amd64.s uses fixed offsets into it); kernel threads are
-// not tied to a CPU. Today one CPU runs and "interrupts off" is the
-// shim's only lock; bringing up more CPUs adds a spinlock around the
-// thread table, TLB shootdowns in munmap/madvise and for guest flushes
-// (RequestTLBFlush is one flag today), and a GDT window and top-level
-// release per CPU, not a new design.
+// CPUs. One CPU runs today, and "interrupts off" is the shim's only lock.
+// Per CPU, owned by that CPU with interrupts off: its cpuState (reached
+// through GS_BASE; the assembly uses go_asm.h offsets into it): the
+// running thread (cur, ktop, fxarea), the SYSCALL scratch, idling, ticks,
+// inTrap and inShim, the guest entry and exit's scratch and what the CPU
+// holds now (data selectors, KERNEL_GS_BASE, whose GDT the window maps),
+// its GDT window, TSS and IST stacks; besides it, its sigReturn frame
+// (signal_unsafe.go) and its reserved GDT pages in gdtPool. Shared and
+// set once at boot: the IDT, the static page tables (image, direct map,
+// per-CPU area), gdtZeroPage, nxBit, smapOn, goMXCSR. Shared and serialised only by
+// interrupts being off: the thread table and its signal state, futex
+// waits, epoll/eventfd, the heap and the mmap window, rngState, the UART,
+// flushPending (read by guest_amd64.s). Kernel threads are not tied to a
+// CPU. SMP must: read thisCPU from GS:0 (cpuState.self) instead of
+// cpus[0]; bring each CPU up through cpuInit, gdtWindowInit and the
+// per-CPU half of initDescriptors (its TSS, LTR); take a spinlock around
+// the shared shim state where interrupts are turned off now (syscallEntry,
+// the interrupt stubs, trap); keep schedule from picking a thread another
+// CPU runs; make flushPending per CPU (RequestTLBFlush sets every CPU's)
+// and shoot down other CPUs' TLBs in release (munmap, madvise) and
+// ReleaseTables; and sum the CPUs' ticks in Stats. Not a new design.
 //
-// Imports: arch (the vCPU register file), arch/amd64, and the standard
-// library (unsafe, sync/atomic, syscall, math/bits, errors, fmt, time).
-// Only cmd/gohv imports this package.
+// Imports: abi (HYPERVISOR_VIRT_END), arch (the vCPU register file,
+// Canonical), arch/amd64, arch/amd64/hw, arch/amd64/linux,
+// internal/chacha20 (nosplit-safe), and the standard library (unsafe,
+// sync/atomic, syscall, math/bits, errors, fmt, time). Only cmd/gohv
+// imports this package.
 package rt

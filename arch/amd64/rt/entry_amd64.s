@@ -15,13 +15,13 @@
 #include "go_asm.h"
 
 // TEXT_PA is where the loader put the text (the Makefile links it at
-// 0xffff82d040000000 + TEXT_PA; mem_unsafe.go has the layout). The ELF
+// 0xffff82d040000000 + TEXT_PA; arch/amd64/hw has the layout). The ELF
 // header page lies just below it; that page is only read by the loader, so
 // its top serves as the few bytes of stack that entry32's first CALL needs.
 // kmain checks the link address against runtime·text.
 #define TEXT_PA 0x200000
 
-// cpuState field offsets (cpu_unsafe.go, through go_asm.h).
+// cpuState field offsets (percpu_unsafe.go, through go_asm.h).
 #define CPU_KTOP    cpuState_ktop
 #define CPU_SCRATCH cpuState_scratch
 #define CPU_FXAREA  cpuState_fxarea

@@ -145,6 +145,13 @@ fromGuest:
 	MOVQ	cpuState_ctx(BX), DI
 	MOVQ	0(SP), CX
 	MOVQ	CX, guestCtx_vector(DI)
+	CMPQ	CX, $1
+	JNE	errcode
+	MOVQ	DR6, CX		// #DB: what hit, for the guest's DR6; then DR6 reset
+	MOVQ	CX, guestCtx_dr6(DI)
+	MOVQ	$const_dr6Default, CX
+	MOVQ	CX, DR6
+errcode:
 	MOVQ	8(SP), CX
 	MOVQ	CX, guestCtx_errcode(DI)
 	MOVQ	CR2, CX
@@ -185,6 +192,11 @@ TEXT ·guestExit(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	AX, R8
 	MOVQ	cpuState_ctx(BX), R9
 	MOVQ	DX, guestCtx_exitKind(R9)
+	CMPQ	guestCtx_dr7(R9), $0
+	JEQ	fpu
+	XORL	AX, AX
+	MOVQ	AX, DR7		// the guest's breakpoints off before gohv's code runs on
+fpu:
 	CMPQ	guestCtx_ts(R9), $0
 	JEQ	selectors
 	BYTE	$0x0F; BYTE $0x06	// CLTS: the guest ran with CR0.TS set
@@ -331,10 +343,33 @@ tables:
 	CMPQ	AX, CX
 	JNE	loadcr3
 	CMPL	·flushPending(SB), $0
-	JEQ	regs
+	JEQ	hwstate
 loadcr3:
 	MOVL	$0, ·flushPending(SB)
 	MOVQ	AX, CR3
+hwstate:
+	// The guest's CR4 (its FSGSBASE) if the CPU has another; its
+	// breakpoints, last: from here on gohv touches no guest address.
+	MOVQ	guestCtx_cr4(R9), AX
+	TESTQ	AX, AX
+	JEQ	debugregs
+	MOVQ	CR4, CX
+	CMPQ	AX, CX
+	JEQ	debugregs
+	MOVQ	AX, CR4
+debugregs:
+	MOVQ	guestCtx_dr7(R9), AX
+	TESTQ	AX, AX
+	JEQ	regs
+	MOVQ	(guestCtx_dr+0)(R9), CX
+	MOVQ	CX, DR0
+	MOVQ	(guestCtx_dr+8)(R9), CX	// the assembler knows DR0, DR6 and DR7 only:
+	BYTE	$0x0F; BYTE $0x23; BYTE $0xC9	// MOVQ CX, DR1
+	MOVQ	(guestCtx_dr+16)(R9), CX
+	BYTE	$0x0F; BYTE $0x23; BYTE $0xD1	// MOVQ CX, DR2
+	MOVQ	(guestCtx_dr+24)(R9), CX
+	BYTE	$0x0F; BYTE $0x23; BYTE $0xD9	// MOVQ CX, DR3
+	MOVQ	AX, DR7
 regs:
 	CMPQ	guestCtx_sysret(R9), $0
 	JNE	sysret
@@ -415,8 +450,51 @@ TEXT ·segFault(SB),NOSPLIT|NOFRAME,$0
 
 TEXT ·gate0(SB),NOSPLIT|NOFRAME,$0
 	EXC(0)
+// gate1 is #DB's (IST4). From a guest it is an exit as any exception.
+// In ring 0 it is a guest's data breakpoint that the CPU held back over a
+// MOV SS/POP SS and delivered after the SYSCALL or INT that followed, on
+// the first instruction of gohv's entry stub: GS is still the guest's and
+// RSP (for SYSCALL) the guest's stack, so this path uses neither. It
+// records the event (hostDebugTraps, hostDebugDR6, hostDebugRIP), resets
+// DR6, turns the breakpoints off (the guest's next entry loads them
+// again) and returns to the stub, which goes on as if nothing happened:
+// Xen's do_debug does the same for a #DB in hypervisor context. Clobbers
+// nothing.
 TEXT ·gate1(SB),NOSPLIT|NOFRAME,$0
+	TESTB	$3, 8(SP)
+	JNZ	guest
+	PUSHQ	AX
+	MOVQ	DR6, AX
+	MOVQ	AX, ·hostDebugDR6(SB)
+	MOVQ	8(SP), AX
+	MOVQ	AX, ·hostDebugRIP(SB)
+	ADDQ	$1, ·hostDebugTraps(SB)
+	MOVQ	$const_dr6Default, AX
+	MOVQ	AX, DR6
+	XORL	AX, AX
+	MOVQ	AX, DR7
+	LEAQ	·gate1(SB), AX
+	CMPQ	AX, 8(SP)
+	POPQ	AX
+	JEQ	lost
+	IRETQ
+lost:
+	JMP	·debugFrameLost(SB)
+guest:
 	EXC(1)
+
+// debugFrameLost: the #DB above hit gate1's own first instruction, over a
+// #DB from the guest whose frame it overwrote on the same IST stack (a
+// data breakpoint on a MOV SS/POP SS operand, then INT1). Returning would
+// loop on the overwritten frame for ever. The registers and GS are still
+// the guest's, its RIP, RSP and flags are lost: save what is left as an
+// exit of kind exitDebugLost, which GuestContext.Run reports as an error
+// (the vCPU cannot go on; hv crashes the domain).
+TEXT ·debugFrameLost(SB),NOSPLIT|NOFRAME,$0
+	SWAPGS
+	SAVE_GPRS
+	MOVQ	$const_exitDebugLost, DX
+	JMP	·guestExit(SB)
 TEXT ·gate2(SB),NOSPLIT|NOFRAME,$0
 	EXC(2)
 TEXT ·gate3(SB),NOSPLIT|NOFRAME,$0

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // sysGuestIRQ is gohv's system call for an interrupt that arrived while a
@@ -15,12 +16,6 @@ import (
 // it had interrupted the vCPU's thread, so a timer tick also lets other
 // threads run. Args: the vector.
 const sysGuestIRQ = 1101
-
-// Guest selectors and the RFLAGS a guest may never have.
-const (
-	rflagsForced = amd64.RFLAGS_IF | 2
-	rflagsDenied = amd64.RFLAGS_IOPL | amd64.RFLAGS_VM | amd64.RFLAGS_NT
-)
 
 var (
 	// goMXCSR is the MXCSR Go code runs with (the power-on value: all
@@ -44,26 +39,6 @@ var (
 // through the loaded tables, if they are cr3's (guest_amd64.s).
 func guestCopy(dst, src, n uintptr, cr3 uint64) bool
 
-// The guest part of the address space: below the x86-64 hole, and above
-// the hypervisor's range (Xen's HYPERVISOR_VIRT_START..END, 256-271).
-const (
-	guestLowEnd    = 0x0000800000000000
-	guestHighStart = 0xFFFF880000000000
-)
-
-// guestRange reports whether [va, va+n) lies in one guest part of the
-// address space.
-func guestRange(va uint64, n int) bool {
-	end := va + uint64(n)
-	switch {
-	case end < va:
-		return false
-	case end <= guestLowEnd:
-		return true
-	}
-	return va >= guestHighStart
-}
-
 // CopyFromGuest copies len(dst) bytes from guest virtual address va
 // through the page tables at machine address cr3, by the CPU's own page
 // walk, as Xen's copy_from_guest does; it works only while those tables
@@ -75,7 +50,7 @@ func CopyFromGuest(dst []byte, va, cr3 uint64) bool {
 	if len(dst) == 0 {
 		return true
 	}
-	if !guestRange(va, len(dst)) {
+	if !hw.GuestRange(va, len(dst)) {
 		return false
 	}
 	return guestCopy(uintptr(unsafe.Pointer(&dst[0])), uintptr(va), uintptr(len(dst)), cr3)
@@ -88,14 +63,11 @@ func CopyToGuest(va uint64, src []byte, cr3 uint64) bool {
 	if len(src) == 0 {
 		return true
 	}
-	if !guestRange(va, len(src)) {
+	if !hw.GuestRange(va, len(src)) {
 		return false
 	}
 	return guestCopy(uintptr(va), uintptr(unsafe.Pointer(&src[0])), uintptr(len(src)), cr3)
 }
-
-//go:nosplit
-func canonical(va uint64) bool { return uint64(int64(va<<16)>>16) == va }
 
 // enterGuest runs the vCPU ctx describes until it exits (guest_amd64.s).
 func enterGuest(ctx *guestCtx)
@@ -114,6 +86,7 @@ func NewGuestContext() *GuestContext {
 	g.c.fx = alignUp(uintptr(unsafe.Pointer(&g.c.fxBuf[0])), 16)
 	copyFX(g.c.fx, alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16))
 	g.c.fxLoad = 1
+	g.c.cr4 = hostCR4()
 	g.SetGDT(nil)
 	return g
 }
@@ -133,7 +106,7 @@ func (g *GuestContext) SetGDT(frames []uint64) {
 	for i := range c.gdtPTE {
 		c.gdtPTE[i] = gdtEmptyPTE()
 		if i < len(frames) {
-			c.gdtPTE[i] = frames[i]&amd64.PTE_ADDR | pteFlags | nxBit
+			c.gdtPTE[i] = hw.DataPTE(frames[i], nxBit)
 		}
 	}
 	atomic.StoreUint64(&c.gdtID, gdtIDs.Add(1))
@@ -166,13 +139,13 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 		c.checkedCR3, c.checkedGen = cr3, gen
 	}
-	if !canonical(regs.RIP) || !canonical(regs.RSP) || !canonical(regs.FSBase) || !canonical(regs.GSBase) {
+	if !arch.Canonical(regs.RIP) || !arch.Canonical(regs.RSP) || !arch.Canonical(regs.FSBase) || !arch.Canonical(regs.GSBase) {
 		return ErrGuestAddress
 	}
 	if regs.CS&3 != 3 || regs.SS&3 != 3 {
 		return ErrGuestSelector
 	}
-	regs.RFLAGS = regs.RFLAGS&^rflagsDenied | rflagsForced
+	regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 	c.regs = uintptr(unsafe.Pointer(regs))
 	c.hostFS = uint64(current().fsBase)
 	c.cr3 = cr3
@@ -181,8 +154,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.ts = 1
 	}
 	c.sysret = 0
-	if regs.CS == selUser64CS && regs.SS == selUserDS && regs.RCX == regs.RIP &&
-		regs.R11 == regs.RFLAGS && regs.RFLAGS&amd64.RFLAGS_RF == 0 {
+	if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
 		c.sysret = 1
 	}
 
@@ -192,11 +164,17 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	switch c.exitKind {
 	case exitException:
 		exit.Vector, exit.ErrorCode, exit.CR2 = uint8(c.vector), c.errcode, c.cr2
+		if c.vector == 1 {
+			exit.DR6 = c.dr6
+		}
 	case exitInterrupt:
 		exit.Vector = uint8(c.vector)
 		syscall.Syscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
+	case exitDebugLost:
+		*exit = arch.Exit{}
+		return ErrDebugFrameLost
 	}
 	return nil
 }
@@ -216,7 +194,8 @@ func hasHypervisorSlots(cr3 uint64) bool {
 	}
 	const ad = amd64.PTE_A | amd64.PTE_D // the CPU sets these as it walks
 	l4 := dm(cr3)
-	for _, i := range gohvSlots {
+	for _, s := range hw.GohvSlots {
+		i := uintptr(s)
 		if atomic.LoadUint64(word(l4+i*8))&^ad != atomic.LoadUint64(word(pml4+i*8))&^ad {
 			return false
 		}
@@ -247,7 +226,7 @@ func RequestTLBFlush() { atomic.StoreUint32(&flushPending, 1) }
 // InvalidatePage drops the translation of va (a guest virtual address)
 // from this CPU's TLB now.
 func InvalidatePage(va uint64) {
-	if canonical(va) {
+	if arch.Canonical(va) {
 		amd64.Invlpg(va)
 	}
 }

@@ -4,22 +4,17 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
+	"github.com/gohv/gohv/arch/amd64/linux"
 )
 
 // The hypervisor's address space lives in the upper half, in L4 slots of
 // Xen's reserved range (256-271), so that the same entries sit in every
 // guest's top-level table and gohv runs on whichever page tables are
-// loaded: a guest exit changes no CR3.
-//
-//	slot 256  0xffff800000000000  the read-only M2P guests see (hv builds it)
-//	slot 257  0xffff808000000000  per-CPU area: each CPU's GDT window
-//	slot 260  0xffff820000000000  the Go runtime's mmap window: reservations,
-//	                              then demand-zero pages backed by heap frames
-//	slot 261  0xffff828000000000  the image, at imageOffset + its physical
-//	                              address, 4 KiB pages with the permissions
-//	                              of its segments (text RX, rodata R, data RW)
-//	slot 262  0xffff830000000000  the direct map of physical memory
-//	                              [0, directMapEnd), 2 MiB pages, no execute
+// loaded: a guest exit changes no CR3. arch/amd64/hw has the layout (slot
+// 257 the per-CPU area, 260 the Go runtime's mmap window, 261 the image
+// mapped by segment W^X, 262 the direct map) and the entry encodings;
+// this file writes them.
 //
 // The lower half belongs to the guest whose tables are loaded; gohv's own
 // tables map nothing there, so a nil dereference faults on them. Under a
@@ -29,73 +24,45 @@ import (
 // through the guest's mappings only in guestCopy, between STAC and CLAC.
 //
 // The frames behind the mmap window come from the hypervisor heap, one
-// physical range [heapStart, heapEnd) chosen by kmain and withheld from the
-// domain frame allocator. Freed frames (munmap, madvise DONTNEED) go back
-// on a free list threaded through the frames themselves.
+// physical range chosen by kmain (hw.BootMemory.ChooseHeap) and withheld
+// from the domain frame allocator. Freed frames (munmap, madvise
+// DONTNEED) go back on a free list threaded through the frames
+// themselves; hw.FrameHeap keeps the count. Which range a call touches is
+// decoded by arch/amd64/linux.
 //
 // The L4 entries are made once, by buildPageTables, and never change: the
 // tables below them are shared by reference with every guest.
 
 const (
-	pageSize = 4096
+	pageSize = hw.PageSize
 
-	slotPerCPU = 257
-	slotMmap   = 260
-	slotImage  = 261
-	slotDirect = 262
+	heapVABase    = hw.MmapBase
+	heapVAEnd     = hw.MmapEnd
+	imageOffset   = hw.ImageOffset
+	directMapBase = hw.DirectMapBase
+	directMapEnd  = hw.DirectMapEnd
+	imageMax      = hw.ImageMax
 
-	perCPUBase    = 0xFFFF808000000000
-	heapVABase    = 0xFFFF820000000000 // the mmap window
-	heapVAEnd     = 0xFFFF828000000000
-	imageOffset   = 0xFFFF82D040000000 // image VA minus PA
-	directMapBase = 0xFFFF830000000000
-
-	directMapGiB = 64
-	directMapEnd = directMapGiB << 30 // physical addresses the direct map covers
-	imageMax     = 32 << 20           // the image window: physical [0, imageMax)
-
-	// pteDemand marks a not-present PTE of a committed read-write mmap
-	// page: the first touch faults and demandFault backs it with a zeroed
-	// frame. Bit 9 is ignored by the CPU when P=0.
-	pteDemand = 1 << 9
-	pteFlags  = amd64.PTE_P | amd64.PTE_W
-)
-
-// gohvSlots are the L4 slots gohv's own tables fill, each the same in
-// every guest top level.
-var gohvSlots = [...]uintptr{slotPerCPU, slotMmap, slotImage, slotDirect}
-
-// ptPool page indices: the static tables, in the image's bss.
-const (
-	ptPML4       = 0
-	ptPerCPUPDPT = 1
-	ptPerCPUPD   = 2
-	ptPerCPUPT   = 3
-	ptMmapPDPT   = 4
-	ptImagePDPT  = 5
-	ptImagePD    = 6
-	ptImagePT    = 7 // imageMax / 2 MiB tables
-	ptDirectPDPT = ptImagePT + imageMax>>21
-	ptDirectPD   = ptDirectPDPT + 1 // directMapGiB tables
-	ptPages      = ptDirectPD + directMapGiB
+	pteDemand = hw.PTEDemand
 )
 
 var (
-	ptPool [(ptPages + 1) * pageSize]byte // aligned at runtime
-	ptBase uintptr                        // ptPool's first page
-	pml4   uintptr                        // gohv's own top level (VA)
+	ptPool [(hw.PTPages + 1) * pageSize]byte // aligned at runtime; hw.PT* index its pages
+	ptBase uintptr                           // ptPool's first page
+	pml4   uintptr                           // gohv's own top level (VA)
 	// idleCR3 loads gohv's own tables: the upper half alone.
 	idleCR3 uint64
 	// nxBit is PTE_NX when the CPU supports it (EFER.NXE is on), else 0.
 	nxBit uint64
 
-	heapStart, heapEnd uint64 // physical range backing the runtime's memory
-	heapNext           uint64 // bump pointer into [heapStart, heapEnd)
-	heapFree           uint64 // head of the free-frame list (physical)
-	heapFrames         uint64 // frames handed out and not freed
-	heapPeak           uint64
+	heap     hw.FrameHeap // the physical range backing the runtime's memory
+	heapFree uint64       // head of the free-frame list (physical)
+	// heapForeign is a frame release found mapped in the mmap window
+	// that the heap never handed out (0: none).
+	heapForeign uint64
 
-	mmapNext uintptr = heapVABase // next unused VA in the mmap window
+	// mmapWindow hands out the runtime's address space (linux.Window).
+	mmapWindow = linux.Window{Base: heapVABase, End: heapVAEnd, Next: heapVABase}
 )
 
 //go:nosplit
@@ -131,7 +98,7 @@ func ptPage(i uintptr) uintptr { return ptBase + i*pageSize }
 // link points entry idx of table at next, both static tables in ptPool.
 //
 //go:nosplit
-func link(table, idx, next uintptr) { *word(table + idx*8) = imagePA(next) | pteFlags }
+func link(table, idx, next uintptr) { *word(table + idx*8) = hw.TablePTE(imagePA(next)) }
 
 // buildPageTables builds gohv's final tables and loads them: the image
 // with its segments' permissions, the direct map, and the L4 entries of
@@ -141,58 +108,50 @@ func link(table, idx, next uintptr) { *word(table + idx*8) = imagePA(next) | pte
 //go:nosplit
 func buildPageTables() {
 	ptBase = alignUp(uintptr(unsafe.Pointer(&ptPool[0])), pageSize)
-	for i := uintptr(0); i < ptPages; i++ {
+	for i := uintptr(0); i < hw.PTPages; i++ {
 		zeroPage(ptPage(i))
 	}
-	pml4 = ptPage(ptPML4)
+	pml4 = ptPage(hw.PTPML4)
 
 	// Per-CPU area: a PDPT, a PD and the table of the first 2 MiB, where
 	// the GDT windows go.
-	link(pml4, slotPerCPU, ptPage(ptPerCPUPDPT))
-	link(ptPage(ptPerCPUPDPT), 0, ptPage(ptPerCPUPD))
-	link(ptPage(ptPerCPUPD), 0, ptPage(ptPerCPUPT))
+	link(pml4, hw.SlotPerCPU, ptPage(hw.PTPerCPUPDPT))
+	link(ptPage(hw.PTPerCPUPDPT), 0, ptPage(hw.PTPerCPUPD))
+	link(ptPage(hw.PTPerCPUPD), 0, ptPage(hw.PTPerCPUPT))
 
 	// mmap window: its PDPT now, the rest on demand (pteCreate).
-	link(pml4, slotMmap, ptPage(ptMmapPDPT))
+	link(pml4, hw.SlotMmap, ptPage(hw.PTMmapPDPT))
 
 	// The image, page by page, as its PT_LOAD segments ask (the ELF
 	// headers the loader put before the text say where they are).
-	link(pml4, slotImage, ptPage(ptImagePDPT))
-	link(ptPage(ptImagePDPT), (imageOffset>>30)&511, ptPage(ptImagePD))
+	link(pml4, hw.SlotImage, ptPage(hw.PTImagePDPT))
+	link(ptPage(hw.PTImagePDPT), uintptr(hw.Index(imageOffset, 3)), ptPage(hw.PTImagePD))
 	for i := uintptr(0); i < imageMax>>21; i++ {
-		link(ptPage(ptImagePD), i, ptPage(ptImagePT+i))
+		link(ptPage(hw.PTImagePD), i, ptPage(hw.PTImagePT+i))
 	}
-	ehdr := uintptr(textBase - pageSize)
-	phoff := *word(ehdr + 32)
-	phnum := uintptr(*(*uint16)(unsafe.Pointer(ehdr + 56)))
-	for i := uintptr(0); i < phnum; i++ {
-		ph := ehdr + uintptr(phoff) + i*56
-		if *(*uint32)(unsafe.Pointer(ph)) != 1 { // PT_LOAD
+	img := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(textBase-pageSize))), asmAddrs[6]-(textBase-pageSize))
+	for i, n := 0, hw.ImagePhnum(img); i < n; i++ {
+		seg, load, ok := hw.ImageSegment(img, i, nxBit)
+		if !ok {
+			xputs("gohv: an image segment is writable and executable, or outside the image window\n")
+			amd64.Halt()
+		}
+		if !load {
 			continue
 		}
-		flags := *(*uint32)(unsafe.Pointer(ph + 4))
-		start := uintptr(*word(ph + 16)) &^ (pageSize - 1)
-		end := alignUp(uintptr(*word(ph + 16)+*word(ph + 40)), pageSize)
-		pte := uint64(amd64.PTE_P)
-		if flags&2 != 0 { // PF_W
-			pte |= amd64.PTE_W
-		}
-		if flags&1 == 0 { // !PF_X
-			pte |= nxBit
-		}
-		for va := start; va < end; va += pageSize {
-			pa := imagePA(va)
-			*word(ptPage(ptImagePT) + uintptr(pa>>12)*8) = pa | pte
+		for va := seg.Start; va < seg.End; va += pageSize {
+			pa := hw.ImagePA(va)
+			*word(ptPage(hw.PTImagePT) + uintptr(pa>>12)*8) = pa | seg.Flags
 		}
 	}
 
 	// The direct map.
-	link(pml4, slotDirect, ptPage(ptDirectPDPT))
-	for g := uintptr(0); g < directMapGiB; g++ {
-		pd := ptPage(ptDirectPD + g)
-		link(ptPage(ptDirectPDPT), g, pd)
+	link(pml4, hw.SlotDirect, ptPage(hw.PTDirectPDPT))
+	for g := uintptr(0); g < hw.DirectMapGiB; g++ {
+		pd := ptPage(hw.PTDirectPD + g)
+		link(ptPage(hw.PTDirectPDPT), g, pd)
 		for i := uintptr(0); i < 512; i++ {
-			*word(pd + i*8) = uint64(g<<30|i<<21) | pteFlags | amd64.PTE_PS | nxBit
+			*word(pd + i*8) = hw.DirectPDE(uint64(g), uint64(i), nxBit)
 		}
 	}
 	idleCR3 = imagePA(pml4)
@@ -204,41 +163,40 @@ func buildPageTables() {
 //
 //go:nosplit
 func hypervisorSlots() (s [16]uint64) {
-	for _, i := range gohvSlots {
-		s[i-256] = *word(pml4 + i*8) &^ (amd64.PTE_A | amd64.PTE_D)
+	for _, i := range hw.GohvSlots {
+		s[i-hw.SlotFirstReserved] = *word(pml4 + uintptr(i)*8) &^ (amd64.PTE_A | amd64.PTE_D)
 	}
 	return s
 }
 
 // allocFrame takes one zeroed frame from the hypervisor heap and returns
-// its physical address. Out of heap is fatal: the runtime cannot go on
-// without the memory it asked for.
+// its physical address, or 0 when the heap is exhausted: the caller then
+// calls heapExhausted, fatal since the runtime cannot go on without the
+// memory it asked for, from where the nosplit stack has room for it.
 //
 //go:nosplit
 func allocFrame() uint64 {
-	var p uint64
-	if heapFree != 0 {
-		p = heapFree
+	p := heapFree
+	if p != 0 {
 		heapFree = *word(dm(p))
-	} else if heapNext+pageSize <= heapEnd {
-		p = heapNext
-		heapNext += pageSize
+	} else if b, ok := heap.Bump(); ok {
+		p = b
 	} else {
-		heapExhausted()
+		return 0
 	}
-	heapFrames++
-	if heapFrames > heapPeak {
-		heapPeak = heapFrames
-	}
+	heap.Took()
 	zeroPage(dm(p))
 	return p
 }
 
+// freeFrame puts heap frame p on the free list (release checked that it
+// is one).
+//
 //go:nosplit
 func freeFrame(p uint64) {
 	*word(dm(p)) = heapFree
 	heapFree = p
-	heapFrames--
+	heap.Gave()
 }
 
 // pteLookup returns the address of the L1 entry for va in the mmap
@@ -247,52 +205,59 @@ func freeFrame(p uint64) {
 //go:nosplit
 func pteLookup(va uintptr) uintptr {
 	tbl := pml4
-	for lvl := uint(3); lvl >= 1; lvl-- {
-		v := *word(tbl + ((va>>(12+9*lvl))&511)*8)
+	for lvl := uint(4); lvl >= 2; lvl-- {
+		v := *word(tbl + uintptr(hw.Index(uint64(va), lvl))*8)
 		if v&amd64.PTE_P == 0 || v&amd64.PTE_PS != 0 {
 			return 0
 		}
 		tbl = dm(v & amd64.PTE_ADDR)
 	}
-	return tbl + ((va>>12)&511)*8
+	return tbl + uintptr(hw.Index(uint64(va), 1))*8
 }
 
 // pteCreate is pteLookup that builds missing intermediate tables (below
-// the window's L4 entry, which buildPageTables made).
+// the window's L4 entry, which buildPageTables made); 0 when the heap has
+// no frame for one.
 //
 //go:nosplit
 func pteCreate(va uintptr) uintptr {
 	tbl := pml4
-	for lvl := uint(3); lvl >= 1; lvl-- {
-		e := tbl + ((va>>(12+9*lvl))&511)*8
+	for lvl := uint(4); lvl >= 2; lvl-- {
+		e := tbl + uintptr(hw.Index(uint64(va), lvl))*8
 		v := *word(e)
 		if v&amd64.PTE_P == 0 {
-			v = allocFrame() | pteFlags
+			f := allocFrame()
+			if f == 0 {
+				return 0
+			}
+			v = hw.TablePTE(f)
 			*word(e) = v
 		}
 		tbl = dm(v & amd64.PTE_ADDR)
 	}
-	return tbl + ((va>>12)&511)*8
+	return tbl + uintptr(hw.Index(uint64(va), 1))*8
 }
 
 // inMmapWindow reports whether [va, va+n) lies in the mmap window.
 //
 //go:nosplit
-func inMmapWindow(va, n uintptr) bool {
-	return va >= heapVABase && va+n >= va && va+n <= heapVAEnd
-}
+func inMmapWindow(va, n uintptr) bool { return mmapWindow.Contains(va, n) }
 
 // commit marks [va, va+n) as demand-zero read-write, keeping pages that
-// are already backed.
+// are already backed; false if the heap ran out of page tables.
 //
 //go:nosplit
-func commit(va, n uintptr) {
+func commit(va, n uintptr) bool {
 	for off := uintptr(0); off < n; off += pageSize {
 		e := pteCreate(va + off)
+		if e == 0 {
+			return false
+		}
 		if *word(e)&amd64.PTE_P == 0 {
 			*word(e) = pteDemand
 		}
 	}
+	return true
 }
 
 // release gives back the frames behind [va, va+n). keep leaves the pages
@@ -308,7 +273,14 @@ func release(va, n uintptr, keep bool) {
 		}
 		v := *word(e)
 		if v&amd64.PTE_P != 0 {
-			freeFrame(v & amd64.PTE_ADDR)
+			// A frame the heap never handed out is a corrupted page
+			// table: kept off the free list, and fatal after the loop
+			// (where the nosplit stack has room for the report).
+			if pa := v & amd64.PTE_ADDR; heap.Owns(pa) {
+				freeFrame(pa)
+			} else {
+				heapForeign = pa
+			}
 			// One CPU: a local flush suffices. SMP needs a shootdown here.
 			amd64.Invlpg(uint64(va + off))
 		}
@@ -317,6 +289,9 @@ func release(va, n uintptr, keep bool) {
 		} else {
 			*word(e) = 0
 		}
+	}
+	if heapForeign != 0 {
+		heapCorrupt(heapForeign)
 	}
 }
 
@@ -332,7 +307,11 @@ func demandFault(va uintptr) bool {
 	if e == 0 || *word(e) != pteDemand {
 		return false
 	}
-	*word(e) = allocFrame() | pteFlags | nxBit
+	f := allocFrame()
+	if f == 0 {
+		heapExhausted()
+	}
+	*word(e) = hw.DataPTE(f, nxBit)
 	return true
 }
 
@@ -354,67 +333,49 @@ func touchRange(va, n uintptr) {
 	}
 }
 
-const (
-	protNone     = 0
-	mapFixed     = 0x10
-	madvDontNeed = 4
-	madvFree     = 8
-)
+// The memory calls: arch/amd64/linux decodes them to a linux.Mapping,
+// release and commit carry it out. (No helper between: these run under
+// syscallEntry's nosplit stack limit, and the fatal reports, which need
+// the most stack, are made here or in release after its loop.)
 
 //go:nosplit
 func sysMmap(addr, n, prot, flags uintptr) uintptr {
-	n = alignUp(n, pageSize)
-	if n == 0 {
-		return errno(einval)
+	m, e := mmapWindow.Mmap(addr, n, uint32(prot), uint32(flags))
+	if e != 0 {
+		return errno(e)
 	}
-	va := addr
-	if flags&mapFixed == 0 {
-		// Hints are ignored: the runtime tries the next one, then takes
-		// what it is given.
-		if !inMmapWindow(mmapNext, n+pageSize) {
-			return errno(enomem)
-		}
-		va = mmapNext
-		mmapNext += n + pageSize
-	} else if !inMmapWindow(va, n) || va&(pageSize-1) != 0 {
-		return errno(einval)
+	if m.Do&linux.Release != 0 {
+		release(m.VA, m.Len, m.Do&linux.Keep != 0)
 	}
-	if prot != protNone {
-		if flags&mapFixed != 0 {
-			release(va, n, false)
-		}
-		commit(va, n)
+	if m.Do&linux.Commit != 0 && !commit(m.VA, m.Len) {
+		heapExhausted()
 	}
-	return va
+	return m.VA
 }
 
 //go:nosplit
 func sysMunmap(addr, n uintptr) uintptr {
-	n = alignUp(n, pageSize)
-	if !inMmapWindow(addr, n) || addr&(pageSize-1) != 0 {
-		return errno(einval)
+	m, e := mmapWindow.Munmap(addr, n)
+	if m.Do&linux.Release != 0 {
+		release(m.VA, m.Len, m.Do&linux.Keep != 0)
 	}
-	release(addr, n, false)
-	return 0
+	return errno(e)
 }
 
 //go:nosplit
 func sysMadvise(addr, n, advice uintptr) uintptr {
-	if advice == madvDontNeed || advice == madvFree {
-		if inMmapWindow(addr, n) {
-			release(addr&^(pageSize-1), alignUp(n, pageSize), true)
-		}
+	m, e := mmapWindow.Madvise(addr, n, advice)
+	if m.Do&linux.Release != 0 {
+		release(m.VA, m.Len, m.Do&linux.Keep != 0)
 	}
-	return 0
+	return errno(e)
 }
 
 //go:nosplit
 func sysMprotect(addr, n, prot uintptr) uintptr {
-	if !inMmapWindow(addr, n) {
-		return errno(einval)
+	m, e := mmapWindow.Mprotect(addr, n, prot)
+	if m.Do&linux.Commit != 0 && !commit(m.VA, m.Len) {
+		heapExhausted()
 	}
-	if prot != protNone {
-		commit(addr&^(pageSize-1), alignUp(n, pageSize))
-	}
-	return 0
+	return errno(e)
 }

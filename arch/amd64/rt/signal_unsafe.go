@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/linux"
 )
 
 // Signals. The runtime preempts a goroutine that runs too long by sending
@@ -18,16 +19,14 @@ import (
 // recorded and dropped: faults are handled by trap() and there are no
 // processes to signal.
 
+// arch/amd64/linux decides which signals a call may name, what
+// sigaltstack sets, and where the frame goes; this file writes it.
+
 const (
-	sigURG      = 23
-	siTKILL     = -6
-	saNoDefer   = 0x40000000
-	ssOnStack   = 1
-	ssDisable   = 2
-	ucSize      = 304 // struct ucontext: flags, link, stack_t, sigcontext, sigmask
-	ucMcontext  = 40
-	ucSigmask   = 296
-	siginfoSize = 128
+	sigURG     = linux.SIGURG
+	ucSize     = linux.UcontextSize
+	ucMcontext = linux.UcMcontext
+	ucSigmask  = linux.UcSigmask
 )
 
 // sigaction is the kernel's struct sigaction on amd64.
@@ -53,16 +52,16 @@ type intrFrame struct {
 }
 
 var (
-	sigactions [65]sigaction         // by signal number; the whole process shares them
-	sigPending [maxThreads]uint64    // bit sig-1: sent, not yet delivered
-	altStack   [maxThreads][3]uint64 // sigaltstack: sp, flags, size
-	nSignals   uint64                // SIGURG frames delivered
-	sigReturn  [maxCPUs]intrFrame    // the context rt_sigreturn resumes (asm: cpuState.sigRet)
+	sigactions [65]sigaction              // by signal number; the whole process shares them
+	sigPending [maxThreads]uint64         // bit sig-1: sent, not yet delivered
+	altStack   [maxThreads]linux.AltStack // sigaltstack
+	nSignals   uint64                     // SIGURG frames delivered
+	sigReturn  [maxCPUs]intrFrame         // the context rt_sigreturn resumes (asm: cpuState.sigRet)
 )
 
 //go:nosplit
 func sysRtSigaction(sig, act, old uintptr) uintptr {
-	if sig == 0 || sig > 64 || sig == 9 || sig == 19 { // SIGKILL, SIGSTOP
+	if !linux.Catchable(sig) {
 		return errno(einval)
 	}
 	if old != 0 {
@@ -76,26 +75,43 @@ func sysRtSigaction(sig, act, old uintptr) uintptr {
 	return 0
 }
 
+// sysRtSigprocmask changes the calling thread's signal mask
+// (linux.Sigprocmask). The new set is read before the old is written:
+// they may be one buffer.
+//
+//go:nosplit
+func sysRtSigprocmask(how, set, oldset uintptr) uintptr {
+	i := thisCPU().cur
+	old, m := sigmasks[i], sigmasks[i]
+	if set != 0 {
+		touch(set)
+		var ok bool
+		if m, ok = linux.Sigprocmask(old, how, *word(set)); !ok {
+			return errno(einval)
+		}
+	}
+	if oldset != 0 {
+		touch(oldset)
+		*word(oldset) = old
+	}
+	sigmasks[i] = m
+	return 0
+}
+
 //go:nosplit
 func sysSigaltstack(ss, old uintptr) uintptr {
-	i := thisCPU().cur
-	a := &altStack[i]
+	a := &altStack[thisCPU().cur]
 	if old != 0 {
 		touchRange(old, 24)
-		o := (*[3]uint64)(unsafe.Pointer(old))
-		o[0], o[1], o[2] = a[0], a[1], a[2]
-		if a[2] == 0 {
-			o[1] = ssDisable
-		}
+		*(*linux.AltStack)(unsafe.Pointer(old)) = a.Reported()
 	}
 	if ss != 0 {
 		touchRange(ss, 24)
-		n := (*[3]uint64)(unsafe.Pointer(ss))
-		if uint32(n[1])&ssDisable != 0 {
-			a[0], a[1], a[2] = 0, ssDisable, 0
-		} else {
-			a[0], a[1], a[2] = n[0], 0, n[2]
+		n, e := linux.SetAltStack(*(*linux.AltStack)(unsafe.Pointer(ss)))
+		if e != 0 {
+			return errno(e)
 		}
+		*a = n
 	}
 	return 0
 }
@@ -105,16 +121,16 @@ func sysSigaltstack(ss, old uintptr) uintptr {
 //
 //go:nosplit
 func sysTgkill(tid, sig uintptr) uintptr {
-	if sig == 0 || sig > 64 {
+	if !linux.ValidSignal(sig) {
 		return errno(einval)
 	}
 	for i := range threads {
 		if threads[i].state != thFree && threads[i].tid == tid {
-			sigPending[i] |= 1 << (sig - 1)
+			sigPending[i] |= linux.SigBit(sig)
 			return 0
 		}
 	}
-	return errno(3) // ESRCH
+	return errno(linux.ESRCH)
 }
 
 // deliverSignal runs from irqTimer on the thread about to resume at f:
@@ -126,34 +142,28 @@ func sysTgkill(tid, sig uintptr) uintptr {
 //go:nosplit
 func deliverSignal(f *intrFrame) {
 	i := thisCPU().cur
-	const bit = 1 << (sigURG - 1)
+	bit := linux.SigBit(sigURG)
 	if sigPending[i]&bit == 0 || sigmasks[i]&bit != 0 {
 		return
 	}
+	sigPending[i] &^= bit
 	sa := &sigactions[sigURG]
-	if sa.handler <= 1 || altStack[i][2] == 0 { // SIG_DFL, SIG_IGN, or nowhere to run it
-		sigPending[i] &^= bit
+	top, ok := linux.SigFrameTop(&altStack[i], f.rsp)
+	if sa.handler <= 1 || !ok { // SIG_DFL, SIG_IGN, or nowhere to run it
 		return
 	}
-	sigPending[i] &^= bit
-	top := uintptr(altStack[i][0] + altStack[i][2])
-	if f.rsp >= altStack[i][0] && f.rsp < uint64(top) {
-		top = uintptr(f.rsp) - 128 // already on the signal stack
-	}
-	fp := (top - 512) &^ 63
-	info := (fp - siginfoSize) &^ 15
-	uc := info - ucSize
-	frame := uc - 8
+	sf := linux.SigFrameAt(top)
+	fp, info, uc, frame := sf.FP, sf.Info, sf.UC, sf.Frame
 	touchRange(frame, top-frame)
 
 	zero(frame, fp-frame)
 	copyFX(fp, current().fx)
 	*(*int32)(unsafe.Pointer(info)) = sigURG
-	*(*int32)(unsafe.Pointer(info + 8)) = siTKILL
-	*(*int32)(unsafe.Pointer(info + 16)) = 1 // si_pid
-	*word(uc + 16) = altStack[i][0]          // uc_stack
-	*word(uc + 24) = ssOnStack
-	*word(uc + 32) = altStack[i][2]
+	*(*int32)(unsafe.Pointer(info + 8)) = linux.SI_TKILL
+	*(*int32)(unsafe.Pointer(info + 16)) = 1   // si_pid
+	*word(uc + linux.UcStack) = altStack[i].SP // uc_stack: the stack_t it runs on
+	*word(uc + linux.UcStack + 8) = linux.SS_ONSTACK
+	*word(uc + linux.UcStack + 16) = altStack[i].Size
 	m := (*sigcontext)(unsafe.Pointer(uc + ucMcontext))
 	m.r8, m.r9, m.r10, m.r11, m.r12, m.r13, m.r14, m.r15 = f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15
 	m.rdi, m.rsi, m.rbp, m.rbx, m.rdx, m.rax, m.rcx = f.di, f.si, f.bp, f.bx, f.dx, f.ax, f.cx
@@ -164,7 +174,7 @@ func deliverSignal(f *intrFrame) {
 	*word(uc + ucSigmask) = sigmasks[i]
 	*word(frame) = sa.restorer
 
-	if sa.flags&saNoDefer == 0 {
+	if sa.flags&linux.SA_NODEFER == 0 {
 		sigmasks[i] |= bit
 	}
 	sigmasks[i] |= sa.mask

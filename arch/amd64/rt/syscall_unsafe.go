@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/linux"
 )
 
 // sysFrame is what syscallEntry pushes, lowest address first. ax carries
@@ -13,23 +14,19 @@ type sysFrame struct {
 	r15, r14, r13, r12, r10, r9, r8, bp, di, si, dx, bx, ax, r11, cx, sp uintptr
 }
 
-// Linux errno values the shim returns (negated in RAX).
+// Linux errno values the shim returns (negated in RAX by errno).
 const (
-	eperm     = 1
-	enoent    = 2
-	eintr     = 4
-	ebadf     = 9
-	eagain    = 11
-	enomem    = 12
-	efault    = 14
-	einval    = 22
-	emfile    = 24
-	enosys    = 38
-	etimedout = 110
+	enoent    = linux.ENOENT
+	ebadf     = linux.EBADF
+	eagain    = linux.EAGAIN
+	einval    = linux.EINVAL
+	emfile    = linux.EMFILE
+	enosys    = linux.ENOSYS
+	etimedout = linux.ETIMEDOUT
 )
 
 //go:nosplit
-func errno(e uintptr) uintptr { return -e }
+func errno(e uintptr) uintptr { return linux.Errno(e) }
 
 // gohv's own system calls, made by the exported API from ordinary
 // goroutines so that they run serialised with the rest of the shim.
@@ -100,28 +97,18 @@ func dispatch(f *sysFrame) {
 	case 13: // rt_sigaction
 		ret = sysRtSigaction(a0, a1, a2)
 	case 14: // rt_sigprocmask
-		if a2 != 0 {
-			touch(a2)
-			*word(a2) = sigmasks[c.cur]
-		}
-		if a1 != 0 {
-			touch(a1)
-			set := *word(a1)
-			switch a0 {
-			case 0:
-				sigmasks[c.cur] |= set
-			case 1:
-				sigmasks[c.cur] &^= set
-			case 2:
-				sigmasks[c.cur] = set
-			}
-		}
+		ret = sysRtSigprocmask(a0, a1, a2)
 	case 24: // sched_yield
 		schedule(true)
 	case 28: // madvise
 		ret = sysMadvise(a0, a1, a2)
 	case 35: // nanosleep
-		block(nanotime() + timespecNs(a0))
+		ns, ok := timespecNs(a0)
+		if !ok {
+			ret = errno(einval)
+			break
+		}
+		block(linux.Deadline(nanotime(), ns))
 	case 39: // getpid
 		ret = 1
 	case 56: // clone
@@ -144,7 +131,7 @@ func dispatch(f *sysFrame) {
 	case 157: // prctl
 		ret = errno(einval)
 	case 158: // arch_prctl
-		if a0 == 0x1002 { // ARCH_SET_FS
+		if a0 == linux.ArchSetFS {
 			current().fsBase = a1
 			amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(a1))
 		} else {
@@ -160,7 +147,7 @@ func dispatch(f *sysFrame) {
 		ret = 8
 	case 228: // clock_gettime
 		ns := nanotime()
-		if a0 == 0 || a0 == 5 || a0 == 8 { // REALTIME, REALTIME_COARSE, REALTIME_ALARM
+		if linux.IsRealtime(a0) {
 			ns += bootUnix * 1000000000
 		}
 		touch(a1)
@@ -246,19 +233,4 @@ func dispatch(f *sysFrame) {
 	}
 	f.ax = ret
 	c.inShim = 0
-}
-
-var rngState uint64
-
-//go:nosplit
-func random() uint64 {
-	if haveRdrand {
-		if v, ok := amd64.Rdrand(); ok {
-			return v
-		}
-	}
-	rngState ^= rngState << 13
-	rngState ^= rngState >> 7
-	rngState ^= rngState << 17
-	return rngState
 }

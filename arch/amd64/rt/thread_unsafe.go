@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/linux"
 )
 
 // Kernel threads. Each Go runtime M is one kernel thread, created by
@@ -59,7 +60,7 @@ func threadInit(i int) *kthread {
 	nextTid++
 	t.waitAddr, t.deadline, t.timedOut, t.onEpoll = 0, 0, false, false
 	// A reused slot starts with no signal state of its predecessor's.
-	sigPending[i], sigmasks[i], altStack[i] = 0, 0, [3]uint64{}
+	sigPending[i], sigmasks[i], altStack[i] = 0, 0, linux.AltStack{}
 	rxWaiting[i] = false
 	t.state = thRunning
 	nThreads++
@@ -155,8 +156,7 @@ func preempt() { schedule(false) }
 //
 //go:nosplit
 func sysClone(f *sysFrame) uintptr {
-	const cloneThread = 0x10000 // CLONE_THREAD
-	if f.di&cloneThread == 0 {
+	if !linux.CloneIsThread(f.di) {
 		return errno(enosys) // only threads: there are no processes
 	}
 	for i := 1; i < maxThreads; i++ {
@@ -194,30 +194,11 @@ func sysExitThread() {
 //
 //go:nosplit
 func sysFutex(addr, op, val, timeout uintptr) uintptr {
-	const (
-		futexWait    = 0
-		futexWake    = 1
-		futexPrivate = 128
-	)
-	switch op &^ futexPrivate {
-	case futexWait:
-		touch(addr)
-		if *(*uint32)(unsafe.Pointer(addr)) != uint32(val) {
-			return errno(eagain)
-		}
-		var dl int64
-		if timeout != 0 {
-			dl = nanotime() + timespecNs(timeout)
-		}
-		t := current()
-		t.waitAddr = addr
-		timedOut := block(dl)
-		t.waitAddr = 0
-		if timedOut {
-			return errno(etimedout)
-		}
-		return 0
-	case futexWake:
+	cmd, ok := linux.FutexOp(op)
+	if !ok {
+		return errno(enosys)
+	}
+	if cmd == linux.FutexWake {
 		n := uintptr(0)
 		for i := range threads {
 			t := &threads[i]
@@ -229,14 +210,36 @@ func sysFutex(addr, op, val, timeout uintptr) uintptr {
 		}
 		return n
 	}
-	return errno(enosys)
+	// FUTEX_WAIT
+	touch(addr)
+	if *(*uint32)(unsafe.Pointer(addr)) != uint32(val) {
+		return errno(eagain)
+	}
+	var dl int64
+	if timeout != 0 {
+		ns, ok := timespecNs(timeout)
+		if !ok {
+			return errno(einval)
+		}
+		dl = linux.Deadline(nanotime(), ns)
+	}
+	t := current()
+	t.waitAddr = addr
+	timedOut := block(dl)
+	t.waitAddr = 0
+	if timedOut {
+		return errno(etimedout)
+	}
+	return 0
 }
 
+// timespecNs reads the struct timespec at p (linux.TimespecNs).
+//
 //go:nosplit
-func timespecNs(p uintptr) int64 {
+func timespecNs(p uintptr) (int64, bool) {
 	touch(p)
 	ts := (*[2]int64)(unsafe.Pointer(p))
-	return ts[0]*1000000000 + ts[1]
+	return linux.TimespecNs(ts[0], ts[1])
 }
 
 // The netpoller's epoll instance and its eventfd: the only file
@@ -272,7 +275,7 @@ func sysEpollWait(events, maxEvents uintptr, timeoutMs int64) uintptr {
 	if eventfdCount == 0 && timeoutMs != 0 {
 		var dl int64
 		if timeoutMs > 0 {
-			dl = nanotime() + timeoutMs*1000000
+			dl = linux.Deadline(nanotime(), timeoutMs*1000000)
 		}
 		t := current()
 		t.onEpoll = true

@@ -1,9 +1,8 @@
 package rt
 
 import (
-	"math/bits"
-
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // Time: the TSC, calibrated once against PIT channel 2, is the clock.
@@ -34,17 +33,11 @@ func calibrateTSC() {
 	for i := range runs {
 		runs[i] = pitMeasure()
 	}
-	for i := 1; i < len(runs); i++ { // insertion sort
-		for j := i; j > 0 && runs[j] < runs[j-1]; j-- {
-			runs[j], runs[j-1] = runs[j-1], runs[j]
-		}
-	}
-	tscHz = runs[2] * 1000 / calibrateMs
+	tscHz = hw.Median5(runs) * 1000 / calibrateMs
 	if tscHz < 1000000 {
 		tscHz = 1000000000 // implausible reading: assume 1 GHz rather than divide by ~0
 	}
-	hi, lo := bits.Mul64(1000000000, 1<<32)
-	tscMult, _ = bits.Div64(hi, lo, tscHz)
+	tscMult = hw.TSCScale(tscHz)
 	tsc0 = amd64.Rdtsc()
 }
 
@@ -67,10 +60,7 @@ func pitMeasure() uint64 {
 // nanotime returns nanoseconds since calibration.
 //
 //go:nosplit
-func nanotime() int64 {
-	hi, lo := bits.Mul64(amd64.Rdtsc()-tsc0, tscMult)
-	return int64(hi<<32 | lo>>32)
-}
+func nanotime() int64 { return hw.TSCNanos(amd64.Rdtsc()-tsc0, tscMult) }
 
 // startTick programs PIT channel 0 as a tickHz rate generator on IRQ 0 and
 // remaps the 8259s to vectors 0x20-0x2f with only IRQ 0 unmasked.
@@ -99,11 +89,9 @@ func cmos(reg uint8) uint8 {
 	return amd64.Inb(0x71)
 }
 
-//go:nosplit
-func bcd(v uint8) uint8 { return v&15 + (v>>4)*10 }
-
 // readRTC sets bootUnix from the CMOS clock (read twice until stable, as
-// the clock may tick mid-read).
+// the clock may tick mid-read; hw.RTC decodes it). A reading that is no
+// date leaves the wall clock at 1970.
 //
 //go:nosplit
 func readRTC() {
@@ -119,27 +107,8 @@ func readRTC() {
 			break
 		}
 	}
-	regB := cmos(0x0B)
-	sec, min, hour, day, mon, year := s[1], mi[1], h[1], d[1], mo[1], y[1]
-	pm := hour&0x80 != 0
-	hour &= 0x7f
-	if regB&0x04 == 0 {
-		sec, min, hour, day, mon, year = bcd(sec), bcd(min), bcd(hour), bcd(day), bcd(mon), bcd(year)
+	r := hw.RTC{Sec: s[1], Min: mi[1], Hour: h[1], Day: d[1], Mon: mo[1], Year: y[1], RegB: cmos(0x0B)}
+	if t, ok := r.Unix(); ok {
+		bootUnix = t
 	}
-	if regB&0x02 == 0 && pm {
-		hour = (hour + 12) % 24
-	}
-	bootUnix = unixTime(2000+int64(year), int64(mon), int64(day), int64(hour), int64(min), int64(sec))
-}
-
-// unixTime converts a UTC civil time to seconds since 1970-01-01.
-//
-//go:nosplit
-func unixTime(y, m, d, hh, mm, ss int64) int64 {
-	if m <= 2 {
-		y--
-		m += 12
-	}
-	days := 365*y + y/4 - y/100 + y/400 + (153*(m-3)+2)/5 + d - 719469
-	return days*86400 + hh*3600 + mm*60 + ss
 }

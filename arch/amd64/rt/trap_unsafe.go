@@ -261,10 +261,22 @@ func exitGroup(code int) {
 func heapExhausted() {
 	xline()
 	xputs("PANIC: gohv heap exhausted: ")
-	xdec(heapFrames * pageSize >> 20)
+	xdec(heap.Frames * pageSize >> 20)
 	xputs(" MiB of ")
-	xdec((heapEnd - heapStart) >> 20)
+	xdec((heap.End - heap.Start) >> 20)
 	xputs(" MiB in use\n")
+	panicBanner(0, 0)
+}
+
+// heapCorrupt is fatal: an mmap-window page table maps frame pa, which the
+// hypervisor heap never handed out.
+//
+//go:nosplit
+func heapCorrupt(pa uint64) {
+	xline()
+	xputs("PANIC: gohv heap: freeing frame ")
+	xhex(pa)
+	xputs(", not one of the heap's\n")
 	panicBanner(0, 0)
 }
 

@@ -1,7 +1,7 @@
 /*
  * xen.h: the slice of Xen 4.17's public x86-64 PV ABI the test guests use.
  * Project-written; every number was checked against the libxen-dev 4.17
- * headers in /usr/include/xen and /work/shared/docs/pv-abi-ladder.md.
+ * headers in /usr/include/xen (xen/xen.h, xen/arch-x86/xen-x86_64.h).
  */
 #ifndef GUESTS_XEN_H
 #define GUESTS_XEN_H
@@ -22,6 +22,8 @@ typedef signed long s64;
 #define __HYPERVISOR_set_gdt             2
 #define __HYPERVISOR_stack_switch        3
 #define __HYPERVISOR_set_callbacks       4
+#define __HYPERVISOR_set_debugreg        8
+#define __HYPERVISOR_get_debugreg        9
 #define __HYPERVISOR_multicall          13
 #define __HYPERVISOR_update_va_mapping  14
 #define __HYPERVISOR_set_timer_op       15

@@ -4,11 +4,10 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch"
-	"github.com/gohv/gohv/arch/amd64"
 )
 
-// maxCPUs bounds the per-CPU tables. Only CPU 0 runs today.
-const maxCPUs = 8
+// The guest side of rt (doc.go): what the entry and exit assembly keeps
+// about a vCPU, and the offsets it uses.
 
 // guestCtx is one vCPU's state on the metal, besides the registers it runs
 // with: guest_amd64.s reads and writes it at the offsets go_asm.h gives.
@@ -35,6 +34,11 @@ type guestCtx struct {
 	// entries, in tablesGen generation checkedGen (Go only).
 	checkedCR3 uint64
 	checkedGen uint32
+	// The guest's hardware state (debugreg_unsafe.go): dr and dr7 are
+	// loaded at entry while dr7 is not 0, and DR7 cleared at exit; dr6 is
+	// the DR6 a #DB exit read; cr4 is the CR4 the guest runs with.
+	dr            [4]uint64
+	dr7, dr6, cr4 uint64
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the
@@ -79,61 +83,3 @@ const (
 	fxMXCSR = 24  // FXSAVE image: MXCSR
 	fxXMM0  = 160 // FXSAVE image: XMM0, then XMM1-15 every 16 bytes
 )
-
-// cpuState is one CPU's private state, reached through GS_BASE by the
-// assembly, which uses the offsets go_asm.h gives.
-type cpuState struct {
-	self    uintptr // address of this struct (GS_BASE in ring 0)
-	ktop    uintptr // kernel stack top of the thread running here
-	scratch uintptr // the caller's RSP during SYSCALL entry
-	fxarea  uintptr // FXSAVE area of the thread running here
-	idling  uintptr // 1 while halted in the idle loop
-	ticks   uint64  // timer interrupts taken
-	sigRet  uintptr // the frame rt_sigreturn resumes, or 0
-
-	// Guest entry and exit (guest_amd64.s). A vCPU enters from its own
-	// goroutine with interrupts off and the exit returns there, so these
-	// belong to the one vCPU running here and are dead once it has left.
-	scratch2 uintptr // guest RBX during the exit
-	scratch3 uintptr // guest RAX during the exit
-	hostSP   uintptr // the stack pointer enterGuest returns on
-	ctx      uintptr // *guestCtx of the vCPU running here
-	regs     uintptr // its *arch.Regs
-	entryTop uintptr // top of entryStack
-	// What the CPU holds now, so an entry loads only what changed: the
-	// data selectors, and KERNEL_GS_BASE (the guest's GS base while gohv
-	// runs, swapped in by the entry's SWAPGS).
-	selDS, selES, selFS, selGS uint16
-	kgsBase                    uint64
-	// The GDT window (desc_unsafe.go): its address, the PTEs of its 16
-	// pages, and the guestCtx.gdtID its guest pages map now (0: none; the
-	// entry maps a vCPU's when it differs).
-	gdtVA    uintptr
-	gdtPT    uintptr
-	gdtOwner uint64
-
-	entryStack [8]uint64 // IRET frame for guest entry
-	cur        uintptr   // index into threads of the running thread
-	id         uintptr   // CPU number
-	inTrap     uintptr   // 1 while trap() runs: a fault inside it is fatal at once
-	inShim     uintptr   // 1 while the syscall shim runs
-}
-
-var cpus [maxCPUs]cpuState
-
-//go:nosplit
-func thisCPU() *cpuState {
-	// Single CPU today; with SMP this reads GS:0 (cpuState.self).
-	return &cpus[0]
-}
-
-// cpuInit sets up CPU id's state and points GS_BASE at it.
-//
-//go:nosplit
-func cpuInit(id int) {
-	c := &cpus[id]
-	c.self = uintptr(unsafe.Pointer(c))
-	c.id = uintptr(id)
-	c.entryTop = uintptr(unsafe.Pointer(&c.entryStack[len(c.entryStack)-1]))
-	amd64.WriteGSBase(uint64(c.self))
-}
