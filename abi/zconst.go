@@ -657,6 +657,7 @@ const (
 	XEN_CORE_PARKING_SET        = 1
 	XEN_FW_DISK_INFO            = 1
 	XEN_FW_EFI_CONFIG_TABLE     = 1
+	XEN_PCPU_FLAGS_ONLINE       = 1
 	XEN_PM_PX                   = 1
 	XEN_PROCESSOR_PM_CX         = 1
 	XEN_PX_PCT                  = 1
@@ -664,6 +665,7 @@ const (
 	XEN_CORE_PARKING_GET        = 2
 	XEN_FW_DISK_MBR_SIGNATURE   = 2
 	XEN_FW_EFI_VENDOR           = 2
+	XEN_PCPU_FLAGS_INVALID      = 2
 	XEN_PM_TX                   = 2
 	XEN_PROCESSOR_PM_PX         = 2
 	XEN_PX_PSS                  = 2

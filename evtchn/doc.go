@@ -28,6 +28,7 @@
 //     VCPUOP_register_vcpu_info); vCPUs 32 and up have none until then.
 //     The Table is the one record of that address (VCPUInfo): hv reads
 //     it for everything else it writes into a vcpu_info.
+//   - Masked, the guest's mask bit of a port (PHYSDEVOP_IRQ_UNMASK_NOTIFY).
 //   - Poll registration for SCHEDOP_poll (StartPoll, SetPollPort,
 //     StopPoll, PollPort) and the upcall-mask operations of SCHEDOP_block
 //     (EnableEvents, EventsNeedDelivery): *Table implements sched.Events.
@@ -73,5 +74,5 @@
 //     (ResetCont), as Xen answers one with no reset to continue.
 //   - BindPIRQ records the binding (status, close, bind_vcpu, SendPIRQ
 //     work); routing the machine interrupt (pirq_guest_bind) belongs to
-//     the physdev code.
+//     package pirq, reached through Config.PIRQBind and PIRQUnbind.
 package evtchn

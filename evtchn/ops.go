@@ -143,11 +143,11 @@ const BindPIRQFlagWillShare = 1
 
 // BindPIRQ binds physical IRQ pirq to a new port notifying vCPU 0
 // (EVTCHNOP_bind_pirq). The table records the binding (so status, close,
-// bind_vcpu and SendPIRQ work); routing the machine interrupt and the
-// sharing flag are the physdev layer's job.
+// bind_vcpu and SendPIRQ work); Config.PIRQBind routes the machine
+// interrupt and decides on sharing.
 //
 // Errors: -EINVAL pirq >= NrPIRQs or dying; -EPERM the domain may not use
-// pirq; -EEXIST already bound; -ENOSPC no free port.
+// pirq; -EEXIST already bound; -ENOSPC no free port; PIRQBind's.
 func (t *Table) BindPIRQ(pirq, flags uint32) (Port, abi.Errno) {
 	if pirq >= t.nrPIRQs {
 		return 0, abi.EINVAL
@@ -163,6 +163,11 @@ func (t *Table) BindPIRQ(pirq, flags uint32) (Port, abi.Errno) {
 	port, err := t.getFreePort()
 	if err != 0 {
 		return 0, err
+	}
+	if t.pirqBind != nil {
+		if err := t.pirqBind(pirq, port, flags&BindPIRQFlagWillShare != 0); err != 0 {
+			return 0, err
+		}
 	}
 	t.chans[port] = channel{state: statePIRQ, pirq: pirq}
 	t.pirqPort[pirq] = port
@@ -219,6 +224,9 @@ func (t *Table) closeLocked(port Port) abi.Errno {
 	case stateUnbound, stateIPI:
 	case statePIRQ:
 		delete(t.pirqPort, c.pirq)
+		if t.pirqUnbind != nil {
+			t.pirqUnbind(c.pirq)
+		}
 	case stateVIRQ:
 		v := c.vcpu
 		if virqIsGlobal(c.virq) {
@@ -377,6 +385,15 @@ func (t *Table) BindVCPU(port Port, vcpu uint32) abi.Errno {
 	return 0
 }
 
+// Masked reports whether the guest has port masked in its evtchn_mask
+// (Xen's evtchn_port_is_masked); a word outside machine memory counts as
+// masked. It reads the guest-owned word without the table's lock.
+func (t *Table) Masked(port Port) bool {
+	mw, bit := maskWord(t.shared, port)
+	mask, ok := t.mem.Load64(mw)
+	return !ok || mask&bit != 0
+}
+
 // Unmask clears port's mask bit and, if the port was masked and is
 // pending, delivers it to its vCPU: selector bit, upcall_pending, kick
 // (EVTCHNOP_unmask). On a free or reserved port it does nothing.
@@ -468,7 +485,7 @@ func (t *Table) closeAll() {
 
 // InitControl answers EVTCHNOP_init_control. gohv implements only the
 // 2-level ABI for now and returns -ENOSYS, which makes Linux stay on
-// 2-level silently (pv-abi-ladder R3.3). Xen 4.17 would switch to FIFO.
+// 2-level silently. Xen 4.17 would switch to FIFO.
 func (t *Table) InitControl() abi.Errno { return abi.ENOSYS }
 
 // ExpandArray answers EVTCHNOP_expand_array: without FIFO, Xen returns

@@ -71,6 +71,13 @@ type Config struct {
 	// (pirq_access_permitted). nil denies every PIRQ.
 	NrPIRQs       uint32
 	PIRQPermitted func(pirq uint32) bool
+	// PIRQBind routes the machine interrupt of pirq to the domain once
+	// port is bound to it (Xen's pirq_guest_bind); an error fails
+	// EVTCHNOP_bind_pirq with it. PIRQUnbind undoes it when the port is
+	// closed (pirq_guest_unbind). Both are called with the table's lock
+	// held and must not call back into this table. nil: nothing to route.
+	PIRQBind   func(pirq uint32, port Port, willShare bool) abi.Errno
+	PIRQUnbind func(pirq uint32)
 	// ControllerPaused reports whether the domain is paused by its
 	// controller; EVTCHNOP_reset of another domain needs it. nil = never.
 	ControllerPaused func() bool
@@ -92,6 +99,8 @@ type Table struct {
 	dir        Directory
 	nrPIRQs    uint32
 	pirqOK     func(uint32) bool
+	pirqBind   func(uint32, Port, bool) abi.Errno
+	pirqUnbind func(uint32)
 	paused     func() bool
 
 	// mu is the domain's event lock; see the lock order above.
@@ -144,6 +153,8 @@ func New(c Config) *Table {
 		dir:        c.Directory,
 		nrPIRQs:    c.NrPIRQs,
 		pirqOK:     c.PIRQPermitted,
+		pirqBind:   c.PIRQBind,
+		pirqUnbind: c.PIRQUnbind,
 		paused:     c.ControllerPaused,
 		chans:      make([]channel, portsPerBucket),
 		virqPort:   make([][abi.NR_VIRQS]Port, c.VCPUs),

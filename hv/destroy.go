@@ -17,7 +17,9 @@ const relinquishBudget = 1024
 //     are interrupted) and never enter the guest again.
 //  2. Its event channels are closed (evtchn_destroy): an interdomain
 //     peer's port goes back to unbound, as in Xen, which sends the peer
-//     no event for it.
+//     no event for it. Then its PIRQs are unmapped and the PIRQ EOI map
+//     frame's references dropped (free_domain_pirqs, and the pirq_eoi_map
+//     release of domain_relinquish_resources).
 //  3. The mappings it holds of other domains' grants are dropped
 //     (gnttab_release_mappings), then its grant table goes and the
 //     table's frames return to the allocator.
@@ -48,6 +50,7 @@ func (m *Machine) DestroyDomain(id abi.DomID) error {
 	}
 	// 2.
 	d.Events().Destroy()
+	d.state.PIRQs().Destroy()
 	// 3. The table's frames go back only once no other domain maps one
 	// of its grants: until then its entries must stay where the mapping
 	// domains' unmaps will write.

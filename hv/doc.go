@@ -33,10 +33,13 @@
 // Config.HostMemoryMap). At loglvl=all the first -ENOSYS a domain gets
 // for each hypercall and sub-op is named on the console (enosys.go).
 //
-// Pure: imports abi, arch, kernel, mm, evtchn, grant, sched, hypercall, hv/...,
+// Pure: imports abi, arch, kernel, mm, evtchn, grant, pirq, sched, hypercall, hv/...,
 // internal/klog and the standard library; never the metal, never unsafe.
 // cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power
-// and console.
+// and console; Config.IRQ, the interrupt hardware guests' PIRQs go
+// through (a pirq.Controller), is nil until the metal drives the IO-APIC
+// and MSIs, and physdev_op answers as Xen does on a machine without them.
+// platform_op's settime moves every domain's wall clock (physdev.go).
 //
 // Contexts: each vCPU runs on its own goroutine, which the Backend locks to
 // an OS thread; everything here is ordinary goroutine code. Domain and

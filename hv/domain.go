@@ -121,14 +121,18 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	if c.Hardware {
 		maxPort = evtchn.NrPorts2L - 1 // no limit below the 2-level maximum for dom0
 	}
+	pirqs := m.irqs.NewTable(c.ID, c.Hardware)
 	events := evtchn.New(evtchn.Config{
 		Dom: c.ID, VCPUs: c.VCPUs, MaxPort: maxPort, Privileged: c.Hardware,
 		Memory: m.cfg.Mem, SharedInfo: si.Addr(), Notifier: kicker{d}, Directory: m.registry,
+		NrPIRQs: uint32(pirqs.NrPIRQs()), PIRQPermitted: pirqs.Permitted,
+		PIRQBind: pirqs.Bind, PIRQUnbind: pirqs.Unbind,
 	})
+	pirqs.SetEvents(events)
 	if !events.InitSharedInfo() {
 		return fmt.Errorf("hv: shared_info frame %#x is not in machine memory", si)
 	}
-	d.state = hypercall.NewDomainState(hypercall.DomainConfig{Events: events, Space: space, VMAssist: c.VMAssist})
+	d.state = hypercall.NewDomainState(hypercall.DomainConfig{Events: events, Space: space, VMAssist: c.VMAssist, PIRQs: pirqs})
 	d.updateWallClock()
 	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware}, grantFrames{m, c.ID}); e != 0 {
 		return fmt.Errorf("hv: grant table: %v", e)

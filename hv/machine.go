@@ -12,6 +12,7 @@ import (
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
 )
 
@@ -83,6 +84,10 @@ type Config struct {
 	// PhysCPU is the physical CPU's ids for VCPUOP_get_physid (nil:
 	// unknown, and get_physid is -EINVAL).
 	PhysCPU *PhysCPU
+	// IRQ is the interrupt hardware guests' PIRQs are routed through;
+	// nil: none (physdev_op gives Xen's answers for a machine without
+	// it).
+	IRQ pirq.Controller
 }
 
 // Machine is the set of domains and the services they share. Safe for
@@ -92,6 +97,12 @@ type Machine struct {
 	disp     *hypercall.Dispatcher
 	grants   *grant.Tables
 	registry *evtchn.Registry
+	irqs     *pirq.Machine
+
+	wcMu   sync.Mutex // guards wcSet, wcSec, wcNsec
+	wcSet  bool       // platform_op has set the wall clock
+	wcSec  int64      // UTC at system time 0, once wcSet
+	wcNsec int32
 
 	mu      sync.Mutex // guards domains
 	domains map[abi.DomID]*Domain
@@ -120,11 +131,14 @@ func (m *Machine) ConsoleInput(p []byte) {
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{cfg: cfg, registry: evtchn.NewRegistry(), domains: map[abi.DomID]*Domain{}}
 	m.grants = grant.NewTables(cfg.Mem, grant.FrameTableFrames{FT: cfg.Frames, Flush: machineFlusher{m}}, grantMapper{m})
+	m.irqs = pirq.NewMachine(pirq.Config{Controller: cfg.IRQ, Frames: cfg.Frames, Mem: cfg.Mem, Flush: machineFlusher{m}})
 	m.disp = hypercall.New(hypercall.Config{
-		Console: &console{m: m},
-		Domains: directory{m},
-		Grants:  m.grants,
-		Version: cfg.Version,
+		Console:  &console{m: m},
+		Domains:  directory{m},
+		Grants:   m.grants,
+		Version:  cfg.Version,
+		IRQs:     m.irqs,
+		Platform: platform{m},
 	})
 	if err := pv.Register(m.disp); err != nil {
 		panic(err) // boot-time wiring, not guest input

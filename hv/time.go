@@ -124,11 +124,10 @@ func (v *VCPU) UpdateTime() {
 // updateWallClock writes shared_info's wall clock: the UTC time at system
 // time 0 (wc_sec, wc_nsec, wc_sec_hi) with wc_version's protocol.
 func (d *Domain) updateWallClock() {
-	ts := d.m.cfg.Time
-	if ts == nil {
+	sec, nsec, ok := d.m.wallClock()
+	if !ok {
 		return
 	}
-	sec, nsec := ts.WallClock()
 	var b [12]byte // wc_sec, wc_nsec, wc_sec_hi after wc_version
 	binary.LittleEndian.PutUint32(b[0:], uint32(sec))
 	binary.LittleEndian.PutUint32(b[4:], uint32(nsec))

@@ -183,7 +183,7 @@ func TestTimeArea(t *testing.T) {
 func TestENOSYSLine(t *testing.T) {
 	m, d, fm, logBuf, data := testGuest(t, true)
 	m.cfg.Log.SetLevels(klog.Thresholds{Lower: 4, Upper: 4}, klog.Thresholds{Lower: 4, Upper: 4})
-	m.cfg.Mem.Write(data.Addr(), []byte{0x39, 0, 0, 0}) // platform_op cmd 57
+	m.cfg.Mem.Write(data.Addr(), []byte{0x39, 0, 0, 0, 0x01, 0, 0, 0x03}) // platform_op cmd 57, XENPF_INTERFACE_VERSION
 	fm.steps = []func(*arch.Regs) arch.Exit{
 		hypercallExit(abi.HYPERVISOR_xenpmu_op, 12, 0),
 		hypercallExit(abi.HYPERVISOR_xenpmu_op, 12, 0),

@@ -32,16 +32,19 @@
 //     (13); and the argument handling of event_channel_op (32) and its
 //     legacy form (16), grant_table_op (20), mmu_update (1), mmuext_op (26),
 //     update_va_mapping (14) and update_va_mapping_otherdomain (22), whose
-//     workers live in evtchn, grant, mm and sched; and of vcpu_op (24) and
+//     workers live in evtchn, grant, mm and sched; of vcpu_op (24) and
 //     memory_op (12), whose workers are behind VCPUOps and MemoryOps (hv's
 //     Domain implements both: a Domain is asserted to them, and without
 //     them the call is -ENOSYS), plus MachineMemoryMap, Xen's rule for the
-//     host e820 dom0 sees.
+//     host e820 dom0 sees; of physdev_op (33), whose workers are package
+//     pirq's (the machine's IRQs, Config.IRQs, and the domain's PIRQs,
+//     DomainConfig.PIRQs) and the vCPU's I/O privileges (IOVCPU); and of
+//     platform_op (7) over Config.Platform.
 //     docs/hypercall-status.md lists every number and sub-op.
 //
 // # Imports
 //
-// abi, mm, evtchn, grant, sched and the standard library. Pure: no unsafe,
+// abi, mm, evtchn, grant, sched, pirq and the standard library. Pure: no unsafe,
 // no assembly, nothing from arch; built and tested on the host.
 //
 // # Contracts
@@ -106,6 +109,23 @@
 //     tables, as Xen's copy_from_guest), otherwise, and for the exact
 //     outcome of a copy that faults, in software (mm.Space.Translate):
 //     hypercalls come from guest kernel mode.
+//   - physdev_op: map_pirq of MAP_PIRQ_TYPE_MULTI_MSI is -EINVAL (one
+//     vector per MSI); restore_msi, restore_msi_ext, prepare_msix,
+//     release_msix and alloc/free_irq_vector are -ENOSYS; pci_mmcfg_reserved is -ENODEV for every region (gohv reads
+//     no MCFG); dbgp_op succeeds doing nothing (no EHCI debug port). The
+//     rest follows Xen 4.17's physdev.c and irq.c, including
+//     irq_status_query's XENIRQSTAT_needs_eoi for every PIRQ; see package
+//     pirq for the interrupt side.
+//   - platform_op: settime32/64, firmware_info, get_cpuinfo,
+//     enter_acpi_sleep and set_processor_pminfo answer as Xen 4.17 booted
+//     without BIOS calls, EFI, S3 support, cpufreq or cpuidle would: no
+//     EDD/MBR/EDID entries (-ESRCH), no EFI (-ENOSYS), keyboard shift
+//     flags 0, S3 -EOPNOTSUPP and every other sleep state -EINVAL (Xen
+//     enters only S3; extended sleep -EPERM, no FADT sleep registers
+//     read), Px/Cx/Tx data -ENOSYS, _PDC bits masked as with no power
+//     driver. get_cpuinfo's ACPI id is Xen's INVALID_ACPIID (gohv reads no
+//     MADT). Other commands are -ENOSYS. No xenpf_lock: nothing here waits
+//     for another platform_op.
 //   - Handlers take *Args and return a three-word Result, so both travel
 //     in registers; the pointer is valid for the call only (hv and
 //     multicall keep the Args in the heap).

@@ -24,7 +24,9 @@ func newFuzzWorld(t *testing.T) *mmWorld {
 		}
 		w.vcpus[i].waiter.Interrupt()
 	}
-	w.d = New(Config{Console: w.con, Domains: w.dir, Grants: ts, Version: VersionInfo{Commandline: "x"}})
+	cfg := w.config()
+	cfg.Grants, cfg.Version = ts, VersionInfo{Commandline: "x"}
+	w.d = New(cfg)
 	w.vcpus[0].calls, w.vcpus[1].calls = 0, 0
 	return w
 }
@@ -74,6 +76,10 @@ func FuzzDispatch(f *testing.F) {
 	seed(abi.HYPERVISOR_update_va_mapping, 0, [5]uint64{0x3000, 0, 2}, nil)
 	seed(abi.HYPERVISOR_vm_assist, 0, [5]uint64{0, 3}, nil)
 	seed(11, 0, [5]uint64{}, nil)
+	seed(abi.HYPERVISOR_physdev_op, 0, [5]uint64{abi.PHYSDEVOP_set_iopl, rel(0)}, []byte{3, 0, 0, 0})
+	seed(abi.HYPERVISOR_physdev_op, 0, [5]uint64{abi.PHYSDEVOP_pirq_eoi_gmfn_v2, rel(0)}, []byte{0x40, 0, 0, 0, 0, 0, 0, 0})
+	seed(abi.HYPERVISOR_physdev_op, 0, [5]uint64{abi.PHYSDEVOP_map_pirq, rel(0)}, []byte{0xf0, 0x7f, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 9})
+	seed(abi.HYPERVISOR_platform_op, 0, [5]uint64{rel(0)}, append([]byte{55, 0, 0, 0, 1, 0, 0, 3}, make([]byte, 128)...))
 
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) < 56 {

@@ -9,6 +9,8 @@ import (
 	"github.com/gohv/gohv/evtchn"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/mm/mmtest"
+	"github.com/gohv/gohv/pirq"
+	"github.com/gohv/gohv/pirq/pirqtest"
 	"github.com/gohv/gohv/sched"
 	"github.com/gohv/gohv/sched/schedtest"
 )
@@ -117,12 +119,20 @@ type fakeVCPU struct {
 	flusher   mm.Flusher
 	calls     int
 	preemptAt map[int]bool
+	// The I/O privileges set_iopl and set_iobitmap gave it.
+	iopl    uint32
+	iobmp   mm.GuestVA
+	ioPorts uint32
 }
 
 func (v *fakeVCPU) ID() int                { return v.id }
 func (v *fakeVCPU) Waiter() *sched.Waiter  { return v.waiter }
 func (v *fakeVCPU) Tables() *mm.VCPUTables { return v.tables }
 func (v *fakeVCPU) Flusher() mm.Flusher    { return v.flusher }
+func (v *fakeVCPU) SetIOPL(iopl uint32)    { v.iopl = iopl }
+func (v *fakeVCPU) SetIOBitmap(bitmap mm.GuestVA, ports uint32) {
+	v.iobmp, v.ioPorts = bitmap, ports
+}
 func (v *fakeVCPU) Preempt() bool {
 	p := v.preemptAt[v.calls]
 	v.calls++
@@ -179,6 +189,12 @@ type world struct {
 	guests  [2]*mapGuest
 	vcpus   [2]*fakeVCPU
 	callers [2]*Caller
+	// The machine's interrupts (a fake controller with 24 GSIs and 4
+	// vectors), each domain's PIRQs and the platform.
+	ctrl  *pirqtest.Controller
+	irqs  *pirq.Machine
+	pirqs [2]*pirq.Table
+	plat  *fakePlatform
 }
 
 const (
@@ -193,17 +209,23 @@ const (
 func newWorld(t testing.TB) *world {
 	w := &world{t: t, con: &fakeConsole{}, dir: directory{}, mem: mmtest.NewMemory(4),
 		clock: schedtest.NewManualClock(1_000_000), reg: evtchn.NewRegistry()}
-	w.d = New(Config{Console: w.con, Domains: w.dir, Version: VersionInfo{Commandline: "dom0_mem=512M console=com1"}})
+	w.plat = &fakePlatform{}
+	w.newIRQs(nil, w.mem)
 	for i := range 2 {
 		k := &kicker{waiters: map[int]*sched.Waiter{}}
 		tab := evtchn.New(evtchn.Config{Dom: abi.DomID(i), VCPUs: 1, Privileged: i == 0, Memory: w.mem,
-			SharedInfo: mm.Maddr([]uint64{sharedA, sharedB}[i]), Notifier: k, Directory: w.reg})
+			SharedInfo: mm.Maddr([]uint64{sharedA, sharedB}[i]), Notifier: k, Directory: w.reg,
+			NrPIRQs:       uint32(w.pirqs[i].NrPIRQs()),
+			PIRQPermitted: func(p uint32) bool { return w.pirqs[i].Permitted(p) },
+			PIRQBind:      func(p uint32, port evtchn.Port, share bool) abi.Errno { return w.pirqs[i].Bind(p, port, share) },
+			PIRQUnbind:    func(p uint32) { w.pirqs[i].Unbind(p) }})
+		w.pirqs[i].SetEvents(tab)
 		w.reg.Add(tab)
 		waiter := sched.NewWaiter(0, tab, w.clock, w.clock)
 		k.waiters[0] = waiter
 		h := [16]byte{0: byte(i + 1), 15: 0xee}
 		dom := &fakeDomain{id: abi.DomID(i), privileged: i == 0, hardware: i == 0,
-			state: NewDomainState(DomainConfig{Handle: h, Events: tab, ConsoleWrite: true})}
+			state: NewDomainState(DomainConfig{Handle: h, Events: tab, ConsoleWrite: true, PIRQs: w.pirqs[i]})}
 		g := newMapGuest()
 		g.mapPages(bufVA, (bufEnd-bufVA)/pageSize)
 		g.mapPages(roVA, 1)
@@ -216,6 +238,54 @@ func newWorld(t testing.TB) *world {
 	w.reg.SetHardwareDomain(0)
 	return w
 }
+
+// newIRQs gives the world a new interrupt machine over frames and mem
+// (the EOI map's frames), new PIRQ tables, and a dispatcher that uses
+// them. The evtchn tables' PIRQ hooks follow w.pirqs; domain states made
+// before must be rebuilt with the new tables.
+func (w *world) newIRQs(frames *mm.FrameTable, mem mm.MachineMemory) {
+	w.ctrl = pirqtest.New(24, 4)
+	cfg := pirq.Config{Controller: w.ctrl, Mem: mem, Flush: &mmtest.Flusher{}}
+	if frames != nil {
+		cfg.Frames = frames
+	}
+	w.irqs = pirq.NewMachine(cfg)
+	for i := range 2 {
+		w.pirqs[i] = w.irqs.NewTable(abi.DomID(i), i == 0)
+		if w.doms[i] != nil {
+			w.pirqs[i].SetEvents(w.doms[i].state.events)
+		}
+	}
+	w.d = New(w.config())
+}
+
+// config is the dispatcher configuration of the world.
+func (w *world) config() Config {
+	return Config{Console: w.con, Domains: w.dir, Version: VersionInfo{Commandline: "dom0_mem=512M console=com1"},
+		IRQs: w.irqs, Platform: w.plat}
+}
+
+// fakePlatform records the wall clock it is given and has CPU 0 (APIC
+// id 2, ACPI id 1, MWAIT with break on interrupt).
+type fakePlatform struct {
+	secs, sys uint64
+	nsecs     uint32
+	sets      int
+}
+
+func (p *fakePlatform) SetWallClock(secs uint64, nsecs uint32, sys uint64) {
+	p.secs, p.nsecs, p.sys = secs, nsecs, sys
+	p.sets++
+}
+
+func (p *fakePlatform) PCPU(id uint32) (PCPU, bool) {
+	if id != 0 {
+		return PCPU{}, false
+	}
+	return PCPU{Online: true, APICID: 2, ACPIID: 1, MWAITBreak: true}, true
+}
+
+func (p *fakePlatform) MaxPresentPCPU() uint32 { return 0 }
 
 // call issues hypercall nr from domain dom.
 func (w *world) call(dom int, nr uint64, args ...uint64) Result {

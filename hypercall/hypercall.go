@@ -9,6 +9,7 @@ import (
 	"github.com/gohv/gohv/evtchn"
 	"github.com/gohv/gohv/grant"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
 )
 
@@ -225,6 +226,12 @@ type Config struct {
 	// Version is what xen_version reports; zero fields get defaults (see
 	// VersionInfo).
 	Version VersionInfo
+	// IRQs is the machine's interrupt state for physdev_op. nil: the
+	// commands that need it return -ENOSYS.
+	IRQs *pirq.Machine
+	// Platform is the machine as platform_op sees it. nil: platform_op
+	// returns -ENOSYS after its version and privilege checks.
+	Platform Platform
 }
 
 // Dispatcher is the one hypercall table plus the machine-wide services its
@@ -232,22 +239,26 @@ type Config struct {
 // concurrent use by every vCPU once Register calls are done (they are boot
 // time only).
 type Dispatcher struct {
-	table   [NrHypercalls]Handler // by hypercall number; nil = -ENOSYS
-	console Console
-	domains Directory
-	grants  *grant.Tables
-	version VersionInfo // defaults filled in; immutable
+	table    [NrHypercalls]Handler // by hypercall number; nil = -ENOSYS
+	console  Console
+	domains  Directory
+	grants   *grant.Tables
+	version  VersionInfo // defaults filled in; immutable
+	irqs     *pirq.Machine
+	platform Platform
 }
 
 // New returns a dispatcher whose table holds this package's handlers (see
 // docs/hypercall-status.md and doc.go for the list).
 func New(c Config) *Dispatcher {
 	d := &Dispatcher{
-		table:   defaultTable,
-		console: c.Console,
-		domains: c.Domains,
-		grants:  c.Grants,
-		version: c.Version.withDefaults(),
+		table:    defaultTable,
+		console:  c.Console,
+		domains:  c.Domains,
+		grants:   c.Grants,
+		version:  c.Version.withDefaults(),
+		irqs:     c.IRQs,
+		platform: c.Platform,
 	}
 	return d
 }
@@ -310,6 +321,8 @@ func init() {
 		abi.HYPERVISOR_mmuext_op:                     doMMUExtOp,
 		abi.HYPERVISOR_sched_op:                      doSchedOp,
 		abi.HYPERVISOR_event_channel_op:              doEventChannelOp,
+		abi.HYPERVISOR_physdev_op:                    doPhysdevOp,
+		abi.HYPERVISOR_platform_op:                   doPlatformOp,
 	}
 }
 
@@ -332,6 +345,9 @@ type DomainConfig struct {
 	// VMAssist is the initial vm_assist set (bit n = type n), as the
 	// domain builder chooses it.
 	VMAssist uint64
+	// PIRQs is the domain's PIRQ table (physdev_op). nil: the commands
+	// on the domain's PIRQs return -ENOSYS.
+	PIRQs *pirq.Table
 }
 
 // DomainState is the one record of a domain's state outside its memory
@@ -347,6 +363,7 @@ type DomainState struct {
 	consoleWrite bool
 	events       *evtchn.Table
 	space        *mm.Space
+	pirqs        *pirq.Table
 
 	// vmAssist is the enabled vm_assist set, bit n = VMASST_TYPE n (Xen's
 	// d->vm_assist). Atomic: read by any vCPU of the domain, changed by
@@ -379,6 +396,7 @@ func NewDomainState(c DomainConfig) *DomainState {
 		consoleWrite: c.ConsoleWrite,
 		events:       c.Events,
 		space:        c.Space,
+		pirqs:        c.PIRQs,
 		shutdownCode: noShutdownCode,
 	}
 	s.vmAssist.Store(c.VMAssist & vmAssistValid)
@@ -422,3 +440,6 @@ func (s *DomainState) Events() *evtchn.Table { return s.events }
 
 // Space returns the domain's PV memory model (nil if none).
 func (s *DomainState) Space() *mm.Space { return s.space }
+
+// PIRQs returns the domain's PIRQ table (nil if none).
+func (s *DomainState) PIRQs() *pirq.Table { return s.pirqs }

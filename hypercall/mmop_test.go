@@ -56,6 +56,7 @@ func newMMWorld(t *testing.T) *mmWorld {
 	if w.ft, err = mm.NewFrameTable(mm.FrameTableConfig{Mem: w.mmem, Alloc: alloc, M2P: w.m2p, XenL4Slots: slots}); err != nil {
 		t.Fatal(err)
 	}
+	w.newIRQs(w.ft, w.mmem)
 	for i := range 2 {
 		s, err := mm.NewSpace(w.ft, abi.DomID(i), nil)
 		if err != nil {
@@ -63,7 +64,7 @@ func newMMWorld(t *testing.T) *mmWorld {
 		}
 		w.spaces[i] = s
 		old := w.doms[i].state
-		w.doms[i].state = NewDomainState(DomainConfig{Handle: old.handle, Events: old.events, ConsoleWrite: true, Space: s})
+		w.doms[i].state = NewDomainState(DomainConfig{Handle: old.handle, Events: old.events, ConsoleWrite: true, Space: s, PIRQs: w.pirqs[i]})
 		w.flusher[i] = &mmtest.Flusher{}
 		w.vcpus[i].flusher = w.flusher[i]
 		w.buildTables(i)

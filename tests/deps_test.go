@@ -28,6 +28,7 @@ var layer = map[string]int{
 	"internal/testenv":  0,
 	"mm":                1,
 	"evtchn":            2,
+	"pirq":              3,
 	"grant":             2,
 	"boot":              2,
 	"kernel":            2,

@@ -111,7 +111,7 @@ var constGroups = []struct {
 	{"callback_op (callback.h).", `^(CALLBACKOP_|CALLBACKTYPE_|CALLBACKF_)`},
 	{"nmi_op (nmi.h).", `^(XENNMI_|_?XEN_NMIREASON)`},
 	{"ELF notes (elfnote.h).", `^XEN_ELFNOTE_`},
-	{"platform_op (platform.h).", `^(XENPF_|XEN_FW_|XEN_PX_|XEN_PROCESSOR_|XEN_CORE_PARKING_|XEN_RESOURCE_OP_|XEN_PM_|XEN_CPU_PERF)`},
+	{"platform_op (platform.h).", `^(XENPF_|XEN_FW_|XEN_PX_|XEN_PROCESSOR_|XEN_CORE_PARKING_|XEN_RESOURCE_OP_|XEN_PM_|XEN_CPU_PERF|XEN_PCPU_)`},
 	{"Xenstore wire protocol (io/xs_wire.h).", `^(XS_|XSD_|XENSTORE_)`},
 }
 

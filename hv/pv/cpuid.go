@@ -160,6 +160,11 @@ func NewPolicy(cfg PolicyConfig) *Policy {
 // HasXSAVE reports XSAVE in the policy.
 func (p *Policy) HasXSAVE() bool { return p.xsave }
 
+// Host returns the host CPU the policy was built from (nil if none), for
+// the hypervisor's own questions about the machine (platform_op's CPU
+// information), never for what a guest sees.
+func (p *Policy) Host() HostCPU { return p.cfg.Host }
+
 // CR4 bits.
 const (
 	cr4TSD        = 1 << 2
