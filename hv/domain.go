@@ -113,11 +113,12 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	d.sharedInfo = si
 	maxPort := evtchn.Port(0)
 	if c.Hardware {
-		maxPort = evtchn.NrPorts2L - 1 // no limit below the 2-level maximum for dom0
+		maxPort = evtchn.NrPortsFIFO - 1 // no limit below the ABI's maximum for dom0
 	}
 	events := evtchn.New(evtchn.Config{
 		Dom: c.ID, VCPUs: c.VCPUs, MaxPort: maxPort, Privileged: c.Hardware,
 		Memory: m.cfg.Mem, SharedInfo: si.Addr(), Notifier: kicker{d}, Directory: m.registry,
+		Frames: evtchn.FrameTableFrames{FT: m.cfg.Frames, Flush: machineFlusher{m}},
 	})
 	if !events.InitSharedInfo() {
 		return fmt.Errorf("hv: shared_info frame %#x is not in machine memory", si)
