@@ -48,6 +48,8 @@ var guestTests = []struct {
 	{"gdt-hcpage", "gdt-hcpage.elf", "SUCCESS"},
 	{"debugreg", "debugreg.elf", "SUCCESS"},
 	{"debugreg-hcpage", "debugreg-hcpage.elf", "SUCCESS"},
+	{"fifo", "fifo.elf", "SUCCESS"},
+	{"fifo-hcpage", "fifo-hcpage.elf", "SUCCESS"},
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot

@@ -49,6 +49,7 @@ typedef signed long s64;
 #define XEN_EEXIST  17
 #define XEN_EINVAL  22
 #define XEN_ENOSYS  38
+#define XEN_EOPNOTSUPP 95
 
 /* Flat selectors (arch-x86/xen-x86_64.h). */
 #define FLAT_KERNEL_CS  0xe033
@@ -182,12 +183,29 @@ struct callback_unregister { u16 type; u16 pad; };
 #define EVTCHNOP_status           5
 #define EVTCHNOP_alloc_unbound    6
 #define EVTCHNOP_unmask           9
+#define EVTCHNOP_reset            10
+#define EVTCHNOP_init_control     11
+#define EVTCHNOP_expand_array     12
+#define EVTCHNOP_set_priority     13
 #define VIRQ_TIMER 0
 struct evtchn_alloc_unbound { u16 dom, remote_dom; u32 port; };
 struct evtchn_bind_interdomain { u16 remote_dom; u16 pad; u32 remote_port; u32 local_port; };
 struct evtchn_bind_virq { u32 virq; u32 vcpu; u32 port; };
 struct evtchn_port { u32 port; };
 struct evtchn_status { u16 dom; u16 pad; u32 port; u32 status; u32 vcpu; u64 u; };
+struct evtchn_reset { u16 dom; };
+/* FIFO ABI: event word bits, control block, priorities. */
+struct evtchn_init_control { u64 control_gfn; u32 offset; u32 vcpu; u8 link_bits; u8 pad[7]; };
+struct evtchn_expand_array { u64 array_gfn; };
+struct evtchn_set_priority { u32 port; u32 priority; };
+struct evtchn_fifo_control_block { u32 ready; u32 rsvd; u32 head[16]; };
+#define EVTCHN_FIFO_PENDING 31
+#define EVTCHN_FIFO_MASKED  30
+#define EVTCHN_FIFO_LINKED  29
+#define EVTCHN_FIFO_BUSY    28
+#define EVTCHN_FIFO_LINK_MASK 0x1ffffu
+#define EVTCHN_FIFO_LINK_BITS 17
+#define EVTCHN_FIFO_PRIORITY_DEFAULT 7
 
 /* update_va_mapping / mmu_update / mmuext_op (xen.h). */
 #define UVMF_NONE      0
