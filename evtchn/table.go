@@ -15,6 +15,9 @@ package evtchn
 //   - Notifier.Kick is called with the notified table's mu (and possibly
 //     its peer's) held: it must not block and must not call back into this
 //     package.
+//   - Frames.GetWritable and PutWritable (FIFO frames) are called with the
+//     table's mu held; FrameTableFrames takes mm's frame-table lock inside
+//     it, and mm never calls into evtchn.
 
 import (
 	"sync"
