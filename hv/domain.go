@@ -125,7 +125,8 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	}
 	d.state = hypercall.NewDomainState(hypercall.DomainConfig{Events: events, Space: space, VMAssist: c.VMAssist})
 	d.updateWallClock()
-	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware}, grantFrames{m, c.ID}); e != 0 {
+	// Grant v1 and v2, as Xen 4.17's default gnttab_max_version.
+	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware, MaxVersion: 2}, grantFrames{m, c.ID}); e != 0 {
 		return fmt.Errorf("hv: grant table: %v", e)
 	}
 	for i := 0; i < c.VCPUs; i++ {
