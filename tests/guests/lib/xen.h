@@ -48,6 +48,7 @@ typedef signed long s64;
 #define XEN_EBUSY   16
 #define XEN_EEXIST  17
 #define XEN_EINVAL  22
+#define XEN_ERANGE  34
 #define XEN_ENOSYS  38
 #define XEN_EOPNOTSUPP 95
 
@@ -239,13 +240,24 @@ struct mmuext_op { u32 cmd; u32 pad; u64 arg1; u64 arg2; };
 #define GNTTABOP_copy            5
 #define GNTTABOP_query_size      6
 #define GNTTABOP_set_version     8
+#define GNTTABOP_get_status_frames 9
+#define GNTTABOP_get_version     10
 #define GTF_permit_access 1
+#define GTF_transitive    3
 #define GTF_readonly      (1U << 2)
+#define GTF_reading       (1U << 3)
+#define GTF_writing       (1U << 4)
+#define GTF_sub_page      (1U << 8)
 #define GNTCOPY_source_gref (1U << 0)
 #define GNTCOPY_dest_gref   (1U << 1)
 struct gnttab_setup_table { u16 dom; u16 pad; u32 nr_frames; s16 status; u16 pad2[3]; u64 *frame_list; };
 struct gnttab_query_size { u16 dom; u16 pad; u32 nr_frames; u32 max_nr_frames; s16 status; u16 pad2; };
 struct grant_entry_v1 { u16 flags; u16 domid; u32 frame; };
+/* grant_entry_v2: header, then full_page {pad, frame} or sub_page {page_off, length, frame}. */
+struct grant_entry_v2 { u16 flags; u16 domid; u16 page_off; u16 length; u64 frame; };
+struct gnttab_set_version { u32 version; };
+struct gnttab_get_version { u16 dom; u16 pad; u32 version; };
+struct gnttab_get_status_frames { u32 nr_frames; u16 dom; s16 status; u64 *frame_list; };
 struct gnttab_copy_ptr { union { u32 ref; u64 gmfn; } u; u16 domid; u16 offset; u32 pad; };
 struct gnttab_copy {
 	struct gnttab_copy_ptr source, dest;
