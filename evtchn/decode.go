@@ -290,3 +290,38 @@ func (s StatusInfo) Fill(a *abi.EvtchnStatus) {
 		le.PutUint32(a.U[0:], s.VIRQ)
 	}
 }
+
+// DecodeInitControl decodes struct evtchn_init_control.
+func DecodeInitControl(b []byte) (a abi.EvtchnInitControl, ok bool) {
+	if len(b) < sizeInitControl {
+		return a, false
+	}
+	a.ControlGfn = le.Uint64(b[0:])
+	a.Offset = le.Uint32(b[8:])
+	a.Vcpu = le.Uint32(b[12:])
+	a.LinkBits = b[16]
+	return a, true
+}
+
+// EncodeInitControl encodes struct evtchn_init_control; the padding after
+// link_bits keeps what the guest passed in, as Xen copies its own copy of
+// the whole structure back (the padding it read).
+func EncodeInitControl(b []byte, a abi.EvtchnInitControl) bool {
+	if len(b) < sizeInitControl {
+		return false
+	}
+	le.PutUint64(b[0:], a.ControlGfn)
+	le.PutUint32(b[8:], a.Offset)
+	le.PutUint32(b[12:], a.Vcpu)
+	b[16] = a.LinkBits
+	return true
+}
+
+// DecodeExpandArray decodes struct evtchn_expand_array (IN only).
+func DecodeExpandArray(b []byte) (a abi.EvtchnExpandArray, ok bool) {
+	if len(b) < sizeExpandArray {
+		return a, false
+	}
+	a.ArrayGfn = le.Uint64(b[0:])
+	return a, true
+}

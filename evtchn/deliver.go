@@ -20,6 +20,13 @@ import "github.com/gohv/gohv/abi"
 //
 // Caller holds t.mu; vcpu < t.nvcpus.
 func (t *Table) setPending(vcpu uint32, port Port) {
+	if t.fifo != nil {
+		t.fifoSetPending(vcpu, port)
+		return
+	}
+	if port >= NrPorts2L {
+		return
+	}
 	pw, bit := pendingWord(t.shared, port)
 	prev, ok := t.mem.Or64(pw, bit)
 	if !ok || prev&bit != 0 {
@@ -60,12 +67,31 @@ func (t *Table) markEventsPending(vcpu int) {
 // clearPending clears port's pending bit (done when a port is freed, so a
 // re-bound port does not start pending). Caller holds t.mu.
 func (t *Table) clearPending(port Port) {
+	if t.fifo != nil {
+		t.fifoClearPending(port)
+		return
+	}
+	if port >= NrPorts2L {
+		return
+	}
 	pw, bit := pendingWord(t.shared, port)
 	t.mem.And64(pw, ^bit)
 }
 
 // isPending reads port's pending bit. Caller holds t.mu.
 func (t *Table) isPending(port Port) bool {
+	if t.fifo != nil {
+		return t.fifoIsPending(port)
+	}
+	return t.isPending2L(port)
+}
+
+// isPending2L reads port's bit in shared_info's evtchn_pending. Caller
+// holds t.mu.
+func (t *Table) isPending2L(port Port) bool {
+	if port >= NrPorts2L {
+		return false
+	}
 	pw, bit := pendingWord(t.shared, port)
 	v, ok := t.mem.Load64(pw)
 	return ok && v&bit != 0

@@ -1,11 +1,12 @@
-// Package evtchn implements Xen's event channels with the 2-level ABI, as
-// Xen 4.17 does (common/event_channel.c and event_2l.c were read for
-// facts; this code is written afresh).
+// Package evtchn implements Xen's event channels with the 2-level and the
+// FIFO ABI, as Xen 4.17 does (common/event_channel.c, event_2l.c and
+// event_fifo.c were read for facts; this code is written afresh).
 //
 // # What it owns
 //
 //   - Each domain's port table (Table): port 0 reserved, ports 1..MaxPort
-//     (default 1023, as libxl; never beyond 4095, the 2-level limit), each
+//     (default 1023, as libxl; never beyond 4095 on 2-level, 131071 on
+//     FIFO), each
 //     free, unbound (for one remote domain), interdomain (peer domain and
 //     port), VIRQ (virq, vCPU), IPI (vCPU) or PIRQ (pirq). Channel state
 //     exists a bucket of 64 ports at a time, as in Xen, so "valid port"
@@ -29,6 +30,16 @@
 //     The Table is the one record of that address (VCPUInfo): hv reads
 //     it for everything else it writes into a vcpu_info.
 //   - Masked, the guest's mask bit of a port (PHYSDEVOP_IRQ_UNMASK_NOTIFY).
+//   - FIFO delivery (fifo.go) once the domain calls init_control: per-vCPU
+//     control blocks (ready bitmap, head[16]) and the event array (32-bit
+//     event words, PENDING/MASKED/LINKED/BUSY/LINK) in guest frames held
+//     through Config.Frames (FrameTableFrames: get_page plus a writable
+//     type reference, as Xen's map_guest_page) until EVTCHNOP_reset, which
+//     returns the domain to 2-level, or Destroy; the queue tails and each
+//     port's priority and last queue; queue linking with the tail word's
+//     compare-and-swap and the BUSY protocol; evtchn_upcall_pending is set
+//     when a queue's ready bit goes 0 -> 1 (evtchn_pending_sel is not
+//     used). Ports still LINKED are not reallocated.
 //   - Poll registration for SCHEDOP_poll (StartPoll, SetPollPort,
 //     StopPoll, PollPort) and the upcall-mask operations of SCHEDOP_block
 //     (EnableEvents, EventsNeedDelivery): *Table implements sched.Events.
@@ -56,14 +67,28 @@
 //   - The guest owns evtchn_mask and clears pending and selector bits; the
 //     hypervisor only sets pending, selector and upcall_pending bits, reads
 //     the mask, and clears a port's pending bit when the port is freed.
+//     With FIFO the guest owns MASKED and may clear PENDING and LINKED; the
+//     hypervisor sets PENDING, LINKED, BUSY (only while linking), writes
+//     LINK of a linked tail, head[] and ready bits, and clears MASKED for
+//     EVTCHNOP_unmask. Event words are 32 bits inside 64-bit words: each
+//     atomic operation leaves the neighbouring word as it finds it.
+//   - Frames.GetWritable/PutWritable are called with a table's mu held.
 //   - Guest input never panics; a machine word outside RAM (a bad
 //     vcpu_info registration) makes the delivery step a no-op.
 //
 // # Differences from Xen 4.17, on purpose
 //
-//   - FIFO is not implemented: EVTCHNOP_init_control returns -ENOSYS, so
-//     Linux stays on 2-level; expand_array gives
-//     -EOPNOTSUPP and set_priority -ENOSYS as Xen's 2-level code does.
+//   - A table made without Config.Frames does not offer FIFO:
+//     EVTCHNOP_init_control returns -ENOSYS and a guest such as Linux stays
+//     on 2-level (hv always supplies Frames). Xen's queue locks are folded
+//     into the table's mu. An event raised on a port with no event word
+//     yet is kept for expand_array, but freeing the port forgets it (Xen
+//     keeps the flag and raises a stale event after a re-bind).
+//   - A 32-bit compare-and-swap on an event word (through the 64-bit
+//     atomics) retries at most 64 times when the guest keeps changing
+//     the neighbouring word; it then counts as a failed try of Xen's
+//     linking loop, which ends after five tries (Xen does the same to a
+//     guest that keeps changing the word itself).
 //   - XSM is the dummy policy reduced to Config.Privileged: a domain acts
 //     on itself, a privileged domain on any (device-model targets are not
 //     modelled).

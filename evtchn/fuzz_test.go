@@ -93,9 +93,16 @@ func doOp(t *Table, cmd int, arg []byte) abi.Errno {
 		a, _ := DecodeReset(arg)
 		return t.ResetCont(abi.DomID(a.Dom))
 	case abi.EVTCHNOP_init_control:
-		return t.InitControl()
+		a, _ := DecodeInitControl(arg)
+		lb, err := t.InitControl(a.ControlGfn, a.Offset, a.Vcpu)
+		if err == 0 {
+			a.LinkBits = lb
+			EncodeInitControl(arg, a)
+		}
+		return err
 	case abi.EVTCHNOP_expand_array:
-		return t.ExpandArray()
+		a, _ := DecodeExpandArray(arg)
+		return t.ExpandArray(a.ArrayGfn)
 	case abi.EVTCHNOP_set_priority:
 		a, _ := DecodeSetPriority(arg)
 		return t.SetPriority(Port(a.Port), a.Priority)

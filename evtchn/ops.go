@@ -37,6 +37,7 @@ func (t *Table) AllocUnbound(dom, remoteDom abi.DomID) (Port, abi.Errno) {
 		remoteDom = t.dom
 	}
 	d.chans[port] = channel{state: stateUnbound, remoteDom: remoteDom}
+	d.portInit(port)
 	return port, 0
 }
 
@@ -69,6 +70,7 @@ func (t *Table) BindInterdomain(remoteDom abi.DomID, remotePort Port) (Port, abi
 	}
 	lc := &t.chans[lport]
 	*lc = channel{state: stateInterdomain, remote: rd, remotePort: remotePort}
+	t.portInit(lport)
 	rc.state = stateInterdomain
 	rc.remote = t
 	rc.remotePort = lport
@@ -115,6 +117,7 @@ func (t *Table) BindVIRQ(virq, vcpu uint32) (Port, abi.Errno) {
 		return 0, err
 	}
 	t.chans[port] = channel{state: stateVIRQ, vcpu: vcpu, virq: virq}
+	t.portInit(port)
 	t.virqPort[vcpu][virq] = port
 	return port, 0
 }
@@ -134,6 +137,7 @@ func (t *Table) BindIPI(vcpu uint32) (Port, abi.Errno) {
 		return 0, err
 	}
 	t.chans[port] = channel{state: stateIPI, vcpu: vcpu}
+	t.portInit(port)
 	return port, 0
 }
 
@@ -170,6 +174,7 @@ func (t *Table) BindPIRQ(pirq, flags uint32) (Port, abi.Errno) {
 		}
 	}
 	t.chans[port] = channel{state: statePIRQ, pirq: pirq}
+	t.portInit(port)
 	t.pirqPort[pirq] = port
 	return port, 0
 }
@@ -248,6 +253,7 @@ func (t *Table) closeLocked(port Port) abi.Errno {
 // cleared, notify vCPU back to 0. Caller holds t.mu.
 func (t *Table) freeLocked(port Port) {
 	t.clearPending(port)
+	t.portFreed(port)
 	t.chans[port] = channel{}
 }
 
@@ -396,7 +402,9 @@ func (t *Table) Masked(port Port) bool {
 
 // Unmask clears port's mask bit and, if the port was masked and is
 // pending, delivers it to its vCPU: selector bit, upcall_pending, kick
-// (EVTCHNOP_unmask). On a free or reserved port it does nothing.
+// (EVTCHNOP_unmask). With FIFO it clears MASKED and links the port if it
+// is pending (whether or not it was masked, as Xen). On a free or
+// reserved port it does nothing.
 //
 // Errors: -EINVAL port not valid.
 func (t *Table) Unmask(port Port) abi.Errno {
@@ -409,6 +417,13 @@ func (t *Table) Unmask(port Port) abi.Errno {
 	if !c.state.usable() {
 		return 0
 	}
+	if t.fifo != nil {
+		t.fifoUnmask(port, c.vcpu)
+		return 0
+	}
+	if port >= NrPorts2L {
+		return 0
+	}
 	mw, bit := maskWord(t.shared, port)
 	prev, ok := t.mem.And64(mw, ^bit)
 	if ok && prev&bit != 0 && t.isPending(port) {
@@ -417,7 +432,9 @@ func (t *Table) Unmask(port Port) abi.Errno {
 	return 0
 }
 
-// Reset closes every port of domain dom (EVTCHNOP_reset). The caller may
+// Reset closes every port of domain dom (EVTCHNOP_reset) and puts a FIFO
+// domain back on the 2-level ABI, giving back its control blocks and
+// event array. The caller may
 // reset itself; a privileged caller may reset another domain that its
 // controller has paused.
 //
@@ -435,6 +452,9 @@ func (t *Table) Reset(dom abi.DomID) abi.Errno {
 		return abi.EINVAL
 	}
 	d.closeAll()
+	d.mu.Lock()
+	d.fifoDestroy() // back to 2-level, as Xen's evtchn_reset
+	d.mu.Unlock()
 	return 0
 }
 
@@ -464,12 +484,16 @@ func (t *Table) ResetCont(dom abi.DomID) abi.Errno {
 }
 
 // Destroy closes every port and refuses new ones (Xen's evtchn_destroy on
-// a dying domain). Interdomain peers go back to unbound.
+// a dying domain), and gives back the FIFO frames. Interdomain peers go
+// back to unbound.
 func (t *Table) Destroy() {
 	t.mu.Lock()
 	t.dying = true
 	t.mu.Unlock()
 	t.closeAll()
+	t.mu.Lock()
+	t.fifoDestroy()
+	t.mu.Unlock()
 }
 
 // closeAll closes every valid port but port 0. Errors (free ports) are
@@ -481,26 +505,4 @@ func (t *Table) closeAll() {
 	for p := 1; p < n; p++ {
 		t.Close(Port(p))
 	}
-}
-
-// InitControl answers EVTCHNOP_init_control. gohv implements only the
-// 2-level ABI for now and returns -ENOSYS, which makes Linux stay on
-// 2-level silently. Xen 4.17 would switch to FIFO.
-func (t *Table) InitControl() abi.Errno { return abi.ENOSYS }
-
-// ExpandArray answers EVTCHNOP_expand_array: without FIFO, Xen returns
-// -EOPNOTSUPP.
-func (t *Table) ExpandArray() abi.Errno { return abi.EOPNOTSUPP }
-
-// SetPriority answers EVTCHNOP_set_priority. Priorities exist only in the
-// FIFO ABI: a valid port gets -ENOSYS, as from Xen's 2-level port ops.
-//
-// Errors: -EINVAL port not valid; -ENOSYS otherwise.
-func (t *Table) SetPriority(port Port, priority uint32) abi.Errno {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.valid(port) {
-		return abi.EINVAL
-	}
-	return abi.ENOSYS
 }

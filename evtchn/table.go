@@ -15,6 +15,9 @@ package evtchn
 //   - Notifier.Kick is called with the notified table's mu (and possibly
 //     its peer's) held: it must not block and must not call back into this
 //     package.
+//   - Frames.GetWritable and PutWritable (FIFO frames) are called with the
+//     table's mu held; FrameTableFrames takes mm's frame-table lock inside
+//     it, and mm never calls into evtchn.
 
 import (
 	"sync"
@@ -52,7 +55,8 @@ type Config struct {
 	VCPUs int
 	// MaxPort is the highest port the domain may allocate
 	// (max_evtchn_port). 0 selects DefaultMaxPort. Ports at or above
-	// NrPorts2L are never allocated whatever MaxPort says.
+	// NrPorts2L (2-level) or NrPortsFIFO (FIFO) are never allocated
+	// whatever MaxPort says.
 	MaxPort Port
 	// Privileged lets this domain name other domains in alloc_unbound,
 	// status and reset (the XSM dummy policy's XSM_TARGET for dom0).
@@ -66,6 +70,10 @@ type Config struct {
 	// Directory resolves other domains for interdomain operations. nil
 	// means the domain can only reach itself.
 	Directory Directory
+	// Frames lends the hypervisor the guest frames of FIFO control
+	// blocks and event arrays. nil means the FIFO ABI is not offered:
+	// EVTCHNOP_init_control gives -ENOSYS and the domain stays on 2-level.
+	Frames Frames
 	// NrPIRQs is the number of physical IRQs the domain may bind
 	// (d->nr_pirqs); PIRQPermitted reports whether it may bind one
 	// (pirq_access_permitted). nil denies every PIRQ.
@@ -83,15 +91,16 @@ type Config struct {
 	ControllerPaused func() bool
 }
 
-// Table is one domain's event-channel port table and its 2-level delivery
-// state. All methods are safe for concurrent use. Methods named after an
+// Table is one domain's event-channel port table and its 2-level or FIFO
+// delivery state. All methods are safe for concurrent use. Methods named after an
 // EVTCHNOP are called by the hypercall layer on the table of the calling
 // domain (Xen's current->domain).
 type Table struct {
 	// Immutable after New.
 	dom        abi.DomID
 	nvcpus     int
-	maxPort    Port // highest allocatable port: min(Config.MaxPort, NrPorts2L-1)
+	cfgMaxPort Port // Config.MaxPort, or DefaultMaxPort
+	frames     Frames
 	privileged bool
 	mem        mm.MachineMemory
 	shared     mm.Maddr
@@ -114,6 +123,13 @@ type Table struct {
 	pirqPort map[uint32]Port
 	// dying is set by Destroy; no port is allocated after it. Guarded by mu.
 	dying bool
+	// maxPort is the highest allocatable port: cfgMaxPort within the
+	// limit of the ABI in use (NrPorts2L or NrPortsFIFO ports). Guarded
+	// by mu.
+	maxPort Port
+	// fifo is the FIFO state, nil while the domain uses the 2-level ABI
+	// (fifo.go). Guarded by mu.
+	fifo *fifoDomain
 
 	// vcpuInfo holds each vCPU's vcpu_info machine address, or noVCPUInfo.
 	// Atomic: the scheduler reads it without mu.
@@ -139,13 +155,12 @@ func New(c Config) *Table {
 	if maxPort == 0 {
 		maxPort = DefaultMaxPort
 	}
-	if maxPort >= NrPorts2L {
-		maxPort = NrPorts2L - 1
-	}
 	t := &Table{
 		dom:        c.Dom,
 		nvcpus:     c.VCPUs,
-		maxPort:    maxPort,
+		cfgMaxPort: maxPort,
+		maxPort:    min(maxPort, NrPorts2L-1),
+		frames:     c.Frames,
 		privileged: c.Privileged,
 		mem:        c.Memory,
 		shared:     c.SharedInfo,
@@ -252,7 +267,8 @@ func (t *Table) getFreePort() (Port, abi.Errno) {
 			t.chans = append(t.chans, make([]channel, portsPerBucket)...)
 			return p, 0
 		}
-		if t.chans[p].state == stateFree {
+		// A free port still linked on a FIFO queue is not reused yet.
+		if t.chans[p].state == stateFree && (t.fifo == nil || !t.fifoBusy(p)) {
 			return p, 0
 		}
 	}

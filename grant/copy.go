@@ -36,6 +36,9 @@ type copyBuf struct {
 	mfn      mm.MFN
 	writable bool
 	held     bool // a pin (by grant) or page reference (by frame) is held
+	// start and length bound the bytes the copy may touch: a v2
+	// sub-page grant's range, else the whole page.
+	start, length uint16
 }
 
 // Copy is one GNTTABOP_copy element issued by domain ld: it copies op.Len
@@ -93,8 +96,12 @@ func (ts *Tables) copyBytes(op *CopyOp, src, dst *copyBuf) Status {
 	if int(op.Source.Offset)+int(op.Len) > mm.PageSize || int(op.Dest.Offset)+int(op.Len) > mm.PageSize {
 		return GNTST_bad_copy_arg
 	}
-	// A v1 grant always covers the whole page, so the sub-page bounds
-	// checks Xen makes next cannot fail here.
+	// A v2 sub-page grant bounds the bytes (Xen's "copy source/dest out
+	// of bounds", GNTST_general_error); other sides cover the page.
+	if op.Source.Offset < src.start || int(op.Source.Offset)+int(op.Len) > int(src.start)+int(src.length) ||
+		op.Dest.Offset < dst.start || int(op.Dest.Offset)+int(op.Len) > int(dst.start)+int(dst.length) {
+		return GNTST_general_error
+	}
 	if !ts.mem.Copy(dst.mfn.Addr()+mm.Maddr(op.Dest.Offset), src.mfn.Addr()+mm.Maddr(op.Source.Offset), uint64(op.Len)) {
 		return GNTST_general_error
 	}
@@ -128,7 +135,7 @@ func (ts *Tables) claim(ld abi.DomID, p CopyPtr, gref, writable bool, b *copyBuf
 		if st != GNTST_okay {
 			return st
 		}
-		b.mfn, b.held = mfn, true
+		b.mfn, b.held, b.start, b.length = mfn, true, 0, mm.PageSize
 		return GNTST_okay
 	}
 	b.ref = p.Ref()
@@ -138,7 +145,8 @@ func (ts *Tables) claim(ld abi.DomID, p CopyPtr, gref, writable bool, b *copyBuf
 	if st != GNTST_okay {
 		return st
 	}
-	b.mfn, b.held = mfn, true
+	act := &b.t.active[b.ref]
+	b.mfn, b.held, b.start, b.length = mfn, true, act.start, act.length
 	return GNTST_okay
 }
 
@@ -153,18 +161,33 @@ func (ts *Tables) acquireForCopy(rt *Table, ref Ref, ld abi.DomID, readonly bool
 	if act.pin != 0 && (act.domid != ld || act.pin&pinOverflowMask != 0) {
 		return 0, GNTST_general_error
 	}
+	if rt.version == 2 && entryFlags(ts.loadEntry(rt, ref))&gtfTypeMask == gtfTransitive {
+		// Transitive grants are refused as Xen refuses them when
+		// transitivity is not allowed: the status bits are set and
+		// cleared again, and the copy fails.
+		if act.pin == 0 || (!readonly && act.pin&pinWriteMask == 0) {
+			if _, st := ts.setStatus(rt, ref, act, ld, readonly, false); st != GNTST_okay {
+				return 0, st
+			}
+		}
+		ts.releaseFlags(rt, ref, readonly)
+		return 0, GNTST_general_error
+	}
 	if act.pin == 0 || (!readonly && act.pin&pinWriteMask == 0) {
 		frame, st := ts.setStatus(rt, ref, act, ld, readonly, false)
 		if st != GNTST_okay {
 			return 0, st
 		}
 		if act.pin == 0 {
-			mfn, st := ts.frames.GetFrame(rt.dom, uint64(frame), !readonly)
+			mfn, st := ts.frames.GetFrame(rt.dom, frame, !readonly)
 			if st != GNTST_okay {
 				ts.releaseFlags(rt, ref, readonly)
 				return 0, st
 			}
-			*act = activeEntry{domid: ld, frame: uint64(frame), mfn: mfn}
+			*act = activeEntry{domid: ld, frame: frame, mfn: mfn, length: mm.PageSize}
+			if w := ts.loadEntry(rt, ref); rt.version == 2 && entryFlags(w)&gtfSubPage != 0 {
+				act.subPage, act.start, act.length = true, entryPageOff(w), entryLength(w)
+			}
 		} else if st := ts.getAgain(rt, act, !readonly); st != GNTST_okay {
 			ts.releaseFlags(rt, ref, readonly)
 			return 0, st

@@ -1,20 +1,25 @@
-// Package grant implements Xen's grant tables, version 1, for the PV ABI of
-// Xen 4.17 (public/grant_table.h): the ops behind grant_table_op
+// Package grant implements Xen's grant tables, versions 1 and 2, for the PV
+// ABI of Xen 4.17 (public/grant_table.h): the ops behind grant_table_op
 // (hypercall 20) that let one domain share its pages with another.
 //
 // # What it owns
 //
 //   - Every domain's grant table (Table, held in one Tables): the shared
 //     frames holding the v1 entries {u16 flags; domid_t domid; u32 frame},
-//     which the domain maps and writes; the active entries shadowing each
-//     pinned grant with Xen's four 8-bit pin counts (writable/read-only,
-//     host/device); and the domain's maptrack, the table of other domains'
+//     or after set_version(2) the 16-byte v2 entries (header, then
+//     full_page frame, sub_page page_off/length/frame, or transitive)
+//     with their GTF_reading/GTF_writing in separate status frames of
+//     16-bit grant_status_t (v2.go), all of which the domain maps; the
+//     active entries shadowing each pinned grant with Xen's four 8-bit pin
+//     counts (writable/read-only, host/device); and the domain's maptrack, the table of other domains'
 //     grants it has mapped, indexed by the handles map returns.
 //   - The protocol on the shared entries: the hypervisor sets GTF_reading
 //     and GTF_writing with compare-and-swap (which fails if the granter
 //     revoked the grant meanwhile, bounded to five tries against a guest
 //     that keeps changing the entry) and clears them with atomic AND when
-//     the last matching pin goes. A read-only unmap never clears
+//     the last matching pin goes (on v2: atomic OR and AND on the status
+//     word, the entry checked again after setting it, as Xen's
+//     _set_status_v2). A read-only unmap never clears
 //     GTF_writing under a live writable mapping, and a second unmap of the
 //     same mapping finds nothing to drop (XSA-224, XSA-234).
 //   - Wire codecs for the GNTTABOP structs (Decode, Encode, EncodeOut).
@@ -33,17 +38,33 @@
 //   - Guest virtual addresses. The hypercall layer decodes each struct
 //     (EFAULT if it cannot), calls CheckCall once per call and a worker
 //     per element (SetupTable, QuerySize, SetVersion, GetVersion,
-//     MapGrantRef, UnmapGrantRef, Copy, SwapGrantRef), and writes
+//     GetStatusFrames, MapGrantRef, UnmapGrantRef, Copy, SwapGrantRef),
+//     and writes
 //     EncodeOut back. Workers take only Go values.
 //
 // # Results
 //
 // Per-element results are Status (GNTST_*, zero or negative, never
 // positive: XSA-316). Hypercall-level results are abi.Errno: EINVAL,
-// ENOSYS, ESRCH, EPERM from CheckCall, SetVersion and GetVersion. Version 2
-// is not implemented: set_version(2) returns ENOSYS, as Xen 4.17 does for
-// a domain whose max grant version is 1, and the version written back
-// stays 1.
+// ENOSYS, ESRCH, EPERM from CheckCall, SetVersion and GetVersion; EBUSY,
+// ERANGE and ENOMEM from SetVersion.
+//
+// # Version 2
+//
+// Config.MaxVersion 2 (hv's choice for every domain, Xen 4.17's default
+// gnttab_max_version) lets a domain switch with set_version, as Xen does:
+// only while no entry past the 8 reserved ones is pinned (EBUSY); going
+// back to v1 refuses reserved entries v1 cannot express (ERANGE); the
+// reserved entries are carried over and every other entry is cleared.
+// Status frames come from the FrameSource and go back to it when the table
+// returns to v1 or is destroyed. Map and copy accept GTF_permit_access
+// entries; a GTF_sub_page entry cannot be mapped and bounds a copy to its
+// page_off/length (GNTST_general_error outside). Differences from Xen
+// 4.17, on purpose: transitive grants are refused (GNTST_general_error) as
+// Xen refuses them when transitivity is turned off (Xen's gnttab=transitive=0 option);
+// and set_version(1) gives the status frames back even while the guest
+// still maps one (Xen answers EBUSY; here the frame simply stays out of
+// the allocator until that mapping goes).
 //
 // # Imports and contexts
 //

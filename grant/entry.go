@@ -20,12 +20,21 @@ func entryFlags(w uint64) uint16    { return uint16(w) }
 func entryDomID(w uint64) abi.DomID { return abi.DomID(w >> 16) }
 func entryFrame(w uint64) uint32    { return uint32(w >> 32) }
 
-// nrEntries is the number of v1 entries t holds. Caller holds t.mu.
-func (t *Table) nrEntries() uint32 { return uint32(len(t.shared)) * EntriesPerFrame }
+// nrEntries is the number of entries t holds in its version's layout.
+// Caller holds t.mu.
+func (t *Table) nrEntries() uint32 {
+	if t.version == 2 {
+		return uint32(len(t.shared)) * EntriesPerFrameV2
+	}
+	return uint32(len(t.shared)) * EntriesPerFrame
+}
 
-// entryAddr is the machine address of entry ref. Caller holds t.mu and has
-// checked ref < t.nrEntries().
+// entryAddr is the machine address of entry ref (of its first word in
+// v2). Caller holds t.mu and has checked ref < t.nrEntries().
 func (t *Table) entryAddr(ref Ref) mm.Maddr {
+	if t.version == 2 {
+		return t.shared[ref/EntriesPerFrameV2].Addr() + mm.Maddr(ref%EntriesPerFrameV2)*EntrySizeV2
+	}
 	return t.shared[ref/EntriesPerFrame].Addr() + mm.Maddr(ref%EntriesPerFrame)*EntrySize
 }
 
@@ -39,10 +48,14 @@ func (ts *Tables) loadEntry(t *Table, ref Ref) uint64 {
 	return w
 }
 
-// clearFlags atomically clears bits in entry ref's flags (Xen's
-// gnttab_clear_flags). Caller holds t.mu.
+// clearFlags atomically clears bits in entry ref's flags, or in its
+// status on v2 (Xen's gnttab_clear_flags). Caller holds t.mu.
 func (ts *Tables) clearFlags(t *Table, ref Ref, bits uint16) {
 	if bits == 0 {
+		return
+	}
+	if t.version == 2 {
+		ts.clearStatus(t, ref, bits)
 		return
 	}
 	if _, ok := ts.mem.And64(t.entryAddr(ref), ^uint64(bits)); !ok {
@@ -58,8 +71,14 @@ func (ts *Tables) clearFlags(t *Table, ref Ref, bits uint16) {
 // All failures are GNTST_general_error, as in Xen (including a guest that
 // keeps changing the entry so the compare-and-swap never succeeds). On
 // success it returns the entry's frame field as it was when the flags were
-// set. Caller holds t.mu.
-func (ts *Tables) setStatus(t *Table, ref Ref, act *activeEntry, ld abi.DomID, readonly, mapping bool) (uint32, Status) {
+// set (v2: setStatusV2, and the frame read after it). Caller holds t.mu.
+func (ts *Tables) setStatus(t *Table, ref Ref, act *activeEntry, ld abi.DomID, readonly, mapping bool) (uint64, Status) {
+	if t.version == 2 {
+		if st := ts.setStatusV2(t, ref, act, ld, readonly, mapping); st != GNTST_okay {
+			return 0, st
+		}
+		return ts.loadFrameV2(t, ref), GNTST_okay
+	}
 	mask := gtfTypeMask
 	if mapping {
 		mask |= gtfSubPage
@@ -84,7 +103,7 @@ func (ts *Tables) setStatus(t *Table, ref Ref, act *activeEntry, ld abi.DomID, r
 			panic(fmt.Sprintf("grant: d%d grant frame %#x not in RAM", t.dom, addr))
 		}
 		if swapped {
-			return entryFrame(nw), GNTST_okay
+			return uint64(entryFrame(nw)), GNTST_okay
 		}
 		if try+1 == maxPinRetries {
 			return 0, GNTST_general_error

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/internal/lockorder"
+	"github.com/gohv/gohv/mm"
 )
 
 // MapOp is one GNTTABOP_map_grant_ref element (struct gnttab_map_grant_ref).
@@ -150,7 +151,7 @@ func (ts *Tables) mapGrantRef(ld abi.DomID, op *MapOp) Status {
 	}
 	act := &rt.active[op.Ref]
 	readonly := op.Flags&mapReadonly != 0
-	if act.pin != 0 && (act.domid != ld || act.pin&pinOverflowMask != 0) {
+	if act.pin != 0 && (act.domid != ld || act.pin&pinOverflowMask != 0 || act.subPage) {
 		lt.freeHandle(h)
 		return GNTST_general_error
 	}
@@ -176,7 +177,7 @@ func (ts *Tables) mapGrantRef(ld abi.DomID, op *MapOp) Status {
 			}
 			// That reference belongs to the first mapping kind; take the
 			// second one below.
-			*act = activeEntry{domid: ld, frame: uint64(frame), mfn: mfn}
+			*act = activeEntry{domid: ld, frame: frame, mfn: mfn, length: mm.PageSize}
 			if kinds(op.Flags) == 2 {
 				if st := ts.getAgain(rt, act, !readonly); st != GNTST_okay {
 					ts.frames.PutFrame(rt.dom, mfn, !readonly)

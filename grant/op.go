@@ -14,11 +14,11 @@ const CmdMask = 1<<12 - 1
 //   - EINVAL if count is negative as a C int;
 //   - ENOSYS if the caller has no grant table (a gohv choice: in Xen 4.17
 //     every domain has one) or the op is not implemented here
-//     (dump_table, transfer, unmap_and_replace, get_status_frames,
-//     cache_flush: v1 guests do not need them, and XTF and Linux accept
-//     ENOSYS);
+//     (dump_table, transfer, unmap_and_replace, cache_flush: guests do
+//     not need them, and XTF and Linux accept ENOSYS);
 //   - EINVAL if continuation bits are set in cmd;
-//   - EINVAL for setup_table or query_size with count != 1.
+//   - EINVAL for setup_table, query_size or get_status_frames with
+//     count != 1.
 //
 // Every other op loops over count elements: decode, worker, EncodeOut,
 // preempting between elements with the number done.
@@ -37,7 +37,7 @@ func (ts *Tables) CheckCall(caller abi.DomID, cmd, count uint32) (op uint32, e a
 	case abi.GNTTABOP_map_grant_ref, abi.GNTTABOP_unmap_grant_ref, abi.GNTTABOP_copy,
 		abi.GNTTABOP_set_version, abi.GNTTABOP_get_version, abi.GNTTABOP_swap_grant_ref:
 		return op, 0
-	case abi.GNTTABOP_setup_table, abi.GNTTABOP_query_size:
+	case abi.GNTTABOP_setup_table, abi.GNTTABOP_query_size, abi.GNTTABOP_get_status_frames:
 		if count != 1 {
 			return 0, abi.EINVAL
 		}

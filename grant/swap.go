@@ -41,6 +41,10 @@ func (ts *Tables) swapGrantRef(caller abi.DomID, a, b Ref) Status {
 	if t.active[a].pin != 0 || t.active[b].pin != 0 {
 		return GNTST_eagain
 	}
+	if t.version == 2 {
+		ts.swapV2(t, a, b)
+		return GNTST_okay
+	}
 	// The guest may write either entry meanwhile, as it may in Xen, which
 	// copies them plainly; each 8-byte entry is still moved whole.
 	wa, wb := ts.loadEntry(t, a), ts.loadEntry(t, b)

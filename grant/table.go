@@ -70,8 +70,7 @@ type Config struct {
 	// means the default; a domain that maps nothing can pass 1.
 	MaxMaptrackFrames uint32
 	// MaxVersion is the highest grant-table version the domain may select
-	// (grant_opts & 0xf). Only 1 is implemented. Zero (the Go zero value)
-	// means 1 here; Xen 4.17's grant_table_init refuses a createdomain
+	// (grant_opts & 0xf): 1 or 2. Zero (the Go zero value) means 1 here; Xen 4.17's grant_table_init refuses a createdomain
 	// grant_opts version of 0 with EINVAL, which the domctl layer must do
 	// before calling Create.
 	MaxVersion uint32
@@ -138,10 +137,16 @@ type Table struct {
 
 	mu sync.Mutex // guards all fields below
 
+	// version is the table's grant version, 1 or 2 (set_version).
+	version uint32
 	// shared lists the grant frames, nr_grant_frames = len(shared).
-	// Entry r lives in shared[r/EntriesPerFrame] at byte (r%512)*8.
+	// Entry r lives in shared[r/EntriesPerFrame] at byte (r%512)*8 (v1)
+	// or in shared[r/EntriesPerFrameV2] at byte (r%256)*16 (v2).
 	shared []mm.MFN
-	// active shadows every entry: len(active) == len(shared)*512.
+	// status lists the v2 status frames (v2.go); empty on v1.
+	status []mm.MFN
+	// active shadows every entry: len(active) == len(shared)*512, the v1
+	// count, which covers v2's too.
 	active []activeEntry
 
 	// maptrack holds this domain's mappings of grants, indexed by Handle;
@@ -161,6 +166,11 @@ type activeEntry struct {
 	domid abi.DomID // the grantee holding the pins; valid while pin != 0
 	frame uint64    // the entry's frame field when first pinned
 	mfn   mm.MFN    // the machine frame it resolved to
+	// subPage, start and length are the byte range a copy may touch: a
+	// v2 GTF_sub_page grant's page_off and length, else the whole page.
+	// A sub-page grant cannot be mapped.
+	subPage       bool
+	start, length uint16
 }
 
 // mapping is one maptrack slot (Xen's struct grant_mapping). Guarded by the
@@ -189,11 +199,11 @@ func (ts *Tables) Create(d abi.DomID, cfg Config, src FrameSource) abi.Errno {
 		cfg.MaxVersion = 1
 	}
 	if cfg.MaxGrantFrames < InitialGrantFrames || cfg.MaxGrantFrames > MaxGrantFramesLimit ||
-		cfg.MaxMaptrackFrames > DefaultMaxMaptrackFrames || cfg.MaxVersion != 1 ||
+		cfg.MaxMaptrackFrames > DefaultMaxMaptrackFrames || cfg.MaxVersion > 2 ||
 		d >= abi.DOMID_FIRST_RESERVED || src == nil {
 		return abi.EINVAL
 	}
-	t := &Table{dom: d, cfg: cfg, src: src, freeHead: noHandle, freeTail: noHandle}
+	t := &Table{dom: d, cfg: cfg, src: src, version: 1, freeHead: noHandle, freeTail: noHandle}
 	if !ts.grow(t, InitialGrantFrames) {
 		return abi.ENOMEM
 	}
@@ -279,7 +289,10 @@ func (ts *Tables) Destroy(d abi.DomID) abi.Errno {
 	for _, f := range t.shared {
 		t.src.FreeFrame(f)
 	}
-	t.shared, t.active, t.maptrack = nil, nil, nil
+	for _, f := range t.status {
+		t.src.FreeFrame(f)
+	}
+	t.shared, t.status, t.active, t.maptrack = nil, nil, nil, nil
 	return 0
 }
 
@@ -301,6 +314,12 @@ func (ts *Tables) grow(t *Table, n uint32) bool {
 			return false
 		}
 		added = append(added, f)
+	}
+	if t.version == 2 && !ts.populateStatus(t, len(t.shared)+len(added)) {
+		for _, f := range added {
+			t.src.FreeFrame(f)
+		}
+		return false
 	}
 	t.shared = append(t.shared, added...)
 	t.active = append(t.active, make([]activeEntry, len(added)*EntriesPerFrame)...)
@@ -373,8 +392,7 @@ func (ts *Tables) QuerySize(caller, dom abi.DomID) (nrFrames, maxFrames uint32, 
 	return uint32(len(t.shared)), t.cfg.MaxGrantFrames, GNTST_okay
 }
 
-// GetVersion is GNTTABOP_get_version: the version of dom's table (always 1
-// here). ESRCH for an unknown domain, EPERM for another domain's table
+// GetVersion is GNTTABOP_get_version: the version of dom's table. ESRCH for an unknown domain, EPERM for another domain's table
 // when the caller is not the control domain.
 func (ts *Tables) GetVersion(caller, dom abi.DomID) (uint32, abi.Errno) {
 	ts.mu.RLock()
@@ -386,15 +404,18 @@ func (ts *Tables) GetVersion(caller, dom abi.DomID) (uint32, abi.Errno) {
 	if !ts.permitted(caller, t) {
 		return 0, abi.EPERM
 	}
-	return 1, 0
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.version, 0
 }
 
 // SetVersion is GNTTABOP_set_version on the caller's own table. Xen 4.17:
 // versions other than 1 and 2 are EINVAL; version 2 on a domain whose
 // max_version is 1 is ENOSYS ("behave as before set_version was
 // introduced"), which both Linux and XTF take as "stay on v1"; selecting
-// the current version succeeds. It returns the version now in force, which
-// the hypercall layer writes back into the struct in every case.
+// the current version succeeds; a switch follows setVersionLocked (EBUSY,
+// ERANGE, ENOMEM). It returns the version now in force, which the
+// hypercall layer writes back into the struct in every case.
 func (ts *Tables) SetVersion(caller abi.DomID, version uint32) (uint32, abi.Errno) {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
@@ -402,14 +423,17 @@ func (ts *Tables) SetVersion(caller abi.DomID, version uint32) (uint32, abi.Errn
 	if t == nil {
 		return 0, abi.ENOSYS
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	switch {
 	case version != 1 && version != 2:
-		return 1, abi.EINVAL
-	case version == 2:
-		// Every table has max version 1 (Create refuses more).
-		return 1, abi.ENOSYS
+		return t.version, abi.EINVAL
+	case version > t.cfg.MaxVersion:
+		return t.version, abi.ENOSYS
+	case version == t.version:
+		return version, 0
 	}
-	return 1, 0
+	return t.version, ts.setVersionLocked(t, version)
 }
 
 // Has reports whether domain d has a grant table.

@@ -181,7 +181,8 @@ func TestCreateDestroy(t *testing.T) {
 		{"max frames too big", 5, Config{MaxGrantFrames: MaxGrantFramesLimit + 1}, abi.EINVAL},
 		{"max frames at limit", 5, Config{MaxGrantFrames: MaxGrantFramesLimit}, 0},
 		{"maptrack too big", 6, Config{MaxMaptrackFrames: DefaultMaxMaptrackFrames + 1}, abi.EINVAL},
-		{"version 2", 7, Config{MaxVersion: 2}, abi.EINVAL},
+		{"version 2", 7, Config{MaxVersion: 2}, 0},
+		{"version 3", 9, Config{MaxVersion: 3}, abi.EINVAL},
 		{"reserved id", abi.DOMID_SELF, Config{}, abi.EINVAL},
 	} {
 		if e := w.ts.Create(tc.d, tc.cfg, w.pool); e != tc.e {
@@ -226,7 +227,8 @@ func TestCheckCall(t *testing.T) {
 		{d1, abi.GNTTABOP_copy | 1<<12, 1, 0, abi.EINVAL},
 		{d1, abi.GNTTABOP_swap_grant_ref, 3, abi.GNTTABOP_swap_grant_ref, 0},
 		{d1, abi.GNTTABOP_transfer, 1, 0, abi.ENOSYS},
-		{d1, abi.GNTTABOP_get_status_frames, 1, 0, abi.ENOSYS},
+		{d1, abi.GNTTABOP_get_status_frames, 1, abi.GNTTABOP_get_status_frames, 0},
+		{d1, abi.GNTTABOP_get_status_frames, 2, 0, abi.EINVAL},
 		{d1, abi.GNTTABOP_unmap_and_replace, 1, 0, abi.ENOSYS},
 		{d1, abi.GNTTABOP_cache_flush | 1<<12, 1, 0, abi.ENOSYS},
 		{d1, 13, 1, 0, abi.ENOSYS},

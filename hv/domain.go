@@ -119,7 +119,7 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	d.sharedInfo = si
 	maxPort := evtchn.Port(0)
 	if c.Hardware {
-		maxPort = evtchn.NrPorts2L - 1 // no limit below the 2-level maximum for dom0
+		maxPort = evtchn.NrPortsFIFO - 1 // no limit below the ABI's maximum for dom0
 	}
 	pirqs := m.irqs.NewTable(c.ID, c.Hardware)
 	events := evtchn.New(evtchn.Config{
@@ -127,6 +127,7 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 		Memory: m.cfg.Mem, SharedInfo: si.Addr(), Notifier: kicker{d}, Directory: m.registry,
 		NrPIRQs: uint32(pirqs.NrPIRQs()), PIRQPermitted: pirqs.Permitted,
 		PIRQBind: pirqs.Bind, PIRQUnbind: pirqs.Unbind,
+		Frames: evtchn.FrameTableFrames{FT: m.cfg.Frames, Flush: machineFlusher{m}},
 	})
 	pirqs.SetEvents(events)
 	if !events.InitSharedInfo() {
@@ -134,7 +135,8 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	}
 	d.state = hypercall.NewDomainState(hypercall.DomainConfig{Events: events, Space: space, VMAssist: c.VMAssist, PIRQs: pirqs})
 	d.updateWallClock()
-	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware}, grantFrames{m, c.ID}); e != 0 {
+	// Grant v1 and v2, as Xen 4.17's default gnttab_max_version.
+	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware, MaxVersion: 2}, grantFrames{m, c.ID}); e != 0 {
 		return fmt.Errorf("hv: grant table: %v", e)
 	}
 	for i := 0; i < c.VCPUs; i++ {

@@ -152,10 +152,17 @@ func evtchnCall(t *evtchn.Table, cmd int, b []byte) (e abi.Errno, out bool) {
 		return t.ResetCont(abi.DomID(s.Dom)), false
 
 	case abi.EVTCHNOP_init_control:
-		return t.InitControl(), false
+		s, _ := evtchn.DecodeInitControl(b)
+		lb, e := t.InitControl(s.ControlGfn, s.Offset, s.Vcpu)
+		if e != 0 {
+			return e, false
+		}
+		s.LinkBits = lb
+		return 0, evtchn.EncodeInitControl(b, s)
 
 	case abi.EVTCHNOP_expand_array:
-		return t.ExpandArray(), false
+		s, _ := evtchn.DecodeExpandArray(b)
+		return t.ExpandArray(s.ArrayGfn), false
 
 	case abi.EVTCHNOP_set_priority:
 		s, _ := evtchn.DecodeSetPriority(b)

@@ -12,7 +12,8 @@ import (
 // struct; map, unmap, copy and swap loop over count elements (read,
 // worker, write the whole element back), preempting between elements
 // with a continuation for the elements left; set_version and get_version
-// take one struct whatever count says.
+// take one struct whatever count says; get_status_frames takes one (count
+// 1) and writes its frame list as setup_table does.
 
 // grantMaxElem is the largest element (gnttab_copy, 40 bytes).
 const grantMaxElem = grant.SizeofCopyOp
@@ -55,6 +56,9 @@ func doGrantTableOp(d *Dispatcher, c *Caller, a *Args) Result {
 		}
 		return Errno(e)
 
+	case abi.GNTTABOP_get_status_frames:
+		return grantGetStatusFrames(d, c, uop)
+
 	case abi.GNTTABOP_get_version:
 		var b [grant.SizeofGetVersionOp]byte
 		var v grant.GetVersionOp
@@ -93,6 +97,33 @@ func grantSetupTable(d *Dispatcher, c *Caller, uop uint64) Result {
 	}
 	s.EncodeOut(b[:])
 	if !c.writeGuest(uop+8, b[8:10]) { // status@8
+		return Errno(abi.EFAULT)
+	}
+	return Result{}
+}
+
+// grantGetStatusFrames is GNTTABOP_get_status_frames: the MFNs of the
+// table's first nr_frames status frames go to frame_list as uint64_t (an
+// unwritable slot makes the status GNTST_bad_virt_addr, as in Xen); only
+// the status field is written back.
+func grantGetStatusFrames(d *Dispatcher, c *Caller, uop uint64) Result {
+	var b [grant.SizeofGetStatusFramesOp]byte
+	var s grant.GetStatusFramesOp
+	if !c.readGuest(uop, b[:]) || !s.Decode(b[:]) {
+		return Errno(abi.EFAULT)
+	}
+	var frames []mm.MFN
+	frames, s.Status = d.grants.GetStatusFrames(c.Domain.ID(), s.Dom, s.NrFrames, frames)
+	if s.Status == grant.GNTST_okay {
+		for i, m := range frames {
+			va, ok := elem(uint64(s.FrameList), uint64(i), 8)
+			if !ok || !c.writeU64(va, uint64(m)) {
+				s.Status = grant.GNTST_bad_virt_addr
+			}
+		}
+	}
+	s.EncodeOut(b[:])
+	if !c.writeGuest(uop+6, b[6:8]) { // status@6
 		return Errno(abi.EFAULT)
 	}
 	return Result{}

@@ -52,6 +52,10 @@ var guestTests = []struct {
 	{"timer-hcpage", "timer-hcpage.elf", "SUCCESS"},
 	{"debugreg", "debugreg.elf", "SUCCESS"},
 	{"debugreg-hcpage", "debugreg-hcpage.elf", "SUCCESS"},
+	{"fifo", "fifo.elf", "SUCCESS"},
+	{"fifo-hcpage", "fifo-hcpage.elf", "SUCCESS"},
+	{"grantv2", "grantv2.elf", "SUCCESS"},
+	{"grantv2-hcpage", "grantv2-hcpage.elf", "SUCCESS"},
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot

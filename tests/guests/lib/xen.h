@@ -48,7 +48,9 @@ typedef signed long s64;
 #define XEN_EBUSY   16
 #define XEN_EEXIST  17
 #define XEN_EINVAL  22
+#define XEN_ERANGE  34
 #define XEN_ENOSYS  38
+#define XEN_EOPNOTSUPP 95
 
 /* Flat selectors (arch-x86/xen-x86_64.h). */
 #define FLAT_KERNEL_CS  0xe033
@@ -182,12 +184,29 @@ struct callback_unregister { u16 type; u16 pad; };
 #define EVTCHNOP_status           5
 #define EVTCHNOP_alloc_unbound    6
 #define EVTCHNOP_unmask           9
+#define EVTCHNOP_reset            10
+#define EVTCHNOP_init_control     11
+#define EVTCHNOP_expand_array     12
+#define EVTCHNOP_set_priority     13
 #define VIRQ_TIMER 0
 struct evtchn_alloc_unbound { u16 dom, remote_dom; u32 port; };
 struct evtchn_bind_interdomain { u16 remote_dom; u16 pad; u32 remote_port; u32 local_port; };
 struct evtchn_bind_virq { u32 virq; u32 vcpu; u32 port; };
 struct evtchn_port { u32 port; };
 struct evtchn_status { u16 dom; u16 pad; u32 port; u32 status; u32 vcpu; u64 u; };
+struct evtchn_reset { u16 dom; };
+/* FIFO ABI: event word bits, control block, priorities. */
+struct evtchn_init_control { u64 control_gfn; u32 offset; u32 vcpu; u8 link_bits; u8 pad[7]; };
+struct evtchn_expand_array { u64 array_gfn; };
+struct evtchn_set_priority { u32 port; u32 priority; };
+struct evtchn_fifo_control_block { u32 ready; u32 rsvd; u32 head[16]; };
+#define EVTCHN_FIFO_PENDING 31
+#define EVTCHN_FIFO_MASKED  30
+#define EVTCHN_FIFO_LINKED  29
+#define EVTCHN_FIFO_BUSY    28
+#define EVTCHN_FIFO_LINK_MASK 0x1ffffu
+#define EVTCHN_FIFO_LINK_BITS 17
+#define EVTCHN_FIFO_PRIORITY_DEFAULT 7
 
 /* update_va_mapping / mmu_update / mmuext_op (xen.h). */
 #define UVMF_NONE      0
@@ -221,13 +240,24 @@ struct mmuext_op { u32 cmd; u32 pad; u64 arg1; u64 arg2; };
 #define GNTTABOP_copy            5
 #define GNTTABOP_query_size      6
 #define GNTTABOP_set_version     8
+#define GNTTABOP_get_status_frames 9
+#define GNTTABOP_get_version     10
 #define GTF_permit_access 1
+#define GTF_transitive    3
 #define GTF_readonly      (1U << 2)
+#define GTF_reading       (1U << 3)
+#define GTF_writing       (1U << 4)
+#define GTF_sub_page      (1U << 8)
 #define GNTCOPY_source_gref (1U << 0)
 #define GNTCOPY_dest_gref   (1U << 1)
 struct gnttab_setup_table { u16 dom; u16 pad; u32 nr_frames; s16 status; u16 pad2[3]; u64 *frame_list; };
 struct gnttab_query_size { u16 dom; u16 pad; u32 nr_frames; u32 max_nr_frames; s16 status; u16 pad2; };
 struct grant_entry_v1 { u16 flags; u16 domid; u32 frame; };
+/* grant_entry_v2: header, then full_page {pad, frame} or sub_page {page_off, length, frame}. */
+struct grant_entry_v2 { u16 flags; u16 domid; u16 page_off; u16 length; u64 frame; };
+struct gnttab_set_version { u32 version; };
+struct gnttab_get_version { u16 dom; u16 pad; u32 version; };
+struct gnttab_get_status_frames { u32 nr_frames; u16 dom; s16 status; u64 *frame_list; };
 struct gnttab_copy_ptr { union { u32 ref; u64 gmfn; } u; u16 domid; u16 offset; u32 pad; };
 struct gnttab_copy {
 	struct gnttab_copy_ptr source, dest;
