@@ -468,7 +468,8 @@ func (t *Table) closeAll() {
 
 // InitControl answers EVTCHNOP_init_control. gohv implements only the
 // 2-level ABI for now and returns -ENOSYS, which makes Linux stay on
-// 2-level silently (pv-abi-ladder R3.3). Xen 4.17 would switch to FIFO.
+// 2-level silently (Linux's drivers/xen/events/events_base.c
+// xen_init_IRQ). Xen 4.17 would switch to FIFO.
 func (t *Table) InitControl() abi.Errno { return abi.ENOSYS }
 
 // ExpandArray answers EVTCHNOP_expand_array: without FIFO, Xen returns

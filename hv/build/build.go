@@ -9,7 +9,8 @@ import (
 	"github.com/gohv/gohv/mm"
 )
 
-// Page-table entry bits the builder writes (R0.8). Entries are written in
+// Page-table entry bits the builder writes (Xen's
+// xen/arch/x86/pv/mm.h adjust_guest_l1e). Entries are written in
 // the form Xen's validation would leave them for a 64-bit PV guest, so the
 // tables work with or without it: every level carries _PAGE_USER (the
 // kernel runs in ring 3), L1 entries are marked guest-kernel (PTE bit 52).
@@ -49,7 +50,7 @@ type Contents struct {
 	StoreEvtchn   uint32   // domU: xenstore event channel
 	ConsoleEvtchn uint32   // domU: console event channel
 	// VGA, for dom0, is packed after start_info in its page and described
-	// by console.dom0 (R4.1); nil: none.
+	// by console.dom0 (public/xen.h struct start_info); nil: none.
 	VGA *abi.Dom0VgaConsoleInfo
 	// HypervisorSlots fills the hypervisor's L4 slots 256-271 of the L4 at
 	// frame l4; it may write only those entries of table (512 entries).
@@ -60,8 +61,8 @@ type Contents struct {
 	M2P M2PSetter
 }
 
-// Regs is vCPU 0's state at the first instruction (R0.6); the other
-// registers are 0.
+// Regs is vCPU 0's state at the first instruction (Xen's
+// xen/arch/x86/pv/dom0_build.c); the other registers are 0.
 type Regs struct {
 	RIP, RSP, RSI, RFLAGS uint64
 	CS, SS                uint16 // DS, ES, FS, GS are FLAT_KERNEL_DS (0)
@@ -329,7 +330,9 @@ func writeTables(l *Layout, w *writer, hvSlots func(mm.MFN, []uint64), r *Result
 }
 
 // HypercallPage returns the page of stubs the HYPERCALL_PAGE note asks for
-// (R0.7): 0xCC everywhere, then 128 stubs of 32 bytes. Stub i (not 23) is
+// (public/elfnote.h; Xen's xen/arch/x86/pv/hypercall.c
+// pv_ring3_init_hypercall_page): 0xCC everywhere, then 128 stubs of 32
+// bytes. Stub i (not 23) is
 // push %rcx; push %r11; mov $i,%eax; syscall; pop %r11; pop %rcx; ret.
 // Stub 23 (iret) is push %rcx; push %r11; push %rax; mov $23,%eax; syscall.
 func HypercallPage() []byte {
