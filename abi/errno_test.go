@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Values from pv-abi-ladder.md section 0.2 (they match Linux).
+// Values from Xen's public/errno.h (they match Linux's errno numbers).
 func TestErrnoValues(t *testing.T) {
 	tests := []struct {
 		e    Errno

@@ -3,7 +3,7 @@ package evtchn
 import "github.com/gohv/gohv/mm"
 
 // Byte offsets inside the shared_info page and a vcpu_info slot, x86-64
-// (public/xen.h: struct shared_info, struct vcpu_info; pv-abi-ladder R0.9).
+// (public/xen.h: struct shared_info, struct vcpu_info).
 // layout_test.go checks them against the generated abi structures.
 const (
 	// vcpuInfoSize is sizeof(struct vcpu_info).

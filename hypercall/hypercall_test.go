@@ -600,9 +600,9 @@ func TestEventChannelOpCompat(t *testing.T) {
 	checkRet(t, "compat struct straddles", w.call(1, abi.HYPERVISOR_event_channel_op_compat, bufEnd-20), neg(abi.EFAULT))
 }
 
-// TestR1NegativeChecks pins the three negative checks of the ladder's R1
-// hello guest (dom0).
-func TestR1NegativeChecks(t *testing.T) {
+// TestNegativeChecks pins the three negative checks of the hello test
+// guest (dom0, tests/guests/hello.c).
+func TestNegativeChecks(t *testing.T) {
 	w := newWorld(t)
 	checkRet(t, "hypercall 11", w.call(0, 11), neg(abi.ENOSYS))
 	checkRet(t, "console_io(7)", w.call(0, abi.HYPERVISOR_console_io, 7, 1, bufVA), neg(abi.ENOSYS))

@@ -8,8 +8,8 @@ import (
 
 // Audit recomputes every frame's reference counts from first principles
 // and reports the first disagreement with the frame table, or nil. It is
-// the checker the ladder document asks for (pitfall 3: "re-validate all
-// page tables after every hypercall, for test mode").
+// a test-mode checker: re-validating every page table after each
+// hypercall catches a broken PV MMU invariant where it first happens.
 //
 // bases lists every base pointer held by any vCPU (VCPUTables.Kernel and
 // User, zeros ignored); extra lists general references held outside the

@@ -61,7 +61,7 @@ const (
 )
 
 // TestTimerWakesBlock: set_timer_op(now+1ms), then SCHEDOP_block wakes
-// with VIRQ_TIMER pending and the upcall raised (pv-abi-ladder R2.5).
+// with VIRQ_TIMER pending and the upcall raised.
 func TestTimerWakesBlock(t *testing.T) {
 	d := newDomain(t, 1)
 	w := d.ws[0]
@@ -107,7 +107,7 @@ func TestBlockWithPendingEvent(t *testing.T) {
 
 // TestPollMaskedPortWakes: vCPU 0 polls its masked spinlock-kick port;
 // vCPU 1 sends on it; the poll returns with the port pending and no
-// upcall (pv-abi-ladder R2.4: masked ports still wake a poller).
+// upcall (public/sched.h SCHEDOP_poll: masked ports still wake a poller).
 func TestPollMaskedPortWakes(t *testing.T) {
 	d := newDomain(t, 2)
 	p, _ := d.tab.BindIPI(0)

@@ -341,7 +341,9 @@ func writeTables(l *Layout, w *writer, hvSlots func(mm.MFN, []uint64), r *Result
 }
 
 // HypercallPage returns the page of stubs the HYPERCALL_PAGE note asks for
-// (Xen's hypercall_page_initialise for a 64-bit PV guest): 0xCC everywhere, then 128 stubs of 32 bytes. Stub i (not 23) is
+// (public/elfnote.h; Xen's xen/arch/x86/pv/hypercall.c
+// pv_ring3_init_hypercall_page): 0xCC everywhere, then 128 stubs of 32
+// bytes. Stub i (not 23) is
 // push %rcx; push %r11; mov $i,%eax; syscall; pop %r11; pop %rcx; ret.
 // Stub 23 (iret) is push %rcx; push %r11; push %rax; mov $23,%eax; syscall.
 func HypercallPage() []byte {

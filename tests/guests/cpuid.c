@@ -1,6 +1,6 @@
 /*
- * cpuid: the forced-emulation prefix and MSR emulation
- * (pv-abi-ladder.md R0.11).
+ * cpuid: the forced-emulation prefix and MSR emulation (Xen's
+ * xen/arch/x86/pv/emul-inv-op.c and emul-priv-op.c).
  *  - FEP cpuid (ud2; "xen"; cpuid) returns Xen's leaves: 0x40000000
  *    "XenVMMXenVMM", 0x40000001 = 4.17, 0x40000002 one hypercall page, and
  *    leaf 1 has the hypervisor bit; rip moves past all 7 bytes;

@@ -1,5 +1,5 @@
 /*
- * events: 2-level event channels (pv-abi-ladder.md R2.4, R2.5).
+ * events: 2-level event channels (public/event_channel.h).
  *  - alloc_unbound(self, self) + bind_interdomain: the new local port is
  *    marked pending; EVTCHNOP_status reports both ends interdomain;
  *  - send on one end delivers an upcall for the other end with the right

@@ -1,5 +1,5 @@
 /*
- * grant: grant table v1 (pv-abi-ladder.md R2.4, R2.5).
+ * grant: grant table v1 (public/grant_table.h).
  *  - query_size and setup_table(1 frame) give the table's MFN, which the
  *    domain maps writable with update_va_mapping;
  *  - an entry granting one of our own pages to ourselves (domid 0, frame =

@@ -1,5 +1,5 @@
 /*
- * hello: the R1 guest. xen_version(0) is 4.17, console_io writes, and the
+ * hello: the minimal guest. xen_version(0) is 4.17, console_io writes, and the
  * negative checks: an unused hypercall number and an unknown console_io
  * command are refused with -ENOSYS, a console_io buffer in the hypervisor's
  * range with -EFAULT.
@@ -52,7 +52,7 @@ void test_main(void)
 	}
 #endif
 
-	/* Negative checks (pv-abi-ladder.md R1.2). */
+	/* Negative checks. */
 	long rc = HYPERCALL0(11);
 	printf("hypercall 11 -> %ld\n", rc);
 	check_eq(rc, -XEN_ENOSYS, "hypercall 11");

@@ -1,5 +1,5 @@
 /*
- * mmu: the PV MMU contract (pv-abi-ladder.md R0.8).
+ * mmu: the PV MMU contract (public/xen.h mmu_update, mmuext_op).
  *  - the M2P is readable at HYPERVISOR_VIRT_START and agrees with the P2M;
  *    MMU_MACHPHYS_UPDATE writes it;
  *  - a frame still mapped writable cannot be pinned as an L1; once mapped

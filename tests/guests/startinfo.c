@@ -1,6 +1,6 @@
 /*
- * startinfo: the builder contract (pv-abi-ladder.md R0.4-R0.6, R0.12) as the
- * guest sees it at its first instruction.
+ * startinfo: the builder contract (public/xen.h struct start_info; Xen's
+ * xen/arch/x86/pv/dom0_build.c) as the guest sees it at its first instruction.
  *  - registers: rsi = start_info, rsp = top of the boot-stack page right
  *    after the bootstrap page tables, the other GPRs 0, IF set,
  *    cs 0xe033, ss 0xe02b, ds/es/fs/gs 0, FS/GS bases 0;

@@ -1,6 +1,6 @@
 /*
  * traps: set_trap_table, then exceptions bounce to the handlers and each
- * handler returns with HYPERVISOR_iret (pv-abi-ladder.md R0.10, R2.5):
+ * handler returns with HYPERVISOR_iret (public/arch-x86/xen-x86_64.h):
  *  - ud2 -> #UD (6) at the ud2, no error code;
  *  - int3 -> #BP (3), rip after the int3;
  *  - a load from a non-canonical address -> #GP (13), error code 0;

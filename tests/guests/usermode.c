@@ -1,5 +1,6 @@
 /*
- * usermode: guest user mode (pv-abi-ladder.md R0.10, R2.5).
+ * usermode: guest user mode (public/arch-x86/xen-x86_64.h,
+ * public/callback.h).
  *  - stack_switch gives the kernel stack for bounces from user mode;
  *    MMUEXT_NEW_USER_BASEPTR sets the user L4 (here the kernel's own, as
  *    XTF does);

@@ -1,5 +1,5 @@
 /*
- * version: every xen_version sub-op (pv-abi-ladder.md R1.1), with the
+ * version: every xen_version sub-op (public/version.h), with the
  * boundary rows Xen 4.17 gives: unknown sub-op -ENOSYS, pagesize with a
  * non-NULL argument -EINVAL, get_features submap 1 -EINVAL, build_id with
  * len 0 -EINVAL, a buffer in the hypervisor's range or unmapped -EFAULT.

@@ -2,7 +2,7 @@
  * head.S: entry point, boot stack, and (in the hypercall-page build) the page
  * the domain builder fills with hypercall stubs.
  *
- * At entry (pv-abi-ladder.md R0.6): rsi = VA of start_info, rsp = the
+ * At entry (public/xen.h, start_info): rsi = VA of start_info, rsp = the
  * builder's boot stack, events masked, no trap table.
  */
 	.section .text.head, "ax"

@@ -1,6 +1,6 @@
 /*
  * traps.S: entry stubs for bounce frames, and the return through
- * HYPERVISOR_iret (pv-abi-ladder.md R0.10).
+ * HYPERVISOR_iret (public/arch-x86/xen-x86_64.h).
  *
  * A bounce frame, from rsp upward: rcx, r11, [error code], rip, cs, rflags,
  * rsp, ss. Each stub restores rcx/r11, pushes a 0 error code where the
