@@ -19,7 +19,7 @@ QEMU      := qemu-system-x86_64 -accel tcg -nographic -no-reboot \
 RUN_ARGS  ?= console=com1 com1=115200,8n1 loglvl=all
 DOM0_ARGS ?= console=hvc0 earlyprintk=xen
 
-.PHONY: all deps run run-bare run-guest test vet fuzz bench clean
+.PHONY: all deps run run-xen run-bare run-guest initramfs test vet fuzz bench clean FORCE
 
 all: $(BUILD)/gohv $(BUILD)/gohv.gz
 
@@ -39,12 +39,44 @@ $(BUILD)/gohv: $(GOFILES) go.mod $(BUILD)/mkimage
 $(BUILD)/gohv.gz: $(BUILD)/gohv
 	gzip -9 -n -c $< > $@
 
-# Debian's Linux 6.1 as dom0 (fetched once by scripts/fetch-kernel.sh). It
-# runs through xen_start_kernel today and stops there: quit QEMU with
-# Ctrl-A X.
-run: deps all
+# The dom0 initramfs (cmd/mkinitramfs): u-root's shell and core commands,
+# cmd/dom0init as /init, and the modules dom0 needs from the kernel's own
+# Debian package (scripts/fetch-modules.sh). modules.path names that
+# package's lib/modules/<release> and changes only when the kernel does, so
+# the archive is rebuilt only when its inputs change.
+INITRAMFS := $(BUILD)/initramfs.cpio.xz
+INITRAMFS_SRC := $(shell find cmd/dom0init cmd/mkinitramfs -name '*.go')
+
+$(BUILD)/modules.path: FORCE
+	@mkdir -p $(BUILD)
+	@p=$$(scripts/fetch-modules.sh) && { [ "$$(cat $@ 2>/dev/null)" = "$$p" ] || echo "$$p" > $@; }
+
+$(INITRAMFS): $(BUILD)/modules.path $(INITRAMFS_SRC) go.mod go.sum
+	$(GO) run ./cmd/mkinitramfs -modules "$$(cat $(BUILD)/modules.path)" -o $@
+
+initramfs: deps $(INITRAMFS)
+
+FORCE:
+
+# Debian's Linux 6.1 as dom0 (fetched once by scripts/fetch-kernel.sh) with
+# the dom0 initramfs. It runs through xen_start_kernel today and stops
+# there: quit QEMU with Ctrl-A X.
+run: deps all $(INITRAMFS)
 	$(QEMU) -m 1G -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=512M" \
-		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS)"
+		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS),$(INITRAMFS)"
+
+# The same kernel and initramfs as dom0 of Debian's Xen 4.17: what `make run`
+# is aiming at. dom0init gives a shell on hvc0; `poweroff` halts Xen (which
+# then idles: Ctrl-A X quits QEMU), `reboot` ends QEMU.
+XEN_GZ := /boot/xen-4.17-amd64.gz
+$(BUILD)/xen/xen-4.17.elf: $(XEN_GZ)
+	@mkdir -p $(BUILD)/xen
+	gunzip -c $< > $@.tmp && mv $@.tmp $@
+
+run-xen: deps $(INITRAMFS)
+	$(MAKE) -s $(BUILD)/xen/xen-4.17.elf
+	$(QEMU) -m 1G -kernel $(BUILD)/xen/xen-4.17.elf -append "$(RUN_ARGS) dom0_mem=512M" \
+		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS),$(INITRAMFS)"
 
 # gohv alone: boot log, the ready line, power-off (QEMU's isa-debug-exit
 # turns it into exit status 1).
