@@ -11,6 +11,8 @@ pkgs=(
 	libxen-dev                # Xen 4.17 public headers: abi generation
 	xen-hypervisor-4.17-amd64 # the reference Xen: size/boot benchmarks, guest cross-checks
 	gcc binutils              # test guests (tests/guests)
+	e2fsprogs                 # mkfs.ext4 -d and debugfs: the dom0 disk tests (tests/dom0_test.go)
+	xz-utils                  # the dom0 initramfs's compression (cmd/mkinitramfs)
 )
 
 missing=()
