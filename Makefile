@@ -19,7 +19,7 @@ QEMU      := qemu-system-x86_64 -accel tcg -nographic -no-reboot \
 RUN_ARGS  ?= console=com1 com1=115200,8n1 loglvl=all
 DOM0_ARGS ?= console=hvc0 earlyprintk=xen
 
-.PHONY: all deps run run-xen run-bare run-guest initramfs test vet fuzz bench clean FORCE
+.PHONY: all deps run run-xen run-bare run-guest initramfs test test-dom0 vet fuzz bench clean FORCE
 
 all: $(BUILD)/gohv $(BUILD)/gohv.gz
 
@@ -98,6 +98,11 @@ vet:
 # GOHV_VMLINUZ: Debian's Linux 6.1 bzImage, for the tests that parse a real kernel.
 test: deps vet all
 	GOHV_VMLINUZ=$$(scripts/fetch-kernel.sh) $(GO) test -timeout 30m ./...
+
+# The dom0 userland tests (tests/dom0_test.go) under every hypervisor,
+# plain Linux included; `make test` runs the Xen dom0 ones.
+test-dom0: deps all $(INITRAMFS)
+	GOHV_DOM0_ALL=1 GOHV_VMLINUZ=$$(scripts/fetch-kernel.sh) $(GO) test -timeout 30m -v -run TestDom0Userland ./tests/
 
 # Each fuzz target for FUZZTIME (not part of `make test`).
 FUZZTIME ?= 60s

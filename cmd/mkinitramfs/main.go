@@ -67,6 +67,11 @@ var urootCommands = []string{
 	"ip", "ping", "wget", "netcat", "netstat", "dhclient",
 }
 
+// goshTag picks gosh's line editor: liner (peterh/liner) works on a serial
+// console as on a terminal; the default (bubbline) asks the terminal for its
+// colours and cursor position and redraws whole lines.
+const goshTag = "goshliner"
+
 func main() {
 	modules := flag.String("modules", "", "lib/modules/<release> `directory` of Debian's linux-image package")
 	out := flag.String("o", "", "output `file` (xz-compressed newc cpio)")
@@ -161,7 +166,7 @@ func build(modDir, out string) error {
 	}
 
 	cpio := filepath.Join(work, "initramfs.cpio")
-	args := []string{"-o", cpio, "-initcmd=dom0init", "-defaultsh=gosh", "-skip-ldd"}
+	args := []string{"-o", cpio, "-initcmd=dom0init", "-defaultsh=gosh", "-skip-ldd", "-go-build-tags=" + goshTag}
 	dst := "lib/modules/" + release + "/"
 	args = append(args, "-files", filepath.Join(work, "modules.load")+":"+dst+"modules.load")
 	for _, m := range order {
