@@ -26,7 +26,7 @@
 //
 // It prints one line per step and a summary:
 //
-//	mkinitramfs: build/initramfs.cpio.xz: 5.1 MiB (cpio 18.0 MiB): 60 commands, 27 modules, in 95s
+//	mkinitramfs: build/initramfs.cpio.xz: 4.2 MiB (cpio 16.9 MiB): 69 commands, 28 modules, in 1m4s
 package main
 
 import (
