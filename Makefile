@@ -45,7 +45,7 @@ $(BUILD)/gohv.gz: $(BUILD)/gohv
 # package's lib/modules/<release> and changes only when the kernel does, so
 # the archive is rebuilt only when its inputs change.
 INITRAMFS := $(BUILD)/initramfs.cpio.xz
-INITRAMFS_SRC := $(shell find cmd/dom0init cmd/mkinitramfs -name '*.go')
+INITRAMFS_SRC := $(shell find cmd/dom0init cmd/mkinitramfs -name '*.go' ! -name '*_test.go')
 
 $(BUILD)/modules.path: FORCE
 	@mkdir -p $(BUILD)

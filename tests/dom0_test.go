@@ -158,17 +158,19 @@ func moduleCounts(tb testing.TB) (all, xenOnly int) {
 }
 
 // dom0VM is a running QEMU with its serial console on its standard input
-// and output, the output in a file; it holds one of qemuCPUSlots until the
-// test ends.
+// and output, the output in a file; it holds one of qemuCPUSlots until
+// stop or the end of the test.
 type dom0VM struct {
-	tb     testing.TB
-	serial string
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	stderr bytes.Buffer
-	t0     time.Time
-	done   chan struct{}
-	err    error // cmd.Wait's, once done is closed
+	tb      testing.TB
+	serial  string
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	stderr  bytes.Buffer
+	t0      time.Time
+	initAt  time.Duration // QEMU start to dom0init's first line (dom0Boot)
+	release sync.Once     // of the CPU slot
+	done    chan struct{}
+	err     error // cmd.Wait's, once done is closed
 }
 
 func startDom0(tb testing.TB, args []string) *dom0VM {
@@ -199,7 +201,7 @@ func startDom0(tb testing.TB, args []string) *dom0VM {
 			vm.cmd.Process.Kill()
 			<-vm.done
 		}
-		<-qemuCPUSlots
+		vm.release.Do(func() { <-qemuCPUSlots })
 	})
 	return vm
 }
@@ -256,6 +258,7 @@ func (vm *dom0VM) awaitPrompt(timeout time.Duration) bool {
 // stop waits up to grace for QEMU to exit, then kills it, and returns the
 // serial log and QEMU's exit status (-1: killed).
 func (vm *dom0VM) stop(grace time.Duration) (string, int) {
+	defer vm.release.Do(func() { <-qemuCPUSlots })
 	select {
 	case <-vm.done:
 	case <-time.After(grace):
@@ -277,7 +280,7 @@ func (vm *dom0VM) stop(grace time.Duration) (string, int) {
 // dom0Markers asserts the lines every run has, whatever its task, in
 // order; expectations come from the kernel image, the archive's module
 // list and, on Xen, Xen's own banner in the same log.
-func dom0Markers(t *testing.T, hv dom0Hypervisor, serial, kernel, task string) {
+func dom0Markers(t testing.TB, hv dom0Hypervisor, serial, kernel, task string) {
 	t.Helper()
 	r := result{serial: serial}
 	release, version := kernelVersion(t, kernel)
@@ -320,10 +323,11 @@ func dom0Markers(t *testing.T, hv dom0Hypervisor, serial, kernel, task string) {
 
 // dom0Boot boots hv with the kernel, initramfs and extra dom0 command
 // line and waits for /init; it logs the time from QEMU's start.
-func dom0Boot(t *testing.T, hv dom0Hypervisor, kernel, initramfs, cmdline string, machine ...string) *dom0VM {
+func dom0Boot(t testing.TB, hv dom0Hypervisor, kernel, initramfs, cmdline string, machine ...string) *dom0VM {
 	t.Helper()
 	vm := startDom0(t, append(hv.qemu(t, kernel, initramfs, "console="+hv.console+" "+cmdline), machine...))
 	if _, at, ok := vm.await(`dom0init: /init reached: .*`, 6*time.Minute); ok {
+		vm.initAt = at
 		t.Logf("%s: QEMU start to /init: %v", hv.name, at.Round(10*time.Millisecond))
 	} else {
 		serial, _ := vm.stop(0)
@@ -335,7 +339,7 @@ func dom0Boot(t *testing.T, hv dom0Hypervisor, kernel, initramfs, cmdline string
 // dom0End waits for the line after which the machine is down (poweroff or
 // reboot) and for QEMU's exit, and returns the serial log. byInit: dom0init
 // did it (and said so), not a command typed at the shell.
-func dom0End(t *testing.T, hv dom0Hypervisor, vm *dom0VM, how string, byInit bool) string {
+func dom0End(t testing.TB, hv dom0Hypervisor, vm *dom0VM, how string, byInit bool) string {
 	t.Helper()
 	end, linux := hv.poweroffEnd, `\[[ 0-9.]+\] reboot: Power down`
 	if how == "reboot" {
@@ -542,4 +546,24 @@ func randHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// BenchmarkDom0Init: QEMU start to dom0init's first line, the same kernel
+// and initramfs under each hypervisor of dom0Hypervisors (plain Linux and
+// Xen 4.17's dom0, task poweroff), medians of benchRuns interleaved runs.
+func BenchmarkDom0Init(b *testing.B) {
+	kernel, initramfs := dom0Inputs(b)
+	times := make([][]time.Duration, len(dom0Hypervisors))
+	for i := 0; i < benchRuns; i++ {
+		for j, hv := range dom0Hypervisors {
+			vm := dom0Boot(b, hv, kernel, initramfs, "gohv.task=poweroff")
+			times[j] = append(times[j], vm.initAt)
+			dom0End(b, hv, vm, "poweroff", true)
+		}
+	}
+	for j, hv := range dom0Hypervisors {
+		m := median(times[j])
+		b.ReportMetric(float64(m.Milliseconds()), hv.name+"-ms-to-init")
+		fmt.Printf("QEMU start to dom0 /init, %s: median of %d %v, runs %v\n", hv.name, benchRuns, m, times[j])
+	}
 }
