@@ -8,8 +8,8 @@
 // project's initramfs (cmd/mkinitramfs) as Xen 4.17's dom0 and as plain
 // Linux and asserts the same dom0 userland markers, disk, network, shell,
 // poweroff and reboot on each (a table gohv joins once it boots Linux to
-// /init). deps_test.go holds the import rules of
-// ARCHITECTURE.md. bench_test.go and bench_guests_test.go have the
+// /init). deps_test.go holds the import rules (the layers of the
+// packages, pure and metal). bench_test.go and bench_guests_test.go have the
 // benchmarks against Xen (`make bench`), never timed tests.
 //
 // A missing tool (QEMU, grub-mkrescue) skips a test on a developer's
