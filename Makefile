@@ -66,8 +66,8 @@ run: deps all $(INITRAMFS)
 		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS),$(INITRAMFS)"
 
 # The same kernel and initramfs as dom0 of Debian's Xen 4.17: what `make run`
-# is aiming at. dom0init gives a shell on hvc0; `poweroff` halts Xen (which
-# then idles: Ctrl-A X quits QEMU), `reboot` ends QEMU.
+# is aiming at. dom0init gives a shell on hvc0; `poweroff` there ends QEMU
+# (Xen enters ACPI S5), so does `reboot` (-no-reboot); Ctrl-A X quits.
 XEN_GZ := /boot/xen-4.17-amd64.gz
 $(BUILD)/xen/xen-4.17.elf: $(XEN_GZ)
 	@mkdir -p $(BUILD)/xen
