@@ -19,7 +19,7 @@ QEMU      := qemu-system-x86_64 -accel tcg -nographic -no-reboot \
 RUN_ARGS  ?= console=com1 com1=115200,8n1 loglvl=all
 DOM0_ARGS ?= console=hvc0 earlyprintk=xen
 
-.PHONY: all deps run run-bare run-guest test vet fuzz bench clean
+.PHONY: all deps run run-xen run-bare run-guest initramfs test test-dom0 vet fuzz bench clean FORCE
 
 all: $(BUILD)/gohv $(BUILD)/gohv.gz
 
@@ -39,12 +39,44 @@ $(BUILD)/gohv: $(GOFILES) go.mod $(BUILD)/mkimage
 $(BUILD)/gohv.gz: $(BUILD)/gohv
 	gzip -9 -n -c $< > $@
 
-# Debian's Linux 6.1 as dom0 (fetched once by scripts/fetch-kernel.sh). It
-# runs through xen_start_kernel today and stops there: quit QEMU with
-# Ctrl-A X.
-run: deps all
+# The dom0 initramfs (cmd/mkinitramfs): u-root's shell and core commands,
+# cmd/dom0init as /init, and the modules dom0 needs from the kernel's own
+# Debian package (scripts/fetch-modules.sh). modules.path names that
+# package's lib/modules/<release> and changes only when the kernel does, so
+# the archive is rebuilt only when its inputs change.
+INITRAMFS := $(BUILD)/initramfs.cpio.xz
+INITRAMFS_SRC := $(shell find cmd/dom0init cmd/mkinitramfs -name '*.go' ! -name '*_test.go')
+
+$(BUILD)/modules.path: FORCE
+	@mkdir -p $(BUILD)
+	@p=$$(scripts/fetch-modules.sh) && { [ "$$(cat $@ 2>/dev/null)" = "$$p" ] || echo "$$p" > $@; }
+
+$(INITRAMFS): $(BUILD)/modules.path $(INITRAMFS_SRC) go.mod go.sum
+	$(GO) run ./cmd/mkinitramfs -modules "$$(cat $(BUILD)/modules.path)" -o $@
+
+initramfs: deps $(INITRAMFS)
+
+FORCE:
+
+# Debian's Linux 6.1 as dom0 (fetched once by scripts/fetch-kernel.sh) with
+# the dom0 initramfs. It runs through xen_start_kernel today and stops
+# there: quit QEMU with Ctrl-A X.
+run: deps all $(INITRAMFS)
 	$(QEMU) -m 1G -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=512M" \
-		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS)"
+		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS),$(INITRAMFS)"
+
+# The same kernel and initramfs as dom0 of Debian's Xen 4.17: what `make run`
+# is aiming at. dom0init gives a shell on hvc0; `poweroff` there ends QEMU
+# (Xen enters ACPI S5), so does `reboot` (-no-reboot); Ctrl-A X quits.
+XEN_GZ := /boot/xen-4.17-amd64.gz
+$(BUILD)/xen/xen-4.17.elf: $(XEN_GZ)
+	@mkdir -p $(BUILD)/xen
+	gunzip -c $< > $@.tmp && mv $@.tmp $@
+
+run-xen: deps $(INITRAMFS)
+	$(MAKE) -s $(BUILD)/xen/xen-4.17.elf
+	$(QEMU) -m 1G -kernel $(BUILD)/xen/xen-4.17.elf -append "$(RUN_ARGS) dom0_mem=512M" \
+		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS),$(INITRAMFS)"
 
 # gohv alone: boot log, the ready line, power-off (QEMU's isa-debug-exit
 # turns it into exit status 1).
@@ -77,12 +109,17 @@ vet:
 # Xen PV (a 64-bit PV kernel).
 PURE_PKGS = $(shell $(GO) list ./... | grep -v -e '/arch/amd64$$' -e '/arch/amd64/rt$$' -e '/cmd/' -e '/tests$$')
 
-test: deps vet all
+test: deps vet all $(INITRAMFS)
 	@vmlinuz=$$(scripts/fetch-kernel.sh) && grubxen=$$(scripts/fetch-grub-xen.sh) && \
 	export GOHV_REQUIRE=1 GOHV_VMLINUZ="$$vmlinuz" GOHV_GRUB_XEN="$$grubxen" && \
 	echo "GOHV_REQUIRE=1 GOHV_VMLINUZ=$$vmlinuz GOHV_GRUB_XEN=$$grubxen" && \
 	$(GO) test -timeout 30m ./... && \
 	$(GO) test -race -timeout 30m $(PURE_PKGS)
+
+# Only the dom0 userland tests (tests/dom0_test.go, also part of `make
+# test`), with their timings.
+test-dom0: deps all $(INITRAMFS)
+	GOHV_VMLINUZ=$$(scripts/fetch-kernel.sh) $(GO) test -timeout 30m -v -run TestDom0Userland ./tests/
 
 # Each fuzz target for FUZZTIME (not part of `make test`).
 FUZZTIME ?= 60s

@@ -5,9 +5,13 @@
 // on QEMU's exit status; the PV test guests of tests/guests run as dom0
 // of gohv and of Debian's Xen 4.17 and must agree, as must Debian's GRUB
 // for Xen PV (grub_xen_test.go); Debian's Linux runs as dom0 as far as
-// gohv takes it. deps_test.go holds gohv's import rules, for the packages
-// and for their _test files. bench_test.go and bench_guests_test.go have
-// the benchmarks against Xen (`make bench`), never timed tests.
+// gohv takes it. dom0_test.go boots that kernel with the project's
+// initramfs (cmd/mkinitramfs) as Xen 4.17's dom0 and as plain Linux and
+// asserts the same dom0 userland markers, disk, network, shell, poweroff
+// and reboot on each (a table gohv joins once it boots Linux to /init).
+// deps_test.go holds gohv's import rules, for the packages and for their
+// _test files. bench_test.go and bench_guests_test.go have the benchmarks
+// against Xen (`make bench`), never timed tests.
 //
 // A missing tool or input (QEMU, grub-mkrescue, Debian's Xen, GOHV_VMLINUZ,
 // GOHV_GRUB_XEN) skips a test only under a plain `go test` on a

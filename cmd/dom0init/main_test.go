@@ -1,0 +1,59 @@
+package main
+
+import (
+	"crypto/sha256"
+	"testing"
+)
+
+func TestParam(t *testing.T) {
+	p := []string{"console=hvc0", "gohv.task=disk", "gohv.then=reboot", "gohv.task=net", "quiet"}
+	for _, tc := range []struct{ key, def, want string }{
+		{"gohv.task", "shell", "net"}, // the last one counts, as for Linux's own parameters
+		{"gohv.then", "poweroff", "reboot"},
+		{"gohv.port", "8080", "8080"},
+		{"quiet", "x", "x"}, // a bare word has no value
+	} {
+		if got := param(p, tc.key, tc.def); got != tc.want {
+			t.Errorf("param(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestBlob(t *testing.T) {
+	b := blob("gohv", 100)
+	if len(b) != 100 {
+		t.Fatalf("len %d, want 100", len(b))
+	}
+	for i, want := range [][32]byte{
+		sha256.Sum256([]byte("gohv\x00\x00\x00\x00\x00\x00\x00\x00")),
+		sha256.Sum256([]byte("gohv\x00\x00\x00\x00\x00\x00\x00\x01")),
+		sha256.Sum256([]byte("gohv\x00\x00\x00\x00\x00\x00\x00\x02")),
+	} {
+		if got := b[32*i : 32*i+32]; string(got) != string(want[:]) {
+			t.Errorf("block %d = %x, want %x", i, got, want)
+		}
+	}
+	if got := blob("gohv", 4); len(got) != 4 || string(got) != string(b[:4]) {
+		t.Errorf("blob cut to 4 = %x", got)
+	}
+	if len(blob("x", 0)) != 0 {
+		t.Error("blob of size 0 is not empty")
+	}
+}
+
+func TestKlogLine(t *testing.T) {
+	for line, want := range map[string]string{
+		"<6>[    7.328582] xen:events: Using FIFO-based ABI":    "xen:events: Using FIFO-based ABI",
+		"<7>[   12.000001] xen: --> pirq=16 -> irq=16 (gsi=16)": "xen: --> pirq=16 -> irq=16 (gsi=16)",
+		"xen:events: Using FIFO-based ABI":                      "",
+		"<6>[    7.328582]":                                     "",
+	} {
+		got := ""
+		if m := klogLine.FindStringSubmatch(line); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("%q: %q, want %q", line, got, want)
+		}
+	}
+}
