@@ -87,19 +87,28 @@ func grantSetupTable(d *Dispatcher, c *Caller, uop uint64) Result {
 	}
 	var frames []mm.MFN
 	frames, s.Status = d.grants.SetupTable(c.Domain.ID(), s.Dom, s.NrFrames, frames)
-	if s.Status == grant.GNTST_okay {
-		for i, m := range frames {
-			va, ok := elem(uint64(s.FrameList), uint64(i), 8)
-			if !ok || !c.writeU64(va, uint64(m)) {
-				s.Status = grant.GNTST_bad_virt_addr
-			}
-		}
+	if s.Status == grant.GNTST_okay && !putFrameList(c, uint64(s.FrameList), frames) {
+		s.Status = grant.GNTST_bad_virt_addr
 	}
 	s.EncodeOut(b[:])
 	if !c.writeGuest(uop+8, b[8:10]) { // status@8
 		return Errno(abi.EFAULT)
 	}
 	return Result{}
+}
+
+// putFrameList writes frames to the guest's uint64_t array at list, every
+// slot it can: false if any could not be written (the op's status is then
+// GNTST_bad_virt_addr, as in Xen).
+func putFrameList(c *Caller, list uint64, frames []mm.MFN) bool {
+	ok := true
+	for i, m := range frames {
+		va, in := elem(list, uint64(i), 8)
+		if !in || !c.writeU64(va, uint64(m)) {
+			ok = false
+		}
+	}
+	return ok
 }
 
 // grantGetStatusFrames is GNTTABOP_get_status_frames: the MFNs of the
@@ -114,13 +123,8 @@ func grantGetStatusFrames(d *Dispatcher, c *Caller, uop uint64) Result {
 	}
 	var frames []mm.MFN
 	frames, s.Status = d.grants.GetStatusFrames(c.Domain.ID(), s.Dom, s.NrFrames, frames)
-	if s.Status == grant.GNTST_okay {
-		for i, m := range frames {
-			va, ok := elem(uint64(s.FrameList), uint64(i), 8)
-			if !ok || !c.writeU64(va, uint64(m)) {
-				s.Status = grant.GNTST_bad_virt_addr
-			}
-		}
+	if s.Status == grant.GNTST_okay && !putFrameList(c, uint64(s.FrameList), frames) {
+		s.Status = grant.GNTST_bad_virt_addr
 	}
 	s.EncodeOut(b[:])
 	if !c.writeGuest(uop+6, b[6:8]) { // status@6

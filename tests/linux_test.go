@@ -106,60 +106,55 @@ func (l dom0Layout) paeText() string {
 	return ""
 }
 
+// forXenNotes calls fn with the type and descriptor of each "Xen" ELF
+// note in the kernel's PT_NOTE segments.
+func forXenNotes(t *testing.T, f *elf.File, fn func(typ uint32, desc []byte)) {
+	t.Helper()
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_NOTE {
+			continue
+		}
+		b := make([]byte, p.Filesz)
+		if _, err := p.ReadAt(b, 0); err != nil {
+			t.Fatalf("PT_NOTE: %v", err)
+		}
+		for len(b) >= 12 {
+			nsz, dsz, typ := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
+			align4 := func(x uint32) int { return int((x + 3) &^ 3) }
+			if 12+align4(nsz)+align4(dsz) > len(b) {
+				t.Fatalf("truncated ELF note")
+			}
+			if string(bytes.TrimRight(b[12:12+nsz], "\x00")) == "Xen" {
+				fn(typ, b[12+align4(nsz):12+align4(nsz)+int(dsz)])
+			}
+			b = b[12+align4(nsz)+align4(dsz):]
+		}
+	}
+}
+
+// xenNotes returns the kernel's 8-byte Xen notes by type.
+func xenNotes(t *testing.T, f *elf.File) map[uint32]uint64 {
+	t.Helper()
+	notes := map[uint32]uint64{}
+	forXenNotes(t, f, func(typ uint32, desc []byte) {
+		if len(desc) == 8 {
+			notes[typ] = binary.LittleEndian.Uint64(desc)
+		}
+	})
+	return notes
+}
+
 // xenPAEMode returns the string of the kernel's XEN_ELFNOTE_PAE_MODE note
 // ("" without one).
 func xenPAEMode(t *testing.T, f *elf.File) string {
 	t.Helper()
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE {
-			continue
+	mode := ""
+	forXenNotes(t, f, func(typ uint32, desc []byte) {
+		if typ == abi.XEN_ELFNOTE_PAE_MODE {
+			mode = string(bytes.TrimRight(desc, "\x00"))
 		}
-		b := make([]byte, p.Filesz)
-		if _, err := p.ReadAt(b, 0); err != nil {
-			t.Fatalf("PT_NOTE: %v", err)
-		}
-		for len(b) >= 12 {
-			nsz, dsz, typ := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
-			align4 := func(x uint32) int { return int((x + 3) &^ 3) }
-			if 12+align4(nsz)+align4(dsz) > len(b) {
-				t.Fatalf("truncated ELF note")
-			}
-			name := string(bytes.TrimRight(b[12:12+nsz], "\x00"))
-			if name == "Xen" && typ == abi.XEN_ELFNOTE_PAE_MODE {
-				return string(bytes.TrimRight(b[12+align4(nsz):12+align4(nsz)+int(dsz)], "\x00"))
-			}
-			b = b[12+align4(nsz)+align4(dsz):]
-		}
-	}
-	return ""
-}
-
-func xenNotes(t *testing.T, f *elf.File) map[uint32]uint64 {
-	t.Helper()
-	notes := map[uint32]uint64{}
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE {
-			continue
-		}
-		b := make([]byte, p.Filesz)
-		if _, err := p.ReadAt(b, 0); err != nil {
-			t.Fatalf("PT_NOTE: %v", err)
-		}
-		for len(b) >= 12 {
-			nsz, dsz, typ := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
-			align4 := func(x uint32) int { return int((x + 3) &^ 3) }
-			if 12+align4(nsz)+align4(dsz) > len(b) {
-				t.Fatalf("truncated ELF note")
-			}
-			name := string(bytes.TrimRight(b[12:12+nsz], "\x00"))
-			desc := b[12+align4(nsz) : 12+align4(nsz)+int(dsz)]
-			if name == "Xen" && dsz == 8 {
-				notes[typ] = binary.LittleEndian.Uint64(desc)
-			}
-			b = b[12+align4(nsz)+align4(dsz):]
-		}
-	}
-	return notes
+	})
+	return mode
 }
 
 func computeDom0Layout(t *testing.T, vmlinux []byte, nrPages uint64) dom0Layout {
