@@ -92,7 +92,7 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	}
 	// The vm_assist types the kernel asks for are set by the build
 	// (BuildDom0Unpacked), once its notes are read.
-	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, IO: dom0IO{}})
+	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, IO: dom0IO(info)})
 	if err != nil {
 		return nil, err
 	}

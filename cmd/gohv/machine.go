@@ -152,14 +152,36 @@ func (h hostCPU) ReadMSR(idx uint32) (uint64, bool) {
 	return v, ok
 }
 
-// dom0IO is the hardware domain's mm.IOPolicy: it holds I/O port
-// capabilities (every port but ioport.Dom0Denied's, as Xen's dom0), so it may
-// choose cache attributes and flush caches (MMUEXT_FLUSH_CACHE); it maps
-// no I/O memory yet.
-type dom0IO struct{}
-
-func (dom0IO) IOMemAllowed(mm.MFN) bool { return false }
-func (dom0IO) HasIOCaps() bool          { return true }
+// dom0IO is the hardware domain's mm.IOPolicy, as Xen's
+// dom0_setup_permissions: every machine frame below 2^paddr_bits but
+// those hv.Dom0IOMemDenied keeps back (the local APIC, the IO-APIC, the
+// MSI window, AMD's HyperTransport window, E820-unusable ranges), and
+// I/O port capabilities. The IO-APIC is taken at the PC's usual
+// 0xFEC00000 until the MADT is read.
+func dom0IO(info *boot.Info) *hv.IOMem {
+	_, b, c, d := amd64.Cpuid(0, 0)
+	amd := b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163 || // AuthenticAMD
+		b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975 // HygonGenuine
+	a1, _, _, _ := amd64.Cpuid(1, 0)
+	family := uint(a1>>8) & 0xF
+	if family == 0xF {
+		family += uint(a1>>20) & 0xFF
+	}
+	paddr := uint(36)
+	if top, _, _, _ := amd64.Cpuid(0x80000000, 0); top >= 0x80000008 {
+		a, _, _, _ := amd64.Cpuid(0x80000008, 0)
+		paddr = uint(a & 0xFF)
+	}
+	var lapic uint64
+	if base := amd64.Rdmsr(0x1B); base&(1<<11) != 0 { // IA32_APIC_BASE, global enable
+		lapic = base &^ 0xFFF & (1<<paddr - 1)
+	}
+	deny := hv.Dom0IOMemDenied(hv.Dom0IOMemHost{
+		LocalAPIC: lapic, IOAPICs: []uint64{0xFEC00000}, AMD: amd, Family: family,
+		PaddrBits: paddr, E820: hostMemoryMap(info),
+	})
+	return hv.NewIOMem(1<<(paddr-mm.PageShift), deny, true)
+}
 
 // ports performs physical port I/O for hv (ioport.Metal).
 type ports struct{}
