@@ -161,6 +161,8 @@ type VCPU struct {
 	TSCAux uint32
 	// CPUIDFaulting is MSR_MISC_FEATURES_ENABLES bit 0.
 	CPUIDFaulting bool
+	// mce is the virtual machine-check state (vmce.go).
+	mce vmce
 
 	// Changed accumulates Changed* bits; the metal clears what it reloads.
 	Changed uint32
