@@ -40,8 +40,8 @@ $(BUILD)/gohv.gz: $(BUILD)/gohv
 	gzip -9 -n -c $< > $@
 
 # Debian's Linux 6.1 as dom0 (fetched once by scripts/fetch-kernel.sh). It
-# runs through xen_start_kernel today and stops there: quit QEMU with
-# Ctrl-A X.
+# boots until it looks for a root file system, which it has none of, and
+# panics; gohv then reboots, which -no-reboot turns into QEMU's exit.
 run: deps all
 	$(QEMU) -m 1G -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=512M" \
 		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS)"
