@@ -216,13 +216,14 @@ type Domain struct {
 }
 
 // Direct reports whether an access of size bytes at port goes straight
-// to the hardware (Xen's admin_io_okay): the capability allows it and it
-// is neither a dword CONFIG_ADDRESS access nor an RTC port.
+// to the hardware (Xen's admin_io_okay): the capability allows it, it is
+// not a dword CONFIG_ADDRESS access, and it touches no RTC port (Xen
+// 4.17's is_cmos_io).
 func (d *Domain) Direct(port uint16, size int) bool {
 	if port == ConfigAddr && size == 4 {
 		return false
 	}
-	if port&^1 == RTCIndex {
+	if uint32(port) <= uint32(RTCData) && uint32(port)+uint32(size) > uint32(RTCIndex) {
 		return false
 	}
 	return d.Caps.Allows(uint32(port), uint32(port)+uint32(size)-1)

@@ -123,7 +123,7 @@ func TestCapsAndDirect(t *testing.T) {
 		{0x20, 1, false}, {0x1F, 2, false}, {0x22, 1, true}, {0x40, 1, false}, {0x44, 1, true},
 		{0x60, 1, true}, {0x61, 1, false}, {0x64, 1, true}, {0x92, 1, false}, {0xF0, 1, false},
 		{0xF1, 1, true}, {0xF4, 1, false}, {0x608, 4, false}, {0x604, 2, true}, {0x606, 4, false},
-		{0x70, 1, false}, {0x71, 1, false}, {0x72, 1, true},
+		{0x70, 1, false}, {0x71, 1, false}, {0x72, 1, true}, {0x6F, 2, false}, {0x6C, 4, true}, {0x6E, 4, false},
 		{0xCF8, 4, false}, {0xCF8, 1, true}, {0xCF9, 1, true}, {0xCF8, 2, true},
 		{0xCFC, 4, false}, {0xCFE, 1, false}, {0xCF9, 4, false},
 		{0x3F8, 1, false}, {0x3FF, 1, false}, {0x400, 1, true}, {0xFFFF, 1, true},
