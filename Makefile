@@ -59,9 +59,8 @@ initramfs: deps $(INITRAMFS)
 FORCE:
 
 # Debian's Linux 6.1 as dom0 (fetched once by scripts/fetch-kernel.sh) with
-# the dom0 initramfs (gohv does not hand it to dom0 yet). Linux runs into
-# start_kernel today and powers off after an early oops (see README's
-# Status); Ctrl-A X quits QEMU.
+# the dom0 initramfs as its initrd (boot module 1); README's Status says how
+# far it gets. Ctrl-A X quits QEMU.
 run: deps all $(INITRAMFS)
 	$(QEMU) -m 1G -kernel $(BUILD)/gohv -append "$(RUN_ARGS) dom0_mem=512M" \
 		-initrd "$$(scripts/fetch-kernel.sh) $(DOM0_ARGS),$(INITRAMFS)"

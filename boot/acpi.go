@@ -78,11 +78,13 @@ const (
 	fadtDSDT        = 40
 	fadtPM1aCnt     = 64
 	fadtPM1bCnt     = 68
+	fadtPMTmr       = 76
 	fadtFlags       = 112
 	fadtXFACS       = 132
 	fadtXDSDT       = 140
 	fadtXPM1aCnt    = 172
 	fadtXPM1bCnt    = 184
+	fadtXPMTmr      = 208
 	amlZeroOp       = 0x00
 	amlOneOp        = 0x01
 	amlNameOp       = 0x08
@@ -103,6 +105,9 @@ const (
 // fails, so the caller can print what was found.
 type PowerOff struct {
 	PM1aCnt, PM1bCnt uint16
+	// PMTmr is the ACPI PM timer's port (PM_TMR_BLK; 0: none), which
+	// Xen keeps from dom0.
+	PMTmr            uint16
 	SlpTypA, SlpTypB uint16
 	Lines            []string
 }
@@ -250,7 +255,7 @@ func ParseS5(r PhysReader, rsdp uint64) (PowerOff, error) {
 	w := &s5Walk{r: r, p: &p, budget: MaxAMLTotal}
 	err := w.parse(rsdp)
 	if err != nil {
-		p.PM1aCnt, p.PM1bCnt, p.SlpTypA, p.SlpTypB = 0, 0, 0, 0
+		p.PM1aCnt, p.PM1bCnt, p.PMTmr, p.SlpTypA, p.SlpTypB = 0, 0, 0, 0, 0
 	}
 	return p, err
 }
@@ -444,13 +449,14 @@ func (w *s5Walk) fadt(a uint64, h []byte) (uint64, error) {
 	}
 	w.p.PM1aCnt = w.pm1Block(t, fadtPM1aCnt, fadtXPM1aCnt, "Pm1aControlBlock")
 	w.p.PM1bCnt = w.pm1Block(t, fadtPM1bCnt, fadtXPM1bCnt, "Pm1bControlBlock")
+	w.p.PMTmr = w.pm1Block(t, fadtPMTmr, fadtXPMTmr, "PmTimerBlock")
 	if w.p.PM1aCnt == 0 {
 		return 0, fmt.Errorf("FADT at %#x: no usable PM1a control block: %w", a, ErrNoACPI)
 	}
 	return dsdt, nil
 }
 
-// pm1Block returns the I/O port of a PM1 control block: the X_ GAS when it
+// pm1Block returns the I/O port of a FADT block (PM1 control, PM timer): the X_ GAS when it
 // is present, non-zero and a system I/O port, else the 32-bit field; 0 when
 // neither is a usable port.
 func (w *s5Walk) pm1Block(t []byte, off32, offX int, name string) uint16 {

@@ -94,6 +94,7 @@ type acpiSpec struct {
 	rsdpAt         uint64 // 0: qemuRSDP
 	fadtLen        int    // 0: 116 (QEMU pc's revision 1 FADT)
 	pm1a, pm1b     uint32
+	pmtmr          uint32
 	xpm1a, xpm1b   acpiGAS
 	xdsdtOnly      bool // DSDT address only in X_DSDT
 	flags          uint32
@@ -171,6 +172,7 @@ func buildACPI(s acpiSpec) *acpiImage {
 		}
 		put32(fadtPM1aCnt, s.pm1a)
 		put32(fadtPM1bCnt, s.pm1b)
+		put32(fadtPMTmr, s.pmtmr)
 		put32(fadtFlags, s.flags)
 		putGAS(fadtXPM1aCnt, s.xpm1a)
 		putGAS(fadtXPM1bCnt, s.xpm1b)
@@ -247,7 +249,7 @@ func qemuAML() []byte {
 }
 
 func TestACPIQEMUPC(t *testing.T) {
-	img := buildACPI(acpiSpec{pm1a: 0x604, aml: qemuAML()})
+	img := buildACPI(acpiSpec{pm1a: 0x604, pmtmr: 0x608, aml: qemuAML()})
 	a, err := FindRSDP(img.m, 0)
 	if err != nil || a != qemuRSDP {
 		t.Fatalf("FindRSDP = %#x, %v", a, err)
@@ -268,7 +270,7 @@ func TestACPIQEMUPC(t *testing.T) {
 	if !reflect.DeepEqual(p.Lines, want) {
 		t.Fatalf("lines:\n%s\nwant:\n%s", strings.Join(p.Lines, "\n"), strings.Join(want, "\n"))
 	}
-	if p.PM1aCnt != 0x604 || p.PM1bCnt != 0 || p.SlpTypA != 0 || p.SlpTypB != 0 {
+	if p.PM1aCnt != 0x604 || p.PM1bCnt != 0 || p.PMTmr != 0x608 || p.SlpTypA != 0 || p.SlpTypB != 0 {
 		t.Fatalf("%+v", p)
 	}
 	if p.PM1aValue() != 0x2000 {

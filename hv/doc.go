@@ -33,7 +33,14 @@
 // Config.HostMemoryMap). At loglvl=all the first -ENOSYS a domain gets
 // for each hypercall and sub-op is named on the console (enosys.go).
 //
-// Pure: imports abi, arch, kernel, mm, evtchn, grant, pirq, sched, hypercall, hv/...,
+// Port I/O: each Domain has an ioport.Domain over the machine's one
+// ioport.Host (Config.Ports): the hardware domain reaches every port but
+// Config.DeniedPorts, PCI configuration space and the RTC through the
+// mediation Xen gives dom0; other domains reach no port. IOMem is an
+// mm.IOPolicy over frame ranges; Dom0IOMemDenied lists what Xen keeps
+// back from dom0's I/O memory.
+//
+// Pure: imports abi, arch, kernel, mm, evtchn, grant, pirq, ioport, sched, hypercall, hv/...,
 // internal/klog and the standard library; never the metal, never unsafe.
 // cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power
 // and console; Config.IRQ, the interrupt hardware guests' PIRQs go

@@ -18,7 +18,19 @@ import (
 // 0's base and sets vCPU 0's registers for the first instruction. It
 // returns the layout.
 func (d *Domain) BuildDom0(k *kernel.Image, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
-	return d.buildDom0(k, nil, mfns, cmdline)
+	return d.buildDom0(k, nil, mfns, cmdline, nil)
+}
+
+// Dom0Initrd is dom0's initial ramdisk (boot module 1) handed over in
+// its own frames, as Xen's dom0 builder does: Frames hold its Len bytes
+// from the start of Frames[0], in order, and are assigned to the domain
+// (they come on top of dom0's memory). They become the layout's initrd
+// PFNs: mapped in the initial region, or after it with
+// SIF_MOD_START_PFN when the kernel's XEN_ELFNOTE_MOD_START_PFN says it
+// takes mod_start as a PFN.
+type Dom0Initrd struct {
+	Frames []mm.MFN
+	Len    uint64
 }
 
 // Dom0Kernel is dom0's kernel unpacked straight into frames of the domain
@@ -50,15 +62,25 @@ func (d *Domain) UnpackDom0(img []byte, mfns []mm.MFN, progress func(done, total
 // BuildDom0Unpacked is BuildDom0 for a kernel UnpackDom0 placed in mfns:
 // the kernel's frames become the layout's kernel PFNs (the others keep
 // their order around them) and are neither cleared nor rewritten.
-func (d *Domain) BuildDom0Unpacked(k *Dom0Kernel, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
-	return d.buildDom0(k.Image, k.frames, mfns, cmdline)
+// initrd, when not nil, is dom0's initrd in its own frames.
+func (d *Domain) BuildDom0Unpacked(k *Dom0Kernel, mfns []mm.MFN, cmdline string, initrd *Dom0Initrd) (*build.Layout, error) {
+	return d.buildDom0(k.Image, k.frames, mfns, cmdline, initrd)
 }
 
 // buildDom0 builds dom0; inPlace, when not nil, are the last frames of
-// mfns, holding kernel k's memory image (UnpackDom0).
-func (d *Domain) buildDom0(k *kernel.Image, inPlace, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
+// mfns, holding kernel k's memory image (UnpackDom0); initrd, when not
+// nil, is added at the layout's initrd PFNs.
+func (d *Domain) buildDom0(k *kernel.Image, inPlace, mfns []mm.MFN, cmdline string, initrd *Dom0Initrd) (*build.Layout, error) {
 	mem := d.m.cfg.Mem
-	l, err := build.Plan(build.Input{Kind: build.Dom0, Image: build.ImageFromKernel(k), NrPages: uint64(len(mfns))})
+	in := build.Input{Kind: build.Dom0, Image: build.ImageFromKernel(k), NrPages: uint64(len(mfns))}
+	if initrd != nil {
+		if initrd.Len == 0 || (initrd.Len+mm.PageSize-1)/mm.PageSize != uint64(len(initrd.Frames)) {
+			return nil, fmt.Errorf("an initrd of %d bytes in %d frames", initrd.Len, len(initrd.Frames))
+		}
+		in.NrPages += uint64(len(initrd.Frames))
+		in.InitrdLen = initrd.Len
+	}
+	l, err := build.Plan(in)
 	if err != nil {
 		return nil, err
 	}
@@ -67,16 +89,30 @@ func (d *Domain) buildDom0(k *kernel.Image, inPlace, mfns []mm.MFN, cmdline stri
 			return nil, err
 		}
 	}
+	if initrd != nil {
+		// Plan puts the initrd after the kernel, mapped or not.
+		if l.Initrd.PFN < l.Kernel.End() || uint64(l.Initrd.PFN) > uint64(len(mfns)) {
+			return nil, fmt.Errorf("the layout's initrd PFN %#x precedes the kernel's end %#x", l.Initrd.PFN, l.Kernel.End())
+		}
+		out := make([]mm.MFN, 0, l.NrPages)
+		out = append(out, mfns[:l.Initrd.PFN]...)
+		out = append(out, initrd.Frames...)
+		mfns = append(out, mfns[l.Initrd.PFN:]...)
+	}
 	zero := make([]byte, mm.PageSize)
 	for p, f := range mfns {
 		if inPlace != nil && mm.PFN(p) >= l.Kernel.PFN && mm.PFN(p) < l.Kernel.End() {
+			continue
+		}
+		if initrd != nil && mm.PFN(p) >= l.Initrd.PFN && mm.PFN(p) < l.Initrd.End() {
 			continue
 		}
 		if !mem.Write(f.Addr(), zero) {
 			return nil, fmt.Errorf("frame %#x is not in machine memory", f)
 		}
 	}
-	c := build.Contents{SharedInfo: d.sharedInfo.Addr(), CmdLine: cmdline, KernelInPlace: inPlace != nil}
+	c := build.Contents{SharedInfo: d.sharedInfo.Addr(), CmdLine: cmdline, KernelInPlace: inPlace != nil,
+		InitrdInPlace: initrd != nil}
 	if d.m.cfg.M2P != nil {
 		c.M2P = d.m.cfg.M2P
 	}

@@ -182,7 +182,7 @@ func TestUnpackDom0(t *testing.T) {
 		t.Fatalf("unpacked %#x-%#x entry %#x, Parse says %#x-%#x entry %#x", k.Image.PStart, k.Image.PEnd,
 			k.Image.Parms.VirtEntry, want.PStart, want.PEnd, want.Parms.VirtEntry)
 	}
-	l, err := d.BuildDom0Unpacked(k, mfns, "console=hvc0")
+	l, err := d.BuildDom0Unpacked(k, mfns, "console=hvc0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/sched"
 )
@@ -52,6 +53,10 @@ type Domain struct {
 	mem    memState
 	enosys enosysSeen
 
+	// ports is the domain's port I/O (its capability and the PCI
+	// configuration and RTC latches); nil on a machine without ports.
+	ports *ioport.Domain
+
 	// dying is Xen's is_dying: DestroyDomain has started; the vCPUs leave
 	// their run loops and never enter the guest again.
 	dying atomic.Bool
@@ -85,6 +90,12 @@ func (m *Machine) CreateDomain(c DomainConfig) (*Domain, error) {
 	}
 	d := &Domain{m: m, id: c.ID, hardware: c.Hardware}
 	d.mem.io = c.IO
+	if m.ports != nil {
+		d.ports = &ioport.Domain{Host: m.ports, Hardware: c.Hardware}
+		if c.Hardware {
+			d.ports.Caps = ioport.AllBut(m.cfg.DeniedPorts)
+		}
+	}
 	if err := d.create(c, space); err != nil {
 		d.undoCreate(space)
 		return nil, err

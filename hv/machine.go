@@ -11,6 +11,7 @@ import (
 	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
@@ -74,10 +75,12 @@ type Config struct {
 	Version  hypercall.VersionInfo
 	// Policy is the PV CPUID policy and host CPU facts guests run with.
 	Policy *pv.Policy
-	// Ports performs the I/O port accesses dom0 is allowed; DeniedPorts are
-	// the inclusive ranges it is not (the hypervisor's own devices).
+	// Ports performs physical port accesses (nil: none; every port reads
+	// as all ones). DeniedPorts are the ports the hardware domain may not
+	// reach (ioport.Dom0Denied); it holds every other port. Other domains
+	// hold none.
 	Ports       PortIO
-	DeniedPorts [][2]uint16
+	DeniedPorts []ioport.Range
 	// HostMemoryMap is the host's memory map from the boot information
 	// (any order; overlaps are clipped), for XENMEM_machine_memory_map.
 	HostMemoryMap []hypercall.E820Entry
@@ -98,6 +101,7 @@ type Machine struct {
 	grants   *grant.Tables
 	registry *evtchn.Registry
 	irqs     *pirq.Machine
+	ports    *ioport.Host // nil without cfg.Ports
 
 	wcMu   sync.Mutex // guards wcSet, wcSec, wcNsec
 	wcSet  bool       // platform_op has set the wall clock
@@ -130,6 +134,9 @@ func (m *Machine) ConsoleInput(p []byte) {
 // NewMachine wires the hypercall layer to cfg's memory and console.
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{cfg: cfg, registry: evtchn.NewRegistry(), domains: map[abi.DomID]*Domain{}}
+	if cfg.Ports != nil {
+		m.ports = &ioport.Host{Metal: cfg.Ports}
+	}
 	m.grants = grant.NewTables(cfg.Mem, grant.FrameTableFrames{FT: cfg.Frames, Flush: machineFlusher{m}}, grantMapper{m})
 	m.irqs = pirq.NewMachine(pirq.Config{Controller: cfg.IRQ, Frames: cfg.Frames, Mem: cfg.Mem, Flush: machineFlusher{m}})
 	m.disp = hypercall.New(hypercall.Config{

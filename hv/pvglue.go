@@ -9,7 +9,7 @@ import (
 	"github.com/gohv/gohv/mm"
 )
 
-// PortIO performs I/O port accesses a domain is permitted (the metal).
+// PortIO performs physical I/O port accesses (the metal).
 type PortIO interface {
 	In(port uint16, size int) uint32
 	Out(port uint16, size int, val uint32)
@@ -87,32 +87,20 @@ func (p pvDomain) ArchitecturalIOPL() bool {
 }
 func (p pvDomain) HardwareDomain() bool { return p.v.dom.hardware }
 
-// IOPermitted: dom0 may reach every port but those the hypervisor drives
-// or mediates, as Xen's dom0_setup_permissions: the PICs, the PIT and
-// port 0x61, the RTC, PCI configuration, the console UART and QEMU's
-// debug-exit port. Other domains get no ports.
-func (p pvDomain) IOPermitted(port uint16, size int) bool {
-	if !p.v.dom.hardware {
-		return false
-	}
-	for _, r := range p.v.dom.m.cfg.DeniedPorts {
-		if int(port)+size > int(r[0]) && int(port) <= int(r[1]) {
-			return false
-		}
-	}
-	return true
-}
-
+// In and Out are the domain's port I/O (ioport.Domain: dom0 reaches
+// every port but DeniedPorts directly, PCI configuration and the RTC
+// through gohv's mediation; other domains reach no port). Without
+// machine ports, reads are all ones and writes dropped.
 func (p pvDomain) In(port uint16, size int) uint32 {
-	if io := p.v.dom.m.cfg.Ports; io != nil {
-		return io.In(port, size)
+	if io := p.v.dom.ports; io != nil {
+		return io.Read(port, size)
 	}
 	return ^uint32(0)
 }
 
 func (p pvDomain) Out(port uint16, size int, val uint32) {
-	if io := p.v.dom.m.cfg.Ports; io != nil {
-		io.Out(port, size, val)
+	if io := p.v.dom.ports; io != nil {
+		io.Write(port, size, val)
 	}
 }
 

@@ -138,7 +138,9 @@ func (v *VCPU) hypercall() {
 	nr := r.RAX
 	v.args = hypercall.Args{r.RDI, r.RSI, r.RDX, r.R10, r.R8}
 	res := v.dom.m.disp.Dispatch(&v.caller, nr, &v.args)
-	if !res.Continue && res.Ret == enosysRet {
+	// An iret's "result" is the RAX it restored, which may well be an
+	// earlier call's -ENOSYS: not the iret's.
+	if !res.Continue && res.Ret == enosysRet && !v.pv.IretDone {
 		v.noteENOSYS(nr, &v.args)
 	}
 	switch nr {

@@ -191,9 +191,25 @@ func TestENOSYSLine(t *testing.T) {
 		hypercallExit(abi.HYPERVISOR_platform_op, dataVA),
 		hypercallExit(11),
 		hypercallExit(abi.HYPERVISOR_memory_op, 63|5<<6, 0),
+		// An iret back to kernel code whose saved RAX is -ENOSYS.
+		func(r *arch.Regs) arch.Exit {
+			r.RAX, r.RSP = abi.HYPERVISOR_iret, dataVA+64
+			r.RIP += 2
+			return arch.Exit{Kind: arch.ExitSyscall}
+		},
+	}
+	var ctx [9]uint64 // rax, r11, rcx, flags, rip, cs, rflags, rsp, ss
+	ctx[0], ctx[4], ctx[5], ctx[6], ctx[7], ctx[8] = enosysRet, 0x1000, 0x10, 0x202, dataVA+0x800, 0x18
+	for i, w := range ctx {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], w)
+		m.cfg.Mem.Write(data.Addr()+64+mm.Maddr(8*i), b[:])
 	}
 	d.VCPU(0).Run()
 	log := logBuf.String()
+	if strings.Contains(log, "(iret)") || d.VCPU(0).Regs.RIP != 0x1000 {
+		t.Errorf("iret restoring -ENOSYS: RIP %#x, log\n%s", d.VCPU(0).Regs.RIP, log)
+	}
 	for _, want := range []string{
 		"d0v0 hypercall 40 (xenpmu_op) cmd 12: -ENOSYS\n",
 		"d0v0 hypercall 40 (xenpmu_op) cmd 13: -ENOSYS\n",

@@ -21,7 +21,8 @@ var (
 	ErrNotManaged = errors.New("mm: frame not managed by the allocator")
 	// ErrDoubleFree: the frame is already free.
 	ErrDoubleFree = errors.New("mm: frame already free")
-	// ErrInUse: Reserve found a frame of the range handed out.
+	// ErrInUse: Reserve found a frame of the range handed out, or Adopt
+	// one already managed.
 	ErrInUse = errors.New("mm: frame in use")
 )
 
@@ -144,6 +145,35 @@ func (a *Allocator) Reserve(r Range) error {
 		}
 	}
 	a.takeOut(r)
+	return nil
+}
+
+// Adopt makes the n reserved RAM frames from first managed and handed
+// out, as if Alloc had given them: a boot module's frames handed to a
+// domain (Xen's dom0 initrd) return to the allocator when freed. It
+// returns ErrNotManaged if a frame is not RAM, ErrInUse if one is managed
+// already, and then changes nothing.
+func (a *Allocator) Adopt(first MFN, n uint64) error {
+	end := first + MFN(n)
+	if end < first {
+		return ErrNotManaged
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for m := first; m < end; m++ {
+		s := a.segmentOf(m)
+		if s == nil {
+			return ErrNotManaged
+		}
+		if s.countRange(s.managed, uint64(m-s.base), uint64(m-s.base)+1) != 0 {
+			return ErrInUse
+		}
+	}
+	for m := first; m < end; m++ {
+		s := a.segmentOf(m)
+		s.setRange(s.managed, uint64(m-s.base), uint64(m-s.base)+1)
+	}
+	a.total += n
 	return nil
 }
 

@@ -597,3 +597,32 @@ func fuzzAllocator(t *testing.T, data []byte) {
 		t.Fatalf("FreeFrames after drain = %d", a.FreeFrames())
 	}
 }
+
+func TestAdopt(t *testing.T) {
+	a := NewAllocator([]Range{{Start: 0, End: 64 * PageSize}}, []Range{{Start: 8 * PageSize, End: 12 * PageSize}})
+	total, free := a.TotalFrames(), a.FreeFrames()
+	if err := a.Adopt(7, 2); err != ErrInUse {
+		t.Fatalf("Adopt of a managed frame: %v", err)
+	}
+	if err := a.Adopt(64, 2); err != ErrNotManaged {
+		t.Fatalf("Adopt past RAM: %v", err)
+	}
+	if a.TotalFrames() != total {
+		t.Fatal("a failed Adopt changed the count")
+	}
+	if err := a.Adopt(8, 4); err != nil {
+		t.Fatal(err)
+	}
+	if a.TotalFrames() != total+4 || a.FreeFrames() != free || a.IsFree(9) {
+		t.Fatalf("after Adopt: %d managed, %d free", a.TotalFrames(), a.FreeFrames())
+	}
+	if err := a.Adopt(10, 1); err != ErrInUse {
+		t.Fatalf("second Adopt: %v", err)
+	}
+	if err := a.FreeContig(8, 4); err != nil {
+		t.Fatal(err)
+	}
+	if a.FreeFrames() != free+4 || !a.IsFree(11) {
+		t.Fatal("adopted frames did not come back free")
+	}
+}

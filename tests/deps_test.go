@@ -29,6 +29,7 @@ var layer = map[string]int{
 	"mm":                1,
 	"evtchn":            2,
 	"pirq":              3,
+	"ioport":            0, // the standard library only
 	"grant":             2,
 	"boot":              2,
 	"kernel":            2,

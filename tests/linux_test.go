@@ -2,11 +2,13 @@ package tests
 
 import (
 	"bytes"
+	"compress/gzip"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -222,8 +224,8 @@ func computeDom0Layout(t *testing.T, vmlinux []byte, nrPages uint64) dom0Layout 
 // image itself (decompressed with the system's xz, read with debug/elf) by
 // Xen's layout rules. Linux's xen_start_kernel must run to its last line,
 // "about to get started...", and the run fails the moment a panic, oops,
-// warning or domain crash line appears (linuxFailures). Linux gets no further yet
-// (hypercalls it needs next still return -ENOSYS); the run stops there.
+// warning or domain crash line appears (linuxFailures). The run stops
+// there; TestLinuxDom0Initrd follows Linux further.
 func TestLinuxDom0(t *testing.T) {
 	k := testenv.NeedEnv(t, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
 	bz, err := os.ReadFile(k)
@@ -323,5 +325,81 @@ func TestLinuxDom0In384M(t *testing.T) {
 	r.wantMatch(t, `\(XEN\) gohv ready: dom0 running \(2\d\d MiB\)`)
 	if !r.stopped {
 		t.Errorf("Linux never reached the end of xen_start_kernel")
+	}
+}
+
+// newcCPIO is a cpio archive in the "newc" format the kernel's initramfs
+// unpacker reads: each file (name, contents) as a regular file, then the
+// trailer.
+func newcCPIO(files [][2]string) []byte {
+	var b bytes.Buffer
+	pad := func() {
+		for b.Len()%4 != 0 {
+			b.WriteByte(0)
+		}
+	}
+	entry := func(ino int, mode uint32, name, data string) {
+		fmt.Fprintf(&b, "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
+			ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name)+1, 0)
+		b.WriteString(name)
+		b.WriteByte(0)
+		pad()
+		b.WriteString(data)
+		pad()
+	}
+	for i, f := range files {
+		entry(i+1, 0o100644, f[0], f[1])
+	}
+	entry(0, 0, "TRAILER!!!", "")
+	return b.Bytes()
+}
+
+// TestLinuxDom0Initrd boots the same kernel with a second boot module, a
+// gzip'd cpio archive: gohv hands the module's frames to dom0 as its
+// initrd (Xen's PHYSICAL MEMORY ARRANGEMENT line names them; Linux takes
+// mod_start as a PFN, XEN_ELFNOTE_MOD_START_PFN) and Linux unpacks it as
+// its initramfs. On the way Linux reads the DMI tables at 0xF0000 (I/O
+// memory dom0 may map) and enumerates PCI through 0xCF8/0xCFC (gohv's
+// mediation); the run stops when Linux frees the initrd, and fails on any
+// failure line before.
+func TestLinuxDom0Initrd(t *testing.T) {
+	k := testenv.NeedEnv(t, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(newcCPIO([][2]string{{"gohv-initrd", "dom0's initrd from gohv\n"}}))
+	must(t, zw.Close())
+	rd := filepath.Join(t.TempDir(), "initrd.cpio.gz")
+	must(t, os.WriteFile(rd, gz.Bytes(), 0o644))
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "1G", "-kernel", elf, "-append", "dom0_mem=512M loglvl=all noreboot",
+		"-initrd", k + " console=hvc0 earlyprintk=xen," + rd + " ignored=1"},
+		stopAt: "Freeing initrd memory:", timeout: 8 * time.Minute, failOn: linuxFailures})
+	if r.failure != "" {
+		t.Fatalf("failure line %q\n--- serial ---\n%s", r.failure, r.serial)
+	}
+	m := regexp.MustCompile(`\(XEN\)  Init\. ramdisk: ([0-9a-f]{16})->([0-9a-f]{16})\n`).FindStringSubmatch(r.serial)
+	if m == nil {
+		t.Fatalf("no Init. ramdisk line\n--- serial ---\n%s", r.serial)
+	}
+	var start, end uint64
+	fmt.Sscanf(m[1], "%x", &start)
+	fmt.Sscanf(m[2], "%x", &end)
+	if start%4096 != 0 || end-start != uint64(gz.Len()) {
+		t.Errorf("Init. ramdisk %#x->%#x for a module of %d bytes", start, end, gz.Len())
+	}
+	r.wantLines(t, "[    0.000000] Command line: console=hvc0 earlyprintk=xen")
+	ts := `\[ *\d+\.\d{6}\] `
+	r.wantMatch(t,
+		ts+`DMI: QEMU Standard PC .*`,
+		ts+`RAMDISK: \[mem 0x[0-9a-f]+-0x[0-9a-f]+\]`,
+		// hvc0 (after the boot console) ends its lines with CR LF.
+		ts+`pci 0000:00:00\.0: \[8086:1237\] type 00 class 0x060000\r?`,
+		ts+`Trying to unpack rootfs image as initramfs\.\.\.\r?`,
+	)
+	if strings.Contains(r.serial, "Initramfs unpacking failed") {
+		t.Errorf("Linux could not unpack the initrd\n--- serial ---\n%s", r.serial)
+	}
+	if !r.stopped {
+		t.Errorf("Linux never freed its initrd")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/hv"
+	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
 )
@@ -23,6 +24,60 @@ func dom0Module(info *boot.Info) ([]byte, error) {
 		return nil, fmt.Errorf("module 0 at %#x-%#x is not readable", m.Start, m.End)
 	}
 	return img, nil
+}
+
+// dom0Initrd hands boot module 1, dom0's initrd, to domain d as Xen's
+// dom0 builder does: the module's own frames, taken back from the
+// reserved set (mm.Allocator.Adopt, so they return to the allocator when
+// dom0 gives them up) and assigned to d. A module that does not start on
+// a page boundary, or shares a page with another module or the boot
+// information, is copied into frames from the allocator instead. nil
+// without a module 1 or when it is empty.
+func dom0Initrd(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, info *boot.Info) (*hv.Dom0Initrd, error) {
+	if len(info.Modules) < 2 || info.Modules[1].End <= info.Modules[1].Start {
+		return nil, nil
+	}
+	m := info.Modules[1]
+	n := (m.End - m.Start + mm.PageSize - 1) / mm.PageSize
+	first, end := m.Start&^(mm.PageSize-1), (m.End+mm.PageSize-1)&^(mm.PageSize-1)
+	own := m.Start%mm.PageSize == 0
+	for i, o := range info.Modules {
+		if i != 1 && o.Start < end && o.End > first {
+			own = false
+		}
+	}
+	if _, infoAddr := rt.BootProtocol(); uint64(infoAddr) < end && uint64(infoAddr)+4096 > first {
+		own = false
+	}
+	rd := &hv.Dom0Initrd{Len: m.End - m.Start}
+	if own && frames.Adopt(mm.MFN(m.Start/mm.PageSize), n) == nil {
+		for i := uint64(0); i < n; i++ {
+			f := mm.MFN(m.Start/mm.PageSize + i)
+			if err := machine.Frames().Assign(f, d.ID()); err != nil {
+				return nil, fmt.Errorf("initrd frame %#x: %w", f, err)
+			}
+			rd.Frames = append(rd.Frames, f)
+		}
+		return rd, nil
+	}
+	mem := &machineMemory{}
+	buf := make([]byte, mm.PageSize)
+	for i := uint64(0); i < n; i++ {
+		f, ok := frames.Alloc()
+		if !ok {
+			return nil, fmt.Errorf("no frame for page %d of the %d KiB initrd", i, rd.Len>>10)
+		}
+		if err := machine.Frames().Assign(f, d.ID()); err != nil {
+			return nil, err
+		}
+		clear(buf)
+		part := buf[:min(mm.PageSize, m.End-m.Start-i*mm.PageSize)]
+		if !rt.ReadPhys(m.Start+i*mm.PageSize, part) || !mem.Write(f.Addr(), buf) {
+			return nil, fmt.Errorf("initrd page %d (module 1 at %#x-%#x) could not be copied", i, m.Start, m.End)
+		}
+		rd.Frames = append(rd.Frames, f)
+	}
+	return rd, nil
 }
 
 // unpackProgress returns kernel.Load's progress callback: a console line
@@ -75,24 +130,21 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 }
 
 // startDom0 builds domain 0 from module 0 (the kernel; its command line,
-// less the file name, plus the " -- " extras of gohv's own line). The
-// caller starts its vCPU (runVCPU).
+// less the file name, plus the " -- " extras of gohv's own line) and
+// module 1, its initrd (whose command line, as on Xen, is not used; more
+// modules are left alone, with Xen's warning). The caller starts its
+// vCPU (runVCPU).
 func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string) (*hv.Domain, error) {
 	img, err := dom0Module(info)
 	if err != nil {
 		return nil, err
 	}
-	if n := len(info.Modules); n > 1 {
-		// Xen would take module 1 as dom0's initrd; gohv passes none yet.
-		which := "Module #1 is"
-		if n > 2 {
-			which = fmt.Sprintf("Modules #1-#%d are", n-1)
-		}
-		log.Lines([]string{fmt.Sprintf("%s unused: gohv gives dom0 its kernel (module #0) only, no initrd yet", which)})
+	if len(info.Modules) > 2 {
+		log.Printf(klog.Warning, "Multiple initrd candidates, picking module #1")
 	}
 	// The vm_assist types the kernel asks for are set by the build
 	// (BuildDom0Unpacked), once its notes are read.
-	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, IO: dom0IO{}})
+	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, IO: dom0IO(info)})
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +152,15 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
-	d.SetMaxPages(maxRes / mm.PageSize)
+	initrd, err := dom0Initrd(frames, machine, d, info)
+	if err != nil {
+		return nil, err
+	}
+	maxPages := maxRes / mm.PageSize
+	if initrd != nil {
+		maxPages += uint64(len(initrd.Frames))
+	}
+	d.SetMaxPages(maxPages)
 	log.Lines([]string{"*** Building a PV Dom0 ***"})
 	t0 := time.Now()
 	rt.SetHeapNote(fmt.Sprintf("unpacking dom0's kernel (module 0, %d KiB)", len(img)>>10))
@@ -129,7 +189,11 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 		fmt.Sprintf(" Dom0 alloc.:   %016x->%016x (%d pages to be allocated)",
 			uint64(mfns[0].Addr()), uint64(mfns[len(mfns)-1].Addr())+mm.PageSize, len(mfns)),
 	})
-	l, err := d.BuildDom0Unpacked(uk, mfns, cmdline)
+	if initrd != nil {
+		a := uint64(initrd.Frames[0].Addr())
+		log.Lines([]string{fmt.Sprintf(" Init. ramdisk: %016x->%016x", a, a+initrd.Len)})
+	}
+	l, err := d.BuildDom0Unpacked(uk, mfns, cmdline, initrd)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gohv/gohv/hv/pv"
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
+	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/sched"
 )
@@ -151,16 +152,38 @@ func (h hostCPU) ReadMSR(idx uint32) (uint64, bool) {
 	return v, ok
 }
 
-// dom0IO is the hardware domain's mm.IOPolicy: it holds I/O port
-// capabilities (every port but deniedPorts, as Xen's dom0), so it may
-// choose cache attributes and flush caches (MMUEXT_FLUSH_CACHE); it maps
-// no I/O memory yet.
-type dom0IO struct{}
+// dom0IO is the hardware domain's mm.IOPolicy, as Xen's
+// dom0_setup_permissions: every machine frame below 2^paddr_bits but
+// those hv.Dom0IOMemDenied keeps back (the local APIC, the IO-APIC, the
+// MSI window, AMD's HyperTransport window, E820-unusable ranges), and
+// I/O port capabilities. The IO-APIC is taken at the PC's usual
+// 0xFEC00000 until the MADT is read.
+func dom0IO(info *boot.Info) *hv.IOMem {
+	_, b, c, d := amd64.Cpuid(0, 0)
+	amd := b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163 || // AuthenticAMD
+		b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975 // HygonGenuine
+	a1, _, _, _ := amd64.Cpuid(1, 0)
+	family := uint(a1>>8) & 0xF
+	if family == 0xF {
+		family += uint(a1>>20) & 0xFF
+	}
+	paddr := uint(36)
+	if top, _, _, _ := amd64.Cpuid(0x80000000, 0); top >= 0x80000008 {
+		a, _, _, _ := amd64.Cpuid(0x80000008, 0)
+		paddr = uint(a & 0xFF)
+	}
+	var lapic uint64
+	if base := amd64.Rdmsr(0x1B); base&(1<<11) != 0 { // IA32_APIC_BASE, global enable
+		lapic = base &^ 0xFFF & (1<<paddr - 1)
+	}
+	deny := hv.Dom0IOMemDenied(hv.Dom0IOMemHost{
+		LocalAPIC: lapic, IOAPICs: []uint64{0xFEC00000}, AMD: amd, Family: family,
+		PaddrBits: paddr, E820: hostMemoryMap(info),
+	})
+	return hv.NewIOMem(1<<(paddr-mm.PageShift), deny, true)
+}
 
-func (dom0IO) IOMemAllowed(mm.MFN) bool { return false }
-func (dom0IO) HasIOCaps() bool          { return true }
-
-// ports performs dom0's permitted port I/O.
+// ports performs physical port I/O for hv (ioport.Metal).
 type ports struct{}
 
 func (ports) In(port uint16, size int) uint32 {
@@ -184,17 +207,12 @@ func (ports) Out(port uint16, size int, v uint32) {
 	}
 }
 
-// deniedPorts are the I/O ports dom0 may not touch, as Xen's
-// dom0_setup_permissions denies them: the 8259s, the PIT and port 0x61,
-// the RTC, PCI configuration, the console UART, QEMU's debug-exit port.
-func deniedPorts(uart uint16) [][2]uint16 {
-	return [][2]uint16{{0x20, 0x21}, {0xA0, 0xA1}, {0x40, 0x43}, {0x61, 0x61}, {0x70, 0x71},
-		{0xCF8, 0xCFF}, {uart, uart + 7}, {0xF4, 0xF7}}
-}
-
 // newMachine builds the frame table, the M2P and its guest mapping, and
 // the hv machine over them.
-func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16, hostMap []hypercall.E820Entry) (*hv.Machine, error) {
+// uart and pmTimer are the console's and the ACPI PM timer's ports (0:
+// none), which dom0 is refused as Xen refuses them, with QEMU's
+// isa-debug-exit ports gohv powers off through (ioport.Dom0Denied).
+func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTimer uint16, hostMap []hypercall.E820Entry) (*hv.Machine, error) {
 	mem := &machineMemory{}
 	entries := uint64(frames.FrameLimit())
 	n := mm.M2PFrames(entries)
@@ -234,7 +252,7 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart uint16
 		TSC:             pv.TSCInfo{KHz: uint32(rt.TSCHz() / 1000), CPUKHz: uint32(rt.TSCHz() / 1000)},
 	})
 	return hv.NewMachine(hv.Config{
-		Policy: policy, Ports: ports{}, DeniedPorts: deniedPorts(uart),
+		Policy: policy, Ports: ports{}, DeniedPorts: ioport.Dom0Denied(pmTimer, uart, true),
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: &backend{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,

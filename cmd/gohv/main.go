@@ -66,7 +66,7 @@ func main() {
 
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
-	setupPowerOff(info)
+	pmTimer := setupPowerOff(info)
 	frames := frameAllocator(info)
 	log.Lines([]string{frames.Summary(), keptLine()})
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
@@ -78,7 +78,7 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
-	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, hostMemoryMap(info))
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info))
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
@@ -152,19 +152,22 @@ func setupConsole(o *boot.Options) {
 
 // setupPowerOff finds ACPI's S5 sleep type and PM1 control ports, the way
 // gohv powers the machine off (QEMU's isa-debug-exit first, when present).
-func setupPowerOff(info *boot.Info) {
+// It returns the FADT's PM timer port (0: none found), which dom0 is
+// refused.
+func setupPowerOff(info *boot.Info) uint16 {
 	rsdp, err := boot.FindRSDP(physMem{}, info.RSDP)
 	if err != nil {
 		log.Printf(klog.Warning, "ACPI: %v: power-off will halt instead", err)
-		return
+		return 0
 	}
 	p, err := boot.ParseS5(physMem{}, rsdp)
 	log.Lines(p.Lines)
 	if err != nil {
 		log.Printf(klog.Warning, "ACPI: %v: power-off will halt instead", err)
-		return
+		return 0
 	}
 	rt.SetACPIPowerOff(p.PM1aCnt, p.PM1bCnt, p.SlpTypA, p.SlpTypB)
+	return p.PMTmr
 }
 
 func heapBytes() uint64 {

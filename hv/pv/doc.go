@@ -17,7 +17,10 @@
 //     bit, #NM and the virtual TS), guest SYSCALL from user mode, and the
 //     emulation of what a PV kernel still executes: the forced-emulation
 //     prefix with CPUID, RDMSR/WRMSR, MOV to/from CR and DR, CLTS, WBINVD,
-//     IN/OUT/INS/OUTS, XSETBV, CLI/STI and INT n/INT3/INT1.
+//     IN/OUT/INS/OUTS, XSETBV, CLI/STI and INT n/INT3/INT1. Port
+//     accesses get their effect from the Domain (Xen's guest_io_read and
+//     guest_io_write; package ioport behind hv); machine-check MSRs from
+//     the virtual MCA of Xen's vMCE (vmce.go: two banks, nothing injected).
 //   - The PV CPUID policy (Policy), Xen's leaves at 0x40000000 included.
 //   - The guest's GDT (set_gdt's frames, each with a general and a
 //     descriptor-page type reference; Xen's reserved selectors above

@@ -114,15 +114,24 @@ type fakeDom struct {
 	gdt       []mm.MFN
 }
 
-func (d *fakeDom) ArchitecturalIOPL() bool             { return d.archIOPL }
-func (d *fakeDom) HardwareDomain() bool                { return d.hwdom }
-func (d *fakeDom) IOPermitted(port uint16, n int) bool { return d.permitted }
+func (d *fakeDom) ArchitecturalIOPL() bool { return d.archIOPL }
+func (d *fakeDom) HardwareDomain() bool    { return d.hwdom }
+
+// In and Out reach the fake hardware when permitted; otherwise reads are
+// all ones and writes dropped, as hv's domains do for denied ports.
 func (d *fakeDom) In(port uint16, n int) uint32 {
+	if !d.permitted {
+		return ^uint32(0)
+	}
 	d.ins = append(d.ins, ioAccess{port, n, d.inVal})
 	return d.inVal
 }
-func (d *fakeDom) Out(port uint16, n int, v uint32) { d.outs = append(d.outs, ioAccess{port, n, v}) }
-func (d *fakeDom) WBINVD()                          { d.wbinvd++ }
+func (d *fakeDom) Out(port uint16, n int, v uint32) {
+	if d.permitted {
+		d.outs = append(d.outs, ioAccess{port, n, v})
+	}
+}
+func (d *fakeDom) WBINVD() { d.wbinvd++ }
 func (d *fakeDom) NewBasePtr(m mm.MFN) abi.Errno {
 	d.bases = append(d.bases, m)
 	return d.baseErr

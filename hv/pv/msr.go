@@ -101,6 +101,11 @@ func (v *VCPU) readMSR(r *arch.Regs, idx uint32) (uint64, fault) {
 		if pmuMSR(idx) {
 			return 0, nil
 		}
+		if vmceMSR(idx) {
+			if val, ok := v.vmceRead(idx); ok {
+				return val, nil
+			}
+		}
 	}
 	if v.noGPHandler() {
 		return 0, nil
@@ -149,6 +154,9 @@ func (v *VCPU) writeMSR(r *arch.Regs, idx uint32, val uint64) fault {
 		}
 	default:
 		if pmuMSR(idx) {
+			return nil
+		}
+		if vmceMSR(idx) && v.vmceWrite(idx, val) {
 			return nil
 		}
 		if v.noGPHandler() {

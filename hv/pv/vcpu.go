@@ -47,10 +47,11 @@ type Domain interface {
 	ArchitecturalIOPL() bool
 	// HardwareDomain reports dom0 (WBINVD really flushes).
 	HardwareDomain() bool
-	// IOPermitted reports whether the administrator lets the domain reach
-	// ports [port, port+size) (ioports_access_permitted).
-	IOPermitted(port uint16, size int) bool
-	// In and Out perform a permitted port access of size 1, 2 or 4.
+	// In and Out perform a port access of size 1, 2 or 4 the vCPU's
+	// IOPL or I/O bitmap allowed, as the domain sees it (Xen's
+	// guest_io_read/guest_io_write): the hardware's answer for ports the
+	// administrator lets it reach, the hypervisor's mediation (PCI
+	// configuration, RTC) or all ones and a dropped write otherwise.
 	In(port uint16, size int) uint32
 	Out(port uint16, size int, val uint32)
 	// WBINVD flushes the caches (only called for the hardware domain).
@@ -160,6 +161,8 @@ type VCPU struct {
 	TSCAux uint32
 	// CPUIDFaulting is MSR_MISC_FEATURES_ENABLES bit 0.
 	CPUIDFaulting bool
+	// mce is the virtual machine-check state (vmce.go).
+	mce vmce
 
 	// Changed accumulates Changed* bits; the metal clears what it reloads.
 	Changed uint32

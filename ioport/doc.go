@@ -1,0 +1,34 @@
+// Package ioport owns the I/O ports a PV domain reaches through the
+// hypervisor rather than directly, after Xen 4.17's
+// xen/arch/x86/pv/emul-priv-op.c (admin_io_okay, guest_io_read/write,
+// pci_cfg_ok), xen/arch/x86/time.c (rtc_guest_read/write),
+// xen/drivers/passthrough/pci.c and xen/arch/x86/msi.c
+// (pci_conf_write_intercept) and xen/arch/x86/dom0_build.c
+// (dom0_setup_permissions), read for facts and written afresh:
+//
+//   - Ranges, a domain's I/O-port capability (Xen's ioport_caps) and
+//     Dom0Denied, the ports the hardware domain is refused as Xen's
+//     dom0_setup_permissions and the serial driver refuse them, plus
+//     those gohv itself drives.
+//   - Host, the machine's side: the physical port accessor (Metal) and
+//     the one lock that keeps a CONFIG_ADDRESS write and the
+//     CONFIG_DATA access it selects together (Xen's pci_config_lock),
+//     and the RTC index and data accesses together (rtc_lock).
+//   - Domain, one domain's view: the CONFIG_ADDRESS latch (Xen's
+//     arch.pci_cf8), the RTC index latch (arch.cmos_idx), and Read and
+//     Write, which give a port access the answer Xen gives: directly to
+//     the hardware when the capability allows it and the port is not
+//     mediated, otherwise through the latches (PCI configuration
+//     mechanism #1 forwarded with the latched address, writes to a
+//     device's MSI-X capability other than its control word refused; the
+//     RTC index kept per domain, its data port reached with the index's
+//     NMI bit cleared), all ones and dropped writes for the rest.
+//
+// Xen emulates PIT channel 2 (ports 0x42, 0x43 and 0x61) for PV domains
+// (pv_pit_handler); gohv does not: those ports read as all ones.
+//
+// # Imports
+//
+// The standard library only. Pure: no unsafe, no assembly; tests use a
+// fake Metal with a fake PCI configuration space.
+package ioport

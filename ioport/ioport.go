@@ -1,0 +1,335 @@
+package ioport
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Port numbers gohv mediates.
+const (
+	RTCIndex   uint16 = 0x70  // RTC_PORT(0): CMOS index, bit 7 the NMI mask
+	RTCData    uint16 = 0x71  // RTC_PORT(1)
+	ConfigAddr uint16 = 0xCF8 // PCI CONFIG_ADDRESS (dword accesses only)
+	ConfigData uint16 = 0xCFC // PCI CONFIG_DATA, 0xCFC-0xCFF
+)
+
+// Range is the inclusive port range [First, Last].
+type Range struct{ First, Last uint16 }
+
+func (r Range) String() string { return fmt.Sprintf("%#x-%#x", r.First, r.Last) }
+
+// Ranges is a domain's I/O-port capability: the ports it may reach.
+// Built once at domain creation; read-only afterwards.
+type Ranges []Range
+
+// Allows reports whether every port of [first, last] is in the set
+// (Xen's ioports_access_permitted); the ranges need not be merged.
+func (rs Ranges) Allows(first, last uint32) bool {
+	for p := first; p <= last; {
+		next := p
+		for _, r := range rs {
+			if p >= uint32(r.First) && p <= uint32(r.Last) {
+				next = uint32(r.Last) + 1
+				break
+			}
+		}
+		if next == p {
+			return false
+		}
+		p = next
+	}
+	return true
+}
+
+// AllBut is every port but those in deny.
+func AllBut(deny []Range) Ranges {
+	out := Ranges{}
+	next := uint32(0)
+	for p := uint32(0); p <= 0xFFFF; p++ {
+		denied := false
+		for _, d := range deny {
+			if p >= uint32(d.First) && p <= uint32(d.Last) {
+				denied = true
+				break
+			}
+		}
+		if denied {
+			if next < p {
+				out = append(out, Range{uint16(next), uint16(p - 1)})
+			}
+			next = p + 1
+		}
+	}
+	if next <= 0xFFFF {
+		out = append(out, Range{uint16(next), 0xFFFF})
+	}
+	return out
+}
+
+// Dom0Denied is the list of ports the hardware domain may not reach, in
+// Xen 4.17's order: dom0_setup_permissions' master and slave 8259 PICs,
+// the PIT, port 0x61 (PIT channel 2 gate, speaker), 0x92 (INIT# and
+// A20M#), 0xF0 (IGNNE#), the ACPI PM timer (pmTimer, its four ports;
+// 0 when the FADT names none), PCI CONFIG_DATA 0xCFC-0xCFF (0xCF8 is
+// mediated for dword accesses and left to dom0 for the others), then the
+// serial console's eight ports (ns16550's endboot hook); and last gohv's
+// own: QEMU's isa-debug-exit ports 0xF4-0xF7 when debugExit is set. The
+// RTC ports stay in the capability: Read and Write mediate them.
+func Dom0Denied(pmTimer, uart uint16, debugExit bool) []Range {
+	d := []Range{{0x20, 0x21}, {0xA0, 0xA1}, {0x40, 0x43}, {0x61, 0x61},
+		{0x92, 0x92}, {0xF0, 0xF0}}
+	if pmTimer != 0 {
+		d = append(d, Range{pmTimer, pmTimer + 3})
+	}
+	d = append(d, Range{0xCFC, 0xCFF})
+	if uart != 0 {
+		d = append(d, Range{uart, uart + 7})
+	}
+	if debugExit {
+		d = append(d, Range{0xF4, 0xF7})
+	}
+	return d
+}
+
+// Metal performs physical port accesses of size 1, 2 or 4.
+type Metal interface {
+	In(port uint16, size int) uint32
+	Out(port uint16, size int, val uint32)
+}
+
+// Host is the machine's port hardware, shared by every domain.
+type Host struct {
+	Metal Metal
+	// mu is held across a CONFIG_ADDRESS write and its CONFIG_DATA
+	// access, and across an RTC index write and its data access: both
+	// pairs are one machine-wide register selection.
+	mu sync.Mutex
+}
+
+// confRead reads size bytes at offset off (0-3) of the dword cf8 selects
+// (Xen's pci_conf_read).
+func (h *Host) confRead(cf8 uint32, off uint16, size int) uint32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Metal.Out(ConfigAddr, 4, cf8)
+	return h.Metal.In(ConfigData+off, size)
+}
+
+// confWrite writes size bytes at offset off (0-3) of the dword cf8
+// selects (Xen's pci_conf_write) unless pci_conf_write_intercept refuses
+// it: a write into a device's MSI-X capability (ID, next pointer,
+// control, table and PBA offsets) other than a word write of its control
+// register. gohv enables no MSI of its own, so no write is rewritten.
+// It reports whether the write was made.
+func (h *Host) confWrite(cf8 uint32, off uint16, size int, v uint32) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if cf8Enabled(cf8) {
+		reg := cf8Reg(cf8) | off
+		if pos := h.findCap(cf8BDF(cf8), capMSIX); pos != 0 && reg >= pos && reg < pos+msixCapLen {
+			if reg != pos+msixControl || size != 2 {
+				return false
+			}
+		}
+	}
+	h.Metal.Out(ConfigAddr, 4, cf8)
+	h.Metal.Out(ConfigData+off, size, v)
+	return true
+}
+
+// PCI configuration header and capability facts (PCI Local Bus 3.0).
+const (
+	regStatus     = 0x06
+	statusCapList = 1 << 4
+	regCapPtr     = 0x34
+	capMSIX       = 0x11
+	msixControl   = 2  // the Message Control word's offset in the capability
+	msixCapLen    = 12 // ID, next, control, table offset/BIR, PBA offset/BIR
+)
+
+// read32 reads a configuration dword of bdf; h.mu held.
+func (h *Host) read32(bdf uint16, reg uint16) uint32 {
+	h.Metal.Out(ConfigAddr, 4, cf8Enable|uint32(bdf)<<8|uint32(reg&0xFC))
+	return h.Metal.In(ConfigData, 4)
+}
+
+// findCap returns the offset of bdf's first capability with ID id, or 0
+// (no device, no capability list, or none with that ID); h.mu held. The
+// walk stops after 48 entries, the most the 192 bytes past the header
+// hold, so a looping list ends.
+func (h *Host) findCap(bdf uint16, id uint8) uint16 {
+	if h.read32(bdf, 0) == 0xFFFFFFFF {
+		return 0
+	}
+	if (h.read32(bdf, regStatus&^3)>>16)&statusCapList == 0 {
+		return 0
+	}
+	pos := uint16(h.read32(bdf, regCapPtr) & 0xFC)
+	for i := 0; i < 48 && pos >= 0x40; i++ {
+		hdr := h.read32(bdf, pos)
+		if uint8(hdr) == id {
+			return pos
+		}
+		pos = uint16(hdr>>8) & 0xFC
+	}
+	return 0
+}
+
+func (h *Host) rtcRead(idx uint8) uint32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Metal.Out(RTCIndex, 1, uint32(idx))
+	return h.Metal.In(RTCData, 1)
+}
+
+func (h *Host) rtcWrite(idx uint8, v uint32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Metal.Out(RTCIndex, 1, uint32(idx))
+	h.Metal.Out(RTCData, 1, v)
+}
+
+// CONFIG_ADDRESS fields.
+const (
+	cf8Enable = 1 << 31
+)
+
+func cf8BDF(cf8 uint32) uint16   { return uint16(cf8 >> 8) }
+func cf8Reg(cf8 uint32) uint16   { return uint16(cf8 & 0xFC) }
+func cf8Enabled(cf8 uint32) bool { return cf8&cf8Enable != 0 }
+
+// Domain is one domain's port I/O as the hypervisor sees it. Read and
+// Write are called from the domain's vCPUs; the latches are guarded by
+// mu (Xen leaves them unguarded: a domain racing its own vCPUs gets
+// either value, as here).
+type Domain struct {
+	Host *Host
+	// Caps is the domain's I/O-port capability (nil: none).
+	Caps Ranges
+	// Hardware marks the hardware domain: the only one that reaches PCI
+	// configuration space.
+	Hardware bool
+
+	mu      sync.Mutex
+	cf8     uint32
+	cmosIdx uint8
+}
+
+// Direct reports whether an access of size bytes at port goes straight
+// to the hardware (Xen's admin_io_okay): the capability allows it, it is
+// not a dword CONFIG_ADDRESS access, and it touches no RTC port (Xen
+// 4.17's is_cmos_io).
+func (d *Domain) Direct(port uint16, size int) bool {
+	if port == ConfigAddr && size == 4 {
+		return false
+	}
+	if uint32(port) <= uint32(RTCData) && uint32(port)+uint32(size) > uint32(RTCIndex) {
+		return false
+	}
+	return d.Caps.Allows(uint32(port), uint32(port)+uint32(size)-1)
+}
+
+// Read is the value the domain reads from port (size 1, 2 or 4), as
+// Xen's guest_io_read: unmediated ports the domain may not reach read as
+// all ones.
+func (d *Domain) Read(port uint16, size int) uint32 {
+	if d.Direct(port, size) {
+		return d.Host.Metal.In(port, size)
+	}
+	var data uint32
+	shift := 0
+	for size > 0 {
+		n := 1
+		sub := ^uint32(0)
+		switch {
+		case port == RTCIndex:
+			d.mu.Lock()
+			sub = uint32(d.cmosIdx)
+			d.mu.Unlock()
+		case port == RTCData:
+			if d.Caps.Allows(uint32(RTCIndex), uint32(RTCData)) {
+				d.mu.Lock()
+				idx := d.cmosIdx & 0x7F
+				d.mu.Unlock()
+				sub = d.Host.rtcRead(idx)
+			}
+		case port == ConfigAddr && size == 4:
+			n = 4
+			d.mu.Lock()
+			sub = d.cf8
+			d.mu.Unlock()
+		case port&^3 == ConfigData:
+			n = confSize(port, size)
+			d.mu.Lock()
+			cf8 := d.cf8
+			d.mu.Unlock()
+			if d.Hardware {
+				sub = d.Host.confRead(cf8, port&3, n)
+			}
+		}
+		if n == 4 {
+			return sub
+		}
+		data |= (sub & (1<<(8*n) - 1)) << shift
+		shift += 8 * n
+		port += uint16(n)
+		size -= n
+	}
+	return data
+}
+
+// confSize is the part of an access at port that falls in CONFIG_DATA:
+// up to its end, a 3-byte remainder done as 2 (Xen's split).
+func confSize(port uint16, size int) int {
+	n := min(size, 4-int(port&3))
+	if n == 3 {
+		n = 2
+	}
+	return n
+}
+
+// Write performs the domain's write of val to port (size 1, 2 or 4), as
+// Xen's guest_io_write: writes to unmediated ports the domain may not
+// reach are dropped.
+func (d *Domain) Write(port uint16, size int, val uint32) {
+	if d.Direct(port, size) {
+		d.Host.Metal.Out(port, size, val)
+		return
+	}
+	for size > 0 {
+		n := 1
+		switch {
+		case port == RTCIndex:
+			d.mu.Lock()
+			d.cmosIdx = uint8(val)
+			d.mu.Unlock()
+		case port == RTCData:
+			if d.Caps.Allows(uint32(RTCIndex), uint32(RTCData)) {
+				d.mu.Lock()
+				idx := d.cmosIdx & 0x7F
+				d.mu.Unlock()
+				d.Host.rtcWrite(idx, val&0xFF)
+			}
+		case port == ConfigAddr && size == 4:
+			n = 4
+			d.mu.Lock()
+			d.cf8 = val
+			d.mu.Unlock()
+		case port&^3 == ConfigData:
+			n = confSize(port, size)
+			d.mu.Lock()
+			cf8 := d.cf8
+			d.mu.Unlock()
+			v := val & (1<<(8*n) - 1)
+			if d.Hardware {
+				d.Host.confWrite(cf8, port&3, n, v)
+			}
+		}
+		if n == 4 {
+			return
+		}
+		port += uint16(n)
+		size -= n
+		val >>= 8 * n
+	}
+}
