@@ -2,6 +2,7 @@ package hv
 
 import (
 	"github.com/gohv/gohv/hypercall"
+	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/pirq"
 )
@@ -99,5 +100,15 @@ func (p platform) PCPU(id uint32) (hypercall.PCPU, bool) {
 
 // MaxPresentPCPU is 0: one CPU.
 func (p platform) MaxPresentPCPU() uint32 { return 0 }
+
+// PowerOffS5 is Xen's enter_state for ACPI S5, which Linux's dom0 asks
+// for through XENPF_enter_acpi_sleep when it powers off: the machine goes
+// off by its ACPI S5 (gohv's own SLP_TYP from \_S5, where Xen writes the
+// values dom0 passed).
+func (p platform) PowerOffS5() {
+	p.m.cfg.Log.Printf(klog.Info, "Preparing system for ACPI S5 state.")
+	p.m.cfg.Log.Printf(klog.Info, "Entering ACPI S5 state.")
+	p.m.cfg.Power.PowerOff()
+}
 
 var _ hypercall.Platform = platform{}

@@ -120,9 +120,10 @@
 //     enter_acpi_sleep and set_processor_pminfo answer as Xen 4.17 booted
 //     without BIOS calls, EFI, S3 support, cpufreq or cpuidle would: no
 //     EDD/MBR/EDID entries (-ESRCH), no EFI (-ENOSYS), keyboard shift
-//     flags 0, S3 -EOPNOTSUPP and every other sleep state -EINVAL (Xen
-//     enters only S3; extended sleep -EPERM, no FADT sleep registers
-//     read), Px/Cx/Tx data -ENOSYS, _PDC bits masked as with no power
+//     flags 0, S5 powers the machine off (Platform.PowerOffS5, as Xen's
+//     enter_state), S3 -EOPNOTSUPP and every other sleep state -EINVAL
+//     (extended sleep -EPERM, no FADT sleep registers read), Px/Cx/Tx
+//     data -ENOSYS, _PDC bits masked as with no power
 //     driver. get_cpuinfo's ACPI id is Xen's INVALID_ACPIID (gohv reads no
 //     MADT). Other commands are -ENOSYS. No xenpf_lock: nothing here waits
 //     for another platform_op.

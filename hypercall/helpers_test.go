@@ -271,6 +271,7 @@ type fakePlatform struct {
 	secs, sys uint64
 	nsecs     uint32
 	sets      int
+	s5        int // PowerOffS5 calls (the fake returns: not off)
 }
 
 func (p *fakePlatform) SetWallClock(secs uint64, nsecs uint32, sys uint64) {
@@ -286,6 +287,7 @@ func (p *fakePlatform) PCPU(id uint32) (PCPU, bool) {
 }
 
 func (p *fakePlatform) MaxPresentPCPU() uint32 { return 0 }
+func (p *fakePlatform) PowerOffS5()            { p.s5++ }
 
 // call issues hypercall nr from domain dom.
 func (w *world) call(dom int, nr uint64, args ...uint64) Result {

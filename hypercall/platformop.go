@@ -54,10 +54,12 @@ const (
 // ACPI facts Xen's handlers use (ACPICA and Xen's acpi headers).
 const (
 	acpiStateS3            = 3
-	acpiStatesMax          = 5      // ACPI_S_STATES_MAX
-	acpiSleepTypeMax       = 7      // ACPI_SLEEP_TYPE_MAX
-	acpiSleepTypeInvalid   = 0xff   // ACPI_SLEEP_TYPE_INVALID
-	acpiBitmaskSleepEnable = 0x2000 // ACPI_BITMASK_SLEEP_ENABLE (SLP_EN)
+	acpiStateS5            = 5
+	acpiSleepEnable        = 1 << 13 // PM1 control SLP_EN
+	acpiStatesMax          = 5       // ACPI_S_STATES_MAX
+	acpiSleepTypeMax       = 7       // ACPI_SLEEP_TYPE_MAX
+	acpiSleepTypeInvalid   = 0xff    // ACPI_SLEEP_TYPE_INVALID
+	acpiBitmaskSleepEnable = 0x2000  // ACPI_BITMASK_SLEEP_ENABLE (SLP_EN)
 
 	// _PDC capability bits (Xen's include/acpi/pdc_intel.h).
 	pdcPFFH        = 0x0001
@@ -108,6 +110,10 @@ type Platform interface {
 	PCPU(id uint32) (PCPU, bool)
 	// MaxPresentPCPU is the highest present CPU id.
 	MaxPresentPCPU() uint32
+	// PowerOffS5 enters ACPI S5 for the hardware domain's
+	// XENPF_enter_acpi_sleep (Xen's enter_state): the machine powers off.
+	// It returns only if it could not.
+	PowerOffS5()
 }
 
 func doPlatformOp(d *Dispatcher, c *Caller, a *Args) Result {
@@ -165,7 +171,13 @@ func (d *Dispatcher) platformOp(c *Caller, op uint64, b *[platformOpSize]byte) a
 		return 0
 
 	case abi.XENPF_enter_acpi_sleep:
-		return enterACPISleep(le.Uint32(b[pfSleepState:]), le.Uint32(b[pfSleepFlags:]))
+		e := enterACPISleep(le.Uint16(b[pfUnion:]), le.Uint16(b[pfUnion+2:]),
+			le.Uint32(b[pfSleepState:]), le.Uint32(b[pfSleepFlags:]))
+		if e == 0 {
+			p.PowerOffS5()
+			return abi.EIO // not off after all (Xen's enter_state: -EIO)
+		}
+		return e
 
 	case abi.XENPF_set_processor_pminfo:
 		switch le.Uint32(b[pfPMInfoType:]) {
@@ -206,22 +218,29 @@ func firmwareInfo(c *Caller, op uint64, b *[platformOpSize]byte) abi.Errno {
 	return abi.EINVAL
 }
 
-// enterACPISleep is Xen's acpi_enter_sleep and enter_state for gohv, which
-// has no S3 resume path and enters no sleep state itself: S3 is refused as
-// by a Xen without a usable wakeup vector (-EOPNOTSUPP); extended sleep
-// needs the FADT's sleep control and status registers, which gohv does
-// not read (-EPERM); other requests are checked as Xen does, then refused
-// as Xen's enter_state refuses every state but S3 (-EINVAL).
-func enterACPISleep(state, flags uint32) abi.Errno {
+// enterACPISleep checks XENPF_enter_acpi_sleep as Xen's acpi_enter_sleep
+// and enter_state do, for gohv, which has no S3 resume path: S3 is
+// refused as by a Xen without a usable wakeup vector (-EOPNOTSUPP);
+// extended sleep needs the FADT's sleep control and status registers,
+// which gohv does not read (-EPERM); mismatched PM1a/PM1b sleep-enable
+// bits or any flag are -EINVAL; S5 is accepted (0: the caller powers the
+// machine off, as Xen's enter_state does for ACPI_STATE_S5); every other
+// state is -EINVAL (enter_state's default). Linux's dom0 powers off this
+// way (acpi_power_off through xen_acpi_notify_hypervisor_sleep).
+func enterACPISleep(pm1a, pm1b uint16, state, flags uint32) abi.Errno {
 	if state == acpiStateS3 {
 		return abi.EOPNOTSUPP
 	}
 	if flags&abi.XENPF_ACPI_SLEEP_EXTENDED != 0 {
 		return abi.EPERM
 	}
-	// What is left fails Xen's pm1a/pm1b consistency check, its flags
-	// check, or enter_state's: -EINVAL whichever it is.
-	return abi.EINVAL
+	if pm1b != 0 && (pm1a^pm1b)&acpiSleepEnable != 0 {
+		return abi.EINVAL
+	}
+	if flags != 0 || state != acpiStateS5 {
+		return abi.EINVAL
+	}
+	return 0
 }
 
 // setPDCBits is XEN_PM_PDC (Xen's acpi_set_pdc_bits with no power
