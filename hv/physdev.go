@@ -102,12 +102,13 @@ func (p platform) PCPU(id uint32) (hypercall.PCPU, bool) {
 func (p platform) MaxPresentPCPU() uint32 { return 0 }
 
 // PowerOffS5 is Xen's enter_state for ACPI S5, which Linux's dom0 asks
-// for through XENPF_enter_acpi_sleep when it powers off: the machine goes
+// for through XENPF_enter_acpi_sleep when it powers off (its two lines at
+// the default level, as Xen 4.17 prints them): the machine goes
 // off by its ACPI S5 (gohv's own SLP_TYP from \_S5, where Xen writes the
 // values dom0 passed).
 func (p platform) PowerOffS5() {
-	p.m.cfg.Log.Printf(klog.Info, "Preparing system for ACPI S5 state.")
-	p.m.cfg.Log.Printf(klog.Info, "Entering ACPI S5 state.")
+	p.m.cfg.Log.Printf(klog.Warning, "Preparing system for ACPI S5 state.")
+	p.m.cfg.Log.Printf(klog.Warning, "Entering ACPI S5 state.")
 	p.m.cfg.Power.PowerOff()
 }
 
