@@ -67,6 +67,7 @@ func main() {
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
 	setupPowerOff(info)
+	readMADT(info)
 	frames := frameAllocator(info)
 	log.Lines([]string{frames.Summary(), keptLine()})
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
