@@ -211,7 +211,9 @@ func TestPVH(t *testing.T) {
 
 // TestSMP boots the selftest with -smp 2 (pc) and -smp 4 (q35): gohv reads
 // QEMU's MADT and reports one enabled LAPIC per CPU, the IO-APIC and the
-// ISA overrides in Xen's words, and allows as many CPUs as -smp gives.
+// ISA overrides in Xen's words, registers the IO-APIC (its version and
+// pins read from it), and allows as many CPUs as -smp gives; the selftest
+// passes on the local APIC timer's tick.
 func TestSMP(t *testing.T) {
 	elf, _ := image(t)
 	for _, c := range []struct {
@@ -231,6 +233,7 @@ func TestSMP(t *testing.T) {
 			r.wantLines(t,
 				"(XEN) ACPI: Local APIC address 0xfee00000",
 				"(XEN) ACPI: IOAPIC (id[0x00] address[0xfec00000] gsi_base[0])",
+				"(XEN) IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23",
 				"(XEN) ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)",
 				"(XEN) ACPI: IRQ0 used by override.",
 				"(XEN) Enabling APIC mode.  Using 1 I/O APICs",

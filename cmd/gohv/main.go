@@ -64,10 +64,10 @@ func main() {
 	log.Lines(opts.LogLevelLines())
 	log.Lines([]string{fmt.Sprintf("Detected %d.%03d MHz processor.", rt.TSCHz()/1000000, rt.TSCHz()/1000%1000)})
 
-	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
-	go input.run()
 	setupPowerOff(info)
 	readMADT(info)
+	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
+	go input.run()
 	frames := frameAllocator(info)
 	log.Lines([]string{frames.Summary(), keptLine()})
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)

@@ -13,7 +13,9 @@
 // (heap.go); what a PV guest may run with: its address ranges, the
 // RFLAGS it is entered with, whether SYSRET can enter it (guest.go); and
 // the clocks: the CMOS RTC's registers as a Unix time, the TSC's
-// nanosecond scale (clock.go).
+// nanosecond scale (clock.go); the interrupt controllers: local APIC
+// registers, its timer's LVT and calibration arithmetic, IO-APIC
+// registers and redirection entries (apic.go).
 //
 // Contexts. rt calls these functions from kmain before the Go runtime
 // exists and from the trap and system-call paths with interrupts off, so

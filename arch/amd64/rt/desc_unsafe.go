@@ -54,12 +54,13 @@ var (
 	idt     [256][2]uint64 // shared by every CPU
 	dtr     [2]uint64      // pseudo-descriptor scratch for LGDT/LIDT (kmain, panics)
 
-	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
+	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 ISA lines
+	// (vecPIC+irq: the local APIC timer on 0, IO-APIC-routed lines),
 	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
 	gateStubs [40]uintptr
 	// asmAddrs: -, threadStart, irqTimer, irqDevice, faultTrampoline,
-	// runtime.text, runtime.end, runtime.etext (entry_amd64.s).
-	asmAddrs [8]uintptr
+	// runtime.text, runtime.end, runtime.etext, irqSpurious (entry_amd64.s).
+	asmAddrs [9]uintptr
 )
 
 //go:nosplit
@@ -135,5 +136,6 @@ func initDescriptors() {
 	for i := 0; i < 16; i++ {
 		setGate(vecPIC+i, gateStubs[hw.ExceptionGate+i], 1, 0)
 	}
+	setGate(hw.LAPICSpuriousVec, asmAddrs[8], 1, 0)
 	amd64.Lidt(pseudoDescriptor(uintptr(unsafe.Pointer(&idt[0])), unsafe.Sizeof(idt)))
 }

@@ -311,14 +311,16 @@ TEXT ·switchStack(SB),NOSPLIT|NOFRAME,$0-16
 	POPQ	BP
 	RET
 
-// irqTimer is the PIT's vector (IST1). If the CPU was idling in the shim,
-// acknowledge and return. Otherwise it interrupted ring-0 Go code: move
+// irqTimer is the local APIC timer's vector (IST1). It acknowledges the
+// interrupt with an EOI write to the local APIC (lapicEOIReg: its EOI
+// register in the direct map; clobbers nothing but AX, saved). If the CPU
+// was idling in the shim, it returns. Otherwise it interrupted ring-0 Go code: move
 // the frame to the current thread's kernel stack (unused while Go code
 // runs), save the vector state and let preempt switch threads.
 TEXT ·irqTimer(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ	AX
-	MOVB	$0x20, AX
-	OUTB	$0x20			// EOI to the master 8259
+	MOVQ	·lapicEOIReg(SB), AX
+	MOVL	$0, (AX)		// EOI to the local APIC
 	// INCQ GS:CPU_TICKS
 	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $CPU_TICKS
 	// CMPQ GS:CPU_IDLING, $0
@@ -353,7 +355,13 @@ preempt:
 	POP_GPRS
 	IRETQ
 
-// irqDevice: an 8259 line other than the timer, from ring 0 (frontIrq
+// irqSpurious is the local APIC's spurious vector (IST1): it takes no
+// EOI, and nothing is touched, so it returns at once to whatever ran
+// (ring 0 or a guest). Clobbers nothing.
+TEXT ·irqSpurious(SB),NOSPLIT|NOFRAME,$0
+	IRETQ
+
+// irqDevice: an ISA line other than the timer (vecPIC+irq), from ring 0 (frontIrq
 // left the vector on the stack, above the CPU's frame). Saves registers and
 // vector state and calls deviceIRQ(vector), which acknowledges the
 // controller and serves the device. Context: IST1, interrupts off.
@@ -421,7 +429,8 @@ DATA ·asmAddrs+32(SB)/8, $·faultTrampoline(SB)
 DATA ·asmAddrs+40(SB)/8, $runtime·text(SB)
 DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)
 DATA ·asmAddrs+56(SB)/8, $runtime·etext(SB)
-GLOBL ·asmAddrs(SB), RODATA, $64
+DATA ·asmAddrs+64(SB)/8, $·irqSpurious(SB)
+GLOBL ·asmAddrs(SB), RODATA, $72
 
 // func reloadSegments()
 // After LGDT of the Xen-layout GDT: DS/ES/SS = 0xe010, then a far return
