@@ -212,8 +212,9 @@ func TestPVH(t *testing.T) {
 // TestSMP boots the selftest with -smp 2 (pc) and -smp 4 (q35): gohv reads
 // QEMU's MADT and reports one enabled LAPIC per CPU, the IO-APIC and the
 // ISA overrides in Xen's words, registers the IO-APIC (its version and
-// pins read from it), and allows as many CPUs as -smp gives; the selftest
-// passes on the local APIC timer's tick.
+// pins read from it), allows as many CPUs as -smp gives, brings every AP
+// up (INIT-SIPI-SIPI) to its idle loop where it answers an IPI, and the
+// selftest passes on the local APIC timer's tick.
 func TestSMP(t *testing.T) {
 	elf, _ := image(t)
 	for _, c := range []struct {
@@ -230,6 +231,11 @@ func TestSMP(t *testing.T) {
 			if n := strings.Count(r.serial, "(XEN) ACPI: LAPIC ("); n != c.cpus {
 				t.Errorf("%d LAPIC lines, want %d", n, c.cpus)
 			}
+			// Every AP started through the trampoline and answered CPU 0's IPI.
+			for i := 1; i < c.cpus; i++ {
+				r.wantLines(t, fmt.Sprintf("(XEN) CPU%d: APIC ID %d online, idle; answered IPI 1", i, i))
+			}
+			r.wantLines(t, fmt.Sprintf("(XEN) Brought up %d CPUs", c.cpus))
 			r.wantLines(t,
 				"(XEN) ACPI: Local APIC address 0xfee00000",
 				"(XEN) ACPI: IOAPIC (id[0x00] address[0xfec00000] gsi_base[0])",

@@ -47,3 +47,65 @@ func readMADT(info *boot.Info) (m boot.MADT, ok bool) {
 	}
 	return m, true
 }
+
+// bringUpCPUs starts every other enabled CPU the MADT lists (xAPIC IDs
+// only: gohv drives the local APIC in xAPIC mode) and parks it in its
+// idle loop, then checks each one answers a test IPI, and reports the
+// CPUs as Xen does ("Brought up N CPUs"). Context: main, after readMADT
+// and after the boot information has been read (the trampoline overwrites
+// low memory).
+func bringUpCPUs(m boot.MADT, info *boot.Info) {
+	bsp := rt.BootCPUAPICID()
+	online := 1
+	if why := trampolineClash(info); why != "" && m.EnabledCPUs() > 1 {
+		log.Printf(klog.Warning, "SMP: AP trampoline at %#x: %s: using the boot CPU only", rt.TrampolineRange().Start, why)
+		log.Lines([]string{"Brought up 1 CPUs"})
+		return
+	}
+	for _, c := range m.CPUs {
+		if !c.Enabled || c.APICID == bsp {
+			continue
+		}
+		if online == rt.MaxCPUs {
+			log.Printf(klog.Warning, "SMP: CPU with APIC ID %#x beyond the %d CPUs gohv supports: ignored", c.APICID, rt.MaxCPUs)
+			continue
+		}
+		if c.APICID >= 0xFF {
+			log.Printf(klog.Warning, "SMP: CPU with x2APIC ID %#x needs x2APIC mode: not started", c.APICID)
+			continue
+		}
+		if err := rt.StartAP(online, c.APICID); err != nil {
+			log.Printf(klog.Err, "CPU%d: APIC ID %#x did not come up: %v", online, c.APICID, err)
+			continue
+		}
+		n, err := rt.PingAP(online)
+		if err != nil {
+			log.Printf(klog.Err, "CPU%d: no answer to an IPI: %v", online, err)
+			continue
+		}
+		log.Lines([]string{fmt.Sprintf("CPU%d: APIC ID %d online, idle; answered IPI %d", online, c.APICID, n)})
+		online++
+	}
+	log.Lines([]string{fmt.Sprintf("Brought up %d CPUs", online)})
+}
+
+// trampolineClash says why the AP trampoline's low pages cannot be used:
+// not RAM in the memory map, or holding a boot module. "" when they can.
+func trampolineClash(info *boot.Info) string {
+	t := rt.TrampolineRange()
+	ram := false
+	for _, r := range info.Sanitize() {
+		if r.Type == boot.E820RAM && r.Base <= t.Start && r.Base+r.Length >= t.End {
+			ram = true
+		}
+	}
+	if !ram {
+		return "not RAM in the memory map"
+	}
+	for _, mod := range info.Modules {
+		if mod.Start < t.End && mod.End > t.Start {
+			return "a boot module is there"
+		}
+	}
+	return ""
+}

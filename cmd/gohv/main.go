@@ -65,7 +65,9 @@ func main() {
 	log.Lines([]string{fmt.Sprintf("Detected %d.%03d MHz processor.", rt.TSCHz()/1000000, rt.TSCHz()/1000%1000)})
 
 	setupPowerOff(info)
-	readMADT(info)
+	if m, ok := readMADT(info); ok {
+		bringUpCPUs(m, info)
+	}
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
 	frames := frameAllocator(info)

@@ -174,3 +174,32 @@ func IOAPICRedir(vec uint8, dest uint8, activeLow, level, masked bool) uint64 {
 //
 //go:nosplit
 func IOAPICRedirReg(pin int) uint32 { return IOAPIC_REDTBL + 2*uint32(pin) }
+
+// Inter-processor interrupts: the interrupt command register's low dword
+// (the destination APIC ID goes in bits 31-24 of the high dword).
+const (
+	IPITestVec       = 0xF0    // the vector of gohv's test IPI (counted by each AP)
+	icrDeliveryFixed = 0 << 8  // fixed: the vector
+	icrDeliveryINIT  = 5 << 8  // INIT
+	icrDeliverySIPI  = 6 << 8  // start-up: the vector is the trampoline's page
+	icrLevelAssert   = 1 << 14 // level: assert (required for INIT and SIPI)
+	ICRPending       = 1 << 12 // delivery status: send pending
+)
+
+// ICRInit is the INIT IPI (assert).
+const ICRInit = icrDeliveryINIT | icrLevelAssert
+
+// ICRStartup is the start-up IPI for a trampoline at page vector vec.
+//
+//go:nosplit
+func ICRStartup(vec uint8) uint32 { return icrDeliverySIPI | icrLevelAssert | uint32(vec) }
+
+// ICRFixed is a fixed IPI of vector vec.
+//
+//go:nosplit
+func ICRFixed(vec uint8) uint32 { return icrDeliveryFixed | icrLevelAssert | uint32(vec) }
+
+// ICRDest is the high dword naming physical xAPIC ID id.
+//
+//go:nosplit
+func ICRDest(id uint8) uint32 { return uint32(id) << 24 }

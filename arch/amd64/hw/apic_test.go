@@ -74,3 +74,9 @@ func TestIOAPICEncodings(t *testing.T) {
 		t.Errorf("redirection registers %#x %#x", IOAPICRedirReg(0), IOAPICRedirReg(23))
 	}
 }
+
+func TestICR(t *testing.T) {
+	if ICRInit != 0x4500 || ICRStartup(8) != 0x4608 || ICRFixed(0xF0) != 0x40F0 || ICRDest(3) != 0x03000000 || ICRPending != 0x1000 {
+		t.Errorf("ICR encodings %#x %#x %#x %#x", ICRInit, ICRStartup(8), ICRFixed(0xF0), ICRDest(3))
+	}
+}

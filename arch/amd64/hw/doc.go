@@ -15,7 +15,8 @@
 // the clocks: the CMOS RTC's registers as a Unix time, the TSC's
 // nanosecond scale (clock.go); the interrupt controllers: local APIC
 // registers, its timer's LVT and calibration arithmetic, IO-APIC
-// registers and redirection entries (apic.go).
+// registers and redirection entries, IPI commands (apic.go); the AP
+// start-up trampoline's machine code, GDT and page tables (trampoline.go).
 //
 // Contexts. rt calls these functions from kmain before the Go runtime
 // exists and from the trap and system-call paths with interrupts off, so

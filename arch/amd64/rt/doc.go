@@ -21,6 +21,8 @@
 //	irqs     apic_unsafe.go (the local APIC, its timer as the tick, EOI
 //	         and the spurious vector; the 8259s masked; IO-APICs and
 //	         the ISA lines routed through them)
+//	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
+//	         trampoline, parked idle; the test IPI)
 //	console  console_unsafe.go, serial_unsafe.go
 //	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
@@ -70,7 +72,11 @@
 // (addresses are uintptr), so neither the stack-growth check nor a write
 // barrier can run there. The exported API runs in ordinary goroutines.
 //
-// CPUs. One CPU runs today, and "interrupts off" is the shim's only lock.
+// CPUs. One CPU runs Go code today, and "interrupts off" is the shim's
+// only lock. The other CPUs the MADT lists are started (StartAP) and
+// parked in apMain's HLT loop with interrupts on; they run only apMain and
+// the irqIPI and irqSpurious stubs, on their own cpuState, GDT window, TSS
+// and IST stacks (set up by cpuTables from CPU 0 before the SIPI).
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
 // through GS_BASE; the assembly uses go_asm.h offsets into it): the
 // running thread (cur, ktop, fxarea), the SYSCALL scratch, idling, ticks,

@@ -27,6 +27,7 @@
 #define CPU_FXAREA  cpuState_fxarea
 #define CPU_IDLING  cpuState_idling
 #define CPU_TICKS   cpuState_ticks
+#define CPU_IPIS    cpuState_ipis
 
 // PUSH_GPRS / POP_GPRS save and restore the 15 general registers (RSP
 // aside) as an interrupt frame's lower part: trapFrame in trap_unsafe.go
@@ -361,6 +362,40 @@ preempt:
 TEXT ·irqSpurious(SB),NOSPLIT|NOFRAME,$0
 	IRETQ
 
+// irqIPI is hw.IPITestVec (IST1): another CPU's test IPI. It counts it
+// in this CPU's cpuState.ipis and sends the EOI. Clobbers nothing (AX
+// saved). Context: an AP's idle loop (GS_BASE = its cpuState).
+TEXT ·irqIPI(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	// INCQ GS:CPU_IPIS
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $CPU_IPIS
+	MOVQ	·lapicEOIReg(SB), AX
+	MOVL	$0, (AX)
+	POPQ	AX
+	IRETQ
+
+// apEntry is where an AP arrives from the low trampoline (hw.Trampoline):
+// 64-bit mode on the trampoline's page tables, interrupts off, AX = gohv's
+// CR3, DI = the AP's cpuState, SP = its boot stack (apStacks). It loads
+// gohv's tables, points FS at the AP's zeroed fake TLS (the ABI0->Go
+// wrapper reads g at -8(FS)) and calls apMain(cpuState), which never
+// returns. Clobbers everything; nothing is live.
+TEXT ·apEntry(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	AX, CR3
+	MOVQ	DI, BX
+	MOVQ	cpuState_id(BX), AX
+	SHLQ	$4, AX
+	LEAQ	·apTLS+8(SB), DX
+	ADDQ	DX, AX
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	MOVL	$0xC0000100, CX		// FS_BASE
+	WRMSR
+	SUBQ	$16, SP
+	MOVQ	BX, 0(SP)
+	CALL	·apMain(SB)
+	HLT
+
 // irqDevice: an ISA line other than the timer (vecPIC+irq), from ring 0 (frontIrq
 // left the vector on the stack, above the CPU's frame). Saves registers and
 // vector state and calls deviceIRQ(vector), which acknowledges the
@@ -430,7 +465,9 @@ DATA ·asmAddrs+40(SB)/8, $runtime·text(SB)
 DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)
 DATA ·asmAddrs+56(SB)/8, $runtime·etext(SB)
 DATA ·asmAddrs+64(SB)/8, $·irqSpurious(SB)
-GLOBL ·asmAddrs(SB), RODATA, $72
+DATA ·asmAddrs+72(SB)/8, $·apEntry(SB)
+DATA ·asmAddrs+80(SB)/8, $·irqIPI(SB)
+GLOBL ·asmAddrs(SB), RODATA, $88
 
 // func reloadSegments()
 // After LGDT of the Xen-layout GDT: DS/ES/SS = 0xe010, then a far return

@@ -41,6 +41,8 @@ const (
 	sysConsoleInput               // (buf, len, irq): serial input, blocking
 	sysIOAPICAdd                  // (addr, gsiBase): register and mask an IO-APIC
 	sysISAIRQ                     // (irq, gsi, activeLow, level): an ISA IRQ's GSI
+	sysAPStart                    // (cpu, apicID): INIT-SIPI-SIPI through the trampoline
+	sysIPI                        // (cpu): the test IPI
 )
 
 var (
@@ -219,6 +221,10 @@ func dispatch(f *sysFrame) {
 		reboot()
 	case sysConsoleInput:
 		ret = sysConsoleRead(a0, a1, a2)
+	case sysAPStart:
+		ret = sysStartAP(a0, a1)
+	case sysIPI:
+		ret = sysSendIPI(a0)
 	case sysIOAPICAdd:
 		ret = sysAddIOAPIC(a0, a1)
 	case sysISAIRQ:
