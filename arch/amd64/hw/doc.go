@@ -22,7 +22,8 @@
 // exists and from the trap and system-call paths with interrupts off, so
 // every function they reach is //go:nosplit (or inlined), takes and
 // returns values or a pointer to the caller's struct, and allocates
-// nothing: no interfaces, closures, appends or fmt. Boot-loader bytes come
+// nothing: no interfaces, closures, appends or fmt. Trampoline, which
+// rt calls from ordinary Go code before starting an AP, is the exception. Boot-loader bytes come
 // as a Mem slice over physical memory; reads beyond it give zeros, never a
 // panic.
 //

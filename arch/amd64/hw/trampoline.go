@@ -55,9 +55,7 @@ func SIPIVector(base uint64) uint8 { return uint8(base >> 12) }
 // and goCR3 in RAX. cr0, cr4 and efer are the boot CPU's (the AP takes
 // them; CR0.TS and EFER.LMA are cleared). upper are gohv's PML4 entries
 // 256-511, copied into the trampoline's PML4. base must satisfy
-// TrampolineOK.
-//
-//go:nosplit
+// TrampolineOK. Context: ordinary Go code (it is not nosplit).
 func Trampoline(p *[TrampSize]byte, base uint64, cr0, cr4, efer uint64, upper *[256]uint64, entry, stack, cpu, goCR3 uint64) {
 	*p = [TrampSize]byte{}
 	b := uint32(base)
