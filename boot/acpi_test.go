@@ -103,7 +103,9 @@ type acpiSpec struct {
 	noFADT         bool
 	xsdtNull       bool // XSDT gets a NULL entry
 	noFACS         bool
-	extraBeforeFAC bool // an SSDT-like table listed before the FACP
+	extraBeforeFAC bool   // an SSDT-like table listed before the FACP
+	madt           []byte // MADT body; nil: QEMU pc's size, zero-filled
+	noMADT         bool
 }
 
 type acpiImage struct {
@@ -186,7 +188,12 @@ func buildACPI(s acpiSpec) *acpiImage {
 	for i, body := range s.ssdts {
 		entries = append(entries, place(fmt.Sprintf("SSDT%d", i), acpiSDT("SSDT", 1, body), 1))
 	}
-	entries = append(entries, place("APIC", acpiSDT("APIC", 1, make([]byte, 0x78-acpiHeaderLen)), 1))
+	if madt := s.madt; !s.noMADT {
+		if madt == nil {
+			madt = make([]byte, 0x78-acpiHeaderLen)
+		}
+		entries = append(entries, place("APIC", acpiSDT("APIC", 1, madt), 1))
+	}
 
 	rb := make([]byte, 4*len(entries))
 	for i, e := range entries {

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +207,49 @@ func TestPVH(t *testing.T) {
 	r.wantLines(t, "(XEN) Command line: selftest", "(XEN) PVH-e820 RAM map:")
 	wantSelftestPass(t, r)
 	r.wantExit(t, exitPowerOff)
+}
+
+// TestSMP boots the selftest with -smp 2 (pc) and -smp 4 (q35): gohv reads
+// QEMU's MADT and reports one enabled LAPIC per CPU, the IO-APIC and the
+// ISA overrides in Xen's words, registers the IO-APIC (its version and
+// pins read from it), allows as many CPUs as -smp gives, brings every AP
+// up (INIT-SIPI-SIPI) to its idle loop where it answers an IPI, and the
+// selftest passes on the local APIC timer's tick.
+func TestSMP(t *testing.T) {
+	elf, _ := image(t)
+	for _, c := range []struct {
+		machine string
+		cpus    int
+	}{{"pc", 2}, {"q35", 4}} {
+		t.Run(fmt.Sprintf("%s-smp%d", c.machine, c.cpus), func(t *testing.T) {
+			t.Parallel()
+			r := run(t, boot{args: []string{"-machine", c.machine, "-smp", strconv.Itoa(c.cpus), "-m", "512M",
+				"-kernel", elf, "-append", "selftest"}})
+			for i := 0; i < c.cpus; i++ {
+				r.wantLines(t, fmt.Sprintf("(XEN) ACPI: LAPIC (acpi_id[0x%02x] lapic_id[0x%02x] enabled)", i, i))
+			}
+			if n := strings.Count(r.serial, "(XEN) ACPI: LAPIC ("); n != c.cpus {
+				t.Errorf("%d LAPIC lines, want %d", n, c.cpus)
+			}
+			// Every AP started through the trampoline and answered CPU 0's IPI.
+			for i := 1; i < c.cpus; i++ {
+				r.wantLines(t, fmt.Sprintf("(XEN) CPU%d: APIC ID %d online, idle; answered IPI 1", i, i))
+			}
+			r.wantLines(t, fmt.Sprintf("(XEN) Brought up %d CPUs", c.cpus))
+			r.wantLines(t,
+				"(XEN) ACPI: Local APIC address 0xfee00000",
+				"(XEN) ACPI: IOAPIC (id[0x00] address[0xfec00000] gsi_base[0])",
+				"(XEN) IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23",
+				"(XEN) ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)",
+				"(XEN) ACPI: IRQ0 used by override.",
+				"(XEN) Enabling APIC mode.  Using 1 I/O APICs",
+				"(XEN) Using ACPI (MADT) for SMP configuration information",
+				fmt.Sprintf("(XEN) SMP: Allowing %d CPUs (0 hotplug CPUs)", c.cpus),
+			)
+			wantSelftestPass(t, r)
+			r.wantExit(t, exitPowerOff)
+		})
+	}
 }
 
 // TestConsoleCOM2: console=com2 moves the console to the second UART

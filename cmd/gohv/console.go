@@ -34,7 +34,11 @@ func (c *consoleInput) announce() {
 func (c *consoleInput) run() {
 	buf := make([]byte, 256)
 	for {
-		n := rt.ConsoleRead(buf, c.irq)
+		n, err := rt.ConsoleRead(buf, c.irq)
+		if err != nil {
+			log.Printf(klog.Warning, "console: no interrupt for serial input on IRQ %d: %v", c.irq, err)
+			return
+		}
 		c.handle(buf[:n])
 	}
 }

@@ -64,9 +64,12 @@ func main() {
 	log.Lines(opts.LogLevelLines())
 	log.Lines([]string{fmt.Sprintf("Detected %d.%03d MHz processor.", rt.TSCHz()/1000000, rt.TSCHz()/1000%1000)})
 
+	pmTimer := setupPowerOff(info)
+	if m, ok := readMADT(info); ok {
+		bringUpCPUs(m, info)
+	}
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
-	pmTimer := setupPowerOff(info)
 	frames := frameAllocator(info)
 	log.Lines([]string{frames.Summary(), keptLine()})
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)

@@ -13,13 +13,17 @@
 // (heap.go); what a PV guest may run with: its address ranges, the
 // RFLAGS it is entered with, whether SYSRET can enter it (guest.go); and
 // the clocks: the CMOS RTC's registers as a Unix time, the TSC's
-// nanosecond scale (clock.go).
+// nanosecond scale (clock.go); the interrupt controllers: local APIC
+// registers, its timer's LVT and calibration arithmetic, IO-APIC
+// registers and redirection entries, IPI commands (apic.go); the AP
+// start-up trampoline's machine code, GDT and page tables (trampoline.go).
 //
 // Contexts. rt calls these functions from kmain before the Go runtime
 // exists and from the trap and system-call paths with interrupts off, so
 // every function they reach is //go:nosplit (or inlined), takes and
 // returns values or a pointer to the caller's struct, and allocates
-// nothing: no interfaces, closures, appends or fmt. Boot-loader bytes come
+// nothing: no interfaces, closures, appends or fmt. Trampoline, which
+// rt calls from ordinary Go code before starting an AP, is the exception. Boot-loader bytes come
 // as a Mem slice over physical memory; reads beyond it give zeros, never a
 // panic.
 //

@@ -164,12 +164,17 @@ func WritePhys(addr uint64, p []byte) bool {
 }
 
 // ConsoleRead blocks until serial input arrives on the console UART and
-// copies it to p. irq is the UART's 8259 line (4 for COM1, 3 for COM2);
-// the first call turns the receive interrupt on.
-func ConsoleRead(p []byte, irq int) int {
+// copies it to p. irq is the UART's ISA IRQ (4 for COM1, 3 for COM2); the
+// first call routes it (through the IO-APIC serving its GSI, see
+// SetISAIRQ) and turns the receive interrupt on. It fails only when no
+// IO-APIC serves that GSI.
+func ConsoleRead(p []byte, irq int) (int, error) {
 	if len(p) == 0 {
-		return 0
+		return 0, nil
 	}
-	n, _, _ := syscall.Syscall(sysConsoleInput, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(irq))
-	return int(n)
+	n, _, e := syscall.Syscall(sysConsoleInput, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(irq))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

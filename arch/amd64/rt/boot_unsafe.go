@@ -81,6 +81,7 @@ func kmain() uintptr {
 	calibrateTSC()
 	readRTC()
 	seedRandom()
+	startPIT()
 	startTick()
 	amd64.Fxsave(uint64(alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16)))
 	// SYSCALL: CS 0xe008/SS 0xe010 on entry; SYSRET back to a guest gives

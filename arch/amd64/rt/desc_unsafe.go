@@ -54,12 +54,14 @@ var (
 	idt     [256][2]uint64 // shared by every CPU
 	dtr     [2]uint64      // pseudo-descriptor scratch for LGDT/LIDT (kmain, panics)
 
-	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 8259 lines,
+	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 ISA lines
+	// (vecPIC+irq: the local APIC timer on 0, IO-APIC-routed lines),
 	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
 	gateStubs [40]uintptr
 	// asmAddrs: -, threadStart, irqTimer, irqDevice, faultTrampoline,
-	// runtime.text, runtime.end, runtime.etext (entry_amd64.s).
-	asmAddrs [8]uintptr
+	// runtime.text, runtime.end, runtime.etext, irqSpurious, apEntry,
+	// irqIPI (entry_amd64.s).
+	asmAddrs [11]uintptr
 )
 
 //go:nosplit
@@ -105,8 +107,34 @@ func gdtEmptyPTE() uint64 { return hw.ReadOnlyPTE(imagePA(gdtZeroPage), nxBit) }
 //go:nosplit
 func initDescriptors() {
 	c := thisCPU()
-	pool := alignUp(uintptr(unsafe.Pointer(&gdtPool[0])), pageSize)
-	gdtZeroPage = pool
+	gdtZeroPage = alignUp(uintptr(unsafe.Pointer(&gdtPool[0])), pageSize)
+	cpuTables(c)
+	amd64.Lgdt(pseudoDescriptor(c.gdtVA, gdtPages*pageSize))
+	reloadSegments()
+	amd64.Ltr(selTSS)
+	c.selDS, c.selES, c.selFS, c.selGS = selKernelDS, selKernelDS, 0, 0
+
+	// IST1 for all but NMI, #MC (IST2) and #DF (IST3); INT3 and INTO may
+	// be raised from ring 3 (hw.ExceptionIST, hw.ExceptionDPL).
+	for v := 0; v < hw.ExceptionGate; v++ {
+		setGate(v, gateStubs[v], hw.ExceptionIST(v), hw.ExceptionDPL(v))
+	}
+	for i := 0; i < 16; i++ {
+		setGate(vecPIC+i, gateStubs[hw.ExceptionGate+i], 1, 0)
+	}
+	setGate(hw.LAPICSpuriousVec, asmAddrs[8], 1, 0)
+	setGate(hw.IPITestVec, asmAddrs[10], 1, 0)
+	amd64.Lidt(pseudoDescriptor(uintptr(unsafe.Pointer(&idt[0])), unsafe.Sizeof(idt)))
+}
+
+// cpuTables fills CPU c's GDT window (its reserved pages: gohv's
+// descriptors and its TSS descriptor) and its TSS (the IST stacks). The
+// CPU itself then loads them (LGDT, LTR). Context: kmain for CPU 0, the
+// shim (interrupts off) for an AP before it is started.
+//
+//go:nosplit
+func cpuTables(c *cpuState) {
+	pool := gdtZeroPage
 	reserved := (*[2 * pageSize / 8]uint64)(unsafe.Pointer(pool + (1+2*c.id)*pageSize))
 	gdtWindowInit(c, pool+(1+2*c.id)*pageSize)
 	reserved[hw.ReservedIndex(selKernelCS)] = hw.DescCode64
@@ -122,18 +150,4 @@ func initDescriptors() {
 	*(*uint16)(unsafe.Pointer(tb + hw.TSSIOMapBase)) = hw.TSSSize                 // no I/O bitmap
 	i := hw.ReservedIndex(selTSS)
 	reserved[i], reserved[i+1] = hw.TSSDesc(uint64(tb), hw.TSSSize-1)
-	amd64.Lgdt(pseudoDescriptor(c.gdtVA, gdtPages*pageSize))
-	reloadSegments()
-	amd64.Ltr(selTSS)
-	c.selDS, c.selES, c.selFS, c.selGS = selKernelDS, selKernelDS, 0, 0
-
-	// IST1 for all but NMI, #MC (IST2) and #DF (IST3); INT3 and INTO may
-	// be raised from ring 3 (hw.ExceptionIST, hw.ExceptionDPL).
-	for v := 0; v < hw.ExceptionGate; v++ {
-		setGate(v, gateStubs[v], hw.ExceptionIST(v), hw.ExceptionDPL(v))
-	}
-	for i := 0; i < 16; i++ {
-		setGate(vecPIC+i, gateStubs[hw.ExceptionGate+i], 1, 0)
-	}
-	amd64.Lidt(pseudoDescriptor(uintptr(unsafe.Pointer(&idt[0])), unsafe.Sizeof(idt)))
 }

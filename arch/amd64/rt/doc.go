@@ -18,6 +18,11 @@
 //	         random_unsafe.go (getrandom's generator and its entropy)
 //	traps    trap_unsafe.go (exceptions, panics, reboot, power-off),
 //	         fault.go
+//	irqs     apic_unsafe.go (the local APIC, its timer as the tick, EOI
+//	         and the spurious vector; the 8259s masked; IO-APICs and
+//	         the ISA lines routed through them)
+//	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
+//	         trampoline, parked idle; the test IPI)
 //	console  console_unsafe.go, serial_unsafe.go
 //	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
@@ -67,7 +72,11 @@
 // (addresses are uintptr), so neither the stack-growth check nor a write
 // barrier can run there. The exported API runs in ordinary goroutines.
 //
-// CPUs. One CPU runs today, and "interrupts off" is the shim's only lock.
+// CPUs. One CPU runs Go code today, and "interrupts off" is the shim's
+// only lock. The other CPUs the MADT lists are started (StartAP) and
+// parked in apMain's HLT loop with interrupts on; they run only apMain and
+// the irqIPI and irqSpurious stubs, on their own cpuState, GDT window, TSS
+// and IST stacks (set up by cpuTables from CPU 0 before the SIPI).
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
 // through GS_BASE; the assembly uses go_asm.h offsets into it): the
 // running thread (cur, ktop, fxarea), the SYSCALL scratch, idling, ticks,
@@ -76,13 +85,16 @@
 // its GDT window, TSS and IST stacks; besides it, its sigReturn frame
 // (signal_unsafe.go) and its reserved GDT pages in gdtPool. Shared and
 // set once at boot: the IDT, the static page tables (image, direct map,
-// per-CPU area), gdtZeroPage, nxBit, smapOn, goMXCSR. Shared and serialised only by
+// per-CPU area), gdtZeroPage, nxBit, smapOn, goMXCSR, lapicVA (every CPU's
+// local APIC answers at the same address) and lapicHz. Shared and serialised only by
 // interrupts being off: the thread table and its signal state, futex
 // waits, epoll/eventfd, the heap and the mmap window, rngState, the UART,
-// flushPending (read by guest_amd64.s). Kernel threads are not tied to a
+// flushPending (read by guest_amd64.s), the IO-APIC table and the ISA
+// routes (apic_unsafe.go). Kernel threads are not tied to a
 // CPU. SMP must: read thisCPU from GS:0 (cpuState.self) instead of
 // cpus[0]; bring each CPU up through cpuInit, gdtWindowInit and the
-// per-CPU half of initDescriptors (its TSS, LTR); take a spinlock around
+// per-CPU half of initDescriptors (its TSS, LTR) and lapicInit plus its
+// own timer (startTick's second half); take a spinlock around
 // the shared shim state where interrupts are turned off now (syscallEntry,
 // the interrupt stubs, trap); keep schedule from picking a thread another
 // CPU runs; make flushPending per CPU (RequestTLBFlush sets every CPU's)

@@ -27,6 +27,7 @@
 #define CPU_FXAREA  cpuState_fxarea
 #define CPU_IDLING  cpuState_idling
 #define CPU_TICKS   cpuState_ticks
+#define CPU_IPIS    cpuState_ipis
 
 // PUSH_GPRS / POP_GPRS save and restore the 15 general registers (RSP
 // aside) as an interrupt frame's lower part: trapFrame in trap_unsafe.go
@@ -311,14 +312,16 @@ TEXT ·switchStack(SB),NOSPLIT|NOFRAME,$0-16
 	POPQ	BP
 	RET
 
-// irqTimer is the PIT's vector (IST1). If the CPU was idling in the shim,
-// acknowledge and return. Otherwise it interrupted ring-0 Go code: move
+// irqTimer is the local APIC timer's vector (IST1). It acknowledges the
+// interrupt with an EOI write to the local APIC (lapicEOIReg: its EOI
+// register in the direct map; clobbers nothing but AX, saved). If the CPU
+// was idling in the shim, it returns. Otherwise it interrupted ring-0 Go code: move
 // the frame to the current thread's kernel stack (unused while Go code
 // runs), save the vector state and let preempt switch threads.
 TEXT ·irqTimer(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ	AX
-	MOVB	$0x20, AX
-	OUTB	$0x20			// EOI to the master 8259
+	MOVQ	·lapicEOIReg(SB), AX
+	MOVL	$0, (AX)		// EOI to the local APIC
 	// INCQ GS:CPU_TICKS
 	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $CPU_TICKS
 	// CMPQ GS:CPU_IDLING, $0
@@ -353,7 +356,47 @@ preempt:
 	POP_GPRS
 	IRETQ
 
-// irqDevice: an 8259 line other than the timer, from ring 0 (frontIrq
+// irqSpurious is the local APIC's spurious vector (IST1): it takes no
+// EOI, and nothing is touched, so it returns at once to whatever ran
+// (ring 0 or a guest). Clobbers nothing.
+TEXT ·irqSpurious(SB),NOSPLIT|NOFRAME,$0
+	IRETQ
+
+// irqIPI is hw.IPITestVec (IST1): another CPU's test IPI. It counts it
+// in this CPU's cpuState.ipis and sends the EOI. Clobbers nothing (AX
+// saved). Context: an AP's idle loop (GS_BASE = its cpuState).
+TEXT ·irqIPI(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	// INCQ GS:CPU_IPIS
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $CPU_IPIS
+	MOVQ	·lapicEOIReg(SB), AX
+	MOVL	$0, (AX)
+	POPQ	AX
+	IRETQ
+
+// apEntry is where an AP arrives from the low trampoline (hw.Trampoline):
+// 64-bit mode on the trampoline's page tables, interrupts off, AX = gohv's
+// CR3, DI = the AP's cpuState, SP = its boot stack (apStacks). It loads
+// gohv's tables, points FS at the AP's zeroed fake TLS (the ABI0->Go
+// wrapper reads g at -8(FS)) and calls apMain(cpuState), which never
+// returns. Clobbers everything; nothing is live.
+TEXT ·apEntry(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	AX, CR3
+	MOVQ	DI, BX
+	MOVQ	cpuState_id(BX), AX
+	SHLQ	$4, AX
+	LEAQ	·apTLS+8(SB), DX
+	ADDQ	DX, AX
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	MOVL	$0xC0000100, CX		// FS_BASE
+	WRMSR
+	SUBQ	$16, SP
+	MOVQ	BX, 0(SP)
+	CALL	·apMain(SB)
+	HLT
+
+// irqDevice: an ISA line other than the timer (vecPIC+irq), from ring 0 (frontIrq
 // left the vector on the stack, above the CPU's frame). Saves registers and
 // vector state and calls deviceIRQ(vector), which acknowledges the
 // controller and serves the device. Context: IST1, interrupts off.
@@ -421,7 +464,10 @@ DATA ·asmAddrs+32(SB)/8, $·faultTrampoline(SB)
 DATA ·asmAddrs+40(SB)/8, $runtime·text(SB)
 DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)
 DATA ·asmAddrs+56(SB)/8, $runtime·etext(SB)
-GLOBL ·asmAddrs(SB), RODATA, $64
+DATA ·asmAddrs+64(SB)/8, $·irqSpurious(SB)
+DATA ·asmAddrs+72(SB)/8, $·apEntry(SB)
+DATA ·asmAddrs+80(SB)/8, $·irqIPI(SB)
+GLOBL ·asmAddrs(SB), RODATA, $88
 
 // func reloadSegments()
 // After LGDT of the Xen-layout GDT: DS/ES/SS = 0xe010, then a far return

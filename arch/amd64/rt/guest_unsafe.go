@@ -209,7 +209,7 @@ func hasHypervisorSlots(cr3 uint64) bool {
 //go:nosplit
 func guestIRQ(vector uint64) {
 	if vector == vecPIC {
-		amd64.Outb(0x20, 0x20)
+		lapicEOI()
 		thisCPU().ticks++
 		schedule(true) // the tick slices time between kernel threads
 		return

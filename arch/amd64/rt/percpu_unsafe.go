@@ -46,6 +46,7 @@ type cpuState struct {
 	id         uintptr   // CPU number
 	inTrap     uintptr   // 1 while trap() runs: a fault inside it is fatal at once
 	inShim     uintptr   // 1 while the syscall shim runs
+	ipis       uint64    // test IPIs taken (irqIPI)
 
 	// What the CPU reads on a transition to ring 0 (desc_unsafe.go): its
 	// TSS, and the IST stacks the TSS points at.

@@ -18,22 +18,20 @@ var (
 	rxHead    uint64 // bytes ever received (write index)
 	rxTail    uint64 // bytes ever consumed (read index)
 	rxDropped uint64
-	rxIRQ     uint8 // the 8259 line of the console UART, 0 = input off
+	rxIRQ     uint8 // the ISA IRQ of the console UART, 0 = input off
 	rxWaiting [maxThreads]bool
 )
 
-// deviceIRQ serves an 8259 line other than the timer. Context: an IST
-// stack or the shim (a guest exit), interrupts off.
+// deviceIRQ serves an ISA line other than the timer (vector vecPIC+irq,
+// routed by routeISA). Context: an IST stack or the shim (a guest exit),
+// interrupts off.
 //
 //go:nosplit
 func deviceIRQ(vector uint64) {
 	line := uint8(vector - vecPIC)
-	if line >= 8 {
-		amd64.Outb(0xA0, 0x20)
-	}
-	amd64.Outb(0x20, 0x20)
+	isaEOI(vector)
 	if rxIRQ == 0 || line != rxIRQ {
-		return // spurious IRQ 7/15, or a masked line
+		return // a stray 8259 IRQ 7/15, or a line gohv did not route
 	}
 	got := false
 	for i := 0; i < 64 && amd64.Inb(serialBase+uartLSR)&1 != 0; i++ {
@@ -65,10 +63,12 @@ func sysConsoleRead(buf, n, irq uintptr) uintptr {
 	if n == 0 {
 		return 0
 	}
-	if rxIRQ == 0 && irq != 0 && irq < 8 {
+	if rxIRQ == 0 && irq != 0 && irq < 16 {
+		if !routeISA(uint8(irq)) {
+			return errno(enoent)
+		}
 		rxIRQ = uint8(irq)
 		amd64.Outb(serialBase+uartIER, 1) // received data available
-		amd64.Outb(0x21, amd64.Inb(0x21)&^(1<<irq))
 	}
 	for rxHead == rxTail {
 		i := thisCPU().cur

@@ -22,6 +22,7 @@ const (
 	einval    = linux.EINVAL
 	emfile    = linux.EMFILE
 	enosys    = linux.ENOSYS
+	enomem    = linux.ENOMEM
 	etimedout = linux.ETIMEDOUT
 )
 
@@ -38,6 +39,10 @@ const (
 	sysPanic                      // (msg, len): Xen panic banner, then reboot or halt
 	sysHalt                       // (): stop this CPU for good
 	sysConsoleInput               // (buf, len, irq): serial input, blocking
+	sysIOAPICAdd                  // (addr, gsiBase): register and mask an IO-APIC
+	sysISAIRQ                     // (irq, gsi, activeLow, level): an ISA IRQ's GSI
+	sysAPStart                    // (cpu, apicID): INIT-SIPI-SIPI through the trampoline
+	sysIPI                        // (cpu): the test IPI
 )
 
 var (
@@ -216,6 +221,16 @@ func dispatch(f *sysFrame) {
 		reboot()
 	case sysConsoleInput:
 		ret = sysConsoleRead(a0, a1, a2)
+	case sysAPStart:
+		ret = sysStartAP(a0, a1)
+	case sysIPI:
+		ret = sysSendIPI(a0)
+	case sysIOAPICAdd:
+		ret = sysAddIOAPIC(a0, a1)
+	case sysISAIRQ:
+		if a0 < 16 {
+			isaRoute[a0] = isaIRQ{gsi: uint32(a1), activeLow: a2 != 0, level: a3 != 0}
+		}
 	case sysHalt:
 		amd64.Halt()
 	case sysGuestIRQ:

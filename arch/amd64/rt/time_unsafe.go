@@ -7,8 +7,9 @@ import (
 
 // Time: the TSC, calibrated once against PIT channel 2, is the clock.
 // Monotonic time is nanoseconds since calibration; wall time adds the RTC
-// reading taken at boot. The PIT's channel 0 gives the 1 kHz tick that
-// preempts kernel threads and wakes the idle loop.
+// reading taken at boot. The local APIC timer, calibrated against the TSC
+// (apic_unsafe.go), gives the 1 kHz tick that preempts kernel threads and
+// wakes the idle loop.
 
 const (
 	pitHz       = 1193182
@@ -62,21 +63,13 @@ func pitMeasure() uint64 {
 //go:nosplit
 func nanotime() int64 { return hw.TSCNanos(amd64.Rdtsc()-tsc0, tscMult) }
 
-// startTick programs PIT channel 0 as a tickHz rate generator on IRQ 0 and
-// remaps the 8259s to vectors 0x20-0x2f with only IRQ 0 unmasked.
+// startPIT programs PIT channel 0 as a tickHz rate generator. Its IRQ 0
+// reaches no CPU (the 8259s and every IO-APIC pin are masked): the tick is
+// the local APIC timer's (apic_unsafe.go); channel 0 only keeps counting
+// for jitter's entropy rounds.
 //
 //go:nosplit
-func startTick() {
-	amd64.Outb(0x20, 0x11)
-	amd64.Outb(0xA0, 0x11)
-	amd64.Outb(0x21, vecPIC)
-	amd64.Outb(0xA1, vecPIC+8)
-	amd64.Outb(0x21, 4)
-	amd64.Outb(0xA1, 2)
-	amd64.Outb(0x21, 1)
-	amd64.Outb(0xA1, 1)
-	amd64.Outb(0x21, 0xFE)
-	amd64.Outb(0xA1, 0xFF)
+func startPIT() {
 	var div uint32 = (pitHz + tickHz/2) / tickHz
 	amd64.Outb(0x43, 0x34)
 	amd64.Outb(0x40, uint8(div))
