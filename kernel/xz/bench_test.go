@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"github.com/gohv/gohv/internal/testenv"
 )
 
 // vmlinuzPayload returns the XZ stream inside the bzImage GOHV_VMLINUZ
-// names (the first offset where the xz magic starts a stream that decodes),
-// or skips.
+// names (the first offset where the xz magic starts a stream that decodes);
+// without it, internal/testenv decides (a skip under plain go test only).
 func vmlinuzPayload(tb testing.TB) []byte {
 	tb.Helper()
-	path := os.Getenv("GOHV_VMLINUZ")
-	if path == "" {
-		tb.Skip("GOHV_VMLINUZ is not set")
-	}
+	path := testenv.NeedEnv(tb, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
 	img, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
