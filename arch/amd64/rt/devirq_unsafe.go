@@ -1,7 +1,6 @@
 package rt
 
 import (
-	"sync/atomic"
 	"syscall"
 
 	"github.com/gohv/gohv/arch/amd64/hw"
@@ -35,7 +34,6 @@ var (
 	devVec     [hw.DeviceVecs]devVecInfo
 	devPending uint64 // bit n: vector hw.DeviceVecBase+n fired, not yet taken
 	devWaiting [maxThreads]bool
-	devFired   uint64 // device interrupts served, for debugging
 )
 
 // devIRQ serves device vector vector (hw.DeviceVecBase <= vector <
@@ -55,7 +53,6 @@ func devIRQ(vector uint64) {
 	if !d.routed {
 		return // a vector freed while its interrupt was on its way
 	}
-	devFired++
 	devPending |= 1 << n
 	for i := range devWaiting {
 		if devWaiting[i] {
@@ -177,12 +174,15 @@ func sysWaitDeviceIRQs() uintptr {
 }
 
 // sysIOAPICAccess reads (write == 0) or writes register reg of the
-// IO-APIC at physical address physbase; a read returns the value.
-// Writes to the redirection entries are refused (EPERM): gohv owns the
-// pins. Errors: ENOENT no IO-APIC there. Context: the shim.
+// IO-APIC at physical address physbase; a read returns the value. A
+// write touches nothing: outside the redirection entries' low halves it
+// is ignored, as Xen's ioapic_guest_write ignores it; to a low half it is
+// refused (EPERM: gohv owns the pins and programs them from setup_gsi,
+// where Xen would reprogram the pin from the written entry). Errors:
+// ENOENT no IO-APIC there. Context: the shim.
 //
 //go:nosplit
-func sysIOAPICAccess(physbase, reg, val, write uintptr) uintptr {
+func sysIOAPICAccess(physbase, reg, _, write uintptr) uintptr {
 	for i := 0; i < nIOAPICs; i++ {
 		io := &ioapics[i]
 		if uintptr(io.addr) != physbase {
@@ -191,10 +191,9 @@ func sysIOAPICAccess(physbase, reg, val, write uintptr) uintptr {
 		if write == 0 {
 			return uintptr(ioapicRead(io, uint32(reg)))
 		}
-		if reg >= hw.IOAPIC_REDTBL {
+		if reg >= hw.IOAPIC_REDTBL && reg&1 == 0 {
 			return errno(eperm)
 		}
-		ioapicWrite(io, uint32(reg), uint32(val))
 		return 0
 	}
 	return errno(enoent)
@@ -268,11 +267,9 @@ func IOAPICRead(physbase uint64, reg uint32) (uint32, error) {
 	return uint32(r), nil
 }
 
-// IOAPICWrite writes register reg of the IO-APIC at physical address
-// physbase: ENOENT none there, EPERM a redirection entry (gohv's).
+// IOAPICWrite is a guest's write of register reg of the IO-APIC at
+// physical address physbase (see sysIOAPICAccess: nothing is written):
+// ENOENT none there, EPERM a redirection entry's low half (gohv's).
 func IOAPICWrite(physbase uint64, reg, val uint32) error {
 	return vecErr(syscall.Syscall6(sysIOAPICReg, uintptr(physbase), uintptr(reg), uintptr(val), 1, 0, 0))
 }
-
-// DeviceIRQsServed counts the device interrupts served so far.
-func DeviceIRQsServed() uint64 { return atomic.LoadUint64(&devFired) }
