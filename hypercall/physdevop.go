@@ -165,6 +165,23 @@ func (d *Dispatcher) physdevOp(c *Caller, cmd int, arg uint64) abi.Errno {
 		}
 		return e
 
+	case abi.PHYSDEVOP_alloc_irq_vector:
+		// struct physdev_irq {irq, vector}: Xen keeps vectors to itself
+		// and answers the privileged domain with vector = irq, a value
+		// Linux's dom0 only checks for success (xen_bind_pirq_gsi_to_irq).
+		b, ok := c.physdevIn(arg, 8)
+		if !ok {
+			return abi.EFAULT
+		}
+		if !c.Domain.Privileged() {
+			return abi.EPERM
+		}
+		copy(b[4:8], b[0:4])
+		if !c.writeGuest(arg, b) {
+			return abi.EFAULT
+		}
+		return 0
+
 	case abi.PHYSDEVOP_map_pirq:
 		return d.mapPIRQ(c, arg)
 

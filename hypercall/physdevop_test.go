@@ -81,6 +81,8 @@ func TestPhysdevOpTable(t *testing.T) {
 		{"apic_read", 0, abi.PHYSDEVOP_apic_read, apic(pirqtest.IOAPICBase, 1, 0), 0, apic(pirqtest.IOAPICBase, 1, 0x00170020)},
 		{"apic_read no IO-APIC there", 0, abi.PHYSDEVOP_apic_read, apic(0xfec01000, 1, 7), neg(abi.EINVAL), apic(0xfec01000, 1, 7)},
 		{"apic_write", 0, abi.PHYSDEVOP_apic_write, apic(pirqtest.IOAPICBase, 0x10, 0x1234), 0, nil},
+		{"alloc_irq_vector unprivileged", 1, abi.PHYSDEVOP_alloc_irq_vector, u32s(10, 0), neg(abi.EPERM), nil},
+		{"alloc_irq_vector", 0, abi.PHYSDEVOP_alloc_irq_vector, u32s(10, 0), 0, u32s(10, 10)},
 		{"setup_gsi unprivileged", 1, abi.PHYSDEVOP_setup_gsi, []byte{10, 0, 0, 0, 1, 1, 0, 0}, neg(abi.EPERM), nil},
 		{"setup_gsi beyond the GSIs", 1, abi.PHYSDEVOP_setup_gsi, []byte{24, 0, 0, 0, 1, 1, 0, 0}, neg(abi.EINVAL), nil},
 		{"setup_gsi 10 level low", 0, abi.PHYSDEVOP_setup_gsi, []byte{10, 0, 0, 0, 1, 1, 0, 0}, 0, nil},

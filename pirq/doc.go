@@ -5,10 +5,11 @@
 //   - Controller, the interface the metal implements for the interrupt
 //     hardware gohv owns (IO-APIC pins and their vectors, composing MSI
 //     messages, mask/unmask/EOI, IO-APIC register access for
-//     PHYSDEVOP_apic_read/apic_write). Until the metal implements it,
-//     NewMachine(nil) stands for a machine with no such hardware: no GSI,
-//     no vector for an MSI, no IO-APIC, and every operation gives Xen's
-//     answer for that (-EINVAL), never success.
+//     PHYSDEVOP_apic_read/apic_write): cmd/gohv's irqController on the
+//     metal, pirqtest.Controller on a host. NewMachine(nil) stands for a
+//     machine with no such hardware: no GSI, no vector for an MSI, no
+//     IO-APIC, and every operation gives Xen's answer for that (-EINVAL),
+//     never success.
 //   - Machine: the machine's IRQ descriptors (Xen's irq_desc with its
 //     guest action: the domains bound, the ack type, in-flight count), the
 //     PCI devices the hardware domain reported (pci_device_add/remove),

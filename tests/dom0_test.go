@@ -53,9 +53,7 @@ type dom0Hypervisor struct {
 	// xen: a Xen PV dom0 (Xen's markers apply).
 	xen bool
 	// gohv: gohv's PV dom0. Xen's markers apply, but for the version,
-	// which is gohv's own 4.17 one, and the PIRQ lines: gohv routes no
-	// device interrupt to dom0 yet (no IO-APIC or MSI on the metal), so
-	// its dom0 has no disk or NIC, and it runs only the tasks in tasks.
+	// which is gohv's own 4.17 one; it runs only the tasks in tasks.
 	gohv bool
 	// tasks names the subtests this hypervisor runs; nil: all of them.
 	tasks []string
@@ -99,7 +97,7 @@ var dom0Hypervisors = []dom0Hypervisor{
 				"-initrd", kernel + " " + cmdline + "," + initramfs}
 		},
 		gohv:        true,
-		tasks:       []string{"shell"},
+		tasks:       []string{"shell", "virtio-blk-poweroff", "ahci-reboot", "e1000-http"},
 		poweroffEnd: `\(XEN\) Entering ACPI S5 state\.`,
 		rebootEnd:   `\(XEN\) Hardware Dom0 shutdown: rebooting machine`,
 	},
@@ -328,7 +326,9 @@ func dom0Markers(t testing.TB, hv dom0Hypervisor, serial, kernel, task string) {
 			t.Errorf("dom0 sees hypervisor version %s, want 4.17.x", v[0])
 		}
 		want = append(want, "dom0init: capabilities: control_d")
-		r.wantMatch(t, `dom0init: dmesg: xen:events: Using (?:FIFO-based|2-level) ABI()`)
+		r.wantMatch(t,
+			`dom0init: dmesg: xen:events: Using (?:FIFO-based|2-level) ABI()`,
+			`dom0init: dmesg: xen: --> pirq=\d+ -> irq=\d+ \(gsi=\d+\)()`)
 	} else {
 		// Without Xen, the Xen drivers answer ENODEV and xenfs, which needs
 		// xen_privcmd, is skipped.

@@ -16,6 +16,7 @@ import (
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
 )
 
@@ -212,7 +213,8 @@ func (ports) Out(port uint16, size int, v uint32) {
 // uart and pmTimer are the console's and the ACPI PM timer's ports (0:
 // none), which dom0 is refused as Xen refuses them, with QEMU's
 // isa-debug-exit ports gohv powers off through (ioport.Dom0Denied).
-func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTimer uint16, hostMap []hypercall.E820Entry) (*hv.Machine, error) {
+// irqs is the interrupt hardware guests' PIRQs go through.
+func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTimer uint16, hostMap []hypercall.E820Entry, irqs pirq.Controller) (*hv.Machine, error) {
 	mem := &machineMemory{}
 	entries := uint64(frames.FrameLimit())
 	n := mm.M2PFrames(entries)
@@ -258,6 +260,7 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
 		Version:       hypercall.VersionInfo{Commandline: cmdline},
 		HostMemoryMap: hostMap,
+		IRQ:           irqs,
 	}), nil
 }
 

@@ -65,8 +65,9 @@ func main() {
 	log.Lines([]string{fmt.Sprintf("Detected %d.%03d MHz processor.", rt.TSCHz()/1000000, rt.TSCHz()/1000%1000)})
 
 	pmTimer := setupPowerOff(info)
-	if m, ok := readMADT(info); ok {
-		bringUpCPUs(m, info)
+	madt, madtOK := readMADT(info)
+	if madtOK {
+		bringUpCPUs(madt, info)
 	}
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
@@ -81,10 +82,12 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
-	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info))
+	irqs := newIRQController(madt, madtOK)
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info), irqs)
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
+	go irqs.run(machine.IRQs())
 	if len(info.Modules) == 0 {
 		ready("no dom0 module given")
 		rt.PowerOff(0)

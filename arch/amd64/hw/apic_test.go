@@ -80,3 +80,29 @@ func TestICR(t *testing.T) {
 		t.Errorf("ICR encodings %#x %#x %#x %#x", ICRInit, ICRStartup(8), ICRFixed(0xF0), ICRDest(3))
 	}
 }
+
+func TestMSIAndDeviceVectors(t *testing.T) {
+	for _, c := range []struct {
+		dest uint8
+		addr uint32
+	}{{0, 0xFEE00000}, {1, 0xFEE01000}, {0xFF, 0xFEEFF000}} {
+		if got := MSIAddress(c.dest); got != c.addr {
+			t.Errorf("MSIAddress(%d) = %#x, want %#x", c.dest, got, c.addr)
+		}
+	}
+	if got := MSIData(0x41); got != 0x41 {
+		t.Errorf("MSIData(0x41) = %#x", got)
+	}
+	if DeviceVecBase < 0x30 || DeviceVecBase+DeviceVecs > IPITestVec {
+		t.Errorf("device vectors %#x+%d overlap the 8259's or the IPI's", DeviceVecBase, DeviceVecs)
+	}
+	for _, c := range []struct {
+		low    uint32
+		masked bool
+		want   uint32
+	}{{0xA031, true, 0x1A031}, {0x1A031, false, 0xA031}, {0x10000, true, 0x10000}, {0x31, false, 0x31}} {
+		if got := IOAPICRedirSetMask(c.low, c.masked); got != c.want {
+			t.Errorf("IOAPICRedirSetMask(%#x, %v) = %#x, want %#x", c.low, c.masked, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ const (
 	EAGAIN    = 11
 	ENOMEM    = 12
 	EFAULT    = 14
+	EBUSY     = 16
 	EINVAL    = 22
 	EMFILE    = 24
 	ENOSYS    = 38

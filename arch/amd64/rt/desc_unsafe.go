@@ -37,8 +37,11 @@ const (
 	selUser64CS = hw.SelUser64CS
 	selTSS      = hw.SelTSS
 
-	vecPIC  = 0x20
-	istSize = 16 << 10
+	vecPIC = 0x20
+	// gateDevStub is the index in gateStubs of device vector
+	// hw.DeviceVecBase's stub.
+	gateDevStub = 40
+	istSize     = 16 << 10
 )
 
 // The GDT window: 16 pages per CPU at hw.PerCPUBase, the first 14 the guest's.
@@ -56,8 +59,9 @@ var (
 
 	// gateStubs (guest_amd64.s): exceptions 0-21, the 16 ISA lines
 	// (vecPIC+irq: the local APIC timer on 0, IO-APIC-routed lines),
-	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR).
-	gateStubs [40]uintptr
+	// then frontSyscall (LSTAR) and frontSyscall32 (CSTAR), then the
+	// device vectors (hw.DeviceVecBase+n, gateDevStub+n).
+	gateStubs [gateDevStub + hw.DeviceVecs]uintptr
 	// asmAddrs: -, threadStart, irqTimer, irqDevice, faultTrampoline,
 	// runtime.text, runtime.end, runtime.etext, irqSpurious, apEntry,
 	// irqIPI (entry_amd64.s).
@@ -121,6 +125,9 @@ func initDescriptors() {
 	}
 	for i := 0; i < 16; i++ {
 		setGate(vecPIC+i, gateStubs[hw.ExceptionGate+i], 1, 0)
+	}
+	for i := 0; i < hw.DeviceVecs; i++ {
+		setGate(hw.DeviceVecBase+i, gateStubs[gateDevStub+i], 1, 0)
 	}
 	setGate(hw.LAPICSpuriousVec, asmAddrs[8], 1, 0)
 	setGate(hw.IPITestVec, asmAddrs[10], 1, 0)

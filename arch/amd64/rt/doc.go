@@ -20,7 +20,10 @@
 //	         fault.go
 //	irqs     apic_unsafe.go (the local APIC, its timer as the tick, EOI
 //	         and the spurious vector; the 8259s masked; IO-APICs and
-//	         the ISA lines routed through them)
+//	         the ISA lines routed through them), devirq_unsafe.go
+//	         (device vectors hw.DeviceVecBase.. for guests' PIRQs: IO-APIC
+//	         pins and MSIs routed for cmd/gohv's pirq.Controller, acked
+//	         by Xen's edge/level rules, waited for by WaitDeviceIRQs)
 //	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
 //	         trampoline, parked idle; the test IPI)
 //	console  console_unsafe.go, serial_unsafe.go
@@ -90,7 +93,8 @@
 // interrupts being off: the thread table and its signal state, futex
 // waits, epoll/eventfd, the heap and the mmap window, rngState, the UART,
 // flushPending (read by guest_amd64.s), the IO-APIC table and the ISA
-// routes (apic_unsafe.go). Kernel threads are not tied to a
+// routes (apic_unsafe.go), the device vectors and their pending set
+// (devirq_unsafe.go; every device vector is sent to CPU 0). Kernel threads are not tied to a
 // CPU. SMP must: read thisCPU from GS:0 (cpuState.self) instead of
 // cpus[0]; bring each CPU up through cpuInit, gdtWindowInit and the
 // per-CPU half of initDescriptors (its TSS, LTR) and lapicInit plus its

@@ -568,6 +568,137 @@ TEXT ·gateIRQ14(SB),NOSPLIT|NOFRAME,$0
 TEXT ·gateIRQ15(SB),NOSPLIT|NOFRAME,$0
 	IRQ(0x2f)
 
+// gateDevn: device vector hw.DeviceVecBase+n (IO-APIC pins and MSIs routed
+// for guests' PIRQs), through frontIrq as the 8259's lines.
+TEXT ·gateDev0(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x30)
+TEXT ·gateDev1(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x31)
+TEXT ·gateDev2(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x32)
+TEXT ·gateDev3(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x33)
+TEXT ·gateDev4(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x34)
+TEXT ·gateDev5(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x35)
+TEXT ·gateDev6(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x36)
+TEXT ·gateDev7(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x37)
+TEXT ·gateDev8(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x38)
+TEXT ·gateDev9(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x39)
+TEXT ·gateDev10(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x3a)
+TEXT ·gateDev11(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x3b)
+TEXT ·gateDev12(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x3c)
+TEXT ·gateDev13(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x3d)
+TEXT ·gateDev14(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x3e)
+TEXT ·gateDev15(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x3f)
+TEXT ·gateDev16(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x40)
+TEXT ·gateDev17(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x41)
+TEXT ·gateDev18(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x42)
+TEXT ·gateDev19(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x43)
+TEXT ·gateDev20(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x44)
+TEXT ·gateDev21(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x45)
+TEXT ·gateDev22(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x46)
+TEXT ·gateDev23(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x47)
+TEXT ·gateDev24(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x48)
+TEXT ·gateDev25(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x49)
+TEXT ·gateDev26(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x4a)
+TEXT ·gateDev27(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x4b)
+TEXT ·gateDev28(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x4c)
+TEXT ·gateDev29(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x4d)
+TEXT ·gateDev30(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x4e)
+TEXT ·gateDev31(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x4f)
+TEXT ·gateDev32(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x50)
+TEXT ·gateDev33(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x51)
+TEXT ·gateDev34(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x52)
+TEXT ·gateDev35(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x53)
+TEXT ·gateDev36(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x54)
+TEXT ·gateDev37(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x55)
+TEXT ·gateDev38(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x56)
+TEXT ·gateDev39(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x57)
+TEXT ·gateDev40(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x58)
+TEXT ·gateDev41(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x59)
+TEXT ·gateDev42(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x5a)
+TEXT ·gateDev43(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x5b)
+TEXT ·gateDev44(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x5c)
+TEXT ·gateDev45(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x5d)
+TEXT ·gateDev46(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x5e)
+TEXT ·gateDev47(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x5f)
+TEXT ·gateDev48(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x60)
+TEXT ·gateDev49(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x61)
+TEXT ·gateDev50(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x62)
+TEXT ·gateDev51(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x63)
+TEXT ·gateDev52(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x64)
+TEXT ·gateDev53(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x65)
+TEXT ·gateDev54(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x66)
+TEXT ·gateDev55(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x67)
+TEXT ·gateDev56(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x68)
+TEXT ·gateDev57(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x69)
+TEXT ·gateDev58(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x6a)
+TEXT ·gateDev59(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x6b)
+TEXT ·gateDev60(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x6c)
+TEXT ·gateDev61(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x6d)
+TEXT ·gateDev62(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x6e)
+TEXT ·gateDev63(SB),NOSPLIT|NOFRAME,$0
+	IRQ(0x6f)
+
 DATA ·gateStubs+0(SB)/8, $·gate0(SB)
 DATA ·gateStubs+8(SB)/8, $·gate1(SB)
 DATA ·gateStubs+16(SB)/8, $·gate2(SB)
@@ -608,7 +739,71 @@ DATA ·gateStubs+288(SB)/8, $·gateIRQ14(SB)
 DATA ·gateStubs+296(SB)/8, $·gateIRQ15(SB)
 DATA ·gateStubs+304(SB)/8, $·frontSyscall(SB)
 DATA ·gateStubs+312(SB)/8, $·frontSyscall32(SB)
-GLOBL ·gateStubs(SB), RODATA, $320
+DATA ·gateStubs+320(SB)/8, $·gateDev0(SB)
+DATA ·gateStubs+328(SB)/8, $·gateDev1(SB)
+DATA ·gateStubs+336(SB)/8, $·gateDev2(SB)
+DATA ·gateStubs+344(SB)/8, $·gateDev3(SB)
+DATA ·gateStubs+352(SB)/8, $·gateDev4(SB)
+DATA ·gateStubs+360(SB)/8, $·gateDev5(SB)
+DATA ·gateStubs+368(SB)/8, $·gateDev6(SB)
+DATA ·gateStubs+376(SB)/8, $·gateDev7(SB)
+DATA ·gateStubs+384(SB)/8, $·gateDev8(SB)
+DATA ·gateStubs+392(SB)/8, $·gateDev9(SB)
+DATA ·gateStubs+400(SB)/8, $·gateDev10(SB)
+DATA ·gateStubs+408(SB)/8, $·gateDev11(SB)
+DATA ·gateStubs+416(SB)/8, $·gateDev12(SB)
+DATA ·gateStubs+424(SB)/8, $·gateDev13(SB)
+DATA ·gateStubs+432(SB)/8, $·gateDev14(SB)
+DATA ·gateStubs+440(SB)/8, $·gateDev15(SB)
+DATA ·gateStubs+448(SB)/8, $·gateDev16(SB)
+DATA ·gateStubs+456(SB)/8, $·gateDev17(SB)
+DATA ·gateStubs+464(SB)/8, $·gateDev18(SB)
+DATA ·gateStubs+472(SB)/8, $·gateDev19(SB)
+DATA ·gateStubs+480(SB)/8, $·gateDev20(SB)
+DATA ·gateStubs+488(SB)/8, $·gateDev21(SB)
+DATA ·gateStubs+496(SB)/8, $·gateDev22(SB)
+DATA ·gateStubs+504(SB)/8, $·gateDev23(SB)
+DATA ·gateStubs+512(SB)/8, $·gateDev24(SB)
+DATA ·gateStubs+520(SB)/8, $·gateDev25(SB)
+DATA ·gateStubs+528(SB)/8, $·gateDev26(SB)
+DATA ·gateStubs+536(SB)/8, $·gateDev27(SB)
+DATA ·gateStubs+544(SB)/8, $·gateDev28(SB)
+DATA ·gateStubs+552(SB)/8, $·gateDev29(SB)
+DATA ·gateStubs+560(SB)/8, $·gateDev30(SB)
+DATA ·gateStubs+568(SB)/8, $·gateDev31(SB)
+DATA ·gateStubs+576(SB)/8, $·gateDev32(SB)
+DATA ·gateStubs+584(SB)/8, $·gateDev33(SB)
+DATA ·gateStubs+592(SB)/8, $·gateDev34(SB)
+DATA ·gateStubs+600(SB)/8, $·gateDev35(SB)
+DATA ·gateStubs+608(SB)/8, $·gateDev36(SB)
+DATA ·gateStubs+616(SB)/8, $·gateDev37(SB)
+DATA ·gateStubs+624(SB)/8, $·gateDev38(SB)
+DATA ·gateStubs+632(SB)/8, $·gateDev39(SB)
+DATA ·gateStubs+640(SB)/8, $·gateDev40(SB)
+DATA ·gateStubs+648(SB)/8, $·gateDev41(SB)
+DATA ·gateStubs+656(SB)/8, $·gateDev42(SB)
+DATA ·gateStubs+664(SB)/8, $·gateDev43(SB)
+DATA ·gateStubs+672(SB)/8, $·gateDev44(SB)
+DATA ·gateStubs+680(SB)/8, $·gateDev45(SB)
+DATA ·gateStubs+688(SB)/8, $·gateDev46(SB)
+DATA ·gateStubs+696(SB)/8, $·gateDev47(SB)
+DATA ·gateStubs+704(SB)/8, $·gateDev48(SB)
+DATA ·gateStubs+712(SB)/8, $·gateDev49(SB)
+DATA ·gateStubs+720(SB)/8, $·gateDev50(SB)
+DATA ·gateStubs+728(SB)/8, $·gateDev51(SB)
+DATA ·gateStubs+736(SB)/8, $·gateDev52(SB)
+DATA ·gateStubs+744(SB)/8, $·gateDev53(SB)
+DATA ·gateStubs+752(SB)/8, $·gateDev54(SB)
+DATA ·gateStubs+760(SB)/8, $·gateDev55(SB)
+DATA ·gateStubs+768(SB)/8, $·gateDev56(SB)
+DATA ·gateStubs+776(SB)/8, $·gateDev57(SB)
+DATA ·gateStubs+784(SB)/8, $·gateDev58(SB)
+DATA ·gateStubs+792(SB)/8, $·gateDev59(SB)
+DATA ·gateStubs+800(SB)/8, $·gateDev60(SB)
+DATA ·gateStubs+808(SB)/8, $·gateDev61(SB)
+DATA ·gateStubs+816(SB)/8, $·gateDev62(SB)
+DATA ·gateStubs+824(SB)/8, $·gateDev63(SB)
+GLOBL ·gateStubs(SB), RODATA, $832
 
 // The selector-load fixup's range and target, for trap().
 DATA ·segFixup+0(SB)/8, $·segLoad(SB)

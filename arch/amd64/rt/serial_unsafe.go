@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // Serial input. Once cmd/gohv asks for it (ConsoleRead), the console
@@ -23,11 +24,15 @@ var (
 )
 
 // deviceIRQ serves an ISA line other than the timer (vector vecPIC+irq,
-// routed by routeISA). Context: an IST stack or the shim (a guest exit),
+// routed by routeISA), or a device vector routed for guests (devIRQ). Context: an IST stack or the shim (a guest exit),
 // interrupts off.
 //
 //go:nosplit
 func deviceIRQ(vector uint64) {
+	if vector >= hw.DeviceVecBase && vector < hw.DeviceVecBase+hw.DeviceVecs {
+		devIRQ(vector)
+		return
+	}
 	line := uint8(vector - vecPIC)
 	isaEOI(vector)
 	if rxIRQ == 0 || line != rxIRQ {

@@ -17,6 +17,8 @@ type sysFrame struct {
 // Linux errno values the shim returns (negated in RAX by errno).
 const (
 	enoent    = linux.ENOENT
+	eperm     = linux.EPERM
+	ebusy     = linux.EBUSY
 	ebadf     = linux.EBADF
 	eagain    = linux.EAGAIN
 	einval    = linux.EINVAL
@@ -43,6 +45,12 @@ const (
 	sysISAIRQ                     // (irq, gsi, activeLow, level): an ISA IRQ's GSI
 	sysAPStart                    // (cpu, apicID): INIT-SIPI-SIPI through the trampoline
 	sysIPI                        // (cpu): the test IPI
+	sysGSIRoute                   // (gsi, vec, flags): a GSI's pin to a device vector
+	sysMSIRoute                   // (vec): a device vector for an MSI
+	sysVecFree                    // (vec): unroute a device vector
+	sysVecMask                    // (vec, masked): mask a device vector's pin
+	sysDevWait                    // (): wait for device vectors
+	sysIOAPICReg                  // (physbase, reg, val, write): IO-APIC register access
 )
 
 var (
@@ -231,6 +239,18 @@ func dispatch(f *sysFrame) {
 		if a0 < 16 {
 			isaRoute[a0] = isaIRQ{gsi: uint32(a1), activeLow: a2 != 0, level: a3 != 0}
 		}
+	case sysGSIRoute:
+		ret = sysRouteGSI(a0, a1, a2)
+	case sysMSIRoute:
+		ret = sysRouteMSI(a0)
+	case sysVecFree:
+		ret = sysVectorFree(a0)
+	case sysVecMask:
+		ret = sysVectorMask(a0, a1)
+	case sysDevWait:
+		ret = sysWaitDeviceIRQs()
+	case sysIOAPICReg:
+		ret = sysIOAPICAccess(a0, a1, a2, a3)
 	case sysHalt:
 		amd64.Halt()
 	case sysGuestIRQ:

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"errors"
+	"math/bits"
+	"sync"
+	"syscall"
+
+	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch/amd64/hw"
+	"github.com/gohv/gohv/arch/amd64/rt"
+	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/pirq"
+)
+
+// irqController is the metal's pirq.Controller: the IO-APIC pins and
+// device vectors rt drives (rt.RouteGSI and friends), as Xen's io_apic.c
+// and irq.c drive them for guest-bound IRQs. GSI g is IRQ g; a pin gets a
+// device vector when dom0 sets it up (PHYSDEVOP_setup_gsi) or, with the
+// MADT's (ISA) or PCI's default mode, when its first guest binds it. An
+// interrupt is acknowledged by rt's devIRQ (edge at once; level: the pin
+// masked, then unmasked here when the guests have EOIed) and handed to
+// run, which calls pirq.Machine.Interrupt.
+//
+// Locking: mu guards the tables. pirq calls the Controller methods with
+// its Machine's lock held; run takes mu only between Interrupt calls, so
+// the order is always pirq's lock, then mu.
+type irqController struct {
+	mu     sync.Mutex
+	nGSIs  int
+	gsis   []gsiPin
+	msiVec map[pirq.IRQ]uint8
+	vecIRQ [hw.DeviceVecs]pirq.IRQ // irq+1 of the vector's owner, 0: free
+	isa    [16]isaMode             // by GSI, for GSIs < 16 an ISA IRQ maps to
+}
+
+type gsiPin struct {
+	vec      uint8 // device vector, 0 = not routed
+	trigger  pirq.Trigger
+	polarity pirq.Polarity
+	unmasked bool
+}
+
+type isaMode struct {
+	set      bool
+	trigger  pirq.Trigger
+	polarity pirq.Polarity
+}
+
+// newIRQController builds the controller over the IO-APICs rt has
+// registered; madt (when ok) gives the ISA IRQs' modes. Context: main,
+// after readMADT.
+func newIRQController(m boot.MADT, ok bool) *irqController {
+	c := &irqController{nGSIs: rt.NrGSIs(), msiVec: map[pirq.IRQ]uint8{}}
+	c.gsis = make([]gsiPin, c.nGSIs)
+	if ok {
+		for irq := uint8(0); irq < 16; irq++ {
+			gsi, pol, trig := m.ISAGSI(irq)
+			if gsi < 16 {
+				c.isa[gsi] = isaMode{set: true, trigger: pirq.Edge, polarity: pirq.ActiveHigh}
+				if trig == boot.MPSLevel {
+					c.isa[gsi].trigger = pirq.Level
+				}
+				if pol == boot.MPSActiveLow {
+					c.isa[gsi].polarity = pirq.ActiveLow
+				}
+			}
+		}
+	}
+	return c
+}
+
+// run hands every device interrupt to m (Xen's do_IRQ's guest part),
+// forever. Context: its own goroutine, started once the machine exists.
+func (c *irqController) run(m *pirq.Machine) {
+	for {
+		set := rt.WaitDeviceIRQs()
+		for set != 0 {
+			n := bits.TrailingZeros64(set)
+			set &^= 1 << n
+			c.mu.Lock()
+			owner := c.vecIRQ[n]
+			c.mu.Unlock()
+			if owner > 1 { // IRQ 0 is never a guest's
+				m.Interrupt(owner - 1)
+			}
+		}
+	}
+}
+
+// defaultMode is the mode of a pin nobody set up: the MADT's for an ISA
+// IRQ's GSI, else PCI's (level, active low), as Xen's IO-APIC setup has
+// it.
+func (c *irqController) defaultMode(gsi int) (pirq.Trigger, pirq.Polarity) {
+	if gsi < 16 {
+		if m := c.isa[gsi]; m.set {
+			return m.trigger, m.polarity
+		}
+		return pirq.Edge, pirq.ActiveHigh
+	}
+	return pirq.Level, pirq.ActiveLow
+}
+
+// allocVec reserves a free device vector for irq; 0 when none is left.
+// Caller holds mu.
+func (c *irqController) allocVec(irq pirq.IRQ) uint8 {
+	for n, owner := range c.vecIRQ {
+		if owner == 0 {
+			c.vecIRQ[n] = irq + 1
+			return uint8(hw.DeviceVecBase + n)
+		}
+	}
+	return 0
+}
+
+// route gives gsi's pin a vector (if it has none) and programs it with
+// mode t/p, masked. Caller holds mu.
+func (c *irqController) route(gsi int, t pirq.Trigger, p pirq.Polarity) abi.Errno {
+	g := &c.gsis[gsi]
+	fresh := g.vec == 0
+	if fresh {
+		if g.vec = c.allocVec(pirq.IRQ(gsi)); g.vec == 0 {
+			return abi.ENOSPC
+		}
+	}
+	if err := rt.RouteGSI(uint32(gsi), g.vec, p == pirq.ActiveLow, t == pirq.Level); err != nil {
+		if fresh {
+			c.vecIRQ[g.vec-hw.DeviceVecBase] = 0
+			g.vec = 0
+		}
+		if errors.Is(err, syscall.EBUSY) {
+			return abi.EBUSY // the console's line
+		}
+		return abi.EINVAL
+	}
+	g.trigger, g.polarity, g.unmasked = t, p, false
+	return 0
+}
+
+func (c *irqController) NrGSIs() int { return c.nGSIs }
+
+// SetupGSI is PHYSDEVOP_setup_gsi's work (Xen's mp_register_gsi): a pin
+// set up again with its mode is left as it is; with another mode while a
+// guest has it unmasked it is -EEXIST.
+func (c *irqController) SetupGSI(gsi int, t pirq.Trigger, p pirq.Polarity) abi.Errno {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gsi < 0 || gsi >= c.nGSIs {
+		return abi.EINVAL
+	}
+	g := &c.gsis[gsi]
+	if g.vec != 0 {
+		if g.trigger == t && g.polarity == p {
+			return 0
+		}
+		if g.unmasked {
+			return abi.EEXIST
+		}
+	}
+	return c.route(gsi, t, p)
+}
+
+func (c *irqController) GSITrigger(gsi int) pirq.Trigger {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gsi < 0 || gsi >= c.nGSIs {
+		return pirq.Edge
+	}
+	if g := c.gsis[gsi]; g.vec != 0 {
+		return g.trigger
+	}
+	t, _ := c.defaultMode(gsi)
+	return t
+}
+
+func (c *irqController) AllocVector(irq pirq.IRQ) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := c.allocVec(irq)
+	if v == 0 {
+		return false
+	}
+	if _, err := rt.RouteMSI(v); err != nil {
+		c.vecIRQ[v-hw.DeviceVecBase] = 0
+		return false
+	}
+	c.msiVec[irq] = v
+	return true
+}
+
+func (c *irqController) FreeVector(irq pirq.IRQ) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.msiVec[irq]; ok {
+		rt.FreeVector(v)
+		c.vecIRQ[v-hw.DeviceVecBase] = 0
+		delete(c.msiVec, irq)
+	}
+}
+
+// EnableMSI: gohv does not program PCI configuration space yet, so it
+// composes no MSI message and reports the capability absent (-ENODEV);
+// Linux then falls back to the device's INTx pin (a GSI).
+func (c *irqController) EnableMSI(pirq.IRQ, pirq.MSI) (bool, abi.Errno) {
+	return false, abi.ENODEV
+}
+
+func (c *irqController) DisableMSI(pirq.IRQ) {}
+
+// vecOf is irq's vector, routing an unset GSI's pin with its default
+// mode; 0 when it has none. Caller holds mu.
+func (c *irqController) vecOf(irq pirq.IRQ) uint8 {
+	if int(irq) < c.nGSIs && irq >= 0 {
+		g := &c.gsis[irq]
+		if g.vec == 0 {
+			t, p := c.defaultMode(int(irq))
+			if c.route(int(irq), t, p) != 0 {
+				return 0
+			}
+		}
+		return g.vec
+	}
+	return c.msiVec[irq]
+}
+
+func (c *irqController) Mask(irq pirq.IRQ) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if int(irq) < c.nGSIs && irq >= 0 {
+		c.gsis[irq].unmasked = false
+		if v := c.gsis[irq].vec; v != 0 {
+			rt.MaskVector(v, true)
+		}
+	}
+}
+
+func (c *irqController) Unmask(irq pirq.IRQ) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v := c.vecOf(irq); v != 0 && int(irq) < c.nGSIs {
+		c.gsis[irq].unmasked = true
+		rt.MaskVector(v, false)
+	}
+}
+
+// EOI: rt sends every device vector's local APIC EOI when it arrives
+// (no IRQ here is AckEOI: EnableMSI enables none), so none is held back.
+func (c *irqController) EOI(pirq.IRQ) {}
+
+func (c *irqController) IOAPICRead(physbase uint64, reg uint32) (uint32, abi.Errno) {
+	v, err := rt.IOAPICRead(physbase, reg)
+	if err != nil {
+		return 0, abi.EINVAL
+	}
+	return v, 0
+}
+
+func (c *irqController) IOAPICWrite(physbase uint64, reg, val uint32) abi.Errno {
+	switch err := rt.IOAPICWrite(physbase, reg, val); {
+	case err == nil:
+		return 0
+	case errors.Is(err, syscall.EPERM):
+		return abi.EPERM
+	default:
+		return abi.EINVAL
+	}
+}
+
+var _ pirq.Controller = (*irqController)(nil)
