@@ -57,3 +57,20 @@ func TestKlogLine(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchLoops runs the bench task's loops on the build host: fork and
+// exec of a program that exits 0 and of one that fails, and getppid.
+func TestBenchLoops(t *testing.T) {
+	if us, err := timeForkExec("/bin/true", 20); err != nil || us <= 0 {
+		t.Errorf("timeForkExec(/bin/true) = %v us, %v", us, err)
+	}
+	if _, err := timeForkExec("/bin/false", 1); err == nil {
+		t.Error("timeForkExec(/bin/false): no error for exit status 1")
+	}
+	if _, err := timeForkExec("/nonexistent", 1); err == nil {
+		t.Error("timeForkExec(/nonexistent): no error for a failed exec")
+	}
+	if ns := timeGetppid(1000); ns <= 0 {
+		t.Errorf("timeGetppid = %v ns", ns)
+	}
+}
