@@ -238,7 +238,7 @@ func dom0BenchOne(b *testing.B, hv dom0Hypervisor, kernel, initramfs string, r *
 
 // BenchmarkDom0Userspace: dom0init's bench task under each hypervisor of
 // dom0Hypervisors (the runs of dom0BenchRuns): 1,000,000 getppid calls
-// and 1,000 fork+exec+exit of /bbin/true, medians of the per-run means,
+// and 1,000 fork+exec+exit of a 129-byte static program, medians of the per-run means,
 // with the gohv/Xen and gohv/plain ratios.
 func BenchmarkDom0Userspace(b *testing.B) {
 	runs := dom0BenchRuns(b)

@@ -34,7 +34,8 @@
 // and /poweroff, which powers off after answering. bench: time
 // 1,000,000 getppid calls (on a PV dom0 each is a syscall bounced through
 // the hypervisor and an iret hypercall back) and 1,000 fork+exec+exit of
-// /bbin/true (each a new address space whose page tables are pinned and
+// /tmp/exit0, a 129-byte static program it writes that exits at once (each
+// fork and exec a new address space whose page tables are pinned and
 // unpinned), then, on Xen, ask the hypervisor for its memory figures, and
 // power off:
 //

@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -69,6 +71,13 @@ func TestBenchLoops(t *testing.T) {
 	}
 	if _, err := timeForkExec("/nonexistent", 1); err == nil {
 		t.Error("timeForkExec(/nonexistent): no error for a failed exec")
+	}
+	exit0 := filepath.Join(t.TempDir(), "exit0")
+	if err := os.WriteFile(exit0, exitProgram(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if us, err := timeForkExec(exit0, 20); err != nil || us <= 0 {
+		t.Errorf("timeForkExec(exitProgram) = %v us, %v", us, err)
 	}
 	if ns := timeGetppid(1000); ns <= 0 {
 		t.Errorf("timeGetppid = %v ns", ns)
