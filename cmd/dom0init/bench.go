@@ -23,20 +23,20 @@ const (
 
 // bench runs the bench task (see the package comment). It prints a FAIL
 // line for what it cannot measure and goes on.
-func bench() {
+func bench(params []string) {
 	ns := timeGetppid(getppidCalls)
 	line := fmt.Sprintf("bench: getppid %.1f ns/op", ns)
 	if mhz, err := cpuMHz(); err == nil {
 		line += fmt.Sprintf(" (%.0f cycles/op at %.0f MHz)", ns*mhz/1000, mhz)
 	}
 	say("%s", line)
-	exit0 := "/tmp/exit0"
+	exit0, how := "/tmp/exit0", param(params, "gohv.fork", "vfork")
 	if err := os.WriteFile(exit0, exitProgram(), 0o755); err != nil {
 		fail("bench write "+exit0, err)
-	} else if us, err := timeForkExec(exit0, forkExecs); err != nil {
+	} else if us, err := timeForkExec(exit0, forkExecs, how == "fork"); err != nil {
 		fail("bench fork+exec+exit", err)
 	} else {
-		say("bench: fork+exec+exit %.1f us/op", us)
+		say("bench: fork+exec+exit %.1f us/op (%s)", us, map[bool]string{false: "vfork", true: "fork"}[how == "fork"])
 	}
 	if _, err := os.Stat("/proc/xen/privcmd"); err != nil {
 		return // no Xen, or xenfs not mounted
@@ -76,13 +76,12 @@ func cpuMHz() (float64, error) {
 }
 
 // timeForkExec returns the mean time, in microseconds, of n rounds of
-// fork (a full copy of this process's address space, not vfork), execve
-// of path in the child, and wait4 for its exit.
-//
-// The child runs only raw system calls on what the parent built before
-// the fork: after fork only the forking thread exists in it, and the Go
-// runtime must not run there.
-func timeForkExec(path string, n int) (float64, error) {
+// fork, execve of path in the child, and wait4 for its exit. full: a
+// fork that copies this process's address space (forkExec); otherwise
+// Go's own clone(CLONE_VM|CLONE_VFORK), which shares it until the exec.
+// Either way the exec builds a new address space and the exit tears it
+// down.
+func timeForkExec(path string, n int, full bool) (float64, error) {
 	argv0, err := unix.BytePtrFromString(path)
 	if err != nil {
 		return 0, err
@@ -91,7 +90,12 @@ func timeForkExec(path string, n int) (float64, error) {
 	envp := []*byte{nil}
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
-		pid, err := forkExec(argv0, &argv[0], &envp[0])
+		var pid int
+		if full {
+			pid, err = forkExec(argv0, &argv[0], &envp[0])
+		} else {
+			pid, err = syscall.ForkExec(path, []string{path}, &syscall.ProcAttr{})
+		}
 		if err != nil {
 			return 0, fmt.Errorf("fork: %w", err)
 		}

@@ -7,7 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// forkExec forks; the child execs argv0 with argv and envp (NULL-ended
+// forkExec forks (a full copy of the address space, not vfork); the
+// child runs only raw system calls on what the parent built before the
+// fork, as after fork only the forking thread exists in it and the Go
+// runtime must not run there. The child execs argv0 with argv and envp (NULL-ended
 // arrays) or exits with status 127. It returns the child's PID.
 func forkExec(argv0 *byte, argv, envp **byte) (int, error) {
 	pid, _, errno := unix.RawSyscall(unix.SYS_FORK, 0, 0, 0)
