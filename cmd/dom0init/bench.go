@@ -23,28 +23,20 @@ const (
 
 // bench runs the bench task (see the package comment). It prints a FAIL
 // line for what it cannot measure and goes on.
-func bench(params []string) {
+func bench() {
 	ns := timeGetppid(getppidCalls)
 	line := fmt.Sprintf("bench: getppid %.1f ns/op", ns)
 	if mhz, err := cpuMHz(); err == nil {
 		line += fmt.Sprintf(" (%.0f cycles/op at %.0f MHz)", ns*mhz/1000, mhz)
 	}
 	say("%s", line)
-	exit0, how := "/tmp/exit0", param(params, "gohv.fork", "vfork")
+	exit0 := "/tmp/exit0"
 	if err := os.WriteFile(exit0, exitProgram(), 0o755); err != nil {
 		fail("bench write "+exit0, err)
-	} else if us, err := timeForkExec(exit0, forkExecs, how == "fork"); err != nil {
+	} else if us, err := timeForkExec(exit0, forkExecs); err != nil {
 		fail("bench fork+exec+exit", err)
 	} else {
-		say("bench: fork+exec+exit %.1f us/op (%s)", us, map[bool]string{false: "vfork", true: "fork"}[how == "fork"])
-	}
-	if _, err := os.Stat("/proc/xen/privcmd"); err != nil {
-		return // no Xen, or xenfs not mounted
-	}
-	if total, free, dom0, err := xenMemory(); err != nil {
-		say("bench: memory: not available: %v", err)
-	} else {
-		say("bench: memory: total %d KiB, free %d KiB, dom0 %d KiB", total*4, free*4, dom0*4)
+		say("bench: fork+exec+exit %.1f us/op (vfork)", us)
 	}
 }
 
@@ -76,26 +68,14 @@ func cpuMHz() (float64, error) {
 }
 
 // timeForkExec returns the mean time, in microseconds, of n rounds of
-// fork, execve of path in the child, and wait4 for its exit. full: a
-// fork that copies this process's address space (forkExec); otherwise
-// Go's own clone(CLONE_VM|CLONE_VFORK), which shares it until the exec.
-// Either way the exec builds a new address space and the exit tears it
+// Go's fork (clone(CLONE_VM|CLONE_VFORK), which shares this process's
+// address space until the exec), execve of path in the child, and wait4
+// for its exit: the exec builds a new address space and the exit tears it
 // down.
-func timeForkExec(path string, n int, full bool) (float64, error) {
-	argv0, err := unix.BytePtrFromString(path)
-	if err != nil {
-		return 0, err
-	}
-	argv := []*byte{argv0, nil}
-	envp := []*byte{nil}
+func timeForkExec(path string, n int) (float64, error) {
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
-		var pid int
-		if full {
-			pid, err = forkExec(argv0, &argv[0], &envp[0])
-		} else {
-			pid, err = syscall.ForkExec(path, []string{path}, &syscall.ProcAttr{})
-		}
+		pid, err := syscall.ForkExec(path, []string{path}, &syscall.ProcAttr{})
 		if err != nil {
 			return 0, fmt.Errorf("fork: %w", err)
 		}

@@ -67,19 +67,17 @@ func TestBenchLoops(t *testing.T) {
 	if err := os.WriteFile(exit0, exitProgram(), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, full := range []bool{false, true} {
-		if us, err := timeForkExec("/bin/true", 20, full); err != nil || us <= 0 {
-			t.Errorf("timeForkExec(/bin/true, full %v) = %v us, %v", full, us, err)
-		}
-		if _, err := timeForkExec("/bin/false", 1, full); err == nil {
-			t.Errorf("timeForkExec(/bin/false, full %v): no error for exit status 1", full)
-		}
-		if _, err := timeForkExec("/nonexistent", 1, full); err == nil {
-			t.Errorf("timeForkExec(/nonexistent, full %v): no error for a failed exec", full)
-		}
-		if us, err := timeForkExec(exit0, 20, full); err != nil || us <= 0 {
-			t.Errorf("timeForkExec(exitProgram, full %v) = %v us, %v", full, us, err)
-		}
+	if us, err := timeForkExec("/bin/true", 20); err != nil || us <= 0 {
+		t.Errorf("timeForkExec(/bin/true) = %v us, %v", us, err)
+	}
+	if _, err := timeForkExec("/bin/false", 1); err == nil {
+		t.Error("timeForkExec(/bin/false): no error for exit status 1")
+	}
+	if _, err := timeForkExec("/nonexistent", 1); err == nil {
+		t.Error("timeForkExec(/nonexistent): no error for a failed exec")
+	}
+	if us, err := timeForkExec(exit0, 20); err != nil || us <= 0 {
+		t.Errorf("timeForkExec(exitProgram) = %v us, %v", us, err)
 	}
 	if ns := timeGetppid(1000); ns <= 0 {
 		t.Errorf("timeGetppid = %v ns", ns)
