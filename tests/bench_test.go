@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +21,13 @@ import (
 // harness. They report medians of interleaved runs and the gohv/Xen
 // ratio; they are run by `make bench`, never as timed tests.
 
-const benchRuns = 5
+// benchRuns is 5; GOHV_BENCH_RUNS=n sets another count for a quick look.
+var benchRuns = func() int {
+	if n, err := strconv.Atoi(os.Getenv("GOHV_BENCH_RUNS")); err == nil && n > 0 {
+		return n
+	}
+	return 5
+}()
 
 // xenImage decompresses Debian's xen.gz (an ELF32 multiboot image QEMU's
 // -kernel loads) into dir.
@@ -103,4 +111,174 @@ func fileSize(b *testing.B, p string) int64 {
 		b.Fatal(err)
 	}
 	return st.Size()
+}
+
+func medianF(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// benchRatio reports and prints ms[num]/ms[den] when both are there.
+func benchRatio(b *testing.B, ms map[string]float64, num, den, unit string) {
+	n, ok1 := ms[num]
+	d, ok2 := ms[den]
+	if !ok1 || !ok2 || d == 0 {
+		return
+	}
+	b.ReportMetric(n/d, unit)
+	fmt.Printf("%s: %.2f\n", unit, n/d)
+}
+
+// dom0BenchRun is what the bench task's runs under one hypervisor gave.
+type dom0BenchRun struct {
+	hv        string
+	initAt    []time.Duration // QEMU start to dom0init's first line
+	handoffAt []time.Duration // QEMU start to "(XEN) *** Serial input to DOM0" (xen and gohv)
+	ownMs     []float64       // gohv's "gohv time: N ms since the TSC was calibrated"
+	getppidNs []float64       // dom0init's getppid ns/op
+	forkUs    []float64       // dom0init's fork+exec+exit us/op
+	// keptKiB: memory the hypervisor keeps for itself while dom0 runs, one
+	// figure per run (see BenchmarkDom0Memory); inUseKiB: gohv's image and
+	// heap in use.
+	keptKiB, inUseKiB []float64
+}
+
+// dom0BenchResult holds the runs once made (see dom0BenchRuns).
+var dom0BenchResult []dom0BenchRun
+
+var (
+	benchGetppidRe = regexp.MustCompile(`(?m)^dom0init: bench: getppid ([0-9.]+) ns/op`)
+	benchForkRe    = regexp.MustCompile(`(?m)^dom0init: bench: fork\+exec\+exit ([0-9.]+) us/op`)
+	benchGohvMemRe = regexp.MustCompile(`(?m)^\(XEN\) gohv memory: image (\d+) KiB, heap (\d+) KiB in use \(peak \d+ KiB\) of (\d+) MiB reserved`)
+	benchGohvTime  = regexp.MustCompile(`(?m)^\(XEN\) gohv time: (\d+) ms since the TSC was calibrated`)
+)
+
+// dom0BenchRuns boots, benchRuns times in turn, each hypervisor of
+// dom0Hypervisors with dom0init's bench task (gohv.task=bench) and parses
+// the serial log; the Dom0 benchmarks share these runs, made by the
+// first of them that runs (benchmarks run one at a time).
+func dom0BenchRuns(b *testing.B) []dom0BenchRun {
+	b.Helper()
+	if dom0BenchResult != nil {
+		return dom0BenchResult
+	}
+	kernel, initramfs := dom0Inputs(b)
+	runs := make([]dom0BenchRun, len(dom0Hypervisors))
+	for i := 0; i < benchRuns; i++ {
+		for j, hv := range dom0Hypervisors {
+			r := &runs[j]
+			r.hv = hv.name
+			if err := dom0BenchOne(b, hv, kernel, initramfs, r); err != nil {
+				b.Fatalf("%s, run %d: %v", hv.name, i+1, err)
+			}
+		}
+	}
+	dom0BenchResult = runs
+	return runs
+}
+
+// dom0BenchOne boots hv once with the bench task and appends its figures
+// to r.
+func dom0BenchOne(b *testing.B, hv dom0Hypervisor, kernel, initramfs string, r *dom0BenchRun) error {
+	vm := startDom0(b, hv.qemu(b, kernel, initramfs, "console="+hv.console+" gohv.task=bench"))
+	if hv.xen || hv.gohv {
+		if _, at, ok := vm.await(`\(XEN\) \*\*\* Serial input to DOM0 .*`, 6*time.Minute); ok {
+			r.handoffAt = append(r.handoffAt, at)
+		} else {
+			serial, _ := vm.stop(0)
+			return fmt.Errorf("no \"Serial input to DOM0\" line\n--- serial ---\n%s", serial)
+		}
+	}
+	_, at, ok := vm.await(`dom0init: /init reached: .*`, 6*time.Minute)
+	if !ok {
+		serial, _ := vm.stop(0)
+		return fmt.Errorf("dom0 never reached /init\n--- serial ---\n%s", serial)
+	}
+	r.initAt = append(r.initAt, at)
+	_, _, ok = vm.await(hv.poweroffEnd, 15*time.Minute)
+	serial, _ := vm.stop(time.Minute)
+	if !ok {
+		return fmt.Errorf("no power-off line\n--- serial ---\n%s", serial)
+	}
+	if strings.Contains(serial, "dom0init: FAIL") {
+		return fmt.Errorf("dom0init reports a failure\n--- serial ---\n%s", serial)
+	}
+	num := func(re *regexp.Regexp, n int) []float64 {
+		m := re.FindStringSubmatch(serial)
+		if m == nil {
+			return nil
+		}
+		v := make([]float64, n)
+		for k := range v {
+			v[k], _ = strconv.ParseFloat(m[k+1], 64)
+		}
+		return v
+	}
+	g, f := num(benchGetppidRe, 1), num(benchForkRe, 1)
+	if g == nil || f == nil {
+		return fmt.Errorf("no bench lines\n--- serial ---\n%s", serial)
+	}
+	r.getppidNs = append(r.getppidNs, g[0])
+	r.forkUs = append(r.forkUs, f[0])
+	if hv.gohv {
+		m := num(benchGohvMemRe, 3)
+		t := num(benchGohvTime, 1)
+		if m == nil || t == nil {
+			return fmt.Errorf("no gohv memory or time line\n--- serial ---\n%s", serial)
+		}
+		r.keptKiB = append(r.keptKiB, m[0]+m[2]*1024)
+		r.inUseKiB = append(r.inUseKiB, m[0]+m[1])
+		r.ownMs = append(r.ownMs, t[0])
+	}
+	return nil
+}
+
+// BenchmarkDom0Userspace: dom0init's bench task under each hypervisor of
+// dom0Hypervisors (the runs of dom0BenchRuns): 1,000,000 getppid calls
+// and 1,000 vfork+exec+exit of a 129-byte static program (a full fork of
+// dom0init oopses gohv's dom0 in copy_page_range), medians of the per-run means,
+// with the gohv/Xen and gohv/plain ratios.
+func BenchmarkDom0Userspace(b *testing.B) {
+	runs := dom0BenchRuns(b)
+	v := map[string]float64{}
+	for _, r := range runs {
+		g, f := medianF(r.getppidNs), medianF(r.forkUs)
+		v[r.hv+"-getppid"], v[r.hv+"-fork"] = g, f
+		b.ReportMetric(g, r.hv+"-getppid-ns/op")
+		b.ReportMetric(f, r.hv+"-fork+exec+exit-us/op")
+		fmt.Printf("dom0 userspace, %s: getppid %.1f ns/op (runs %v), fork+exec+exit %.1f us/op (runs %v)\n",
+			r.hv, g, r.getppidNs, f, r.forkUs)
+	}
+	benchRatio(b, v, "gohv-getppid", "xen-getppid", "getppid-gohv/xen")
+	benchRatio(b, v, "gohv-getppid", "none-getppid", "getppid-gohv/none")
+	benchRatio(b, v, "gohv-fork", "xen-fork", "fork-gohv/xen")
+	benchRatio(b, v, "gohv-fork", "none-fork", "fork-gohv/none")
+}
+
+// BenchmarkDom0Memory: memory gohv keeps for itself while dom0 runs
+// (1 GiB machine, dom0_mem=512M), from the runs of dom0BenchRuns: its
+// image and the whole heap reservation (its ready line, "gohv memory:
+// image I KiB, heap ... of R MiB reserved": I + R MiB), frames no domain
+// can get; also reported, image plus heap in use. Xen's figure (total -
+// free - dom0's pages, from XEN_SYSCTL_physinfo and
+// XENMEM_current_reservation) needs a privcmd hypercall with a pointer,
+// that is unsafe, which only the metal packages may use; it is not taken
+// here.
+func BenchmarkDom0Memory(b *testing.B) {
+	runs := dom0BenchRuns(b)
+	v := map[string]float64{}
+	for _, r := range runs {
+		if len(r.keptKiB) == 0 {
+			continue
+		}
+		k := medianF(r.keptKiB)
+		v[r.hv] = k
+		b.ReportMetric(k, r.hv+"-kept-KiB")
+		fmt.Printf("memory %s keeps for itself while dom0 runs: median %.0f KiB, runs %v\n", r.hv, k, r.keptKiB)
+		if len(r.inUseKiB) > 0 {
+			b.ReportMetric(medianF(r.inUseKiB), r.hv+"-in-use-KiB")
+			fmt.Printf("  %s image and heap in use: median %.0f KiB\n", r.hv, medianF(r.inUseKiB))
+		}
+	}
 }

@@ -583,21 +583,33 @@ func randHex(t *testing.T, n int) string {
 }
 
 // BenchmarkDom0Init: QEMU start to dom0init's first line, the same kernel
-// and initramfs under each hypervisor of dom0Hypervisors (plain Linux and
-// Xen 4.17's dom0, task poweroff), medians of benchRuns interleaved runs.
+// and initramfs under each hypervisor of dom0Hypervisors (plain Linux, Xen
+// 4.17's dom0 and gohv's), medians of benchRuns interleaved runs (shared
+// with BenchmarkDom0Userspace and BenchmarkDom0Memory: see dom0BenchRuns),
+// with the gohv/Xen and gohv/plain ratios; and each hypervisor's own part,
+// QEMU start to its line "(XEN) *** Serial input to DOM0 ...", which Xen
+// (console_endboot) and gohv print once dom0's kernel is unpacked and
+// built, just before dom0's first instruction.
 func BenchmarkDom0Init(b *testing.B) {
-	kernel, initramfs := dom0Inputs(b)
-	times := make([][]time.Duration, len(dom0Hypervisors))
-	for i := 0; i < benchRuns; i++ {
-		for j, hv := range dom0Hypervisors {
-			vm := dom0Boot(b, hv, kernel, initramfs, "gohv.task=poweroff")
-			times[j] = append(times[j], vm.initAt)
-			dom0End(b, hv, vm, "poweroff", true)
+	runs := dom0BenchRuns(b)
+	var ms = map[string]float64{}
+	for _, r := range runs {
+		m := median(r.initAt)
+		ms[r.hv] = float64(m) / float64(time.Millisecond)
+		b.ReportMetric(ms[r.hv], r.hv+"-ms-to-init")
+		fmt.Printf("QEMU start to dom0 /init, %s: median of %d %v, runs %v\n", r.hv, len(r.initAt), m, r.initAt)
+		if len(r.handoffAt) > 0 {
+			h := median(r.handoffAt)
+			ms[r.hv+"-own"] = float64(h) / float64(time.Millisecond)
+			b.ReportMetric(ms[r.hv+"-own"], r.hv+"-ms-to-dom0")
+			fmt.Printf("QEMU start to %s's last line before dom0 runs: median %v, runs %v\n", r.hv, h, r.handoffAt)
+		}
+		if len(r.ownMs) > 0 {
+			b.ReportMetric(medianF(r.ownMs), r.hv+"-own-ms")
+			fmt.Printf("gohv's own count (gohv time: since kmain's TSC calibration): median %.0f ms, runs %v\n", medianF(r.ownMs), r.ownMs)
 		}
 	}
-	for j, hv := range dom0Hypervisors {
-		m := median(times[j])
-		b.ReportMetric(float64(m.Milliseconds()), hv.name+"-ms-to-init")
-		fmt.Printf("QEMU start to dom0 /init, %s: median of %d %v, runs %v\n", hv.name, benchRuns, m, times[j])
-	}
+	benchRatio(b, ms, "gohv", "xen", "init-gohv/xen")
+	benchRatio(b, ms, "gohv", "none", "init-gohv/none")
+	benchRatio(b, ms, "gohv-own", "xen-own", "own-gohv/xen")
 }

@@ -18,7 +18,7 @@
 //
 // Command-line parameters (Linux leaves dotted ones to /proc/cmdline):
 //
-//	gohv.task=shell|poweroff|reboot|disk|net   default shell
+//	gohv.task=shell|poweroff|reboot|disk|net|bench   default shell
 //	gohv.then=poweroff|reboot   how the disk task ends (default poweroff)
 //	gohv.disk=vda|sda|...       the disk task's device (default: the first of vda, sda)
 //	gohv.port=N                 the net task's HTTP port (default 8080)
@@ -31,7 +31,17 @@
 // first line), sync, unmount, then gohv.then. net: bring eth0 up as
 // 10.0.2.15/24 (QEMU's user network) with u-root's ip, serve /blob (the
 // SHA-256 of seed||i as 8 big-endian bytes, for i = 0, 1, ..., cut to size)
-// and /poweroff, which powers off after answering.
+// and /poweroff, which powers off after answering. bench: time
+// 1,000,000 getppid calls (on a PV dom0 each is a syscall bounced through
+// the hypervisor and an iret hypercall back) and 1,000 fork+exec+exit of
+// /tmp/exit0, a 129-byte static program it writes that exits at once (each
+// fork and exec a new address space whose page tables are pinned and
+// unpinned; Go's vfork-style clone, as a full fork of dom0init oopses
+// gohv's dom0 in copy_page_range), then, on Xen, ask the hypervisor for its memory figures, and
+// power off:
+//
+//	dom0init: bench: getppid <ns> ns/op[ (<cycles> cycles/op at <MHz> MHz)]
+//	dom0init: bench: fork+exec+exit <us> us/op (vfork)
 //
 // PID 1 must not exit (Linux panics): a failed step prints
 // "dom0init: FAIL <what>: <error>" and the task goes on to its end
@@ -105,6 +115,9 @@ func main() {
 		if err := serve(params); err != nil {
 			fail("net", err)
 		}
+		end("poweroff")
+	case "bench":
+		bench()
 		end("poweroff")
 	default:
 		fail("task", fmt.Errorf("unknown task %q", task))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -55,5 +57,29 @@ func TestKlogLine(t *testing.T) {
 		if got != want {
 			t.Errorf("%q: %q, want %q", line, got, want)
 		}
+	}
+}
+
+// TestBenchLoops runs the bench task's loops on the build host: fork and
+// exec of a program that exits 0 and of one that fails, and getppid.
+func TestBenchLoops(t *testing.T) {
+	exit0 := filepath.Join(t.TempDir(), "exit0")
+	if err := os.WriteFile(exit0, exitProgram(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if us, err := timeForkExec("/bin/true", 20); err != nil || us <= 0 {
+		t.Errorf("timeForkExec(/bin/true) = %v us, %v", us, err)
+	}
+	if _, err := timeForkExec("/bin/false", 1); err == nil {
+		t.Error("timeForkExec(/bin/false): no error for exit status 1")
+	}
+	if _, err := timeForkExec("/nonexistent", 1); err == nil {
+		t.Error("timeForkExec(/nonexistent): no error for a failed exec")
+	}
+	if us, err := timeForkExec(exit0, 20); err != nil || us <= 0 {
+		t.Errorf("timeForkExec(exitProgram) = %v us, %v", us, err)
+	}
+	if ns := timeGetppid(1000); ns <= 0 {
+		t.Errorf("timeGetppid = %v ns", ns)
 	}
 }
