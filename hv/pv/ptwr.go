@@ -45,15 +45,34 @@ const (
 )
 
 // sizedReg returns the 64-bit register behind reg and the operand size
-// (8 or 4 bytes) the name gives it; nil for anything else.
+// (8, 4, 2 or 1 bytes) the name gives it; nil for anything else, and for
+// AH, CH, DH and BH, which name bits 8-15 (no PTE update uses them).
 func sizedReg(r *arch.Regs, reg x86asm.Reg) (*uint64, int) {
-	if p := gpr(r, reg); p != nil {
-		return p, 8
-	}
-	if reg >= x86asm.EAX && reg <= x86asm.R15L {
+	switch {
+	case gpr(r, reg) != nil:
+		return gpr(r, reg), 8
+	case reg >= x86asm.EAX && reg <= x86asm.R15L:
 		return gpr(r, reg-x86asm.EAX+x86asm.RAX), 4
+	case reg >= x86asm.AX && reg <= x86asm.R15W:
+		return gpr(r, reg-x86asm.AX+x86asm.RAX), 2
+	case reg >= x86asm.AL && reg <= x86asm.BL:
+		return gpr(r, reg-x86asm.AL+x86asm.RAX), 1
+	case reg >= x86asm.SPB && reg <= x86asm.R15B:
+		return gpr(r, reg-x86asm.SPB+x86asm.RSP), 1
 	}
 	return nil, 0
+}
+
+// setSized stores val, an operand of size bytes, into the register p as
+// the CPU does: a 4-byte result zero-extends, 1- and 2-byte ones leave the
+// register's other bits as they were.
+func setSized(p *uint64, val uint64, size int) {
+	if size >= 4 {
+		*p = val
+		return
+	}
+	mask := uint64(1)<<(8*size) - 1
+	*p = *p&^mask | val&mask
 }
 
 // PageTableWrite handles a write #PF (exit e) from guest kernel mode on a
@@ -83,18 +102,22 @@ func (v *VCPU) PageTableWrite(r *arch.Regs, e arch.Exit) (handled bool, err erro
 			return false, nil
 		}
 	}
-	if mem.Segment != 0 {
+	if mem.Segment == x86asm.FS || mem.Segment == x86asm.GS {
 		return false, nil // FS/GS-relative: not how a kernel names its page tables
 	}
+	// (A DS, ES, SS or CS override means nothing in 64-bit mode: Linux's
+	// clear_bit on a PTE is "ds and byte [r12], 0xfd".) Byte, word and
+	// dword writes change their part of the 8-byte entry, which is checked
+	// whole, as Xen's ptwr_emulated_update merges a partial write.
 	size := in.MemBytes
 	entry, off := ma&^7, ma&7
-	if size != 4 && size != 8 || off+uint64(size) > 8 {
+	if size != 1 && size != 2 && size != 4 && size != 8 || off+uint64(size) > 8 {
 		return false, nil
 	}
 	shift := uint(off * 8)
 	mask := ^uint64(0)
-	if size == 4 {
-		mask = 0xffffffff
+	if size < 8 {
+		mask = uint64(1)<<(8*size) - 1
 	}
 	src := func() (uint64, bool) {
 		switch a := in.Args[1].(type) {
@@ -131,7 +154,7 @@ func (v *VCPU) PageTableWrite(r *arch.Regs, e arch.Exit) (handled bool, err erro
 				return false, nil
 			}
 			val = *p & mask
-			after = func() { *p = cur }
+			after = func() { setSized(p, cur, size) }
 		case x86asm.CMPXCHG:
 			p, _ := sizedReg(r, in.Args[1].(x86asm.Reg))
 			if p == nil {
@@ -139,7 +162,7 @@ func (v *VCPU) PageTableWrite(r *arch.Regs, e arch.Exit) (handled bool, err erro
 			}
 			if cur != r.RAX&mask {
 				write = false
-				after = func() { r.RAX = cur; r.RFLAGS &^= flagZF }
+				after = func() { setSized(&r.RAX, cur, size); r.RFLAGS &^= flagZF }
 			} else {
 				val = *p & mask
 				after = func() { r.RFLAGS |= flagZF }

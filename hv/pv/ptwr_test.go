@@ -69,6 +69,14 @@ func TestPageTableWrite(t *testing.T) {
 			func(r *arch.Regs) bool { return r.RFLAGS&flagCF != 0 }, 0, false},
 		{"or after a racing A-bit update", []byte{0x48, 0x09, 0x37}, func(r *arch.Regs) { r.RSI = 0x40 }, pte | 0x20 | 0x40, nil, 2, false},
 		{"refused entry", []byte{0x48, 0x89, 0x37}, func(r *arch.Regs) { r.RSI = 0xbad007 }, pte, nil, 0, true},
+		// Linux's clear_bit(_PAGE_BIT_RW) in ptep_set_wrprotect (fork's
+		// copy_page_range): "ds and byte [rdi], 0xfd".
+		{"ds and byte imm (clear RW)", []byte{0x3e, 0x80, 0x27, 0xfd}, nil, pte &^ 2,
+			func(r *arch.Regs) bool { return r.RFLAGS&(flagZF|flagCF) == 0 }, 0, false},
+		{"or word r16", []byte{0x66, 0x09, 0x37}, func(r *arch.Regs) { r.RSI = 0xffff_0040 }, pte | 0x40, nil, 0, false},
+		{"xchg byte keeps the rest of the register", []byte{0x40, 0x86, 0x37}, func(r *arch.Regs) { r.RSI = 0xaaaa_bb05 },
+			pte&^0xff | 0x05, func(r *arch.Regs) bool { return r.RSI == 0xaaaa_bb07 }, 0, false},
+		{"fs-relative is not a page-table write", []byte{0x64, 0x48, 0x89, 0x37}, func(r *arch.Regs) { r.RSI = 0x999007 }, pte, nil, 0, true},
 	}
 	for _, c := range cases {
 		e := newEnv()
