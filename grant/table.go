@@ -345,6 +345,21 @@ func (ts *Tables) permitted(caller abi.DomID, target *Table) bool {
 	return ct != nil && ct.cfg.Control
 }
 
+// target is the table caller names as dom, for the ops that report in
+// grant status codes: GNTST_bad_domain when there is none,
+// GNTST_permission_denied when XSM_TARGET refuses it. Called with ts.mu
+// held.
+func (ts *Tables) target(caller, dom abi.DomID) (*Table, Status) {
+	t := ts.lookup(caller, dom)
+	if t == nil {
+		return nil, GNTST_bad_domain
+	}
+	if !ts.permitted(caller, t) {
+		return nil, GNTST_permission_denied
+	}
+	return t, GNTST_okay
+}
+
 // SetupTable is GNTTABOP_setup_table for one op: it grows dom's table to at
 // least nr frames and appends the MFNs of its first nr frames to dst (the
 // frame_list the hypercall layer writes back; for a PV caller these are
@@ -357,12 +372,9 @@ func (ts *Tables) permitted(caller abi.DomID, target *Table) bool {
 func (ts *Tables) SetupTable(caller, dom abi.DomID, nr uint32, dst []mm.MFN) ([]mm.MFN, Status) {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	t := ts.lookup(caller, dom)
-	if t == nil {
-		return dst, GNTST_bad_domain
-	}
-	if !ts.permitted(caller, t) {
-		return dst, GNTST_permission_denied
+	t, st := ts.target(caller, dom)
+	if st != GNTST_okay {
+		return dst, st
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -380,12 +392,9 @@ func (ts *Tables) SetupTable(caller, dom abi.DomID, nr uint32, dst []mm.MFN) ([]
 func (ts *Tables) QuerySize(caller, dom abi.DomID) (nrFrames, maxFrames uint32, st Status) {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	t := ts.lookup(caller, dom)
-	if t == nil {
-		return 0, 0, GNTST_bad_domain
-	}
-	if !ts.permitted(caller, t) {
-		return 0, 0, GNTST_permission_denied
+	t, st := ts.target(caller, dom)
+	if st != GNTST_okay {
+		return 0, 0, st
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -144,12 +144,9 @@ func (ts *Tables) setStatusV2(t *Table, ref Ref, act *activeEntry, ld abi.DomID,
 func (ts *Tables) GetStatusFrames(caller, dom abi.DomID, nr uint32, dst []mm.MFN) ([]mm.MFN, Status) {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	t := ts.lookup(caller, dom)
-	if t == nil {
-		return dst, GNTST_bad_domain
-	}
-	if !ts.permitted(caller, t) {
-		return dst, GNTST_permission_denied
+	t, st := ts.target(caller, dom)
+	if st != GNTST_okay {
+		return dst, st
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
