@@ -11,7 +11,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"io"
-	"os"
 	"os/exec"
 	"reflect"
 	"runtime"
@@ -33,12 +32,7 @@ import (
 // GOHV_REQUIRE), where it fails (internal/testenv).
 func realImage(t *testing.T, env string) []byte {
 	t.Helper()
-	path := testenv.NeedEnv(t, env, "`make test` sets it from scripts/fetch-*.sh")
-	img, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return testenv.ReadEnvFile(t, env, "`make test` sets it from scripts/fetch-*.sh")
 }
 
 // systemVmlinux extracts the ELF vmlinux from a bzImage as Linux's

@@ -8,7 +8,6 @@ package build
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
 	"github.com/gohv/gohv/internal/testenv"
@@ -22,12 +21,7 @@ import (
 // GOHV_REQUIRE), where it fails (internal/testenv).
 func realImage(t *testing.T, env string) []byte {
 	t.Helper()
-	path := testenv.NeedEnv(t, env, "`make test` sets it from scripts/fetch-*.sh")
-	img, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return testenv.ReadEnvFile(t, env, "`make test` sets it from scripts/fetch-*.sh")
 }
 
 // tablesFor counts the page tables of the levels whose one table maps

@@ -49,3 +49,15 @@ func NeedEnv(tb testing.TB, name, how string) string {
 	}
 	return v
 }
+
+// ReadEnvFile returns the contents of the file the environment variable
+// name names (NeedEnv's rule when it is unset); a file that cannot be read
+// fails the test.
+func ReadEnvFile(tb testing.TB, name, how string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(NeedEnv(tb, name, how))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

@@ -2,7 +2,6 @@ package xz
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
 	"github.com/gohv/gohv/internal/testenv"
@@ -13,11 +12,7 @@ import (
 // without it, internal/testenv decides (a skip under plain go test only).
 func vmlinuzPayload(tb testing.TB) []byte {
 	tb.Helper()
-	path := testenv.NeedEnv(tb, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
-	img, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	img := testenv.ReadEnvFile(tb, "GOHV_VMLINUZ", "`make test` sets it from scripts/fetch-kernel.sh")
 	for off := 0; ; off++ {
 		i := bytes.Index(img[off:], headerMagic)
 		if i < 0 {
