@@ -15,6 +15,7 @@
 //	dom0init: capabilities: control_d                  (Xen only)
 //	dom0init: dmesg: <Linux's xen:events and pirq lines> (Xen only)
 //	dom0init: task: <task>
+//	dom0init: msi: <chip>-<type> <action>: <count>   (disk and net tasks, after their I/O)
 //
 // Command-line parameters (Linux leaves dotted ones to /proc/cmdline):
 //
@@ -110,11 +111,13 @@ func main() {
 		if err := disk(param(params, "gohv.disk", "")); err != nil {
 			fail("disk", err)
 		}
+		msiIRQs()
 		end(param(params, "gohv.then", "poweroff"))
 	case "net":
 		if err := serve(params); err != nil {
 			fail("net", err)
 		}
+		msiIRQs()
 		end("poweroff")
 	case "bench":
 		bench()
@@ -236,6 +239,59 @@ func xen() {
 			say("dmesg: %s", m[1])
 		}
 	}
+}
+
+// msiIRQs prints each MSI and MSI-X interrupt of /proc/interrupts with
+// its count summed over the CPUs: on Xen's PV dom0 the chip is xen-pirq
+// and the type msi or msi-x (Linux's xen_bind_pirq_msi_to_irq names the
+// handler so), without Xen the chip is PCI-MSI.
+func msiIRQs() {
+	b, err := os.ReadFile("/proc/interrupts")
+	if err != nil {
+		fail("interrupts", err)
+		return
+	}
+	for _, l := range msiLines(string(b)) {
+		say("msi: %s", l)
+	}
+}
+
+// msiLines picks the MSI and MSI-X lines out of /proc/interrupts's text
+// (a header "CPU0 CPU1 ...", then "<irq>: <count per CPU> <chip> ...
+// <actions>") as "<chip>-<type> <actions>: <count>". Xen's PV IRQs print
+// as "xen-pirq -msi-x <actions>"; Linux's own as "PCI-MSI <hwirq>-edge
+// <actions>".
+func msiLines(text string) []string {
+	lines := strings.Split(text, "\n")
+	ncpu := len(strings.Fields(lines[0]))
+	var out []string
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 2+ncpu || !strings.HasSuffix(f[0], ":") {
+			continue
+		}
+		if _, err := strconv.Atoi(strings.TrimSuffix(f[0], ":")); err != nil {
+			continue // NMI, LOC and the other per-CPU counters
+		}
+		var n uint64
+		for _, c := range f[1 : 1+ncpu] {
+			v, _ := strconv.ParseUint(c, 10, 64)
+			n += v
+		}
+		rest := f[1+ncpu:]
+		var kind string
+		var actions []string
+		switch {
+		case rest[0] == "xen-pirq" && len(rest) > 1 && strings.HasPrefix(rest[1], "-msi"):
+			kind, actions = rest[0]+rest[1], rest[2:]
+		case strings.HasPrefix(rest[0], "PCI-MSI"):
+			kind, actions = rest[0], rest[min(2, len(rest)):]
+		default:
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s: %d", kind, strings.Join(actions, " "), n))
+	}
+	return out
 }
 
 // klogLine is a line of syslog(SYSLOG_ACTION_READ_ALL): "<level>[ time] text".

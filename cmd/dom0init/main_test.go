@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -57,6 +58,34 @@ func TestKlogLine(t *testing.T) {
 		if got != want {
 			t.Errorf("%q: %q, want %q", line, got, want)
 		}
+	}
+}
+
+func TestMSILines(t *testing.T) {
+	// Shapes of Linux 6.1's show_interrupts: on a Xen PV dom0 (chip
+	// xen-pirq, no hwirq, handler name "msi-x" or "msi") and on bare
+	// metal (PCI-MSI, hwirq, "-edge").
+	text := "           CPU0       CPU1       \n" +
+		"  1:          9          0  xen-pirq    -ioapic-edge  i8042\n" +
+		" 24:          0          0  xen-pirq    -msi-x     virtio0-config\n" +
+		" 25:        120          3  xen-pirq    -msi-x     virtio0-req.0\n" +
+		" 26:         40          0  xen-pirq    -msi       ahci[0000:00:1f.2]\n" +
+		" 27:       5000          0  xen-percpu    -virq      timer0\n" +
+		" 28:          7          0   PCI-MSI 512000-edge      virtio1-config\n" +
+		" 29:          1          0  xen-pirq    -msi-x\n" +
+		"NMI:          0          0   Non-maskable interrupts\n"
+	want := []string{
+		"xen-pirq-msi-x virtio0-config: 0",
+		"xen-pirq-msi-x virtio0-req.0: 123",
+		"xen-pirq-msi ahci[0000:00:1f.2]: 40",
+		"PCI-MSI virtio1-config: 7",
+		"xen-pirq-msi-x : 1",
+	}
+	if got := msiLines(text); !slices.Equal(got, want) {
+		t.Errorf("msiLines:\n%q\nwant\n%q", got, want)
+	}
+	if got := msiLines(""); len(got) != 0 {
+		t.Errorf("msiLines(\"\") = %q", got)
 	}
 }
 
