@@ -34,18 +34,20 @@
 // for each hypercall and sub-op is named on the console (enosys.go).
 //
 // Port I/O: each Domain has an ioport.Domain over the machine's one
-// ioport.Host (Config.Ports): the hardware domain reaches every port but
-// Config.DeniedPorts, PCI configuration space and the RTC through the
-// mediation Xen gives dom0; other domains reach no port. IOMem is an
+// ioport.Host (Config.Ports, with Config.PCI's configuration space): the
+// hardware domain reaches every port but Config.DeniedPorts, PCI
+// configuration space and the RTC through the mediation Xen gives dom0;
+// other domains reach no port. IOMem is an
 // mm.IOPolicy over frame ranges; Dom0IOMemDenied lists what Xen keeps
 // back from dom0's I/O memory.
 //
-// Pure: imports abi, arch, kernel, mm, evtchn, grant, pirq, ioport, sched, hypercall, hv/...,
+// Pure: imports abi, arch, kernel, mm, evtchn, grant, pirq, pci, ioport, sched, hypercall, hv/...,
 // internal/klog and the standard library; never the metal, never unsafe.
 // cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power
 // and console; Config.IRQ, the interrupt hardware guests' PIRQs go
-// through (a pirq.Controller), is nil until the metal drives the IO-APIC
-// and MSIs, and physdev_op answers as Xen does on a machine without them.
+// through (a pirq.Controller: the IO-APIC pins and the MSIs cmd/gohv
+// programs through Config.PCI); nil stands for a machine without them,
+// and physdev_op then answers as Xen does there.
 // platform_op's settime moves every domain's wall clock (physdev.go).
 //
 // Contexts: each vCPU runs on its own goroutine, which the Backend locks to

@@ -13,6 +13,7 @@ import (
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pci"
 	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
 )
@@ -81,6 +82,10 @@ type Config struct {
 	// hold none.
 	Ports       PortIO
 	DeniedPorts []ioport.Range
+	// PCI is configuration space, which the hardware domain's CONFIG_DATA
+	// accesses reach and IRQ's MSI programming shares (nil: one over
+	// Ports that reaches no device memory).
+	PCI *pci.Bus
 	// HostMemoryMap is the host's memory map from the boot information
 	// (any order; overlaps are clipped), for XENMEM_machine_memory_map.
 	HostMemoryMap []hypercall.E820Entry
@@ -135,7 +140,7 @@ func (m *Machine) ConsoleInput(p []byte) {
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{cfg: cfg, registry: evtchn.NewRegistry(), domains: map[abi.DomID]*Domain{}}
 	if cfg.Ports != nil {
-		m.ports = &ioport.Host{Metal: cfg.Ports}
+		m.ports = &ioport.Host{Metal: cfg.Ports, PCI: cfg.PCI}
 	}
 	m.grants = grant.NewTables(cfg.Mem, grant.FrameTableFrames{FT: cfg.Frames, Flush: machineFlusher{m}}, grantMapper{m})
 	m.irqs = pirq.NewMachine(pirq.Config{Controller: cfg.IRQ, Frames: cfg.Frames, Mem: cfg.Mem, Flush: machineFlusher{m}})

@@ -403,14 +403,14 @@ func TestDom0Userland(t *testing.T) {
 			if hv.runs("virtio-blk-poweroff") {
 				t.Run("virtio-blk-poweroff", func(t *testing.T) {
 					t.Parallel()
-					dom0Disk(t, hv, kernel, initramfs, "vda", "poweroff",
+					dom0Disk(t, hv, kernel, initramfs, "vda", "poweroff", "msi-x virtio\\d+-\\S+",
 						func(img string) []string { return []string{"-drive", "file=" + img + ",format=raw,if=virtio"} })
 				})
 			}
 			if hv.runs("ahci-reboot") {
 				t.Run("ahci-reboot", func(t *testing.T) {
 					t.Parallel()
-					dom0Disk(t, hv, kernel, initramfs, "sda", "reboot",
+					dom0Disk(t, hv, kernel, initramfs, "sda", "reboot", "msi ahci\\S*",
 						func(img string) []string {
 							return []string{"-machine", "q35", "-drive", "file=" + img + ",format=raw,if=none,id=d0",
 								"-device", "ide-hd,drive=d0,bus=ide.0"}
@@ -435,8 +435,12 @@ func TestDom0Userland(t *testing.T) {
 
 // dom0Disk: an ext4 image with hello.txt (a fresh token), made with
 // mkfs.ext4 -d; dom0 prints hello.txt, writes dom0.txt, syncs, unmounts and
-// powers off or reboots; debugfs reads dom0.txt back from the image.
-func dom0Disk(t *testing.T, hv dom0Hypervisor, kernel, initramfs, dev, then string, machine func(img string) []string) {
+// powers off or reboots; debugfs reads dom0.txt back from the image. The
+// disk's controller interrupts through MSI or MSI-X: msi is the type and
+// action of dom0init's "msi:" line (a regular expression, "msi-x
+// virtio0-req.0"), which must count interrupts, as a PIRQ on Xen and gohv
+// (chip xen-pirq), as Linux's own PCI-MSI without a hypervisor.
+func dom0Disk(t *testing.T, hv dom0Hypervisor, kernel, initramfs, dev, then, msi string, machine func(img string) []string) {
 	need(t, "mkfs.ext4", "debugfs")
 	dir := t.TempDir()
 	token := randHex(t, 16)
@@ -457,6 +461,16 @@ func dom0Disk(t *testing.T, hv dom0Hypervisor, kernel, initramfs, dev, then stri
 	result{serial: serial}.wantLines(t,
 		"dom0init: disk: /dev/"+dev+" hello.txt: "+token,
 		"dom0init: disk: wrote dom0.txt, synced, unmounted")
+	msiLine := `dom0init: msi: PCI-MSI ` + msi[strings.Index(msi, " ")+1:] + `: [1-9]\d*()`
+	if hv.xen || hv.gohv {
+		msiLine = `dom0init: msi: xen-pirq-` + msi + `: [1-9]\d*()`
+	}
+	result{serial: serial}.wantMatch(t, msiLine)
+	for _, l := range strings.Split(serial, "\n") {
+		if strings.HasPrefix(l, "dom0init: msi: ") {
+			t.Logf("%s: %s", hv.name, strings.TrimPrefix(l, "dom0init: "))
+		}
+	}
 	out, err := exec.Command("debugfs", "-R", "cat /dom0.txt", img).Output()
 	if err != nil {
 		t.Fatalf("debugfs: %v", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/internal/selftest"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pci"
 )
 
 // Version is gohv's version string; the PV ABI it speaks is Xen 4.17's.
@@ -82,8 +83,9 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
-	irqs := newIRQController(madt, madtOK)
-	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info), irqs)
+	bus := pci.NewBus(ports{}, deviceMemory{hostMemoryMap(info)})
+	irqs := newIRQController(madt, madtOK, bus)
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info), irqs, bus)
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}

@@ -51,6 +51,8 @@ const (
 	sysVecMask                    // (vec, masked): mask a device vector's pin
 	sysDevWait                    // (): wait for device vectors
 	sysIOAPICReg                  // (physbase, reg, val, write): IO-APIC register access
+	sysMSIHold                    // (vec, hold): an MSI vector waits for its guests' EOI
+	sysVecEOI                     // (vec): the guests have EOIed a held MSI vector
 )
 
 var (
@@ -251,6 +253,10 @@ func dispatch(f *sysFrame) {
 		ret = sysWaitDeviceIRQs()
 	case sysIOAPICReg:
 		ret = sysIOAPICAccess(a0, a1, a2, a3)
+	case sysMSIHold:
+		ret = sysHoldMSI(a0, a1)
+	case sysVecEOI:
+		ret = sysVectorEOI(a0)
 	case sysHalt:
 		amd64.Halt()
 	case sysGuestIRQ:
