@@ -35,11 +35,14 @@ import (
 // log has Linux's Xen event-channel ABI line and PIRQ lines. Then each run
 // does a task: an ext4 image made here with mkfs.ext4 -d on virtio-blk
 // (then poweroff) and on AHCI (q35, then reboot), which dom0 reads and
-// writes and debugfs reads back; and an e1000 on QEMU's restricted user
-// network, from which the test fetches a 4 MiB file over HTTP through
-// hostfwd on 127.0.0.1 and checks its SHA-256 before asking dom0 to power
-// off over HTTP; and the shell task, where commands typed on the serial
-// console run in u-root's shell and `poweroff` ends the machine.
+// writes and debugfs reads back; and an e1000 and an e1000e on QEMU's
+// restricted user network, from which the test fetches a 4 MiB file over
+// HTTP through hostfwd on 127.0.0.1 and checks its SHA-256 before asking
+// dom0 to power off over HTTP; after the disk and NIC tasks, the MSI or
+// MSI-X interrupts of virtio-blk, AHCI and the e1000e have counted (as
+// xen-pirq-msi/-msi-x on Xen and gohv); and the shell task, where
+// commands typed on the serial console run in u-root's shell and
+// `poweroff` ends the machine.
 
 // dom0Hypervisor is one way to run dom0's kernel and initramfs. gohv gets
 // an entry here once it boots Linux to /init.
@@ -97,7 +100,7 @@ var dom0Hypervisors = []dom0Hypervisor{
 				"-initrd", kernel + " " + cmdline + "," + initramfs}
 		},
 		gohv:        true,
-		tasks:       []string{"shell", "virtio-blk-poweroff", "ahci-reboot", "e1000-http"},
+		tasks:       []string{"shell", "virtio-blk-poweroff", "ahci-reboot", "e1000-http", "e1000e-http"},
 		poweroffEnd: `\(XEN\) Entering ACPI S5 state\.`,
 		rebootEnd:   `\(XEN\) Hardware Dom0 shutdown: rebooting machine`,
 	},
@@ -393,8 +396,7 @@ func dom0End(t testing.TB, hv dom0Hypervisor, vm *dom0VM, how string, byInit boo
 }
 
 // TestDom0Userland runs each task under each hypervisor of dom0Hypervisors,
-// two QEMUs at a time: eight runs, 94 s on two idle cores, 4 minutes on
-// loaded ones.
+// two QEMUs at a time: fifteen runs, 3 to 6 minutes on two shared cores.
 func TestDom0Userland(t *testing.T) {
 	kernel, initramfs := dom0Inputs(t)
 	for _, hv := range dom0Hypervisors {
@@ -420,7 +422,13 @@ func TestDom0Userland(t *testing.T) {
 			if hv.runs("e1000-http") {
 				t.Run("e1000-http", func(t *testing.T) {
 					t.Parallel()
-					dom0Net(t, hv, kernel, initramfs)
+					dom0Net(t, hv, kernel, initramfs, "e1000", "")
+				})
+			}
+			if hv.runs("e1000e-http") {
+				t.Run("e1000e-http", func(t *testing.T) {
+					t.Parallel()
+					dom0Net(t, hv, kernel, initramfs, "e1000e", "msi-x eth0-\\S+")
 				})
 			}
 			if hv.runs("shell") {
@@ -461,16 +469,7 @@ func dom0Disk(t *testing.T, hv dom0Hypervisor, kernel, initramfs, dev, then, msi
 	result{serial: serial}.wantLines(t,
 		"dom0init: disk: /dev/"+dev+" hello.txt: "+token,
 		"dom0init: disk: wrote dom0.txt, synced, unmounted")
-	msiLine := `dom0init: msi: PCI-MSI ` + msi[strings.Index(msi, " ")+1:] + `: [1-9]\d*()`
-	if hv.xen || hv.gohv {
-		msiLine = `dom0init: msi: xen-pirq-` + msi + `: [1-9]\d*()`
-	}
-	result{serial: serial}.wantMatch(t, msiLine)
-	for _, l := range strings.Split(serial, "\n") {
-		if strings.HasPrefix(l, "dom0init: msi: ") {
-			t.Logf("%s: %s", hv.name, strings.TrimPrefix(l, "dom0init: "))
-		}
-	}
+	wantMSI(t, hv, serial, msi)
 	out, err := exec.Command("debugfs", "-R", "cat /dom0.txt", img).Output()
 	if err != nil {
 		t.Fatalf("debugfs: %v", err)
@@ -480,18 +479,47 @@ func dom0Disk(t *testing.T, hv dom0Hypervisor, kernel, initramfs, dev, then, msi
 	}
 }
 
-// dom0Net: an e1000 on QEMU's user network with restrict=on (no way out)
-// and one forwarded port on 127.0.0.1; dom0 serves /blob, the test fetches
-// it, compares its SHA-256 with the one computed here from the seed it
-// gave (and with the one dom0 printed), then asks dom0 to power off.
-func dom0Net(t *testing.T, hv dom0Hypervisor, kernel, initramfs string) {
+// wantMSI asserts dom0init's "msi:" line for the device under test: msi
+// is its type and action ("msi-x virtio0-req.0", a regular expression),
+// and it must have counted interrupts, as a PIRQ (chip xen-pirq) on Xen
+// and gohv and as Linux's own PCI-MSI without a hypervisor. msi "": the
+// device has no MSI, and no line may name one. The lines are logged.
+func wantMSI(t *testing.T, hv dom0Hypervisor, serial, msi string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(serial, "\n") {
+		if strings.HasPrefix(l, "dom0init: msi: ") {
+			lines = append(lines, l)
+			t.Logf("%s: %s", hv.name, strings.TrimPrefix(l, "dom0init: "))
+		}
+	}
+	if msi == "" {
+		if len(lines) > 0 {
+			t.Errorf("MSI lines for a device without MSI: %q", lines)
+		}
+		return
+	}
+	re := `dom0init: msi: PCI-MSI ` + msi[strings.Index(msi, " ")+1:] + `: [1-9]\d*()`
+	if hv.xen || hv.gohv {
+		re = `dom0init: msi: xen-pirq-` + msi + `: [1-9]\d*()`
+	}
+	result{serial: serial}.wantMatch(t, re)
+}
+
+// dom0Net: a NIC of QEMU's model (e1000; or e1000e, which interrupts
+// through MSI-X: msi as for dom0Disk, "" for a NIC with INTx only) on
+// QEMU's user network with restrict=on (no way out) and one forwarded
+// port on 127.0.0.1; dom0 serves /blob, the test fetches it, compares its
+// SHA-256 with the one computed here from the seed it gave (and with the
+// one dom0 printed), then asks dom0 to power off.
+func dom0Net(t *testing.T, hv dom0Hypervisor, kernel, initramfs, model, msi string) {
 	port := freePort(t)
 	seed := randHex(t, 8)
 	const size = 4 << 20
 	want := sha256.Sum256(dom0Blob(seed, size))
 	vm := dom0Boot(t, hv, kernel, initramfs,
 		fmt.Sprintf("gohv.task=net gohv.port=%d gohv.seed=%s gohv.size=%d", port, seed, size),
-		"-nic", fmt.Sprintf("user,model=e1000,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", port, port))
+		"-nic", fmt.Sprintf("user,model=%s,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", model, port, port))
 	if _, _, ok := vm.await(fmt.Sprintf("dom0init: net: http on port %d", port), 3*time.Minute); !ok {
 		serial, _ := vm.stop(0)
 		t.Fatalf("dom0 never served HTTP\n--- serial ---\n%s", serial)
@@ -514,6 +542,7 @@ func dom0Net(t *testing.T, hv dom0Hypervisor, kernel, initramfs string) {
 	dom0Markers(t, hv, serial, kernel, "net")
 	result{serial: serial}.wantLines(t,
 		fmt.Sprintf("dom0init: net: eth0 10.0.2.15/24 up; /blob is %d bytes, sha256 %s", size, hex.EncodeToString(want[:])))
+	wantMSI(t, hv, serial, msi)
 }
 
 // dom0Shell: the shell task gives u-root's shell on dom0's console, which
