@@ -83,9 +83,11 @@ type Controller interface {
 	// EnableMSI composes the MSI address and data that send irq's vector
 	// to the CPU that handles it and writes them into the device's MSI
 	// capability or MSI-X table entry, masked (Xen's pci_enable_msi and
-	// setup_msi_irq). maskable reports whether the source can be masked
-	// (per-vector masking or MSI-X). Errors: -ENODEV no such capability,
-	// -EBUSY the entry is in use.
+	// setup_msi_irq); Unmask at the first bind unmasks it. maskable
+	// reports whether the source can be masked (per-vector masking or
+	// MSI-X). Errors: -ENODEV no such capability, -EINVAL entry beyond
+	// the MSI-X table, -EBUSY the capability or entry is in use, -ENXIO
+	// the table cannot be reached (memory decoding off).
 	EnableMSI(irq IRQ, m MSI) (maskable bool, e abi.Errno)
 	// DisableMSI turns irq's MSI source off (pci_disable_msi).
 	DisableMSI(irq IRQ)

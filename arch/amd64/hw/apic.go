@@ -212,21 +212,6 @@ const (
 	DeviceVecs    = 64
 )
 
-// Message-signalled interrupts (Intel SDM Vol. 3, "Message Signalled
-// Interrupts"): the address selects the destination local APIC (physical
-// mode, no redirection hint), the data the vector (fixed delivery, edge).
-const (
-	MSIAddrBase     = 0xFEE00000
-	msiAddrDestShft = 12
-)
-
-// MSIAddress is the MSI address that sends to the local APIC with ID dest
-// in physical destination mode.
-func MSIAddress(dest uint8) uint32 { return MSIAddrBase | uint32(dest)<<msiAddrDestShft }
-
-// MSIData is the MSI data for fixed delivery of vector vec, edge-triggered.
-func MSIData(vec uint8) uint16 { return uint16(vec) }
-
 // IOAPICRedirSetMask returns the low dword of a redirection entry with
 // the mask bit set or cleared, the rest kept.
 func IOAPICRedirSetMask(low uint32, masked bool) uint32 {

@@ -23,7 +23,9 @@
 //	         the ISA lines routed through them), devirq_unsafe.go
 //	         (device vectors hw.DeviceVecBase.. for guests' PIRQs: IO-APIC
 //	         pins and MSIs routed for cmd/gohv's pirq.Controller, acked
-//	         by Xen's edge/level rules, waited for by WaitDeviceIRQs)
+//	         by Xen's edge/level rules, an MSI without a mask bit held
+//	         until the guests' EOI, waited for by WaitDeviceIRQs; device
+//	         memory for MSI-X tables, DeviceRead32/DeviceWrite32)
 //	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
 //	         trampoline, parked idle; the test IPI)
 //	console  console_unsafe.go, serial_unsafe.go
