@@ -287,6 +287,17 @@ func (c *irqController) Mask(irq pirq.IRQ) {
 	}
 	if m := c.msis[irq]; m != nil && m.src != nil {
 		c.bus.Stop(m.src)
+		c.resetHold(m)
+	}
+}
+
+// resetHold forgets an unmaskable MSI's held interrupt when its guests
+// change: one that came with no guest bound was never delivered (pirq
+// drops it, as Xen's do_IRQ ends an IRQ without a guest action) and gets
+// no EOI. Caller holds mu.
+func (c *irqController) resetHold(m *msiIRQ) {
+	if !m.src.Maskable() {
+		rt.HoldMSI(m.vec, true)
 	}
 }
 
@@ -299,6 +310,7 @@ func (c *irqController) Unmask(irq pirq.IRQ) {
 	defer c.mu.Unlock()
 	if m := c.msis[irq]; m != nil {
 		if m.src != nil {
+			c.resetHold(m)
 			c.bus.Start(m.src)
 		}
 		return
