@@ -1,6 +1,7 @@
 package pci
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -425,4 +426,48 @@ func (b *Bus) Disable(s *Source) {
 	b.writeMSIXControl(d, s, ctl)
 	d.msix = slices.Delete(d.msix, i, i+1)
 	b.forget(s.dev, d)
+}
+
+// Dump is s's line of Xen's 'M' debug key (dump_msi) as irq's source:
+// type, IRQ, vector, delivery, trigger, level, destination mode and
+// redirection from the message, the destination APIC ID, whether it has
+// a mask bit, gohv's (H) and the guest's (G) masks, and the mask bit the
+// hardware has now ('?': unreadable, an MSI without mask bits or MSI-X
+// off or not decoded).
+func (b *Bus) Dump(irq int, s *Source) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	typ, hw := "MSI", byte('?')
+	switch {
+	case s.msix:
+		typ = "MSI-X"
+		ctl := b.read(s.dev, s.pos+msixControl, 2)
+		if v, ok := b.mem.Read32(s.entryPA + MSIXEntryCtrl); ok && ctl&MSIXEnable != 0 && b.memoryDecoded(s.dev) {
+			hw = '0' + byte(v&1)
+		}
+	case s.maskReg != 0:
+		hw = '0' + byte(b.read(s.dev, s.maskReg, 4)&1)
+	}
+	pick := func(bit bool, yes, no string) string {
+		if bit {
+			return yes
+		}
+		return no
+	}
+	d, a := s.msg.Data, s.msg.AddrLo
+	mark := func(on bool, c byte) byte {
+		if on {
+			return c
+		}
+		return ' '
+	}
+	maskBit := 0
+	if s.Maskable() {
+		maskBit = 1
+	}
+	return fmt.Sprintf(" %-6s%4d vec=%02x%7s%6s%3sassert%5s%7s dest=%08x mask=%d/%c%c/%c",
+		typ, irq, d&0xFF, pick(d&(1<<8) != 0, "lowest", "fixed"), pick(d&(1<<15) != 0, "level", "edge"),
+		pick(d&msiDataAssert != 0, "", "de"), pick(a&(1<<2) != 0, "log", "phys"),
+		pick(a&(1<<3) != 0, "lowest", "cpu"), a>>msiAddrDestShift&0xFF, maskBit,
+		mark(s.hostMasked, 'H'), mark(s.guestMasked, 'G'), hw)
 }

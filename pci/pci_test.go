@@ -519,7 +519,7 @@ func TestSwitchMSIToMSIX(t *testing.T) {
 }
 
 func TestGuestWriteMSIX(t *testing.T) {
-	b, p, _ := testBus(0)
+	b, _, _ := testBus(0)
 	for _, w := range []struct {
 		reg  uint16
 		size int
@@ -549,7 +549,6 @@ func TestGuestWriteMSIX(t *testing.T) {
 	if got := b.Read(msixBDF, 0, 2); got != 0x1AF4 {
 		t.Errorf("vendor = %#x", got)
 	}
-	_ = p
 }
 
 // FuzzFindCap walks arbitrary configuration-space images: no panic, no
@@ -592,4 +591,33 @@ func FuzzFindCap(f *testing.F) {
 			t.Fatalf("records left: %v", b.devs)
 		}
 	})
+}
+
+func TestDump(t *testing.T) {
+	b, _, _ := testBus(MSI64Bit | MSIPerVecMask)
+	x, _ := b.EnableMSI(msixBDF, 1, barMSIX, Compose(0, 0x31))
+	m, _ := b.EnableMSI(msiBDF, 0, 0, Compose(2, 0x45))
+	for _, tc := range []struct {
+		s    *Source
+		irq  int
+		want string
+	}{
+		// MSI-X off: its mask bit cannot be read.
+		{x, 25, " MSI-X   25 vec=31  fixed  edge   assert phys    cpu dest=00000000 mask=1/HG/?"},
+		{m, 26, " MSI     26 vec=45  fixed  edge   assert phys    cpu dest=00000002 mask=1/H /1"},
+	} {
+		if got := b.Dump(tc.irq, tc.s); got != tc.want {
+			t.Errorf("Dump:\n%q\nwant\n%q", got, tc.want)
+		}
+	}
+	b.GuestWrite(cf8(msixBDF, 0x98), 2, 2, uint32(MSIXEnable|3))
+	b.Start(x)
+	if got, want := b.Dump(25, x), " MSI-X   25 vec=31  fixed  edge   assert phys    cpu dest=00000000 mask=1/  /0"; got != want {
+		t.Errorf("Dump after Start:\n%q\nwant\n%q", got, want)
+	}
+	b2, _, _ := testBus(MSI64Bit)
+	plain, _ := b2.EnableMSI(msiBDF, 0, 0, Compose(0, 0x46))
+	if got, want := b2.Dump(27, plain), " MSI     27 vec=46  fixed  edge   assert phys    cpu dest=00000000 mask=0/  /?"; got != want {
+		t.Errorf("Dump without mask bits:\n%q\nwant\n%q", got, want)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"math/bits"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -330,6 +331,25 @@ func (c *irqController) EOI(irq pirq.IRQ) {
 	if m := c.msis[irq]; m != nil && m.src != nil && !m.src.Maskable() {
 		rt.VectorEOI(m.vec)
 	}
+}
+
+// dumpMSI lists, for debug key 'M', each MSI IRQ with a source, in IRQ
+// order, in Xen's dump_msi form.
+func (c *irqController) dumpMSI() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	irqs := make([]pirq.IRQ, 0, len(c.msis))
+	for irq, m := range c.msis {
+		if m.src != nil {
+			irqs = append(irqs, irq)
+		}
+	}
+	slices.Sort(irqs)
+	lines := make([]string, 0, len(irqs))
+	for _, irq := range irqs {
+		lines = append(lines, c.bus.Dump(int(irq), c.msis[irq].src))
+	}
+	return lines
 }
 
 func (c *irqController) IOAPICRead(physbase uint64, reg uint32) (uint32, abi.Errno) {

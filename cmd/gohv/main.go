@@ -85,6 +85,7 @@ func main() {
 	}
 	bus := pci.NewBus(ports{}, deviceMemory{hostMemoryMap(info)})
 	irqs := newIRQController(madt, madtOK, bus)
+	msiDump = irqs.dumpMSI
 	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info), irqs, bus)
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
