@@ -260,10 +260,16 @@ func (d *Domain) Stopped() bool { return d.state.ShuttingDown() || d.dying.Load(
 
 // Shutdown stops the domain's vCPUs (hypercall.Shutdown has recorded the
 // shutdown in the DomainState, which Stopped reads); for the hardware
-// domain it stops the machine as Xen's hwdom_shutdown does.
+// domain it stops the machine as Xen's hwdom_shutdown does. First each
+// vCPU's count of the metal's fast path (hits only) is printed.
 func (d *Domain) Shutdown(code uint8) {
 	for _, v := range d.vcpus {
 		v.waiter.Interrupt()
+	}
+	for _, v := range d.vcpus {
+		if b, i := v.FastPathHits(); b+i != 0 {
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets", d.id, v.id, b, i)})
+		}
 	}
 	if !d.hardware {
 		d.log().Printf(klog.Info, "Domain %d shut down: reason %d", d.id, code)
