@@ -165,10 +165,12 @@ TEXT ·syscallSlow(SB),NOSPLIT|NOFRAME,$0
 //   - kernel mode, RAX = HYPERVISOR_iret: the iret_context (RAX, R11, RCX,
 //     flags, RIP, CS, RFLAGS, RSP, SS) read from the guest stack, if it is
 //     in the guest's part of the address space, flags without
-//     VGCF_in_syscall, CS|3 = 0xe033, SS|3 = 0xe02b, RIP and RSP
-//     canonical, TF clear and no event left to deliver once the upcall
-//     mask follows IF: the registers restored, and for a CS with RPL 3
-//     guest user mode (GS swapped, user tables).
+//     VGCF_in_syscall, CS|3 a 64-bit code and SS|3 a writable data
+//     segment IRETQ can load (fastSelector: Linux returns to user mode
+//     with its own GDT's 0x33 and 0x2b), RIP and RSP canonical, TF clear
+//     and no event left to deliver once the upcall mask follows IF: the
+//     registers restored, and for a CS with RPL 3 guest user mode (GS
+//     swapped, user tables).
 // Guest memory is reached only through guestCopy, so a fault takes
 // copyFixup's way back and the slow path then decides. The counters
 // fastBounces and fastIrets say what was done; kernel keeps the mode.
@@ -289,14 +291,24 @@ read:
 	ADDQ	$40, SP			// SP = the iret_context
 	TESTQ	$const_vgcfInSyscall, 24(SP)
 	JNE	slow
-	MOVQ	40(SP), R12		// CS
+	MOVQ	40(SP), R12		// CS | 3
 	ORQ	$3, R12
-	CMPQ	R12, $const_flatCS64
+	MOVWQZX	R12, R12
+	MOVQ	$const_descCSMask, DX
+	MOVQ	$const_descCSWant, DI
+	CALL	·fastSelector(SB)
 	JNE	slow
-	MOVQ	64(SP), R13		// SS
+	MOVQ	64(SP), R13		// SS | 3
 	ORQ	$3, R13
-	CMPQ	R13, $const_flatSS
+	MOVWQZX	R13, R13
+	MOVQ	R13, R12
+	MOVQ	$const_descSSMask, DX
+	MOVQ	$const_descSSWant, DI
+	CALL	·fastSelector(SB)
 	JNE	slow
+	MOVQ	40(SP), R12
+	ORQ	$3, R12
+	MOVWQZX	R12, R12
 	MOVQ	32(SP), AX		// RIP
 	CANONICAL_OR_SLOW(AX)
 	MOVQ	56(SP), AX		// RSP
@@ -349,6 +361,26 @@ enter:
 slow:
 	MOVQ	R8, AX
 	JMP	·syscallSlow(SB)
+
+// fastSelector checks a selector the fast iret would IRETQ with (R12,
+// RPL 3) against the descriptor the CPU would load, so IRETQ cannot
+// fault in ring 0: a GDT selector (not the LDT) whose descriptor in this
+// CPU's GDT window (the vCPU's set_gdt frames below 0xe000, gohv's above)
+// has the bits DX selects equal to DI: present, DPL 3, and for CS a
+// 64-bit code segment, for SS a writable data segment (the window's pages
+// with present descriptors are writable, for the accessed bit). Out: ZF set if it passes. Context: fastSyscall
+// (BX = cpuState). Clobbers AX, SI.
+TEXT ·fastSelector(SB),NOSPLIT|NOFRAME,$0
+	TESTQ	$4, R12
+	JNE	done			// ZF clear: an LDT selector
+	MOVQ	cpuState_gdtVA(BX), SI
+	MOVQ	R12, AX
+	ANDQ	$~7, AX
+	MOVQ	(SI)(AX*1), AX
+	ANDQ	DX, AX
+	CMPQ	AX, DI
+done:
+	RET
 
 // fastCR3 loads the page tables at AX into CR3 if they are not loaded or
 // a TLB flush is due (flushPending), as enterGuest does, and records them

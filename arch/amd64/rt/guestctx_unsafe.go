@@ -120,6 +120,23 @@ const (
 	flatSS          = hw.SelUserDS
 	guestLowEnd     = hw.GuestLowEnd
 	guestHighStart  = hw.GuestHighStart
+	// Descriptor bits the fast iret checks (fastSelector): present, DPL
+	// 3, code/data, code, writable (data), 64-bit (L) and default size
+	// (D, which L requires clear). The accessed bit IRETQ may set is
+	// not looked at: every page of the GDT window that holds a present
+	// descriptor is mapped writable (gdtWindowInit, SetGDT).
+	descCSMask = descP | descDPL3 | descS | descCode | descL | descD
+	descCSWant = descP | descDPL3 | descS | descCode | descL
+	descSSMask = descP | descDPL3 | descS | descCode | descW
+	descSSWant = descP | descDPL3 | descS | descW
+	descW      = 1 << 41
+	descCode   = 1 << 43
+	descS      = 1 << 44
+	descDPL3   = 3 << 45
+	descP      = 1 << 47
+	descL      = 1 << 53
+	descD      = 1 << 54
+
 	// RFLAGS: the bounce's (HandleSyscall and Bounce clear AC, VM, RF,
 	// NT, TF and DF; GuestRFLAGS clears IOPL and sets IF and bit 1), the
 	// frame's (IF from the upcall mask, IOPL 0) and HYPERVISOR_iret's
