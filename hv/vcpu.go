@@ -2,6 +2,7 @@ package hv
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
@@ -32,6 +33,10 @@ type VCPU struct {
 	BackendState any
 
 	exits [5]uint64 // by arch.ExitKind
+	// fastBounces and fastIrets count the SYSCALL bounces and irets the
+	// metal's fast path served without an exit (FastPathRan); read by
+	// FastPathHits from any goroutine.
+	fastBounces, fastIrets atomic.Uint64
 
 	// timeDue asks for vcpu_time_info to be rewritten before the next
 	// entry; timeAt is the system time it was last written with. Owned by
@@ -132,6 +137,35 @@ func (v *VCPU) Run() {
 	}
 }
 
+// FastPath returns what the metal may do for the vCPU until its next exit
+// instead of returning every SYSCALL (pv.Fast), and the machine address
+// of its vcpu_info, whose upcall mask and pending bytes the fast path
+// reads and writes. ok false: nothing. Context: the vCPU's goroutine,
+// from Backend.Run.
+func (v *VCPU) FastPath() (f pv.Fast, info mm.Maddr, ok bool) {
+	if info, ok = v.vcpuInfoAddr(); !ok {
+		return pv.Fast{}, 0, false
+	}
+	f, ok = v.pv.FastPath()
+	return f, info, ok
+}
+
+// FastPathRan is told by the metal that during its last entry the fast
+// path served bounces SYSCALL bounces and irets HYPERVISOR_irets, and
+// left the vCPU in kernel mode or not (Regs are already as the PV model
+// would have left them). Context: the vCPU's goroutine, from Backend.Run.
+func (v *VCPU) FastPathRan(kernel bool, bounces, irets uint64) {
+	v.pv.FastPathRan(kernel)
+	v.fastBounces.Add(bounces)
+	v.fastIrets.Add(irets)
+}
+
+// FastPathHits reports how many SYSCALL bounces and irets the metal's
+// fast path has served for the vCPU. Any goroutine.
+func (v *VCPU) FastPathHits() (bounces, irets uint64) {
+	return v.fastBounces.Load(), v.fastIrets.Load()
+}
+
 // hypercall serves a SYSCALL from guest kernel mode.
 func (v *VCPU) hypercall() {
 	r := &v.Regs
@@ -212,8 +246,9 @@ func (v *VCPU) crash(why string) {
 	l.Lines([]string{fmt.Sprintf("Domain %d (vcpu#%d) crashed on cpu#0:", d.id, v.id)})
 	l.Lines(v.registerDump())
 	s, e, i := v.Exits()
-	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts",
-		d.id, v.id, s, e, i)})
+	fb, fi := v.FastPathHits()
+	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts; fast path: %d syscall bounces, %d irets",
+		d.id, v.id, s, e, i, fb, fi)})
 	hypercall.Shutdown(d, abi.SHUTDOWN_crash)
 }
 

@@ -63,7 +63,9 @@ type backend struct {
 
 // Run enters the guest with the vCPU's context on the metal, after
 // loading what the PV layer changed (its breakpoints, its CR4 bits; TS is
-// passed on every entry).
+// passed on every entry) and what the fast path may do without an exit
+// (the SYSCALL bounce and HYPERVISOR_iret, rt's FastPath); what that did
+// goes back to hv before the exit is handled.
 func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 	g := context(v)
 	if ch := v.TakeChanged(); ch != 0 {
@@ -79,8 +81,18 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 			g.SetCR4(v.LoadedCR4())
 		}
 	}
+	if f, info, ok := v.FastPath(); ok {
+		g.SetFastPath(&rt.FastPath{Kernel: f.Kernel, KernelCR3: uint64(f.KernelTable.Addr()),
+			UserCR3: uint64(f.UserTable.Addr()), VCPUInfo: uint64(info), Syscall: f.Syscall,
+			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true})
+	} else {
+		g.SetFastPath(nil)
+	}
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
+	if bounces, irets, kernel := g.FastPathRan(); bounces+irets != 0 {
+		v.FastPathRan(kernel, bounces, irets)
+	}
 	if n, dr6, rip := rt.HostDebugTraps(); n != b.hostDebugTraps {
 		// As Xen's do_debug for a #DB in hypervisor context.
 		b.hostDebugTraps = n

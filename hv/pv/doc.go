@@ -63,6 +63,9 @@
 //     Regs.GSBase is the active base, so in kernel mode it is Xen's
 //     gs_base_kernel and GSBaseShadow is gs_base_user; in user mode the
 //     other way round (GSBases gives both by name).
+//   - FastPath tells a metal what it may do without an exit (Fast: the
+//     SYSCALL bounce from user mode and HYPERVISOR_iret, as this package
+//     would do them); FastPathRan takes back the mode it left the vCPU in.
 //   - The caller tries its own #PF fix-ups (writable page tables, shadow
 //     LDT, spurious faults) before HandleException bounces a #PF.
 //

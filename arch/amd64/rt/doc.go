@@ -29,7 +29,10 @@
 //	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
 //	         trampoline, parked idle; the test IPI)
 //	console  console_unsafe.go, serial_unsafe.go
-//	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies),
+//	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies,
+//	         fastSyscall: the PV SYSCALL bounce and HYPERVISOR_iret served
+//	         in assembly without an exit, as GuestContext.SetFastPath
+//	         allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
 //	         TLB and table release), debugreg_unsafe.go (the guest's

@@ -157,6 +157,10 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
 		c.sysret = 1
 	}
+	c.fastBounces, c.fastIrets = 0, 0
+	if c.fast != 0 && cr3 != c.kernelCR3 && cr3 != c.userCR3 {
+		c.fast = 0 // not the tables SetFastPath was given
+	}
 
 	enterGuest(c)
 
@@ -177,6 +181,57 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		return ErrDebugFrameLost
 	}
 	return nil
+}
+
+// FastPath is what the entry's assembly may do for a 64-bit PV vCPU
+// without returning from Run (guest_amd64.s fastSyscall): bounce a
+// SYSCALL from guest user mode to the syscall callback, and serve
+// HYPERVISOR_iret from guest kernel mode, as hv/pv does, switching the
+// mode, the GS bases and the page tables itself. The values are hv/pv's
+// (its Fast), already checked against Xen's rules there.
+type FastPath struct {
+	Kernel             bool   // the vCPU is in guest kernel mode
+	KernelCR3, UserCR3 uint64 // the top levels of the two modes (machine addresses)
+	VCPUInfo           uint64 // machine address of the vCPU's vcpu_info
+	// Syscall is the syscall callback (0: SYSCALL from user mode exits),
+	// SyscallMask its CALLBACKF_mask_events, SyscallFrame the guest
+	// address its 56-byte bounce frame goes to.
+	Syscall, SyscallFrame uint64
+	SyscallMask           bool
+	Iret                  bool // HYPERVISOR_iret may be served
+}
+
+// SetFastPath gives the next Run the vCPU's fast path; nil (or tables
+// that cannot be entered, or a vcpu_info beyond the direct map) turns it
+// off, so every SYSCALL exits. Context: the vCPU's goroutine, before Run.
+func (g *GuestContext) SetFastPath(f *FastPath) {
+	c := &g.c
+	c.fast = 0
+	if f == nil || f.VCPUInfo >= directMapEnd-64 || f.VCPUInfo&7 != 0 {
+		return
+	}
+	if gen := atomic.LoadUint32(&tablesGen); f.KernelCR3 != c.fastKernelCR3 || f.UserCR3 != c.fastUserCR3 || gen != c.fastGen {
+		c.fastKernelCR3, c.fastUserCR3 = 0, 0
+		if !hasHypervisorSlots(f.KernelCR3) || !hasHypervisorSlots(f.UserCR3) {
+			return
+		}
+		c.fastKernelCR3, c.fastUserCR3, c.fastGen = f.KernelCR3, f.UserCR3, gen
+	}
+	c.kernelCR3, c.userCR3 = f.KernelCR3, f.UserCR3
+	c.info = dm(f.VCPUInfo)
+	c.kernel = uint64(b2u(f.Kernel))
+	c.syscallCB, c.syscallFrame, c.syscallMask = f.Syscall, f.SyscallFrame, uint64(b2u(f.SyscallMask))
+	c.iret = uint64(b2u(f.Iret))
+	c.fast = 1
+}
+
+// FastPathRan reports what the fast path did during the last Run: the
+// SYSCALL bounces and irets it served, and the guest mode the vCPU is in
+// now (regs hold the registers it is in that mode with). Context: the
+// vCPU's goroutine, after Run.
+func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
+	c := &g.c
+	return c.fastBounces, c.fastIrets, c.kernel != 0
 }
 
 // tablesGen counts ReleaseTables calls: a GuestContext trusts the top

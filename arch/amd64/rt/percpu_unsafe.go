@@ -41,12 +41,12 @@ type cpuState struct {
 	gdtPT    uintptr
 	gdtOwner uint64
 
-	entryStack [8]uint64 // IRET frame for guest entry
-	cur        uintptr   // index into threads of the running thread
-	id         uintptr   // CPU number
-	inTrap     uintptr   // 1 while trap() runs: a fault inside it is fatal at once
-	inShim     uintptr   // 1 while the syscall shim runs
-	ipis       uint64    // test IPIs taken (irqIPI)
+	entryStack [32]uint64 // IRET frame for guest entry; below it, the fast path's stack (guest_amd64.s fastSyscall)
+	cur        uintptr    // index into threads of the running thread
+	id         uintptr    // CPU number
+	inTrap     uintptr    // 1 while trap() runs: a fault inside it is fatal at once
+	inShim     uintptr    // 1 while the syscall shim runs
+	ipis       uint64     // test IPIs taken (irqIPI)
 
 	// What the CPU reads on a transition to ring 0 (desc_unsafe.go): its
 	// TSS, and the IST stacks the TSS points at.
