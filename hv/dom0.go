@@ -42,11 +42,24 @@ type Dom0Kernel struct {
 	frames []mm.MFN
 }
 
+// SliceMemory is an mm.MachineMemory that can also show a run of
+// machine-contiguous RAM as a byte slice (the metal's direct map). With
+// it, UnpackDom0 keeps the XZ dictionary in dom0's own frames.
+type SliceMemory interface {
+	// Slice returns the n bytes of machine memory from ma, or false when
+	// they are not all mapped. The caller owns the frames.
+	Slice(ma mm.Maddr, n uint64) ([]byte, bool)
+}
+
 // UnpackDom0 unpacks dom0's kernel image img (boot module 0: a bzImage or
 // an ELF file, see kernel.Load) straight into the last frames of mfns
 // (every one already assigned to d), which it zeroes first: the
-// decompressed kernel is never held in gohv's heap. progress is passed to
-// kernel.Load. The result goes to BuildDom0Unpacked with the same mfns.
+// decompressed kernel is never held in gohv's heap. When the machine's
+// memory is a SliceMemory, the LZMA2 dictionary is not in gohv's heap
+// either: it lives in the first run of machine-contiguous frames of mfns
+// that is large enough (BuildDom0Unpacked zeroes those frames). img is only
+// read, and not kept. progress is passed to kernel.Load. The result goes to
+// BuildDom0Unpacked with the same mfns.
 func (d *Domain) UnpackDom0(img []byte, mfns []mm.MFN, progress func(done, total uint64)) (*Dom0Kernel, error) {
 	dst := &frameDest{mem: d.m.cfg.Mem, mfns: mfns}
 	k, err := kernel.Load(img, dst, progress)
@@ -162,6 +175,35 @@ type frameDest struct {
 	mfns   []mm.MFN
 	frames []mm.MFN // chosen by Reserve
 	first  uint64   // byte offset of the image in frames[0]
+	// dictEnd is one past the index in mfns of the last frame lent as the
+	// LZMA2 dictionary (0: none), dictPages how many were lent.
+	dictEnd, dictPages uint64
+}
+
+// Dictionary lends the first run of machine-contiguous frames of mfns
+// that holds n bytes (kernel.DictionaryDest), nil when the memory cannot
+// be sliced or there is no such run, so the decoder allocates.
+func (f *frameDest) Dictionary(n uint64) []byte {
+	sm, ok := f.mem.(SliceMemory)
+	if !ok || n == 0 {
+		return nil
+	}
+	pages := (n + mm.PageSize - 1) / mm.PageSize
+	start := 0
+	for i := range f.mfns {
+		if i > 0 && f.mfns[i] != f.mfns[i-1]+1 {
+			start = i
+		}
+		if uint64(i-start+1) == pages {
+			b, ok := sm.Slice(f.mfns[start].Addr(), n)
+			if !ok {
+				return nil
+			}
+			f.dictEnd, f.dictPages = uint64(i+1), pages
+			return b
+		}
+	}
+	return nil
 }
 
 func (f *frameDest) Reserve(pstart, pend uint64) error {
@@ -169,6 +211,10 @@ func (f *frameDest) Reserve(pstart, pend uint64) error {
 	pages := (f.first + pend - pstart + mm.PageSize - 1) / mm.PageSize
 	if pages > uint64(len(f.mfns)) {
 		return fmt.Errorf("the kernel spans %d KiB, more than dom0's %d KiB", (pend-pstart)>>10, uint64(len(f.mfns))*mm.PageSize>>10)
+	}
+	if pages > uint64(len(f.mfns))-f.dictEnd {
+		return fmt.Errorf("dom0's %d KiB cannot hold the kernel's %d KiB beside the %d KiB dictionary it is decoded with",
+			uint64(len(f.mfns))*mm.PageSize>>10, (pend-pstart)>>10, f.dictPages*mm.PageSize>>10)
 	}
 	f.frames = f.mfns[uint64(len(f.mfns))-pages:]
 	zero := make([]byte, mm.PageSize)

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/hv/build"
 	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/mm/mmtest"
 )
 
 // testKernel is shaped like the test guests: linked at 1 MiB, VIRT_BASE 0,
@@ -215,5 +217,55 @@ func TestUnpackDom0(t *testing.T) {
 	var after [16]byte
 	if g.CopyFromGuest(after[:], mm.GuestVA(l.Stack.VA)); after != [16]byte{} {
 		t.Errorf("the boot stack holds % x", after)
+	}
+}
+
+// slicedMemory is test memory that can be sliced (SliceMemory): each
+// slice is fresh memory, and the address it stands for is recorded.
+type slicedMemory struct {
+	mm.MachineMemory
+	at []mm.Maddr
+}
+
+func (s *slicedMemory) Slice(ma mm.Maddr, n uint64) ([]byte, bool) {
+	s.at = append(s.at, ma)
+	return make([]byte, n), true
+}
+
+// TestFrameDestDictionary: the dictionary is lent from the first run of
+// machine-contiguous frames that holds it; the kernel's frames, the last
+// ones, may not overlap it; memory that cannot be sliced lends nothing.
+func TestFrameDestDictionary(t *testing.T) {
+	// Frames 0x100-0x101, then 0x200-0x207, then 0x300-0x30f.
+	var mfns []mm.MFN
+	for _, r := range [][2]mm.MFN{{0x100, 2}, {0x200, 8}, {0x300, 16}} {
+		for i := mm.MFN(0); i < r[1]; i++ {
+			mfns = append(mfns, r[0]+i)
+		}
+	}
+	sm := &slicedMemory{MachineMemory: mmtest.NewMemory(0x400)}
+	f := &frameDest{mem: sm, mfns: mfns}
+	if b := f.Dictionary(3 * mm.PageSize); len(b) != 3*mm.PageSize || len(sm.at) != 1 || sm.at[0] != mm.MFN(0x200).Addr() {
+		t.Fatalf("3 pages: %d bytes at %#x", len(b), sm.at)
+	}
+	if f.dictEnd != 5 {
+		t.Errorf("dictEnd %d, want 5", f.dictEnd)
+	}
+	if b := f.Dictionary(9 * mm.PageSize); len(b) != 9*mm.PageSize || sm.at[1] != mm.MFN(0x300).Addr() || f.dictEnd != 19 {
+		t.Fatalf("9 pages: %d bytes at %#x, dictEnd %d", len(b), sm.at, f.dictEnd)
+	}
+	if b := f.Dictionary(17 * mm.PageSize); b != nil {
+		t.Errorf("17 pages lent from runs of at most 16")
+	}
+	// 26 frames, the dictionary up to index 19: a kernel of 7 pages fits
+	// after it, one of 8 does not.
+	if err := f.Reserve(0x1000000, 0x1000000+7*mm.PageSize); err != nil {
+		t.Errorf("7-page kernel: %v", err)
+	}
+	if err := f.Reserve(0x1000000, 0x1000000+8*mm.PageSize); err == nil || !strings.Contains(err.Error(), "dictionary") {
+		t.Errorf("8-page kernel over the dictionary: %v", err)
+	}
+	if b := (&frameDest{mem: mmtest.NewMemory(0x400), mfns: mfns}).Dictionary(mm.PageSize); b != nil {
+		t.Errorf("memory that cannot be sliced lent %d bytes", len(b))
 	}
 }

@@ -28,7 +28,7 @@
 //     around one). Load's Image holds no ELF bytes or segment data. Functions
 //     are pure and safe for concurrent use (Load's Dest is the caller's).
 //   - Load's memory: the LZMA2 dictionary (the xz header's size, 32 MiB for
-//     Linux), 64 KiB of buffer, the ELF and program headers (at most 64 KiB)
+//     Linux) unless the Dest lends it (DictionaryDest), 64 KiB of buffer, the ELF and program headers (at most 64 KiB)
 //     and the PT_NOTE bytes (at most 1 MiB). Kernels it does not stream
 //     (plain ELF, gzip, bzip2, Xen notes outside PT_NOTE, overlapping
 //     segments) are unpacked whole as Parse does, then written.

@@ -22,6 +22,17 @@ type Dest interface {
 	WriteAt(p []byte, off uint64) error
 }
 
+// DictionaryDest is a Dest that also lends Load the memory of the LZMA2
+// dictionary, so that decoding an XZ payload allocates none: Dictionary
+// returns n bytes that are not the image's (Reserve's frames must not
+// overlap them) and that Load may overwrite until it returns, after which
+// they hold garbage for the caller to clear; or nil, to have Load allocate
+// the dictionary itself. It may be called before Reserve.
+type DictionaryDest interface {
+	Dest
+	Dictionary(n uint64) []byte
+}
+
 // Load is Parse for a kernel that goes straight into its destination: the
 // segments' file bytes are written to dst instead of being kept, and the
 // returned Image has no ELF bytes and no segment Data. An XZ payload (Linux's
@@ -30,7 +41,7 @@ type Dest interface {
 // LZMA2 dictionary. Other kernels (a plain ELF file, gzip and bzip2
 // payloads, an XZ-packed ELF file whose Xen notes are not in PT_NOTE
 // segments or whose segments overlap) are unpacked whole as Parse does, then
-// written. progress, when not nil, is called as the ELF file is unpacked
+// written. A dst that is a DictionaryDest holds the LZMA2 dictionary too. progress, when not nil, is called as the ELF file is unpacked
 // with the bytes so far and the size Linux's trailer announces (0 when there
 // is none).
 //
@@ -137,7 +148,11 @@ type streamNote struct {
 }
 
 func (s *elfStream) unxz(payload []byte, limit int) error {
-	n, err := xz.DecodeStreamTo(s, payload, limit)
+	var lend func(uint64) []byte
+	if d, ok := s.dst.(DictionaryDest); ok {
+		lend = d.Dictionary
+	}
+	n, err := xz.DecodeStreamToDict(s, payload, limit, lend)
 	if err != nil {
 		if errors.Is(err, errWhole) {
 			return errWhole

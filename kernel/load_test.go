@@ -240,3 +240,42 @@ func TestLoadXZWhole(t *testing.T) {
 		Data: []byte("GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0x0,HYPERCALL_PAGE=0x1002")}}}).Bytes()
 	checkLoad(t, bzImage(xzOf(t, legacy), 0x020f, 39, 0), MaxSize)
 }
+
+// dictDest is a memDest that lends the LZMA2 dictionary, filled with junk.
+type dictDest struct {
+	memDest
+	asked []uint64
+	dict  []byte
+}
+
+func (d *dictDest) Dictionary(n uint64) []byte {
+	d.asked = append(d.asked, n)
+	d.dict = bytes.Repeat([]byte{0x5a}, int(n))
+	return d.dict
+}
+
+// TestLoadLentDictionary: a DictionaryDest is asked for the dictionary of
+// an xz payload, its memory is the one decoded through, and the image is
+// Parse's; a plain ELF file needs none.
+func TestLoadLentDictionary(t *testing.T) {
+	plain := linuxELF().Bytes()
+	img := bzImage(readTestdata(t, vectorXZ), 0x020f, 39, 0x2cc)
+	want, err := Parse(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dictDest{memDest: memDest{max: MaxSpan}}
+	if _, err := Load(img, d, nil); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(d.asked) != 1 || bytes.Count(d.dict, []byte{0x5a}) == len(d.dict) {
+		t.Errorf("dictionary asked %v, written %v", d.asked, bytes.Count(d.dict, []byte{0x5a}) != len(d.dict))
+	}
+	if !bytes.Equal(d.b, memoryImage(want)) {
+		t.Errorf("the image loaded through a lent dictionary differs from Parse's")
+	}
+	e := &dictDest{memDest: memDest{max: MaxSpan}}
+	if _, err := Load(plain, e, nil); err != nil || len(e.asked) != 0 {
+		t.Errorf("plain ELF: %v, dictionary asked %v", err, e.asked)
+	}
+}

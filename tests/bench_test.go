@@ -150,7 +150,6 @@ var dom0BenchResult []dom0BenchRun
 var (
 	benchGetppidRe = regexp.MustCompile(`(?m)^dom0init: bench: getppid ([0-9.]+) ns/op`)
 	benchForkRe    = regexp.MustCompile(`(?m)^dom0init: bench: fork\+exec\+exit ([0-9.]+) us/op`)
-	benchGohvMemRe = regexp.MustCompile(`(?m)^\(XEN\) gohv memory: image (\d+) KiB, heap (\d+) KiB in use \(peak \d+ KiB\) of (\d+) MiB reserved`)
 	benchGohvTime  = regexp.MustCompile(`(?m)^\(XEN\) gohv time: (\d+) ms since the TSC was calibrated`)
 )
 
@@ -222,13 +221,13 @@ func dom0BenchOne(b *testing.B, hv dom0Hypervisor, kernel, initramfs string, r *
 	r.getppidNs = append(r.getppidNs, g[0])
 	r.forkUs = append(r.forkUs, f[0])
 	if hv.gohv {
-		m := num(benchGohvMemRe, 3)
+		kept, inUse, err := gohvKept(serial)
 		t := num(benchGohvTime, 1)
-		if m == nil || t == nil {
-			return fmt.Errorf("no gohv memory or time line\n--- serial ---\n%s", serial)
+		if err != nil || t == nil {
+			return fmt.Errorf("gohv's kept memory (%v) or time line\n--- serial ---\n%s", err, serial)
 		}
-		r.keptKiB = append(r.keptKiB, m[0]+m[2]*1024)
-		r.inUseKiB = append(r.inUseKiB, m[0]+m[1])
+		r.keptKiB = append(r.keptKiB, kept)
+		r.inUseKiB = append(r.inUseKiB, inUse)
 		r.ownMs = append(r.ownMs, t[0])
 	}
 	return nil
@@ -256,15 +255,41 @@ func BenchmarkDom0Userspace(b *testing.B) {
 	benchRatio(b, v, "gohv-fork", "none-fork", "fork-gohv/none")
 }
 
+// gohvKeptRe is gohv's line, printed with its ready line, on what it keeps
+// for itself: Xen's own measure (XEN_SYSCTL_physinfo's total_pages -
+// free_pages - dom0's pages), with gohv's parts of it.
+var gohvKeptRe = regexp.MustCompile(`(?m)^\(XEN\) gohv keeps (\d+) KiB for itself: RAM (\d+) KiB - free (\d+) KiB - dom0 (\d+) KiB; image (\d+) KiB, heap (\d+) KiB \((\d+) KiB in use\), other (\d+) KiB$`)
+
+// gohvKept reads gohv's kept line in serial: the memory it keeps for
+// itself (what BenchmarkDom0Memory reports) and its image plus heap in
+// use, in KiB. The line's figures must add up: kept = RAM - free - dom0
+// = image + heap + other.
+func gohvKept(serial string) (kept, inUse float64, err error) {
+	m := gohvKeptRe.FindStringSubmatch(serial)
+	if m == nil {
+		return 0, 0, fmt.Errorf("no \"gohv keeps ... for itself\" line")
+	}
+	var v [8]int64
+	for i := range v {
+		v[i], _ = strconv.ParseInt(m[i+1], 10, 64)
+	}
+	k, ram, free, dom0, img, heap, use, other := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+	// Each figure is rounded down to a KiB from whole pages: exact.
+	if k != ram-free-dom0 || k != img+heap+other || use > heap {
+		return 0, 0, fmt.Errorf("the kept line does not add up: %q", m[0])
+	}
+	return float64(k), float64(img + use), nil
+}
+
 // BenchmarkDom0Memory: memory gohv keeps for itself while dom0 runs
-// (1 GiB machine, dom0_mem=512M), from the runs of dom0BenchRuns: its
-// image and the whole heap reservation (its ready line, "gohv memory:
-// image I KiB, heap ... of R MiB reserved": I + R MiB), frames no domain
-// can get; also reported, image plus heap in use. Xen's figure (total -
-// free - dom0's pages, from XEN_SYSCTL_physinfo and
-// XENMEM_current_reservation) needs a privcmd hypercall with a pointer,
-// that is unsafe, which only the metal packages may use; it is not taken
-// here.
+// (1 GiB machine, dom0_mem=512M), from the runs of dom0BenchRuns: as Xen
+// counts it, RAM - free - dom0's pages, from gohv's kept line (gohvKept):
+// its image, its heap after the boot gave back what it did not use, and
+// the rest (real-mode area, M2P and its tables, pages shared with
+// guests); also reported, image plus heap in use. Xen's figure (the same
+// measure, from XEN_SYSCTL_physinfo and XENMEM_current_reservation) needs
+// a privcmd hypercall with a pointer, that is unsafe, which only the
+// metal packages may use; it is not taken here.
 func BenchmarkDom0Memory(b *testing.B) {
 	runs := dom0BenchRuns(b)
 	v := map[string]float64{}

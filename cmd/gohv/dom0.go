@@ -15,12 +15,14 @@ import (
 	"github.com/gohv/gohv/mm"
 )
 
-// dom0Module reads boot module 0 (the dom0 kernel: a bzImage or an ELF
-// file) into the Go heap; its frames stay reserved.
+// dom0Module returns boot module 0 (the dom0 kernel: a bzImage or an ELF
+// file) where the boot loader put it, through the direct map: no copy in
+// the Go heap. Its frames stay reserved until dom0 is built
+// (freeDom0Module); the slice must not be used after that.
 func dom0Module(info *boot.Info) ([]byte, error) {
 	m := info.Modules[0]
-	img := make([]byte, m.End-m.Start)
-	if !rt.ReadPhys(m.Start, img) {
+	img, ok := rt.PhysMemory{}.Slice(m.Start, m.End-m.Start)
+	if !ok {
 		return nil, fmt.Errorf("module 0 at %#x-%#x is not readable", m.Start, m.End)
 	}
 	return img, nil

@@ -73,7 +73,7 @@ func main() {
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
 	frames := frameAllocator(info)
-	log.Lines([]string{frames.Summary(), keptLine()})
+	log.Lines([]string{frames.Summary()})
 	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
 
 	if opts.SelfTest == "console" {
@@ -92,7 +92,7 @@ func main() {
 	}
 	go irqs.run(machine.IRQs())
 	if len(info.Modules) == 0 {
-		ready("no dom0 module given")
+		ready("no dom0 module given", frames, 0)
 		rt.PowerOff(0)
 	}
 	_, dom0Extra := boot.CookCmdline(info.Cmdline, info.Loader, info.Protocol == "pvh")
@@ -100,8 +100,9 @@ func main() {
 	if err != nil {
 		rt.Panic("Could not set up DOM0 guest OS: " + err.Error())
 	}
+	freeInitMemory(frames, info)
 	input.machine, input.toDom0 = machine, true
-	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20))
+	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20), frames, d.Pages())
 	input.announce()
 	runVCPU(d, 0)
 	select {} // the vCPU goroutines run the machine from here
@@ -184,6 +185,11 @@ func heapBytes() uint64 {
 	return h.End - h.Start
 }
 
+// ramFrames counts the whole frames of RAM in the memory map, reserved or
+// not (what Xen's XEN_SYSCTL_physinfo calls total_pages). Set by
+// frameAllocator.
+var ramFrames uint64
+
 // frameAllocator builds the domain frame allocator over the RAM the memory
 // map reports, minus what gohv itself and the boot loader occupy.
 func frameAllocator(info *boot.Info) *mm.Allocator {
@@ -193,37 +199,111 @@ func frameAllocator(info *boot.Info) *mm.Allocator {
 			ram = append(ram, mm.Range{Start: mm.Maddr(r.Base), End: mm.Maddr(r.Base + r.Length)})
 		}
 	}
+	for _, r := range mm.NormalizeRanges(ram) {
+		if r.Start < mm.MaxRAMAddr {
+			f, e := (mm.Range{Start: r.Start, End: min(r.End, mm.MaxRAMAddr)}).InnerFrames()
+			ramFrames += uint64(e - f)
+		}
+	}
 	add := func(start, end uint64) {
 		if end > start {
 			reserved = append(reserved, mm.Range{Start: mm.Maddr(start), End: mm.Maddr(end)})
 		}
 	}
-	add(0, 1<<20) // real-mode area, BIOS, option ROMs
-	img, heap := rt.Image(), rt.Heap()
-	add(img.Start, img.End)
-	add(heap.Start, heap.End)
+	for _, r := range keptRanges() {
+		add(r.Start, r.End)
+	}
 	for _, m := range info.Modules {
 		add(m.Start, m.End)
 	}
-	_, infoAddr := rt.BootProtocol()
-	add(uint64(infoAddr), uint64(infoAddr)+4096)
 	return mm.NewAllocator(ram, reserved)
 }
 
-// keptLine says what gohv keeps for itself: its image and its heap (the
-// frames behind the Go runtime's memory), with what is in use so far.
-func keptLine() string {
-	img := rt.Image()
-	st := rt.Stats()
-	return fmt.Sprintf("gohv keeps %d MiB for itself: image %d KiB, heap %d MiB reserved (%d KiB in use)",
-		(img.End-img.Start+heapBytes())>>20, (img.End-img.Start)>>10, heapBytes()>>20, st.HeapFrames*4)
+// keptRanges are the physical ranges gohv keeps from the domain allocator
+// for good: the real-mode area (BIOS, option ROMs), its image, its heap,
+// and the boot information page.
+func keptRanges() []rt.Range {
+	_, infoAddr := rt.BootProtocol()
+	return []rt.Range{{Start: 0, End: 1 << 20}, rt.Image(), rt.Heap(),
+		{Start: uint64(infoAddr), End: uint64(infoAddr) + 4096}}
 }
 
-// ready prints the line that says gohv is up, with what it uses itself.
-func ready(what string) {
+// heapMargin is what the heap keeps above the most it has used once dom0
+// is built (freeInitMemory): room for what the runtime needs while the
+// domains run, beyond the boot's peak.
+func heapMargin() uint64 { return max(8<<20, rt.Stats().HeapPeakFrames*mm.PageSize/2) }
+
+// freeInitMemory gives back to the domain allocator, once dom0 is built,
+// what gohv needed only to build it, as Xen frees its init memory and
+// boot modules: the boot modules' frames that dom0 did not take (the
+// kernel's module, an initrd that was copied, modules beyond the second)
+// and the part of the heap the boot never reached (rt.TrimHeap, after a
+// collection, keeping heapMargin). It prints Xen's "Freed ..." line.
+func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
+	kept := keptRanges()
+	var mods uint64
+	for _, m := range info.Modules {
+		first, end := (mm.Range{Start: mm.Maddr(m.Start), End: mm.Maddr(m.End)}).OuterFrames()
+	page:
+		for f := first; f < end; f++ {
+			a := uint64(f.Addr())
+			for _, r := range kept {
+				if r.Start < a+mm.PageSize && a < r.End {
+					continue page // shares a page with what gohv keeps
+				}
+			}
+			// An initrd dom0 was given in place is managed (Adopt
+			// fails): it is dom0's. So is a page freed already, shared
+			// by two modules.
+			if frames.Adopt(f, 1) == nil {
+				if err := frames.Free(f); err != nil {
+					rt.Panic(fmt.Sprintf("freeing boot module frame %#x: %v", f, err))
+				}
+				mods += mm.PageSize
+			}
+		}
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	h := rt.TrimHeap(heapMargin())
+	if n := (h.End - h.Start) / mm.PageSize; n > 0 {
+		first := mm.MFN(h.Start / mm.PageSize)
+		if err := frames.Adopt(first, n); err != nil {
+			rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", h.Start, h.End, err))
+		}
+		if err := frames.FreeContig(first, n); err != nil {
+			rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", h.Start, h.End, err))
+		}
+		debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
+	}
+	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
+		(mods+h.End-h.Start)>>10, mods>>10, (h.End-h.Start)>>10)})
+}
+
+// keptLine says what gohv keeps for itself, as Xen's figure would count
+// it (XEN_SYSCTL_physinfo's total_pages - free_pages - dom0's pages):
+// every frame of RAM that is neither free for domains nor dom0's, with
+// its parts: the image, the heap (and how much of it is in use) and the
+// rest (the real-mode area, the M2P and its tables, pages gohv shares
+// with guests, the boot information page).
+func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
+	ram, free := ramFrames*mm.PageSize, frames.FreeFrames()*mm.PageSize
+	dom0 := dom0Pages * mm.PageSize
+	kept := ram - free - dom0
+	img := rt.Image()
+	image := img.End - img.Start
+	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
+	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), other %d KiB",
+		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heapBytes()>>10, rt.Stats().HeapFrames*4, (kept-image-heapBytes())>>10)
+}
+
+// ready prints the line that says gohv is up, with what it keeps for
+// itself (dom0Pages: dom0's, 0 without dom0) and its own time.
+func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 	st := rt.Stats()
 	img := rt.Image()
 	log.Lines([]string{
+		keptLine(frames, dom0Pages),
 		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d MiB reserved",
 			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, heapBytes()>>20),
 		fmt.Sprintf("gohv time: %d ms since the TSC was calibrated (kmain), %d ms in main",

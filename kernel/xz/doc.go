@@ -27,7 +27,8 @@
 //     most 1.5 times the output, 4 KiB at least).
 //   - DecodeStreamTo streams: the output goes to an io.Writer in pieces of
 //     at most 64 KiB as it is decoded, so the memory needed is the
-//     dictionary and 64 KiB, whatever the output's size.
+//     dictionary and 64 KiB, whatever the output's size; DecodeStreamToDict
+//     keeps the dictionary in memory the caller lends instead.
 //   - Supported: filters LZMA2 alone or x86 BCJ then LZMA2 (BCJ start offset
 //     any value); checks None, CRC32 and CRC64 (not SHA-256, which no
 //     kernel build uses: Linux's xz_wrap.sh asks for CRC32); several blocks and

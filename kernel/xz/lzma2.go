@@ -22,6 +22,10 @@ import (
 // between blocks and enlarges only for a block that needs a larger one.
 type lzma2Engine struct {
 	r *xi2.Reader
+	// lend, when not nil, supplies the memory of a dictionary of n bytes
+	// (nil: the engine allocates it); lent is what it gave last.
+	lend func(n uint64) []byte
+	lent []byte
 	// pre and post are the synthetic stream around the LZMA2 data.
 	pre  [streamHeaderSize + 12]byte
 	post []byte
@@ -56,6 +60,14 @@ func dictProps(n uint64) byte {
 		}
 	}
 	return 40
+}
+
+// dictBytes is the size of the dictionary props (a dictProps value) names.
+func dictBytes(props byte) uint64 {
+	if props >= 40 {
+		return 0xffffffff
+	}
+	return uint64(2|props&1) << (props/2 + 11)
 }
 
 // start makes the engine's next reads return the output of the LZMA2 data
@@ -108,6 +120,12 @@ func (e *lzma2Engine) start(data []byte, usize, dictSize uint64) error {
 			return err
 		}
 		e.r = r
+	}
+	if n := dictBytes(props); e.lend != nil && uint64(cap(e.lent)) < n {
+		if b := e.lend(n); uint64(cap(b)) >= n {
+			e.lent = b
+			e.r.SetDictionary(b)
+		}
 	}
 	return e.r.Reset(&e.src)
 }

@@ -164,10 +164,26 @@ func DecodeStream(src []byte, limit, sizeHint int) ([]byte, int, error) {
 // An error of w ends decoding and is returned wrapped (with %w), naming
 // the block.
 func DecodeStreamTo(w io.Writer, src []byte, limit int) (int, error) {
+	return DecodeStreamToDict(w, src, limit, nil)
+}
+
+// DecodeStreamToDict is DecodeStreamTo with the LZMA2 dictionary in memory
+// the caller lends: dict, when not nil, is asked for n bytes before a block
+// whose dictionary is n bytes (once per larger size) and returns memory the
+// decoder may overwrite until DecodeStreamToDict returns, or nil, or a
+// smaller buffer, to have the decoder allocate it as DecodeStreamTo does.
+// Whatever the lent memory holds at the start is never read as output.
+func DecodeStreamToDict(w io.Writer, src []byte, limit int, dict func(n uint64) []byte) (int, error) {
 	if limit <= 0 {
 		return 0, fmt.Errorf("%w: the output limit %d is not positive", ErrTooLarge, limit)
 	}
-	return newDecoder(limit).stream(src, writerSink{w})
+	d := newDecoder(limit)
+	d.engine.lend = dict
+	n, err := d.stream(src, writerSink{w})
+	if d.engine.r != nil {
+		d.engine.r.SetDictionary(nil) // the lender's memory is its own again
+	}
+	return n, err
 }
 
 // sink receives decoded bytes. reserve announces the size of the block

@@ -441,3 +441,49 @@ func TestDecodeStreamTo(t *testing.T) {
 type failWriter struct{ err error }
 
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// TestDecodeStreamToDict: with the dictionary in lent memory (filled with
+// junk first), every vector decodes to the same bytes; the lent memory is
+// what the decoder wrote its history to; a lender that gives too little,
+// or nothing, leaves the decoder allocating as DecodeStreamTo does.
+func TestDecodeStreamToDict(t *testing.T) {
+	for _, v := range vectors {
+		if v.Twice {
+			continue
+		}
+		src := readVector(t, v.File)
+		want, wn, err := DecodeStream(src, 1<<20, 0)
+		if err != nil {
+			t.Fatalf("%s: DecodeStream: %v", v.File, err)
+		}
+		for _, short := range []uint64{0, 1, 1 << 40} {
+			var asked []uint64
+			var lent []byte
+			lend := func(n uint64) []byte {
+				asked = append(asked, n)
+				if short == 1<<40 {
+					return nil
+				}
+				lent = bytes.Repeat([]byte{0xa5}, int(n-short))
+				return lent
+			}
+			w := &chunkWriter{t: t}
+			n, err := DecodeStreamToDict(w, src, 1<<20, lend)
+			if err != nil || n != wn || !bytes.Equal(w.b, want) {
+				t.Errorf("%s, lender %d short: n %d (want %d), err %v, equal %v", v.File, short, n, wn, err, bytes.Equal(w.b, want))
+			}
+			if len(want) > 0 && len(asked) == 0 {
+				t.Errorf("%s: the lender was never asked", v.File)
+			}
+			for _, a := range asked {
+				if a < 4096 || a > uint64(max(len(want)*3/2, 4096)) {
+					t.Errorf("%s: asked for a %d-byte dictionary for %d bytes of output", v.File, a, len(want))
+				}
+			}
+			// A big enough lent dictionary is where the history went.
+			if short == 0 && len(want) > 0 && bytes.Count(lent, []byte{0xa5}) == len(lent) {
+				t.Errorf("%s: the lent dictionary was not written", v.File)
+			}
+		}
+	}
+}

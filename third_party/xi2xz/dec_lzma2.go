@@ -1248,7 +1248,11 @@ func xzDecLZMA2Reset(s *xzDecLZMA2, props byte) xzRet {
 		return xzMemlimitError
 	}
 	s.dict.end = s.dict.size
-	if len(s.dict.buf) < int(s.dict.size) {
+	// gohv: a dictionary the caller lent (Reader.SetDictionary) is used
+	// when it is large enough: its capacity counts, not its length.
+	if cap(s.dict.buf) >= int(s.dict.size) {
+		s.dict.buf = s.dict.buf[:s.dict.size]
+	} else {
 		s.dict.buf = make([]byte, s.dict.size)
 	}
 	s.lzma.len = 0

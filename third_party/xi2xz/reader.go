@@ -85,6 +85,15 @@ func NewReader(r io.Reader, dictMax uint32) (*Reader, error) {
 	return z, err
 }
 
+// SetDictionary makes the decoder keep its LZMA2 dictionary in buf
+// (gohv: not upstream): a stream whose dictionary fits in cap(buf) is
+// decoded with no allocation for it; a larger one still gets its own
+// (up to dictMax). The Reader writes buf from here on, until it is
+// given another one; nil takes it back to allocating.
+func (z *Reader) SetDictionary(buf []byte) {
+	z.dec.lzma2.dict.buf = buf
+}
+
 // decode is a wrapper around xzDecRun that additionally handles
 // stream padding. It treats the padding as a kind of stream that
 // decodes to nothing.

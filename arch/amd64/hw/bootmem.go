@@ -207,11 +207,11 @@ func (b *BootMemory) scanPVH(m Mem, info uint64) {
 // ChooseHeap places the hypervisor heap, the frames behind the Go
 // runtime's memory, at the highest 2 MiB-aligned range of the low RAM run
 // that no excluded range touches. Its size is a sixteenth of that RAM,
-// between 64 and 256 MiB, but at least 16 times the largest module while
-// that stays within a quarter of the RAM: the dom0 kernel's module is
-// copied into the heap and decoded there with the XZ dictionary (32 MiB
-// for Linux), though its output goes straight to dom0's frames. ok is false if there is no such range. Call it after
-// a Scan that left Err empty.
+// between 32 and 256 MiB: room for the frame table (20 bytes a frame) and
+// the dom0 build, whose kernel is decoded in dom0's own frames. gohv gives
+// what it did not use back to the domain allocator once dom0 is built
+// (rt.TrimHeap). ok is false if there is no such range. Call it after a
+// Scan that left Err empty.
 //
 //go:nosplit
 func (b *BootMemory) ChooseHeap() (h Range, ok bool) {
@@ -219,10 +219,7 @@ func (b *BootMemory) ChooseHeap() (h Range, ok bool) {
 		return h, false
 	}
 	ram := b.RAMTop - mib
-	size := min(max(ram/16, 64*mib), 256*mib)
-	if m := 16 * b.MaxModule; m > size {
-		size = min(m, ram/4)
-	}
+	size := min(max(ram/16, 32*mib), 256*mib)
 	size = (size + 2*mib - 1) &^ (2*mib - 1)
 	top := b.RAMTop &^ (2*mib - 1)
 	for iter := 0; iter <= b.N; iter++ {

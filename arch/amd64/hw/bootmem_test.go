@@ -54,9 +54,9 @@ func TestScanMultiboot1(t *testing.T) {
 		}
 	}
 	h, ok := b.ChooseHeap()
-	// 16 times the 8 MiB module (more than a sixteenth of 1023 MiB),
-	// rounded to 2 MiB, at the top.
-	if !ok || h != (Range{1024*mib - 130*mib, 1024 * mib}) {
+	// A sixteenth of 1023 MiB, rounded to 2 MiB, at the top: the 8 MiB
+	// module does not size it (its kernel is decoded in dom0's frames).
+	if !ok || h != (Range{1024*mib - 64*mib, 1024 * mib}) {
 		t.Errorf("heap %#x %v", h, ok)
 	}
 }
@@ -80,8 +80,8 @@ func TestScanMultiboot2(t *testing.T) {
 	if b.N != 4 || b.Excluded[2] != (Range{0x8000, 0x9000}) || b.Excluded[3] != (Range{0x3000000, 0x3400000}) {
 		t.Errorf("ranges %#x", b.Excluded[:b.N])
 	}
-	// The module is 4 MiB: 16 times that is 64 MiB, the default anyway.
-	if h, ok := b.ChooseHeap(); !ok || h != (Range{448 << 20, 512 << 20}) {
+	// A sixteenth of 511 MiB is below the 32 MiB floor.
+	if h, ok := b.ChooseHeap(); !ok || h != (Range{480 << 20, 512 << 20}) {
 		t.Errorf("heap %#x %v", h, ok)
 	}
 	m.w32(0x8000, 8)
@@ -113,8 +113,8 @@ func TestScanPVH(t *testing.T) {
 	if b.Err != "" || b.RAMTop != 2048*mib || b.MaxModule != 16*mib {
 		t.Fatalf("%q RAMTop %#x MaxModule %#x", b.Err, b.RAMTop, b.MaxModule)
 	}
-	// 16 times the module (256 MiB) beats a sixteenth of the RAM (128 MiB).
-	if h, ok := b.ChooseHeap(); !ok || h != (Range{1792 * mib, 2048 * mib}) {
+	// A sixteenth of the RAM, whatever the 16 MiB module.
+	if h, ok := b.ChooseHeap(); !ok || h != (Range{1920 * mib, 2048 * mib}) {
 		t.Errorf("heap %#x %v", h, ok)
 	}
 	m.w32(0x7000, 0)
@@ -160,7 +160,7 @@ func TestChooseHeap(t *testing.T) {
 		{"below a module at the top", 1024 * mib, 0, []Range{{1000 * mib, 1010 * mib}},
 			Range{936 * mib, 1000 * mib}, true},
 		{"unaligned top", 1000*mib + 12345, 0, nil, Range{936 * mib, 1000 * mib}, true},
-		{"module: a quarter of the RAM at most", 513 * mib, 32 * mib, nil, Range{384 * mib, 512 * mib}, true},
+		{"384 MiB: 32 MiB at least, whatever the module", 384 * mib, 32 * mib, nil, Range{352 * mib, 384 * mib}, true},
 		{"no room", 80 * mib, 0, []Range{{10 * mib, 70 * mib}}, Range{}, false},
 		{"no RAM", 0, 0, nil, Range{}, false},
 	} {

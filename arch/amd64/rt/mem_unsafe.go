@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -25,7 +26,8 @@ import (
 //
 // The frames behind the mmap window come from the hypervisor heap, one
 // physical range chosen by kmain (hw.BootMemory.ChooseHeap) and withheld
-// from the domain frame allocator. Freed frames (munmap, madvise
+// from the domain frame allocator; once dom0 is built, cmd/gohv gives the
+// part never used back to it (TrimHeap). Freed frames (munmap, madvise
 // DONTNEED) go back on a free list threaded through the frames
 // themselves; hw.FrameHeap keeps the count. Which range a call touches is
 // decoded by arch/amd64/linux.
@@ -187,6 +189,31 @@ func allocFrame() uint64 {
 	heap.Took()
 	zeroPage(dm(p))
 	return p
+}
+
+// TrimHeap ends the hypervisor heap keep bytes (rounded up to a page)
+// above the highest frame it has ever handed out, and returns the range
+// it gave up, for the domain frame allocator; an empty range when that
+// would not shrink it. The heap never hands out frames beyond its end
+// again: what the runtime frees is reused from the free list below it,
+// and past that the heap is exhausted. Context: Go code (kmain's main),
+// with no other caller at the same time. Bump runs with interrupts off
+// and reads End once, so it either bumps below the new end or sees it;
+// a bump that got past the new end before it was stored is caught by
+// reading Next again, and then nothing is given up.
+func TrimHeap(keep uint64) Range {
+	end := atomic.LoadUint64(&heap.End)
+	next := atomic.LoadUint64(&heap.Next)
+	newEnd := uint64(alignUp(uintptr(next+keep), pageSize))
+	if newEnd < next || newEnd >= end {
+		return Range{}
+	}
+	atomic.StoreUint64(&heap.End, newEnd)
+	if atomic.LoadUint64(&heap.Next) > newEnd {
+		atomic.StoreUint64(&heap.End, end)
+		return Range{}
+	}
+	return Range{Start: newEnd, End: end}
 }
 
 // freeFrame puts heap frame p on the free list (release checked that it

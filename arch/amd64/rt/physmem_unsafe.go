@@ -37,6 +37,19 @@ func (PhysMemory) Copy(dst, src, n uint64) bool {
 	return true
 }
 
+// Slice returns the n bytes of machine memory from ma as a slice over the
+// direct map (no copy), for a caller that owns those frames for as long
+// as it uses the slice: a boot module it reads in place, frames of a
+// domain it is building. It refuses anything beyond the direct map.
+func (PhysMemory) Slice(ma, n uint64) ([]byte, bool) {
+	if n == 0 || !physOK(ma, n) || n > uint64(^uint(0)>>1) {
+		return nil, false
+	}
+	// Safety: [ma, ma+n) lies in the direct map, which is never unmapped;
+	// memory outside the Go heap, which the collector ignores.
+	return unsafe.Slice((*byte)(unsafe.Pointer(dm(ma))), n), true
+}
+
 // word64 returns the aligned word at ma. Safety: physOK holds, so ma lies
 // in the never-unmapped direct map.
 func word64(ma uint64) (*uint64, bool) {
