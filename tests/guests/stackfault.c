@@ -16,7 +16,8 @@
  *  - a guest kernel push on RSP (1 << 63) | a: Xen 4.17 clears bit 63 of the
  *    bounce's stack top below HYPERVISOR_VIRT_END (its speculative-access
  *    hardening, guest_access_mask_ptr), so the stack fault's frame lands
- *    at a; the frame's RSP is the non-canonical value;
+ *    at a; the frame's RSP is the non-canonical value; a stack_switch
+ *    stack (1 << 63) | a takes a user-mode bounce at a the same way;
  *  - HYPERVISOR_iret to a non-canonical RIP, in user mode (iret and
  *    VGCF_in_syscall) and in kernel mode: #GP(0) with the frame's RIP the
  *    non-canonical one, CS RPL 3 or 0;
@@ -215,6 +216,13 @@ void test_main(void)
 	check(seen.error_code == 0, "kernel push with rsp bit 63: error code %#lx, want 0", seen.error_code);
 	expect(v == 12 ? "kernel push with rsp bit 63: #SS" : "kernel push with rsp bit 63: #GP", v, v, (u64)k_push, 0,
 	       hi, high_stack);
+
+	/* The same mask on the stack_switch stack of a bounce from user mode. */
+	u64 k2top = (u64)kernel_stack2 + sizeof(kernel_stack2);
+	check_eq(hc_stack_switch(FLAT_KERNEL_SS, (1UL << 63) | k2top), 0, "stack_switch(bit 63 | kernel_stack2)");
+	v = user_iret(0, (u64)u_ud2, utop, 0);
+	expect("user ud2, kernel stack with bit 63", v, 6, (u64)u_ud2, 3, utop, kernel_stack2);
+	check_eq(hc_stack_switch(FLAT_KERNEL_SS, ktop), 0, "stack_switch");
 
 	/* iret to a non-canonical RIP: #GP(0) there. */
 	v = user_iret(0, NC_A, utop, 0);
