@@ -73,6 +73,9 @@
 // call costs no runtime transitions on every exit.) The exit saves what Go code
 // clobbers, XMM0-15 and MXCSR, and the FS base; the guest's x87 state
 // stays in the CPU with the thread (the shim saves it on every switch).
+// Run never returns to a non-canonical RIP (IRETQ and SYSRET would fault
+// in ring 0): it reports the #GP(0) that return raises as the guest's
+// exit, as Xen reflects it; a non-canonical RSP is entered as it is.
 //
 // Contexts. Everything reached from the SYSCALL entry, the interrupt
 // stubs or kmain runs on a kernel or IST stack with interrupts off, under

@@ -115,7 +115,7 @@ func (g *GuestContext) SetGDT(frames []uint64) {
 // Errors of GuestContext.Run: state that cannot be entered.
 var (
 	ErrGuestTables   = errors.New("rt: guest page tables misaligned, beyond the direct map, or lacking the hypervisor's L4 entries")
-	ErrGuestAddress  = errors.New("rt: non-canonical RIP, RSP or segment base")
+	ErrGuestAddress  = errors.New("rt: non-canonical segment base")
 	ErrGuestSelector = errors.New("rt: ring-0 CS or SS")
 )
 
@@ -126,7 +126,9 @@ var (
 // (RFLAGS as the guest may have it: IF set, IOPL 0). An interrupt that
 // stops the guest has been served when Run returns.
 //
-// Run fails, entering nothing, if the state cannot be entered. Context:
+// A non-canonical RIP is not entered: Run reports the #GP(0) the return
+// to it raises, as an exception exit (regs unchanged). Run fails,
+// entering nothing, if the state cannot be entered. Context:
 // the vCPU's goroutine, locked to its OS thread (runtime.LockOSThread),
 // which keeps the guest's x87 state between runs.
 func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit) error {
@@ -139,8 +141,18 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 		c.checkedCR3, c.checkedGen = cr3, gen
 	}
-	if !arch.Canonical(regs.RIP) || !arch.Canonical(regs.RSP) || !arch.Canonical(regs.FSBase) || !arch.Canonical(regs.GSBase) {
+	if !arch.Canonical(regs.FSBase) || !arch.Canonical(regs.GSBase) {
 		return ErrGuestAddress
+	}
+	if !arch.Canonical(regs.RIP) {
+		// IRETQ (and SYSRET) fault on a non-canonical return address in
+		// ring 0, before anything of the guest is loaded; Xen's iret
+		// fixup reflects that fault into the guest as its own: #GP(0)
+		// at the RIP. That is the exit, without entering. A
+		// non-canonical RSP is entered as it is: neither instruction
+		// checks it, and the guest's first stack access faults in ring 3.
+		*exit = arch.Exit{Kind: arch.ExitException, Vector: arch.VecGP}
+		return nil
 	}
 	if regs.CS&3 != 3 || regs.SS&3 != 3 {
 		return ErrGuestSelector
