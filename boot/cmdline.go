@@ -266,14 +266,32 @@ func loaderIsGRUB2(loader string) bool {
 // of which passes it; everything after the first " -- " is dom0's, returned
 // without leading spaces.
 func CookCmdline(raw, loader string, pvh bool) (xen, dom0Extra string) {
-	p := strings.TrimLeft(raw, " ")
-	if !pvh && !loaderIsGRUB2(loader) {
-		p = StripImageName(p)
-	}
+	p := cook(raw, loader, pvh)
 	if i := strings.Index(p, " -- "); i >= 0 {
 		return p[:i], strings.TrimLeft(p[i+3:], " ")
 	}
 	return p, ""
+}
+
+// CookDom0Cmdline returns dom0's command line from the one the loader
+// passed with module 0 (the kernel), as Xen 4.17's create_dom0 cooks it
+// with cmdline_cook: leading spaces go, and the first word (the module's
+// file name) goes unless the loader is GRUB 2 or the boot was PVH, which do
+// not pass it (GRUB 2's module2 line "module2 /boot/vmlinuz console=hvc0"
+// gives "console=hvc0"; QEMU's -initrd "vmlinuz console=hvc0" gives
+// "vmlinuz console=hvc0"). The caller appends the " -- " extras of the
+// hypervisor's line.
+func CookDom0Cmdline(raw, loader string, pvh bool) string {
+	return cook(raw, loader, pvh)
+}
+
+// cook is the part of Xen's cmdline_cook both lines share.
+func cook(raw, loader string, pvh bool) string {
+	p := strings.TrimLeft(raw, " ")
+	if !pvh && !loaderIsGRUB2(loader) {
+		p = StripImageName(p)
+	}
+	return p
 }
 
 // isSpace is the word separator. Xen splits on ' ' only; gohv also takes

@@ -354,6 +354,30 @@ func TestCookCmdline(t *testing.T) {
 	}
 }
 
+func TestCookDom0Cmdline(t *testing.T) {
+	for _, tc := range []struct {
+		raw, loader string
+		pvh         bool
+		want        string
+	}{
+		// GRUB 2's module2 and module pass the arguments only.
+		{"console=hvc0 gohv.task=shell", "GRUB 2.06-13+deb12u2", false, "console=hvc0 gohv.task=shell"},
+		{"  console=hvc0", "GRUB 2.12", false, "console=hvc0"},
+		{"", "GRUB 2.06", false, ""},
+		// QEMU's -initrd and GRUB 1 put the file name first.
+		{"/root/vmlinuz console=hvc0 earlyprintk=xen", "qemu", false, "console=hvc0 earlyprintk=xen"},
+		{"/boot/vmlinuz  ro", "GNU GRUB 0.97", false, "ro"},
+		{"/boot/vmlinuz", "qemu", false, ""},
+		{"console=hvc0", "PVH Directboot", true, "console=hvc0"},
+		// " -- " in a module's line is dom0's own text, not a split.
+		{"/k a -- b", "qemu", false, "a -- b"},
+	} {
+		if got := CookDom0Cmdline(tc.raw, tc.loader, tc.pvh); got != tc.want {
+			t.Errorf("CookDom0Cmdline(%q, %q, %v) = %q, want %q", tc.raw, tc.loader, tc.pvh, got, tc.want)
+		}
+	}
+}
+
 var warnRE = regexp.MustCompile(`^(parameter "[!-~]*" unknown!|parameter "[!-<>-~]*" has invalid value "[!-~]*", rc=-(22|34)!|Bad console= option '[!-+--~]*')$`)
 
 func FuzzParseCmdline(f *testing.F) {

@@ -130,10 +130,10 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 }
 
 // startDom0 builds domain 0 from module 0 (the kernel; its command line,
-// less the file name, plus the " -- " extras of gohv's own line) and
-// module 1, its initrd (whose command line, as on Xen, is not used; more
-// modules are left alone, with Xen's warning). The caller starts its
-// vCPU (runVCPU).
+// less the file name where the loader put one there (CookDom0Cmdline),
+// plus the " -- " extras of gohv's own line) and module 1, its initrd
+// (whose command line, as on Xen, is not used; more modules are left
+// alone, with Xen's warning). The caller starts its vCPU (runVCPU).
 func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string) (*hv.Domain, error) {
 	img, err := dom0Module(info)
 	if err != nil {
@@ -174,7 +174,7 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if k.Parms.PAE != kernel.XEN_PAE_NO {
 		pae = ", PAE"
 	}
-	cmdline := boot.StripImageName(info.Modules[0].Cmdline)
+	cmdline := boot.CookDom0Cmdline(info.Modules[0].Cmdline, info.Loader, info.Protocol == "pvh")
 	if extra != "" {
 		cmdline = strings.TrimSpace(cmdline + " " + extra)
 	}
