@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"regexp"
@@ -270,6 +271,43 @@ func TestDom0MemCompute(t *testing.T) {
 			a, m := tc.d.Compute(tc.avail)
 			if a != tc.amount || m != tc.max {
 				t.Errorf("Compute(%d) = %d, %d; want %d, %d", tc.avail, a, m, tc.amount, tc.max)
+			}
+		})
+	}
+}
+
+func TestDom0MemClipLine(t *testing.T) {
+	set := func(b uint64) MemSize { return MemSize{Set: true, Bytes: b} }
+	for _, tc := range []struct {
+		name  string
+		d     Dom0Mem
+		avail uint64
+		want  string
+	}{
+		{"no amount", Dom0Mem{}, gib, ""},
+		{"no amount, max clips the default", Dom0Mem{Max: set(256 * mib)}, gib, ""},
+		{"zero amount", Dom0Mem{Amount: set(0)}, gib, ""},
+		{"amount given", Dom0Mem{Amount: set(512 * mib)}, gib, ""},
+		{"amount is avail", Dom0Mem{Amount: set(gib)}, gib, ""},
+		{"above avail", Dom0Mem{Amount: set(4 * gib)}, 438*mib + 688*1024,
+			"Dom0 memory clipped to 112300 pages (dom0_mem asks 4096 MiB; 438 MiB free for domains)"},
+		{"above max", Dom0Mem{Amount: set(gib), Max: set(512 * mib)}, 4 * gib,
+			"Dom0 memory clipped to 131072 pages (dom0_mem asks 1024 MiB; max: 512 MiB)"},
+		{"below min", Dom0Mem{Amount: set(64 * mib), Min: set(128 * mib)}, 4 * gib,
+			"Dom0 memory clipped to 32768 pages (dom0_mem asks 64 MiB; min: 128 MiB)"},
+		{"min above avail", Dom0Mem{Amount: set(64 * mib), Min: set(2 * gib)}, gib,
+			"Dom0 memory clipped to 262144 pages (dom0_mem asks 64 MiB; 1024 MiB free for domains)"},
+		{"percent above max", Dom0Mem{Amount: MemSize{Set: true, Percent: 50}, Max: set(gib)}, 4 * gib,
+			"Dom0 memory clipped to 262144 pages (dom0_mem asks 2048 MiB; max: 1024 MiB)"},
+		{"all but, within", Dom0Mem{Amount: MemSize{Set: true, Minus: true, Bytes: gib}}, 4 * gib, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.d.ClipLine(tc.avail); got != tc.want {
+				t.Errorf("ClipLine(%d) = %q, want %q", tc.avail, got, tc.want)
+			}
+			// The line's page count is Compute's amount.
+			if a, _ := tc.d.Compute(tc.avail); tc.want != "" && !strings.HasPrefix(tc.want, fmt.Sprintf("Dom0 memory clipped to %d pages ", a/pageSize)) {
+				t.Errorf("Compute gives %d pages, the line says %q", a/pageSize, tc.want)
 			}
 		})
 	}

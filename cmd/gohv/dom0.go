@@ -104,12 +104,9 @@ func unpackProgress() func(done, total uint64) {
 func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *boot.Options) ([]mm.MFN, uint64, error) {
 	avail := frames.FreeFrames() * mm.PageSize
 	amount, maxRes := opts.Dom0Mem.Compute(avail)
-	if a := opts.Dom0Mem.Amount; a.Set {
-		// Xen clamps silently; gohv says so, once.
-		if asked := a.Resolve(avail) &^ (mm.PageSize - 1); asked != 0 && asked != amount {
-			log.Lines([]string{fmt.Sprintf("dom0_mem: %d MiB asked, clamped to %d MiB (%d MiB free for domains)",
-				asked>>20, amount>>20, avail>>20)})
-		}
+	// Xen clamps an amount it cannot give silently; gohv says so, once.
+	if l := opts.Dom0Mem.ClipLine(avail); l != "" {
+		log.Lines([]string{l})
 	}
 	n := amount / mm.PageSize
 	if n < 256 {
