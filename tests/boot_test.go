@@ -251,6 +251,39 @@ func TestDom0LimitLines(t *testing.T) {
 	}
 }
 
+// TestENOSYSLines: at loglvl=all the first -ENOSYS a domain gets for a
+// hypercall or sub-op gives one "(XEN) d0v0 ..." line naming it, before
+// the guest sees the error; at the default loglvl, none. The hello test
+// guest calls hypercall 11 (none in Xen 4.17) and console_io's unknown
+// cmd 7 and prints what each returned. Xen 4.17 prints nothing for them.
+func TestENOSYSLines(t *testing.T) {
+	elf, _ := image(t)
+	guest := filepath.Join(guestsDir(t), "hello.elf")
+	for _, loglvl := range []string{"all", "default"} {
+		t.Run(loglvl, func(t *testing.T) {
+			t.Parallel()
+			cmdline := xenCmdline
+			if loglvl == "all" {
+				cmdline += " loglvl=all"
+			}
+			r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", cmdline, "-initrd", guest}})
+			r.wantExit(t, exitPowerOff)
+			// The guest's own lines, each -ENOSYS line before its call's.
+			lines := []string{"hypercall 11 -> -38", "console_io(7) -> -38", "Test result: SUCCESS hello"}
+			if loglvl == "all" {
+				lines = []string{"(XEN) d0v0 hypercall 11 (unknown): -ENOSYS", lines[0],
+					"(XEN) d0v0 hypercall 18 (console_io) cmd 7: -ENOSYS", lines[1], lines[2]}
+				if n := strings.Count(r.serial, "ENOSYS"); n != 2 {
+					t.Errorf("%d -ENOSYS lines, want 2\n--- serial ---\n%s", n, r.serial)
+				}
+			} else if strings.Contains(r.serial, "ENOSYS") {
+				t.Errorf("an -ENOSYS line below loglvl=all\n--- serial ---\n%s", r.serial)
+			}
+			r.wantLines(t, lines...)
+		})
+	}
+}
+
 // TestPVH boots the same image through QEMU's PVH loader: with the
 // multiboot1 magic blanked, QEMU falls back to the XEN_ELFNOTE_PHYS32_ENTRY
 // note mkimage wrote.
