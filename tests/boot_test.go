@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,13 +173,118 @@ func TestHeapExhausted(t *testing.T) {
 
 // TestNoLongMode: on a CPU without long mode (QEMU's qemu32 model) the
 // 32-bit entry says so on the serial port, in Xen's words, and halts.
+// Xen 4.17's own entry, run on the same CPU, gives the words: it writes
+// them to COM1 bare (no "(XEN) ", no newline) and halts; gohv's line is
+// "(XEN) " and the same words.
 func TestNoLongMode(t *testing.T) {
 	elf, _ := image(t)
-	r := run(t, boot{args: []string{"-cpu", "qemu32", "-m", "256M", "-kernel", elf},
-		stopAt: "Not a 64-bit CPU!", timeout: time.Minute})
-	r.wantLines(t, "(XEN) ERR: Not a 64-bit CPU!")
+	xen := xenForGuests(t)
+	args := []string{"-cpu", "qemu32", "-m", "256M", "-kernel"}
+	vm := startDom0(t, append(args, xen))
+	var words string
+	errRe := regexp.MustCompile(`ERR: [^\r\n]*!`)
+	for end := time.Now().Add(time.Minute); words == "" && time.Now().Before(end) && !vm.exited(); time.Sleep(20 * time.Millisecond) {
+		words = errRe.FindString(vm.log())
+	}
+	xlog, _ := vm.stop(0)
+	if words == "" {
+		t.Fatalf("Xen on qemu32 printed no \"ERR: ...!\"\n--- Xen serial ---\n%s", xlog)
+	}
+	t.Logf("Xen 4.17 on qemu32: %q", xlog)
+	r := run(t, boot{args: append(args, elf), stopAt: words, timeout: time.Minute})
+	r.wantLines(t, "(XEN) "+words)
 	if !r.stopped {
 		t.Errorf("no line about the CPU")
+	}
+}
+
+// TestDom0LimitLines: a third boot module and a dom0_mem above the
+// machine's memory each give one line, on gohv as on Xen 4.17 with the
+// same modules and command line (the hello test guest as dom0, which
+// prints its result and powers off): Xen's "Multiple initrd candidates,
+// picking module #1" on both, and on gohv "Dom0 memory clipped to <n>
+// pages ..." with n the pages dom0 is then given, where Xen clamps the
+// amount without a line (its "Dom0 alloc." line shows the clamp).
+func TestDom0LimitLines(t *testing.T) {
+	elf, _ := image(t)
+	guest := filepath.Join(guestsDir(t), "hello.elf")
+	dir := t.TempDir()
+	rd, extra := filepath.Join(dir, "initrd.bin"), filepath.Join(dir, "extra.bin")
+	must(t, os.WriteFile(rd, make([]byte, 5000), 0o644))
+	must(t, os.WriteFile(extra, make([]byte, 3000), 0o644))
+	const cmdline = "console=com1 com1=115200,8n1 dom0_mem=4G noreboot"
+	allocRe := regexp.MustCompile(`(?m)^\(XEN\)  Dom0 alloc\.: +[0-9a-f]{16}->[0-9a-f]{16} \((\d+) pages to be allocated\)$`)
+	for _, hv := range []string{"gohv", "xen"} {
+		t.Run(hv, func(t *testing.T) {
+			t.Parallel()
+			kernel := elf
+			if hv == "xen" {
+				kernel = xenForGuests(t)
+			}
+			// Xen halts after dom0's poweroff under noreboot; gohv powers off.
+			r := run(t, boot{args: []string{"-m", "512M", "-kernel", kernel, "-append", cmdline,
+				"-initrd", guest + "," + rd + "," + extra + " extra=1"},
+				stopAt: "(XEN) Hardware Dom0 halted: ", timeout: 2 * time.Minute})
+			r.wantLines(t, "(XEN) Multiple initrd candidates, picking module #1", "Test result: SUCCESS hello")
+			if n := strings.Count(r.serial, "Multiple initrd candidates"); n != 1 {
+				t.Errorf("%d lines about the initrd candidates, want 1", n)
+			}
+			m := allocRe.FindStringSubmatch(r.serial)
+			if m == nil {
+				t.Fatalf("no \"Dom0 alloc.\" line\n--- serial ---\n%s", r.serial)
+			}
+			pages, _ := strconv.Atoi(m[1])
+			if pages >= 512<<20/4096 {
+				t.Errorf("dom0 given %d pages on a 512 MiB machine", pages)
+			}
+			if hv == "xen" {
+				// Xen 4.17 lowers dom0_mem to what it has without a line.
+				if strings.Contains(r.serial, "Dom0 memory clipped") {
+					t.Errorf("Xen printed a clip line: boot.Dom0Mem.ClipLine's comment is out of date\n--- serial ---\n%s", r.serial)
+				}
+				return
+			}
+			clip := r.wantMatch(t, `\(XEN\) Dom0 memory clipped to (\d+) pages \(dom0_mem asks 4096 MiB; \d+ MiB free for domains\)`)
+			if len(clip) == 1 && clip[0] != m[1] {
+				t.Errorf("clipped to %s pages, but %s pages allocated", clip[0], m[1])
+			}
+			if n := strings.Count(r.serial, "Dom0 memory clipped"); n != 1 {
+				t.Errorf("%d clip lines, want 1", n)
+			}
+		})
+	}
+}
+
+// TestENOSYSLines: at loglvl=all the first -ENOSYS a domain gets for a
+// hypercall or sub-op gives one "(XEN) d0v0 ..." line naming it, before
+// the guest sees the error; at the default loglvl, none. The hello test
+// guest calls hypercall 11 (none in Xen 4.17) and console_io's unknown
+// cmd 7 and prints what each returned. Xen 4.17 prints nothing for them.
+func TestENOSYSLines(t *testing.T) {
+	elf, _ := image(t)
+	guest := filepath.Join(guestsDir(t), "hello.elf")
+	for _, loglvl := range []string{"all", "default"} {
+		t.Run(loglvl, func(t *testing.T) {
+			t.Parallel()
+			cmdline := xenCmdline
+			if loglvl == "all" {
+				cmdline += " loglvl=all"
+			}
+			r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", cmdline, "-initrd", guest}})
+			r.wantExit(t, exitPowerOff)
+			// The guest's own lines, each -ENOSYS line before its call's.
+			lines := []string{"hypercall 11 -> -38", "console_io(7) -> -38", "Test result: SUCCESS hello"}
+			if loglvl == "all" {
+				lines = []string{"(XEN) d0v0 hypercall 11 (unknown): -ENOSYS", lines[0],
+					"(XEN) d0v0 hypercall 18 (console_io) cmd 7: -ENOSYS", lines[1], lines[2]}
+				if n := strings.Count(r.serial, "ENOSYS"); n != 2 {
+					t.Errorf("%d -ENOSYS lines, want 2\n--- serial ---\n%s", n, r.serial)
+				}
+			} else if strings.Contains(r.serial, "ENOSYS") {
+				t.Errorf("an -ENOSYS line below loglvl=all\n--- serial ---\n%s", r.serial)
+			}
+			r.wantLines(t, lines...)
+		})
 	}
 }
 

@@ -546,8 +546,9 @@ func dom0Net(t *testing.T, hv dom0Hypervisor, kernel, initramfs, model, msi stri
 }
 
 // dom0Shell: the shell task gives u-root's shell on dom0's console, which
-// runs what is typed on the serial port; `poweroff` ends the machine.
-func dom0Shell(t *testing.T, hv dom0Hypervisor, kernel, initramfs string) {
+// runs what is typed on the serial port; `poweroff` ends the machine. It
+// returns the serial log.
+func dom0Shell(t *testing.T, hv dom0Hypervisor, kernel, initramfs string) string {
 	release, _ := kernelVersion(t, kernel)
 	vm := dom0Boot(t, hv, kernel, initramfs, "gohv.task=shell")
 	if _, _, ok := vm.await("dom0init: shell on /dev/"+hv.console+": type poweroff to end", 2*time.Minute); !ok {
@@ -574,6 +575,7 @@ func dom0Shell(t *testing.T, hv dom0Hypervisor, kernel, initramfs string) {
 	vm.typeIn("poweroff\n")
 	serial := dom0End(t, hv, vm, "poweroff", false)
 	dom0Markers(t, hv, serial, kernel, "shell")
+	return serial
 }
 
 // dom0Blob is dom0init's /blob: SHA-256(seed || i), i as 8 big-endian

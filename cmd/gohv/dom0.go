@@ -106,12 +106,9 @@ func unpackProgress() func(done, total uint64) {
 func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *boot.Options) ([]mm.MFN, uint64, error) {
 	avail := frames.FreeFrames() * mm.PageSize
 	amount, maxRes := opts.Dom0Mem.Compute(avail)
-	if a := opts.Dom0Mem.Amount; a.Set {
-		// Xen clamps silently; gohv says so, once.
-		if asked := a.Resolve(avail) &^ (mm.PageSize - 1); asked != 0 && asked != amount {
-			log.Lines([]string{fmt.Sprintf("dom0_mem: %d MiB asked, clamped to %d MiB (%d MiB free for domains)",
-				asked>>20, amount>>20, avail>>20)})
-		}
+	// Xen clamps an amount it cannot give silently; gohv says so, once.
+	if l := opts.Dom0Mem.ClipLine(avail); l != "" {
+		log.Lines([]string{l})
 	}
 	n := amount / mm.PageSize
 	if n < 256 {
@@ -132,10 +129,10 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 }
 
 // startDom0 builds domain 0 from module 0 (the kernel; its command line,
-// less the file name, plus the " -- " extras of gohv's own line) and
-// module 1, its initrd (whose command line, as on Xen, is not used; more
-// modules are left alone, with Xen's warning). The caller starts its
-// vCPU (runVCPU).
+// less the file name where the loader put one there (CookDom0Cmdline),
+// plus the " -- " extras of gohv's own line) and module 1, its initrd
+// (whose command line, as on Xen, is not used; more modules are left
+// alone, with Xen's warning). The caller starts its vCPU (runVCPU).
 func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string) (*hv.Domain, error) {
 	img, err := dom0Module(info)
 	if err != nil {
@@ -176,7 +173,7 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if k.Parms.PAE != kernel.XEN_PAE_NO {
 		pae = ", PAE"
 	}
-	cmdline := boot.StripImageName(info.Modules[0].Cmdline)
+	cmdline := boot.CookDom0Cmdline(info.Modules[0].Cmdline, info.Loader, info.Protocol == "pvh")
 	if extra != "" {
 		cmdline = strings.TrimSpace(cmdline + " " + extra)
 	}
