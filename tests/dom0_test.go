@@ -610,7 +610,7 @@ func httpGet(url string, timeout time.Duration) ([]byte, error) {
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -619,7 +619,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func randHex(t *testing.T, n int) string {
+func randHex(t testing.TB, n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -630,31 +630,17 @@ func randHex(t *testing.T, n int) string {
 // BenchmarkDom0Init: QEMU start to dom0init's first line, the same kernel
 // and initramfs under each hypervisor of dom0Hypervisors (plain Linux, Xen
 // 4.17's dom0 and gohv's), medians of benchRuns interleaved runs (shared
-// with BenchmarkDom0Userspace and BenchmarkDom0Memory: see dom0BenchRuns),
-// with the gohv/Xen and gohv/plain ratios; and each hypervisor's own part,
-// QEMU start to its line "(XEN) *** Serial input to DOM0 ...", which Xen
-// (console_endboot) and gohv print once dom0's kernel is unpacked and
-// built, just before dom0's first instruction.
+// with the other Dom0 benchmarks: see dom0BenchRuns), with the gohv/Xen
+// and gohv/plain ratios; and each hypervisor's own part, QEMU start to its
+// line "(XEN) *** Serial input to DOM0 ...", which Xen (console_endboot)
+// and gohv print once dom0's kernel is unpacked and built, just before
+// dom0's first instruction; and gohv's own count of it from its TSC
+// calibration on.
 func BenchmarkDom0Init(b *testing.B) {
 	runs := dom0BenchRuns(b)
-	var ms = map[string]float64{}
-	for _, r := range runs {
-		m := median(r.initAt)
-		ms[r.hv] = float64(m) / float64(time.Millisecond)
-		b.ReportMetric(ms[r.hv], r.hv+"-ms-to-init")
-		fmt.Printf("QEMU start to dom0 /init, %s: median of %d %v, runs %v\n", r.hv, len(r.initAt), m, r.initAt)
-		if len(r.handoffAt) > 0 {
-			h := median(r.handoffAt)
-			ms[r.hv+"-own"] = float64(h) / float64(time.Millisecond)
-			b.ReportMetric(ms[r.hv+"-own"], r.hv+"-ms-to-dom0")
-			fmt.Printf("QEMU start to %s's last line before dom0 runs: median %v, runs %v\n", r.hv, h, r.handoffAt)
-		}
-		if len(r.ownMs) > 0 {
-			b.ReportMetric(medianF(r.ownMs), r.hv+"-own-ms")
-			fmt.Printf("gohv's own count (gohv time: since kmain's TSC calibration): median %.0f ms, runs %v\n", medianF(r.ownMs), r.ownMs)
-		}
-	}
-	benchRatio(b, ms, "gohv", "xen", "init-gohv/xen")
-	benchRatio(b, ms, "gohv", "none", "init-gohv/none")
-	benchRatio(b, ms, "gohv-own", "xen-own", "own-gohv/xen")
+	benchTable(b, runs, "init", "QEMU start to dom0 /init", "ms", "lower", func(r *dom0BenchRun) []float64 { return r.initAt })
+	benchTable(b, runs, "handoff", "QEMU start to the hypervisor's last line before dom0 runs", "ms", "lower",
+		func(r *dom0BenchRun) []float64 { return r.handoffAt })
+	benchTable(b, runs, "own", "gohv's own count (gohv time: since kmain's TSC calibration)", "ms", "lower",
+		func(r *dom0BenchRun) []float64 { return r.ownMs })
 }

@@ -21,10 +21,12 @@
 //
 //	gohv.task=shell|poweroff|reboot|disk|net|bench   default shell
 //	gohv.then=poweroff|reboot   how the disk task ends (default poweroff)
-//	gohv.disk=vda|sda|...       the disk task's device (default: the first of vda, sda)
-//	gohv.port=N                 the net task's HTTP port (default 8080)
-//	gohv.size=N                 the net task's /blob size in bytes (default 4 MiB)
-//	gohv.seed=S                 the net task's /blob seed (default "gohv")
+//	gohv.disk=vda|sda|...       the disk task's device (default: the first of vda, sda);
+//	                            the bench task's disk to read (default: none, no disk read)
+//	gohv.port=N                 the net task's HTTP port (default 8080); the bench
+//	                            task serves /blob there at its end when it is given
+//	gohv.size=N                 /blob's size in bytes (default 4 MiB)
+//	gohv.seed=S                 /blob's seed (default "gohv")
 //
 // shell: u-root's shell (gosh) on the console's tty, started again
 // when it exits; `poweroff` ends the machine. disk: mount the ext4 disk on
@@ -34,15 +36,26 @@
 // SHA-256 of seed||i as 8 big-endian bytes, for i = 0, 1, ..., cut to size)
 // and /poweroff, which powers off after answering. bench: time
 // 1,000,000 getppid calls (on a PV dom0 each is a syscall bounced through
-// the hypervisor and an iret hypercall back) and 1,000 fork+exec+exit of
-// /tmp/exit0, a 129-byte static program it writes that exits at once (each
-// fork and exec a new address space whose page tables are pinned and
-// unpinned; Go's vfork-style clone, as a full fork of dom0init oopses
-// gohv's dom0 in copy_page_range), then, on Xen, ask the hypervisor for its memory figures, and
-// power off:
+// the hypervisor and an iret hypercall back); 1,000 fork+exec+exit of
+// /tmp/exit0, a 129-byte static program it writes that exits at once, by
+// /usr/libexec/forkexec (forkexec/forkexec.c, a static C program: a Go
+// program cannot fork safely), whose fork copies its address space (each
+// round two address spaces whose page tables are pinned and unpinned);
+// the same 1,000 rounds with Go's vfork-style clone, which shares
+// dom0init's address space until the exec; with gohv.disk, a 64 MiB
+// O_DIRECT read of that disk in 1 MiB requests, checking its pattern
+// (each 4 KiB block starts with its byte offset, 8 bytes big-endian); and
+// on Xen, the hypervisor's memory figures (XEN_SYSCTL_physinfo's total
+// and free pages, XENMEM_current_reservation for dom0, through
+// /proc/xen/privcmd; see xenmem.go); and with gohv.port, the net task's
+// HTTP server (whose client times the transfer); then it powers off:
 //
 //	dom0init: bench: getppid <ns> ns/op[ (<cycles> cycles/op at <MHz> MHz)]
-//	dom0init: bench: fork+exec+exit <us> us/op (vfork)
+//	dom0init: bench: fork+exec+exit <us> us/op (fork)
+//	dom0init: bench: vfork+exec+exit <us> us/op (vfork)
+//	dom0init: bench: disk read 64 MiB O_DIRECT from /dev/<disk>: <MB/s> MB/s
+//	dom0init: bench: memory: total <KiB> KiB, free <KiB> KiB, dom0 <KiB> KiB
+//	    (or "bench: memory: not available: <error>" where the hypervisor has no answer)
 //
 // PID 1 must not exit (Linux panics): a failed step prints
 // "dom0init: FAIL <what>: <error>" and the task goes on to its end
@@ -120,7 +133,7 @@ func main() {
 		msiIRQs()
 		end("poweroff")
 	case "bench":
-		bench()
+		bench(params)
 		end("poweroff")
 	default:
 		fail("task", fmt.Errorf("unknown task %q", task))
