@@ -51,6 +51,7 @@ const (
 	sysVecMask                    // (vec, masked): mask a device vector's pin
 	sysDevWait                    // (): wait for device vectors
 	sysIOAPICReg                  // (physbase, reg, val, write): IO-APIC register access
+	sysShootdown                  // (cr3): a top level released: every CPU drops it and flushes
 )
 
 var (
@@ -59,13 +60,14 @@ var (
 	sigmasks  [maxThreads]uint64
 )
 
-// dispatch serves one system call. Context: kernel stack of the calling
-// thread, interrupts off (syscallEntry).
+// dispatch serves one system call under the shim lock. Context: kernel
+// stack of the calling thread, interrupts off (syscallEntry). A call that
+// blocks may return on another CPU.
 //
 //go:nosplit
 func dispatch(f *sysFrame) {
-	c := thisCPU()
-	c.inShim = 1
+	shimLock()
+	thisCPU().inShim = 1
 	nSyscalls++
 	a0, a1, a2, a3 := f.di, f.si, f.dx, f.r10
 	ret := uintptr(0)
@@ -154,9 +156,9 @@ func dispatch(f *sysFrame) {
 		ret = current().tid
 	case 202: // futex
 		ret = sysFutex(a0, a1, a2, a3)
-	case 204: // sched_getaffinity: the CPUs that run (one today)
+	case 204: // sched_getaffinity: the CPUs online
 		touch(a2)
-		*word(a2) = 1
+		*word(a2) = onlineMask()
 		ret = 8
 	case 228: // clock_gettime
 		ns := nanotime()
@@ -249,9 +251,12 @@ func dispatch(f *sysFrame) {
 		ret = sysVectorMask(a0, a1)
 	case sysDevWait:
 		ret = sysWaitDeviceIRQs()
+	case sysShootdown:
+		ret = sysReleaseTables(uint64(a0))
 	case sysIOAPICReg:
 		ret = sysIOAPICAccess(a0, a1, a2, a3)
 	case sysHalt:
+		shimUnlock()
 		amd64.Halt()
 	case sysGuestIRQ:
 		guestIRQ(uint64(a0))
@@ -267,5 +272,6 @@ func dispatch(f *sysFrame) {
 		ret = errno(enosys)
 	}
 	f.ax = ret
-	c.inShim = 0
+	thisCPU().inShim = 0
+	shimUnlock()
 }

@@ -54,7 +54,7 @@ var (
 //go:nosplit
 func trap(f *trapFrame) {
 	c := thisCPU()
-	if f.vector == 14 && c.inTrap == 0 && demandFault(uintptr(amd64.ReadCR2())) {
+	if f.vector == 14 && f.errcode&1 == 0 && c.inTrap == 0 && demandFault(uintptr(amd64.ReadCR2())) {
 		return
 	}
 	// A guest access that faulted (guestCopy): it reports failure and its
