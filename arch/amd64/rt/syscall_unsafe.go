@@ -44,7 +44,7 @@ const (
 	sysIOAPICAdd                  // (addr, gsiBase): register and mask an IO-APIC
 	sysISAIRQ                     // (irq, gsi, activeLow, level): an ISA IRQ's GSI
 	sysAPStart                    // (cpu, apicID): INIT-SIPI-SIPI through the trampoline
-	sysIPI                        // (cpu): the test IPI
+	sysIPI                        // (cpu): an IPI (PingAP)
 	sysGSIRoute                   // (gsi, vec, flags): a GSI's pin to a device vector
 	sysMSIRoute                   // (vec): a device vector for an MSI
 	sysVecFree                    // (vec): unroute a device vector
