@@ -138,12 +138,18 @@ func (g *group) kill() error {
 // test's own -smp, later on the command line, wins): the whole suite on
 // an SMP machine.
 func qemuBase(serial string, debugExit bool) []string {
-	a := []string{"-accel", "tcg,thread=multi", "-display", "none", "-no-reboot", "-nodefaults", "-serial", "file:" + serial}
-	if n := os.Getenv("GOHV_TEST_SMP"); n != "" {
-		a = append(a, "-smp", n)
-	}
+	a := append(qemuCPUs(), "-display", "none", "-no-reboot", "-nodefaults", "-serial", "file:"+serial)
 	if debugExit {
 		a = append(a, "-device", "isa-debug-exit,iobase=0xf4,iosize=4")
+	}
+	return a
+}
+
+// qemuCPUs is the accelerator (MTTCG) and, with GOHV_TEST_SMP, -smp.
+func qemuCPUs() []string {
+	a := []string{"-accel", "tcg,thread=multi"}
+	if n := os.Getenv("GOHV_TEST_SMP"); n != "" {
+		a = append(a, "-smp", n)
 	}
 	return a
 }

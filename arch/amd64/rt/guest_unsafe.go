@@ -159,6 +159,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	// EOI reaches the local APIC that took the interrupt (enterGuest
 	// returns with the flags it was called with).
 	amd64.Cli()
+	atomic.StoreUint64(&thisCPU().loadedCR3, cr3) // every guest entry is Run's
 	enterGuest(c)
 
 	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
@@ -253,31 +254,33 @@ func InvalidatePage(va uint64) {
 
 // ReleaseTables is told that the top-level table at machine address cr3
 // is no longer one (its last L4 type reference went): every CPU that
-// still has it loaded loads gohv's own tables instead, since the frame
-// may be reused for anything, and ReleaseTables returns once all have
-// (with other CPUs online: every CPU flushes, sysReleaseTables). Any
-// goroutine.
+// still has it loaded (cpuState.loadedCR3) loads gohv's own tables
+// instead, since the frame may be reused for anything, and ReleaseTables
+// returns once all have. Any goroutine.
 func ReleaseTables(cr3 uint64) {
 	atomic.AddUint32(&tablesGen, 1)
 	g, _, _ := syscall.RawSyscall(sysShootdown, uintptr(cr3), 0, 0)
-	for !flushedAll(uint64(g)) {
+	for g != 0 && !flushedAll(uint64(g)) {
 		amd64.Pause() // interrupts on: this CPU takes its own requests as IPIs
 	}
 }
 
-// sysReleaseTables drops top level cr3 from this CPU and, with others
-// online, starts a shootdown on all of them; it returns the generation
-// to wait for (0: none). Context: the shim.
+// sysReleaseTables starts a shootdown on the CPUs that have top level
+// cr3 loaded (this one's served at once) and returns the generation to
+// wait for (0: none has it). Context: the shim.
 //
 //go:nosplit
 func sysReleaseTables(cr3 uint64) uintptr {
-	if othersOnline() {
-		return uintptr(requestFlush())
+	var mask uint64
+	for i := 0; i < maxCPUs; i++ {
+		if atomic.LoadUint64(&cpus[i].loadedCR3) == cr3 {
+			mask |= 1 << i
+		}
 	}
-	if amd64.ReadCR3()&amd64.PTE_ADDR == cr3 {
-		amd64.WriteCR3(idleCR3)
+	if mask == 0 {
+		return 0
 	}
-	return 0
+	return uintptr(requestFlushOf(mask))
 }
 
 // HypervisorL4Slots returns the entries every guest top-level table must

@@ -59,6 +59,11 @@ type cpuState struct {
 	flushPending uint32
 	flushWant    uint64
 	flushDone    uint64
+	// loadedCR3 is the top level this CPU has loaded (0 or idleCR3:
+	// gohv's own): set by GuestContext.Run before the entry loads a
+	// guest's (with interrupts off, on this CPU), and by serviceFlush.
+	// ReleaseTables shoots down only the CPUs that hold the table.
+	loadedCR3 uint64
 
 	// What the CPU reads on a transition to ring 0 (desc_unsafe.go): its
 	// TSS, and the IST stacks the TSS points at.

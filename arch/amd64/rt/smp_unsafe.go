@@ -147,6 +147,7 @@ func serviceFlush() {
 		return
 	}
 	amd64.WriteCR3(idleCR3)
+	atomic.StoreUint64(&c.loadedCR3, idleCR3)
 	atomic.StoreUint64(&c.flushDone, w)
 }
 
@@ -156,11 +157,16 @@ func serviceFlush() {
 // for it. Context: interrupts off.
 //
 //go:nosplit
-func requestFlush() uint64 {
+func requestFlush() uint64 { return requestFlushOf(onlineMask()) }
+
+// requestFlushOf is requestFlush for the CPUs in mask (bit n: CPU n).
+//
+//go:nosplit
+func requestFlushOf(mask uint64) uint64 {
 	g := atomic.AddUint64(&shootGen, 1)
 	me := thisCPU().id
 	for i := uintptr(0); i < maxCPUs; i++ {
-		if atomic.LoadUint32(&apOnline[i]) == 0 {
+		if mask&(1<<i) == 0 || atomic.LoadUint32(&apOnline[i]) == 0 {
 			continue
 		}
 		c := &cpus[i]
@@ -178,13 +184,15 @@ func requestFlush() uint64 {
 	return g
 }
 
-// flushedAll reports whether every online CPU has served shootdown
-// generation g. Any context.
+// flushedAll reports whether every online CPU asked to serve shootdown
+// generation g (its flushWant reached g) has served it. Any context,
+// once the request has been made (requestFlushOf returned).
 //
 //go:nosplit
 func flushedAll(g uint64) bool {
 	for i := 0; i < maxCPUs; i++ {
-		if atomic.LoadUint32(&apOnline[i]) != 0 && atomic.LoadUint64(&cpus[i].flushDone) < g {
+		c := &cpus[i]
+		if atomic.LoadUint32(&apOnline[i]) != 0 && atomic.LoadUint64(&c.flushWant) >= g && atomic.LoadUint64(&c.flushDone) < g {
 			return false
 		}
 	}
