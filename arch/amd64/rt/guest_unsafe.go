@@ -159,7 +159,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	// EOI reaches the local APIC that took the interrupt (enterGuest
 	// returns with the flags it was called with).
 	amd64.Cli()
-	atomic.StoreUint64(&thisCPU().loadedCR3, cr3) // every guest entry is Run's
+	noteEntry(cr3)
 	enterGuest(c)
 
 	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
@@ -183,6 +183,24 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	}
 	sti()
 	return nil
+}
+
+// noteEntry records that this CPU is about to load top level cr3 (every
+// guest entry is Run's) and has every other CPU that holds cr3 loaded
+// flush before it next uses it (flushPending): the guest may change its
+// tables here without a flush that CPU would see (a CR3 switch away and
+// back, which flushes on a real CPU, skips an equal CR3 at gohv's entry
+// there, and a vCPU may run on any CPU). Context: Run, interrupts off.
+//
+//go:nosplit
+func noteEntry(cr3 uint64) {
+	me := thisCPU()
+	atomic.StoreUint64(&me.loadedCR3, cr3)
+	for i := range cpus {
+		if o := &cpus[i]; o != me && atomic.LoadUint64(&o.loadedCR3) == cr3 {
+			atomic.StoreUint32(&o.flushPending, 1)
+		}
+	}
 }
 
 // tablesGen counts ReleaseTables calls: a GuestContext trusts the top
