@@ -92,7 +92,8 @@ func TestModules(t *testing.T) {
 		`\(XEN\) Module 0: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(300 KiB\) `+k+` console=hvc0 root=/dev/ram0`,
 		`\(XEN\) Module 1: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(5 KiB\) `+rd,
 	)
-	r.wantLines(t, "(XEN) Panic on CPU 0:",
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`) // the CPU main's thread was on
+	r.wantLines(t,
 		"(XEN) Could not set up DOM0 guest OS: the kernel image is neither an ELF file nor a bzImage: it starts 00 00 00 00 00 00",
 		"(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
@@ -107,17 +108,17 @@ func TestFault(t *testing.T) {
 	r.wantLines(t,
 		"(XEN) selftest: taking a page fault in gohv on purpose",
 		"(XEN) ----[ gohv x86_64  debug=n  Not tainted ]----",
-		"(XEN) CPU:    0",
 		"(XEN) FATAL TRAP: vector = 14 (page fault)",
 		"(XEN) [error_code=0002]",
 		"(XEN) Faulting linear address: 0000000000000010",
 		"(XEN) goroutine 1 [running]:",
 		"(XEN) ****************************************",
-		"(XEN) Panic on CPU 0:",
 		"(XEN) FATAL TRAP: vector = 14 (page fault)",
 		"(XEN) Reboot in five seconds...",
 	)
 	r.wantMatch(t,
+		`\(XEN\) CPU:    \d+`, // the CPU the faulting thread was on (0 without -smp)
+		`\(XEN\) Panic on CPU \d+:`,
 		`\(XEN\) RIP:    e008:\[<[0-9a-f]{16}>\]`,
 		`\(XEN\) cr3: [0-9a-f]{16}   cr2: 0000000000000010`,
 		`\(XEN\) panic: gohv fault: vector 14 \(page fault\) at rip 0x[0-9a-f]+, error code 0x2, address 0x10`,
@@ -137,9 +138,9 @@ func TestPanic(t *testing.T) {
 		"(XEN) goroutine 1 [running]:",
 		"(XEN) main.panicVictim()",
 		"(XEN) gohv: Go runtime ended with exit status 2",
-		"(XEN) Panic on CPU 0:",
 		"(XEN) Reboot in five seconds...",
 	)
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
 	r.wantExit(t, exitReset)
 }
 
@@ -163,7 +164,8 @@ func TestHeapExhausted(t *testing.T) {
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oom"}})
 	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 64 MiB in use, 511 MiB of RAM`)
-	r.wantLines(t, "(XEN) Panic on CPU 0:", "(XEN) Reboot in five seconds...")
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
+	r.wantLines(t, "(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
 }
 

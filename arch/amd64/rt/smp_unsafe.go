@@ -113,6 +113,23 @@ func shimLockNested() bool {
 	return true
 }
 
+// stopOthers takes the shim lock for a panic and never gives it back, so
+// the other CPUs stop at their next system call, tick or device
+// interrupt instead of printing over the banner. It gives up after about
+// a second (the holder may be the CPU that is stuck) and goes on.
+// Context: interrupts off; a CPU that holds the lock keeps it.
+//
+//go:nosplit
+func stopOthers() {
+	me := uint32(thisCPU().id) + 1
+	for i := 0; i < 1<<24; i++ {
+		if o := atomic.LoadUint32(&shimOwner); o == me || atomic.CompareAndSwapUint32(&shimOwner, 0, me) {
+			return
+		}
+		amd64.Pause()
+	}
+}
+
 // sendIPI sends vecIPI to CPU cpu. Context: interrupts off (the ICR is
 // two writes to this CPU's local APIC).
 //

@@ -198,11 +198,14 @@ func mapped(va uintptr) bool {
 }
 
 // panicBanner prints Xen's panic banner with msg (if any) and reboots, or
-// halts under noreboot. Never returns. Context: any, interrupts off.
+// halts under noreboot. Never returns. Context: any, interrupts off. The
+// other CPUs stop at their next system call or interrupt path
+// (stopOthers keeps the shim lock).
 //
 //go:nosplit
 func panicBanner(msg, n uintptr) {
 	amd64.Cli()
+	stopOthers()
 	xline()
 	xputs("****************************************\n")
 	xputs("Panic on CPU ")
