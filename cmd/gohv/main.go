@@ -288,8 +288,9 @@ func runSelfTest(which string, frames *mm.Allocator) {
 }
 
 // cpusCheck: every online CPU ran the runtime's threads during the
-// suite (switched to a kernel thread at least once), and GOMAXPROCS is
-// the number of CPUs online.
+// suite (switched to a kernel thread at least once), every CPU answers a
+// shootdown (rt.FlushCaches returns), and GOMAXPROCS is the number of
+// CPUs online.
 func cpusCheck(before, after []rt.CPUStat) (string, error) {
 	var parts []string
 	var idle []string
@@ -305,7 +306,20 @@ func cpusCheck(before, after []rt.CPUStat) (string, error) {
 			idle = append(idle, fmt.Sprintf("CPU%d", i))
 		}
 	}
-	d := fmt.Sprintf("%d CPUs, GOMAXPROCS %d: %s", online, runtime.GOMAXPROCS(0), strings.Join(parts, "; "))
+	// A shootdown every CPU must acknowledge: WBINVD and a TLB flush on each.
+	done := make(chan time.Duration, 1)
+	go func() {
+		t0 := time.Now()
+		rt.FlushCaches()
+		done <- time.Since(t0)
+	}()
+	var took time.Duration
+	select {
+	case took = <-done:
+	case <-time.After(5 * time.Second):
+		return strings.Join(parts, "; "), fmt.Errorf("a cache flush on every CPU was not acknowledged in 5 s")
+	}
+	d := fmt.Sprintf("%d CPUs, GOMAXPROCS %d: %s; WBINVD on all in %v", online, runtime.GOMAXPROCS(0), strings.Join(parts, "; "), took.Round(time.Microsecond))
 	if len(idle) > 0 {
 		return d, fmt.Errorf("no Go code ran on %s", strings.Join(idle, ", "))
 	}

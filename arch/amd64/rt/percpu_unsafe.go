@@ -59,6 +59,7 @@ type cpuState struct {
 	flushPending uint32
 	flushWant    uint64
 	flushDone    uint64
+	wbinvdWant   uint32 // 1: serviceFlush also writes back and invalidates the caches (FlushCaches)
 	// loadedCR3 is the top level this CPU has loaded (0 or idleCR3:
 	// gohv's own): set by GuestContext.Run before the entry loads a
 	// guest's (with interrupts off, on this CPU), and by serviceFlush.

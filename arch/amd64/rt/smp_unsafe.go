@@ -163,9 +163,36 @@ func serviceFlush() {
 	if w <= atomic.LoadUint64(&c.flushDone) {
 		return
 	}
+	if atomic.SwapUint32(&c.wbinvdWant, 0) != 0 {
+		amd64.Wbinvd()
+	}
 	amd64.WriteCR3(idleCR3)
 	atomic.StoreUint64(&c.loadedCR3, idleCR3)
 	atomic.StoreUint64(&c.flushDone, w)
+}
+
+// sysFlushCaches asks every online CPU to write back and invalidate its
+// caches (served with a shootdown, this CPU's at once) and returns the
+// generation to wait for. Context: the shim.
+//
+//go:nosplit
+func sysFlushCaches() uintptr {
+	for i := range cpus {
+		if atomic.LoadUint32(&apOnline[i]) != 0 {
+			atomic.StoreUint32(&cpus[i].wbinvdWant, 1)
+		}
+	}
+	return uintptr(requestFlush())
+}
+
+// FlushCaches runs WBINVD on every CPU (Xen's MMUEXT_FLUSH_CACHE_GLOBAL;
+// FLUSH_CACHE is this CPU's alone) and returns once all have. Any
+// goroutine.
+func FlushCaches() {
+	g, _, _ := syscall.RawSyscall(sysFlushAll, 0, 0, 0)
+	for !flushedAll(uint64(g)) {
+		amd64.Pause() // interrupts on: this CPU takes its own requests as IPIs
+	}
 }
 
 // requestFlush starts a shootdown on every online CPU, this one included

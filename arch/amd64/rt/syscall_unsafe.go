@@ -52,6 +52,7 @@ const (
 	sysDevWait                    // (): wait for device vectors
 	sysIOAPICReg                  // (physbase, reg, val, write): IO-APIC register access
 	sysShootdown                  // (cr3): a top level released: every CPU drops it and flushes
+	sysFlushAll                   // (): every CPU's caches written back (WBINVD) and TLB flushed
 )
 
 var (
@@ -251,6 +252,8 @@ func dispatch(f *sysFrame) {
 		ret = sysVectorMask(a0, a1)
 	case sysDevWait:
 		ret = sysWaitDeviceIRQs()
+	case sysFlushAll:
+		ret = sysFlushCaches()
 	case sysShootdown:
 		ret = sysReleaseTables(uint64(a0))
 	case sysIOAPICReg:
