@@ -254,6 +254,11 @@ type Options struct {
 	GuestLogLevel LogLevel
 	NoReboot      bool
 	SyncConsole   bool
+	// NoSMP (Xen's nosmp) starts no CPU but the boot CPU; MaxCPUs
+	// (maxcpus=N) brings up at most N CPUs, the boot CPU included (0:
+	// every CPU the MADT lists).
+	NoSMP   bool
+	MaxCPUs uint32
 	// SelfTest is gohv's own option: "" when absent, "all" for a bare
 	// `selftest`, else the name given (`selftest=fault`, `selftest=panic`).
 	SelfTest string
@@ -425,6 +430,17 @@ func (o *Options) apply(word string, warn []string) []string {
 		return boolean(&o.SyncConsole)
 	case "dom0_vcpus_pin":
 		return boolean(&o.Dom0VCPUsPin)
+	case "nosmp":
+		return boolean(&o.NoSMP)
+	case "maxcpus":
+		return custom(func(v string) int {
+			n, rest, ok := parseUint(v, 0)
+			if !ok || rest != "" || n > math.MaxUint32 {
+				return rcEINVAL
+			}
+			o.MaxCPUs = uint32(n)
+			return 0
+		})
 	case "placeholder":
 		// Xen's ignore_param("placeholder"): some grub.cfg generators add
 		// it to work around a GRUB bug that ate the first option.

@@ -178,6 +178,10 @@ func TestParseCmdline(t *testing.T) {
 		{"loglvl suffix", "loglvl=warningx", def, []string{inval("loglvl", "warningx", rcEINVAL)}},
 
 		{"selftest bare", "selftest", with(func(o *Options) { o.SelfTest = "all" }), nil},
+		{"nosmp", "nosmp", with(func(o *Options) { o.NoSMP = true }), nil},
+		{"maxcpus", "maxcpus=2", with(func(o *Options) { o.MaxCPUs = 2 }), nil},
+		{"maxcpus hex", "maxcpus=0x3", with(func(o *Options) { o.MaxCPUs = 3 }), nil},
+		{"maxcpus garbage", "maxcpus=2x", def, []string{inval("maxcpus", "2x", rcEINVAL)}},
 		{"selftest empty", "selftest=", with(func(o *Options) { o.SelfTest = "all" }), nil},
 		{"selftest named", "selftest=fault", with(func(o *Options) { o.SelfTest = "fault" }), nil},
 		{"selftest off", "selftest=panic no-selftest", def, nil},

@@ -40,13 +40,14 @@ func TestSelftestKernel(t *testing.T) {
 // wantSelftestPass checks every selftest line and the verdict.
 func wantSelftestPass(t *testing.T, r result) {
 	t.Helper()
-	for _, name := range []string{"fmt", "maps", "recover", "goroutines", "threads", "select", "timers", "gc", "preempt", "wallclock", "ring3"} {
+	for _, name := range []string{"fmt", "maps", "recover", "goroutines", "threads", "select", "timers", "gc", "preempt", "stress", "cpus", "wallclock", "ring3"} {
 		r.wantMatch(t, `\(XEN\) selftest: `+name+`: ok.*`)
 	}
 	r.wantMatch(t, `\(XEN\) selftest: shim: \d+ syscalls, 0 unknown, .*`)
 	r.wantLines(t, "(XEN) selftest: PASS")
 	for _, l := range strings.Split(r.serial, "\n") {
-		if strings.Contains(l, "selftest: ") && (strings.Contains(l, "timers") || strings.Contains(l, "gc") || strings.Contains(l, "shim")) {
+		if strings.Contains(l, "selftest: ") && (strings.Contains(l, "timers") || strings.Contains(l, "gc") || strings.Contains(l, "shim") ||
+			strings.Contains(l, "stress") || strings.Contains(l, "cpus")) {
 			t.Log(l) // the figures the suite measured
 		}
 	}
@@ -96,7 +97,8 @@ func TestModules(t *testing.T) {
 		`\(XEN\) Module 0: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(300 KiB\) `+k+` console=hvc0 root=/dev/ram0`,
 		`\(XEN\) Module 1: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(5 KiB\) `+rd,
 	)
-	r.wantLines(t, "(XEN) Panic on CPU 0:",
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`) // the CPU main's thread was on
+	r.wantLines(t,
 		"(XEN) Could not set up DOM0 guest OS: the kernel image is neither an ELF file nor a bzImage: it starts 00 00 00 00 00 00",
 		"(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
@@ -111,17 +113,17 @@ func TestFault(t *testing.T) {
 	r.wantLines(t,
 		"(XEN) selftest: taking a page fault in gohv on purpose",
 		"(XEN) ----[ gohv x86_64  debug=n  Not tainted ]----",
-		"(XEN) CPU:    0",
 		"(XEN) FATAL TRAP: vector = 14 (page fault)",
 		"(XEN) [error_code=0002]",
 		"(XEN) Faulting linear address: 0000000000000010",
 		"(XEN) goroutine 1 [running]:",
 		"(XEN) ****************************************",
-		"(XEN) Panic on CPU 0:",
 		"(XEN) FATAL TRAP: vector = 14 (page fault)",
 		"(XEN) Reboot in five seconds...",
 	)
 	r.wantMatch(t,
+		`\(XEN\) CPU:    \d+`, // the CPU the faulting thread was on (0 without -smp)
+		`\(XEN\) Panic on CPU \d+:`,
 		`\(XEN\) RIP:    e008:\[<[0-9a-f]{16}>\]`,
 		`\(XEN\) cr3: [0-9a-f]{16}   cr2: 0000000000000010`,
 		`\(XEN\) panic: gohv fault: vector 14 \(page fault\) at rip 0x[0-9a-f]+, error code 0x2, address 0x10`,
@@ -141,9 +143,9 @@ func TestPanic(t *testing.T) {
 		"(XEN) goroutine 1 [running]:",
 		"(XEN) main.panicVictim()",
 		"(XEN) gohv: Go runtime ended with exit status 2",
-		"(XEN) Panic on CPU 0:",
 		"(XEN) Reboot in five seconds...",
 	)
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
 	r.wantExit(t, exitReset)
 }
 
@@ -167,7 +169,8 @@ func TestHeapExhausted(t *testing.T) {
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oom"}})
 	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 64 MiB in use, 511 MiB of RAM`)
-	r.wantLines(t, "(XEN) Panic on CPU 0:", "(XEN) Reboot in five seconds...")
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
+	r.wantLines(t, "(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
 }
 
@@ -319,33 +322,41 @@ func TestPVH(t *testing.T) {
 	r.wantExit(t, exitPowerOff)
 }
 
-// TestSMP boots the selftest with -smp 2 (pc) and -smp 4 (q35): gohv reads
-// QEMU's MADT and reports one enabled LAPIC per CPU, the IO-APIC and the
-// ISA overrides in Xen's words, registers the IO-APIC (its version and
-// pins read from it), allows as many CPUs as -smp gives, brings every AP
-// up (INIT-SIPI-SIPI) to its idle loop where it answers an IPI, and the
-// selftest passes on the local APIC timer's tick.
+// TestSMP boots the selftest with -smp 2 (pc) and -smp 4 (q35), under
+// MTTCG (one host thread per CPU, so the CPUs really run at once), and
+// -smp 4 with maxcpus=2: gohv reads QEMU's MADT and reports one enabled
+// LAPIC per CPU, the IO-APIC and the ISA overrides in Xen's words,
+// registers the IO-APIC (its version and pins read from it), allows as
+// many CPUs as -smp gives, brings up every AP (INIT-SIPI-SIPI) or as many
+// as maxcpus= lets it, each answering an IPI, and the selftest passes
+// with GOMAXPROCS the CPU count and every CPU running Go code (its cpus
+// line counts each CPU's thread runs) through the stress check.
 func TestSMP(t *testing.T) {
 	elf, _ := image(t)
 	for _, c := range []struct {
 		machine string
 		cpus    int
-	}{{"pc", 2}, {"q35", 4}} {
-		t.Run(fmt.Sprintf("%s-smp%d", c.machine, c.cpus), func(t *testing.T) {
+		up      int // CPUs brought up
+		extra   string
+	}{{"pc", 2, 2, ""}, {"q35", 4, 4, ""}, {"q35", 4, 2, " maxcpus=2"}} {
+		t.Run(fmt.Sprintf("%s-smp%d%s", c.machine, c.cpus, strings.ReplaceAll(c.extra, " ", "-")), func(t *testing.T) {
 			t.Parallel()
 			r := run(t, boot{args: []string{"-machine", c.machine, "-smp", strconv.Itoa(c.cpus), "-m", "512M",
-				"-kernel", elf, "-append", "selftest"}})
+				"-kernel", elf, "-append", "selftest" + c.extra}, timeout: 5 * time.Minute})
 			for i := 0; i < c.cpus; i++ {
 				r.wantLines(t, fmt.Sprintf("(XEN) ACPI: LAPIC (acpi_id[0x%02x] lapic_id[0x%02x] enabled)", i, i))
 			}
 			if n := strings.Count(r.serial, "(XEN) ACPI: LAPIC ("); n != c.cpus {
 				t.Errorf("%d LAPIC lines, want %d", n, c.cpus)
 			}
-			// Every AP started through the trampoline and answered CPU 0's IPI.
-			for i := 1; i < c.cpus; i++ {
-				r.wantLines(t, fmt.Sprintf("(XEN) CPU%d: APIC ID %d online, idle; answered IPI 1", i, i))
+			// Every AP started through the trampoline and answered an IPI.
+			for i := 1; i < c.up; i++ {
+				r.wantLines(t, fmt.Sprintf("(XEN) CPU%d: APIC ID %d online, scheduling; answered an IPI", i, i))
 			}
-			r.wantLines(t, fmt.Sprintf("(XEN) Brought up %d CPUs", c.cpus))
+			if n := strings.Count(r.serial, "online, scheduling"); n != c.up-1 {
+				t.Errorf("%d APs online, want %d", n, c.up-1)
+			}
+			r.wantLines(t, fmt.Sprintf("(XEN) Brought up %d CPUs", c.up))
 			r.wantLines(t,
 				"(XEN) ACPI: Local APIC address 0xfee00000",
 				"(XEN) ACPI: IOAPIC (id[0x00] address[0xfec00000] gsi_base[0])",
@@ -356,6 +367,10 @@ func TestSMP(t *testing.T) {
 				"(XEN) Using ACPI (MADT) for SMP configuration information",
 				fmt.Sprintf("(XEN) SMP: Allowing %d CPUs (0 hotplug CPUs)", c.cpus),
 			)
+			r.wantMatch(t, fmt.Sprintf(`\(XEN\) selftest: cpus: ok \(%d CPUs, GOMAXPROCS %d: CPU0 [1-9]\d* thread runs.*`, c.up, c.up))
+			for i := 1; i < c.up; i++ {
+				r.wantMatch(t, fmt.Sprintf(`\(XEN\) selftest: cpus: ok .*; CPU%d [1-9]\d* thread runs, .*`, i))
+			}
 			wantSelftestPass(t, r)
 			r.wantExit(t, exitPowerOff)
 		})

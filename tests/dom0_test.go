@@ -201,7 +201,7 @@ func startDom0(tb testing.TB, args []string) *dom0VM {
 	tb.Helper()
 	vm := &dom0VM{tb: tb, serial: filepath.Join(tb.TempDir(), "serial.log"), done: make(chan struct{})}
 	// qemuBase's machine, with the serial port on stdio instead of a file.
-	base := []string{"-accel", "tcg", "-display", "none", "-no-reboot", "-nodefaults", "-serial", "stdio"}
+	base := append(qemuCPUs(), "-display", "none", "-no-reboot", "-nodefaults", "-serial", "stdio")
 	vm.cmd = exec.Command("qemu-system-x86_64", append(base, args...)...)
 	vm.cmd.Stderr = &vm.stderr
 	out, err := os.Create(vm.serial)

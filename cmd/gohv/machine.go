@@ -126,9 +126,14 @@ func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 
 func (*backend) FlushTLB() { rt.RequestTLBFlush() }
 
-// FlushCache runs WBINVD. gohv runs on one CPU, so this CPU's caches are
-// every CPU's: global and local are the same flush.
-func (*backend) FlushCache(global bool)       { amd64.Wbinvd() }
+// FlushCache runs WBINVD on this CPU, or on every CPU when global.
+func (*backend) FlushCache(global bool) {
+	if global {
+		rt.FlushCaches()
+		return
+	}
+	amd64.Wbinvd()
+}
 func (*backend) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
 func (metal) PowerOff() { rt.PowerOff(0) }

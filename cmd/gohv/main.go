@@ -68,7 +68,7 @@ func main() {
 	pmTimer := setupPowerOff(info)
 	madt, madtOK := readMADT(info)
 	if madtOK {
-		bringUpCPUs(madt, info)
+		bringUpCPUs(madt, info, &opts)
 	}
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
@@ -329,6 +329,7 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		log.Lines([]string{fmt.Sprintf("selftest: unknown test '%s', running all", which)})
 	}
 	failed := 0
+	before := rt.CPUStats()
 	for _, r := range selftest.Run() {
 		line := "selftest: " + r.Name + ": ok"
 		if r.Err != nil {
@@ -339,6 +340,12 @@ func runSelfTest(which string, frames *mm.Allocator) {
 			line += " (" + r.Detail + ")"
 		}
 		log.Lines([]string{line})
+	}
+	if d, err := cpusCheck(before, rt.CPUStats()); err != nil {
+		log.Lines([]string{"selftest: cpus: FAIL: " + err.Error() + " (" + d + ")"})
+		failed++
+	} else {
+		log.Lines([]string{"selftest: cpus: ok (" + d + ")"})
 	}
 	if d, err := wallClockCheck(); err != nil {
 		log.Lines([]string{"selftest: wallclock: FAIL: " + err.Error()})
@@ -361,6 +368,48 @@ func runSelfTest(which string, frames *mm.Allocator) {
 	}
 	log.Lines([]string{"selftest: PASS"})
 	rt.PowerOff(0)
+}
+
+// cpusCheck: every online CPU ran the runtime's threads during the
+// suite (switched to a kernel thread at least once), every CPU answers a
+// shootdown (rt.FlushCaches returns), and GOMAXPROCS is the number of
+// CPUs online.
+func cpusCheck(before, after []rt.CPUStat) (string, error) {
+	var parts []string
+	var idle []string
+	online := 0
+	for i, a := range after {
+		if !a.Online {
+			continue
+		}
+		online++
+		runs := a.Runs - before[i].Runs
+		parts = append(parts, fmt.Sprintf("CPU%d %d thread runs, %d ticks, %d IPIs", i, runs, a.Ticks-before[i].Ticks, a.IPIs-before[i].IPIs))
+		if runs == 0 {
+			idle = append(idle, fmt.Sprintf("CPU%d", i))
+		}
+	}
+	// A shootdown every CPU must acknowledge: WBINVD and a TLB flush on each.
+	done := make(chan time.Duration, 1)
+	go func() {
+		t0 := time.Now()
+		rt.FlushCaches()
+		done <- time.Since(t0)
+	}()
+	var took time.Duration
+	select {
+	case took = <-done:
+	case <-time.After(5 * time.Second):
+		return strings.Join(parts, "; "), fmt.Errorf("a cache flush on every CPU was not acknowledged in 5 s")
+	}
+	d := fmt.Sprintf("%d CPUs, GOMAXPROCS %d: %s; WBINVD on all in %v", online, runtime.GOMAXPROCS(0), strings.Join(parts, "; "), took.Round(time.Microsecond))
+	if len(idle) > 0 {
+		return d, fmt.Errorf("no Go code ran on %s", strings.Join(idle, ", "))
+	}
+	if runtime.GOMAXPROCS(0) != online {
+		return d, fmt.Errorf("GOMAXPROCS is not the CPU count")
+	}
+	return d, nil
 }
 
 // wallClockCheck: time.Now is the RTC reading at boot plus the TSC's

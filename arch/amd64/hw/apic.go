@@ -178,7 +178,6 @@ func IOAPICRedirReg(pin int) uint32 { return IOAPIC_REDTBL + 2*uint32(pin) }
 // Inter-processor interrupts: the interrupt command register's low dword
 // (the destination APIC ID goes in bits 31-24 of the high dword).
 const (
-	IPITestVec       = 0xF0    // the vector of gohv's test IPI (counted by each AP)
 	icrDeliveryFixed = 0 << 8  // fixed: the vector
 	icrDeliveryINIT  = 5 << 8  // INIT
 	icrDeliverySIPI  = 6 << 8  // start-up: the vector is the trampoline's page

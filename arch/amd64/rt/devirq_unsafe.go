@@ -33,8 +33,9 @@ import (
 // local APIC and IO-APIC pages are.
 //
 // State: devVec and devPending are changed in the shim or in the
-// interrupt paths, both with interrupts off on CPU 0 (the IO-APICs and
-// MSIs send every device vector to CPU 0, the only CPU that runs).
+// interrupt paths, both with interrupts off and under the shim lock (an
+// IO-APIC pin or MSI is sent to the CPU that routed it, which may be any
+// CPU; devIRQ acknowledges at the local APIC of the CPU that took it).
 
 type devVecInfo struct {
 	routed bool

@@ -383,17 +383,21 @@ done:
 	RET
 
 // fastCR3 loads the page tables at AX into CR3 if they are not loaded or
-// a TLB flush is due (flushPending), as enterGuest does, and records them
-// in guestCtx.cr3 (R9). Context: fastSyscall. Clobbers CX.
+// a TLB flush is due (this CPU's flushPending, reached through GS_BASE),
+// as enterGuest does, and records them in guestCtx.cr3 (R9); Run's
+// noteEntry has already counted both of the vCPU's tables as this CPU's
+// (loadedCR3, loadedAltCR3). Context: fastSyscall. Clobbers CX.
 TEXT ·fastCR3(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	AX, guestCtx_cr3(R9)
 	MOVQ	CR3, CX
 	CMPQ	AX, CX
 	JNE	load
-	CMPL	·flushPending(SB), $0
+	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
+	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
 	JEQ	done
 load:
-	MOVL	$0, ·flushPending(SB)
+	// MOVL $0, GS:cpuState_flushPending
+	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
 	MOVQ	AX, CR3
 done:
 	RET
@@ -623,15 +627,15 @@ bases:
 	WRMSR
 tables:
 	// A CR3 write flushes the TLB: only when the tables change or a
-	// flush is due (flushPending, set by RequestTLBFlush).
+	// flush is due (this CPU's flushPending, set by RequestTLBFlush).
 	MOVQ	guestCtx_cr3(R9), AX
 	MOVQ	CR3, CX
 	CMPQ	AX, CX
 	JNE	loadcr3
-	CMPL	·flushPending(SB), $0
+	CMPL	cpuState_flushPending(BX), $0
 	JEQ	hwstate
 loadcr3:
-	MOVL	$0, ·flushPending(SB)
+	MOVL	$0, cpuState_flushPending(BX)
 	MOVQ	AX, CR3
 hwstate:
 	// The guest's CR4 (its FSGSBASE) if the CPU has another; its
@@ -1126,9 +1130,11 @@ TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
 	MOVQ	CR3, AX
 	CMPQ	AX, DX
 	JNE	notLoaded
-	CMPL	·flushPending(SB), $0
+	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
+	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
 	JEQ	loaded
-	MOVL	$0, ·flushPending(SB)
+	// MOVL $0, GS:cpuState_flushPending
+	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
 	MOVQ	AX, CR3
 loaded:
 	CMPB	·smapOn(SB), $0

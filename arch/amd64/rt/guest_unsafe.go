@@ -22,10 +22,6 @@ var (
 	// exceptions masked, round to nearest); guest_amd64.s loads it at
 	// every exit.
 	goMXCSR uint32 = 0x1F80
-	// flushPending asks the next guest entry to reload CR3 even if it does
-	// not change: a TLB flush that RequestTLBFlush deferred to the point
-	// where it matters. One CPU: one flag.
-	flushPending uint32
 	// segFixup (guest_amd64.s): segLoad, segLoadEnd, segFault.
 	segFixup [3]uintptr
 	// copyFixup (guest_amd64.s): guestCopyMove, guestCopyFault.
@@ -159,7 +155,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	}
 	regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 	c.regs = uintptr(unsafe.Pointer(regs))
-	c.hostFS = uint64(current().fsBase)
+	c.hostFS = amd64.Rdmsr(amd64.MSR_FS_BASE) // this thread's TLS, whichever CPU it is on
 	c.cr3 = cr3
 	c.ts = 0
 	if ts {
@@ -174,6 +170,16 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.fast = 0 // not the tables SetFastPath was given
 	}
 
+	// Interrupts stay off from here until the exit's interrupt, if any,
+	// has been served: the thread cannot move to another CPU before its
+	// EOI reaches the local APIC that took the interrupt (enterGuest
+	// returns with the flags it was called with).
+	amd64.Cli()
+	alt := uint64(0)
+	if c.fast != 0 {
+		alt = c.kernelCR3 ^ c.userCR3 ^ cr3 // the mode's other table
+	}
+	noteEntry(cr3, alt)
 	enterGuest(c)
 
 	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
@@ -185,13 +191,17 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 	case exitInterrupt:
 		exit.Vector = uint8(c.vector)
-		syscall.Syscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
+		// Raw: the runtime must not run (nor park this thread) with
+		// interrupts off; the shim returns with them still off.
+		syscall.RawSyscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
 	case exitDebugLost:
+		sti()
 		*exit = arch.Exit{}
 		return ErrDebugFrameLost
 	}
+	sti()
 	return nil
 }
 
@@ -246,6 +256,27 @@ func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 	return c.fastBounces, c.fastIrets, c.kernel != 0
 }
 
+// noteEntry records that this CPU is about to load top level cr3 (every
+// guest entry is Run's) and, while the fast path is on, alt, the other
+// mode's top level, which guest_amd64.s's fastCR3 may load without a
+// return to Go (0: none); and has every other CPU that holds either
+// loaded flush before it next uses it (flushPending): the guest may change its
+// tables here without a flush that CPU would see (a CR3 switch away and
+// back, which flushes on a real CPU, skips an equal CR3 at gohv's entry
+// there, and a vCPU may run on any CPU). Context: Run, interrupts off.
+//
+//go:nosplit
+func noteEntry(cr3, alt uint64) {
+	me := thisCPU()
+	atomic.StoreUint64(&me.loadedCR3, cr3)
+	atomic.StoreUint64(&me.loadedAltCR3, alt)
+	for i := range cpus {
+		if o := &cpus[i]; o != me && (o.holds(cr3) || alt != 0 && o.holds(alt)) {
+			atomic.StoreUint32(&o.flushPending, 1)
+		}
+	}
+}
+
 // tablesGen counts ReleaseTables calls: a GuestContext trusts the top
 // level it last checked (hasHypervisorSlots) only within one generation.
 var tablesGen uint32
@@ -285,28 +316,63 @@ func guestIRQ(vector uint64) {
 }
 
 // RequestTLBFlush asks for the TLB to be flushed before any guest runs
-// again (the next entry reloads CR3). gohv's one access through guest
-// mappings, CopyFromGuest/CopyToGuest, does the flush first, so nothing
-// sooner needs it. Any context.
-func RequestTLBFlush() { atomic.StoreUint32(&flushPending, 1) }
-
-// InvalidatePage drops the translation of va (a guest virtual address)
-// from this CPU's TLB now.
-func InvalidatePage(va uint64) {
-	if arch.Canonical(va) {
-		amd64.Invlpg(va)
+// again, on every CPU (each one's next entry reloads CR3: a vCPU may run
+// on any CPU, and a CPU keeps a guest's translations after its exit).
+// gohv's one access through guest mappings, CopyFromGuest/CopyToGuest,
+// does the flush first, so nothing sooner needs it. Any context.
+func RequestTLBFlush() {
+	for i := range cpus {
+		atomic.StoreUint32(&cpus[i].flushPending, 1)
 	}
 }
 
+// InvalidatePage drops the translation of va (a guest virtual address)
+// from this CPU's TLB now, and has every other CPU flush before a guest
+// runs there again (the vCPU, or its thread, may have run there).
+func InvalidatePage(va uint64) {
+	if !arch.Canonical(va) {
+		return
+	}
+	amd64.Cli()
+	me := thisCPU()
+	amd64.Invlpg(va)
+	for i := range cpus {
+		if c := &cpus[i]; c != me {
+			atomic.StoreUint32(&c.flushPending, 1)
+		}
+	}
+	sti()
+}
+
 // ReleaseTables is told that the top-level table at machine address cr3
-// is no longer one (its last L4 type reference went): if this CPU still
-// has it loaded, gohv's own tables replace it, since the frame may be
-// reused for anything. Any context.
+// is no longer one (its last L4 type reference went): every CPU that
+// still has it loaded or may load it (cpuState.holds) loads gohv's own tables
+// instead, since the frame may be reused for anything, and ReleaseTables
+// returns once all have. Any goroutine.
 func ReleaseTables(cr3 uint64) {
 	atomic.AddUint32(&tablesGen, 1)
-	if amd64.ReadCR3()&amd64.PTE_ADDR == cr3 {
-		amd64.WriteCR3(idleCR3)
+	g, _, _ := syscall.RawSyscall(sysShootdown, uintptr(cr3), 0, 0)
+	for g != 0 && !flushedAll(uint64(g)) {
+		amd64.Pause() // interrupts on: this CPU takes its own requests as IPIs
 	}
+}
+
+// sysReleaseTables starts a shootdown on the CPUs that have top level
+// cr3 loaded (this one's served at once) and returns the generation to
+// wait for (0: none has it). Context: the shim.
+//
+//go:nosplit
+func sysReleaseTables(cr3 uint64) uintptr {
+	var mask uint64
+	for i := 0; i < maxCPUs; i++ {
+		if cpus[i].holds(cr3) {
+			mask |= 1 << i
+		}
+	}
+	if mask == 0 {
+		return 0
+	}
+	return uintptr(requestFlushOf(mask))
 }
 
 // HypervisorL4Slots returns the entries every guest top-level table must
