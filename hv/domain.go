@@ -3,6 +3,7 @@ package hv
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gohv/gohv/abi"
@@ -56,6 +57,10 @@ type Domain struct {
 	// ports is the domain's port I/O (its capability and the PCI
 	// configuration and RTC latches); nil on a machine without ports.
 	ports *ioport.Domain
+
+	// vcpuMu is Xen's domain_lock as vcpu_op takes it: it orders
+	// VCPUOP_initialise, VCPUOP_up and the start of a vCPU's goroutine.
+	vcpuMu sync.Mutex
 
 	// dying is Xen's is_dying: DestroyDomain has started; the vCPUs leave
 	// their run loops and never enter the guest again.
@@ -264,6 +269,7 @@ func (d *Domain) Stopped() bool { return d.state.ShuttingDown() || d.dying.Load(
 func (d *Domain) Shutdown(code uint8) {
 	for _, v := range d.vcpus {
 		v.waiter.Interrupt()
+		v.kickParked()
 	}
 	if !d.hardware {
 		d.log().Printf(klog.Info, "Domain %d shut down: reason %d", d.id, code)

@@ -87,6 +87,11 @@ type Config struct {
 	// PhysCPU is the physical CPU's ids for VCPUOP_get_physid (nil:
 	// unknown, and get_physid is -EINVAL).
 	PhysCPU *PhysCPU
+	// StartVCPU starts v.Run on a goroutine of its own, which the
+	// Backend's Run needs locked to one OS thread (cmd/gohv's runVCPU);
+	// hv calls it once per vCPU, when the vCPU first comes up (UpVCPU).
+	// nil: a goroutine locked with runtime.LockOSThread.
+	StartVCPU func(v *VCPU)
 	// IRQ is the interrupt hardware guests' PIRQs are routed through;
 	// nil: none (physdev_op gives Xen's answers for a machine without
 	// it).

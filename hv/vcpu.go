@@ -82,14 +82,29 @@ func (f flusher) FlushCache(global bool) { f.v.dom.m.cfg.Backend.FlushCache(glob
 // Run runs the vCPU until its domain stops: it enters the guest through
 // the Backend and handles every exit. It must run on a goroutine the
 // Backend keeps on one OS thread.
+//
+// Started through UpVCPU (Config.StartVCPU), it runs while the vCPU is up
+// and parks while it is down (VCPUOP_down). Called directly, it first
+// marks the vCPU up itself.
 func (v *VCPU) Run() {
 	d := v.dom
 	b := d.m.cfg.Backend
+	d.vcpuMu.Lock()
+	if !v.st.started {
+		v.st.started = true
+		v.st.down.Store(false)
+	}
+	d.vcpuMu.Unlock()
 	v.waiter.Scheduled()
 	v.timeDue = true
-	v.st.up.Store(true)
 	defer v.setRunstate(abi.RUNSTATE_offline)
 	for !d.Stopped() {
+		if v.st.down.Load() {
+			if !v.parkDown() {
+				return
+			}
+			continue
+		}
 		v.scheduledIn()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
