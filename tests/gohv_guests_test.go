@@ -18,8 +18,9 @@ func TestGuestsOnGohv(t *testing.T) {
 		tt := tt
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", xenCmdline,
-				"-initrd", filepath.Join(dir, tt.elf)}, timeout: 2 * time.Minute})
+			cmdline, extra := guestBoot(tt.name)
+			r := run(t, boot{args: append([]string{"-m", "512M", "-kernel", elf, "-append", cmdline,
+				"-initrd", filepath.Join(dir, tt.elf)}, extra...), timeout: 2 * time.Minute})
 			ms := resultRe.FindAllStringSubmatch(r.serial, -1)
 			if len(ms) != 1 {
 				t.Fatalf("%d \"Test result:\" lines, want 1\n--- serial ---\n%s", len(ms), r.serial)

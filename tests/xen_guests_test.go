@@ -56,6 +56,23 @@ var guestTests = []struct {
 	{"fifo-hcpage", "fifo-hcpage.elf", "SUCCESS"},
 	{"grantv2", "grantv2.elf", "SUCCESS"},
 	{"grantv2-hcpage", "grantv2-hcpage.elf", "SUCCESS"},
+	{"smp", "smp.elf", "SUCCESS"},
+	{"smp-hcpage", "smp-hcpage.elf", "SUCCESS"},
+	{"smp4", "smp4.elf", "SUCCESS"},
+}
+
+// guestVCPUs are the guests that run with several vCPUs: each boots with
+// dom0_max_vcpus=<n> on a machine of two CPUs (QEMU -smp 2), on Xen and
+// on gohv alike.
+var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4}
+
+// guestBoot returns the hypervisor command line and the extra QEMU
+// arguments guest name boots with.
+func guestBoot(name string) (cmdline string, qemu []string) {
+	if n := guestVCPUs[name]; n > 0 {
+		return fmt.Sprintf("%s dom0_max_vcpus=%d", xenCmdline, n), []string{"-smp", "2"}
+	}
+	return xenCmdline, nil
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot
@@ -152,9 +169,10 @@ func TestGuestsOnXen(t *testing.T) {
 			t.Parallel()
 			qemuSlots <- struct{}{}
 			defer func() { <-qemuSlots }()
+			cmdline, extra := guestBoot(tt.name)
 			r := run(t, boot{
-				args: []string{"-m", "512M", "-kernel", xen, "-append", xenCmdline,
-					"-initrd", filepath.Join(dir, tt.elf)},
+				args: append([]string{"-m", "512M", "-kernel", xen, "-append", cmdline,
+					"-initrd", filepath.Join(dir, tt.elf)}, extra...),
 				timeout: 2 * time.Minute,
 				stopAt:  "(XEN) Hardware Dom0 ",
 			})
