@@ -247,3 +247,32 @@ func FuzzInitialiseVCPU(f *testing.F) {
 		}
 	})
 }
+
+// TestFlushVCPUMask: a vCPU's TLB maintenance reaches what its target
+// names: Local is the caller's own INVLPG; All, or a mask naming another
+// vCPU, adds a flush of every CPU; a mask naming no vCPU of the domain
+// flushes nothing.
+func TestFlushVCPUMask(t *testing.T) {
+	_, d, fm, _, _ := smpGuest(t)
+	f := d.VCPU(0).Flusher()
+	for _, c := range []struct {
+		name             string
+		t                mm.FlushTarget
+		flushes, invlpgs int // after FlushTLB, then InvalidatePage
+	}{
+		{"local", mm.FlushTarget{Scope: mm.FlushLocal}, 1, 1},
+		{"all", mm.FlushTarget{Scope: mm.FlushAll}, 2, 1},
+		{"mask: self", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{1}}, 1, 1},
+		{"mask: the other vCPU", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{2}}, 2, 0},
+		{"mask: both", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{3}}, 2, 1},
+		{"mask: no vCPU of the domain", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{4}}, 0, 0},
+		{"empty mask", mm.FlushTarget{Scope: mm.FlushMulti}, 0, 0},
+	} {
+		fm.flushes, fm.invlpgs = 0, 0
+		f.FlushTLB(c.t)
+		f.InvalidatePage(c.t, dataVA)
+		if fm.flushes != c.flushes || fm.invlpgs != c.invlpgs {
+			t.Errorf("%s: %d flushes, %d invlpgs; want %d, %d", c.name, fm.flushes, fm.invlpgs, c.flushes, c.invlpgs)
+		}
+	}
+}
