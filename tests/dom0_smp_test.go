@@ -9,7 +9,7 @@ import (
 // machine of two CPUs (QEMU -smp 2), under Xen 4.17 and gohv: Linux brings
 // its second vCPU up (VCPUOP_initialise, VCPUOP_up, per-vCPU IPIs and
 // timers), reaches the shell, and /sys/devices/system/cpu/online there
-// says 0-1 (what nproc counts).
+// says 0-1 (what nproc counts); CPU 1 goes offline and online again.
 func TestDom0SMP(t *testing.T) {
 	kernel, initramfs := dom0Inputs(t)
 	for _, hv := range dom0Hypervisors {
@@ -37,13 +37,22 @@ func TestDom0SMP(t *testing.T) {
 				vm.stop(0)
 				t.Fatalf("no shell prompt\n--- serial ---\n%s", vm.log())
 			}
-			vm.typeIn("cat /sys/devices/system/cpu/online\n")
-			if _, _, ok := vm.await("0-1", time.Minute); !ok {
-				vm.stop(0)
-				t.Fatalf("dom0 does not have CPUs 0-1 online\n--- serial ---\n%s", vm.log())
-			}
-			if !vm.awaitPrompt(time.Minute) {
-				t.Errorf("no shell prompt before poweroff")
+			// CPU 1 online, offline (Linux's play_dead takes its vCPU down
+			// with VCPUOP_down) and online again (VCPUOP_up resumes it).
+			for _, step := range []struct{ typed, want string }{
+				{"cat /sys/devices/system/cpu/online\n", "0-1"},
+				{"echo 0 > /sys/devices/system/cpu/cpu1/online; cat /sys/devices/system/cpu/online\n", "0"},
+				{"echo 1 > /sys/devices/system/cpu/cpu1/online; echo again-$(cat /sys/devices/system/cpu/online)\n", "again-0-1"},
+			} {
+				vm.typeIn(step.typed)
+				if _, _, ok := vm.await(step.want, time.Minute); !ok {
+					vm.stop(0)
+					t.Fatalf("typed %q, no line %q\n--- serial ---\n%s", step.typed, step.want, vm.log())
+				}
+				if !vm.awaitPrompt(time.Minute) {
+					vm.stop(0)
+					t.Fatalf("no shell prompt after %q\n--- serial ---\n%s", step.typed, vm.log())
+				}
 			}
 			vm.typeIn("poweroff\n")
 			serial := dom0End(t, smp, vm, "poweroff", false)
