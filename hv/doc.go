@@ -22,6 +22,20 @@
 // to the allocator. A vCPU's vcpu_info address has one record too, its
 // domain's evtchn.Table (VCPUInfo).
 //
+// vCPUs (vcpuup.go): every vCPU is created down and not initialised; the
+// domain builder initialises vCPU 0, VCPUOP_initialise the others
+// (registers and PV state through pv.LoadContext, GDT, LDT and base
+// pointers through the memory model, as Xen's arch_set_info_guest), and
+// UpVCPU starts a vCPU's goroutine the first time it comes up
+// (Config.StartVCPU; cmd/gohv's locks it to a kernel thread). A vCPU that
+// is down (VCPUOP_down) parks in Run, runstate offline, until it is up
+// again or its domain stops; Domain.vcpuMu orders initialise, up and
+// the start. Unlike Xen, which clears VPF_down for VGCF_online but wakes
+// nothing (such a vCPU runs only once something wakes it), a context
+// with VGCF_online starts the vCPU at once, as VCPUOP_up would. The vCPUs of a domain are independent goroutines, scheduled
+// by the Go runtime on the shim's threads: there is no weight, cap or
+// pinning yet.
+//
 // vcpu_op and memory_op: Domain implements hypercall.VCPUOps (vcpuop.go:
 // vcpu_info placement with a writable reference on its frame, the
 // runstate, kept on every change: block and poll sleeps through the
@@ -56,8 +70,11 @@
 //
 // TLBs: the metal keeps a guest's page tables loaded between its exits
 // and entries, so every flush the PV MMU asks for goes to the Backend
-// (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations,
-// machineFlusher for the grant layer's references and released frames.
+// (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations
+// (the target's vCPU mask decides: the caller alone is this CPU's
+// INVLPG or flush, any other vCPU adds Backend.FlushTLB, a mask naming
+// no vCPU nothing), machineFlusher for the grant layer's references and
+// released frames.
 // set_gdt's frames (held by hv/pv) go to the Backend too (SetGDT, through
 // pv.Domain.LoadGDT), which maps them in the hardware GDT when the vCPU
 // runs. Cache flushes (the hardware domain's WBINVD,

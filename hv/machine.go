@@ -35,7 +35,8 @@ type Backend interface {
 	// SetGDT gives vCPU v the GDT in frames (validated descriptor pages,
 	// at most 14; nil when the vCPU is destroyed): from v's next entry,
 	// selectors below 0xe000 are looked up there. The frames v had before
-	// may be released once it returns. Called from v's goroutine, or by
+	// may be released once it returns. Called from v's goroutine, by
+	// another vCPU's VCPUOP_initialise of v before v has ever run, or by
 	// DestroyDomain after v has left Run for good.
 	SetGDT(v *VCPU, frames []mm.MFN)
 	// FlushCache writes back and invalidates caches (WBINVD): this CPU's,
@@ -92,6 +93,11 @@ type Config struct {
 	// PhysCPU is the physical CPU's ids for VCPUOP_get_physid (nil:
 	// unknown, and get_physid is -EINVAL).
 	PhysCPU *PhysCPU
+	// StartVCPU starts v.Run on a goroutine of its own, which the
+	// Backend's Run needs locked to one OS thread (cmd/gohv's startVCPU);
+	// hv calls it once per vCPU, when the vCPU first comes up (UpVCPU).
+	// nil: a goroutine locked with runtime.LockOSThread.
+	StartVCPU func(v *VCPU)
 	// IRQ is the interrupt hardware guests' PIRQs are routed through;
 	// nil: none (physdev_op gives Xen's answers for a machine without
 	// it).

@@ -59,9 +59,14 @@ func (v *VCPU) Exits() (syscalls, exceptions, interrupts uint64) {
 }
 
 // flusher performs the PV MMU's TLB maintenance for a vCPU through the
-// Backend. With one physical CPU every vCPU shares its TLB, so whatever
-// the target mask, flushing that one TLB is the whole job (with more CPUs
-// the Backend reaches the CPUs the vCPUs ran on).
+// Backend, as Xen's flush_tlb_mask over the CPUs the target vCPUs run on:
+// a local flush or INVLPG is this CPU's (the calling vCPU's); one for all
+// vCPUs, or for a mask (TLB_FLUSH_MULTI, INVLPG_MULTI, UVMF_MULTI) that
+// names any vCPU of the domain, is Backend.FlushTLB, which reaches every
+// CPU before a guest runs there again (a full flush stands in for an
+// INVLPG on the others); a mask that names none of the domain's vCPUs
+// flushes nothing. vCPUs that share one physical CPU share its TLB, so
+// the local flush is theirs too.
 type flusher struct{ v *VCPU }
 
 func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
@@ -78,23 +83,73 @@ func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
 	}
 	return mask, true
 }
-func (f flusher) FlushTLB(mm.FlushTarget) { f.v.dom.m.cfg.Backend.FlushTLB() }
-func (f flusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
-	f.v.dom.m.cfg.Backend.InvalidatePage(va)
+
+// reach reports whether t reaches the calling vCPU (self) and any other
+// vCPU of the domain (others): Local only the caller, All every vCPU,
+// Multi the vCPUs its mask names.
+func (f flusher) reach(t mm.FlushTarget) (self, others bool) {
+	switch t.Scope {
+	case mm.FlushLocal:
+		return true, false
+	case mm.FlushMulti:
+		for i := range f.v.dom.vcpus {
+			if i/64 < len(t.Mask) && t.Mask[i/64]&(1<<(i%64)) != 0 {
+				if i == f.v.id {
+					self = true
+				} else {
+					others = true
+				}
+			}
+		}
+		return self, others
+	}
+	return true, true
+}
+
+func (f flusher) FlushTLB(t mm.FlushTarget) {
+	if self, others := f.reach(t); self || others {
+		f.v.dom.m.cfg.Backend.FlushTLB()
+	}
+}
+
+func (f flusher) InvalidatePage(t mm.FlushTarget, va mm.GuestVA) {
+	self, others := f.reach(t)
+	b := f.v.dom.m.cfg.Backend
+	if self {
+		b.InvalidatePage(va)
+	}
+	if others {
+		b.FlushTLB()
+	}
 }
 func (f flusher) FlushCache(global bool) { f.v.dom.m.cfg.Backend.FlushCache(global) }
 
 // Run runs the vCPU until its domain stops: it enters the guest through
 // the Backend and handles every exit. It must run on a goroutine the
 // Backend keeps on one OS thread.
+//
+// Started through UpVCPU (Config.StartVCPU), it runs while the vCPU is up
+// and parks while it is down (VCPUOP_down). Called directly, it first
+// marks the vCPU up itself.
 func (v *VCPU) Run() {
 	d := v.dom
 	b := d.m.cfg.Backend
+	d.vcpuMu.Lock()
+	if !v.st.started {
+		v.st.started = true
+		v.st.down.Store(false)
+	}
+	d.vcpuMu.Unlock()
 	v.waiter.Scheduled()
 	v.timeDue = true
-	v.st.up.Store(true)
 	defer v.setRunstate(abi.RUNSTATE_offline)
 	for !d.Stopped() {
+		if v.st.down.Load() {
+			if !v.parkDown() {
+				return
+			}
+			continue
+		}
 		v.scheduledIn()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {

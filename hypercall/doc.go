@@ -100,8 +100,9 @@
 //     instead of failing up front).
 //   - VCPUOP_register_vcpu_info also refuses an offset that is not 8-byte
 //     aligned (-EINVAL): event delivery updates the words atomically.
-//     VCPUOP_initialise, up and send_nmi are -ENOSYS, and down only takes
-//     the last vCPU up (the domain powers off, as in Xen); XENMEM_memory_map is -ENOSYS for every domain (no
+//     VCPUOP_send_nmi is -ENOSYS. VCPUOP_initialise reads the whole
+//     5168-byte vcpu_guest_context (DecodeVCPUContext) before the
+//     worker looks at it; XENMEM_memory_map is -ENOSYS for every domain (no
 //     set_memory_map), XENMEM_add_to_physmap -EACCES (PV is not
 //     translated).
 //   - SpaceGuest copies through the vCPU's kernel page tables: by the

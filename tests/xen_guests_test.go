@@ -68,6 +68,9 @@ var guestTests = []struct {
 	{"stackcrash-iret", "stackcrash.elf iret", "CRASH"},
 	{"fsgsbase", "fsgsbase.elf", "SUCCESS"},
 	{"fsgsbase-hcpage", "fsgsbase-hcpage.elf", "SUCCESS"},
+	{"smp", "smp.elf", "SUCCESS"},
+	{"smp-hcpage", "smp-hcpage.elf", "SUCCESS"},
+	{"smp4", "smp4.elf", "SUCCESS"},
 }
 
 // guestCPU is the QEMU CPU model of the guests that need one (the default,
@@ -77,10 +80,23 @@ var guestCPU = map[string]string{
 	"fsgsbase-hcpage": "qemu64,+fsgsbase",
 }
 
+// guestVCPUs are the guests that run with several vCPUs: each boots with
+// dom0_max_vcpus=<n> on a machine of two CPUs (QEMU -smp 2), on Xen and
+// on gohv alike.
+var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4}
+
 // guestArgs are the QEMU arguments that boot guest elf (with its command
-// line) as the dom0 of kernel.
+// line) as the dom0 of kernel: the hypervisor's command line, the CPU model
+// (guestCPU) and the CPUs (guestVCPUs) the guest needs.
 func guestArgs(name, kernel, elf string) []string {
-	a := []string{"-m", "512M", "-kernel", kernel, "-append", xenCmdline, "-initrd", elf}
+	cmdline := xenCmdline
+	if n := guestVCPUs[name]; n > 0 {
+		cmdline = fmt.Sprintf("%s dom0_max_vcpus=%d", xenCmdline, n)
+	}
+	a := []string{"-m", "512M", "-kernel", kernel, "-append", cmdline, "-initrd", elf}
+	if guestVCPUs[name] > 0 {
+		a = append(a, "-smp", "2")
+	}
 	if cpu := guestCPU[name]; cpu != "" {
 		a = append(a, "-cpu", cpu)
 	}

@@ -313,6 +313,7 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		Version:       hypercall.VersionInfo{Commandline: cmdline},
 		HostMemoryMap: hostMap,
 		IRQ:           irqs,
+		StartVCPU:     startVCPU,
 	}), nil
 }
 

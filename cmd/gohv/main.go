@@ -96,7 +96,11 @@ func main() {
 		rt.PowerOff(0)
 	}
 	_, dom0Extra := boot.CookCmdline(info.Cmdline, info.Loader, info.Protocol == "pvh")
-	d, err := startDom0(machine, frames, info, &opts, dom0Extra)
+	pcpus := 1
+	if madtOK {
+		pcpus = madt.EnabledCPUs()
+	}
+	d, err := startDom0(machine, frames, info, &opts, dom0Extra, pcpus)
 	if err != nil {
 		rt.Panic("Could not set up DOM0 guest OS: " + err.Error())
 	}
@@ -104,7 +108,9 @@ func main() {
 	input.machine, input.toDom0 = machine, true
 	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20), frames, d.Pages())
 	input.announce()
-	runVCPU(d, 0)
+	if e := d.UpVCPU(0); e != 0 {
+		rt.Panic("Could not start DOM0's vCPU 0: " + e.Error())
+	}
 	select {} // the vCPU goroutines run the machine from here
 }
 

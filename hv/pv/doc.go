@@ -22,6 +22,9 @@
 //     guest_io_write; package ioport behind hv); machine-check MSRs from
 //     the virtual MCA of Xen's vMCE (vmce.go: two banks, nothing injected).
 //   - The PV CPUID policy (Policy), Xen's leaves at 0x40000000 included.
+//   - A vCPU's initial state from a vcpu_guest_context (context.go:
+//     CheckContext, LoadContext), as arch_set_info_guest takes it for
+//     VCPUOP_initialise; the owner adds the GDT (SetGDT) and page tables.
 //   - The guest's GDT (set_gdt's frames, each with a general and a
 //     descriptor-page type reference; Xen's reserved selectors above
 //     0xe000) and check_descriptor (CheckSegDescPage, mm's hook).
@@ -104,6 +107,10 @@
 //     loads it (CR4Loaded); CR4.DE is emulation only (DR4/DR5 aliasing,
 //     I/O breakpoints matched by the IN/OUT emulation as Xen's
 //     check_guest_io_breakpoint).
+//   - VCPUOP_initialise's fpu_ctxt (VGCF_i387_valid) is not loaded: a new
+//     vCPU starts with the power-on FPU state (FCW 0x37F, MXCSR 0x1F80),
+//     which is what Xen gives a context without the flag; the metal has
+//     no way yet to take an FXSAVE image for a vCPU.
 //   - XSAVE, AVX and everything built on them are offered only when the
 //     metal runs with CR4.OSXSAVE and context-switches XCR0
 //     (PolicyConfig.XCR0); gohv's metal does neither, so its guests see
