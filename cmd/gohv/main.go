@@ -96,11 +96,9 @@ func main() {
 		rt.PowerOff(0)
 	}
 	_, dom0Extra := boot.CookCmdline(info.Cmdline, info.Loader, info.Protocol == "pvh")
-	pcpus := 1
-	if madtOK {
-		pcpus = madt.EnabledCPUs()
-	}
-	d, err := startDom0(machine, frames, info, &opts, dom0Extra, pcpus)
+	// Xen sizes dom0 by the CPUs online (maxcpus= and nosmp count), not
+	// by those the MADT lists.
+	d, err := startDom0(machine, frames, info, &opts, dom0Extra, rt.OnlineCPUs())
 	if err != nil {
 		rt.Panic("Could not set up DOM0 guest OS: " + err.Error())
 	}
