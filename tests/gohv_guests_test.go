@@ -26,6 +26,8 @@ func TestGuestsOnGohv(t *testing.T) {
 			r := run(t, b)
 			if tt.want == "CRASH" {
 				r.wantLines(t, "(XEN) gohv ready: dom0 running (64 MiB)")
+				// gohv names the cause as Xen's d0v0 lines do.
+				r.wantMatch(t, `\(XEN\) d0v0 domain crash: .+`)
 				wantGuestCrash(t, r)
 				return
 			}
