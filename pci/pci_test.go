@@ -580,6 +580,10 @@ func FuzzFindCap(f *testing.F) {
 			case 0:
 				b.Start(s)
 				b.GuestWrite(cf8(1, uint16(id)), uint16(id&3), 1, 0)
+				b.Dump(24, s)
+				if e := b.Restore(1); e != 0 && e != abi.ENXIO {
+					t.Fatalf("Restore = %v", e)
+				}
 				b.Stop(s)
 				b.Disable(s)
 			case abi.ENODEV, abi.EINVAL, abi.EBUSY, abi.ENXIO:
@@ -587,8 +591,12 @@ func FuzzFindCap(f *testing.F) {
 				t.Fatalf("EnableMSI(table %#x, entry %d) = %v", base, entry, e)
 			}
 		}
-		if len(b.devs) != 0 {
-			t.Fatalf("records left: %v", b.devs)
+		// A record outlives its sources only while gohv holds the
+		// Function Mask (an entry it could not mask: no memory decoding).
+		for _, d := range b.devs {
+			if d.msi != nil || len(d.msix) != 0 || !d.hostMaskAll {
+				t.Fatalf("record left: %+v", d)
+			}
 		}
 	})
 }
