@@ -245,12 +245,8 @@ func (b *Bus) enableMSI(bdf BDF, msg Message) (*Source, abi.Errno) {
 	}
 	ctl := c.Control &^ (MSIQSize | MSIEnable)
 	b.write(bdf, c.ControlReg(), 2, uint32(ctl))
-	b.write(bdf, c.AddrLoReg(), 4, msg.AddrLo)
-	if c.Is64() {
-		b.write(bdf, c.AddrHiReg(), 4, msg.AddrHi)
-	}
-	b.write(bdf, c.DataReg(), 2, msg.Data&0xFFFF)
 	s := &Source{dev: bdf, pos: c.Pos, maxVec: c.MaxVectors(), msg: msg}
+	b.writeMSIMessage(c, s)
 	if c.Maskable() {
 		s.maskReg, s.hostMasked = c.MaskReg(), true
 		b.write(bdf, s.maskReg, 4, b.read(bdf, s.maskReg, 4)|^uint32(0)>>(32-s.maxVec))
@@ -299,18 +295,33 @@ func (b *Bus) enableMSIX(bdf BDF, entry int, tableBase uint64, msg Message) (*So
 		base = tableBase
 	}
 	pa := base + uint64(x.TableOffset()) + uint64(entry)*MSIXEntrySize
-	if !b.mem.Write32(pa+MSIXEntryCtrl, MSIXCtrlMasked) ||
-		!b.mem.Write32(pa+MSIXEntryAddrLo, msg.AddrLo) ||
-		!b.mem.Write32(pa+MSIXEntryAddrHi, msg.AddrHi) ||
-		!b.mem.Write32(pa+MSIXEntryData, msg.Data) {
-		return fail(abi.ENXIO)
-	}
 	s := &Source{dev: bdf, msix: true, pos: x.Pos, entry: entry, entryPA: pa, msg: msg,
 		hostMasked: true, guestMasked: true}
+	if !b.mem.Write32(pa+MSIXEntryCtrl, MSIXCtrlMasked) || !b.writeMSIXMessage(s) {
+		return fail(abi.ENXIO)
+	}
 	d.msix = append(d.msix, s)
 	d.hostMaskAll = prevHost
 	b.writeMSIXControl(d, s, ctl)
 	return s, 0
+}
+
+// writeMSIMessage writes s's message into MSI capability c. Caller holds
+// mu.
+func (b *Bus) writeMSIMessage(c MSICap, s *Source) {
+	b.write(s.dev, c.AddrLoReg(), 4, s.msg.AddrLo)
+	if c.Is64() {
+		b.write(s.dev, c.AddrHiReg(), 4, s.msg.AddrHi)
+	}
+	b.write(s.dev, c.DataReg(), 2, s.msg.Data&0xFFFF)
+}
+
+// writeMSIXMessage writes s's message into its MSI-X table entry; false:
+// the entry is not device memory. Caller holds mu.
+func (b *Bus) writeMSIXMessage(s *Source) bool {
+	return b.mem.Write32(s.entryPA+MSIXEntryAddrLo, s.msg.AddrLo) &&
+		b.mem.Write32(s.entryPA+MSIXEntryAddrHi, s.msg.AddrHi) &&
+		b.mem.Write32(s.entryPA+MSIXEntryData, s.msg.Data)
 }
 
 // writeMSIXControl writes ctl to s's MSI-X control register with the
@@ -470,4 +481,44 @@ func (b *Bus) Dump(irq int, s *Source) string {
 		pick(d&msiDataAssert != 0, "", "de"), pick(a&(1<<2) != 0, "log", "phys"),
 		pick(a&(1<<3) != 0, "lowest", "cpu"), a>>msiAddrDestShift&0xFF, maskBit,
 		mark(s.hostMasked, 'H'), mark(s.guestMasked, 'G'), hw)
+}
+
+// Restore writes bdf's sources back after the function lost them (a
+// reset), as Xen's pci_restore_msi_state for PHYSDEVOP_restore_msi: the
+// MSI capability gets its message and mask bit, then one vector and its
+// Enable bit; the MSI-X entries get theirs with MSI-X enabled and all
+// masked meanwhile, then the control word read first with MSI-X enabled.
+// A function without sources has nothing to restore. Errors: -ENXIO the
+// function does not decode memory (MSI-X).
+func (b *Bus) Restore(bdf BDF) abi.Errno {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := b.devs[bdf]
+	if d == nil {
+		return 0
+	}
+	if s := d.msi; s != nil {
+		reg := s.pos + msiControl
+		b.write(bdf, reg, 2, b.read(bdf, reg, 2)&^MSIEnable)
+		c := MSICap{Pos: s.pos, Control: uint16(b.read(bdf, reg, 2))}
+		b.writeMSIMessage(c, s)
+		b.setMask(d, s, s.hostMasked, s.guestMasked)
+		b.write(bdf, reg, 2, uint32(c.Control&^MSIQSize|MSIEnable))
+	}
+	if len(d.msix) == 0 {
+		return 0
+	}
+	reg := d.msix[0].pos + msixControl
+	ctl := uint16(b.read(bdf, reg, 2))
+	b.write(bdf, reg, 2, uint32(ctl|MSIXEnable|MSIXMaskAll))
+	if !b.memoryDecoded(bdf) {
+		b.write(bdf, reg, 2, uint32(ctl&^MSIXEnable))
+		return abi.ENXIO
+	}
+	for _, s := range d.msix {
+		b.writeMSIXMessage(s)
+		b.setMask(d, s, s.hostMasked, s.guestMasked)
+	}
+	b.write(bdf, reg, 2, uint32(ctl|MSIXEnable))
+	return 0
 }

@@ -16,11 +16,13 @@
 //     forwarded accesses (GuestRead, GuestWrite, from package ioport).
 //   - Source: an MSI capability or MSI-X table entry gohv programmed for
 //     one vector (Xen's msi_desc), with gohv's and the guest's mask bits;
-//     EnableMSI, Start, Stop and Disable are Xen's pci_enable_msi with
-//     write_msi_msg, startup_msi_irq with the bind's guest unmask,
-//     shutdown_msi_irq and pci_disable_msi. GuestWrite applies Xen's
-//     pci_msi_conf_write_intercept, so the hardware domain cannot rewrite
-//     the message or the mask bits gohv holds.
+//     EnableMSI, Start, Stop, Disable and Restore are Xen's
+//     pci_enable_msi with write_msi_msg, startup_msi_irq with the bind's
+//     guest unmask, shutdown_msi_irq, pci_disable_msi and
+//     pci_restore_msi_state; Dump is its dump_msi line (debug key 'M').
+//     GuestWrite applies Xen's pci_msi_conf_write_intercept, so the
+//     hardware domain cannot rewrite the message or the mask bits gohv
+//     holds.
 //
 // As on Xen for the hardware domain, gohv writes the message and the mask
 // bits and leaves the MSI and MSI-X Enable bits to the guest (Linux's

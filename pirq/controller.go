@@ -91,6 +91,12 @@ type Controller interface {
 	EnableMSI(irq IRQ, m MSI) (maskable bool, e abi.Errno)
 	// DisableMSI turns irq's MSI source off (pci_disable_msi).
 	DisableMSI(irq IRQ)
+	// RestoreMSI writes the MSI and MSI-X messages and mask bits of
+	// function dev's sources back after it lost them (Xen's
+	// pci_restore_msi_state): with them the MSI Enable bit, and MSI-X's
+	// as it was. Errors: -EOPNOTSUPP no MSI support, -ENXIO the MSI-X
+	// table cannot be reached.
+	RestoreMSI(dev SBDF) abi.Errno
 	// Mask and Unmask mask and unmask irq's source (IO-APIC pin or MSI);
 	// Unmask also starts an IRQ when its first guest binds it.
 	Mask(irq IRQ)
@@ -115,6 +121,7 @@ func (noHardware) AllocVector(IRQ) bool                          { return false 
 func (noHardware) FreeVector(IRQ)                                {}
 func (noHardware) EnableMSI(IRQ, MSI) (bool, abi.Errno)          { return false, abi.ENODEV }
 func (noHardware) DisableMSI(IRQ)                                {}
+func (noHardware) RestoreMSI(SBDF) abi.Errno                     { return abi.EOPNOTSUPP }
 func (noHardware) Mask(IRQ)                                      {}
 func (noHardware) Unmask(IRQ)                                    {}
 func (noHardware) EOI(IRQ)                                       {}

@@ -276,6 +276,18 @@ func (c *irqController) vecOf(irq pirq.IRQ) uint8 {
 	return g.vec
 }
 
+// RestoreMSI writes dev's MSI and MSI-X sources back (pci.Bus.Restore);
+// segments other than 0 have none.
+func (c *irqController) RestoreMSI(dev pirq.SBDF) abi.Errno {
+	if dev.Seg != 0 {
+		return 0
+	}
+	return c.bus.Restore(pci.MakeBDF(dev.Bus, dev.Devfn))
+}
+
+// Mask masks irq's source: its IO-APIC pin, or, for an MSI, the
+// source's mask bit for gohv and the guest (the last guest unbound it,
+// Xen's shutdown_msi_irq).
 func (c *irqController) Mask(irq pirq.IRQ) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
