@@ -111,8 +111,9 @@
 //     outcome of a copy that faults, in software (mm.Space.Translate):
 //     hypercalls come from guest kernel mode.
 //   - physdev_op: map_pirq of MAP_PIRQ_TYPE_MULTI_MSI is -EINVAL (one
-//     vector per MSI); prepare_msix, release_msix and
-//     alloc/free_irq_vector are -ENOSYS; pci_mmcfg_reserved is -ENODEV for every region (gohv reads
+//     vector per MSI); alloc_irq_vector answers vector = irq to dom0
+//     (-EPERM otherwise) as Xen does; prepare_msix, release_msix and
+//     free_irq_vector are -ENOSYS; pci_mmcfg_reserved is -ENODEV for every region (gohv reads
 //     no MCFG); dbgp_op succeeds doing nothing (no EHCI debug port). The
 //     rest follows Xen 4.17's physdev.c and irq.c, including
 //     irq_status_query's XENIRQSTAT_needs_eoi for every PIRQ; see package
