@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,11 +160,40 @@ func qemuCPUs() []string {
 // the selftest's timer figures) meaningless.
 var qemuCPUSlots = make(chan struct{}, 2)
 
+// slotsMu makes takeCPUSlots take its slots as one step, so that two
+// runs each holding part of what they need cannot wait on each other.
+var slotsMu sync.Mutex
+
+// takeCPUSlots takes the qemuCPUSlots a run needs: all of them for a
+// machine with more than two CPUs (its own -smp; under MTTCG each CPU is
+// a host thread, and two such machines at once starve each other's
+// timers on two cores), else one. It returns how many it took.
+func takeCPUSlots(args []string) int {
+	n := 1
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-smp" {
+			if c, err := strconv.Atoi(args[i+1]); err == nil && c > 2 {
+				n = cap(qemuCPUSlots)
+			}
+		}
+	}
+	slotsMu.Lock()
+	defer slotsMu.Unlock()
+	for i := 0; i < n; i++ {
+		qemuCPUSlots <- struct{}{}
+	}
+	return n
+}
+
 func run(tb testing.TB, b boot) result {
 	tb.Helper()
 	need(tb, "qemu-system-x86_64")
-	qemuCPUSlots <- struct{}{}
-	defer func() { <-qemuCPUSlots }()
+	n := takeCPUSlots(b.args)
+	defer func() {
+		for i := 0; i < n; i++ {
+			<-qemuCPUSlots
+		}
+	}()
 	if b.timeout == 0 {
 		b.timeout = 3 * time.Minute
 	}
