@@ -83,6 +83,21 @@ const Dom0MemReserveCap = 128 << 20
 // 128 MiB); the amount is raised to Min, then lowered to Max and to avail.
 // maxRes is math.MaxUint64 when no max: was given.
 func (d Dom0Mem) Compute(avail uint64) (amount, maxRes uint64) {
+	amount, maxRes, _ = d.compute(avail)
+	return amount, maxRes
+}
+
+// dom0Limit is the last of Compute's limits that moved the amount.
+type dom0Limit int
+
+const (
+	limitNone  dom0Limit = iota
+	limitMin             // raised to min:
+	limitMax             // lowered to max:
+	limitAvail           // lowered to the available memory
+)
+
+func (d Dom0Mem) compute(avail uint64) (amount, maxRes uint64, by dom0Limit) {
 	amount = d.Amount.Resolve(avail)
 	if !d.Amount.Set || amount == 0 {
 		reserve := avail / 16
@@ -100,16 +115,47 @@ func (d Dom0Mem) Compute(avail uint64) (amount, maxRes uint64) {
 		maxRes = d.Max.Resolve(avail)
 	}
 	if amount < minB {
-		amount = minB
+		amount, by = minB, limitMin
 	}
 	if amount > maxRes {
-		amount = maxRes
+		amount, by = maxRes, limitMax
 	}
 	if amount > avail {
-		amount = avail
+		amount, by = avail, limitAvail
 	}
 	amount &^= pageSize - 1
-	return amount, maxRes
+	return amount, maxRes, by
+}
+
+// ClipLine returns the console line (without "(XEN) ") saying that dom0
+// gets another amount than the one dom0_mem asks for, given avail bytes
+// available for dom0, or "" when no amount was asked (or zero, the
+// default) or Compute gives exactly that. Xen 4.17 clamps such an amount
+// silently and says "Dom0 memory clipped to <n> pages" only where it cuts
+// the allocation of a kernel without XEN_ELFNOTE_INIT_P2M; gohv gives the
+// line in that form for every clamp, with the asked amount and the limit
+// that moved it:
+//
+//	Dom0 memory clipped to 112302 pages (dom0_mem asks 4096 MiB; 438 MiB free for domains)
+func (d Dom0Mem) ClipLine(avail uint64) string {
+	if !d.Amount.Set {
+		return ""
+	}
+	asked := d.Amount.Resolve(avail) &^ (pageSize - 1)
+	amount, maxRes, by := d.compute(avail)
+	if asked == 0 || amount == asked {
+		return ""
+	}
+	var limit string
+	switch by {
+	case limitMin:
+		limit = fmt.Sprintf("min: %d MiB", d.Min.Resolve(avail)>>20)
+	case limitMax:
+		limit = fmt.Sprintf("max: %d MiB", maxRes>>20)
+	default:
+		limit = fmt.Sprintf("%d MiB free for domains", avail>>20)
+	}
+	return fmt.Sprintf("Dom0 memory clipped to %d pages (dom0_mem asks %d MiB; %s)", amount/pageSize, asked>>20, limit)
 }
 
 // VCPURange is `dom0_max_vcpus=<n>`, `<min>-<max>`, `<min>-` or `-<max>`.
@@ -208,6 +254,11 @@ type Options struct {
 	GuestLogLevel LogLevel
 	NoReboot      bool
 	SyncConsole   bool
+	// NoSMP (Xen's nosmp) starts no CPU but the boot CPU; MaxCPUs
+	// (maxcpus=N) brings up at most N CPUs, the boot CPU included (0:
+	// every CPU the MADT lists).
+	NoSMP   bool
+	MaxCPUs uint32
 	// SelfTest is gohv's own option: "" when absent, "all" for a bare
 	// `selftest`, else the name given (`selftest=fault`, `selftest=panic`).
 	SelfTest string
@@ -266,14 +317,32 @@ func loaderIsGRUB2(loader string) bool {
 // of which passes it; everything after the first " -- " is dom0's, returned
 // without leading spaces.
 func CookCmdline(raw, loader string, pvh bool) (xen, dom0Extra string) {
-	p := strings.TrimLeft(raw, " ")
-	if !pvh && !loaderIsGRUB2(loader) {
-		p = StripImageName(p)
-	}
+	p := cook(raw, loader, pvh)
 	if i := strings.Index(p, " -- "); i >= 0 {
 		return p[:i], strings.TrimLeft(p[i+3:], " ")
 	}
 	return p, ""
+}
+
+// CookDom0Cmdline returns dom0's command line from the one the loader
+// passed with module 0 (the kernel), as Xen 4.17's create_dom0 cooks it
+// with cmdline_cook: leading spaces go, and the first word (the module's
+// file name) goes unless the loader is GRUB 2 or the boot was PVH, which do
+// not pass it (GRUB 2's module2 line "module2 /boot/vmlinuz console=hvc0"
+// gives "console=hvc0"; QEMU's -initrd "vmlinuz console=hvc0" gives
+// "vmlinuz console=hvc0"). The caller appends the " -- " extras of the
+// hypervisor's line.
+func CookDom0Cmdline(raw, loader string, pvh bool) string {
+	return cook(raw, loader, pvh)
+}
+
+// cook is the part of Xen's cmdline_cook both lines share.
+func cook(raw, loader string, pvh bool) string {
+	p := strings.TrimLeft(raw, " ")
+	if !pvh && !loaderIsGRUB2(loader) {
+		p = StripImageName(p)
+	}
+	return p
 }
 
 // isSpace is the word separator. Xen splits on ' ' only; gohv also takes
@@ -361,6 +430,17 @@ func (o *Options) apply(word string, warn []string) []string {
 		return boolean(&o.SyncConsole)
 	case "dom0_vcpus_pin":
 		return boolean(&o.Dom0VCPUsPin)
+	case "nosmp":
+		return boolean(&o.NoSMP)
+	case "maxcpus":
+		return custom(func(v string) int {
+			n, rest, ok := parseUint(v, 0)
+			if !ok || rest != "" || n > math.MaxUint32 {
+				return rcEINVAL
+			}
+			o.MaxCPUs = uint32(n)
+			return 0
+		})
 	case "placeholder":
 		// Xen's ignore_param("placeholder"): some grub.cfg generators add
 		// it to work around a GRUB bug that ate the first option.

@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"regexp"
@@ -177,6 +178,10 @@ func TestParseCmdline(t *testing.T) {
 		{"loglvl suffix", "loglvl=warningx", def, []string{inval("loglvl", "warningx", rcEINVAL)}},
 
 		{"selftest bare", "selftest", with(func(o *Options) { o.SelfTest = "all" }), nil},
+		{"nosmp", "nosmp", with(func(o *Options) { o.NoSMP = true }), nil},
+		{"maxcpus", "maxcpus=2", with(func(o *Options) { o.MaxCPUs = 2 }), nil},
+		{"maxcpus hex", "maxcpus=0x3", with(func(o *Options) { o.MaxCPUs = 3 }), nil},
+		{"maxcpus garbage", "maxcpus=2x", def, []string{inval("maxcpus", "2x", rcEINVAL)}},
 		{"selftest empty", "selftest=", with(func(o *Options) { o.SelfTest = "all" }), nil},
 		{"selftest named", "selftest=fault", with(func(o *Options) { o.SelfTest = "fault" }), nil},
 		{"selftest off", "selftest=panic no-selftest", def, nil},
@@ -275,6 +280,43 @@ func TestDom0MemCompute(t *testing.T) {
 	}
 }
 
+func TestDom0MemClipLine(t *testing.T) {
+	set := func(b uint64) MemSize { return MemSize{Set: true, Bytes: b} }
+	for _, tc := range []struct {
+		name  string
+		d     Dom0Mem
+		avail uint64
+		want  string
+	}{
+		{"no amount", Dom0Mem{}, gib, ""},
+		{"no amount, max clips the default", Dom0Mem{Max: set(256 * mib)}, gib, ""},
+		{"zero amount", Dom0Mem{Amount: set(0)}, gib, ""},
+		{"amount given", Dom0Mem{Amount: set(512 * mib)}, gib, ""},
+		{"amount is avail", Dom0Mem{Amount: set(gib)}, gib, ""},
+		{"above avail", Dom0Mem{Amount: set(4 * gib)}, 438*mib + 688*1024,
+			"Dom0 memory clipped to 112300 pages (dom0_mem asks 4096 MiB; 438 MiB free for domains)"},
+		{"above max", Dom0Mem{Amount: set(gib), Max: set(512 * mib)}, 4 * gib,
+			"Dom0 memory clipped to 131072 pages (dom0_mem asks 1024 MiB; max: 512 MiB)"},
+		{"below min", Dom0Mem{Amount: set(64 * mib), Min: set(128 * mib)}, 4 * gib,
+			"Dom0 memory clipped to 32768 pages (dom0_mem asks 64 MiB; min: 128 MiB)"},
+		{"min above avail", Dom0Mem{Amount: set(64 * mib), Min: set(2 * gib)}, gib,
+			"Dom0 memory clipped to 262144 pages (dom0_mem asks 64 MiB; 1024 MiB free for domains)"},
+		{"percent above max", Dom0Mem{Amount: MemSize{Set: true, Percent: 50}, Max: set(gib)}, 4 * gib,
+			"Dom0 memory clipped to 262144 pages (dom0_mem asks 2048 MiB; max: 1024 MiB)"},
+		{"all but, within", Dom0Mem{Amount: MemSize{Set: true, Minus: true, Bytes: gib}}, 4 * gib, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.d.ClipLine(tc.avail); got != tc.want {
+				t.Errorf("ClipLine(%d) = %q, want %q", tc.avail, got, tc.want)
+			}
+			// The line's page count is Compute's amount.
+			if a, _ := tc.d.Compute(tc.avail); tc.want != "" && !strings.HasPrefix(tc.want, fmt.Sprintf("Dom0 memory clipped to %d pages ", a/pageSize)) {
+				t.Errorf("Compute gives %d pages, the line says %q", a/pageSize, tc.want)
+			}
+		})
+	}
+}
+
 func TestMemSizeString(t *testing.T) {
 	for _, tc := range []struct {
 		m    MemSize
@@ -350,6 +392,30 @@ func TestCookCmdline(t *testing.T) {
 	for in, want := range map[string]string{"": "", "x": "", "  x  y z": "y z", "/a\tb c": "c"} {
 		if got := StripImageName(in); got != want {
 			t.Errorf("StripImageName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCookDom0Cmdline(t *testing.T) {
+	for _, tc := range []struct {
+		raw, loader string
+		pvh         bool
+		want        string
+	}{
+		// GRUB 2's module2 and module pass the arguments only.
+		{"console=hvc0 gohv.task=shell", "GRUB 2.06-13+deb12u2", false, "console=hvc0 gohv.task=shell"},
+		{"  console=hvc0", "GRUB 2.12", false, "console=hvc0"},
+		{"", "GRUB 2.06", false, ""},
+		// QEMU's -initrd and GRUB 1 put the file name first.
+		{"/root/vmlinuz console=hvc0 earlyprintk=xen", "qemu", false, "console=hvc0 earlyprintk=xen"},
+		{"/boot/vmlinuz  ro", "GNU GRUB 0.97", false, "ro"},
+		{"/boot/vmlinuz", "qemu", false, ""},
+		{"console=hvc0", "PVH Directboot", true, "console=hvc0"},
+		// " -- " in a module's line is dom0's own text, not a split.
+		{"/k a -- b", "qemu", false, "a -- b"},
+	} {
+		if got := CookDom0Cmdline(tc.raw, tc.loader, tc.pvh); got != tc.want {
+			t.Errorf("CookDom0Cmdline(%q, %q, %v) = %q, want %q", tc.raw, tc.loader, tc.pvh, got, tc.want)
 		}
 	}
 }

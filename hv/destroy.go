@@ -47,6 +47,7 @@ func (m *Machine) DestroyDomain(id abi.DomID) error {
 	d.dying.Store(true)
 	for _, v := range d.vcpus {
 		v.waiter.Interrupt()
+		v.kickParked()
 	}
 	// 2.
 	d.Events().Destroy()

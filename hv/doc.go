@@ -22,6 +22,20 @@
 // to the allocator. A vCPU's vcpu_info address has one record too, its
 // domain's evtchn.Table (VCPUInfo).
 //
+// vCPUs (vcpuup.go): every vCPU is created down and not initialised; the
+// domain builder initialises vCPU 0, VCPUOP_initialise the others
+// (registers and PV state through pv.LoadContext, GDT, LDT and base
+// pointers through the memory model, as Xen's arch_set_info_guest), and
+// UpVCPU starts a vCPU's goroutine the first time it comes up
+// (Config.StartVCPU; cmd/gohv's locks it to a kernel thread). A vCPU that
+// is down (VCPUOP_down) parks in Run, runstate offline, until it is up
+// again or its domain stops; Domain.vcpuMu orders initialise, up and
+// the start. Unlike Xen, which clears VPF_down for VGCF_online but wakes
+// nothing (such a vCPU runs only once something wakes it), a context
+// with VGCF_online starts the vCPU at once, as VCPUOP_up would. The vCPUs of a domain are independent goroutines, scheduled
+// by the Go runtime on the shim's threads: there is no weight, cap or
+// pinning yet.
+//
 // vcpu_op and memory_op: Domain implements hypercall.VCPUOps (vcpuop.go:
 // vcpu_info placement with a writable reference on its frame, the
 // runstate, kept on every change: block and poll sleeps through the
@@ -34,18 +48,20 @@
 // for each hypercall and sub-op is named on the console (enosys.go).
 //
 // Port I/O: each Domain has an ioport.Domain over the machine's one
-// ioport.Host (Config.Ports): the hardware domain reaches every port but
-// Config.DeniedPorts, PCI configuration space and the RTC through the
-// mediation Xen gives dom0; other domains reach no port. IOMem is an
+// ioport.Host (Config.Ports, with Config.PCI's configuration space): the
+// hardware domain reaches every port but Config.DeniedPorts, PCI
+// configuration space and the RTC through the mediation Xen gives dom0;
+// other domains reach no port. IOMem is an
 // mm.IOPolicy over frame ranges; Dom0IOMemDenied lists what Xen keeps
 // back from dom0's I/O memory.
 //
-// Pure: imports abi, arch, kernel, mm, evtchn, grant, pirq, ioport, sched, hypercall, hv/...,
+// Pure: imports abi, arch, kernel, mm, evtchn, grant, pirq, pci, ioport, sched, hypercall, hv/...,
 // internal/klog and the standard library; never the metal, never unsafe.
 // cmd/gohv supplies the Backend (arch/amd64/rt) and the machine's power
 // and console; Config.IRQ, the interrupt hardware guests' PIRQs go
-// through (a pirq.Controller), is nil until the metal drives the IO-APIC
-// and MSIs, and physdev_op answers as Xen does on a machine without them.
+// through (a pirq.Controller: the IO-APIC pins and the MSIs cmd/gohv
+// programs through Config.PCI); nil stands for a machine without them,
+// and physdev_op then answers as Xen does there.
 // platform_op's settime moves every domain's wall clock (physdev.go).
 //
 // Contexts: each vCPU runs on its own goroutine, which the Backend locks to
@@ -54,8 +70,11 @@
 //
 // TLBs: the metal keeps a guest's page tables loaded between its exits
 // and entries, so every flush the PV MMU asks for goes to the Backend
-// (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations,
-// machineFlusher for the grant layer's references and released frames.
+// (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations
+// (the target's vCPU mask decides: the caller alone is this CPU's
+// INVLPG or flush, any other vCPU adds Backend.FlushTLB, a mask naming
+// no vCPU nothing), machineFlusher for the grant layer's references and
+// released frames.
 // set_gdt's frames (held by hv/pv) go to the Backend too (SetGDT, through
 // pv.Domain.LoadGDT), which maps them in the hardware GDT when the vCPU
 // runs. Cache flushes (the hardware domain's WBINVD,
@@ -65,4 +84,8 @@
 // pv.Changed* bits: debug registers, CR4's loaded bits) the Backend takes
 // with VCPU.TakeChanged before an entry and reloads (DebugRegs,
 // LoadedCR4); the virtual CR0.TS it reads at every entry (VirtualTS).
+// What the metal may serve without an exit (the SYSCALL bounce and
+// HYPERVISOR_iret) it reads with VCPU.FastPath before an entry, and it
+// reports what it did with VCPU.FastPathRan before the exit is handled,
+// so the PV model's mode is always the guest's.
 package hv

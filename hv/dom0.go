@@ -148,6 +148,7 @@ func (d *Domain) buildDom0(k *kernel.Image, inPlace, mfns []mm.MFN, cmdline stri
 	if r.KernelSS != 0 {
 		v.pv.StackSwitch(uint64(r.KernelSS), r.KernelSP)
 	}
+	v.st.initialised.Store(true) // Xen's builder: vCPU 0 comes up with the domain
 	d.pages = uint64(len(mfns))
 	return l, nil
 }

@@ -3,6 +3,7 @@ package hv
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gohv/gohv/abi"
@@ -56,6 +57,10 @@ type Domain struct {
 	// ports is the domain's port I/O (its capability and the PCI
 	// configuration and RTC latches); nil on a machine without ports.
 	ports *ioport.Domain
+
+	// vcpuMu is Xen's domain_lock as vcpu_op takes it: it orders
+	// VCPUOP_initialise, VCPUOP_up and the start of a vCPU's goroutine.
+	vcpuMu sync.Mutex
 
 	// dying is Xen's is_dying: DestroyDomain has started; the vCPUs leave
 	// their run loops and never enter the guest again.
@@ -227,9 +232,11 @@ func (g grantFrames) AllocFrame() (mm.MFN, bool) {
 // maps it any more (the frame table puts it on its freed list then).
 func (g grantFrames) FreeFrame(f mm.MFN) { g.m.releaseFrame(f, g.dom) }
 
-// kicker wakes a vCPU an event was sent to. On one CPU a vCPU in the
-// guest is not running while this runs; it checks events before it
-// re-enters.
+// kicker wakes a vCPU an event was sent to: one blocked in SCHEDOP_block
+// or poll returns from its sleep. One in the guest (preempted on this
+// CPU's tick, or on another CPU) takes the event at its next entry, at
+// the latest after its CPU's next timer tick: no IPI is sent to make it
+// exit sooner.
 type kicker struct{ d *Domain }
 
 func (k kicker) Kick(v int) {
@@ -260,11 +267,14 @@ func (d *Domain) Stopped() bool { return d.state.ShuttingDown() || d.dying.Load(
 
 // Shutdown stops the domain's vCPUs (hypercall.Shutdown has recorded the
 // shutdown in the DomainState, which Stopped reads); for the hardware
-// domain it stops the machine as Xen's hwdom_shutdown does.
+// domain it stops the machine as Xen's hwdom_shutdown does. First each
+// vCPU's count of the metal's fast path (hits only) is printed.
 func (d *Domain) Shutdown(code uint8) {
 	for _, v := range d.vcpus {
 		v.waiter.Interrupt()
+		v.kickParked()
 	}
+	d.fastPathReport()
 	if !d.hardware {
 		d.log().Printf(klog.Info, "Domain %d shut down: reason %d", d.id, code)
 		return
@@ -281,6 +291,16 @@ func (d *Domain) Shutdown(code uint8) {
 		d.maybeReboot(fmt.Sprintf("Hardware Dom%d crashed: ", d.id))
 	default:
 		d.maybeReboot(fmt.Sprintf("Hardware Dom%d shutdown (unknown reason %d): ", d.id, code))
+	}
+}
+
+// fastPathReport prints, for each vCPU the metal's fast path served, how
+// often it did (gohv's own line: tests assert it ran).
+func (d *Domain) fastPathReport() {
+	for _, v := range d.vcpus {
+		if b, i := v.FastPathHits(); b+i != 0 {
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets", d.id, v.id, b, i)})
+		}
 	}
 }
 

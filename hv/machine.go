@@ -13,6 +13,7 @@ import (
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pci"
 	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
 )
@@ -34,7 +35,8 @@ type Backend interface {
 	// SetGDT gives vCPU v the GDT in frames (validated descriptor pages,
 	// at most 14; nil when the vCPU is destroyed): from v's next entry,
 	// selectors below 0xe000 are looked up there. The frames v had before
-	// may be released once it returns. Called from v's goroutine, or by
+	// may be released once it returns. Called from v's goroutine, by
+	// another vCPU's VCPUOP_initialise of v before v has ever run, or by
 	// DestroyDomain after v has left Run for good.
 	SetGDT(v *VCPU, frames []mm.MFN)
 	// FlushCache writes back and invalidates caches (WBINVD): this CPU's,
@@ -81,12 +83,21 @@ type Config struct {
 	// hold none.
 	Ports       PortIO
 	DeniedPorts []ioport.Range
+	// PCI is configuration space, which the hardware domain's CONFIG_DATA
+	// accesses reach and IRQ's MSI programming shares (nil: one over
+	// Ports that reaches no device memory).
+	PCI *pci.Bus
 	// HostMemoryMap is the host's memory map from the boot information
 	// (any order; overlaps are clipped), for XENMEM_machine_memory_map.
 	HostMemoryMap []hypercall.E820Entry
 	// PhysCPU is the physical CPU's ids for VCPUOP_get_physid (nil:
 	// unknown, and get_physid is -EINVAL).
 	PhysCPU *PhysCPU
+	// StartVCPU starts v.Run on a goroutine of its own, which the
+	// Backend's Run needs locked to one OS thread (cmd/gohv's startVCPU);
+	// hv calls it once per vCPU, when the vCPU first comes up (UpVCPU).
+	// nil: a goroutine locked with runtime.LockOSThread.
+	StartVCPU func(v *VCPU)
 	// IRQ is the interrupt hardware guests' PIRQs are routed through;
 	// nil: none (physdev_op gives Xen's answers for a machine without
 	// it).
@@ -135,7 +146,7 @@ func (m *Machine) ConsoleInput(p []byte) {
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{cfg: cfg, registry: evtchn.NewRegistry(), domains: map[abi.DomID]*Domain{}}
 	if cfg.Ports != nil {
-		m.ports = &ioport.Host{Metal: cfg.Ports}
+		m.ports = &ioport.Host{Metal: cfg.Ports, PCI: cfg.PCI}
 	}
 	m.grants = grant.NewTables(cfg.Mem, grant.FrameTableFrames{FT: cfg.Frames, Flush: machineFlusher{m}}, grantMapper{m})
 	m.irqs = pirq.NewMachine(pirq.Config{Controller: cfg.IRQ, Frames: cfg.Frames, Mem: cfg.Mem, Flush: machineFlusher{m}})

@@ -1,6 +1,8 @@
 package hv
 
 import (
+	"slices"
+
 	"github.com/gohv/gohv/hypercall"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
@@ -105,8 +107,18 @@ func (p platform) MaxPresentPCPU() uint32 { return 0 }
 // for through XENPF_enter_acpi_sleep when it powers off (its two lines at
 // the default level, as Xen 4.17 prints them): the machine goes
 // off by its ACPI S5 (gohv's own SLP_TYP from \_S5, where Xen writes the
-// values dom0 passed).
+// values dom0 passed). Before them, each domain's fast-path counts.
 func (p platform) PowerOffS5() {
+	p.m.mu.Lock()
+	doms := make([]*Domain, 0, len(p.m.domains))
+	for _, d := range p.m.domains {
+		doms = append(doms, d)
+	}
+	p.m.mu.Unlock()
+	slices.SortFunc(doms, func(a, b *Domain) int { return int(a.id) - int(b.id) })
+	for _, d := range doms {
+		d.fastPathReport()
+	}
 	p.m.cfg.Log.Printf(klog.Warning, "Preparing system for ACPI S5 state.")
 	p.m.cfg.Log.Printf(klog.Warning, "Entering ACPI S5 state.")
 	p.m.cfg.Power.PowerOff()

@@ -2,6 +2,7 @@ package hv
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
@@ -32,6 +33,10 @@ type VCPU struct {
 	BackendState any
 
 	exits [5]uint64 // by arch.ExitKind
+	// fastBounces and fastIrets count the SYSCALL bounces and irets the
+	// metal's fast path served without an exit (FastPathRan); read by
+	// FastPathHits from any goroutine.
+	fastBounces, fastIrets atomic.Uint64
 
 	// timeDue asks for vcpu_time_info to be rewritten before the next
 	// entry; timeAt is the system time it was last written with. Owned by
@@ -54,9 +59,14 @@ func (v *VCPU) Exits() (syscalls, exceptions, interrupts uint64) {
 }
 
 // flusher performs the PV MMU's TLB maintenance for a vCPU through the
-// Backend. With one physical CPU every vCPU shares its TLB, so whatever
-// the target mask, flushing that one TLB is the whole job (with more CPUs
-// the Backend reaches the CPUs the vCPUs ran on).
+// Backend, as Xen's flush_tlb_mask over the CPUs the target vCPUs run on:
+// a local flush or INVLPG is this CPU's (the calling vCPU's); one for all
+// vCPUs, or for a mask (TLB_FLUSH_MULTI, INVLPG_MULTI, UVMF_MULTI) that
+// names any vCPU of the domain, is Backend.FlushTLB, which reaches every
+// CPU before a guest runs there again (a full flush stands in for an
+// INVLPG on the others); a mask that names none of the domain's vCPUs
+// flushes nothing. vCPUs that share one physical CPU share its TLB, so
+// the local flush is theirs too.
 type flusher struct{ v *VCPU }
 
 func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
@@ -73,23 +83,73 @@ func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
 	}
 	return mask, true
 }
-func (f flusher) FlushTLB(mm.FlushTarget) { f.v.dom.m.cfg.Backend.FlushTLB() }
-func (f flusher) InvalidatePage(_ mm.FlushTarget, va mm.GuestVA) {
-	f.v.dom.m.cfg.Backend.InvalidatePage(va)
+
+// reach reports whether t reaches the calling vCPU (self) and any other
+// vCPU of the domain (others): Local only the caller, All every vCPU,
+// Multi the vCPUs its mask names.
+func (f flusher) reach(t mm.FlushTarget) (self, others bool) {
+	switch t.Scope {
+	case mm.FlushLocal:
+		return true, false
+	case mm.FlushMulti:
+		for i := range f.v.dom.vcpus {
+			if i/64 < len(t.Mask) && t.Mask[i/64]&(1<<(i%64)) != 0 {
+				if i == f.v.id {
+					self = true
+				} else {
+					others = true
+				}
+			}
+		}
+		return self, others
+	}
+	return true, true
+}
+
+func (f flusher) FlushTLB(t mm.FlushTarget) {
+	if self, others := f.reach(t); self || others {
+		f.v.dom.m.cfg.Backend.FlushTLB()
+	}
+}
+
+func (f flusher) InvalidatePage(t mm.FlushTarget, va mm.GuestVA) {
+	self, others := f.reach(t)
+	b := f.v.dom.m.cfg.Backend
+	if self {
+		b.InvalidatePage(va)
+	}
+	if others {
+		b.FlushTLB()
+	}
 }
 func (f flusher) FlushCache(global bool) { f.v.dom.m.cfg.Backend.FlushCache(global) }
 
 // Run runs the vCPU until its domain stops: it enters the guest through
 // the Backend and handles every exit. It must run on a goroutine the
 // Backend keeps on one OS thread.
+//
+// Started through UpVCPU (Config.StartVCPU), it runs while the vCPU is up
+// and parks while it is down (VCPUOP_down). Called directly, it first
+// marks the vCPU up itself.
 func (v *VCPU) Run() {
 	d := v.dom
 	b := d.m.cfg.Backend
+	d.vcpuMu.Lock()
+	if !v.st.started {
+		v.st.started = true
+		v.st.down.Store(false)
+	}
+	d.vcpuMu.Unlock()
 	v.waiter.Scheduled()
 	v.timeDue = true
-	v.st.up.Store(true)
 	defer v.setRunstate(abi.RUNSTATE_offline)
 	for !d.Stopped() {
+		if v.st.down.Load() {
+			if !v.parkDown() {
+				return
+			}
+			continue
+		}
 		v.scheduledIn()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
@@ -130,6 +190,35 @@ func (v *VCPU) Run() {
 			v.failsafe()
 		}
 	}
+}
+
+// FastPath returns what the metal may do for the vCPU until its next exit
+// instead of returning every SYSCALL (pv.Fast), and the machine address
+// of its vcpu_info, whose upcall mask and pending bytes the fast path
+// reads and writes. ok false: nothing. Context: the vCPU's goroutine,
+// from Backend.Run.
+func (v *VCPU) FastPath() (f pv.Fast, info mm.Maddr, ok bool) {
+	if info, ok = v.vcpuInfoAddr(); !ok {
+		return pv.Fast{}, 0, false
+	}
+	f, ok = v.pv.FastPath()
+	return f, info, ok
+}
+
+// FastPathRan is told by the metal that during its last entry the fast
+// path served bounces SYSCALL bounces and irets HYPERVISOR_irets, and
+// left the vCPU in kernel mode or not (Regs are already as the PV model
+// would have left them). Context: the vCPU's goroutine, from Backend.Run.
+func (v *VCPU) FastPathRan(kernel bool, bounces, irets uint64) {
+	v.pv.FastPathRan(kernel)
+	v.fastBounces.Add(bounces)
+	v.fastIrets.Add(irets)
+}
+
+// FastPathHits reports how many SYSCALL bounces and irets the metal's
+// fast path has served for the vCPU. Any goroutine.
+func (v *VCPU) FastPathHits() (bounces, irets uint64) {
+	return v.fastBounces.Load(), v.fastIrets.Load()
 }
 
 // hypercall serves a SYSCALL from guest kernel mode.
@@ -212,8 +301,9 @@ func (v *VCPU) crash(why string) {
 	l.Lines([]string{fmt.Sprintf("Domain %d (vcpu#%d) crashed on cpu#0:", d.id, v.id)})
 	l.Lines(v.registerDump())
 	s, e, i := v.Exits()
-	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts",
-		d.id, v.id, s, e, i)})
+	fb, fi := v.FastPathHits()
+	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts; fast path: %d syscall bounces, %d irets",
+		d.id, v.id, s, e, i, fb, fi)})
 	hypercall.Shutdown(d, abi.SHUTDOWN_crash)
 }
 

@@ -40,8 +40,18 @@ type vcpuState struct {
 	// due asks the vCPU's goroutine to rewrite its time info and runstate
 	// area before its next entry (a registration moved them).
 	due atomic.Bool
-	// up is Xen's !VPF_down: the vCPU has started running.
-	up atomic.Bool
+	// down is Xen's VPF_down: the vCPU does not run (set at creation,
+	// cleared by VCPUOP_up or the domain builder's start, set again by
+	// VCPUOP_down). initialised is Xen's is_initialised: the vCPU has a
+	// context (the domain builder's for vCPU 0, VCPUOP_initialise's for
+	// the others) and may be brought up.
+	down, initialised atomic.Bool
+	// started: the vCPU's goroutine has been started (Config.StartVCPU).
+	// Guarded by the domain's vcpuMu.
+	started bool
+	// wake is signalled (never blocking) when a parked vCPU may have to
+	// run again: VCPUOP_up, shutdown, destruction.
+	wake chan struct{}
 	// timeVersion is the version of the second vcpu_time_info. Owned by
 	// the vCPU's goroutine.
 	timeVersion uint32
@@ -50,6 +60,8 @@ type vcpuState struct {
 // initVCPUState starts vCPU v offline at the current system time and
 // has its waiter report blocks and yields. Called by create.
 func (v *VCPU) initVCPUState() {
+	v.st.down.Store(true)
+	v.st.wake = make(chan struct{}, 1)
 	v.st.info.State = abi.RUNSTATE_offline
 	v.st.info.StateEntryTime = uint64(v.now())
 	v.waiter.SetStateHook(v.setRunstate)
@@ -165,7 +177,7 @@ const vcpuInfoSize = 64
 // Runstate, RegisterTimeArea and PhysID implement hypercall.VCPUOps.
 func (d *Domain) NrVCPUs() int                        { return len(d.vcpus) }
 func (d *Domain) VCPUWaiter(i int) *sched.Waiter      { return d.vcpus[i].waiter }
-func (d *Domain) IsUp(i int) bool                     { return d.vcpus[i].st.up.Load() }
+func (d *Domain) IsUp(i int) bool                     { return !d.vcpus[i].st.down.Load() }
 func (d *Domain) Runstate(i int) abi.VcpuRunstateInfo { return d.vcpus[i].runstate() }
 
 // RegisterVCPUInfo is map_vcpu_info: the vCPU's vcpu_info moves to
@@ -181,7 +193,7 @@ func (d *Domain) RegisterVCPUInfo(caller, i int, mfn mm.MFN, offset uint32) abi.
 	}
 	v.st.mu.Lock()
 	defer v.st.mu.Unlock()
-	if v.st.infoMFN != 0 || (i != caller && v.st.up.Load()) {
+	if v.st.infoMFN != 0 || (i != caller && !v.st.down.Load()) {
 		return abi.EINVAL
 	}
 	ft, mem := d.m.cfg.Frames, d.m.cfg.Mem

@@ -100,8 +100,9 @@
 //     instead of failing up front).
 //   - VCPUOP_register_vcpu_info also refuses an offset that is not 8-byte
 //     aligned (-EINVAL): event delivery updates the words atomically.
-//     VCPUOP_initialise, up and send_nmi are -ENOSYS, and down only takes
-//     the last vCPU up (the domain powers off, as in Xen); XENMEM_memory_map is -ENOSYS for every domain (no
+//     VCPUOP_send_nmi is -ENOSYS. VCPUOP_initialise reads the whole
+//     5168-byte vcpu_guest_context (DecodeVCPUContext) before the
+//     worker looks at it; XENMEM_memory_map is -ENOSYS for every domain (no
 //     set_memory_map), XENMEM_add_to_physmap -EACCES (PV is not
 //     translated).
 //   - SpaceGuest copies through the vCPU's kernel page tables: by the
@@ -110,8 +111,9 @@
 //     outcome of a copy that faults, in software (mm.Space.Translate):
 //     hypercalls come from guest kernel mode.
 //   - physdev_op: map_pirq of MAP_PIRQ_TYPE_MULTI_MSI is -EINVAL (one
-//     vector per MSI); restore_msi, restore_msi_ext, prepare_msix,
-//     release_msix and alloc/free_irq_vector are -ENOSYS; pci_mmcfg_reserved is -ENODEV for every region (gohv reads
+//     vector per MSI); alloc_irq_vector answers vector = irq to dom0
+//     (-EPERM otherwise) as Xen does; prepare_msix, release_msix and
+//     free_irq_vector are -ENOSYS; pci_mmcfg_reserved is -ENODEV for every region (gohv reads
 //     no MCFG); dbgp_op succeeds doing nothing (no EHCI debug port). The
 //     rest follows Xen 4.17's physdev.c and irq.c, including
 //     irq_status_query's XENIRQSTAT_needs_eoi for every PIRQ; see package

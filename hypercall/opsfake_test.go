@@ -22,6 +22,12 @@ type opsDomain struct {
 	timeVA     map[int]mm.GuestVA
 	runstate   abi.VcpuRunstateInfo
 	physOK     bool
+	// VCPUOP_initialise/up/down records: the contexts given, the answer
+	// to give, the vCPUs brought up and down.
+	contexts []abi.VcpuGuestContext
+	initErr  abi.Errno
+	ups      []int
+	downs    []int
 
 	// memory_op model: frames the domain owns (true: held by the
 	// allocation reference only, stealable), the next free frame, the
@@ -61,6 +67,18 @@ func (d *opsDomain) RegisterRunstateArea(v int, va mm.GuestVA) { d.runstateVA[v]
 func (d *opsDomain) Runstate(v int) abi.VcpuRunstateInfo       { return d.runstate }
 func (d *opsDomain) RegisterTimeArea(v int, va mm.GuestVA)     { d.timeVA[v] = va }
 func (d *opsDomain) PhysID(v int) (uint64, bool)               { return 0x0000_0002_0000_0003, d.physOK }
+func (d *opsDomain) InitialiseVCPU(_, v int, c *abi.VcpuGuestContext) abi.Errno {
+	d.contexts = append(d.contexts, *c)
+	return d.initErr
+}
+func (d *opsDomain) UpVCPU(v int) abi.Errno {
+	d.ups = append(d.ups, v)
+	if len(d.contexts) == 0 {
+		return abi.EINVAL
+	}
+	return 0
+}
+func (d *opsDomain) DownVCPU(v int) { d.downs = append(d.downs, v) }
 
 func (d *opsDomain) TotPages() uint64 { return d.tot }
 func (d *opsDomain) MaxPages() uint64 { return d.max }

@@ -30,6 +30,7 @@ const (
 	physdevMMCFGSize    = 16 // physdev_pci_mmcfg_reserved
 	physdevDevAddSize   = 12 // physdev_pci_device_add, without optarr
 	physdevDevSize      = 4  // physdev_pci_device
+	physdevRestoreSize  = 2  // physdev_restore_msi
 	physdevDbgpSize     = 6  // physdev_dbgp_op
 
 	physdevMaxArg = physdevMapSize
@@ -247,6 +248,20 @@ func (d *Dispatcher) physdevOp(c *Caller, cmd int, arg uint64) abi.Errno {
 		}
 		return d.removeDevice(c, pirq.SBDF{Seg: le.Uint16(b), Bus: b[2], Devfn: b[3]})
 
+	case abi.PHYSDEVOP_restore_msi:
+		b, ok := c.physdevIn(arg, physdevRestoreSize)
+		if !ok {
+			return abi.EFAULT
+		}
+		return d.restoreMSI(c, pirq.SBDF{Bus: b[0], Devfn: b[1]})
+
+	case abi.PHYSDEVOP_restore_msi_ext:
+		b, ok := c.physdevIn(arg, physdevDevSize)
+		if !ok {
+			return abi.EFAULT
+		}
+		return d.restoreMSI(c, pirq.SBDF{Seg: le.Uint16(b), Bus: b[2], Devfn: b[3]})
+
 	case abi.PHYSDEVOP_setup_gsi:
 		b, ok := c.physdevIn(arg, physdevSetupGSISize)
 		if !ok {
@@ -400,6 +415,22 @@ func (d *Dispatcher) addDevice(c *Caller, dev pirq.SBDF, flags uint32, physfn pi
 		return abi.ENOSYS
 	}
 	return d.irqs.AddDevice(dev, flags, physfn)
+}
+
+// restoreMSI is restore_msi(_ext) (Xen's pci_restore_msi_state): a
+// function not added is -ENODEV, then the caller must be privileged
+// (XSM_PRIV).
+func (d *Dispatcher) restoreMSI(c *Caller, dev pirq.SBDF) abi.Errno {
+	if d.irqs == nil {
+		return abi.ENOSYS
+	}
+	if !d.irqs.HasDevice(dev) {
+		return abi.ENODEV
+	}
+	if !c.Domain.Privileged() {
+		return abi.EPERM
+	}
+	return d.irqs.RestoreMSI(dev)
 }
 
 func (d *Dispatcher) removeDevice(c *Caller, dev pirq.SBDF) abi.Errno {

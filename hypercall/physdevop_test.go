@@ -1,6 +1,7 @@
 package hypercall
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
@@ -127,7 +128,11 @@ func TestPhysdevOpTable(t *testing.T) {
 		{"dbgp_op", 0, abi.PHYSDEVOP_dbgp_op, make([]byte, 6), 0, nil},
 		{"IRQ_UNMASK_NOTIFY", 0, abi.PHYSDEVOP_IRQ_UNMASK_NOTIFY, nil, 0, nil},
 		{"unknown command", 0, 99, nil, neg(abi.ENOSYS), nil},
-		{"restore_msi (not offered)", 0, abi.PHYSDEVOP_restore_msi, []byte{0, 0}, neg(abi.ENOSYS), nil},
+		{"restore_msi unknown", 0, abi.PHYSDEVOP_restore_msi, []byte{0, 0}, neg(abi.ENODEV), nil},
+		{"restore_msi unprivileged", 1, abi.PHYSDEVOP_restore_msi, []byte{1, 0}, neg(abi.EPERM), nil},
+		{"restore_msi", 0, abi.PHYSDEVOP_restore_msi, []byte{1, 0}, 0, nil},
+		{"restore_msi_ext", 0, abi.PHYSDEVOP_restore_msi_ext, []byte{0, 0, 1, 0}, 0, nil},
+		{"restore_msi_ext other segment", 0, abi.PHYSDEVOP_restore_msi_ext, []byte{1, 0, 1, 0}, neg(abi.ENODEV), nil},
 	}
 	for _, c := range cases {
 		checkRet(t, c.name, w.physdev(c.dom, c.cmd, c.arg), c.want)
@@ -143,6 +148,9 @@ func TestPhysdevOpTable(t *testing.T) {
 	if w.ctrl.Regs[0x10] != 0x1234 || w.ctrl.Triggers[10] != pirq.Level || w.ctrl.Triggers[4] != pirq.Edge {
 		t.Fatalf("controller %+v", w.ctrl)
 	}
+	if n := strings.Count(strings.Join(w.ctrl.Log, "\n"), "restore 0000:01:00"); n != 2 {
+		t.Fatalf("controller restored 0000:01:00.0 %d times, want 2: %q", n, w.ctrl.Log)
+	}
 	if !w.irqs.HasDevice(pirq.SBDF{Bus: 2, Devfn: 9}) || !w.irqs.HasDevice(pirq.SBDF{Bus: 8}) || w.irqs.HasDevice(pirq.SBDF{Bus: 3}) {
 		t.Fatal("PCI devices")
 	}
@@ -152,7 +160,8 @@ func TestPhysdevOpTable(t *testing.T) {
 		abi.PHYSDEVOP_set_iopl, abi.PHYSDEVOP_set_iobitmap, abi.PHYSDEVOP_apic_read, abi.PHYSDEVOP_apic_write,
 		abi.PHYSDEVOP_map_pirq, abi.PHYSDEVOP_unmap_pirq, abi.PHYSDEVOP_manage_pci_add, abi.PHYSDEVOP_manage_pci_add_ext,
 		abi.PHYSDEVOP_setup_gsi, abi.PHYSDEVOP_get_free_pirq, abi.PHYSDEVOP_pci_mmcfg_reserved,
-		abi.PHYSDEVOP_pci_device_add, abi.PHYSDEVOP_pci_device_remove, abi.PHYSDEVOP_dbgp_op} {
+		abi.PHYSDEVOP_pci_device_add, abi.PHYSDEVOP_pci_device_remove, abi.PHYSDEVOP_dbgp_op,
+		abi.PHYSDEVOP_restore_msi, abi.PHYSDEVOP_restore_msi_ext} {
 		checkRet(t, "bad pointer", w.call(0, abi.HYPERVISOR_physdev_op, uint64(cmd), badVA), neg(abi.EFAULT))
 	}
 	// pci_device_add reads the proximity domain after the structure.

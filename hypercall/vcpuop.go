@@ -1,6 +1,8 @@
 package hypercall
 
 import (
+	"encoding/binary"
+
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/sched"
@@ -39,6 +41,17 @@ type VCPUOps interface {
 	// vcpu_time_info (0 = none); it is written wherever the vcpu_info's
 	// is, from the vCPU's next entry.
 	RegisterTimeArea(vcpu int, va mm.GuestVA)
+	// InitialiseVCPU is VCPUOP_initialise of vCPU vcpu, by vCPU caller,
+	// with context c (decoded, not yet checked): Xen's
+	// arch_set_info_guest for a vCPU never initialised. -EEXIST if it
+	// was; -EINVAL for a context Xen refuses.
+	InitialiseVCPU(caller, vcpu int, c *abi.VcpuGuestContext) abi.Errno
+	// UpVCPU is VCPUOP_up: -EINVAL unless vCPU vcpu was initialised;
+	// it runs from now on.
+	UpVCPU(vcpu int) abi.Errno
+	// DownVCPU is VCPUOP_down of vCPU vcpu while another vCPU is up: it
+	// stops running until VCPUOP_up.
+	DownVCPU(vcpu int)
 	// PhysID returns the physical CPU id of vCPU vcpu (APIC id in bits
 	// 0-31, ACPI id in 32-63); ok false unless the domain is the hardware
 	// domain and the vCPU can only run on one physical CPU.
@@ -138,14 +151,31 @@ func doVCPUOp(d *Dispatcher, c *Caller, a *Args) Result {
 		w.StopSingleshot()
 		return Errno(0)
 
+	case abi.VCPUOP_initialise:
+		// The context is read before anything is looked at (-EFAULT),
+		// as Xen's default_initialise_vcpu does.
+		var b [VCPUContextSize]byte
+		if !c.readGuest(arg, b[:]) {
+			return Errno(abi.EFAULT)
+		}
+		ctx, ok := DecodeVCPUContext(b[:])
+		if !ok {
+			return Errno(abi.EFAULT)
+		}
+		return Errno(ops.InitialiseVCPU(c.VCPU.ID(), v, &ctx))
+
+	case abi.VCPUOP_up:
+		return Errno(ops.UpVCPU(v))
+
 	case abi.VCPUOP_down:
 		// The last vCPU going down shuts the domain down (poweroff), as
 		// Xen does: that is how a PV Linux halts after a panic with
-		// interrupts off. Taking down one vCPU of several needs vCPU
-		// hotplug, which gohv does not have.
+		// interrupts off. Otherwise vCPU v stops until VCPUOP_up (the
+		// caller itself when the hypercall has returned 0).
 		for i := range ops.NrVCPUs() {
 			if i != v && ops.IsUp(i) {
-				return Errno(abi.ENOSYS)
+				ops.DownVCPU(v)
+				return Errno(0)
 			}
 		}
 		return Errno(Shutdown(c.Domain, abi.SHUTDOWN_poweroff))
@@ -160,9 +190,26 @@ func doVCPUOp(d *Dispatcher, c *Caller, a *Args) Result {
 		}
 		return Errno(0)
 	}
-	// initialise, up, send_nmi: not implemented (one vCPU per domain is
-	// all gohv runs yet).
+	// send_nmi: not implemented (gohv injects no NMIs into guests).
 	return Errno(abi.ENOSYS)
+}
+
+// VCPUContextSize is sizeof(struct vcpu_guest_context) for a 64-bit
+// guest.
+const VCPUContextSize = 5168
+
+// DecodeVCPUContext decodes struct vcpu_guest_context (public
+// arch-x86/xen.h, 64-bit layout) from b, which must hold VCPUContextSize
+// bytes (ok false otherwise). Every bit pattern decodes: the checks are
+// the worker's (hv, pv.CheckContext).
+func DecodeVCPUContext(b []byte) (c abi.VcpuGuestContext, ok bool) {
+	if len(b) < VCPUContextSize {
+		return c, false
+	}
+	if _, err := binary.Decode(b[:VCPUContextSize], le, &c); err != nil {
+		return c, false
+	}
+	return c, true
 }
 
 // putRunstate writes r as struct vcpu_runstate_info at va.

@@ -27,8 +27,10 @@ func TestVCPUOpErrnos(t *testing.T) {
 		{name: "vCPU id's upper bits count", cmd: abi.VCPUOP_is_up, vcpu: 1<<32 | 0, want: 1},
 		{name: "unknown vCPU before unknown cmd", cmd: 99, vcpu: 7, want: neg(abi.ENOENT)},
 		{name: "unknown cmd", cmd: 99, want: neg(abi.ENOSYS)},
-		{name: "VCPUOP_up not served", cmd: abi.VCPUOP_up, vcpu: 1, want: neg(abi.ENOSYS)},
-		{name: "down of a vCPU while another is up", cmd: abi.VCPUOP_down, vcpu: 1, want: neg(abi.ENOSYS)},
+		{name: "up of a vCPU never initialised", cmd: abi.VCPUOP_up, vcpu: 1, want: neg(abi.EINVAL)},
+		{name: "down of a vCPU while another is up", cmd: abi.VCPUOP_down, vcpu: 1, want: 0},
+		{name: "initialise unreadable", cmd: abi.VCPUOP_initialise, vcpu: 1, arg: badVA, want: neg(abi.EFAULT)},
+		{name: "initialise of a vCPU beyond the domain", cmd: abi.VCPUOP_initialise, vcpu: 2, arg: badVA, want: neg(abi.ENOENT)},
 		{name: "send_nmi not served", cmd: abi.VCPUOP_send_nmi, want: neg(abi.ENOSYS)},
 		{name: "periodic 1 ms", cmd: abi.VCPUOP_set_periodic_timer, arg: arg, mem: le64(1_000_000), want: 0},
 		{name: "periodic below 1 ms", cmd: abi.VCPUOP_set_periodic_timer, arg: arg, mem: le64(999_999), want: neg(abi.EINVAL)},
@@ -144,4 +146,64 @@ func TestVCPUOpDecodes(t *testing.T) {
 		t.Fatalf("phys_id %#x", v)
 	}
 	checkRet(t, "get_physid to a read-only page", w.call(1, abi.HYPERVISOR_vcpu_op, abi.VCPUOP_get_physid, 0, roVA), neg(abi.EFAULT))
+}
+
+// TestVCPUOpInitialise: VCPUOP_initialise reads the whole 5168-byte
+// vcpu_guest_context (one byte short of readable memory is -EFAULT),
+// decodes it field by field for the domain, passes the domain's answer
+// back, and VCPUOP_up and VCPUOP_down reach the domain.
+func TestVCPUOpInitialise(t *testing.T) {
+	const arg = bufVA + 0x100
+	var b [VCPUContextSize]byte
+	put := func(off int, v uint64) { binary.LittleEndian.PutUint64(b[off:], v) }
+	put(512, abi.VGCF_in_kernel|abi.VGCF_online)       // flags
+	put(520+128, 0xffffffff81000000)                   // user_regs.rip
+	put(520+152, 0xffffffff82000000)                   // user_regs.rsp
+	binary.LittleEndian.PutUint16(b[520+136:], 0xe033) // user_regs.cs
+	b[720+16*14] = 14                                  // trap_ctxt[14].vector
+	put(720+16*14+8, 0xffffffff81001000)               // trap_ctxt[14].address
+	put(4832, 0x1234)                                  // gdt_frames[0]
+	put(4960, 16)                                      // gdt_ents
+	put(4984+3*8, 0x5678<<12)                          // ctrlreg[3]
+	put(5112, 0xffffffff81002000)                      // event_callback_eip
+	put(5160, 0x7000)                                  // gs_base_user
+	w := newOpsWorld(t)
+	w.guests[1].put(arg, b[:])
+	checkRet(t, "initialise", w.call(1, abi.HYPERVISOR_vcpu_op, abi.VCPUOP_initialise, 1, arg), 0)
+	d := w.ops[1]
+	if len(d.contexts) != 1 {
+		t.Fatalf("%d contexts given to the domain, want 1", len(d.contexts))
+	}
+	c := d.contexts[0]
+	if c.Flags != abi.VGCF_in_kernel|abi.VGCF_online || c.UserRegs.Rip != 0xffffffff81000000 ||
+		c.UserRegs.Rsp != 0xffffffff82000000 || c.UserRegs.Cs != 0xe033 || c.TrapCtxt[14].Vector != 14 ||
+		c.TrapCtxt[14].Address != 0xffffffff81001000 || c.GdtFrames[0] != 0x1234 || c.GdtEnts != 16 ||
+		c.Ctrlreg[3] != 0x5678<<12 || c.EventCallbackEip != 0xffffffff81002000 || c.GsBaseUser != 0x7000 {
+		t.Errorf("decoded context %+v", c)
+	}
+	d.initErr = abi.EEXIST
+	checkRet(t, "second initialise", w.call(1, abi.HYPERVISOR_vcpu_op, abi.VCPUOP_initialise, 1, arg), neg(abi.EEXIST))
+	checkRet(t, "up", w.call(1, abi.HYPERVISOR_vcpu_op, abi.VCPUOP_up, 1, 0), 0)
+	checkRet(t, "down", w.call(1, abi.HYPERVISOR_vcpu_op, abi.VCPUOP_down, 1, 0), 0)
+	if len(d.ups) != 1 || d.ups[0] != 1 || len(d.downs) != 1 || d.downs[0] != 1 {
+		t.Errorf("ups %v downs %v, want [1] [1]", d.ups, d.downs)
+	}
+	// The context ends one byte into an unmapped page: nothing is read.
+	w2 := newOpsWorld(t)
+	short := uint64(bufEnd) - VCPUContextSize + 1
+	checkRet(t, "initialise across a hole", w2.call(1, abi.HYPERVISOR_vcpu_op, abi.VCPUOP_initialise, 1, short), neg(abi.EFAULT))
+	if n := len(w2.ops[1].contexts); n != 0 {
+		t.Errorf("%d contexts given for an unreadable one", n)
+	}
+}
+
+// TestDecodeVCPUContextShort: fewer than 5168 bytes do not decode.
+func TestDecodeVCPUContextShort(t *testing.T) {
+	if _, ok := DecodeVCPUContext(make([]byte, VCPUContextSize-1)); ok {
+		t.Error("a short context decoded")
+	}
+	c, ok := DecodeVCPUContext(bytes.Repeat([]byte{0xff}, VCPUContextSize))
+	if !ok || c.KernelSp != ^uint64(0) || c.UserRegs.Ss != 0xffff || c.GsBaseUser != ^uint64(0) {
+		t.Errorf("all-ones context: ok %v, %+v", ok, c.UserRegs)
+	}
 }

@@ -10,17 +10,20 @@
 //     Dom0Denied, the ports the hardware domain is refused as Xen's
 //     dom0_setup_permissions and the serial driver refuse them, plus
 //     those gohv itself drives.
-//   - Host, the machine's side: the physical port accessor (Metal) and
-//     the one lock that keeps a CONFIG_ADDRESS write and the
-//     CONFIG_DATA access it selects together (Xen's pci_config_lock),
-//     and the RTC index and data accesses together (rtc_lock).
+//   - Host, the machine's side: the physical port accessor (Metal), the
+//     configuration space (a pci.Bus, whose lock keeps a CONFIG_ADDRESS
+//     write and the CONFIG_DATA access it selects together, Xen's
+//     pci_config_lock, and which gohv's own MSI programming shares), and
+//     the lock that keeps the RTC index and data accesses together
+//     (rtc_lock).
 //   - Domain, one domain's view: the CONFIG_ADDRESS latch (Xen's
 //     arch.pci_cf8), the RTC index latch (arch.cmos_idx), and Read and
 //     Write, which give a port access the answer Xen gives: directly to
 //     the hardware when the capability allows it and the port is not
 //     mediated, otherwise through the latches (PCI configuration
-//     mechanism #1 forwarded with the latched address, writes to a
-//     device's MSI-X capability other than its control word refused; the
+//     mechanism #1 forwarded with the latched address, writes to the
+//     MSI and MSI-X capabilities filtered as Xen's
+//     pci_msi_conf_write_intercept filters them, see package pci; the
 //     RTC index kept per domain, its data port reached with the index's
 //     NMI bit cleared), all ones and dropped writes for the rest.
 //
@@ -29,6 +32,6 @@
 //
 // # Imports
 //
-// The standard library only. Pure: no unsafe, no assembly; tests use a
-// fake Metal with a fake PCI configuration space.
+// pci and the standard library. Pure: no unsafe, no assembly; tests use
+// a fake Metal with a fake PCI configuration space.
 package ioport

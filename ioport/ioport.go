@@ -3,6 +3,8 @@ package ioport
 import (
 	"fmt"
 	"sync"
+
+	"github.com/gohv/gohv/pci"
 )
 
 // Port numbers gohv mediates.
@@ -100,80 +102,33 @@ type Metal interface {
 // Host is the machine's port hardware, shared by every domain.
 type Host struct {
 	Metal Metal
-	// mu is held across a CONFIG_ADDRESS write and its CONFIG_DATA
-	// access, and across an RTC index write and its data access: both
-	// pairs are one machine-wide register selection.
+	// PCI is configuration space, which CONFIG_DATA accesses reach with
+	// the domain's latched CONFIG_ADDRESS (its lock keeps the pair
+	// together, and it applies Xen's MSI and MSI-X write intercept). Nil:
+	// a Bus over Metal with no device memory, made at the first access.
+	PCI *pci.Bus
+
+	pciOnce sync.Once
+	// mu is held across an RTC index write and its data access: one
+	// machine-wide register selection (Xen's rtc_lock).
 	mu sync.Mutex
 }
 
-// confRead reads size bytes at offset off (0-3) of the dword cf8 selects
-// (Xen's pci_conf_read).
-func (h *Host) confRead(cf8 uint32, off uint16, size int) uint32 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.Metal.Out(ConfigAddr, 4, cf8)
-	return h.Metal.In(ConfigData+off, size)
-}
-
-// confWrite writes size bytes at offset off (0-3) of the dword cf8
-// selects (Xen's pci_conf_write) unless pci_conf_write_intercept refuses
-// it: a write into a device's MSI-X capability (ID, next pointer,
-// control, table and PBA offsets) other than a word write of its control
-// register. gohv enables no MSI of its own, so no write is rewritten.
-// It reports whether the write was made.
-func (h *Host) confWrite(cf8 uint32, off uint16, size int, v uint32) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if cf8Enabled(cf8) {
-		reg := cf8Reg(cf8) | off
-		if pos := h.findCap(cf8BDF(cf8), capMSIX); pos != 0 && reg >= pos && reg < pos+msixCapLen {
-			if reg != pos+msixControl || size != 2 {
-				return false
-			}
+// bus returns h.PCI, made over Metal if it was not given.
+func (h *Host) bus() *pci.Bus {
+	h.pciOnce.Do(func() {
+		if h.PCI == nil {
+			h.PCI = pci.NewBus(h.Metal, noDeviceMemory{})
 		}
-	}
-	h.Metal.Out(ConfigAddr, 4, cf8)
-	h.Metal.Out(ConfigData+off, size, v)
-	return true
+	})
+	return h.PCI
 }
 
-// PCI configuration header and capability facts (PCI Local Bus 3.0).
-const (
-	regStatus     = 0x06
-	statusCapList = 1 << 4
-	regCapPtr     = 0x34
-	capMSIX       = 0x11
-	msixControl   = 2  // the Message Control word's offset in the capability
-	msixCapLen    = 12 // ID, next, control, table offset/BIR, PBA offset/BIR
-)
+// noDeviceMemory is the device memory of a Host given no Bus: none.
+type noDeviceMemory struct{}
 
-// read32 reads a configuration dword of bdf; h.mu held.
-func (h *Host) read32(bdf uint16, reg uint16) uint32 {
-	h.Metal.Out(ConfigAddr, 4, cf8Enable|uint32(bdf)<<8|uint32(reg&0xFC))
-	return h.Metal.In(ConfigData, 4)
-}
-
-// findCap returns the offset of bdf's first capability with ID id, or 0
-// (no device, no capability list, or none with that ID); h.mu held. The
-// walk stops after 48 entries, the most the 192 bytes past the header
-// hold, so a looping list ends.
-func (h *Host) findCap(bdf uint16, id uint8) uint16 {
-	if h.read32(bdf, 0) == 0xFFFFFFFF {
-		return 0
-	}
-	if (h.read32(bdf, regStatus&^3)>>16)&statusCapList == 0 {
-		return 0
-	}
-	pos := uint16(h.read32(bdf, regCapPtr) & 0xFC)
-	for i := 0; i < 48 && pos >= 0x40; i++ {
-		hdr := h.read32(bdf, pos)
-		if uint8(hdr) == id {
-			return pos
-		}
-		pos = uint16(hdr>>8) & 0xFC
-	}
-	return 0
-}
+func (noDeviceMemory) Read32(uint64) (uint32, bool) { return 0, false }
+func (noDeviceMemory) Write32(uint64, uint32) bool  { return false }
 
 func (h *Host) rtcRead(idx uint8) uint32 {
 	h.mu.Lock()
@@ -188,15 +143,6 @@ func (h *Host) rtcWrite(idx uint8, v uint32) {
 	h.Metal.Out(RTCIndex, 1, uint32(idx))
 	h.Metal.Out(RTCData, 1, v)
 }
-
-// CONFIG_ADDRESS fields.
-const (
-	cf8Enable = 1 << 31
-)
-
-func cf8BDF(cf8 uint32) uint16   { return uint16(cf8 >> 8) }
-func cf8Reg(cf8 uint32) uint16   { return uint16(cf8 & 0xFC) }
-func cf8Enabled(cf8 uint32) bool { return cf8&cf8Enable != 0 }
 
 // Domain is one domain's port I/O as the hypervisor sees it. Read and
 // Write are called from the domain's vCPUs; the latches are guarded by
@@ -264,7 +210,7 @@ func (d *Domain) Read(port uint16, size int) uint32 {
 			cf8 := d.cf8
 			d.mu.Unlock()
 			if d.Hardware {
-				sub = d.Host.confRead(cf8, port&3, n)
+				sub = d.Host.bus().GuestRead(cf8, port&3, n)
 			}
 		}
 		if n == 4 {
@@ -322,7 +268,7 @@ func (d *Domain) Write(port uint16, size int, val uint32) {
 			d.mu.Unlock()
 			v := val & (1<<(8*n) - 1)
 			if d.Hardware {
-				d.Host.confWrite(cf8, port&3, n, v)
+				d.Host.bus().GuestWrite(cf8, port&3, n, v)
 			}
 		}
 		if n == 4 {

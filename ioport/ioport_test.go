@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"reflect"
 	"testing"
+
+	"github.com/gohv/gohv/pci"
 )
 
 // fakeMetal is a machine with PCI configuration mechanism #1 over a fake
@@ -30,7 +32,7 @@ func (m *fakeMetal) sel() (*[256]byte, int) {
 	if m.cf8&cf8Enable == 0 {
 		return nil, 0
 	}
-	return m.cfg[cf8BDF(m.cf8)], int(cf8Reg(m.cf8))
+	return m.cfg[uint16(m.cf8>>8)], int(m.cf8 & 0xFC)
 }
 
 func (m *fakeMetal) In(port uint16, size int) uint32 {
@@ -77,14 +79,16 @@ func (m *fakeMetal) device(bdf uint16, msix uint8) *[256]byte {
 	c := &[256]byte{}
 	binary.LittleEndian.PutUint32(c[0:], 0x10008086)
 	if msix != 0 {
-		c[regStatus] = statusCapList
-		c[regCapPtr] = 0x40
-		c[0x40], c[0x41] = 0x05, msix // MSI, next
-		c[msix], c[msix+1] = capMSIX, 0
+		c[pci.RegStatus] = pci.StatusCapList
+		c[pci.RegCapPtr] = 0x40
+		c[0x40], c[0x41] = pci.CapMSI, msix // next
+		c[msix], c[msix+1] = pci.CapMSIX, 0
 	}
 	m.cfg[bdf] = c
 	return c
 }
+
+const cf8Enable = 1 << 31 // CONFIG_ADDRESS's enable bit
 
 func cf8For(bdf uint16, reg uint8) uint32 { return cf8Enable | uint32(bdf)<<8 | uint32(reg) }
 

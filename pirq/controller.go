@@ -83,12 +83,20 @@ type Controller interface {
 	// EnableMSI composes the MSI address and data that send irq's vector
 	// to the CPU that handles it and writes them into the device's MSI
 	// capability or MSI-X table entry, masked (Xen's pci_enable_msi and
-	// setup_msi_irq). maskable reports whether the source can be masked
-	// (per-vector masking or MSI-X). Errors: -ENODEV no such capability,
-	// -EBUSY the entry is in use.
+	// setup_msi_irq); Unmask at the first bind unmasks it. maskable
+	// reports whether the source can be masked (per-vector masking or
+	// MSI-X). Errors: -ENODEV no such capability, -EINVAL entry beyond
+	// the MSI-X table, -EBUSY the capability or entry is in use, -ENXIO
+	// the table cannot be reached (memory decoding off).
 	EnableMSI(irq IRQ, m MSI) (maskable bool, e abi.Errno)
 	// DisableMSI turns irq's MSI source off (pci_disable_msi).
 	DisableMSI(irq IRQ)
+	// RestoreMSI writes the MSI and MSI-X messages and mask bits of
+	// function dev's sources back after it lost them (Xen's
+	// pci_restore_msi_state): with them the MSI Enable bit, and MSI-X's
+	// as it was. Errors: -EOPNOTSUPP no MSI support, -ENXIO the MSI-X
+	// table cannot be reached.
+	RestoreMSI(dev SBDF) abi.Errno
 	// Mask and Unmask mask and unmask irq's source (IO-APIC pin or MSI);
 	// Unmask also starts an IRQ when its first guest binds it.
 	Mask(irq IRQ)
@@ -113,6 +121,7 @@ func (noHardware) AllocVector(IRQ) bool                          { return false 
 func (noHardware) FreeVector(IRQ)                                {}
 func (noHardware) EnableMSI(IRQ, MSI) (bool, abi.Errno)          { return false, abi.ENODEV }
 func (noHardware) DisableMSI(IRQ)                                {}
+func (noHardware) RestoreMSI(SBDF) abi.Errno                     { return abi.EOPNOTSUPP }
 func (noHardware) Mask(IRQ)                                      {}
 func (noHardware) Unmask(IRQ)                                    {}
 func (noHardware) EOI(IRQ)                                       {}

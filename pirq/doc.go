@@ -6,7 +6,8 @@
 //     hardware gohv owns (IO-APIC pins and their vectors, composing MSI
 //     messages, mask/unmask/EOI, IO-APIC register access for
 //     PHYSDEVOP_apic_read/apic_write): cmd/gohv's irqController on the
-//     metal, pirqtest.Controller on a host. NewMachine(nil) stands for a
+//     metal (it writes MSI and MSI-X messages through package pci),
+//     pirqtest.Controller on a host. NewMachine(nil) stands for a
 //     machine with no such hardware: no GSI, no vector for an MSI, no
 //     IO-APIC, and every operation gives Xen's answer for that (-EINVAL),
 //     never success.
@@ -51,8 +52,9 @@
 //     returns that PIRQ (the behaviour Xen had before its 4.10 refactoring
 //     and has again since 4.19); 4.17 returns -1, which reads as -EPERM.
 //   - PCI devices are a list of (segment, bus, devfn) with their flags:
-//     no config-space probing, no IOMMU; removing a device leaves its
-//     mapped MSI PIRQs to unmap_pirq.
+//     no config-space probing here (the Controller finds the MSI and
+//     MSI-X capabilities when a PIRQ is mapped), no IOMMU; removing a
+//     device leaves its mapped MSI PIRQs to unmap_pirq.
 //   - MULTI_MSI (several vectors for one MSI capability) is -EINVAL.
 //   - XSM is the dummy policy reduced to the caller's privilege, checked
 //     by the hypercall layer.

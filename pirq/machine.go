@@ -158,6 +158,19 @@ func (m *Machine) HasDevice(d SBDF) bool {
 	return ok
 }
 
+// RestoreMSI is PHYSDEVOP_restore_msi's and restore_msi_ext's worker
+// after the privilege check (Xen's pci_restore_msi_state): dev's MSI and
+// MSI-X sources are written back. Errors: -ENODEV dev was not added; the
+// Controller's.
+func (m *Machine) RestoreMSI(dev SBDF) abi.Errno {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.devices[dev]; !ok {
+		return abi.ENODEV
+	}
+	return m.ctrl.RestoreMSI(dev)
+}
+
 // MMCFGReserved is PHYSDEVOP_pci_mmcfg_reserved's worker (Xen's
 // pci_mmcfg_reserved): flags other than XEN_PCI_MMCFG_RESERVED are
 // -EINVAL; a region the ACPI MCFG table does not list is -ENODEV. gohv

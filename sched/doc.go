@@ -41,6 +41,10 @@
 //     only if a period has passed since system time 0.
 //   - VCPUOP_set_singleshot_timer ignores VCPU_SSHOTTMR_future, as the
 //     4.17 header allows and current Xen does: a past deadline fires now.
-//   - Yield is runtime.Gosched: there is no run queue here yet (the
-//     null-scheduler policy of one vCPU per physical CPU lives in hv).
+//   - Yield is runtime.Gosched: there is no run queue here yet. The
+//     vCPUs of a domain (dom0_max_vcpus, VCPUOP_up) are independent
+//     goroutines that the Go runtime shares out between the shim's
+//     threads; a blocked vCPU is woken by its events (Wake) and timers
+//     alone. Weights, caps and pinning (credit2, dom0_vcpus_pin) are not
+//     implemented.
 package sched

@@ -10,11 +10,11 @@ pkgs=(
 	xorriso mtools            # grub-mkrescue's ISO backend
 	libxen-dev                # Xen 4.17 public headers: abi generation
 	xen-hypervisor-4.17-amd64 # the reference Xen: size/boot benchmarks, guest cross-checks
-	gcc binutils              # test guests (tests/guests); readelf: internal/image tests
+	gcc binutils              # test guests (tests/guests), the initramfs's forkexec; readelf: internal/image tests
 	make gzip                 # the image build (build/gohv.gz), the test guests
 	xz-utils                  # xz: the kernel tests decompress Linux's payload; the initramfs's compression
 	dpkg apt                  # dpkg-deb, apt-get download: scripts/fetch-kernel.sh, fetch-grub-xen.sh, fetch-modules.sh
-	libc6-dev                 # go test -race (cgo) in `make test`
+	libc6-dev                 # go test -race (cgo) in `make test`; libc.a for the static forkexec
 	e2fsprogs                 # mkfs.ext4 -d and debugfs: the dom0 disk tests (tests/dom0_test.go)
 )
 

@@ -2,6 +2,8 @@ package tests
 
 import (
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -119,25 +121,18 @@ func medianF(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-// benchRatio reports and prints ms[num]/ms[den] when both are there.
-func benchRatio(b *testing.B, ms map[string]float64, num, den, unit string) {
-	n, ok1 := ms[num]
-	d, ok2 := ms[den]
-	if !ok1 || !ok2 || d == 0 {
-		return
-	}
-	b.ReportMetric(n/d, unit)
-	fmt.Printf("%s: %.2f\n", unit, n/d)
-}
-
-// dom0BenchRun is what the bench task's runs under one hypervisor gave.
+// dom0BenchRun is what the bench task's runs under one hypervisor gave,
+// one figure per run in each slice.
 type dom0BenchRun struct {
 	hv        string
-	initAt    []time.Duration // QEMU start to dom0init's first line
-	handoffAt []time.Duration // QEMU start to "(XEN) *** Serial input to DOM0" (xen and gohv)
-	ownMs     []float64       // gohv's "gohv time: N ms since the TSC was calibrated"
-	getppidNs []float64       // dom0init's getppid ns/op
-	forkUs    []float64       // dom0init's fork+exec+exit us/op
+	initAt    []float64 // ms, QEMU start to dom0init's first line
+	handoffAt []float64 // ms, QEMU start to "(XEN) *** Serial input to DOM0" (xen and gohv)
+	ownMs     []float64 // gohv's "gohv time: N ms since the TSC was calibrated"
+	getppidNs []float64 // dom0init's getppid ns/op
+	forkUs    []float64 // dom0init's fork+exec+exit us/op (forkexec's full fork)
+	vforkUs   []float64 // dom0init's vfork+exec+exit us/op (Go's vfork-style clone)
+	diskMBs   []float64 // dom0init's 64 MiB O_DIRECT virtio-blk read, MB/s
+	httpMBs   []float64 // the host's fetch of dom0's /blob, MB/s
 	// keptKiB: memory the hypervisor keeps for itself while dom0 runs, one
 	// figure per run (see BenchmarkDom0Memory); inUseKiB: gohv's image and
 	// heap in use.
@@ -149,29 +144,63 @@ var dom0BenchResult []dom0BenchRun
 
 var (
 	benchGetppidRe = regexp.MustCompile(`(?m)^dom0init: bench: getppid ([0-9.]+) ns/op`)
-	benchForkRe    = regexp.MustCompile(`(?m)^dom0init: bench: fork\+exec\+exit ([0-9.]+) us/op`)
+	benchForkRe    = regexp.MustCompile(`(?m)^dom0init: bench: fork\+exec\+exit ([0-9.]+) us/op \(fork\)`)
+	benchVforkRe   = regexp.MustCompile(`(?m)^dom0init: bench: vfork\+exec\+exit ([0-9.]+) us/op \(vfork\)`)
+	benchDiskRe    = regexp.MustCompile(`(?m)^dom0init: bench: disk read 64 MiB O_DIRECT from /dev/vda: ([0-9.]+) MB/s`)
+	benchXenMemRe  = regexp.MustCompile(`(?m)^dom0init: bench: memory: total (\d+) KiB, free (\d+) KiB, dom0 (\d+) KiB`)
 	benchGohvTime  = regexp.MustCompile(`(?m)^\(XEN\) gohv time: (\d+) ms since the TSC was calibrated`)
 )
 
+// The bench disk and HTTP transfer sizes: dom0init reads 64 MiB
+// (its diskBytes) of a disk image of benchDiskBytes; the host fetches a
+// /blob of benchHTTPBytes.
+const (
+	benchDiskBytes = 64 << 20
+	benchHTTPBytes = 16 << 20
+)
+
+// benchDisk writes the bench disk image into dir: benchDiskBytes, each
+// 4 KiB block starting with its own byte offset (8 bytes big-endian), the
+// pattern dom0init's disk read checks.
+func benchDisk(b *testing.B, dir string) string {
+	img := make([]byte, benchDiskBytes)
+	for off := 0; off < len(img); off += 4096 {
+		binary.BigEndian.PutUint64(img[off:], uint64(off))
+	}
+	p := filepath.Join(dir, "bench-disk.img")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
 // dom0BenchRuns boots, benchRuns times in turn, each hypervisor of
-// dom0Hypervisors with dom0init's bench task (gohv.task=bench) and parses
-// the serial log; the Dom0 benchmarks share these runs, made by the
-// first of them that runs (benchmarks run one at a time).
+// dom0Hypervisors with dom0init's bench task (gohv.task=bench), the same
+// kernel, initramfs and devices (the bench disk, read-only, on
+// virtio-blk; an e1000 on QEMU's restricted user network), fetches dom0's
+// /blob over HTTP and parses the serial log; the Dom0 benchmarks share
+// these runs, made by the first of them that runs (benchmarks run one at
+// a time).
 func dom0BenchRuns(b *testing.B) []dom0BenchRun {
 	b.Helper()
 	if dom0BenchResult != nil {
 		return dom0BenchResult
 	}
 	kernel, initramfs := dom0Inputs(b)
+	disk := benchDisk(b, b.TempDir())
+	seed := randHex(b, 8)
+	want := sha256.Sum256(dom0Blob(seed, benchHTTPBytes))
 	runs := make([]dom0BenchRun, len(dom0Hypervisors))
+	t0 := time.Now()
 	for i := 0; i < benchRuns; i++ {
 		for j, hv := range dom0Hypervisors {
 			r := &runs[j]
 			r.hv = hv.name
-			if err := dom0BenchOne(b, hv, kernel, initramfs, r); err != nil {
+			if err := dom0BenchOne(b, hv, kernel, initramfs, disk, seed, want, r); err != nil {
 				b.Fatalf("%s, run %d: %v", hv.name, i+1, err)
 			}
 		}
+		fmt.Printf("dom0 bench: round %d of %d done after %v\n", i+1, benchRuns, time.Since(t0).Round(time.Second))
 	}
 	dom0BenchResult = runs
 	return runs
@@ -179,23 +208,49 @@ func dom0BenchRuns(b *testing.B) []dom0BenchRun {
 
 // dom0BenchOne boots hv once with the bench task and appends its figures
 // to r.
-func dom0BenchOne(b *testing.B, hv dom0Hypervisor, kernel, initramfs string, r *dom0BenchRun) error {
-	vm := startDom0(b, hv.qemu(b, kernel, initramfs, "console="+hv.console+" gohv.task=bench"))
+func dom0BenchOne(b *testing.B, hv dom0Hypervisor, kernel, initramfs, disk, seed string, want [32]byte, r *dom0BenchRun) error {
+	port := freePort(b)
+	cmdline := fmt.Sprintf("console=%s gohv.task=bench gohv.disk=vda gohv.port=%d gohv.seed=%s gohv.size=%d",
+		hv.console, port, seed, benchHTTPBytes)
+	args := append(hv.qemu(b, kernel, initramfs, cmdline),
+		"-drive", "file="+disk+",format=raw,if=virtio,readonly=on",
+		"-nic", fmt.Sprintf("user,model=e1000,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", port, port))
+	vm := startDom0(b, args)
+	failed := func(format string, a ...any) error {
+		serial, _ := vm.stop(0)
+		return fmt.Errorf(format+"\n--- serial ---\n%s\nstderr: %s", append(a, serial, vm.stderr.String())...)
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	if hv.xen || hv.gohv {
-		if _, at, ok := vm.await(`\(XEN\) \*\*\* Serial input to DOM0 .*`, 6*time.Minute); ok {
-			r.handoffAt = append(r.handoffAt, at)
-		} else {
-			serial, _ := vm.stop(0)
-			return fmt.Errorf("no \"Serial input to DOM0\" line\n--- serial ---\n%s", serial)
+		_, at, ok := vm.await(`\(XEN\) \*\*\* Serial input to DOM0 .*`, 6*time.Minute)
+		if !ok {
+			return failed("no \"Serial input to DOM0\" line")
 		}
+		r.handoffAt = append(r.handoffAt, ms(at))
 	}
 	_, at, ok := vm.await(`dom0init: /init reached: .*`, 6*time.Minute)
 	if !ok {
-		serial, _ := vm.stop(0)
-		return fmt.Errorf("dom0 never reached /init\n--- serial ---\n%s", serial)
+		return failed("dom0 never reached /init")
 	}
-	r.initAt = append(r.initAt, at)
-	_, _, ok = vm.await(hv.poweroffEnd, 15*time.Minute)
+	r.initAt = append(r.initAt, ms(at))
+	if _, _, ok := vm.await(fmt.Sprintf("dom0init: net: http on port %d", port), 20*time.Minute); !ok {
+		return failed("dom0 never served HTTP")
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	t0 := time.Now()
+	got, err := httpGet(base+"/blob", 5*time.Minute)
+	d := time.Since(t0)
+	if err != nil {
+		return failed("GET /blob: %v", err)
+	}
+	if sum := sha256.Sum256(got); sum != want {
+		return failed("/blob: %d bytes, sha256 %x, want %d bytes, %x", len(got), sum, benchHTTPBytes, want)
+	}
+	r.httpMBs = append(r.httpMBs, float64(len(got))/d.Seconds()/1e6)
+	if _, err := httpGet(base+"/poweroff", time.Minute); err != nil {
+		return failed("GET /poweroff: %v", err)
+	}
+	_, _, ok = vm.await(hv.poweroffEnd, 5*time.Minute)
 	serial, _ := vm.stop(time.Minute)
 	if !ok {
 		return fmt.Errorf("no power-off line\n--- serial ---\n%s", serial)
@@ -214,12 +269,21 @@ func dom0BenchOne(b *testing.B, hv dom0Hypervisor, kernel, initramfs string, r *
 		}
 		return v
 	}
-	g, f := num(benchGetppidRe, 1), num(benchForkRe, 1)
-	if g == nil || f == nil {
-		return fmt.Errorf("no bench lines\n--- serial ---\n%s", serial)
+	g, f, vf, dk := num(benchGetppidRe, 1), num(benchForkRe, 1), num(benchVforkRe, 1), num(benchDiskRe, 1)
+	if g == nil || f == nil || vf == nil || dk == nil {
+		return fmt.Errorf("missing bench lines\n--- serial ---\n%s", serial)
 	}
 	r.getppidNs = append(r.getppidNs, g[0])
 	r.forkUs = append(r.forkUs, f[0])
+	r.vforkUs = append(r.vforkUs, vf[0])
+	r.diskMBs = append(r.diskMBs, dk[0])
+	if hv.xen {
+		m := num(benchXenMemRe, 3)
+		if m == nil {
+			return fmt.Errorf("no Xen memory line\n--- serial ---\n%s", serial)
+		}
+		r.keptKiB = append(r.keptKiB, m[0]-m[1]-m[2])
+	}
 	if hv.gohv {
 		kept, inUse, err := gohvKept(serial)
 		t := num(benchGohvTime, 1)
@@ -233,26 +297,79 @@ func dom0BenchOne(b *testing.B, hv dom0Hypervisor, kernel, initramfs string, r *
 	return nil
 }
 
+// benchTable prints a figure of the dom0 bench runs as a table, one line
+// per hypervisor that has it: the median of its runs and the runs in
+// order, and on gohv's line the ratios gohv/xen and gohv/none (plain
+// Linux) of the medians. It reports each median as the metric
+// "<hv>-<key>-<unit>" and the ratios as "gohv/xen-<key>" and
+// "gohv/none-<key>" (key: a short name without spaces).
+func benchTable(b *testing.B, runs []dom0BenchRun, key, title, unit, better string, get func(*dom0BenchRun) []float64) {
+	med := map[string]float64{}
+	for i := range runs {
+		if v := get(&runs[i]); len(v) > 0 {
+			med[runs[i].hv] = medianF(v)
+		}
+	}
+	fmt.Printf("%s, %s (%s is better), median of %d interleaved rounds:\n", title, unit, better, benchRuns)
+	for i := range runs {
+		r := &runs[i]
+		v := get(r)
+		if len(v) == 0 {
+			continue
+		}
+		m := med[r.hv]
+		b.ReportMetric(m, r.hv+"-"+key+"-"+unit)
+		line := fmt.Sprintf("  %-5s %12.1f  runs %s", r.hv, m, fmtRuns(v))
+		if r.hv == "gohv" {
+			for _, ref := range []string{"xen", "none"} {
+				if d, ok := med[ref]; ok && d != 0 {
+					b.ReportMetric(m/d, "gohv/"+ref+"-"+key)
+					line += fmt.Sprintf("  gohv/%s %.2f", ref, m/d)
+				}
+			}
+		}
+		fmt.Println(line)
+	}
+}
+
+func fmtRuns(v []float64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
 // BenchmarkDom0Userspace: dom0init's bench task under each hypervisor of
-// dom0Hypervisors (the runs of dom0BenchRuns): 1,000,000 getppid calls
-// and 1,000 vfork+exec+exit of a 129-byte static program (a full fork of
-// dom0init oopses gohv's dom0 in copy_page_range), medians of the per-run means,
-// with the gohv/Xen and gohv/plain ratios.
+// dom0Hypervisors (the runs of dom0BenchRuns): the mean of 1,000,000
+// getppid calls; of 1,000 fork+exec+exit of a 129-byte static program
+// by forkexec, a static C program whose fork copies its address space;
+// and of 1,000 vfork+exec+exit of the same program by dom0init (Go's
+// vfork-style clone). Medians of the per-run means, with the gohv/Xen
+// and gohv/plain ratios.
 func BenchmarkDom0Userspace(b *testing.B) {
 	runs := dom0BenchRuns(b)
-	v := map[string]float64{}
-	for _, r := range runs {
-		g, f := medianF(r.getppidNs), medianF(r.forkUs)
-		v[r.hv+"-getppid"], v[r.hv+"-fork"] = g, f
-		b.ReportMetric(g, r.hv+"-getppid-ns/op")
-		b.ReportMetric(f, r.hv+"-fork+exec+exit-us/op")
-		fmt.Printf("dom0 userspace, %s: getppid %.1f ns/op (runs %v), fork+exec+exit %.1f us/op (runs %v)\n",
-			r.hv, g, r.getppidNs, f, r.forkUs)
-	}
-	benchRatio(b, v, "gohv-getppid", "xen-getppid", "getppid-gohv/xen")
-	benchRatio(b, v, "gohv-getppid", "none-getppid", "getppid-gohv/none")
-	benchRatio(b, v, "gohv-fork", "xen-fork", "fork-gohv/xen")
-	benchRatio(b, v, "gohv-fork", "none-fork", "fork-gohv/none")
+	benchTable(b, runs, "getppid", "getppid", "ns/op", "lower", func(r *dom0BenchRun) []float64 { return r.getppidNs })
+	benchTable(b, runs, "fork", "fork+exec+exit", "us/op", "lower", func(r *dom0BenchRun) []float64 { return r.forkUs })
+	benchTable(b, runs, "vfork", "vfork+exec+exit", "us/op", "lower", func(r *dom0BenchRun) []float64 { return r.vforkUs })
+}
+
+// BenchmarkDom0Disk: dom0init's read of the first 64 MiB of the bench
+// disk (virtio-blk, raw image on the host, read-only) with O_DIRECT in
+// 1 MiB requests, timed in dom0, in MB/s (10^6 bytes a second), from the
+// runs of dom0BenchRuns.
+func BenchmarkDom0Disk(b *testing.B) {
+	runs := dom0BenchRuns(b)
+	benchTable(b, runs, "disk", "disk read", "MB/s", "higher", func(r *dom0BenchRun) []float64 { return r.diskMBs })
+}
+
+// BenchmarkDom0HTTP: the host's fetch of dom0init's 16 MiB /blob over
+// HTTP (dom0's e1000 on QEMU's user network, hostfwd on 127.0.0.1), timed
+// on the host from the request to the last byte and checked by its
+// SHA-256, in MB/s (10^6 bytes a second), from the runs of dom0BenchRuns.
+func BenchmarkDom0HTTP(b *testing.B) {
+	runs := dom0BenchRuns(b)
+	benchTable(b, runs, "http", "HTTP transfer", "MB/s", "higher", func(r *dom0BenchRun) []float64 { return r.httpMBs })
 }
 
 // gohvKeptRe is gohv's line, printed with its ready line, on what it keeps
@@ -281,29 +398,20 @@ func gohvKept(serial string) (kept, inUse float64, err error) {
 	return float64(k), float64(img + use), nil
 }
 
-// BenchmarkDom0Memory: memory gohv keeps for itself while dom0 runs
-// (1 GiB machine, dom0_mem=512M), from the runs of dom0BenchRuns: as Xen
-// counts it, RAM - free - dom0's pages, from gohv's kept line (gohvKept):
-// its image, its heap after the boot gave back what it did not use, and
-// the rest (real-mode area, M2P and its tables, pages shared with
-// guests); also reported, image plus heap in use. Xen's figure (the same
-// measure, from XEN_SYSCTL_physinfo and XENMEM_current_reservation) needs
-// a privcmd hypercall with a pointer, that is unsafe, which only the
-// metal packages may use; it is not taken here.
+// BenchmarkDom0Memory: memory the hypervisor keeps for itself while dom0
+// runs (1 GiB machine, dom0_mem=512M), from the runs of dom0BenchRuns:
+// RAM that neither dom0 has nor another domain could get, the same
+// measure on both. Xen's: its XEN_SYSCTL_physinfo total_pages -
+// free_pages - dom0's XENMEM_current_reservation, as dom0init asks them
+// through privcmd (Xen's image, heaps, frame table and M2P, and what its
+// allocations took). gohv's: RAM - free - dom0's pages from its kept line
+// (gohvKept): its image, its heap after the boot gave back what it did
+// not use, and the rest (real-mode area, M2P and its tables, pages shared
+// with guests). Also reported for gohv: image plus heap in use.
 func BenchmarkDom0Memory(b *testing.B) {
 	runs := dom0BenchRuns(b)
-	v := map[string]float64{}
-	for _, r := range runs {
-		if len(r.keptKiB) == 0 {
-			continue
-		}
-		k := medianF(r.keptKiB)
-		v[r.hv] = k
-		b.ReportMetric(k, r.hv+"-kept-KiB")
-		fmt.Printf("memory %s keeps for itself while dom0 runs: median %.0f KiB, runs %v\n", r.hv, k, r.keptKiB)
-		if len(r.inUseKiB) > 0 {
-			b.ReportMetric(medianF(r.inUseKiB), r.hv+"-in-use-KiB")
-			fmt.Printf("  %s image and heap in use: median %.0f KiB\n", r.hv, medianF(r.inUseKiB))
-		}
-	}
+	benchTable(b, runs, "kept", "memory the hypervisor keeps while dom0 runs (RAM - free - dom0)", "KiB", "lower",
+		func(r *dom0BenchRun) []float64 { return r.keptKiB })
+	benchTable(b, runs, "in-use", "gohv image + heap in use while dom0 runs", "KiB", "lower",
+		func(r *dom0BenchRun) []float64 { return r.inUseKiB })
 }

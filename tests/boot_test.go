@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,13 +40,14 @@ func TestSelftestKernel(t *testing.T) {
 // wantSelftestPass checks every selftest line and the verdict.
 func wantSelftestPass(t *testing.T, r result) {
 	t.Helper()
-	for _, name := range []string{"fmt", "maps", "recover", "goroutines", "threads", "select", "timers", "gc", "preempt", "wallclock", "ring3"} {
+	for _, name := range []string{"fmt", "maps", "recover", "goroutines", "threads", "select", "timers", "gc", "preempt", "stress", "cpus", "wallclock", "ring3"} {
 		r.wantMatch(t, `\(XEN\) selftest: `+name+`: ok.*`)
 	}
 	r.wantMatch(t, `\(XEN\) selftest: shim: \d+ syscalls, 0 unknown, .*`)
 	r.wantLines(t, "(XEN) selftest: PASS")
 	for _, l := range strings.Split(r.serial, "\n") {
-		if strings.Contains(l, "selftest: ") && (strings.Contains(l, "timers") || strings.Contains(l, "gc") || strings.Contains(l, "shim")) {
+		if strings.Contains(l, "selftest: ") && (strings.Contains(l, "timers") || strings.Contains(l, "gc") || strings.Contains(l, "shim") ||
+			strings.Contains(l, "stress") || strings.Contains(l, "cpus")) {
 			t.Log(l) // the figures the suite measured
 		}
 	}
@@ -95,7 +97,8 @@ func TestModules(t *testing.T) {
 		`\(XEN\) Module 0: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(300 KiB\) `+k+` console=hvc0 root=/dev/ram0`,
 		`\(XEN\) Module 1: 0x[0-9a-f]+ - 0x[0-9a-f]+ \(5 KiB\) `+rd,
 	)
-	r.wantLines(t, "(XEN) Panic on CPU 0:",
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`) // the CPU main's thread was on
+	r.wantLines(t,
 		"(XEN) Could not set up DOM0 guest OS: the kernel image is neither an ELF file nor a bzImage: it starts 00 00 00 00 00 00",
 		"(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
@@ -110,17 +113,17 @@ func TestFault(t *testing.T) {
 	r.wantLines(t,
 		"(XEN) selftest: taking a page fault in gohv on purpose",
 		"(XEN) ----[ gohv x86_64  debug=n  Not tainted ]----",
-		"(XEN) CPU:    0",
 		"(XEN) FATAL TRAP: vector = 14 (page fault)",
 		"(XEN) [error_code=0002]",
 		"(XEN) Faulting linear address: 0000000000000010",
 		"(XEN) goroutine 1 [running]:",
 		"(XEN) ****************************************",
-		"(XEN) Panic on CPU 0:",
 		"(XEN) FATAL TRAP: vector = 14 (page fault)",
 		"(XEN) Reboot in five seconds...",
 	)
 	r.wantMatch(t,
+		`\(XEN\) CPU:    \d+`, // the CPU the faulting thread was on (0 without -smp)
+		`\(XEN\) Panic on CPU \d+:`,
 		`\(XEN\) RIP:    e008:\[<[0-9a-f]{16}>\]`,
 		`\(XEN\) cr3: [0-9a-f]{16}   cr2: 0000000000000010`,
 		`\(XEN\) panic: gohv fault: vector 14 \(page fault\) at rip 0x[0-9a-f]+, error code 0x2, address 0x10`,
@@ -140,9 +143,9 @@ func TestPanic(t *testing.T) {
 		"(XEN) goroutine 1 [running]:",
 		"(XEN) main.panicVictim()",
 		"(XEN) gohv: Go runtime ended with exit status 2",
-		"(XEN) Panic on CPU 0:",
 		"(XEN) Reboot in five seconds...",
 	)
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
 	r.wantExit(t, exitReset)
 }
 
@@ -166,19 +169,125 @@ func TestHeapExhausted(t *testing.T) {
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oom"}})
 	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 32 MiB in use, 511 MiB of RAM`)
-	r.wantLines(t, "(XEN) Panic on CPU 0:", "(XEN) Reboot in five seconds...")
+	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
+	r.wantLines(t, "(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
 }
 
 // TestNoLongMode: on a CPU without long mode (QEMU's qemu32 model) the
 // 32-bit entry says so on the serial port, in Xen's words, and halts.
+// Xen 4.17's own entry, run on the same CPU, gives the words: it writes
+// them to COM1 bare (no "(XEN) ", no newline) and halts; gohv's line is
+// "(XEN) " and the same words.
 func TestNoLongMode(t *testing.T) {
 	elf, _ := image(t)
-	r := run(t, boot{args: []string{"-cpu", "qemu32", "-m", "256M", "-kernel", elf},
-		stopAt: "Not a 64-bit CPU!", timeout: time.Minute})
-	r.wantLines(t, "(XEN) ERR: Not a 64-bit CPU!")
+	xen := xenForGuests(t)
+	args := []string{"-cpu", "qemu32", "-m", "256M", "-kernel"}
+	vm := startDom0(t, append(args, xen))
+	var words string
+	errRe := regexp.MustCompile(`ERR: [^\r\n]*!`)
+	for end := time.Now().Add(time.Minute); words == "" && time.Now().Before(end) && !vm.exited(); time.Sleep(20 * time.Millisecond) {
+		words = errRe.FindString(vm.log())
+	}
+	xlog, _ := vm.stop(0)
+	if words == "" {
+		t.Fatalf("Xen on qemu32 printed no \"ERR: ...!\"\n--- Xen serial ---\n%s", xlog)
+	}
+	t.Logf("Xen 4.17 on qemu32: %q", xlog)
+	r := run(t, boot{args: append(args, elf), stopAt: words, timeout: time.Minute})
+	r.wantLines(t, "(XEN) "+words)
 	if !r.stopped {
 		t.Errorf("no line about the CPU")
+	}
+}
+
+// TestDom0LimitLines: a third boot module and a dom0_mem above the
+// machine's memory each give one line, on gohv as on Xen 4.17 with the
+// same modules and command line (the hello test guest as dom0, which
+// prints its result and powers off): Xen's "Multiple initrd candidates,
+// picking module #1" on both, and on gohv "Dom0 memory clipped to <n>
+// pages ..." with n the pages dom0 is then given, where Xen clamps the
+// amount without a line (its "Dom0 alloc." line shows the clamp).
+func TestDom0LimitLines(t *testing.T) {
+	elf, _ := image(t)
+	guest := filepath.Join(guestsDir(t), "hello.elf")
+	dir := t.TempDir()
+	rd, extra := filepath.Join(dir, "initrd.bin"), filepath.Join(dir, "extra.bin")
+	must(t, os.WriteFile(rd, make([]byte, 5000), 0o644))
+	must(t, os.WriteFile(extra, make([]byte, 3000), 0o644))
+	const cmdline = "console=com1 com1=115200,8n1 dom0_mem=4G noreboot"
+	allocRe := regexp.MustCompile(`(?m)^\(XEN\)  Dom0 alloc\.: +[0-9a-f]{16}->[0-9a-f]{16} \((\d+) pages to be allocated\)$`)
+	for _, hv := range []string{"gohv", "xen"} {
+		t.Run(hv, func(t *testing.T) {
+			t.Parallel()
+			kernel := elf
+			if hv == "xen" {
+				kernel = xenForGuests(t)
+			}
+			// Xen halts after dom0's poweroff under noreboot; gohv powers off.
+			r := run(t, boot{args: []string{"-m", "512M", "-kernel", kernel, "-append", cmdline,
+				"-initrd", guest + "," + rd + "," + extra + " extra=1"},
+				stopAt: "(XEN) Hardware Dom0 halted: ", timeout: 2 * time.Minute})
+			r.wantLines(t, "(XEN) Multiple initrd candidates, picking module #1", "Test result: SUCCESS hello")
+			if n := strings.Count(r.serial, "Multiple initrd candidates"); n != 1 {
+				t.Errorf("%d lines about the initrd candidates, want 1", n)
+			}
+			m := allocRe.FindStringSubmatch(r.serial)
+			if m == nil {
+				t.Fatalf("no \"Dom0 alloc.\" line\n--- serial ---\n%s", r.serial)
+			}
+			pages, _ := strconv.Atoi(m[1])
+			if pages >= 512<<20/4096 {
+				t.Errorf("dom0 given %d pages on a 512 MiB machine", pages)
+			}
+			if hv == "xen" {
+				// Xen 4.17 lowers dom0_mem to what it has without a line.
+				if strings.Contains(r.serial, "Dom0 memory clipped") {
+					t.Errorf("Xen printed a clip line: boot.Dom0Mem.ClipLine's comment is out of date\n--- serial ---\n%s", r.serial)
+				}
+				return
+			}
+			clip := r.wantMatch(t, `\(XEN\) Dom0 memory clipped to (\d+) pages \(dom0_mem asks 4096 MiB; \d+ MiB free for domains\)`)
+			if len(clip) == 1 && clip[0] != m[1] {
+				t.Errorf("clipped to %s pages, but %s pages allocated", clip[0], m[1])
+			}
+			if n := strings.Count(r.serial, "Dom0 memory clipped"); n != 1 {
+				t.Errorf("%d clip lines, want 1", n)
+			}
+		})
+	}
+}
+
+// TestENOSYSLines: at loglvl=all the first -ENOSYS a domain gets for a
+// hypercall or sub-op gives one "(XEN) d0v0 ..." line naming it, before
+// the guest sees the error; at the default loglvl, none. The hello test
+// guest calls hypercall 11 (none in Xen 4.17) and console_io's unknown
+// cmd 7 and prints what each returned. Xen 4.17 prints nothing for them.
+func TestENOSYSLines(t *testing.T) {
+	elf, _ := image(t)
+	guest := filepath.Join(guestsDir(t), "hello.elf")
+	for _, loglvl := range []string{"all", "default"} {
+		t.Run(loglvl, func(t *testing.T) {
+			t.Parallel()
+			cmdline := xenCmdline
+			if loglvl == "all" {
+				cmdline += " loglvl=all"
+			}
+			r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", cmdline, "-initrd", guest}})
+			r.wantExit(t, exitPowerOff)
+			// The guest's own lines, each -ENOSYS line before its call's.
+			lines := []string{"hypercall 11 -> -38", "console_io(7) -> -38", "Test result: SUCCESS hello"}
+			if loglvl == "all" {
+				lines = []string{"(XEN) d0v0 hypercall 11 (unknown): -ENOSYS", lines[0],
+					"(XEN) d0v0 hypercall 18 (console_io) cmd 7: -ENOSYS", lines[1], lines[2]}
+				if n := strings.Count(r.serial, "ENOSYS"); n != 2 {
+					t.Errorf("%d -ENOSYS lines, want 2\n--- serial ---\n%s", n, r.serial)
+				}
+			} else if strings.Contains(r.serial, "ENOSYS") {
+				t.Errorf("an -ENOSYS line below loglvl=all\n--- serial ---\n%s", r.serial)
+			}
+			r.wantLines(t, lines...)
+		})
 	}
 }
 
@@ -213,33 +322,41 @@ func TestPVH(t *testing.T) {
 	r.wantExit(t, exitPowerOff)
 }
 
-// TestSMP boots the selftest with -smp 2 (pc) and -smp 4 (q35): gohv reads
-// QEMU's MADT and reports one enabled LAPIC per CPU, the IO-APIC and the
-// ISA overrides in Xen's words, registers the IO-APIC (its version and
-// pins read from it), allows as many CPUs as -smp gives, brings every AP
-// up (INIT-SIPI-SIPI) to its idle loop where it answers an IPI, and the
-// selftest passes on the local APIC timer's tick.
+// TestSMP boots the selftest with -smp 2 (pc) and -smp 4 (q35), under
+// MTTCG (one host thread per CPU, so the CPUs really run at once), and
+// -smp 4 with maxcpus=2: gohv reads QEMU's MADT and reports one enabled
+// LAPIC per CPU, the IO-APIC and the ISA overrides in Xen's words,
+// registers the IO-APIC (its version and pins read from it), allows as
+// many CPUs as -smp gives, brings up every AP (INIT-SIPI-SIPI) or as many
+// as maxcpus= lets it, each answering an IPI, and the selftest passes
+// with GOMAXPROCS the CPU count and every CPU running Go code (its cpus
+// line counts each CPU's thread runs) through the stress check.
 func TestSMP(t *testing.T) {
 	elf, _ := image(t)
 	for _, c := range []struct {
 		machine string
 		cpus    int
-	}{{"pc", 2}, {"q35", 4}} {
-		t.Run(fmt.Sprintf("%s-smp%d", c.machine, c.cpus), func(t *testing.T) {
+		up      int // CPUs brought up
+		extra   string
+	}{{"pc", 2, 2, ""}, {"q35", 4, 4, ""}, {"q35", 4, 2, " maxcpus=2"}} {
+		t.Run(fmt.Sprintf("%s-smp%d%s", c.machine, c.cpus, strings.ReplaceAll(c.extra, " ", "-")), func(t *testing.T) {
 			t.Parallel()
 			r := run(t, boot{args: []string{"-machine", c.machine, "-smp", strconv.Itoa(c.cpus), "-m", "512M",
-				"-kernel", elf, "-append", "selftest"}})
+				"-kernel", elf, "-append", "selftest" + c.extra}, timeout: 5 * time.Minute})
 			for i := 0; i < c.cpus; i++ {
 				r.wantLines(t, fmt.Sprintf("(XEN) ACPI: LAPIC (acpi_id[0x%02x] lapic_id[0x%02x] enabled)", i, i))
 			}
 			if n := strings.Count(r.serial, "(XEN) ACPI: LAPIC ("); n != c.cpus {
 				t.Errorf("%d LAPIC lines, want %d", n, c.cpus)
 			}
-			// Every AP started through the trampoline and answered CPU 0's IPI.
-			for i := 1; i < c.cpus; i++ {
-				r.wantLines(t, fmt.Sprintf("(XEN) CPU%d: APIC ID %d online, idle; answered IPI 1", i, i))
+			// Every AP started through the trampoline and answered an IPI.
+			for i := 1; i < c.up; i++ {
+				r.wantLines(t, fmt.Sprintf("(XEN) CPU%d: APIC ID %d online, scheduling; answered an IPI", i, i))
 			}
-			r.wantLines(t, fmt.Sprintf("(XEN) Brought up %d CPUs", c.cpus))
+			if n := strings.Count(r.serial, "online, scheduling"); n != c.up-1 {
+				t.Errorf("%d APs online, want %d", n, c.up-1)
+			}
+			r.wantLines(t, fmt.Sprintf("(XEN) Brought up %d CPUs", c.up))
 			r.wantLines(t,
 				"(XEN) ACPI: Local APIC address 0xfee00000",
 				"(XEN) ACPI: IOAPIC (id[0x00] address[0xfec00000] gsi_base[0])",
@@ -250,6 +367,10 @@ func TestSMP(t *testing.T) {
 				"(XEN) Using ACPI (MADT) for SMP configuration information",
 				fmt.Sprintf("(XEN) SMP: Allowing %d CPUs (0 hotplug CPUs)", c.cpus),
 			)
+			r.wantMatch(t, fmt.Sprintf(`\(XEN\) selftest: cpus: ok \(%d CPUs, GOMAXPROCS %d: CPU0 [1-9]\d* thread runs.*`, c.up, c.up))
+			for i := 1; i < c.up; i++ {
+				r.wantMatch(t, fmt.Sprintf(`\(XEN\) selftest: cpus: ok .*; CPU%d [1-9]\d* thread runs, .*`, i))
+			}
 			wantSelftestPass(t, r)
 			r.wantExit(t, exitPowerOff)
 		})

@@ -29,7 +29,8 @@ var layer = map[string]int{
 	"mm":                1,
 	"evtchn":            2,
 	"pirq":              3,
-	"ioport":            0, // the standard library only
+	"pci":               1, // imports abi
+	"ioport":            2, // imports pci
 	"grant":             2,
 	"boot":              2,
 	"kernel":            2,

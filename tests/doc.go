@@ -7,8 +7,11 @@
 // for Xen PV (grub_xen_test.go); Debian's Linux runs as dom0 as far as
 // gohv takes it. dom0_test.go boots that kernel with the project's
 // initramfs (cmd/mkinitramfs) as Xen 4.17's dom0 and as plain Linux and
-// asserts the same dom0 userland markers, disk, network, shell, poweroff
-// and reboot on each (a table gohv joins once it boots Linux to /init).
+// asserts the same dom0 userland markers, disk, network, the disk and
+// NIC controllers' MSI and MSI-X interrupts, shell, poweroff and reboot
+// on each hypervisor of its table (gohv runs the tasks it lists there);
+// grub_test.go boots the same kernel and initramfs from a GRUB multiboot2
+// ISO on gohv and on Xen 4.17 to the same markers.
 // deps_test.go holds gohv's import rules, for the packages and for their
 // _test files. bench_test.go and bench_guests_test.go have the benchmarks
 // against Xen (`make bench`), never timed tests.

@@ -10,7 +10,7 @@ import (
 // TestGuestsOnGohv boots each PV test guest as gohv's dom0, with the
 // command line the Xen run uses, and asserts the result line Xen 4.17
 // gives (guestTests), dom0's power-off, and that gohv then powered the
-// machine off.
+// machine off; for a CRASH guest, the crash lines Xen prints.
 func TestGuestsOnGohv(t *testing.T) {
 	elf, _ := image(t)
 	dir := guestsDir(t)
@@ -18,8 +18,19 @@ func TestGuestsOnGohv(t *testing.T) {
 		tt := tt
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", xenCmdline,
-				"-initrd", filepath.Join(dir, tt.elf)}, timeout: 2 * time.Minute})
+			b := boot{args: guestArgs(tt.name, elf, filepath.Join(dir, tt.elf)), timeout: 2 * time.Minute}
+			if tt.want == "CRASH" {
+				// noreboot: gohv halts after dom0's crash.
+				b.stopAt = "(XEN) Hardware Dom0 "
+			}
+			r := run(t, b)
+			if tt.want == "CRASH" {
+				r.wantLines(t, "(XEN) gohv ready: dom0 running (64 MiB)")
+				// gohv names the cause as Xen's d0v0 lines do.
+				r.wantMatch(t, `\(XEN\) d0v0 domain crash: .+`)
+				wantGuestCrash(t, r)
+				return
+			}
 			ms := resultRe.FindAllStringSubmatch(r.serial, -1)
 			if len(ms) != 1 {
 				t.Fatalf("%d \"Test result:\" lines, want 1\n--- serial ---\n%s", len(ms), r.serial)
@@ -32,6 +43,10 @@ func TestGuestsOnGohv(t *testing.T) {
 				"Test result: "+tt.want+" "+tt.name,
 				"(XEN) Hardware Dom0 halted: powering off machine")
 			r.wantExit(t, exitPowerOff)
+			if strings.HasPrefix(tt.name, "usermode") {
+				// Its user syscall and irets to user mode take the fast path.
+				r.wantMatch(t, `\(XEN\) gohv d0v0 fast path: [1-9][0-9]* syscall bounces, [1-9][0-9]* irets`)
+			}
 		})
 	}
 }

@@ -131,13 +131,25 @@ func (g *group) kill() error {
 	return err
 }
 
-// qemuBase is the machine every test boots: TCG, no display, the serial
-// console in a file, reset ends QEMU, and isa-debug-exit so gohv's power-off
-// gives exit status (code<<1)|1.
+// qemuBase is the machine every test boots: TCG, multi-threaded (MTTCG:
+// with -smp the CPUs run in parallel), no display, the serial console in
+// a file, reset ends QEMU, and isa-debug-exit so gohv's power-off gives
+// exit status (code<<1)|1. GOHV_TEST_SMP=n gives every boot n CPUs (a
+// test's own -smp, later on the command line, wins): the whole suite on
+// an SMP machine.
 func qemuBase(serial string, debugExit bool) []string {
-	a := []string{"-accel", "tcg", "-display", "none", "-no-reboot", "-nodefaults", "-serial", "file:" + serial}
+	a := append(qemuCPUs(), "-display", "none", "-no-reboot", "-nodefaults", "-serial", "file:"+serial)
 	if debugExit {
 		a = append(a, "-device", "isa-debug-exit,iobase=0xf4,iosize=4")
+	}
+	return a
+}
+
+// qemuCPUs is the accelerator (MTTCG) and, with GOHV_TEST_SMP, -smp.
+func qemuCPUs() []string {
+	a := []string{"-accel", "tcg,thread=multi"}
+	if n := os.Getenv("GOHV_TEST_SMP"); n != "" {
+		a = append(a, "-smp", n)
 	}
 	return a
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +21,13 @@ import (
 // `make -C tests/guests` into build/guests). Each prints exactly one
 // "Test result: <want> <name>[: reason]" line and then powers off with
 // SCHEDOP_shutdown. want is the result the guest gives on Xen 4.17 as dom0;
-// the same table can drive a run on gohv.
+// the same table can drive a run on gohv. want "CRASH" is a guest whose
+// case Xen answers by crashing the domain: it prints no result line, and
+// wantGuestCrash asserts the crash instead.
 var guestTests = []struct {
 	name string // the <what> of the result line
-	elf  string // image, relative to build/guests
-	want string // SUCCESS, or SKIP where the guest cannot run its test there
+	elf  string // image, relative to build/guests, and its command line
+	want string // SUCCESS, SKIP where the guest cannot run its test there, or CRASH
 }{
 	{"hello", "hello.elf", "SUCCESS"},
 	{"hello-hcpage", "hello-hcpage.elf", "SUCCESS"},
@@ -56,6 +59,73 @@ var guestTests = []struct {
 	{"fifo-hcpage", "fifo-hcpage.elf", "SUCCESS"},
 	{"grantv2", "grantv2.elf", "SUCCESS"},
 	{"grantv2-hcpage", "grantv2-hcpage.elf", "SUCCESS"},
+	{"stackfault", "stackfault.elf", "SUCCESS"},
+	{"stackfault-hcpage", "stackfault-hcpage.elf", "SUCCESS"},
+	{"stackcrash-kernel", "stackcrash.elf kernel", "CRASH"},
+	{"stackcrash-kernelsp", "stackcrash.elf kernelsp", "CRASH"},
+	{"stackcrash-syscall", "stackcrash.elf syscall", "CRASH"},
+	{"stackcrash-hvsp", "stackcrash.elf hvsp", "CRASH"},
+	{"stackcrash-iret", "stackcrash.elf iret", "CRASH"},
+	{"fsgsbase", "fsgsbase.elf", "SUCCESS"},
+	{"fsgsbase-hcpage", "fsgsbase-hcpage.elf", "SUCCESS"},
+	{"smp", "smp.elf", "SUCCESS"},
+	{"smp-hcpage", "smp-hcpage.elf", "SUCCESS"},
+	{"smp4", "smp4.elf", "SUCCESS"},
+}
+
+// guestCPU is the QEMU CPU model of the guests that need one (the default,
+// qemu64, lacks the feature they test); both hypervisors run them on it.
+var guestCPU = map[string]string{
+	"fsgsbase":        "qemu64,+fsgsbase",
+	"fsgsbase-hcpage": "qemu64,+fsgsbase",
+}
+
+// guestVCPUs are the guests that run with several vCPUs: each boots with
+// dom0_max_vcpus=<n> on a machine of two CPUs (QEMU -smp 2), on Xen and
+// on gohv alike.
+var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4}
+
+// guestArgs are the QEMU arguments that boot guest elf (with its command
+// line) as the dom0 of kernel: the hypervisor's command line, the CPU model
+// (guestCPU) and the CPUs (guestVCPUs) the guest needs.
+func guestArgs(name, kernel, elf string) []string {
+	cmdline := xenCmdline
+	if n := guestVCPUs[name]; n > 0 {
+		cmdline = fmt.Sprintf("%s dom0_max_vcpus=%d", xenCmdline, n)
+	}
+	a := []string{"-m", "512M", "-kernel", kernel, "-append", cmdline, "-initrd", elf}
+	if guestVCPUs[name] > 0 {
+		a = append(a, "-smp", "2")
+	}
+	if cpu := guestCPU[name]; cpu != "" {
+		a = append(a, "-cpu", cpu)
+	}
+	return a
+}
+
+// crashMarkRe is the line a CRASH guest prints last: the RIP and RSP the
+// hypervisor's dump of the crashed vCPU must show.
+var crashMarkRe = regexp.MustCompile(`(?m)^\S+: .*\(crash at rip 0x([0-9a-f]+) rsp 0x([0-9a-f]+)\)$`)
+
+// wantGuestCrash asserts what Xen 4.17 prints when it crashes dom0 (as
+// domain_crash does): no result line, then after the guest's marker the
+// crash of d0v0 with the marker's RIP and RSP in the register dump, and
+// the noreboot halt. gohv prints the same lines.
+func wantGuestCrash(t *testing.T, r result) {
+	t.Helper()
+	if n := len(resultRe.FindAllString(r.serial, -1)); n != 0 {
+		t.Fatalf("%d \"Test result:\" lines, want none (the domain crashes)\n--- serial ---\n%s", n, r.serial)
+	}
+	m := crashMarkRe.FindStringSubmatch(r.serial)
+	if m == nil {
+		t.Fatalf("no \"(crash at rip ... rsp ...)\" line\n--- serial ---\n%s", r.serial)
+	}
+	rip, _ := strconv.ParseUint(m[1], 16, 64)
+	rsp, _ := strconv.ParseUint(m[2], 16, 64)
+	r.wantLines(t, m[0], "(XEN) Domain 0 (vcpu#0) crashed on cpu#0:")
+	r.wantMatch(t, regexp.QuoteMeta(fmt.Sprintf("(XEN) RIP:    e033:[<%016x>]", rip)),
+		fmt.Sprintf(`\(XEN\) rbp: [0-9a-f]{16}   rsp: %016x   r8:  [0-9a-f]{16}`, rsp))
+	r.wantLines(t, "(XEN) Domain 0 (vcpu#0) crashed on cpu#0:", "(XEN) Hardware Dom0 crashed: 'noreboot' set - not rebooting.")
 }
 
 // xenGuestsGz is Debian's xen-hypervisor-4.17-amd64 image; QEMU's multiboot
@@ -153,13 +223,16 @@ func TestGuestsOnXen(t *testing.T) {
 			qemuSlots <- struct{}{}
 			defer func() { <-qemuSlots }()
 			r := run(t, boot{
-				args: []string{"-m", "512M", "-kernel", xen, "-append", xenCmdline,
-					"-initrd", filepath.Join(dir, tt.elf)},
+				args:    guestArgs(tt.name, xen, filepath.Join(dir, tt.elf)),
 				timeout: 2 * time.Minute,
 				stopAt:  "(XEN) Hardware Dom0 ",
 			})
 			if !r.stopped {
 				t.Errorf("Xen never reported dom0 stopping\n--- serial ---\n%s", r.serial)
+				return
+			}
+			if tt.want == "CRASH" {
+				wantGuestCrash(t, r)
 				return
 			}
 			ms := resultRe.FindAllStringSubmatch(r.serial, -1)

@@ -15,15 +15,18 @@
 //	dom0init: capabilities: control_d                  (Xen only)
 //	dom0init: dmesg: <Linux's xen:events and pirq lines> (Xen only)
 //	dom0init: task: <task>
+//	dom0init: msi: <chip>-<type> <action>: <count>   (disk and net tasks, after their I/O)
 //
 // Command-line parameters (Linux leaves dotted ones to /proc/cmdline):
 //
 //	gohv.task=shell|poweroff|reboot|disk|net|bench   default shell
 //	gohv.then=poweroff|reboot   how the disk task ends (default poweroff)
-//	gohv.disk=vda|sda|...       the disk task's device (default: the first of vda, sda)
-//	gohv.port=N                 the net task's HTTP port (default 8080)
-//	gohv.size=N                 the net task's /blob size in bytes (default 4 MiB)
-//	gohv.seed=S                 the net task's /blob seed (default "gohv")
+//	gohv.disk=vda|sda|...       the disk task's device (default: the first of vda, sda);
+//	                            the bench task's disk to read (default: none, no disk read)
+//	gohv.port=N                 the net task's HTTP port (default 8080); the bench
+//	                            task serves /blob there at its end when it is given
+//	gohv.size=N                 /blob's size in bytes (default 4 MiB)
+//	gohv.seed=S                 /blob's seed (default "gohv")
 //
 // shell: u-root's shell (gosh) on the console's tty, started again
 // when it exits; `poweroff` ends the machine. disk: mount the ext4 disk on
@@ -33,15 +36,26 @@
 // SHA-256 of seed||i as 8 big-endian bytes, for i = 0, 1, ..., cut to size)
 // and /poweroff, which powers off after answering. bench: time
 // 1,000,000 getppid calls (on a PV dom0 each is a syscall bounced through
-// the hypervisor and an iret hypercall back) and 1,000 fork+exec+exit of
-// /tmp/exit0, a 129-byte static program it writes that exits at once (each
-// fork and exec a new address space whose page tables are pinned and
-// unpinned; Go's vfork-style clone, as a full fork of dom0init oopses
-// gohv's dom0 in copy_page_range), then, on Xen, ask the hypervisor for its memory figures, and
-// power off:
+// the hypervisor and an iret hypercall back); 1,000 fork+exec+exit of
+// /tmp/exit0, a 129-byte static program it writes that exits at once, by
+// /usr/libexec/forkexec (forkexec/forkexec.c, a static C program: a Go
+// program cannot fork safely), whose fork copies its address space (each
+// round two address spaces whose page tables are pinned and unpinned);
+// the same 1,000 rounds with Go's vfork-style clone, which shares
+// dom0init's address space until the exec; with gohv.disk, a 64 MiB
+// O_DIRECT read of that disk in 1 MiB requests, checking its pattern
+// (each 4 KiB block starts with its byte offset, 8 bytes big-endian); and
+// on Xen, the hypervisor's memory figures (XEN_SYSCTL_physinfo's total
+// and free pages, XENMEM_current_reservation for dom0, through
+// /proc/xen/privcmd; see xenmem.go); and with gohv.port, the net task's
+// HTTP server (whose client times the transfer); then it powers off:
 //
 //	dom0init: bench: getppid <ns> ns/op[ (<cycles> cycles/op at <MHz> MHz)]
-//	dom0init: bench: fork+exec+exit <us> us/op (vfork)
+//	dom0init: bench: fork+exec+exit <us> us/op (fork)
+//	dom0init: bench: vfork+exec+exit <us> us/op (vfork)
+//	dom0init: bench: disk read 64 MiB O_DIRECT from /dev/<disk>: <MB/s> MB/s
+//	dom0init: bench: memory: total <KiB> KiB, free <KiB> KiB, dom0 <KiB> KiB
+//	    (or "bench: memory: not available: <error>" where the hypervisor has no answer)
 //
 // PID 1 must not exit (Linux panics): a failed step prints
 // "dom0init: FAIL <what>: <error>" and the task goes on to its end
@@ -110,14 +124,16 @@ func main() {
 		if err := disk(param(params, "gohv.disk", "")); err != nil {
 			fail("disk", err)
 		}
+		msiIRQs()
 		end(param(params, "gohv.then", "poweroff"))
 	case "net":
 		if err := serve(params); err != nil {
 			fail("net", err)
 		}
+		msiIRQs()
 		end("poweroff")
 	case "bench":
-		bench()
+		bench(params)
 		end("poweroff")
 	default:
 		fail("task", fmt.Errorf("unknown task %q", task))
@@ -236,6 +252,59 @@ func xen() {
 			say("dmesg: %s", m[1])
 		}
 	}
+}
+
+// msiIRQs prints each MSI and MSI-X interrupt of /proc/interrupts with
+// its count summed over the CPUs: on Xen's PV dom0 the chip is xen-pirq
+// and the type msi or msi-x (Linux's xen_bind_pirq_msi_to_irq names the
+// handler so), without Xen the chip is PCI-MSI.
+func msiIRQs() {
+	b, err := os.ReadFile("/proc/interrupts")
+	if err != nil {
+		fail("interrupts", err)
+		return
+	}
+	for _, l := range msiLines(string(b)) {
+		say("msi: %s", l)
+	}
+}
+
+// msiLines picks the MSI and MSI-X lines out of /proc/interrupts's text
+// (a header "CPU0 CPU1 ...", then "<irq>: <count per CPU> <chip> ...
+// <actions>") as "<chip>-<type> <actions>: <count>". Xen's PV IRQs print
+// as "xen-pirq -msi-x <actions>"; Linux's own as "PCI-MSI <hwirq>-edge
+// <actions>".
+func msiLines(text string) []string {
+	lines := strings.Split(text, "\n")
+	ncpu := len(strings.Fields(lines[0]))
+	var out []string
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 2+ncpu || !strings.HasSuffix(f[0], ":") {
+			continue
+		}
+		if _, err := strconv.Atoi(strings.TrimSuffix(f[0], ":")); err != nil {
+			continue // NMI, LOC and the other per-CPU counters
+		}
+		var n uint64
+		for _, c := range f[1 : 1+ncpu] {
+			v, _ := strconv.ParseUint(c, 10, 64)
+			n += v
+		}
+		rest := f[1+ncpu:]
+		var kind string
+		var actions []string
+		switch {
+		case rest[0] == "xen-pirq" && len(rest) > 1 && strings.HasPrefix(rest[1], "-msi"):
+			kind, actions = rest[0]+rest[1], rest[2:]
+		case strings.HasPrefix(rest[0], "PCI-MSI"):
+			kind, actions = rest[0], rest[min(2, len(rest)):]
+		default:
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s: %d", kind, strings.Join(actions, " "), n))
+	}
+	return out
 }
 
 // klogLine is a line of syslog(SYSLOG_ACTION_READ_ALL): "<level>[ time] text".

@@ -73,6 +73,10 @@ func (c *consoleInput) deliver(b byte, dom0 *[]byte) {
 	debugKey(b)
 }
 
+// msiDump lists the MSI sources for debug key 'M' (nil until the
+// interrupt controller exists).
+var msiDump func() []string
+
 // keyLine is where the console selftest collects a typed line.
 var keyLine = make(chan string, 1)
 var keyBuf strings.Builder
@@ -85,12 +89,18 @@ func debugKey(b byte) {
 			"'h' pressed -> showing installed handlers",
 			" key 'h' (ascii '68') => show this message",
 			" key 'm' (ascii '6d') => memory info",
+			" key 'M' (ascii '4d') => dump MSI state",
 			" key 'R' (ascii '52') => reboot machine",
 		})
 		return
 	case 'm':
 		st := rt.Stats()
 		log.Printf(klog.Err, "gohv heap %d KiB in use (peak %d KiB)", st.HeapFrames*4, st.HeapPeakFrames*4)
+		return
+	case 'M':
+		if msiDump != nil {
+			log.Lines(append([]string{"MSI information:"}, msiDump()...))
+		}
 		return
 	case 'R':
 		log.Lines([]string{"'R' pressed -> rebooting machine"})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/evtchn"
 	"github.com/gohv/gohv/hv"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/kernel"
@@ -106,12 +107,9 @@ func unpackProgress() func(done, total uint64) {
 func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *boot.Options) ([]mm.MFN, uint64, error) {
 	avail := frames.FreeFrames() * mm.PageSize
 	amount, maxRes := opts.Dom0Mem.Compute(avail)
-	if a := opts.Dom0Mem.Amount; a.Set {
-		// Xen clamps silently; gohv says so, once.
-		if asked := a.Resolve(avail) &^ (mm.PageSize - 1); asked != 0 && asked != amount {
-			log.Lines([]string{fmt.Sprintf("dom0_mem: %d MiB asked, clamped to %d MiB (%d MiB free for domains)",
-				asked>>20, amount>>20, avail>>20)})
-		}
+	// Xen clamps an amount it cannot give silently; gohv says so, once.
+	if l := opts.Dom0Mem.ClipLine(avail); l != "" {
+		log.Lines([]string{l})
 	}
 	n := amount / mm.PageSize
 	if n < 256 {
@@ -132,11 +130,18 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 }
 
 // startDom0 builds domain 0 from module 0 (the kernel; its command line,
-// less the file name, plus the " -- " extras of gohv's own line) and
-// module 1, its initrd (whose command line, as on Xen, is not used; more
-// modules are left alone, with Xen's warning). The caller starts its
-// vCPU (runVCPU).
-func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string) (*hv.Domain, error) {
+// less the file name where the loader put one there (CookDom0Cmdline),
+// plus the " -- " extras of gohv's own line) and module 1, its initrd
+// (whose command line, as on Xen, is not used; more modules are left
+// alone, with Xen's warning). The caller starts its vCPU 0
+// (Domain.UpVCPU).
+//
+// dom0 gets dom0_max_vcpus vCPUs of pcpus, the CPUs the machine has
+// (Xen's dom0_max_vcpus(): as many as there are CPUs, raised to the
+// option's minimum and lowered to its maximum, at most 32); vCPU 0 is
+// built running, the others are down until dom0 brings them up
+// (VCPUOP_initialise, VCPUOP_up).
+func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string, pcpus int) (*hv.Domain, error) {
 	img, err := dom0Module(info)
 	if err != nil {
 		return nil, err
@@ -146,7 +151,8 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	}
 	// The vm_assist types the kernel asks for are set by the build
 	// (BuildDom0Unpacked), once its notes are read.
-	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: 1, Hardware: true, IO: dom0IO(info)})
+	nvcpus := min(int(opts.Dom0MaxVCPUs.Clamp(uint32(max(pcpus, 1)))), evtchn.LegacyVCPUs)
+	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: nvcpus, Hardware: true, IO: dom0IO(info)})
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +182,7 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if k.Parms.PAE != kernel.XEN_PAE_NO {
 		pae = ", PAE"
 	}
-	cmdline := boot.StripImageName(info.Modules[0].Cmdline)
+	cmdline := boot.CookDom0Cmdline(info.Modules[0].Cmdline, info.Loader, info.Protocol == "pvh")
 	if extra != "" {
 		cmdline = strings.TrimSpace(cmdline + " " + extra)
 	}
@@ -200,29 +206,31 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 		return nil, err
 	}
 	log.Lines(l.Lines())
-	log.Lines([]string{"Dom0 has maximum 1 VCPUs"})
+	log.Lines([]string{fmt.Sprintf("Dom0 has maximum %d VCPUs", nvcpus)})
 	return d, nil
 }
 
-// runVCPU runs vCPU v of d on its own goroutine, which keeps its kernel
-// thread for the vCPU's lifetime (the thread is the vCPU).
+// startVCPU runs vCPU v on its own goroutine, which keeps its kernel
+// thread for the vCPU's lifetime (the thread is the vCPU): hv's
+// Config.StartVCPU, called when the vCPU first comes up (the dom0
+// builder's vCPU 0, VCPUOP_up for the others).
 //
 // While the guest runs, the runtime sees that goroutine running (the
 // guest is entered by a call, not a system call): it holds its P. One P
 // more than the vCPUs keeps gohv's own goroutines (timers behind the
-// guests' VIRQ_TIMER, the console) running beside it, as soon as the
+// guests' VIRQ_TIMER, the console) running beside them, as soon as the
 // shim's next tick gives their thread the CPU, instead of when the
-// runtime preempts the vCPU goroutine (10 ms).
-func runVCPU(d *hv.Domain, v int) {
-	vcpus.Add(1)
-	if n := int(vcpus.Load()) + 1; runtime.GOMAXPROCS(0) < n {
+// runtime preempts a vCPU goroutine (10 ms).
+func startVCPU(v *hv.VCPU) {
+	n := int(vcpus.Add(1)) + 1
+	if runtime.GOMAXPROCS(0) < n {
 		runtime.GOMAXPROCS(n)
 	}
 	go func() {
 		runtime.LockOSThread()
-		d.VCPU(v).Run()
+		v.Run()
 	}()
 }
 
-// vcpus counts the vCPUs running (runVCPU).
+// vcpus counts the vCPUs started (startVCPU).
 var vcpus atomic.Int32

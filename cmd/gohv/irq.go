@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"math/bits"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -10,28 +11,42 @@ import (
 	"github.com/gohv/gohv/arch/amd64/hw"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/pci"
 	"github.com/gohv/gohv/pirq"
 )
 
 // irqController is the metal's pirq.Controller: the IO-APIC pins and
 // device vectors rt drives (rt.RouteGSI and friends), as Xen's io_apic.c
-// and irq.c drive them for guest-bound IRQs. GSI g is IRQ g; a pin gets a
+// and irq.c drive them for guest-bound IRQs, and the MSIs it composes
+// through package pci, as Xen's msi.c. GSI g is IRQ g; a pin gets a
 // device vector when dom0 sets it up (PHYSDEVOP_setup_gsi) or, with the
 // MADT's (ISA) or PCI's default mode, when its first guest binds it. An
-// interrupt is acknowledged by rt's devIRQ (edge at once; level: the pin
-// masked, then unmasked here when the guests have EOIed) and handed to
-// run, which calls pirq.Machine.Interrupt.
+// MSI IRQ gets its vector when pirq creates it (AllocVector) and its
+// message, masked, when dom0 maps it (EnableMSI); its first guest's bind
+// unmasks it, the last unbind masks it. An interrupt is acknowledged by
+// rt's devIRQ (edge and MSI at once; level: the pin masked, then
+// unmasked here when the guests have EOIed; an MSI without a mask bit:
+// held until the guests' EOI) and handed to run, which calls
+// pirq.Machine.Interrupt.
 //
 // Locking: mu guards the tables. pirq calls the Controller methods with
 // its Machine's lock held; run takes mu only between Interrupt calls, so
-// the order is always pirq's lock, then mu.
+// the order is always pirq's lock, then mu, then the pci.Bus's.
 type irqController struct {
 	mu     sync.Mutex
+	bus    *pci.Bus
 	nGSIs  int
 	gsis   []gsiPin
-	msiVec map[pirq.IRQ]uint8
+	msis   map[pirq.IRQ]*msiIRQ
 	vecIRQ [hw.DeviceVecs]pirq.IRQ // irq+1 of the vector's owner, 0: free
 	isa    [16]isaMode             // by GSI, for GSIs < 16 an ISA IRQ maps to
+}
+
+// msiIRQ is an IRQ created for an MSI: its vector, the local APIC its
+// messages go to, and the source programmed (nil until EnableMSI).
+type msiIRQ struct {
+	vec, dest uint8
+	src       *pci.Source
 }
 
 type gsiPin struct {
@@ -48,10 +63,10 @@ type isaMode struct {
 }
 
 // newIRQController builds the controller over the IO-APICs rt has
-// registered; madt (when ok) gives the ISA IRQs' modes. Context: main,
-// after readMADT.
-func newIRQController(m boot.MADT, ok bool) *irqController {
-	c := &irqController{nGSIs: rt.NrGSIs(), msiVec: map[pirq.IRQ]uint8{}}
+// registered and bus's configuration space; madt (when ok) gives the ISA
+// IRQs' modes. Context: main, after readMADT.
+func newIRQController(m boot.MADT, ok bool, bus *pci.Bus) *irqController {
+	c := &irqController{bus: bus, nGSIs: rt.NrGSIs(), msis: map[pirq.IRQ]*msiIRQ{}}
 	c.gsis = make([]gsiPin, c.nGSIs)
 	if ok {
 		for irq := uint8(0); irq < 16; irq++ {
@@ -180,49 +195,99 @@ func (c *irqController) AllocVector(irq pirq.IRQ) bool {
 	if v == 0 {
 		return false
 	}
-	if _, err := rt.RouteMSI(v); err != nil {
+	dest, err := rt.RouteMSI(v)
+	if err != nil {
 		c.vecIRQ[v-hw.DeviceVecBase] = 0
 		return false
 	}
-	c.msiVec[irq] = v
+	c.msis[irq] = &msiIRQ{vec: v, dest: dest}
 	return true
 }
 
 func (c *irqController) FreeVector(irq pirq.IRQ) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v, ok := c.msiVec[irq]; ok {
-		rt.FreeVector(v)
-		c.vecIRQ[v-hw.DeviceVecBase] = 0
-		delete(c.msiVec, irq)
+	if m, ok := c.msis[irq]; ok {
+		if m.src != nil {
+			c.bus.Disable(m.src)
+		}
+		rt.FreeVector(m.vec)
+		c.vecIRQ[m.vec-hw.DeviceVecBase] = 0
+		delete(c.msis, irq)
 	}
 }
 
-// EnableMSI: gohv does not program PCI configuration space yet, so it
-// composes no MSI message and reports the capability absent (-ENODEV);
-// Linux then falls back to the device's INTx pin (a GSI).
-func (c *irqController) EnableMSI(pirq.IRQ, pirq.MSI) (bool, abi.Errno) {
-	return false, abi.ENODEV
+// EnableMSI composes the message for irq's vector (pci.Compose: the boot
+// CPU's local APIC, physical, fixed, edge) and has the pci.Bus write it
+// into the function's MSI capability or MSI-X table entry, masked. An MSI
+// without a mask bit is delivered one interrupt per guest EOI
+// (rt.HoldMSI, pirq's AckEOI). Segments other than 0 are out of
+// mechanism #1's reach: -ENODEV.
+func (c *irqController) EnableMSI(irq pirq.IRQ, src pirq.MSI) (bool, abi.Errno) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.msis[irq]
+	if m == nil {
+		return false, abi.EINVAL
+	}
+	if m.src != nil {
+		return false, abi.EBUSY
+	}
+	if src.Dev.Seg != 0 {
+		return false, abi.ENODEV
+	}
+	s, e := c.bus.EnableMSI(pci.MakeBDF(src.Dev.Bus, src.Dev.Devfn), src.EntryNr, src.TableBase, pci.Compose(m.dest, m.vec))
+	if e != 0 {
+		return false, e
+	}
+	if err := rt.HoldMSI(m.vec, !s.Maskable()); err != nil {
+		c.bus.Disable(s)
+		return false, abi.EINVAL
+	}
+	m.src = s
+	return s.Maskable(), 0
 }
 
-func (c *irqController) DisableMSI(pirq.IRQ) {}
+// DisableMSI turns irq's source off (pci.Bus.Disable); its vector stays
+// irq's until FreeVector.
+func (c *irqController) DisableMSI(irq pirq.IRQ) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.msis[irq]; m != nil && m.src != nil {
+		c.bus.Disable(m.src)
+		rt.HoldMSI(m.vec, false)
+		m.src = nil
+	}
+}
 
-// vecOf is irq's vector, routing an unset GSI's pin with its default
+// vecOf is GSI irq's vector, routing an unset pin with its default
 // mode; 0 when it has none. Caller holds mu.
 func (c *irqController) vecOf(irq pirq.IRQ) uint8 {
-	if int(irq) < c.nGSIs && irq >= 0 {
-		g := &c.gsis[irq]
-		if g.vec == 0 {
-			t, p := c.defaultMode(int(irq))
-			if c.route(int(irq), t, p) != 0 {
-				return 0
-			}
-		}
-		return g.vec
+	if int(irq) >= c.nGSIs || irq < 0 {
+		return 0
 	}
-	return c.msiVec[irq]
+	g := &c.gsis[irq]
+	if g.vec == 0 {
+		t, p := c.defaultMode(int(irq))
+		if c.route(int(irq), t, p) != 0 {
+			return 0
+		}
+	}
+	return g.vec
 }
 
+// RestoreMSI writes dev's MSI and MSI-X sources back (pci.Bus.Restore);
+// segments other than 0 have none.
+func (c *irqController) RestoreMSI(dev pirq.SBDF) abi.Errno {
+	if dev.Seg != 0 {
+		return 0
+	}
+	return c.bus.Restore(pci.MakeBDF(dev.Bus, dev.Devfn))
+}
+
+// Mask masks irq's source: its IO-APIC pin, or, for an MSI, the
+// source's mask bit for gohv and the guest (the last guest unbound it,
+// Xen's shutdown_msi_irq).
 func (c *irqController) Mask(irq pirq.IRQ) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -231,21 +296,73 @@ func (c *irqController) Mask(irq pirq.IRQ) {
 		if v := c.gsis[irq].vec; v != 0 {
 			rt.MaskVector(v, true)
 		}
+		return
+	}
+	if m := c.msis[irq]; m != nil && m.src != nil {
+		c.bus.Stop(m.src)
+		c.resetHold(m)
 	}
 }
 
+// resetHold forgets an unmaskable MSI's held interrupt when its guests
+// change: one that came with no guest bound was never delivered (pirq
+// drops it, as Xen's do_IRQ ends an IRQ without a guest action) and gets
+// no EOI. Caller holds mu.
+func (c *irqController) resetHold(m *msiIRQ) {
+	if !m.src.Maskable() {
+		rt.HoldMSI(m.vec, true)
+	}
+}
+
+// Unmask unmasks irq's source: its IO-APIC pin (routed with its default
+// mode if it was not), or an MSI's mask bit for gohv and the guest (the
+// first guest bound it: Xen's startup_msi_irq and the bind's guest
+// unmask).
 func (c *irqController) Unmask(irq pirq.IRQ) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if m := c.msis[irq]; m != nil {
+		if m.src != nil {
+			c.resetHold(m)
+			c.bus.Start(m.src)
+		}
+		return
+	}
 	if v := c.vecOf(irq); v != 0 && int(irq) < c.nGSIs {
 		c.gsis[irq].unmasked = true
 		rt.MaskVector(v, false)
 	}
 }
 
-// EOI: rt sends every device vector's local APIC EOI when it arrives
-// (no IRQ here is AckEOI: EnableMSI enables none), so none is held back.
-func (c *irqController) EOI(pirq.IRQ) {}
+// EOI: rt sends every device vector's local APIC EOI when it arrives; an
+// MSI without a mask bit (the one AckEOI kind, see EnableMSI) is held in
+// rt until this call, which delivers one that came meanwhile.
+func (c *irqController) EOI(irq pirq.IRQ) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.msis[irq]; m != nil && m.src != nil && !m.src.Maskable() {
+		rt.VectorEOI(m.vec)
+	}
+}
+
+// dumpMSI lists, for debug key 'M', each MSI IRQ with a source, in IRQ
+// order, in Xen's dump_msi form.
+func (c *irqController) dumpMSI() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	irqs := make([]pirq.IRQ, 0, len(c.msis))
+	for irq, m := range c.msis {
+		if m.src != nil {
+			irqs = append(irqs, irq)
+		}
+	}
+	slices.Sort(irqs)
+	lines := make([]string, 0, len(irqs))
+	for _, irq := range irqs {
+		lines = append(lines, c.bus.Dump(int(irq), c.msis[irq].src))
+	}
+	return lines
+}
 
 func (c *irqController) IOAPICRead(physbase uint64, reg uint32) (uint32, abi.Errno) {
 	v, err := rt.IOAPICRead(physbase, reg)

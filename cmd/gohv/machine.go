@@ -16,6 +16,7 @@ import (
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pci"
 	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
 )
@@ -65,7 +66,9 @@ type backend struct {
 
 // Run enters the guest with the vCPU's context on the metal, after
 // loading what the PV layer changed (its breakpoints, its CR4 bits; TS is
-// passed on every entry).
+// passed on every entry) and what the fast path may do without an exit
+// (the SYSCALL bounce and HYPERVISOR_iret, rt's FastPath); what that did
+// goes back to hv before the exit is handled.
 func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
 	g := context(v)
 	if ch := v.TakeChanged(); ch != 0 {
@@ -81,8 +84,18 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 			g.SetCR4(v.LoadedCR4())
 		}
 	}
+	if f, info, ok := v.FastPath(); ok {
+		g.SetFastPath(&rt.FastPath{Kernel: f.Kernel, KernelCR3: uint64(f.KernelTable.Addr()),
+			UserCR3: uint64(f.UserTable.Addr()), VCPUInfo: uint64(info), Syscall: f.Syscall,
+			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true})
+	} else {
+		g.SetFastPath(nil)
+	}
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
+	if bounces, irets, kernel := g.FastPathRan(); bounces+irets != 0 {
+		v.FastPathRan(kernel, bounces, irets)
+	}
 	if n, dr6, rip := rt.HostDebugTraps(); n != b.hostDebugTraps {
 		// As Xen's do_debug for a #DB in hypervisor context.
 		b.hostDebugTraps = n
@@ -113,9 +126,14 @@ func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 
 func (*backend) FlushTLB() { rt.RequestTLBFlush() }
 
-// FlushCache runs WBINVD. gohv runs on one CPU, so this CPU's caches are
-// every CPU's: global and local are the same flush.
-func (*backend) FlushCache(global bool)       { amd64.Wbinvd() }
+// FlushCache runs WBINVD on this CPU, or on every CPU when global.
+func (*backend) FlushCache(global bool) {
+	if global {
+		rt.FlushCaches()
+		return
+	}
+	amd64.Wbinvd()
+}
 func (*backend) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
 func (metal) PowerOff() { rt.PowerOff(0) }
@@ -211,13 +229,44 @@ func (ports) Out(port uint16, size int, v uint32) {
 	}
 }
 
+// deviceMemory is pci.DeviceMemory for the MSI-X tables gohv writes:
+// rt's direct-map accessors, refused for anything the host memory map
+// lists but reserved ranges (RAM, ACPI tables and NVS are no device's
+// BAR) and for the IO-APIC, local APIC and MSI window [0xFEC00000,
+// 0xFEF00000), so a BAR dom0 moves there cannot make gohv write them.
+type deviceMemory struct{ e820 []hypercall.E820Entry }
+
+func (m deviceMemory) ok(pa uint64) bool {
+	if pa >= 0xFEC00000 && pa < 0xFEF00000 {
+		return false
+	}
+	for _, r := range m.e820 {
+		if r.Type != hypercall.E820Reserved && pa+4 > r.Addr && pa < r.Addr+r.Size {
+			return false
+		}
+	}
+	return true
+}
+
+func (m deviceMemory) Read32(pa uint64) (uint32, bool) {
+	if !m.ok(pa) {
+		return 0, false
+	}
+	return rt.DeviceRead32(pa)
+}
+
+func (m deviceMemory) Write32(pa uint64, v uint32) bool {
+	return m.ok(pa) && rt.DeviceWrite32(pa, v)
+}
+
 // newMachine builds the frame table, the M2P and its guest mapping, and
 // the hv machine over them.
 // uart and pmTimer are the console's and the ACPI PM timer's ports (0:
 // none), which dom0 is refused as Xen refuses them, with QEMU's
 // isa-debug-exit ports gohv powers off through (ioport.Dom0Denied).
-// irqs is the interrupt hardware guests' PIRQs go through.
-func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTimer uint16, hostMap []hypercall.E820Entry, irqs pirq.Controller) (*hv.Machine, error) {
+// irqs is the interrupt hardware guests' PIRQs go through, bus the
+// configuration space it shares with dom0.
+func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTimer uint16, hostMap []hypercall.E820Entry, irqs pirq.Controller, bus *pci.Bus) (*hv.Machine, error) {
 	mem := &machineMemory{}
 	entries := uint64(frames.FrameLimit())
 	n := mm.M2PFrames(entries)
@@ -257,13 +306,14 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		TSC:             pv.TSCInfo{KHz: uint32(rt.TSCHz() / 1000), CPUKHz: uint32(rt.TSCHz() / 1000)},
 	})
 	return hv.NewMachine(hv.Config{
-		Policy: policy, Ports: ports{}, DeniedPorts: ioport.Dom0Denied(pmTimer, uart, true),
+		Policy: policy, Ports: ports{}, PCI: bus, DeniedPorts: ioport.Dom0Denied(pmTimer, uart, true),
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: &backend{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
 		Version:       hypercall.VersionInfo{Commandline: cmdline},
 		HostMemoryMap: hostMap,
 		IRQ:           irqs,
+		StartVCPU:     startVCPU,
 	}), nil
 }
 

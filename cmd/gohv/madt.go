@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/gohv/gohv/arch/amd64/rt"
@@ -49,21 +50,29 @@ func readMADT(info *boot.Info) (m boot.MADT, ok bool) {
 }
 
 // bringUpCPUs starts every other enabled CPU the MADT lists (xAPIC IDs
-// only: gohv drives the local APIC in xAPIC mode) and parks it in its
-// idle loop, then checks each one answers a test IPI, and reports the
-// CPUs as Xen does ("Brought up N CPUs"). Context: main, after readMADT
-// and after the boot information has been read (the trampoline overwrites
-// low memory).
-func bringUpCPUs(m boot.MADT, info *boot.Info) {
+// only: gohv drives the local APIC in xAPIC mode), up to maxcpus= (none
+// with nosmp), each of which then runs the Go runtime's threads; checks
+// each one answers an IPI; reports the CPUs as Xen does ("Brought up N
+// CPUs") and gives the runtime one P per CPU (GOMAXPROCS). Context: main,
+// after readMADT and after the boot information has been read (the
+// trampoline overwrites low memory).
+func bringUpCPUs(m boot.MADT, info *boot.Info, opts *boot.Options) {
+	defer func() { runtime.GOMAXPROCS(rt.OnlineCPUs()) }()
 	bsp := rt.BootCPUAPICID()
 	online := 1
-	if why := trampolineClash(info); why != "" && m.EnabledCPUs() > 1 {
+	limit := rt.MaxCPUs
+	if opts.NoSMP {
+		limit = 1
+	} else if opts.MaxCPUs > 0 && int(opts.MaxCPUs) < limit {
+		limit = int(opts.MaxCPUs)
+	}
+	if why := trampolineClash(info); why != "" && m.EnabledCPUs() > 1 && limit > 1 {
 		log.Printf(klog.Warning, "SMP: AP trampoline at %#x: %s: using the boot CPU only", rt.TrampolineRange().Start, why)
 		log.Lines([]string{"Brought up 1 CPUs"})
 		return
 	}
 	for _, c := range m.CPUs {
-		if !c.Enabled || c.APICID == bsp {
+		if !c.Enabled || c.APICID == bsp || online == limit {
 			continue
 		}
 		if online == rt.MaxCPUs {
@@ -78,12 +87,13 @@ func bringUpCPUs(m boot.MADT, info *boot.Info) {
 			log.Printf(klog.Err, "CPU%d: APIC ID %#x did not come up: %v", online, c.APICID, err)
 			continue
 		}
-		n, err := rt.PingAP(online)
-		if err != nil {
+		if _, err := rt.PingAP(online); err != nil {
 			log.Printf(klog.Err, "CPU%d: no answer to an IPI: %v", online, err)
-			continue
+			// It is online all the same: it runs threads and takes part in
+			// shootdowns, so it counts.
+		} else {
+			log.Lines([]string{fmt.Sprintf("CPU%d: APIC ID %d online, scheduling; answered an IPI", online, c.APICID)})
 		}
-		log.Lines([]string{fmt.Sprintf("CPU%d: APIC ID %d online, idle; answered IPI %d", online, c.APICID, n)})
 		online++
 	}
 	log.Lines([]string{fmt.Sprintf("Brought up %d CPUs", online)})

@@ -26,6 +26,7 @@ import (
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/internal/selftest"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/pci"
 )
 
 // Version is gohv's version string; the PV ABI it speaks is Xen 4.17's.
@@ -75,7 +76,7 @@ func main() {
 	pmTimer := setupPowerOff(info)
 	madt, madtOK := readMADT(info)
 	if madtOK {
-		bringUpCPUs(madt, info)
+		bringUpCPUs(madt, info, &opts)
 	}
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()
@@ -90,8 +91,10 @@ func main() {
 		runSelfTest(opts.SelfTest, frames)
 		return
 	}
-	irqs := newIRQController(madt, madtOK)
-	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info), irqs)
+	bus := pci.NewBus(ports{}, deviceMemory{hostMemoryMap(info)})
+	irqs := newIRQController(madt, madtOK, bus)
+	msiDump = irqs.dumpMSI
+	machine, err := newMachine(frames, opts.NoReboot, xenCmdline, consoleSerial(&opts).IOBase, pmTimer, hostMemoryMap(info), irqs, bus)
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
@@ -101,7 +104,9 @@ func main() {
 		rt.PowerOff(0)
 	}
 	_, dom0Extra := boot.CookCmdline(info.Cmdline, info.Loader, info.Protocol == "pvh")
-	d, err := startDom0(machine, frames, info, &opts, dom0Extra)
+	// Xen sizes dom0 by the CPUs online (maxcpus= and nosmp count), not
+	// by those the MADT lists.
+	d, err := startDom0(machine, frames, info, &opts, dom0Extra, rt.OnlineCPUs())
 	if err != nil {
 		rt.Panic("Could not set up DOM0 guest OS: " + err.Error())
 	}
@@ -109,7 +114,9 @@ func main() {
 	input.machine, input.toDom0 = machine, true
 	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20), frames, d.Pages())
 	input.announce()
-	runVCPU(d, 0)
+	if e := d.UpVCPU(0); e != 0 {
+		rt.Panic("Could not start DOM0's vCPU 0: " + e.Error())
+	}
 	select {} // the vCPU goroutines run the machine from here
 }
 
@@ -334,6 +341,7 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		log.Lines([]string{fmt.Sprintf("selftest: unknown test '%s', running all", which)})
 	}
 	failed := 0
+	before := rt.CPUStats()
 	for _, r := range selftest.Run() {
 		line := "selftest: " + r.Name + ": ok"
 		if r.Err != nil {
@@ -344,6 +352,12 @@ func runSelfTest(which string, frames *mm.Allocator) {
 			line += " (" + r.Detail + ")"
 		}
 		log.Lines([]string{line})
+	}
+	if d, err := cpusCheck(before, rt.CPUStats()); err != nil {
+		log.Lines([]string{"selftest: cpus: FAIL: " + err.Error() + " (" + d + ")"})
+		failed++
+	} else {
+		log.Lines([]string{"selftest: cpus: ok (" + d + ")"})
 	}
 	if d, err := wallClockCheck(); err != nil {
 		log.Lines([]string{"selftest: wallclock: FAIL: " + err.Error()})
@@ -366,6 +380,48 @@ func runSelfTest(which string, frames *mm.Allocator) {
 	}
 	log.Lines([]string{"selftest: PASS"})
 	rt.PowerOff(0)
+}
+
+// cpusCheck: every online CPU ran the runtime's threads during the
+// suite (switched to a kernel thread at least once), every CPU answers a
+// shootdown (rt.FlushCaches returns), and GOMAXPROCS is the number of
+// CPUs online.
+func cpusCheck(before, after []rt.CPUStat) (string, error) {
+	var parts []string
+	var idle []string
+	online := 0
+	for i, a := range after {
+		if !a.Online {
+			continue
+		}
+		online++
+		runs := a.Runs - before[i].Runs
+		parts = append(parts, fmt.Sprintf("CPU%d %d thread runs, %d ticks, %d IPIs", i, runs, a.Ticks-before[i].Ticks, a.IPIs-before[i].IPIs))
+		if runs == 0 {
+			idle = append(idle, fmt.Sprintf("CPU%d", i))
+		}
+	}
+	// A shootdown every CPU must acknowledge: WBINVD and a TLB flush on each.
+	done := make(chan time.Duration, 1)
+	go func() {
+		t0 := time.Now()
+		rt.FlushCaches()
+		done <- time.Since(t0)
+	}()
+	var took time.Duration
+	select {
+	case took = <-done:
+	case <-time.After(5 * time.Second):
+		return strings.Join(parts, "; "), fmt.Errorf("a cache flush on every CPU was not acknowledged in 5 s")
+	}
+	d := fmt.Sprintf("%d CPUs, GOMAXPROCS %d: %s; WBINVD on all in %v", online, runtime.GOMAXPROCS(0), strings.Join(parts, "; "), took.Round(time.Microsecond))
+	if len(idle) > 0 {
+		return d, fmt.Errorf("no Go code ran on %s", strings.Join(idle, ", "))
+	}
+	if runtime.GOMAXPROCS(0) != online {
+		return d, fmt.Errorf("GOMAXPROCS is not the CPU count")
+	}
+	return d, nil
 }
 
 // wallClockCheck: time.Now is the RTC reading at boot plus the TSC's

@@ -17,6 +17,10 @@
 // ..."), which dom0init loads in that order. Wanted modules
 // built into the kernel (modules.builtin) are reported and left out.
 //
+// It also compiles cmd/dom0init/forkexec/forkexec.c, the bench task's
+// fork+exec+exit loop (a Go program cannot fork safely), with gcc -static
+// into the archive's /usr/libexec/forkexec.
+//
 // u-root's version is the one go.mod requires: its u-root command is
 // installed from the module proxy (GOWORK=off go install ...@version) into
 // build/initramfs.d, and run with a go.work holding u-root's module and this
@@ -165,10 +169,17 @@ func build(modDir, out string) error {
 		return err
 	}
 
+	forkexec := filepath.Join(work, "forkexec")
+	if err := run(work, nil, "gcc", "-static", "-O2", "-s", "-Wall", "-Werror", "-o", forkexec,
+		filepath.Join(root, "cmd", "dom0init", "forkexec", "forkexec.c")); err != nil {
+		return err
+	}
+
 	cpio := filepath.Join(work, "initramfs.cpio")
 	args := []string{"-o", cpio, "-initcmd=dom0init", "-defaultsh=gosh", "-skip-ldd", "-go-build-tags=" + goshTag}
 	dst := "lib/modules/" + release + "/"
 	args = append(args, "-files", filepath.Join(work, "modules.load")+":"+dst+"modules.load")
+	args = append(args, "-files", forkexec+":usr/libexec/forkexec")
 	for _, m := range order {
 		args = append(args, "-files", filepath.Join(modDir, tree.path[m])+":"+dst+tree.path[m])
 	}

@@ -63,7 +63,9 @@ type Frame struct {
 // frame is interrupt-like.
 //
 // A stack in the hypervisor hole, a non-canonical frame, a frame that
-// cannot be written or a zero handler returns *Crash.
+// cannot be written or a zero handler returns *Crash. A stack top below
+// HYPERVISOR_VIRT_END loses bit 63 first, as in Xen 4.17 (see the
+// package doc); the frame's saved RSP is the guest's own.
 func (v *VCPU) Bounce(r *arch.Regs, f Frame) error {
 	if f.Handler == 0 {
 		return crashf("bad bounce frame: no handler (RIP %#x)", r.RIP)
@@ -82,6 +84,14 @@ func (v *VCPU) Bounce(r *arch.Regs, f Frame) error {
 	// range (with the frame's room above its end).
 	if top > abi.HYPERVISOR_VIRT_START && top < abi.HYPERVISOR_VIRT_END+64 {
 		return crashf("bad bounce frame: stack %#x in the hypervisor area", top)
+	}
+	// Then Xen 4.17 masks it as every guest pointer it dereferences
+	// (guest_access_mask_ptr, CONFIG_SPECULATIVE_HARDEN_GUEST_ACCESS):
+	// below HYPERVISOR_VIRT_END bit 63 is cleared, so a non-canonical
+	// top with bit 63 set and bits 62:47 clear becomes its lower-half
+	// alias, and the frame is written there.
+	if top < abi.HYPERVISOR_VIRT_END {
+		top &^= 1 << 63
 	}
 	n := 7
 	if f.HasError {

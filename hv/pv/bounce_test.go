@@ -172,6 +172,11 @@ func TestBounceCrashes(t *testing.T) {
 		{"stack in the hypervisor hole", func(e *env, r *regsPtr) { r.RSP = abi.HYPERVISOR_VIRT_START + 0x1000 }},
 		{"stack just above the hole", func(e *env, r *regsPtr) { r.RSP = abi.HYPERVISOR_VIRT_END + 32 }},
 		{"non-canonical stack", func(e *env, r *regsPtr) { r.RSP = 0x0000800000000040 }},
+		{"non-canonical stack, bit 63 and others above 47", func(e *env, r *regsPtr) { r.RSP = 0xdead000000001000 }},
+		{"user mode, non-canonical kernel stack", func(e *env, r *regsPtr) {
+			e.v.SetKernel(false)
+			e.v.KernelSP = 0x0000800000001000
+		}},
 		{"stack below zero", func(e *env, r *regsPtr) { r.RSP = 0x20 }},
 		{"unmapped stack", func(e *env, r *regsPtr) { r.RSP = 0xffff888000300000 }},
 		{"read-only stack", func(e *env, r *regsPtr) { e.kstack.ro = true }},
@@ -370,5 +375,40 @@ func TestBounceErrorCodeVectors(t *testing.T) {
 	}
 	if with != 8 {
 		t.Errorf("%d vectors with an error code in the table, want 8", with)
+	}
+}
+
+// TestBounceStackBit63 follows Xen 4.17's guest_access_mask_ptr: a stack
+// top below HYPERVISOR_VIRT_END loses bit 63, so (1<<63)|a puts the frame
+// at a; the frame keeps the guest's own RSP.
+func TestBounceStackBit63(t *testing.T) {
+	const alias = 0x0000000000200000
+	for _, user := range []bool{false, true} {
+		t.Run(fmt.Sprintf("user=%v", user), func(t *testing.T) {
+			e := newEnv()
+			e.mem.add(alias, 0x1000, KernelSpace)
+			e.setTrap(arch.VecSS, 0, handler)
+			r := kregs()
+			top := uint64(1<<63 | alias + 0x1000)
+			if user {
+				r = uregs()
+				e.v.SetKernel(false)
+				e.v.KernelSP = top
+			} else {
+				r.RSP = top
+			}
+			orig := r
+			if err := e.v.HandleException(&r, arch.Exit{Kind: arch.ExitException, Vector: arch.VecSS}); err != nil {
+				t.Fatal(err)
+			}
+			base := uint64(alias + 0x1000 - 8*8)
+			if r.RSP != base || r.RIP != handler {
+				t.Fatalf("rsp %#x rip %#x, want %#x %#x", r.RSP, r.RIP, base, uint64(handler))
+			}
+			f := e.frame(t, base, 8)
+			if f[2] != 0 || f[3] != orig.RIP || f[6] != orig.RSP {
+				t.Errorf("frame %#x: want error 0, rip %#x, rsp %#x", f, orig.RIP, orig.RSP)
+			}
+		})
 	}
 }

@@ -22,6 +22,9 @@
 //     guest_io_write; package ioport behind hv); machine-check MSRs from
 //     the virtual MCA of Xen's vMCE (vmce.go: two banks, nothing injected).
 //   - The PV CPUID policy (Policy), Xen's leaves at 0x40000000 included.
+//   - A vCPU's initial state from a vcpu_guest_context (context.go:
+//     CheckContext, LoadContext), as arch_set_info_guest takes it for
+//     VCPUOP_initialise; the owner adds the GDT (SetGDT) and page tables.
 //   - The guest's GDT (set_gdt's frames, each with a general and a
 //     descriptor-page type reference; Xen's reserved selectors above
 //     0xe000) and check_descriptor (CheckSegDescPage, mm's hook).
@@ -63,6 +66,9 @@
 //     Regs.GSBase is the active base, so in kernel mode it is Xen's
 //     gs_base_kernel and GSBaseShadow is gs_base_user; in user mode the
 //     other way round (GSBases gives both by name).
+//   - FastPath tells a metal what it may do without an exit (Fast: the
+//     SYSCALL bounce from user mode and HYPERVISOR_iret, as this package
+//     would do them); FastPathRan takes back the mode it left the vCPU in.
 //   - The caller tries its own #PF fix-ups (writable page tables, shadow
 //     LDT, spurious faults) before HandleException bounces a #PF.
 //
@@ -101,10 +107,67 @@
 //     loads it (CR4Loaded); CR4.DE is emulation only (DR4/DR5 aliasing,
 //     I/O breakpoints matched by the IN/OUT emulation as Xen's
 //     check_guest_io_breakpoint).
+//   - VCPUOP_initialise's fpu_ctxt (VGCF_i387_valid) is not loaded: a new
+//     vCPU starts with the power-on FPU state (FCW 0x37F, MXCSR 0x1F80),
+//     which is what Xen gives a context without the flag; the metal has
+//     no way yet to take an FXSAVE image for a vCPU.
 //   - XSAVE, AVX and everything built on them are offered only when the
 //     metal runs with CR4.OSXSAVE and context-switches XCR0
 //     (PolicyConfig.XCR0); gohv's metal does neither, so its guests see
 //     no XSAVE and XSETBV is #UD, as on a CPU without it.
+//
+// # Non-canonical stack and instruction pointers
+//
+// What Xen 4.17 (x86_64/entry.S, pv/iret.c, traps.c; Debian's build, run
+// under QEMU by tests/guests/stackfault.c and stackcrash.c) gives a PV
+// guest, and gohv with it:
+//
+//   - HYPERVISOR_iret and the SYSRET/IRET return load any RSP: a
+//     non-canonical one is entered as it is (neither IRETQ nor SYSRET
+//     checks it), and the guest's first stack access faults in ring 3
+//     (#SS(0) on hardware, #GP(0) under QEMU's TCG), bounced like any
+//     fault. A user process that loads one itself and then makes a
+//     SYSCALL, an INT $0x80, an exception or is interrupted by an event
+//     upcall is bounced onto the kernel stack (stack_switch) normally; the
+//     frame's RSP is the non-canonical value.
+//   - A non-canonical RIP from iret (either mode, VGCF_in_syscall or not:
+//     Xen falls back from SYSRET to IRET for it) faults on the return;
+//     Xen's fixup turns that into the guest's own #GP(0) at the RIP, and
+//     its emulator cannot fetch there, so #GP(0) is bounced with that RIP
+//     in the frame. The metal reports the same exit without entering
+//     (arch/amd64/rt's Run); generalProtection bounces #GP(0) for a RIP
+//     the guest may not use without fetching.
+//   - The bounce frame's stack top (the guest's RSP in kernel mode, the
+//     stack_switch kernel_sp from user mode) inside the hypervisor's
+//     range crashes the domain; below HYPERVISOR_VIRT_END it first loses
+//     bit 63 (guest_access_mask_ptr of CONFIG_SPECULATIVE_HARDEN_GUEST_ACCESS,
+//     which Debian enables), so (1<<63)|a for a lower-half a puts the frame
+//     at a and the guest goes on, its frame holding the non-canonical RSP.
+//     Any other non-canonical top makes the frame's first write fault and
+//     the domain crashes (domain_crash_sync from entry.S: "Domain 0
+//     (vcpu#0) crashed", the register dump with the guest's RIP and RSP
+//     of the fault, SYSCALL or interrupt). Newer Xen keeps such an alias
+//     non-canonical (a crash), 4.17 as built does not.
+//   - set_trap_table and callback_op refuse non-canonical handlers
+//     (-EINVAL), set_segment_base and WRMSR non-canonical bases; WRFSBASE
+//     and WRGSBASE of one are #GP(0) from the CPU. QEMU's TCG loads such
+//     a base instead; Xen then runs on with it, while the metal cannot
+//     load it and Run fails, so gohv crashes the domain there.
+//
+// # FSGSBASE
+//
+// As Xen 4.17 (cpufeatureset.h marks FSGSBASE 'A'; pv_fixup_guest_cr4,
+// pv_make_cr4, toggle_guest_mode), checked by tests/guests/fsgsbase.c on
+// a CPU model with it: CPUID leaf 7 offers FSGSBASE where the CPU has it;
+// the guest's CR4 starts without it and RD/WR{FS,GS}BASE are #UD; a MOV
+// to CR4 setting it reads back, and the real CR4 has it while the vCPU
+// runs (CR4Loaded, in both guest modes). The instructions act on the live
+// bases: FS's, and in kernel mode the kernel's GS base (MSR GS_BASE,
+// SEGBASE_GS_KERNEL), in user mode the user's (SHADOW_GS_BASE from kernel
+// mode, SEGBASE_GS_USER). The metal reads FS and the active GS base back
+// at every exit, and the mode switch swaps the GS pair (Xen's swapgs in
+// toggle_guest_mode), so a base one mode wrote is the other mode's shadow.
+// SWAPGS itself stays #GP.
 //
 // # Debug registers
 //

@@ -82,11 +82,17 @@ func (v *VCPU) invalidOp(r *arch.Regs) error {
 // the error code) is delivered if the trap table entry's DPL allows it
 // from the current mode, otherwise #GP with error code (n<<3)|2 goes to
 // the guest. With error code 0 the privileged-instruction emulation runs;
-// whatever it does not handle is bounced as the original #GP.
+// whatever it does not handle is bounced as the original #GP. At a RIP
+// the guest may not use (non-canonical, as after an iret there, or in
+// the hypervisor's range) nothing is fetched: #GP(0), as Xen's emulator
+// answers its instruction fetch (pv_emul_virt_to_linear).
 func (v *VCPU) generalProtection(r *arch.Regs, ec uint64) error {
 	const ext, idt = 1, 2
 	if ec&ext != 0 || ec != 0 && ec&idt == 0 {
 		return v.InjectException(r, arch.VecGP, ec, 0)
+	}
+	if ec == 0 && !mm.GuestAddrOK(mm.GuestVA(r.RIP)) {
+		return v.InjectException(r, arch.VecGP, 0, 0)
 	}
 	var buf [maxInsnLen]byte
 	n := v.fetch(buf[:], r.RIP)

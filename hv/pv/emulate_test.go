@@ -2,6 +2,7 @@ package pv
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
@@ -720,6 +721,38 @@ func TestIOBreakpoints(t *testing.T) {
 			if got := binary.LittleEndian.Uint64(frame[:]); got != ktext+uint64(len(tc.code)) {
 				t.Errorf("%s: #DB frame rip %#x, want %#x", tc.name, got, ktext+uint64(len(tc.code)))
 			}
+		}
+	}
+}
+
+// TestGPNonCanonicalRIP: a #GP at a RIP the guest may not use (after an
+// iret to a non-canonical one, or in the hypervisor's range) is bounced
+// as #GP(0) at that RIP, nothing fetched, as Xen's emulator answers.
+func TestGPNonCanonicalRIP(t *testing.T) {
+	for _, rip := range []uint64{0x0000800000001000, 0xdead00000000c0de, abi.HYPERVISOR_VIRT_START + 0x1000} {
+		for _, user := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%#x user=%v", rip, user), func(t *testing.T) {
+				e := newEnv()
+				e.setTrap(arch.VecGP, 0, handler)
+				r := kregs()
+				if user {
+					r = uregs()
+					e.v.SetKernel(false)
+					e.v.KernelSP = kstackTop
+				}
+				r.RIP = rip
+				orig := r
+				if err := e.v.HandleException(&r, arch.Exit{Kind: arch.ExitException, Vector: arch.VecGP}); err != nil {
+					t.Fatal(err)
+				}
+				if r.RIP != handler {
+					t.Fatalf("rip %#x, want the #GP handler", r.RIP)
+				}
+				f := e.frame(t, r.RSP, 8)
+				if f[2] != 0 || f[3] != rip || f[6] != orig.RSP || f[4]&3 != uint64(map[bool]int{false: 0, true: 3}[user]) {
+					t.Errorf("frame %#x: want error 0, rip %#x, rsp %#x", f, rip, orig.RSP)
+				}
+			})
 		}
 	}
 }

@@ -2,7 +2,7 @@
 // runtime works on the metal the way the hypervisor needs it to —
 // goroutines spread over kernel threads, channels and select, timers and
 // their accuracy, the garbage collector under pressure, maps, fmt, defer
-// and recover. cmd/gohv runs it for the `selftest` boot option; go test
+// and recover, and a stress run of all of them at once on every P. cmd/gohv runs it for the `selftest` boot option; go test
 // runs the same checks on the host.
 //
 // Pure: imports only the standard library.

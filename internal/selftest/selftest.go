@@ -56,6 +56,7 @@ func Checks() []Check {
 		{"timers", checkTimers},
 		{"preempt", checkAsyncPreempt},
 		{"gc", checkGC},
+		{"stress", checkStress},
 	}
 }
 
@@ -354,6 +355,109 @@ func checkGC() (string, error) {
 	}
 	if cycles < 5 {
 		return detail, fmt.Errorf("only %d GC cycles", cycles)
+	}
+	return detail, nil
+}
+
+// StressDuration is how long the stress check runs.
+var StressDuration = 3 * time.Second
+
+// checkStress runs 4 goroutines per P for StressDuration, each allocating
+// (slices and maps it checks), passing its work over channels to a
+// collector and waiting on timers, while the GC runs (forced every 100
+// ms besides the allocation's own cycles): the runtime's threads on every
+// CPU at once. Every item sent must arrive, intact, exactly once.
+func checkStress() (string, error) {
+	workers := 4 * runtime.GOMAXPROCS(0)
+	type item struct {
+		worker, seq int
+		sum         uint64
+		data        []uint64
+	}
+	items := make(chan item, 64)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			tick := time.NewTicker(time.Duration(1+w%5) * time.Millisecond)
+			defer tick.Stop()
+			for seq := 0; ; seq++ {
+				n := 64 + (seq*7+w)%960
+				d := make([]uint64, n)
+				m := make(map[int]uint64, 16)
+				var sum uint64
+				for i := range d {
+					d[i] = uint64(w)<<40 | uint64(seq)<<16 | uint64(i)
+					sum += d[i]
+					if i%64 == 0 {
+						m[i] = d[i]
+					}
+				}
+				for k, v := range m {
+					if d[k] != v {
+						bad.Add(1)
+					}
+				}
+				select {
+				case items <- item{w, seq, sum, d}:
+				case <-stop:
+					return
+				}
+				if seq%8 == 0 {
+					select {
+					case <-tick.C:
+					case <-stop:
+						return
+					}
+				}
+			}
+		}(w)
+	}
+	got := make([]int, workers) // next seq expected from each worker
+	var n int
+	deadline := time.After(StressDuration)
+	gc := time.NewTicker(100 * time.Millisecond)
+	defer gc.Stop()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+loop:
+	for {
+		select {
+		case it := <-items:
+			var sum uint64
+			for _, v := range it.data {
+				sum += v
+			}
+			if sum != it.sum || it.seq != got[it.worker] {
+				bad.Add(1)
+			}
+			got[it.worker] = it.seq + 1
+			n++
+		case <-gc.C:
+			runtime.GC()
+		case <-deadline:
+			break loop
+		}
+	}
+	close(stop)
+	go func() {
+		for range items {
+		}
+	}()
+	wg.Wait()
+	close(items)
+	runtime.ReadMemStats(&ms1)
+	detail := fmt.Sprintf("%d goroutines passed %d items in %v, %d GC cycles", workers, n, StressDuration, ms1.NumGC-ms0.NumGC)
+	if b := bad.Load(); b != 0 {
+		return detail, fmt.Errorf("%d items corrupt, lost or out of order", b)
+	}
+	for w, next := range got {
+		if next == 0 {
+			return detail, fmt.Errorf("worker %d never delivered", w)
+		}
 	}
 	return detail, nil
 }

@@ -66,9 +66,13 @@ func (c *Controller) EnableMSI(irq pirq.IRQ, m pirq.MSI) (bool, abi.Errno) {
 }
 
 func (c *Controller) DisableMSI(irq pirq.IRQ) { delete(c.MSIs, irq); c.logf("nomsi %d", irq) }
-func (c *Controller) Mask(irq pirq.IRQ)       { c.Masked[irq] = true; c.logf("mask %d", irq) }
-func (c *Controller) Unmask(irq pirq.IRQ)     { c.Masked[irq] = false; c.logf("unmask %d", irq) }
-func (c *Controller) EOI(irq pirq.IRQ)        { c.logf("eoi %d", irq) }
+func (c *Controller) RestoreMSI(d pirq.SBDF) abi.Errno {
+	c.logf("restore %04x:%02x:%02x", d.Seg, d.Bus, d.Devfn)
+	return 0
+}
+func (c *Controller) Mask(irq pirq.IRQ)   { c.Masked[irq] = true; c.logf("mask %d", irq) }
+func (c *Controller) Unmask(irq pirq.IRQ) { c.Masked[irq] = false; c.logf("unmask %d", irq) }
+func (c *Controller) EOI(irq pirq.IRQ)    { c.logf("eoi %d", irq) }
 
 func (c *Controller) IOAPICRead(physbase uint64, reg uint32) (uint32, abi.Errno) {
 	if physbase != IOAPICBase {

@@ -178,7 +178,6 @@ func IOAPICRedirReg(pin int) uint32 { return IOAPIC_REDTBL + 2*uint32(pin) }
 // Inter-processor interrupts: the interrupt command register's low dword
 // (the destination APIC ID goes in bits 31-24 of the high dword).
 const (
-	IPITestVec       = 0xF0    // the vector of gohv's test IPI (counted by each AP)
 	icrDeliveryFixed = 0 << 8  // fixed: the vector
 	icrDeliveryINIT  = 5 << 8  // INIT
 	icrDeliverySIPI  = 6 << 8  // start-up: the vector is the trampoline's page
@@ -211,21 +210,6 @@ const (
 	DeviceVecBase = 0x30
 	DeviceVecs    = 64
 )
-
-// Message-signalled interrupts (Intel SDM Vol. 3, "Message Signalled
-// Interrupts"): the address selects the destination local APIC (physical
-// mode, no redirection hint), the data the vector (fixed delivery, edge).
-const (
-	MSIAddrBase     = 0xFEE00000
-	msiAddrDestShft = 12
-)
-
-// MSIAddress is the MSI address that sends to the local APIC with ID dest
-// in physical destination mode.
-func MSIAddress(dest uint8) uint32 { return MSIAddrBase | uint32(dest)<<msiAddrDestShft }
-
-// MSIData is the MSI data for fixed delivery of vector vec, edge-triggered.
-func MSIData(vec uint8) uint16 { return uint16(vec) }
 
 // IOAPICRedirSetMask returns the low dword of a redirection entry with
 // the mask bit set or cleared, the rest kept.

@@ -101,6 +101,59 @@ func TSCNanos(ticks, mult uint64) int64 {
 	return int64(hi<<32 | lo>>32)
 }
 
+// PITSample is one reading of a PIT channel's count, latched between two
+// reads of the TSC: the latch happened somewhere in [Before, After].
+type PITSample struct {
+	Before, After uint64
+	Count         uint16
+}
+
+// Width is how many TSC ticks the reading took: a few port accesses'
+// worth, or much more if the CPU (or the emulator's thread) stalled.
+//
+//go:nosplit
+func (s PITSample) Width() uint64 { return s.After - s.Before }
+
+// TSCHzFromPIT returns the TSC's rate from two readings a and b, in that
+// order, of a PIT channel counting down at pitHz without wrapping between
+// them: the TSC ticks between the readings' midpoints over the PIT ticks
+// between their counts. A stall between two readings moves both clocks
+// alike; one inside a reading only widens it, which the caller rejects
+// by Width. 0 if the count did not go down or the TSC did not go up.
+//
+//go:nosplit
+func TSCHzFromPIT(a, b PITSample, pitHz uint64) uint64 {
+	if b.Count >= a.Count || b.Before < a.After || a.After < a.Before || b.After < b.Before {
+		return 0
+	}
+	pit := uint64(a.Count - b.Count)
+	// Midpoints, doubled to stay in integers: (B+A) - (b+a), halved.
+	tsc := (b.Before - a.Before + b.After - a.After) / 2
+	hi, lo := bits.Mul64(tsc, pitHz)
+	if hi >= pit {
+		return 0
+	}
+	q, _ := bits.Div64(hi, lo, pit)
+	return q
+}
+
+// MedianOf returns the median of r[:n] (the lower middle one for even n),
+// sorting r[:n] in place; 0 for n <= 0. n is at most len(r).
+//
+//go:nosplit
+func MedianOf(r *[5]uint64, n int) uint64 {
+	n = min(n, len(r))
+	if n <= 0 {
+		return 0
+	}
+	for i := 1; i < n; i++ { // insertion sort
+		for j := i; j > 0 && r[j] < r[j-1]; j-- {
+			r[j], r[j-1] = r[j-1], r[j]
+		}
+	}
+	return r[(n-1)/2]
+}
+
 // Median5 returns the median of five readings.
 //
 //go:nosplit

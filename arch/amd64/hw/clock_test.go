@@ -96,3 +96,46 @@ func TestTSC(t *testing.T) {
 		t.Errorf("Median5 = %d", m)
 	}
 }
+
+func TestTSCHzFromPIT(t *testing.T) {
+	const pit = 1193182
+	for _, c := range []struct {
+		name string
+		a, b PITSample
+		want uint64
+	}{
+		// 11932 PIT ticks (10.0001 ms) and 24,000,000 TSC ticks
+		// between the midpoints: 24e6 * 1193182 / 11932 Hz.
+		{"exact", PITSample{1000, 1100, 60000}, PITSample{1000 + 24000000, 1100 + 24000000, 60000 - 11932}, 2399963794},
+		{"wide end reading counts its midpoint", PITSample{1000, 1100, 60000}, PITSample{1000 + 24000000 - 500, 1100 + 24000000 + 500, 60000 - 11932}, 2399963794},
+		{"count went up (wrapped)", PITSample{0, 10, 100}, PITSample{1000, 1010, 200}, 0},
+		{"no PIT tick", PITSample{0, 10, 100}, PITSample{1000, 1010, 100}, 0},
+		{"readings out of order", PITSample{1000, 1010, 100}, PITSample{0, 10, 50}, 0},
+		{"TSC went backwards in a reading", PITSample{10, 0, 100}, PITSample{1000, 1010, 50}, 0},
+		{"overflow", PITSample{0, 0, 2}, PITSample{1 << 62, 1 << 62, 1}, 0},
+	} {
+		if got := TSCHzFromPIT(c.a, c.b, pit); got != c.want {
+			t.Errorf("%s: TSCHzFromPIT = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestMedianOf(t *testing.T) {
+	for _, c := range []struct {
+		r    [5]uint64
+		n    int
+		want uint64
+	}{
+		{[5]uint64{9, 1, 7, 3, 5}, 5, 5},
+		{[5]uint64{9, 1, 7, 0, 0}, 3, 7},
+		{[5]uint64{9, 1, 0, 0, 0}, 2, 1},
+		{[5]uint64{9, 0, 0, 0, 0}, 1, 9},
+		{[5]uint64{9, 0, 0, 0, 0}, 0, 0},
+		{[5]uint64{9, 8, 7, 6, 5}, 7, 7},
+	} {
+		r := c.r
+		if got := MedianOf(&r, c.n); got != c.want {
+			t.Errorf("MedianOf(%v, %d) = %d, want %d", c.r, c.n, got, c.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -76,14 +77,18 @@ var (
 type MemStats struct {
 	HeapFrames, HeapPeakFrames uint64 // frames backing the runtime's memory now / at most
 	Syscalls, UnknownSyscalls  uint64
-	Ticks, Switches            uint64
+	Ticks, Switches            uint64 // summed over the CPUs / all switches
 	Threads                    uint64
 	Signals                    uint64 // SIGURG frames delivered (asynchronous preemption)
 }
 
 // Stats returns the shim's counters (a racy snapshot; for reports).
 func Stats() MemStats {
-	return MemStats{heap.Frames, heap.Peak, nSyscalls, nUnknown, cpus[0].ticks, nSwitch, nThreads, nSignals}
+	var ticks uint64
+	for i := range cpus {
+		ticks += atomic.LoadUint64(&cpus[i].ticks)
+	}
+	return MemStats{heap.Frames, heap.Peak, nSyscalls, nUnknown, ticks, nSwitch, nThreads, nSignals}
 }
 
 // ClockSample returns a TSC reading and the system time (ns since the TSC

@@ -29,9 +29,11 @@ import (
 // (LINT0 as ExtINT), as on a machine without a MADT.
 //
 // State: set once in kmain (lapicVA, lapicEOIReg, lapicHz) or in the
-// shim with interrupts off (ioapics, isaRoute, picWire); read by the
-// interrupt paths. Only CPU 0 runs; each AP will program its own local
-// APIC timer.
+// shim under the shim lock (ioapics, isaRoute, picWire); read by the
+// interrupt paths. Every CPU's local APIC answers at lapicVA; each CPU
+// programs its own (lapicInit on CPU 0, apMain on the others) and runs
+// its own tick (lapicTick). A line routed by routeISA or sysRouteGSI goes
+// to the CPU that made the call.
 
 const maxIOAPICs = 8
 
@@ -113,6 +115,7 @@ func lapicInit() {
 	lapicWrite(hw.LAPIC_LVTT, hw.LAPICLVTMasked)
 	lapicWrite(hw.LAPIC_ESR, 0)
 	lapicEOI() // anything the firmware left in service
+	apicIDs[0] = lapicRead(hw.LAPIC_ID) >> 24
 }
 
 // lapicMeasure returns the timer counts of one lapicCalMs TSC interval
@@ -154,6 +157,15 @@ func startTick() {
 	if !lapicCalOK {
 		lapicHz = 1000000000 / hw.LAPICTimerDivide // QEMU's and many CPUs' 1 GHz bus: a guess
 	}
+	lapicTick()
+}
+
+// lapicTick starts this CPU's tick: its local APIC timer, periodic at
+// tickHz on vecPIC (lapicHz is CPU 0's measurement: every local APIC
+// counts the same bus clock). Context: startTick (CPU 0), apMain.
+//
+//go:nosplit
+func lapicTick() {
 	lapicWrite(hw.LAPIC_TDCR, hw.LAPICTimerDCR)
 	lapicWrite(hw.LAPIC_LVTT, hw.LAPICTimerLVT(vecPIC, true))
 	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerInitial(lapicHz, tickHz))

@@ -12,3 +12,9 @@ func switchStack(save *uintptr, to uintptr)
 // reloadSegments loads CS, DS, ES and SS with the selectors of the GDT
 // initDescriptors installed (0xe008, 0xe010). Context: kmain.
 func reloadSegments()
+
+// cpuSelf returns GS:0, the running CPU's cpuState.self (thisCPU).
+func cpuSelf() uintptr
+
+// sti enables interrupts.
+func sti()

@@ -84,20 +84,28 @@ func kmain() uintptr {
 	startPIT()
 	startTick()
 	amd64.Fxsave(uint64(alignUp(uintptr(unsafe.Pointer(&initFX[0])), 16)))
-	// SYSCALL: CS 0xe008/SS 0xe010 on entry; SYSRET back to a guest gives
-	// 0xe033/0xe02b (64-bit) as Xen's STAR does; mask IF, TF, DF, AC, NT so
-	// the entry runs with interrupts off. LSTAR takes 64-bit callers (the
-	// runtime's own calls and guests), CSTAR guest code in compatibility
-	// mode (AMD CPUs; Intel's raise #UD there).
-	amd64.Wrmsr(amd64.MSR_STAR, uint64(selKernelCS)<<32|uint64(selUser32CS)<<48)
-	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(gateStubs[38]))
-	amd64.Wrmsr(amd64.MSR_CSTAR, uint64(gateStubs[39]))
-	amd64.Wrmsr(amd64.MSR_SYSCALL_MASK, amd64.RFLAGS_IF|amd64.RFLAGS_TF|amd64.RFLAGS_DF|amd64.RFLAGS_AC|amd64.RFLAGS_NT)
+	syscallMSRs()
 	firstThread()
+	apOnline[0] = 1
 	for i := range randBytes {
 		randBytes[i] = byte(random())
 	}
 	return initialStack()
+}
+
+// syscallMSRs sets this CPU's SYSCALL MSRs: CS 0xe008/SS 0xe010 on
+// entry; SYSRET back to a guest gives 0xe033/0xe02b (64-bit) as Xen's
+// STAR does; mask IF, TF, DF, AC, NT so the entry runs with interrupts
+// off. LSTAR takes 64-bit callers (the runtime's own calls and guests),
+// CSTAR guest code in compatibility mode (AMD CPUs; Intel's raise #UD
+// there). Context: kmain (CPU 0), apMain.
+//
+//go:nosplit
+func syscallMSRs() {
+	amd64.Wrmsr(amd64.MSR_STAR, uint64(selKernelCS)<<32|uint64(selUser32CS)<<48)
+	amd64.Wrmsr(amd64.MSR_LSTAR, uint64(gateStubs[38]))
+	amd64.Wrmsr(amd64.MSR_CSTAR, uint64(gateStubs[39]))
+	amd64.Wrmsr(amd64.MSR_SYSCALL_MASK, amd64.RFLAGS_IF|amd64.RFLAGS_TF|amd64.RFLAGS_DF|amd64.RFLAGS_AC|amd64.RFLAGS_NT)
 }
 
 //go:nosplit

@@ -63,9 +63,9 @@ var (
 	// device vectors (hw.DeviceVecBase+n, gateDevStub+n).
 	gateStubs [gateDevStub + hw.DeviceVecs]uintptr
 	// asmAddrs: -, threadStart, irqTimer, irqDevice, faultTrampoline,
-	// runtime.text, runtime.end, runtime.etext, irqSpurious, apEntry,
-	// irqIPI (entry_amd64.s).
-	asmAddrs [11]uintptr
+	// runtime.text, runtime.end, runtime.etext, irqSpurious, apEntry
+	// (entry_amd64.s).
+	asmAddrs [10]uintptr
 )
 
 //go:nosplit
@@ -130,7 +130,6 @@ func initDescriptors() {
 		setGate(hw.DeviceVecBase+i, gateStubs[gateDevStub+i], 1, 0)
 	}
 	setGate(hw.LAPICSpuriousVec, asmAddrs[8], 1, 0)
-	setGate(hw.IPITestVec, asmAddrs[10], 1, 0)
 	amd64.Lidt(pseudoDescriptor(uintptr(unsafe.Pointer(&idt[0])), unsafe.Sizeof(idt)))
 }
 

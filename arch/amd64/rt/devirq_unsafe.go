@@ -1,7 +1,9 @@
 package rt
 
 import (
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64/hw"
 )
@@ -13,19 +15,35 @@ import (
 // ending in deviceIRQ, which calls devIRQ. devIRQ acknowledges it as Xen
 // does for a guest-bound IRQ: an edge-triggered pin or an MSI gets the
 // local APIC EOI at once; a level-triggered pin is masked at the IO-APIC
-// first and unmasked by cmd/gohv (UnmaskVector) once the guests have sent
+// first and unmasked by cmd/gohv (MaskVector) once the guests have sent
 // their EOI (PHYSDEVOP_eoi). It then records the vector in devPending and
 // wakes the goroutine blocked in WaitDeviceIRQs, which hands it to
 // package pirq (Machine.Interrupt).
 //
+// An MSI without a mask bit (HoldMSI) is delivered one at a time: Xen
+// holds back its local APIC EOI until the guests' EOI (ACKTYPE_EOI), so
+// a second message waits in the IRR. gohv's tick and console lines sit
+// below the device vectors (vecPIC), where a held EOI would block them,
+// so devIRQ sends the EOI at once and keeps the same order in software: a
+// vector that fires while held is marked again and delivered by
+// VectorEOI.
+//
+// Device memory (an MSI-X table) is reached through the direct map
+// (DeviceRead32, DeviceWrite32), uncached by the firmware's MTRRs as the
+// local APIC and IO-APIC pages are.
+//
 // State: devVec and devPending are changed in the shim or in the
-// interrupt paths, both with interrupts off on CPU 0 (the IO-APICs and
-// MSIs send every device vector to CPU 0, the only CPU that runs).
+// interrupt paths, both with interrupts off and under the shim lock (an
+// IO-APIC pin or MSI is sent to the CPU that routed it, which may be any
+// CPU; devIRQ acknowledges at the local APIC of the CPU that took it).
 
 type devVecInfo struct {
 	routed bool
 	gsi    bool   // an IO-APIC pin; false: an MSI
-	level  bool   // level-triggered pin: masked until UnmaskVector
+	level  bool   // level-triggered pin: masked until MaskVector(false)
+	hold   bool   // an MSI delivered one at a time (HoldMSI)
+	held   bool   // hold: delivered, waiting for VectorEOI
+	again  bool   // held: fired again meanwhile
 	io     uint8  // index in ioapics
 	pin    uint32 // pin of ioapics[io]
 }
@@ -53,6 +71,21 @@ func devIRQ(vector uint64) {
 	if !d.routed {
 		return // a vector freed while its interrupt was on its way
 	}
+	if d.hold {
+		if d.held {
+			d.again = true
+			return
+		}
+		d.held = true
+	}
+	devDeliver(n)
+}
+
+// devDeliver marks device vector hw.DeviceVecBase+n pending and wakes the
+// waiter. Context: interrupts off.
+//
+//go:nosplit
+func devDeliver(n uint64) {
 	devPending |= 1 << n
 	for i := range devWaiting {
 		if devWaiting[i] {
@@ -155,6 +188,46 @@ func sysVectorMask(vec, masked uintptr) uintptr {
 	io := &ioapics[d.io]
 	r := hw.IOAPICRedirReg(int(d.pin))
 	ioapicWrite(io, r, hw.IOAPICRedirSetMask(ioapicRead(io, r), masked != 0))
+	return 0
+}
+
+// sysHoldMSI sets (hold != 0) or clears MSI vector vec's one-at-a-time
+// delivery; clearing it drops a held state. Errors: EINVAL not a routed
+// MSI vector. Context: the shim.
+//
+//go:nosplit
+func sysHoldMSI(vec, hold uintptr) uintptr {
+	if vec < hw.DeviceVecBase || vec >= hw.DeviceVecBase+hw.DeviceVecs {
+		return errno(einval)
+	}
+	d := &devVec[vec-hw.DeviceVecBase]
+	if !d.routed || d.gsi {
+		return errno(einval)
+	}
+	d.hold, d.held, d.again = hold != 0, false, false
+	return 0
+}
+
+// sysVectorEOI ends held MSI vector vec's delivery (its guests have sent
+// their EOI); one that fired meanwhile is delivered now. Context: the
+// shim.
+//
+//go:nosplit
+func sysVectorEOI(vec uintptr) uintptr {
+	if vec < hw.DeviceVecBase || vec >= hw.DeviceVecBase+hw.DeviceVecs {
+		return errno(einval)
+	}
+	n := uint64(vec - hw.DeviceVecBase)
+	d := &devVec[n]
+	if !d.hold || !d.held {
+		return 0
+	}
+	if d.again {
+		d.again = false
+		devDeliver(n)
+		return 0
+	}
+	d.held = false
 	return 0
 }
 
@@ -272,4 +345,39 @@ func IOAPICRead(physbase uint64, reg uint32) (uint32, error) {
 // ENOENT none there, EPERM a redirection entry's low half (gohv's).
 func IOAPICWrite(physbase uint64, reg, val uint32) error {
 	return vecErr(syscall.Syscall6(sysIOAPICReg, uintptr(physbase), uintptr(reg), uintptr(val), 1, 0, 0))
+}
+
+// HoldMSI makes MSI vector vec's interrupts wait for VectorEOI one at a
+// time (an MSI that cannot be masked, Xen's ACKTYPE_EOI), or not.
+func HoldMSI(vec uint8, hold bool) error {
+	return vecErr(syscall.Syscall(sysMSIHold, uintptr(vec), b2u(hold), 0))
+}
+
+// VectorEOI tells rt the guests have EOIed held MSI vector vec's
+// interrupt; one that came meanwhile is delivered.
+func VectorEOI(vec uint8) { syscall.Syscall(sysVecEOI, uintptr(vec), 0, 0) }
+
+// DeviceRead32 reads the device-memory dword at physical address pa
+// through the direct map; false: pa is unaligned or beyond the direct
+// map. The caller knows pa is device memory (no RAM: the read has side
+// effects only on devices).
+func DeviceRead32(pa uint64) (uint32, bool) {
+	if pa&3 != 0 || pa+4 > directMapEnd || pa+4 < pa {
+		return 0, false
+	}
+	// Safety: pa lies in the direct map, which is never unmapped; one
+	// aligned 32-bit load, as device registers want.
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(dm(pa)))), true
+}
+
+// DeviceWrite32 writes v to the device-memory dword at physical address
+// pa through the direct map; false: pa is unaligned or beyond the direct
+// map. The caller knows pa is device memory, not RAM.
+func DeviceWrite32(pa uint64, v uint32) bool {
+	if pa&3 != 0 || pa+4 > directMapEnd || pa+4 < pa {
+		return false
+	}
+	// Safety: as DeviceRead32; one aligned 32-bit store.
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(dm(pa))), v)
+	return true
 }

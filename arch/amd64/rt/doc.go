@@ -23,11 +23,17 @@
 //	         the ISA lines routed through them), devirq_unsafe.go
 //	         (device vectors hw.DeviceVecBase.. for guests' PIRQs: IO-APIC
 //	         pins and MSIs routed for cmd/gohv's pirq.Controller, acked
-//	         by Xen's edge/level rules, waited for by WaitDeviceIRQs)
+//	         by Xen's edge/level rules, an MSI without a mask bit held
+//	         until the guests' EOI, waited for by WaitDeviceIRQs; device
+//	         memory for MSI-X tables, DeviceRead32/DeviceWrite32)
 //	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
-//	         trampoline, parked idle; the test IPI)
+//	         trampoline into schedule; the shim lock; the IPI that wakes
+//	         an idle CPU and serves TLB shootdowns)
 //	console  console_unsafe.go, serial_unsafe.go
-//	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies),
+//	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies,
+//	         fastSyscall: the PV SYSCALL bounce and HYPERVISOR_iret served
+//	         in assembly without an exit, as GuestContext.SetFastPath
+//	         allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
 //	         TLB and table release), debugreg_unsafe.go (the guest's
@@ -68,6 +74,9 @@
 // call costs no runtime transitions on every exit.) The exit saves what Go code
 // clobbers, XMM0-15 and MXCSR, and the FS base; the guest's x87 state
 // stays in the CPU with the thread (the shim saves it on every switch).
+// Run never returns to a non-canonical RIP (IRETQ and SYSRET would fault
+// in ring 0): it reports the #GP(0) that return raises as the guest's
+// exit, as Xen reflects it; a non-canonical RSP is entered as it is.
 //
 // Contexts. Everything reached from the SYSCALL entry, the interrupt
 // stubs or kmain runs on a kernel or IST stack with interrupts off, under
@@ -75,35 +84,52 @@
 // (addresses are uintptr), so neither the stack-growth check nor a write
 // barrier can run there. The exported API runs in ordinary goroutines.
 //
-// CPUs. One CPU runs Go code today, and "interrupts off" is the shim's
-// only lock. The other CPUs the MADT lists are started (StartAP) and
-// parked in apMain's HLT loop with interrupts on; they run only apMain and
-// the irqIPI and irqSpurious stubs, on their own cpuState, GDT window, TSS
-// and IST stacks (set up by cpuTables from CPU 0 before the SIPI).
+// CPUs. Every CPU the MADT lists (up to maxcpus=) runs the Go runtime's
+// kernel threads: CPU 0 from kmain, each AP from apMain (started by
+// StartAP through the trampoline, with its own cpuState, GDT window, TSS,
+// IST stacks, tick and SYSCALL MSRs). One table of threads serves them
+// all (schedule); a thread runs on at most one CPU at a time
+// (kthread.onCPU), on any CPU over its life; a CPU with nothing to run
+// halts on its last thread's stack until its tick or an IPI.
+//
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
-// through GS_BASE; the assembly uses go_asm.h offsets into it): the
-// running thread (cur, ktop, fxarea), the SYSCALL scratch, idling, ticks,
-// inTrap and inShim, the guest entry and exit's scratch and what the CPU
-// holds now (data selectors, KERNEL_GS_BASE, whose GDT the window maps),
-// its GDT window, TSS and IST stacks; besides it, its sigReturn frame
-// (signal_unsafe.go) and its reserved GDT pages in gdtPool. Shared and
-// set once at boot: the IDT, the static page tables (image, direct map,
-// per-CPU area), gdtZeroPage, nxBit, smapOn, goMXCSR, lapicVA (every CPU's
-// local APIC answers at the same address) and lapicHz. Shared and serialised only by
-// interrupts being off: the thread table and its signal state, futex
-// waits, epoll/eventfd, the heap and the mmap window, rngState, the UART,
-// flushPending (read by guest_amd64.s), the IO-APIC table and the ISA
-// routes (apic_unsafe.go), the device vectors and their pending set
-// (devirq_unsafe.go; every device vector is sent to CPU 0). Kernel threads are not tied to a
-// CPU. SMP must: read thisCPU from GS:0 (cpuState.self) instead of
-// cpus[0]; bring each CPU up through cpuInit, gdtWindowInit and the
-// per-CPU half of initDescriptors (its TSS, LTR) and lapicInit plus its
-// own timer (startTick's second half); take a spinlock around
-// the shared shim state where interrupts are turned off now (syscallEntry,
-// the interrupt stubs, trap); keep schedule from picking a thread another
-// CPU runs; make flushPending per CPU (RequestTLBFlush sets every CPU's)
-// and shoot down other CPUs' TLBs in release (munmap, madvise) and
-// ReleaseTables; and sum the CPUs' ticks in Stats. Not a new design.
+// through GS_BASE, thisCPU reads GS:0; the assembly uses go_asm.h
+// offsets into it): the running thread (cur, ktop, fxarea), the SYSCALL
+// scratch, idling, ticks, runs, inTrap and inShim, the guest entry and
+// exit's scratch and what the CPU holds now (data selectors,
+// KERNEL_GS_BASE, whose GDT the window maps: an entry on CPU n maps the
+// vCPU's GDT in CPU n's window, and a window still mapping frames a
+// vCPU has since dropped is never loaded from before its next remap),
+// flushPending (the deferred guest TLB flush, read and cleared by
+// guest_amd64.s on this CPU; set on every CPU by RequestTLBFlush and
+// InvalidatePage) and flushDone; its GDT window, TSS and IST stacks;
+// besides it, its sigReturn frame (signal_unsafe.go) and its reserved
+// GDT pages in gdtPool. Shared and set once at boot: the IDT, the static
+// page tables (image, direct map, per-CPU area), gdtZeroPage, nxBit,
+// smapOn, goMXCSR, lapicVA (every CPU's local APIC answers at the same
+// address) and lapicHz; atomics: apOnline, apicIDs, flushWant,
+// shootGen, tablesGen.
+//
+// The shim lock (shimOwner, smp_unsafe.go) is the one lock: a spinlock
+// taken with interrupts off by dispatch (every system call), the timer's
+// preempt path (preempt, released by deliverSignal), demand faults in
+// trap and the device interrupt path (both only if this CPU does not
+// hold it already); held across a thread switch and released by the
+// thread switched to (or threadStart); released while the CPU halts.
+// It covers the thread table and its signal state, futex waits,
+// epoll/eventfd, the heap (its free list and heapLimbo) and the mmap
+// window, rngState, the UART, the IO-APIC table and the ISA routes
+// (apic_unsafe.go), the device vectors and their pending set
+// (devirq_unsafe.go; a pin or MSI is sent to the CPU that routed it).
+// Nothing else is ever taken inside it, so there is no lock order; the
+// one wait under it (allocFrame for frames in limbo when the heap is
+// otherwise empty) cannot deadlock, since every CPU spinning with
+// interrupts off (on the lock, or waiting for acknowledgements) serves
+// its own shootdown requests meanwhile. A CPU in the shim never waits
+// for another CPU otherwise; ReleaseTables waits for acknowledgements in
+// Go code, outside the lock, with interrupts on. A guest exit's
+// interrupt is served (its EOI) on the CPU that took it: Run keeps
+// interrupts off from the entry to that service.
 //
 // Imports: abi (HYPERVISOR_VIRT_END), arch (the vCPU register file,
 // Canonical), arch/amd64, arch/amd64/hw, arch/amd64/linux,

@@ -27,7 +27,6 @@
 #define CPU_FXAREA  cpuState_fxarea
 #define CPU_IDLING  cpuState_idling
 #define CPU_TICKS   cpuState_ticks
-#define CPU_IPIS    cpuState_ipis
 
 // PUSH_GPRS / POP_GPRS save and restore the 15 general registers (RSP
 // aside) as an interrupt frame's lower part: trapFrame in trap_unsafe.go
@@ -292,6 +291,8 @@ TEXT ·syscallReturn(SB),NOSPLIT|NOFRAME,$0
 // sysFrame clone copied from its parent (RAX = 0, RSP = the new stack).
 // It leaves the shim for Go code, as dispatch would.
 TEXT ·threadStart(SB),NOSPLIT|NOFRAME,$0
+	// The CPU that switched here holds the shim lock (schedule).
+	CALL	·shimUnlock(SB)
 	// MOVQ $0, GS:cpuState_inShim
 	BYTE $0x65; BYTE $0x48; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_inShim; LONG $0
 	JMP	·syscallReturn(SB)
@@ -360,18 +361,6 @@ preempt:
 // EOI, and nothing is touched, so it returns at once to whatever ran
 // (ring 0 or a guest). Clobbers nothing.
 TEXT ·irqSpurious(SB),NOSPLIT|NOFRAME,$0
-	IRETQ
-
-// irqIPI is hw.IPITestVec (IST1): another CPU's test IPI. It counts it
-// in this CPU's cpuState.ipis and sends the EOI. Clobbers nothing (AX
-// saved). Context: an AP's idle loop (GS_BASE = its cpuState).
-TEXT ·irqIPI(SB),NOSPLIT|NOFRAME,$0
-	PUSHQ	AX
-	// INCQ GS:CPU_IPIS
-	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $CPU_IPIS
-	MOVQ	·lapicEOIReg(SB), AX
-	MOVL	$0, (AX)
-	POPQ	AX
 	IRETQ
 
 // apEntry is where an AP arrives from the low trampoline (hw.Trampoline):
@@ -466,8 +455,24 @@ DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)
 DATA ·asmAddrs+56(SB)/8, $runtime·etext(SB)
 DATA ·asmAddrs+64(SB)/8, $·irqSpurious(SB)
 DATA ·asmAddrs+72(SB)/8, $·apEntry(SB)
-DATA ·asmAddrs+80(SB)/8, $·irqIPI(SB)
-GLOBL ·asmAddrs(SB), RODATA, $88
+GLOBL ·asmAddrs(SB), RODATA, $80
+
+// func cpuSelf() uintptr
+// Returns GS:0, this CPU's cpuState.self (GS_BASE points at the cpuState
+// in ring 0). Context: ring 0 with interrupts off, or any code that only
+// needs some CPU's number at that instant. Clobbers AX.
+TEXT ·cpuSelf(SB),NOSPLIT|NOFRAME,$0-8
+	// MOVQ GS:cpuState_self, AX
+	BYTE $0x65; BYTE $0x48; BYTE $0x8B; BYTE $0x04; BYTE $0x25; LONG $cpuState_self
+	MOVQ	AX, ret+0(FP)
+	RET
+
+// func sti()
+// Enables interrupts (GuestContext.Run, after the exit's interrupt has
+// been served on the CPU that took it). Clobbers nothing.
+TEXT ·sti(SB),NOSPLIT|NOFRAME,$0
+	STI
+	RET
 
 // func reloadSegments()
 // After LGDT of the Xen-layout GDT: DS/ES/SS = 0xe010, then a far return

@@ -120,7 +120,8 @@ TEXT ·frontSyscall32(SB),NOSPLIT|NOFRAME,$0
 
 // syscallExit: a guest's SYSCALL, its general registers and CS saved (AX =
 // arch.Regs, BX = cpuState, RSP still the guest's): the rest of the frame
-// SYSCALL gives (RIP in RCX, RFLAGS in R11), then the common exit.
+// SYSCALL gives (RIP in RCX, RFLAGS in R11), then the fast path if the
+// vCPU has one (fastSyscall), else the common exit.
 TEXT ·syscallExit(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	SP, const_regRSP(AX)
 	MOVQ	const_regRCX(AX), CX
@@ -128,8 +129,297 @@ TEXT ·syscallExit(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	const_regR11(AX), CX
 	MOVQ	CX, const_regRFLAGS(AX)
 	MOVW	$0xe02b, const_regSS(AX)
+	MOVQ	cpuState_ctx(BX), R9
+	CMPQ	guestCtx_fast(R9), $0
+	JEQ	slow
+	JMP	·fastSyscall(SB)
+slow:
+	JMP	·syscallSlow(SB)
+
+// syscallSlow: a guest SYSCALL exits to Go (AX = arch.Regs, BX =
+// cpuState, the frame saved as syscallExit leaves it).
+TEXT ·syscallSlow(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$const_exitSyscall, DX
 	JMP	·guestExit(SB)
+
+// CANONICAL_OR_SLOW(r) goes to the slow path (label slow) unless r is a
+// canonical address. Clobbers CX.
+#define CANONICAL_OR_SLOW(r) \
+	MOVQ	r, CX; \
+	SHLQ	$16, CX; \
+	SARQ	$16, CX; \
+	CMPQ	CX, r; \
+	JNE	slow
+
+// fastSyscall serves a guest SYSCALL in assembly, as the Go path (hv's
+// run loop with hv/pv's HandleSyscall, Bounce, Iret and DeliverEvent)
+// would, and re-enters the guest without leaving enterGuest: Xen builds
+// the same bounce in entry.S. Two cases, everything else (and any check
+// below that fails) goes to syscallSlow with nothing changed but CR3:
+//   - user mode, 64-bit (CS 0xe033), a syscall callback SetFastPath
+//     accepted, RFLAGS.TF clear, no event left to deliver: the bounce
+//     frame (RCX, R11, RIP, CS | upcall mask<<32, RFLAGS, RSP, SS) is
+//     written at syscallFrame through the kernel's tables, the upcall
+//     mask set if the callback masks events, then the guest kernel mode
+//     (GS swapped, kernel tables) at the callback;
+//   - kernel mode, RAX = HYPERVISOR_iret: the iret_context (RAX, R11, RCX,
+//     flags, RIP, CS, RFLAGS, RSP, SS) read from the guest stack, if it is
+//     in the guest's part of the address space, flags without
+//     VGCF_in_syscall, CS|3 a 64-bit code and SS|3 a writable data
+//     segment IRETQ can load (fastSelector: Linux returns to user mode
+//     with its own GDT's 0x33 and 0x2b), RIP and RSP canonical, TF clear
+//     and no event left to deliver once the upcall mask follows IF: the
+//     registers restored, and for a CS with RPL 3 guest user mode (GS
+//     swapped, user tables).
+// Guest memory is reached only through guestCopy, so a fault takes
+// copyFixup's way back and the slow path then decides. The counters
+// fastBounces and fastIrets say what was done; kernel keeps the mode.
+// Context: SYSCALL from a guest, interrupts off, GS_BASE = cpuState.
+// In: AX = arch.Regs, BX = cpuState, R9 = guestCtx, the guest's registers
+// saved in arch.Regs (syscallExit), RSP the guest's (never written). Runs
+// on the CPU's entry stack (entryTop). Clobbers every register: the guest's
+// are loaded from arch.Regs on the way back in (guestIret).
+TEXT ·fastSyscall(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	AX, R8
+	CMPQ	guestCtx_dr7(R9), $0	// breakpoints: guestExit turns them off, the entry back on
+	JNE	slow
+	CMPW	const_regCS(R8), $const_flatCS64
+	JNE	slow
+	MOVQ	guestCtx_info(R9), R10	// the vcpu_info: upcall pending at 0, mask at 1
+	MOVQ	cpuState_entryTop(BX), SP
+	CMPQ	guestCtx_kernel(R9), $0
+	JNE	iret
+
+	// User mode: the bounce to the syscall callback.
+	MOVQ	guestCtx_syscallCB(R9), R12
+	TESTQ	R12, R12
+	JEQ	slow
+	MOVQ	const_regR11(R8), R13	// the RFLAGS SYSCALL saved
+	TESTQ	$const_rflagsTF, R13
+	JNE	slow
+	MOVQ	const_regGSBaseShadow(R8), AX	// the kernel's GS base, to be loaded
+	CANONICAL_OR_SLOW(AX)
+	MOVBQZX	1(R10), R14		// the upcall mask now, for the frame
+	MOVQ	R14, R15		// and after the bounce
+	CMPQ	guestCtx_syscallMask(R9), $0
+	JEQ	pending
+	ORQ	$1, R15
+pending:
+	TESTQ	R15, R15
+	JNE	frame
+	CMPB	0(R10), $0		// an event the Go path would deliver next
+	JNE	slow
+frame:
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	CALL	·fastCR3(SB)
+	SUBQ	$const_bounceFrameSize, SP
+	MOVQ	const_regRCX(R8), AX
+	MOVQ	AX, 0(SP)		// RCX
+	MOVQ	R13, 8(SP)		// R11
+	MOVQ	AX, 16(SP)		// RIP: the instruction after the SYSCALL
+	MOVQ	R14, AX
+	SHLQ	$32, AX
+	ORQ	$const_flatCS64, AX
+	MOVQ	AX, 24(SP)		// CS | saved mask<<32
+	MOVQ	R13, AX
+	ANDQ	$~const_rflagsFrameClear, AX
+	TESTQ	R14, R14
+	JNE	masked
+	ORQ	$const_rflagsIF, AX
+masked:
+	MOVQ	AX, 32(SP)		// RFLAGS: IF = !saved mask
+	MOVQ	const_regRSP(R8), AX
+	MOVQ	AX, 40(SP)		// RSP
+	MOVQ	$const_flatSS, 48(SP)	// SS
+	MOVQ	SP, SI
+	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
+	MOVQ	guestCtx_syscallFrame(R9), AX
+	MOVQ	AX, 0(SP)
+	MOVQ	SI, 8(SP)
+	MOVQ	$const_bounceFrameSize, 16(SP)
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	MOVQ	AX, 24(SP)
+	CALL	·guestCopy(SB)
+	CMPB	32(SP), $0
+	JEQ	slow
+	CMPQ	guestCtx_syscallMask(R9), $0
+	JEQ	bounced
+	MOVB	R15, 1(R10)
+bounced:
+	MOVQ	R13, AX
+	ANDQ	$~const_rflagsBounceClear, AX
+	ORQ	$const_rflagsGuestSet, AX
+	MOVQ	AX, const_regRFLAGS(R8)
+	MOVQ	guestCtx_syscallFrame(R9), AX
+	MOVQ	AX, const_regRSP(R8)
+	MOVQ	R12, const_regRIP(R8)
+	MOVW	$const_flatCS64, const_regCS(R8)
+	MOVW	$const_flatSS, const_regSS(R8)
+	CALL	·fastToggleGS(SB)
+	MOVQ	$1, guestCtx_kernel(R9)
+	INCQ	guestCtx_fastBounces(R9)
+	JMP	·guestIret(SB)
+
+	// Kernel mode: HYPERVISOR_iret.
+iret:
+	CMPQ	const_regRAX(R8), $const_hypercallIret
+	JNE	slow
+	CMPQ	guestCtx_iret(R9), $0
+	JEQ	slow
+	MOVQ	const_regRSP(R8), DX
+	LEAQ	const_iretContextSize(DX), CX	// hw.GuestRange(RSP, 72)
+	CMPQ	CX, DX
+	JCS	slow
+	MOVQ	$const_guestLowEnd, SI
+	CMPQ	CX, SI
+	JLS	read
+	MOVQ	$const_guestHighStart, SI
+	CMPQ	DX, SI
+	JCS	slow
+read:
+	SUBQ	$const_iretContextSize, SP
+	MOVQ	SP, SI
+	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
+	MOVQ	SI, 0(SP)
+	MOVQ	DX, 8(SP)
+	MOVQ	$const_iretContextSize, 16(SP)
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	MOVQ	AX, 24(SP)
+	CALL	·guestCopy(SB)
+	CMPB	32(SP), $0
+	JEQ	slow
+	ADDQ	$40, SP			// SP = the iret_context
+	TESTQ	$const_vgcfInSyscall, 24(SP)
+	JNE	slow
+	MOVQ	40(SP), R12		// CS | 3
+	ORQ	$3, R12
+	MOVWQZX	R12, R12
+	MOVQ	$const_descCSMask, DX
+	MOVQ	$const_descCSWant, DI
+	CALL	·fastSelector(SB)
+	JNE	slow
+	MOVQ	64(SP), R13		// SS | 3
+	ORQ	$3, R13
+	MOVWQZX	R13, R13
+	MOVQ	R13, R12
+	MOVQ	$const_descSSMask, DX
+	MOVQ	$const_descSSWant, DI
+	CALL	·fastSelector(SB)
+	JNE	slow
+	MOVQ	40(SP), R12
+	ORQ	$3, R12
+	MOVWQZX	R12, R12
+	MOVQ	32(SP), AX		// RIP
+	CANONICAL_OR_SLOW(AX)
+	MOVQ	56(SP), AX		// RSP
+	CANONICAL_OR_SLOW(AX)
+	MOVQ	48(SP), R14		// RFLAGS
+	TESTQ	$const_rflagsTF, R14
+	JNE	slow
+	MOVL	$1, R15			// the upcall mask: !IF
+	TESTQ	$const_rflagsIF, R14
+	JEQ	touser
+	XORL	R15, R15
+	CMPB	0(R10), $0		// an event the Go path would deliver next
+	JNE	slow
+touser:
+	MOVQ	40(SP), AX
+	ANDQ	$3, AX
+	CMPQ	AX, $3
+	JNE	restore
+	MOVQ	const_regGSBaseShadow(R8), AX	// the user's GS base, to be loaded
+	CANONICAL_OR_SLOW(AX)
+restore:
+	MOVB	R15, 1(R10)
+	MOVQ	32(SP), AX
+	MOVQ	AX, const_regRIP(R8)
+	MOVW	R12, const_regCS(R8)
+	ANDQ	$~const_rflagsIretClear, R14
+	ORQ	$const_rflagsGuestSet, R14
+	MOVQ	R14, const_regRFLAGS(R8)
+	MOVQ	56(SP), AX
+	MOVQ	AX, const_regRSP(R8)
+	MOVW	R13, const_regSS(R8)
+	MOVQ	8(SP), AX
+	MOVQ	AX, const_regR11(R8)
+	MOVQ	16(SP), AX
+	MOVQ	AX, const_regRCX(R8)
+	MOVQ	0(SP), AX
+	MOVQ	AX, const_regRAX(R8)
+	INCQ	guestCtx_fastIrets(R9)
+	MOVQ	40(SP), AX
+	ANDQ	$3, AX
+	CMPQ	AX, $3
+	JNE	enter
+	CALL	·fastToggleGS(SB)
+	MOVQ	$0, guestCtx_kernel(R9)
+	MOVQ	guestCtx_userCR3(R9), AX
+	CALL	·fastCR3(SB)
+enter:
+	JMP	·guestIret(SB)
+
+slow:
+	MOVQ	R8, AX
+	JMP	·syscallSlow(SB)
+
+// fastSelector checks a selector the fast iret would IRETQ with (R12,
+// RPL 3) against the descriptor the CPU would load, so IRETQ cannot
+// fault in ring 0: a GDT selector (not the LDT) whose descriptor in this
+// CPU's GDT window (the vCPU's set_gdt frames below 0xe000, gohv's above)
+// has the bits DX selects equal to DI: present, DPL 3, and for CS a
+// 64-bit code segment, for SS a writable data segment (the window's pages
+// with present descriptors are writable, for the accessed bit). Out: ZF set if it passes. Context: fastSyscall
+// (BX = cpuState). Clobbers AX, SI.
+TEXT ·fastSelector(SB),NOSPLIT|NOFRAME,$0
+	TESTQ	$4, R12
+	JNE	done			// ZF clear: an LDT selector
+	MOVQ	cpuState_gdtVA(BX), SI
+	MOVQ	R12, AX
+	ANDQ	$~7, AX
+	MOVQ	(SI)(AX*1), AX
+	ANDQ	DX, AX
+	CMPQ	AX, DI
+done:
+	RET
+
+// fastCR3 loads the page tables at AX into CR3 if they are not loaded or
+// a TLB flush is due (this CPU's flushPending, reached through GS_BASE),
+// as enterGuest does, and records them in guestCtx.cr3 (R9); Run's
+// noteEntry has already counted both of the vCPU's tables as this CPU's
+// (loadedCR3, loadedAltCR3). Context: fastSyscall. Clobbers CX.
+TEXT ·fastCR3(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	AX, guestCtx_cr3(R9)
+	MOVQ	CR3, CX
+	CMPQ	AX, CX
+	JNE	load
+	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
+	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
+	JEQ	done
+load:
+	// MOVL $0, GS:cpuState_flushPending
+	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
+	MOVQ	AX, CR3
+done:
+	RET
+
+// fastToggleGS is the GS half of Xen's toggle_guest_mode for fastSyscall:
+// the GS base the guest ran with (in KERNEL_GS_BASE since the exit's
+// SWAPGS) becomes arch.Regs' GSBaseShadow, and GSBaseShadow (checked
+// canonical) becomes GSBase and KERNEL_GS_BASE, for the entry's SWAPGS.
+// In: R8 = arch.Regs, BX = cpuState. Clobbers AX, CX, DX.
+TEXT ·fastToggleGS(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$0xC0000102, CX
+	RDMSR
+	SHLQ	$32, DX
+	ORQ	DX, AX
+	MOVQ	const_regGSBaseShadow(R8), DX
+	MOVQ	AX, const_regGSBaseShadow(R8)
+	MOVQ	DX, const_regGSBase(R8)
+	MOVQ	DX, cpuState_kgsBase(BX)
+	MOVQ	DX, AX
+	SHRQ	$32, DX
+	WRMSR
+	RET
 
 // frontTrap: every exception gate's stub pushed (error code or 0,
 // vector). From ring 0 it continues at trapCommon; from a guest it is an
@@ -337,15 +627,15 @@ bases:
 	WRMSR
 tables:
 	// A CR3 write flushes the TLB: only when the tables change or a
-	// flush is due (flushPending, set by RequestTLBFlush).
+	// flush is due (this CPU's flushPending, set by RequestTLBFlush).
 	MOVQ	guestCtx_cr3(R9), AX
 	MOVQ	CR3, CX
 	CMPQ	AX, CX
 	JNE	loadcr3
-	CMPL	·flushPending(SB), $0
+	CMPL	cpuState_flushPending(BX), $0
 	JEQ	hwstate
 loadcr3:
-	MOVL	$0, ·flushPending(SB)
+	MOVL	$0, cpuState_flushPending(BX)
 	MOVQ	AX, CR3
 hwstate:
 	// The guest's CR4 (its FSGSBASE) if the CPU has another; its
@@ -373,6 +663,21 @@ debugregs:
 regs:
 	CMPQ	guestCtx_sysret(R9), $0
 	JNE	sysret
+	JMP	·guestIret(SB)
+sysret:
+	// RCX = RIP and R11 = RFLAGS, CS/SS the flat 64-bit pair SYSRET
+	// gives (STAR), RIP canonical: GuestContext.Run checked.
+	MOVQ	const_regRSP(R8), SP
+	LOAD_GPRS
+	SWAPGS
+	BYTE	$0x48; BYTE $0x0F; BYTE $0x07	// SYSRETQ
+
+// guestIret enters the guest by IRETQ with the registers in its arch.Regs
+// (R8), on the CPU's entry stack: the last step of enterGuest and of
+// fastSyscall, once everything else the guest runs with is loaded.
+// In: R8 = arch.Regs, BX = cpuState, GS_BASE = cpuState, interrupts
+// off. Clobbers every register (the guest's are loaded).
+TEXT ·guestIret(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	cpuState_entryTop(BX), SP
 	MOVWQZX	const_regSS(R8), AX
 	PUSHQ	AX
@@ -384,13 +689,6 @@ regs:
 	LOAD_GPRS
 	SWAPGS
 	IRETQ
-sysret:
-	// RCX = RIP and R11 = RFLAGS, CS/SS the flat 64-bit pair SYSRET
-	// gives (STAR), RIP canonical: GuestContext.Run checked.
-	MOVQ	const_regRSP(R8), SP
-	LOAD_GPRS
-	SWAPGS
-	BYTE	$0x48; BYTE $0x0F; BYTE $0x07	// SYSRETQ
 
 // segLoad loads the guest's data selectors the CPU does not hold already
 // (R8 = arch.Regs, BX = cpuState), keeping cpuState's record of them. A
@@ -832,9 +1130,11 @@ TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
 	MOVQ	CR3, AX
 	CMPQ	AX, DX
 	JNE	notLoaded
-	CMPL	·flushPending(SB), $0
+	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
+	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
 	JEQ	loaded
-	MOVL	$0, ·flushPending(SB)
+	// MOVL $0, GS:cpuState_flushPending
+	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
 	MOVQ	AX, CR3
 loaded:
 	CMPB	·smapOn(SB), $0

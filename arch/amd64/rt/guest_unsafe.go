@@ -22,10 +22,6 @@ var (
 	// exceptions masked, round to nearest); guest_amd64.s loads it at
 	// every exit.
 	goMXCSR uint32 = 0x1F80
-	// flushPending asks the next guest entry to reload CR3 even if it does
-	// not change: a TLB flush that RequestTLBFlush deferred to the point
-	// where it matters. One CPU: one flag.
-	flushPending uint32
 	// segFixup (guest_amd64.s): segLoad, segLoadEnd, segFault.
 	segFixup [3]uintptr
 	// copyFixup (guest_amd64.s): guestCopyMove, guestCopyFault.
@@ -115,7 +111,7 @@ func (g *GuestContext) SetGDT(frames []uint64) {
 // Errors of GuestContext.Run: state that cannot be entered.
 var (
 	ErrGuestTables   = errors.New("rt: guest page tables misaligned, beyond the direct map, or lacking the hypervisor's L4 entries")
-	ErrGuestAddress  = errors.New("rt: non-canonical RIP, RSP or segment base")
+	ErrGuestAddress  = errors.New("rt: non-canonical segment base")
 	ErrGuestSelector = errors.New("rt: ring-0 CS or SS")
 )
 
@@ -126,7 +122,9 @@ var (
 // (RFLAGS as the guest may have it: IF set, IOPL 0). An interrupt that
 // stops the guest has been served when Run returns.
 //
-// Run fails, entering nothing, if the state cannot be entered. Context:
+// A non-canonical RIP is not entered: Run reports the #GP(0) the return
+// to it raises, as an exception exit (regs unchanged). Run fails,
+// entering nothing, if the state cannot be entered. Context:
 // the vCPU's goroutine, locked to its OS thread (runtime.LockOSThread),
 // which keeps the guest's x87 state between runs.
 func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit) error {
@@ -139,15 +137,25 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 		c.checkedCR3, c.checkedGen = cr3, gen
 	}
-	if !arch.Canonical(regs.RIP) || !arch.Canonical(regs.RSP) || !arch.Canonical(regs.FSBase) || !arch.Canonical(regs.GSBase) {
+	if !arch.Canonical(regs.FSBase) || !arch.Canonical(regs.GSBase) {
 		return ErrGuestAddress
+	}
+	if !arch.Canonical(regs.RIP) {
+		// IRETQ (and SYSRET) fault on a non-canonical return address in
+		// ring 0, before anything of the guest is loaded; Xen's iret
+		// fixup reflects that fault into the guest as its own: #GP(0)
+		// at the RIP. That is the exit, without entering. A
+		// non-canonical RSP is entered as it is: neither instruction
+		// checks it, and the guest's first stack access faults in ring 3.
+		*exit = arch.Exit{Kind: arch.ExitException, Vector: arch.VecGP}
+		return nil
 	}
 	if regs.CS&3 != 3 || regs.SS&3 != 3 {
 		return ErrGuestSelector
 	}
 	regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 	c.regs = uintptr(unsafe.Pointer(regs))
-	c.hostFS = uint64(current().fsBase)
+	c.hostFS = amd64.Rdmsr(amd64.MSR_FS_BASE) // this thread's TLS, whichever CPU it is on
 	c.cr3 = cr3
 	c.ts = 0
 	if ts {
@@ -157,7 +165,21 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
 		c.sysret = 1
 	}
+	c.fastBounces, c.fastIrets = 0, 0
+	if c.fast != 0 && cr3 != c.kernelCR3 && cr3 != c.userCR3 {
+		c.fast = 0 // not the tables SetFastPath was given
+	}
 
+	// Interrupts stay off from here until the exit's interrupt, if any,
+	// has been served: the thread cannot move to another CPU before its
+	// EOI reaches the local APIC that took the interrupt (enterGuest
+	// returns with the flags it was called with).
+	amd64.Cli()
+	alt := uint64(0)
+	if c.fast != 0 {
+		alt = c.kernelCR3 ^ c.userCR3 ^ cr3 // the mode's other table
+	}
+	noteEntry(cr3, alt)
 	enterGuest(c)
 
 	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
@@ -169,14 +191,90 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 	case exitInterrupt:
 		exit.Vector = uint8(c.vector)
-		syscall.Syscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
+		// Raw: the runtime must not run (nor park this thread) with
+		// interrupts off; the shim returns with them still off.
+		syscall.RawSyscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
 	case exitDebugLost:
+		sti()
 		*exit = arch.Exit{}
 		return ErrDebugFrameLost
 	}
+	sti()
 	return nil
+}
+
+// FastPath is what the entry's assembly may do for a 64-bit PV vCPU
+// without returning from Run (guest_amd64.s fastSyscall): bounce a
+// SYSCALL from guest user mode to the syscall callback, and serve
+// HYPERVISOR_iret from guest kernel mode, as hv/pv does, switching the
+// mode, the GS bases and the page tables itself. The values are hv/pv's
+// (its Fast), already checked against Xen's rules there.
+type FastPath struct {
+	Kernel             bool   // the vCPU is in guest kernel mode
+	KernelCR3, UserCR3 uint64 // the top levels of the two modes (machine addresses)
+	VCPUInfo           uint64 // machine address of the vCPU's vcpu_info
+	// Syscall is the syscall callback (0: SYSCALL from user mode exits),
+	// SyscallMask its CALLBACKF_mask_events, SyscallFrame the guest
+	// address its 56-byte bounce frame goes to.
+	Syscall, SyscallFrame uint64
+	SyscallMask           bool
+	Iret                  bool // HYPERVISOR_iret may be served
+}
+
+// SetFastPath gives the next Run the vCPU's fast path; nil (or tables
+// that cannot be entered, or a vcpu_info beyond the direct map) turns it
+// off, so every SYSCALL exits. Context: the vCPU's goroutine, before Run.
+func (g *GuestContext) SetFastPath(f *FastPath) {
+	c := &g.c
+	c.fast = 0
+	if f == nil || f.VCPUInfo >= directMapEnd-64 || f.VCPUInfo&7 != 0 {
+		return
+	}
+	if gen := atomic.LoadUint32(&tablesGen); f.KernelCR3 != c.fastKernelCR3 || f.UserCR3 != c.fastUserCR3 || gen != c.fastGen {
+		c.fastKernelCR3, c.fastUserCR3 = 0, 0
+		if !hasHypervisorSlots(f.KernelCR3) || !hasHypervisorSlots(f.UserCR3) {
+			return
+		}
+		c.fastKernelCR3, c.fastUserCR3, c.fastGen = f.KernelCR3, f.UserCR3, gen
+	}
+	c.kernelCR3, c.userCR3 = f.KernelCR3, f.UserCR3
+	c.info = dm(f.VCPUInfo)
+	c.kernel = uint64(b2u(f.Kernel))
+	c.syscallCB, c.syscallFrame, c.syscallMask = f.Syscall, f.SyscallFrame, uint64(b2u(f.SyscallMask))
+	c.iret = uint64(b2u(f.Iret))
+	c.fast = 1
+}
+
+// FastPathRan reports what the fast path did during the last Run: the
+// SYSCALL bounces and irets it served, and the guest mode the vCPU is in
+// now (regs hold the registers it is in that mode with). Context: the
+// vCPU's goroutine, after Run.
+func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
+	c := &g.c
+	return c.fastBounces, c.fastIrets, c.kernel != 0
+}
+
+// noteEntry records that this CPU is about to load top level cr3 (every
+// guest entry is Run's) and, while the fast path is on, alt, the other
+// mode's top level, which guest_amd64.s's fastCR3 may load without a
+// return to Go (0: none); and has every other CPU that holds either
+// loaded flush before it next uses it (flushPending): the guest may change its
+// tables here without a flush that CPU would see (a CR3 switch away and
+// back, which flushes on a real CPU, skips an equal CR3 at gohv's entry
+// there, and a vCPU may run on any CPU). Context: Run, interrupts off.
+//
+//go:nosplit
+func noteEntry(cr3, alt uint64) {
+	me := thisCPU()
+	atomic.StoreUint64(&me.loadedCR3, cr3)
+	atomic.StoreUint64(&me.loadedAltCR3, alt)
+	for i := range cpus {
+		if o := &cpus[i]; o != me && (o.holds(cr3) || alt != 0 && o.holds(alt)) {
+			atomic.StoreUint32(&o.flushPending, 1)
+		}
+	}
 }
 
 // tablesGen counts ReleaseTables calls: a GuestContext trusts the top
@@ -218,28 +316,63 @@ func guestIRQ(vector uint64) {
 }
 
 // RequestTLBFlush asks for the TLB to be flushed before any guest runs
-// again (the next entry reloads CR3). gohv's one access through guest
-// mappings, CopyFromGuest/CopyToGuest, does the flush first, so nothing
-// sooner needs it. Any context.
-func RequestTLBFlush() { atomic.StoreUint32(&flushPending, 1) }
-
-// InvalidatePage drops the translation of va (a guest virtual address)
-// from this CPU's TLB now.
-func InvalidatePage(va uint64) {
-	if arch.Canonical(va) {
-		amd64.Invlpg(va)
+// again, on every CPU (each one's next entry reloads CR3: a vCPU may run
+// on any CPU, and a CPU keeps a guest's translations after its exit).
+// gohv's one access through guest mappings, CopyFromGuest/CopyToGuest,
+// does the flush first, so nothing sooner needs it. Any context.
+func RequestTLBFlush() {
+	for i := range cpus {
+		atomic.StoreUint32(&cpus[i].flushPending, 1)
 	}
 }
 
+// InvalidatePage drops the translation of va (a guest virtual address)
+// from this CPU's TLB now, and has every other CPU flush before a guest
+// runs there again (the vCPU, or its thread, may have run there).
+func InvalidatePage(va uint64) {
+	if !arch.Canonical(va) {
+		return
+	}
+	amd64.Cli()
+	me := thisCPU()
+	amd64.Invlpg(va)
+	for i := range cpus {
+		if c := &cpus[i]; c != me {
+			atomic.StoreUint32(&c.flushPending, 1)
+		}
+	}
+	sti()
+}
+
 // ReleaseTables is told that the top-level table at machine address cr3
-// is no longer one (its last L4 type reference went): if this CPU still
-// has it loaded, gohv's own tables replace it, since the frame may be
-// reused for anything. Any context.
+// is no longer one (its last L4 type reference went): every CPU that
+// still has it loaded or may load it (cpuState.holds) loads gohv's own tables
+// instead, since the frame may be reused for anything, and ReleaseTables
+// returns once all have. Any goroutine.
 func ReleaseTables(cr3 uint64) {
 	atomic.AddUint32(&tablesGen, 1)
-	if amd64.ReadCR3()&amd64.PTE_ADDR == cr3 {
-		amd64.WriteCR3(idleCR3)
+	g, _, _ := syscall.RawSyscall(sysShootdown, uintptr(cr3), 0, 0)
+	for g != 0 && !flushedAll(uint64(g)) {
+		amd64.Pause() // interrupts on: this CPU takes its own requests as IPIs
 	}
+}
+
+// sysReleaseTables starts a shootdown on the CPUs that have top level
+// cr3 loaded (this one's served at once) and returns the generation to
+// wait for (0: none has it). Context: the shim.
+//
+//go:nosplit
+func sysReleaseTables(cr3 uint64) uintptr {
+	var mask uint64
+	for i := 0; i < maxCPUs; i++ {
+		if cpus[i].holds(cr3) {
+			mask |= 1 << i
+		}
+	}
+	if mask == 0 {
+		return 0
+	}
+	return uintptr(requestFlushOf(mask))
 }
 
 // HypervisorL4Slots returns the entries every guest top-level table must

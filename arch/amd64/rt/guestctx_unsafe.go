@@ -3,7 +3,9 @@ package rt
 import (
 	"unsafe"
 
+	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // The guest side of rt (doc.go): what the entry and exit assembly keeps
@@ -39,6 +41,31 @@ type guestCtx struct {
 	// the DR6 a #DB exit read; cr4 is the CR4 the guest runs with.
 	dr            [4]uint64
 	dr7, dr6, cr4 uint64
+
+	// The fast path (guest_amd64.s fastSyscall), set by SetFastPath and
+	// Run before each entry. fast 1 lets a guest SYSCALL be served
+	// without leaving enterGuest: from user mode the bounce to the
+	// syscall callback, from kernel mode HYPERVISOR_iret. kernel is the
+	// vCPU's mode (1: guest kernel, Xen's TF_kernel_mode), which the
+	// fast path flips, as it swaps regs' GSBase and GSBaseShadow, writes
+	// the upcall mask in the vcpu_info at info (a direct-map address) and
+	// switches cr3 between kernelCR3 and userCR3. syscallCB (0: none) and
+	// syscallMask are the syscall callback, syscallFrame where its bounce
+	// frame goes (checked by hv/pv); iret 1 lets HYPERVISOR_iret through.
+	// fastBounces and fastIrets count what the fast path did during the
+	// last Run.
+	fast, kernel           uint64
+	kernelCR3, userCR3     uint64
+	info                   uintptr
+	syscallCB, syscallMask uint64
+	syscallFrame           uint64
+	iret                   uint64
+	fastBounces, fastIrets uint64
+	// fastKernelCR3, fastUserCR3 and fastGen: the pair of top levels
+	// SetFastPath last found carrying gohv's L4 entries, in tablesGen
+	// generation fastGen (Go only).
+	fastKernelCR3, fastUserCR3 uint64
+	fastGen                    uint32
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the
@@ -53,32 +80,73 @@ const (
 // Offsets into arch.Regs for guest_amd64.s (go_asm.h has them as
 // const_reg*).
 const (
-	regRAX    = unsafe.Offsetof(arch.Regs{}.RAX)
-	regRBX    = unsafe.Offsetof(arch.Regs{}.RBX)
-	regRCX    = unsafe.Offsetof(arch.Regs{}.RCX)
-	regRDX    = unsafe.Offsetof(arch.Regs{}.RDX)
-	regRSI    = unsafe.Offsetof(arch.Regs{}.RSI)
-	regRDI    = unsafe.Offsetof(arch.Regs{}.RDI)
-	regRBP    = unsafe.Offsetof(arch.Regs{}.RBP)
-	regRSP    = unsafe.Offsetof(arch.Regs{}.RSP)
-	regR8     = unsafe.Offsetof(arch.Regs{}.R8)
-	regR9     = unsafe.Offsetof(arch.Regs{}.R9)
-	regR10    = unsafe.Offsetof(arch.Regs{}.R10)
-	regR11    = unsafe.Offsetof(arch.Regs{}.R11)
-	regR12    = unsafe.Offsetof(arch.Regs{}.R12)
-	regR13    = unsafe.Offsetof(arch.Regs{}.R13)
-	regR14    = unsafe.Offsetof(arch.Regs{}.R14)
-	regR15    = unsafe.Offsetof(arch.Regs{}.R15)
-	regRIP    = unsafe.Offsetof(arch.Regs{}.RIP)
-	regRFLAGS = unsafe.Offsetof(arch.Regs{}.RFLAGS)
-	regCS     = unsafe.Offsetof(arch.Regs{}.CS)
-	regSS     = unsafe.Offsetof(arch.Regs{}.SS)
-	regDS     = unsafe.Offsetof(arch.Regs{}.DS)
-	regES     = unsafe.Offsetof(arch.Regs{}.ES)
-	regFS     = unsafe.Offsetof(arch.Regs{}.FS)
-	regGS     = unsafe.Offsetof(arch.Regs{}.GS)
-	regFSBase = unsafe.Offsetof(arch.Regs{}.FSBase)
-	regGSBase = unsafe.Offsetof(arch.Regs{}.GSBase)
+	regRAX          = unsafe.Offsetof(arch.Regs{}.RAX)
+	regRBX          = unsafe.Offsetof(arch.Regs{}.RBX)
+	regRCX          = unsafe.Offsetof(arch.Regs{}.RCX)
+	regRDX          = unsafe.Offsetof(arch.Regs{}.RDX)
+	regRSI          = unsafe.Offsetof(arch.Regs{}.RSI)
+	regRDI          = unsafe.Offsetof(arch.Regs{}.RDI)
+	regRBP          = unsafe.Offsetof(arch.Regs{}.RBP)
+	regRSP          = unsafe.Offsetof(arch.Regs{}.RSP)
+	regR8           = unsafe.Offsetof(arch.Regs{}.R8)
+	regR9           = unsafe.Offsetof(arch.Regs{}.R9)
+	regR10          = unsafe.Offsetof(arch.Regs{}.R10)
+	regR11          = unsafe.Offsetof(arch.Regs{}.R11)
+	regR12          = unsafe.Offsetof(arch.Regs{}.R12)
+	regR13          = unsafe.Offsetof(arch.Regs{}.R13)
+	regR14          = unsafe.Offsetof(arch.Regs{}.R14)
+	regR15          = unsafe.Offsetof(arch.Regs{}.R15)
+	regRIP          = unsafe.Offsetof(arch.Regs{}.RIP)
+	regRFLAGS       = unsafe.Offsetof(arch.Regs{}.RFLAGS)
+	regCS           = unsafe.Offsetof(arch.Regs{}.CS)
+	regSS           = unsafe.Offsetof(arch.Regs{}.SS)
+	regDS           = unsafe.Offsetof(arch.Regs{}.DS)
+	regES           = unsafe.Offsetof(arch.Regs{}.ES)
+	regFS           = unsafe.Offsetof(arch.Regs{}.FS)
+	regGS           = unsafe.Offsetof(arch.Regs{}.GS)
+	regFSBase       = unsafe.Offsetof(arch.Regs{}.FSBase)
+	regGSBase       = unsafe.Offsetof(arch.Regs{}.GSBase)
+	regGSBaseShadow = unsafe.Offsetof(arch.Regs{}.GSBaseShadow)
+
+	// The fast path's numbers (guest_amd64.s fastSyscall): the
+	// HYPERVISOR_iret hypercall, its frame's VGCF_in_syscall flag, the
+	// flat 64-bit ring-3 selectors the fast path enters with, the
+	// lower half's end and the guest's upper part (hw.GuestRange).
+	hypercallIret   = abi.HYPERVISOR_iret
+	vgcfInSyscall   = abi.VGCF_in_syscall
+	iretContextSize = 72
+	bounceFrameSize = 56
+	flatCS64        = hw.SelUser64CS
+	flatSS          = hw.SelUserDS
+	guestLowEnd     = hw.GuestLowEnd
+	guestHighStart  = hw.GuestHighStart
+	// Descriptor bits the fast iret checks (fastSelector): present, DPL
+	// 3, code/data, code, writable (data), 64-bit (L) and default size
+	// (D, which L requires clear). The accessed bit IRETQ may set is
+	// not looked at: every page of the GDT window that holds a present
+	// descriptor is mapped writable (gdtWindowInit, SetGDT).
+	descCSMask = descP | descDPL3 | descS | descCode | descL | descD
+	descCSWant = descP | descDPL3 | descS | descCode | descL
+	descSSMask = descP | descDPL3 | descS | descCode | descW
+	descSSWant = descP | descDPL3 | descS | descW
+	descW      = 1 << 41
+	descCode   = 1 << 43
+	descS      = 1 << 44
+	descDPL3   = 3 << 45
+	descP      = 1 << 47
+	descL      = 1 << 53
+	descD      = 1 << 54
+
+	// RFLAGS: the bounce's (HandleSyscall and Bounce clear AC, VM, RF,
+	// NT, TF and DF; GuestRFLAGS clears IOPL and sets IF and bit 1), the
+	// frame's (IF from the upcall mask, IOPL 0) and HYPERVISOR_iret's
+	// (IOPL, VM and NT cleared, IF set).
+	rflagsTF          = hw.RFLAGS_TF
+	rflagsIF          = hw.RFLAGS_IF
+	rflagsBounceClear = hw.RFLAGS_AC | hw.RFLAGS_VM | hw.RFLAGS_RF | hw.RFLAGS_NT | hw.RFLAGS_TF | hw.RFLAGS_DF | hw.RFLAGS_IOPL
+	rflagsFrameClear  = hw.RFLAGS_IF | hw.RFLAGS_IOPL
+	rflagsIretClear   = hw.RFLAGS_IOPL | hw.RFLAGS_VM | hw.RFLAGS_NT
+	rflagsGuestSet    = hw.RFLAGS_IF | 2
 
 	fxMXCSR = 24  // FXSAVE image: MXCSR
 	fxXMM0  = 160 // FXSAVE image: XMM0, then XMM1-15 every 16 bytes

@@ -33,7 +33,10 @@ import (
 // decoded by arch/amd64/linux.
 //
 // The L4 entries are made once, by buildPageTables, and never change: the
-// tables below them are shared by reference with every guest.
+// tables below them are shared by reference with every guest. The mmap
+// window's tables, the heap's lists and mmapWindow are shim state (the
+// shim lock); every CPU may cache the window's translations, so a frame
+// unmapped from it is reused only after a shootdown (release).
 
 const (
 	pageSize = hw.PageSize
@@ -176,13 +179,24 @@ func hypervisorSlots() (s [16]uint64) {
 // calls heapExhausted, fatal since the runtime cannot go on without the
 // memory it asked for, from where the nosplit stack has room for it.
 //
+// Frames in heapLimbo (release on SMP) come back once every CPU has
+// flushed them; allocFrame waits for that only when the heap has no other
+// frame. Context: the shim lock held.
+//
 //go:nosplit
 func allocFrame() uint64 {
+	if heapFree == 0 && heapLimbo != 0 && flushedAll(limboGen) {
+		heapFree, heapLimbo = heapLimbo, 0
+	}
 	p := heapFree
 	if p != 0 {
 		heapFree = *word(dm(p))
 	} else if b, ok := heap.Bump(); ok {
 		p = b
+	} else if heapLimbo != 0 {
+		waitFlushed(limboGen)
+		p, heapLimbo = heapLimbo, 0
+		heapFree = *word(dm(p))
 	} else {
 		return 0
 	}
@@ -289,10 +303,14 @@ func commit(va, n uintptr) bool {
 
 // release gives back the frames behind [va, va+n). keep leaves the pages
 // committed (madvise DONTNEED: next touch reads zeros); otherwise they are
-// unmapped.
+// unmapped. With other CPUs online, which may cache the translations, the
+// frames go to heapLimbo and every CPU is asked to flush (requestFlush);
+// allocFrame reuses them once all have. Context: the shim lock held.
 //
 //go:nosplit
 func release(va, n uintptr, keep bool) {
+	smp := othersOnline()
+	limbo := false
 	for off := uintptr(0); off < n; off += pageSize {
 		e := pteLookup(va + off)
 		if e == 0 {
@@ -303,12 +321,16 @@ func release(va, n uintptr, keep bool) {
 			// A frame the heap never handed out is a corrupted page
 			// table: kept off the free list, and fatal after the loop
 			// (where the nosplit stack has room for the report).
-			if pa := v & amd64.PTE_ADDR; heap.Owns(pa) {
-				freeFrame(pa)
-			} else {
+			if pa := v & amd64.PTE_ADDR; !heap.Owns(pa) {
 				heapForeign = pa
+			} else if smp {
+				*word(dm(pa)) = heapLimbo
+				heapLimbo = pa
+				heap.Gave()
+				limbo = true
+			} else {
+				freeFrame(pa)
 			}
-			// One CPU: a local flush suffices. SMP needs a shootdown here.
 			amd64.Invlpg(uint64(va + off))
 		}
 		if keep && v != 0 {
@@ -317,29 +339,57 @@ func release(va, n uintptr, keep bool) {
 			*word(e) = 0
 		}
 	}
+	if limbo {
+		limboGen = requestFlush()
+	}
 	if heapForeign != 0 {
 		heapCorrupt(heapForeign)
 	}
 }
 
 // demandFault backs a committed page on its first touch. Context: trap,
-// IST stack, interrupts off. Reports whether va was such a page.
+// IST stack, or the shim (touch), interrupts off; it takes the shim lock
+// unless this CPU holds it. Reports whether va was such a page, or is
+// backed already: another CPU backed it between the fault and the lock
+// (trap calls it for not-present faults only).
 //
 //go:nosplit
 func demandFault(va uintptr) bool {
 	if !inMmapWindow(va, 1) {
 		return false
 	}
-	e := pteLookup(va)
-	if e == 0 || *word(e) != pteDemand {
-		return false
+	took := shimLockNested()
+	r := demandBack(va)
+	if took {
+		shimUnlock()
 	}
-	f := allocFrame()
-	if f == 0 {
+	if r < 0 {
 		heapExhausted()
 	}
-	*word(e) = hw.DataPTE(f, nxBit)
-	return true
+	return r > 0
+}
+
+// demandBack is demandFault's work under the shim lock: 1 backed now or
+// already, 0 not a committed page, -1 the heap is exhausted.
+//
+//go:nosplit
+func demandBack(va uintptr) int {
+	e := pteLookup(va)
+	if e == 0 {
+		return 0
+	}
+	switch v := *word(e); {
+	case v == pteDemand:
+		f := allocFrame()
+		if f == 0 {
+			return -1
+		}
+		*word(e) = hw.DataPTE(f, nxBit)
+		return 1
+	case v&amd64.PTE_P != 0:
+		return 1
+	}
+	return 0
 }
 
 // touch makes sure the page holding va is backed, for writes the shim or

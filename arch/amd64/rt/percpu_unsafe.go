@@ -41,12 +41,34 @@ type cpuState struct {
 	gdtPT    uintptr
 	gdtOwner uint64
 
-	entryStack [8]uint64 // IRET frame for guest entry
-	cur        uintptr   // index into threads of the running thread
-	id         uintptr   // CPU number
-	inTrap     uintptr   // 1 while trap() runs: a fault inside it is fatal at once
-	inShim     uintptr   // 1 while the syscall shim runs
-	ipis       uint64    // test IPIs taken (irqIPI)
+	entryStack [32]uint64 // IRET frame for guest entry; below it, the fast path's stack (guest_amd64.s fastSyscall)
+	cur        uintptr    // index into threads of the running thread
+	id         uintptr    // CPU number
+	inTrap     uintptr    // 1 while trap() runs: a fault inside it is fatal at once
+	inShim     uintptr    // 1 while the syscall shim runs
+	ipis       uint64     // IPIs taken (ipiIRQ)
+	runs       uint64     // switches to a kernel thread on this CPU (schedule)
+	bootSP     uintptr    // where an AP's boot context is saved when it first switches (never resumed)
+
+	// TLB shootdown (smp_unsafe.go). flushPending: the next guest entry
+	// or guestCopy on this CPU reloads CR3 (RequestTLBFlush sets every
+	// CPU's; guest_amd64.s reads and clears this CPU's). flushWant: the
+	// newest shootdown generation asked of this CPU (raised atomically
+	// by any CPU); flushDone: the newest it has carried out (only this
+	// CPU writes it, in serviceFlush).
+	flushPending uint32
+	flushWant    uint64
+	flushDone    uint64
+	wbinvdWant   uint32 // 1: serviceFlush also writes back and invalidates the caches (FlushCaches)
+	// loadedCR3 is the top level this CPU has loaded (0 or idleCR3:
+	// gohv's own): set by GuestContext.Run before the entry loads a
+	// guest's (with interrupts off, on this CPU), and by serviceFlush.
+	// ReleaseTables shoots down only the CPUs that hold the table.
+	// loadedAltCR3: while Run's vCPU has the fast path, the other
+	// mode's top level, which guest_amd64.s's fastCR3 may load with no
+	// return to Go (0: none; set and cleared with loadedCR3).
+	loadedCR3    uint64
+	loadedAltCR3 uint64
 
 	// What the CPU reads on a transition to ring 0 (desc_unsafe.go): its
 	// TSS, and the IST stacks the TSS points at.
@@ -54,15 +76,18 @@ type cpuState struct {
 	ist [4][istSize]byte // IST1 exceptions and interrupts, IST2 NMI and #MC, IST3 #DF, IST4 #DB
 }
 
-// maxCPUs bounds the per-CPU tables. Only CPU 0 runs today.
+// maxCPUs bounds the per-CPU tables.
 const maxCPUs = hw.MaxCPUs
 
 var cpus [maxCPUs]cpuState
 
+// thisCPU returns the running CPU's cpuState (GS:0). The answer stays
+// true only while the caller cannot move to another CPU: with interrupts
+// off (the shim, the interrupt paths), or for a racy report.
+//
 //go:nosplit
 func thisCPU() *cpuState {
-	// Single CPU today; with SMP this reads GS:0 (cpuState.self).
-	return &cpus[0]
+	return (*cpuState)(unsafe.Pointer(cpuSelf()))
 }
 
 // cpuInit sets up CPU id's state and points GS_BASE at it.

@@ -24,11 +24,28 @@ var (
 )
 
 // deviceIRQ serves an ISA line other than the timer (vector vecPIC+irq,
-// routed by routeISA), or a device vector routed for guests (devIRQ). Context: an IST stack or the shim (a guest exit),
-// interrupts off.
+// routed by routeISA), a device vector routed for guests (devIRQ), or
+// the IPI (ipiIRQ, which needs no lock). Context: an IST stack or the
+// shim (a guest exit), interrupts off; it takes the shim lock unless
+// this CPU holds it.
 //
 //go:nosplit
 func deviceIRQ(vector uint64) {
+	if vector == vecIPI {
+		ipiIRQ()
+		return
+	}
+	took := shimLockNested()
+	deviceIRQLocked(vector)
+	if took {
+		shimUnlock()
+	}
+}
+
+// deviceIRQLocked is deviceIRQ under the shim lock.
+//
+//go:nosplit
+func deviceIRQLocked(vector uint64) {
 	if vector >= hw.DeviceVecBase && vector < hw.DeviceVecBase+hw.DeviceVecs {
 		devIRQ(vector)
 		return

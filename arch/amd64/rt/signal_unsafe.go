@@ -135,12 +135,21 @@ func sysTgkill(tid, sig uintptr) uintptr {
 
 // deliverSignal runs from irqTimer on the thread about to resume at f:
 // if SIGURG is pending and not blocked, it builds the signal frame and
-// redirects f into the handler. Context: the thread's kernel stack,
-// interrupts off, after preempt; the thread's FXSAVE image (taken at the
-// interrupt) is in current().fx.
+// redirects f into the handler; then it releases the shim lock preempt
+// took. Context: the thread's kernel stack, interrupts off, after
+// preempt; the thread's FXSAVE image (taken at the interrupt) is in
+// current().fx.
 //
 //go:nosplit
 func deliverSignal(f *intrFrame) {
+	signalFrame(f)
+	shimUnlock()
+}
+
+// signalFrame is deliverSignal's work, under the shim lock.
+//
+//go:nosplit
+func signalFrame(f *intrFrame) {
 	i := thisCPU().cur
 	bit := linux.SigBit(sigURG)
 	if sigPending[i]&bit == 0 || sigmasks[i]&bit != 0 {

@@ -2,6 +2,7 @@ package rt
 
 import (
 	"errors"
+	"math/bits"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -11,36 +12,290 @@ import (
 	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
-// Application processors, first step: StartAP wakes a CPU the MADT lists
-// with INIT-SIPI-SIPI through the trampoline (hw.Trampoline) copied to
+// Application processors. StartAP wakes a CPU the MADT lists with
+// INIT-SIPI-SIPI through the trampoline (hw.Trampoline) copied to
 // trampBase, below 1 MiB (cmd/gohv keeps [0, 1 MiB) from domains; by then
 // the boot loader's structures there have been read into Go values). The
 // AP comes up in long mode on gohv's page tables with its own cpuState,
 // GDT window, TSS and IST stacks, loads the shared IDT, enables its local
-// APIC (timer masked) and parks in apMain's idle HLT loop with interrupts
-// on, where it answers test IPIs (irqIPI counts them). No Go code runs on
-// it beyond apMain: the shim's run queues are single-CPU (doc.go lists
-// what SMP must change).
+// APIC and its own tick (the local APIC timer at tickHz, lapicHz as CPU 0
+// measured it), sets the SYSCALL MSRs as CPU 0 did, says it is online and
+// enters schedule: from then on it runs the Go runtime's kernel threads
+// like CPU 0, and idles (HLT) when none is runnable.
+//
+// The shim lock (shimOwner) serialises every CPU's use of the shared shim
+// state; doc.go ("CPUs.") lists what it covers and what stays per CPU.
+// It is taken with interrupts off and held across a thread switch: the
+// CPU that takes it is the one that releases it, in whatever thread runs
+// next there (schedule's caller, the timer's preempt path, threadStart).
+//
+// IPIs: one vector, vecIPI (the ISA line 2 gate: the 8259 cascade, never
+// raised as an interrupt), both wakes a halted CPU (a thread became
+// runnable: wake) and asks it to service a TLB shootdown (requestFlush).
+// It reaches ipiIRQ through irqDevice from ring 0, or through a guest
+// exit and sysGuestIRQ when the CPU was running a guest.
+//
+// TLB shootdown. Each CPU has a wanted and a done generation. A CPU that
+// needs every other CPU to drop translations (release: gohv's own
+// unmaps; ReleaseTables: a guest's top level stops being one) takes a new
+// generation from shootGen, raises every online CPU's flushWant to it
+// and sends each the IPI; the CPU serves it (serviceFlush) by loading
+// gohv's own tables (idleCR3: the write flushes every non-global
+// translation, and no released guest top level stays loaded) and
+// publishing the generation in flushDone. A frame that may still be
+// cached is reused only once every online CPU's flushDone reached the
+// generation: release puts such frames in heapLimbo, and allocFrame
+// takes them back only then. Nobody waits for an acknowledgement with
+// the shim lock held except allocFrame when the heap has nothing else,
+// and that cannot deadlock: every loop that spins with interrupts off
+// (the lock's, the acknowledgement waits) serves this CPU's own
+// shootdown requests while it spins, and a CPU with interrupts on takes
+// the IPI.
 
 const (
 	trampBase    = 0x8000
-	apStackSize  = 4096
+	apStackSize  = 8192
 	apStartLimit = 2 * time.Second // TCG under load is slow to start a CPU
+
+	// vecIPI is gohv's one IPI vector: the gate of ISA line 2.
+	vecIPI = vecPIC + 2
+	// noThread is cpuState.cur of an AP that has not run a thread yet.
+	noThread = maxThreads
 )
 
 var (
 	apStacks  [maxCPUs][apStackSize]byte
 	apTLS     [maxCPUs][2]uint64 // each AP's fake TLS: FS points at [1], g (at [0]) is nil
-	apOnline  [maxCPUs]uint32    // set by the AP in apMain
-	apicIDs   [maxCPUs]uint32    // APIC ID of each started CPU
+	apOnline  [maxCPUs]uint32    // 1 once the CPU schedules threads and answers shootdowns (CPU 0 from kmain)
+	apicIDs   [maxCPUs]uint32    // APIC ID of each started CPU (CPU 0's from lapicInit)
 	trampPage [hw.TrampSize]byte // built in Go context, copied by sysStartAP
+
+	// shimOwner is the shim lock: 0 free, else 1 + the number of the CPU
+	// holding it.
+	shimOwner uint32
+	// shootGen hands out shootdown generations.
+	shootGen uint64
+	// heapLimbo lists (through the frames, as heapFree) heap frames
+	// unmapped while other CPUs may still cache them; they return to
+	// heapFree once every online CPU's flushDone reached limboGen. Shim
+	// lock.
+	heapLimbo, limboGen uint64
 )
+
+// shimLock takes the shim lock, serving this CPU's shootdown requests
+// while it waits. Context: interrupts off, the lock not held by this CPU.
+//
+//go:nosplit
+func shimLock() {
+	me := uint32(thisCPU().id) + 1
+	for !atomic.CompareAndSwapUint32(&shimOwner, 0, me) {
+		serviceFlush()
+		amd64.Pause()
+	}
+}
+
+// shimUnlock releases the shim lock. Context: interrupts off, on the CPU
+// that holds it.
+//
+//go:nosplit
+func shimUnlock() { atomic.StoreUint32(&shimOwner, 0) }
+
+// shimLockNested takes the shim lock unless this CPU holds it already
+// (a demand fault or device interrupt path reached from the shim) and
+// says whether it took it. Context: interrupts off.
+//
+//go:nosplit
+func shimLockNested() bool {
+	if atomic.LoadUint32(&shimOwner) == uint32(thisCPU().id)+1 {
+		return false
+	}
+	shimLock()
+	return true
+}
+
+// stopOthers takes the shim lock for a panic and never gives it back, so
+// the other CPUs stop at their next system call, tick or device
+// interrupt instead of printing over the banner. It gives up after about
+// a second (the holder may be the CPU that is stuck) and goes on.
+// Context: interrupts off; a CPU that holds the lock keeps it.
+//
+//go:nosplit
+func stopOthers() {
+	me := uint32(thisCPU().id) + 1
+	for i := 0; i < 1<<24; i++ {
+		if o := atomic.LoadUint32(&shimOwner); o == me || atomic.CompareAndSwapUint32(&shimOwner, 0, me) {
+			return
+		}
+		amd64.Pause()
+	}
+}
+
+// sendIPI sends vecIPI to CPU cpu. Context: interrupts off (the ICR is
+// two writes to this CPU's local APIC).
+//
+//go:nosplit
+func sendIPI(cpu uintptr) {
+	lapicICR(uint8(apicIDs[cpu]), hw.ICRFixed(vecIPI))
+}
+
+// ipiIRQ serves vecIPI: the EOI, the count, and any shootdown asked of
+// this CPU. A wake needs nothing more: the halted CPU's idle loop looks
+// for work when the interrupt returns. Context: interrupts off, the shim
+// lock held or not.
+//
+//go:nosplit
+func ipiIRQ() {
+	lapicEOI()
+	c := thisCPU()
+	atomic.AddUint64(&c.ipis, 1)
+	serviceFlush()
+}
+
+// serviceFlush carries out the shootdowns asked of this CPU: it loads
+// gohv's own tables, which drops every translation (gohv uses no global
+// pages) and any guest top level, then publishes the generation it
+// served. A guest's next entry reloads its CR3. Context: interrupts off.
+//
+//go:nosplit
+func serviceFlush() {
+	c := thisCPU()
+	w := atomic.LoadUint64(&c.flushWant)
+	if w <= atomic.LoadUint64(&c.flushDone) {
+		return
+	}
+	if atomic.SwapUint32(&c.wbinvdWant, 0) != 0 {
+		amd64.Wbinvd()
+	}
+	amd64.WriteCR3(idleCR3)
+	atomic.StoreUint64(&c.loadedAltCR3, 0)
+	atomic.StoreUint64(&c.loadedCR3, idleCR3)
+	atomic.StoreUint64(&c.flushDone, w)
+}
+
+// sysFlushCaches asks every online CPU to write back and invalidate its
+// caches (served with a shootdown, this CPU's at once) and returns the
+// generation to wait for. Context: the shim.
+//
+//go:nosplit
+func sysFlushCaches() uintptr {
+	for i := range cpus {
+		if atomic.LoadUint32(&apOnline[i]) != 0 {
+			atomic.StoreUint32(&cpus[i].wbinvdWant, 1)
+		}
+	}
+	return uintptr(requestFlush())
+}
+
+// FlushCaches runs WBINVD on every CPU (Xen's MMUEXT_FLUSH_CACHE_GLOBAL;
+// FLUSH_CACHE is this CPU's alone) and returns once all have. Any
+// goroutine.
+func FlushCaches() {
+	g, _, _ := syscall.RawSyscall(sysFlushAll, 0, 0, 0)
+	for !flushedAll(uint64(g)) {
+		amd64.Pause() // interrupts on: this CPU takes its own requests as IPIs
+	}
+}
+
+// requestFlush starts a shootdown on every online CPU, this one included
+// (served here before it returns), and returns its generation: frames
+// unmapped before the call are out of every TLB once flushedAll says so
+// for it. Context: interrupts off.
+//
+//go:nosplit
+func requestFlush() uint64 { return requestFlushOf(onlineMask()) }
+
+// requestFlushOf is requestFlush for the CPUs in mask (bit n: CPU n).
+//
+//go:nosplit
+func requestFlushOf(mask uint64) uint64 {
+	g := atomic.AddUint64(&shootGen, 1)
+	me := thisCPU().id
+	for i := uintptr(0); i < maxCPUs; i++ {
+		if mask&(1<<i) == 0 || atomic.LoadUint32(&apOnline[i]) == 0 {
+			continue
+		}
+		c := &cpus[i]
+		for {
+			w := atomic.LoadUint64(&c.flushWant)
+			if w >= g || atomic.CompareAndSwapUint64(&c.flushWant, w, g) {
+				break
+			}
+		}
+		if i != me {
+			sendIPI(i)
+		}
+	}
+	serviceFlush()
+	return g
+}
+
+// flushedAll reports whether every online CPU asked to serve shootdown
+// generation g (its flushWant reached g) has served it. Any context,
+// once the request has been made (requestFlushOf returned).
+//
+//go:nosplit
+func flushedAll(g uint64) bool {
+	for i := 0; i < maxCPUs; i++ {
+		c := &cpus[i]
+		if atomic.LoadUint32(&apOnline[i]) != 0 && atomic.LoadUint64(&c.flushWant) >= g && atomic.LoadUint64(&c.flushDone) < g {
+			return false
+		}
+	}
+	return true
+}
+
+// waitFlushed spins until flushedAll(g), serving this CPU's own requests
+// meanwhile. Context: interrupts off.
+//
+//go:nosplit
+func waitFlushed(g uint64) {
+	for !flushedAll(g) {
+		serviceFlush()
+		amd64.Pause()
+	}
+}
+
+// othersOnline reports whether any CPU but this one is online.
+//
+//go:nosplit
+func othersOnline() bool {
+	me := thisCPU().id
+	for i := uintptr(0); i < maxCPUs; i++ {
+		if i != me && atomic.LoadUint32(&apOnline[i]) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// kick makes sure a CPU will look at t, just made runnable: the CPU
+// idling on t's kernel stack, which alone may run it, or else any idle
+// CPU; running CPUs see it at their next tick. Context: shim lock held.
+//
+//go:nosplit
+func kick(t *kthread) {
+	me := thisCPU().id
+	if o := t.onCPU; o != 0 {
+		if o-1 != me && cpus[o-1].idling != 0 {
+			sendIPI(o - 1)
+		}
+		return
+	}
+	for i := uintptr(0); i < maxCPUs; i++ {
+		if i != me && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
+			sendIPI(i)
+			return
+		}
+	}
+}
 
 // apMain runs on an AP, on its boot stack, once it is in long mode on
 // gohv's tables. It loads its GDT window, segments, TSS and the IDT,
-// points GS_BASE at its cpuState, enables its local APIC with the timer
-// masked, says it is online and idles with interrupts on. It never
-// returns. Context: the AP, interrupts off until the idle loop.
+// points GS_BASE at its cpuState, sets the PAT and SYSCALL MSRs as CPU 0
+// has them, enables its local APIC and starts its tick, says it is online
+// and enters schedule, which runs the kernel threads that are runnable
+// and never returns here. Context: the AP, interrupts off until
+// schedule's idle loop or the first thread.
 //
 //go:nosplit
 func apMain(cp uintptr) {
@@ -52,18 +307,28 @@ func apMain(cp uintptr) {
 	amd64.Lgdt(uint64(uintptr(unsafe.Pointer(&d[0]))))
 	reloadSegments()
 	amd64.Ltr(selTSS)
+	c.selDS, c.selES, c.selFS, c.selGS = selKernelDS, selKernelDS, 0, 0
 	d[0], d[1] = hw.PseudoDesc(uint64(uintptr(unsafe.Pointer(&idt[0]))), uint64(unsafe.Sizeof(idt)))
 	amd64.Lidt(uint64(uintptr(unsafe.Pointer(&d[0]))))
+	syscallMSRs()
 	amd64.Wrmsr(hw.MSR_APIC_BASE, hw.LAPICEnableMSR(amd64.Rdmsr(hw.MSR_APIC_BASE)&^hw.APICBaseX2APIC))
 	lapicWrite(hw.LAPIC_SVR, hw.LAPICSVR(hw.LAPICSpuriousVec))
 	lapicWrite(hw.LAPIC_TPR, 0)
 	lapicWrite(hw.LAPIC_LINT0, hw.LAPICLVTMasked)
 	lapicWrite(hw.LAPIC_LVTE, hw.LAPICLVTMasked)
-	lapicWrite(hw.LAPIC_LVTT, hw.LAPICLVTMasked)
+	lapicWrite(hw.LAPIC_ESR, 0)
+	lapicEOI()
+	lapicTick()
+	c.cur = noThread
+	shimLock()
+	// Its TLB holds nothing of gohv's older than this: it loaded CR3 in
+	// apEntry and has touched no mmap-window page (every shootdown is
+	// requested under the shim lock).
+	c.flushDone = atomic.LoadUint64(&shootGen)
+	atomic.StoreUint64(&c.flushWant, c.flushDone)
 	atomic.StoreUint32(&apOnline[c.id], 1)
-	for {
-		amd64.StiHlt()
-	}
+	schedule(false)
+	amd64.Halt() // not reached: the boot context is never resumed
 }
 
 // lapicICR sends an IPI and waits (bounded) for the local APIC to accept
@@ -117,11 +382,14 @@ func sysStartAP(cpu, apicID uintptr) uintptr {
 	return 0
 }
 
-// sysSendIPI sends the test IPI to CPU cpu. Context: the shim.
+// sysSendIPI sends CPU cpu the IPI (PingAP). Context: the shim.
 //
 //go:nosplit
 func sysSendIPI(cpu uintptr) uintptr {
-	if !lapicICR(uint8(apicIDs[cpu]), hw.ICRFixed(hw.IPITestVec)) {
+	if cpu >= maxCPUs || atomic.LoadUint32(&apOnline[cpu]) == 0 {
+		return errno(einval)
+	}
+	if !lapicICR(uint8(apicIDs[cpu]), hw.ICRFixed(vecIPI)) {
 		return errno(eagain)
 	}
 	return 0
@@ -132,7 +400,8 @@ var ErrAPTimeout = errors.New("rt: the CPU did not come up")
 
 // StartAP brings up the CPU with xAPIC ID apicID as CPU number cpu (1 to
 // MaxCPUs-1, each once, in order; CPU 0 is the boot CPU) and waits for it
-// to reach its idle loop. Context: Go code, one caller at a time (main).
+// to come online: from then on it runs the runtime's threads. Context: Go
+// code, one caller at a time (main).
 func StartAP(cpu int, apicID uint32) error {
 	if cpu < 1 || cpu >= maxCPUs || apicID >= 0xFF || atomic.LoadUint32(&apOnline[cpu]) != 0 {
 		return syscall.EINVAL
@@ -157,7 +426,7 @@ func StartAP(cpu int, apicID uint32) error {
 	return ErrAPTimeout
 }
 
-// PingAP sends CPU cpu (started by StartAP) a test IPI and waits up to a
+// PingAP sends CPU cpu (started by StartAP) an IPI and waits up to a
 // second for its handler to count it; it returns the CPU's count after.
 func PingAP(cpu int) (uint64, error) {
 	if cpu < 1 || cpu >= maxCPUs || atomic.LoadUint32(&apOnline[cpu]) == 0 {
@@ -184,3 +453,48 @@ const MaxCPUs = maxCPUs
 // TrampolineRange is the low memory StartAP overwrites with the
 // trampoline: it must be RAM that holds nothing still needed.
 func TrampolineRange() Range { return Range{Start: trampBase, End: trampBase + hw.TrampSize} }
+
+// onlineMask is the online CPUs as a CPU bit mask (sched_getaffinity).
+//
+//go:nosplit
+func onlineMask() uint64 {
+	var m uint64
+	for i := 0; i < maxCPUs; i++ {
+		if atomic.LoadUint32(&apOnline[i]) != 0 {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// OnlineCPUs is how many CPUs run the Go runtime's threads now.
+func OnlineCPUs() int { return bits.OnesCount64(onlineMask()) }
+
+// CPUStat is one CPU's counters.
+type CPUStat struct {
+	Online bool
+	Ticks  uint64 // timer interrupts taken
+	Runs   uint64 // switches to a kernel thread (schedule)
+	IPIs   uint64 // IPIs taken
+}
+
+// CPUStats returns every CPU slot's counters (a racy snapshot; for
+// reports), CPU 0 first.
+func CPUStats() []CPUStat {
+	s := make([]CPUStat, maxCPUs)
+	for i := range s {
+		c := &cpus[i]
+		s[i] = CPUStat{atomic.LoadUint32(&apOnline[i]) != 0, atomic.LoadUint64(&c.ticks),
+			atomic.LoadUint64(&c.runs), atomic.LoadUint64(&c.ipis)}
+	}
+	return s
+}
+
+// holds reports whether CPU c has top level cr3 loaded or may load it
+// with no return to Go (the fast path's other table): loadedCR3 and
+// loadedAltCR3. Any CPU.
+//
+//go:nosplit
+func (c *cpuState) holds(cr3 uint64) bool {
+	return atomic.LoadUint64(&c.loadedCR3) == cr3 || atomic.LoadUint64(&c.loadedAltCR3) == cr3
+}

@@ -44,13 +44,17 @@ const (
 	sysIOAPICAdd                  // (addr, gsiBase): register and mask an IO-APIC
 	sysISAIRQ                     // (irq, gsi, activeLow, level): an ISA IRQ's GSI
 	sysAPStart                    // (cpu, apicID): INIT-SIPI-SIPI through the trampoline
-	sysIPI                        // (cpu): the test IPI
+	sysIPI                        // (cpu): an IPI (PingAP)
 	sysGSIRoute                   // (gsi, vec, flags): a GSI's pin to a device vector
 	sysMSIRoute                   // (vec): a device vector for an MSI
 	sysVecFree                    // (vec): unroute a device vector
 	sysVecMask                    // (vec, masked): mask a device vector's pin
 	sysDevWait                    // (): wait for device vectors
 	sysIOAPICReg                  // (physbase, reg, val, write): IO-APIC register access
+	sysMSIHold                    // (vec, hold): an MSI vector waits for its guests' EOI
+	sysVecEOI                     // (vec): the guests have EOIed a held MSI vector
+	sysShootdown                  // (cr3): a top level released: every CPU drops it and flushes
+	sysFlushAll                   // (): every CPU's caches written back (WBINVD) and TLB flushed
 )
 
 var (
@@ -59,13 +63,14 @@ var (
 	sigmasks  [maxThreads]uint64
 )
 
-// dispatch serves one system call. Context: kernel stack of the calling
-// thread, interrupts off (syscallEntry).
+// dispatch serves one system call under the shim lock. Context: kernel
+// stack of the calling thread, interrupts off (syscallEntry). A call that
+// blocks may return on another CPU.
 //
 //go:nosplit
 func dispatch(f *sysFrame) {
-	c := thisCPU()
-	c.inShim = 1
+	shimLock()
+	thisCPU().inShim = 1
 	nSyscalls++
 	a0, a1, a2, a3 := f.di, f.si, f.dx, f.r10
 	ret := uintptr(0)
@@ -154,9 +159,9 @@ func dispatch(f *sysFrame) {
 		ret = current().tid
 	case 202: // futex
 		ret = sysFutex(a0, a1, a2, a3)
-	case 204: // sched_getaffinity: the CPUs that run (one today)
+	case 204: // sched_getaffinity: the CPUs online
 		touch(a2)
-		*word(a2) = 1
+		*word(a2) = onlineMask()
 		ret = 8
 	case 228: // clock_gettime
 		ns := nanotime()
@@ -249,9 +254,18 @@ func dispatch(f *sysFrame) {
 		ret = sysVectorMask(a0, a1)
 	case sysDevWait:
 		ret = sysWaitDeviceIRQs()
+	case sysFlushAll:
+		ret = sysFlushCaches()
+	case sysShootdown:
+		ret = sysReleaseTables(uint64(a0))
 	case sysIOAPICReg:
 		ret = sysIOAPICAccess(a0, a1, a2, a3)
+	case sysMSIHold:
+		ret = sysHoldMSI(a0, a1)
+	case sysVecEOI:
+		ret = sysVectorEOI(a0)
 	case sysHalt:
+		shimUnlock()
 		amd64.Halt()
 	case sysGuestIRQ:
 		guestIRQ(uint64(a0))
@@ -267,5 +281,6 @@ func dispatch(f *sysFrame) {
 		ret = errno(enosys)
 	}
 	f.ax = ret
-	c.inShim = 0
+	thisCPU().inShim = 0
+	shimUnlock()
 }

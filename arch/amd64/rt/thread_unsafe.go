@@ -12,7 +12,12 @@ import (
 // the shim on its own kernel stack. Threads switch when one blocks in a
 // system call (futex, sleep, epoll) or when the timer interrupt preempts
 // Go code: timer preemption is what keeps sysmon alive next to a busy
-// goroutine. When nothing can run the CPU halts until the next interrupt.
+// goroutine. One table of threads serves every CPU: schedule, on any CPU,
+// runs the next runnable thread no CPU is on (kthread.onCPU). When nothing
+// can run the CPU halts, still on its last thread's kernel stack (which
+// is why that thread stays its CPU's until another is switched to),
+// until its tick or an IPI (kick) wakes it. All of it is under the shim
+// lock.
 
 const (
 	maxThreads = 64
@@ -35,6 +40,10 @@ type kthread struct {
 	deadline int64   // wake-up time (ns), 0 = none
 	timedOut bool
 	onEpoll  bool
+	// onCPU is 1 + the number of the CPU running on its kernel stack
+	// (running it, or idling after it blocked), 0 when none is: only
+	// then may another CPU switch to it (or a clone reuse a free slot).
+	onCPU uintptr
 }
 
 var (
@@ -76,14 +85,19 @@ func firstThread() {
 	c.cur = 0
 	c.ktop = t.ktop
 	c.fxarea = t.fx
+	t.onCPU = c.id + 1
 }
 
-// schedule runs the next runnable thread (round robin), halting while
-// none is; it returns when the calling thread is chosen again.
-// Context: shim or timer preemption, interrupts off. saveFPU keeps the
-// thread's vector state across the switch: the shim passes true (a vCPU
-// thread holds its guest's x87 state in the CPU); irqTimer, which saves
-// and restores the whole state itself, false.
+// schedule runs the next runnable thread that no other CPU is on (round
+// robin from this CPU's), halting while there is none; it returns when
+// the calling thread is chosen again, on whichever CPU chose it.
+// Context: shim or timer preemption, interrupts off, the shim lock held
+// (it is released while the CPU halts, and is held again on return).
+// saveFPU keeps the thread's vector state across the switch: the shim
+// passes true (a vCPU thread holds its guest's x87 state in the CPU);
+// irqTimer, which saves and restores the whole state itself, false. An
+// AP's first call (apMain, cur = noThread) comes from no thread and
+// never returns.
 //
 //go:nosplit
 func schedule(saveFPU bool) {
@@ -100,29 +114,47 @@ func schedule(saveFPU bool) {
 			if t.state != thRunning {
 				continue
 			}
-			if j != c.cur {
-				old := &threads[c.cur]
+			if j == c.cur {
+				return
+			}
+			if t.onCPU != 0 {
+				continue // another CPU runs it, or idles on its stack
+			}
+			// inShim is the running thread's: the one switched to
+			// may resume in Go code (preempted there), not in the shim.
+			inShim := c.inShim
+			save := &c.bootSP
+			var old *kthread
+			if c.cur != noThread {
+				old = &threads[c.cur]
 				if saveFPU {
 					amd64.Fxsave(uint64(old.fx))
 				}
-				// inShim is the running thread's: the one switched to
-				// may resume in Go code (preempted there), not in the shim.
-				inShim := c.inShim
-				c.cur = j
-				c.ktop = t.ktop
-				c.fxarea = t.fx
-				amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(t.fsBase))
-				nSwitch++
-				switchStack(&old.ksp, t.ksp)
-				c.inShim = inShim
-				if saveFPU {
-					amd64.Fxrstor(uint64(old.fx))
-				}
+				save = &old.ksp
+				// No other CPU takes it before its ksp is saved:
+				// this CPU holds the shim lock until the thread it
+				// switches to has left switchStack.
+				old.onCPU = 0
+			}
+			t.onCPU = c.id + 1
+			c.cur = j
+			c.ktop = t.ktop
+			c.fxarea = t.fx
+			c.runs++
+			amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(t.fsBase))
+			nSwitch++
+			switchStack(save, t.ksp)
+			// Back in the calling thread, maybe on another CPU.
+			thisCPU().inShim = inShim
+			if saveFPU && old != nil {
+				amd64.Fxrstor(uint64(old.fx))
 			}
 			return
 		}
 		c.idling = 1
+		shimUnlock()
 		amd64.StiHlt()
+		shimLock()
 		c.idling = 0
 	}
 }
@@ -141,15 +173,23 @@ func block(deadline int64) bool {
 	return t.timedOut
 }
 
+// wake makes t runnable and kicks a CPU to run it. Context: shim lock.
+//
 //go:nosplit
 func wake(t *kthread) {
 	t.state = thRunning
+	kick(t)
 }
 
-// preempt is the timer interrupt's switch (irqTimer saved the full state).
+// preempt is the timer interrupt's switch (irqTimer saved the full state):
+// it takes the shim lock, which deliverSignal, next on the same path,
+// releases. Context: the thread's kernel stack, interrupts off.
 //
 //go:nosplit
-func preempt() { schedule(false) }
+func preempt() {
+	shimLock()
+	schedule(false)
+}
 
 // sysClone creates a kernel thread for a new M: a copy of the caller's
 // frame that returns 0 on the new stack with the new TLS.
@@ -160,8 +200,8 @@ func sysClone(f *sysFrame) uintptr {
 		return errno(enosys) // only threads: there are no processes
 	}
 	for i := 1; i < maxThreads; i++ {
-		if threads[i].state != thFree {
-			continue
+		if threads[i].state != thFree || threads[i].onCPU != 0 {
+			continue // in use, or a CPU still idles on its stack
 		}
 		t := threadInit(i)
 		sigmasks[i] = sigmasks[thisCPU().cur] // a new thread inherits its creator's mask

@@ -13,7 +13,7 @@ import (
 
 const (
 	pitHz       = 1193182
-	calibrateMs = 4
+	calibrateMs = 10 // one TSC calibration window (the local APIC's: apic_unsafe.go)
 	tickHz      = 1000
 )
 
@@ -24,17 +24,25 @@ var (
 	bootUnix int64 // RTC seconds since 1970 at tsc0
 )
 
-// calibrateTSC measures TSC ticks across calibrateMs of PIT channel 2,
-// five times, and keeps the median: a single run is thrown off when the
-// machine (or the emulator's host) stalls mid-measurement.
+// calibrateTSC measures the TSC against PIT channel 2 over up to five
+// windows of calibrateMs and keeps the median of those that worked
+// (pitMeasure). Each window brackets its two PIT readings with TSC reads
+// and rejects a reading a stall widened, so a loaded emulator host that
+// deschedules the CPU mid-measurement (which threw an earlier
+// count-to-expiry method off by up to 6x) costs a retry, not a wrong
+// clock.
 //
 //go:nosplit
 func calibrateTSC() {
 	var runs [5]uint64
-	for i := range runs {
-		runs[i] = pitMeasure()
+	n := 0
+	for try := 0; try < 10 && n < len(runs); try++ {
+		if hz := pitMeasure(); hz != 0 {
+			runs[n] = hz
+			n++
+		}
 	}
-	tscHz = hw.Median5(runs) * 1000 / calibrateMs
+	tscHz = hw.MedianOf(&runs, n)
 	if tscHz < 1000000 {
 		tscHz = 1000000000 // implausible reading: assume 1 GHz rather than divide by ~0
 	}
@@ -42,20 +50,61 @@ func calibrateTSC() {
 	tsc0 = amd64.Rdtsc()
 }
 
-// pitMeasure returns the TSC ticks of one calibrateMs PIT channel 2 count.
+// pitSample latches PIT channel 2's count between two TSC reads.
+//
+//go:nosplit
+func pitSample() hw.PITSample {
+	var s hw.PITSample
+	s.Before = amd64.Rdtsc()
+	amd64.Outb(0x43, 0x80) // counter latch, channel 2
+	lo := amd64.Inb(0x42)
+	hi := amd64.Inb(0x42)
+	s.After = amd64.Rdtsc()
+	s.Count = uint16(hi)<<8 | uint16(lo)
+	return s
+}
+
+// pitMeasure returns the TSC's rate from one window of at least
+// calibrateMs of PIT channel 2 counting down from 0xFFFF (mode 0, 55 ms
+// to its end), or 0 if the window is unusable. The narrowest of eight
+// readings sets what an undisturbed reading costs; the window starts and
+// ends with readings at most twice that wide; hw.TSCHzFromPIT divides.
+// A window in which the count reached zero (OUT high) is thrown away.
 //
 //go:nosplit
 func pitMeasure() uint64 {
-	var count uint32 = pitHz * calibrateMs / 1000
-	amd64.Outb(0x61, (amd64.Inb(0x61)&^0x03)|0x00) // gate off, speaker off
-	amd64.Outb(0x43, 0xB0)                         // ch2, lobyte/hibyte, mode 0
-	amd64.Outb(0x42, uint8(count))
-	amd64.Outb(0x42, uint8(count>>8))
+	const ticks = pitHz * calibrateMs / 1000
+	amd64.Outb(0x61, amd64.Inb(0x61)&^0x03) // gate off, speaker off
+	amd64.Outb(0x43, 0xB0)                  // ch2, lobyte/hibyte, mode 0
+	amd64.Outb(0x42, 0xFF)
+	amd64.Outb(0x42, 0xFF)
 	amd64.Outb(0x61, amd64.Inb(0x61)|0x01) // gate on: counting starts
-	t0 := amd64.Rdtsc()
-	for amd64.Inb(0x61)&0x20 == 0 {
+	best := pitSample()
+	for i := 0; i < 7; i++ {
+		if s := pitSample(); s.Width() < best.Width() {
+			best = s
+		}
 	}
-	return amd64.Rdtsc() - t0
+	limit := 2*best.Width() + 1
+	var a hw.PITSample
+	for i := 0; ; i++ {
+		if i == 1000 {
+			return 0
+		}
+		if a = pitSample(); a.Width() <= limit {
+			break
+		}
+	}
+	for i := 0; i < 10000000; i++ {
+		s := pitSample()
+		if amd64.Inb(0x61)&0x20 != 0 || s.Count > a.Count {
+			return 0 // the count ran out: the window is too long to trust
+		}
+		if uint64(a.Count-s.Count) >= ticks && s.Width() <= limit {
+			return hw.TSCHzFromPIT(a, s, pitHz)
+		}
+	}
+	return 0
 }
 
 // nanotime returns nanoseconds since calibration.

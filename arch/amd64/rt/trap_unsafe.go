@@ -54,7 +54,7 @@ var (
 //go:nosplit
 func trap(f *trapFrame) {
 	c := thisCPU()
-	if f.vector == 14 && c.inTrap == 0 && demandFault(uintptr(amd64.ReadCR2())) {
+	if f.vector == 14 && f.errcode&1 == 0 && c.inTrap == 0 && demandFault(uintptr(amd64.ReadCR2())) {
 		return
 	}
 	// A guest access that faulted (guestCopy): it reports failure and its
@@ -198,11 +198,14 @@ func mapped(va uintptr) bool {
 }
 
 // panicBanner prints Xen's panic banner with msg (if any) and reboots, or
-// halts under noreboot. Never returns. Context: any, interrupts off.
+// halts under noreboot. Never returns. Context: any, interrupts off. The
+// other CPUs stop at their next system call or interrupt path
+// (stopOthers keeps the shim lock).
 //
 //go:nosplit
 func panicBanner(msg, n uintptr) {
 	amd64.Cli()
+	stopOthers()
 	xline()
 	xputs("****************************************\n")
 	xputs("Panic on CPU ")

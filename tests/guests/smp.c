@@ -1,0 +1,577 @@
+/*
+ * smp: a PV guest with several vCPUs (boot it with dom0_max_vcpus=SMP_VCPUS).
+ * vCPU 0 finds the vCPUs (VCPUOP_is_up: 1 for itself, 0 for the others,
+ * -ENOENT past them), checks VCPUOP_initialise's refusals, registers a
+ * vcpu_info for each other vCPU in a page of its own, and brings each up
+ * with VCPUOP_initialise (own stack, trap table, event callback, kernel GS
+ * base = its per-vCPU block, the L4 in ctrlreg[3], its id in rdi) and
+ * VCPUOP_up. Then, phase by phase, with every vCPU taking part:
+ *  1. a shared counter under a spinlock, N * ROUNDS increments;
+ *  2. IPIs (EVTCHNOP_bind_ipi): a token passed round the vCPUs, each
+ *     waiting for it in SCHEDOP_block;
+ *  3. TLB flushes across vCPUs: once every vCPU has read a page through a
+ *     window, vCPU 0 remaps the window flushing at most its own TLB, then
+ *     flushes the others' with MMUEXT_TLB_FLUSH_MULTI, INVLPG_MULTI (a
+ *     mask of the others), TLB_FLUSH_ALL and INVLPG_ALL; each vCPU must
+ *     read the new page each time;
+ *  4. vCPU 1 blocks (SCHEDOP_block) while vCPU 0 spins: its runstate is
+ *     blocked, it stays asleep, and an IPI wakes it; then it polls a
+ *     masked port (SCHEDOP_poll, as Linux's PV spinlocks do) until vCPU 0
+ *     sends on it, and a poll of an idle port ends at its timeout;
+ *  5. EVTCHNOP_bind_vcpu moves a loopback interdomain port to vCPU 1 (an
+ *     IPI or VIRQ_TIMER port may not move), and VIRQ_TIMER binds per vCPU;
+ *  6. VCPUOP_down of vCPU 1 while it counts: it stops (is_up 0, runstate
+ *     offline) until VCPUOP_up, then counts on.
+ */
+#include "lib.h"
+
+#ifndef SMP_VCPUS
+#define SMP_VCPUS 2
+#define SMP_NAME "smp"
+#endif
+const char test_name[] = SMP_NAME;
+
+#define MAXV 8
+#define STACK 16384
+#define ONE_MS 1000000UL
+#define TIMEOUT (20000 * ONE_MS) /* generous: QEMU's TCG on a busy host */
+#define ROUNDS 10000
+#define PINGS 50
+
+#define VCPUOP_initialise 0
+#define VCPUOP_up 1
+#define VCPUOP_down 2
+#define VCPUOP_is_up 3
+#define VCPUOP_get_runstate_info 4
+#define VCPUOP_register_vcpu_info 10
+#define VGCF_in_kernel (1UL << 2)
+#define RUNSTATE_running 0
+#define RUNSTATE_blocked 2
+#define RUNSTATE_offline 3
+#define EVTCHNOP_bind_ipi 7
+#define EVTCHNOP_bind_vcpu 8
+#define MMUEXT_TLB_FLUSH_MULTI 8
+#define MMUEXT_INVLPG_MULTI 9
+#define MMUEXT_TLB_FLUSH_ALL 10
+#define MMUEXT_INVLPG_ALL 11
+#define SEGBASE_GS_KERNEL 2
+
+/* struct cpu_user_regs and vcpu_guest_context (arch-x86/xen-x86_64.h, xen.h). */
+struct cpu_user_regs {
+	u64 r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi;
+	u32 error_code, entry_vector;
+	u64 rip;
+	u16 cs, pad0;
+	u8 saved_upcall_mask, pad1[3];
+	u64 rflags, rsp;
+	u16 ss, pad2[3], es, pad3[3], ds, pad4[3], fs, pad5[3], gs, pad6[3];
+};
+struct vcpu_guest_context {
+	u8 fpu_ctxt[512];
+	u64 flags;
+	struct cpu_user_regs user_regs;
+	struct trap_info trap_ctxt[256];
+	u64 ldt_base, ldt_ents;
+	u64 gdt_frames[16];
+	u64 gdt_ents;
+	u64 kernel_ss, kernel_sp;
+	u64 ctrlreg[8];
+	u64 debugreg[8];
+	u64 event_callback_eip, failsafe_callback_eip, syscall_callback_eip;
+	u64 vm_assist;
+	u64 fs_base, gs_base_kernel, gs_base_user;
+};
+_Static_assert(sizeof(struct cpu_user_regs) == 200, "cpu_user_regs");
+_Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
+struct vcpu_runstate_info {
+	int state;
+	u64 state_entry_time;
+	u64 time[4];
+};
+struct vcpu_register_vcpu_info { u64 mfn; u32 offset; u32 rsvd; };
+struct evtchn_bind_ipi { u32 vcpu; u32 port; };
+struct evtchn_bind_vcpu { u32 port; u32 vcpu; };
+
+static inline long hc_vcpu_op(int cmd, unsigned vcpu, void *arg)
+{ return HYPERCALL3(__HYPERVISOR_vcpu_op, cmd, vcpu, arg); }
+
+/* Each vCPU's block, reached through its kernel GS base (%gs:0 = self). */
+struct percpu {
+	struct percpu *self;
+	u64 id;
+	volatile struct vcpu_info *vi;
+	u64 mine;		/* ports (all below 64) bound to this vCPU */
+	u32 ipi_port, poll_port;
+	volatile u64 ipis;	/* upcalls for ipi_port */
+	volatile u64 others;	/* upcalls for ports other than ipi_port */
+	volatile int online, done;	/* the last phase it finished */
+	volatile u64 seen[5];	/* phases 3-7: what it read through the window */
+	volatile u64 count;	/* phase 9: vCPU 1 counts, VCPUOP_down stops it */
+	volatile u64 entry_rdi, entry_rflags, entry_gs0;
+	volatile u16 entry_cs, entry_ss;
+} __attribute__((aligned(64)));
+
+static struct percpu pcpu[MAXV];
+static u8 stacks[MAXV][STACK] __attribute__((aligned(16)));
+static struct vcpu_guest_context ctxt;
+static u8 vinfo_page[4096] __attribute__((aligned(4096), section(".bss.page_aligned")));
+static u8 page_a[4096] __attribute__((aligned(4096), section(".bss.page_aligned")));
+static u8 page_b[4096] __attribute__((aligned(4096), section(".bss.page_aligned")));
+static u8 window[4096] __attribute__((aligned(4096), section(".bss.page_aligned")));
+#define MAGIC_A 0xa5a5a5a5aaaa0001UL
+#define MAGIC_B 0xb6b6b6b6bbbb0002UL
+
+static struct shared_info *s;
+static int nv;
+static volatile int phase;
+static volatile int spin;		/* phase 1's lock */
+static volatile u64 locked_count;	/* under the lock, not atomic */
+static volatile u64 atomic_count;
+static volatile u64 token;		/* phase 2: whose turn */
+static volatile u64 moved_hits;		/* upcalls for the port bind_vcpu moved */
+static u32 moved_port;
+static volatile long poll_rc[3];
+
+static inline struct percpu *this_cpu(void)
+{
+	struct percpu *p;
+	asm volatile("movq %%gs:0, %0" : "=r"(p));
+	return p;
+}
+
+static inline void cpu_relax(void) { asm volatile("pause" ::: "memory"); }
+
+static void lock(void)
+{
+	while (__atomic_exchange_n(&spin, 1, __ATOMIC_ACQUIRE))
+		while (spin)
+			cpu_relax();
+}
+static void unlock(void) { __atomic_store_n(&spin, 0, __ATOMIC_RELEASE); }
+
+static void send(u32 port)
+{
+	struct evtchn_port p = { port };
+	long rc = hc_event_channel_op(EVTCHNOP_send, &p);
+	if (rc)
+		test_fail("EVTCHNOP_send failed");
+}
+
+static void unmask_port(u32 port)
+{
+	__atomic_fetch_and(&s->evtchn_mask[port / 64], ~(1UL << (port % 64)), __ATOMIC_SEQ_CST);
+}
+
+/* The event upcall, on whichever vCPU it came: only that vCPU's ports. */
+static int hook(struct cpu_regs *r)
+{
+	if (r->vector != VEC_EVENT)
+		return 0;
+	struct percpu *c = this_cpu();
+	volatile struct vcpu_info *v = c->vi;
+	v->evtchn_upcall_pending = 0;
+	u64 sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+	if (sel & 1) {
+		u64 pend = s->evtchn_pending[0] & ~s->evtchn_mask[0] & c->mine;
+		while (pend) {
+			int b = __builtin_ctzl(pend);
+			pend &= pend - 1;
+			__atomic_fetch_and(&s->evtchn_pending[0], ~(1UL << b), __ATOMIC_SEQ_CST);
+			if ((u32)b == c->ipi_port)
+				c->ipis++;
+			else if ((u32)b == moved_port)
+				moved_hits++;
+			else
+				c->others++;
+		}
+	}
+	return 1;
+}
+
+/* Wait (blocking) until *p differs from old: events masked while testing,
+ * SCHEDOP_block unmasks them and sleeps unless one is pending. */
+static void wait_change(volatile u64 *p, u64 old)
+{
+	struct percpu *c = this_cpu();
+	for (;;) {
+		c->vi->evtchn_upcall_mask = 1;
+		barrier();
+		if (*p != old)
+			break;
+		hc_sched_op(SCHEDOP_block, NULL);
+	}
+	c->vi->evtchn_upcall_mask = 0;
+}
+
+/* vCPU 0 waits, spinning, for cond; a timeout fails the test. */
+#define WAIT(cond, what) do {						\
+		u64 __t0 = now_ns();					\
+		while (!(cond)) {					\
+			if (now_ns() - __t0 > TIMEOUT)			\
+				test_fail("timed out waiting for " what);	\
+			cpu_relax();					\
+		}							\
+	} while (0)
+
+static void spin_ms(u64 ms)
+{
+	u64 t0 = now_ns();
+	while (now_ns() - t0 < ms * ONE_MS)
+		cpu_relax();
+}
+
+static long runstate(unsigned v, struct vcpu_runstate_info *rs)
+{
+	return hc_vcpu_op(VCPUOP_get_runstate_info, v, rs);
+}
+
+/* ---- the other vCPUs ---- */
+
+static void phase_work(struct percpu *c, int ph)
+{
+	switch (ph) {
+	case 1:
+		for (int i = 0; i < ROUNDS; i++) {
+			lock();
+			locked_count = locked_count + 1;
+			unlock();
+			__atomic_fetch_add(&atomic_count, 1, __ATOMIC_RELAXED);
+		}
+		break;
+	case 2:
+		for (u64 i = 0; i < PINGS; i++) {
+			wait_change(&c->ipis, i);	/* the i+1th IPI */
+			check(token == c->id, "vCPU %lu woken for the token, which is vCPU %lu's", c->id, token);
+			token = (c->id + 1) % nv;
+			send(pcpu[token].ipi_port);
+		}
+		break;
+	case 3: case 4: case 5: case 6: case 7:
+		c->seen[ph - 3] = ACCESS_ONCE(*(volatile u64 *)window);
+		break;
+	case 8:
+		if (c->id != 1)
+			break;
+		/* Block until an IPI; vCPU 0 checks we sleep meanwhile. */
+		wait_change(&c->ipis, c->ipis);
+		/* Poll the masked poll port until vCPU 0 sends on it. */
+		{
+			u32 ports[1] = { c->poll_port };
+			struct sched_poll sp = { ports, 1, 0, now_ns() + TIMEOUT };
+			c->vi->evtchn_upcall_mask = 1;
+			poll_rc[0] = hc_sched_op(SCHEDOP_poll, &sp);
+			poll_rc[1] = (s->evtchn_pending[0] >> c->poll_port) & 1;
+			__atomic_fetch_and(&s->evtchn_pending[0], ~(1UL << c->poll_port), __ATOMIC_SEQ_CST);
+			/* Nobody sends now: the poll ends at its timeout. */
+			u64 t0 = now_ns();
+			sp.timeout = t0 + 20 * ONE_MS;
+			long rc = hc_sched_op(SCHEDOP_poll, &sp);
+			poll_rc[2] = rc ? rc : (long)((now_ns() - t0) / ONE_MS);
+			c->vi->evtchn_upcall_mask = 0;
+		}
+		break;
+	case 9:
+		if (c->id != 1)
+			break;
+		for (;;) {	/* counts until vCPU 0 moves on; VCPUOP_down stops it for a while */
+			c->count++;
+			if (phase != 9)
+				return;
+		}
+	}
+}
+
+void secondary(u64 id)
+{
+	struct percpu *c = &pcpu[id];
+	u64 rflags;
+	asm volatile("pushfq; popq %0" : "=r"(rflags));
+	c->entry_rdi = id;
+	c->entry_rflags = rflags;
+	c->entry_gs0 = (u64)this_cpu();
+	asm volatile("movw %%cs, %0; movw %%ss, %1" : "=r"(c->entry_cs), "=r"(c->entry_ss));
+	c->vi->evtchn_upcall_mask = 0;
+	c->online = 1;
+	for (int done = 0;;) {
+		while (phase == done)
+			cpu_relax();
+		int ph = phase;
+		phase_work(c, ph);
+		c->done = done = ph;
+	}
+}
+
+/* The secondary entry: rdi = id (from user_regs), rsp = its stack top. */
+asm(".text\n"
+    "secondary_entry:\n"
+    "	andq $-16, %rsp\n"
+    "	call secondary\n"
+    "	ud2\n");
+extern char secondary_entry[];
+
+static void failsafe(void) { test_fail("failsafe callback"); }
+
+extern char entry_de[], entry_db[], entry_nmi[], entry_bp[], entry_of[], entry_br[],
+	entry_ud[], entry_nm[], entry_df[], entry_ts[], entry_np[], entry_ss[], entry_gp[],
+	entry_pf[], entry_mf[], entry_ac[], entry_mc[], entry_xm[], entry_event[];
+
+static void build_context(int i)
+{
+	static char *const entries[20] = { entry_de, entry_db, entry_nmi, entry_bp, entry_of, entry_br, entry_ud,
+		entry_nm, entry_df, NULL, entry_ts, entry_np, entry_ss, entry_gp, entry_pf, NULL, entry_mf, entry_ac,
+		entry_mc, entry_xm };
+	memset(&ctxt, 0, sizeof(ctxt));
+	ctxt.flags = VGCF_in_kernel;
+	ctxt.user_regs.rip = (u64)secondary_entry;
+	ctxt.user_regs.rsp = (u64)&stacks[i][STACK];
+	ctxt.user_regs.rdi = i;
+	ctxt.user_regs.rflags = 0x2;
+	ctxt.user_regs.cs = FLAT_KERNEL_CS & ~3;	/* Xen gives RPL 3 */
+	ctxt.user_regs.ss = FLAT_KERNEL_SS & ~3;
+	for (int v = 0; v < 20; v++)
+		if (entries[v])
+			ctxt.trap_ctxt[v] = (struct trap_info){ v, ((v == 3 || v == 4) ? 3 : 0) | 4, FLAT_KERNEL_CS, 0,
+				(u64)entries[v] };
+	ctxt.kernel_ss = FLAT_KERNEL_SS;
+	ctxt.kernel_sp = (u64)&stacks[i][STACK];
+	ctxt.ctrlreg[3] = virt_to_mfn((void *)start_info->pt_base) << 12;
+	ctxt.event_callback_eip = (u64)entry_event;
+	ctxt.failsafe_callback_eip = (u64)failsafe;
+	ctxt.gs_base_kernel = (u64)&pcpu[i];
+}
+
+static void run_phase(int ph, const char *what)
+{
+	phase = ph;
+	struct percpu *c = &pcpu[0];
+	phase_work(c, ph);
+	for (int i = 1; i < nv; i++) {
+		u64 t0 = now_ns();
+		while (pcpu[i].done != ph) {
+			if (now_ns() - t0 > TIMEOUT) {
+				char why[120];
+				snprintf(why, sizeof(why), "vCPU %d did not finish phase %d (%s)", i, ph, what);
+				test_fail(why);
+			}
+			cpu_relax();
+		}
+	}
+	c->done = ph;
+}
+
+static void remap_window(void *page, u64 flags)
+{
+	long rc = hc_update_va_mapping((u64)window,
+		(virt_to_mfn(page) << 12) | _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY, flags);
+	if (rc)
+		test_fail("update_va_mapping of the window failed");
+}
+
+static void flush_others(u32 cmd, u64 *mask)
+{
+	struct mmuext_op op = { cmd, 0, (u64)window, (u64)mask };
+	long rc = hc_mmuext_op(&op, 1, NULL, DOMID_SELF);
+	if (rc)
+		test_fail("mmuext_op flush failed");
+}
+
+void test_main(void)
+{
+	s = map_shared_info();
+	install_traps();
+	trap_hook = hook;
+	register_event_callback();
+	pcpu[0].self = &pcpu[0];
+	pcpu[0].vi = &s->vcpu_info[0];
+	check_eq(hc_set_segment_base(SEGBASE_GS_KERNEL, (u64)&pcpu[0]), 0, "set_segment_base(GS_KERNEL)");
+	check(this_cpu() == &pcpu[0], "%%gs:0 is %p, want %p", this_cpu(), &pcpu[0]);
+
+	/* Find the vCPUs. */
+	check_eq(hc_vcpu_op(VCPUOP_is_up, 0, NULL), 1, "is_up(0)");
+	for (nv = 1; nv < MAXV; nv++) {
+		long rc = hc_vcpu_op(VCPUOP_is_up, nv, NULL);
+		if (rc == -XEN_ENOENT)
+			break;
+		check_eq(rc, 0, "is_up of a vCPU not up yet");
+	}
+	printf("smp: %d vCPUs\n", nv);
+	if (nv != SMP_VCPUS) {
+		char why[80];
+		snprintf(why, sizeof(why), "%d vCPUs, want %d (dom0_max_vcpus=%d)", nv, SMP_VCPUS, SMP_VCPUS);
+		test_fail(why);
+	}
+
+	/* Refusals, before any vCPU is up. */
+	struct vcpu_runstate_info rs;
+	check_eq(runstate(1, &rs), 0, "get_runstate_info(1)");
+	check_eq(rs.state, RUNSTATE_offline, "vCPU 1's runstate before it is up");
+	build_context(1);
+	check_eq(hc_vcpu_op(VCPUOP_initialise, 0, &ctxt), -XEN_EEXIST, "initialise(0)");
+	check_eq(hc_vcpu_op(VCPUOP_up, 1, NULL), -XEN_EINVAL, "up(1) before initialise");
+	ctxt.user_regs.rip = 1UL << 62;
+	check_eq(hc_vcpu_op(VCPUOP_initialise, 1, &ctxt), -XEN_EINVAL, "initialise with a non-canonical rip");
+	build_context(1);
+	ctxt.ctrlreg[3] = virt_to_mfn(page_a) << 12;	/* a data page, mapped writable: not an L4 */
+	check_eq(hc_vcpu_op(VCPUOP_initialise, 1, &ctxt), -XEN_EINVAL, "initialise with a data page as L4");
+	check_eq(hc_vcpu_op(VCPUOP_initialise, nv, &ctxt), -XEN_ENOENT, "initialise past the last vCPU");
+
+	/* IPI ports, one per vCPU; a masked poll port for vCPU 1. */
+	for (int i = 0; i < nv; i++) {
+		struct evtchn_bind_ipi b = { i, 0 };
+		check_eq(hc_event_channel_op(EVTCHNOP_bind_ipi, &b), 0, "bind_ipi");
+		if (b.port >= 64)
+			test_fail("IPI port above 63");
+		pcpu[i].ipi_port = b.port;
+		pcpu[i].mine |= 1UL << b.port;
+		unmask_port(b.port);
+	}
+	struct evtchn_bind_ipi pb = { 1, 0 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_ipi, &pb), 0, "bind_ipi(poll port)");
+	pcpu[1].poll_port = pb.port;
+	__atomic_fetch_or(&s->evtchn_mask[0], 1UL << pb.port, __ATOMIC_SEQ_CST);	/* as Linux's spinlock port */
+	struct evtchn_bind_ipi bad = { nv, 0 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_ipi, &bad), -XEN_ENOENT, "bind_ipi past the last vCPU");
+
+	/* Bring the others up. */
+	for (int i = 1; i < nv; i++) {
+		struct percpu *c = &pcpu[i];
+		c->self = c;
+		c->id = i;
+		struct vcpu_register_vcpu_info ri = { virt_to_mfn(vinfo_page), 64 * i, 0 };
+		check_eq(hc_vcpu_op(VCPUOP_register_vcpu_info, i, &ri), 0, "register_vcpu_info of a down vCPU");
+		c->vi = (volatile struct vcpu_info *)(vinfo_page + 64 * i);
+		check_eq(c->vi->evtchn_upcall_mask, 1, "a new vcpu_info's upcall mask");
+		build_context(i);
+		check_eq(hc_vcpu_op(VCPUOP_initialise, i, &ctxt), 0, "initialise");
+		check_eq(hc_vcpu_op(VCPUOP_initialise, i, &ctxt), -XEN_EEXIST, "second initialise");
+		check_eq(hc_vcpu_op(VCPUOP_is_up, i, NULL), 0, "is_up after initialise");
+		check_eq(hc_vcpu_op(VCPUOP_up, i, NULL), 0, "up");
+		check_eq(hc_vcpu_op(VCPUOP_is_up, i, NULL), 1, "is_up after up");
+		check_eq(hc_vcpu_op(VCPUOP_up, i, NULL), 0, "up of a vCPU up");
+		WAIT(c->online, "a vCPU to come up");
+		check_eq(c->entry_gs0, (u64)c, "a new vCPU's %gs:0 (gs_base_kernel)");
+		check_eq(c->entry_rdi, i, "a new vCPU's rdi");
+		check(c->entry_rflags & 0x200, "a new vCPU runs with IF clear: rflags %#lx", c->entry_rflags);
+		check_eq(c->entry_cs, FLAT_KERNEL_CS, "a new vCPU's cs");
+		check_eq(c->entry_ss, FLAT_KERNEL_SS, "a new vCPU's ss");
+		check_eq(runstate(i, &rs), 0, "get_runstate_info");
+		check(rs.state != RUNSTATE_offline, "vCPU %d offline after up", i);
+		check_eq(hc_vcpu_op(VCPUOP_register_vcpu_info, i, &ri), -XEN_EINVAL, "register_vcpu_info of an up vCPU");
+	}
+	pcpu[0].vi->evtchn_upcall_mask = 0;
+
+	/* 1. A shared counter under a spinlock. */
+	run_phase(1, "counting");
+	check_eq(locked_count, (u64)nv * ROUNDS, "count under the lock");
+	check_eq(atomic_count, (u64)nv * ROUNDS, "atomic count");
+
+	/* 2. A token round the vCPUs by IPI. vCPU 0 starts it and waits for
+	 * it with the others. */
+	token = 1;
+	phase = 2;
+	send(pcpu[1].ipi_port);
+	for (u64 i = 0; i < PINGS; i++) {
+		wait_change(&pcpu[0].ipis, i);
+		check(token == 0, "vCPU 0 woken for the token, which is vCPU %lu's", token);
+		if (i + 1 < PINGS) {
+			token = 1;
+			send(pcpu[1].ipi_port);
+		}
+	}
+	for (int i = 1; i < nv; i++)
+		WAIT(pcpu[i].done == 2, "the IPI round");
+	pcpu[0].done = 2;
+	for (int i = 0; i < nv; i++)
+		check_eq(pcpu[i].ipis, PINGS, "IPIs taken");
+
+	/* 3. TLB flushes across vCPUs. */
+	*(volatile u64 *)page_a = MAGIC_A;
+	*(volatile u64 *)page_b = MAGIC_B;
+	u64 others = 0;
+	for (int i = 1; i < nv; i++)
+		others |= 1UL << i;
+	/* Each remap flushes only vCPU 0's own TLB (UVMF_INVLPG) or none. */
+	remap_window(page_a, UVMF_INVLPG);
+	run_phase(3, "reading A");	/* everyone has A in its TLB */
+	remap_window(page_b, UVMF_INVLPG);
+	flush_others(MMUEXT_TLB_FLUSH_MULTI, &others);
+	run_phase(4, "reading B after TLB_FLUSH_MULTI");
+	remap_window(page_a, UVMF_INVLPG);
+	flush_others(MMUEXT_INVLPG_MULTI, &others);
+	run_phase(5, "reading A after INVLPG_MULTI");
+	remap_window(page_b, UVMF_NONE);
+	flush_others(MMUEXT_TLB_FLUSH_ALL, NULL);
+	run_phase(6, "reading B after TLB_FLUSH_ALL");
+	remap_window(page_a, UVMF_NONE);
+	flush_others(MMUEXT_INVLPG_ALL, NULL);
+	run_phase(7, "reading A after INVLPG_ALL");
+	static const u64 want[5] = { MAGIC_A, MAGIC_B, MAGIC_A, MAGIC_B, MAGIC_A };
+	static const char *const after[5] = { "the first map", "TLB_FLUSH_MULTI", "INVLPG_MULTI", "TLB_FLUSH_ALL",
+		"INVLPG_ALL" };
+	for (int i = 0; i < nv; i++)
+		for (int k = 0; k < 5; k++)
+			check(pcpu[i].seen[k] == want[k], "vCPU %d read %#lx through the window after %s, want %#lx",
+			      i, pcpu[i].seen[k], after[k], want[k]);
+
+	/* 4. vCPU 1 blocks while vCPU 0 spins; an IPI wakes it. Then it polls. */
+	struct percpu *c1 = &pcpu[1];
+	u64 ipis = c1->ipis;
+	phase = 8;
+	spin_ms(50);
+	check_eq(runstate(1, &rs), 0, "get_runstate_info(1)");
+	check_eq(rs.state, RUNSTATE_blocked, "runstate of vCPU 1 in SCHEDOP_block");
+	check(rs.time[RUNSTATE_blocked] > 0, "no time blocked");
+	check(c1->done != 8 && c1->ipis == ipis, "vCPU 1 did not stay blocked");
+	send(c1->ipi_port);
+	spin_ms(50);
+	check_eq(runstate(1, &rs), 0, "get_runstate_info(1)");
+	check_eq(rs.state, RUNSTATE_blocked, "runstate of vCPU 1 in SCHEDOP_poll");
+	check_eq(poll_rc[0], 0, "no poll has returned yet");
+	send(c1->poll_port);
+	WAIT(c1->done == 8, "vCPU 1 to wake from its poll");
+	for (int i = 2; i < nv; i++)
+		WAIT(pcpu[i].done == 8, "phase 8");
+	check_eq(poll_rc[0], 0, "SCHEDOP_poll woken by its port");
+	check_eq(poll_rc[1], 1, "the polled port pending after the wake-up");
+	check(poll_rc[2] >= 19, "SCHEDOP_poll with a 20 ms timeout returned %ld ms", poll_rc[2]);
+
+	/* 5. bind_vcpu: a loopback port moves to vCPU 1; IPI and VIRQ_TIMER
+	 * ports do not move; VIRQ_TIMER binds once per vCPU. */
+	struct evtchn_alloc_unbound au = { DOMID_SELF, DOMID_SELF, 0 };
+	check_eq(hc_event_channel_op(EVTCHNOP_alloc_unbound, &au), 0, "alloc_unbound");
+	struct evtchn_bind_interdomain bi = { DOMID_SELF, 0, au.port, 0 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_interdomain, &bi), 0, "bind_interdomain");
+	moved_port = au.port;
+	struct evtchn_bind_vcpu bvc = { au.port, 1 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_vcpu, &bvc), 0, "bind_vcpu of an interdomain port");
+	pcpu[1].mine |= 1UL << au.port;
+	unmask_port(au.port);
+	send(bi.local_port);
+	WAIT(moved_hits == 1, "the moved port's event on vCPU 1");
+	struct evtchn_bind_vcpu bipi = { pcpu[0].ipi_port, 1 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_vcpu, &bipi), -XEN_EINVAL, "bind_vcpu of an IPI port");
+	struct evtchn_bind_virq bv0 = { VIRQ_TIMER, 0, 0 }, bv1 = { VIRQ_TIMER, 1, 0 }, bv1b = { VIRQ_TIMER, 1, 0 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_virq, &bv0), 0, "bind_virq(TIMER, 0)");
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_virq, &bv1), 0, "bind_virq(TIMER, 1)");
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_virq, &bv1b), -XEN_EEXIST, "second bind_virq(TIMER, 1)");
+	struct evtchn_bind_vcpu btimer = { bv1.port, 0 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_vcpu, &btimer), -XEN_EINVAL, "bind_vcpu of a VIRQ_TIMER port");
+	struct evtchn_bind_vcpu bnone = { au.port, nv };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_vcpu, &bnone), -XEN_ENOENT, "bind_vcpu past the last vCPU");
+
+	/* 6. VCPUOP_down of vCPU 1 while it counts. */
+	phase = 9;
+	WAIT(c1->count > 1000, "vCPU 1 to count");
+	check_eq(hc_vcpu_op(VCPUOP_down, 1, NULL), 0, "down(1)");
+	check_eq(hc_vcpu_op(VCPUOP_is_up, 1, NULL), 0, "is_up(1) after down");
+	spin_ms(30);	/* it stops at its next exit */
+	u64 stopped = c1->count;
+	spin_ms(30);
+	check_eq(c1->count, stopped, "vCPU 1's count while it is down");
+	check_eq(runstate(1, &rs), 0, "get_runstate_info(1)");
+	check_eq(rs.state, RUNSTATE_offline, "runstate of vCPU 1 down");
+	check_eq(hc_vcpu_op(VCPUOP_up, 1, NULL), 0, "up(1) again");
+	WAIT(c1->count > stopped + 1000, "vCPU 1 to count again after up");
+	phase = 10;
+	printf("smp: %d vCPUs up; lock, IPI round, TLB flushes, block/poll wake-ups, bind_vcpu, down/up all done\n", nv);
+}
