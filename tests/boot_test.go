@@ -168,7 +168,7 @@ func TestNoReboot(t *testing.T) {
 func TestHeapExhausted(t *testing.T) {
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oom"}})
-	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 64 MiB in use, 511 MiB of RAM`)
+	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 32 MiB in use, 511 MiB of RAM`)
 	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
 	r.wantLines(t, "(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)

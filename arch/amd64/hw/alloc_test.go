@@ -31,6 +31,8 @@ func TestNoAllocation(t *testing.T) {
 		},
 		"heap": func() {
 			pa, _ := h.Bump()
+			e, _ := h.TrimEnd(PageSize)
+			sink += e
 			h.Took()
 			h.Gave()
 			sink += pa + DataPTE(pa, PTE_NX) + TablePTE(pa) + Index(pa, 2)

@@ -245,3 +245,38 @@ func TestFrameHeap(t *testing.T) {
 		t.Error("Bump of half a frame")
 	}
 }
+
+// TestFrameHeapTrimEnd: the heap keeps what it handed out plus keep,
+// rounded up to a page; keeping everything, or more, or an overflowing
+// amount trims nothing; after the trim Bump stops at the new end.
+func TestFrameHeapTrimEnd(t *testing.T) {
+	var h FrameHeap
+	h.Init(Range{0x100000, 0x200000})
+	h.Bump()
+	h.Bump() // Next 0x102000
+	for _, tc := range []struct {
+		keep, end uint64
+		ok        bool
+	}{
+		{0, 0x102000, true},
+		{1, 0x103000, true},
+		{0x3000, 0x105000, true},
+		{0xfe000 - 1, 0x200000, false}, // rounds up to the end: no trim
+		{0xfd000, 0x1ff000, true},
+		{0x200000, 0x200000, false},
+		{^uint64(0) - 0x1000, 0x200000, false},
+	} {
+		end, ok := h.TrimEnd(tc.keep)
+		if ok != tc.ok || (ok && end != tc.end) || (!ok && end != h.End) {
+			t.Errorf("TrimEnd(%#x) = %#x %v, want %#x %v", tc.keep, end, ok, tc.end, tc.ok)
+		}
+	}
+	end, _ := h.TrimEnd(0x1000)
+	h.End = end
+	if _, ok := h.Bump(); !ok {
+		t.Error("no frame below the new end")
+	}
+	if pa, ok := h.Bump(); ok {
+		t.Errorf("Bump past the trimmed end: %#x", pa)
+	}
+}

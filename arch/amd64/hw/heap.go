@@ -40,6 +40,19 @@ func (h *FrameHeap) Took() {
 //go:nosplit
 func (h *FrameHeap) Gave() { h.Frames-- }
 
+// TrimEnd is where the heap ends if it keeps keep bytes, rounded up to a
+// page, above the highest frame it has handed out; ok is false when that
+// would not shrink it (or keep overflows). rt.TrimHeap stores it.
+//
+//go:nosplit
+func (h *FrameHeap) TrimEnd(keep uint64) (end uint64, ok bool) {
+	end, ok = AlignUp(h.Next+keep, PageSize)
+	if !ok || end < h.Next || end >= h.End {
+		return h.End, false
+	}
+	return end, true
+}
+
 // Owns reports whether pa is a frame of the heap that Bump has handed out.
 //
 //go:nosplit

@@ -217,9 +217,9 @@ func allocFrame() uint64 {
 // reading Next again, and then nothing is given up.
 func TrimHeap(keep uint64) Range {
 	end := atomic.LoadUint64(&heap.End)
-	next := atomic.LoadUint64(&heap.Next)
-	newEnd := uint64(alignUp(uintptr(next+keep), pageSize))
-	if newEnd < next || newEnd >= end {
+	h := hw.FrameHeap{Start: heap.Start, End: end, Next: atomic.LoadUint64(&heap.Next)}
+	newEnd, ok := h.TrimEnd(keep)
+	if !ok {
 		return Range{}
 	}
 	atomic.StoreUint64(&heap.End, newEnd)
