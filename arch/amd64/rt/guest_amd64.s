@@ -155,7 +155,9 @@ TEXT ·syscallSlow(SB),NOSPLIT|NOFRAME,$0
 // run loop with hv/pv's HandleSyscall, Bounce, Iret and DeliverEvent)
 // would, and re-enters the guest without leaving enterGuest: Xen builds
 // the same bounce in entry.S. Two cases, everything else (and any check
-// below that fails) goes to syscallSlow with nothing changed but CR3:
+// below that fails) goes to syscallSlow with nothing changed but CR3 (and
+// for a bounce frame whose copy faulted part way, the part written, which
+// the Go path writes again):
 //   - user mode, 64-bit (CS 0xe033), a syscall callback SetFastPath
 //     accepted, RFLAGS.TF clear, no event left to deliver: the bounce
 //     frame (RCX, R11, RIP, CS | upcall mask<<32, RFLAGS, RSP, SS) is
