@@ -203,11 +203,55 @@ static void wait_change(volatile u64 *p, u64 old)
 	c->vi->evtchn_upcall_mask = 0;
 }
 
+/* System time as this vCPU's own vcpu_time_info gives it (its TSC scale and
+ * stamp, which the hypervisor writes for the physical CPU it runs on). */
+static u64 vnow(void)
+{
+	volatile struct vcpu_time_info *t = &this_cpu()->vi->time;
+	u32 ver, mul;
+	u64 ts, sys, delta;
+	signed char shift;
+	do {
+		ver = t->version;
+		barrier();
+		ts = t->tsc_timestamp;
+		sys = t->system_time;
+		mul = t->tsc_to_system_mul;
+		shift = t->tsc_shift;
+		delta = rdtsc() - ts;
+		barrier();
+	} while ((ver & 1) || ver != t->version);
+	if ((s64)delta < 0)
+		delta = 0;	/* a TSC read before the stamp: on another CPU */
+	if (shift < 0)
+		delta >>= -shift;
+	else
+		delta <<= shift;
+	return sys + (u64)(((unsigned __int128)delta * mul) >> 32);
+}
+
+/* Time spent, for timeouts and spins: a step of system time longer than
+ * STEP_MAX between two looks, or a step back, is not counted (a TSC read
+ * on another physical CPU than the time info's, under a hypervisor that
+ * trusts the TSCs to agree when QEMU's do not, must not end a wait). */
+#define STEP_MAX (50 * ONE_MS)
+struct stopwatch { u64 last, spent; };
+static void sw_start(struct stopwatch *w) { w->last = vnow(); w->spent = 0; }
+static u64 sw_spent(struct stopwatch *w)
+{
+	u64 n = vnow();
+	if (n > w->last && n - w->last < STEP_MAX)
+		w->spent += n - w->last;
+	w->last = n;
+	return w->spent;
+}
+
 /* vCPU 0 waits, spinning, for cond; a timeout fails the test. */
 #define WAIT(cond, what) do {						\
-		u64 __t0 = now_ns();					\
+		struct stopwatch __w;					\
+		sw_start(&__w);						\
 		while (!(cond)) {					\
-			if (now_ns() - __t0 > TIMEOUT)			\
+			if (sw_spent(&__w) > TIMEOUT)			\
 				test_fail("timed out waiting for " what);	\
 			cpu_relax();					\
 		}							\
@@ -215,8 +259,9 @@ static void wait_change(volatile u64 *p, u64 old)
 
 static void spin_ms(u64 ms)
 {
-	u64 t0 = now_ns();
-	while (now_ns() - t0 < ms * ONE_MS)
+	struct stopwatch w;
+	sw_start(&w);
+	while (sw_spent(&w) < ms * ONE_MS)
 		cpu_relax();
 }
 
@@ -257,16 +302,16 @@ static void phase_work(struct percpu *c, int ph)
 		/* Poll the masked poll port until vCPU 0 sends on it. */
 		{
 			u32 ports[1] = { c->poll_port };
-			struct sched_poll sp = { ports, 1, 0, now_ns() + TIMEOUT };
+			struct sched_poll sp = { ports, 1, 0, vnow() + TIMEOUT };
 			c->vi->evtchn_upcall_mask = 1;
 			poll_rc[0] = hc_sched_op(SCHEDOP_poll, &sp);
 			poll_rc[1] = (s->evtchn_pending[0] >> c->poll_port) & 1;
 			__atomic_fetch_and(&s->evtchn_pending[0], ~(1UL << c->poll_port), __ATOMIC_SEQ_CST);
 			/* Nobody sends now: the poll ends at its timeout. */
-			u64 t0 = now_ns();
+			u64 t0 = vnow();
 			sp.timeout = t0 + 20 * ONE_MS;
 			long rc = hc_sched_op(SCHEDOP_poll, &sp);
-			poll_rc[2] = rc ? rc : (long)((now_ns() - t0) / ONE_MS);
+			poll_rc[2] = rc ? rc : (long)((vnow() - t0) / ONE_MS);
 			c->vi->evtchn_upcall_mask = 0;
 		}
 		break;
@@ -346,9 +391,10 @@ static void run_phase(int ph, const char *what)
 	struct percpu *c = &pcpu[0];
 	phase_work(c, ph);
 	for (int i = 1; i < nv; i++) {
-		u64 t0 = now_ns();
+		struct stopwatch w;
+		sw_start(&w);
 		while (pcpu[i].done != ph) {
-			if (now_ns() - t0 > TIMEOUT) {
+			if (sw_spent(&w) > TIMEOUT) {
 				char why[120];
 				snprintf(why, sizeof(why), "vCPU %d did not finish phase %d (%s)", i, ph, what);
 				test_fail(why);
