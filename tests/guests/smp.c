@@ -8,7 +8,10 @@
  * VCPUOP_up. Then, phase by phase, with every vCPU taking part:
  *  1. a shared counter under a spinlock, N * ROUNDS increments;
  *  2. IPIs (EVTCHNOP_bind_ipi): a token passed round the vCPUs, each
- *     waiting for it in SCHEDOP_block;
+ *     waiting for its upcall with events unmasked (a ring of vCPUs each
+ *     asleep in SCHEDOP_block until the previous one's IPI stalled now and
+ *     then on Xen 4.17 with 4 vCPUs on 2 CPUs under QEMU; blocking and its
+ *     wake-up are step 4's);
  *  3. TLB flushes across vCPUs: once every vCPU has read a page through a
  *     window, vCPU 0 remaps the window flushing at most its own TLB, then
  *     flushes the others' with MMUEXT_TLB_FLUSH_MULTI, INVLPG_MULTI (a
@@ -131,6 +134,7 @@ static volatile u64 token;		/* phase 2: whose turn */
 static volatile u64 moved_hits;		/* upcalls for the port bind_vcpu moved */
 static u32 moved_port;
 static volatile long poll_rc[3];
+static volatile int blocking, polling, polled;	/* vCPU 1's steps in phase 8 */
 
 static inline struct percpu *this_cpu(void)
 {
@@ -203,11 +207,57 @@ static void wait_change(volatile u64 *p, u64 old)
 	c->vi->evtchn_upcall_mask = 0;
 }
 
+/* System time as this vCPU's own vcpu_time_info gives it (its TSC scale and
+ * stamp, which the hypervisor writes for the physical CPU it runs on). */
+static u64 vnow(void)
+{
+	volatile struct vcpu_time_info *t = &this_cpu()->vi->time;
+	u32 ver, mul;
+	u64 ts, sys, delta;
+	signed char shift;
+	do {
+		ver = t->version;
+		barrier();
+		ts = t->tsc_timestamp;
+		sys = t->system_time;
+		mul = t->tsc_to_system_mul;
+		shift = t->tsc_shift;
+		delta = rdtsc() - ts;
+		barrier();
+	} while ((ver & 1) || ver != t->version);
+	if ((s64)delta < 0)
+		delta = 0;	/* a TSC read before the stamp: on another CPU */
+	if (shift < 0)
+		delta >>= -shift;
+	else
+		delta <<= shift;
+	return sys + (u64)(((unsigned __int128)delta * mul) >> 32);
+}
+
+/* The hypervisor's clock for timeouts and spins: the calling vCPU's
+ * runstate times add up to the system time since it was created, read by
+ * the hypervisor itself. (A TSC read here may be another physical CPU's
+ * than the vcpu_time_info's stamp: Xen trusts QEMU's TSCs to agree, and
+ * under TCG with 4 vCPUs on 2 CPUs they do not, so TSC-based time jumps
+ * or stands still.) */
+static long runstate(unsigned v, struct vcpu_runstate_info *rs);
+static u64 hvclock(void)
+{
+	struct vcpu_runstate_info rs;
+	if (runstate(this_cpu()->id, &rs))
+		test_fail("get_runstate_info of the calling vCPU failed");
+	return rs.time[0] + rs.time[1] + rs.time[2] + rs.time[3];
+}
+struct stopwatch { u64 t0; };
+static void sw_start(struct stopwatch *w) { w->t0 = hvclock(); }
+static u64 sw_spent(struct stopwatch *w) { return hvclock() - w->t0; }
+
 /* vCPU 0 waits, spinning, for cond; a timeout fails the test. */
 #define WAIT(cond, what) do {						\
-		u64 __t0 = now_ns();					\
+		struct stopwatch __w;					\
+		sw_start(&__w);						\
 		while (!(cond)) {					\
-			if (now_ns() - __t0 > TIMEOUT)			\
+			if (sw_spent(&__w) > TIMEOUT)			\
 				test_fail("timed out waiting for " what);	\
 			cpu_relax();					\
 		}							\
@@ -215,14 +265,21 @@ static void wait_change(volatile u64 *p, u64 old)
 
 static void spin_ms(u64 ms)
 {
-	u64 t0 = now_ns();
-	while (now_ns() - t0 < ms * ONE_MS)
+	struct stopwatch w;
+	sw_start(&w);
+	while (sw_spent(&w) < ms * ONE_MS)
 		cpu_relax();
 }
 
 static long runstate(unsigned v, struct vcpu_runstate_info *rs)
 {
 	return hc_vcpu_op(VCPUOP_get_runstate_info, v, rs);
+}
+
+static int runstate_is(unsigned v, int state)
+{
+	struct vcpu_runstate_info rs;
+	return runstate(v, &rs) == 0 && rs.state == state;
 }
 
 /* ---- the other vCPUs ---- */
@@ -240,7 +297,8 @@ static void phase_work(struct percpu *c, int ph)
 		break;
 	case 2:
 		for (u64 i = 0; i < PINGS; i++) {
-			wait_change(&c->ipis, i);	/* the i+1th IPI */
+			while (c->ipis == i)	/* the i+1th IPI, events unmasked */
+				cpu_relax();
 			check(token == c->id, "vCPU %lu woken for the token, which is vCPU %lu's", c->id, token);
 			token = (c->id + 1) % nv;
 			send(pcpu[token].ipi_port);
@@ -253,20 +311,24 @@ static void phase_work(struct percpu *c, int ph)
 		if (c->id != 1)
 			break;
 		/* Block until an IPI; vCPU 0 checks we sleep meanwhile. */
+		blocking = 1;
 		wait_change(&c->ipis, c->ipis);
 		/* Poll the masked poll port until vCPU 0 sends on it. */
 		{
 			u32 ports[1] = { c->poll_port };
-			struct sched_poll sp = { ports, 1, 0, now_ns() + TIMEOUT };
+			struct sched_poll sp = { ports, 1, 0, vnow() + TIMEOUT };
 			c->vi->evtchn_upcall_mask = 1;
+			polling = 1;
 			poll_rc[0] = hc_sched_op(SCHEDOP_poll, &sp);
+			polled = 1;
 			poll_rc[1] = (s->evtchn_pending[0] >> c->poll_port) & 1;
 			__atomic_fetch_and(&s->evtchn_pending[0], ~(1UL << c->poll_port), __ATOMIC_SEQ_CST);
-			/* Nobody sends now: the poll ends at its timeout. */
-			u64 t0 = now_ns();
-			sp.timeout = t0 + 20 * ONE_MS;
-			long rc = hc_sched_op(SCHEDOP_poll, &sp);
-			poll_rc[2] = rc ? rc : (long)((now_ns() - t0) / ONE_MS);
+			/* Nobody sends now: the poll ends at its timeout (20 ms
+			 * from now as this vCPU's time info tells; see hvclock). */
+			sp.timeout = vnow() + 20 * ONE_MS;
+			poll_rc[2] = hc_sched_op(SCHEDOP_poll, &sp);
+			if (!poll_rc[2] && ((s->evtchn_pending[0] >> c->poll_port) & 1))
+				poll_rc[2] = 1;	/* woken by an event nobody sent */
 			c->vi->evtchn_upcall_mask = 0;
 		}
 		break;
@@ -346,9 +408,10 @@ static void run_phase(int ph, const char *what)
 	struct percpu *c = &pcpu[0];
 	phase_work(c, ph);
 	for (int i = 1; i < nv; i++) {
-		u64 t0 = now_ns();
+		struct stopwatch w;
+		sw_start(&w);
 		while (pcpu[i].done != ph) {
-			if (now_ns() - t0 > TIMEOUT) {
+			if (sw_spent(&w) > TIMEOUT) {
 				char why[120];
 				snprintf(why, sizeof(why), "vCPU %d did not finish phase %d (%s)", i, ph, what);
 				test_fail(why);
@@ -466,12 +529,12 @@ void test_main(void)
 	check_eq(atomic_count, (u64)nv * ROUNDS, "atomic count");
 
 	/* 2. A token round the vCPUs by IPI. vCPU 0 starts it and waits for
-	 * it with the others. */
+	 * it like the others, spinning with events unmasked. */
 	token = 1;
 	phase = 2;
 	send(pcpu[1].ipi_port);
 	for (u64 i = 0; i < PINGS; i++) {
-		wait_change(&pcpu[0].ipis, i);
+		WAIT(pcpu[0].ipis > i, "the IPI token");
 		check(token == 0, "vCPU 0 woken for the token, which is vCPU %lu's", token);
 		if (i + 1 < PINGS) {
 			token = 1;
@@ -517,23 +580,25 @@ void test_main(void)
 	struct percpu *c1 = &pcpu[1];
 	u64 ipis = c1->ipis;
 	phase = 8;
-	spin_ms(50);
+	WAIT(blocking && runstate_is(1, RUNSTATE_blocked), "vCPU 1's runstate blocked in SCHEDOP_block");
+	spin_ms(30);
 	check_eq(runstate(1, &rs), 0, "get_runstate_info(1)");
-	check_eq(rs.state, RUNSTATE_blocked, "runstate of vCPU 1 in SCHEDOP_block");
+	check_eq(rs.state, RUNSTATE_blocked, "runstate of vCPU 1 30 ms into SCHEDOP_block");
 	check(rs.time[RUNSTATE_blocked] > 0, "no time blocked");
-	check(c1->done != 8 && c1->ipis == ipis, "vCPU 1 did not stay blocked");
+	check(c1->done != 8 && c1->ipis == ipis && !polling, "vCPU 1 did not stay blocked");
 	send(c1->ipi_port);
-	spin_ms(50);
+	WAIT(polling && runstate_is(1, RUNSTATE_blocked), "vCPU 1's runstate blocked in SCHEDOP_poll");
+	spin_ms(30);
 	check_eq(runstate(1, &rs), 0, "get_runstate_info(1)");
-	check_eq(rs.state, RUNSTATE_blocked, "runstate of vCPU 1 in SCHEDOP_poll");
-	check_eq(poll_rc[0], 0, "no poll has returned yet");
+	check_eq(rs.state, RUNSTATE_blocked, "runstate of vCPU 1 30 ms into SCHEDOP_poll");
+	check(!polled, "SCHEDOP_poll returned before its port was sent on");
 	send(c1->poll_port);
 	WAIT(c1->done == 8, "vCPU 1 to wake from its poll");
 	for (int i = 2; i < nv; i++)
 		WAIT(pcpu[i].done == 8, "phase 8");
 	check_eq(poll_rc[0], 0, "SCHEDOP_poll woken by its port");
 	check_eq(poll_rc[1], 1, "the polled port pending after the wake-up");
-	check(poll_rc[2] >= 19, "SCHEDOP_poll with a 20 ms timeout returned %ld ms", poll_rc[2]);
+	check_eq(poll_rc[2], 0, "SCHEDOP_poll with a timeout and no event");
 
 	/* 5. bind_vcpu: a loopback port moves to vCPU 1; IPI and VIRQ_TIMER
 	 * ports do not move; VIRQ_TIMER binds once per vCPU. */
