@@ -26,9 +26,12 @@ type Backend interface {
 	// goroutine; the Backend must keep that goroutine on one OS thread for
 	// the vCPU's lifetime.
 	Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
-	// FlushTLB flushes every CPU's TLB before a guest runs there again
-	// (the loaded page tables stay loaded between exits and entries, so
-	// a changed mapping survives until someone flushes). Any goroutine.
+	// FlushTLB flushes every CPU's TLB of guest translations: the other
+	// CPUs' before it returns (a guest running there sees the change at
+	// once, as after Xen's flush_tlb_mask), this one's before a guest
+	// runs here again (the loaded page tables stay loaded between exits
+	// and entries, so a changed mapping survives until someone flushes).
+	// Any goroutine.
 	FlushTLB()
 	// InvalidatePage drops the translation of va from the TLBs.
 	InvalidatePage(va mm.GuestVA)

@@ -62,9 +62,9 @@ func (v *VCPU) Exits() (syscalls, exceptions, interrupts uint64) {
 // Backend, as Xen's flush_tlb_mask over the CPUs the target vCPUs run on:
 // a local flush or INVLPG is this CPU's (the calling vCPU's); one for all
 // vCPUs, or for a mask (TLB_FLUSH_MULTI, INVLPG_MULTI, UVMF_MULTI) that
-// names any vCPU of the domain, is Backend.FlushTLB, which reaches every
-// CPU before a guest runs there again (a full flush stands in for an
-// INVLPG on the others); a mask that names none of the domain's vCPUs
+// names any vCPU of the domain, is Backend.FlushTLB, which flushes every
+// other CPU before it returns and this one before a guest runs here
+// again (a full flush stands in for an INVLPG on the others); a mask that names none of the domain's vCPUs
 // flushes nothing. vCPUs that share one physical CPU share its TLB, so
 // the local flush is theirs too.
 type flusher struct{ v *VCPU }

@@ -315,15 +315,40 @@ func guestIRQ(vector uint64) {
 	deviceIRQ(vector)
 }
 
-// RequestTLBFlush asks for the TLB to be flushed before any guest runs
-// again, on every CPU (each one's next entry reloads CR3: a vCPU may run
-// on any CPU, and a CPU keeps a guest's translations after its exit).
-// gohv's one access through guest mappings, CopyFromGuest/CopyToGuest,
-// does the flush first, so nothing sooner needs it. Any context.
+// RequestTLBFlush flushes every CPU's TLB of guest translations, as
+// Xen's flush_tlb_mask does before a hypercall that changed mappings
+// returns: every other online CPU now (an IPI each; one running a guest
+// exits to take it, and its next entry loads the tables again), and
+// returns once all have; this CPU before any guest runs here again (its
+// next entry reloads CR3: gohv's one access through guest mappings,
+// CopyFromGuest/CopyToGuest, does the flush first). A vCPU may run on any
+// CPU, and a CPU keeps a guest's translations after its exit, so a
+// changed mapping or a freed or retyped frame is safe to reuse once this
+// returns. Context: a goroutine (it waits with interrupts on).
 func RequestTLBFlush() {
 	for i := range cpus {
 		atomic.StoreUint32(&cpus[i].flushPending, 1)
 	}
+	if !othersOnline() {
+		return
+	}
+	g, _, _ := syscall.RawSyscall(sysTLBShootdown, 0, 0, 0)
+	for g != 0 && !flushedAll(uint64(g)) {
+		amd64.Pause() // interrupts on: this CPU takes others' requests as IPIs
+	}
+}
+
+// sysShootdownOthers starts a shootdown on every online CPU but this one
+// and returns the generation to wait for (0: no other CPU). Context: the
+// shim.
+//
+//go:nosplit
+func sysShootdownOthers() uintptr {
+	mask := onlineMask() &^ (1 << thisCPU().id)
+	if mask == 0 {
+		return 0
+	}
+	return uintptr(requestFlushOf(mask))
 }
 
 // InvalidatePage drops the translation of va (a guest virtual address)

@@ -55,6 +55,7 @@ const (
 	sysVecEOI                     // (vec): the guests have EOIed a held MSI vector
 	sysShootdown                  // (cr3): a top level released: every CPU drops it and flushes
 	sysFlushAll                   // (): every CPU's caches written back (WBINVD) and TLB flushed
+	sysTLBShootdown               // (): every other CPU flushes its TLB
 )
 
 var (
@@ -254,6 +255,8 @@ func dispatch(f *sysFrame) {
 		ret = sysVectorMask(a0, a1)
 	case sysDevWait:
 		ret = sysWaitDeviceIRQs()
+	case sysTLBShootdown:
+		ret = sysShootdownOthers()
 	case sysFlushAll:
 		ret = sysFlushCaches()
 	case sysShootdown:
