@@ -78,9 +78,10 @@ static u64 load_fs(u16 sel)
 	return trap_seen.vector;
 }
 
-/* iret_to: HYPERVISOR_iret from kernel mode (CS RPL 0: no mode change) to
- * iret_back with the same RSP, CS cs and SS ss, IF clear; returns there
- * when the iret faults (iret_fix puts the kernel's CS and SS back). */
+/* iret_to: HYPERVISOR_iret from kernel mode (CS RPL 0: no mode change; RPL
+ * 3: to user mode) to iret_back with the same RSP, CS cs and SS ss, IF
+ * clear; returns there in kernel mode when the iret faults (iret_fix puts
+ * the kernel's CS and SS back). */
 void iret_to(u64 cs, u64 ss);
 extern char iret_back[];
 asm(".text\n"
@@ -115,9 +116,9 @@ static void iret_bad(u16 cs, u16 ss, u64 want_vec, u64 want_ec)
 	check(trap_hits == 1 && trap_seen.vector == want_vec && trap_seen.error_code == want_ec,
 	      "iret to cs %#x ss %#x: %d traps, vector %lu error %#lx, want %lu, %#lx",
 	      cs, ss, trap_hits, trap_seen.vector, trap_seen.error_code, want_vec, want_ec);
-	check((u64)trap_seen.rip == (u64)iret_back && (u16)trap_seen.cs == (cs & ~3),
+	check((u64)trap_seen.rip == (u64)iret_back && (u16)trap_seen.cs == cs,
 	      "iret to cs %#x ss %#x: fault at %#lx cs %#lx, want %#lx cs %#x",
-	      cs, ss, trap_seen.rip, trap_seen.cs, (u64)iret_back, cs & ~3);
+	      cs, ss, trap_seen.rip, trap_seen.cs, (u64)iret_back, cs);
 	printf("iret to cs %#x ss %#x: vector %lu error %#lx cs %#lx ss %#lx\n",
 	       cs, ss, trap_seen.vector, trap_seen.error_code, trap_seen.cs & 0xffff, trap_seen.ss);
 }
@@ -190,6 +191,14 @@ void test_main(void)
 	iret_bad(FLAT_KERNEL_CS & ~3, ABSENT_IDX << 3, 11, ABSENT_IDX << 3);
 	iret_bad(FLAT_KERNEL_CS & ~3, 0, 13, 0);
 	iret_bad(FLAT_KERNEL_CS & ~3, 0x4, 13, 0x4);
+	/* To user mode: the fault is the user's, bounced to the kernel. */
+	static u8 kernel_stack[8192] __attribute__((aligned(16)));
+	check_eq(hc_stack_switch(FLAT_KERNEL_SS, (u64)kernel_stack + sizeof(kernel_stack)), 0, "stack_switch");
+	struct mmuext_op op = { MMUEXT_NEW_USER_BASEPTR, 0, virt_to_mfn((void *)start_info->pt_base), 0 };
+	u32 done = 0;
+	check_eq(hc_mmuext_op(&op, 1, &done, DOMID_SELF), 0, "mmuext_op(NEW_USER_BASEPTR)");
+	iret_bad(DATA_IDX << 3 | 3, FLAT_USER_SS, 13, DATA_IDX << 3);
+	iret_bad(FLAT_USER_CS, ABSENT_IDX << 3 | 3, 11, ABSENT_IDX << 3);
 
 	/* A frame with a TSS descriptor is refused; the live GDT stays. */
 	static u64 bad[512] __attribute__((aligned(4096), section(".bss.page_aligned")));
