@@ -12,6 +12,12 @@
  *  - loading a not-present descriptor raises #NP, an empty entry of the
  *    window (a page with no frame) #GP, each with the selector as error
  *    code; Xen's flat selectors still load;
+ *  - HYPERVISOR_iret to a CS or SS that IRETQ cannot load (a data or
+ *    ring-0 CS, an LDT or empty selector, a not-present CS or SS, a code
+ *    or null SS) is the guest's own fault at the iret's RIP: #GP or #NP
+ *    with the selector (RPL clear) as error code, as the CPU raises it
+ *    (#NP for an SS not present: the SDM's IRET exception list and QEMU;
+ *    its pseudocode says #SS);
  *  - set_gdt with no entries gives the frame back: it can be mapped
  *    writable again.
  */
@@ -26,6 +32,7 @@ static u64 marks[2] = { 0x1111111111111111UL, 0x2222222222222222UL };
 
 #define DATA_IDX    6	/* selector 0x33 */
 #define ABSENT_IDX  7	/* selector 0x3b */
+#define NOCODE_IDX  8	/* selector 0x43: a 64-bit code descriptor, not present */
 #define EMPTY_SEL   0x1003	/* entry 512: the window's second page, no frame behind it */
 #define PTE_RO (_PAGE_PRESENT | _PAGE_ACCESSED)
 #define PTE_RW (_PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY)
@@ -71,6 +78,51 @@ static u64 load_fs(u16 sel)
 	return trap_seen.vector;
 }
 
+/* iret_to: HYPERVISOR_iret from kernel mode (CS RPL 0: no mode change; RPL
+ * 3: to user mode) to iret_back with the same RSP, CS cs and SS ss, IF
+ * clear; returns there in kernel mode when the iret faults (iret_fix puts
+ * the kernel's CS and SS back). */
+void iret_to(u64 cs, u64 ss);
+extern char iret_back[];
+asm(".text\n"
+    ".globl iret_to, iret_back\n"
+    "iret_to:\n"
+    "	movq %rsp, %rax\n"
+    "	pushq %rsi\n"		/* ss */
+    "	pushq %rax\n"		/* rsp: as at the call's return */
+    "	pushq $0x2\n"		/* rflags */
+    "	pushq %rdi\n"		/* cs */
+    "	leaq iret_back(%rip), %rax\n"
+    "	pushq %rax\n"		/* rip */
+    "	pushq $0\n"		/* flags */
+    "	jmp xen_iret\n"
+    "iret_back:\n"
+    "	ret\n");
+
+static int iret_fix(struct cpu_regs *r)
+{
+	record_trap(r);
+	r->cs = FLAT_KERNEL_CS & ~3;
+	r->ss = FLAT_KERNEL_SS;
+	return 1;
+}
+
+static void iret_bad(u16 cs, u16 ss, u64 want_vec, u64 want_ec)
+{
+	trap_hits = 0;
+	trap_hook = iret_fix;
+	iret_to(cs, ss);
+	trap_hook = record_trap;
+	check(trap_hits == 1 && trap_seen.vector == want_vec && trap_seen.error_code == want_ec,
+	      "iret to cs %#x ss %#x: %d traps, vector %lu error %#lx, want %lu, %#lx",
+	      cs, ss, trap_hits, trap_seen.vector, trap_seen.error_code, want_vec, want_ec);
+	check((u64)trap_seen.rip == (u64)iret_back && (u16)trap_seen.cs == cs,
+	      "iret to cs %#x ss %#x: fault at %#lx cs %#lx, want %#lx cs %#x",
+	      cs, ss, trap_seen.rip, trap_seen.cs, (u64)iret_back, cs);
+	printf("iret to cs %#x ss %#x: vector %lu error %#lx cs %#lx ss %#lx\n",
+	       cs, ss, trap_seen.vector, trap_seen.error_code, trap_seen.cs & 0xffff, trap_seen.ss);
+}
+
 static u64 read_fs0(void)
 {
 	u64 v;
@@ -88,6 +140,7 @@ void test_main(void)
 
 	table[DATA_IDX] = data_desc((u32)(u64)&marks[0], 1, 0);
 	table[ABSENT_IDX] = data_desc(0, 0, 3);
+	table[NOCODE_IDX] = 0x0020780000000000UL;	/* L, DPL 3, code, S; P clear */
 	check_eq(set_gdt(frames, 512), -XEN_EINVAL, "set_gdt of a frame mapped writable");
 	check_eq(hc_update_va_mapping((u64)table, (mfn << 12) | PTE_RO, UVMF_INVLPG), 0, "map the GDT frame read-only");
 	check_eq(set_gdt(frames, 7169), -XEN_EINVAL, "set_gdt of 7169 entries");
@@ -127,6 +180,25 @@ void test_main(void)
 	      EMPTY_SEL, vec, trap_seen.error_code, EMPTY_SEL & ~3UL);
 	check_eq(load_fs(FLAT_USER_SS), 0, "mov to %fs of FLAT_USER_DS");
 	check_eq(load_fs(0), 0, "mov to %fs of the null selector");
+
+	/* HYPERVISOR_iret to selectors IRETQ cannot load. */
+	iret_bad(DATA_IDX << 3, FLAT_KERNEL_SS, 13, DATA_IDX << 3);
+	iret_bad(NOCODE_IDX << 3, FLAT_KERNEL_SS, 11, NOCODE_IDX << 3);
+	iret_bad(EMPTY_SEL & ~3, FLAT_KERNEL_SS, 13, EMPTY_SEL & ~3);
+	iret_bad(0x4, FLAT_KERNEL_SS, 13, 0x4);
+	iret_bad(0xe008, FLAT_KERNEL_SS, 13, 0xe008);
+	iret_bad(FLAT_KERNEL_CS & ~3, FLAT_KERNEL_CS, 13, FLAT_KERNEL_CS & ~3);
+	iret_bad(FLAT_KERNEL_CS & ~3, ABSENT_IDX << 3, 11, ABSENT_IDX << 3);
+	iret_bad(FLAT_KERNEL_CS & ~3, 0, 13, 0);
+	iret_bad(FLAT_KERNEL_CS & ~3, 0x4, 13, 0x4);
+	/* To user mode: the fault is the user's, bounced to the kernel. */
+	static u8 kernel_stack[8192] __attribute__((aligned(16)));
+	check_eq(hc_stack_switch(FLAT_KERNEL_SS, (u64)kernel_stack + sizeof(kernel_stack)), 0, "stack_switch");
+	struct mmuext_op op = { MMUEXT_NEW_USER_BASEPTR, 0, virt_to_mfn((void *)start_info->pt_base), 0 };
+	u32 done = 0;
+	check_eq(hc_mmuext_op(&op, 1, &done, DOMID_SELF), 0, "mmuext_op(NEW_USER_BASEPTR)");
+	iret_bad(DATA_IDX << 3 | 3, FLAT_USER_SS, 13, DATA_IDX << 3);
+	iret_bad(FLAT_USER_CS, ABSENT_IDX << 3 | 3, 11, ABSENT_IDX << 3);
 
 	/* A frame with a TSS descriptor is refused; the live GDT stays. */
 	static u64 bad[512] __attribute__((aligned(4096), section(".bss.page_aligned")));

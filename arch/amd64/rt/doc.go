@@ -77,6 +77,9 @@
 // Run never returns to a non-canonical RIP (IRETQ and SYSRET would fault
 // in ring 0): it reports the #GP(0) that return raises as the guest's
 // exit, as Xen reflects it; a non-canonical RSP is entered as it is.
+// Likewise a CS or SS the IRETQ could not load (enterGuest checks them in
+// the vCPU's GDT window, iretSelectors): the #GP or #NP, selector as
+// error code, is the exit, without entering.
 //
 // Contexts. Everything reached from the SYSCALL entry, the interrupt
 // stubs or kmain runs on a kernel or IST stack with interrupts off, under

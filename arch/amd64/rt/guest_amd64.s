@@ -548,9 +548,12 @@ selectors:
 // it exits; returns once guestExit has saved it, exit kind in ctx.
 // Context: the vCPU's goroutine, locked to its thread. Maps the vCPU's
 // GDT frames in the CPU's window (if it holds another's), loads the guest's
-// data selectors (those the CPU does not hold), vector state, segment
-// bases, CR0.TS, CR3 (if it changes or a TLB flush is due) and registers,
-// then SYSRET or IRETQ to ring 3. Clobbers every register but SP and BP.
+// data selectors (those the CPU does not hold), checks the CS and SS an
+// IRETQ would load (iretSelectors: one that would fault is the exception
+// exit instead, before anything else is loaded), then loads vector state,
+// segment bases, CR0.TS, CR3 (if it changes or a TLB flush is due) and
+// registers, then SYSRET or IRETQ to ring 3. Clobbers every register but
+// SP and BP.
 TEXT ·enterGuest(SB),NOSPLIT|NOFRAME,$0-8
 	MOVQ	ctx+0(FP), R9
 	PUSHFQ
@@ -582,6 +585,14 @@ gdtpage:
 selectors:
 	// Selectors first: a fault there leaves nothing of the guest loaded.
 	CALL	·segLoad(SB)
+	// The CS and SS the IRETQ loads: a fault there would come in ring 0
+	// after the SWAPGS, so one that would fault is the exit instead.
+	CMPQ	guestCtx_sysret(R9), $0
+	JNE	fpu
+	CALL	·iretSelectors(SB)
+	TESTQ	CX, CX
+	JNE	iretfault
+fpu:
 	MOVQ	guestCtx_fx(R9), CX
 	CMPQ	guestCtx_fxLoad(R9), $0
 	JEQ	xmm
@@ -673,6 +684,14 @@ sysret:
 	LOAD_GPRS
 	SWAPGS
 	BYTE	$0x48; BYTE $0x0F; BYTE $0x07	// SYSRETQ
+iretfault:
+	// The exception IRETQ would raise, as if the guest had: nothing of
+	// it is loaded but its data selectors (segLoad, recorded).
+	MOVQ	CX, guestCtx_vector(R9)
+	MOVQ	DX, guestCtx_errcode(R9)
+	MOVQ	$0, guestCtx_cr2(R9)
+	MOVQ	$const_exitException, guestCtx_exitKind(R9)
+	JMP	·hostFSBack(SB)
 
 // guestIret enters the guest by IRETQ with the registers in its arch.Regs
 // (R8), on the CPU's entry stack: the last step of enterGuest and of
@@ -691,6 +710,91 @@ TEXT ·guestIret(SB),NOSPLIT|NOFRAME,$0
 	LOAD_GPRS
 	SWAPGS
 	IRETQ
+
+// iretSelectors checks the CS and SS of arch.Regs (R8; RPL 3, Run
+// checked) as guestIret's IRETQ to ring 3 would load them, so that it
+// cannot fault in ring 0: CS a GDT selector, not null, whose descriptor
+// in this CPU's GDT window (mapped by enterGuest; its limit covers every
+// selector; gohv loads no LDT, so an LDT selector faults) is a code
+// segment, not both 64-bit (L) and D, DPL 3 unless conforming, present;
+// SS likewise a writable data segment with DPL 3, present. The CPU's
+// faults, in its order: #GP(selector with RPL clear) for a null (error 0),
+// LDT or unfit selector, #NP(selector) for a CS or SS not present (the
+// SDM's IRET exception list and QEMU, under which Xen 4.17 reflects #NP
+// to the guest; the SDM's pseudocode says #SS for SS). The accessed bit
+// IRETQ sets needs no check: the window's pages with present descriptors
+// are writable.
+// In: R8 = arch.Regs, BX = cpuState. Out: CX = 0 if IRETQ can load both,
+// else the vector, DX its error code. Context: enterGuest, interrupts
+// off. Clobbers AX, CX, DX, SI.
+TEXT ·iretSelectors(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	cpuState_gdtVA(BX), SI
+	MOVWQZX	const_regCS(R8), DX
+	ANDQ	$~3, DX			// the error code: the selector, RPL clear
+	MOVL	$const_vecGP, CX
+	TESTQ	DX, DX
+	JEQ	done			// null: #GP(0)
+	TESTQ	$4, DX
+	JNE	done			// the LDT (none loaded)
+	MOVQ	(SI)(DX*1), AX
+	BTQ	$44, AX			// S: code or data
+	JCC	done
+	BTQ	$43, AX			// code
+	JCC	done
+	BTQ	$53, AX			// L
+	JCC	dpl
+	BTQ	$54, AX			// L and D: no mode
+	JCS	done
+dpl:
+	BTQ	$42, AX			// conforming: any DPL <= RPL 3
+	JCS	cspresent
+	SHRQ	$45, AX
+	ANDL	$3, AX
+	CMPL	AX, $3
+	JNE	done
+	MOVQ	(SI)(DX*1), AX
+cspresent:
+	MOVL	$const_vecNP, CX
+	BTQ	$47, AX
+	JCC	done
+	MOVWQZX	const_regSS(R8), DX
+	ANDQ	$~3, DX
+	MOVL	$const_vecGP, CX
+	TESTQ	DX, DX
+	JEQ	done			// null: #GP(0) for a return to ring 3
+	TESTQ	$4, DX
+	JNE	done
+	MOVQ	(SI)(DX*1), AX
+	BTQ	$44, AX			// S
+	JCC	done
+	BTQ	$43, AX			// not code
+	JCS	done
+	BTQ	$41, AX			// writable
+	JCC	done
+	MOVQ	AX, SI
+	SHRQ	$45, SI
+	ANDL	$3, SI
+	CMPL	SI, $3
+	JNE	done
+	MOVL	$const_vecNP, CX
+	BTQ	$47, AX
+	JCC	done
+	XORL	CX, CX
+	XORL	DX, DX
+done:
+	RET
+
+// hostFSBack ends an entry that did not reach the guest: the runtime's
+// TLS back in FS_BASE (loading FS may have replaced it; segLoad has put
+// GS_BASE back itself), then enterGuest returns with the exit kind
+// already in guestCtx. In: R9 = guestCtx, BX = cpuState. Context:
+// enterGuest's exits before anything but the data selectors is loaded.
+TEXT ·hostFSBack(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$0xC0000100, CX
+	MOVL	guestCtx_hostFS(R9), AX
+	MOVL	(guestCtx_hostFS+4)(R9), DX
+	WRMSR
+	RETURN_TO_HOST
 
 // segLoad loads the guest's data selectors the CPU does not hold already
 // (R8 = arch.Regs, BX = cpuState), keeping cpuState's record of them. A
@@ -737,10 +841,11 @@ TEXT ·segLoadEnd(SB),NOSPLIT|NOFRAME,$0
 // segFault is where trap() resumes a selector load that faulted: the
 // registers are as segLoad had them (R9 = guestCtx, BX = cpuState).
 // Nothing of the guest is loaded but the selectors before the faulting
-// one; the exit kind says so and enterGuest returns.
+// one; the exit kind says so and enterGuest returns (hostFSBack, as a
+// loaded FS may have replaced the runtime's FS base).
 TEXT ·segFault(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$const_exitSegments, guestCtx_exitKind(R9)
-	RETURN_TO_HOST
+	JMP	·hostFSBack(SB)
 
 // The gate stubs: push (0 or nothing for the CPU's error code, vector);
 // gateIRQn for the 8259's line n (vector 0x20+n).

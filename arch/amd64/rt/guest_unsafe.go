@@ -123,7 +123,10 @@ var (
 // stops the guest has been served when Run returns.
 //
 // A non-canonical RIP is not entered: Run reports the #GP(0) the return
-// to it raises, as an exception exit (regs unchanged). Run fails,
+// to it raises, as an exception exit (regs unchanged); so is a CS or SS
+// the IRETQ could not load from the vCPU's GDT (not null, not the LDT, a
+// code segment / writable data segment with DPL 3, present): the #GP or
+// #NP with the selector (RPL clear) as error code. Run fails,
 // entering nothing, if the state cannot be entered. Context:
 // the vCPU's goroutine, locked to its OS thread (runtime.LockOSThread),
 // which keeps the guest's x87 state between runs.

@@ -77,6 +77,13 @@ const (
 	exitSegments  = 100
 )
 
+// The faults an IRETQ to ring 3 can raise for its CS and SS
+// (guest_amd64.s iretSelectors), which the entry reports as the guest's.
+const (
+	vecNP = arch.VecNP
+	vecGP = arch.VecGP
+)
+
 // Offsets into arch.Regs for guest_amd64.s (go_asm.h has them as
 // const_reg*).
 const (
