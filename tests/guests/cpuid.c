@@ -26,24 +26,6 @@ static int hook(struct cpu_regs *r)
 	return 1;
 }
 
-static void fep_cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
-{
-	asm volatile("ud2; .ascii \"xen\"; cpuid"
-		     : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub) : "memory");
-}
-
-static u64 rdmsr(u32 msr)
-{
-	u32 lo, hi;
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
-	return ((u64)hi << 32) | lo;
-}
-
-static void wrmsr(u32 msr, u64 v)
-{
-	asm volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
-}
-
 extern char fep_nop_at[], rd_at[], wr_at[];
 
 void test_main(void)

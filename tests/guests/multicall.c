@@ -28,13 +28,6 @@ static long multicall(struct multicall_entry *list, u32 n)
 	return HYPERCALL2(__HYPERVISOR_multicall, list, n);
 }
 
-static u64 rdmsr(u32 msr)
-{
-	u32 lo, hi;
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
-	return ((u64)hi << 32) | lo;
-}
-
 static void entry(struct multicall_entry *e, u64 op, u64 a0, u64 a1, u64 a2)
 {
 	memset(e, 0, sizeof(*e));

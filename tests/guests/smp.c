@@ -211,27 +211,7 @@ static void wait_change(volatile u64 *p, u64 old)
  * stamp, which the hypervisor writes for the physical CPU it runs on). */
 static u64 vnow(void)
 {
-	volatile struct vcpu_time_info *t = &this_cpu()->vi->time;
-	u32 ver, mul;
-	u64 ts, sys, delta;
-	signed char shift;
-	do {
-		ver = t->version;
-		barrier();
-		ts = t->tsc_timestamp;
-		sys = t->system_time;
-		mul = t->tsc_to_system_mul;
-		shift = t->tsc_shift;
-		delta = rdtsc() - ts;
-		barrier();
-	} while ((ver & 1) || ver != t->version);
-	if ((s64)delta < 0)
-		delta = 0;	/* a TSC read before the stamp: on another CPU */
-	if (shift < 0)
-		delta >>= -shift;
-	else
-		delta <<= shift;
-	return sys + (u64)(((unsigned __int128)delta * mul) >> 32);
+	return vcpu_time_ns(&this_cpu()->vi->time);
 }
 
 /* The hypervisor's clock for timeouts and spins: the calling vCPU's

@@ -19,13 +19,6 @@ const char test_name[] = "startinfo";
 
 #define PADDR_MASK 0x000ffffffffff000UL
 
-static u64 rdmsr(u32 msr)
-{
-	u32 lo, hi;
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((u64)hi << 32) | lo;
-}
-
 static const u64 *table(u64 entry)
 {
 	return (const u64 *)(MACH2PHYS[(entry & PADDR_MASK) >> 12] << 12);

@@ -356,9 +356,8 @@ struct shared_info *map_shared_info(void)
 	return shared;
 }
 
-u64 now_ns(void)
+u64 vcpu_time_ns(volatile struct vcpu_time_info *t)
 {
-	volatile struct vcpu_time_info *t = &map_shared_info()->vcpu_info[0].time;
 	u32 ver, mul;
 	u64 ts, sys, delta;
 	signed char shift;
@@ -372,11 +371,18 @@ u64 now_ns(void)
 		delta = rdtsc() - ts;
 		barrier();
 	} while ((ver & 1) || ver != t->version);
+	if ((s64)delta < 0)
+		delta = 0;	/* a TSC read before the stamp: another CPU's */
 	if (shift < 0)
 		delta >>= -shift;
 	else
 		delta <<= shift;
 	return sys + (u64)(((unsigned __int128)delta * mul) >> 32);
+}
+
+u64 now_ns(void)
+{
+	return vcpu_time_ns(&map_shared_info()->vcpu_info[0].time);
 }
 
 u64 virt_to_mfn(const void *va)

@@ -80,13 +80,36 @@ extern u8 hypercall_page[4096];
 /* shared_info mapped at a fixed page of the image. */
 struct shared_info *map_shared_info(void);
 extern struct shared_info *shared;
-u64 now_ns(void);	/* Xen system time from vcpu_time_info */
+u64 now_ns(void);	/* Xen system time from vCPU 0's vcpu_time_info */
+u64 vcpu_time_ns(volatile struct vcpu_time_info *t);	/* the same from t */
 
 static inline u64 rdtsc(void)
 {
 	u32 lo, hi;
 	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return ((u64)hi << 32) | lo;
+}
+
+/* MSR access: the guest kernel's RDMSR/WRMSR, which the hypervisor
+ * emulates (a #GP bounced where it refuses). */
+static inline u64 rdmsr(u32 msr)
+{
+	u32 lo, hi;
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
+	return ((u64)hi << 32) | lo;
+}
+
+static inline void wrmsr(u32 msr, u64 v)
+{
+	asm volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
+}
+
+/* CPUID through Xen's forced emulation prefix (ud2; "xen"), which a PV
+ * guest's policy answers. */
+static inline void fep_cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
+{
+	asm volatile("ud2; .ascii \"xen\"; cpuid"
+		     : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub) : "memory");
 }
 
 /* P2M / M2P for frame numbers. */
