@@ -320,12 +320,7 @@ func (w *s5Walk) parse(rsdp uint64) error {
 		sawFADT bool
 	)
 	for i := 0; i < n; i++ {
-		var a uint64
-		if esize == 8 {
-			a = le.Uint64(entries[i*8:])
-		} else {
-			a = uint64(le.Uint32(entries[i*4:]))
-		}
+		a := rootEntry(entries, i, esize)
 		if a == 0 {
 			continue
 		}
@@ -652,4 +647,13 @@ func amlInteger(p []byte) (v uint64, size int, err error) {
 		v = v<<8 | uint64(p[k])
 	}
 	return v, 1 + n, nil
+}
+
+// rootEntry is entry i of an RSDT (esize 4) or XSDT (esize 8) body: a
+// table's physical address, 0 for an empty slot.
+func rootEntry(entries []byte, i, esize int) uint64 {
+	if esize == 8 {
+		return le.Uint64(entries[i*8:])
+	}
+	return uint64(le.Uint32(entries[i*4:]))
 }

@@ -215,12 +215,7 @@ func FindACPITable(r PhysReader, rsdp uint64, sig string) (uint64, []byte, error
 	entries := rt[acpiHeaderLen:]
 	n := min(len(entries)/esize, MaxRootEntries)
 	for i := 0; i < n; i++ {
-		var a uint64
-		if esize == 8 {
-			a = le.Uint64(entries[i*8:])
-		} else {
-			a = uint64(le.Uint32(entries[i*4:]))
-		}
+		a := rootEntry(entries, i, esize)
 		if a == 0 {
 			continue
 		}
