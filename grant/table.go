@@ -299,31 +299,44 @@ func (ts *Tables) Destroy(d abi.DomID) abi.Errno {
 // grow brings t to n shared frames (n > len(t.shared)), zeroing each new
 // frame. On failure nothing changes. Caller holds t.mu or owns t alone.
 func (ts *Tables) grow(t *Table, n uint32) bool {
+	added, ok := ts.allocZeroed(t, int(n)-len(t.shared))
+	if !ok {
+		return false
+	}
+	if t.version == 2 && !ts.populateStatus(t, len(t.shared)+len(added)) {
+		ts.freeFrames(t, added)
+		return false
+	}
+	t.shared = append(t.shared, added...)
+	t.active = append(t.active, make([]activeEntry, len(added)*EntriesPerFrame)...)
+	return true
+}
+
+// allocZeroed takes n frames from t's FrameSource and zeroes each; on
+// failure it gives back what it took. Caller holds t.mu or owns t alone.
+func (ts *Tables) allocZeroed(t *Table, n int) ([]mm.MFN, bool) {
 	var zero [mm.PageSize]byte
-	added := make([]mm.MFN, 0, int(n)-len(t.shared))
-	for uint32(len(t.shared)+len(added)) < n {
+	added := make([]mm.MFN, 0, max(n, 0))
+	for len(added) < n {
 		f, ok := t.src.AllocFrame()
 		if ok && !ts.mem.Write(f.Addr(), zero[:]) {
 			t.src.FreeFrame(f)
 			ok = false
 		}
 		if !ok {
-			for _, f := range added {
-				t.src.FreeFrame(f)
-			}
-			return false
+			ts.freeFrames(t, added)
+			return nil, false
 		}
 		added = append(added, f)
 	}
-	if t.version == 2 && !ts.populateStatus(t, len(t.shared)+len(added)) {
-		for _, f := range added {
-			t.src.FreeFrame(f)
-		}
-		return false
+	return added, true
+}
+
+// freeFrames gives frames back to t's FrameSource.
+func (ts *Tables) freeFrames(t *Table, frames []mm.MFN) {
+	for _, f := range frames {
+		t.src.FreeFrame(f)
 	}
-	t.shared = append(t.shared, added...)
-	t.active = append(t.active, make([]activeEntry, len(added)*EntriesPerFrame)...)
-	return true
 }
 
 // lookup resolves a domain id as rcu_lock_domain_by_any_id does: DOMID_SELF

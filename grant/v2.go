@@ -159,22 +159,9 @@ func (ts *Tables) GetStatusFrames(caller, dom abi.DomID, nr uint32, dst []mm.MFN
 // populateStatus brings t's status frames to what n grant frames need,
 // zeroing each new one. On failure nothing changes. Caller holds t.mu.
 func (ts *Tables) populateStatus(t *Table, n int) bool {
-	var zero [mm.PageSize]byte
-	want := statusFramesFor(n)
-	added := make([]mm.MFN, 0, want)
-	for len(t.status)+len(added) < want {
-		f, ok := t.src.AllocFrame()
-		if ok && !ts.mem.Write(f.Addr(), zero[:]) {
-			t.src.FreeFrame(f)
-			ok = false
-		}
-		if !ok {
-			for _, f := range added {
-				t.src.FreeFrame(f)
-			}
-			return false
-		}
-		added = append(added, f)
+	added, ok := ts.allocZeroed(t, statusFramesFor(n)-len(t.status))
+	if !ok {
+		return false
 	}
 	t.status = append(t.status, added...)
 	return true
