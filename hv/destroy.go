@@ -24,7 +24,7 @@ const relinquishBudget = 1024
 //     (gnttab_release_mappings), then its grant table goes and the
 //     table's frames return to the allocator.
 //  4. Each vCPU drops its GDT, its vcpu_info frame and its base
-//     pointers, and its timers stop.
+//     pointers, and its timers stop; the domain leaves the scheduler.
 //  5. Its memory is relinquished: pins and page-table types dropped and
 //     every frame it owns released, shared_info with them; each frame
 //     that became free goes to the allocator after a TLB flush.
@@ -69,6 +69,7 @@ func (m *Machine) DestroyDomain(id abi.DomID) error {
 		space.ReleaseVCPU(&v.tables)
 		v.waiter.Stop()
 	}
+	d.sched.Remove()
 	// 5.
 	for space.Relinquish(machineFlusher{m}, relinquishBudget) {
 	}

@@ -58,6 +58,10 @@ type Domain struct {
 	// configuration and RTC latches); nil on a machine without ports.
 	ports *ioport.Domain
 
+	// sched is the domain in the machine's scheduler (weight, cap, its
+	// vCPUs' credit and affinity); immutable after create.
+	sched *sched.Domain
+
 	// vcpuMu is Xen's domain_lock as vcpu_op takes it: it orders
 	// VCPUOP_initialise, VCPUOP_up and the start of a vCPU's goroutine.
 	vcpuMu sync.Mutex
@@ -155,8 +159,9 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	if e := m.grants.Create(c.ID, grant.Config{Control: c.Hardware, MaxVersion: 2}, grantFrames{m, c.ID}); e != 0 {
 		return fmt.Errorf("hv: grant table: %v", e)
 	}
+	d.sched = m.sched.NewDomain()
 	for i := 0; i < c.VCPUs; i++ {
-		v := &VCPU{dom: d, id: i}
+		v := &VCPU{dom: d, id: i, sched: d.sched.NewVCPU(i), pcpu: -1}
 		v.waiter = sched.NewWaiter(i, events, m.cfg.Clock, m.cfg.Timers)
 		v.initVCPUState()
 		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
@@ -178,6 +183,9 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 // table, the shared_info frame, the frame table's record of the domain.
 func (d *Domain) undoCreate(space *mm.Space) {
 	m := d.m
+	if d.sched != nil {
+		d.sched.Remove()
+	}
 	if m.grants.Has(d.id) {
 		m.grants.Destroy(d.id)
 	}
@@ -255,6 +263,7 @@ func (d *Domain) Space() *mm.Space              { return d.state.Space() }
 func (d *Domain) Events() *evtchn.Table         { return d.state.Events() }
 func (d *Domain) SharedInfo() mm.MFN            { return d.sharedInfo }
 func (d *Domain) VCPU(i int) *VCPU              { return d.vcpus[i] }
+func (d *Domain) Sched() *sched.Domain          { return d.sched }
 func (d *Domain) currentL4() mm.MFN             { return d.vcpus[0].tables.Kernel }
 func (d *Domain) log() *klog.Logger             { return d.m.cfg.Log }
 

@@ -93,9 +93,22 @@ type Config struct {
 	// HostMemoryMap is the host's memory map from the boot information
 	// (any order; overlaps are clipped), for XENMEM_machine_memory_map.
 	HostMemoryMap []hypercall.E820Entry
-	// PhysCPU is the physical CPU's ids for VCPUOP_get_physid (nil:
-	// unknown, and get_physid is -EINVAL).
-	PhysCPU *PhysCPU
+	// PhysCPUs are the ids of the physical CPUs by CPU number, for
+	// VCPUOP_get_physid (nil: unknown, and get_physid is -EINVAL).
+	PhysCPUs []PhysCPU
+	// CPUs is how many physical CPUs the vCPU scheduler (sched.Scheduler)
+	// shares out; 0: sched.MaxCPUs, a slot for every vCPU (host tests).
+	CPUs int
+	// Tickle makes the vCPU running on physical CPU cpu leave the guest
+	// soon (an IPI): a waker beats it, or its affinity or budget says it
+	// must go (sched.Scheduler.SetTickle). nil: it notices at its CPU's
+	// next timer tick.
+	Tickle func(cpu int)
+	// SetCPU moves the calling goroutine's OS thread to physical CPU cpu
+	// alone: hv calls it on a vCPU's goroutine (Run) whenever the
+	// scheduler hands the vCPU a CPU other than the one it had. nil: the
+	// thread runs wherever the OS puts it.
+	SetCPU func(cpu int)
 	// StartVCPU starts v.Run on a goroutine of its own, which the
 	// Backend's Run needs locked to one OS thread (cmd/gohv's startVCPU);
 	// hv calls it once per vCPU, when the vCPU first comes up (UpVCPU).
@@ -116,6 +129,8 @@ type Machine struct {
 	registry *evtchn.Registry
 	irqs     *pirq.Machine
 	ports    *ioport.Host // nil without cfg.Ports
+	// sched shares the physical CPUs among every domain's vCPUs.
+	sched *sched.Scheduler
 
 	wcMu   sync.Mutex // guards wcSet, wcSec, wcNsec
 	wcSet  bool       // platform_op has set the wall clock
@@ -148,6 +163,12 @@ func (m *Machine) ConsoleInput(p []byte) {
 // NewMachine wires the hypercall layer to cfg's memory and console.
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{cfg: cfg, registry: evtchn.NewRegistry(), domains: map[abi.DomID]*Domain{}}
+	ncpus := cfg.CPUs
+	if ncpus <= 0 {
+		ncpus = sched.MaxCPUs
+	}
+	m.sched = sched.NewScheduler(ncpus, cfg.Clock, cfg.Timers)
+	m.sched.SetTickle(cfg.Tickle)
 	if cfg.Ports != nil {
 		m.ports = &ioport.Host{Metal: cfg.Ports, PCI: cfg.PCI}
 	}
@@ -166,6 +187,9 @@ func NewMachine(cfg Config) *Machine {
 	}
 	return m
 }
+
+// Scheduler is the machine's vCPU scheduler (weights, caps, affinity).
+func (m *Machine) Scheduler() *sched.Scheduler { return m.sched }
 
 // Frames is the machine's frame table.
 func (m *Machine) Frames() *mm.FrameTable { return m.cfg.Frames }

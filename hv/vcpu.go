@@ -27,6 +27,11 @@ type VCPU struct {
 	args   hypercall.Args // the hypercall being dispatched (heap: handlers get a pointer)
 	pv     *pv.VCPU       // the PV execution model's state of this vCPU
 	st     vcpuState      // runstate, registered areas, vcpu_info frame (vcpuop.go)
+	// sched is the vCPU in the machine's scheduler; pcpu is the physical
+	// CPU its goroutine's thread was last moved to (-1: none yet). Owned
+	// by the vCPU's goroutine.
+	sched *sched.VCPU
+	pcpu  int
 
 	// BackendState is the metal's per-vCPU context (its FPU image); the
 	// Backend owns it.
@@ -50,8 +55,36 @@ func (v *VCPU) ID() int                { return v.id }
 func (v *VCPU) Waiter() *sched.Waiter  { return v.waiter }
 func (v *VCPU) Tables() *mm.VCPUTables { return &v.tables }
 func (v *VCPU) Flusher() mm.Flusher    { return flusher{v} }
-func (v *VCPU) Preempt() bool          { return false }
+func (v *VCPU) Preempt() bool          { return v.sliceOver() }
 func (v *VCPU) Domain() *Domain        { return v.dom }
+
+// sliceOver reports whether the vCPU's time slice is over and another
+// vCPU waits for its CPU (or its cap's budget is spent, or its affinity
+// moved): a long hypercall then stops at its continuation, and Run gives
+// the CPU up before the next entry. The vCPU's goroutine.
+func (v *VCPU) sliceOver() bool { return v.sched.ShouldYield() }
+
+// takeCPU gets the vCPU a physical CPU from the scheduler before it runs
+// (at once if it holds one whose slice goes on), moving its goroutine's
+// thread there if it is another than last time; after a wait it is
+// runnable meanwhile (runstate) and its periodic timer and time info
+// catch up, as when Xen schedules a vCPU in. The vCPU's goroutine.
+func (v *VCPU) takeCPU() {
+	if !v.sched.Holds() {
+		v.setRunstate(abi.RUNSTATE_runnable)
+	}
+	cpu, waited := v.sched.Enter()
+	if cpu != v.pcpu {
+		v.pcpu = cpu
+		if f := v.dom.m.cfg.SetCPU; f != nil {
+			f(cpu)
+		}
+	}
+	if waited {
+		v.waiter.Scheduled()
+		v.timeDue = true
+	}
+}
 
 // Exits reports how many exits of each kind the vCPU has taken.
 func (v *VCPU) Exits() (syscalls, exceptions, interrupts uint64) {
@@ -143,13 +176,18 @@ func (v *VCPU) Run() {
 	v.waiter.Scheduled()
 	v.timeDue = true
 	defer v.setRunstate(abi.RUNSTATE_offline)
+	defer v.sched.Sleep()
 	for !d.Stopped() {
 		if v.st.down.Load() {
+			v.sched.Sleep()
 			if !v.parkDown() {
 				return
 			}
 			continue
 		}
+		// The scheduler's say before each entry: the CPU is kept, or
+		// given up to a waiter and waited for (a slice over, a yield).
+		v.takeCPU()
 		v.scheduledIn()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
@@ -180,12 +218,15 @@ func (v *VCPU) Run() {
 		case arch.ExitException:
 			v.exception(exit)
 		case arch.ExitInterrupt:
-			// Handled by the metal; the guest simply goes on. The timer's
-			// ticks are when the time info's age is looked at. Until
-			// the next entry the vCPU is runnable, not running: it is
-			// preempted by the metal's interrupt (runstate).
+			// Handled by the metal. The timer's ticks are when the time
+			// info's age is looked at, and the scheduler charges the
+			// vCPU's run time and decides whether its slice is over
+			// (the next takeCPU gives way then). Until the next entry
+			// the vCPU is runnable, not running: it is preempted by the
+			// metal's interrupt (runstate).
 			v.setRunstate(abi.RUNSTATE_runnable)
 			v.timeDue = v.timeAged()
+			v.sched.Ran()
 		case arch.ExitBadSelector:
 			v.failsafe()
 		}

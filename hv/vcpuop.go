@@ -64,7 +64,26 @@ func (v *VCPU) initVCPUState() {
 	v.st.wake = make(chan struct{}, 1)
 	v.st.info.State = abi.RUNSTATE_offline
 	v.st.info.StateEntryTime = uint64(v.now())
-	v.waiter.SetStateHook(v.setRunstate)
+	v.waiter.SetStateHook(v.waiterState)
+}
+
+// waiterState hears the waiter's sleeps and yields (Waiter.SetStateHook)
+// and tells the scheduler: a vCPU that blocks or polls gives up its CPU
+// (Sleep); one that yields gives it to a waiter (Yield, then takeCPU); one
+// that wakes is runnable until it holds a CPU again (takeCPU), then
+// running. The vCPU's goroutine.
+func (v *VCPU) waiterState(state int32) {
+	switch state {
+	case abi.RUNSTATE_blocked:
+		v.sched.Sleep()
+		v.setRunstate(state)
+	case abi.RUNSTATE_runnable:
+		v.sched.Yield()
+		v.setRunstate(state)
+	case abi.RUNSTATE_running:
+		v.takeCPU()
+		v.setRunstate(state)
+	}
 }
 
 func (v *VCPU) now() int64 {
@@ -240,15 +259,30 @@ func (d *Domain) RegisterTimeArea(i int, va mm.GuestVA) {
 	v.st.due.Store(true)
 }
 
-// PhysID: gohv runs every vCPU on one physical CPU, so the hardware
-// domain's vCPUs are pinned (Xen's is_hwdom_pinned_vcpu) and get its ids,
-// when the machine knows them (Config.PhysCPU).
+// PhysID is VCPUOP_get_physid's answer, as Xen 4.17's arch do_vcpu_op
+// gives it: only for a vCPU of the hardware domain whose hard affinity is
+// one CPU (is_hwdom_pinned_vcpu, as dom0_vcpus_pin makes them), and then
+// the APIC and ACPI ids of the CPU numbered like the vCPU (not the CPU it
+// is pinned to: Xen indexes its tables by vcpu_id), all ones for a number
+// with no CPU (BAD_APICID, and acpi_get_processor_id's -1). -EINVAL
+// otherwise, or while the machine does not know its CPUs' ids
+// (Config.PhysCPUs).
 func (d *Domain) PhysID(i int) (uint64, bool) {
-	p := d.m.cfg.PhysCPU
-	if !d.hardware || p == nil {
+	ids := d.m.cfg.PhysCPUs
+	if !d.hardware || ids == nil || !d.vcpus[i].sched.Pinned() {
 		return 0, false
 	}
-	return uint64(p.APICID) | uint64(p.ACPIID)<<32, true
+	if i >= len(ids) {
+		return ^uint64(0), true
+	}
+	return uint64(ids[i].APICID) | uint64(ids[i].ACPIID)<<32, true
+}
+
+// SetVCPUAffinity sets vCPU i's hard affinity: the physical CPUs it may
+// run on (dom0_vcpus_pin pins dom0's vCPU i to one). An error for a mask
+// with none of the machine's CPUs.
+func (d *Domain) SetVCPUAffinity(i int, m sched.CPUMask) error {
+	return d.vcpus[i].sched.SetAffinity(m)
 }
 
 // Is a domain's vcpu_op served here?

@@ -10,6 +10,7 @@ import (
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/sched"
 )
 
 // domainFrame gives domain d a fresh frame.
@@ -150,11 +151,21 @@ func TestRunstate(t *testing.T) {
 		t.Errorf("get_runstate_info % x", g)
 	}
 
-	// The hardware domain's pinned vCPU gets the physical CPU's ids once
-	// the machine knows them.
-	m.cfg.PhysCPU = &PhysCPU{APICID: 3, ACPIID: 2}
+	// The hardware domain's vCPU gets the ids of the CPU numbered like
+	// it once the machine knows them and the vCPU is pinned (as Xen's
+	// is_hwdom_pinned_vcpu), whichever CPU it is pinned to.
+	m.cfg.PhysCPUs = []PhysCPU{{APICID: 3, ACPIID: 2}, {APICID: 5, ACPIID: 4}}
+	if id, ok := d.PhysID(0); ok {
+		t.Errorf("PhysID of an unpinned vCPU %#x", id)
+	}
+	if err := d.SetVCPUAffinity(0, sched.CPUMaskOf(1)); err != nil {
+		t.Fatal(err)
+	}
 	if id, ok := d.PhysID(0); !ok || id != 2<<32|3 {
 		t.Errorf("PhysID %#x %v", id, ok)
+	}
+	if d.SetVCPUAffinity(0, 0) == nil {
+		t.Error("an empty affinity was accepted")
 	}
 }
 

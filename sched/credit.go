@@ -843,3 +843,7 @@ func (s *Scheduler) checkLocked() error {
 	}
 	return nil
 }
+
+// Holds reports whether the vCPU holds a CPU it need not give up: Enter
+// would return at once. The vCPU's goroutine.
+func (v *VCPU) Holds() bool { return v.holding.Load() && !v.yield.Load() }
