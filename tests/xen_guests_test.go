@@ -71,6 +71,8 @@ var guestTests = []struct {
 	{"smp", "smp.elf", "SUCCESS"},
 	{"smp-hcpage", "smp-hcpage.elf", "SUCCESS"},
 	{"smp4", "smp4.elf", "SUCCESS"},
+	{"fair4", "fair4.elf", "SUCCESS"},
+	{"fair4pin", "fair4pin.elf", "SUCCESS"},
 }
 
 // guestCPU is the QEMU CPU model of the guests that need one (the default,
@@ -83,15 +85,23 @@ var guestCPU = map[string]string{
 // guestVCPUs are the guests that run with several vCPUs: each boots with
 // dom0_max_vcpus=<n> on a machine of two CPUs (QEMU -smp 2), on Xen and
 // on gohv alike.
-var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4}
+var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4, "fair4": 4, "fair4pin": 4}
+
+// guestOptions are more hypervisor options some guests boot with, on Xen
+// and on gohv alike.
+var guestOptions = map[string]string{"fair4pin": "dom0_vcpus_pin"}
 
 // guestArgs are the QEMU arguments that boot guest elf (with its command
-// line) as the dom0 of kernel: the hypervisor's command line, the CPU model
-// (guestCPU) and the CPUs (guestVCPUs) the guest needs.
+// line) as the dom0 of kernel: the hypervisor's command line (with
+// guestOptions), the CPU model (guestCPU) and the CPUs (guestVCPUs) the
+// guest needs.
 func guestArgs(name, kernel, elf string) []string {
 	cmdline := xenCmdline
 	if n := guestVCPUs[name]; n > 0 {
 		cmdline = fmt.Sprintf("%s dom0_max_vcpus=%d", xenCmdline, n)
+	}
+	if o := guestOptions[name]; o != "" {
+		cmdline += " " + o
 	}
 	a := []string{"-m", "512M", "-kernel", kernel, "-append", cmdline, "-initrd", elf}
 	if guestVCPUs[name] > 0 {

@@ -14,6 +14,8 @@ import (
 	"github.com/gohv/gohv/internal/klog"
 	"github.com/gohv/gohv/kernel"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/sched"
+	"golang.org/x/sys/unix"
 )
 
 // dom0Module returns boot module 0 (the dom0 kernel: a bzImage or an ELF
@@ -140,7 +142,8 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 // (Xen's dom0_max_vcpus(): as many as there are CPUs, raised to the
 // option's minimum and lowered to its maximum, at most 32); vCPU 0 is
 // built running, the others are down until dom0 brings them up
-// (VCPUOP_initialise, VCPUOP_up).
+// (VCPUOP_initialise, VCPUOP_up). With dom0_vcpus_pin, vCPU i is pinned
+// to CPU i mod pcpus.
 func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts *boot.Options, extra string, pcpus int) (*hv.Domain, error) {
 	img, err := dom0Module(info)
 	if err != nil {
@@ -155,6 +158,16 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	d, err := machine.CreateDomain(hv.DomainConfig{ID: 0, VCPUs: nvcpus, Hardware: true, IO: dom0IO(info)})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Dom0VCPUsPin {
+		// Xen places dom0's vCPU i on the CPUs in turn (dom0_setup_vcpu's
+		// cpumask_cycle), so with more vCPUs than CPUs it wraps; pinning
+		// makes that CPU its hard affinity.
+		for i := 0; i < nvcpus; i++ {
+			if err := d.SetVCPUAffinity(i, sched.CPUMaskOf(i%max(pcpus, 1))); err != nil {
+				return nil, fmt.Errorf("dom0_vcpus_pin: vCPU %d: %w", i, err)
+			}
+		}
 	}
 	mfns, maxRes, err := dom0Frames(frames, machine, d, opts)
 	if err != nil {
@@ -234,3 +247,19 @@ func startVCPU(v *hv.VCPU) {
 
 // vcpus counts the vCPUs started (startVCPU).
 var vcpus atomic.Int32
+
+// setThreadCPU binds the calling goroutine's thread (a vCPU's, locked to
+// it by startVCPU) to physical CPU cpu, through the shim's
+// sched_setaffinity: hv's Config.SetCPU, called when the scheduler hands
+// the vCPU a CPU other than its last. A refusal (a CPU gone offline) is
+// reported once; the thread then runs where the shim puts it.
+func setThreadCPU(cpu int) {
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil && !affinityWarned.Swap(true) {
+		log.Printf(klog.Warning, "vCPU thread not bound to CPU%d: %v", cpu, err)
+	}
+}
+
+// affinityWarned: setThreadCPU has reported a refusal.
+var affinityWarned atomic.Bool

@@ -314,8 +314,18 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		HostMemoryMap: hostMap,
 		IRQ:           irqs,
 		StartVCPU:     startVCPU,
+		// The vCPU scheduler shares the CPUs online; a vCPU's thread is
+		// bound to the CPU its slot names. Tickle is nil: a vCPU to be
+		// preempted sees it at its CPU's next timer tick (1 ms).
+		CPUs:     rt.OnlineCPUs(),
+		SetCPU:   setThreadCPU,
+		PhysCPUs: physCPUs,
 	}), nil
 }
+
+// physCPUs are the ids of the CPUs online by number (bringUpCPUs), nil
+// without an MADT. Set by main before newMachine.
+var physCPUs []hv.PhysCPU
 
 // hostMemoryMap is the boot loader's memory map for
 // XENMEM_machine_memory_map (hv sorts it and clips overlaps).

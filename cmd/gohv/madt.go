@@ -7,6 +7,7 @@ import (
 
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
+	"github.com/gohv/gohv/hv"
 	"github.com/gohv/gohv/internal/klog"
 )
 
@@ -53,12 +54,20 @@ func readMADT(info *boot.Info) (m boot.MADT, ok bool) {
 // only: gohv drives the local APIC in xAPIC mode), up to maxcpus= (none
 // with nosmp), each of which then runs the Go runtime's threads; checks
 // each one answers an IPI; reports the CPUs as Xen does ("Brought up N
-// CPUs") and gives the runtime one P per CPU (GOMAXPROCS). Context: main,
-// after readMADT and after the boot information has been read (the
-// trampoline overwrites low memory).
-func bringUpCPUs(m boot.MADT, info *boot.Info, opts *boot.Options) {
+// CPUs") and gives the runtime one P per CPU (GOMAXPROCS). It returns
+// the APIC and ACPI ids of the CPUs online, by CPU number (the boot CPU
+// is 0), for VCPUOP_get_physid. Context: main, after readMADT and after
+// the boot information has been read (the trampoline overwrites low
+// memory).
+func bringUpCPUs(m boot.MADT, info *boot.Info, opts *boot.Options) []hv.PhysCPU {
 	defer func() { runtime.GOMAXPROCS(rt.OnlineCPUs()) }()
 	bsp := rt.BootCPUAPICID()
+	ids := []hv.PhysCPU{{APICID: bsp, ACPIID: bsp}}
+	for _, c := range m.CPUs {
+		if c.APICID == bsp {
+			ids[0].ACPIID = c.ACPIID
+		}
+	}
 	online := 1
 	limit := rt.MaxCPUs
 	if opts.NoSMP {
@@ -69,7 +78,7 @@ func bringUpCPUs(m boot.MADT, info *boot.Info, opts *boot.Options) {
 	if why := trampolineClash(info); why != "" && m.EnabledCPUs() > 1 && limit > 1 {
 		log.Printf(klog.Warning, "SMP: AP trampoline at %#x: %s: using the boot CPU only", rt.TrampolineRange().Start, why)
 		log.Lines([]string{"Brought up 1 CPUs"})
-		return
+		return ids
 	}
 	for _, c := range m.CPUs {
 		if !c.Enabled || c.APICID == bsp || online == limit {
@@ -94,9 +103,11 @@ func bringUpCPUs(m boot.MADT, info *boot.Info, opts *boot.Options) {
 		} else {
 			log.Lines([]string{fmt.Sprintf("CPU%d: APIC ID %d online, scheduling; answered an IPI", online, c.APICID)})
 		}
+		ids = append(ids, hv.PhysCPU{APICID: c.APICID, ACPIID: c.ACPIID})
 		online++
 	}
 	log.Lines([]string{fmt.Sprintf("Brought up %d CPUs", online)})
+	return ids
 }
 
 // trampolineClash says why the AP trampoline's low pages cannot be used:

@@ -76,7 +76,7 @@ func main() {
 	pmTimer := setupPowerOff(info)
 	madt, madtOK := readMADT(info)
 	if madtOK {
-		bringUpCPUs(madt, info, &opts)
+		physCPUs = bringUpCPUs(madt, info, &opts)
 	}
 	input := &consoleInput{irq: int(consoleSerial(&opts).IRQ)}
 	go input.run()

@@ -160,10 +160,10 @@ func dispatch(f *sysFrame) {
 		ret = current().tid
 	case 202: // futex
 		ret = sysFutex(a0, a1, a2, a3)
-	case 204: // sched_getaffinity: the CPUs online
-		touch(a2)
-		*word(a2) = onlineMask()
-		ret = 8
+	case 203: // sched_setaffinity: a vCPU's thread bound to its CPU
+		ret = sysSetAffinity(a0, a1, a2)
+	case 204: // sched_getaffinity: the CPUs online, or the thread's
+		ret = sysGetAffinity(a0, a1, a2)
 	case 228: // clock_gettime
 		ns := nanotime()
 		if linux.IsRealtime(a0) {

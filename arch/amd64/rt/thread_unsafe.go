@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -16,8 +17,12 @@ import (
 // runs the next runnable thread no CPU is on (kthread.onCPU). When nothing
 // can run the CPU halts, still on its last thread's kernel stack (which
 // is why that thread stays its CPU's until another is switched to),
-// until its tick or an IPI (kick) wakes it. All of it is under the shim
-// lock.
+// until its tick or an IPI (kick) wakes it. A thread may be bound to some
+// CPUs (sched_setaffinity: a vCPU's thread to the CPU its scheduler slot
+// names): no other CPU switches to it; a thread running on a CPU outside
+// its set leaves it at that CPU's next schedule that finds another thread
+// to run, and a CPU of its set is kicked to take it. All of it is under
+// the shim lock.
 
 const (
 	maxThreads = 64
@@ -44,7 +49,15 @@ type kthread struct {
 	// (running it, or idling after it blocked), 0 when none is: only
 	// then may another CPU switch to it (or a clone reuse a free slot).
 	onCPU uintptr
+	// affinity is the CPUs it may be switched to (bit n: CPU n), 0 for
+	// any (sched_setaffinity; a new thread starts with 0).
+	affinity uint64
 }
+
+// mayRunOn reports whether cpu is in t's affinity. Context: shim lock.
+//
+//go:nosplit
+func (t *kthread) mayRunOn(cpu uintptr) bool { return t.affinity == 0 || t.affinity&(1<<cpu) != 0 }
 
 var (
 	threads  [maxThreads]kthread
@@ -68,6 +81,7 @@ func threadInit(i int) *kthread {
 	t.tid = nextTid
 	nextTid++
 	t.waitAddr, t.deadline, t.timedOut, t.onEpoll = 0, 0, false, false
+	t.affinity = 0 // not its creator's: only vCPU threads are bound, never the runtime's other Ms
 	// A reused slot starts with no signal state of its predecessor's.
 	sigPending[i], sigmasks[i], altStack[i] = 0, 0, linux.AltStack{}
 	rxWaiting[i] = false
@@ -88,9 +102,13 @@ func firstThread() {
 	t.onCPU = c.id + 1
 }
 
-// schedule runs the next runnable thread that no other CPU is on (round
-// robin from this CPU's), halting while there is none; it returns when
-// the calling thread is chosen again, on whichever CPU chose it.
+// schedule runs the next runnable thread that no other CPU is on and
+// whose affinity has this CPU (round robin from this CPU's), halting
+// while there is none; it returns when the calling thread is chosen
+// again, on whichever CPU chose it. The calling thread itself, if it is
+// runnable, is chosen when no other is, even outside its affinity (this
+// CPU is on its stack: only switching away frees it); switching away
+// from a runnable thread outside its affinity kicks a CPU of it.
 // Context: shim or timer preemption, interrupts off, the shim lock held
 // (it is released while the CPU halts, and is held again on return).
 // saveFPU keeps the thread's vector state across the switch: the shim
@@ -120,6 +138,9 @@ func schedule(saveFPU bool) {
 			if t.onCPU != 0 {
 				continue // another CPU runs it, or idles on its stack
 			}
+			if !t.mayRunOn(c.id) {
+				continue
+			}
 			// inShim is the running thread's: the one switched to
 			// may resume in Go code (preempted there), not in the shim.
 			inShim := c.inShim
@@ -135,6 +156,9 @@ func schedule(saveFPU bool) {
 				// this CPU holds the shim lock until the thread it
 				// switches to has left switchStack.
 				old.onCPU = 0
+				if old.state == thRunning && !old.mayRunOn(c.id) {
+					kickAffine(old) // it moves to a CPU of its affinity
+				}
 			}
 			t.onCPU = c.id + 1
 			c.cur = j
@@ -178,7 +202,26 @@ func block(deadline int64) bool {
 //go:nosplit
 func wake(t *kthread) {
 	t.state = thRunning
-	kick(t)
+	kickAffine(t)
+}
+
+// kickAffine is kick for a thread bound to some CPUs: an idle CPU of its
+// affinity is sent an IPI (the CPU idling on its stack, if any, is
+// kick's case: only it may run it next). Context: shim lock held.
+//
+//go:nosplit
+func kickAffine(t *kthread) {
+	if t.affinity == 0 || t.onCPU != 0 {
+		kick(t)
+		return
+	}
+	me := thisCPU().id
+	for i := uintptr(0); i < maxCPUs; i++ {
+		if i != me && t.mayRunOn(i) && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
+			sendIPI(i)
+			return
+		}
+	}
 }
 
 // preempt is the timer interrupt's switch (irqTimer saved the full state):
@@ -220,6 +263,65 @@ func sysClone(f *sysFrame) uintptr {
 	}
 	xputs("rt: out of kernel threads\n")
 	return errno(eagain)
+}
+
+// sysSetAffinity is sched_setaffinity(pid, len, mask): thread pid (0:
+// the calling one) may run only on the CPUs of the first word of mask
+// that are online. -EINVAL for len < 8 or a mask with no online CPU,
+// -ESRCH for no such thread. A thread moved off the CPU it runs on
+// yields at once (the calling one here; another at its CPU's next
+// schedule), so a CPU of the new set takes it.
+//
+//go:nosplit
+func sysSetAffinity(pid, size, mask uintptr) uintptr {
+	if size < 8 {
+		return errno(einval)
+	}
+	touch(mask)
+	m := *(*uint64)(unsafe.Pointer(mask)) & onlineMask()
+	if m == 0 {
+		return errno(einval)
+	}
+	t := current()
+	if pid != 0 && pid != t.tid {
+		t = nil
+		for i := range threads {
+			if threads[i].state != thFree && threads[i].tid == pid {
+				t = &threads[i]
+				break
+			}
+		}
+		if t == nil {
+			return errno(linux.ESRCH)
+		}
+	}
+	t.affinity = m
+	if t == current() && !t.mayRunOn(thisCPU().id) {
+		schedule(true)
+	}
+	return 0
+}
+
+// sysGetAffinity is sched_getaffinity(pid, len, mask) for the calling
+// thread (pid 0 or its tid; the runtime asks once, for the CPU count):
+// its affinity, or every online CPU; it returns the 8 bytes written.
+//
+//go:nosplit
+func sysGetAffinity(pid, size, mask uintptr) uintptr {
+	t := current()
+	if pid != 0 && pid != t.tid {
+		return errno(linux.ESRCH)
+	}
+	if size < 8 {
+		return errno(einval)
+	}
+	m := onlineMask()
+	if t.affinity != 0 {
+		m &= t.affinity
+	}
+	touch(mask)
+	*word(mask) = m
+	return 8
 }
 
 //go:nosplit
