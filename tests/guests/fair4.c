@@ -3,9 +3,12 @@
  * QEMU -smp 2). After bringing vCPUs 1-3 up, every vCPU spins counting
  * until vCPU 0 has seen RUN_MS of system time go by (as the hypervisor
  * counts it: the sum of its runstate times). The hypervisor's scheduler
- * must share the two CPUs out: each vCPU counts at least a third of the
- * most any vCPU counted, and each one's runstate shows time running and
- * time runnable (waiting for a CPU: the machine is overcommitted).
+ * must share the two CPUs out: each vCPU runs (runstate running) at least
+ * a quarter of the longest any vCPU ran (Xen 4.17 gave 552 to 1470 ms
+ * with dom0_vcpus_pin on a busy host), and waits runnable for a CPU some
+ * of the time (the machine is overcommitted). The counts only have to
+ * move: how far a vCPU counts in its time depends on the speed of the
+ * CPU it ran on, and QEMU TCG's two differed tenfold on a busy host.
  *
  * VCPUOP_get_physid, as Xen 4.17's arch do_vcpu_op answers it: -EINVAL
  * for every vCPU unless dom0_vcpus_pin pins dom0's vCPUs (fair4pin, whose
@@ -200,7 +203,7 @@ void test_main(void)
 	for (int i = 1; i < NV; i++)
 		WAIT(slots[i].stopped, "a vCPU to stop counting");
 
-	u64 lo = ~0UL, hi = 0;
+	u64 lo = ~0UL, hi = 0, rlo = ~0UL, rhi = 0;
 	for (int i = 0; i < NV; i++) {
 		check_eq(runstate(i, &after[i]), 0, "get_runstate_info");
 		u64 run = after[i].time[RUNSTATE_running] - before[i].time[RUNSTATE_running];
@@ -213,8 +216,13 @@ void test_main(void)
 			lo = slots[i].count;
 		if (slots[i].count > hi)
 			hi = slots[i].count;
+		if (run < rlo)
+			rlo = run;
+		if (run > rhi)
+			rhi = run;
 	}
-	check(lo >= hi / 3, "unfair shares: counts from %lu to %lu", lo, hi);
+	check(rlo >= rhi / 4, "unfair shares: running from %lu to %lu ms", rlo / ONE_MS, rhi / ONE_MS);
+	check(lo > 0, "a vCPU never counted (counts from %lu to %lu)", lo, hi);
 	check_physid();
 	printf("fair4: 4 vCPUs shared 2 CPUs fairly\n");
 }
