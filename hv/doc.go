@@ -32,15 +32,26 @@
 // again or its domain stops; Domain.vcpuMu orders initialise, up and
 // the start. Unlike Xen, which clears VPF_down for VGCF_online but wakes
 // nothing (such a vCPU runs only once something wakes it), a context
-// with VGCF_online starts the vCPU at once, as VCPUOP_up would. The vCPUs of a domain are independent goroutines, scheduled
-// by the Go runtime on the shim's threads: there is no weight, cap or
-// pinning yet.
+// with VGCF_online starts the vCPU at once, as VCPUOP_up would.
+//
+// Scheduling: the Machine has one sched.Scheduler over Config.CPUs
+// physical CPUs, each Domain a sched.Domain (weight, cap: Domain.Sched)
+// and each VCPU a sched.VCPU (hard affinity: SetVCPUAffinity). Run takes
+// a CPU before each entry (takeCPU: the thread moves there through
+// Config.SetCPU when it changes; a wait is runstate runnable), charges
+// the slice at each timer-tick exit (Ran), and gives the CPU up while the
+// vCPU is blocked or polling (the waiter's state hook), down or stopped.
+// Preempt is the scheduler's ShouldYield: a long hypercall stops at its
+// continuation when the slice is over and another vCPU waits, or the
+// cap's budget is spent. get_physid answers for a pinned vCPU of the
+// hardware domain only (Config.PhysCPUs), as Xen 4.17.
 //
 // vcpu_op and memory_op: Domain implements hypercall.VCPUOps (vcpuop.go:
 // vcpu_info placement with a writable reference on its frame, the
 // runstate, kept on every change: block and poll sleeps through the
-// waiter's state hook, yields, the metal's interrupt exits until the next
-// entry, and written with the time info to the guest's registered areas)
+// waiter's state hook, yields, the metal's interrupt exits and waits for
+// a CPU until the next entry, and written with the time info to the
+// guest's registered areas)
 // and hypercall.MemoryOps (memop.go: page count and max_pages, extents
 // from the allocator, frames given back through mm.FrameTable.RemovePage,
 // exchanges through Steal, the M2P's frames, the host e820 of

@@ -3,7 +3,9 @@
 // SCHEDOP_poll and wakes on a kick, the one-shot timer (set_timer_op,
 // VCPUOP_set_singleshot_timer) and the periodic timer
 // (VCPUOP_set_periodic_timer, 10 ms by default), both delivering
-// VIRQ_TIMER. Semantics follow Xen 4.17's common/sched/core.c and
+// VIRQ_TIMER; and the Scheduler that shares a machine's physical CPUs
+// among the vCPUs of every domain, in the manner of credit2. Semantics
+// follow Xen 4.17's common/sched/core.c, common/sched/credit2.c and
 // common/domain.c (read for facts, written afresh).
 //
 // # What it owns
@@ -19,6 +21,11 @@
 //     start and stop the periodic timer as Xen does on context switch;
 //     SetStateHook tells hv when Block/Poll sleep and Yield gives way, for
 //     the vCPU's runstate.
+//   - Scheduler (one per machine, over N physical CPUs, its slots), with
+//     a Domain (weight, cap) per domain and a VCPU (credit, hard
+//     affinity) per vCPU: Enter, Ran, ShouldYield, Yield and Sleep for
+//     the vCPU's own goroutine; Wake, SetAffinity, SetWeight, SetCap from
+//     any; a Tickle hook the metal supplies.
 //
 // # Imports
 //
@@ -41,10 +48,52 @@
 //     only if a period has passed since system time 0.
 //   - VCPUOP_set_singleshot_timer ignores VCPU_SSHOTTMR_future, as the
 //     4.17 header allows and current Xen does: a past deadline fires now.
-//   - Yield is runtime.Gosched: there is no run queue here yet. The
-//     vCPUs of a domain (dom0_max_vcpus, VCPUOP_up) are independent
-//     goroutines that the Go runtime shares out between the shim's
-//     threads; a blocked vCPU is woken by its events (Wake) and timers
-//     alone. Weights, caps and pinning (credit2, dom0_vcpus_pin) are not
-//     implemented.
+//   - Waiter.Yield is runtime.Gosched between its state hooks; the
+//     hook's listener (hv) asks the Scheduler to give the CPU away
+//     (VCPU.Yield, then Enter). A blocked vCPU is woken by its events
+//     (Waiter.Wake) and timers alone; its goroutine then takes a CPU
+//     (Enter), which is where the Scheduler learns it is runnable.
+//
+// # The Scheduler's contract
+//
+//   - A CPU is held by at most one vCPU, a vCPU holds at most one CPU,
+//     and a holder is in its hard affinity (a vCPU whose affinity moved
+//     off its CPU is told to yield and tickled). No CPU idles while a
+//     queued vCPU that is not parked may run there (no lost wake-up).
+//     The tests check these after every step, in a fuzz target too.
+//   - Enter blocks the vCPU's goroutine until it holds a CPU and returns
+//     it; it returns at once while the vCPU holds one it need not give
+//     up. Between Enter and its next Enter or Sleep the goroutine owns
+//     the CPU; the metal binds its thread there (hv's Config.SetCPU).
+//   - Credit burns while a vCPU holds a CPU, at max weight / its
+//     domain's weight per ns (Ran, Sleep and the yielding Enter charge
+//     it). A CPU that frees goes to the queued vCPU of most credit its
+//     affinity allows (first queued on a tie); when the vCPU to run has
+//     credit <= 0, every vCPU gets CreditInit (10 ms) added, times 1 +
+//     how many CreditInit it is below -CreditInit, and is clipped to
+//     CreditInit + CarryoverMax (credit2's reset_credit).
+//   - A slice is the vCPU's credit lead over the best waiter for its CPU
+//     at its burn rate, within [MinTimer 0.5 ms, MaxTimer 10 ms] and its
+//     domain's budget. When it ends (Ran at the metal's tick, or
+//     ShouldYield in a long hypercall, after the slice's timer marked
+//     it) or the vCPU was tickled, and the vCPU has run Ratelimit (1 ms)
+//     since it took the CPU, it yields to a waiter of more credit, else
+//     goes on with a new slice. Yield hands the CPU to any waiter.
+//   - Wake (and Enter of an asleep vCPU) takes an idle CPU of the
+//     vCPU's affinity, its last CPU first; else it tickles the runner
+//     whose credit it beats by most (MigrateResist counting against
+//     CPUs other than its last), calling the Tickle hook after the lock
+//     is released.
+//   - A cap is percent of one CPU: the domain's budget is cap% of
+//     CapPeriod (10 ms), refilled every CapPeriod to at most that (debt
+//     carries over); while it is spent its vCPUs are parked (a holder
+//     yields at its next Ran or ShouldYield; queued ones are not picked)
+//     until the refill.
+//   - One lock (Scheduler.mu), taken after the caller's and never held
+//     with a Waiter's; timers' callbacks take it; the Tickle hook runs
+//     outside it. Fast paths (Enter keeping the CPU, ShouldYield with
+//     nothing to decide) read atomics only.
+//   - One run queue for the machine: no per-socket queues, load
+//     balancing or soft affinity, as credit2 has; a vCPU changes CPU
+//     only when it is given a free one (after a wake-up or a yield).
 package sched

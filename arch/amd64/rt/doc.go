@@ -92,8 +92,11 @@
 // StartAP through the trampoline, with its own cpuState, GDT window, TSS,
 // IST stacks, tick and SYSCALL MSRs). One table of threads serves them
 // all (schedule); a thread runs on at most one CPU at a time
-// (kthread.onCPU), on any CPU over its life; a CPU with nothing to run
-// halts on its last thread's stack until its tick or an IPI.
+// (kthread.onCPU), on any CPU of its affinity (kthread.affinity, set by
+// sched_setaffinity: cmd/gohv binds a vCPU's thread to the CPU its
+// scheduler slot names; other threads have every CPU) over its life; a
+// CPU with nothing to run halts on its last thread's stack until its
+// tick or an IPI.
 //
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
 // through GS_BASE, thisCPU reads GS:0; the assembly uses go_asm.h
@@ -120,7 +123,7 @@
 // trap and the device interrupt path (both only if this CPU does not
 // hold it already); held across a thread switch and released by the
 // thread switched to (or threadStart); released while the CPU halts.
-// It covers the thread table and its signal state, futex waits,
+// It covers the thread table (affinities included) and its signal state, futex waits,
 // epoll/eventfd, the heap (its free list and heapLimbo) and the mmap
 // window, rngState, the UART, the IO-APIC table and the ISA routes
 // (apic_unsafe.go), the device vectors and their pending set
