@@ -186,8 +186,12 @@ func (v *VCPU) Run() {
 			continue
 		}
 		// The scheduler's say before each entry: the CPU is kept, or
-		// given up to a waiter and waited for (a slice over, a yield).
+		// given up to a waiter and waited for (a slice over, a yield),
+		// in which time the domain may have stopped.
 		v.takeCPU()
+		if d.Stopped() {
+			return
+		}
 		v.scheduledIn()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
