@@ -68,8 +68,9 @@ func (v *VCPU) sliceOver() bool { return v.sched.ShouldYield() }
 // (at once if it holds one whose slice goes on), moving its goroutine's
 // thread there if it is another than last time; after a wait it is
 // runnable meanwhile (runstate) and its periodic timer and time info
-// catch up, as when Xen schedules a vCPU in. The vCPU's goroutine.
-func (v *VCPU) takeCPU() {
+// catch up, as when Xen schedules a vCPU in. It reports whether the vCPU
+// did not simply keep its CPU. The vCPU's goroutine.
+func (v *VCPU) takeCPU() (waited bool) {
 	if !v.sched.Holds() {
 		v.setRunstate(abi.RUNSTATE_runnable)
 	}
@@ -84,6 +85,7 @@ func (v *VCPU) takeCPU() {
 		v.waiter.Scheduled()
 		v.timeDue = true
 	}
+	return waited
 }
 
 // Exits reports how many exits of each kind the vCPU has taken.
@@ -188,9 +190,10 @@ func (v *VCPU) Run() {
 		// The scheduler's say before each entry: the CPU is kept, or
 		// given up to a waiter and waited for (a slice over, a yield),
 		// in which time the domain may have stopped.
-		v.takeCPU()
-		if d.Stopped() {
-			return
+		if cpu, ok := v.sched.Kept(); !ok || cpu != v.pcpu {
+			if v.takeCPU() && d.Stopped() {
+				return
+			}
 		}
 		v.scheduledIn()
 		// Events pending for the vCPU are delivered on every entry.

@@ -369,12 +369,20 @@ type VCPU struct {
 
 	// Read without s.mu by the vCPU's own goroutine (fast paths), written
 	// under it. holding: it holds CPU heldCPU; yield: it must give the
-	// CPU up at its next Enter; check: it must reconsider (tickled, or
-	// its slice expired).
+	// CPU up at its next Enter; keep: 1 + heldCPU while it holds it and
+	// need not yield, else 0 (one load for the run loop's fast path);
+	// check: it must reconsider (tickled, or its slice expired).
 	holding atomic.Bool
 	heldCPU atomic.Int32
 	yield   atomic.Bool
+	keep    atomic.Int32
 	check   atomic.Bool
+}
+
+// mustYield makes v give its CPU up at its next Enter. Caller holds mu.
+func (v *VCPU) mustYield() {
+	v.yield.Store(true)
+	v.keep.Store(0)
 }
 
 // NewVCPU adds vCPU id of the domain, asleep, with CreditInit credit and
@@ -553,7 +561,7 @@ func (v *VCPU) Yield() {
 		now := s.clock.Now()
 		s.charge(v, now)
 		if s.pickLocked(v.cpu) != nil {
-			v.yield.Store(true)
+			v.mustYield()
 		}
 	}
 	s.unlock()
@@ -593,7 +601,7 @@ func (s *Scheduler) decideLocked(v *VCPU, now int64) {
 		return
 	}
 	if v.dom.parked() || !v.affinity.Has(v.cpu) {
-		v.yield.Store(true)
+		v.mustYield()
 		return
 	}
 	if !v.tickled && now < v.sliceEnd {
@@ -603,7 +611,7 @@ func (s *Scheduler) decideLocked(v *VCPU, now int64) {
 		return // check stays set: the next Ran decides
 	}
 	if w := s.pickLocked(v.cpu); w != nil && (w.credit > v.credit || v.yieldOp) {
-		v.yield.Store(true)
+		v.mustYield()
 		return
 	}
 	v.tickled = false
@@ -653,6 +661,7 @@ func (s *Scheduler) assignLocked(v *VCPU, cpu int, now int64) {
 	v.check.Store(false)
 	v.heldCPU.Store(int32(cpu))
 	v.holding.Store(true)
+	v.keep.Store(int32(cpu) + 1)
 	if v.credit <= 0 {
 		s.resetLocked(v, now)
 	}
@@ -668,6 +677,7 @@ func (s *Scheduler) assignLocked(v *VCPU, cpu int, now int64) {
 func (s *Scheduler) releaseLocked(v *VCPU) {
 	s.cpus[v.cpu] = nil
 	v.holding.Store(false)
+	v.keep.Store(0)
 	v.yield.Store(false)
 	v.check.Store(false)
 	v.tickled, v.yieldOp = false, false
@@ -818,6 +828,9 @@ func (s *Scheduler) checkLocked() error {
 		if v.state != vcpuRunning || v.cpu != c || !v.holding.Load() || int(v.heldCPU.Load()) != c {
 			return fmt.Errorf("CPU %d's vCPU %d is not running there", c, v.id)
 		}
+		if k, ok := v.Kept(); ok == v.yield.Load() || (ok && k != c) {
+			return fmt.Errorf("vCPU %d on CPU %d: Enter's fast path says %d %v, yield %v", v.id, c, k, ok, v.yield.Load())
+		}
 		if !v.affinity.Has(c) && !v.yield.Load() && !v.tickled {
 			return fmt.Errorf("vCPU %d runs on CPU %d outside its affinity %#x", v.id, c, v.affinity)
 		}
@@ -835,6 +848,12 @@ func (s *Scheduler) checkLocked() error {
 			if _, ok := seen[v]; !ok {
 				return fmt.Errorf("running vCPU %d holds no CPU", v.id)
 			}
+		case vcpuQueued, vcpuAsleep:
+			if _, ok := v.Kept(); ok || v.holding.Load() {
+				return fmt.Errorf("vCPU %d holds no CPU but Enter's fast path would keep one", v.id)
+			}
+		}
+		switch v.state {
 		case vcpuQueued:
 			if !inQueue[v] {
 				return fmt.Errorf("queued vCPU %d is not in the queue", v.id)
@@ -847,3 +866,11 @@ func (s *Scheduler) checkLocked() error {
 // Holds reports whether the vCPU holds a CPU it need not give up: Enter
 // would return at once. The vCPU's goroutine.
 func (v *VCPU) Holds() bool { return v.holding.Load() && !v.yield.Load() }
+
+// Kept is Enter's fast path alone, small enough to inline into the run
+// loop: the CPU the vCPU holds and need not give up, ok false when Enter
+// has to decide. The vCPU's goroutine.
+func (v *VCPU) Kept() (cpu int, ok bool) {
+	k := v.keep.Load()
+	return int(k) - 1, k != 0
+}
