@@ -105,9 +105,10 @@ type Config struct {
 	// next timer tick.
 	Tickle func(cpu int)
 	// SetCPU moves the calling goroutine's OS thread to physical CPU cpu
-	// alone: hv calls it on a vCPU's goroutine (Run) whenever the
-	// scheduler hands the vCPU a CPU other than the one it had. nil: the
-	// thread runs wherever the OS puts it.
+	// alone (-1: lets it run on any): hv calls it on a vCPU's goroutine
+	// (Run) with -1 before the vCPU may wait for a CPU and with the CPU
+	// the scheduler hands it when that is not the one its thread is
+	// bound to. nil: the thread runs wherever the OS puts it.
 	SetCPU func(cpu int)
 	// StartVCPU starts v.Run on a goroutine of its own, which the
 	// Backend's Run needs locked to one OS thread (cmd/gohv's startVCPU);

@@ -68,11 +68,17 @@ func (v *VCPU) sliceOver() bool { return v.sched.ShouldYield() }
 // (at once if it holds one whose slice goes on), moving its goroutine's
 // thread there if it is another than last time; after a wait it is
 // runnable meanwhile (runstate) and its periodic timer and time info
-// catch up, as when Xen schedules a vCPU in. It reports whether the vCPU
-// did not simply keep its CPU. The vCPU's goroutine.
+// catch up, as when Xen schedules a vCPU in. While it may wait, its
+// thread is bound to no CPU, so that the CPU it is given can run it at
+// once, instead of its last CPU having to first. It reports whether the
+// vCPU did not simply keep its CPU. The vCPU's goroutine.
 func (v *VCPU) takeCPU() (waited bool) {
 	if !v.sched.Holds() {
 		v.setRunstate(abi.RUNSTATE_runnable)
+		if f := v.dom.m.cfg.SetCPU; f != nil && v.pcpu >= 0 {
+			v.pcpu = -1
+			f(-1)
+		}
 	}
 	cpu, waited := v.sched.Enter()
 	if cpu != v.pcpu {

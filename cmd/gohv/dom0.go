@@ -249,13 +249,19 @@ func startVCPU(v *hv.VCPU) {
 var vcpus atomic.Int32
 
 // setThreadCPU binds the calling goroutine's thread (a vCPU's, locked to
-// it by startVCPU) to physical CPU cpu, through the shim's
-// sched_setaffinity: hv's Config.SetCPU, called when the scheduler hands
-// the vCPU a CPU other than its last. A refusal (a CPU gone offline) is
-// reported once; the thread then runs where the shim puts it.
+// it by startVCPU) to physical CPU cpu (-1: every CPU online), through
+// the shim's sched_setaffinity: hv's Config.SetCPU. A refusal (a CPU gone
+// offline) is reported once; the thread then runs where the shim puts
+// it.
 func setThreadCPU(cpu int) {
 	var set unix.CPUSet
-	set.Set(cpu)
+	if cpu >= 0 {
+		set.Set(cpu)
+	} else {
+		for c := 0; c < rt.OnlineCPUs(); c++ {
+			set.Set(c)
+		}
+	}
 	if err := unix.SchedSetaffinity(0, &set); err != nil && !affinityWarned.Swap(true) {
 		log.Printf(klog.Warning, "vCPU thread not bound to CPU%d: %v", cpu, err)
 	}
