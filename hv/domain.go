@@ -232,19 +232,6 @@ func (g grantFrames) AllocFrame() (mm.MFN, bool) {
 // maps it any more (the frame table puts it on its freed list then).
 func (g grantFrames) FreeFrame(f mm.MFN) { g.m.releaseFrame(f, g.dom) }
 
-// kicker wakes a vCPU an event was sent to: one blocked in SCHEDOP_block
-// or poll returns from its sleep. One in the guest (preempted on this
-// CPU's tick, or on another CPU) takes the event at its next entry, at
-// the latest after its CPU's next timer tick: no IPI is sent to make it
-// exit sooner.
-type kicker struct{ d *Domain }
-
-func (k kicker) Kick(v int) {
-	if v >= 0 && v < len(k.d.vcpus) {
-		k.d.vcpus[v].waiter.Wake()
-	}
-}
-
 // ID, Privileged, HardwareDomain, State and Shutdown implement
 // hypercall.Domain.
 func (d *Domain) ID() abi.DomID                 { return d.id }

@@ -38,6 +38,10 @@ type VCPU struct {
 	// FastPathHits from any goroutine.
 	fastBounces, fastIrets atomic.Uint64
 
+	// sleeping is true while the vCPU sleeps in its waiter (SCHEDOP_block
+	// or poll; waiterState): a kick then only wakes it.
+	sleeping atomic.Bool
+
 	// timeDue asks for vcpu_time_info to be rewritten before the next
 	// entry; timeAt is the system time it was last written with. Owned by
 	// the vCPU's goroutine.
@@ -50,7 +54,7 @@ func (v *VCPU) ID() int                { return v.id }
 func (v *VCPU) Waiter() *sched.Waiter  { return v.waiter }
 func (v *VCPU) Tables() *mm.VCPUTables { return &v.tables }
 func (v *VCPU) Flusher() mm.Flusher    { return flusher{v} }
-func (v *VCPU) Preempt() bool          { return false }
+func (v *VCPU) Preempt() bool          { return v.eventsNeedDelivery() }
 func (v *VCPU) Domain() *Domain        { return v.dom }
 
 // Exits reports how many exits of each kind the vCPU has taken.

@@ -64,7 +64,7 @@ func (v *VCPU) initVCPUState() {
 	v.st.wake = make(chan struct{}, 1)
 	v.st.info.State = abi.RUNSTATE_offline
 	v.st.info.StateEntryTime = uint64(v.now())
-	v.waiter.SetStateHook(v.setRunstate)
+	v.waiter.SetStateHook(v.waiterState)
 }
 
 func (v *VCPU) now() int64 {

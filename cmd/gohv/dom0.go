@@ -156,6 +156,12 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 	if err != nil {
 		return nil, err
 	}
+	// Every vCPU's context on the metal exists before any vCPU runs or
+	// an event is sent: backend.Kick reads BackendState from any
+	// goroutine, so it is written only here.
+	for i := range nvcpus {
+		context(d.VCPU(i))
+	}
 	mfns, maxRes, err := dom0Frames(frames, machine, d, opts)
 	if err != nil {
 		return nil, err

@@ -126,6 +126,16 @@ func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 
 func (*backend) FlushTLB() { rt.RequestTLBFlush() }
 
+// Kick is rt's kick of the vCPU's context: an IPI to the CPU it is in the
+// guest on, or its next entry refused until its events are looked at.
+// The context was made when the domain was (startDom0), before anything
+// could kick it.
+func (*backend) Kick(v *hv.VCPU) {
+	if g, _ := v.BackendState.(*rt.GuestContext); g != nil {
+		g.Kick()
+	}
+}
+
 // FlushCache runs WBINVD on this CPU, or on every CPU when global.
 func (*backend) FlushCache(global bool) {
 	if global {
