@@ -26,8 +26,8 @@ func (k kicker) Kick(v int) {
 	// Read true: the vCPU sleeps, or has woken and not yet cleared it,
 	// and in both cases delivers before its next entry. Read false: the
 	// Backend's kick reaches it wherever it is.
-	if !vc.sleeping.Load() {
-		k.d.m.cfg.Backend.Kick(vc)
+	if !vc.sleeping.Load() && k.d.m.cfg.Backend.Kick(vc) {
+		vc.kickIPIs.Add(1)
 	}
 	vc.waiter.Wake()
 }
@@ -51,3 +51,9 @@ func (v *VCPU) waiterState(state int32) {
 func (v *VCPU) eventsNeedDelivery() bool {
 	return v.dom.Events().EventsNeedDelivery(v.id)
 }
+
+// Kicks reports how many kicks of the vCPU sent an IPI to the CPU it ran
+// the guest on, and how many of its entries a kick refused (the Backend's
+// zero Exit: Run went round again to deliver first). Racy unless the
+// vCPU has stopped; for reports.
+func (v *VCPU) Kicks() (ipis, refused uint64) { return v.kickIPIs.Load(), v.exits[0] }

@@ -82,6 +82,9 @@ func TestKickAndPreempt(t *testing.T) {
 	if got := kicks(); !slices.Equal(got, []int{0, 0}) {
 		t.Fatalf("kicks after the vCPU woke: %v, want [0 0]", got)
 	}
+	if ipis, refused := v.Kicks(); ipis != 2 || refused != 0 {
+		t.Fatalf("Kicks() = %d IPIs, %d refused, want 2, 0", ipis, refused)
+	}
 }
 
 // clearPortPending clears port's bit in shared_info's 2-level

@@ -32,7 +32,9 @@ type VCPU struct {
 	// Backend owns it.
 	BackendState any
 
-	exits [5]uint64 // by arch.ExitKind
+	exits [5]uint64 // by arch.ExitKind; [0]: entries a kick refused (a zero Exit)
+	// kickIPIs counts the kicks that sent an IPI (kicker; any goroutine).
+	kickIPIs atomic.Uint64
 	// fastBounces and fastIrets count the SYSCALL bounces and irets the
 	// metal's fast path served without an exit (FastPathRan); read by
 	// FastPathHits from any goroutine.

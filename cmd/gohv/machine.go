@@ -130,10 +130,9 @@ func (*backend) FlushTLB() { rt.RequestTLBFlush() }
 // guest on, or its next entry refused until its events are looked at.
 // The context was made when the domain was (startDom0), before anything
 // could kick it.
-func (*backend) Kick(v *hv.VCPU) {
-	if g, _ := v.BackendState.(*rt.GuestContext); g != nil {
-		g.Kick()
-	}
+func (*backend) Kick(v *hv.VCPU) bool {
+	g, _ := v.BackendState.(*rt.GuestContext)
+	return g != nil && g.Kick()
 }
 
 // FlushCache runs WBINVD on this CPU, or on every CPU when global.

@@ -226,8 +226,9 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 // gohv (a hypercall, an exit being handled), nothing more is needed: its
 // caller looks at the events before the next entry. It never blocks and
 // never sends an IPI to this CPU (a vCPU in the guest here cannot be, as
-// this goroutine runs here). Any goroutine, any locks held.
-func (g *GuestContext) Kick() {
+// this goroutine runs here). It reports whether it sent an IPI. Any
+// goroutine, any locks held.
+func (g *GuestContext) Kick() (ipi bool) {
 	c := &g.c
 	// The flag first, then onCPU: Run stores onCPU, then reads the flag
 	// (kickEntry). Both are locked operations (XCHG, a full barrier),
@@ -235,31 +236,26 @@ func (g *GuestContext) Kick() {
 	// never lost.
 	atomic.StoreUint32(&c.kick, 1)
 	if atomic.LoadUint64(&c.onCPU) == 0 {
-		return
+		return false
 	}
 	amd64.Cli()
-	kickCPU(c)
+	ipi = kickCPU(c)
 	sti()
+	return ipi
 }
 
-// Kicks reports how many IPIs Kick has sent (a racy total over every
-// vCPU; for reports).
-func Kicks() uint64 { return atomic.LoadUint64(&kicksSent) }
-
-// kicksSent counts the IPIs kickCPU sent.
-var kicksSent uint64
-
 // kickCPU sends the IPI of Kick to the CPU the vCPU of c is in the guest
-// on, unless it is none or this one. The IPI may arrive after the vCPU
-// has left (a spurious exit of whatever runs there then): harmless.
-// Context: interrupts off (sendIPI).
+// on, unless it is none or this one, and reports whether it did. The IPI
+// may arrive after the vCPU has left (a spurious exit of whatever runs
+// there then): harmless. Context: interrupts off (sendIPI).
 //
 //go:nosplit
-func kickCPU(c *guestCtx) {
+func kickCPU(c *guestCtx) bool {
 	if o := atomic.LoadUint64(&c.onCPU); o != 0 && uintptr(o-1) != thisCPU().id {
 		sendIPI(uintptr(o - 1))
-		atomic.AddUint64(&kicksSent, 1)
+		return true
 	}
+	return false
 }
 
 // kickEntry records that the vCPU of c enters the guest on this CPU and
