@@ -283,14 +283,14 @@ func (d *Domain) Shutdown(code uint8) {
 
 // fastPathReport prints, for each vCPU the metal's fast path served, how
 // often it did (gohv's own line: tests assert it ran), and for each vCPU
-// kicked, its kicks (Kicks).
+// kicked by IPI, how often (KickIPIs).
 func (d *Domain) fastPathReport() {
 	for _, v := range d.vcpus {
 		if b, i := v.FastPathHits(); b+i != 0 {
 			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets", d.id, v.id, b, i)})
 		}
-		if ipis, refused := v.Kicks(); ipis+refused != 0 {
-			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d kicks: %d IPIs, %d entries refused", d.id, v.id, ipis, refused)})
+		if n := v.KickIPIs(); n != 0 {
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d kicks: %d IPIs", d.id, v.id, n)})
 		}
 	}
 }

@@ -52,8 +52,6 @@ func (v *VCPU) eventsNeedDelivery() bool {
 	return v.dom.Events().EventsNeedDelivery(v.id)
 }
 
-// Kicks reports how many kicks of the vCPU sent an IPI to the CPU it ran
-// the guest on, and how many of its entries a kick refused (the Backend's
-// zero Exit: Run went round again to deliver first). Racy unless the
-// vCPU has stopped; for reports.
-func (v *VCPU) Kicks() (ipis, refused uint64) { return v.kickIPIs.Load(), v.exits[0] }
+// KickIPIs reports how many kicks of the vCPU sent an IPI to the CPU it
+// ran the guest on. Any goroutine; for reports.
+func (v *VCPU) KickIPIs() uint64 { return v.kickIPIs.Load() }
