@@ -79,6 +79,14 @@
 // an OS thread; everything here is ordinary goroutine code. Domain and
 // machine state are guarded by the locks named on their fields.
 //
+// Events (kick.go): the domain's evtchn.Notifier (kicker) wakes a vCPU
+// asleep in its waiter and kicks any other through Backend.Kick (an IPI
+// to the CPU it runs the guest on, or its next entry refused: Run then
+// returns a zero Exit and the loop delivers first, Xen's vcpu_kick);
+// VCPU.Preempt is Xen's local_events_need_delivery, so batch hypercalls
+// stop at their next element with a continuation and the event is
+// delivered before the guest re-issues them.
+//
 // TLBs: the metal keeps a guest's page tables loaded between its exits
 // and entries, so every flush the PV MMU asks for goes to the Backend
 // (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations

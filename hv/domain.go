@@ -240,19 +240,6 @@ func (g grantFrames) AllocFrame() (mm.MFN, bool) {
 // maps it any more (the frame table puts it on its freed list then).
 func (g grantFrames) FreeFrame(f mm.MFN) { g.m.releaseFrame(f, g.dom) }
 
-// kicker wakes a vCPU an event was sent to: one blocked in SCHEDOP_block
-// or poll returns from its sleep. One in the guest (preempted on this
-// CPU's tick, or on another CPU) takes the event at its next entry, at
-// the latest after its CPU's next timer tick: no IPI is sent to make it
-// exit sooner.
-type kicker struct{ d *Domain }
-
-func (k kicker) Kick(v int) {
-	if v >= 0 && v < len(k.d.vcpus) {
-		k.d.vcpus[v].waiter.Wake()
-	}
-}
-
 // ID, Privileged, HardwareDomain, State and Shutdown implement
 // hypercall.Domain.
 func (d *Domain) ID() abi.DomID                 { return d.id }
@@ -304,11 +291,15 @@ func (d *Domain) Shutdown(code uint8) {
 }
 
 // fastPathReport prints, for each vCPU the metal's fast path served, how
-// often it did (gohv's own line: tests assert it ran).
+// often it did (gohv's own line: tests assert it ran), and for each vCPU
+// kicked by IPI, how often (KickIPIs).
 func (d *Domain) fastPathReport() {
 	for _, v := range d.vcpus {
 		if b, i := v.FastPathHits(); b+i != 0 {
 			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets", d.id, v.id, b, i)})
+		}
+		if n := v.KickIPIs(); n != 0 {
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d kicks: %d IPIs", d.id, v.id, n)})
 		}
 	}
 }

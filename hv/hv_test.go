@@ -28,6 +28,7 @@ type fakeMetal struct {
 	flushes, invlpgs int
 	caches           []string // FlushCache calls: "local" or "global"
 	gdt              []mm.MFN // the frames SetGDT last gave
+	kicks            []int    // the vCPUs Kick was given
 	// What Run found changed before each entry, and what it loaded.
 	changed  []uint32
 	dr       [4]uint64
@@ -52,7 +53,13 @@ func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
 	f.steps = f.steps[1:]
 	return s(regs), nil
 }
-func (f *fakeMetal) FlushTLB()                       { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
+func (f *fakeMetal) FlushTLB() { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
+func (f *fakeMetal) Kick(v *VCPU) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kicks = append(f.kicks, v.id)
+	return true
+}
 func (f *fakeMetal) InvalidatePage(va mm.GuestVA)    { f.mu.Lock(); f.invlpgs++; f.mu.Unlock() }
 func (f *fakeMetal) SetGDT(v *VCPU, frames []mm.MFN) { f.gdt = append([]mm.MFN(nil), frames...) }
 func (f *fakeMetal) FlushCache(global bool) {

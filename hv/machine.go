@@ -42,6 +42,14 @@ type Backend interface {
 	// another vCPU's VCPUOP_initialise of v before v has ever run, or by
 	// DestroyDomain after v has left Run for good.
 	SetGDT(v *VCPU, frames []mm.MFN)
+	// Kick tells vCPU v that an upcall became pending for it (Xen's
+	// vcpu_kick): if v is in the guest on another CPU, that CPU is made
+	// to exit it now, and if v is about to enter the guest, Run returns
+	// at once with a zero Exit instead (nothing ran), so the Run loop
+	// delivers the event before the guest goes on. A v in gohv needs
+	// nothing. It reports whether it sent an IPI. It must not block: it
+	// is called from any goroutine with event-channel locks held.
+	Kick(v *VCPU) bool
 	// FlushCache writes back and invalidates caches (WBINVD): this CPU's,
 	// or every CPU's if global. Any goroutine; it may run with mm's
 	// FrameTable lock held, so it must not call into mm.

@@ -37,11 +37,17 @@ type VCPU struct {
 	// Backend owns it.
 	BackendState any
 
-	exits [5]uint64 // by arch.ExitKind
+	exits [5]uint64 // by arch.ExitKind; [0]: entries a kick refused (a zero Exit)
+	// kickIPIs counts the kicks that sent an IPI (kicker; any goroutine).
+	kickIPIs atomic.Uint64
 	// fastBounces and fastIrets count the SYSCALL bounces and irets the
 	// metal's fast path served without an exit (FastPathRan); read by
 	// FastPathHits from any goroutine.
 	fastBounces, fastIrets atomic.Uint64
+
+	// sleeping is true while the vCPU sleeps in its waiter (SCHEDOP_block
+	// or poll; waiterState): a kick then only wakes it.
+	sleeping atomic.Bool
 
 	// timeDue asks for vcpu_time_info to be rewritten before the next
 	// entry; timeAt is the system time it was last written with. Owned by
@@ -55,7 +61,7 @@ func (v *VCPU) ID() int                { return v.id }
 func (v *VCPU) Waiter() *sched.Waiter  { return v.waiter }
 func (v *VCPU) Tables() *mm.VCPUTables { return &v.tables }
 func (v *VCPU) Flusher() mm.Flusher    { return flusher{v} }
-func (v *VCPU) Preempt() bool          { return v.sliceOver() }
+func (v *VCPU) Preempt() bool          { return v.eventsNeedDelivery() || v.sliceOver() }
 func (v *VCPU) Domain() *Domain        { return v.dom }
 
 // sliceOver reports whether the vCPU's time slice is over and another

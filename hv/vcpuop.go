@@ -71,8 +71,10 @@ func (v *VCPU) initVCPUState() {
 // and tells the scheduler: a vCPU that blocks or polls gives up its CPU
 // (Sleep); one that yields gives it to a waiter (Yield, then takeCPU); one
 // that wakes is runnable until it holds a CPU again (takeCPU), then
-// running. The vCPU's goroutine.
+// running. It also marks the vCPU sleeping while it blocks or polls, so
+// an event wakes it instead of kicking it (kick.go). The vCPU's goroutine.
 func (v *VCPU) waiterState(state int32) {
+	v.sleeping.Store(state == abi.RUNSTATE_blocked)
 	switch state {
 	case abi.RUNSTATE_blocked:
 		v.sched.Sleep()

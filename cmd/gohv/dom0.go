@@ -169,6 +169,12 @@ func startDom0(machine *hv.Machine, frames *mm.Allocator, info *boot.Info, opts 
 			}
 		}
 	}
+	// Every vCPU's context on the metal exists before any vCPU runs or
+	// an event is sent: backend.Kick reads BackendState from any
+	// goroutine, so it is written only here.
+	for i := range nvcpus {
+		context(d.VCPU(i))
+	}
 	mfns, maxRes, err := dom0Frames(frames, machine, d, opts)
 	if err != nil {
 		return nil, err

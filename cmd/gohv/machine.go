@@ -126,6 +126,15 @@ func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 
 func (*backend) FlushTLB() { rt.RequestTLBFlush() }
 
+// Kick is rt's kick of the vCPU's context: an IPI to the CPU it is in the
+// guest on, or its next entry refused until its events are looked at.
+// The context was made when the domain was (startDom0), before anything
+// could kick it.
+func (*backend) Kick(v *hv.VCPU) bool {
+	g, _ := v.BackendState.(*rt.GuestContext)
+	return g != nil && g.Kick()
+}
+
 // FlushCache runs WBINVD on this CPU, or on every CPU when global.
 func (*backend) FlushCache(global bool) {
 	if global {
@@ -315,9 +324,10 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		IRQ:           irqs,
 		StartVCPU:     startVCPU,
 		// The vCPU scheduler shares the CPUs online; a vCPU's thread is
-		// bound to the CPU its slot names. Tickle is nil: a vCPU to be
-		// preempted sees it at its CPU's next timer tick (1 ms).
+		// bound to the CPU its slot names. A vCPU to be preempted is
+		// made to leave the guest by an IPI to its CPU (rt.KickCPU).
 		CPUs:     rt.OnlineCPUs(),
+		Tickle:   rt.KickCPU,
 		SetCPU:   setThreadCPU,
 		PhysCPUs: physCPUs,
 	}), nil

@@ -16,8 +16,8 @@ import (
 // a SYSCALL, #UD, #BP, a write #PF on a read-only page, INT 0x80 (#GP),
 // a read of the hypervisor's own memory (#PF: the reserved slot is
 // supervisor-only), and timer interrupts while the guest spins, after an
-// entry refused for a data selector that does not load. Registers must
-// come back intact.
+// entry refused for a data selector that does not load and one a kick
+// refused. Registers must come back intact.
 func ring3Check(frames *mm.Allocator) (string, error) {
 	const (
 		codeVA  = 0x400000
@@ -109,6 +109,18 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 			return
 		}
 		regs.DS = 0
+		// A kick before the entry (an event for a vCPU about to enter):
+		// the entry is refused, a zero exit, nothing runs; the flag is
+		// then spent and the next entry runs.
+		if g.Kick() {
+			done <- fmt.Errorf("kick of a context in no guest sent an IPI")
+			return
+		}
+		if err := g.Run(&regs, uint64(l4.Addr()), false, &exit); err != nil || exit != (arch.Exit{}) ||
+			regs.RIP != codeVA || regs.RBX != 0xdeadbeef {
+			done <- fmt.Errorf("kicked entry: %v, exit %+v, regs %+v", err, exit, regs)
+			return
+		}
 		for i, s := range steps {
 			if err := g.Run(&regs, uint64(l4.Addr()), false, &exit); err != nil {
 				done <- fmt.Errorf("step %d: %v (%+v)", i, err, regs)
@@ -179,7 +191,7 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 	if err := <-done; err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("bad selector, then syscall, guest copies, #UD, #BP, #PF, #GP(int 0x80), #PF(hypervisor read) and %d interrupt exits from ring 3", irqs), nil
+	return fmt.Sprintf("bad selector, kicked entry, then syscall, guest copies, #UD, #BP, #PF, #GP(int 0x80), #PF(hypervisor read) and %d interrupt exits from ring 3", irqs), nil
 }
 
 // guestCopyCheck tries rt's copies through the loaded guest tables (cr3,

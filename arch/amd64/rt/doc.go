@@ -28,7 +28,8 @@
 //	         memory for MSI-X tables, DeviceRead32/DeviceWrite32)
 //	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
 //	         trampoline into schedule; the shim lock; the IPI that wakes
-//	         an idle CPU and serves TLB shootdowns)
+//	         an idle CPU, serves TLB shootdowns and makes a guest exit
+//	         for GuestContext.Kick)
 //	console  console_unsafe.go, serial_unsafe.go
 //	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies,
 //	         fastSyscall: the PV SYSCALL bounce and HYPERVISOR_iret served
@@ -36,7 +37,9 @@
 //	         allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
-//	         TLB and table release), debugreg_unsafe.go (the guest's
+//	         TLB and table release, the kick: which CPU a context is in
+//	         the guest on, and its kick flag, checked at the entry with
+//	         interrupts off), debugreg_unsafe.go (the guest's
 //	         debug registers and CR4 bits)
 //
 // The guest side is not a package of its own (as gVisor's ring0 is apart

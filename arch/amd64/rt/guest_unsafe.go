@@ -126,8 +126,10 @@ var (
 // to it raises, as an exception exit (regs unchanged); so is a CS or SS
 // the IRETQ could not load from the vCPU's GDT (not null, not the LDT, a
 // code segment / writable data segment with DPL 3, present): the #GP or
-// #NP with the selector (RPL clear) as error code. Run fails,
-// entering nothing, if the state cannot be entered. Context:
+// #NP with the selector (RPL clear) as error code. An entry a Kick got
+// to first is not made: Run returns at once with a zero Exit (nothing
+// ran; the caller looks at the vCPU's events and calls again). Run
+// fails, entering nothing, if the state cannot be entered. Context:
 // the vCPU's goroutine, locked to its OS thread (runtime.LockOSThread),
 // which keeps the guest's x87 state between runs.
 func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit) error {
@@ -178,12 +180,18 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	// EOI reaches the local APIC that took the interrupt (enterGuest
 	// returns with the flags it was called with).
 	amd64.Cli()
+	if !kickEntry(c) {
+		sti()
+		*exit = arch.Exit{}
+		return nil
+	}
 	alt := uint64(0)
 	if c.fast != 0 {
 		alt = c.kernelCR3 ^ c.userCR3 ^ cr3 // the mode's other table
 	}
 	noteEntry(cr3, alt)
 	enterGuest(c)
+	kickExit(c)
 
 	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
 	switch c.exitKind {
@@ -206,6 +214,94 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	}
 	sti()
 	return nil
+}
+
+// Kick makes the vCPU look at its events soon, as Xen's vcpu_kick: the
+// caller has just made an upcall pending for it. If the vCPU is in the
+// guest on another CPU, that CPU gets an IPI, so the guest exits at once
+// and the caller of Run delivers the event before entering it again. If
+// it is about to enter (between its caller's event check and the entry),
+// the entry does not happen: Run returns at once with a zero Exit
+// (nothing ran), and its caller looks at the events again. If it is in
+// gohv (a hypercall, an exit being handled), nothing more is needed: its
+// caller looks at the events before the next entry. It never blocks and
+// never sends an IPI to this CPU (a vCPU in the guest here cannot be, as
+// this goroutine runs here). It reports whether it sent an IPI. Any
+// goroutine, any locks held.
+func (g *GuestContext) Kick() (ipi bool) {
+	c := &g.c
+	// The flag first, then onCPU: Run stores onCPU, then reads the flag
+	// (kickEntry). Both are locked operations (XCHG, a full barrier),
+	// so either Run sees the flag or this sees onCPU, and the kick is
+	// never lost.
+	atomic.StoreUint32(&c.kick, 1)
+	if atomic.LoadUint64(&c.onCPU) == 0 {
+		return false
+	}
+	amd64.Cli()
+	ipi = kickCPU(c)
+	sti()
+	return ipi
+}
+
+// KickCPU makes a guest running on CPU cpu exit soon, as Xen's scheduler
+// raises SCHEDULE_SOFTIRQ on another CPU: the IPI, unless cpu is this CPU
+// or not online. The vCPU there finds out why from whoever asked for it
+// (the scheduler's tickle); if no guest runs there the IPI is a spurious
+// wake-up. Any goroutine.
+func KickCPU(cpu int) {
+	if cpu < 0 || cpu >= maxCPUs || atomic.LoadUint32(&apOnline[cpu]) == 0 {
+		return
+	}
+	amd64.Cli()
+	if uintptr(cpu) != thisCPU().id {
+		sendIPI(uintptr(cpu))
+	}
+	sti()
+}
+
+// kickCPU sends the IPI of Kick to the CPU the vCPU of c is in the guest
+// on, unless it is none or this one, and reports whether it did. The IPI
+// may arrive after the vCPU has left (a spurious exit of whatever runs
+// there then): harmless. Context: interrupts off (sendIPI).
+//
+//go:nosplit
+func kickCPU(c *guestCtx) bool {
+	if o := atomic.LoadUint64(&c.onCPU); o != 0 && uintptr(o-1) != thisCPU().id {
+		sendIPI(uintptr(o - 1))
+		return true
+	}
+	return false
+}
+
+// kickEntry records that the vCPU of c enters the guest on this CPU and
+// reports whether it may: false if a Kick came since the last check
+// (the flag is cleared and the vCPU marked out of the guest again), so
+// its caller looks at the events first. A Kick after this sees onCPU
+// and sends the IPI, which waits in this CPU's local APIC until the
+// guest runs with interrupts on and then makes it exit at once.
+// Context: Run, interrupts off.
+//
+//go:nosplit
+func kickEntry(c *guestCtx) bool {
+	atomic.StoreUint64(&c.onCPU, uint64(thisCPU().id)+1)
+	if atomic.SwapUint32(&c.kick, 0) == 0 {
+		return true
+	}
+	atomic.StoreUint64(&c.onCPU, 0)
+	return false
+}
+
+// kickExit records that the vCPU of c has left the guest and forgets
+// the kicks that came while it ran: its caller looks at the events
+// before the next entry, and a Kick after this sets the flag again.
+// Before sysGuestIRQ, which may switch threads on this CPU. Context:
+// Run, interrupts off.
+//
+//go:nosplit
+func kickExit(c *guestCtx) {
+	atomic.StoreUint64(&c.onCPU, 0)
+	atomic.StoreUint32(&c.kick, 0)
 }
 
 // FastPath is what the entry's assembly may do for a 64-bit PV vCPU

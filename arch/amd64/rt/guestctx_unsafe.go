@@ -66,6 +66,16 @@ type guestCtx struct {
 	// generation fastGen (Go only).
 	fastKernelCR3, fastUserCR3 uint64
 	fastGen                    uint32
+
+	// The kick (GuestContext.Kick, Xen's vcpu_kick). onCPU is 1 + the
+	// number of the CPU the vCPU is in the guest on, 0 while it is not:
+	// Run sets it with interrupts off before the entry and clears it,
+	// interrupts still off, once the exit is back. kick is 1 once an
+	// event may have become pending for the vCPU since Run last looked:
+	// Kick sets it (any goroutine), Run clears it at the entry (and
+	// returns at once if it was set) and at the exit.
+	onCPU uint64
+	kick  uint32
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the

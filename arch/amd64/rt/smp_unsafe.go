@@ -30,10 +30,12 @@ import (
 // next there (schedule's caller, the timer's preempt path, threadStart).
 //
 // IPIs: one vector, vecIPI (the ISA line 2 gate: the 8259 cascade, never
-// raised as an interrupt), both wakes a halted CPU (a thread became
-// runnable: wake) and asks it to service a TLB shootdown (requestFlush).
-// It reaches ipiIRQ through irqDevice from ring 0, or through a guest
-// exit and sysGuestIRQ when the CPU was running a guest.
+// raised as an interrupt), wakes a halted CPU (a thread became
+// runnable: wake), asks it to service a TLB shootdown (requestFlush),
+// and makes the guest it runs exit (GuestContext.Kick: an event for that
+// vCPU; the exit is all it needs). It reaches ipiIRQ through irqDevice
+// from ring 0, or through a guest exit and sysGuestIRQ when the CPU was
+// running a guest.
 //
 // TLB shootdown. Each CPU has a wanted and a done generation. A CPU that
 // needs every other CPU to drop translations (release: gohv's own
