@@ -229,7 +229,11 @@ func (f *frameDest) WriteAt(p []byte, off uint64) error {
 		if i >= uint64(len(f.frames)) {
 			return fmt.Errorf("a kernel write at offset %#x lies past its %d frames", off, len(f.frames))
 		}
-		n := min(uint64(len(p)), mm.PageSize-o)
+		// At most 2 KiB a write: Go's memmove moves more with REP MOVSB,
+		// a byte at a time, when an end is not 8-byte aligned (the
+		// decoder's pieces seldom are), which emulators (QEMU's TCG) run
+		// many times slower than its 16-byte loop for 2 KiB or less.
+		n := min(uint64(len(p)), mm.PageSize-o, 2048)
 		if !f.mem.Write(f.frames[i].Addr()+mm.Maddr(o), p[:n]) {
 			return fmt.Errorf("frame %#x is not in machine memory", f.frames[i])
 		}
