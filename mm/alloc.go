@@ -379,6 +379,23 @@ func (a *Allocator) Summary() string {
 	return s
 }
 
+// ramRun is one run of RAM frames [first, first+n), reserved or not.
+type ramRun struct {
+	first MFN
+	n     uint64
+}
+
+// ramRuns returns the RAM frame runs (IsRAM's frames), sorted.
+func (a *Allocator) ramRuns() []ramRun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	runs := make([]ramRun, len(a.segs))
+	for i, s := range a.segs {
+		runs[i] = ramRun{s.base, s.n}
+	}
+	return runs
+}
+
 // segmentOf returns the segment holding m, or nil.
 // Precondition: a.mu held.
 func (a *Allocator) segmentOf(m MFN) *segment {
