@@ -197,6 +197,11 @@ func (ft *FrameTable) Page(m MFN) (PageInfo, bool) {
 func (ft *FrameTable) Assign(m MFN, d abi.DomID) error {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
+	return ft.assign(m, d)
+}
+
+// assign is Assign with mu held.
+func (ft *FrameTable) assign(m MFN, d abi.DomID) error {
 	pi := ft.page(m)
 	if pi == nil {
 		return ErrNoFrame
@@ -206,6 +211,20 @@ func (ft *FrameTable) Assign(m MFN, d abi.DomID) error {
 	}
 	*pi = PageInfo{Owner: d, Count: 1, Allocated: true}
 	return nil
+}
+
+// AssignAll is Assign for each frame of ms in turn, under one lock. It
+// stops at the first frame Assign would refuse, with Assign's error, and
+// returns how many frames it assigned.
+func (ft *FrameTable) AssignAll(ms []MFN, d abi.DomID) (int, error) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	for i, m := range ms {
+		if err := ft.assign(m, d); err != nil {
+			return i, err
+		}
+	}
+	return len(ms), nil
 }
 
 // Share gives the hypervisor frame m (unowned, not from a domain) to
