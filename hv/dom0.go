@@ -13,8 +13,10 @@ import (
 // BuildDom0 gives domain d the initial memory image of a PV dom0 built
 // from kernel k (hv/build: Xen's dom0 layout, start_info, P2M, hypercall
 // page, bootstrap page tables), in the frames mfns (PFN i is mfns[i],
-// every one already assigned to d; all are zeroed first, so no earlier
-// contents leak). It pins the tables (validating them), makes the L4 vCPU
+// every one already assigned to d). The frames the layout uses are zeroed
+// first, so no earlier contents show through them; the frames after the
+// layout, dom0's free memory, keep what RAM held, as on Xen (see
+// buildDom0). It pins the tables (validating them), makes the L4 vCPU
 // 0's base and sets vCPU 0's registers for the first instruction. It
 // returns the layout.
 func (d *Domain) BuildDom0(k *kernel.Image, mfns []mm.MFN, cmdline string) (*build.Layout, error) {
@@ -57,7 +59,8 @@ type SliceMemory interface {
 // decompressed kernel is never held in gohv's heap. When the machine's
 // memory is a SliceMemory, the LZMA2 dictionary is not in gohv's heap
 // either: it lives in the first run of machine-contiguous frames of mfns
-// that is large enough (BuildDom0Unpacked zeroes those frames). img is only
+// that is large enough (those of them the layout uses are zeroed by
+// BuildDom0Unpacked; the rest keep bytes of dom0's own kernel). img is only
 // read, and not kept. progress is passed to kernel.Load. The result goes to
 // BuildDom0Unpacked with the same mfns.
 func (d *Domain) UnpackDom0(img []byte, mfns []mm.MFN, progress func(done, total uint64)) (*Dom0Kernel, error) {
@@ -112,18 +115,10 @@ func (d *Domain) buildDom0(k *kernel.Image, inPlace, mfns []mm.MFN, cmdline stri
 		out = append(out, initrd.Frames...)
 		mfns = append(out, mfns[l.Initrd.PFN:]...)
 	}
-	zero := make([]byte, mm.PageSize)
-	for p, f := range mfns {
-		if inPlace != nil && mm.PFN(p) >= l.Kernel.PFN && mm.PFN(p) < l.Kernel.End() {
-			continue
-		}
-		if initrd != nil && mm.PFN(p) >= l.Initrd.PFN && mm.PFN(p) < l.Initrd.End() {
-			continue
-		}
-		if !mem.Write(f.Addr(), zero) {
-			return nil, fmt.Errorf("frame %#x is not in machine memory", f)
-		}
-	}
+	// build.Build zeroes the frames the layout uses (but for the kernel
+	// and initrd in place); the frames after them are dom0's free memory,
+	// handed over as they are, as Xen's dom0 builder allocates them
+	// (MEMF_no_scrub): dom0 may map any of the machine's RAM anyway.
 	c := build.Contents{SharedInfo: d.sharedInfo.Addr(), CmdLine: cmdline, KernelInPlace: inPlace != nil,
 		InitrdInPlace: initrd != nil}
 	if d.m.cfg.M2P != nil {
@@ -234,7 +229,11 @@ func (f *frameDest) WriteAt(p []byte, off uint64) error {
 		if i >= uint64(len(f.frames)) {
 			return fmt.Errorf("a kernel write at offset %#x lies past its %d frames", off, len(f.frames))
 		}
-		n := min(uint64(len(p)), mm.PageSize-o)
+		// At most 2 KiB a write: Go's memmove moves more with REP MOVSB,
+		// a byte at a time, when an end is not 8-byte aligned (the
+		// decoder's pieces seldom are), which emulators (QEMU's TCG) run
+		// many times slower than its 16-byte loop for 2 KiB or less.
+		n := min(uint64(len(p)), mm.PageSize-o, 2048)
 		if !f.mem.Write(f.frames[i].Addr()+mm.Maddr(o), p[:n]) {
 			return fmt.Errorf("frame %#x is not in machine memory", f.frames[i])
 		}

@@ -203,6 +203,32 @@ func (a *Allocator) Alloc() (m MFN, ok bool) {
 	return 0, false
 }
 
+// AllocN hands out up to n of the lowest free frames, lowest first,
+// appending them to dst: Alloc n times under one lock. It returns fewer
+// than n frames only when no frame is left.
+func (a *Allocator) AllocN(dst []MFN, n uint64) []MFN {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.segs {
+		s := &a.segs[i]
+		for w := s.hint; w < len(s.free) && n > 0 && s.nfree > 0; w++ {
+			s.hint = w
+			for s.free[w] != 0 && n > 0 {
+				idx := uint64(w)*64 + uint64(bits.TrailingZeros64(s.free[w]))
+				s.free[w] &^= 1 << (idx % 64)
+				s.nfree--
+				a.free--
+				n--
+				dst = append(dst, s.base+MFN(idx))
+			}
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return dst
+}
+
 // AllocContig hands out n machine-contiguous frames, the lowest run whose
 // every frame lies below maxAddr and whose first MFN is a multiple of align
 // (align 0 means 1). It returns the first frame. ok is false (and nothing
@@ -377,6 +403,23 @@ func (a *Allocator) Summary() string {
 		s += fmt.Sprintf(", %d frames above %d TiB ignored", a.dropped, uint64(MaxRAMAddr)>>40)
 	}
 	return s
+}
+
+// ramRun is one run of RAM frames [first, first+n), reserved or not.
+type ramRun struct {
+	first MFN
+	n     uint64
+}
+
+// ramRuns returns the RAM frame runs (IsRAM's frames), sorted.
+func (a *Allocator) ramRuns() []ramRun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	runs := make([]ramRun, len(a.segs))
+	for i, s := range a.segs {
+		runs[i] = ramRun{s.base, s.n}
+	}
+	return runs
 }
 
 // segmentOf returns the segment holding m, or nil.

@@ -3,6 +3,7 @@ package mm
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sort"
 	"testing"
 )
@@ -624,5 +625,35 @@ func TestAdopt(t *testing.T) {
 	}
 	if a.FreeFrames() != free+4 || !a.IsFree(11) {
 		t.Fatal("adopted frames did not come back free")
+	}
+}
+
+// TestAllocN: AllocN hands out what as many Allocs would, in the same
+// order, across segments, partly reserved words and the end of memory.
+func TestAllocN(t *testing.T) {
+	ram := []Range{fr(0x100, 0x180), fr(0x200, 0x3c1)}
+	reserved := []Range{fr(0x110, 0x113), fr(0x1f0, 0x250), fr(0x300, 0x301)}
+	for _, n := range []uint64{0, 1, 63, 64, 65, 200, 1000} {
+		a, b := NewAllocator(ram, reserved), NewAllocator(ram, reserved)
+		a.Alloc() // AllocN starts from the allocator's hint
+		b.Alloc()
+		got := a.AllocN(nil, n)
+		var want []MFN
+		for uint64(len(want)) < n {
+			m, ok := b.Alloc()
+			if !ok {
+				break
+			}
+			want = append(want, m)
+		}
+		if !slices.Equal(got, want) || a.FreeFrames() != b.FreeFrames() {
+			t.Fatalf("AllocN(%d): %d frames %v..., %d left; Alloc gives %d frames, %d left",
+				n, len(got), got[:min(len(got), 4)], a.FreeFrames(), len(want), b.FreeFrames())
+		}
+		if ma, oka := a.Alloc(); true {
+			if mb, okb := b.Alloc(); ma != mb || oka != okb {
+				t.Fatalf("AllocN(%d) then Alloc: %#x, %v; want %#x, %v", n, ma, oka, mb, okb)
+			}
+		}
 	}
 }

@@ -63,7 +63,8 @@
 // Allocator has its own lock; mm never holds both at once.
 //
 // Frame lifetime: a domain's frames come from Space.AllocFrame (or
-// Allocator + FrameTable.Assign) and go with FrameTable.Release (or
+// Allocator + FrameTable.Assign; AllocN and AssignAll for many at once, as
+// dom0's build does) and go with FrameTable.Release (or
 // RemovePage, decrease_reservation's form of it; Steal takes an unmapped
 // frame back whole for XENMEM_exchange, and the caller frees or
 // re-assigns it); a frame

@@ -159,12 +159,17 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 		spaces:     map[abi.DomID]*Space{},
 		lowIOLimit: lowIOFrames,
 	}
+	// Every frame is DOMID_IO's (Xen's share_xen_page_with_guest(page,
+	// dom_io, SHARE_rw)) but the RAM frames from the low 1 MiB up, which
+	// are unowned: set run by run, not frame by frame through IsRAM.
+	io := PageInfo{Owner: abi.DOMID_IO, Count: 1, Allocated: true, Type: PageTypeWritable, TypeCount: 1, Validated: true, XenHeap: true}
 	for m := range ft.pages {
-		pi := &ft.pages[m]
-		pi.Owner = ownerNone
-		if MFN(m) < ft.lowIOLimit || !cfg.Alloc.IsRAM(MFN(m)) {
-			// Xen's share_xen_page_with_guest(page, dom_io, SHARE_rw).
-			*pi = PageInfo{Owner: abi.DOMID_IO, Count: 1, Allocated: true, Type: PageTypeWritable, TypeCount: 1, Validated: true, XenHeap: true}
+		ft.pages[m] = io
+	}
+	for _, r := range cfg.Alloc.ramRuns() {
+		first, end := max(r.first, ft.lowIOLimit), min(r.first+MFN(r.n), limit)
+		for m := first; m < end; m++ {
+			ft.pages[m] = PageInfo{Owner: ownerNone}
 		}
 	}
 	ft.io = &Space{ft: ft, id: abi.DOMID_IO}
@@ -192,6 +197,11 @@ func (ft *FrameTable) Page(m MFN) (PageInfo, bool) {
 func (ft *FrameTable) Assign(m MFN, d abi.DomID) error {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
+	return ft.assign(m, d)
+}
+
+// assign is Assign with mu held.
+func (ft *FrameTable) assign(m MFN, d abi.DomID) error {
 	pi := ft.page(m)
 	if pi == nil {
 		return ErrNoFrame
@@ -201,6 +211,20 @@ func (ft *FrameTable) Assign(m MFN, d abi.DomID) error {
 	}
 	*pi = PageInfo{Owner: d, Count: 1, Allocated: true}
 	return nil
+}
+
+// AssignAll is Assign for each frame of ms in turn, under one lock. It
+// stops at the first frame Assign would refuse, with Assign's error, and
+// returns how many frames it assigned.
+func (ft *FrameTable) AssignAll(ms []MFN, d abi.DomID) (int, error) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	for i, m := range ms {
+		if err := ft.assign(m, d); err != nil {
+			return i, err
+		}
+	}
+	return len(ms), nil
 }
 
 // Share gives the hypervisor frame m (unowned, not from a domain) to

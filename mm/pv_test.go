@@ -1016,6 +1016,18 @@ func TestFrameTableSetup(t *testing.T) {
 	if err := e.ft.Assign(memFrames+1, 5); err == nil {
 		t.Errorf("Assign beyond the table succeeded")
 	}
+	// AssignAll assigns in turn and stops at the first refusal.
+	a, _ := e.alloc.Alloc()
+	b, _ := e.alloc.Alloc()
+	if n, err := e.ft.AssignAll([]mm.MFN{a, e.d1.l1, b}, 6); n != 1 || err != mm.ErrFrameNotFree {
+		t.Errorf("AssignAll over an owned frame: %d assigned, %v", n, err)
+	}
+	if pa, pb := e.page(a), e.page(b); pa.Owner != 6 || pa.Count != 1 || pb.Owner != abi.DOMID_INVALID {
+		t.Errorf("after AssignAll: %+v, %+v", pa, pb)
+	}
+	if n, err := e.ft.AssignAll([]mm.MFN{b, memFrames + 1}, 6); n != 1 || err != mm.ErrNoFrame {
+		t.Errorf("AssignAll beyond the table: %d assigned, %v", n, err)
+	}
 	// A shared hypervisor frame is pinned writable: it can never become a
 	// page table.
 	sh, _ := e.alloc.Alloc()

@@ -105,7 +105,8 @@ func unpackProgress() func(done, total uint64) {
 
 // dom0Frames gives dom0 its memory: dom0_mem of the free frames (Xen's
 // default: all but min(1/16, 128 MiB)), each assigned to domain 0 in the
-// frame table, lowest first.
+// frame table, lowest first (AllocN and AssignAll: one lock each, not two
+// a frame).
 func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *boot.Options) ([]mm.MFN, uint64, error) {
 	avail := frames.FreeFrames() * mm.PageSize
 	amount, maxRes := opts.Dom0Mem.Compute(avail)
@@ -117,16 +118,9 @@ func dom0Frames(frames *mm.Allocator, machine *hv.Machine, d *hv.Domain, opts *b
 	if n < 256 {
 		return nil, 0, fmt.Errorf("dom0_mem leaves dom0 %d KiB", amount>>10)
 	}
-	mfns := make([]mm.MFN, 0, n)
-	for uint64(len(mfns)) < n {
-		m, ok := frames.Alloc()
-		if !ok {
-			break
-		}
-		if err := machine.Frames().Assign(m, d.ID()); err != nil {
-			return nil, 0, err
-		}
-		mfns = append(mfns, m)
+	mfns := frames.AllocN(make([]mm.MFN, 0, n), n)
+	if _, err := machine.Frames().AssignAll(mfns, d.ID()); err != nil {
+		return nil, 0, err
 	}
 	return mfns, maxRes, nil
 }

@@ -12,8 +12,9 @@
 //
 // Imports: the standard library and github.com/xi2/xz only: gohv's copy in
 // third_party/xi2xz (go.mod's replace line), which leaves out crypto/sha256
-// (Go's FIPS module would not fit the image) and has two speed changes; its
-// README.gohv lists them. No unsafe, no assembly.
+// (Go's FIPS module would not fit the image) and has its LZMA decoder core
+// rewritten for speed; its README.gohv lists the changes. No unsafe, no
+// assembly.
 //
 // Contracts:
 //

@@ -67,50 +67,6 @@ const states = 12
 /* The lowest 7 states indicate that the previous state was a literal. */
 const litStates = 7
 
-/* Indicate that the latest symbol was a literal. */
-func lzmaStateLiteral(state *lzmaState) {
-	switch {
-	case *state <= stateShortrepLitLit:
-		*state = stateLitLit
-	case *state <= stateLitShortrep:
-		*state -= 3
-	default:
-		*state -= 6
-	}
-}
-
-/* Indicate that the latest symbol was a match. */
-func lzmaStateMatch(state *lzmaState) {
-	if *state < litStates {
-		*state = stateLitMatch
-	} else {
-		*state = stateNonlitMatch
-	}
-}
-
-/* Indicate that the latest state was a long repeated match. */
-func lzmaStateLongRep(state *lzmaState) {
-	if *state < litStates {
-		*state = stateLitLongrep
-	} else {
-		*state = stateNonlitRep
-	}
-}
-
-/* Indicate that the latest symbol was a short match. */
-func lzmaStateShortRep(state *lzmaState) {
-	if *state < litStates {
-		*state = stateLitShortrep
-	} else {
-		*state = stateNonlitRep
-	}
-}
-
-/* Test if the previous symbol was a literal. */
-func lzmaStateIsLiteral(state lzmaState) bool {
-	return state < litStates
-}
-
 /* Each literal coder is divided in three sections:
  *   - 0x001-0x0FF: Without match byte
  *   - 0x101-0x1FF: With match byte; match bit is 0
@@ -455,82 +411,6 @@ func dictHasSpace(dict *dictionary) bool {
 	return dict.pos < dict.limit
 }
 
-/*
- * Get a byte from the dictionary at the given distance. The distance is
- * assumed to valid, or as a special case, zero when the dictionary is
- * still empty. This special case is needed for single-call decoding to
- * avoid writing a '\x00' to the end of the destination buffer.
- */
-func dictGet(dict *dictionary, dist uint32) uint32 {
-	var offset uint32 = dict.pos - dist - 1
-	if dist >= dict.pos {
-		offset += dict.end
-	}
-	if dict.full > 0 {
-		return uint32(dict.buf[offset])
-	}
-	return 0
-}
-
-/*
- * Put one byte into the dictionary. It is assumed that there is space for it.
- */
-func dictPut(dict *dictionary, byte byte) {
-	dict.buf[dict.pos] = byte
-	dict.pos++
-	if dict.full < dict.pos {
-		dict.full = dict.pos
-	}
-}
-
-/*
- * Repeat given number of bytes from the given distance. If the distance is
- * invalid, false is returned. On success, true is returned and *len is
- * updated to indicate how many bytes were left to be repeated.
- */
-func dictRepeat(dict *dictionary, len *uint32, dist uint32) bool {
-	var back uint32
-	var left uint32
-	if dist >= dict.full || dist >= dict.size {
-		return false
-	}
-	left = dict.limit - dict.pos
-	if left > *len {
-		left = *len
-	}
-	*len -= left
-	back = dict.pos - dist - 1
-	if dist >= dict.pos {
-		back += dict.end
-	}
-	// gohv: a run that neither wraps nor overlaps its source is one copy.
-	if back < dict.pos && back+left <= dict.pos {
-		dst, src := dict.buf[dict.pos:dict.pos+left], dict.buf[back:back+left]
-		if left <= 16 { // most matches: shorter than a call to memmove
-			for k := range dst {
-				dst[k] = src[k]
-			}
-		} else {
-			copy(dst, src)
-		}
-		dict.pos += left
-		left = 0
-	}
-	for left > 0 {
-		dict.buf[dict.pos] = dict.buf[back]
-		dict.pos++
-		back++
-		if back == dict.end {
-			back = 0
-		}
-		left--
-	}
-	if dict.full < dict.pos {
-		dict.full = dict.pos
-	}
-	return true
-}
-
 /* Copy uncompressed data as is from input to dictionary and output buffers. */
 func dictUncompressed(dict *dictionary, b *xzBuf, left *int) {
 	var copySize int
@@ -546,7 +426,7 @@ func dictUncompressed(dict *dictionary, b *xzBuf, left *int) {
 			copySize = *left
 		}
 		*left -= copySize
-		copy(dict.buf[dict.pos:], b.in[b.inPos:b.inPos+copySize])
+		copyPieces(dict.buf[dict.pos:], b.in[b.inPos:b.inPos+copySize])
 		dict.pos += uint32(copySize)
 		if dict.full < dict.pos {
 			dict.full = dict.pos
@@ -554,11 +434,31 @@ func dictUncompressed(dict *dictionary, b *xzBuf, left *int) {
 		if dict.pos == dict.end {
 			dict.pos = 0
 		}
-		copy(b.out[b.outPos:], b.in[b.inPos:b.inPos+copySize])
+		copyPieces(b.out[b.outPos:], b.in[b.inPos:b.inPos+copySize])
 		dict.start = dict.pos
 		b.outPos += copySize
 		b.inPos += copySize
 	}
+}
+
+/*
+ * gohv: copyPieces is copy in pieces of at most 2 KiB. Go's memmove moves
+ * more than 2 KiB with REP MOVSB, one byte per iteration, when either end
+ * is not 8-byte aligned (here, most of the time), and emulators (QEMU's
+ * TCG, where gohv unpacks dom0's kernel in tests and benchmarks) run that
+ * many times slower than the 16-byte loop memmove uses up to 2 KiB.
+ */
+func copyPieces(dst, src []byte) int {
+	n := 0
+	for len(src) > 0 && len(dst) > 0 {
+		d := dst
+		if len(d) > 2048 {
+			d = d[:2048]
+		}
+		k := copy(d, src)
+		dst, src, n = dst[k:], src[k:], n+k
+	}
+	return n
 }
 
 /*
@@ -571,7 +471,7 @@ func dictFlush(dict *dictionary, b *xzBuf) int {
 	if dict.pos == dict.end {
 		dict.pos = 0
 	}
-	copy(b.out[b.outPos:], dict.buf[dict.start:dict.start+uint32(copySize)])
+	copyPieces(b.out[b.outPos:], dict.buf[dict.start:dict.start+uint32(copySize)])
 	dict.start = dict.pos
 	b.outPos += copySize
 	return copySize
@@ -617,6 +517,17 @@ func rcIsFinished(rc *rcDec) bool {
 	return rc.code == 0
 }
 
+/*
+ * gohv: the LZMA decoder core below is written for instruction count: the
+ * range coder, the dictionary position and the LZMA state live in locals
+ * for a whole lzmaMain call (written back once at its end), every bit is
+ * decoded by rcBitL, which the compiler inlines, and the symbol decoders
+ * are written out inside lzmaMain. The arithmetic and the order of the
+ * bits are upstream's (XZ Embedded's rc_bit, rc_bittree,
+ * rc_bittree_reverse, rc_direct, lzma_literal, lzma_len, lzma_match,
+ * lzma_rep_match, dict_repeat).
+ */
+
 /* Read the next input byte if needed. */
 func rcNormalize(rc *rcDec) {
 	if rc.rnge < rcTopValue {
@@ -627,223 +538,210 @@ func rcNormalize(rc *rcDec) {
 }
 
 /*
- * Decode one bit. (gohv: the probability is read once into a local; the
- * arithmetic is upstream's.)
+ * rcBitL decodes one bit with the probability *prob from the range coder
+ * held in r, c (range and code) reading in from pos, and returns the
+ * coder's new state and the bit (0 or 1).
  */
-func rcBit(rc *rcDec, prob *uint16) bool {
-	rcNormalize(rc)
+func rcBitL(r, c uint32, in []byte, pos int, prob *uint16) (uint32, uint32, int, uint32) {
+	if r < rcTopValue {
+		r <<= rcShiftBits
+		c = c<<rcShiftBits | uint32(in[pos])
+		pos++
+	}
 	p := uint32(*prob)
-	bound := (rc.rnge >> rcBitModelTotalBits) * p
-	if rc.code < bound {
-		rc.rnge = bound
+	bound := (r >> rcBitModelTotalBits) * p
+	if c < bound {
 		*prob = uint16(p + (rcBitModelTotal-p)>>rcMoveBits)
+		return bound, c, pos, 0
+	}
+	*prob = uint16(p - p>>rcMoveBits)
+	return r - bound, c - bound, pos, 1
+}
+
+/*
+ * rcTreeL decodes a bittree of limit symbols (a power of two), most
+ * significant bit first, with probs[symbol] for each bit (probs[0] is not
+ * used), and returns the symbol less limit.
+ */
+func rcTreeL(r, c uint32, in []byte, pos int, probs []uint16, limit uint32) (uint32, uint32, int, uint32) {
+	var symbol uint32 = 1
+	var b uint32
+	for symbol < limit {
+		r, c, pos, b = rcBitL(r, c, in, pos, &probs[symbol])
+		symbol = symbol<<1 | b
+	}
+	return r, c, pos, symbol - limit
+}
+
+/*
+ * rcLenL decodes a match length (2-273) with the length decoder l for
+ * position state posState.
+ */
+func rcLenL(r, c uint32, in []byte, pos int, l *lzmaLenDec, posState uint32) (uint32, uint32, int, uint32) {
+	var b, n uint32
+	r, c, pos, b = rcBitL(r, c, in, pos, &l.choice)
+	if b == 0 {
+		r, c, pos, n = rcTreeL(r, c, in, pos, l.low[posState&(posStatesMax-1)][:], lenLowSymbols)
+		return r, c, pos, n + matchLenMin
+	}
+	r, c, pos, b = rcBitL(r, c, in, pos, &l.choice2)
+	if b == 0 {
+		r, c, pos, n = rcTreeL(r, c, in, pos, l.mid[posState&(posStatesMax-1)][:], lenMidSymbols)
+		return r, c, pos, n + matchLenMin + lenLowSymbols
+	}
+	r, c, pos, n = rcTreeL(r, c, in, pos, l.high[:], lenHighSymbols)
+	return r, c, pos, n + matchLenMin + lenLowSymbols + lenMidSymbols
+}
+
+/*
+ * rcDistL decodes a match distance for a match of length mlen into the
+ * value of rep0.
+ */
+func rcDistL(r, c uint32, in []byte, pos int, l *lzmaDec, mlen uint32) (uint32, uint32, int, uint32) {
+	var slot, b uint32
+	r, c, pos, slot = rcTreeL(r, c, in, pos, l.distSlot[lzmaGetDistState(mlen)&(distStates-1)][:], distSlots)
+	if slot < distModelStart {
+		return r, c, pos, slot
+	}
+	limit := slot>>1 - 1
+	dist := 2 + slot&1
+	var probs []uint16
+	if slot < distModelEnd {
+		dist <<= limit
+		probs = l.distSpecial[dist-slot:]
+	} else {
+		for k := limit - alignBits; k > 0; k-- {
+			if r < rcTopValue {
+				r <<= rcShiftBits
+				c = c<<rcShiftBits | uint32(in[pos])
+				pos++
+			}
+			r >>= 1
+			c -= r
+			mask := 0 - c>>31
+			c += r & mask
+			dist = dist<<1 + mask + 1
+		}
+		dist <<= alignBits
+		probs = l.distAlign[1:]
+		limit = alignBits
+	}
+	var symbol uint32 = 1
+	for i := uint32(0); i < limit; i++ {
+		r, c, pos, b = rcBitL(r, c, in, pos, &probs[symbol-1])
+		symbol = symbol<<1 | b
+		dist += b << i
+	}
+	return r, c, pos, dist
+}
+
+/*
+ * dictRepeat repeats len bytes from distance dist, as far as the write
+ * limit allows. If the distance is invalid, false is returned. On
+ * success, true is returned and *len is updated to indicate how many
+ * bytes were left to be repeated.
+ */
+func dictRepeat(dict *dictionary, len *uint32, dist uint32) bool {
+	if dist >= dict.full || dist >= dict.size {
 		return false
 	}
-	rc.rnge -= bound
-	rc.code -= bound
-	*prob = uint16(p - p>>rcMoveBits)
+	dict.pos, *len = dictCopy(dict.buf, dict.pos, dict.limit, dict.end, *len, dist)
+	if dict.full < dict.pos {
+		dict.full = dict.pos
+	}
 	return true
 }
 
 /*
- * Decode a bittree starting from the most significant bit. (gohv: rcBit's
- * body is repeated here, with the coder's state in locals, since the Go
- * compiler does not inline rcBit; most bits are decoded here.)
+ * dictCopy is dictRepeat's copy on the dictionary buf (end bytes, written
+ * up to limit): it returns the new position and the bytes left to repeat.
+ * A run that neither wraps nor overlaps its source is one copy (or a loop
+ * for 16 bytes or less); an overlapping one doubles what it copies from
+ * its source each time (the run repeats with the distance's period).
  */
-func rcBittree(rc *rcDec, probs []uint16, limit uint32) uint32 {
-	var symbol uint32 = 1
-	r, c, pos := rc.rnge, rc.code, rc.inPos
-	for symbol < limit {
-		if r < rcTopValue {
-			r <<= rcShiftBits
-			c = c<<rcShiftBits + uint32(rc.in[pos])
-			pos++
-		}
-		prob := &probs[symbol-1]
-		p := uint32(*prob)
-		bound := (r >> rcBitModelTotalBits) * p
-		if c < bound {
-			r = bound
-			*prob = uint16(p + (rcBitModelTotal-p)>>rcMoveBits)
-			symbol <<= 1
-		} else {
-			r -= bound
-			c -= bound
-			*prob = uint16(p - p>>rcMoveBits)
-			symbol = symbol<<1 + 1
-		}
+func dictCopy(buf []byte, pos, limit, end, n, dist uint32) (uint32, uint32) {
+	left := limit - pos
+	if left > n {
+		left = n
 	}
-	rc.rnge, rc.code, rc.inPos = r, c, pos
-	return symbol
-}
-
-/* Decode a bittree starting from the least significant bit. */
-func rcBittreeReverse(rc *rcDec, probs []uint16, dest *uint32, limit uint32) {
-	var symbol uint32 = 1
-	var i uint32 = 0
-	for {
-		if rcBit(rc, &probs[symbol-1]) {
-			symbol = symbol<<1 + 1
-			*dest += 1 << i
-		} else {
-			symbol <<= 1
-		}
-		i++
-		if !(i < limit) {
-			break
-		}
+	n -= left
+	back := pos - dist - 1
+	if dist >= pos {
+		back += end
 	}
-}
-
-/* Decode direct bits (fixed fifty-fifty probability) */
-func rcDirect(rc *rcDec, dest *uint32, limit uint32) {
-	var mask uint32
-	for {
-		rcNormalize(rc)
-		rc.rnge >>= 1
-		rc.code -= rc.rnge
-		mask = 0 - rc.code>>31
-		rc.code += rc.rnge & mask
-		*dest = *dest<<1 + mask + 1
-		limit--
-		if !(limit > 0) {
-			break
+	if back < pos {
+		if back+left <= pos {
+			copy(buf[pos:pos+left], buf[back:back+left])
+			return pos + left, n
 		}
-	}
-}
-
-/********
- * LZMA *
- ********/
-
-/* Get pointer to literal coder probability array. */
-func lzmaLiteralProbs(s *xzDecLZMA2) []uint16 {
-	var prevByte uint32 = dictGet(&s.dict, 0)
-	var low uint32 = prevByte >> (8 - s.lzma.lc)
-	var high uint32 = (s.dict.pos & s.lzma.literalPosMask) << s.lzma.lc
-	return s.lzma.literal[low+high][:]
-}
-
-/* Decode a literal (one 8-bit byte) */
-func lzmaLiteral(s *xzDecLZMA2) {
-	var probs []uint16
-	var symbol uint32
-	var matchByte uint32
-	var matchBit uint32
-	var offset uint32
-	var i uint32
-	probs = lzmaLiteralProbs(s)
-	if lzmaStateIsLiteral(s.lzma.state) {
-		symbol = rcBittree(&s.rc, probs[1:], 0x100)
-	} else {
-		symbol = 1
-		matchByte = dictGet(&s.dict, s.lzma.rep0) << 1
-		offset = 0x100
-		for {
-			matchBit = matchByte & offset
-			matchByte <<= 1
-			i = offset + matchBit + symbol
-			if rcBit(&s.rc, &probs[i]) {
-				symbol = symbol<<1 + 1
-				offset &= matchBit
-			} else {
-				symbol <<= 1
-				offset &= ^matchBit
+		if left <= 16 {
+			if int(pos+left) <= len(buf) && back+left <= uint32(len(buf)) {
+				dst, src := buf[pos:pos+left], buf[back:back+left]
+				for k := range dst {
+					dst[k] = src[k]
+				}
+				return pos + left, n
 			}
-			if !(symbol < 0x100) {
-				break
-			}
-		}
-	}
-	dictPut(&s.dict, byte(symbol))
-	lzmaStateLiteral(&s.lzma.state)
-}
-
-/* Decode the length of the match into s.lzma.len. */
-func lzmaLen(s *xzDecLZMA2, l *lzmaLenDec, posState uint32) {
-	var probs []uint16
-	var limit uint32
-	switch {
-	case !rcBit(&s.rc, &l.choice):
-		probs = l.low[posState][:]
-		limit = lenLowSymbols
-		s.lzma.len = matchLenMin
-	case !rcBit(&s.rc, &l.choice2):
-		probs = l.mid[posState][:]
-		limit = lenMidSymbols
-		s.lzma.len = matchLenMin + lenLowSymbols
-	default:
-		probs = l.high[:]
-		limit = lenHighSymbols
-		s.lzma.len = matchLenMin + lenLowSymbols + lenMidSymbols
-	}
-	s.lzma.len += rcBittree(&s.rc, probs[1:], limit) - limit
-}
-
-/* Decode a match. The distance will be stored in s.lzma.rep0. */
-func lzmaMatch(s *xzDecLZMA2, posState uint32) {
-	var probs []uint16
-	var distSlot uint32
-	var limit uint32
-	lzmaStateMatch(&s.lzma.state)
-	s.lzma.rep3 = s.lzma.rep2
-	s.lzma.rep2 = s.lzma.rep1
-	s.lzma.rep1 = s.lzma.rep0
-	lzmaLen(s, &s.lzma.matchLenDec, posState)
-	probs = s.lzma.distSlot[lzmaGetDistState(s.lzma.len)][:]
-	distSlot = rcBittree(&s.rc, probs[1:], distSlots) - distSlots
-	if distSlot < distModelStart {
-		s.lzma.rep0 = distSlot
-	} else {
-		limit = distSlot>>1 - 1
-		s.lzma.rep0 = 2 + distSlot&1
-		if distSlot < distModelEnd {
-			s.lzma.rep0 <<= limit
-			probs = s.lzma.distSpecial[s.lzma.rep0-distSlot:]
-			rcBittreeReverse(&s.rc, probs, &s.lzma.rep0, limit)
 		} else {
-			rcDirect(&s.rc, &s.lzma.rep0, limit-alignBits)
-			s.lzma.rep0 <<= alignBits
-			rcBittreeReverse(
-				&s.rc, s.lzma.distAlign[1:], &s.lzma.rep0, alignBits)
+			for left > 0 {
+				k := pos - back
+				if k > left {
+					k = left
+				}
+				copy(buf[pos:pos+k], buf[back:back+k])
+				pos += k
+				left -= k
+			}
+			return pos, n
 		}
 	}
+	for left > 0 {
+		buf[pos] = buf[back]
+		pos++
+		back++
+		if back == end {
+			back = 0
+		}
+		left--
+	}
+	return pos, n
 }
 
 /*
- * Decode a repeated match. The distance is one of the four most recently
- * seen matches. The distance will be stored in s.lzma.rep0.
+ * rcLiteral decodes a literal without a match byte: a bittree of 0x100
+ * symbols, probs[symbol] for each bit. It returns the symbol | 0x100.
  */
-func lzmaRepMatch(s *xzDecLZMA2, posState uint32) {
-	var tmp uint32
-	if !rcBit(&s.rc, &s.lzma.isRep0[s.lzma.state]) {
-		if !rcBit(&s.rc, &s.lzma.isRep0Long[s.lzma.state][posState]) {
-			lzmaStateShortRep(&s.lzma.state)
-			s.lzma.len = 1
-			return
-		}
-	} else {
-		if !rcBit(&s.rc, &s.lzma.isRep1[s.lzma.state]) {
-			tmp = s.lzma.rep1
-		} else {
-			if !rcBit(&s.rc, &s.lzma.isRep2[s.lzma.state]) {
-				tmp = s.lzma.rep2
-			} else {
-				tmp = s.lzma.rep3
-				s.lzma.rep3 = s.lzma.rep2
-			}
-			s.lzma.rep2 = s.lzma.rep1
-		}
-		s.lzma.rep1 = s.lzma.rep0
-		s.lzma.rep0 = tmp
+func rcLiteral(r, c uint32, in []byte, pos int, probs *[literalCoderSize]uint16) (uint32, uint32, int, uint32) {
+	symbol := uint32(1)
+	var b uint32
+	for symbol < 0x100 {
+		r, c, pos, b = rcBitL(r, c, in, pos, &probs[symbol])
+		symbol = symbol<<1 | b
 	}
-	lzmaStateLongRep(&s.lzma.state)
-	lzmaLen(s, &s.lzma.repLenDec, posState)
+	return r, c, pos, symbol
+}
+
+/*
+ * rcMatchedLiteral decodes a literal after a match, with matchByte, the
+ * byte at distance rep0. It returns the symbol | 0x100.
+ */
+func rcMatchedLiteral(r, c uint32, in []byte, pos int, probs *[literalCoderSize]uint16, matchByte uint32) (uint32, uint32, int, uint32) {
+	symbol := uint32(1)
+	offset := uint32(0x100)
+	matchByte <<= 1
+	var b uint32
+	for symbol < 0x100 {
+		matchBit := matchByte & offset
+		matchByte <<= 1
+		r, c, pos, b = rcBitL(r, c, in, pos, &probs[offset+matchBit+symbol])
+		symbol = symbol<<1 | b
+		offset &= matchBit ^ (b - 1)
+	}
+	return r, c, pos, symbol
 }
 
 /* LZMA decoder core */
 func lzmaMain(s *xzDecLZMA2) bool {
-	var posState uint32
 	/*
 	 * If the dictionary was reached during the previous call, try to
 	 * finish the possibly pending repeat in the dictionary.
@@ -851,31 +749,128 @@ func lzmaMain(s *xzDecLZMA2) bool {
 	if dictHasSpace(&s.dict) && s.lzma.len > 0 {
 		dictRepeat(&s.dict, &s.lzma.len, s.lzma.rep0)
 	}
+	l, d := &s.lzma, &s.dict
+	/* Hot state in locals; the rest is read from s where it is used. */
+	r, c, in, ip := s.rc.rnge, s.rc.code, s.rc.in, s.rc.inPos
+	pos, state := d.pos, l.state
+	ok := true
+	var b uint32
 	/*
 	 * Decode more LZMA symbols. One iteration may consume up to
 	 * lzmaInRequired - 1 bytes.
 	 */
-	for dictHasSpace(&s.dict) && !rcLimitExceeded(&s.rc) {
-		posState = s.dict.pos & s.lzma.posMask
-		if !rcBit(&s.rc, &s.lzma.isMatch[s.lzma.state][posState]) {
-			lzmaLiteral(s)
-		} else {
-			if rcBit(&s.rc, &s.lzma.isRep[s.lzma.state]) {
-				lzmaRepMatch(s, posState)
+	for pos < d.limit && ip <= s.rc.inLimit {
+		posState := pos & l.posMask & (posStatesMax - 1)
+		r, c, ip, b = rcBitL(r, c, in, ip, &l.isMatch[state][posState])
+		if b == 0 {
+			/* A literal: with the match byte after a match. */
+			var prev uint32
+			if d.full > 0 {
+				o := pos - 1
+				if pos == 0 {
+					o += d.end
+				}
+				prev = uint32(d.buf[o])
+			}
+			probs := &l.literal[(prev>>(8-l.lc)+(pos&l.literalPosMask)<<l.lc)&(literalCodersMax-1)]
+			var symbol uint32
+			if state < litStates {
+				r, c, ip, symbol = rcLiteral(r, c, in, ip, probs)
 			} else {
-				lzmaMatch(s, posState)
+				o := pos - l.rep0 - 1
+				if l.rep0 >= pos {
+					o += d.end
+				}
+				r, c, ip, symbol = rcMatchedLiteral(r, c, in, ip, probs, uint32(d.buf[o]))
 			}
-			if !dictRepeat(&s.dict, &s.lzma.len, s.lzma.rep0) {
-				return false
+			d.buf[pos] = byte(symbol)
+			pos++
+			if d.full < pos {
+				d.full = pos
 			}
+			switch {
+			case state <= stateShortrepLitLit:
+				state = stateLitLit
+			case state <= stateLitShortrep:
+				state -= 3
+			default:
+				state -= 6
+			}
+			continue
+		}
+		r, c, ip, b = rcBitL(r, c, in, ip, &l.isRep[state])
+		if b == 0 {
+			/* A match: a new distance. */
+			if state < litStates {
+				state = stateLitMatch
+			} else {
+				state = stateNonlitMatch
+			}
+			l.rep3, l.rep2, l.rep1 = l.rep2, l.rep1, l.rep0
+			r, c, ip, l.len = rcLenL(r, c, in, ip, &l.matchLenDec, posState)
+			r, c, ip, l.rep0 = rcDistL(r, c, in, ip, l, l.len)
+		} else {
+			/* A repeated match: one of the last four distances. */
+			r, c, ip, b = rcBitL(r, c, in, ip, &l.isRep0[state])
+			short := false
+			if b == 0 {
+				r, c, ip, b = rcBitL(r, c, in, ip, &l.isRep0Long[state][posState])
+				short = b == 0
+			} else {
+				var tmp uint32
+				r, c, ip, b = rcBitL(r, c, in, ip, &l.isRep1[state])
+				if b == 0 {
+					tmp = l.rep1
+				} else {
+					r, c, ip, b = rcBitL(r, c, in, ip, &l.isRep2[state])
+					if b == 0 {
+						tmp = l.rep2
+					} else {
+						tmp = l.rep3
+						l.rep3 = l.rep2
+					}
+					l.rep2 = l.rep1
+				}
+				l.rep1 = l.rep0
+				l.rep0 = tmp
+			}
+			if short {
+				if state < litStates {
+					state = stateLitShortrep
+				} else {
+					state = stateNonlitRep
+				}
+				l.len = 1
+			} else {
+				if state < litStates {
+					state = stateLitLongrep
+				} else {
+					state = stateNonlitRep
+				}
+				r, c, ip, l.len = rcLenL(r, c, in, ip, &l.repLenDec, posState)
+			}
+		}
+		if l.rep0 >= d.full || l.rep0 >= d.size {
+			ok = false
+			break
+		}
+		pos, l.len = dictCopy(d.buf, pos, d.limit, d.end, l.len, l.rep0)
+		if d.full < pos {
+			d.full = pos
 		}
 	}
 	/*
 	 * Having the range decoder always normalized when we are outside
 	 * this function makes it easier to correctly handle end of the chunk.
 	 */
-	rcNormalize(&s.rc)
-	return true
+	if ok && r < rcTopValue {
+		r <<= rcShiftBits
+		c = c<<rcShiftBits | uint32(in[ip])
+		ip++
+	}
+	s.rc.rnge, s.rc.code, s.rc.inPos = r, c, ip
+	d.pos, l.state = pos, state
+	return ok
 }
 
 /*
