@@ -71,6 +71,7 @@ var guestTests = []struct {
 	{"smp", "smp.elf", "SUCCESS"},
 	{"smp-hcpage", "smp-hcpage.elf", "SUCCESS"},
 	{"smp4", "smp4.elf", "SUCCESS"},
+	{"smpbench", "smpbench.elf quick", "SUCCESS"},
 }
 
 // guestCPU is the QEMU CPU model of the guests that need one (the default,
@@ -83,7 +84,7 @@ var guestCPU = map[string]string{
 // guestVCPUs are the guests that run with several vCPUs: each boots with
 // dom0_max_vcpus=<n> on a machine of two CPUs (QEMU -smp 2), on Xen and
 // on gohv alike.
-var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4}
+var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4, "smpbench": 2}
 
 // guestArgs are the QEMU arguments that boot guest elf (with its command
 // line) as the dom0 of kernel: the hypervisor's command line, the CPU model
