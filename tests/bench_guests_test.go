@@ -278,7 +278,8 @@ var (
 )
 
 // smpBenchMetrics are the figures every full smpbench run must give.
-var smpBenchMetrics = []string{"compute_1vcpu", "compute_2vcpu", "pingpong_spin", "pingpong_block"}
+var smpBenchMetrics = []string{"compute_1vcpu", "compute_2vcpu", "compute_speedup", "compute_overlap", "pingpong_spin",
+	"pingpong_block"}
 
 // parseSMPBench reads smpbench's figures (metric -> n, and tsc_khz and
 // vcpus_up when printed) from a serial log, failing unless the guest said
@@ -341,7 +342,11 @@ func medianF64(v []float64) float64 {
 
 // BenchmarkGuestSMP: smpbench with 2 vCPUs on 2 CPUs, as dom0 of Xen 4.17
 // and of gohv: the speed-up of a CPU-bound job split over vCPUs 0 and 1
-// against vCPU 0 alone (compute_1vcpu / compute_2vcpu, per run), and the
+// against vCPU 0 alone (the guest's compute_speedup, the median of its
+// pairs of runs; the benchmark's median over its runs) with the share of
+// the split runs' time in which both vCPUs ran at once (compute_overlap:
+// near 1 when the hypervisor and the host run the two QEMU CPU threads
+// at once, near 0 when either lets only one run at a time), and the
 // median TSC cycles of an event's round trip between the two vCPUs, the
 // waiter spinning with events unmasked (pingpong_spin) or asleep in
 // SCHEDOP_block (pingpong_block).
@@ -352,12 +357,14 @@ func BenchmarkGuestSMP(b *testing.B) {
 	gohv, _ := image(b)
 	type figs struct {
 		speedup []float64
+		overlap []float64 // share of vCPU 0's time vCPU 1 ran too
 		rt      map[string][]uint64
 		khz     uint64
-		runs    []string // per run: 1-vCPU/2-vCPU cycles
+		runs    []string // per run: median 1-vCPU/2-vCPU cycles
 	}
 	collect := func(f *figs, m map[string]uint64) {
-		f.speedup = append(f.speedup, float64(m["compute_1vcpu"])/float64(m["compute_2vcpu"]))
+		f.speedup = append(f.speedup, float64(m["compute_speedup"])/1000)
+		f.overlap = append(f.overlap, float64(m["compute_overlap"])/1000)
 		for _, k := range []string{"pingpong_spin", "pingpong_block"} {
 			f.rt[k] = append(f.rt[k], m[k])
 		}
@@ -400,6 +407,15 @@ func BenchmarkGuestSMP(b *testing.B) {
 		gsCol, rsCol = fmt.Sprintf("%.2f", gs), fmt.Sprintf("%.2f", gs/xs)
 	}
 	fmt.Printf("  %-28s %10.2f %10s %8s %10s %10s\n", "speed-up 2 vCPUs / 1 vCPU", xs, gsCol, rsCol, "", "")
+	xo := medianF64(xf.overlap)
+	b.ReportMetric(xo, "xen-overlap")
+	goCol := "n/a"
+	if gohvWhy == "" {
+		gohv := medianF64(gf.overlap)
+		b.ReportMetric(gohv, "gohv-overlap")
+		goCol = fmt.Sprintf("%.3f", gohv)
+	}
+	fmt.Printf("  %-28s %10.3f %10s\n", "overlap of the two halves", xo, goCol)
 	us := func(cycles, khz uint64) string {
 		if khz == 0 {
 			return "n/a"
@@ -420,6 +436,7 @@ func BenchmarkGuestSMP(b *testing.B) {
 		fmt.Printf("  %-28s %10d %10s %8s %10s %10s\n", k+" cycles/round trip", xm, gCol, rCol, us(xm, xf.khz), gUs)
 	}
 	fmt.Printf("  speed-up runs: Xen %.2f gohv %.2f\n", xf.speedup, gf.speedup)
+	fmt.Printf("  overlap runs: Xen %.3f gohv %.3f\n", xf.overlap, gf.overlap)
 	fmt.Printf("  compute cycles 1 vCPU/2 vCPUs: Xen %v gohv %v\n", xf.runs, gf.runs)
 	for _, k := range []string{"pingpong_spin", "pingpong_block"} {
 		fmt.Printf("  %s runs: Xen %v gohv %v\n", k, xf.rt[k], gf.rt[k])

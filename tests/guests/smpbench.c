@@ -9,10 +9,17 @@
  *  - otherwise, with vCPUs 0 and 1 (the others stay blocked):
  *    1. compute: a fixed CPU-bound job (JOB_ITERS steps of two independent
  *       64-bit LCG streams, each folded into a checksum) on vCPU 0 alone
- *       while vCPU 1 sleeps in SCHEDOP_block, then the two streams at once,
- *       one on vCPU 0 and one on vCPU 1 (woken by an IPI); both timed on
- *       vCPU 0 with lfence;rdtsc from before the IPI to the moment both
- *       halves are done, and both checksums must match the lone run's;
+ *       while vCPU 1 sleeps in SCHEDOP_block, and the two streams at once,
+ *       one on vCPU 0 and one on vCPU 1 (woken by an IPI), timed on vCPU 0
+ *       with lfence;rdtsc (the split run from before the IPI to the moment
+ *       both halves are done); both checksums must match the lone run's.
+ *       PAIRS pairs of the two, the order flipping each pair; the figures
+ *       are the medians of each and of the pairs' speed-ups (lone/split).
+ *       The job beats every BEAT_EVERY steps; in a split run vCPU 0 counts
+ *       how often vCPU 1's beat had moved between two of its own, while
+ *       vCPU 1 ran: compute_overlap, the share (in thousandths) of vCPU
+ *       0's running time in which vCPU 1 ran too (two CPUs at once: near
+ *       1000; one vCPU at a time, as on one CPU: near 0);
  *    2. ping-pong: PINGS round trips of an event between vCPU 0 and vCPU 1,
  *       each bound to an IPI port of its own (EVTCHNOP_bind_ipi). The
  *       sender writes a sequence number into the receiver's block and
@@ -24,8 +31,14 @@
  *       figure (WARMUP round trips first, untimed);
  *    "quick" makes the job JOB_ITERS/16 and PINGS/4 round trips, for the
  *    guest suite (correctness only).
+ * QEMU's TCG with one host thread per CPU (MTTCG) on a host that runs other
+ * work makes these wall-time figures noisy: the pairs and medians are there
+ * to take some of that out, and the harness interleaves runs on gohv and
+ * Xen.
  * Machine-readable lines: "bench: tsc_khz=<n>", "bench: compute_1vcpu
  * cycles=<n> iters=<n>", "bench: compute_2vcpu cycles=<n> iters=<n>",
+ * "bench: compute_speedup milli=<n> pairs=<n>" (1000 * the median speed-up),
+ * "bench: compute_overlap milli=<n> pairs=<n>",
  * "bench: pingpong_spin cycles_per_rt=<n> rts=<n>", "bench: pingpong_block
  * cycles_per_rt=<n> rts=<n>", "bench: vcpus_up=<n>". Cycles are the TSC
  * as the guest reads it (lfence;rdtsc); under QEMU's TCG that is the host's
@@ -39,7 +52,8 @@ const char test_name[] = "smpbench";
 #define STACK 16384
 #define ONE_MS 1000000UL
 #define TIMEOUT (60000 * ONE_MS)	/* generous: QEMU's TCG on a busy host */
-#define JOB_ITERS (1UL << 28)	/* both streams together */
+#define JOB_ITERS (1UL << 26)	/* both streams together, per run */
+#define PAIRS 5
 #define PINGS 400
 #define WARMUP 20
 #define SEGBASE_GS_KERNEL 2
@@ -51,6 +65,12 @@ const char test_name[] = "smpbench";
 #define SEED_B 0xfedcba9876543210UL
 
 enum cmd { CMD_NONE, CMD_COMPUTE, CMD_PING_SPIN, CMD_PING_BLOCK };
+
+/* What vCPU me's job saw of the other's heartbeat: at how many of its own
+ * beats the other was running too, and at how many of those the other had
+ * moved on since the previous one (both run at once: nearly all; one at a
+ * time, switched every few ms: few). */
+struct overlap { u64 beats, moved; };
 
 /* Each vCPU's block, reached through its kernel GS base (%gs:0 = self);
  * one cache line each so the two vCPUs' hot words do not share one. */
@@ -65,6 +85,7 @@ struct percpu {
 	volatile u64 result;	/* vCPU 1: its half's checksum */
 	volatile u64 done;	/* vCPU 1: the command sequence it finished */
 	volatile u64 t_start, t_end;	/* vCPU 1: TSC around its half of the job */
+	struct overlap ov;	/* vCPU 1: what its half saw of vCPU 0's */
 } __attribute__((aligned(64)));
 
 static struct percpu pcpu[MAXV];
@@ -95,14 +116,32 @@ static inline u64 tsc_fenced(void)
 	return ((u64)hi << 32) | lo;
 }
 
-/* n steps of the LCG from seed, each folded into the checksum. */
-static u64 job(u64 seed, u64 n)
+/* Heartbeats of the job on each vCPU: BEAT_RUNNING | steps done while
+ * it runs, 0 otherwise; a cache line each. */
+#define BEAT_EVERY 4096
+#define BEAT_RUNNING (1UL << 63)
+static struct { volatile u64 n; u64 pad[7]; } beat[2] __attribute__((aligned(64)));
+
+/* n steps of the LCG from seed, each folded into the checksum; every
+ * BEAT_EVERY steps a heartbeat (the same work alone or split). */
+static u64 job(u64 seed, u64 n, int me, struct overlap *ov)
 {
-	u64 x = seed, sum = 0;
+	u64 x = seed, sum = 0, last = 0;
+	ov->beats = ov->moved = 0;
 	for (u64 i = 0; i < n; i++) {
 		x = x * LCG_MUL + LCG_ADD;
 		sum += x >> 29;
+		if (i % BEAT_EVERY == 0) {
+			beat[me].n = BEAT_RUNNING | i;
+			u64 o = beat[me ^ 1].n;
+			if (o & BEAT_RUNNING) {
+				ov->beats++;
+				ov->moved += o != last;
+			}
+			last = o;
+		}
 	}
+	beat[me].n = 0;
 	return sum ^ x;
 }
 
@@ -190,7 +229,7 @@ void secondary(u64 id)
 		switch (cmd) {
 		case CMD_COMPUTE:
 			c->t_start = tsc_fenced();
-			c->result = job(SEED_B, cmd_arg);
+			c->result = job(SEED_B, cmd_arg, 1, &c->ov);
 			c->t_end = tsc_fenced();
 			break;
 		case CMD_PING_SPIN:
@@ -272,42 +311,79 @@ static u64 command(enum cmd k, u64 arg, int nv)
 	return seq;
 }
 
-static u64 median_rt(u64 n)
+/* The median of v[0..n), sorted in place (insertion sort: n is small). */
+static u64 median(u64 *v, u64 n)
 {
-	for (u64 i = 1; i < n; i++)	/* insertion sort: n is small */
-		for (u64 j = i; j > 0 && rt[j - 1] > rt[j]; j--) {
-			u64 t = rt[j];
-			rt[j] = rt[j - 1];
-			rt[j - 1] = t;
+	for (u64 i = 1; i < n; i++)
+		for (u64 j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			u64 t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
 		}
-	return rt[n / 2];
+	return v[n / 2];
 }
 
-static void compute(u64 iters, int nv)
+/* The job on vCPU 0 alone: both streams, one after the other. */
+static u64 compute_alone(u64 half, u64 *a, u64 *b)
 {
-	u64 half = iters / 2;
+	struct overlap ov;
 	u64 t0 = tsc_fenced();
-	u64 a = job(SEED_A, half);
-	u64 b = job(SEED_B, half);
-	u64 t1 = tsc_fenced() - t0;
+	*a = job(SEED_A, half, 0, &ov);
+	*b = job(SEED_B, half, 0, &ov);
+	return tsc_fenced() - t0;
+}
 
-	t0 = tsc_fenced();
+/* The job split: stream B on vCPU 1 (woken by the command's IPI), stream
+ * A on vCPU 0, until both are done. *overlap: 1000 * the share of vCPU
+ * 0's heartbeats, while vCPU 1 ran its half, at which vCPU 1 had moved on
+ * since the one before. */
+static u64 compute_split(u64 half, int nv, u64 a, u64 b, u64 *overlap)
+{
+	struct overlap ov;
+	u64 t0 = tsc_fenced();
 	u64 seq = command(CMD_COMPUTE, half, nv);
-	u64 a2 = job(SEED_A, half);
+	u64 a2 = job(SEED_A, half, 0, &ov);
 	u64 t_a = tsc_fenced() - t0;
 	WAIT(pcpu[1].done == seq, "vCPU 1's half of the job");
-	u64 t2 = tsc_fenced() - t0;
+	u64 t = tsc_fenced() - t0;
 	check(a2 == a, "vCPU 0's half gave %#lx, want %#lx", a2, a);
 	check(pcpu[1].result == b, "vCPU 1's half gave %#lx, want %#lx", pcpu[1].result, b);
-	u64 milli = t2 ? t1 * 1000 / t2 : 0;
-	printf("smpbench: compute %lu steps: 1 vCPU %lu cycles, 2 vCPUs %lu cycles, speed-up %lu.%03lu\n", iters,
-	       t1, t2, milli / 1000, milli % 1000);
+	*overlap = ov.beats ? ov.moved * 1000 / ov.beats : 0;
 	/* Where the time went (vCPU 1's TSC reads are its CPU's; under TCG
 	 * every CPU reads the host's). */
-	printf("smpbench: 2 vCPUs: vCPU 0's half %lu cycles; vCPU 1 started %ld cycles after the IPI, "
-	       "its half %lu cycles\n", t_a, (long)(pcpu[1].t_start - t0), pcpu[1].t_end - pcpu[1].t_start);
-	printf("bench: compute_1vcpu cycles=%lu iters=%lu\n", t1, iters);
-	printf("bench: compute_2vcpu cycles=%lu iters=%lu\n", t2, iters);
+	printf("smpbench:   split: vCPU 0's half %lu cycles, saw vCPU 1 move at %lu of %lu beats; vCPU 1 started "
+	       "%ld cycles after the IPI, its half %lu cycles, saw vCPU 0 move at %lu of %lu\n",
+	       t_a, ov.moved, ov.beats, (long)(pcpu[1].t_start - t0), pcpu[1].t_end - pcpu[1].t_start,
+	       pcpu[1].ov.moved, pcpu[1].ov.beats);
+	return t;
+}
+
+/* PAIRS pairs of the job alone and split, in turn (ABBA: the order flips
+ * each pair, so a drift in the host's load weighs on both alike); the
+ * figures are the medians of each kind, of each pair's speed-up and of
+ * the split runs' overlap. */
+static void compute(u64 iters, int nv)
+{
+	static u64 t1[PAIRS], t2[PAIRS], milli[PAIRS], overlap[PAIRS];
+	u64 half = iters / 2, a, b;
+	for (int i = 0; i < PAIRS; i++) {
+		if (i % 2 == 0) {
+			t1[i] = compute_alone(half, &a, &b);
+			t2[i] = compute_split(half, nv, a, b, &overlap[i]);
+		} else {
+			/* The split run checks against the lone run's sums:
+			 * the previous pair's (the job is the same each time). */
+			t2[i] = compute_split(half, nv, a, b, &overlap[i]);
+			t1[i] = compute_alone(half, &a, &b);
+		}
+		milli[i] = t2[i] ? t1[i] * 1000 / t2[i] : 0;
+		printf("smpbench: compute pair %d: %lu steps: 1 vCPU %lu cycles, 2 vCPUs %lu cycles, speed-up %lu.%03lu\n",
+		       i, iters, t1[i], t2[i], milli[i] / 1000, milli[i] % 1000);
+	}
+	printf("bench: compute_1vcpu cycles=%lu iters=%lu\n", median(t1, PAIRS), iters);
+	printf("bench: compute_2vcpu cycles=%lu iters=%lu\n", median(t2, PAIRS), iters);
+	printf("bench: compute_speedup milli=%lu pairs=%u\n", median(milli, PAIRS), PAIRS);
+	printf("bench: compute_overlap milli=%lu pairs=%u\n", median(overlap, PAIRS), PAIRS);
 }
 
 static u64 ping_seq;	/* the last sequence sent by either side */
@@ -334,7 +410,7 @@ static void pingpong(const char *metric, enum cmd k, u64 n, int nv)
 		lo = rt[i] < lo ? rt[i] : lo;
 		hi = rt[i] > hi ? rt[i] : hi;
 	}
-	u64 med = median_rt(n);
+	u64 med = median(rt, n);
 	printf("smpbench: %s: %lu round trips, cycles min %lu median %lu max %lu\n", metric, n, lo, med, hi);
 	printf("bench: %s cycles_per_rt=%lu rts=%lu\n", metric, med, n);
 }
