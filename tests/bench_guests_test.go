@@ -502,3 +502,72 @@ func BenchmarkGuestSMPBoot(b *testing.B) {
 	fmt.Printf("  Xen 4.17 %v, gohv %v, gohv/Xen %.2f\n", xm, gm, float64(gm)/float64(xm))
 	fmt.Printf("  Xen runs  %v\n  gohv runs %v\n", xenT, gohvT)
 }
+
+// BenchmarkGuestSMPPingIcount: smpbench's event round trips between two
+// vCPUs (command line "ping": no compute job) under QEMU's -icount
+// shift=0,sleep=off on single-threaded TCG (boot.icount), as dom0 of Xen
+// 4.17 and of gohv: the guest's TSC then counts instructions (1 GHz), so
+// the figures are free of the host's load (the CPUs take turns on one host thread; a spinning
+// waiter keeps its CPU until QEMU switches or the hypervisor interrupts
+// it).
+func BenchmarkGuestSMPPingIcount(b *testing.B) {
+	need(b, "qemu-system-x86_64")
+	guest := smpbenchELF(b) + " ping"
+	xen := xenForGuests(b)
+	gohv, _ := image(b)
+	want := []string{"pingpong_spin", "pingpong_block"}
+	xr := map[string][]uint64{}
+	gr := map[string][]uint64{}
+	gohvWhy := ""
+	for i := 0; i < benchRuns; i++ {
+		xb := smpGuestBoot(xenGuestBoot(xen, guest, ""), 2)
+		xb.icount = true
+		x := run(b, xb)
+		m, err := parseSMPBench(x.serial, want)
+		if err != nil {
+			b.Fatalf("smpbench ping under -icount on Xen: %v\n--- serial ---\n%s", err, x.serial)
+		}
+		for _, k := range want {
+			xr[k] = append(xr[k], m[k])
+		}
+		if gohvWhy != "" {
+			continue
+		}
+		gb := smpGuestBoot(gohvGuestBoot(gohv, guest, ""), 2)
+		gb.icount = true
+		s := &softTB{TB: b}
+		g := run(s, gb)
+		if len(s.errs) > 0 {
+			why, _, _ := strings.Cut(s.errs[0], "\n")
+			gohvWhy = fmt.Sprintf("run %d: %s; last line: %q", i+1, why, lastLine(g.serial))
+		} else if m, err := parseSMPBench(g.serial, want); err != nil {
+			gohvWhy = fmt.Sprintf("run %d: %v", i+1, err)
+		} else {
+			for _, k := range want {
+				gr[k] = append(gr[k], m[k])
+			}
+		}
+	}
+	fmt.Printf("smpbench event round trips, 2 vCPUs on 2 CPUs under -icount (instructions), median of %d interleaved runs\n", benchRuns)
+	fmt.Printf("  %-16s %10s %10s %8s\n", "round trip", "Xen 4.17", "gohv", "gohv/Xen")
+	for _, k := range want {
+		short := strings.TrimPrefix(k, "pingpong_")
+		xm := medianU64(xr[k])
+		b.ReportMetric(float64(xm), "xen-"+short+"-rt-insns")
+		gCol, rCol := "n/a", "n/a"
+		if gohvWhy == "" {
+			gm := medianU64(gr[k])
+			b.ReportMetric(float64(gm), "gohv-"+short+"-rt-insns")
+			b.ReportMetric(float64(gm)/float64(xm), short+"-rt-ratio")
+			gCol, rCol = strconv.FormatUint(gm, 10), fmt.Sprintf("%.2f", float64(gm)/float64(xm))
+		}
+		fmt.Printf("  %-16s %10d %10s %8s\n", k, xm, gCol, rCol)
+	}
+	for _, k := range want {
+		fmt.Printf("  %s runs: Xen %v gohv %v\n", k, xr[k], gr[k])
+	}
+	if gohvWhy != "" {
+		b.Logf("gohv figures unavailable: smpbench ping gave no result on gohv (%s)", gohvWhy)
+		fmt.Printf("  gohv: unavailable (%s)\n", gohvWhy)
+	}
+}
