@@ -74,7 +74,7 @@ enum cmd { CMD_NONE, CMD_COMPUTE, CMD_PING_SPIN, CMD_PING_BLOCK };
 struct overlap { u64 beats, moved; };
 
 /* Each vCPU's block, reached through its kernel GS base (%gs:0 = self);
- * one cache line each so the two vCPUs' hot words do not share one. */
+ * 64-byte aligned, so two vCPUs' blocks share no cache line. */
 struct percpu {
 	struct percpu *self;
 	u64 id;
@@ -179,15 +179,16 @@ static void kick(unsigned v, u64 seq)
 	send(pcpu[v].ipi_port);
 }
 
-/* Sleep in SCHEDOP_block until *p differs from old: events masked while
- * testing it, SCHEDOP_block unmasks them and sleeps unless one is pending. */
-static void block_until_change(volatile u64 *p, u64 old)
+/* Sleep in SCHEDOP_block until the counter *p reaches n: events masked
+ * while testing it, SCHEDOP_block unmasks them and sleeps unless one is
+ * pending (the upcall then runs before it returns). */
+static void block_until(volatile u64 *p, u64 n)
 {
 	struct percpu *c = this_cpu();
 	for (;;) {
 		c->vi->evtchn_upcall_mask = 1;
 		barrier();
-		if (*p != old)
+		if (*p >= n)
 			break;
 		hc_sched_op(SCHEDOP_block, NULL);
 	}
@@ -200,14 +201,7 @@ static void wait_seq(u64 seq, int blocking)
 {
 	struct percpu *c = this_cpu();
 	if (blocking) {
-		for (;;) {
-			c->vi->evtchn_upcall_mask = 1;
-			barrier();
-			if (c->got >= seq)
-				break;
-			hc_sched_op(SCHEDOP_block, NULL);
-		}
-		c->vi->evtchn_upcall_mask = 0;
+		block_until(&c->got, seq);
 		return;
 	}
 	while (c->got < seq)
@@ -223,7 +217,7 @@ void secondary(u64 id)
 	printf("smpbench: vCPU %lu up\n", id);
 	c->online = 1;
 	for (u64 last = 0;;) {
-		block_until_change(&cmd_seq, last);
+		block_until(&cmd_seq, last + 1);	/* vCPU 0 only counts it up */
 		last = cmd_seq;
 		if (id != 1)
 			continue;	/* only vCPU 1 takes part */
