@@ -42,8 +42,9 @@
  * "bench: compute_overlap milli=<n> pairs=<n>",
  * "bench: pingpong_spin cycles_per_rt=<n> rts=<n>", "bench: pingpong_block
  * cycles_per_rt=<n> rts=<n>", "bench: vcpus_up=<n>". Cycles are the TSC
- * as the guest reads it (lfence;rdtsc); under QEMU's TCG that is the host's
- * TSC on every vCPU, so wall time on a loaded host.
+ * as the guest reads it (lfence;rdtsc); under QEMU's MTTCG that is the
+ * host's TSC on every vCPU, so wall time on a loaded host, and under
+ * -icount shift=0 a 1 GHz count of instructions.
  */
 #include "lib.h"
 
