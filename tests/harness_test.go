@@ -62,6 +62,11 @@ type boot struct {
 	timeout time.Duration // whole run
 	// noDebugExit leaves out isa-debug-exit: gohv must power off through ACPI.
 	noDebugExit bool
+	// icount runs single-threaded TCG with -icount shift=0,sleep=off
+	// instead of MTTCG: guest time (and the TSC, 1 GHz) counts
+	// instructions and jumps to the next timer when every CPU is idle,
+	// free of the host's load; the CPUs take turns on one host thread.
+	icount bool
 	// stopAt ends the run (killing QEMU) once the serial log has this
 	// text and the rest of its line: for configurations that halt instead
 	// of exiting, and to time a boot to a line (result.duration, to within
@@ -200,7 +205,16 @@ func run(tb testing.TB, b boot) result {
 	serial := filepath.Join(tb.TempDir(), "serial.log")
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	g := startGroup(tb, ctx, "qemu-system-x86_64", append(qemuBase(serial, !b.noDebugExit), b.args...)...)
+	base := qemuBase(serial, !b.noDebugExit)
+	if b.icount {
+		for i, a := range base {
+			if a == "tcg,thread=multi" {
+				base[i] = "tcg,thread=single"
+			}
+		}
+		base = append(base, "-icount", "shift=0,sleep=off")
+	}
+	g := startGroup(tb, ctx, "qemu-system-x86_64", append(base, b.args...)...)
 	cmd := g.cmd
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

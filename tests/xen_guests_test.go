@@ -75,6 +75,7 @@ var guestTests = []struct {
 	{"fair4pin", "fair4pin.elf", "SUCCESS"},
 	{"preempt", "preempt.elf", "SUCCESS"},
 	{"preempt-hcpage", "preempt-hcpage.elf", "SUCCESS"},
+	{"smpbench", "smpbench.elf quick", "SUCCESS"},
 }
 
 // guestCPU is the QEMU CPU model of the guests that need one (the default,
@@ -87,7 +88,7 @@ var guestCPU = map[string]string{
 // guestVCPUs are the guests that run with several vCPUs: each boots with
 // dom0_max_vcpus=<n> on a machine of two CPUs (QEMU -smp 2), on Xen and
 // on gohv alike.
-var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4, "fair4": 4, "fair4pin": 4, "preempt": 2, "preempt-hcpage": 2}
+var guestVCPUs = map[string]int{"smp": 2, "smp-hcpage": 2, "smp4": 4, "fair4": 4, "fair4pin": 4, "preempt": 2, "preempt-hcpage": 2, "smpbench": 2}
 
 // guestOptions are more hypervisor options some guests boot with, on Xen
 // and on gohv alike.

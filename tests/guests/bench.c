@@ -46,30 +46,6 @@ static inline u64 tsc_fenced(void)
 	return ((u64)hi << 32) | lo;
 }
 
-/* tsc_khz from vcpu 0's time info, read under its version counter; 0 if
- * the hypervisor gives no scale. */
-static u64 read_tsc_khz(struct shared_info *s)
-{
-	volatile struct vcpu_time_info *t = &s->vcpu_info[0].time;
-	u32 ver, mul;
-	signed char shift;
-	do {
-		ver = t->version;
-		barrier();
-		mul = t->tsc_to_system_mul;
-		shift = t->tsc_shift;
-		barrier();
-	} while ((ver & 1) || ver != t->version);
-	if (mul == 0 || shift < -31 || shift > 31)
-		return 0;
-	u64 khz = (1000000UL << 32) / mul;	/* 2^32 * 10^6 < 2^52: no overflow */
-	if (shift < 0)
-		khz <<= -shift;
-	else
-		khz >>= shift;
-	return khz;
-}
-
 static void report(const char *metric, const char *what, u64 cycles)
 {
 	u64 per_op = cycles / OPS;
@@ -209,7 +185,7 @@ void test_main(void)
 	struct shared_info *s = map_shared_info();
 	install_traps();
 	check(s->vcpu_info[0].evtchn_upcall_mask == 1, "events not masked at entry");
-	tsc_khz = read_tsc_khz(s);
+	tsc_khz = vcpu_tsc_khz(&s->vcpu_info[0].time);
 	if (tsc_khz)
 		printf("bench: tsc_khz=%lu\n", tsc_khz);
 	else

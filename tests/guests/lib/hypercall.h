@@ -64,5 +64,7 @@ static inline long hc_stack_switch(u64 ss, u64 sp)
 { return HYPERCALL2(__HYPERVISOR_stack_switch, ss, sp); }
 static inline long hc_set_segment_base(u32 which, u64 base)
 { return HYPERCALL2(__HYPERVISOR_set_segment_base, which, base); }
+static inline long hc_vcpu_op(int cmd, unsigned vcpu, void *arg)
+{ return HYPERCALL3(__HYPERVISOR_vcpu_op, cmd, vcpu, arg); }
 
 #endif

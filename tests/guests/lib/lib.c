@@ -380,6 +380,30 @@ u64 vcpu_time_ns(volatile struct vcpu_time_info *t)
 	return sys + (u64)(((unsigned __int128)delta * mul) >> 32);
 }
 
+/* The TSC frequency t describes (ns = ((tsc << shift) * mul) >> 32, so
+ * kHz = 10^6 * 2^32 / mul, scaled by 2^-shift), read under its version
+ * counter; 0 if it gives no scale. */
+u64 vcpu_tsc_khz(volatile struct vcpu_time_info *t)
+{
+	u32 ver, mul;
+	signed char shift;
+	do {
+		ver = t->version;
+		barrier();
+		mul = t->tsc_to_system_mul;
+		shift = t->tsc_shift;
+		barrier();
+	} while ((ver & 1) || ver != t->version);
+	if (mul == 0 || shift < -31 || shift > 31)
+		return 0;
+	u64 khz = (1000000UL << 32) / mul;	/* 2^32 * 10^6 < 2^52: no overflow */
+	if (shift < 0)
+		khz <<= -shift;
+	else
+		khz >>= shift;
+	return khz;
+}
+
 u64 now_ns(void)
 {
 	return vcpu_time_ns(&map_shared_info()->vcpu_info[0].time);

@@ -82,6 +82,7 @@ struct shared_info *map_shared_info(void);
 extern struct shared_info *shared;
 u64 now_ns(void);	/* Xen system time from vCPU 0's vcpu_time_info */
 u64 vcpu_time_ns(volatile struct vcpu_time_info *t);	/* the same from t */
+u64 vcpu_tsc_khz(volatile struct vcpu_time_info *t);	/* TSC kHz t describes; 0: none */
 
 static inline u64 rdtsc(void)
 {

@@ -164,6 +164,61 @@ struct trap_info {
 	u64 address;
 };
 
+/* vCPU bring-up, runstates and SMP event channels and flushes (vcpu.h,
+ * event_channel.h, xen.h). */
+#define VCPUOP_initialise 0
+#define VCPUOP_up 1
+#define VCPUOP_down 2
+#define VCPUOP_is_up 3
+#define VCPUOP_get_runstate_info 4
+#define VCPUOP_register_vcpu_info 10
+#define VGCF_in_kernel (1UL << 2)
+#define RUNSTATE_running 0
+#define RUNSTATE_blocked 2
+#define RUNSTATE_offline 3
+#define EVTCHNOP_bind_ipi 7
+#define EVTCHNOP_bind_vcpu 8
+#define MMUEXT_TLB_FLUSH_MULTI 8
+#define MMUEXT_INVLPG_MULTI 9
+#define MMUEXT_TLB_FLUSH_ALL 10
+#define MMUEXT_INVLPG_ALL 11
+
+/* struct cpu_user_regs and vcpu_guest_context (arch-x86/xen-x86_64.h, arch-x86/xen.h). */
+struct cpu_user_regs {
+	u64 r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi;
+	u32 error_code, entry_vector;
+	u64 rip;
+	u16 cs, pad0;
+	u8 saved_upcall_mask, pad1[3];
+	u64 rflags, rsp;
+	u16 ss, pad2[3], es, pad3[3], ds, pad4[3], fs, pad5[3], gs, pad6[3];
+};
+struct vcpu_guest_context {
+	u8 fpu_ctxt[512];
+	u64 flags;
+	struct cpu_user_regs user_regs;
+	struct trap_info trap_ctxt[256];
+	u64 ldt_base, ldt_ents;
+	u64 gdt_frames[16];
+	u64 gdt_ents;
+	u64 kernel_ss, kernel_sp;
+	u64 ctrlreg[8];
+	u64 debugreg[8];
+	u64 event_callback_eip, failsafe_callback_eip, syscall_callback_eip;
+	u64 vm_assist;
+	u64 fs_base, gs_base_kernel, gs_base_user;
+};
+_Static_assert(sizeof(struct cpu_user_regs) == 200, "cpu_user_regs");
+_Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
+struct vcpu_runstate_info {
+	int state;
+	u64 state_entry_time;
+	u64 time[4];
+};
+struct vcpu_register_vcpu_info { u64 mfn; u32 offset; u32 rsvd; };
+struct evtchn_bind_ipi { u32 vcpu; u32 port; };
+struct evtchn_bind_vcpu { u32 port; u32 vcpu; };
+
 /* callback_op (callback.h). */
 #define CALLBACKOP_register   0
 #define CALLBACKOP_unregister 1
