@@ -201,10 +201,11 @@ func (v *VCPU) Run() {
 		}
 		// The scheduler's say before each entry: the CPU is kept, or
 		// given up to a waiter and waited for (a slice over, a yield),
-		// in which time the domain may have stopped.
+		// in which time the domain may have stopped or the vCPU been
+		// taken down (VCPUOP_down): the loop's checks come first then.
 		if cpu, ok := v.sched.Kept(); !ok || cpu != v.pcpu {
-			if v.takeCPU() && d.Stopped() {
-				return
+			if v.takeCPU() && (d.Stopped() || v.st.down.Load()) {
+				continue
 			}
 		}
 		v.scheduledIn()
