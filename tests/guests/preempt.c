@@ -44,54 +44,16 @@ const char test_name[] = "preempt";
 #define SENTINEL 0x5a5a5a5a5a5aL
 #define MMU_UPDATE_PREEMPTED (1U << 31)
 
-#define VCPUOP_initialise 0
-#define VCPUOP_up 1
-#define VCPUOP_get_runstate_info 4
-#define VGCF_in_kernel (1UL << 2)
-#define EVTCHNOP_bind_ipi 7
 #define SEGBASE_GS_KERNEL 2
 
-/* struct cpu_user_regs and vcpu_guest_context (arch-x86/xen-x86_64.h, xen.h). */
-struct cpu_user_regs {
-	u64 r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi;
-	u32 error_code, entry_vector;
-	u64 rip;
-	u16 cs, pad0;
-	u8 saved_upcall_mask, pad1[3];
-	u64 rflags, rsp;
-	u16 ss, pad2[3], es, pad3[3], ds, pad4[3], fs, pad5[3], gs, pad6[3];
-};
-struct vcpu_guest_context {
-	u8 fpu_ctxt[512];
-	u64 flags;
-	struct cpu_user_regs user_regs;
-	struct trap_info trap_ctxt[256];
-	u64 ldt_base, ldt_ents;
-	u64 gdt_frames[16];
-	u64 gdt_ents;
-	u64 kernel_ss, kernel_sp;
-	u64 ctrlreg[8];
-	u64 debugreg[8];
-	u64 event_callback_eip, failsafe_callback_eip, syscall_callback_eip;
-	u64 vm_assist;
-	u64 fs_base, gs_base_kernel, gs_base_user;
-};
-_Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
-struct vcpu_runstate_info {
-	int state;
-	u64 state_entry_time;
-	u64 time[4];
-};
-struct evtchn_bind_ipi { u32 vcpu; u32 port; };
+/* struct vcpu_guest_context, vcpu_runstate_info, evtchn_bind_ipi and
+ * hc_vcpu_op are lib's (xen.h, hypercall.h). */
 
 struct multicall_entry {
 	u64 op;
 	s64 result;
 	u64 args[6];
 };
-
-static inline long hc_vcpu_op(int cmd, unsigned vcpu, void *arg)
-{ return HYPERCALL3(__HYPERVISOR_vcpu_op, cmd, vcpu, arg); }
 
 /* Each vCPU's block, reached through its kernel GS base (%gs:0 = self). */
 struct percpu {
