@@ -275,6 +275,7 @@ func (d *Domain) Shutdown(code uint8) {
 		v.kickParked()
 	}
 	d.fastPathReport()
+	d.exitReport()
 	if !d.hardware {
 		d.log().Printf(klog.Info, "Domain %d shut down: reason %d", d.id, code)
 		return
@@ -298,8 +299,8 @@ func (d *Domain) Shutdown(code uint8) {
 // often it did (gohv's own line: tests assert it ran).
 func (d *Domain) fastPathReport() {
 	for _, v := range d.vcpus {
-		if b, i := v.FastPathHits(); b+i != 0 {
-			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets", d.id, v.id, b, i)})
+		if b, i, f := v.FastPathHits(); b+i+f != 0 {
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets, %d page faults", d.id, v.id, b, i, f)})
 		}
 	}
 }

@@ -87,14 +87,20 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	if f, info, ok := v.FastPath(); ok {
 		g.SetFastPath(&rt.FastPath{Kernel: f.Kernel, KernelCR3: uint64(f.KernelTable.Addr()),
 			UserCR3: uint64(f.UserTable.Addr()), VCPUInfo: uint64(info), Syscall: f.Syscall,
-			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true})
+			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true,
+			PageFault: f.PageFault, PageFaultFrame: f.PageFaultFrame, PageFaultMask: f.PageFaultMask})
 	} else {
 		g.SetFastPath(nil)
 	}
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
-	if bounces, irets, kernel := g.FastPathRan(); bounces+irets != 0 {
+	bounces, irets, kernel := g.FastPathRan()
+	faults, cr2 := g.FastFaults()
+	if bounces+irets+faults != 0 {
 		v.FastPathRan(kernel, bounces, irets)
+	}
+	if faults != 0 {
+		v.FastFaultRan(faults, cr2)
 	}
 	if n, dr6, rip := rt.HostDebugTraps(); n != b.hostDebugTraps {
 		// As Xen's do_debug for a #DB in hypervisor context.

@@ -13,7 +13,12 @@
  *    `int $0x20` reaches Xen as #GP and QEMU 7.2's TCG reports that #GP with
  *    error code vector*16+2 instead of vector*8+2, so Xen would look up
  *    vector 0x40);
- *  - a user-mode #PF carries the U bit (4) and CR2;
+ *  - a user-mode #PF carries the U bit (4) and CR2, and its frame the
+ *    user's rcx, r11 and rflags (IF set: events were unmasked), the saved
+ *    upcall mask 0 in cs bits 39:32, and ss; the trap table's interrupt
+ *    flag (lib.c's TI) has events masked in the handler;
+ *  - a user-mode write to the (read-only) L4 is not a page-table write to
+ *    emulate (that is for kernel mode): a #PF with error code 7 (P, W, U);
  *  - each bounce lands on the stack_switch stack, and hypercalls work again.
  */
 #include "lib.h"
@@ -24,7 +29,8 @@ const char test_name[] = "usermode";
  * the vector of the bounce that brought the vCPU back (user_return). */
 u64 user_call(u64 rip, u64 rsp);
 void user_return(u64 vector) __attribute__((noreturn));
-extern char user_syscall[], user_syscall_after[], user_int80[], user_int80_after[], user_pf[];
+extern char user_syscall[], user_syscall_after[], user_int80[], user_int80_after[], user_pf[], user_pf_at[],
+	user_ptwrite[];
 extern char entry_syscall[];
 
 asm(".text\n"
@@ -56,10 +62,19 @@ asm(".text\n"
     "user_int80_after:\n"
     "	ud2\n"
     "user_pf:\n"
+    "	movq $0x1111, %rcx\n"
+    "	movq $0x2222, %r11\n"
+    "	movq $0x3333, %rbx\n"
+    "user_pf_at:\n"
     "	movq 0x0000100000000040, %rax\n"
+    "	ud2\n"
+    "user_ptwrite:\n"
+    "	movq user_l4(%rip), %rdi\n"
+    "	orq $0, (%rdi)\n"
     "	ud2\n");
 
 u64 kernel_resume_rsp;
+u64 user_l4;	/* the L4's virtual address, for user_ptwrite */
 static struct cpu_regs seen;
 static u8 mask_inside;
 static u8 user_stack[8192] __attribute__((aligned(16)));
@@ -120,7 +135,22 @@ void test_main(void)
 
 	s->vcpu_info[0].cr2 = 0;
 	v = user_call((u64)user_pf, top);
-	expect("user #PF", v, 14, (u64)user_pf);
+	expect("user #PF", v, 14, (u64)user_pf_at);
 	check(seen.error_code == 4, "user #PF: error code %#lx, want 4 (U, read, not present)", seen.error_code);
 	check(s->vcpu_info[0].cr2 == 0x0000100000000040UL, "user #PF: cr2 %#lx", s->vcpu_info[0].cr2);
+	check(seen.rcx == 0x1111 && seen.r11 == 0x2222 && seen.rbx == 0x3333, "user #PF: rcx %#lx r11 %#lx rbx %#lx",
+	      seen.rcx, seen.r11, seen.rbx);
+	check((seen.rflags & 0x200) != 0, "user #PF: frame rflags %#lx, want IF (events were unmasked)", seen.rflags);
+	check((seen.cs >> 32) == 0 && (seen.cs & 0xffff) == 0xe033, "user #PF: frame cs %#lx, want 0xe033, mask 0", seen.cs);
+	check(seen.ss == 0xe02b, "user #PF: frame ss %#lx", seen.ss);
+	check(mask_inside == 1, "user #PF, interrupt flag set: upcall mask %u in the handler", mask_inside);
+	s->vcpu_info[0].evtchn_upcall_mask = 0;
+
+	user_l4 = start_info->pt_base;
+	s->vcpu_info[0].cr2 = 0;
+	v = user_call((u64)user_ptwrite, top);
+	expect("user write to the L4", v, 14, (u64)user_ptwrite + 7);
+	check(seen.error_code == 7, "user write to the L4: error code %#lx, want 7 (P, W, U)", seen.error_code);
+	check(s->vcpu_info[0].cr2 == user_l4, "user write to the L4: cr2 %#lx, want %#lx", s->vcpu_info[0].cr2, user_l4);
+	s->vcpu_info[0].evtchn_upcall_mask = 0;
 }
