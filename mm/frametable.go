@@ -128,6 +128,15 @@ type FrameTable struct {
 	freed      []MFN                                    // frames whose Count reached 0; mu
 	io         *Space                                   // the DOMID_IO pseudo-domain; immutable
 	lowIOLimit MFN                                      // frames below are I/O (low 1 MiB)
+
+	// Scratch buffers for the page-table paths, which run for every
+	// entry of every batch and every table pinned or released: a buffer
+	// handed to mem (an interface) would otherwise be a heap allocation
+	// each time. mu; readTable is done with pageBuf before it returns (the
+	// validation that recurses holds its own decoded copy), and word is
+	// never held across another call.
+	pageBuf [PageSize]byte
+	word    [8]byte
 }
 
 // lowIOFrames is the historic low 1 MiB that Xen gives to DOMID_IO.
@@ -464,8 +473,9 @@ func (ft *FrameTable) putPageAndType(m MFN, c *opCtx) {
 }
 
 // readTable reads the 512 entries of frame m.
+// mu held (ft.pageBuf).
 func (ft *FrameTable) readTable(m MFN, tab *[ptEntries]uint64) bool {
-	var buf [PageSize]byte
+	buf := &ft.pageBuf
 	if !ft.mem.Read(m.Addr(), buf[:]) {
 		return false
 	}
@@ -495,14 +505,10 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	if d == nil || !ft.readTable(m, &tab) {
 		return abi.EINVAL
 	}
-	newTab := tab
 	if t == PageTypeSegDesc {
-		if ft.checkSeg == nil || !ft.checkSeg(owner, &newTab) {
-			return abi.EINVAL
-		}
-		ft.writeChanged(m, &tab, &newTab)
-		return 0
+		return ft.validateSeg(m, owner, &tab)
 	}
+	newTab := tab
 	level := t.level()
 	for i, e := range tab {
 		if !present(e) || (level == 4 && isXenL4Slot(i)) {
@@ -535,6 +541,18 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	return 0
 }
 
+// validateSeg checks the descriptor frame m of domain owner, whose
+// entries are tab, and writes back what checkSeg fixes up. mu held.
+func (ft *FrameTable) validateSeg(m MFN, owner abi.DomID, tab *[ptEntries]uint64) abi.Errno {
+	newTab := new([ptEntries]uint64) // checkSeg is a func value: its argument escapes
+	*newTab = *tab
+	if ft.checkSeg == nil || !ft.checkSeg(owner, newTab) {
+		return abi.EINVAL
+	}
+	ft.writeChanged(m, tab, newTab)
+	return 0
+}
+
 // writeChanged writes the entries of newTab that differ from tab into frame
 // m. The frame has just gained its type: the guest cannot write it. mu
 // held.
@@ -543,7 +561,7 @@ func (ft *FrameTable) writeChanged(m MFN, tab, newTab *[ptEntries]uint64) {
 		if newTab[i] == tab[i] {
 			continue
 		}
-		var b [8]byte
+		b := &ft.word
 		binary.LittleEndian.PutUint64(b[:], newTab[i])
 		if !ft.mem.Write(m.Addr()+Maddr(i*8), b[:]) {
 			panic(fmt.Sprintf("mm: page table MFN %#x became unwritable", uint64(m)))
