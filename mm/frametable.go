@@ -578,7 +578,7 @@ func (ft *FrameTable) devalidate(m MFN, t PageType, c *opCtx) {
 		panic(fmt.Sprintf("mm: page table MFN %#x became unreadable", uint64(m)))
 	}
 	for i, e := range tab {
-		if level == 4 && isXenL4Slot(i) {
+		if !present(e) || level == 4 && isXenL4Slot(i) {
 			continue
 		}
 		ft.putPageFromEntry(level, e, m, c)
