@@ -1,10 +1,12 @@
 package mm_test
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/mm"
+	"github.com/gohv/gohv/mm/mmtest"
 )
 
 // A Linux process's page-table traffic under PV, as a fork+exec+exit
@@ -72,4 +74,60 @@ func BenchmarkProcessTables(b *testing.B) {
 	}
 	b.StopTimer()
 	e.audit()
+}
+
+// tableMem is a memory with ReadTable (mm.TableReader), counting its
+// calls.
+type tableMem struct {
+	*mmtest.Memory
+	reads int
+}
+
+func (m *tableMem) ReadTable(ma mm.Maddr, t *[512]uint64) bool {
+	m.reads++
+	var b [mm.PageSize]byte
+	if !m.Read(ma, b[:]) {
+		return false
+	}
+	for i := range t {
+		t[i] = binary.LittleEndian.Uint64(b[i*8:])
+	}
+	return true
+}
+
+// A frame table over a TableReader reads every table it validates and
+// releases through it, with the same outcome: the process's tables pin,
+// take the COW batches and unpin, and the audit holds after each step.
+func TestTableReader(t *testing.T) {
+	var tm *tableMem
+	e := newEnvMem(t, 2048, func(m *mmtest.Memory) mm.MachineMemory { tm = &tableMem{Memory: m}; return tm })
+	if tm.reads == 0 {
+		t.Fatal("the domains' tables were pinned without ReadTable")
+	}
+	p := newProc(e)
+	g := e.d1
+	before := tm.reads
+	if err := e.ext(g, nil, extOp(abi.MMUEXT_PIN_L4_TABLE, uint64(p.l4), 0)); err != 0 {
+		t.Fatalf("pin: %v", err)
+	}
+	if got, want := tm.reads-before, 3+procL1s; got != want {
+		t.Errorf("pin read %d tables through ReadTable, want %d", got, want)
+	}
+	e.audit()
+	for _, batch := range [][]abi.MmuUpdate{p.wp, p.rw} {
+		if err := e.upd(g, nil, batch...); err != 0 {
+			t.Fatalf("mmu_update: %v", err)
+		}
+		e.audit()
+	}
+	if got := e.get(p.l1[0], 0); got&pRW == 0 {
+		t.Errorf("L1 entry %#x not writable again", got)
+	}
+	if err := e.ext(g, nil, extOp(abi.MMUEXT_UNPIN_TABLE, uint64(p.l4), 0)); err != 0 {
+		t.Fatalf("unpin: %v", err)
+	}
+	e.audit()
+	if pi := e.page(p.l1[0]); pi.TypeCount != 0 {
+		t.Errorf("L1 still has %d type references after the unpin", pi.TypeCount)
+	}
 }

@@ -118,6 +118,7 @@ type FrameTable struct {
 	mu sync.Mutex
 
 	mem        MachineMemory                            // immutable after New
+	tables     TableReader                              // mem's, if it has one; immutable after New
 	alloc      *Allocator                               // immutable after New
 	m2p        *M2P                                     // immutable after New
 	xenL4      func(MFN) [XenL4SlotCount]uint64         // immutable after New
@@ -176,6 +177,7 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 			*pi = PageInfo{Owner: abi.DOMID_IO, Count: 1, Allocated: true, Type: PageTypeWritable, TypeCount: 1, Validated: true, XenHeap: true}
 		}
 	}
+	ft.tables, _ = cfg.Mem.(TableReader)
 	ft.io = &Space{ft: ft, id: abi.DOMID_IO}
 	return ft, nil
 }
@@ -475,6 +477,9 @@ func (ft *FrameTable) putPageAndType(m MFN, c *opCtx) {
 // readTable reads the 512 entries of frame m.
 // mu held (ft.pageBuf).
 func (ft *FrameTable) readTable(m MFN, tab *[ptEntries]uint64) bool {
+	if ft.tables != nil {
+		return ft.tables.ReadTable(m.Addr(), tab)
+	}
 	buf := &ft.pageBuf
 	if !ft.mem.Read(m.Addr(), buf[:]) {
 		return false
@@ -509,6 +514,7 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 		return ft.validateSeg(m, owner, &tab)
 	}
 	newTab := tab
+	changed := false // an entry the fix-ups rewrite: writeChanged's loop is skipped without one
 	level := t.level()
 	for i, e := range tab {
 		if !present(e) || (level == 4 && isXenL4Slot(i)) {
@@ -523,6 +529,7 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 			err = ft.getPageFromUpper(level, e, m, d, c)
 			newTab[i] = adjustUpper(level, e)
 		}
+		changed = changed || newTab[i] != e
 		if err != 0 {
 			for j := 0; j < i; j++ {
 				if level == 4 && isXenL4Slot(j) {
@@ -536,8 +543,11 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	if level == 4 {
 		xen := ft.xenL4(m)
 		copy(newTab[XenL4FirstSlot:XenL4FirstSlot+XenL4SlotCount], xen[:])
+		changed = true
 	}
-	ft.writeChanged(m, &tab, &newTab)
+	if changed {
+		ft.writeChanged(m, &tab, &newTab)
+	}
 	return 0
 }
 

@@ -27,6 +27,12 @@ type machineMemory struct{ p rt.PhysMemory }
 func (m *machineMemory) Read(ma mm.Maddr, b []byte) bool  { return m.p.Read(uint64(ma), b) }
 func (m *machineMemory) Write(ma mm.Maddr, b []byte) bool { return m.p.Write(uint64(ma), b) }
 
+// ReadTable makes machineMemory an mm.TableReader: a page table's entries
+// copied as words.
+func (m *machineMemory) ReadTable(ma mm.Maddr, t *[512]uint64) bool {
+	return m.p.ReadTable(uint64(ma), t)
+}
+
 // Slice makes machineMemory an hv.SliceMemory: the direct map, no copy.
 func (m *machineMemory) Slice(ma mm.Maddr, n uint64) ([]byte, bool) { return m.p.Slice(uint64(ma), n) }
 func (m *machineMemory) Copy(dst, src mm.Maddr, n uint64) bool {
