@@ -2,6 +2,7 @@ package hv
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gohv/gohv/hypercall"
@@ -14,8 +15,9 @@ import (
 // return to the end of the handling (under QEMU's -icount shift=0 the TSC
 // counts guest-visible instructions). The metal's own entry and exit, and
 // what its fast path serves without an exit, are not in it. Owned by the
-// vCPU's goroutine; read by Domain.exitReport after the vCPU stopped or
-// from the shutdown path, where a torn count is harmless (a debug line).
+// vCPU's goroutine; read by Domain.exitReport from the shutdown path and
+// by Machine.ExitReport for debug key 'p', where a count one behind is
+// harmless (a debug line).
 type exitStats struct {
 	vec [32]exitCount
 	hc  [hypercall.NrHypercalls]exitCount
@@ -78,6 +80,26 @@ func (s *exitStats) lines(dom, vcpu int) []string {
 		fmt.Sprintf("gohv d%dv%d exits to Go (count/TSC ticks each): %s", dom, vcpu, strings.Join(exc, ", ")),
 		fmt.Sprintf("gohv d%dv%d hypercalls (count/TSC ticks each): %s", dom, vcpu, strings.Join(hcs, ", ")),
 	}
+}
+
+// ExitReport returns, for debug key 'p', every domain's exitStats as
+// console lines, domain by domain. The counts are read while the vCPUs
+// run (a count may be one behind; a debug print).
+func (m *Machine) ExitReport() []string {
+	m.mu.Lock()
+	doms := make([]*Domain, 0, len(m.domains))
+	for _, d := range m.domains {
+		doms = append(doms, d)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(doms, func(a, b *Domain) int { return int(a.id) - int(b.id) })
+	var out []string
+	for _, d := range doms {
+		for _, v := range d.vcpus {
+			out = append(out, v.stats.lines(int(d.id), v.id)...)
+		}
+	}
+	return out
 }
 
 // exitReport prints each vCPU's exitStats at loglvl=all (debug), for
