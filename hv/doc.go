@@ -85,7 +85,7 @@
 // with VCPU.TakeChanged before an entry and reloads (DebugRegs,
 // LoadedCR4); the virtual CR0.TS it reads at every entry (VirtualTS).
 // What the metal may serve without an exit (the SYSCALL bounce,
-// HYPERVISOR_iret and the bounce of a #PF from user mode) it reads with
+// HYPERVISOR_iret and the bounce of a #PF) it reads with
 // VCPU.FastPath before an entry, and it reports what it did with
 // VCPU.FastPathRan (and FastFaultRan) before the exit is handled, so the
 // PV model's mode and CR2 are always the guest's. Each vCPU counts the

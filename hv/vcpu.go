@@ -38,8 +38,8 @@ type VCPU struct {
 	// metal's fast path served without an exit (FastPathRan); read by
 	// FastPathHits from any goroutine.
 	fastBounces, fastIrets atomic.Uint64
-	// fastFaults counts the page faults from user mode the fast path
-	// bounced (FastFaultRan); read by FastPathHits from any goroutine.
+	// fastFaults counts the page faults the fast path bounced
+	// (FastFaultRan); read by FastPathHits from any goroutine.
 	fastFaults atomic.Uint64
 
 	// timeDue asks for vcpu_time_info to be rewritten before the next
@@ -225,7 +225,7 @@ func (v *VCPU) FastPathRan(kernel bool, bounces, irets uint64) {
 }
 
 // FastFaultRan is told by the metal that during its last entry the fast
-// path bounced n page faults from user mode to the guest kernel, the
+// path bounced n page faults to the guest kernel, the
 // last at address cr2 (FastPathRan has the mode it left). Context: the
 // vCPU's goroutine, from Backend.Run.
 func (v *VCPU) FastFaultRan(n, cr2 uint64) {

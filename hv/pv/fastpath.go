@@ -10,15 +10,15 @@ import (
 // instead of returning every SYSCALL and page fault to the PV model: the
 // bounce of a 64-bit SYSCALL from user mode to the syscall callback
 // (HandleSyscall), HYPERVISOR_iret from kernel mode (Iret), and the
-// bounce of a #PF from user mode to the trap table's handler
-// (HandleException: InjectException with CR2, then Bounce), with the
-// mode switch each makes, exactly as this package would do them (Xen
-// builds all three in assembly, entry.S). Anything else, and anything
-// unusual about those (no callback or handler, a 32-bit process,
-// VGCF_in_syscall, single-stepping, a fault from kernel mode, which may
-// be a page-table write to emulate, an event to deliver afterwards, a
-// frame that cannot be copied), the metal leaves to the PV model. It
-// reports what it did with FastPathRan and FastFaultRan.
+// bounce of a #PF to the trap table's handler (HandleException:
+// InjectException with CR2, then Bounce), with the mode switch each
+// makes, exactly as this package would do them (Xen builds all three in
+// assembly, entry.S). Anything else, and anything unusual about those
+// (no callback or handler, a 32-bit process, VGCF_in_syscall,
+// single-stepping, a write fault on a present page from kernel mode,
+// which may be a page-table write to emulate, an event to deliver
+// afterwards, a frame that cannot be copied), the metal leaves to the PV
+// model. It reports what it did with FastPathRan and FastFaultRan.
 type Fast struct {
 	Kernel                 bool   // the vCPU is in guest kernel mode now
 	KernelTable, UserTable mm.MFN // guest_table and guest_table_user
@@ -27,7 +27,7 @@ type Fast struct {
 	SyscallFrame           uint64 // where its 7-word bounce frame goes (KernelSP aligned down to 16, less 56)
 	PageFault              uint64 // the trap table's #PF handler; 0: every #PF exits
 	PageFaultMask          bool   // its trap_info interrupt flag: events masked on entry
-	PageFaultFrame         uint64 // where its 8-word bounce frame goes (KernelSP aligned down to 16, less 64)
+	PageFaultFrame         uint64 // where its 8-word bounce frame goes from user mode (KernelSP aligned down to 16, less 64)
 }
 
 // syscallFrameSize is the bounce frame of a SYSCALL from user mode: RCX,
@@ -96,7 +96,7 @@ func (v *VCPU) FastPathRan(kernel bool) {
 }
 
 // FastFaultRan is told by the metal that its fast path bounced page
-// faults from user mode, the last at address cr2: the virtual CR2 is
+// faults, the last at address cr2: the virtual CR2 is
 // that address, as InjectException would have left it (the metal wrote
 // vcpu_info's copy, the frame and the mode; FastPathRan has the mode).
 // Context: the vCPU's goroutine.

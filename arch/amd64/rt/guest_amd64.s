@@ -364,31 +364,37 @@ slow:
 	MOVQ	R8, AX
 	JMP	·syscallSlow(SB)
 
-// fastFault serves a #PF from guest user mode in assembly, as the Go path
-// (hv's exception: hv/pv's PageTableWrite, which leaves user-mode faults
-// alone, then HandleException, InjectException and Bounce, and
-// DeliverEvent at the next entry) would, and re-enters the guest without
-// leaving enterGuest: Xen's entry.S builds the same bounce
-// (create_bounce_frame), and its do_page_fault tries no fixup for a
-// fault from guest user mode outside the hypervisor's range that this
-// would skip. The case: fast path on, vector 14, guest user mode, no
-// breakpoints, RFLAGS.TF clear, a #PF handler SetFastPath accepted, the
-// kernel's GS base canonical, no event left to deliver once the handler's
-// mask applies. The bounce frame (RCX, R11, error code, RIP, CS | upcall
-// mask<<32, RFLAGS with IF = !mask, RSP, SS) is written at pfFrame
-// through the kernel's tables, then CR2 goes to vcpu_info.arch.cr2, the
-// upcall mask is set if the handler masks events, and the guest enters
-// kernel mode (GS swapped, kernel tables) at the handler with AC, VM,
-// RF, NT and TF clear. Anything else, or a check or copy that fails, is
-// the exception exit with nothing changed but CR3 (and the part of a
-// frame a faulting copy wrote, which the Go path writes again).
-// fastFaults and fastCR2 say what was done; kernel keeps the mode.
+// fastFault serves a #PF in assembly, as the Go path (hv's exception:
+// hv/pv's PageTableWrite, then HandleException, InjectException and
+// Bounce, and DeliverEvent at the next entry) would, and re-enters the
+// guest without leaving enterGuest: Xen's entry.S builds the same bounce
+// (create_bounce_frame), and its do_page_fault tries no fix-up that this
+// would skip for the faults taken here. Two cases, both with the fast
+// path on, no breakpoints, RFLAGS.TF clear, a #PF handler SetFastPath
+// accepted and no event left to deliver once the handler's mask applies:
+//   - guest user mode (the kernel's GS base canonical): the frame goes at
+//     pfFrame, on the kernel stack stack_switch gave, and the vCPU enters
+//     kernel mode (GS swapped, kernel tables);
+//   - guest kernel mode, unless the fault is a write to a present page,
+//     which may be a write to the kernel's own page table to emulate
+//     (ptwr: Xen's fixup_page_fault tries it for such faults only): the
+//     frame goes below the interrupted RSP (aligned down to 16), which
+//     must leave the whole frame in the guest's low or high part, its CS
+//     with RPL 0 and the error code's U bit clear (the virtual mode).
+// The frame (RCX, R11, error code, RIP, CS | upcall mask<<32, RFLAGS with
+// IF = !mask, RSP, SS) is written through the kernel's tables, then CR2
+// goes to vcpu_info.arch.cr2, the upcall mask is set if the handler masks
+// events, and the guest runs the handler with AC, VM, RF, NT and TF
+// clear. Anything else, or a check or copy that fails, is the exception
+// exit with nothing changed but CR3 (and the part of a frame a faulting
+// copy wrote, which the Go path writes again). fastFaults and fastCR2 say
+// what was done; kernel keeps the mode.
 // Context: frontTrap, a guest exception, interrupts off, GS_BASE =
 // cpuState. In: AX = arch.Regs, BX = cpuState, DI = guestCtx, the guest's
 // registers and frame saved, vector, error code and CR2 in guestCtx.
-// Runs on the CPU's entry stack (entryTop), leaving the IST frame. Clobbers
-// every register: the guest's are loaded from arch.Regs on the way back in
-// (guestIret).
+// Runs on the CPU's entry stack (entryTop), leaving the IST frame.
+// Clobbers every register: the guest's are loaded from arch.Regs on the
+// way back in (guestIret).
 TEXT ·fastFault(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	AX, R8
 	MOVQ	DI, R9
@@ -396,15 +402,41 @@ TEXT ·fastFault(SB),NOSPLIT|NOFRAME,$0
 	JNE	slow
 	CMPQ	guestCtx_fast(R9), $0
 	JEQ	slow
-	CMPQ	guestCtx_kernel(R9), $0	// kernel-mode faults may be page-table writes
-	JNE	slow
 	CMPQ	guestCtx_dr7(R9), $0	// breakpoints: guestExit turns them off, the entry back on
 	JNE	slow
 	MOVQ	const_regRFLAGS(R8), R13
 	TESTQ	$const_rflagsTF, R13
 	JNE	slow
-	MOVQ	const_regGSBaseShadow(R8), AX	// the kernel's GS base, to be loaded
+	MOVL	guestCtx_errcode(R9), DX	// the error code (32 bits)
+	MOVWQZX	const_regCS(R8), R12		// the frame's CS
+	CMPQ	guestCtx_kernel(R9), $0
+	JNE	kernel
+	MOVQ	const_regGSBaseShadow(R8), AX	// user mode: the kernel's GS base, to be loaded
 	CANONICAL_OR_SLOW(AX)
+	MOVQ	guestCtx_pfFrame(R9), R11
+	ORL	$const_pfErrUser, DX
+	JMP	mask
+kernel:
+	MOVL	DX, AX			// a write to a present page: maybe ptwr
+	ANDL	$const_pfErrPW, AX
+	CMPL	AX, $const_pfErrPW
+	JEQ	slow
+	ANDL	$~const_pfErrUser, DX
+	ANDQ	$~3, R12		// RPL 0: "interrupted guest kernel"
+	MOVQ	const_regRSP(R8), CX	// hw.GuestRange(top-64, 64), top = RSP aligned down
+	ANDQ	$~15, CX
+	MOVQ	CX, R11
+	SUBQ	$const_faultFrameSize, R11
+	CMPQ	CX, R11
+	JCS	slow
+	MOVQ	$const_guestLowEnd, SI
+	CMPQ	CX, SI
+	JLS	mask
+	MOVQ	$const_guestHighStart, SI
+	CMPQ	R11, SI
+	JCS	slow
+mask:
+	// R11 = the frame's address, R12 its CS, DX its error code.
 	MOVQ	guestCtx_info(R9), R10	// the vcpu_info: upcall pending at 0, mask at 1
 	MOVQ	cpuState_entryTop(BX), SP
 	MOVBQZX	1(R10), R14		// the upcall mask now, for the frame
@@ -418,21 +450,17 @@ pending:
 	CMPB	0(R10), $0		// an event the Go path would deliver next
 	JNE	slow
 frame:
-	MOVQ	guestCtx_kernelCR3(R9), AX
-	CALL	·fastCR3(SB)
 	SUBQ	$const_faultFrameSize, SP
+	MOVQ	DX, 16(SP)		// error code
 	MOVQ	const_regRCX(R8), AX
 	MOVQ	AX, 0(SP)		// RCX
 	MOVQ	const_regR11(R8), AX
 	MOVQ	AX, 8(SP)		// R11
-	MOVL	guestCtx_errcode(R9), AX
-	MOVQ	AX, 16(SP)		// error code (32 bits; U set: from ring 3)
 	MOVQ	const_regRIP(R8), AX
 	MOVQ	AX, 24(SP)		// RIP: the faulting instruction
-	MOVWQZX	const_regCS(R8), AX
-	MOVQ	R14, CX
-	SHLQ	$32, CX
-	ORQ	CX, AX
+	MOVQ	R14, AX
+	SHLQ	$32, AX
+	ORQ	R12, AX
 	MOVQ	AX, 32(SP)		// CS | saved mask<<32
 	MOVQ	R13, AX
 	ANDQ	$~const_rflagsFrameClear, AX
@@ -445,10 +473,11 @@ masked:
 	MOVQ	AX, 48(SP)		// RSP
 	MOVWQZX	const_regSS(R8), AX
 	MOVQ	AX, 56(SP)		// SS
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	CALL	·fastCR3(SB)
 	MOVQ	SP, SI
 	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
-	MOVQ	guestCtx_pfFrame(R9), AX
-	MOVQ	AX, 0(SP)
+	MOVQ	R11, 0(SP)
 	MOVQ	SI, 8(SP)
 	MOVQ	$const_faultFrameSize, 16(SP)
 	MOVQ	guestCtx_kernelCR3(R9), AX
@@ -466,15 +495,17 @@ bounced:
 	ANDQ	$~const_rflagsTrapClear, R13
 	ORQ	$const_rflagsGuestSet, R13
 	MOVQ	R13, const_regRFLAGS(R8)
-	MOVQ	guestCtx_pfFrame(R9), AX
-	MOVQ	AX, const_regRSP(R8)
+	MOVQ	R11, const_regRSP(R8)
 	MOVQ	guestCtx_pfCB(R9), AX
 	MOVQ	AX, const_regRIP(R8)
 	MOVW	$const_flatCS64, const_regCS(R8)
 	MOVW	$const_flatSS, const_regSS(R8)
+	INCQ	guestCtx_fastFaults(R9)
+	CMPQ	guestCtx_kernel(R9), $0
+	JNE	enter
 	CALL	·fastToggleGS(SB)
 	MOVQ	$1, guestCtx_kernel(R9)
-	INCQ	guestCtx_fastFaults(R9)
+enter:
 	JMP	·guestIret(SB)
 slow:
 	MOVQ	R8, AX

@@ -211,8 +211,8 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 // FastPath is what the entry's assembly may do for a 64-bit PV vCPU
 // without returning from Run (guest_amd64.s fastSyscall and fastFault):
 // bounce a SYSCALL from guest user mode to the syscall callback, serve
-// HYPERVISOR_iret from guest kernel mode, and bounce a #PF from guest
-// user mode to the trap table's handler, as hv/pv does, switching the
+// HYPERVISOR_iret from guest kernel mode, and bounce a #PF to the trap
+// table's handler, as hv/pv does, switching the
 // mode, the GS bases and the page tables itself. The values are hv/pv's
 // (its Fast), already checked against Xen's rules there.
 type FastPath struct {
@@ -225,9 +225,10 @@ type FastPath struct {
 	Syscall, SyscallFrame uint64
 	SyscallMask           bool
 	Iret                  bool // HYPERVISOR_iret may be served
-	// PageFault is the trap table's #PF handler (0: a #PF from user mode
-	// exits), PageFaultMask its interrupt flag (events masked on entry),
-	// PageFaultFrame the guest address its 64-byte bounce frame goes to.
+	// PageFault is the trap table's #PF handler (0: every #PF exits),
+	// PageFaultMask its interrupt flag (events masked on entry),
+	// PageFaultFrame the guest address its 64-byte bounce frame goes to
+	// from user mode (from kernel mode: below the interrupted RSP).
 	PageFault, PageFaultFrame uint64
 	PageFaultMask             bool
 }
@@ -269,8 +270,8 @@ func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 	return c.fastBounces, c.fastIrets, c.kernel != 0
 }
 
-// FastFaults reports the page faults from guest user mode the fast path
-// bounced during the last Run, and the address (CR2) of the last one.
+// FastFaults reports the page faults the fast path bounced during the
+// last Run, and the address (CR2) of the last one.
 // Context: the vCPU's goroutine, after Run.
 func (g *GuestContext) FastFaults() (n, cr2 uint64) {
 	c := &g.c

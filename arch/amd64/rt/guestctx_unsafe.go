@@ -70,7 +70,7 @@ type guestCtx struct {
 	// The page-fault bounce (guest_amd64.s fastFault), under fast 1 as
 	// well: pfCB (0: none) and pfMask are the trap table's #PF handler
 	// and its interrupt flag, pfFrame where its 8-word bounce frame goes
-	// (checked by hv/pv); fastFaults counts the #PFs from user mode it
+	// from user mode (checked by hv/pv); fastFaults counts the #PFs it
 	// bounced during the last Run, fastCR2 the address of the last.
 	pfCB, pfMask, pfFrame uint64
 	fastFaults, fastCR2   uint64
@@ -133,6 +133,8 @@ const (
 	bounceFrameSize = 56
 	faultFrameSize  = 64
 	vecPF           = arch.VecPF
+	pfErrUser       = arch.PFErrUser // #PF error code: U, the virtual mode
+	pfErrPW         = 3              // #PF error code: P and W, a write to a present page
 	// vcpuInfoCR2 is vcpu_info.arch.cr2 (Xen's public arch-x86/xen.h).
 	vcpuInfoCR2    = 16
 	flatCS64       = hw.SelUser64CS
