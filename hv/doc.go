@@ -103,8 +103,11 @@
 // pv.Changed* bits: debug registers, CR4's loaded bits) the Backend takes
 // with VCPU.TakeChanged before an entry and reloads (DebugRegs,
 // LoadedCR4); the virtual CR0.TS it reads at every entry (VirtualTS).
-// What the metal may serve without an exit (the SYSCALL bounce and
-// HYPERVISOR_iret) it reads with VCPU.FastPath before an entry, and it
-// reports what it did with VCPU.FastPathRan before the exit is handled,
-// so the PV model's mode is always the guest's.
+// What the metal may serve without an exit (the SYSCALL bounce,
+// HYPERVISOR_iret and the bounce of a #PF) it reads with
+// VCPU.FastPath before an entry, and it reports what it did with
+// VCPU.FastPathRan (and FastFaultRan) before the exit is handled, so the
+// PV model's mode and CR2 are always the guest's. Each vCPU counts the
+// exits that reach Go by vector and hypercall, with the TSC ticks each
+// took, printed at loglvl=all when the domain shuts down (exitstats.go).
 package hv

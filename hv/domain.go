@@ -271,6 +271,7 @@ func (d *Domain) Shutdown(code uint8) {
 		v.kickParked()
 	}
 	d.fastPathReport()
+	d.exitReport()
 	if !d.hardware {
 		d.log().Printf(klog.Info, "Domain %d shut down: reason %d", d.id, code)
 		return
@@ -295,8 +296,8 @@ func (d *Domain) Shutdown(code uint8) {
 // kicked by IPI, how often (KickIPIs).
 func (d *Domain) fastPathReport() {
 	for _, v := range d.vcpus {
-		if b, i := v.FastPathHits(); b+i != 0 {
-			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets", d.id, v.id, b, i)})
+		if b, i, f := v.FastPathHits(); b+i+f != 0 {
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets, %d page faults", d.id, v.id, b, i, f)})
 		}
 		if n := v.KickIPIs(); n != 0 {
 			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d kicks: %d IPIs", d.id, v.id, n)})

@@ -118,6 +118,7 @@ func (p platform) PowerOffS5() {
 	slices.SortFunc(doms, func(a, b *Domain) int { return int(a.id) - int(b.id) })
 	for _, d := range doms {
 		d.fastPathReport()
+		d.exitReport()
 	}
 	p.m.cfg.Log.Printf(klog.Warning, "Preparing system for ACPI S5 state.")
 	p.m.cfg.Log.Printf(klog.Warning, "Entering ACPI S5 state.")

@@ -38,12 +38,16 @@ type VCPU struct {
 	BackendState any
 
 	exits [5]uint64 // by arch.ExitKind; [0]: entries a kick refused (a zero Exit)
+	stats exitStats // exits served in Go, by vector and hypercall (exitstats.go)
 	// kickIPIs counts the kicks that sent an IPI (kicker; any goroutine).
 	kickIPIs atomic.Uint64
 	// fastBounces and fastIrets count the SYSCALL bounces and irets the
 	// metal's fast path served without an exit (FastPathRan); read by
 	// FastPathHits from any goroutine.
 	fastBounces, fastIrets atomic.Uint64
+	// fastFaults counts the page faults the fast path bounced
+	// (FastFaultRan); read by FastPathHits from any goroutine.
+	fastFaults atomic.Uint64
 
 	// sleeping is true while the vCPU sleeps in its waiter (SCHEDOP_block
 	// or poll; waiterState): a kick then only wakes it.
@@ -226,17 +230,21 @@ func (v *VCPU) Run() {
 		if int(exit.Kind) < len(v.exits) {
 			v.exits[exit.Kind]++
 		}
+		t0 := d.m.tsc()
 		switch exit.Kind {
 		case arch.ExitSyscall:
+			nr := int(v.Regs.RAX)
 			hc, err := v.pv.HandleSyscall(&v.Regs)
 			switch {
 			case err != nil:
 				v.crash(err.Error())
 			case hc:
 				v.hypercall()
+				v.stats.note(d.m, -1, nr, false, t0)
 			}
 		case arch.ExitException:
 			v.exception(exit)
+			v.stats.note(d.m, int(exit.Vector), -1, false, t0)
 		case arch.ExitInterrupt:
 			// Handled by the metal. The timer's ticks are when the time
 			// info's age is looked at, and the scheduler charges the
@@ -247,6 +255,7 @@ func (v *VCPU) Run() {
 			v.setRunstate(abi.RUNSTATE_runnable)
 			v.timeDue = v.timeAged()
 			v.sched.Ran()
+			v.stats.note(d.m, -1, -1, true, t0)
 		case arch.ExitBadSelector:
 			v.failsafe()
 		}
@@ -276,10 +285,19 @@ func (v *VCPU) FastPathRan(kernel bool, bounces, irets uint64) {
 	v.fastIrets.Add(irets)
 }
 
-// FastPathHits reports how many SYSCALL bounces and irets the metal's
-// fast path has served for the vCPU. Any goroutine.
-func (v *VCPU) FastPathHits() (bounces, irets uint64) {
-	return v.fastBounces.Load(), v.fastIrets.Load()
+// FastFaultRan is told by the metal that during its last entry the fast
+// path bounced n page faults to the guest kernel, the
+// last at address cr2 (FastPathRan has the mode it left). Context: the
+// vCPU's goroutine, from Backend.Run.
+func (v *VCPU) FastFaultRan(n, cr2 uint64) {
+	v.pv.FastFaultRan(cr2)
+	v.fastFaults.Add(n)
+}
+
+// FastPathHits reports how many SYSCALL bounces, irets and page-fault
+// bounces the metal's fast path has served for the vCPU. Any goroutine.
+func (v *VCPU) FastPathHits() (bounces, irets, faults uint64) {
+	return v.fastBounces.Load(), v.fastIrets.Load(), v.fastFaults.Load()
 }
 
 // hypercall serves a SYSCALL from guest kernel mode.
@@ -362,9 +380,9 @@ func (v *VCPU) crash(why string) {
 	l.Lines([]string{fmt.Sprintf("Domain %d (vcpu#%d) crashed on cpu#0:", d.id, v.id)})
 	l.Lines(v.registerDump())
 	s, e, i := v.Exits()
-	fb, fi := v.FastPathHits()
-	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts; fast path: %d syscall bounces, %d irets",
-		d.id, v.id, s, e, i, fb, fi)})
+	fb, fi, ff := v.FastPathHits()
+	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts; fast path: %d syscall bounces, %d irets, %d page faults",
+		d.id, v.id, s, e, i, fb, fi, ff)})
 	hypercall.Shutdown(d, abi.SHUTDOWN_crash)
 }
 

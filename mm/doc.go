@@ -1,6 +1,7 @@
 // Package mm owns machine memory as the pure core sees it: the typed frame
 // numbers (MFN, PFN, Maddr, GuestVA), the MachineMemory interface through
-// which the core reads and writes guest RAM, the machine frame allocator,
+// which the core reads and writes guest RAM (with TableReader, a metal's
+// word copy of a page table for validation), the machine frame allocator,
 // the global M2P, and the PV memory model: the frame table of page owners,
 // types and reference counts, and the mmu_update / mmuext_op /
 // update_va_mapping workers that keep a 64-bit PV guest's page tables safe.

@@ -118,6 +118,7 @@ type FrameTable struct {
 	mu sync.Mutex
 
 	mem        MachineMemory                            // immutable after New
+	tables     TableReader                              // mem's, if it has one; immutable after New
 	alloc      *Allocator                               // immutable after New
 	m2p        *M2P                                     // immutable after New
 	xenL4      func(MFN) [XenL4SlotCount]uint64         // immutable after New
@@ -128,6 +129,15 @@ type FrameTable struct {
 	freed      []MFN                                    // frames whose Count reached 0; mu
 	io         *Space                                   // the DOMID_IO pseudo-domain; immutable
 	lowIOLimit MFN                                      // frames below are I/O (low 1 MiB)
+
+	// Scratch buffers for the page-table paths, which run for every
+	// entry of every batch and every table pinned or released: a buffer
+	// handed to mem (an interface) would otherwise be a heap allocation
+	// each time. mu; readTable is done with pageBuf before it returns (the
+	// validation that recurses holds its own decoded copy), and word is
+	// never held across another call.
+	pageBuf [PageSize]byte
+	word    [8]byte
 }
 
 // lowIOFrames is the historic low 1 MiB that Xen gives to DOMID_IO.
@@ -172,6 +182,7 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 			ft.pages[m] = PageInfo{Owner: ownerNone}
 		}
 	}
+	ft.tables, _ = cfg.Mem.(TableReader)
 	ft.io = &Space{ft: ft, id: abi.DOMID_IO}
 	return ft, nil
 }
@@ -488,8 +499,12 @@ func (ft *FrameTable) putPageAndType(m MFN, c *opCtx) {
 }
 
 // readTable reads the 512 entries of frame m.
+// mu held (ft.pageBuf).
 func (ft *FrameTable) readTable(m MFN, tab *[ptEntries]uint64) bool {
-	var buf [PageSize]byte
+	if ft.tables != nil {
+		return ft.tables.ReadTable(m.Addr(), tab)
+	}
+	buf := &ft.pageBuf
 	if !ft.mem.Read(m.Addr(), buf[:]) {
 		return false
 	}
@@ -519,14 +534,11 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	if d == nil || !ft.readTable(m, &tab) {
 		return abi.EINVAL
 	}
-	newTab := tab
 	if t == PageTypeSegDesc {
-		if ft.checkSeg == nil || !ft.checkSeg(owner, &newTab) {
-			return abi.EINVAL
-		}
-		ft.writeChanged(m, &tab, &newTab)
-		return 0
+		return ft.validateSeg(m, owner, &tab)
 	}
+	newTab := tab
+	changed := false // an entry the fix-ups rewrite: writeChanged's loop is skipped without one
 	level := t.level()
 	for i, e := range tab {
 		if !present(e) || (level == 4 && isXenL4Slot(i)) {
@@ -541,6 +553,7 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 			err = ft.getPageFromUpper(level, e, m, d, c)
 			newTab[i] = adjustUpper(level, e)
 		}
+		changed = changed || newTab[i] != e
 		if err != 0 {
 			for j := 0; j < i; j++ {
 				if level == 4 && isXenL4Slot(j) {
@@ -554,8 +567,23 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	if level == 4 {
 		xen := ft.xenL4(m)
 		copy(newTab[XenL4FirstSlot:XenL4FirstSlot+XenL4SlotCount], xen[:])
+		changed = true
 	}
-	ft.writeChanged(m, &tab, &newTab)
+	if changed {
+		ft.writeChanged(m, &tab, &newTab)
+	}
+	return 0
+}
+
+// validateSeg checks the descriptor frame m of domain owner, whose
+// entries are tab, and writes back what checkSeg fixes up. mu held.
+func (ft *FrameTable) validateSeg(m MFN, owner abi.DomID, tab *[ptEntries]uint64) abi.Errno {
+	newTab := new([ptEntries]uint64) // checkSeg is a func value: its argument escapes
+	*newTab = *tab
+	if ft.checkSeg == nil || !ft.checkSeg(owner, newTab) {
+		return abi.EINVAL
+	}
+	ft.writeChanged(m, tab, newTab)
 	return 0
 }
 
@@ -567,7 +595,7 @@ func (ft *FrameTable) writeChanged(m MFN, tab, newTab *[ptEntries]uint64) {
 		if newTab[i] == tab[i] {
 			continue
 		}
-		var b [8]byte
+		b := &ft.word
 		binary.LittleEndian.PutUint64(b[:], newTab[i])
 		if !ft.mem.Write(m.Addr()+Maddr(i*8), b[:]) {
 			panic(fmt.Sprintf("mm: page table MFN %#x became unwritable", uint64(m)))
@@ -584,7 +612,7 @@ func (ft *FrameTable) devalidate(m MFN, t PageType, c *opCtx) {
 		panic(fmt.Sprintf("mm: page table MFN %#x became unreadable", uint64(m)))
 	}
 	for i, e := range tab {
-		if level == 4 && isXenL4Slot(i) {
+		if !present(e) || level == 4 && isXenL4Slot(i) {
 			continue
 		}
 		ft.putPageFromEntry(level, e, m, c)

@@ -29,3 +29,12 @@ type MachineMemory interface {
 	// returns the previous value.
 	And64(ma Maddr, mask uint64) (prev uint64, ok bool)
 }
+
+// TableReader is a MachineMemory that can also read a page-table frame
+// as its 512 entries: ReadTable copies the frame at the page-aligned ma
+// into t, as Read of its 4096 bytes and decoding each little-endian word
+// would, without the decoding. NewFrameTable uses it for every table it
+// validates and releases, where Mem has it.
+type TableReader interface {
+	ReadTable(ma Maddr, t *[512]uint64) (ok bool)
+}

@@ -78,8 +78,16 @@ func newEnv(t testing.TB) *env { return newEnvSize(t, memFrames) }
 
 // newEnvSize builds two domains in a machine of frames frames (at least
 // 320: the low 1 MiB is I/O).
-func newEnvSize(t testing.TB, frames int) *env {
+func newEnvSize(t testing.TB, frames int) *env { return newEnvMem(t, frames, nil) }
+
+// newEnvMem is newEnvSize with the frame table's memory wrap(e.mem) (nil:
+// e.mem itself).
+func newEnvMem(t testing.TB, frames int, wrap func(*mmtest.Memory) mm.MachineMemory) *env {
 	e := &env{t: t, frames: frames, mem: mmtest.NewMemory(frames), f: &mmtest.Flusher{Masks: map[abi.GuestHandle][]uint64{0x5000: {3}}}}
+	var ftMem mm.MachineMemory = e.mem
+	if wrap != nil {
+		ftMem = wrap(e.mem)
+	}
 	e.alloc = mm.NewAllocator([]mm.Range{{Start: 0, End: mm.Maddr(frames) * mm.PageSize}}, []mm.Range{{Start: 0, End: 1 << 20}})
 	n := mm.M2PFrames(uint64(frames))
 	first, ok := e.alloc.AllocContig(n, ^mm.Maddr(0), 1)
@@ -91,7 +99,7 @@ func newEnvSize(t testing.TB, frames int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.ft, err = mm.NewFrameTable(mm.FrameTableConfig{Mem: e.mem, Alloc: e.alloc, M2P: m2p, XenL4Slots: xenSlots(first)})
+	e.ft, err = mm.NewFrameTable(mm.FrameTableConfig{Mem: ftMem, Alloc: e.alloc, M2P: m2p, XenL4Slots: xenSlots(first)})
 	if err != nil {
 		t.Fatal(err)
 	}

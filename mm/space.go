@@ -183,7 +183,10 @@ func (s *Space) MMUUpdate(reqs []abi.MmuUpdate, pgOwner *Space, f Flusher) (done
 	return len(reqs), 0
 }
 
-// mmuUpdateOne performs one mmu_update request. mu held.
+// mmuUpdateOne performs one mmu_update request. mu held. (The general
+// reference on the frame written is dropped by hand, not deferred: a
+// deferred call here is not open-coded, and this runs for every entry of
+// every batch.)
 func (ft *FrameTable) mmuUpdateOne(s, pgOwner *Space, r abi.MmuUpdate, c *opCtx) abi.Errno {
 	cmd := r.Ptr & 7
 	switch cmd {
@@ -193,28 +196,8 @@ func (ft *FrameTable) mmuUpdateOne(s, pgOwner *Space, r abi.MmuUpdate, c *opCtx)
 		if !ft.getPage(m, s.id) {
 			return abi.EINVAL
 		}
-		defer ft.putPage(m)
-		preserveAD := cmd == abi.MMU_PT_UPDATE_PRESERVE_AD
-		if pi := &ft.pages[m]; pi.TypeCount > 0 && pi.Validated {
-			switch pi.Type {
-			case PageTypeL1:
-				return ft.modEntry(1, ptr, m, r.Val, preserveAD, s, pgOwner, c)
-			case PageTypeL2, PageTypeL3, PageTypeL4:
-				if pgOwner != s {
-					return abi.EINVAL
-				}
-				return ft.modEntry(pi.Type.level(), ptr, m, r.Val, preserveAD, s, pgOwner, c)
-			case PageTypeWritable:
-				return ft.writeWord(ptr, r.Val)
-			}
-			return abi.EINVAL
-		}
-		// An untyped frame: write it as a writable page.
-		if ft.getPageType(m, PageTypeWritable, c) != 0 {
-			return abi.EINVAL
-		}
-		err := ft.writeWord(ptr, r.Val)
-		ft.putPageType(m, c)
+		err := ft.ptUpdate(s, pgOwner, ptr, m, r.Val, cmd == abi.MMU_PT_UPDATE_PRESERVE_AD, c)
+		ft.putPage(m)
 		return err
 
 	case abi.MMU_MACHPHYS_UPDATE:
@@ -222,8 +205,9 @@ func (ft *FrameTable) mmuUpdateOne(s, pgOwner *Space, r abi.MmuUpdate, c *opCtx)
 		if !ft.getPage(m, pgOwner.id) {
 			return abi.EINVAL
 		}
-		defer ft.putPage(m)
-		if !ft.m2p.Set(m, r.Val) {
+		ok := ft.m2p.Set(m, r.Val)
+		ft.putPage(m)
+		if !ok {
 			return abi.EINVAL
 		}
 		return 0
@@ -231,8 +215,36 @@ func (ft *FrameTable) mmuUpdateOne(s, pgOwner *Space, r abi.MmuUpdate, c *opCtx)
 	return abi.ENOSYS
 }
 
+// ptUpdate writes val at ptr in frame m, on which the caller holds a
+// general reference: an entry of a validated table through modEntry, a
+// word of a writable or untyped frame as it is. mu held.
+func (ft *FrameTable) ptUpdate(s, pgOwner *Space, ptr Maddr, m MFN, val uint64, preserveAD bool, c *opCtx) abi.Errno {
+	if pi := &ft.pages[m]; pi.TypeCount > 0 && pi.Validated {
+		switch pi.Type {
+		case PageTypeL1:
+			return ft.modEntry(1, ptr, m, val, preserveAD, s, pgOwner, c)
+		case PageTypeL2, PageTypeL3, PageTypeL4:
+			if pgOwner != s {
+				return abi.EINVAL
+			}
+			return ft.modEntry(pi.Type.level(), ptr, m, val, preserveAD, s, pgOwner, c)
+		case PageTypeWritable:
+			return ft.writeWord(ptr, val)
+		}
+		return abi.EINVAL
+	}
+	// An untyped frame: write it as a writable page.
+	if ft.getPageType(m, PageTypeWritable, c) != 0 {
+		return abi.EINVAL
+	}
+	err := ft.writeWord(ptr, val)
+	ft.putPageType(m, c)
+	return err
+}
+
+// writeWord writes v at ptr. mu held (ft.word).
 func (ft *FrameTable) writeWord(ptr Maddr, v uint64) abi.Errno {
-	var b [8]byte
+	b := &ft.word
 	binary.LittleEndian.PutUint64(b[:], v)
 	if !ft.mem.Write(ptr, b[:]) {
 		return abi.EINVAL
@@ -498,8 +510,8 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 			ft.putPage(m)
 			return abi.EINVAL
 		}
-		var zero [PageSize]byte
-		ok := ft.mem.Write(m.Addr(), zero[:])
+		clear(ft.pageBuf[:])
+		ok := ft.mem.Write(m.Addr(), ft.pageBuf[:])
 		ft.putPageAndType(m, c)
 		if !ok {
 			return abi.EINVAL
@@ -520,8 +532,7 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 			ft.putPage(src)
 			return abi.EINVAL
 		}
-		var buf [PageSize]byte
-		ok := ft.mem.Read(src.Addr(), buf[:]) && ft.mem.Write(dst.Addr(), buf[:])
+		ok := ft.mem.Copy(dst.Addr(), src.Addr(), PageSize)
 		ft.putPageAndType(dst, c)
 		ft.putPage(src)
 		if !ok {

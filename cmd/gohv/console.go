@@ -77,6 +77,10 @@ func (c *consoleInput) deliver(b byte, dom0 *[]byte) {
 // interrupt controller exists).
 var msiDump func() []string
 
+// exitDump lists the domains' exit counts for debug key 'p' (nil until
+// the machine exists).
+var exitDump func() []string
+
 // keyLine is where the console selftest collects a typed line.
 var keyLine = make(chan string, 1)
 var keyBuf strings.Builder
@@ -90,6 +94,7 @@ func debugKey(b byte) {
 			" key 'h' (ascii '68') => show this message",
 			" key 'm' (ascii '6d') => memory info",
 			" key 'M' (ascii '4d') => dump MSI state",
+			" key 'p' (ascii '70') => print exit counts",
 			" key 'R' (ascii '52') => reboot machine",
 		})
 		return
@@ -100,6 +105,11 @@ func debugKey(b byte) {
 	case 'M':
 		if msiDump != nil {
 			log.Lines(append([]string{"MSI information:"}, msiDump()...))
+		}
+		return
+	case 'p':
+		if exitDump != nil {
+			log.Lines(append([]string{"'p' pressed -> exits to Go by vector and hypercall"}, exitDump()...))
 		}
 		return
 	case 'R':

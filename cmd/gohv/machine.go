@@ -27,6 +27,12 @@ type machineMemory struct{ p rt.PhysMemory }
 func (m *machineMemory) Read(ma mm.Maddr, b []byte) bool  { return m.p.Read(uint64(ma), b) }
 func (m *machineMemory) Write(ma mm.Maddr, b []byte) bool { return m.p.Write(uint64(ma), b) }
 
+// ReadTable makes machineMemory an mm.TableReader: a page table's entries
+// copied as words.
+func (m *machineMemory) ReadTable(ma mm.Maddr, t *[512]uint64) bool {
+	return m.p.ReadTable(uint64(ma), t)
+}
+
 // Slice makes machineMemory an hv.SliceMemory: the direct map, no copy.
 func (m *machineMemory) Slice(ma mm.Maddr, n uint64) ([]byte, bool) { return m.p.Slice(uint64(ma), n) }
 func (m *machineMemory) Copy(dst, src mm.Maddr, n uint64) bool {
@@ -87,14 +93,20 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	if f, info, ok := v.FastPath(); ok {
 		g.SetFastPath(&rt.FastPath{Kernel: f.Kernel, KernelCR3: uint64(f.KernelTable.Addr()),
 			UserCR3: uint64(f.UserTable.Addr()), VCPUInfo: uint64(info), Syscall: f.Syscall,
-			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true})
+			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true,
+			PageFault: f.PageFault, PageFaultFrame: f.PageFaultFrame, PageFaultMask: f.PageFaultMask})
 	} else {
 		g.SetFastPath(nil)
 	}
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
-	if bounces, irets, kernel := g.FastPathRan(); bounces+irets != 0 {
+	bounces, irets, kernel := g.FastPathRan()
+	faults, cr2 := g.FastFaults()
+	if bounces+irets+faults != 0 {
 		v.FastPathRan(kernel, bounces, irets)
+	}
+	if faults != 0 {
+		v.FastFaultRan(faults, cr2)
 	}
 	if n, dr6, rip := rt.HostDebugTraps(); n != b.hostDebugTraps {
 		// As Xen's do_debug for a #DB in hypervisor context.

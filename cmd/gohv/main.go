@@ -99,6 +99,7 @@ func main() {
 	if err != nil {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
+	exitDump = machine.ExitReport
 	go irqs.run(machine.IRQs())
 	if len(info.Modules) == 0 {
 		ready("no dom0 module given", frames, 0)

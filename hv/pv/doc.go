@@ -67,8 +67,9 @@
 //     gs_base_kernel and GSBaseShadow is gs_base_user; in user mode the
 //     other way round (GSBases gives both by name).
 //   - FastPath tells a metal what it may do without an exit (Fast: the
-//     SYSCALL bounce from user mode and HYPERVISOR_iret, as this package
-//     would do them); FastPathRan takes back the mode it left the vCPU in.
+//     SYSCALL bounce from user mode, HYPERVISOR_iret and the bounce of a
+//     #PF from user mode, as this package would do them); FastPathRan
+//     takes back the mode it left the vCPU in, FastFaultRan the CR2.
 //   - The caller tries its own #PF fix-ups (writable page tables, shadow
 //     LDT, spurious faults) before HandleException bounces a #PF.
 //

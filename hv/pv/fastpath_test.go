@@ -98,3 +98,57 @@ func TestFastPathRan(t *testing.T) {
 		t.Error("FastPathRan(true) did not return to kernel mode")
 	}
 }
+
+// The fast path's #PF frame is where HandleException's bounce of a
+// user-mode #PF puts its frame, with the trap's handler and interrupt
+// flag; FastPath offers it only for a canonical handler and a frame
+// Bounce would write, and FastFaultRan leaves the virtual CR2 as
+// InjectException would.
+func TestFastPathPageFault(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sp    uint64
+		addr  uint64
+		flags uint8
+		ok    bool
+	}{
+		{"interrupt gate", kstackTop, handler, tiIF, true},
+		{"trap gate, unaligned stack", kstackTop - 5, handler, 0, true},
+		{"no handler", kstackTop, 0, tiIF, false},
+		{"non-canonical handler", kstackTop, 0x0000800000000000, tiIF, false},
+		{"stack in the hypervisor area", abi.HYPERVISOR_VIRT_START + 0x1000, handler, tiIF, false},
+		{"stack too low", 0x38, handler, tiIF, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv()
+			e.tables.User = 0x5678
+			e.setTrap(arch.VecPF, tc.flags, tc.addr)
+			e.v.StackSwitch(0xe02b, tc.sp)
+			e.v.SetKernel(false)
+			f, ok := e.v.FastPath()
+			if !ok {
+				t.Fatal("no fast path")
+			}
+			if got := f.PageFault != 0; got != tc.ok {
+				t.Fatalf("#PF fast path %v, want %v (%+v)", got, tc.ok, f)
+			}
+			if !tc.ok {
+				return
+			}
+			if f.PageFault != tc.addr || f.PageFaultMask != (tc.flags&tiIF != 0) || f.PageFaultFrame != (tc.sp&^0xf)-64 {
+				t.Fatalf("FastPath %+v", f)
+			}
+			r := uregs()
+			if err := e.v.HandleException(&r, arch.Exit{Kind: arch.ExitException, Vector: arch.VecPF, ErrorCode: 6, CR2: 0x1234000}); err != nil {
+				t.Fatal(err)
+			}
+			if r.RSP != f.PageFaultFrame || r.RIP != f.PageFault {
+				t.Errorf("Bounce's frame at %#x entering %#x, FastPath's at %#x entering %#x", r.RSP, r.RIP, f.PageFaultFrame, f.PageFault)
+			}
+			e.v.FastFaultRan(0x5555000)
+			if e.v.CR2 != 0x5555000 {
+				t.Errorf("virtual CR2 %#x after FastFaultRan", e.v.CR2)
+			}
+		})
+	}
+}

@@ -33,8 +33,8 @@
 //	console  console_unsafe.go, serial_unsafe.go
 //	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies,
 //	         fastSyscall: the PV SYSCALL bounce and HYPERVISOR_iret served
-//	         in assembly without an exit, as GuestContext.SetFastPath
-//	         allows),
+//	         in assembly without an exit, fastFault: a #PF bounced
+//	         likewise, as GuestContext.SetFastPath allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
 //	         TLB and table release, the kick: which CPU a context is in

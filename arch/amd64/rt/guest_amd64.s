@@ -364,6 +364,154 @@ slow:
 	MOVQ	R8, AX
 	JMP	·syscallSlow(SB)
 
+// fastFault serves a #PF in assembly, as the Go path (hv's exception:
+// hv/pv's PageTableWrite, then HandleException, InjectException and
+// Bounce, and DeliverEvent at the next entry) would, and re-enters the
+// guest without leaving enterGuest: Xen's entry.S builds the same bounce
+// (create_bounce_frame), and its do_page_fault tries no fix-up that this
+// would skip for the faults taken here. Two cases, both with the fast
+// path on, no breakpoints, RFLAGS.TF clear, a #PF handler SetFastPath
+// accepted and no event left to deliver once the handler's mask applies:
+//   - guest user mode (the kernel's GS base canonical): the frame goes at
+//     pfFrame, on the kernel stack stack_switch gave, and the vCPU enters
+//     kernel mode (GS swapped, kernel tables);
+//   - guest kernel mode, unless the fault is a write to a present page,
+//     which may be a write to the kernel's own page table to emulate
+//     (ptwr: Xen's fixup_page_fault tries it for such faults only): the
+//     frame goes below the interrupted RSP (aligned down to 16), which
+//     must leave the whole frame in the guest's low or high part, its CS
+//     with RPL 0 and the error code's U bit clear (the virtual mode).
+// The frame (RCX, R11, error code, RIP, CS | upcall mask<<32, RFLAGS with
+// IF = !mask, RSP, SS) is written through the kernel's tables, then CR2
+// goes to vcpu_info.arch.cr2, the upcall mask is set if the handler masks
+// events, and the guest runs the handler with AC, VM, RF, NT and TF
+// clear. Anything else, or a check or copy that fails, is the exception
+// exit with nothing changed but CR3 (and the part of a frame a faulting
+// copy wrote, which the Go path writes again). fastFaults and fastCR2 say
+// what was done; kernel keeps the mode.
+// Context: frontTrap, a guest exception, interrupts off, GS_BASE =
+// cpuState. In: AX = arch.Regs, BX = cpuState, DI = guestCtx, the guest's
+// registers and frame saved, vector, error code and CR2 in guestCtx.
+// Runs on the CPU's entry stack (entryTop), leaving the IST frame.
+// Clobbers every register: the guest's are loaded from arch.Regs on the
+// way back in (guestIret).
+TEXT ·fastFault(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	AX, R8
+	MOVQ	DI, R9
+	CMPQ	guestCtx_vector(R9), $const_vecPF
+	JNE	slow
+	CMPQ	guestCtx_fast(R9), $0
+	JEQ	slow
+	CMPQ	guestCtx_dr7(R9), $0	// breakpoints: guestExit turns them off, the entry back on
+	JNE	slow
+	MOVQ	const_regRFLAGS(R8), R13
+	TESTQ	$const_rflagsTF, R13
+	JNE	slow
+	MOVL	guestCtx_errcode(R9), DX	// the error code (32 bits)
+	MOVWQZX	const_regCS(R8), R12		// the frame's CS
+	CMPQ	guestCtx_kernel(R9), $0
+	JNE	kernel
+	MOVQ	const_regGSBaseShadow(R8), AX	// user mode: the kernel's GS base, to be loaded
+	CANONICAL_OR_SLOW(AX)
+	MOVQ	guestCtx_pfFrame(R9), R11
+	ORL	$const_pfErrUser, DX
+	JMP	mask
+kernel:
+	MOVL	DX, AX			// a write to a present page: maybe ptwr
+	ANDL	$const_pfErrPW, AX
+	CMPL	AX, $const_pfErrPW
+	JEQ	slow
+	ANDL	$~const_pfErrUser, DX
+	ANDQ	$~3, R12		// RPL 0: "interrupted guest kernel"
+	MOVQ	const_regRSP(R8), CX	// hw.GuestRange(top-64, 64), top = RSP aligned down
+	ANDQ	$~15, CX
+	MOVQ	CX, R11
+	SUBQ	$const_faultFrameSize, R11
+	CMPQ	CX, R11
+	JCS	slow
+	MOVQ	$const_guestLowEnd, SI
+	CMPQ	CX, SI
+	JLS	mask
+	MOVQ	$const_guestHighStart, SI
+	CMPQ	R11, SI
+	JCS	slow
+mask:
+	// R11 = the frame's address, R12 its CS, DX its error code.
+	MOVQ	guestCtx_info(R9), R10	// the vcpu_info: upcall pending at 0, mask at 1
+	MOVQ	cpuState_entryTop(BX), SP
+	MOVBQZX	1(R10), R14		// the upcall mask now, for the frame
+	MOVQ	R14, R15		// and after the bounce
+	CMPQ	guestCtx_pfMask(R9), $0
+	JEQ	pending
+	ORQ	$1, R15
+pending:
+	TESTQ	R15, R15
+	JNE	frame
+	CMPB	0(R10), $0		// an event the Go path would deliver next
+	JNE	slow
+frame:
+	SUBQ	$const_faultFrameSize, SP
+	MOVQ	DX, 16(SP)		// error code
+	MOVQ	const_regRCX(R8), AX
+	MOVQ	AX, 0(SP)		// RCX
+	MOVQ	const_regR11(R8), AX
+	MOVQ	AX, 8(SP)		// R11
+	MOVQ	const_regRIP(R8), AX
+	MOVQ	AX, 24(SP)		// RIP: the faulting instruction
+	MOVQ	R14, AX
+	SHLQ	$32, AX
+	ORQ	R12, AX
+	MOVQ	AX, 32(SP)		// CS | saved mask<<32
+	MOVQ	R13, AX
+	ANDQ	$~const_rflagsFrameClear, AX
+	TESTQ	R14, R14
+	JNE	masked
+	ORQ	$const_rflagsIF, AX
+masked:
+	MOVQ	AX, 40(SP)		// RFLAGS: IF = !saved mask
+	MOVQ	const_regRSP(R8), AX
+	MOVQ	AX, 48(SP)		// RSP
+	MOVWQZX	const_regSS(R8), AX
+	MOVQ	AX, 56(SP)		// SS
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	CALL	·fastCR3(SB)
+	MOVQ	SP, SI
+	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
+	MOVQ	R11, 0(SP)
+	MOVQ	SI, 8(SP)
+	MOVQ	$const_faultFrameSize, 16(SP)
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	MOVQ	AX, 24(SP)
+	CALL	·guestCopy(SB)
+	CMPB	32(SP), $0
+	JEQ	slow
+	MOVQ	guestCtx_cr2(R9), AX
+	MOVQ	AX, const_vcpuInfoCR2(R10)
+	MOVQ	AX, guestCtx_fastCR2(R9)
+	CMPQ	guestCtx_pfMask(R9), $0
+	JEQ	bounced
+	MOVB	R15, 1(R10)
+bounced:
+	ANDQ	$~const_rflagsTrapClear, R13
+	ORQ	$const_rflagsGuestSet, R13
+	MOVQ	R13, const_regRFLAGS(R8)
+	MOVQ	R11, const_regRSP(R8)
+	MOVQ	guestCtx_pfCB(R9), AX
+	MOVQ	AX, const_regRIP(R8)
+	MOVW	$const_flatCS64, const_regCS(R8)
+	MOVW	$const_flatSS, const_regSS(R8)
+	INCQ	guestCtx_fastFaults(R9)
+	CMPQ	guestCtx_kernel(R9), $0
+	JNE	enter
+	CALL	·fastToggleGS(SB)
+	MOVQ	$1, guestCtx_kernel(R9)
+enter:
+	JMP	·guestIret(SB)
+slow:
+	MOVQ	R8, AX
+	MOVQ	$const_exitException, DX
+	JMP	·guestExit(SB)
+
 // fastSelector checks a selector the fast iret would IRETQ with (R12,
 // RPL 3) against the descriptor the CPU would load, so IRETQ cannot
 // fault in ring 0: a GDT selector (not the LDT) whose descriptor in this
@@ -448,6 +596,10 @@ errcode:
 	MOVQ	CX, guestCtx_errcode(DI)
 	MOVQ	CR2, CX
 	MOVQ	CX, guestCtx_cr2(DI)
+	CMPQ	guestCtx_pfCB(DI), $0	// a #PF handler the fast path may bounce to
+	JEQ	exit
+	JMP	·fastFault(SB)
+exit:
 	MOVQ	$const_exitException, DX
 	JMP	·guestExit(SB)
 

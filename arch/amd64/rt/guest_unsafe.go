@@ -170,7 +170,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
 		c.sysret = 1
 	}
-	c.fastBounces, c.fastIrets = 0, 0
+	c.fastBounces, c.fastIrets, c.fastFaults = 0, 0, 0
 	if c.fast != 0 && cr3 != c.kernelCR3 && cr3 != c.userCR3 {
 		c.fast = 0 // not the tables SetFastPath was given
 	}
@@ -305,9 +305,10 @@ func kickExit(c *guestCtx) {
 }
 
 // FastPath is what the entry's assembly may do for a 64-bit PV vCPU
-// without returning from Run (guest_amd64.s fastSyscall): bounce a
-// SYSCALL from guest user mode to the syscall callback, and serve
-// HYPERVISOR_iret from guest kernel mode, as hv/pv does, switching the
+// without returning from Run (guest_amd64.s fastSyscall and fastFault):
+// bounce a SYSCALL from guest user mode to the syscall callback, serve
+// HYPERVISOR_iret from guest kernel mode, and bounce a #PF to the trap
+// table's handler, as hv/pv does, switching the
 // mode, the GS bases and the page tables itself. The values are hv/pv's
 // (its Fast), already checked against Xen's rules there.
 type FastPath struct {
@@ -320,6 +321,12 @@ type FastPath struct {
 	Syscall, SyscallFrame uint64
 	SyscallMask           bool
 	Iret                  bool // HYPERVISOR_iret may be served
+	// PageFault is the trap table's #PF handler (0: every #PF exits),
+	// PageFaultMask its interrupt flag (events masked on entry),
+	// PageFaultFrame the guest address its 64-byte bounce frame goes to
+	// from user mode (from kernel mode: below the interrupted RSP).
+	PageFault, PageFaultFrame uint64
+	PageFaultMask             bool
 }
 
 // SetFastPath gives the next Run the vCPU's fast path; nil (or tables
@@ -343,6 +350,10 @@ func (g *GuestContext) SetFastPath(f *FastPath) {
 	c.kernel = uint64(b2u(f.Kernel))
 	c.syscallCB, c.syscallFrame, c.syscallMask = f.Syscall, f.SyscallFrame, uint64(b2u(f.SyscallMask))
 	c.iret = uint64(b2u(f.Iret))
+	c.pfCB, c.pfFrame, c.pfMask = f.PageFault, f.PageFaultFrame, uint64(b2u(f.PageFaultMask))
+	if !arch.Canonical(f.PageFault) {
+		c.pfCB = 0 // IRETQ to it would fault in ring 0
+	}
 	c.fast = 1
 }
 
@@ -353,6 +364,14 @@ func (g *GuestContext) SetFastPath(f *FastPath) {
 func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 	c := &g.c
 	return c.fastBounces, c.fastIrets, c.kernel != 0
+}
+
+// FastFaults reports the page faults the fast path bounced during the
+// last Run, and the address (CR2) of the last one.
+// Context: the vCPU's goroutine, after Run.
+func (g *GuestContext) FastFaults() (n, cr2 uint64) {
+	c := &g.c
+	return c.fastFaults, c.fastCR2
 }
 
 // noteEntry records that this CPU is about to load top level cr3 (every

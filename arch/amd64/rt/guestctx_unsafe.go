@@ -76,6 +76,14 @@ type guestCtx struct {
 	// returns at once if it was set) and at the exit.
 	onCPU uint64
 	kick  uint32
+
+	// The page-fault bounce (guest_amd64.s fastFault), under fast 1 as
+	// well: pfCB (0: none) and pfMask are the trap table's #PF handler
+	// and its interrupt flag, pfFrame where its 8-word bounce frame goes
+	// from user mode (checked by hv/pv); fastFaults counts the #PFs it
+	// bounced during the last Run, fastCR2 the address of the last.
+	pfCB, pfMask, pfFrame uint64
+	fastFaults, fastCR2   uint64
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the
@@ -133,10 +141,16 @@ const (
 	vgcfInSyscall   = abi.VGCF_in_syscall
 	iretContextSize = 72
 	bounceFrameSize = 56
-	flatCS64        = hw.SelUser64CS
-	flatSS          = hw.SelUserDS
-	guestLowEnd     = hw.GuestLowEnd
-	guestHighStart  = hw.GuestHighStart
+	faultFrameSize  = 64
+	vecPF           = arch.VecPF
+	pfErrUser       = arch.PFErrUser // #PF error code: U, the virtual mode
+	pfErrPW         = 3              // #PF error code: P and W, a write to a present page
+	// vcpuInfoCR2 is vcpu_info.arch.cr2 (Xen's public arch-x86/xen.h).
+	vcpuInfoCR2    = 16
+	flatCS64       = hw.SelUser64CS
+	flatSS         = hw.SelUserDS
+	guestLowEnd    = hw.GuestLowEnd
+	guestHighStart = hw.GuestHighStart
 	// Descriptor bits the fast iret checks (fastSelector): present, DPL
 	// 3, code/data, code, writable (data), 64-bit (L) and default size
 	// (D, which L requires clear). The accessed bit IRETQ may set is
@@ -163,7 +177,9 @@ const (
 	rflagsBounceClear = hw.RFLAGS_AC | hw.RFLAGS_VM | hw.RFLAGS_RF | hw.RFLAGS_NT | hw.RFLAGS_TF | hw.RFLAGS_DF | hw.RFLAGS_IOPL
 	rflagsFrameClear  = hw.RFLAGS_IF | hw.RFLAGS_IOPL
 	rflagsIretClear   = hw.RFLAGS_IOPL | hw.RFLAGS_VM | hw.RFLAGS_NT
-	rflagsGuestSet    = hw.RFLAGS_IF | 2
+	// An exception's bounce (Bounce) clears AC, VM, RF, NT and TF, not DF.
+	rflagsTrapClear = hw.RFLAGS_AC | hw.RFLAGS_VM | hw.RFLAGS_RF | hw.RFLAGS_NT | hw.RFLAGS_TF | hw.RFLAGS_IOPL
+	rflagsGuestSet  = hw.RFLAGS_IF | 2
 
 	fxMXCSR = 24  // FXSAVE image: MXCSR
 	fxXMM0  = 160 // FXSAVE image: XMM0, then XMM1-15 every 16 bytes

@@ -37,6 +37,20 @@ func (PhysMemory) Copy(dst, src, n uint64) bool {
 	return true
 }
 
+// ReadTable copies the 512 entries of the page-table frame at machine
+// address ma (page aligned) into t: mm's TableReader, a word copy where
+// Read and decoding would take two passes (the CPU is little-endian).
+func (PhysMemory) ReadTable(ma uint64, t *[512]uint64) bool {
+	if ma&(pageSize-1) != 0 || !physOK(ma, pageSize) {
+		return false
+	}
+	// Safety: the frame lies in the never-unmapped direct map; its words
+	// are copied out (the CPU may set A/D bits in a live table meanwhile,
+	// as with Read), no pointer is kept.
+	*t = *(*[512]uint64)(unsafe.Pointer(dm(ma)))
+	return true
+}
+
 // Slice returns the n bytes of machine memory from ma as a slice over the
 // direct map (no copy), for a caller that owns those frames for as long
 // as it uses the slice: a boot module it reads in place, frames of a
