@@ -72,7 +72,7 @@ func TestReadyNoDom0(t *testing.T) {
 	r.wantMatch(t,
 		`\(XEN\) Detected \d+\.\d{3} MHz processor\.`,
 		`\(XEN\) (4[0-9]{2}) MiB free for domains \(\d+ frames\)`,
-		`\(XEN\) gohv memory: image \d+ KiB, heap \d+ KiB in use \(peak \d+ KiB\) of 32 MiB reserved`,
+		`\(XEN\) gohv memory: image \d+ KiB, heap \d+ KiB in use \(peak \d+ KiB\) of 32768 KiB held \(0 KiB grown\)`,
 	)
 	// Without dom0, what gohv keeps is every frame not free for domains.
 	if _, _, err := gohvKept(r.serial); err != nil {

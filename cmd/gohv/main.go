@@ -18,9 +18,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gohv/gohv/arch/amd64/hw"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/internal/klog"
@@ -82,7 +84,8 @@ func main() {
 	go input.run()
 	frames := frameAllocator(info)
 	log.Lines([]string{frames.Summary()})
-	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
+	bootHeapBytes = heapBytes()
+	debug.SetMemoryLimit(int64(bootHeapBytes) * 3 / 4)
 
 	if opts.SelfTest == "console" {
 		consoleSelfTest(input)
@@ -240,17 +243,30 @@ func keptRanges() []rt.Range {
 		{Start: uint64(infoAddr), End: uint64(infoAddr) + 4096}}
 }
 
-// heapMargin is what the heap keeps above the most it has used once dom0
-// is built (freeInitMemory): room for what the runtime needs while the
-// domains run, beyond the boot's peak.
-func heapMargin() uint64 { return max(8<<20, rt.Stats().HeapPeakFrames*mm.PageSize/2) }
+// Once dom0 is built the heap keeps heapSpare bytes of free frames
+// (freeInitMemory) and grows from the domain frame allocator by heapChunk
+// runs when fewer than heapLowWater are left (growHeap), up to the size
+// it had at boot (bootHeapBytes). heapLowWater is what the runtime may
+// take between the grower's wake-up and its run.
+const (
+	heapSpare    = 1 << 20
+	heapLowWater = 512 << 10
+	heapChunk    = 2 << 20
+)
+
+// bootHeapBytes is the heap's size as kmain chose it (a sixteenth of RAM,
+// 32-256 MiB): the most it may grow back to, and what the runtime's
+// memory limit is set from.
+var bootHeapBytes uint64
 
 // freeInitMemory gives back to the domain allocator, once dom0 is built,
 // what gohv needed only to build it, as Xen frees its init memory and
 // boot modules: the boot modules' frames that dom0 did not take (the
 // kernel's module, an initrd that was copied, modules beyond the second)
-// and the part of the heap the boot never reached (rt.TrimHeap, after a
-// collection, keeping heapMargin). It prints Xen's "Freed ..." line.
+// and the part of the heap the boot no longer uses: after a collection,
+// the range it never reached (rt.TrimHeap) and the frames the runtime
+// freed, but for heapSpare (rt.ShrinkHeap). From then on growHeap grows
+// the heap on demand. It prints Xen's "Freed ..." line.
 func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 	kept := keptRanges()
 	var mods uint64
@@ -277,19 +293,83 @@ func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	h := rt.TrimHeap(heapMargin())
-	if n := (h.End - h.Start) / mm.PageSize; n > 0 {
-		first := mm.MFN(h.Start / mm.PageSize)
-		if err := frames.Adopt(first, n); err != nil {
-			rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", h.Start, h.End, err))
-		}
-		if err := frames.FreeContig(first, n); err != nil {
-			rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", h.Start, h.End, err))
-		}
-		debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
+	held := rt.Stats().HeapHeldFrames
+	h := rt.TrimHeap(0)
+	giveHeapFrames(frames, h)
+	for _, r := range frameRuns(rt.ShrinkHeap(heapSpare)) {
+		giveHeapFrames(frames, r)
 	}
+	gave := (held - rt.Stats().HeapHeldFrames) * mm.PageSize
+	followHeap()
+	go growHeap(frames)
 	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
-		(mods+h.End-h.Start)>>10, mods>>10, (h.End-h.Start)>>10)})
+		(mods+gave)>>10, mods>>10, gave>>10)})
+}
+
+// giveHeapFrames hands r, frames the heap gave up, to the domain frame
+// allocator.
+func giveHeapFrames(frames *mm.Allocator, r rt.Range) {
+	n := (r.End - r.Start) / mm.PageSize
+	if n == 0 {
+		return
+	}
+	first := mm.MFN(r.Start / mm.PageSize)
+	if err := frames.Adopt(first, n); err != nil {
+		rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", r.Start, r.End, err))
+	}
+	if err := frames.FreeContig(first, n); err != nil {
+		rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", r.Start, r.End, err))
+	}
+}
+
+// frameRuns sorts the frames at physical addresses pas and joins them
+// into runs of contiguous frames.
+func frameRuns(pas []uint64) []rt.Range {
+	slices.Sort(pas)
+	var runs []rt.Range
+	for _, p := range pas {
+		if n := len(runs); n > 0 && runs[n-1].End == p {
+			runs[n-1].End += mm.PageSize
+			continue
+		}
+		runs = append(runs, rt.Range{Start: p, End: p + mm.PageSize})
+	}
+	return runs
+}
+
+// growHeap is the heap's grower (one goroutine, from freeInitMemory on):
+// woken by the shim when the heap's spare frames fall below heapLowWater,
+// it takes a heapChunk run from the domain frame allocator and gives it to
+// the heap, until the heap is back at its boot size or the allocator has
+// no such run; then it tells the shim there is none, and a heap that runs
+// out panics saying so.
+func growHeap(frames *mm.Allocator) {
+	for {
+		rt.HeapWait(heapLowWater / mm.PageSize)
+		var r rt.Range
+		if rt.Stats().HeapHeldFrames*mm.PageSize+heapChunk <= bootHeapBytes {
+			if first, ok := frames.AllocContig(heapChunk/mm.PageSize, mm.Maddr(hw.DirectMapEnd), 1); ok {
+				r = rt.Range{Start: uint64(first.Addr()), End: uint64(first.Addr()) + heapChunk}
+			}
+		}
+		if err := rt.GrowHeap(r); err != nil {
+			rt.Panic(fmt.Sprintf("growing the heap by %#x-%#x: %v", r.Start, r.End, err))
+		}
+		if r.End == r.Start {
+			log.Printf(klog.Warning, "gohv heap: cannot grow past %d KiB (boot size %d KiB, %d KiB free for domains)",
+				rt.Stats().HeapHeldFrames*4, bootHeapBytes>>10, frames.FreeFrames()*4)
+			return
+		}
+		followHeap()
+		log.Printf(klog.Debug, "gohv heap grown by %d KiB to %d KiB", heapChunk>>10, rt.Stats().HeapHeldFrames*4)
+	}
+}
+
+// followHeap sets the runtime's memory limit to what the heap holds now,
+// so that the collector works to stay inside it and the heap grows only
+// for memory that is live.
+func followHeap() {
+	debug.SetMemoryLimit(int64(rt.Stats().HeapHeldFrames * mm.PageSize))
 }
 
 // keptLine says what gohv keeps for itself, as Xen's figure would count
@@ -305,8 +385,10 @@ func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	img := rt.Image()
 	image := img.End - img.Start
 	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
+	st := rt.Stats()
+	heap := st.HeapHeldFrames * mm.PageSize
 	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), other %d KiB",
-		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heapBytes()>>10, rt.Stats().HeapFrames*4, (kept-image-heapBytes())>>10)
+		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, (kept-image-heap)>>10)
 }
 
 // ready prints the line that says gohv is up, with what it keeps for
@@ -316,8 +398,8 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 	img := rt.Image()
 	log.Lines([]string{
 		keptLine(frames, dom0Pages),
-		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d MiB reserved",
-			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, heapBytes()>>20),
+		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d KiB held (%d KiB grown)",
+			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, st.HeapHeldFrames*4, st.HeapGrownFrames*4),
 		fmt.Sprintf("gohv time: %d ms since the TSC was calibrated (kmain), %d ms in main",
 			rt.Uptime().Milliseconds(), time.Since(start).Milliseconds()),
 		fmt.Sprintf("gohv ready: %s", what),

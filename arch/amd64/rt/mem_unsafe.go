@@ -27,10 +27,11 @@ import (
 // The frames behind the mmap window come from the hypervisor heap, one
 // physical range chosen by kmain (hw.BootMemory.ChooseHeap) and withheld
 // from the domain frame allocator; once dom0 is built, cmd/gohv gives the
-// part never used back to it (TrimHeap). Freed frames (munmap, madvise
-// DONTNEED) go back on a free list threaded through the frames
-// themselves; hw.FrameHeap keeps the count. Which range a call touches is
-// decoded by arch/amd64/linux.
+// part never used back to it (TrimHeap) and most of the free list
+// (ShrinkHeap), and the heap grows again by runs from that allocator
+// (heap_unsafe.go). Freed frames (munmap, madvise DONTNEED) go back on a
+// free list threaded through the frames themselves; hw.FrameHeap keeps
+// the count. Which range a call touches is decoded by arch/amd64/linux.
 //
 // The L4 entries are made once, by buildPageTables, and never change: the
 // tables below them are shared by reference with every guest. The mmap
@@ -187,20 +188,24 @@ func hypervisorSlots() (s [16]uint64) {
 func allocFrame() uint64 {
 	if heapFree == 0 && heapLimbo != 0 && flushedAll(limboGen) {
 		heapFree, heapLimbo = heapLimbo, 0
+		heapListed, heapLimboN = heapLimboN, 0
 	}
 	p := heapFree
 	if p != 0 {
 		heapFree = *word(dm(p))
+		heapListed--
 	} else if b, ok := heap.Bump(); ok {
 		p = b
 	} else if heapLimbo != 0 {
 		waitFlushed(limboGen)
 		p, heapLimbo = heapLimbo, 0
 		heapFree = *word(dm(p))
+		heapListed, heapLimboN = heapLimboN-1, 0
 	} else {
 		return 0
 	}
 	heap.Took()
+	heapCheckLow()
 	zeroPage(dm(p))
 	return p
 }
@@ -210,7 +215,7 @@ func allocFrame() uint64 {
 // it gave up, for the domain frame allocator; an empty range when that
 // would not shrink it. The heap never hands out frames beyond its end
 // again: what the runtime frees is reused from the free list below it,
-// and past that the heap is exhausted. Context: Go code (kmain's main),
+// and past that the heap grows by runs GrowHeap adds. Context: Go code (kmain's main),
 // with no other caller at the same time. Bump runs with interrupts off
 // and reads End once, so it either bumps below the new end or sees it;
 // a bump that got past the new end before it was stored is caught by
@@ -237,6 +242,7 @@ func TrimHeap(keep uint64) Range {
 func freeFrame(p uint64) {
 	*word(dm(p)) = heapFree
 	heapFree = p
+	heapListed++
 	heap.Gave()
 }
 
@@ -321,11 +327,12 @@ func release(va, n uintptr, keep bool) {
 			// A frame the heap never handed out is a corrupted page
 			// table: kept off the free list, and fatal after the loop
 			// (where the nosplit stack has room for the report).
-			if pa := v & amd64.PTE_ADDR; !heap.Owns(pa) {
+			if pa := v & amd64.PTE_ADDR; !heapOwns(pa) {
 				heapForeign = pa
 			} else if smp {
 				*word(dm(pa)) = heapLimbo
 				heapLimbo = pa
+				heapLimboN++
 				heap.Gave()
 				limbo = true
 			} else {
