@@ -249,8 +249,8 @@ func keptRanges() []rt.Range {
 // it had at boot (bootHeapBytes). heapLowWater is what the runtime may
 // take between the grower's wake-up and its run.
 const (
-	heapSpare    = 1 << 20
-	heapLowWater = 512 << 10
+	heapSpare    = 2 << 20
+	heapLowWater = 1 << 20
 	heapChunk    = 2 << 20
 )
 
@@ -291,19 +291,27 @@ func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 			}
 		}
 	}
+	gave := settleHeap(frames)
+	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
+		(mods+gave)>>10, mods>>10, gave>>10)})
+}
+
+// settleHeap gives the domain frame allocator what the heap does not use
+// once the boot is over (after a collection: the range it never reached,
+// rt.TrimHeap, and its free frames but for heapSpare, rt.ShrinkHeap),
+// sets the runtime's memory limit from what is left (followHeap) and
+// starts the grower (growHeap). It returns how many bytes it gave.
+func settleHeap(frames *mm.Allocator) uint64 {
 	runtime.GC()
 	debug.FreeOSMemory()
 	held := rt.Stats().HeapHeldFrames
-	h := rt.TrimHeap(0)
-	giveHeapFrames(frames, h)
 	for _, r := range frameRuns(rt.ShrinkHeap(heapSpare)) {
 		giveHeapFrames(frames, r)
 	}
-	gave := (held - rt.Stats().HeapHeldFrames) * mm.PageSize
+	giveHeapFrames(frames, rt.TrimHeap(heapSpare))
 	followHeap()
 	go growHeap(frames)
-	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
-		(mods+gave)>>10, mods>>10, gave>>10)})
+	return (held - rt.Stats().HeapHeldFrames) * mm.PageSize
 }
 
 // giveHeapFrames hands r, frames the heap gave up, to the domain frame
@@ -365,11 +373,19 @@ func growHeap(frames *mm.Allocator) {
 	}
 }
 
-// followHeap sets the runtime's memory limit to what the heap holds now,
-// so that the collector works to stay inside it and the heap grows only
-// for memory that is live.
+// followHeap sets the runtime's memory limit from what the heap holds
+// now: the runtime's own count of its memory (which includes mappings it
+// has not touched, so frames the heap has not handed out) plus the heap's
+// spare frames, less one and a half times the low-water mark. The
+// collector then works to keep the spare frames above that, and the heap
+// grows only for memory that is live (or for a burst faster than a
+// collection).
 func followHeap() {
-	debug.SetMemoryLimit(int64(rt.Stats().HeapHeldFrames * mm.PageSize))
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := rt.Stats()
+	spare := int64(st.HeapHeldFrames-st.HeapFrames) * mm.PageSize
+	debug.SetMemoryLimit(int64(ms.Sys-ms.HeapReleased) + spare - heapLowWater*3/2)
 }
 
 // keptLine says what gohv keeps for itself, as Xen's figure would count
@@ -417,6 +433,11 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		panicVictim()
 	case "oom":
 		log.Lines([]string{"selftest: keeping every allocation until the heap runs out"})
+		exhaustHeap()
+	case "heap":
+		heapSelfTest(frames)
+	case "oomgrown":
+		log.Lines([]string{fmt.Sprintf("selftest: heap settled, %d KiB given back; keeping every allocation until it can grow no more", settleHeap(frames)>>10)})
 		exhaustHeap()
 	case "all", "console":
 	default:
@@ -538,9 +559,72 @@ func exhaustHeap() {
 		b := make([]byte, 1<<20)
 		for i := 0; i < len(b); i += 4096 {
 			b[i] = 1
+			if i%(256<<10) == 0 {
+				runtime.Gosched() // a settled heap's grower gets its turn
+			}
 		}
 		keep = append(keep, b)
 	}
+}
+
+// heapSelfTest settles the heap as it is once dom0 is built, then keeps
+// heapTestBytes live, a MiB at a time (each written through as it comes,
+// yielding every 256 KiB), well past the spare frames: the heap must grow from the domain frame
+// allocator while the runtime allocates, or the machine panics ("gohv heap
+// exhausted"). Then it drops them and collects: the runtime's pages go
+// back on the heap's free list. The domain allocator's free frames must
+// account for every frame the heap took. Powers off with 0 on success.
+func heapSelfTest(frames *mm.Allocator) {
+	const heapTestBytes = 16 << 20
+	gave := settleHeap(frames)
+	st0, free0 := rt.Stats(), frames.FreeFrames()
+	log.Lines([]string{fmt.Sprintf("selftest: heap: settled, %d KiB given back, %d KiB held (%d KiB in use); keeping %d MiB live",
+		gave>>10, st0.HeapHeldFrames*4, st0.HeapFrames*4, heapTestBytes>>20)})
+	var keep [][]byte
+	for len(keep) < heapTestBytes>>20 {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = byte(len(keep))
+			if i%(256<<10) == 0 {
+				runtime.Gosched() // where the grower, once woken, gets its turn
+			}
+		}
+		keep = append(keep, b)
+	}
+	bad := 0
+	for i, b := range keep {
+		for j := 0; j < len(b); j += 4096 {
+			if b[j] != byte(i) {
+				bad++
+			}
+		}
+	}
+	st1, free1 := rt.Stats(), frames.FreeFrames()
+	keep = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	st2 := rt.Stats()
+	line := fmt.Sprintf("selftest: heap: grown by %d KiB to %d KiB held (%d KiB in use) with %d MiB live; %d KiB in use after they died",
+		st1.HeapGrownFrames*4, st1.HeapHeldFrames*4, st1.HeapFrames*4, heapTestBytes>>20, st2.HeapFrames*4)
+	var fail []string
+	if st1.HeapHeldFrames*mm.PageSize < heapTestBytes {
+		fail = append(fail, "the heap holds less than what is live")
+	}
+	if took := free0 - free1; took != st1.HeapGrownFrames-st0.HeapGrownFrames {
+		fail = append(fail, fmt.Sprintf("the domain allocator lost %d frames, the heap grew by %d", took, st1.HeapGrownFrames-st0.HeapGrownFrames))
+	}
+	if bad > 0 {
+		fail = append(fail, fmt.Sprintf("%d pages read back wrong", bad))
+	}
+	if st2.HeapFrames >= st1.HeapFrames-heapTestBytes/mm.PageSize/2 {
+		fail = append(fail, "the dead MiB did not go back to the heap's free list")
+	}
+	if len(fail) > 0 {
+		log.Lines([]string{line, "selftest: heap: FAIL: " + strings.Join(fail, "; ")})
+		rt.PowerOff(1)
+	}
+	log.Lines([]string{line, "selftest: heap: ok", "selftest: PASS"})
+	rt.PowerOff(0)
 }
 
 //go:noinline

@@ -20,8 +20,9 @@ import (
 //
 // All of it is shim state (the shim lock).
 
-// maxHeapExt bounds the runs GrowHeap may add.
-const maxHeapExt = 64
+// maxHeapExt bounds the runs GrowHeap may add (a run that follows the
+// last one extends it).
+const maxHeapExt = 128
 
 var (
 	heapListed uint64 // frames on heapFree
@@ -134,12 +135,16 @@ func heapGrow(start, end uint64) uintptr {
 	if start&(pageSize-1) != 0 || end&(pageSize-1) != 0 || start < pageSize || end < start || end > directMapEnd {
 		return errno(einval)
 	}
-	if heapExtN == len(heapExt) {
+	switch {
+	case heapExtN > 0 && heapExt[heapExtN-1].End == start:
+		heapExt[heapExtN-1].End = end // the run after the last one
+	case heapExtN == len(heapExt):
 		heapStuck = true
 		return errno(enomem)
+	default:
+		heapExt[heapExtN] = Range{Start: start, End: end}
+		heapExtN++
 	}
-	heapExt[heapExtN] = Range{Start: start, End: end}
-	heapExtN++
 	for p := start; p < end; p += pageSize {
 		*word(dm(p)) = heapFree
 		heapFree = p
@@ -208,8 +213,8 @@ func ShrinkHeap(keep uint64) []uint64 {
 }
 
 // xputHeapGrowth writes why the heap did not grow: the grower found no
-// run (or had added maxHeapExt), or it did not run before the spare
-// frames were gone; nothing before the heap may grow.
+// run (its warning line, printed before, says why), or it did not run
+// before the spare frames were gone; nothing before the heap may grow.
 //
 //go:nosplit
 func xputHeapGrowth() {
@@ -220,7 +225,7 @@ func xputHeapGrowth() {
 	xdec(heapGrown * pageSize >> 10)
 	xputs(" KiB")
 	if heapStuck {
-		xputs(", the domain allocator had no run left for it")
+		xputs(", and could grow no more")
 	} else {
 		xputs(", the grower did not run before the spare frames were gone")
 	}
