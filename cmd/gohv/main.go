@@ -13,11 +13,13 @@ package main
 //go:generate sh -c "go test -run '^$' -bench DecodeVmlinuz -benchtime 3x -cpuprofile default.pgo ../../kernel/xz && rm -f xz.test"
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -113,6 +115,7 @@ func main() {
 	if err != nil {
 		rt.Panic("Could not set up DOM0 guest OS: " + err.Error())
 	}
+	keptNow = func() string { return keptLine(frames, d.Pages()) }
 	freeInitMemory(frames, info)
 	input.machine, input.toDom0 = machine, true
 	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20), frames, d.Pages())
@@ -245,13 +248,16 @@ func keptRanges() []rt.Range {
 
 // Once dom0 is built the heap keeps heapSpare bytes of free frames
 // (freeInitMemory) and grows from the domain frame allocator by heapChunk
-// runs when fewer than heapLowWater are left (growHeap), up to the size
-// it had at boot (bootHeapBytes). heapLowWater is what the runtime may
-// take between the grower's wake-up and its run.
+// runs when fewer than heapLowWater are left, or when the collector,
+// held by the memory limit, runs more than heapMaxGCRate cycles a second
+// (growHeap), up to the size the heap had at boot (bootHeapBytes).
+// heapLowWater is what the runtime may take between the grower's wake-up
+// and its run.
 const (
-	heapSpare    = 2 << 20
-	heapLowWater = 1 << 20
-	heapChunk    = 2 << 20
+	heapSpare     = 2 << 20
+	heapLowWater  = 1 << 20
+	heapChunk     = 2 << 20
+	heapMaxGCRate = 10
 )
 
 // bootHeapBytes is the heap's size as kmain chose it (a sixteenth of RAM,
@@ -315,17 +321,27 @@ func settleHeap(frames *mm.Allocator) uint64 {
 }
 
 // giveHeapFrames hands r, frames the heap gave up, to the domain frame
-// allocator.
+// allocator: frames of the heap's boot range are reserved there and are
+// adopted first; frames it grew by were handed out by it and are freed as
+// they are (a run may hold both).
 func giveHeapFrames(frames *mm.Allocator, r rt.Range) {
 	n := (r.End - r.Start) / mm.PageSize
 	if n == 0 {
 		return
 	}
 	first := mm.MFN(r.Start / mm.PageSize)
-	if err := frames.Adopt(first, n); err != nil {
-		rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", r.Start, r.End, err))
+	err := frames.Adopt(first, n)
+	if err == nil {
+		err = frames.FreeContig(first, n)
+	} else if errors.Is(err, mm.ErrInUse) {
+		err = nil
+		for f := first; f < first+mm.MFN(n) && err == nil; f++ {
+			if err = frames.Adopt(f, 1); err == nil || errors.Is(err, mm.ErrInUse) {
+				err = frames.Free(f)
+			}
+		}
 	}
-	if err := frames.FreeContig(first, n); err != nil {
+	if err != nil {
 		rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", r.Start, r.End, err))
 	}
 }
@@ -352,8 +368,25 @@ func frameRuns(pas []uint64) []rt.Range {
 // no such run; then it tells the shim there is none, and a heap that runs
 // out panics saying so.
 func growHeap(frames *mm.Allocator) {
+	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(gcs)
+	lastGCs, lastAt := gcs[0].Value.Uint64(), time.Now()
 	for {
-		rt.HeapWait(heapLowWater / mm.PageSize)
+		short := rt.HeapWait(heapLowWater/mm.PageSize, time.Second)
+		metrics.Read(gcs)
+		n, at := gcs[0].Value.Uint64(), time.Now()
+		busy := float64(n-lastGCs) > heapMaxGCRate*at.Sub(lastAt).Seconds()
+		if !short && at.Sub(lastAt) < time.Second {
+			continue // too soon to tell the rate
+		}
+		idle := float64(n-lastGCs) < at.Sub(lastAt).Seconds()
+		lastGCs, lastAt = n, at
+		if !short && idle {
+			shrinkIdleHeap(frames)
+		}
+		if !short && !busy {
+			continue
+		}
 		var r rt.Range
 		if rt.Stats().HeapHeldFrames*mm.PageSize+heapChunk <= bootHeapBytes {
 			if first, ok := frames.AllocContig(heapChunk/mm.PageSize, mm.Maddr(hw.DirectMapEnd), 1); ok {
@@ -369,17 +402,56 @@ func growHeap(frames *mm.Allocator) {
 			return
 		}
 		followHeap()
-		log.Printf(klog.Debug, "gohv heap grown by %d KiB to %d KiB", heapChunk>>10, rt.Stats().HeapHeldFrames*4)
+		why := "spare frames below the low-water mark"
+		if !short {
+			why = "more than 10 collections a second"
+		}
+		log.Printf(klog.Debug, "gohv heap grown by %d KiB to %d KiB (%s)", heapChunk>>10, rt.Stats().HeapHeldFrames*4, why)
+		if f := keptNow; f != nil {
+			log.Lines([]string{f()})
+		}
 	}
 }
+
+// shrinkIdleHeap gives the domain frame allocator the heap's free frames
+// beyond heapSpare once the collector has been idle (under a cycle a
+// second) while the heap has more than a chunk above that spare: what a
+// busy spell made it grow by goes back when it is over. Context: the
+// grower.
+func shrinkIdleHeap(frames *mm.Allocator) {
+	st := rt.Stats()
+	if (st.HeapHeldFrames-st.HeapFrames)*mm.PageSize <= heapSpare+heapChunk {
+		return
+	}
+	debug.FreeOSMemory()
+	var gave uint64
+	for _, r := range frameRuns(rt.ShrinkHeap(heapSpare)) {
+		giveHeapFrames(frames, r)
+		gave += r.End - r.Start
+	}
+	if gave == 0 {
+		return
+	}
+	followHeap()
+	log.Printf(klog.Debug, "gohv heap gave %d KiB back, %d KiB held (collector idle)", gave>>10, rt.Stats().HeapHeldFrames*4)
+	if f := keptNow; f != nil {
+		log.Lines([]string{f()})
+	}
+}
+
+// keptNow, once dom0 is built, is its kept line (keptLine) as of now: the
+// grower prints it after each growth, so the last one on the console is
+// what gohv keeps while dom0 runs.
+var keptNow func() string
 
 // followHeap sets the runtime's memory limit from what the heap holds
 // now: the runtime's own count of its memory (which includes mappings it
 // has not touched, so frames the heap has not handed out) plus the heap's
 // spare frames, less one and a half times the low-water mark. The
 // collector then works to keep the spare frames above that, and the heap
-// grows only for memory that is live (or for a burst faster than a
-// collection).
+// grows for memory that is live, for a burst faster than a collection,
+// or when keeping inside the limit costs more than heapMaxGCRate
+// collections a second.
 func followHeap() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

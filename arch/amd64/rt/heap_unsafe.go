@@ -2,6 +2,7 @@ package rt
 
 import (
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -45,7 +46,7 @@ var (
 // gohv's system calls for the heap (apart from sysHeapCall's dispatch
 // case, numbered away from syscall_unsafe.go's list).
 const (
-	sysHeapWait   = 1200 + iota // (low): block until the spare frames fall below low
+	sysHeapWait   = 1200 + iota // (low, ns): block until the spare frames fall below low, at most ns
 	sysHeapGrow                 // (start, end): add a run of frames, or (0, 0): none to add
 	sysHeapShrink               // (buf, max, keep): give free-list frames back, keeping keep
 )
@@ -102,24 +103,38 @@ func heapCheckLow() {
 	}
 }
 
-// sysHeapCall serves the heap's system calls. Context: the shim.
+// sysHeapCall serves the heap's system calls. Context: the shim. (Not
+// inlined: dispatch's frame stays as it was, under the nosplit limit.)
 //
 //go:nosplit
+//go:noinline
 func sysHeapCall(nr, a0, a1, a2 uintptr) uintptr {
 	switch nr {
 	case sysHeapWait:
-		heapLow = uint64(a0)
-		for !heapStuck && heapSpare() >= heapLow {
-			heapWaiter = thisCPU().cur + 1
-			block(0)
-		}
-		return 0
+		return heapWait(uint64(a0), int64(a1))
 	case sysHeapGrow:
 		return heapGrow(uint64(a0), uint64(a1))
 	case sysHeapShrink:
 		return heapShrink(a0, a1, uint64(a2))
 	}
 	return errno(enosys)
+}
+
+// heapWait serves HeapWait: 1 when the spare frames are below low (or
+// growing failed), 0 when ns passed first.
+//
+//go:nosplit
+func heapWait(low uint64, ns int64) uintptr {
+	heapLow = low
+	deadline := nanotime() + ns
+	for !heapStuck && heapSpare() >= heapLow {
+		heapWaiter = thisCPU().cur + 1
+		if block(deadline) {
+			heapWaiter = 0
+			return 0
+		}
+	}
+	return 1
 }
 
 // heapGrow adds the frames [start, end) to the free list; start == end
@@ -176,12 +191,14 @@ func heapShrink(buf, max uintptr, keep uint64) uintptr {
 	return n
 }
 
-// HeapWait blocks until the heap's spare frames fall below low, and sets
-// that low-water mark: cmd/gohv's grower waits here, then grows the heap
-// (GrowHeap). It returns at once when the heap is short already, or when
-// growing has failed (HeapStuck). Context: one goroutine.
-func HeapWait(low uint64) {
-	syscall.Syscall(sysHeapWait, uintptr(low), 0, 0)
+// HeapWait blocks until the heap's spare frames fall below low frames, or
+// for d at most, and sets that low-water mark: cmd/gohv's grower waits
+// here, then grows the heap (GrowHeap). It reports whether the heap is
+// short (false: d passed); it returns at once when the heap is short
+// already, or when growing has failed. Context: one goroutine.
+func HeapWait(low uint64, d time.Duration) bool {
+	r, _, _ := syscall.Syscall(sysHeapWait, uintptr(low), uintptr(max(d, 0)), 0)
+	return r != 0
 }
 
 // GrowHeap gives the heap the frames of r, a whole-frame range the caller
