@@ -131,6 +131,10 @@ type FrameTable struct {
 	freed      []MFN                                    // frames whose Count reached 0; mu
 	io         *Space                                   // the DOMID_IO pseudo-domain; immutable
 	lowIOLimit MFN                                      // frames below are I/O (low 1 MiB)
+	// scratch is the buffer page-table reads and word writes go through
+	// (the MachineMemory interface makes a local buffer escape: a heap
+	// allocation on every validation and PTE write); mu.
+	scratch [PageSize]byte
 }
 
 // lowIOFrames is the historic low 1 MiB that Xen gives to DOMID_IO.
@@ -468,7 +472,7 @@ func (ft *FrameTable) putPageAndType(m MFN, c *opCtx) {
 
 // readTable reads the 512 entries of frame m.
 func (ft *FrameTable) readTable(m MFN, tab *[ptEntries]uint64) bool {
-	var buf [PageSize]byte
+	buf := &ft.scratch
 	if !ft.mem.Read(m.Addr(), buf[:]) {
 		return false
 	}
@@ -498,14 +502,15 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	if d == nil || !ft.readTable(m, &tab) {
 		return abi.EINVAL
 	}
-	newTab := tab
 	if t == PageTypeSegDesc {
-		if ft.checkSeg == nil || !ft.checkSeg(owner, &newTab) {
+		descs := tab // (escapes through checkSeg: allocated on this path only)
+		if ft.checkSeg == nil || !ft.checkSeg(owner, &descs) {
 			return abi.EINVAL
 		}
-		ft.writeChanged(m, &tab, &newTab)
+		ft.writeChanged(m, &tab, &descs)
 		return 0
 	}
+	newTab := tab
 	level := t.level()
 	for i, e := range tab {
 		if !present(e) || (level == 4 && isXenL4Slot(i)) {
@@ -546,9 +551,9 @@ func (ft *FrameTable) writeChanged(m MFN, tab, newTab *[ptEntries]uint64) {
 		if newTab[i] == tab[i] {
 			continue
 		}
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], newTab[i])
-		if !ft.mem.Write(m.Addr()+Maddr(i*8), b[:]) {
+		b := ft.scratch[:8]
+		binary.LittleEndian.PutUint64(b, newTab[i])
+		if !ft.mem.Write(m.Addr()+Maddr(i*8), b) {
 			panic(fmt.Sprintf("mm: page table MFN %#x became unwritable", uint64(m)))
 		}
 	}

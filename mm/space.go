@@ -232,9 +232,9 @@ func (ft *FrameTable) mmuUpdateOne(s, pgOwner *Space, r abi.MmuUpdate, c *opCtx)
 }
 
 func (ft *FrameTable) writeWord(ptr Maddr, v uint64) abi.Errno {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
-	if !ft.mem.Write(ptr, b[:]) {
+	b := ft.scratch[:8] // mu held
+	binary.LittleEndian.PutUint64(b, v)
+	if !ft.mem.Write(ptr, b) {
 		return abi.EINVAL
 	}
 	return 0
