@@ -49,20 +49,23 @@ const ownerNone = abi.DomID(abi.DOMID_INVALID)
 
 // PageInfo is what the hypervisor knows about one machine frame (Xen's
 // struct page_info). All fields are protected by FrameTable.mu; PageInfo
-// values handed out by FrameTable.Page are copies.
+// values handed out by FrameTable.Page are copies. The fields are ordered
+// so that the struct packs into 16 bytes: the frame table holds one per
+// machine frame, in gohv's heap (TestPageInfoSize).
 type PageInfo struct {
-	// Owner is the domain the frame belongs to: a domain id, DOMID_IO for
-	// I/O memory (non-RAM holes and the low 1 MiB), DOMID_XEN for
-	// hypervisor frames shared read-only, or DOMID_INVALID if unowned.
-	Owner abi.DomID
 	// Count is the general reference count (count_info): 1 while the
 	// owner holds it (Allocated), plus one per mapping, per typed
 	// reference, per pin and per base pointer. A frame whose Count reaches
 	// zero is free.
 	Count uint32
-	// Type is the frame's current use; TypeCount counts its users.
-	Type      PageType
+	// TypeCount counts the users of Type.
 	TypeCount uint32
+	// Owner is the domain the frame belongs to: a domain id, DOMID_IO for
+	// I/O memory (non-RAM holes and the low 1 MiB), DOMID_XEN for
+	// hypervisor frames shared read-only, or DOMID_INVALID if unowned.
+	Owner abi.DomID
+	// Type is the frame's current use.
+	Type PageType
 	// Allocated is Xen's PGC_allocated: the owner's own reference.
 	Allocated bool
 	// Pinned is PGT_pinned: the guest holds one type and one general

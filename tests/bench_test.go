@@ -377,15 +377,18 @@ func BenchmarkDom0HTTP(b *testing.B) {
 // free_pages - dom0's pages), with gohv's parts of it.
 var gohvKeptRe = regexp.MustCompile(`(?m)^\(XEN\) gohv keeps (\d+) KiB for itself: RAM (\d+) KiB - free (\d+) KiB - dom0 (\d+) KiB; image (\d+) KiB, heap (\d+) KiB \((\d+) KiB in use\), other (\d+) KiB$`)
 
-// gohvKept reads gohv's kept line in serial: the memory it keeps for
+// gohvKept reads gohv's last kept line in serial: the memory it keeps for
 // itself (what BenchmarkDom0Memory reports) and its image plus heap in
-// use, in KiB. The line's figures must add up: kept = RAM - free - dom0
-// = image + heap + other.
+// use, in KiB. gohv prints the line when dom0 is built and again each
+// time its heap grows or gives frames back, so the last is what it keeps
+// while dom0 runs. The line's figures must add up: kept = RAM - free -
+// dom0 = image + heap + other.
 func gohvKept(serial string) (kept, inUse float64, err error) {
-	m := gohvKeptRe.FindStringSubmatch(serial)
-	if m == nil {
+	all := gohvKeptRe.FindAllStringSubmatch(serial, -1)
+	if all == nil {
 		return 0, 0, fmt.Errorf("no \"gohv keeps ... for itself\" line")
 	}
+	m := all[len(all)-1]
 	var v [8]int64
 	for i := range v {
 		v[i], _ = strconv.ParseInt(m[i+1], 10, 64)

@@ -72,7 +72,7 @@ func TestReadyNoDom0(t *testing.T) {
 	r.wantMatch(t,
 		`\(XEN\) Detected \d+\.\d{3} MHz processor\.`,
 		`\(XEN\) (4[0-9]{2}) MiB free for domains \(\d+ frames\)`,
-		`\(XEN\) gohv memory: image \d+ KiB, heap \d+ KiB in use \(peak \d+ KiB\) of 32 MiB reserved`,
+		`\(XEN\) gohv memory: image \d+ KiB, heap \d+ KiB in use \(peak \d+ KiB\) of 32768 KiB held \(0 KiB grown\)`,
 	)
 	// Without dom0, what gohv keeps is every frame not free for domains.
 	if _, _, err := gohvKept(r.serial); err != nil {
@@ -168,8 +168,40 @@ func TestNoReboot(t *testing.T) {
 func TestHeapExhausted(t *testing.T) {
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oom"}})
-	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ MiB of 32 MiB in use, 511 MiB of RAM`)
+	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ KiB of 32768 KiB in use, 511 MiB of RAM`)
 	r.wantMatch(t, `\(XEN\) Panic on CPU \d+:`)
+	r.wantLines(t, "(XEN) Reboot in five seconds...")
+	r.wantExit(t, exitReset)
+}
+
+// TestHeapGrows: once settled as after dom0's build (its free frames
+// given back but 2 MiB), the heap grows from the domain frame allocator
+// while the runtime keeps 16 MiB live, a MiB at a time with a yield every 256 KiB, and takes the dead
+// memory back on its free list; the domain allocator's count matches what
+// the heap took (selftest=heap checks each). With growth broken the heap
+// runs out and the machine panics.
+func TestHeapGrows(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=heap loglvl=all"}})
+	r.wantMatch(t, `\(XEN\) selftest: heap: grown by \d+ KiB to \d+ KiB held \(\d+ KiB in use\) with 16 MiB live; \d+ KiB in use after they died`)
+	r.wantLines(t, "(XEN) selftest: heap: ok", "(XEN) selftest: PASS")
+	r.wantExit(t, exitPowerOff)
+	for _, l := range strings.Split(r.serial, "\n") {
+		if strings.Contains(l, "selftest: heap") {
+			t.Log(l)
+		}
+	}
+}
+
+// TestHeapExhaustedGrown: a settled heap that has grown back to its boot
+// size and still runs out says why it could not grow (the grower's
+// warning names the boot size and what the domains have free) and how far
+// it grew, then panics.
+func TestHeapExhaustedGrown(t *testing.T) {
+	elf, _ := image(t)
+	r := run(t, boot{args: []string{"-m", "512M", "-kernel", elf, "-append", "selftest=oomgrown"}})
+	r.wantMatch(t, `\(XEN\) gohv heap: cannot grow past \d+ KiB \(boot size 32768 KiB, \d+ KiB free for domains\)`)
+	r.wantMatch(t, `\(XEN\) PANIC: gohv heap exhausted: \d+ KiB of \d+ KiB in use, 511 MiB of RAM, grown by [1-9]\d* KiB, and could grow no more`)
 	r.wantLines(t, "(XEN) Reboot in five seconds...")
 	r.wantExit(t, exitReset)
 }

@@ -14,14 +14,18 @@ package main
 //go:generate sh -c "go test -run '^$' -bench DecodeVmlinuz -benchtime 3x -cpuprofile default.pgo ../../kernel/xz && rm -f xz.test"
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gohv/gohv/arch/amd64/hw"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/internal/klog"
@@ -83,7 +87,8 @@ func main() {
 	go input.run()
 	frames := frameAllocator(info)
 	log.Lines([]string{frames.Summary()})
-	debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
+	bootHeapBytes = heapBytes()
+	debug.SetMemoryLimit(int64(bootHeapBytes) * 3 / 4)
 
 	if opts.SelfTest == "console" {
 		consoleSelfTest(input)
@@ -112,6 +117,7 @@ func main() {
 	if err != nil {
 		rt.Panic("Could not set up DOM0 guest OS: " + err.Error())
 	}
+	keptNow = func() string { return keptLine(frames, d.Pages()) }
 	freeInitMemory(frames, info)
 	input.machine, input.toDom0 = machine, true
 	ready(fmt.Sprintf("dom0 running (%d MiB)", d.Pages()*mm.PageSize>>20), frames, d.Pages())
@@ -242,17 +248,33 @@ func keptRanges() []rt.Range {
 		{Start: uint64(infoAddr), End: uint64(infoAddr) + 4096}}
 }
 
-// heapMargin is what the heap keeps above the most it has used once dom0
-// is built (freeInitMemory): room for what the runtime needs while the
-// domains run, beyond the boot's peak.
-func heapMargin() uint64 { return max(8<<20, rt.Stats().HeapPeakFrames*mm.PageSize/2) }
+// Once dom0 is built the heap keeps heapSpare bytes of free frames
+// (freeInitMemory) and grows from the domain frame allocator by heapChunk
+// runs when fewer than heapLowWater are left, or when the collector,
+// held by the memory limit, runs more than heapMaxGCRate cycles a second
+// (growHeap), up to the size the heap had at boot (bootHeapBytes).
+// heapLowWater is what the runtime may take between the grower's wake-up
+// and its run.
+const (
+	heapSpare     = 2 << 20
+	heapLowWater  = 1 << 20
+	heapChunk     = 2 << 20
+	heapMaxGCRate = 10
+)
+
+// bootHeapBytes is the heap's size as kmain chose it (a sixteenth of RAM,
+// 32-256 MiB): the most it may grow back to, and what the runtime's
+// memory limit is set from.
+var bootHeapBytes uint64
 
 // freeInitMemory gives back to the domain allocator, once dom0 is built,
 // what gohv needed only to build it, as Xen frees its init memory and
 // boot modules: the boot modules' frames that dom0 did not take (the
 // kernel's module, an initrd that was copied, modules beyond the second)
-// and the part of the heap the boot never reached (rt.TrimHeap, after a
-// collection, keeping heapMargin). It prints Xen's "Freed ..." line.
+// and the part of the heap the boot no longer uses: after a collection,
+// the range it never reached (rt.TrimHeap) and the frames the runtime
+// freed, but for heapSpare (rt.ShrinkHeap). From then on growHeap grows
+// the heap on demand. It prints Xen's "Freed ..." line.
 func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 	kept := keptRanges()
 	var mods uint64
@@ -277,21 +299,167 @@ func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 			}
 		}
 	}
+	gave := settleHeap(frames)
+	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
+		(mods+gave)>>10, mods>>10, gave>>10)})
+}
+
+// settleHeap gives the domain frame allocator what the heap does not use
+// once the boot is over (after a collection: the range it never reached,
+// rt.TrimHeap, and its free frames but for heapSpare, rt.ShrinkHeap),
+// sets the runtime's memory limit from what is left (followHeap) and
+// starts the grower (growHeap). It returns how many bytes it gave.
+func settleHeap(frames *mm.Allocator) uint64 {
 	runtime.GC()
 	debug.FreeOSMemory()
-	h := rt.TrimHeap(heapMargin())
-	if n := (h.End - h.Start) / mm.PageSize; n > 0 {
-		first := mm.MFN(h.Start / mm.PageSize)
-		if err := frames.Adopt(first, n); err != nil {
-			rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", h.Start, h.End, err))
-		}
-		if err := frames.FreeContig(first, n); err != nil {
-			rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", h.Start, h.End, err))
-		}
-		debug.SetMemoryLimit(int64(heapBytes()) * 3 / 4)
+	held := rt.Stats().HeapHeldFrames
+	for _, r := range frameRuns(rt.ShrinkHeap(heapSpare)) {
+		giveHeapFrames(frames, r)
 	}
-	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
-		(mods+h.End-h.Start)>>10, mods>>10, (h.End-h.Start)>>10)})
+	giveHeapFrames(frames, rt.TrimHeap(heapSpare))
+	followHeap()
+	go growHeap(frames)
+	return (held - rt.Stats().HeapHeldFrames) * mm.PageSize
+}
+
+// giveHeapFrames hands r, frames the heap gave up, to the domain frame
+// allocator: frames of the heap's boot range are reserved there and are
+// adopted first; frames it grew by were handed out by it and are freed as
+// they are (a run may hold both).
+func giveHeapFrames(frames *mm.Allocator, r rt.Range) {
+	n := (r.End - r.Start) / mm.PageSize
+	if n == 0 {
+		return
+	}
+	first := mm.MFN(r.Start / mm.PageSize)
+	err := frames.Adopt(first, n)
+	if err == nil {
+		err = frames.FreeContig(first, n)
+	} else if errors.Is(err, mm.ErrInUse) {
+		err = nil
+		for f := first; f < first+mm.MFN(n) && err == nil; f++ {
+			if err = frames.Adopt(f, 1); err == nil || errors.Is(err, mm.ErrInUse) {
+				err = frames.Free(f)
+			}
+		}
+	}
+	if err != nil {
+		rt.Panic(fmt.Sprintf("the heap's frames %#x-%#x: %v", r.Start, r.End, err))
+	}
+}
+
+// frameRuns sorts the frames at physical addresses pas and joins them
+// into runs of contiguous frames.
+func frameRuns(pas []uint64) []rt.Range {
+	slices.Sort(pas)
+	var runs []rt.Range
+	for _, p := range pas {
+		if n := len(runs); n > 0 && runs[n-1].End == p {
+			runs[n-1].End += mm.PageSize
+			continue
+		}
+		runs = append(runs, rt.Range{Start: p, End: p + mm.PageSize})
+	}
+	return runs
+}
+
+// growHeap is the heap's grower (one goroutine, from freeInitMemory on):
+// woken by the shim when the heap's spare frames fall below heapLowWater,
+// it takes a heapChunk run from the domain frame allocator and gives it to
+// the heap, until the heap is back at its boot size or the allocator has
+// no such run; then it tells the shim there is none, and a heap that runs
+// out panics saying so.
+func growHeap(frames *mm.Allocator) {
+	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(gcs)
+	lastGCs, lastAt := gcs[0].Value.Uint64(), time.Now()
+	for {
+		short := rt.HeapWait(heapLowWater/mm.PageSize, time.Second)
+		metrics.Read(gcs)
+		n, at := gcs[0].Value.Uint64(), time.Now()
+		busy := float64(n-lastGCs) > heapMaxGCRate*at.Sub(lastAt).Seconds()
+		if !short && at.Sub(lastAt) < time.Second {
+			continue // too soon to tell the rate
+		}
+		idle := float64(n-lastGCs) < at.Sub(lastAt).Seconds()
+		lastGCs, lastAt = n, at
+		if !short && idle {
+			shrinkIdleHeap(frames)
+		}
+		if !short && !busy {
+			continue
+		}
+		var r rt.Range
+		if rt.Stats().HeapHeldFrames*mm.PageSize+heapChunk <= bootHeapBytes {
+			if first, ok := frames.AllocContig(heapChunk/mm.PageSize, mm.Maddr(hw.DirectMapEnd), 1); ok {
+				r = rt.Range{Start: uint64(first.Addr()), End: uint64(first.Addr()) + heapChunk}
+			}
+		}
+		if err := rt.GrowHeap(r); err != nil {
+			rt.Panic(fmt.Sprintf("growing the heap by %#x-%#x: %v", r.Start, r.End, err))
+		}
+		if r.End == r.Start {
+			log.Printf(klog.Warning, "gohv heap: cannot grow past %d KiB (boot size %d KiB, %d KiB free for domains)",
+				rt.Stats().HeapHeldFrames*4, bootHeapBytes>>10, frames.FreeFrames()*4)
+			return
+		}
+		followHeap()
+		why := "spare frames below the low-water mark"
+		if !short {
+			why = "more than 10 collections a second"
+		}
+		log.Printf(klog.Debug, "gohv heap grown by %d KiB to %d KiB (%s)", heapChunk>>10, rt.Stats().HeapHeldFrames*4, why)
+		if f := keptNow; f != nil {
+			log.Lines([]string{f()})
+		}
+	}
+}
+
+// shrinkIdleHeap gives the domain frame allocator the heap's free frames
+// beyond heapSpare once the collector has been idle (under a cycle a
+// second) while the heap has more than a chunk above that spare: what a
+// busy spell made it grow by goes back when it is over. Context: the
+// grower.
+func shrinkIdleHeap(frames *mm.Allocator) {
+	st := rt.Stats()
+	if (st.HeapHeldFrames-st.HeapFrames)*mm.PageSize <= heapSpare+heapChunk {
+		return
+	}
+	debug.FreeOSMemory()
+	var gave uint64
+	for _, r := range frameRuns(rt.ShrinkHeap(heapSpare)) {
+		giveHeapFrames(frames, r)
+		gave += r.End - r.Start
+	}
+	if gave == 0 {
+		return
+	}
+	followHeap()
+	log.Printf(klog.Debug, "gohv heap gave %d KiB back, %d KiB held (collector idle)", gave>>10, rt.Stats().HeapHeldFrames*4)
+	if f := keptNow; f != nil {
+		log.Lines([]string{f()})
+	}
+}
+
+// keptNow, once dom0 is built, is its kept line (keptLine) as of now: the
+// grower prints it after each growth, so the last one on the console is
+// what gohv keeps while dom0 runs.
+var keptNow func() string
+
+// followHeap sets the runtime's memory limit from what the heap holds
+// now: the runtime's own count of its memory (which includes mappings it
+// has not touched, so frames the heap has not handed out) plus the heap's
+// spare frames, less one and a half times the low-water mark. The
+// collector then works to keep the spare frames above that, and the heap
+// grows for memory that is live, for a burst faster than a collection,
+// or when keeping inside the limit costs more than heapMaxGCRate
+// collections a second.
+func followHeap() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := rt.Stats()
+	spare := int64(st.HeapHeldFrames-st.HeapFrames) * mm.PageSize
+	debug.SetMemoryLimit(int64(ms.Sys-ms.HeapReleased) + spare - heapLowWater*3/2)
 }
 
 // keptLine says what gohv keeps for itself, as Xen's figure would count
@@ -307,8 +475,10 @@ func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	img := rt.Image()
 	image := img.End - img.Start
 	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
+	st := rt.Stats()
+	heap := st.HeapHeldFrames * mm.PageSize
 	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), other %d KiB",
-		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heapBytes()>>10, rt.Stats().HeapFrames*4, (kept-image-heapBytes())>>10)
+		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, (kept-image-heap)>>10)
 }
 
 // ready prints the line that says gohv is up, with what it keeps for
@@ -318,8 +488,8 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 	img := rt.Image()
 	log.Lines([]string{
 		keptLine(frames, dom0Pages),
-		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d MiB reserved",
-			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, heapBytes()>>20),
+		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d KiB held (%d KiB grown)",
+			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, st.HeapHeldFrames*4, st.HeapGrownFrames*4),
 		fmt.Sprintf("gohv time: %d ms since the TSC was calibrated (kmain), %d ms in main",
 			rt.Uptime().Milliseconds(), time.Since(start).Milliseconds()),
 		fmt.Sprintf("gohv ready: %s", what),
@@ -337,6 +507,11 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		panicVictim()
 	case "oom":
 		log.Lines([]string{"selftest: keeping every allocation until the heap runs out"})
+		exhaustHeap()
+	case "heap":
+		heapSelfTest(frames)
+	case "oomgrown":
+		log.Lines([]string{fmt.Sprintf("selftest: heap settled, %d KiB given back; keeping every allocation until it can grow no more", settleHeap(frames)>>10)})
 		exhaustHeap()
 	case "all", "console":
 	default:
@@ -458,9 +633,72 @@ func exhaustHeap() {
 		b := make([]byte, 1<<20)
 		for i := 0; i < len(b); i += 4096 {
 			b[i] = 1
+			if i%(256<<10) == 0 {
+				runtime.Gosched() // a settled heap's grower gets its turn
+			}
 		}
 		keep = append(keep, b)
 	}
+}
+
+// heapSelfTest settles the heap as it is once dom0 is built, then keeps
+// heapTestBytes live, a MiB at a time (each written through as it comes,
+// yielding every 256 KiB), well past the spare frames: the heap must grow from the domain frame
+// allocator while the runtime allocates, or the machine panics ("gohv heap
+// exhausted"). Then it drops them and collects: the runtime's pages go
+// back on the heap's free list. The domain allocator's free frames must
+// account for every frame the heap took. Powers off with 0 on success.
+func heapSelfTest(frames *mm.Allocator) {
+	const heapTestBytes = 16 << 20
+	gave := settleHeap(frames)
+	st0, free0 := rt.Stats(), frames.FreeFrames()
+	log.Lines([]string{fmt.Sprintf("selftest: heap: settled, %d KiB given back, %d KiB held (%d KiB in use); keeping %d MiB live",
+		gave>>10, st0.HeapHeldFrames*4, st0.HeapFrames*4, heapTestBytes>>20)})
+	var keep [][]byte
+	for len(keep) < heapTestBytes>>20 {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = byte(len(keep))
+			if i%(256<<10) == 0 {
+				runtime.Gosched() // where the grower, once woken, gets its turn
+			}
+		}
+		keep = append(keep, b)
+	}
+	bad := 0
+	for i, b := range keep {
+		for j := 0; j < len(b); j += 4096 {
+			if b[j] != byte(i) {
+				bad++
+			}
+		}
+	}
+	st1, free1 := rt.Stats(), frames.FreeFrames()
+	keep = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	st2 := rt.Stats()
+	line := fmt.Sprintf("selftest: heap: grown by %d KiB to %d KiB held (%d KiB in use) with %d MiB live; %d KiB in use after they died",
+		st1.HeapGrownFrames*4, st1.HeapHeldFrames*4, st1.HeapFrames*4, heapTestBytes>>20, st2.HeapFrames*4)
+	var fail []string
+	if st1.HeapHeldFrames*mm.PageSize < heapTestBytes {
+		fail = append(fail, "the heap holds less than what is live")
+	}
+	if took := free0 - free1; took != st1.HeapGrownFrames-st0.HeapGrownFrames {
+		fail = append(fail, fmt.Sprintf("the domain allocator lost %d frames, the heap grew by %d", took, st1.HeapGrownFrames-st0.HeapGrownFrames))
+	}
+	if bad > 0 {
+		fail = append(fail, fmt.Sprintf("%d pages read back wrong", bad))
+	}
+	if st2.HeapFrames >= st1.HeapFrames-heapTestBytes/mm.PageSize/2 {
+		fail = append(fail, "the dead MiB did not go back to the heap's free list")
+	}
+	if len(fail) > 0 {
+		log.Lines([]string{line, "selftest: heap: FAIL: " + strings.Join(fail, "; ")})
+		rt.PowerOff(1)
+	}
+	log.Lines([]string{line, "selftest: heap: ok", "selftest: PASS"})
+	rt.PowerOff(0)
 }
 
 //go:noinline

@@ -56,7 +56,9 @@ type Range = hw.Range
 // through bss).
 func Image() Range { return Range{Start: textPA - pageSize, End: imagePA(asmAddrs[6])} }
 
-// Heap returns the physical range of the hypervisor heap.
+// Heap returns the physical range of the hypervisor heap as chosen at
+// boot and trimmed (TrimHeap); after ShrinkHeap and GrowHeap the heap
+// holds part of it and runs outside it (MemStats.HeapHeldFrames).
 func Heap() Range { return Range{Start: heap.Start, End: heap.End} }
 
 // SetHeapNote sets what a "gohv heap exhausted" panic says gohv was doing
@@ -76,10 +78,14 @@ var (
 // MemStats are the shim's counters.
 type MemStats struct {
 	HeapFrames, HeapPeakFrames uint64 // frames backing the runtime's memory now / at most
-	Syscalls, UnknownSyscalls  uint64
-	Ticks, Switches            uint64 // summed over the CPUs / all switches
-	Threads                    uint64
-	Signals                    uint64 // SIGURG frames delivered (asynchronous preemption)
+	// HeapHeldFrames counts the frames the heap holds, in use or spare
+	// (its range after TrimHeap, less what ShrinkHeap gave back, plus
+	// what GrowHeap added); HeapGrownFrames those GrowHeap added.
+	HeapHeldFrames, HeapGrownFrames uint64
+	Syscalls, UnknownSyscalls       uint64
+	Ticks, Switches                 uint64 // summed over the CPUs / all switches
+	Threads                         uint64
+	Signals                         uint64 // SIGURG frames delivered (asynchronous preemption)
 }
 
 // Stats returns the shim's counters (a racy snapshot; for reports).
@@ -88,7 +94,10 @@ func Stats() MemStats {
 	for i := range cpus {
 		ticks += atomic.LoadUint64(&cpus[i].ticks)
 	}
-	return MemStats{heap.Frames, heap.Peak, nSyscalls, nUnknown, ticks, nSwitch, nThreads, nSignals}
+	return MemStats{HeapFrames: heap.Frames, HeapPeakFrames: heap.Peak,
+		HeapHeldFrames: heapHeldFrames(), HeapGrownFrames: heapGrown,
+		Syscalls: nSyscalls, UnknownSyscalls: nUnknown, Ticks: ticks, Switches: nSwitch,
+		Threads: nThreads, Signals: nSignals}
 }
 
 // ClockSample returns a TSC reading and the system time (ns since the TSC

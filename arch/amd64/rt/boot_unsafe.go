@@ -23,7 +23,11 @@ var (
 	bootStack [64 << 10]byte
 	bootPT    [8 * pageSize]byte // entry32's tables (one page of alignment slack)
 	fakeTLS   [4]uint64
-	m0Stack   [256 << 10]byte // the runtime's initial (m0/g0) stack
+	// m0Stack is the runtime's initial (m0/g0) stack: rt0_go bounds g0 to
+	// the 64 KiB below the stack pointer initialStack returns, which sits
+	// under the 4 KiB of argc, argv and auxv; 4 KiB more below is slack
+	// for nosplit code at the stack guard.
+	m0Stack   [72 << 10]byte
 	randBytes [16]byte
 	// initFX is the vector state the CPU had at boot (FCW 0x37F, MXCSR
 	// 0x1F80, registers zero): a new vCPU's first FPU image.

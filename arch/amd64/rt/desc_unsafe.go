@@ -148,12 +148,19 @@ func cpuTables(c *cpuState) {
 	reserved[hw.ReservedIndex(selUser32CS)] = hw.DescCode32 | hw.DescDPL3
 	reserved[hw.ReservedIndex(selUserDS)] = hw.DescData | hw.DescDPL3
 	reserved[hw.ReservedIndex(selUser64CS)] = hw.DescCode64 | hw.DescDPL3
-	tb := uintptr(unsafe.Pointer(&c.tss[0]))
-	for n := range c.ist {
-		*word(tb + uintptr(hw.TSSIST(n+1))) = uint64(uintptr(unsafe.Pointer(&c.ist[n])) + istSize)
+	c.ist = uintptr(unsafe.Pointer(&ist0[0]))
+	if c.id != 0 {
+		c.ist = istVA(c.id)
+		if !mapStack(c.ist, 4*istSize) {
+			heapExhausted()
+		}
 	}
-	*word(tb + hw.TSSRSP0) = uint64(uintptr(unsafe.Pointer(&c.ist[0])) + istSize) // unused: every gate has an IST
-	*(*uint16)(unsafe.Pointer(tb + hw.TSSIOMapBase)) = hw.TSSSize                 // no I/O bitmap
+	tb := uintptr(unsafe.Pointer(&c.tss[0]))
+	for n := uintptr(0); n < 4; n++ {
+		*word(tb + uintptr(hw.TSSIST(int(n)+1))) = uint64(c.ist + (n+1)*istSize)
+	}
+	*word(tb + hw.TSSRSP0) = uint64(c.ist + istSize)              // unused: every gate has an IST
+	*(*uint16)(unsafe.Pointer(tb + hw.TSSIOMapBase)) = hw.TSSSize // no I/O bitmap
 	i := hw.ReservedIndex(selTSS)
 	reserved[i], reserved[i+1] = hw.TSSDesc(uint64(tb), hw.TSSSize-1)
 }

@@ -11,7 +11,9 @@
 //	         boot_unsafe.go (kmain)
 //	CPU      percpu_unsafe.go (cpuState), desc_unsafe.go (GDT window,
 //	         IDT, TSS)
-//	memory   mem_unsafe.go (page tables, heap, the mmap family),
+//	memory   mem_unsafe.go (page tables, heap, the mmap family, the
+//	         stack region), heap_unsafe.go (the heap once dom0 is built:
+//	         ShrinkHeap, GrowHeap and the grower's HeapWait),
 //	         physmem_unsafe.go (machine memory for mm)
 //	shim     syscall_unsafe.go (dispatch), thread_unsafe.go (threads,
 //	         futexes, epoll/eventfd), signal_unsafe.go, time_unsafe.go,
@@ -93,7 +95,10 @@
 // CPUs. Every CPU the MADT lists (up to maxcpus=) runs the Go runtime's
 // kernel threads: CPU 0 from kmain, each AP from apMain (started by
 // StartAP through the trampoline, with its own cpuState, GDT window, TSS,
-// IST stacks, tick and SYSCALL MSRs). One table of threads serves them
+// IST stacks, tick and SYSCALL MSRs). Kernel stacks of thread slots past
+// the boot thread's and IST stacks of CPUs past CPU 0 are mapped from
+// heap frames in the stack region when first used (mapStack), so gohv
+// holds stacks for the threads and CPUs that exist. One table of threads serves them
 // all (schedule); a thread runs on at most one CPU at a time
 // (kthread.onCPU), on any CPU of its affinity (kthread.affinity, set by
 // sched_setaffinity: cmd/gohv binds a vCPU's thread to the CPU its
@@ -127,8 +132,8 @@
 // hold it already); held across a thread switch and released by the
 // thread switched to (or threadStart); released while the CPU halts.
 // It covers the thread table (affinities included) and its signal state, futex waits,
-// epoll/eventfd, the heap (its free list and heapLimbo) and the mmap
-// window, rngState, the UART, the IO-APIC table and the ISA routes
+// epoll/eventfd, the heap (its free list, heapLimbo, the runs it grew
+// by and its grower's wake-up) and the mmap window with the stack region, rngState, the UART, the IO-APIC table and the ISA routes
 // (apic_unsafe.go), the device vectors and their pending set
 // (devirq_unsafe.go; a pin or MSI is sent to the CPU that routed it).
 // Nothing else is ever taken inside it, so there is no lock order; the

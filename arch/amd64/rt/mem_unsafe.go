@@ -27,10 +27,11 @@ import (
 // The frames behind the mmap window come from the hypervisor heap, one
 // physical range chosen by kmain (hw.BootMemory.ChooseHeap) and withheld
 // from the domain frame allocator; once dom0 is built, cmd/gohv gives the
-// part never used back to it (TrimHeap). Freed frames (munmap, madvise
-// DONTNEED) go back on a free list threaded through the frames
-// themselves; hw.FrameHeap keeps the count. Which range a call touches is
-// decoded by arch/amd64/linux.
+// part never used back to it (TrimHeap) and most of the free list
+// (ShrinkHeap), and the heap grows again by runs from that allocator
+// (heap_unsafe.go). Freed frames (munmap, madvise DONTNEED) go back on a
+// free list threaded through the frames themselves; hw.FrameHeap keeps
+// the count. Which range a call touches is decoded by arch/amd64/linux.
 //
 // The L4 entries are made once, by buildPageTables, and never change: the
 // tables below them are shared by reference with every guest. The mmap
@@ -66,9 +67,56 @@ var (
 	// that the heap never handed out (0: none).
 	heapForeign uint64
 
-	// mmapWindow hands out the runtime's address space (linux.Window).
-	mmapWindow = linux.Window{Base: heapVABase, End: heapVAEnd, Next: heapVABase}
+	// mmapWindow hands out the runtime's address space (linux.Window):
+	// slot 260 but its last GiB, stackRegion.
+	mmapWindow = linux.Window{Base: heapVABase, End: stackRegion, Next: heapVABase}
 )
+
+// The stack region, the last GiB of slot 260 (outside mmapWindow): the
+// kernel stacks of thread slots 1 to maxThreads-1 (thread_unsafe.go) and
+// the IST stacks of CPUs 1 to maxCPUs-1 (desc_unsafe.go), each under an
+// unmapped guard page. A stack's frames come from the heap when its slot
+// or CPU is first used (mapStack) and stay for the slot's next thread, so
+// gohv holds stacks for the threads and CPUs that exist, not for the
+// maxima; slot 0 (the boot thread) and CPU 0 have theirs in the image.
+const (
+	stackRegion = heapVAEnd - 1<<30
+	kstackPitch = kstackSize + pageSize // a kernel stack and its guard page
+	istPitch    = 4*istSize + pageSize  // a CPU's four IST stacks and a guard page
+	istRegion   = stackRegion + 128<<20 // the IST stacks, after the kernel stacks'
+)
+
+// kstackVA is the base (lowest address) of thread slot i's kernel stack.
+//
+//go:nosplit
+func kstackVA(i int) uintptr { return stackRegion + uintptr(i)*kstackPitch + pageSize }
+
+// istVA is the base of CPU id's four IST stacks.
+//
+//go:nosplit
+func istVA(id uintptr) uintptr { return istRegion + id*istPitch + pageSize }
+
+// mapStack backs [va, va+n), in the stack region, with heap frames where
+// it is not backed yet; false when the heap has no frame left (the caller
+// then calls heapExhausted). Context: the shim lock held.
+//
+//go:nosplit
+func mapStack(va, n uintptr) bool {
+	for off := uintptr(0); off < n; off += pageSize {
+		e := pteCreate(va + off)
+		if e == 0 {
+			return false
+		}
+		if *word(e)&amd64.PTE_P == 0 {
+			f := allocFrame()
+			if f == 0 {
+				return false
+			}
+			*word(e) = hw.DataPTE(f, nxBit)
+		}
+	}
+	return true
+}
 
 //go:nosplit
 func alignUp(v, a uintptr) uintptr { return (v + a - 1) &^ (a - 1) }
@@ -187,35 +235,42 @@ func hypervisorSlots() (s [16]uint64) {
 func allocFrame() uint64 {
 	if heapFree == 0 && heapLimbo != 0 && flushedAll(limboGen) {
 		heapFree, heapLimbo = heapLimbo, 0
+		heapListed, heapLimboN = heapLimboN, 0
 	}
 	p := heapFree
 	if p != 0 {
 		heapFree = *word(dm(p))
+		heapListed--
 	} else if b, ok := heap.Bump(); ok {
 		p = b
 	} else if heapLimbo != 0 {
 		waitFlushed(limboGen)
 		p, heapLimbo = heapLimbo, 0
 		heapFree = *word(dm(p))
+		heapListed, heapLimboN = heapLimboN-1, 0
 	} else {
 		return 0
 	}
 	heap.Took()
+	heapCheckLow()
 	zeroPage(dm(p))
 	return p
 }
 
-// TrimHeap ends the hypervisor heap keep bytes (rounded up to a page)
-// above the highest frame it has ever handed out, and returns the range
+// TrimHeap ends the hypervisor heap so that its spare frames, the free
+// list and the never-used frames above the highest frame it has ever
+// handed out, come to keep bytes (rounded up to a page), and returns the range
 // it gave up, for the domain frame allocator; an empty range when that
 // would not shrink it. The heap never hands out frames beyond its end
 // again: what the runtime frees is reused from the free list below it,
-// and past that the heap is exhausted. Context: Go code (kmain's main),
+// and past that the heap grows by runs GrowHeap adds. Context: Go code (kmain's main),
 // with no other caller at the same time. Bump runs with interrupts off
 // and reads End once, so it either bumps below the new end or sees it;
 // a bump that got past the new end before it was stored is caught by
 // reading Next again, and then nothing is given up.
 func TrimHeap(keep uint64) Range {
+	// Frames on the free list count towards keep.
+	keep -= min(keep, atomic.LoadUint64(&heapListed)*pageSize)
 	end := atomic.LoadUint64(&heap.End)
 	h := hw.FrameHeap{Start: heap.Start, End: end, Next: atomic.LoadUint64(&heap.Next)}
 	newEnd, ok := h.TrimEnd(keep)
@@ -237,6 +292,7 @@ func TrimHeap(keep uint64) Range {
 func freeFrame(p uint64) {
 	*word(dm(p)) = heapFree
 	heapFree = p
+	heapListed++
 	heap.Gave()
 }
 
@@ -321,11 +377,12 @@ func release(va, n uintptr, keep bool) {
 			// A frame the heap never handed out is a corrupted page
 			// table: kept off the free list, and fatal after the loop
 			// (where the nosplit stack has room for the report).
-			if pa := v & amd64.PTE_ADDR; !heap.Owns(pa) {
+			if pa := v & amd64.PTE_ADDR; !heapOwns(pa) {
 				heapForeign = pa
 			} else if smp {
 				*word(dm(pa)) = heapLimbo
 				heapLimbo = pa
+				heapLimboN++
 				heap.Gave()
 				limbo = true
 			} else {

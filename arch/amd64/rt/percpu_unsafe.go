@@ -71,10 +71,15 @@ type cpuState struct {
 	loadedAltCR3 uint64
 
 	// What the CPU reads on a transition to ring 0 (desc_unsafe.go): its
-	// TSS, and the IST stacks the TSS points at.
+	// TSS, and the base of the four IST stacks (istSize each) the TSS
+	// points at: IST1 exceptions and interrupts, IST2 NMI and #MC, IST3
+	// #DF, IST4 #DB. CPU 0's are ist0, an AP's in the stack region.
 	tss [hw.TSSSize / 8]uint64
-	ist [4][istSize]byte // IST1 exceptions and interrupts, IST2 NMI and #MC, IST3 #DF, IST4 #DB
+	ist uintptr
 }
+
+// ist0 is CPU 0's IST stacks (see cpuState.ist).
+var ist0 [4 * istSize]byte
 
 // maxCPUs bounds the per-CPU tables.
 const maxCPUs = hw.MaxCPUs

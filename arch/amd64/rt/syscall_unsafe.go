@@ -272,6 +272,8 @@ func dispatch(f *sysFrame) {
 		amd64.Halt()
 	case sysGuestIRQ:
 		guestIRQ(uint64(a0))
+	case sysHeapWait, sysHeapGrow, sysHeapShrink:
+		ret = sysHeapCall(f.ax, a0, a1, a2)
 	case sysPanic:
 		xline()
 		panicBanner(a0, a1)

@@ -61,7 +61,7 @@ func (t *kthread) mayRunOn(cpu uintptr) bool { return t.affinity == 0 || t.affin
 
 var (
 	threads  [maxThreads]kthread
-	kstacks  [maxThreads][kstackSize]byte
+	kstack0  [kstackSize]byte // slot 0's; the others are in the stack region (mapStack)
 	fxAreas  [maxThreads*fxSize + 16]byte
 	nextTid  uintptr = 1
 	nThreads uint64  // live threads
@@ -76,7 +76,10 @@ func current() *kthread { return &threads[thisCPU().cur] }
 //go:nosplit
 func threadInit(i int) *kthread {
 	t := &threads[i]
-	t.ktop = uintptr(unsafe.Pointer(&kstacks[i])) + kstackSize
+	t.ktop = uintptr(unsafe.Pointer(&kstack0[0])) + kstackSize
+	if i != 0 {
+		t.ktop = kstackVA(i) + kstackSize // sysClone mapped it
+	}
 	t.fx = alignUp(uintptr(unsafe.Pointer(&fxAreas[0])), 16) + uintptr(i)*fxSize
 	t.tid = nextTid
 	nextTid++
@@ -245,6 +248,9 @@ func sysClone(f *sysFrame) uintptr {
 	for i := 1; i < maxThreads; i++ {
 		if threads[i].state != thFree || threads[i].onCPU != 0 {
 			continue // in use, or a CPU still idles on its stack
+		}
+		if !mapStack(kstackVA(i), kstackSize) {
+			heapExhausted()
 		}
 		t := threadInit(i)
 		sigmasks[i] = sigmasks[thisCPU().cur] // a new thread inherits its creator's mask

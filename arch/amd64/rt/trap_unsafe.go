@@ -258,19 +258,21 @@ func exitGroup(code int) {
 }
 
 // heapExhausted is fatal: the runtime asked for memory the hypervisor
-// heap no longer has. The line names the RAM the heap was sized from and
-// what gohv was doing (SetHeapNote).
+// heap no longer has. The line names the RAM the heap was sized from,
+// why it did not grow (xputHeapGrowth) and what gohv was doing
+// (SetHeapNote).
 //
 //go:nosplit
 func heapExhausted() {
 	xline()
 	xputs("PANIC: gohv heap exhausted: ")
-	xdec(heap.Frames * pageSize >> 20)
-	xputs(" MiB of ")
-	xdec((heap.End - heap.Start) >> 20)
-	xputs(" MiB in use, ")
+	xdec(heap.Frames * pageSize >> 10)
+	xputs(" KiB of ")
+	xdec(heapHeldFrames() * pageSize >> 10)
+	xputs(" KiB in use, ")
 	xdec(bootMem.RAMTop >> 20)
 	xputs(" MiB of RAM")
+	xputHeapGrowth()
 	xputHeapNote()
 	xputs("\n")
 	panicBanner(0, 0)
