@@ -256,8 +256,8 @@ func keptRanges() []rt.Range {
 // heapLowWater is what the runtime may take between the grower's wake-up
 // and its run.
 const (
-	heapSpare     = 2 << 20
-	heapLowWater  = 1 << 20
+	heapSpare     = 4 << 20
+	heapLowWater  = 2 << 20
 	heapChunk     = 2 << 20
 	heapMaxGCRate = 10
 )
