@@ -32,6 +32,15 @@ func (c *exitCount) add(ticks uint64) {
 	c.ticks += ticks
 }
 
+// CountExits turns the exitStats of every vCPU on or off: counting reads
+// the TSC twice an exit, which QEMU's TCG serves slowly (a null hypercall
+// about a fifth dearer), so it runs only at loglvl=all and once debug key
+// 'p' has asked for it. Any goroutine.
+func (m *Machine) CountExits(on bool) { m.countExits.Store(on) }
+
+// CountingExits reports whether CountExits turned counting on.
+func (m *Machine) CountingExits() bool { return m.countExits.Load() }
+
 // tsc reads the machine's TSC (0 without a time source).
 func (m *Machine) tsc() uint64 {
 	if m.cfg.Time == nil {
@@ -44,6 +53,9 @@ func (m *Machine) tsc() uint64 {
 // note records an exit served in Go: exc the exception vector (or -1),
 // hc the hypercall number (or -1), from TSC t0 until now.
 func (s *exitStats) note(m *Machine, exc, hc int, irq bool, t0 uint64) {
+	if t0 == 0 {
+		return // not counting (CountExits)
+	}
 	d := m.tsc() - t0
 	switch {
 	case irq:

@@ -3,6 +3,7 @@ package hv
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gohv/gohv/abi"
 	"github.com/gohv/gohv/arch"
@@ -148,6 +149,8 @@ type Machine struct {
 
 	mu      sync.Mutex // guards domains
 	domains map[abi.DomID]*Domain
+
+	countExits atomic.Bool // the vCPUs count their exits (CountExits)
 
 	inMu sync.Mutex // guards in
 	in   []byte     // serial input for the hardware domain's console_io read

@@ -230,7 +230,10 @@ func (v *VCPU) Run() {
 		if int(exit.Kind) < len(v.exits) {
 			v.exits[exit.Kind]++
 		}
-		t0 := d.m.tsc()
+		var t0 uint64 // 0: exits are not being counted (exitstats.go)
+		if d.m.countExits.Load() {
+			t0 = d.m.tsc()
+		}
 		switch exit.Kind {
 		case arch.ExitSyscall:
 			nr := int(v.Regs.RAX)

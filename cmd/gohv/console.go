@@ -81,6 +81,13 @@ var msiDump func() []string
 // the machine exists).
 var exitDump func() []string
 
+// countingExits and countExits ask and turn on the vCPUs' exit counting
+// (hv.Machine.CountExits) for debug key 'p' (set with exitDump).
+var (
+	countingExits func() bool
+	countExits    func()
+)
+
 // keyLine is where the console selftest collects a typed line.
 var keyLine = make(chan string, 1)
 var keyBuf strings.Builder
@@ -109,6 +116,13 @@ func debugKey(b byte) {
 		return
 	case 'p':
 		if exitDump != nil {
+			if !countingExits() {
+				// The first press starts the count (loglvl=all has it
+				// on from boot); the next ones print it.
+				countExits()
+				log.Lines([]string{"'p' pressed -> exits to Go counted from now on; press 'p' again for the counts"})
+				return
+			}
 			log.Lines(append([]string{"'p' pressed -> exits to Go by vector and hypercall"}, exitDump()...))
 		}
 		return

@@ -105,6 +105,8 @@ func main() {
 		rt.Panic("cannot set up domain memory: " + err.Error())
 	}
 	exitDump = machine.ExitReport
+	machine.CountExits(opts.LogLevel.Lower >= int(klog.Debug))
+	countingExits, countExits = machine.CountingExits, func() { machine.CountExits(true) }
 	go irqs.run(machine.IRQs())
 	if len(info.Modules) == 0 {
 		ready("no dom0 module given", frames, 0)
