@@ -87,30 +87,9 @@ void secondary(u64 id)
 		hc_sched_op(SCHEDOP_block, NULL);
 }
 
-/* The secondary entry: rdi = id (from user_regs), rsp = its stack top. */
-asm(".text\n"
-    "fair_secondary_entry:\n"
-    "	andq $-16, %rsp\n"
-    "	call secondary\n"
-    "	ud2\n");
-extern char fair_secondary_entry[];
-
-static void failsafe(void) { test_fail("failsafe callback"); }
-
 static void build_context(int i)
 {
-	memset(&ctxt, 0, sizeof(ctxt));
-	ctxt.flags = VGCF_in_kernel;
-	ctxt.user_regs.rip = (u64)fair_secondary_entry;
-	ctxt.user_regs.rsp = (u64)&stacks[i][STACK];
-	ctxt.user_regs.rdi = i;
-	ctxt.user_regs.rflags = 0x2;
-	ctxt.user_regs.cs = FLAT_KERNEL_CS & ~3;	/* Xen gives RPL 3 */
-	ctxt.user_regs.ss = FLAT_KERNEL_SS & ~3;
-	ctxt.kernel_ss = FLAT_KERNEL_SS;
-	ctxt.kernel_sp = (u64)&stacks[i][STACK];
-	ctxt.ctrlreg[3] = virt_to_mfn((void *)start_info->pt_base) << 12;
-	ctxt.failsafe_callback_eip = (u64)failsafe;
+	vcpu_context(&ctxt, i, secondary, &stacks[i][STACK], 0, 0);
 }
 
 static void check_physid(void)

@@ -278,47 +278,13 @@ void secondary(u64 id)
 		c->count++;
 }
 
-/* The secondary entry: rdi = id (from user_regs), rsp = its stack top. */
-asm(".text\n"
-    "secondary_entry:\n"
-    "	andq $-16, %rsp\n"
-    "	call secondary\n"
-    "	ud2\n");
-extern char secondary_entry[];
-
-static void failsafe(void) { test_fail("failsafe callback"); }
-
-extern char entry_de[], entry_db[], entry_nmi[], entry_bp[], entry_of[], entry_br[],
-	entry_ud[], entry_nm[], entry_df[], entry_ts[], entry_np[], entry_ss[], entry_gp[],
-	entry_pf[], entry_mf[], entry_ac[], entry_mc[], entry_xm[], entry_event[];
-
 static void start_vcpu1(void)
 {
-	static char *const entries[20] = { entry_de, entry_db, entry_nmi, entry_bp, entry_of, entry_br, entry_ud,
-		entry_nm, entry_df, NULL, entry_ts, entry_np, entry_ss, entry_gp, entry_pf, NULL, entry_mf, entry_ac,
-		entry_mc, entry_xm };
 	struct percpu *c = &pcpu[1];
 	c->self = c;
 	c->id = 1;
 	c->vi = &s->vcpu_info[1];
-	memset(&ctxt, 0, sizeof(ctxt));
-	ctxt.flags = VGCF_in_kernel;
-	ctxt.user_regs.rip = (u64)secondary_entry;
-	ctxt.user_regs.rsp = (u64)&stack1[STACK];
-	ctxt.user_regs.rdi = 1;
-	ctxt.user_regs.rflags = 0x2;
-	ctxt.user_regs.cs = FLAT_KERNEL_CS & ~3;
-	ctxt.user_regs.ss = FLAT_KERNEL_SS & ~3;
-	for (int v = 0; v < 20; v++)
-		if (entries[v])
-			ctxt.trap_ctxt[v] = (struct trap_info){ v, ((v == 3 || v == 4) ? 3 : 0) | 4, FLAT_KERNEL_CS, 0,
-				(u64)entries[v] };
-	ctxt.kernel_ss = FLAT_KERNEL_SS;
-	ctxt.kernel_sp = (u64)&stack1[STACK];
-	ctxt.ctrlreg[3] = virt_to_mfn((void *)start_info->pt_base) << 12;
-	ctxt.event_callback_eip = (u64)entry_event;
-	ctxt.failsafe_callback_eip = (u64)failsafe;
-	ctxt.gs_base_kernel = (u64)c;
+	vcpu_context(&ctxt, 1, secondary, &stack1[STACK], 1, (u64)c);
 	check_eq(hc_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0, "initialise(1)");
 	check_eq(hc_vcpu_op(VCPUOP_up, 1, NULL), 0, "up(1)");
 	WAIT(c->online, "vCPU 1 to come up");

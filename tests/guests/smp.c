@@ -288,43 +288,9 @@ void secondary(u64 id)
 	}
 }
 
-/* The secondary entry: rdi = id (from user_regs), rsp = its stack top. */
-asm(".text\n"
-    "secondary_entry:\n"
-    "	andq $-16, %rsp\n"
-    "	call secondary\n"
-    "	ud2\n");
-extern char secondary_entry[];
-
-static void failsafe(void) { test_fail("failsafe callback"); }
-
-extern char entry_de[], entry_db[], entry_nmi[], entry_bp[], entry_of[], entry_br[],
-	entry_ud[], entry_nm[], entry_df[], entry_ts[], entry_np[], entry_ss[], entry_gp[],
-	entry_pf[], entry_mf[], entry_ac[], entry_mc[], entry_xm[], entry_event[];
-
 static void build_context(int i)
 {
-	static char *const entries[20] = { entry_de, entry_db, entry_nmi, entry_bp, entry_of, entry_br, entry_ud,
-		entry_nm, entry_df, NULL, entry_ts, entry_np, entry_ss, entry_gp, entry_pf, NULL, entry_mf, entry_ac,
-		entry_mc, entry_xm };
-	memset(&ctxt, 0, sizeof(ctxt));
-	ctxt.flags = VGCF_in_kernel;
-	ctxt.user_regs.rip = (u64)secondary_entry;
-	ctxt.user_regs.rsp = (u64)&stacks[i][STACK];
-	ctxt.user_regs.rdi = i;
-	ctxt.user_regs.rflags = 0x2;
-	ctxt.user_regs.cs = FLAT_KERNEL_CS & ~3;	/* Xen gives RPL 3 */
-	ctxt.user_regs.ss = FLAT_KERNEL_SS & ~3;
-	for (int v = 0; v < 20; v++)
-		if (entries[v])
-			ctxt.trap_ctxt[v] = (struct trap_info){ v, ((v == 3 || v == 4) ? 3 : 0) | 4, FLAT_KERNEL_CS, 0,
-				(u64)entries[v] };
-	ctxt.kernel_ss = FLAT_KERNEL_SS;
-	ctxt.kernel_sp = (u64)&stacks[i][STACK];
-	ctxt.ctrlreg[3] = virt_to_mfn((void *)start_info->pt_base) << 12;
-	ctxt.event_callback_eip = (u64)entry_event;
-	ctxt.failsafe_callback_eip = (u64)failsafe;
-	ctxt.gs_base_kernel = (u64)&pcpu[i];
+	vcpu_context(&ctxt, i, secondary, &stacks[i][STACK], 1, (u64)&pcpu[i]);
 }
 
 static void run_phase(int ph, const char *what)

@@ -312,6 +312,43 @@ static const struct trap_info trap_table[] = {
 	{ 0, 0, 0, 0, 0 },
 };
 
+/* ---- secondary vCPUs ---- */
+
+/* Where a vCPU set up by vcpu_context starts: rdi = its id, rsi = the
+ * function it runs (both from user_regs), rsp = its stack top. */
+asm(".text\n"
+    "vcpu_entry:\n"
+    "	andq $-16, %rsp\n"
+    "	call *%rsi\n"
+    "	ud2\n");
+extern char vcpu_entry[];
+
+static void vcpu_failsafe(void) { test_fail("failsafe callback"); }
+
+void vcpu_context(struct vcpu_guest_context *c, unsigned id, void (*fn)(u64 id), void *stack_top,
+		  int traps, u64 gs_base)
+{
+	memset(c, 0, sizeof(*c));
+	c->flags = VGCF_in_kernel;
+	c->user_regs.rip = (u64)vcpu_entry;
+	c->user_regs.rsp = (u64)stack_top;
+	c->user_regs.rdi = id;
+	c->user_regs.rsi = (u64)fn;
+	c->user_regs.rflags = 0x2;
+	c->user_regs.cs = FLAT_KERNEL_CS & ~3;	/* Xen gives RPL 3 */
+	c->user_regs.ss = FLAT_KERNEL_SS & ~3;
+	if (traps) {
+		for (const struct trap_info *t = trap_table; t->address; t++)
+			c->trap_ctxt[t->vector] = *t;
+		c->event_callback_eip = (u64)entry_event;
+	}
+	c->kernel_ss = FLAT_KERNEL_SS;
+	c->kernel_sp = (u64)stack_top;
+	c->ctrlreg[3] = virt_to_mfn((void *)start_info->pt_base) << 12;
+	c->failsafe_callback_eip = (u64)vcpu_failsafe;
+	c->gs_base_kernel = gs_base;
+}
+
 void install_traps(void)
 {
 	long rc = hc_set_trap_table(trap_table);

@@ -74,6 +74,13 @@ extern volatile u64 trap_resume;
 int record_trap(struct cpu_regs *r);
 /* Installs the trap table for vectors 0-19 and 0x80 (DPL 3, used to come back from user mode). */
 void install_traps(void);
+/* vcpu_context fills c for VCPUOP_initialise of vCPU id: kernel mode,
+ * running fn(id) on the stack that ends at stack_top, vCPU 0's page tables,
+ * a failsafe callback that fails the test, gs_base as its kernel GS base;
+ * with traps, lib's trap table and event callback too. */
+struct vcpu_guest_context;
+void vcpu_context(struct vcpu_guest_context *c, unsigned id, void (*fn)(u64 id), void *stack_top,
+		  int traps, u64 gs_base);
 void register_event_callback(void);
 extern u8 hypercall_page[4096];
 
