@@ -351,12 +351,7 @@ func (b *Bus) setMask(d *device, s *Source, host, guest bool) {
 		s.hostMasked, s.guestMasked = host, guest
 		return
 	}
-	ctl := uint16(b.read(s.dev, s.pos+msixControl, 2))
-	maskAll := d.hostMaskAll
-	if ctl&MSIXEnable == 0 {
-		d.hostMaskAll = true
-		b.write(s.dev, s.pos+msixControl, 2, uint32(ctl|MSIXEnable|MSIXMaskAll))
-	}
+	ctl, maskAll := b.openMSIXTable(d, s)
 	if b.memoryDecoded(s.dev) {
 		b.mem.Write32(s.entryPA+MSIXEntryCtrl, flag)
 		b.mem.Read32(s.entryPA + MSIXEntryCtrl) // flush the posted write
@@ -369,6 +364,21 @@ func (b *Bus) setMask(d *device, s *Source, host, guest bool) {
 	}
 	d.hostMaskAll = maskAll
 	b.writeMSIXControl(d, s, ctl)
+}
+
+// openMSIXTable makes s's MSI-X table writable (the device reads entry
+// writes only with MSI-X Enable set): with Enable clear it sets Enable
+// and the Function Mask, so no vector fires meanwhile, and records gohv's
+// Function Mask. It returns the control word as it was and gohv's
+// Function Mask before, for writeMSIXControl to restore. Caller holds mu.
+func (b *Bus) openMSIXTable(d *device, s *Source) (ctl uint16, maskAll bool) {
+	ctl = uint16(b.read(s.dev, s.pos+msixControl, 2))
+	maskAll = d.hostMaskAll
+	if ctl&MSIXEnable == 0 {
+		d.hostMaskAll = true
+		b.write(s.dev, s.pos+msixControl, 2, uint32(ctl|MSIXEnable|MSIXMaskAll))
+	}
+	return ctl, maskAll
 }
 
 // Start unmasks s for its first guest: gohv's mask and the guest's are
@@ -422,12 +432,7 @@ func (b *Bus) Disable(s *Source) {
 	if i < 0 {
 		return
 	}
-	ctl := uint16(b.read(s.dev, s.pos+msixControl, 2))
-	maskAll := d.hostMaskAll
-	if ctl&MSIXEnable == 0 {
-		d.hostMaskAll = true
-		b.write(s.dev, s.pos+msixControl, 2, uint32(ctl|MSIXEnable|MSIXMaskAll))
-	}
+	ctl, maskAll := b.openMSIXTable(d, s)
 	if b.memoryDecoded(s.dev) {
 		b.mem.Write32(s.entryPA+MSIXEntryCtrl, MSIXCtrlMasked)
 	} else if ctl&MSIXMaskAll == 0 {
