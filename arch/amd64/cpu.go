@@ -33,6 +33,13 @@ func Rdrand() (v uint64, ok bool)
 func ReadRFLAGS() uint64
 func WriteGSBase(v uint64)
 func Xchg32(addr uint64, v uint32) uint32
+
+// MMIOWrite32 stores v at addr with one plain 32-bit MOV: a device
+// register (the local APIC, the IO-APIC, an MSI-X table). Never an XCHG,
+// which is what atomic.StoreUint32 compiles to: a locked access to device
+// memory is not needed and, under QEMU's TCG, makes every other CPU stop
+// while it runs (an atomic it cannot do with the host's).
+func MMIOWrite32(addr uintptr, v uint32)
 func Fxsave(addr uint64)
 func Fxrstor(addr uint64)
 

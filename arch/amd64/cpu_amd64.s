@@ -202,6 +202,13 @@ TEXT ·Xchg32(SB),NOSPLIT,$0-20
 	MOVL	AX, ret+16(FP)
 	RET
 
+// func MMIOWrite32(addr uintptr, v uint32)  — one MOVL to device memory.
+TEXT ·MMIOWrite32(SB),NOSPLIT,$0-12
+	MOVQ	addr+0(FP), BX
+	MOVL	v+8(FP), AX
+	MOVL	AX, 0(BX)
+	RET
+
 // func Fxsave(addr uint64)  — FXSAVE64 to a 16-byte aligned 512-byte area.
 TEXT ·Fxsave(SB),NOSPLIT,$0-8
 	MOVQ	addr+0(FP), AX

@@ -69,7 +69,7 @@ func lapicRead(reg uintptr) uint32 {
 
 //go:nosplit
 func lapicWrite(reg uintptr, v uint32) {
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(lapicVA+reg)), v)
+	amd64.MMIOWrite32(lapicVA+reg, v)
 }
 
 // lapicEOI acknowledges the interrupt being served. Context: interrupt
@@ -173,14 +173,14 @@ func lapicTick() {
 
 //go:nosplit
 func ioapicRead(io *ioapic, reg uint32) uint32 {
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(io.va+hw.IOAPIC_REGSEL)), reg)
+	amd64.MMIOWrite32(io.va+hw.IOAPIC_REGSEL, reg)
 	return atomic.LoadUint32((*uint32)(unsafe.Pointer(io.va + hw.IOAPIC_WIN)))
 }
 
 //go:nosplit
 func ioapicWrite(io *ioapic, reg, v uint32) {
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(io.va+hw.IOAPIC_REGSEL)), reg)
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(io.va+hw.IOAPIC_WIN)), v)
+	amd64.MMIOWrite32(io.va+hw.IOAPIC_REGSEL, reg)
+	amd64.MMIOWrite32(io.va+hw.IOAPIC_WIN, v)
 }
 
 //go:nosplit

@@ -1,7 +1,7 @@
 package rt
 
 // Routines in entry_amd64.s that Go code calls. The entry points the CPU
-// jumps to (entry32, entry64, syscallEntry, threadStart, irqTimer,
+// jumps to (entry32, entry64, syscallEntry, threadStart, idleStart, irqTimer,
 // irqSpurious, trapCommon, faultTrampoline, exc0-21) are not Go-callable;
 // their addresses reach Go through asmAddrs and excStubs.
 

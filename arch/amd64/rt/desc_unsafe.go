@@ -63,9 +63,9 @@ var (
 	// device vectors (hw.DeviceVecBase+n, gateDevStub+n).
 	gateStubs [gateDevStub + hw.DeviceVecs]uintptr
 	// asmAddrs: -, threadStart, irqTimer, irqDevice, faultTrampoline,
-	// runtime.text, runtime.end, runtime.etext, irqSpurious, apEntry
-	// (entry_amd64.s).
-	asmAddrs [10]uintptr
+	// runtime.text, runtime.end, runtime.etext, irqSpurious, apEntry,
+	// idleStart (entry_amd64.s).
+	asmAddrs [11]uintptr
 )
 
 //go:nosplit

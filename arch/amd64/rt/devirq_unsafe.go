@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/gohv/gohv/arch/amd64"
 	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
@@ -378,6 +379,6 @@ func DeviceWrite32(pa uint64, v uint32) bool {
 		return false
 	}
 	// Safety: as DeviceRead32; one aligned 32-bit store.
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(dm(pa))), v)
+	amd64.MMIOWrite32(dm(pa), v)
 	return true
 }

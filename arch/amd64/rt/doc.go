@@ -103,8 +103,9 @@
 // (kthread.onCPU), on any CPU of its affinity (kthread.affinity, set by
 // sched_setaffinity: cmd/gohv binds a vCPU's thread to the CPU its
 // scheduler slot names; other threads have every CPU) over its life; a
-// CPU with nothing to run halts on its last thread's stack until its
-// tick or an IPI.
+// CPU with nothing to run switches to its idle context (idleLoop, on its
+// own stack), so the thread that left is free for any CPU at once, and
+// halts there until its tick or an IPI.
 //
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
 // through GS_BASE, thisCPU reads GS:0; the assembly uses go_asm.h
@@ -130,7 +131,8 @@
 // preempt path (preempt, released by deliverSignal), demand faults in
 // trap and the device interrupt path (both only if this CPU does not
 // hold it already); held across a thread switch and released by the
-// thread switched to (or threadStart); released while the CPU halts.
+// thread switched to (or threadStart, or the idle loop); released while
+// the CPU halts.
 // It covers the thread table (affinities included) and its signal state, futex waits,
 // epoll/eventfd, the heap (its free list, heapLimbo, the runs it grew
 // by and its grower's wake-up) and the mmap window with the stack region, rngState, the UART, the IO-APIC table and the ISA routes

@@ -297,6 +297,13 @@ TEXT ·threadStart(SB),NOSPLIT|NOFRAME,$0
 	BYTE $0x65; BYTE $0x48; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_inShim; LONG $0
 	JMP	·syscallReturn(SB)
 
+// idleStart is where CPU 0's idle context first runs, switched to by
+// schedule (switchStack's resume frame on idleStack0): with the shim lock
+// held and interrupts off it calls idleLoop, which never returns.
+TEXT ·idleStart(SB),NOSPLIT|NOFRAME,$0
+	CALL	·idleLoop(SB)
+	HLT
+
 // func switchStack(save *uintptr, to uintptr)
 // Saves the callee's resume point on the current kernel stack, stores SP in
 // *save and resumes the thread whose saved SP is to. Context: shim, IF=0.
@@ -455,7 +462,8 @@ DATA ·asmAddrs+48(SB)/8, $runtime·end(SB)
 DATA ·asmAddrs+56(SB)/8, $runtime·etext(SB)
 DATA ·asmAddrs+64(SB)/8, $·irqSpurious(SB)
 DATA ·asmAddrs+72(SB)/8, $·apEntry(SB)
-GLOBL ·asmAddrs(SB), RODATA, $80
+DATA ·asmAddrs+80(SB)/8, $·idleStart(SB)
+GLOBL ·asmAddrs(SB), RODATA, $88
 
 // func cpuSelf() uintptr
 // Returns GS:0, this CPU's cpuState.self (GS_BASE points at the cpuState

@@ -48,7 +48,8 @@ type cpuState struct {
 	inShim     uintptr    // 1 while the syscall shim runs
 	ipis       uint64     // IPIs taken (ipiIRQ)
 	runs       uint64     // switches to a kernel thread on this CPU (schedule)
-	bootSP     uintptr    // where an AP's boot context is saved when it first switches (never resumed)
+	idleSP     uintptr    // the idle context's saved SP while a thread runs here (idleLoop)
+	last       uintptr    // the thread that ran here last: round robin goes on after it
 
 	// TLB shootdown (smp_unsafe.go). flushPending: the next guest entry
 	// or guestCopy on this CPU reloads CR3 (RequestTLBFlush sets every

@@ -20,14 +20,15 @@ import (
 // GDT window, TSS and IST stacks, loads the shared IDT, enables its local
 // APIC and its own tick (the local APIC timer at tickHz, lapicHz as CPU 0
 // measured it), sets the SYSCALL MSRs as CPU 0 did, says it is online and
-// enters schedule: from then on it runs the Go runtime's kernel threads
-// like CPU 0, and idles (HLT) when none is runnable.
+// enters its idle context (idleLoop): from then on it runs the Go
+// runtime's kernel threads like CPU 0, and halts when none is runnable.
 //
 // The shim lock (shimOwner) serialises every CPU's use of the shared shim
 // state; doc.go ("CPUs.") lists what it covers and what stays per CPU.
 // It is taken with interrupts off and held across a thread switch: the
 // CPU that takes it is the one that releases it, in whatever thread runs
-// next there (schedule's caller, the timer's preempt path, threadStart).
+// next there (schedule's caller, the timer's preempt path, threadStart,
+// idleLoop).
 //
 // IPIs: one vector, vecIPI (the ISA line 2 gate: the 8259 cascade, never
 // raised as an interrupt), wakes a halted CPU (a thread became
@@ -270,21 +271,19 @@ func othersOnline() bool {
 	return false
 }
 
-// kick makes sure a CPU will look at t, just made runnable: the CPU
-// idling on t's kernel stack, which alone may run it, or else any idle
-// CPU; running CPUs see it at their next tick. Context: shim lock held.
+// kick makes sure a CPU will look at t, just made runnable (or moved
+// off the CPU it ran on): an idle CPU of its affinity, other than this
+// one, is sent an IPI; a thread some CPU runs needs none, and running
+// CPUs see it at their next schedule or tick. Context: shim lock held.
 //
 //go:nosplit
 func kick(t *kthread) {
-	me := thisCPU().id
-	if o := t.onCPU; o != 0 {
-		if o-1 != me && cpus[o-1].idling != 0 {
-			sendIPI(o - 1)
-		}
+	if t.onCPU != 0 {
 		return
 	}
+	me := thisCPU().id
 	for i := uintptr(0); i < maxCPUs; i++ {
-		if i != me && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
+		if i != me && t.mayRunOn(i) && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
 			sendIPI(i)
 			return
 		}
@@ -295,8 +294,8 @@ func kick(t *kthread) {
 // gohv's tables. It loads its GDT window, segments, TSS and the IDT,
 // points GS_BASE at its cpuState, sets the PAT and SYSCALL MSRs as CPU 0
 // has them, enables its local APIC and starts its tick, says it is online
-// and enters schedule, which runs the kernel threads that are runnable
-// and never returns here. Context: the AP, interrupts off until
+// and becomes the CPU's idle context (idleLoop), which runs the kernel
+// threads that are runnable and never returns here. Context: the AP, interrupts off until
 // schedule's idle loop or the first thread.
 //
 //go:nosplit
@@ -329,8 +328,7 @@ func apMain(cp uintptr) {
 	c.flushDone = atomic.LoadUint64(&shootGen)
 	atomic.StoreUint64(&c.flushWant, c.flushDone)
 	atomic.StoreUint32(&apOnline[c.id], 1)
-	schedule(false)
-	amd64.Halt() // not reached: the boot context is never resumed
+	idleLoop() // on the boot stack, which becomes the CPU's idle stack
 }
 
 // lapicICR sends an IPI and waits (bounded) for the local APIC to accept

@@ -1,7 +1,6 @@
 package rt
 
 import (
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -15,14 +14,13 @@ import (
 // Go code: timer preemption is what keeps sysmon alive next to a busy
 // goroutine. One table of threads serves every CPU: schedule, on any CPU,
 // runs the next runnable thread no CPU is on (kthread.onCPU). When nothing
-// can run the CPU halts, still on its last thread's kernel stack (which
-// is why that thread stays its CPU's until another is switched to),
-// until its tick or an IPI (kick) wakes it. A thread may be bound to some
-// CPUs (sched_setaffinity: a vCPU's thread to the CPU its scheduler slot
-// names): no other CPU switches to it; a thread running on a CPU outside
-// its set leaves it at that CPU's next schedule that finds another thread
-// to run, and a CPU of its set is kicked to take it. All of it is under
-// the shim lock.
+// can run, the CPU switches to its idle context (idleLoop, on a stack of
+// its own) and halts there until its tick or an IPI (kick) wakes it; the
+// thread that left is on no CPU, free for any. A thread may be bound to
+// some CPUs (sched_setaffinity: a vCPU's thread to the CPU its scheduler
+// slot names): no other CPU switches to it; a thread running on a CPU
+// outside its set leaves it at that CPU's next schedule, and an idle CPU
+// of its set is kicked to take it. All of it is under the shim lock.
 
 const (
 	maxThreads = 64
@@ -45,9 +43,9 @@ type kthread struct {
 	deadline int64   // wake-up time (ns), 0 = none
 	timedOut bool
 	onEpoll  bool
-	// onCPU is 1 + the number of the CPU running on its kernel stack
-	// (running it, or idling after it blocked), 0 when none is: only
-	// then may another CPU switch to it (or a clone reuse a free slot).
+	// onCPU is 1 + the number of the CPU running it (on its kernel
+	// stack), 0 when none is: only then may a CPU switch to it (or a
+	// clone reuse a free slot).
 	onCPU uintptr
 	// affinity is the CPUs it may be switched to (bit n: CPU n), 0 for
 	// any (sched_setaffinity; a new thread starts with 0).
@@ -60,12 +58,15 @@ type kthread struct {
 func (t *kthread) mayRunOn(cpu uintptr) bool { return t.affinity == 0 || t.affinity&(1<<cpu) != 0 }
 
 var (
-	threads  [maxThreads]kthread
-	kstack0  [kstackSize]byte // slot 0's; the others are in the stack region (mapStack)
-	fxAreas  [maxThreads*fxSize + 16]byte
-	nextTid  uintptr = 1
-	nThreads uint64  // live threads
-	nSwitch  uint64
+	threads [maxThreads]kthread
+	kstack0 [kstackSize]byte // slot 0's; the others are in the stack region (mapStack)
+	// idleStack0 is CPU 0's idle context's stack (an AP idles on its
+	// boot stack).
+	idleStack0 [8 << 10]byte
+	fxAreas    [maxThreads*fxSize + 16]byte
+	nextTid    uintptr = 1
+	nThreads   uint64  // live threads
+	nSwitch    uint64
 )
 
 //go:nosplit
@@ -103,80 +104,122 @@ func firstThread() {
 	c.ktop = t.ktop
 	c.fxarea = t.fx
 	t.onCPU = c.id + 1
+	// CPU 0's idle context starts in idleStart, from switchStack's
+	// resume frame (BX, BP, return address).
+	sp := uintptr(unsafe.Pointer(&idleStack0[0])) + uintptr(len(idleStack0)) - 3*8
+	*word(sp + 16) = uint64(asmAddrs[10]) // idleStart
+	*word(sp + 8) = 0                     // BP
+	*word(sp) = 0                         // BX
+	c.idleSP = sp
 }
 
-// schedule runs the next runnable thread that no other CPU is on and
-// whose affinity has this CPU (round robin from this CPU's), halting
-// while there is none; it returns when the calling thread is chosen
-// again, on whichever CPU chose it. The calling thread itself, if it is
-// runnable, is chosen when no other is, even outside its affinity (this
-// CPU is on its stack: only switching away frees it); switching away
-// from a runnable thread outside its affinity kicks a CPU of it.
-// Context: shim or timer preemption, interrupts off, the shim lock held
-// (it is released while the CPU halts, and is held again on return).
-// saveFPU keeps the thread's vector state across the switch: the shim
-// passes true (a vCPU thread holds its guest's x87 state in the CPU);
-// irqTimer, which saves and restores the whole state itself, false. An
-// AP's first call (apMain, cur = noThread) comes from no thread and
-// never returns.
+// pickThread returns the thread this CPU should switch to next, or
+// noThread: the first, in round-robin order after from, that is runnable,
+// is on no CPU, has this CPU in its affinity and is not self (a sleeper
+// whose deadline has passed becomes runnable on the way). Context: shim
+// lock held, interrupts off.
+//
+//go:nosplit
+func pickThread(c *cpuState, from, self uintptr) uintptr {
+	now := nanotime()
+	for i := uintptr(1); i <= maxThreads; i++ {
+		j := (from + i) % maxThreads
+		t := &threads[j]
+		if t.state == thBlocked && t.deadline != 0 && now >= t.deadline {
+			t.state = thRunning
+			t.timedOut = true
+		}
+		if j == self || t.state != thRunning || t.onCPU != 0 || !t.mayRunOn(c.id) {
+			continue
+		}
+		return j
+	}
+	return noThread
+}
+
+// switchIn makes thread j this CPU's running thread: its kernel stack
+// for the next ring-3 or interrupt entry, its vector-state area and its
+// TLS. The caller then switches to j's saved stack. Context: shim lock
+// held, interrupts off.
+//
+//go:nosplit
+func switchIn(c *cpuState, j uintptr) *kthread {
+	t := &threads[j]
+	t.onCPU = c.id + 1
+	c.cur, c.last = j, j
+	c.ktop = t.ktop
+	c.fxarea = t.fx
+	c.runs++
+	amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(t.fsBase))
+	nSwitch++
+	return t
+}
+
+// schedule gives the CPU to the next runnable thread that no other CPU
+// is on and whose affinity has this CPU (round robin after the calling
+// one); it returns when the calling thread runs again, on whichever CPU
+// chose it. If there is none, the calling thread goes on when it is
+// runnable and may run here; otherwise (it blocked, exited, or this CPU
+// left its affinity) the CPU switches to its idle context (idleLoop),
+// which frees the thread's stack at once for any CPU of its affinity (a
+// runnable one's is kicked). Context: shim or timer preemption,
+// interrupts off, the shim lock held (held again on return). saveFPU
+// keeps the thread's vector state across the switch: the shim passes
+// true (a vCPU thread holds its guest's x87 state in the CPU); irqTimer,
+// which saves and restores the whole state itself, false.
 //
 //go:nosplit
 func schedule(saveFPU bool) {
 	c := thisCPU()
+	old := &threads[c.cur]
+	j := pickThread(c, c.cur, c.cur)
+	if j == noThread && old.state == thRunning && old.mayRunOn(c.id) {
+		return
+	}
+	// inShim is the calling thread's: the one resumed here may resume
+	// in Go code (preempted there), or the idle loop in the shim.
+	inShim := c.inShim
+	if saveFPU {
+		amd64.Fxsave(uint64(old.fx))
+	}
+	// No other CPU takes it before its ksp is saved: this CPU holds the
+	// shim lock until the thread it switches to (or its idle loop) has
+	// left switchStack.
+	old.onCPU = 0
+	if old.state == thRunning && !old.mayRunOn(c.id) {
+		kick(old) // it moves to a CPU of its affinity
+	}
+	if j == noThread {
+		c.cur = noThread
+		switchStack(&old.ksp, c.idleSP)
+	} else {
+		t := switchIn(c, j)
+		switchStack(&old.ksp, t.ksp)
+	}
+	// Back in the calling thread, maybe on another CPU.
+	thisCPU().inShim = inShim
+	if saveFPU {
+		amd64.Fxrstor(uint64(old.fx))
+	}
+}
+
+// idleLoop is a CPU's idle context, on its own stack (an AP's boot
+// stack; CPU 0's idleStack0, entered through idleStart): it runs the
+// threads pickThread gives it and halts while there is none, until its
+// tick or an IPI (kick). A thread's schedule switches back here when it
+// has nothing else to run; so no thread's stack is ever held by an idle
+// CPU. Context: shim lock held, interrupts off (on only in the halt,
+// with idling set); never returns.
+//
+//go:nosplit
+func idleLoop() {
+	c := thisCPU()
 	for {
-		now := nanotime()
-		for i := uintptr(1); i <= maxThreads; i++ {
-			j := (c.cur + i) % maxThreads
-			t := &threads[j]
-			if t.state == thBlocked && t.deadline != 0 && now >= t.deadline {
-				t.state = thRunning
-				t.timedOut = true
-			}
-			if t.state != thRunning {
-				continue
-			}
-			if j == c.cur {
-				return
-			}
-			if t.onCPU != 0 {
-				continue // another CPU runs it, or idles on its stack
-			}
-			if !t.mayRunOn(c.id) {
-				continue
-			}
-			// inShim is the running thread's: the one switched to
-			// may resume in Go code (preempted there), not in the shim.
-			inShim := c.inShim
-			save := &c.bootSP
-			var old *kthread
-			if c.cur != noThread {
-				old = &threads[c.cur]
-				if saveFPU {
-					amd64.Fxsave(uint64(old.fx))
-				}
-				save = &old.ksp
-				// No other CPU takes it before its ksp is saved:
-				// this CPU holds the shim lock until the thread it
-				// switches to has left switchStack.
-				old.onCPU = 0
-				if old.state == thRunning && !old.mayRunOn(c.id) {
-					kickAffine(old) // it moves to a CPU of its affinity
-				}
-			}
-			t.onCPU = c.id + 1
-			c.cur = j
-			c.ktop = t.ktop
-			c.fxarea = t.fx
-			c.runs++
-			amd64.Wrmsr(amd64.MSR_FS_BASE, uint64(t.fsBase))
-			nSwitch++
-			switchStack(save, t.ksp)
-			// Back in the calling thread, maybe on another CPU.
-			thisCPU().inShim = inShim
-			if saveFPU && old != nil {
-				amd64.Fxrstor(uint64(old.fx))
-			}
-			return
+		c.inShim = 1
+		if j := pickThread(c, c.last, noThread); j != noThread {
+			t := switchIn(c, j)
+			switchStack(&c.idleSP, t.ksp)
+			continue
 		}
 		c.idling = 1
 		shimUnlock()
@@ -205,26 +248,7 @@ func block(deadline int64) bool {
 //go:nosplit
 func wake(t *kthread) {
 	t.state = thRunning
-	kickAffine(t)
-}
-
-// kickAffine is kick for a thread bound to some CPUs: an idle CPU of its
-// affinity is sent an IPI (the CPU idling on its stack, if any, is
-// kick's case: only it may run it next). Context: shim lock held.
-//
-//go:nosplit
-func kickAffine(t *kthread) {
-	if t.affinity == 0 || t.onCPU != 0 {
-		kick(t)
-		return
-	}
-	me := thisCPU().id
-	for i := uintptr(0); i < maxCPUs; i++ {
-		if i != me && t.mayRunOn(i) && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
-			sendIPI(i)
-			return
-		}
-	}
+	kick(t)
 }
 
 // preempt is the timer interrupt's switch (irqTimer saved the full state):
@@ -247,7 +271,7 @@ func sysClone(f *sysFrame) uintptr {
 	}
 	for i := 1; i < maxThreads; i++ {
 		if threads[i].state != thFree || threads[i].onCPU != 0 {
-			continue // in use, or a CPU still idles on its stack
+			continue // in use, or a CPU is still on its stack (it is exiting)
 		}
 		if !mapStack(kstackVA(i), kstackSize) {
 			heapExhausted()
