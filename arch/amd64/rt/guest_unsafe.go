@@ -388,8 +388,7 @@ func noteEntry(cr3, alt uint64) {
 	me := thisCPU()
 	atomic.StoreUint64(&me.loadedCR3, cr3)
 	atomic.StoreUint64(&me.loadedAltCR3, alt)
-	n := atomic.LoadUintptr(&cpusHigh) // a CPU beyond never ran a guest
-	for i := uintptr(0); i < n; i++ {
+	for i := range cpus {
 		if o := &cpus[i]; o != me && (o.holds(cr3) || alt != 0 && o.holds(alt)) {
 			atomic.StoreUint32(&o.flushPending, 1)
 		}

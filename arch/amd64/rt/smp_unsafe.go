@@ -67,13 +67,9 @@ const (
 )
 
 var (
-	apStacks [maxCPUs][apStackSize]byte
-	apTLS    [maxCPUs][2]uint64 // each AP's fake TLS: FS points at [1], g (at [0]) is nil
-	apOnline [maxCPUs]uint32    // 1 once the CPU schedules threads and answers shootdowns (CPU 0 from kmain)
-	// cpusHigh is one past the highest CPU online (atomic; raised under
-	// the shim lock as each comes online): per-CPU scans on hot paths
-	// stop there.
-	cpusHigh  uintptr            = 1
+	apStacks  [maxCPUs][apStackSize]byte
+	apTLS     [maxCPUs][2]uint64 // each AP's fake TLS: FS points at [1], g (at [0]) is nil
+	apOnline  [maxCPUs]uint32    // 1 once the CPU schedules threads and answers shootdowns (CPU 0 from kmain)
 	apicIDs   [maxCPUs]uint32    // APIC ID of each started CPU (CPU 0's from lapicInit)
 	trampPage [hw.TrampSize]byte // built in Go context, copied by sysStartAP
 
@@ -286,7 +282,7 @@ func kick(t *kthread) {
 		return
 	}
 	me := thisCPU().id
-	for i := uintptr(0); i < cpusHigh; i++ {
+	for i := uintptr(0); i < maxCPUs; i++ {
 		if i != me && t.mayRunOn(i) && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
 			sendIPI(i)
 			return
@@ -332,9 +328,6 @@ func apMain(cp uintptr) {
 	c.flushDone = atomic.LoadUint64(&shootGen)
 	atomic.StoreUint64(&c.flushWant, c.flushDone)
 	atomic.StoreUint32(&apOnline[c.id], 1)
-	if c.id+1 > cpusHigh {
-		atomic.StoreUintptr(&cpusHigh, c.id+1)
-	}
 	idleLoop() // on the boot stack, which becomes the CPU's idle stack
 }
 
