@@ -63,6 +63,9 @@ type VCPU struct {
 	// fastFaults counts the page faults the fast path bounced
 	// (FastFaultRan); read by FastPathHits from any goroutine.
 	fastFaults atomic.Uint64
+	// fastEvents counts the event upcalls the fast path delivered on a
+	// kick (FastEventsRan); read by FastEvents from any goroutine.
+	fastEvents atomic.Uint64
 
 	// sleeping is true while the vCPU sleeps in its waiter (SCHEDOP_block
 	// or poll; waiterState): a kick then only wakes it.
@@ -311,6 +314,15 @@ func (v *VCPU) FastFaultRan(n, cr2 uint64) {
 	v.pv.FastFaultRan(cr2)
 	v.fastFaults.Add(n)
 }
+
+// FastEventsRan is told by the metal that during its last entry the fast
+// path served n kicks by delivering the event upcall itself (FastPathRan
+// has the mode it left). Context: the vCPU's goroutine, from Backend.Run.
+func (v *VCPU) FastEventsRan(n uint64) { v.fastEvents.Add(n) }
+
+// FastEvents reports how many event upcalls the metal's fast path has
+// delivered for the vCPU. Any goroutine.
+func (v *VCPU) FastEvents() uint64 { return v.fastEvents.Load() }
 
 // FastPathHits reports how many SYSCALL bounces, irets and page-fault
 // bounces the metal's fast path has served for the vCPU. Any goroutine.
