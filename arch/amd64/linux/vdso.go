@@ -195,23 +195,18 @@ func BuildVDSO(img *[VDSOSize]byte, base, clockGettime, gettimeofday uint64) {
 		img[vdsoStrOff+i] = vdsoStrtab[i]
 	}
 
-	d := vdsoDynOff
-	for _, e := range [vdsoNDyn][2]uint64{
-		{elfDTHash, base + uint64(vdsoHashOff)},
-		{elfDTStrtab, base + uint64(vdsoStrOff)},
-		{elfDTSymtab, base + uint64(vdsoSymOff)},
-		{elfDTStrsz, uint64(vdsoStrSize)},
-		{elfDTSyment, 24},
-		{elfDTSoname, vdsoStrSoname},
-		{elfDTVersym, base + uint64(vdsoVersymOff)},
-		{elfDTVerdef, base + uint64(vdsoVerdefOff)},
-		{elfDTVerdefnum, vdsoNVerdef},
-		{elfDTNull, 0},
-	} {
-		put64(img, d, e[0])
-		put64(img, d+8, e[1])
-		d += 16
-	}
+	// The dynamic section (as calls, not a table: the frame stays small
+	// for kmain's nosplit chain).
+	dyn(img, 0, elfDTHash, base+uint64(vdsoHashOff))
+	dyn(img, 1, elfDTStrtab, base+uint64(vdsoStrOff))
+	dyn(img, 2, elfDTSymtab, base+uint64(vdsoSymOff))
+	dyn(img, 3, elfDTStrsz, uint64(vdsoStrSize))
+	dyn(img, 4, elfDTSyment, 24)
+	dyn(img, 5, elfDTSoname, vdsoStrSoname)
+	dyn(img, 6, elfDTVersym, base+uint64(vdsoVersymOff))
+	dyn(img, 7, elfDTVerdef, base+uint64(vdsoVerdefOff))
+	dyn(img, 8, elfDTVerdefnum, vdsoNVerdef)
+	dyn(img, 9, elfDTNull, 0)
 
 	for i := 0; i < len(vdsoShstrtab); i++ {
 		img[vdsoShstrOff+i] = vdsoShstrtab[i]
@@ -226,6 +221,14 @@ func BuildVDSO(img *[VDSOSize]byte, base, clockGettime, gettimeofday uint64) {
 	shdr(img, 5, vdsoNmDynstr, elfSHTStrtab, elfSHFAlloc, base, vdsoStrOff, uint64(vdsoStrSize), 0, 0, 1, 0)
 	shdr(img, 6, vdsoNmDyn, elfSHTDynamic, elfSHFAlloc|elfSHFWrite, base, vdsoDynOff, vdsoNDyn*16, dynstr, 0, 8, 16)
 	shdr(img, 7, vdsoNmShstr, elfSHTStrtab, 0, 0, vdsoShstrOff, uint64(len(vdsoShstrtab)), 0, 0, 1, 0)
+}
+
+// dyn writes entry i of the dynamic section.
+//
+//go:nosplit
+func dyn(img *[VDSOSize]byte, i int, tag, val uint64) {
+	put64(img, vdsoDynOff+16*i, tag)
+	put64(img, vdsoDynOff+16*i+8, val)
 }
 
 // phdr writes a read-only program header at off.
