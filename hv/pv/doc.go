@@ -49,7 +49,8 @@
 //   - Context: goroutine context only (the vCPU's own goroutine). Nothing
 //     here locks: a VCPU and its Regs belong to that goroutine. The
 //     instruction decoder (x86asm.Decode) allocates, so the emulation path
-//     is never on a nosplit or interrupt path.
+//     is never on a nosplit or interrupt path; its results are cached per
+//     vCPU by the instruction's bytes (decode.go).
 //   - Guest memory is reached only through Memory, which copies through
 //     the page tables of the named mode (KernelSpace/UserSpace) and fails
 //     cleanly; vcpu_info's upcall mask/pending and arch.cr2 only through

@@ -118,7 +118,7 @@ func (v *VCPU) generalProtection(r *arch.Regs, ec uint64) error {
 	if ec != 0 {
 		return v.InjectException(r, arch.VecGP, ec, 0)
 	}
-	inst, err := x86asm.Decode(insn, 64)
+	inst, err := v.decoded.decode(insn, r.RIP)
 	if err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > n {
 		// Undecodable: either cut short by an unreadable byte (the fetch
 		// faults there) or not an instruction at all.

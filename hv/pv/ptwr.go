@@ -89,7 +89,7 @@ func (v *VCPU) PageTableWrite(r *arch.Regs, e arch.Exit) (handled bool, err erro
 	}
 	var b [maxInsnLen]byte
 	n := v.fetch(b[:], r.RIP)
-	in, derr := x86asm.Decode(b[:n], 64)
+	in, derr := v.decoded.decode(b[:n], r.RIP)
 	if derr != nil {
 		return false, nil
 	}

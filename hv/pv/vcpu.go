@@ -128,6 +128,9 @@ type VCPU struct {
 	// only, never held across a call.
 	scratch [12 * 8]byte
 
+	// decoded caches the emulation's decoded instructions (decode.go).
+	decoded decodeCache
+
 	// KernelSS and KernelSP are stack_switch's values: the stack a bounce
 	// from user mode uses.
 	KernelSS, KernelSP uint64

@@ -119,6 +119,23 @@ func LAPICTimerInitial(hz, tickHz uint64) uint32 {
 	return uint32(n)
 }
 
+// LAPICTimerCount is the initial count after which the timer, counting
+// at hz, fires ns nanoseconds from now: rounded up, at least 1, at most
+// 2^32-1 (ns * hz must fit 64 bits: ns up to a second at hz up to
+// 2^34).
+//
+//go:nosplit
+func LAPICTimerCount(hz, ns uint64) uint32 {
+	n := (ns*hz + 999_999_999) / 1_000_000_000
+	if n == 0 {
+		n = 1
+	}
+	if n > 0xFFFFFFFF {
+		n = 0xFFFFFFFF
+	}
+	return uint32(n)
+}
+
 // IO-APIC registers: IOREGSEL at +0x00 selects the register that the
 // 32-bit window IOWIN at +0x10 reads and writes.
 const (

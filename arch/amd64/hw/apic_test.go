@@ -95,3 +95,21 @@ func TestDeviceVectors(t *testing.T) {
 		}
 	}
 }
+
+func TestLAPICTimerCount(t *testing.T) {
+	for _, c := range []struct {
+		hz, ns uint64
+		want   uint32
+	}{
+		{62_500_000, 1_000_000, 62_500}, // 1 ms at 1 GHz / 16
+		{62_500_000, 20_000, 1250},      // 20 us
+		{62_500_000, 1, 1},              // rounded up
+		{62_500_000, 0, 1},              // at least 1
+		{100_000_000, 15, 2},            // 1.5 counts: up
+		{1 << 34, 1_000_000_000, 0xFFFFFFFF},
+	} {
+		if got := LAPICTimerCount(c.hz, c.ns); got != c.want {
+			t.Errorf("LAPICTimerCount(%d, %d) = %d, want %d", c.hz, c.ns, got, c.want)
+		}
+	}
+}

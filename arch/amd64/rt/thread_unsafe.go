@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 	"github.com/gohv/gohv/arch/amd64/linux"
 )
 
@@ -23,6 +24,11 @@ import (
 // of its set is kicked to take it. All of it is under the shim lock.
 
 const (
+	// tickNs is the tick's period; idleTimerMin the earliest an idle
+	// CPU's early tick fires (sooner than that it only adds interrupts).
+	tickNs       = 1_000_000_000 / tickHz
+	idleTimerMin = 20_000
+
 	maxThreads = 64
 	kstackSize = 32 << 10
 	fxSize     = 512
@@ -232,11 +238,44 @@ func idleLoop() {
 			continue
 		}
 		c.idling = 1
+		early := idleTimer(c)
 		shimUnlock()
 		amd64.StiHlt()
 		shimLock()
+		if early {
+			lapicTick() // the period again, from now
+		}
 		c.idling = 0
 	}
+}
+
+// idleTimer makes the halting CPU's tick come early, if a sleeper this
+// CPU may run has its deadline before the next tick: its timer then fires
+// at the deadline (at least idleTimerMin from now) instead of up to a
+// tick late, so a short sleep (a Go timer: a guest's one-shot timer, a
+// runtime sleep) wakes on time on an idle machine. The caller restores
+// the period once the CPU wakes. It reports whether it changed the timer.
+// Context: idleLoop, the shim lock held, interrupts off.
+//
+//go:nosplit
+func idleTimer(c *cpuState) bool {
+	var first int64
+	for i := uintptr(0); i < threadsHigh; i++ {
+		t := &threads[i]
+		if t.state == thBlocked && t.deadline != 0 && t.mayRunOn(c.id) && (first == 0 || t.deadline < first) {
+			first = t.deadline
+		}
+	}
+	if first == 0 {
+		return false
+	}
+	d := first - nanotime()
+	if d >= tickNs {
+		return false
+	}
+	d = max(d, idleTimerMin)
+	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
+	return true
 }
 
 // block sleeps the current thread until woken or until deadline (ns, 0 =
