@@ -440,7 +440,9 @@ func hasHypervisorSlots(cr3 uint64) bool {
 func guestIRQ(vector uint64) {
 	if vector == vecPIC {
 		lapicEOI()
-		thisCPU().ticks++
+		c := thisCPU()
+		c.ticks++
+		tickRestore(c)
 		schedule(true) // the tick slices time between kernel threads
 		return
 	}

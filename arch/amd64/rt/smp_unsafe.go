@@ -274,20 +274,22 @@ func othersOnline() bool {
 // kick makes sure a CPU will look at t, just made runnable (or moved
 // off the CPU it ran on): an idle CPU of its affinity, other than this
 // one, is sent an IPI; a thread some CPU runs needs none, and running
-// CPUs see it at their next schedule or tick. Context: shim lock held.
+// CPUs see it at their next schedule or tick. It reports whether the
+// thread runs or an idle CPU was sent for. Context: shim lock held.
 //
 //go:nosplit
-func kick(t *kthread) {
+func kick(t *kthread) (sent bool) {
 	if t.onCPU != 0 {
-		return
+		return true // it runs: nothing to do
 	}
 	me := thisCPU().id
 	for i := uintptr(0); i < maxCPUs; i++ {
 		if i != me && t.mayRunOn(i) && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
 			sendIPI(i)
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // apMain runs on an AP, on its boot stack, once it is in long mode on

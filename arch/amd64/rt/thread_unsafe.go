@@ -238,14 +238,38 @@ func idleLoop() {
 			continue
 		}
 		c.idling = 1
-		early := idleTimer(c)
+		if idleTimer(c) {
+			c.tickEarly = 1
+		}
 		shimUnlock()
 		amd64.StiHlt()
 		shimLock()
-		if early {
-			lapicTick() // the period again, from now
-		}
+		tickRestore(c)
 		c.idling = 0
+	}
+}
+
+// tickSoon makes this CPU's tick come in idleTimerMin, so that its
+// schedule runs then (from the timer's preemption of Go code, a guest's
+// exit or the idle loop): for a thread just woken that no idle CPU took.
+// Context: interrupts off.
+//
+//go:nosplit
+func tickSoon(c *cpuState) {
+	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, idleTimerMin))
+	c.tickEarly = 1
+}
+
+// tickRestore gives the tick its period again, from now, after tickSoon
+// or idleTimer brought it early (the early count would otherwise repeat).
+// Context: the tick's handling (preempt, guestIRQ) or the idle loop's
+// wake-up, interrupts off.
+//
+//go:nosplit
+func tickRestore(c *cpuState) {
+	if c.tickEarly != 0 {
+		c.tickEarly = 0
+		lapicTick()
 	}
 }
 
@@ -253,8 +277,9 @@ func idleLoop() {
 // CPU may run has its deadline before the next tick: its timer then fires
 // at the deadline (at least idleTimerMin from now) instead of up to a
 // tick late, so a short sleep (a Go timer: a guest's one-shot timer, a
-// runtime sleep) wakes on time on an idle machine. The caller restores
-// the period once the CPU wakes. It reports whether it changed the timer.
+// runtime sleep) wakes on time on an idle machine. The caller marks it
+// (tickEarly) and restores the period once the CPU wakes (tickRestore).
+// It reports whether it changed the timer.
 // Context: idleLoop, the shim lock held, interrupts off.
 //
 //go:nosplit
@@ -307,6 +332,7 @@ func wake(t *kthread) {
 //go:nosplit
 func preempt() {
 	shimLock()
+	tickRestore(thisCPU())
 	schedule(false)
 }
 
