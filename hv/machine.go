@@ -82,6 +82,11 @@ type Config struct {
 	Power   Power
 	Clock   sched.Clock
 	Timers  sched.TimerSource
+	// NewParker makes what a vCPU's goroutine sleeps on in SCHEDOP_block
+	// and SCHEDOP_poll (sched.NewWaiter), one per vCPU (cmd/gohv's: a
+	// futex word, on which the vCPU's thread sleeps in the shim). nil: a
+	// sched.ChanParker, a channel.
+	NewParker func() sched.Parker
 	// Time feeds the guests' vcpu_time_info and wall clock (nil: none).
 	Time     TimeSource
 	Backend  Backend

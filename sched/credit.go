@@ -2,8 +2,8 @@ package sched
 
 // Lock order: Scheduler.mu is taken after hv's locks and before none of
 // this package's other locks (Waiter.mu is never held with it). The tickle
-// hook and the timers' Stop are called with it released or, for Stop,
-// held: a TimerSource never runs a callback inside Stop or AfterFunc.
+// hook is called with it released, the timers' Reset and Stop with it
+// held: a TimerSource never runs a callback inside them.
 
 import (
 	"errors"
@@ -178,18 +178,22 @@ type Domain struct {
 	weight int64
 	cap    int
 	// budget is what its vCPUs may still run this period (ns; capped
-	// domains only); replenish is the armed replenishment, replGen its
-	// arming count (a stale callback does nothing).
+	// domains only); the replenishment timer is armed for replAt while
+	// replArmed (its callback does nothing otherwise, or before replAt).
 	budget    int64
-	replenish Timer
-	replGen   uint64
+	replArmed bool
+	replAt    int64
 	vcpus     []*VCPU
 	removed   bool
+
+	// replenish is the budget's timer, made by NewDomain; immutable.
+	replenish Timer
 }
 
 // NewDomain adds a domain of DefaultWeight and no cap.
 func (s *Scheduler) NewDomain() *Domain {
 	d := &Domain{s: s, weight: DefaultWeight}
+	d.replenish = s.timers.NewTimer(d.replenished)
 	s.mu.Lock()
 	s.domains = append(s.domains, d)
 	s.updateMaxWeight()
@@ -263,29 +267,31 @@ func (d *Domain) totBudget() int64 { return CapPeriod * int64(d.cap) / 100 }
 func (d *Domain) parked() bool { return d.cap != 0 && d.budget <= 0 }
 
 func (d *Domain) stopReplenishLocked() {
-	if d.replenish != nil {
+	if d.replArmed {
+		d.replArmed = false
 		d.replenish.Stop()
-		d.replenish = nil
 	}
-	d.replGen++
 }
 
 func (d *Domain) armReplenishLocked(at int64) {
-	gen := d.replGen
-	d.replenish = d.s.timers.AfterFunc(at, func() { d.replenished(gen, at) })
+	d.replArmed, d.replAt = true, at
+	d.replenish.Reset(at)
 }
 
-// replenished is the budget timer: the budget grows by a period's worth
-// (at most to it) and the next replenishment is armed a period after this
-// one was due; parked vCPUs run again if there is budget.
-func (d *Domain) replenished(gen uint64, due int64) {
+// replenished is the budget timer's callback: the budget grows by a
+// period's worth (at most to it) and the next replenishment is armed a
+// period after this one was due; parked vCPUs run again if there is
+// budget.
+func (d *Domain) replenished() {
 	s := d.s
 	s.mu.Lock()
-	if gen != d.replGen || d.cap == 0 || d.removed {
+	now := s.clock.Now()
+	if !d.replArmed || now < d.replAt || d.cap == 0 || d.removed {
 		s.mu.Unlock()
 		return
 	}
-	now := s.clock.Now()
+	due := d.replAt
+	d.replArmed = false
 	s.chargeAll(now)
 	d.budget = min(d.budget+d.totBudget(), d.totBudget())
 	next := due + CapPeriod
@@ -362,10 +368,11 @@ type VCPU struct {
 	tickled bool
 	// yieldOp: SCHEDOP_yield asked it to give way to any waiter.
 	yieldOp bool
-	// slice is the timer marking the slice's end (expired), sliceGen its
-	// arming count.
-	slice    Timer
-	sliceGen uint64
+	// sliceArmed: the slice timer is armed, for sliceEnd.
+	sliceArmed bool
+	// slice is the timer marking the slice's end (sliceExpired), made by
+	// NewVCPU; immutable.
+	slice Timer
 
 	// Read without s.mu by the vCPU's own goroutine (fast paths), written
 	// under it. holding: it holds CPU heldCPU; yield: it must give the
@@ -390,6 +397,7 @@ func (v *VCPU) mustYield() {
 func (d *Domain) NewVCPU(id int) *VCPU {
 	s := d.s
 	v := &VCPU{s: s, dom: d, id: id, grant: make(chan struct{}, 1), cpu: -1, credit: CreditInit, affinity: AllCPUs(s.ncpu)}
+	v.slice = s.timers.NewTimer(v.sliceExpired)
 	s.mu.Lock()
 	d.vcpus = append(d.vcpus, v)
 	s.vcpus = append(s.vcpus, v)
@@ -681,11 +689,10 @@ func (s *Scheduler) releaseLocked(v *VCPU) {
 	v.yield.Store(false)
 	v.check.Store(false)
 	v.tickled, v.yieldOp = false, false
-	if v.slice != nil {
+	if v.sliceArmed {
+		v.sliceArmed = false
 		v.slice.Stop()
-		v.slice = nil
 	}
-	v.sliceGen++
 }
 
 func (s *Scheduler) enqueueLocked(v *VCPU) {
@@ -790,19 +797,18 @@ func (s *Scheduler) setSliceLocked(v *VCPU, now int64) {
 		t = min(t, v.dom.budget)
 	}
 	v.sliceEnd = now + t
-	if v.slice != nil {
-		v.slice.Stop()
-	}
-	v.sliceGen++
-	gen := v.sliceGen
-	v.slice = s.timers.AfterFunc(v.sliceEnd, func() { s.sliceExpired(v, gen) })
+	v.sliceArmed = true
+	v.slice.Reset(v.sliceEnd)
 }
 
-// sliceExpired marks v's slice over: its next ShouldYield decides.
-func (s *Scheduler) sliceExpired(v *VCPU, gen uint64) {
+// sliceExpired is the slice timer's callback: it marks v's slice over if
+// the timer is armed and the slice's end has come; v's next ShouldYield
+// decides.
+func (v *VCPU) sliceExpired() {
+	s := v.s
 	s.mu.Lock()
-	if gen == v.sliceGen && v.state == vcpuRunning {
-		v.slice = nil
+	if v.sliceArmed && v.state == vcpuRunning && s.clock.Now() >= v.sliceEnd {
+		v.sliceArmed = false
 		v.check.Store(true)
 	}
 	s.mu.Unlock()

@@ -10,9 +10,15 @@
 //
 // # What it owns
 //
-//   - Clock (system time in ns, Xen's NOW()) and TimerSource (run a
-//     function at an absolute time) interfaces, with HostClock over the Go
-//     runtime; sched/schedtest has a manual clock for tests.
+//   - Clock (system time in ns, Xen's NOW()) and TimerSource (reusable
+//     timers running a function at an absolute time, made once per
+//     purpose and re-armed with Reset and Stop, which allocate nothing)
+//     interfaces, with HostClock over the Go runtime (time.Timer);
+//     sched/schedtest has a manual clock for tests.
+//   - Parker: what a vCPU's goroutine sleeps on in Block and Poll (a
+//     one-token wake-up), with ChanParker over a channel; cmd/gohv gives
+//     hv a futex word (arch/amd64/futex) instead; schedtest.TestParker
+//     checks either.
 //   - Events: what the scheduler asks of a domain's event channels
 //     (*evtchn.Table implements it; this package does not import evtchn).
 //   - Waiter: Block, Poll, Yield for the vCPU's own goroutine; Wake (the
@@ -33,15 +39,18 @@
 //
 // # Contracts
 //
-//   - A vCPU is a goroutine: Block and Poll park it on a channel until
+//   - A vCPU is a goroutine: Block and Poll park it on its Parker until
 //     Wake. A wake-up that comes between the event check and the sleep is
-//     kept, so none is lost; a stale one is drained first, as the events
-//     it announced are rechecked in guest memory.
+//     kept (the Parker's token), so none is lost; a stale one is cleared
+//     first, as the events it announced are rechecked in guest memory.
 //   - Block returns 0 always; Poll returns 0, or -EINVAL for nr_ports >
 //     128 or a listed port that is not valid or in use. The hypercall
 //     layer does the -EFAULT part (reading sched_poll and the port list).
 //   - Timer callbacks run on the TimerSource's goroutine, take Waiter.mu
-//     only to decide, and raise VIRQ_TIMER after releasing it.
+//     only to decide, and raise VIRQ_TIMER after releasing it. A callback
+//     acts only if its timer is armed and the armed deadline has come
+//     (read under the lock), so one that lost a race with a Stop or Reset
+//     does nothing; the Scheduler's slice and budget timers do the same.
 //   - A blocked or polling vCPU gets no periodic ticks (Xen stops the
 //     periodic timer of a descheduled vCPU); after waking, an overdue tick
 //     is raised once. The first Scheduled of a vCPU raises one at once
