@@ -483,6 +483,24 @@ func (v *VCPU) Enter() (cpu int, waited bool) {
 	return cpu, waited
 }
 
+// TryEnter is Enter without its wait: ok reports whether the vCPU holds
+// a CPU afterwards, cpu and waited being then what Enter would have
+// returned. If not, the vCPU waits queued for a CPU, which the Enter to
+// follow waits for: the caller may prepare for the wait in between (hv
+// unbinds the vCPU's thread from its CPU), which a vCPU waking to an
+// idle CPU, the common case, does not need. The vCPU's goroutine only.
+func (v *VCPU) TryEnter() (cpu int, waited, ok bool) {
+	if v.holding.Load() && !v.yield.Load() {
+		return int(v.heldCPU.Load()), false, true
+	}
+	s := v.s
+	s.mu.Lock()
+	waited = s.enterLocked(v, s.clock.Now())
+	cpu, ok = v.cpu, v.state == vcpuRunning
+	s.unlock()
+	return cpu, waited, ok
+}
+
 // enterLocked is Enter's decision: a running vCPU keeps its CPU unless it
 // must yield, when it is queued again and its CPU dispatched; an asleep
 // one wakes. It reports whether the vCPU did not simply keep its CPU.

@@ -324,6 +324,42 @@ func TestCreditIdle(t *testing.T) {
 	}
 }
 
+// TestTryEnter: TryEnter takes a free CPU without waiting, keeps a held
+// one, and else leaves the vCPU queued for the Enter that follows, which
+// returns once a CPU is given.
+func TestTryEnter(t *testing.T) {
+	m := newSim(t, 1)
+	d := m.s.NewDomain()
+	a, b := d.NewVCPU(0), d.NewVCPU(1)
+	if cpu, waited, ok := a.TryEnter(); cpu != 0 || !waited || !ok {
+		t.Fatalf("asleep vCPU, idle CPU: TryEnter %d %v %v, want 0 true true", cpu, waited, ok)
+	}
+	if cpu, waited, ok := a.TryEnter(); cpu != 0 || waited || !ok {
+		t.Fatalf("holder: TryEnter %d %v %v, want 0 false true", cpu, waited, ok)
+	}
+	if _, waited, ok := b.TryEnter(); !waited || ok {
+		t.Fatalf("CPU held: TryEnter waited %v ok %v, want true false", waited, ok)
+	}
+	m.check()
+	got := make(chan int, 1)
+	go func() { cpu, _ := b.Enter(); got <- cpu }()
+	select {
+	case cpu := <-got:
+		t.Fatalf("Enter returned CPU %d while a held it", cpu)
+	case <-time.After(20 * time.Millisecond):
+	}
+	a.Sleep()
+	select {
+	case cpu := <-got:
+		if cpu != 0 {
+			t.Errorf("Enter after a slept: CPU %d", cpu)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Enter did not return once the CPU was free")
+	}
+	m.check()
+}
+
 // TestCreditGoroutines runs vCPU goroutines that enter, spin, block and
 // wake against a host clock (go test -race in make test): no CPU is ever
 // held by two of them, and every one runs.
