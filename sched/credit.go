@@ -351,8 +351,9 @@ type VCPU struct {
 	s   *Scheduler
 	dom *Domain
 	id  int
-	// grant is signalled (never blocking) when the vCPU is given a CPU.
-	grant chan struct{}
+	// grant is unparked (under mu) when the vCPU is given a CPU; its
+	// goroutine parks on it in Enter. Its own, immutable.
+	grant Parker
 
 	// Guarded by s.mu.
 	state    int
@@ -393,10 +394,14 @@ func (v *VCPU) mustYield() {
 }
 
 // NewVCPU adds vCPU id of the domain, asleep, with CreditInit credit and
-// every CPU in its affinity.
-func (d *Domain) NewVCPU(id int) *VCPU {
+// every CPU in its affinity. Its goroutine waits for a CPU in Enter on
+// park (nil: a NewChanParker), which is its alone.
+func (d *Domain) NewVCPU(id int, park Parker) *VCPU {
 	s := d.s
-	v := &VCPU{s: s, dom: d, id: id, grant: make(chan struct{}, 1), cpu: -1, credit: CreditInit, affinity: AllCPUs(s.ncpu)}
+	if park == nil {
+		park = NewChanParker()
+	}
+	v := &VCPU{s: s, dom: d, id: id, grant: park, cpu: -1, credit: CreditInit, affinity: AllCPUs(s.ncpu)}
 	v.slice = s.timers.NewTimer(v.sliceExpired)
 	s.mu.Lock()
 	d.vcpus = append(d.vcpus, v)
@@ -473,9 +478,14 @@ func (v *VCPU) Enter() (cpu int, waited bool) {
 	s := v.s
 	s.mu.Lock()
 	waited = s.enterLocked(v, s.clock.Now())
+	if v.state != vcpuRunning {
+		// A token left by an earlier grant is stale: no grant can come
+		// while mu is held, and the state is rechecked under it.
+		v.grant.Clear()
+	}
 	for v.state != vcpuRunning {
 		s.unlock()
-		<-v.grant
+		v.grant.Park()
 		s.mu.Lock()
 	}
 	cpu = v.cpu
@@ -692,10 +702,7 @@ func (s *Scheduler) assignLocked(v *VCPU, cpu int, now int64) {
 		s.resetLocked(v, now)
 	}
 	s.setSliceLocked(v, now)
-	select {
-	case v.grant <- struct{}{}:
-	default:
-	}
+	v.grant.Unpark()
 }
 
 // releaseLocked takes running v off its CPU (the caller queues it or puts

@@ -37,7 +37,7 @@ func newSim(t *testing.T, ncpus int) *sim {
 func (m *sim) vcpus(d *sched.Domain, n int) []*sched.VCPU {
 	var vs []*sched.VCPU
 	for i := 0; i < n; i++ {
-		v := d.NewVCPU(i)
+		v := d.NewVCPU(i, nil)
 		v.EnterNow()
 		vs = append(vs, v)
 	}
@@ -173,7 +173,7 @@ func TestCreditPinning(t *testing.T) {
 	d := m.s.NewDomain()
 	vs := make([]*sched.VCPU, 4)
 	for i := range vs {
-		vs[i] = d.NewVCPU(i)
+		vs[i] = d.NewVCPU(i, nil)
 	}
 	// v0, v1 on CPU 0; v2 on CPU 1; v3 anywhere.
 	for i, mask := range []sched.CPUMask{1, 1, 2} {
@@ -318,7 +318,7 @@ func TestCreditIdle(t *testing.T) {
 	}
 	// A second one takes the idle CPU 1 without tickling anybody.
 	m.tickled = nil
-	w := d.NewVCPU(1)
+	w := d.NewVCPU(1, nil)
 	if cpu := w.EnterNow(); cpu != 1 || len(m.tickled) != 0 {
 		t.Errorf("second vCPU on CPU %d, tickled %v", cpu, m.tickled)
 	}
@@ -330,7 +330,7 @@ func TestCreditIdle(t *testing.T) {
 func TestTryEnter(t *testing.T) {
 	m := newSim(t, 1)
 	d := m.s.NewDomain()
-	a, b := d.NewVCPU(0), d.NewVCPU(1)
+	a, b := d.NewVCPU(0, nil), d.NewVCPU(1, nil)
 	if cpu, waited, ok := a.TryEnter(); cpu != 0 || !waited || !ok {
 		t.Fatalf("asleep vCPU, idle CPU: TryEnter %d %v %v, want 0 true true", cpu, waited, ok)
 	}
@@ -376,7 +376,7 @@ func TestCreditGoroutines(t *testing.T) {
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	for i := 0; i < nvcpus; i++ {
-		v := doms[i%2].NewVCPU(i)
+		v := doms[i%2].NewVCPU(i, nil)
 		wg.Add(1)
 		go func(i int, v *sched.VCPU) {
 			defer wg.Done()
@@ -472,7 +472,7 @@ func FuzzScheduler(f *testing.F) {
 		doms := []*sched.Domain{s.NewDomain(), s.NewDomain()}
 		vs := make([]*sched.VCPU, nv)
 		for i := range vs {
-			vs[i] = doms[i%2].NewVCPU(i)
+			vs[i] = doms[i%2].NewVCPU(i, nil)
 		}
 		check := func(op string) {
 			if err := s.Check(); err != nil {

@@ -15,8 +15,8 @@
 //     purpose and re-armed with Reset and Stop, which allocate nothing)
 //     interfaces, with HostClock over the Go runtime (time.Timer);
 //     sched/schedtest has a manual clock for tests.
-//   - Parker: what a vCPU's goroutine sleeps on in Block and Poll (a
-//     one-token wake-up), with ChanParker over a channel; cmd/gohv gives
+//   - Parker: what a vCPU's goroutine sleeps on in Block and Poll, and
+//     in Enter while it waits for a CPU (a one-token wake-up), with ChanParker over a channel; cmd/gohv gives
 //     hv a futex word (arch/amd64/futex) instead; schedtest.TestParker
 //     checks either.
 //   - Events: what the scheduler asks of a domain's event channels
@@ -71,8 +71,9 @@
 //     queued vCPU that is not parked may run there (no lost wake-up).
 //     The tests check these after every step, in a fuzz target too.
 //   - Enter blocks the vCPU's goroutine until it holds a CPU and returns
-//     it; it returns at once while the vCPU holds one it need not give
-//     up. Between Enter and its next Enter or Sleep the goroutine owns
+//     it (it sleeps on the vCPU's Parker, given to NewVCPU); it returns
+//     at once while the vCPU holds one it need not give up. TryEnter is
+//     Enter without the wait. Between Enter and its next Enter or Sleep the goroutine owns
 //     the CPU; the metal binds its thread there (hv's Config.SetCPU).
 //   - Credit burns while a vCPU holds a CPU, at max weight / its
 //     domain's weight per ns (Ran, Sleep and the yielding Enter charge

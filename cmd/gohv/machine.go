@@ -332,10 +332,10 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: &backend{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
-		// A blocked vCPU's thread sleeps on a futex word in the shim
-		// (its CPU halts), and a wake-up is a futex wake (an IPI), not
-		// a hand-off of its locked goroutine between the runtime's
-		// threads.
+		// A vCPU's thread that blocks, polls or waits for a CPU sleeps
+		// on a futex word in the shim (its CPU halts or runs another),
+		// and a wake-up is a futex wake (an IPI), not a hand-off of its
+		// locked goroutine between the runtime's threads.
 		NewParker:     func() sched.Parker { return futex.New() },
 		Version:       hypercall.VersionInfo{Commandline: cmdline},
 		HostMemoryMap: hostMap,

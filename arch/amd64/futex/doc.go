@@ -5,9 +5,9 @@
 // the waiting thread blocks and its CPU halts or runs another thread; a
 // wake makes it runnable and kicks an idle CPU of its affinity).
 //
-// cmd/gohv gives each vCPU one (hv's Config.NewParker), so that a vCPU
-// blocked in SCHEDOP_block or SCHEDOP_poll sleeps on its own kernel
-// thread, which the Go runtime sees as a blocking system call (its P is
+// cmd/gohv gives each vCPU two (hv's Config.NewParker), so that a vCPU
+// blocked in SCHEDOP_block or SCHEDOP_poll, or waiting for a physical CPU
+// (sched.VCPU.Enter), sleeps on its own kernel thread, which the Go runtime sees as a blocking system call (its P is
 // usually still there when it returns), instead of parking its locked
 // goroutine on a channel, which hands the thread's P to another thread
 // and makes the wake-up a chain of hand-offs between threads.
