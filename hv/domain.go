@@ -293,14 +293,15 @@ func (d *Domain) Shutdown(code uint8) {
 
 // fastPathReport prints, for each vCPU the metal's fast path served, how
 // often it did (gohv's own line: tests assert it ran), and for each vCPU
-// kicked by IPI, how often (KickIPIs).
+// kicked by IPI, how often (KickIPIs) and how many upcalls the fast path
+// delivered without an exit (FastEvents).
 func (d *Domain) fastPathReport() {
 	for _, v := range d.vcpus {
 		if b, i, f := v.FastPathHits(); b+i+f != 0 {
 			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets, %d page faults", d.id, v.id, b, i, f)})
 		}
 		if n := v.KickIPIs(); n != 0 {
-			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d kicks: %d IPIs", d.id, v.id, n)})
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d kicks: %d IPIs, %d upcalls delivered by the fast path", d.id, v.id, n, v.FastEvents())})
 		}
 	}
 }

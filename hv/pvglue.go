@@ -20,8 +20,10 @@ type pvMemory struct{ v *VCPU }
 
 func (m pvMemory) guest(s pv.Space) hypercall.Guest {
 	if s == pv.UserSpace {
-		return &hypercall.SpaceGuest{Space: m.v.dom.Space(), Mem: m.v.dom.m.cfg.Mem,
-			Tables: &mm.VCPUTables{Kernel: m.v.tables.User}}
+		v := m.v
+		v.userTables = mm.VCPUTables{Kernel: v.tables.User}
+		v.userGuest = hypercall.SpaceGuest{Space: v.dom.Space(), Mem: v.dom.m.cfg.Mem, Tables: &v.userTables}
+		return &v.userGuest
 	}
 	return &m.v.guest
 }
@@ -70,13 +72,17 @@ func (i vcpuInfo) write(off mm.Maddr, b []byte) {
 	}
 }
 
-func (i vcpuInfo) UpcallMask() uint8     { return uint8(i.flags() >> 8) }
-func (i vcpuInfo) SetUpcallMask(m uint8) { i.write(vcpuInfoMaskOff, []byte{m}) }
-func (i vcpuInfo) UpcallPending() bool   { return uint8(i.flags()) != 0 }
+func (i vcpuInfo) UpcallMask() uint8 { return uint8(i.flags() >> 8) }
+func (i vcpuInfo) SetUpcallMask(m uint8) {
+	b := i.v.bufs.info[:1]
+	b[0] = m
+	i.write(vcpuInfoMaskOff, b)
+}
+func (i vcpuInfo) UpcallPending() bool { return uint8(i.flags()) != 0 }
 func (i vcpuInfo) SetCR2(cr2 uint64) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], cr2)
-	i.write(vcpuInfoCR2Off, b[:])
+	b := i.v.bufs.info[:]
+	binary.LittleEndian.PutUint64(b, cr2)
+	i.write(vcpuInfoCR2Off, b)
 }
 
 // pvDomain is what the PV emulation needs from the vCPU's domain.

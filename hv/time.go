@@ -66,8 +66,8 @@ func (s TimeScale) Apply(delta uint64) uint64 {
 // version protocol on the 32-bit version word at ver: odd while the fields
 // change, so a guest reading them retries until it sees the same even
 // version before and after.
-func writeVersioned(mem mm.MachineMemory, ver, at mm.Maddr, body []byte) {
-	var v [4]byte
+// v is the caller's scratch for the version word.
+func writeVersioned(mem mm.MachineMemory, ver, at mm.Maddr, body []byte, v *[4]byte) {
 	mem.Read(ver, v[:])
 	n := binary.LittleEndian.Uint32(v[:]) | 1
 	binary.LittleEndian.PutUint32(v[:], n)
@@ -105,13 +105,14 @@ func (v *VCPU) UpdateTime() {
 	tsc, now := ts.Sample()
 	v.timeAt = now
 	sc := ScaleFor(ts.TSCHz())
-	var b [24]byte // tsc_timestamp, system_time, mul, shift, flags, pad
+	b := &v.bufs.time // tsc_timestamp, system_time, mul, shift, flags, pad
+	*b = [24]byte{}
 	binary.LittleEndian.PutUint64(b[0:], tsc)
 	binary.LittleEndian.PutUint64(b[8:], uint64(now))
 	binary.LittleEndian.PutUint32(b[16:], sc.Mul)
 	b[20] = byte(sc.Shift)
 	ma := info + vcpuTimeOff
-	writeVersioned(v.dom.m.cfg.Mem, ma, ma+8, b[:])
+	writeVersioned(v.dom.m.cfg.Mem, ma, ma+8, b[:], &v.bufs.version)
 	// The second copy the guest registered (VCPUOP_register_vcpu_time_memory_area)
 	// and the runstate area are refreshed at the same points.
 	v.writeTimeArea(b[:])
@@ -133,5 +134,6 @@ func (d *Domain) updateWallClock() {
 	binary.LittleEndian.PutUint32(b[4:], uint32(nsec))
 	binary.LittleEndian.PutUint32(b[8:], uint32(uint64(sec)>>32))
 	ma := d.sharedInfo.Addr() + wcVersionOff
-	writeVersioned(d.m.cfg.Mem, ma, ma+4, b[:])
+	var ver [4]byte
+	writeVersioned(d.m.cfg.Mem, ma, ma+4, b[:], &ver)
 }

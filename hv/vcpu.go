@@ -27,6 +27,21 @@ type VCPU struct {
 	args   hypercall.Args // the hypercall being dispatched (heap: handlers get a pointer)
 	pv     *pv.VCPU       // the PV execution model's state of this vCPU
 	st     vcpuState      // runstate, registered areas, vcpu_info frame (vcpuop.go)
+	// bufs are the hot paths' copies to guest memory (a local array
+	// passed to memory behind an interface escapes to the heap on every
+	// call). The vCPU's goroutine only; each never held across a call
+	// that uses another.
+	// userGuest is guest memory through the user page tables
+	// (userTables: the user top level as a kernel one), made afresh at
+	// each use by pvMemory; the vCPU's goroutine only.
+	userGuest  hypercall.SpaceGuest
+	userTables mm.VCPUTables
+	bufs       struct {
+		info     [8]byte  // vcpu_info's upcall mask or CR2
+		time     [24]byte // vcpu_time_info's body (UpdateTime)
+		version  [4]byte  // a version word (writeVersioned, writeTimeArea)
+		runstate [48]byte // the runstate area (writeRunstateArea)
+	}
 	// sched is the vCPU in the machine's scheduler; pcpu is the physical
 	// CPU its goroutine's thread was last moved to (-1: none yet). Owned
 	// by the vCPU's goroutine.
@@ -48,6 +63,9 @@ type VCPU struct {
 	// fastFaults counts the page faults the fast path bounced
 	// (FastFaultRan); read by FastPathHits from any goroutine.
 	fastFaults atomic.Uint64
+	// fastEvents counts the event upcalls the fast path delivered on a
+	// kick (FastEventsRan); read by FastEvents from any goroutine.
+	fastEvents atomic.Uint64
 
 	// sleeping is true while the vCPU sleeps in its waiter (SCHEDOP_block
 	// or poll; waiterState): a kick then only wakes it.
@@ -303,6 +321,15 @@ func (v *VCPU) FastFaultRan(n, cr2 uint64) {
 	v.pv.FastFaultRan(cr2)
 	v.fastFaults.Add(n)
 }
+
+// FastEventsRan is told by the metal that during its last entry the fast
+// path served n kicks by delivering the event upcall itself (FastPathRan
+// has the mode it left). Context: the vCPU's goroutine, from Backend.Run.
+func (v *VCPU) FastEventsRan(n uint64) { v.fastEvents.Add(n) }
+
+// FastEvents reports how many event upcalls the metal's fast path has
+// delivered for the vCPU. Any goroutine.
+func (v *VCPU) FastEvents() uint64 { return v.fastEvents.Load() }
 
 // FastPathHits reports how many SYSCALL bounces, irets and page-fault
 // bounces the metal's fast path has served for the vCPU. Any goroutine.

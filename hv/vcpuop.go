@@ -36,7 +36,10 @@ type vcpuState struct {
 	// VCPUOP_register_runstate_memory_area and
 	// VCPUOP_register_vcpu_time_memory_area (0: none).
 	runstateArea atomic.Uint64
-	timeArea     atomic.Uint64
+	// entryTime is writeRunstateArea's copy of state_entry_time (the
+	// vCPU's goroutine only).
+	entryTime [8]byte
+	timeArea  atomic.Uint64
 	// due asks the vCPU's goroutine to rewrite its time info and runstate
 	// area before its next entry (a registration moved them).
 	due atomic.Bool
@@ -140,19 +143,19 @@ func (v *VCPU) writeRunstateArea(r abi.VcpuRunstateInfo) {
 		return
 	}
 	flag := v.dom.state.VMAssist(abi.VMASST_TYPE_runstate_update_flag)
-	var t [8]byte
+	t := v.st.entryTime[:] // not a local array: it would escape through the copy
 	if flag {
 		r.StateEntryTime |= abi.XEN_RUNSTATE_UPDATE
-		binary.LittleEndian.PutUint64(t[:], r.StateEntryTime)
-		if !v.guest.CopyToGuest(mm.GuestVA(va+8), t[:]) {
+		binary.LittleEndian.PutUint64(t, r.StateEntryTime)
+		if !v.guest.CopyToGuest(mm.GuestVA(va+8), t) {
 			return
 		}
 	}
-	b := hypercall.EncodeRunstate(r)
-	v.guest.CopyToGuest(mm.GuestVA(va), b[:])
+	v.bufs.runstate = hypercall.EncodeRunstate(r)
+	v.guest.CopyToGuest(mm.GuestVA(va), v.bufs.runstate[:])
 	if flag {
-		binary.LittleEndian.PutUint64(t[:], r.StateEntryTime&^abi.XEN_RUNSTATE_UPDATE)
-		v.guest.CopyToGuest(mm.GuestVA(va+8), t[:])
+		binary.LittleEndian.PutUint64(t, r.StateEntryTime&^abi.XEN_RUNSTATE_UPDATE)
+		v.guest.CopyToGuest(mm.GuestVA(va+8), t)
 	}
 }
 
@@ -166,9 +169,9 @@ func (v *VCPU) writeTimeArea(b []byte) {
 		return
 	}
 	v.st.timeVersion = (v.st.timeVersion + 1) | 1
-	var ver [4]byte
-	binary.LittleEndian.PutUint32(ver[:], v.st.timeVersion)
-	if !v.guest.CopyToGuest(mm.GuestVA(va), ver[:]) {
+	ver := v.bufs.version[:]
+	binary.LittleEndian.PutUint32(ver, v.st.timeVersion)
+	if !v.guest.CopyToGuest(mm.GuestVA(va), ver) {
 		return
 	}
 	v.guest.CopyToGuest(mm.GuestVA(va+8), b)

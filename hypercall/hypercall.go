@@ -172,6 +172,8 @@ type Caller struct {
 	mc   [mcEntrySize]byte
 	arg  [argScratch]byte
 	word [8]byte
+	// ports is SCHEDOP_poll's port list.
+	ports [sched.MaxPollPorts * 4]byte
 	// mcArgs holds the arguments of the multicall entry being dispatched
 	// (a handler's *Args must not point into a stack: it would escape).
 	mcArgs Args

@@ -152,15 +152,15 @@ func schedPoll(c *Caller, arg uint64) Result {
 	if w == nil {
 		return Errno(abi.ENOSYS)
 	}
-	var b [schedPollSize]byte
-	if !c.readGuest(arg, b[:]) {
+	b := c.arg[:schedPollSize]
+	if !c.readGuest(arg, b) {
 		return Errno(abi.EFAULT)
 	}
 	ports, nr, timeout := le.Uint64(b[0:]), le.Uint32(b[8:]), le.Uint64(b[16:])
 	if nr > sched.MaxPollPorts {
 		return Errno(abi.EINVAL)
 	}
-	var raw [sched.MaxPollPorts * 4]byte
+	raw := c.ports[:]
 	if nr > 0 && !c.readGuest(ports, raw[:nr*4]) {
 		return Errno(abi.EFAULT)
 	}

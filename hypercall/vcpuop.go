@@ -134,8 +134,8 @@ func doVCPUOp(d *Dispatcher, c *Caller, a *Args) Result {
 		if !self {
 			return Errno(abi.EINVAL)
 		}
-		var b [16]byte // timeout_abs_ns@0, flags@8
-		if !c.readGuest(arg, b[:]) {
+		b := c.arg[:16] // timeout_abs_ns@0, flags@8
+		if !c.readGuest(arg, b) {
 			return Errno(abi.EFAULT)
 		}
 		return Errno(w.SetSingleshot(le.Uint64(b[0:]), le.Uint32(b[8:])))

@@ -40,7 +40,7 @@ func TestSelftestKernel(t *testing.T) {
 // wantSelftestPass checks every selftest line and the verdict.
 func wantSelftestPass(t *testing.T, r result) {
 	t.Helper()
-	for _, name := range []string{"fmt", "maps", "recover", "goroutines", "threads", "select", "timers", "gc", "preempt", "stress", "cpus", "wallclock", "ring3"} {
+	for _, name := range []string{"fmt", "maps", "recover", "goroutines", "threads", "select", "timers", "gc", "preempt", "stress", "cpus", "wallclock", "vdso", "ring3"} {
 		r.wantMatch(t, `\(XEN\) selftest: `+name+`: ok.*`)
 	}
 	r.wantMatch(t, `\(XEN\) selftest: shim: \d+ syscalls, 0 unknown, .*`)

@@ -95,7 +95,8 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 		g.SetFastPath(&rt.FastPath{Kernel: f.Kernel, KernelCR3: uint64(f.KernelTable.Addr()),
 			UserCR3: uint64(f.UserTable.Addr()), VCPUInfo: uint64(info), Syscall: f.Syscall,
 			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true,
-			PageFault: f.PageFault, PageFaultFrame: f.PageFaultFrame, PageFaultMask: f.PageFaultMask})
+			PageFault: f.PageFault, PageFaultFrame: f.PageFaultFrame, PageFaultMask: f.PageFaultMask,
+			Event: f.Event, EventFrame: f.EventFrame})
 	} else {
 		g.SetFastPath(nil)
 	}
@@ -103,8 +104,12 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
 	bounces, irets, kernel := g.FastPathRan()
 	faults, cr2 := g.FastFaults()
-	if bounces+irets+faults != 0 {
+	events := g.FastEvents()
+	if bounces+irets+faults+events != 0 {
 		v.FastPathRan(kernel, bounces, irets)
+	}
+	if events != 0 {
+		v.FastEventsRan(events)
 	}
 	if faults != 0 {
 		v.FastFaultRan(faults, cr2)

@@ -532,6 +532,12 @@ func runSelfTest(which string, frames *mm.Allocator) {
 	} else {
 		log.Lines([]string{"selftest: wallclock: ok (" + d + ")"})
 	}
+	if d, err := vdsoCheck(); err != nil {
+		log.Lines([]string{"selftest: vdso: FAIL: " + err.Error() + " (" + d + ")"})
+		failed++
+	} else {
+		log.Lines([]string{"selftest: vdso: ok (" + d + ")"})
+	}
 	if d, err := ring3Check(frames); err != nil {
 		log.Lines([]string{"selftest: ring3: FAIL: " + err.Error()})
 		failed++
@@ -603,6 +609,68 @@ func wallClockCheck() (string, error) {
 	}
 	if since := now.Sub(boot); since < 0 || since > 10*time.Minute {
 		return d, fmt.Errorf("wall clock moved %v since boot", since)
+	}
+	return d, nil
+}
+
+// vdsoCheck: the runtime reads its clocks through the vDSO (rt's
+// AT_SYSINFO_EHDR), not the shim: vdsoNows time.Now calls, each a
+// CLOCK_REALTIME and a CLOCK_MONOTONIC reading, make almost no system
+// calls (other threads' calls count too, so up to a tenth of one per
+// call is allowed; through the shim it would be two per call), and time
+// never goes back over them. The vDSO's clocks agree with the shim's:
+// every clock id it serves, called directly, reads between two shim
+// readings taken around it, as do time.Now's wall clock and the
+// monotonic span of the loop, and gettimeofday's microseconds with a
+// UTC zone; an id it does not serve (CLOCK_PROCESS_CPUTIME_ID) is the
+// shim's system call.
+func vdsoCheck() (string, error) {
+	const vdsoNows = 10000
+	const realtime, monotonic = 0, 1
+	d := fmt.Sprintf("vDSO at %#x", rt.VDSO())
+	m0 := rt.ClockShim(monotonic)
+	s0 := rt.Stats().Syscalls
+	t0 := time.Now()
+	prev := t0
+	for i := 0; i < vdsoNows; i++ {
+		t := time.Now()
+		if t.Before(prev) {
+			return d, fmt.Errorf("time.Now went back by %v", prev.Sub(t))
+		}
+		prev = t
+	}
+	calls := rt.Stats().Syscalls - s0
+	m1 := rt.ClockShim(monotonic)
+	d = fmt.Sprintf("%d time.Now, %d system calls; %s", vdsoNows, calls, d)
+	if calls > vdsoNows/10 {
+		return d, fmt.Errorf("time.Now still enters the shim")
+	}
+	if span := prev.Sub(t0); span < 0 || span > time.Duration(m1-m0) {
+		return d, fmt.Errorf("time.Now's monotonic span %v outside the shim's %v", span, time.Duration(m1-m0))
+	}
+	for _, id := range []int32{realtime, monotonic, 4, 5, 6, 7} {
+		a := rt.ClockShim(id)
+		b, errno := rt.ClockVDSO(id)
+		c := rt.ClockShim(id)
+		if errno != 0 || b < a || b > c {
+			return d, fmt.Errorf("clock %d: vDSO %d (errno %d) not within the shim's [%d, %d]", id, b, errno, a, c)
+		}
+	}
+	a := rt.ClockShim(realtime)
+	now := time.Now().UnixNano()
+	c := rt.ClockShim(realtime)
+	if now < a || now > c {
+		return d, fmt.Errorf("time.Now %d not within the shim's wall clock [%d, %d]", now, a, c)
+	}
+	a = rt.ClockShim(realtime)
+	us, tz := rt.GettimeofdayVDSO()
+	c = rt.ClockShim(realtime)
+	if us < a/1000 || us > c/1000 || tz != [2]int32{0, 0} {
+		return d, fmt.Errorf("gettimeofday %d us, zone %v; the shim's wall clock [%d, %d] ns", us, tz, a, c)
+	}
+	s0 = rt.Stats().Syscalls
+	if _, errno := rt.ClockVDSO(2); errno != 0 || rt.Stats().Syscalls == s0 {
+		return d, fmt.Errorf("CLOCK_PROCESS_CPUTIME_ID did not reach the shim (errno %d)", errno)
 	}
 	return d, nil
 }

@@ -118,8 +118,7 @@ func (v *VCPU) Bounce(r *arch.Regs, f Frame) error {
 		rflags |= v.IOPL & flagIOPL
 	}
 
-	var buf [12 * 8]byte
-	w := buf[:0]
+	w := v.scratch[:0]
 	put := func(x uint64) { w = binary.LittleEndian.AppendUint64(w, x) }
 	put(r.RCX)
 	put(r.R11)

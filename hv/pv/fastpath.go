@@ -11,9 +11,10 @@ import (
 // bounce of a 64-bit SYSCALL from user mode to the syscall callback
 // (HandleSyscall), HYPERVISOR_iret from kernel mode (Iret), and the
 // bounce of a #PF to the trap table's handler (HandleException:
-// InjectException with CR2, then Bounce), with the mode switch each
-// makes, exactly as this package would do them (Xen builds all three in
-// assembly, entry.S). Anything else, and anything unusual about those
+// InjectException with CR2, then Bounce), and the event upcall a kick
+// asks for (DeliverEvent: events masked, a bounce to the event
+// callback), with the mode switch each makes, exactly as this package
+// would do them (Xen builds all four in assembly, entry.S). Anything else, and anything unusual about those
 // (no callback or handler, a 32-bit process, VGCF_in_syscall,
 // single-stepping, a write fault on a present page from kernel mode,
 // which may be a page-table write to emulate, an event to deliver
@@ -28,6 +29,8 @@ type Fast struct {
 	PageFault              uint64 // the trap table's #PF handler; 0: every #PF exits
 	PageFaultMask          bool   // its trap_info interrupt flag: events masked on entry
 	PageFaultFrame         uint64 // where its 8-word bounce frame goes from user mode (KernelSP aligned down to 16, less 64)
+	Event                  uint64 // the event callback; 0: a kick always exits to deliver the upcall here
+	EventFrame             uint64 // where its 7-word bounce frame goes from user mode (as SyscallFrame); 0: from user mode it exits
 }
 
 // syscallFrameSize is the bounce frame of a SYSCALL from user mode: RCX,
@@ -39,11 +42,13 @@ const syscallFrameSize = 7 * 8
 const faultFrameSize = 8 * 8
 
 // FastPath returns what a metal's fast path may do for the vCPU until
-// its next exit; ok false means nothing (the vCPU has no user page table,
-// or the domain has architectural_iopl, whose virtual IOPL iret keeps).
+// its next exit; ok false means nothing (the vCPU has no kernel page
+// table, or the domain has architectural_iopl, whose virtual IOPL iret
+// keeps). Without a user page table (UserTable 0) everything that would
+// enter user mode exits (Xen crashes such a guest; the PV model says so).
 // Context: the vCPU's goroutine, before each entry.
 func (v *VCPU) FastPath() (f Fast, ok bool) {
-	if v.Tables == nil || v.Tables.Kernel == 0 || v.Tables.User == 0 {
+	if v.Tables == nil || v.Tables.Kernel == 0 {
 		return Fast{}, false
 	}
 	if v.Dom != nil && v.Dom.ArchitecturalIOPL() {
@@ -53,6 +58,12 @@ func (v *VCPU) FastPath() (f Fast, ok bool) {
 	if cb := v.Callbacks[abi.CALLBACKTYPE_syscall]; cb.Address != 0 && arch.Canonical(cb.Address) {
 		if base, ok := v.userFrame(syscallFrameSize); ok {
 			f.Syscall, f.SyscallMask, f.SyscallFrame = cb.Address, cb.MaskEvents, base
+		}
+	}
+	if cb := v.Callbacks[abi.CALLBACKTYPE_event]; cb.Address != 0 && arch.Canonical(cb.Address) {
+		f.Event = cb.Address
+		if base, ok := v.userFrame(syscallFrameSize); ok {
+			f.EventFrame = base
 		}
 	}
 	if ti := v.Traps[arch.VecPF]; ti.Address != 0 && arch.Canonical(ti.Address) {

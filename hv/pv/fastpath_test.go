@@ -60,8 +60,8 @@ func TestFastPathSyscallFrame(t *testing.T) {
 
 func TestFastPathOff(t *testing.T) {
 	e := newEnv()
-	if _, ok := e.v.FastPath(); ok {
-		t.Error("fast path without a user page table")
+	if f, ok := e.v.FastPath(); !ok || f.UserTable != 0 {
+		t.Errorf("without a user page table: %+v %v, want the fast path with UserTable 0", f, ok)
 	}
 	e.tables.User = 0x5678
 	f, ok := e.v.FastPath()

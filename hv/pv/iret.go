@@ -19,8 +19,8 @@ const IretContextSize = 72
 // !RFLAGS.IF and returns the saved RAX, which it also stores in r.RAX:
 // the caller must not overwrite RAX with a hypercall result.
 func (v *VCPU) Iret(r *arch.Regs) (rax uint64, err error) {
-	var b [IretContextSize]byte
-	if !v.Mem.CopyFromGuest(b[:], mm.GuestVA(r.RSP), v.space()) {
+	b := v.scratch[:IretContextSize]
+	if !v.Mem.CopyFromGuest(b, mm.GuestVA(r.RSP), v.space()) {
 		return 0, crashf("Fault while reading IRET context from guest stack")
 	}
 	le := binary.LittleEndian

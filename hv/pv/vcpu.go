@@ -122,6 +122,12 @@ type VCPU struct {
 
 	kernel bool // virtual mode: true = guest kernel (TF_kernel_mode)
 
+	// scratch holds the guest copies of the hot paths (Bounce's frame,
+	// Iret's context): a buffer passed to Mem (an interface) would
+	// otherwise escape to the heap on every call. The vCPU's goroutine
+	// only, never held across a call.
+	scratch [12 * 8]byte
+
 	// KernelSS and KernelSP are stack_switch's values: the stack a bounce
 	// from user mode uses.
 	KernelSS, KernelSP uint64

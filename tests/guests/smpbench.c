@@ -436,5 +436,6 @@ void test_main(void)
 		compute(quick ? JOB_ITERS / 16 : JOB_ITERS, nv);
 	u64 n = quick ? PINGS / 4 : PINGS;
 	pingpong("pingpong_spin", CMD_PING_SPIN, n, nv);
-	pingpong("pingpong_block", CMD_PING_BLOCK, n, nv);
+	if (!has_token(cl, "spin"))
+		pingpong("pingpong_block", CMD_PING_BLOCK, n, nv);
 }

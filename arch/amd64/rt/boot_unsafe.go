@@ -5,6 +5,7 @@ import (
 
 	"github.com/gohv/gohv/arch/amd64"
 	"github.com/gohv/gohv/arch/amd64/hw"
+	"github.com/gohv/gohv/arch/amd64/linux"
 )
 
 const (
@@ -158,6 +159,7 @@ func initialStack() uintptr {
 	w[3] = 0                                                // end of envp
 	w[4], w[5] = 6, pageSize                                // AT_PAGESZ
 	w[6], w[7] = 25, uintptr(unsafe.Pointer(&randBytes[0])) // AT_RANDOM
-	w[8], w[9] = 0, 0                                       // AT_NULL
+	w[8], w[9] = linux.ATSysinfoEhdr, buildVDSO()           // the vDSO (vdso_unsafe.go)
+	w[10], w[11] = 0, 0                                     // AT_NULL
 	return sp
 }

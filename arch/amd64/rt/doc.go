@@ -17,7 +17,11 @@
 //	         physmem_unsafe.go (machine memory for mm)
 //	shim     syscall_unsafe.go (dispatch), thread_unsafe.go (threads,
 //	         futexes, epoll/eventfd), signal_unsafe.go, time_unsafe.go,
-//	         random_unsafe.go (getrandom's generator and its entropy)
+//	         random_unsafe.go (getrandom's generator and its entropy),
+//	         vdso_unsafe.go and vdso_amd64.s (the vDSO: the image whose
+//	         address the runtime's auxv gives as AT_SYSINFO_EHDR, and
+//	         __vdso_clock_gettime and __vdso_gettimeofday, which read the
+//	         clock as the shim's clock_gettime does, without entering it)
 //	traps    trap_unsafe.go (exceptions, panics, reboot, power-off),
 //	         fault.go
 //	irqs     apic_unsafe.go (the local APIC, its timer as the tick, EOI
@@ -91,6 +95,10 @@
 // //go:nosplit, allocates nothing and stores no Go pointers in globals
 // (addresses are uintptr), so neither the stack-growth check nor a write
 // barrier can run there. The exported API runs in ordinary goroutines.
+// The vDSO's routines run in the runtime's own context (its g0 or signal
+// stack, interrupts on) like any code of the runtime, and read only what
+// kmain set before the runtime started (tsc0, tscMult, bootUnix); an id
+// they do not serve is a system call from there.
 //
 // CPUs. Every CPU the MADT lists (up to maxcpus=) runs the Go runtime's
 // kernel threads: CPU 0 from kmain, each AP from apMain (started by

@@ -329,6 +329,8 @@ touser:
 	ANDQ	$3, AX
 	CMPQ	AX, $3
 	JNE	restore
+	CMPQ	guestCtx_userCR3(R9), $0	// no user page table: the Go path crashes the guest
+	JEQ	slow
 	MOVQ	const_regGSBaseShadow(R8), AX	// the user's GS base, to be loaded
 	CANONICAL_OR_SLOW(AX)
 restore:
@@ -623,6 +625,141 @@ fromGuest:
 	MOVQ	cpuState_ctx(BX), DI
 	MOVQ	0(SP), CX
 	MOVQ	CX, guestCtx_vector(DI)
+	CMPQ	CX, $const_vecIPI
+	JNE	exit
+	CMPQ	guestCtx_evCB(DI), $0	// an event callback the fast path may bounce to
+	JEQ	exit
+	JMP	·fastEvent(SB)
+exit:
+	MOVQ	$const_exitInterrupt, DX
+	JMP	·guestExit(SB)
+
+// fastEvent serves the IPI of a kick (GuestContext.Kick: an event became
+// pending for the vCPU) in assembly, as the Go path would (the shim's
+// ipiIRQ, then hv/pv's DeliverEvent before the next entry), and
+// re-enters the guest without leaving enterGuest: Xen's entry.S does the
+// same (test_guest_events, create_bounce_frame). Only a kick, with the
+// fast path on, no breakpoints, RFLAGS.TF clear and no TLB shootdown
+// asked of this CPU (the shim's): the kick flag is taken, the local APIC
+// acknowledged, and if vcpu_info's upcall is pending and unmasked the
+// event callback gets a bounce frame (RCX, R11, RIP, CS | saved mask 0
+// << 32, RFLAGS with IF set, RSP, SS) at evFrame from user mode (the
+// vCPU then enters kernel mode: GS swapped, kernel tables) or below the
+// interrupted RSP aligned down to 16 from kernel mode (CS with RPL 0; the
+// whole frame in the guest's low or high part), written through the
+// kernel's tables; events are then masked and the guest runs the
+// callback with AC, VM, RF, NT, TF and IOPL clear. With nothing to
+// deliver the guest just goes on. Anything else before the
+// acknowledgement is the interrupt exit; a check or copy that fails after
+// it is an exit with nothing to serve (kind 0), and the Go path delivers
+// the event. fastEvents says what was done; kernel keeps the mode.
+// Context: frontIrq, an interrupt from a guest, interrupts off, GS_BASE
+// = cpuState. In: AX = arch.Regs, BX = cpuState, DI = guestCtx, the
+// guest's registers and frame saved. Runs on the CPU's entry stack
+// (entryTop), leaving the interrupt frame. Clobbers every register: the
+// guest's are loaded from arch.Regs on the way back in (guestIret).
+TEXT ·fastEvent(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	AX, R8
+	MOVQ	DI, R9
+	CMPQ	guestCtx_fast(R9), $0
+	JEQ	exit
+	CMPQ	guestCtx_dr7(R9), $0	// breakpoints: guestExit turns them off, the entry back on
+	JNE	exit
+	MOVQ	const_regRFLAGS(R8), R13
+	TESTQ	$const_rflagsTF, R13
+	JNE	exit
+	MOVQ	cpuState_flushWant(BX), CX	// a shootdown asked of this CPU: the shim serves it
+	CMPQ	CX, cpuState_flushDone(BX)
+	JHI	exit
+	XORL	CX, CX
+	XCHGL	CX, guestCtx_kick(R9)	// no kick: the IPI is the shim's (a wake-up, a tickle)
+	TESTL	CX, CX
+	JEQ	exit
+	// Served from here on: the EOI, as ipiIRQ's.
+	MOVQ	·lapicEOIReg(SB), CX
+	MOVL	$0, (CX)
+	INCQ	cpuState_ipis(BX)
+	MOVQ	guestCtx_info(R9), R10	// the vcpu_info: upcall pending at 0, mask at 1
+	MOVQ	cpuState_entryTop(BX), SP
+	CMPB	1(R10), $0		// masked: nothing to deliver now
+	JNE	resume
+	CMPB	0(R10), $0		// nothing pending
+	JEQ	resume
+	MOVWQZX	const_regCS(R8), R12	// the frame's CS
+	CMPQ	guestCtx_kernel(R9), $0
+	JNE	kernel
+	MOVQ	const_regGSBaseShadow(R8), AX	// user mode: the kernel's GS base, to be loaded
+	CANONICAL_OR_SLOW(AX)
+	MOVQ	guestCtx_evFrame(R9), R11
+	TESTQ	R11, R11		// no frame hv/pv vouched for
+	JEQ	slow
+	JMP	frame
+kernel:
+	ANDQ	$~3, R12		// RPL 0: "interrupted guest kernel"
+	MOVQ	const_regRSP(R8), CX	// hw.GuestRange(top-56, 56), top = RSP aligned down
+	ANDQ	$~15, CX
+	MOVQ	CX, R11
+	SUBQ	$const_bounceFrameSize, R11
+	CMPQ	CX, R11
+	JCS	slow
+	MOVQ	$const_guestLowEnd, SI
+	CMPQ	CX, SI
+	JLS	frame
+	MOVQ	$const_guestHighStart, SI
+	CMPQ	R11, SI
+	JCS	slow
+frame:
+	// R11 = the frame's address, R12 its CS (the saved mask is 0).
+	SUBQ	$const_bounceFrameSize, SP
+	MOVQ	const_regRCX(R8), AX
+	MOVQ	AX, 0(SP)		// RCX
+	MOVQ	const_regR11(R8), AX
+	MOVQ	AX, 8(SP)		// R11
+	MOVQ	const_regRIP(R8), AX
+	MOVQ	AX, 16(SP)		// RIP: the interrupted instruction
+	MOVQ	R12, 24(SP)		// CS | saved mask (0) << 32
+	MOVQ	R13, AX
+	ANDQ	$~const_rflagsFrameClear, AX
+	ORQ	$const_rflagsIF, AX
+	MOVQ	AX, 32(SP)		// RFLAGS: IF = !saved mask
+	MOVQ	const_regRSP(R8), AX
+	MOVQ	AX, 40(SP)		// RSP
+	MOVWQZX	const_regSS(R8), AX
+	MOVQ	AX, 48(SP)		// SS
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	CALL	·fastCR3(SB)
+	MOVQ	SP, SI
+	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
+	MOVQ	R11, 0(SP)
+	MOVQ	SI, 8(SP)
+	MOVQ	$const_bounceFrameSize, 16(SP)
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	MOVQ	AX, 24(SP)
+	CALL	·guestCopy(SB)
+	CMPB	32(SP), $0
+	JEQ	slow
+	MOVB	$1, 1(R10)		// events masked
+	ANDQ	$~const_rflagsTrapClear, R13
+	ORQ	$const_rflagsGuestSet, R13
+	MOVQ	R13, const_regRFLAGS(R8)
+	MOVQ	R11, const_regRSP(R8)
+	MOVQ	guestCtx_evCB(R9), AX
+	MOVQ	AX, const_regRIP(R8)
+	MOVW	$const_flatCS64, const_regCS(R8)
+	MOVW	$const_flatSS, const_regSS(R8)
+	INCQ	guestCtx_fastEvents(R9)
+	CMPQ	guestCtx_kernel(R9), $0
+	JNE	resume
+	CALL	·fastToggleGS(SB)
+	MOVQ	$1, guestCtx_kernel(R9)
+resume:
+	JMP	·guestIret(SB)
+slow:
+	MOVQ	R8, AX
+	XORL	DX, DX			// acknowledged: an exit with nothing to serve
+	JMP	·guestExit(SB)
+exit:
+	MOVQ	R8, AX
 	MOVQ	$const_exitInterrupt, DX
 	JMP	·guestExit(SB)
 

@@ -170,7 +170,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
 		c.sysret = 1
 	}
-	c.fastBounces, c.fastIrets, c.fastFaults = 0, 0, 0
+	c.fastBounces, c.fastIrets, c.fastFaults, c.fastEvents = 0, 0, 0, 0
 	if c.fast != 0 && cr3 != c.kernelCR3 && cr3 != c.userCR3 {
 		c.fast = 0 // not the tables SetFastPath was given
 	}
@@ -305,15 +305,16 @@ func kickExit(c *guestCtx) {
 }
 
 // FastPath is what the entry's assembly may do for a 64-bit PV vCPU
-// without returning from Run (guest_amd64.s fastSyscall and fastFault):
-// bounce a SYSCALL from guest user mode to the syscall callback, serve
-// HYPERVISOR_iret from guest kernel mode, and bounce a #PF to the trap
-// table's handler, as hv/pv does, switching the
+// without returning from Run (guest_amd64.s fastSyscall, fastFault and
+// fastEvent): bounce a SYSCALL from guest user mode to the syscall
+// callback, serve HYPERVISOR_iret from guest kernel mode, bounce a #PF to
+// the trap table's handler, and serve a kick's IPI by delivering the
+// event upcall, as hv/pv does, switching the
 // mode, the GS bases and the page tables itself. The values are hv/pv's
 // (its Fast), already checked against Xen's rules there.
 type FastPath struct {
 	Kernel             bool   // the vCPU is in guest kernel mode
-	KernelCR3, UserCR3 uint64 // the top levels of the two modes (machine addresses)
+	KernelCR3, UserCR3 uint64 // the top levels of the two modes (machine addresses; UserCR3 0: none, user mode is never entered here)
 	VCPUInfo           uint64 // machine address of the vCPU's vcpu_info
 	// Syscall is the syscall callback (0: SYSCALL from user mode exits),
 	// SyscallMask its CALLBACKF_mask_events, SyscallFrame the guest
@@ -327,6 +328,10 @@ type FastPath struct {
 	// from user mode (from kernel mode: below the interrupted RSP).
 	PageFault, PageFaultFrame uint64
 	PageFaultMask             bool
+	// Event is the event callback (0: a kick's IPI always exits),
+	// EventFrame the guest address its 56-byte bounce frame goes to from
+	// user mode (from kernel mode: below the interrupted RSP).
+	Event, EventFrame uint64
 }
 
 // SetFastPath gives the next Run the vCPU's fast path; nil (or tables
@@ -340,7 +345,7 @@ func (g *GuestContext) SetFastPath(f *FastPath) {
 	}
 	if gen := atomic.LoadUint32(&tablesGen); f.KernelCR3 != c.fastKernelCR3 || f.UserCR3 != c.fastUserCR3 || gen != c.fastGen {
 		c.fastKernelCR3, c.fastUserCR3 = 0, 0
-		if !hasHypervisorSlots(f.KernelCR3) || !hasHypervisorSlots(f.UserCR3) {
+		if !hasHypervisorSlots(f.KernelCR3) || f.UserCR3 != 0 && !hasHypervisorSlots(f.UserCR3) {
 			return
 		}
 		c.fastKernelCR3, c.fastUserCR3, c.fastGen = f.KernelCR3, f.UserCR3, gen
@@ -354,6 +359,10 @@ func (g *GuestContext) SetFastPath(f *FastPath) {
 	if !arch.Canonical(f.PageFault) {
 		c.pfCB = 0 // IRETQ to it would fault in ring 0
 	}
+	c.evCB, c.evFrame = f.Event, f.EventFrame
+	if !arch.Canonical(f.Event) {
+		c.evCB = 0
+	}
 	c.fast = 1
 }
 
@@ -365,6 +374,11 @@ func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 	c := &g.c
 	return c.fastBounces, c.fastIrets, c.kernel != 0
 }
+
+// FastEvents reports the event upcalls the fast path delivered during
+// the last Run (a kick's IPI served without an exit). Context: the
+// vCPU's goroutine, after Run.
+func (g *GuestContext) FastEvents() uint64 { return g.c.fastEvents }
 
 // FastFaults reports the page faults the fast path bounced during the
 // last Run, and the address (CR2) of the last one.

@@ -84,6 +84,13 @@ type guestCtx struct {
 	// bounced during the last Run, fastCR2 the address of the last.
 	pfCB, pfMask, pfFrame uint64
 	fastFaults, fastCR2   uint64
+
+	// The event upcall (guest_amd64.s fastEvent), under fast 1 as well:
+	// evCB (0: none) is the event callback, evFrame where its 7-word
+	// bounce frame goes from user mode (checked by hv/pv); fastEvents
+	// counts the upcalls it delivered during the last Run.
+	evCB, evFrame uint64
+	fastEvents    uint64
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the

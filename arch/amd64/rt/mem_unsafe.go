@@ -365,6 +365,7 @@ func commit(va, n uintptr) bool {
 //
 //go:nosplit
 func release(va, n uintptr, keep bool) {
+	atomic.AddUint64(&releaseGen, 1) // every CPU's touch cache is stale
 	smp := othersOnline()
 	limbo := false
 	for off := uintptr(0); off < n; off += pageSize {
@@ -404,6 +405,10 @@ func release(va, n uintptr, keep bool) {
 	}
 }
 
+// releaseGen counts release calls (atomic): a page found backed before
+// the latest one may be gone (cpuState.touchPage).
+var releaseGen uint64
+
 // demandFault backs a committed page on its first touch. Context: trap,
 // IST stack, or the shim (touch), interrupts off; it takes the shim lock
 // unless this CPU holds it. Reports whether va was such a page, or is
@@ -412,6 +417,9 @@ func release(va, n uintptr, keep bool) {
 //
 //go:nosplit
 func demandFault(va uintptr) bool {
+	if touchCached(va) {
+		return true
+	}
 	if !inMmapWindow(va, 1) {
 		return false
 	}
@@ -442,8 +450,10 @@ func demandBack(va uintptr) int {
 			return -1
 		}
 		*word(e) = hw.DataPTE(f, nxBit)
+		touchNote(va)
 		return 1
 	case v&amd64.PTE_P != 0:
+		touchNote(va)
 		return 1
 	}
 	return 0
@@ -454,6 +464,26 @@ func demandBack(va uintptr) int {
 //
 //go:nosplit
 func touch(va uintptr) { demandFault(va) }
+
+// touchCached reports whether va is in the page this CPU found backed
+// last, with no release since (cpuState.touchPage, touchGen): most
+// touches are of one page again (the caller's stack) and skip the walk
+// and the lock. Context: interrupts off.
+//
+//go:nosplit
+func touchCached(va uintptr) bool {
+	c := thisCPU()
+	return c.touchPage == va&^(pageSize-1) && c.touchGen == atomic.LoadUint64(&releaseGen) && c.touchPage != 0
+}
+
+// touchNote records va's page as backed now. Context: the shim lock
+// held, so that no release runs between the backing and the record.
+//
+//go:nosplit
+func touchNote(va uintptr) {
+	c := thisCPU()
+	c.touchPage, c.touchGen = va&^(pageSize-1), atomic.LoadUint64(&releaseGen)
+}
 
 // touchRange backs every page of [va, va+n).
 //

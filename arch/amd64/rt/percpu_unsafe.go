@@ -50,6 +50,8 @@ type cpuState struct {
 	runs       uint64     // switches to a kernel thread on this CPU (schedule)
 	idleSP     uintptr    // the idle context's saved SP while a thread runs here (idleLoop)
 	last       uintptr    // the thread that ran here last: round robin goes on after it
+	touchPage  uintptr    // the page touch last found backed here, while releaseGen is touchGen (mem_unsafe.go)
+	touchGen   uint64
 
 	// TLB shootdown (smp_unsafe.go). flushPending: the next guest entry
 	// or guestCopy on this CPU reloads CR3 (RequestTLBFlush sets every

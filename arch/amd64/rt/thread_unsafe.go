@@ -66,7 +66,10 @@ var (
 	fxAreas    [maxThreads*fxSize + 16]byte
 	nextTid    uintptr = 1
 	nThreads   uint64  // live threads
-	nSwitch    uint64
+	// threadsHigh is one past the highest slot ever used: the scans of
+	// the table (pickThread, futex wake) stop there. Only grows.
+	threadsHigh uintptr
+	nSwitch     uint64
 )
 
 //go:nosplit
@@ -91,6 +94,7 @@ func threadInit(i int) *kthread {
 	rxWaiting[i] = false
 	t.state = thRunning
 	nThreads++
+	threadsHigh = max(threadsHigh, uintptr(i)+1)
 	return t
 }
 
@@ -121,13 +125,19 @@ func firstThread() {
 //
 //go:nosplit
 func pickThread(c *cpuState, from, self uintptr) uintptr {
-	now := nanotime()
-	for i := uintptr(1); i <= maxThreads; i++ {
-		j := (from + i) % maxThreads
+	var now int64 // read at the first sleeper with a deadline
+	n := threadsHigh
+	for i := uintptr(1); i <= n; i++ {
+		j := (from + i) % n
 		t := &threads[j]
-		if t.state == thBlocked && t.deadline != 0 && now >= t.deadline {
-			t.state = thRunning
-			t.timedOut = true
+		if t.state == thBlocked && t.deadline != 0 {
+			if now == 0 {
+				now = nanotime()
+			}
+			if now >= t.deadline {
+				t.state = thRunning
+				t.timedOut = true
+			}
 		}
 		if j == self || t.state != thRunning || t.onCPU != 0 || !t.mayRunOn(c.id) {
 			continue
@@ -372,7 +382,7 @@ func sysFutex(addr, op, val, timeout uintptr) uintptr {
 	}
 	if cmd == linux.FutexWake {
 		n := uintptr(0)
-		for i := range threads {
+		for i := uintptr(0); i < threadsHigh; i++ {
 			t := &threads[i]
 			if n < val && t.state == thBlocked && t.waitAddr == addr {
 				t.waitAddr = 0
