@@ -81,3 +81,47 @@ func (h *hostTimer) Reset(deadline int64) { h.t.Reset(time.Duration(deadline - h
 
 // Stop implements Timer.
 func (h *hostTimer) Stop() bool { return h.t.Stop() }
+
+// lazyTimer is a Timer its owner re-arms and disarms often (a vCPU's
+// periodic timer at every sleep and wake, its slice at every CPU it
+// takes): disarming leaves the Timer set, and arming resets it only if it
+// is not already set to fire no later than asked. The owner keeps its own
+// armed state and deadline, and its callback, under the owner's lock,
+// first calls fired, then acts if its deadline has come, or else calls
+// arm again with it (the Timer fired early for an earlier arming, or
+// still fires for one the owner disarmed): a callback the owner did not
+// want does nothing but, at most, set the Timer again. Guarded by its
+// owner's lock.
+type lazyTimer struct {
+	t Timer
+	// set: t is set for at (Reset and, as far as the owner knows, not
+	// fired).
+	set bool
+	at  int64
+}
+
+// arm makes the Timer fire no later than deadline.
+func (l *lazyTimer) arm(deadline int64) {
+	if l.set && l.at <= deadline {
+		return
+	}
+	l.set, l.at = true, deadline
+	l.t.Reset(deadline)
+}
+
+// fired is the first thing the Timer's callback does: at now, a setting
+// whose time has come is over (a call for an earlier setting, now
+// replaced, leaves a later one set).
+func (l *lazyTimer) fired(now int64) {
+	if l.set && now >= l.at {
+		l.set = false
+	}
+}
+
+// stop stops the Timer (nothing is to fire for a long while, or ever).
+func (l *lazyTimer) stop() {
+	if l.set {
+		l.set = false
+		l.t.Stop()
+	}
+}

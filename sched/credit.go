@@ -324,6 +324,7 @@ func (d *Domain) Remove() {
 	d.removed = true
 	for _, v := range d.vcpus {
 		s.sleepLocked(v, s.clock.Now())
+		v.slice.stop()
 		s.vcpus = deleteVCPU(s.vcpus, v)
 	}
 	for i, x := range s.domains {
@@ -369,11 +370,13 @@ type VCPU struct {
 	tickled bool
 	// yieldOp: SCHEDOP_yield asked it to give way to any waiter.
 	yieldOp bool
-	// sliceArmed: the slice timer is armed, for sliceEnd.
+	// sliceArmed: the slice timer is armed, for sliceEnd. slice is the
+	// timer marking the slice's end (sliceExpired), made by NewVCPU;
+	// lazy: a release disarms it without stopping it, and a new slice
+	// that ends later leaves it set for the earlier end, when its
+	// callback sets it again.
 	sliceArmed bool
-	// slice is the timer marking the slice's end (sliceExpired), made by
-	// NewVCPU; immutable.
-	slice Timer
+	slice      lazyTimer
 
 	// Read without s.mu by the vCPU's own goroutine (fast paths), written
 	// under it. holding: it holds CPU heldCPU; yield: it must give the
@@ -402,7 +405,7 @@ func (d *Domain) NewVCPU(id int, park Parker) *VCPU {
 		park = NewChanParker()
 	}
 	v := &VCPU{s: s, dom: d, id: id, grant: park, cpu: -1, credit: CreditInit, affinity: AllCPUs(s.ncpu)}
-	v.slice = s.timers.NewTimer(v.sliceExpired)
+	v.slice.t = s.timers.NewTimer(v.sliceExpired)
 	s.mu.Lock()
 	d.vcpus = append(d.vcpus, v)
 	s.vcpus = append(s.vcpus, v)
@@ -714,10 +717,7 @@ func (s *Scheduler) releaseLocked(v *VCPU) {
 	v.yield.Store(false)
 	v.check.Store(false)
 	v.tickled, v.yieldOp = false, false
-	if v.sliceArmed {
-		v.sliceArmed = false
-		v.slice.Stop()
-	}
+	v.sliceArmed = false
 }
 
 func (s *Scheduler) enqueueLocked(v *VCPU) {
@@ -823,18 +823,24 @@ func (s *Scheduler) setSliceLocked(v *VCPU, now int64) {
 	}
 	v.sliceEnd = now + t
 	v.sliceArmed = true
-	v.slice.Reset(v.sliceEnd)
+	v.slice.arm(v.sliceEnd)
 }
 
 // sliceExpired is the slice timer's callback: it marks v's slice over if
-// the timer is armed and the slice's end has come; v's next ShouldYield
-// decides.
+// the timer is armed and the slice's end has come (v's next ShouldYield
+// decides), and sets the timer again if the slice ends later.
 func (v *VCPU) sliceExpired() {
 	s := v.s
 	s.mu.Lock()
-	if v.sliceArmed && v.state == vcpuRunning && s.clock.Now() >= v.sliceEnd {
-		v.sliceArmed = false
-		v.check.Store(true)
+	now := s.clock.Now()
+	v.slice.fired(now)
+	if v.sliceArmed && v.state == vcpuRunning {
+		if now >= v.sliceEnd {
+			v.sliceArmed = false
+			v.check.Store(true)
+		} else {
+			v.slice.arm(v.sliceEnd)
+		}
 	}
 	s.mu.Unlock()
 }

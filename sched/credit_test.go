@@ -360,6 +360,39 @@ func TestTryEnter(t *testing.T) {
 	m.check()
 }
 
+// TestSliceLazy: a vCPU that sleeps and wakes within its slice leaves its
+// slice timer set for the earlier end; at that end the timer is set
+// again for the new slice's, which still ends the slice on time.
+func TestSliceLazy(t *testing.T) {
+	m := newSim(t, 1)
+	d := m.s.NewDomain()
+	a := d.NewVCPU(0, nil)
+	a.EnterNow() // alone: its slice is its credit, MaxTimer (10 ms)
+	m.clk.Set(2 * ms)
+	a.Sleep()
+	if m.clk.Pending() != 1 {
+		t.Fatalf("after Sleep: %d timers set, want 1 (left set)", m.clk.Pending())
+	}
+	m.clk.Set(3 * ms)
+	a.EnterNow() // a new slice: its credit left, 8 ms, to 11 ms
+	m.clk.Set(10 * ms)
+	if m.clk.Pending() != 1 {
+		t.Fatalf("at the first slice's end: %d timers set, want 1 (set again)", m.clk.Pending())
+	}
+	m.clk.Set(11*ms - 1)
+	if m.clk.Pending() != 1 {
+		t.Fatal("the slice timer fired before the slice's end")
+	}
+	m.clk.Set(11 * ms)
+	if m.clk.Pending() != 0 {
+		t.Fatalf("at the slice's end: %d timers set, want 0 (fired)", m.clk.Pending())
+	}
+	if a.Ran() || m.clk.Pending() != 1 {
+		t.Fatalf("after the slice's end, Ran: no new slice (%d timers set)", m.clk.Pending())
+	}
+	m.check()
+}
+
 // TestCreditGoroutines runs vCPU goroutines that enter, spin, block and
 // wake against a host clock (go test -race in make test): no CPU is ever
 // held by two of them, and every one runs.

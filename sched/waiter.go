@@ -65,9 +65,10 @@ type Waiter struct {
 	// park holds at most one pending wake-up; Wake leaves it, Block and
 	// Poll clear it before checking for events and park on it after.
 	park Parker
-	// oneshot, periodic and pollTimer are the vCPU's timers, made once
-	// and re-armed (Reset) and disarmed (Stop) under mu.
-	oneshot, periodic, pollTimer Timer
+	// oneshot and pollTimer are the vCPU's timers (the periodic one is
+	// below), made once and re-armed (Reset) and disarmed (Stop) under
+	// mu.
+	oneshot, pollTimer Timer
 	// interrupted makes Block and Poll return at once (Interrupt).
 	interrupted atomic.Bool
 
@@ -80,11 +81,15 @@ type Waiter struct {
 	oneshotAt    int64
 	// period is the periodic timer's period (0 = stopped); lastPeriodic
 	// is the time of its last event (Xen's periodic_last_event); the
-	// timer is armed for periodicAt while periodicArmed.
+	// timer is armed for periodicAt while periodicArmed. periodic is
+	// lazy: Descheduled disarms it without stopping it, so that a short
+	// sleep's Scheduled, which arms it for the same deadline again,
+	// need not reset it either.
 	period        int64
 	lastPeriodic  int64
 	periodicArmed bool
 	periodicAt    int64
+	periodic      lazyTimer
 	// pollArmed: the timeout of the poll in progress is armed for pollAt.
 	pollArmed bool
 	pollAt    int64
@@ -126,7 +131,7 @@ func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource, park Parker
 		period: DefaultPeriod,
 	}
 	w.oneshot = timers.NewTimer(w.oneshotFired)
-	w.periodic = timers.NewTimer(w.periodicFired)
+	w.periodic.t = timers.NewTimer(w.periodicFired)
 	w.pollTimer = timers.NewTimer(w.pollTimedOut)
 	return w
 }
@@ -366,10 +371,8 @@ func (w *Waiter) setPeriodic(period int64) {
 }
 
 func (w *Waiter) stopPeriodicLocked() {
-	if w.periodicArmed {
-		w.periodicArmed = false
-		w.periodic.Stop()
-	}
+	w.periodicArmed = false
+	w.periodic.stop()
 }
 
 // periodicWorkLocked is Xen's vcpu_periodic_timer_work: if a period has
@@ -385,17 +388,24 @@ func (w *Waiter) periodicWorkLocked() (send bool) {
 		next = now + w.period
 	}
 	w.periodicArmed, w.periodicAt = true, next
-	w.periodic.Reset(next)
+	w.periodic.arm(next)
 	return send
 }
 
 // periodicFired runs the periodic work if the periodic timer is armed
-// and its deadline has come: the periodic timer's callback.
+// and its deadline has come, and sets the timer again if it is armed
+// for later: the periodic timer's callback.
 func (w *Waiter) periodicFired() {
 	w.mu.Lock()
+	now := w.clock.Now()
+	w.periodic.fired(now)
 	send := false
-	if w.periodicArmed && w.period != 0 && w.clock.Now() >= w.periodicAt {
-		send = w.periodicWorkLocked()
+	if w.periodicArmed && w.period != 0 {
+		if now >= w.periodicAt {
+			send = w.periodicWorkLocked()
+		} else {
+			w.periodic.arm(w.periodicAt)
+		}
 	}
 	w.mu.Unlock()
 	if send {
@@ -417,10 +427,11 @@ func (w *Waiter) Scheduled() {
 }
 
 // Descheduled tells the waiter its vCPU stopped running: the periodic
-// timer stops until the next Scheduled.
+// timer stops until the next Scheduled (it raises nothing meanwhile;
+// its Timer is left set, and fires at most once for nothing).
 func (w *Waiter) Descheduled() {
 	w.mu.Lock()
-	w.stopPeriodicLocked()
+	w.periodicArmed = false
 	w.mu.Unlock()
 }
 

@@ -591,9 +591,47 @@ func TestStaleTimerCallbacks(t *testing.T) {
 	c.Set(60 * ms)
 	returns(t, "Poll at its timeout", pollDone, 0)
 	poll()
-	w.Descheduled() // the periodic timer, re-armed as the poll woke
+	if c.Pending() != 1 {
+		t.Errorf("%d timers armed after the poll, want 1 (the periodic one)", c.Pending())
+	}
+	w.Stop()
 	if c.Pending() != 0 {
-		t.Errorf("%d timers armed after the poll", c.Pending())
+		t.Errorf("%d timers armed after Stop", c.Pending())
+	}
+}
+
+// TestPeriodicLazy: a sleep shorter than the period leaves the periodic
+// timer set for the same deadline (no Stop, no Reset), raises nothing
+// while the vCPU is descheduled, and one that outlasts the deadline sees
+// a callback that does nothing, then the catch-up at Scheduled.
+func TestPeriodicLazy(t *testing.T) {
+	const ms = 1_000_000
+	w, f, c := newWaiter(0)
+	w.Scheduled() // armed for 10 ms
+	w.Descheduled()
+	if c.Pending() != 1 {
+		t.Fatalf("Descheduled: %d timers set, want 1 (left set)", c.Pending())
+	}
+	c.Set(2 * ms)
+	w.Scheduled()
+	c.Set(10 * ms)
+	if f.timerVIRQs() != 1 {
+		t.Fatalf("after a short sleep: %d ticks at 10 ms, want 1", f.timerVIRQs())
+	}
+	f.ack()
+	w.Descheduled()
+	c.Set(35 * ms) // the 20 ms deadline passes while descheduled
+	if f.timerVIRQs() != 1 || c.Pending() != 0 {
+		t.Fatalf("descheduled: %d ticks, %d timers set", f.timerVIRQs(), c.Pending())
+	}
+	w.Scheduled() // overdue: one now, next at 45 ms
+	c.Set(44 * ms)
+	if f.timerVIRQs() != 2 {
+		t.Fatalf("catch-up: %d ticks, want 2", f.timerVIRQs())
+	}
+	c.Set(45 * ms)
+	if f.timerVIRQs() != 3 {
+		t.Fatalf("after catch-up: %d ticks, want 3", f.timerVIRQs())
 	}
 }
 
