@@ -51,6 +51,10 @@
 //     acts only if its timer is armed and the armed deadline has come
 //     (read under the lock), so one that lost a race with a Stop or Reset
 //     does nothing; the Scheduler's slice and budget timers do the same.
+//     The periodic and slice timers, disarmed and armed at every sleep
+//     and wake, are lazy: disarming leaves the Timer set (it fires at
+//     most once for nothing), and arming for a deadline no earlier than
+//     the one it is set for leaves it so (its callback sets it again).
 //   - A blocked or polling vCPU gets no periodic ticks (Xen stops the
 //     periodic timer of a descheduled vCPU); after waking, an overdue tick
 //     is raised once. The first Scheduled of a vCPU raises one at once
