@@ -43,7 +43,9 @@
 // vCPU is blocked or polling (the waiter's state hook), down or stopped.
 // Preempt is the scheduler's ShouldYield: a long hypercall stops at its
 // continuation when the slice is over and another vCPU waits, or the
-// cap's budget is spent. get_physid answers for a pinned vCPU of the
+// cap's budget is spent. A vCPU's goroutine sleeps (block, poll, a wait
+// for a CPU) on the sched.Parkers Config.NewParker makes (cmd/gohv's:
+// futex words). get_physid answers for a pinned vCPU of the
 // hardware domain only (Config.PhysCPUs), as Xen 4.17.
 //
 // vcpu_op and memory_op: Domain implements hypercall.VCPUOps (vcpuop.go:

@@ -161,8 +161,8 @@ func (d *Domain) create(c DomainConfig, space *mm.Space) error {
 	}
 	d.sched = m.sched.NewDomain()
 	for i := 0; i < c.VCPUs; i++ {
-		v := &VCPU{dom: d, id: i, sched: d.sched.NewVCPU(i), pcpu: -1}
-		v.waiter = sched.NewWaiter(i, events, m.cfg.Clock, m.cfg.Timers)
+		v := &VCPU{dom: d, id: i, sched: d.sched.NewVCPU(i, m.newParker()), pcpu: -1}
+		v.waiter = sched.NewWaiter(i, events, m.cfg.Clock, m.cfg.Timers, m.newParker())
 		v.initVCPUState()
 		v.guest = hypercall.SpaceGuest{Space: space, Mem: m.cfg.Mem, Tables: &v.tables}
 		if da, ok := m.cfg.Backend.(hypercall.DirectAccess); ok {

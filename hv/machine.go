@@ -82,6 +82,12 @@ type Config struct {
 	Power   Power
 	Clock   sched.Clock
 	Timers  sched.TimerSource
+	// NewParker makes what a vCPU's goroutine sleeps on: two per vCPU,
+	// one for SCHEDOP_block and SCHEDOP_poll (sched.NewWaiter), one for
+	// waiting for a physical CPU (sched.Domain.NewVCPU). cmd/gohv's is a
+	// futex word, on which the vCPU's thread sleeps in the shim. nil: a
+	// sched.ChanParker, a channel.
+	NewParker func() sched.Parker
 	// Time feeds the guests' vcpu_time_info and wall clock (nil: none).
 	Time     TimeSource
 	Backend  Backend
@@ -170,6 +176,15 @@ func (m *Machine) ConsoleInput(p []byte) {
 	}
 	m.inMu.Unlock()
 	m.registry.SendGlobalVIRQ(abi.VIRQ_CONSOLE)
+}
+
+// newParker makes a vCPU's Parker (Config.NewParker), nil for the
+// scheduler's default, a channel.
+func (m *Machine) newParker() sched.Parker {
+	if m.cfg.NewParker == nil {
+		return nil
+	}
+	return m.cfg.NewParker()
 }
 
 // NewMachine wires the hypercall layer to cfg's memory and console.

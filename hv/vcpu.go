@@ -96,19 +96,26 @@ func (v *VCPU) sliceOver() bool { return v.sched.ShouldYield() }
 // (at once if it holds one whose slice goes on), moving its goroutine's
 // thread there if it is another than last time; after a wait it is
 // runnable meanwhile (runstate) and its periodic timer and time info
-// catch up, as when Xen schedules a vCPU in. While it may wait, its
+// catch up, as when Xen schedules a vCPU in. While it waits queued, its
 // thread is bound to no CPU, so that the CPU it is given can run it at
-// once, instead of its last CPU having to first. It reports whether the
-// vCPU did not simply keep its CPU. The vCPU's goroutine.
+// once, instead of its last CPU having to first; a vCPU given a CPU at
+// once (TryEnter: a wake-up to an idle CPU, most often its last) keeps
+// its binding, with no system call when the CPU is its last. It reports
+// whether the vCPU did not simply keep its CPU. The vCPU's goroutine.
 func (v *VCPU) takeCPU() (waited bool) {
 	if !v.sched.Holds() {
 		v.setRunstate(abi.RUNSTATE_runnable)
+	}
+	cpu, waited, ok := v.sched.TryEnter()
+	if !ok {
 		if f := v.dom.m.cfg.SetCPU; f != nil && v.pcpu >= 0 {
 			v.pcpu = -1
 			f(-1)
 		}
+		var w bool
+		cpu, w = v.sched.Enter() // w false if a CPU came meanwhile
+		waited = waited || w
 	}
-	cpu, waited := v.sched.Enter()
 	if cpu != v.pcpu {
 		v.pcpu = cpu
 		if f := v.dom.m.cfg.SetCPU; f != nil {

@@ -221,7 +221,7 @@ func newWorld(t testing.TB) *world {
 			PIRQUnbind:    func(p uint32) { w.pirqs[i].Unbind(p) }})
 		w.pirqs[i].SetEvents(tab)
 		w.reg.Add(tab)
-		waiter := sched.NewWaiter(0, tab, w.clock, w.clock)
+		waiter := sched.NewWaiter(0, tab, w.clock, w.clock, nil)
 		k.waiters[0] = waiter
 		h := [16]byte{0: byte(i + 1), 15: 0xee}
 		dom := &fakeDomain{id: abi.DomID(i), privileged: i == 0, hardware: i == 0,

@@ -2,8 +2,8 @@ package sched
 
 // Lock order: Scheduler.mu is taken after hv's locks and before none of
 // this package's other locks (Waiter.mu is never held with it). The tickle
-// hook and the timers' Stop are called with it released or, for Stop,
-// held: a TimerSource never runs a callback inside Stop or AfterFunc.
+// hook is called with it released, the timers' Reset and Stop with it
+// held: a TimerSource never runs a callback inside them.
 
 import (
 	"errors"
@@ -178,18 +178,22 @@ type Domain struct {
 	weight int64
 	cap    int
 	// budget is what its vCPUs may still run this period (ns; capped
-	// domains only); replenish is the armed replenishment, replGen its
-	// arming count (a stale callback does nothing).
+	// domains only); the replenishment timer is armed for replAt while
+	// replArmed (its callback does nothing otherwise, or before replAt).
 	budget    int64
-	replenish Timer
-	replGen   uint64
+	replArmed bool
+	replAt    int64
 	vcpus     []*VCPU
 	removed   bool
+
+	// replenish is the budget's timer, made by NewDomain; immutable.
+	replenish Timer
 }
 
 // NewDomain adds a domain of DefaultWeight and no cap.
 func (s *Scheduler) NewDomain() *Domain {
 	d := &Domain{s: s, weight: DefaultWeight}
+	d.replenish = s.timers.NewTimer(d.replenished)
 	s.mu.Lock()
 	s.domains = append(s.domains, d)
 	s.updateMaxWeight()
@@ -263,29 +267,31 @@ func (d *Domain) totBudget() int64 { return CapPeriod * int64(d.cap) / 100 }
 func (d *Domain) parked() bool { return d.cap != 0 && d.budget <= 0 }
 
 func (d *Domain) stopReplenishLocked() {
-	if d.replenish != nil {
+	if d.replArmed {
+		d.replArmed = false
 		d.replenish.Stop()
-		d.replenish = nil
 	}
-	d.replGen++
 }
 
 func (d *Domain) armReplenishLocked(at int64) {
-	gen := d.replGen
-	d.replenish = d.s.timers.AfterFunc(at, func() { d.replenished(gen, at) })
+	d.replArmed, d.replAt = true, at
+	d.replenish.Reset(at)
 }
 
-// replenished is the budget timer: the budget grows by a period's worth
-// (at most to it) and the next replenishment is armed a period after this
-// one was due; parked vCPUs run again if there is budget.
-func (d *Domain) replenished(gen uint64, due int64) {
+// replenished is the budget timer's callback: the budget grows by a
+// period's worth (at most to it) and the next replenishment is armed a
+// period after this one was due; parked vCPUs run again if there is
+// budget.
+func (d *Domain) replenished() {
 	s := d.s
 	s.mu.Lock()
-	if gen != d.replGen || d.cap == 0 || d.removed {
+	now := s.clock.Now()
+	if !d.replArmed || now < d.replAt || d.cap == 0 || d.removed {
 		s.mu.Unlock()
 		return
 	}
-	now := s.clock.Now()
+	due := d.replAt
+	d.replArmed = false
 	s.chargeAll(now)
 	d.budget = min(d.budget+d.totBudget(), d.totBudget())
 	next := due + CapPeriod
@@ -318,6 +324,7 @@ func (d *Domain) Remove() {
 	d.removed = true
 	for _, v := range d.vcpus {
 		s.sleepLocked(v, s.clock.Now())
+		v.slice.stop()
 		s.vcpus = deleteVCPU(s.vcpus, v)
 	}
 	for i, x := range s.domains {
@@ -345,8 +352,9 @@ type VCPU struct {
 	s   *Scheduler
 	dom *Domain
 	id  int
-	// grant is signalled (never blocking) when the vCPU is given a CPU.
-	grant chan struct{}
+	// grant is unparked (under mu) when the vCPU is given a CPU; its
+	// goroutine parks on it in Enter. Its own, immutable.
+	grant Parker
 
 	// Guarded by s.mu.
 	state    int
@@ -362,10 +370,13 @@ type VCPU struct {
 	tickled bool
 	// yieldOp: SCHEDOP_yield asked it to give way to any waiter.
 	yieldOp bool
-	// slice is the timer marking the slice's end (expired), sliceGen its
-	// arming count.
-	slice    Timer
-	sliceGen uint64
+	// sliceArmed: the slice timer is armed, for sliceEnd. slice is the
+	// timer marking the slice's end (sliceExpired), made by NewVCPU;
+	// lazy: a release disarms it without stopping it, and a new slice
+	// that ends later leaves it set for the earlier end, when its
+	// callback sets it again.
+	sliceArmed bool
+	slice      lazyTimer
 
 	// Read without s.mu by the vCPU's own goroutine (fast paths), written
 	// under it. holding: it holds CPU heldCPU; yield: it must give the
@@ -386,10 +397,15 @@ func (v *VCPU) mustYield() {
 }
 
 // NewVCPU adds vCPU id of the domain, asleep, with CreditInit credit and
-// every CPU in its affinity.
-func (d *Domain) NewVCPU(id int) *VCPU {
+// every CPU in its affinity. Its goroutine waits for a CPU in Enter on
+// park (nil: a NewChanParker), which is its alone.
+func (d *Domain) NewVCPU(id int, park Parker) *VCPU {
 	s := d.s
-	v := &VCPU{s: s, dom: d, id: id, grant: make(chan struct{}, 1), cpu: -1, credit: CreditInit, affinity: AllCPUs(s.ncpu)}
+	if park == nil {
+		park = NewChanParker()
+	}
+	v := &VCPU{s: s, dom: d, id: id, grant: park, cpu: -1, credit: CreditInit, affinity: AllCPUs(s.ncpu)}
+	v.slice.t = s.timers.NewTimer(v.sliceExpired)
 	s.mu.Lock()
 	d.vcpus = append(d.vcpus, v)
 	s.vcpus = append(s.vcpus, v)
@@ -465,14 +481,37 @@ func (v *VCPU) Enter() (cpu int, waited bool) {
 	s := v.s
 	s.mu.Lock()
 	waited = s.enterLocked(v, s.clock.Now())
+	if v.state != vcpuRunning {
+		// A token left by an earlier grant is stale: no grant can come
+		// while mu is held, and the state is rechecked under it.
+		v.grant.Clear()
+	}
 	for v.state != vcpuRunning {
 		s.unlock()
-		<-v.grant
+		v.grant.Park()
 		s.mu.Lock()
 	}
 	cpu = v.cpu
 	s.unlock()
 	return cpu, waited
+}
+
+// TryEnter is Enter without its wait: ok reports whether the vCPU holds
+// a CPU afterwards, cpu and waited being then what Enter would have
+// returned. If not, the vCPU waits queued for a CPU, which the Enter to
+// follow waits for: the caller may prepare for the wait in between (hv
+// unbinds the vCPU's thread from its CPU), which a vCPU waking to an
+// idle CPU, the common case, does not need. The vCPU's goroutine only.
+func (v *VCPU) TryEnter() (cpu int, waited, ok bool) {
+	if v.holding.Load() && !v.yield.Load() {
+		return int(v.heldCPU.Load()), false, true
+	}
+	s := v.s
+	s.mu.Lock()
+	waited = s.enterLocked(v, s.clock.Now())
+	cpu, ok = v.cpu, v.state == vcpuRunning
+	s.unlock()
+	return cpu, waited, ok
 }
 
 // enterLocked is Enter's decision: a running vCPU keeps its CPU unless it
@@ -666,10 +705,7 @@ func (s *Scheduler) assignLocked(v *VCPU, cpu int, now int64) {
 		s.resetLocked(v, now)
 	}
 	s.setSliceLocked(v, now)
-	select {
-	case v.grant <- struct{}{}:
-	default:
-	}
+	v.grant.Unpark()
 }
 
 // releaseLocked takes running v off its CPU (the caller queues it or puts
@@ -681,11 +717,7 @@ func (s *Scheduler) releaseLocked(v *VCPU) {
 	v.yield.Store(false)
 	v.check.Store(false)
 	v.tickled, v.yieldOp = false, false
-	if v.slice != nil {
-		v.slice.Stop()
-		v.slice = nil
-	}
-	v.sliceGen++
+	v.sliceArmed = false
 }
 
 func (s *Scheduler) enqueueLocked(v *VCPU) {
@@ -790,20 +822,25 @@ func (s *Scheduler) setSliceLocked(v *VCPU, now int64) {
 		t = min(t, v.dom.budget)
 	}
 	v.sliceEnd = now + t
-	if v.slice != nil {
-		v.slice.Stop()
-	}
-	v.sliceGen++
-	gen := v.sliceGen
-	v.slice = s.timers.AfterFunc(v.sliceEnd, func() { s.sliceExpired(v, gen) })
+	v.sliceArmed = true
+	v.slice.arm(v.sliceEnd)
 }
 
-// sliceExpired marks v's slice over: its next ShouldYield decides.
-func (s *Scheduler) sliceExpired(v *VCPU, gen uint64) {
+// sliceExpired is the slice timer's callback: it marks v's slice over if
+// the timer is armed and the slice's end has come (v's next ShouldYield
+// decides), and sets the timer again if the slice ends later.
+func (v *VCPU) sliceExpired() {
+	s := v.s
 	s.mu.Lock()
-	if gen == v.sliceGen && v.state == vcpuRunning {
-		v.slice = nil
-		v.check.Store(true)
+	now := s.clock.Now()
+	v.slice.fired(now)
+	if v.sliceArmed && v.state == vcpuRunning {
+		if now >= v.sliceEnd {
+			v.sliceArmed = false
+			v.check.Store(true)
+		} else {
+			v.slice.arm(v.sliceEnd)
+		}
 	}
 	s.mu.Unlock()
 }

@@ -37,7 +37,7 @@ func newSim(t *testing.T, ncpus int) *sim {
 func (m *sim) vcpus(d *sched.Domain, n int) []*sched.VCPU {
 	var vs []*sched.VCPU
 	for i := 0; i < n; i++ {
-		v := d.NewVCPU(i)
+		v := d.NewVCPU(i, nil)
 		v.EnterNow()
 		vs = append(vs, v)
 	}
@@ -173,7 +173,7 @@ func TestCreditPinning(t *testing.T) {
 	d := m.s.NewDomain()
 	vs := make([]*sched.VCPU, 4)
 	for i := range vs {
-		vs[i] = d.NewVCPU(i)
+		vs[i] = d.NewVCPU(i, nil)
 	}
 	// v0, v1 on CPU 0; v2 on CPU 1; v3 anywhere.
 	for i, mask := range []sched.CPUMask{1, 1, 2} {
@@ -318,10 +318,79 @@ func TestCreditIdle(t *testing.T) {
 	}
 	// A second one takes the idle CPU 1 without tickling anybody.
 	m.tickled = nil
-	w := d.NewVCPU(1)
+	w := d.NewVCPU(1, nil)
 	if cpu := w.EnterNow(); cpu != 1 || len(m.tickled) != 0 {
 		t.Errorf("second vCPU on CPU %d, tickled %v", cpu, m.tickled)
 	}
+}
+
+// TestTryEnter: TryEnter takes a free CPU without waiting, keeps a held
+// one, and else leaves the vCPU queued for the Enter that follows, which
+// returns once a CPU is given.
+func TestTryEnter(t *testing.T) {
+	m := newSim(t, 1)
+	d := m.s.NewDomain()
+	a, b := d.NewVCPU(0, nil), d.NewVCPU(1, nil)
+	if cpu, waited, ok := a.TryEnter(); cpu != 0 || !waited || !ok {
+		t.Fatalf("asleep vCPU, idle CPU: TryEnter %d %v %v, want 0 true true", cpu, waited, ok)
+	}
+	if cpu, waited, ok := a.TryEnter(); cpu != 0 || waited || !ok {
+		t.Fatalf("holder: TryEnter %d %v %v, want 0 false true", cpu, waited, ok)
+	}
+	if _, waited, ok := b.TryEnter(); !waited || ok {
+		t.Fatalf("CPU held: TryEnter waited %v ok %v, want true false", waited, ok)
+	}
+	m.check()
+	got := make(chan int, 1)
+	go func() { cpu, _ := b.Enter(); got <- cpu }()
+	select {
+	case cpu := <-got:
+		t.Fatalf("Enter returned CPU %d while a held it", cpu)
+	case <-time.After(20 * time.Millisecond):
+	}
+	a.Sleep()
+	select {
+	case cpu := <-got:
+		if cpu != 0 {
+			t.Errorf("Enter after a slept: CPU %d", cpu)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Enter did not return once the CPU was free")
+	}
+	m.check()
+}
+
+// TestSliceLazy: a vCPU that sleeps and wakes within its slice leaves its
+// slice timer set for the earlier end; at that end the timer is set
+// again for the new slice's, which still ends the slice on time.
+func TestSliceLazy(t *testing.T) {
+	m := newSim(t, 1)
+	d := m.s.NewDomain()
+	a := d.NewVCPU(0, nil)
+	a.EnterNow() // alone: its slice is its credit, MaxTimer (10 ms)
+	m.clk.Set(2 * ms)
+	a.Sleep()
+	if m.clk.Pending() != 1 {
+		t.Fatalf("after Sleep: %d timers set, want 1 (left set)", m.clk.Pending())
+	}
+	m.clk.Set(3 * ms)
+	a.EnterNow() // a new slice: its credit left, 8 ms, to 11 ms
+	m.clk.Set(10 * ms)
+	if m.clk.Pending() != 1 {
+		t.Fatalf("at the first slice's end: %d timers set, want 1 (set again)", m.clk.Pending())
+	}
+	m.clk.Set(11*ms - 1)
+	if m.clk.Pending() != 1 {
+		t.Fatal("the slice timer fired before the slice's end")
+	}
+	m.clk.Set(11 * ms)
+	if m.clk.Pending() != 0 {
+		t.Fatalf("at the slice's end: %d timers set, want 0 (fired)", m.clk.Pending())
+	}
+	if a.Ran() || m.clk.Pending() != 1 {
+		t.Fatalf("after the slice's end, Ran: no new slice (%d timers set)", m.clk.Pending())
+	}
+	m.check()
 }
 
 // TestCreditGoroutines runs vCPU goroutines that enter, spin, block and
@@ -340,7 +409,7 @@ func TestCreditGoroutines(t *testing.T) {
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	for i := 0; i < nvcpus; i++ {
-		v := doms[i%2].NewVCPU(i)
+		v := doms[i%2].NewVCPU(i, nil)
 		wg.Add(1)
 		go func(i int, v *sched.VCPU) {
 			defer wg.Done()
@@ -436,7 +505,7 @@ func FuzzScheduler(f *testing.F) {
 		doms := []*sched.Domain{s.NewDomain(), s.NewDomain()}
 		vs := make([]*sched.VCPU, nv)
 		for i := range vs {
-			vs[i] = doms[i%2].NewVCPU(i)
+			vs[i] = doms[i%2].NewVCPU(i, nil)
 		}
 		check := func(op string) {
 			if err := s.Check(); err != nil {

@@ -10,9 +10,15 @@
 //
 // # What it owns
 //
-//   - Clock (system time in ns, Xen's NOW()) and TimerSource (run a
-//     function at an absolute time) interfaces, with HostClock over the Go
-//     runtime; sched/schedtest has a manual clock for tests.
+//   - Clock (system time in ns, Xen's NOW()) and TimerSource (reusable
+//     timers running a function at an absolute time, made once per
+//     purpose and re-armed with Reset and Stop, which allocate nothing)
+//     interfaces, with HostClock over the Go runtime (time.Timer);
+//     sched/schedtest has a manual clock for tests.
+//   - Parker: what a vCPU's goroutine sleeps on in Block and Poll, and
+//     in Enter while it waits for a CPU (a one-token wake-up), with ChanParker over a channel; cmd/gohv gives
+//     hv a futex word (arch/amd64/futex) instead; schedtest.TestParker
+//     checks either.
 //   - Events: what the scheduler asks of a domain's event channels
 //     (*evtchn.Table implements it; this package does not import evtchn).
 //   - Waiter: Block, Poll, Yield for the vCPU's own goroutine; Wake (the
@@ -33,15 +39,22 @@
 //
 // # Contracts
 //
-//   - A vCPU is a goroutine: Block and Poll park it on a channel until
+//   - A vCPU is a goroutine: Block and Poll park it on its Parker until
 //     Wake. A wake-up that comes between the event check and the sleep is
-//     kept, so none is lost; a stale one is drained first, as the events
-//     it announced are rechecked in guest memory.
+//     kept (the Parker's token), so none is lost; a stale one is cleared
+//     first, as the events it announced are rechecked in guest memory.
 //   - Block returns 0 always; Poll returns 0, or -EINVAL for nr_ports >
 //     128 or a listed port that is not valid or in use. The hypercall
 //     layer does the -EFAULT part (reading sched_poll and the port list).
 //   - Timer callbacks run on the TimerSource's goroutine, take Waiter.mu
-//     only to decide, and raise VIRQ_TIMER after releasing it.
+//     only to decide, and raise VIRQ_TIMER after releasing it. A callback
+//     acts only if its timer is armed and the armed deadline has come
+//     (read under the lock), so one that lost a race with a Stop or Reset
+//     does nothing; the Scheduler's slice and budget timers do the same.
+//     The periodic and slice timers, disarmed and armed at every sleep
+//     and wake, are lazy: disarming leaves the Timer set (it fires at
+//     most once for nothing), and arming for a deadline no earlier than
+//     the one it is set for leaves it so (its callback sets it again).
 //   - A blocked or polling vCPU gets no periodic ticks (Xen stops the
 //     periodic timer of a descheduled vCPU); after waking, an overdue tick
 //     is raised once. The first Scheduled of a vCPU raises one at once
@@ -62,8 +75,9 @@
 //     queued vCPU that is not parked may run there (no lost wake-up).
 //     The tests check these after every step, in a fuzz target too.
 //   - Enter blocks the vCPU's goroutine until it holds a CPU and returns
-//     it; it returns at once while the vCPU holds one it need not give
-//     up. Between Enter and its next Enter or Sleep the goroutine owns
+//     it (it sleeps on the vCPU's Parker, given to NewVCPU); it returns
+//     at once while the vCPU holds one it need not give up. TryEnter is
+//     Enter without the wait. Between Enter and its next Enter or Sleep the goroutine owns
 //     the CPU; the metal binds its thread there (hv's Config.SetCPU).
 //   - Credit burns while a vCPU holds a CPU, at max weight / its
 //     domain's weight per ns (Ran, Sleep and the yielding Enter charge

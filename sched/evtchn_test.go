@@ -39,7 +39,7 @@ func newDomain(t *testing.T, vcpus int) *pvDomain {
 		t.Fatal("InitSharedInfo")
 	}
 	for v := range d.ws {
-		d.ws[v] = sched.NewWaiter(v, d.tab, d.clock, d.clock)
+		d.ws[v] = sched.NewWaiter(v, d.tab, d.clock, d.clock, nil)
 		d.ws[v].StopPeriodic()
 	}
 	return d

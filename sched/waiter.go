@@ -3,7 +3,8 @@ package sched
 // Lock order: Waiter.mu is a leaf lock with respect to this package. It is
 // never held while calling Events (which takes event-channel locks and
 // kicks, and a kick calls Wake): timer callbacks decide under mu and raise
-// VIRQ_TIMER after releasing it.
+// VIRQ_TIMER after releasing it. Timer.Reset and Stop are called with mu
+// held (a TimerSource never runs a callback inside them).
 
 import (
 	"runtime"
@@ -58,33 +59,40 @@ const (
 // (the one running it); every other method is safe from any goroutine.
 type Waiter struct {
 	// Immutable after NewWaiter.
-	vcpu   int
-	ev     Events
-	clock  Clock
-	timers TimerSource
-	// wake holds at most one pending wake-up; Wake fills it, Block and
-	// Poll drain it before checking for events and sleep on it after.
-	wake chan struct{}
+	vcpu  int
+	ev    Events
+	clock Clock
+	// park holds at most one pending wake-up; Wake leaves it, Block and
+	// Poll clear it before checking for events and park on it after.
+	park Parker
+	// oneshot and pollTimer are the vCPU's timers (the periodic one is
+	// below), made once and re-armed (Reset) and disarmed (Stop) under
+	// mu.
+	oneshot, pollTimer Timer
 	// interrupted makes Block and Poll return at once (Interrupt).
 	interrupted atomic.Bool
 
-	// mu guards the timer fields below.
+	// mu guards the fields below. A timer's callback acts only if its
+	// timer is armed and its deadline has come (both read under mu), so
+	// that a call that lost a race with a Stop or Reset does nothing.
 	mu sync.Mutex
-	// oneshot is the armed one-shot timer, nil if none; oneshotGen counts
-	// its re-arms so a callback that lost a race with a re-arm or stop
-	// does nothing.
-	oneshot    Timer
-	oneshotGen uint64
+	// oneshotArmed: the one-shot timer is armed, for oneshotAt.
+	oneshotArmed bool
+	oneshotAt    int64
 	// period is the periodic timer's period (0 = stopped); lastPeriodic
-	// is the time of its last event (Xen's periodic_last_event);
-	// periodic and periodicGen as for the one-shot timer.
-	period       int64
-	lastPeriodic int64
-	periodic     Timer
-	periodicGen  uint64
-	// pollTimer is the timeout of the poll in progress; pollGen as above.
-	pollTimer Timer
-	pollGen   uint64
+	// is the time of its last event (Xen's periodic_last_event); the
+	// timer is armed for periodicAt while periodicArmed. periodic is
+	// lazy: Descheduled disarms it without stopping it, so that a short
+	// sleep's Scheduled, which arms it for the same deadline again,
+	// need not reset it either.
+	period        int64
+	lastPeriodic  int64
+	periodicArmed bool
+	periodicAt    int64
+	periodic      lazyTimer
+	// pollArmed: the timeout of the poll in progress is armed for pollAt.
+	pollArmed bool
+	pollAt    int64
 
 	// stateHook hears the vCPU leave and re-enter the running state inside
 	// the waiter (SetStateHook); nil: nobody listens. Set before the vCPU
@@ -109,27 +117,29 @@ func (w *Waiter) setState(state int32) {
 
 // NewWaiter returns the waiter of vCPU vcpu with the default 10 ms
 // periodic timer configured but not armed: it starts with the first
-// Scheduled.
-func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource) *Waiter {
-	return &Waiter{
+// Scheduled. Its timers come from timers, made here once; its sleeps are
+// on park (nil: a NewChanParker), which is its alone.
+func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource, park Parker) *Waiter {
+	if park == nil {
+		park = NewChanParker()
+	}
+	w := &Waiter{
 		vcpu:   vcpu,
 		ev:     ev,
 		clock:  clock,
-		timers: timers,
-		wake:   make(chan struct{}, 1),
+		park:   park,
 		period: DefaultPeriod,
 	}
+	w.oneshot = timers.NewTimer(w.oneshotFired)
+	w.periodic.t = timers.NewTimer(w.periodicFired)
+	w.pollTimer = timers.NewTimer(w.pollTimedOut)
+	return w
 }
 
 // Wake wakes the vCPU if it sleeps in Block or Poll, or makes its next
 // sleep end at once if it is between its event check and its sleep. It
 // never blocks; call it from the evtchn Notifier's Kick.
-func (w *Waiter) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Waiter) Wake() { w.park.Unpark() }
 
 // Interrupt makes the current Block or Poll, and every later one until
 // ClearInterrupt, return 0 at once (for pausing or shutting down the
@@ -144,19 +154,14 @@ func (w *Waiter) ClearInterrupt() { w.interrupted.Store(false) }
 
 // drain forgets a stale wake-up: events it announced are rechecked in
 // guest memory right after.
-func (w *Waiter) drain() {
-	select {
-	case <-w.wake:
-	default:
-	}
-}
+func (w *Waiter) drain() { w.park.Clear() }
 
 // sleep waits for a wake-up, with the periodic timer stopped meanwhile, as
 // Xen stops it while a vCPU is descheduled.
 func (w *Waiter) sleep() {
 	w.setState(abi.RUNSTATE_blocked)
 	w.Descheduled()
-	<-w.wake
+	w.park.Park()
 	w.setState(abi.RUNSTATE_running)
 	w.Scheduled()
 }
@@ -212,9 +217,8 @@ func (w *Waiter) Poll(ports []uint32, timeout int64) abi.Errno {
 			return 0
 		}
 		w.mu.Lock()
-		w.pollGen++
-		gen := w.pollGen
-		w.pollTimer = w.timers.AfterFunc(timeout, func() { w.pollTimedOut(gen) })
+		w.pollArmed, w.pollAt = true, timeout
+		w.pollTimer.Reset(timeout)
 		w.mu.Unlock()
 		defer w.stopPollTimer()
 	}
@@ -222,12 +226,16 @@ func (w *Waiter) Poll(ports []uint32, timeout int64) abi.Errno {
 	return 0
 }
 
-// pollTimedOut wakes the vCPU if poll gen is still in progress.
-func (w *Waiter) pollTimedOut(gen uint64) {
+// pollTimedOut wakes the vCPU if the timeout of the poll in progress has
+// come: the poll timer's callback.
+func (w *Waiter) pollTimedOut() {
 	w.mu.Lock()
-	current := gen == w.pollGen && w.pollTimer != nil
+	due := w.pollArmed && w.clock.Now() >= w.pollAt
+	if due {
+		w.pollArmed = false
+	}
 	w.mu.Unlock()
-	if current {
+	if due {
 		w.Wake()
 	}
 }
@@ -235,12 +243,15 @@ func (w *Waiter) pollTimedOut(gen uint64) {
 // stopPollTimer cancels the timeout of the poll that is ending.
 func (w *Waiter) stopPollTimer() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.pollTimer != nil {
+	w.stopPollLocked()
+	w.mu.Unlock()
+}
+
+func (w *Waiter) stopPollLocked() {
+	if w.pollArmed {
+		w.pollArmed = false
 		w.pollTimer.Stop()
-		w.pollTimer = nil
 	}
-	w.pollGen++
 }
 
 // Yield is SCHEDOP_yield: let other goroutines run, then return 0.
@@ -290,37 +301,37 @@ func (w *Waiter) StopSingleshot() {
 }
 
 func (w *Waiter) stopOneshotLocked() {
-	if w.oneshot != nil {
+	if w.oneshotArmed {
+		w.oneshotArmed = false
 		w.oneshot.Stop()
-		w.oneshot = nil
 	}
-	w.oneshotGen++
 }
 
 // armOneshot (re)arms the one-shot timer at deadline; a deadline at or
 // before now raises VIRQ_TIMER at once instead.
 func (w *Waiter) armOneshot(deadline, now int64) {
 	w.mu.Lock()
-	w.stopOneshotLocked()
 	if deadline <= now {
+		w.stopOneshotLocked()
 		w.mu.Unlock()
 		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
 		return
 	}
-	gen := w.oneshotGen
-	w.oneshot = w.timers.AfterFunc(deadline, func() { w.oneshotFired(gen) })
+	w.oneshotArmed, w.oneshotAt = true, deadline
+	w.oneshot.Reset(deadline)
 	w.mu.Unlock()
 }
 
-// oneshotFired raises VIRQ_TIMER if arm gen is still current.
-func (w *Waiter) oneshotFired(gen uint64) {
+// oneshotFired raises VIRQ_TIMER if the one-shot timer is armed and its
+// deadline has come: the one-shot timer's callback.
+func (w *Waiter) oneshotFired() {
 	w.mu.Lock()
-	current := gen == w.oneshotGen && w.oneshot != nil
-	if current {
-		w.oneshot = nil
+	due := w.oneshotArmed && w.clock.Now() >= w.oneshotAt
+	if due {
+		w.oneshotArmed = false
 	}
 	w.mu.Unlock()
-	if current {
+	if due {
 		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
 	}
 }
@@ -360,11 +371,8 @@ func (w *Waiter) setPeriodic(period int64) {
 }
 
 func (w *Waiter) stopPeriodicLocked() {
-	if w.periodic != nil {
-		w.periodic.Stop()
-		w.periodic = nil
-	}
-	w.periodicGen++
+	w.periodicArmed = false
+	w.periodic.stop()
 }
 
 // periodicWorkLocked is Xen's vcpu_periodic_timer_work: if a period has
@@ -379,19 +387,25 @@ func (w *Waiter) periodicWorkLocked() (send bool) {
 		w.lastPeriodic = now
 		next = now + w.period
 	}
-	w.stopPeriodicLocked()
-	gen := w.periodicGen
-	w.periodic = w.timers.AfterFunc(next, func() { w.periodicFired(gen) })
+	w.periodicArmed, w.periodicAt = true, next
+	w.periodic.arm(next)
 	return send
 }
 
-// periodicFired runs the periodic work if arm gen is still current.
-func (w *Waiter) periodicFired(gen uint64) {
+// periodicFired runs the periodic work if the periodic timer is armed
+// and its deadline has come, and sets the timer again if it is armed
+// for later: the periodic timer's callback.
+func (w *Waiter) periodicFired() {
 	w.mu.Lock()
+	now := w.clock.Now()
+	w.periodic.fired(now)
 	send := false
-	if gen == w.periodicGen && w.period != 0 {
-		w.periodic = nil
-		send = w.periodicWorkLocked()
+	if w.periodicArmed && w.period != 0 {
+		if now >= w.periodicAt {
+			send = w.periodicWorkLocked()
+		} else {
+			w.periodic.arm(w.periodicAt)
+		}
 	}
 	w.mu.Unlock()
 	if send {
@@ -413,10 +427,11 @@ func (w *Waiter) Scheduled() {
 }
 
 // Descheduled tells the waiter its vCPU stopped running: the periodic
-// timer stops until the next Scheduled.
+// timer stops until the next Scheduled (it raises nothing meanwhile;
+// its Timer is left set, and fires at most once for nothing).
 func (w *Waiter) Descheduled() {
 	w.mu.Lock()
-	w.stopPeriodicLocked()
+	w.periodicArmed = false
 	w.mu.Unlock()
 }
 
@@ -427,10 +442,6 @@ func (w *Waiter) Stop() {
 	w.mu.Lock()
 	w.stopOneshotLocked()
 	w.stopPeriodicLocked()
-	if w.pollTimer != nil {
-		w.pollTimer.Stop()
-		w.pollTimer = nil
-	}
-	w.pollGen++
+	w.stopPollLocked()
 	w.mu.Unlock()
 }

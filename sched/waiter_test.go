@@ -99,7 +99,7 @@ func (f *fakeEvents) ack() {
 func newWaiter(now int64) (*sched.Waiter, *fakeEvents, *schedtest.ManualClock) {
 	f := newFake()
 	c := schedtest.NewManualClock(now)
-	w := sched.NewWaiter(0, f, c, c)
+	w := sched.NewWaiter(0, f, c, c, nil)
 	f.w = w
 	return w, f, c
 }
@@ -451,19 +451,191 @@ func TestYieldAndStop(t *testing.T) {
 
 func TestHostClock(t *testing.T) {
 	c := sched.NewHostClock()
-	a := c.Now()
 	fired := make(chan int64, 1)
-	c.AfterFunc(a+2_000_000, func() { fired <- c.Now() })
+	tm := c.NewTimer(func() { fired <- c.Now() })
 	select {
-	case at := <-fired:
-		if at < a+2_000_000 {
-			t.Errorf("fired at %d, before %d", at, a+2_000_000)
+	case <-fired:
+		t.Fatal("a new timer fired before Reset")
+	case <-time.After(10 * time.Millisecond):
+	}
+	for i := 0; i < 2; i++ { // the same timer, twice
+		a := c.Now()
+		tm.Reset(a + 2_000_000)
+		select {
+		case at := <-fired:
+			if at < a+2_000_000 {
+				t.Errorf("fired at %d, before %d", at, a+2_000_000)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("host timer did not fire")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("host timer did not fire")
 	}
-	tm := c.AfterFunc(c.Now()+int64(time.Hour), func() { t.Error("stopped timer fired") })
+	if tm.Stop() {
+		t.Error("Stop of a timer that fired reported true")
+	}
+	tm.Reset(c.Now() + int64(time.Hour))
+	tm.Reset(c.Now() + 1_000_000)
 	if !tm.Stop() {
-		t.Error("Stop of a pending timer reported false")
+		t.Error("Stop of an armed timer reported false")
 	}
+	select {
+	case <-fired:
+		t.Error("stopped timer fired")
+	case <-time.After(20 * time.Millisecond):
+	}
+}
+
+// TestTimersAllocateNothing: re-arming and stopping a reusable timer, and
+// the waiter's timer operations on such timers, allocate nothing, on the
+// host clock and on the manual one.
+func TestTimersAllocateNothing(t *testing.T) {
+	hc := sched.NewHostClock()
+	tm := hc.NewTimer(func() {})
+	if n := testing.AllocsPerRun(100, func() {
+		tm.Reset(hc.Now() + int64(time.Hour))
+		tm.Reset(hc.Now() + int64(2*time.Hour))
+		tm.Stop()
+	}); n != 0 {
+		t.Errorf("HostClock timer Reset, Reset, Stop: %v allocations, want 0", n)
+	}
+	mc := schedtest.NewManualClock(0)
+	mt := mc.NewTimer(func() {})
+	mt.Reset(1) // c.timers grows once
+	if n := testing.AllocsPerRun(100, func() { mt.Reset(1 << 40); mt.Reset(1 << 41); mt.Stop() }); n != 0 {
+		t.Errorf("ManualClock timer Reset, Reset, Stop: %v allocations, want 0", n)
+	}
+
+	f := newFake()
+	w := sched.NewWaiter(0, f, hc, hc, nil)
+	f.w = w
+	w.Scheduled()
+	ops := func() {
+		w.SetTimerOp(hc.Now() + int64(time.Hour))
+		w.SetSingleshot(uint64(hc.Now()+int64(2*time.Hour)), 0)
+		w.StopSingleshot()
+		w.Descheduled()
+		w.Scheduled()
+	}
+	ops()
+	if n := testing.AllocsPerRun(100, ops); n != 0 {
+		t.Errorf("waiter's timer operations: %v allocations, want 0", n)
+	}
+	w.Stop()
+}
+
+// spyTimers is a TimerSource over a ManualClock that keeps every timer's
+// callback, so that a test can call one late, as a host timer's
+// goroutine may after the Stop or Reset that did not catch it.
+type spyTimers struct {
+	c  *schedtest.ManualClock
+	fs []func()
+}
+
+func (s *spyTimers) NewTimer(f func()) sched.Timer {
+	s.fs = append(s.fs, f)
+	return s.c.NewTimer(f)
+}
+
+// TestStaleTimerCallbacks: a timer callback that runs after its timer was
+// re-armed for later, or stopped, does nothing; the re-armed timer still
+// fires once at its deadline.
+func TestStaleTimerCallbacks(t *testing.T) {
+	const ms = 1_000_000
+	f := newFake()
+	c := schedtest.NewManualClock(0)
+	spy := &spyTimers{c: c}
+	w := sched.NewWaiter(0, f, c, spy, nil)
+	f.w = w
+	if len(spy.fs) != 3 {
+		t.Fatalf("waiter made %d timers, want 3 (one-shot, periodic, poll)", len(spy.fs))
+	}
+	oneshot, periodic, poll := spy.fs[0], spy.fs[1], spy.fs[2]
+
+	w.SetTimerOp(10 * ms)
+	c.Set(9 * ms)
+	w.SetTimerOp(20 * ms) // the 10 ms callback is stale from here
+	c.Set(15 * ms)
+	oneshot()
+	if f.timerVIRQs() != 0 {
+		t.Fatalf("stale one-shot callback raised %d events", f.timerVIRQs())
+	}
+	w.StopSingleshot()
+	c.Set(25 * ms)
+	oneshot()
+	if f.timerVIRQs() != 0 || c.Pending() != 0 {
+		t.Fatalf("stopped one-shot: %d events, %d timers armed", f.timerVIRQs(), c.Pending())
+	}
+	w.SetTimerOp(30 * ms)
+	c.Set(30 * ms)
+	oneshot() // after the real firing: stale again
+	if f.timerVIRQs() != 1 {
+		t.Fatalf("re-armed one-shot: %d events, want 1", f.timerVIRQs())
+	}
+	f.ack()
+
+	w.Scheduled() // periodic: 30 ms since 0, one due now, next at 40 ms
+	base := f.timerVIRQs()
+	c.Set(35 * ms)
+	periodic()
+	w.Descheduled()
+	c.Set(45 * ms)
+	periodic()
+	if got := f.timerVIRQs() - base; got != 0 {
+		t.Fatalf("stale periodic callbacks raised %d events", got)
+	}
+
+	pollDone := async(func() abi.Errno { return w.Poll([]uint32{1}, 60*ms) })
+	stillBlocked(t, "Poll", pollDone)
+	poll() // at 45 ms, before its 60 ms timeout: nothing
+	stillBlocked(t, "Poll after an early poll callback", pollDone)
+	c.Set(60 * ms)
+	returns(t, "Poll at its timeout", pollDone, 0)
+	poll()
+	if c.Pending() != 1 {
+		t.Errorf("%d timers armed after the poll, want 1 (the periodic one)", c.Pending())
+	}
+	w.Stop()
+	if c.Pending() != 0 {
+		t.Errorf("%d timers armed after Stop", c.Pending())
+	}
+}
+
+// TestPeriodicLazy: a sleep shorter than the period leaves the periodic
+// timer set for the same deadline (no Stop, no Reset), raises nothing
+// while the vCPU is descheduled, and one that outlasts the deadline sees
+// a callback that does nothing, then the catch-up at Scheduled.
+func TestPeriodicLazy(t *testing.T) {
+	const ms = 1_000_000
+	w, f, c := newWaiter(0)
+	w.Scheduled() // armed for 10 ms
+	w.Descheduled()
+	if c.Pending() != 1 {
+		t.Fatalf("Descheduled: %d timers set, want 1 (left set)", c.Pending())
+	}
+	c.Set(2 * ms)
+	w.Scheduled()
+	c.Set(10 * ms)
+	if f.timerVIRQs() != 1 {
+		t.Fatalf("after a short sleep: %d ticks at 10 ms, want 1", f.timerVIRQs())
+	}
+	f.ack()
+	w.Descheduled()
+	c.Set(35 * ms) // the 20 ms deadline passes while descheduled
+	if f.timerVIRQs() != 1 || c.Pending() != 0 {
+		t.Fatalf("descheduled: %d ticks, %d timers set", f.timerVIRQs(), c.Pending())
+	}
+	w.Scheduled() // overdue: one now, next at 45 ms
+	c.Set(44 * ms)
+	if f.timerVIRQs() != 2 {
+		t.Fatalf("catch-up: %d ticks, want 2", f.timerVIRQs())
+	}
+	c.Set(45 * ms)
+	if f.timerVIRQs() != 3 {
+		t.Fatalf("after catch-up: %d ticks, want 3", f.timerVIRQs())
+	}
+}
+
+// TestChanParker: the channel Parker keeps sched.Parker's contract.
+func TestChanParker(t *testing.T) {
+	schedtest.TestParker(t, func() sched.Parker { return sched.NewChanParker() })
 }

@@ -49,7 +49,9 @@ var layer = map[string]int{
 }
 
 // metal packages may use unsafe and assembly; nothing pure may import them.
-var metal = map[string]bool{"arch/amd64": true, "arch/amd64/rt": true}
+// arch/amd64/futex is the futex word a vCPU sleeps on (cmd/gohv gives it
+// to hv as a sched.Parker).
+var metal = map[string]bool{"arch/amd64": true, "arch/amd64/rt": true, "arch/amd64/futex": true}
 
 type pkgInfo struct {
 	ImportPath   string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/futex"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/hv"
@@ -336,6 +337,11 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
 		Console: metal{}, Power: metal{noReboot}, Backend: &backend{},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
+		// A vCPU's thread that blocks, polls or waits for a CPU sleeps
+		// on a futex word in the shim (its CPU halts or runs another),
+		// and a wake-up is a futex wake (an IPI), not a hand-off of its
+		// locked goroutine between the runtime's threads.
+		NewParker:     func() sched.Parker { return futex.New() },
 		Version:       hypercall.VersionInfo{Commandline: cmdline},
 		HostMemoryMap: hostMap,
 		IRQ:           irqs,

@@ -9,21 +9,25 @@ import (
 	"github.com/gohv/gohv/sched"
 )
 
-// ManualClock is a sched.Clock and sched.TimerSource for tests: time moves only when
-// Advance or Set is called, and due timers run then, in deadline order,
-// on the goroutine that moved the clock (never inside AfterFunc).
+// ManualClock is a sched.Clock and sched.TimerSource for tests: time
+// moves only when Advance or Set is called, and due timers run then, in
+// deadline order, on the goroutine that moved the clock (never inside
+// NewTimer, Reset or Stop).
 type ManualClock struct {
-	// mu guards now and timers; it is not held while a timer runs.
-	mu     sync.Mutex
-	now    int64
+	// mu guards now, timers and every timer's deadline and armed; it is
+	// not held while a timer runs.
+	mu  sync.Mutex
+	now int64
+	// timers are the armed timers, in no order.
 	timers []*manualTimer
 }
 
-// manualTimer is one AfterFunc of a ManualClock.
+// manualTimer is one reusable timer of a ManualClock.
 type manualTimer struct {
-	c        *ManualClock
+	c        *ManualClock // immutable
+	f        func()       // immutable
 	deadline int64
-	f        func()
+	armed    bool // it is in c.timers
 }
 
 // NewManualClock returns a ManualClock reading now.
@@ -36,14 +40,21 @@ func (c *ManualClock) Now() int64 {
 	return c.now
 }
 
-// AfterFunc implements sched.TimerSource. A deadline already past runs at the
-// next Advance or Set, even Advance(0).
-func (c *ManualClock) AfterFunc(deadline int64, f func()) sched.Timer {
+// NewTimer implements sched.TimerSource.
+func (c *ManualClock) NewTimer(f func()) sched.Timer { return &manualTimer{c: c, f: f} }
+
+// Reset implements sched.Timer. A deadline already past runs at the next
+// Advance or Set, even Advance(0). It allocates nothing once c.timers has
+// held as many timers as are armed now.
+func (t *manualTimer) Reset(deadline int64) {
+	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &manualTimer{c: c, deadline: deadline, f: f}
-	c.timers = append(c.timers, t)
-	return t
+	t.deadline = deadline
+	if !t.armed {
+		t.armed = true
+		c.timers = append(c.timers, t)
+	}
 }
 
 // Stop implements sched.Timer.
@@ -51,16 +62,26 @@ func (t *manualTimer) Stop() bool {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !t.armed {
+		return false
+	}
+	c.removeLocked(t)
+	return true
+}
+
+// removeLocked disarms armed timer t. Caller holds c.mu.
+func (c *ManualClock) removeLocked(t *manualTimer) {
 	for i, x := range c.timers {
 		if x == t {
 			c.timers = append(c.timers[:i], c.timers[i+1:]...)
-			return true
+			break
 		}
 	}
-	return false
+	t.armed = false
 }
 
-// Pending returns how many timers have not run or been stopped.
+// Pending returns how many timers are armed (reset, and neither run nor
+// stopped since).
 func (c *ManualClock) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -86,7 +107,7 @@ func (c *ManualClock) Set(now int64) {
 }
 
 // fire runs due timers one at a time, earliest first, without c.mu held,
-// so a timer may set new timers (those due run too).
+// so a timer may re-arm itself or others (those due run too).
 func (c *ManualClock) fire() {
 	for {
 		c.mu.Lock()
@@ -101,7 +122,7 @@ func (c *ManualClock) fire() {
 			return
 		}
 		t := c.timers[best]
-		c.timers = append(c.timers[:best], c.timers[best+1:]...)
+		c.removeLocked(t)
 		c.mu.Unlock()
 		t.f()
 	}
