@@ -33,14 +33,15 @@
 //	         until the guests' EOI, waited for by WaitDeviceIRQs; device
 //	         memory for MSI-X tables, DeviceRead32/DeviceWrite32)
 //	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
-//	         trampoline into schedule; the shim lock; the IPI that wakes
-//	         an idle CPU, serves TLB shootdowns and makes a guest exit
-//	         for GuestContext.Kick)
+//	         trampoline into their idle context, idleLoop; the shim lock;
+//	         the IPI that wakes an idle CPU, serves TLB shootdowns and
+//	         makes a guest exit for GuestContext.Kick)
 //	console  console_unsafe.go, serial_unsafe.go
 //	guest    guest_amd64.s (entry, exit, the gate stubs, guest copies,
 //	         fastSyscall: the PV SYSCALL bounce and HYPERVISOR_iret served
 //	         in assembly without an exit, fastFault: a #PF bounced
-//	         likewise, as GuestContext.SetFastPath allows),
+//	         likewise, fastEvent: a kick's IPI served with the event
+//	         upcall's bounce, as GuestContext.SetFastPath allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
 //	         TLB and table release, the kick: which CPU a context is in
@@ -113,7 +114,10 @@
 // scheduler slot names; other threads have every CPU) over its life; a
 // CPU with nothing to run switches to its idle context (idleLoop, on its
 // own stack), so the thread that left is free for any CPU at once, and
-// halts there until its tick or an IPI.
+// halts there until its tick or an IPI; the tick comes early for the
+// first sleeper's deadline (idleTimer), or at once on a busy CPU for a
+// woken heap grower no idle CPU took (tickSoon), and keeps its period
+// again after (tickRestore, cpuState.tickEarly).
 //
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
 // through GS_BASE, thisCPU reads GS:0; the assembly uses go_asm.h
