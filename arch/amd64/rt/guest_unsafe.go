@@ -189,7 +189,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if c.fast != 0 {
 		alt = c.kernelCR3 ^ c.userCR3 ^ cr3 // the mode's other table
 	}
-	noteEntry(cr3, alt)
+	noteEntry(c, cr3, alt)
 	enterGuest(c)
 	kickExit(c)
 
@@ -391,21 +391,26 @@ func (g *GuestContext) FastFaults() (n, cr2 uint64) {
 // noteEntry records that this CPU is about to load top level cr3 (every
 // guest entry is Run's) and, while the fast path is on, alt, the other
 // mode's top level, which guest_amd64.s's fastCR3 may load without a
-// return to Go (0: none); and has every other CPU that holds either
-// loaded flush before it next uses it (flushPending): the guest may change its
-// tables here without a flush that CPU would see (a CR3 switch away and
-// back, which flushes on a real CPU, skips an equal CR3 at gohv's entry
-// there, and a vCPU may run on any CPU). Context: Run, interrupts off.
+// return to Go (0: none): ReleaseTables shoots down the CPUs that hold a
+// table. And it has this CPU's TLB flushed at the entry (flushPending:
+// CR3 is loaded even if equal) unless the vCPU of c is the last one to
+// have entered here and entered nowhere else since, as Xen writes CR3 at
+// a context switch: a vCPU that comes back to a CPU it left may have
+// changed its tables elsewhere with only that CPU's flush, and another
+// vCPU's translations here are not its own. Two vCPUs that share tables
+// on two CPUs at once do not flush each other's TLBs at every entry: a
+// guest that changes shared tables flushes the other vCPUs itself
+// (TLB_FLUSH_MULTI and its kin, which reach every CPU: flusher).
+// Context: Run, interrupts off.
 //
 //go:nosplit
-func noteEntry(cr3, alt uint64) {
+func noteEntry(c *guestCtx, cr3, alt uint64) {
 	me := thisCPU()
 	atomic.StoreUint64(&me.loadedCR3, cr3)
 	atomic.StoreUint64(&me.loadedAltCR3, alt)
-	for i := range cpus {
-		if o := &cpus[i]; o != me && (o.holds(cr3) || alt != 0 && o.holds(alt)) {
-			atomic.StoreUint32(&o.flushPending, 1)
-		}
+	if ctx := uintptr(unsafe.Pointer(c)); me.lastCtx != ctx || c.lastCPU != me.id+1 {
+		atomic.StoreUint32(&me.flushPending, 1)
+		me.lastCtx, c.lastCPU = ctx, me.id+1
 	}
 }
 

@@ -75,7 +75,9 @@ type guestCtx struct {
 	// Kick sets it (any goroutine), Run clears it at the entry (and
 	// returns at once if it was set) and at the exit.
 	onCPU uint64
-	kick  uint32
+	// lastCPU is 1 + the CPU the vCPU last entered the guest on (noteEntry).
+	lastCPU uintptr
+	kick    uint32
 
 	// The page-fault bounce (guest_amd64.s fastFault), under fast 1 as
 	// well: pfCB (0: none) and pfMask are the trap table's #PF handler

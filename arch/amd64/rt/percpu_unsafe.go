@@ -52,6 +52,7 @@ type cpuState struct {
 	last       uintptr    // the thread that ran here last: round robin goes on after it
 	touchPage  uintptr    // the page touch last found backed here, while releaseGen is touchGen (mem_unsafe.go)
 	tickEarly  uint32     // 1 while the tick is brought early (tickSoon, idleTimer) until tickRestore
+	lastCtx    uintptr    // the guestCtx that last entered the guest here (noteEntry)
 	touchGen   uint64
 
 	// TLB shootdown (smp_unsafe.go). flushPending: the next guest entry
