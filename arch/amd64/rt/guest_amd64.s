@@ -151,6 +151,44 @@ TEXT ·syscallSlow(SB),NOSPLIT|NOFRAME,$0
 	CMPQ	CX, r; \
 	JNE	slow
 
+// KERNEL_FRAME_OR_SLOW(size) puts in R11 where a bounce frame of size
+// bytes goes from guest kernel mode: below the interrupted RSP (arch.Regs
+// at R8) aligned down to 16, the whole frame in the guest's low or high
+// part (hw.GuestRange), else the slow path (label slow); a frame in the
+// low part skips the high part's check (4(PC): past its three
+// instructions). Clobbers CX, SI.
+#define KERNEL_FRAME_OR_SLOW(size) \
+	MOVQ	const_regRSP(R8), CX; \
+	ANDQ	$~15, CX; \
+	MOVQ	CX, R11; \
+	SUBQ	size, R11; \
+	CMPQ	CX, R11; \
+	JCS	slow; \
+	MOVQ	$const_guestLowEnd, SI; \
+	CMPQ	CX, SI; \
+	JLS	4(PC); \
+	MOVQ	$const_guestHighStart, SI; \
+	CMPQ	R11, SI; \
+	JCS	slow
+
+// COPY_FRAME_OR_SLOW(size) loads the kernel's tables (fastCR3) and copies
+// the size-byte bounce frame at SP to the guest at R11 through them
+// (guestCopy), or goes to the slow path (label slow) if the copy faults.
+// In: R9 = guestCtx. Clobbers AX, CX, SI and the stack below SP.
+#define COPY_FRAME_OR_SLOW(size) \
+	MOVQ	guestCtx_kernelCR3(R9), AX; \
+	CALL	·fastCR3(SB); \
+	MOVQ	SP, SI; \
+	SUBQ	$40, SP; \
+	MOVQ	R11, 0(SP); \
+	MOVQ	SI, 8(SP); \
+	MOVQ	size, 16(SP); \
+	MOVQ	guestCtx_kernelCR3(R9), AX; \
+	MOVQ	AX, 24(SP); \
+	CALL	·guestCopy(SB); \
+	CMPB	32(SP), $0; \
+	JEQ	slow
+
 // fastSyscall serves a guest SYSCALL in assembly, as the Go path (hv's
 // run loop with hv/pv's HandleSyscall, Bounce, Iret and DeliverEvent)
 // would, and re-enters the guest without leaving enterGuest: Xen builds
@@ -425,18 +463,7 @@ kernel:
 	JEQ	slow
 	ANDL	$~const_pfErrUser, DX
 	ANDQ	$~3, R12		// RPL 0: "interrupted guest kernel"
-	MOVQ	const_regRSP(R8), CX	// hw.GuestRange(top-64, 64), top = RSP aligned down
-	ANDQ	$~15, CX
-	MOVQ	CX, R11
-	SUBQ	$const_faultFrameSize, R11
-	CMPQ	CX, R11
-	JCS	slow
-	MOVQ	$const_guestLowEnd, SI
-	CMPQ	CX, SI
-	JLS	mask
-	MOVQ	$const_guestHighStart, SI
-	CMPQ	R11, SI
-	JCS	slow
+	KERNEL_FRAME_OR_SLOW($const_faultFrameSize)
 mask:
 	// R11 = the frame's address, R12 its CS, DX its error code.
 	MOVQ	guestCtx_info(R9), R10	// the vcpu_info: upcall pending at 0, mask at 1
@@ -475,18 +502,7 @@ masked:
 	MOVQ	AX, 48(SP)		// RSP
 	MOVWQZX	const_regSS(R8), AX
 	MOVQ	AX, 56(SP)		// SS
-	MOVQ	guestCtx_kernelCR3(R9), AX
-	CALL	·fastCR3(SB)
-	MOVQ	SP, SI
-	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
-	MOVQ	R11, 0(SP)
-	MOVQ	SI, 8(SP)
-	MOVQ	$const_faultFrameSize, 16(SP)
-	MOVQ	guestCtx_kernelCR3(R9), AX
-	MOVQ	AX, 24(SP)
-	CALL	·guestCopy(SB)
-	CMPB	32(SP), $0
-	JEQ	slow
+	COPY_FRAME_OR_SLOW($const_faultFrameSize)
 	MOVQ	guestCtx_cr2(R9), AX
 	MOVQ	AX, const_vcpuInfoCR2(R10)
 	MOVQ	AX, guestCtx_fastCR2(R9)
@@ -696,18 +712,7 @@ TEXT ·fastEvent(SB),NOSPLIT|NOFRAME,$0
 	JMP	frame
 kernel:
 	ANDQ	$~3, R12		// RPL 0: "interrupted guest kernel"
-	MOVQ	const_regRSP(R8), CX	// hw.GuestRange(top-56, 56), top = RSP aligned down
-	ANDQ	$~15, CX
-	MOVQ	CX, R11
-	SUBQ	$const_bounceFrameSize, R11
-	CMPQ	CX, R11
-	JCS	slow
-	MOVQ	$const_guestLowEnd, SI
-	CMPQ	CX, SI
-	JLS	frame
-	MOVQ	$const_guestHighStart, SI
-	CMPQ	R11, SI
-	JCS	slow
+	KERNEL_FRAME_OR_SLOW($const_bounceFrameSize)
 frame:
 	// R11 = the frame's address, R12 its CS (the saved mask is 0).
 	SUBQ	$const_bounceFrameSize, SP
@@ -726,18 +731,7 @@ frame:
 	MOVQ	AX, 40(SP)		// RSP
 	MOVWQZX	const_regSS(R8), AX
 	MOVQ	AX, 48(SP)		// SS
-	MOVQ	guestCtx_kernelCR3(R9), AX
-	CALL	·fastCR3(SB)
-	MOVQ	SP, SI
-	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
-	MOVQ	R11, 0(SP)
-	MOVQ	SI, 8(SP)
-	MOVQ	$const_bounceFrameSize, 16(SP)
-	MOVQ	guestCtx_kernelCR3(R9), AX
-	MOVQ	AX, 24(SP)
-	CALL	·guestCopy(SB)
-	CMPB	32(SP), $0
-	JEQ	slow
+	COPY_FRAME_OR_SLOW($const_bounceFrameSize)
 	MOVB	$1, 1(R10)		// events masked
 	ANDQ	$~const_rflagsTrapClear, R13
 	ORQ	$const_rflagsGuestSet, R13
