@@ -47,6 +47,9 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 		got[i] = m
 	}
 	l4, l3, l2, l1, codeF, stackF := got[0], got[1], got[2], got[3], got[4], got[5]
+	// Before the frames go back (defers run last first): no CPU may keep
+	// the top level loaded, as mm's TopLevelReleased has it for a guest's.
+	defer rt.ReleaseTables(uint64(l4.Addr()))
 	page := func(m mm.MFN, entries map[int]uint64, data []byte) error {
 		b := make([]byte, mm.PageSize)
 		copy(b, data)
@@ -96,6 +99,12 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
+		// On one CPU throughout, as a vCPU's thread is bound to its
+		// CPU: the guest copies after the first exit go through the
+		// tables that CPU still has loaded (a thread moved to another
+		// CPU would find other tables there, and the copy refused).
+		setThreadCPU(0)
+		defer setThreadCPU(-1)
 		g := rt.NewGuestContext()
 		regs := arch.Regs{RIP: codeVA, RSP: stackVA + mm.PageSize, RFLAGS: 0x202,
 			CS: 0xe033, SS: 0xe02b, RBX: 0xdeadbeef, R15: 0x1515, R12: 0x1212}

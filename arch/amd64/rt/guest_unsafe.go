@@ -397,10 +397,13 @@ func (g *GuestContext) FastFaults() (n, cr2 uint64) {
 // have entered here and entered nowhere else since, as Xen writes CR3 at
 // a context switch: a vCPU that comes back to a CPU it left may have
 // changed its tables elsewhere with only that CPU's flush, and another
-// vCPU's translations here are not its own. Two vCPUs that share tables
-// on two CPUs at once do not flush each other's TLBs at every entry: a
-// guest that changes shared tables flushes the other vCPUs itself
-// (TLB_FLUSH_MULTI and its kin, which reach every CPU: flusher).
+// vCPU's translations here are not its own. The CPUs this vCPU entered
+// on last and that hold its tables still flush before their next use of
+// them (a guest copy there, should its thread move back, uses the TLB
+// with the tables loaded). Two vCPUs that share tables on two CPUs at
+// once do not flush each other's TLBs at every entry: a guest that
+// changes shared tables flushes the other vCPUs itself (TLB_FLUSH_MULTI
+// and its kin, which reach every CPU: flusher).
 // Context: Run, interrupts off.
 //
 //go:nosplit
@@ -408,9 +411,15 @@ func noteEntry(c *guestCtx, cr3, alt uint64) {
 	me := thisCPU()
 	atomic.StoreUint64(&me.loadedCR3, cr3)
 	atomic.StoreUint64(&me.loadedAltCR3, alt)
-	if ctx := uintptr(unsafe.Pointer(c)); me.lastCtx != ctx || c.lastCPU != me.id+1 {
+	ctx := uintptr(unsafe.Pointer(c))
+	if me.lastCtx != ctx || c.lastCPU != me.id+1 {
 		atomic.StoreUint32(&me.flushPending, 1)
 		me.lastCtx, c.lastCPU = ctx, me.id+1
+	}
+	for i := range cpus {
+		if o := &cpus[i]; o != me && o.lastCtx == ctx && (o.holds(cr3) || alt != 0 && o.holds(alt)) {
+			atomic.StoreUint32(&o.flushPending, 1)
+		}
 	}
 }
 
