@@ -27,16 +27,16 @@ type VCPU struct {
 	args   hypercall.Args // the hypercall being dispatched (heap: handlers get a pointer)
 	pv     *pv.VCPU       // the PV execution model's state of this vCPU
 	st     vcpuState      // runstate, registered areas, vcpu_info frame (vcpuop.go)
-	// bufs are the hot paths' copies to guest memory (a local array
-	// passed to memory behind an interface escapes to the heap on every
-	// call). The vCPU's goroutine only; each never held across a call
-	// that uses another.
 	// userGuest is guest memory through the user page tables
 	// (userTables: the user top level as a kernel one), made afresh at
 	// each use by pvMemory; the vCPU's goroutine only.
 	userGuest  hypercall.SpaceGuest
 	userTables mm.VCPUTables
-	bufs       struct {
+	// bufs are the hot paths' copies to guest memory (a local array
+	// passed to memory behind an interface escapes to the heap on every
+	// call). The vCPU's goroutine only; each never held across a call
+	// that uses another.
+	bufs struct {
 		info     [8]byte  // vcpu_info's upcall mask or CR2
 		time     [24]byte // vcpu_time_info's body (UpdateTime)
 		version  [4]byte  // a version word (writeVersioned, writeTimeArea)

@@ -14,12 +14,13 @@ import (
 // InjectException with CR2, then Bounce), and the event upcall a kick
 // asks for (DeliverEvent: events masked, a bounce to the event
 // callback), with the mode switch each makes, exactly as this package
-// would do them (Xen builds all four in assembly, entry.S). Anything else, and anything unusual about those
-// (no callback or handler, a 32-bit process, VGCF_in_syscall,
-// single-stepping, a write fault on a present page from kernel mode,
-// which may be a page-table write to emulate, an event to deliver
-// afterwards, a frame that cannot be copied), the metal leaves to the PV
-// model. It reports what it did with FastPathRan and FastFaultRan.
+// would do them (Xen builds all four in assembly, entry.S). Anything
+// else, and anything unusual about those (no callback or handler, a
+// 32-bit process, VGCF_in_syscall, single-stepping, a write fault on a
+// present page from kernel mode, which may be a page-table write to
+// emulate, an event to deliver afterwards, a frame that cannot be
+// copied), the metal leaves to the PV model. It reports what it did
+// with FastPathRan, FastFaultRan and (hv) FastEventsRan.
 type Fast struct {
 	Kernel                 bool   // the vCPU is in guest kernel mode now
 	KernelTable, UserTable mm.MFN // guest_table and guest_table_user
