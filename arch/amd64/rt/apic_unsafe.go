@@ -168,8 +168,14 @@ func startTick() {
 func lapicTick() {
 	lapicWrite(hw.LAPIC_TDCR, hw.LAPICTimerDCR)
 	lapicWrite(hw.LAPIC_LVTT, hw.LAPICTimerLVT(vecPIC, true))
-	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerInitial(lapicHz, tickHz))
+	lapicTickCount()
 }
+
+// lapicTickCount (re)starts the tick's period from now: the initial
+// count alone (the mode and divider are lapicTick's).
+//
+//go:nosplit
+func lapicTickCount() { lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerInitial(lapicHz, tickHz)) }
 
 //go:nosplit
 func ioapicRead(io *ioapic, reg uint32) uint32 {

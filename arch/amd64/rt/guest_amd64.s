@@ -189,6 +189,28 @@ TEXT ·syscallSlow(SB),NOSPLIT|NOFRAME,$0
 	CMPB	32(SP), $0; \
 	JEQ	slow
 
+// ENTER_HANDLER(handler, count) enters the guest kernel's handler with
+// the bounce frame at R11 as its stack: RFLAGS (R13, the interrupted
+// ones) with AC, VM, RF, NT, TF and IOPL clear, the flat 64-bit CS and
+// SS, the count raised, and from user mode the kernel's GS base (the
+// vCPU enters kernel mode); then guestIret. In: R8 = arch.Regs, R9 =
+// guestCtx, BX = cpuState. Clobbers every register.
+#define ENTER_HANDLER(handler, count) \
+	ANDQ	$~const_rflagsTrapClear, R13; \
+	ORQ	$const_rflagsGuestSet, R13; \
+	MOVQ	R13, const_regRFLAGS(R8); \
+	MOVQ	R11, const_regRSP(R8); \
+	MOVQ	handler, AX; \
+	MOVQ	AX, const_regRIP(R8); \
+	MOVW	$const_flatCS64, const_regCS(R8); \
+	MOVW	$const_flatSS, const_regSS(R8); \
+	INCQ	count; \
+	CMPQ	guestCtx_kernel(R9), $0; \
+	JNE	3(PC); \
+	CALL	·fastToggleGS(SB); \
+	MOVQ	$1, guestCtx_kernel(R9); \
+	JMP	·guestIret(SB)
+
 // fastSyscall serves a guest SYSCALL in assembly, as the Go path (hv's
 // run loop with hv/pv's HandleSyscall, Bounce, Iret and DeliverEvent)
 // would, and re-enters the guest without leaving enterGuest: Xen builds
@@ -510,21 +532,7 @@ masked:
 	JEQ	bounced
 	MOVB	R15, 1(R10)
 bounced:
-	ANDQ	$~const_rflagsTrapClear, R13
-	ORQ	$const_rflagsGuestSet, R13
-	MOVQ	R13, const_regRFLAGS(R8)
-	MOVQ	R11, const_regRSP(R8)
-	MOVQ	guestCtx_pfCB(R9), AX
-	MOVQ	AX, const_regRIP(R8)
-	MOVW	$const_flatCS64, const_regCS(R8)
-	MOVW	$const_flatSS, const_regSS(R8)
-	INCQ	guestCtx_fastFaults(R9)
-	CMPQ	guestCtx_kernel(R9), $0
-	JNE	enter
-	CALL	·fastToggleGS(SB)
-	MOVQ	$1, guestCtx_kernel(R9)
-enter:
-	JMP	·guestIret(SB)
+	ENTER_HANDLER(guestCtx_pfCB(R9), guestCtx_fastFaults(R9))
 slow:
 	MOVQ	R8, AX
 	MOVQ	$const_exitException, DX
@@ -733,19 +741,7 @@ frame:
 	MOVQ	AX, 48(SP)		// SS
 	COPY_FRAME_OR_SLOW($const_bounceFrameSize)
 	MOVB	$1, 1(R10)		// events masked
-	ANDQ	$~const_rflagsTrapClear, R13
-	ORQ	$const_rflagsGuestSet, R13
-	MOVQ	R13, const_regRFLAGS(R8)
-	MOVQ	R11, const_regRSP(R8)
-	MOVQ	guestCtx_evCB(R9), AX
-	MOVQ	AX, const_regRIP(R8)
-	MOVW	$const_flatCS64, const_regCS(R8)
-	MOVW	$const_flatSS, const_regSS(R8)
-	INCQ	guestCtx_fastEvents(R9)
-	CMPQ	guestCtx_kernel(R9), $0
-	JNE	resume
-	CALL	·fastToggleGS(SB)
-	MOVQ	$1, guestCtx_kernel(R9)
+	ENTER_HANDLER(guestCtx_evCB(R9), guestCtx_fastEvents(R9))
 resume:
 	JMP	·guestIret(SB)
 slow:

@@ -269,7 +269,7 @@ func tickSoon(c *cpuState) {
 func tickRestore(c *cpuState) {
 	if c.tickEarly != 0 {
 		c.tickEarly = 0
-		lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerInitial(lapicHz, tickHz)) // one write: the mode and divider stay
+		lapicTickCount()
 	}
 }
 
