@@ -179,11 +179,17 @@ func heapGrow(start, end uint64) uintptr {
 // heapShrink takes frames off the free list, leaving keep frames on it,
 // writes their physical addresses to the max words at buf and returns how
 // many it took. They are no longer the heap's: the caller hands them to
-// the domain frame allocator. Frames in limbo stay.
+// the domain frame allocator. Frames in limbo join the free list first,
+// once every CPU has flushed them: a collection's release on SMP puts
+// every frame it frees there.
 //
 //go:nosplit
 func heapShrink(buf, max uintptr, keep uint64) uintptr {
 	touchRange(buf, max*8)
+	if heapLimbo != 0 {
+		waitFlushed(limboGen)
+		limboMerge()
+	}
 	out := unsafe.Slice((*uint64)(unsafe.Pointer(buf)), max)
 	n := uintptr(0)
 	for n < max && heapListed > keep && heapFree != 0 {

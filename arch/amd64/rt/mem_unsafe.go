@@ -227,15 +227,18 @@ func hypervisorSlots() (s [16]uint64) {
 // calls heapExhausted, fatal since the runtime cannot go on without the
 // memory it asked for, from where the nosplit stack has room for it.
 //
-// Frames in heapLimbo (release on SMP) come back once every CPU has
-// flushed them; allocFrame waits for that only when the heap has no other
-// frame. Context: the shim lock held.
+// Frames in heapLimbo (release on SMP) join the free list once every CPU
+// has flushed them; allocFrame waits for that only when the heap has no
+// other frame. Context: the shim lock held.
 //
 //go:nosplit
 func allocFrame() uint64 {
-	if heapFree == 0 && heapLimbo != 0 && flushedAll(limboGen) {
-		heapFree, heapLimbo = heapLimbo, 0
-		heapListed, heapLimboN = heapLimboN, 0
+	if heapLimbo != 0 && flushedAll(limboGen) {
+		limboMerge()
+	}
+	if heapFree == 0 && heap.Next >= heap.End && heapLimbo != 0 {
+		waitFlushed(limboGen)
+		limboMerge()
 	}
 	p := heapFree
 	if p != 0 {
@@ -243,11 +246,6 @@ func allocFrame() uint64 {
 		heapListed--
 	} else if b, ok := heap.Bump(); ok {
 		p = b
-	} else if heapLimbo != 0 {
-		waitFlushed(limboGen)
-		p, heapLimbo = heapLimbo, 0
-		heapFree = *word(dm(p))
-		heapListed, heapLimboN = heapLimboN-1, 0
 	} else {
 		return 0
 	}
@@ -269,8 +267,8 @@ func allocFrame() uint64 {
 // a bump that got past the new end before it was stored is caught by
 // reading Next again, and then nothing is given up.
 func TrimHeap(keep uint64) Range {
-	// Frames on the free list count towards keep.
-	keep -= min(keep, atomic.LoadUint64(&heapListed)*pageSize)
+	// Frames on the free list and in limbo count towards keep.
+	keep -= min(keep, (atomic.LoadUint64(&heapListed)+atomic.LoadUint64(&heapLimboN))*pageSize)
 	end := atomic.LoadUint64(&heap.End)
 	h := hw.FrameHeap{Start: heap.Start, End: end, Next: atomic.LoadUint64(&heap.Next)}
 	newEnd, ok := h.TrimEnd(keep)
@@ -283,6 +281,20 @@ func TrimHeap(keep uint64) Range {
 		return Range{}
 	}
 	return Range{Start: newEnd, End: end}
+}
+
+// limboMerge puts the frames of heapLimbo, which every CPU has flushed
+// (flushedAll(limboGen)), on the free list. Context: the shim lock held.
+//
+//go:nosplit
+func limboMerge() {
+	if heapLimbo == 0 {
+		return
+	}
+	*word(dm(heapLimboTail)) = heapFree
+	heapFree = heapLimbo
+	heapListed += heapLimboN
+	heapLimbo, heapLimboTail, heapLimboN = 0, 0, 0
 }
 
 // freeFrame puts heap frame p on the free list (release checked that it
@@ -381,6 +393,9 @@ func release(va, n uintptr, keep bool) {
 			if pa := v & amd64.PTE_ADDR; !heapOwns(pa) {
 				heapForeign = pa
 			} else if smp {
+				if heapLimbo == 0 {
+					heapLimboTail = pa
+				}
 				*word(dm(pa)) = heapLimbo
 				heapLimbo = pa
 				heapLimboN++

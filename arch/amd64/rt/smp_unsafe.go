@@ -79,10 +79,10 @@ var (
 	// shootGen hands out shootdown generations.
 	shootGen uint64
 	// heapLimbo lists (through the frames, as heapFree) heap frames
-	// unmapped while other CPUs may still cache them; they return to
-	// heapFree once every online CPU's flushDone reached limboGen. Shim
-	// lock.
-	heapLimbo, limboGen uint64
+	// unmapped while other CPUs may still cache them, heapLimboTail its
+	// last; they return to heapFree (limboMerge) once every online CPU's
+	// flushDone reached limboGen. Shim lock.
+	heapLimbo, heapLimboTail, limboGen uint64
 )
 
 // shimLock takes the shim lock, serving this CPU's shootdown requests
