@@ -255,6 +255,9 @@ func KickCPU(cpu int) {
 	}
 	amd64.Cli()
 	if uintptr(cpu) != thisCPU().id {
+		// The flag before the IPI: the guest's exit by the IPI (or by
+		// an event kick's, if the two merged) sees it.
+		atomic.StoreUint32(&cpus[cpu].tickled, 1)
 		sendIPI(uintptr(cpu))
 	}
 	sti()

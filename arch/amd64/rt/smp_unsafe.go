@@ -34,7 +34,9 @@ import (
 // raised as an interrupt), wakes a halted CPU (a thread became
 // runnable: wake), asks it to service a TLB shootdown (requestFlush),
 // and makes the guest it runs exit (GuestContext.Kick: an event for that
-// vCPU; the exit is all it needs). It reaches ipiIRQ through irqDevice
+// vCPU; the exit is all it needs), or the vCPU's run loop ask the
+// scheduler (KickCPU, a tickle: flagged in cpuState.tickled first, so
+// the asm fastEvent never serves it as a kick). It reaches ipiIRQ through irqDevice
 // from ring 0, or through a guest exit and sysGuestIRQ when the CPU was
 // running a guest.
 //
@@ -151,6 +153,7 @@ func ipiIRQ() {
 	lapicEOI()
 	c := thisCPU()
 	atomic.AddUint64(&c.ipis, 1)
+	atomic.StoreUint32(&c.tickled, 0)
 	serviceFlush()
 }
 
