@@ -290,6 +290,26 @@ func (v *VCPU) Run() {
 	}
 }
 
+// quietMax bounds QuietFor: the run loop still looks at the time info's
+// age (timeRefresh) and charges the scheduler at least that often while
+// the guest runs without exits.
+const quietMax = sched.MaxTimer
+
+// QuietFor is how long the metal may keep the vCPU in the guest through
+// its CPU's periodic ticks, returning only for other exits (ns; 0: every
+// tick is an exit, as when the scheduler must decide at the next one:
+// sched.VCPU.NeedsCheck). The run loop needs the tick for the scheduler
+// alone (Ran), and the scheduler tickles the CPU (an IPI: an exit) when
+// a slice ends or a waiter beats the vCPU; events come with a kick, and
+// the time info is rewritten at most every timeRefresh. Context: the
+// vCPU's goroutine, from Backend.Run.
+func (v *VCPU) QuietFor() int64 {
+	if v.sched.NeedsCheck() {
+		return 0
+	}
+	return quietMax
+}
+
 // FastPath returns what the metal may do for the vCPU until its next exit
 // instead of returning every SYSCALL (pv.Fast), and the machine address
 // of its vcpu_info, whose upcall mask and pending bytes the fast path

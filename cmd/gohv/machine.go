@@ -100,6 +100,7 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	} else {
 		g.SetFastPath(nil)
 	}
+	g.SetQuietFor(v.QuietFor())
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
 	bounces, irets, kernel := g.FastPathRan()
