@@ -474,7 +474,7 @@ func noteEntry(c *guestCtx, cr3, alt uint64) {
 		atomic.StoreUint32(&me.flushPending, 1)
 		me.lastCtx, c.lastCPU = ctx, me.id+1
 	}
-	for i := range cpus {
+	for i, n := uintptr(0), uintptr(atomic.LoadUint32(&cpusUp)); i < n; i++ {
 		if o := &cpus[i]; o != me && o.lastCtx == ctx && (o.holds(cr3) || alt != 0 && o.holds(alt)) {
 			atomic.StoreUint32(&o.flushPending, 1)
 		}

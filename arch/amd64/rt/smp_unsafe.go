@@ -75,6 +75,10 @@ var (
 	apicIDs   [maxCPUs]uint32    // APIC ID of each started CPU (CPU 0's from lapicInit)
 	trampPage [hw.TrampSize]byte // built in Go context, copied by sysStartAP
 
+	// cpusUp is one past the highest CPU number ever online (only
+	// grows): the per-entry scan of the CPUs (noteEntry) stops there.
+	cpusUp uint32
+
 	// shimOwner is the shim lock: 0 free, else 1 + the number of the CPU
 	// holding it.
 	shimOwner uint32
@@ -332,6 +336,8 @@ func apMain(cp uintptr) {
 	// requested under the shim lock).
 	c.flushDone = atomic.LoadUint64(&shootGen)
 	atomic.StoreUint64(&c.flushWant, c.flushDone)
+	for n := atomic.LoadUint32(&cpusUp); n < uint32(c.id)+1 && !atomic.CompareAndSwapUint32(&cpusUp, n, uint32(c.id)+1); n = atomic.LoadUint32(&cpusUp) {
+	}
 	atomic.StoreUint32(&apOnline[c.id], 1)
 	idleLoop() // on the boot stack, which becomes the CPU's idle stack
 }
