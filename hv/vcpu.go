@@ -94,20 +94,22 @@ func (v *VCPU) sliceOver() bool { return v.sched.ShouldYield() }
 
 // takeCPU gets the vCPU a physical CPU from the scheduler before it runs
 // (at once if it holds one whose slice goes on), moving its goroutine's
-// thread there if it is another than last time; after a wait it is
-// runnable meanwhile (runstate) and its periodic timer and time info
-// catch up, as when Xen schedules a vCPU in. While it waits queued, its
+// thread there if it is another than last time; while it must wait it is
+// runnable (runstate: a vCPU waking to a CPU it gets at once goes from
+// blocked to running, the moment in between counted as blocked), and
+// after it did not simply keep its CPU its time info is rewritten before
+// the entry; the caller then has the periodic timer catch up
+// (Waiter.Scheduled: the Run loop; the waiter itself after a sleep), as
+// when Xen schedules a vCPU in. While it waits queued, its
 // thread is bound to no CPU, so that the CPU it is given can run it at
 // once, instead of its last CPU having to first; a vCPU given a CPU at
 // once (TryEnter: a wake-up to an idle CPU, most often its last) keeps
 // its binding, with no system call when the CPU is its last. It reports
 // whether the vCPU did not simply keep its CPU. The vCPU's goroutine.
 func (v *VCPU) takeCPU() (waited bool) {
-	if !v.sched.Holds() {
-		v.setRunstate(abi.RUNSTATE_runnable)
-	}
 	cpu, waited, ok := v.sched.TryEnter()
 	if !ok {
+		v.setRunstate(abi.RUNSTATE_runnable)
 		if f := v.dom.m.cfg.SetCPU; f != nil && v.pcpu >= 0 {
 			v.pcpu = -1
 			f(-1)
@@ -123,7 +125,6 @@ func (v *VCPU) takeCPU() (waited bool) {
 		}
 	}
 	if waited {
-		v.waiter.Scheduled()
 		v.timeDue = true
 	}
 	return waited
@@ -233,8 +234,11 @@ func (v *VCPU) Run() {
 		// in which time the domain may have stopped or the vCPU been
 		// taken down (VCPUOP_down): the loop's checks come first then.
 		if cpu, ok := v.sched.Kept(); !ok || cpu != v.pcpu {
-			if v.takeCPU() && (d.Stopped() || v.st.down.Load()) {
-				continue
+			if v.takeCPU() {
+				v.waiter.Scheduled()
+				if d.Stopped() || v.st.down.Load() {
+					continue
+				}
 			}
 		}
 		v.scheduledIn()
