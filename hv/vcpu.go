@@ -278,10 +278,11 @@ func (v *VCPU) Run() {
 			v.exception(exit)
 			v.stats.note(d.m, int(exit.Vector), -1, false, t0)
 		case arch.ExitInterrupt:
-			// Handled by the metal. The timer's ticks are when the time
-			// info's age is looked at, and the scheduler charges the
-			// vCPU's run time and decides whether its slice is over
-			// (the next takeCPU gives way then). Until the next entry
+			// Handled by the metal. The timer's ticks that reach here
+			// (the others stay in the guest while QuietFor allows) are
+			// when the time info's age is looked at, and the scheduler
+			// charges the vCPU's run time and decides whether its slice
+			// is over (the next takeCPU gives way then). Until the next entry
 			// the vCPU is runnable, not running: it is preempted by the
 			// metal's interrupt (runstate).
 			v.setRunstate(abi.RUNSTATE_runnable)
