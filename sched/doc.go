@@ -13,7 +13,9 @@
 //   - Clock (system time in ns, Xen's NOW()) and TimerSource (reusable
 //     timers running a function at an absolute time, made once per
 //     purpose and re-armed with Reset and Stop, which allocate nothing)
-//     interfaces, with HostClock over the Go runtime (time.Timer);
+//     interfaces, with HostClock over the Go runtime (time.Timer) and
+//     FuncClock, which reads system time through a function (cmd/gohv:
+//     the shim's TSC clock) and arms the runtime's timers;
 //     sched/schedtest has a manual clock for tests.
 //   - Parker: what a vCPU's goroutine sleeps on in Block and Poll, and
 //     in Enter while it waits for a CPU (a one-token wake-up), with ChanParker over a channel; cmd/gohv gives
