@@ -39,7 +39,9 @@
 // and each VCPU a sched.VCPU (hard affinity: SetVCPUAffinity). Run takes
 // a CPU before each entry (takeCPU: the thread moves there through
 // Config.SetCPU when it changes; a wait is runstate runnable), charges
-// the slice at each timer-tick exit (Ran), and gives the CPU up while the
+// the slice at each timer-tick exit (Ran; the metal keeps the guest
+// running through ticks while QuietFor allows: the scheduler tickles the
+// CPU when it must decide), and gives the CPU up while the
 // vCPU is blocked or polling (the waiter's state hook), down or stopped.
 // Preempt is the scheduler's ShouldYield: a long hypercall stops at its
 // continuation when the slice is over and another vCPU waits, or the

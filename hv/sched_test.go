@@ -99,3 +99,44 @@ func TestOvercommit(t *testing.T) {
 		t.Errorf("SetCPU called %d times for 3 vCPUs", moves.Load())
 	}
 }
+
+// TestQuietFor: a vCPU holding its CPU lets the metal keep the guest
+// running through ticks (QuietFor > 0) until the scheduler must decide at
+// its next tick: once it is tickled (here: its affinity left its CPU)
+// QuietFor is 0 until Ran has decided, and always for a capped domain.
+func TestQuietFor(t *testing.T) {
+	m, _, _ := testMachine(t)
+	m.sched = sched.NewScheduler(2, m.cfg.Clock, m.cfg.Timers)
+	var tickled atomic.Int32
+	m.sched.SetTickle(func(int) { tickled.Add(1) })
+	d, err := m.CreateDomain(DomainConfig{ID: 1, VCPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := d.VCPU(0)
+	v.takeCPU()
+	cpu, ok := v.sched.Kept()
+	if !ok {
+		t.Fatal("the vCPU holds no CPU after takeCPU")
+	}
+	if q := v.QuietFor(); q != quietMax {
+		t.Fatalf("QuietFor of a running vCPU with nothing to decide: %d, want %d", q, quietMax)
+	}
+	if err := v.sched.SetAffinity(sched.CPUMaskOf(1 - cpu)); err != nil {
+		t.Fatal(err)
+	}
+	if q := v.QuietFor(); q != 0 || tickled.Load() == 0 {
+		t.Fatalf("after its affinity left its CPU: QuietFor %d (want 0), %d tickles", q, tickled.Load())
+	}
+	v.sched.Ran()
+	v.takeCPU()
+	if q := v.QuietFor(); q != quietMax {
+		t.Fatalf("QuietFor on its new CPU: %d, want %d", q, quietMax)
+	}
+	if err := d.Sched().SetCap(50); err != nil {
+		t.Fatal(err)
+	}
+	if q := v.QuietFor(); q != 0 {
+		t.Fatalf("QuietFor of a capped domain's vCPU: %d, want 0", q)
+	}
+}

@@ -94,20 +94,22 @@ func (v *VCPU) sliceOver() bool { return v.sched.ShouldYield() }
 
 // takeCPU gets the vCPU a physical CPU from the scheduler before it runs
 // (at once if it holds one whose slice goes on), moving its goroutine's
-// thread there if it is another than last time; after a wait it is
-// runnable meanwhile (runstate) and its periodic timer and time info
-// catch up, as when Xen schedules a vCPU in. While it waits queued, its
+// thread there if it is another than last time; while it must wait it is
+// runnable (runstate: a vCPU waking to a CPU it gets at once goes from
+// blocked to running, the moment in between counted as blocked), and
+// after it did not simply keep its CPU its time info is rewritten before
+// the entry; the caller then has the periodic timer catch up
+// (Waiter.Scheduled: the Run loop; the waiter itself after a sleep), as
+// when Xen schedules a vCPU in. While it waits queued, its
 // thread is bound to no CPU, so that the CPU it is given can run it at
 // once, instead of its last CPU having to first; a vCPU given a CPU at
 // once (TryEnter: a wake-up to an idle CPU, most often its last) keeps
 // its binding, with no system call when the CPU is its last. It reports
 // whether the vCPU did not simply keep its CPU. The vCPU's goroutine.
 func (v *VCPU) takeCPU() (waited bool) {
-	if !v.sched.Holds() {
-		v.setRunstate(abi.RUNSTATE_runnable)
-	}
 	cpu, waited, ok := v.sched.TryEnter()
 	if !ok {
+		v.setRunstate(abi.RUNSTATE_runnable)
 		if f := v.dom.m.cfg.SetCPU; f != nil && v.pcpu >= 0 {
 			v.pcpu = -1
 			f(-1)
@@ -123,7 +125,6 @@ func (v *VCPU) takeCPU() (waited bool) {
 		}
 	}
 	if waited {
-		v.waiter.Scheduled()
 		v.timeDue = true
 	}
 	return waited
@@ -233,8 +234,11 @@ func (v *VCPU) Run() {
 		// in which time the domain may have stopped or the vCPU been
 		// taken down (VCPUOP_down): the loop's checks come first then.
 		if cpu, ok := v.sched.Kept(); !ok || cpu != v.pcpu {
-			if v.takeCPU() && (d.Stopped() || v.st.down.Load()) {
-				continue
+			if v.takeCPU() {
+				v.waiter.Scheduled()
+				if d.Stopped() || v.st.down.Load() {
+					continue
+				}
 			}
 		}
 		v.scheduledIn()
@@ -274,10 +278,11 @@ func (v *VCPU) Run() {
 			v.exception(exit)
 			v.stats.note(d.m, int(exit.Vector), -1, false, t0)
 		case arch.ExitInterrupt:
-			// Handled by the metal. The timer's ticks are when the time
-			// info's age is looked at, and the scheduler charges the
-			// vCPU's run time and decides whether its slice is over
-			// (the next takeCPU gives way then). Until the next entry
+			// Handled by the metal. The timer's ticks that reach here
+			// (the others stay in the guest while QuietFor allows) are
+			// when the time info's age is looked at, and the scheduler
+			// charges the vCPU's run time and decides whether its slice
+			// is over (the next takeCPU gives way then). Until the next entry
 			// the vCPU is runnable, not running: it is preempted by the
 			// metal's interrupt (runstate).
 			v.setRunstate(abi.RUNSTATE_runnable)
@@ -288,6 +293,26 @@ func (v *VCPU) Run() {
 			v.failsafe()
 		}
 	}
+}
+
+// quietMax bounds QuietFor: the run loop still looks at the time info's
+// age (timeRefresh) and charges the scheduler at least that often while
+// the guest runs without exits.
+const quietMax = sched.MaxTimer
+
+// QuietFor is how long the metal may keep the vCPU in the guest through
+// its CPU's periodic ticks, returning only for other exits (ns; 0: every
+// tick is an exit, as when the scheduler must decide at the next one:
+// sched.VCPU.NeedsCheck). The run loop needs the tick for the scheduler
+// alone (Ran), and the scheduler tickles the CPU (an IPI: an exit) when
+// a slice ends or a waiter beats the vCPU; events come with a kick, and
+// the time info is rewritten at most every timeRefresh. Context: the
+// vCPU's goroutine, from Backend.Run.
+func (v *VCPU) QuietFor() int64 {
+	if v.sched.NeedsCheck() {
+		return 0
+	}
+	return quietMax
 }
 
 // FastPath returns what the metal may do for the vCPU until its next exit

@@ -73,8 +73,8 @@ func (v *VCPU) initVCPUState() {
 // waiterState hears the waiter's sleeps and yields (Waiter.SetStateHook)
 // and tells the scheduler: a vCPU that blocks or polls gives up its CPU
 // (Sleep); one that yields gives it to a waiter (Yield, then takeCPU); one
-// that wakes is runnable until it holds a CPU again (takeCPU), then
-// running. It also marks the vCPU sleeping while it blocks or polls, so
+// that wakes is runnable while it waits for a CPU (takeCPU), then
+// running (the waiter has its periodic timer catch up). It also marks the vCPU sleeping while it blocks or polls, so
 // an event wakes it instead of kicking it (kick.go). The vCPU's goroutine.
 func (v *VCPU) waiterState(state int32) {
 	v.sleeping.Store(state == abi.RUNSTATE_blocked)

@@ -61,21 +61,44 @@ func NewHostClockSince(start time.Time) *HostClock { return &HostClock{start: st
 func (c *HostClock) Now() int64 { return int64(time.Since(c.start)) }
 
 // NewTimer implements TimerSource: one time.Timer, created stopped.
-func (c *HostClock) NewTimer(f func()) Timer {
+func (c *HostClock) NewTimer(f func()) Timer { return newHostTimer(c, f) }
+
+// FuncClock is a Clock that reads system time through a function, with
+// the Go runtime's timers as its TimerSource (as HostClock's). On the
+// metal the function is the shim's own clock (the calibrated TSC, read
+// directly: a few instructions where time.Since goes through the
+// runtime's vDSO call); it must advance exactly as the runtime's
+// monotonic clock does (there: the same TSC reading and scale), so that
+// a timer armed for a deadline fires once Now has reached it.
+type FuncClock struct {
+	now func() int64 // immutable
+}
+
+// NewFuncClock returns the FuncClock that reads system time from now.
+func NewFuncClock(now func() int64) *FuncClock { return &FuncClock{now: now} }
+
+// Now implements Clock.
+func (c *FuncClock) Now() int64 { return c.now() }
+
+// NewTimer implements TimerSource: one time.Timer, created stopped.
+func (c *FuncClock) NewTimer(f func()) Timer { return newHostTimer(c, f) }
+
+func newHostTimer(c Clock, f func()) *hostTimer {
 	t := &hostTimer{c: c, t: time.AfterFunc(math.MaxInt64, f)}
 	t.t.Stop()
 	return t
 }
 
-// hostTimer adapts *time.Timer to Timer; immutable.
+// hostTimer adapts *time.Timer to Timer for a Clock that advances with
+// the runtime's monotonic clock (HostClock, FuncClock); immutable.
 type hostTimer struct {
-	c *HostClock
+	c Clock
 	t *time.Timer
 }
 
 // Reset implements Timer. time.Timer.Reset of an AfterFunc timer
 // allocates nothing. The time.Timer fires when the runtime's monotonic
-// clock, which Now reads too, has moved by deadline - Now(), so Now() is
+// clock, which Now follows, has moved by deadline - Now(), so Now() is
 // at least deadline when f runs.
 func (h *hostTimer) Reset(deadline int64) { h.t.Reset(time.Duration(deadline - h.c.Now())) }
 

@@ -188,6 +188,8 @@ type Domain struct {
 
 	// replenish is the budget's timer, made by NewDomain; immutable.
 	replenish Timer
+	// capped mirrors cap != 0 for reads without s.mu (NeedsCheck).
+	capped atomic.Bool
 }
 
 // NewDomain adds a domain of DefaultWeight and no cap.
@@ -249,6 +251,7 @@ func (d *Domain) SetCap(pct int) error {
 	now := s.clock.Now()
 	s.chargeAll(now)
 	d.cap = pct
+	d.capped.Store(pct != 0)
 	d.stopReplenishLocked()
 	if pct != 0 {
 		d.budget = d.totBudget()
@@ -575,6 +578,18 @@ func (v *VCPU) Ran() bool {
 	return v.yield.Load()
 }
 
+// NeedsCheck reports whether the vCPU's run loop must ask the scheduler
+// (Ran) at its CPU's next tick: it was told to yield, or its slice is
+// over or it was tickled and the decision is still to be made, or its
+// domain is capped (the budget its other vCPUs burn is seen only at the
+// ticks). When it reports false, every later reason to decide comes with
+// a tickle of the vCPU's CPU (the slice timer, a waiter that beats it, a
+// new affinity), so the CPU's periodic ticks may stay in the guest. The
+// vCPU's goroutine.
+func (v *VCPU) NeedsCheck() bool {
+	return v.yield.Load() || v.check.Load() || v.dom.capped.Load()
+}
+
 // ShouldYield reports whether the vCPU's slice is over and a waiter is
 // to take its CPU (or its budget or affinity says it must go): a long
 // hypercall asks it between items, to preempt itself through its
@@ -827,8 +842,11 @@ func (s *Scheduler) setSliceLocked(v *VCPU, now int64) {
 }
 
 // sliceExpired is the slice timer's callback: it marks v's slice over if
-// the timer is armed and the slice's end has come (v's next ShouldYield
-// decides), and sets the timer again if the slice ends later.
+// the timer is armed and the slice's end has come, and tickles v's CPU
+// so that its run loop decides (Ran) now, as Xen's slice timer raises
+// the schedule softirq there: a running vCPU's CPU need not take its
+// periodic tick out of the guest (NeedsCheck). It sets the timer again
+// if the slice ends later.
 func (v *VCPU) sliceExpired() {
 	s := v.s
 	s.mu.Lock()
@@ -838,11 +856,12 @@ func (v *VCPU) sliceExpired() {
 		if now >= v.sliceEnd {
 			v.sliceArmed = false
 			v.check.Store(true)
+			s.tickles = append(s.tickles, v.cpu)
 		} else {
 			v.slice.arm(v.sliceEnd)
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 }
 
 // checkLocked verifies the scheduler's invariants (tests): no CPU held by

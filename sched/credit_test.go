@@ -551,3 +551,38 @@ func FuzzScheduler(f *testing.F) {
 		}
 	})
 }
+
+// TestSliceEndTickles: a running vCPU whose CPU takes no ticks (NeedsCheck
+// false) still learns its slice is over: the slice timer tickles its CPU,
+// and NeedsCheck stays true until Ran has decided. A capped domain's vCPU
+// always needs its ticks.
+func TestSliceEndTickles(t *testing.T) {
+	m := newSim(t, 2)
+	d := m.s.NewDomain()
+	a := d.NewVCPU(0, nil)
+	cpu := a.EnterNow() // alone: a slice of MaxTimer (10 ms)
+	if a.NeedsCheck() {
+		t.Fatal("NeedsCheck at the slice's start")
+	}
+	m.clk.Set(10*ms - 1)
+	if a.NeedsCheck() || len(m.tickled) != 0 {
+		t.Fatalf("before the slice's end: NeedsCheck %v, tickles %v", a.NeedsCheck(), m.tickled)
+	}
+	m.clk.Set(10 * ms)
+	if !a.NeedsCheck() || len(m.tickled) != 1 || m.tickled[0] != cpu {
+		t.Fatalf("at the slice's end: NeedsCheck %v, tickles %v, want CPU %d tickled", a.NeedsCheck(), m.tickled, cpu)
+	}
+	if a.Ran() {
+		t.Fatal("Ran: a lone vCPU was told to yield")
+	}
+	if a.NeedsCheck() {
+		t.Fatal("NeedsCheck after Ran gave a new slice")
+	}
+	if err := d.SetCap(50); err != nil {
+		t.Fatal(err)
+	}
+	if !a.NeedsCheck() {
+		t.Fatal("NeedsCheck false for a capped domain's vCPU")
+	}
+	m.check()
+}

@@ -13,7 +13,9 @@
 //   - Clock (system time in ns, Xen's NOW()) and TimerSource (reusable
 //     timers running a function at an absolute time, made once per
 //     purpose and re-armed with Reset and Stop, which allocate nothing)
-//     interfaces, with HostClock over the Go runtime (time.Timer);
+//     interfaces, with HostClock over the Go runtime (time.Timer) and
+//     FuncClock, which reads system time through a function (cmd/gohv:
+//     the shim's TSC clock) and arms the runtime's timers;
 //     sched/schedtest has a manual clock for tests.
 //   - Parker: what a vCPU's goroutine sleeps on in Block and Poll, and
 //     in Enter while it waits for a CPU (a one-token wake-up), with ChanParker over a channel; cmd/gohv gives
@@ -88,9 +90,11 @@
 //     CreditInit + CarryoverMax (credit2's reset_credit).
 //   - A slice is the vCPU's credit lead over the best waiter for its CPU
 //     at its burn rate, within [MinTimer 0.5 ms, MaxTimer 10 ms] and its
-//     domain's budget. When it ends (Ran at the metal's tick, or
-//     ShouldYield in a long hypercall, after the slice's timer marked
-//     it) or the vCPU was tickled, and the vCPU has run Ratelimit (1 ms)
+//     domain's budget. When it ends (the slice's timer marks it and
+//     tickles the vCPU's CPU; Ran at the exit or the metal's tick, or
+//     ShouldYield in a long hypercall) or the vCPU was tickled (until
+//     Ran decides, NeedsCheck asks the metal for every tick; a capped
+//     domain's vCPUs always), and the vCPU has run Ratelimit (1 ms)
 //     since it took the CPU, it yields to a waiter of more credit, else
 //     goes on with a new slice. Yield hands the CPU to any waiter.
 //   - Wake (and Enter of an asleep vCPU) takes an idle CPU of the

@@ -254,11 +254,14 @@ func (w *Waiter) stopPollLocked() {
 	}
 }
 
-// Yield is SCHEDOP_yield: let other goroutines run, then return 0.
+// Yield is SCHEDOP_yield: let other goroutines run, then return 0 (the
+// periodic timer catching up, as after a sleep: the vCPU may have waited
+// for a CPU).
 func (w *Waiter) Yield() abi.Errno {
 	w.setState(abi.RUNSTATE_runnable)
 	runtime.Gosched()
 	w.setState(abi.RUNSTATE_running)
+	w.Scheduled()
 	return 0
 }
 
@@ -416,7 +419,8 @@ func (w *Waiter) periodicFired() {
 // Scheduled tells the waiter its vCPU is about to run: the periodic timer
 // catches up (an overdue event is raised now) and is re-armed. hv calls it
 // when the vCPU first runs and whenever it runs again after being
-// descheduled; Block and Poll call it after their sleep.
+// descheduled; Block and Poll call it after their sleep, Yield after its
+// turn.
 func (w *Waiter) Scheduled() {
 	w.mu.Lock()
 	send := w.period != 0 && w.periodicWorkLocked()

@@ -449,8 +449,27 @@ func TestYieldAndStop(t *testing.T) {
 	}
 }
 
+// TestHostClock checks the runtime-timer clocks: HostClock, and a
+// FuncClock reading time since its start through time.Since (on the
+// metal it reads the shim's TSC clock, which the runtime's follows).
 func TestHostClock(t *testing.T) {
-	c := sched.NewHostClock()
+	start := time.Now()
+	clocks := map[string]interface {
+		sched.Clock
+		sched.TimerSource
+	}{
+		"HostClock": sched.NewHostClock(),
+		"FuncClock": sched.NewFuncClock(func() int64 { return int64(time.Since(start)) }),
+	}
+	for name, c := range clocks {
+		t.Run(name, func(t *testing.T) { testRuntimeClock(t, c) })
+	}
+}
+
+func testRuntimeClock(t *testing.T, c interface {
+	sched.Clock
+	sched.TimerSource
+}) {
 	fired := make(chan int64, 1)
 	tm := c.NewTimer(func() { fired <- c.Now() })
 	select {

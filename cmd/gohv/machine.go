@@ -101,6 +101,7 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	} else {
 		g.SetFastPath(nil)
 	}
+	g.SetQuietFor(v.QuietFor())
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
 	bounces, irets, kernel := g.FastPathRan()
@@ -347,8 +348,11 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		return nil, err
 	}
 	// System time is the shim's clock (ns since TSC calibration), the one
-	// guests read in vcpu_time_info and give back in set_timer_op.
-	clock := sched.NewHostClockSince(time.Now().Add(-rt.Uptime()))
+	// guests read in vcpu_time_info and give back in set_timer_op, read
+	// directly (rt.Uptime: the TSC) rather than through the runtime's
+	// vDSO call; the runtime's monotonic clock is the same reading, so
+	// the runtime's timers serve it.
+	clock := sched.NewFuncClock(func() int64 { return int64(rt.Uptime()) })
 	policy := pv.NewPolicy(pv.PolicyConfig{
 		// XCR0 0: the metal saves only XMM0-15/MXCSR at an exit and never
 		// sets CR4.OSXSAVE, so guests get no XSAVE (XSETBV is #UD).

@@ -92,6 +92,7 @@ func kmain() uintptr {
 	syscallMSRs()
 	firstThread()
 	apOnline[0] = 1
+	cpusUp = 1
 	for i := range randBytes {
 		randBytes[i] = byte(random())
 	}

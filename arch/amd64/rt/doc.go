@@ -61,7 +61,7 @@
 // are few: GuestContext.Run reads the entering thread's FS base
 // (current) and, for an interrupt that stopped the guest, makes the
 // sysGuestIRQ system call, which serves it as a ring-0 interrupt
-// (guestIRQ: the tick's schedule, deviceIRQ); gdtWindowInit and
+// (guestIRQ: the tick's schedule or quiet tick, deviceIRQ); gdtWindowInit and
 // gdtEmptyPTE give the guest side the window it maps a vCPU's GDT into.
 // The shim calls nothing on the guest side.
 //
@@ -78,8 +78,14 @@
 // and exits on its own tables. GuestContext.Run enters it by a plain call
 // from the vCPU's goroutine (locked to its thread) and the exit returns
 // from that call: to the runtime the goroutine is running, and holds its
-// P, while the guest runs; a timer interrupt exits the guest at least
-// every tick, which is when the runtime can preempt it or stop the world.
+// P, while the guest runs. The tick stops the guest and runs the shim's
+// schedule (other threads that are due run first); then, if the caller
+// needs no tick for a while (GuestContext.SetQuietFor) and no signal was
+// sent to the thread since Run last returned (guestIRQ, quietTick), the
+// guest goes on at once instead of Run returning. A runtime preemption
+// request (sysmon's, a stop-the-world's) is such a signal, so the
+// runtime can still preempt the goroutine or stop the world within a
+// tick of asking.
 // (An earlier design had a VCPU_RUN system call instead, as KVM_RUN; a
 // call costs no runtime transitions on every exit.) The exit saves what Go code
 // clobbers, XMM0-15 and MXCSR, and the FS base; the guest's x87 state

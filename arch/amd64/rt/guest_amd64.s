@@ -663,8 +663,10 @@ exit:
 // ipiIRQ, then hv/pv's DeliverEvent before the next entry), and
 // re-enters the guest without leaving enterGuest: Xen's entry.S does the
 // same (test_guest_events, create_bounce_frame). Only a kick, with the
-// fast path on, no breakpoints, RFLAGS.TF clear and no TLB shootdown
-// asked of this CPU (the shim's): the kick flag is taken, the local APIC
+// fast path on, no breakpoints, RFLAGS.TF clear, no TLB shootdown
+// asked of this CPU (the shim's) and no scheduler tickle (KickCPU's
+// cpuState.tickled: the run loop must ask the scheduler, so it is an
+// exit even with a kick): the kick flag is taken, the local APIC
 // acknowledged, and if vcpu_info's upcall is pending and unmasked the
 // event callback gets a bounce frame (RCX, R11, RIP, CS | saved mask 0
 // << 32, RFLAGS with IF set, RSP, SS) at evFrame from user mode (the
@@ -695,6 +697,8 @@ TEXT ·fastEvent(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	cpuState_flushWant(BX), CX	// a shootdown asked of this CPU: the shim serves it
 	CMPQ	CX, cpuState_flushDone(BX)
 	JHI	exit
+	CMPL	cpuState_tickled(BX), $0	// a scheduler tickle (KickCPU): the run loop must see it
+	JNE	exit
 	XORL	CX, CX
 	XCHGL	CX, guestCtx_kick(R9)	// no kick: the IPI is the shim's (a wake-up, a tickle)
 	TESTL	CX, CX

@@ -14,7 +14,9 @@ import (
 // sysGuestIRQ is gohv's system call for an interrupt that arrived while a
 // guest ran (GuestContext.Run makes it): the shim acknowledges and serves it as if
 // it had interrupted the vCPU's thread, so a timer tick also lets other
-// threads run. Args: the vector.
+// threads run. Args: the vector, 1 if a quiet tick may go back to the
+// guest (SetQuietFor), and the signal count Run saw (quietTick); it
+// returns 1 if the guest may go on (guestIRQ).
 const sysGuestIRQ = 1101
 
 var (
@@ -129,7 +131,10 @@ var (
 // #NP with the selector (RPL clear) as error code. An entry a Kick got
 // to first is not made: Run returns at once with a zero Exit (nothing
 // ran; the caller looks at the vCPU's events and calls again). Run
-// fails, entering nothing, if the state cannot be entered. Context:
+// fails, entering nothing, if the state cannot be entered. A tick of the
+// CPU's LAPIC timer that stops the guest while SetQuietFor allows is a
+// quiet tick if the shim has nothing for this CPU (guestIRQ): Run enters
+// the guest again at once instead of returning. Context:
 // the vCPU's goroutine, locked to its OS thread (runtime.LockOSThread),
 // which keeps the guest's x87 state between runs.
 func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit) error {
@@ -175,23 +180,55 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.fast = 0 // not the tables SetFastPath was given
 	}
 
+	c.quietTicks = 0
+
 	// Interrupts stay off from here until the exit's interrupt, if any,
 	// has been served: the thread cannot move to another CPU before its
 	// EOI reaches the local APIC that took the interrupt (enterGuest
 	// returns with the flags it was called with).
 	amd64.Cli()
-	if !kickEntry(c) {
-		sti()
-		*exit = arch.Exit{}
-		return nil
+	for {
+		if !kickEntry(c) {
+			sti()
+			*exit = arch.Exit{}
+			return nil
+		}
+		alt := uint64(0)
+		if c.fast != 0 {
+			alt = c.kernelCR3 ^ c.userCR3 ^ c.cr3 // the mode's other table
+		}
+		noteEntry(c, c.cr3, alt)
+		enterGuest(c)
+		kicked := kickExit(c)
+		if c.exitKind != exitInterrupt {
+			break
+		}
+		stay := uintptr(0)
+		if c.vector == vecPIC && c.quiet != 0 && !kicked {
+			stay = 1
+		}
+		// Raw: the runtime must not run (nor park this thread) with
+		// interrupts off; the shim returns with them still off.
+		if r, _, _ := syscall.RawSyscall(sysGuestIRQ, uintptr(c.vector), stay, uintptr(c.sigSeen)); r == 0 {
+			break
+		}
+		// A quiet tick: the guest goes on where it was stopped, in the
+		// mode and on the tables it was in (c.cr3: the fast path may
+		// have switched them), through IRETQ unless SYSRET restores
+		// the same state.
+		c.quiet--
+		c.quietTicks++
+		regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
+		c.sysret = 0
+		if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
+			c.sysret = 1
+		}
 	}
-	alt := uint64(0)
-	if c.fast != 0 {
-		alt = c.kernelCR3 ^ c.userCR3 ^ cr3 // the mode's other table
-	}
-	noteEntry(c, cr3, alt)
-	enterGuest(c)
-	kickExit(c)
+
+	// Back to Go: a preemption request the runtime made before now
+	// (its flag first, then the signal) is taken at the caller's next
+	// function call; one after it makes a quiet tick an exit.
+	c.sigSeen = atomic.LoadUint64(&sigSent[thisCPU().cur])
 
 	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
 	switch c.exitKind {
@@ -201,10 +238,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 			exit.DR6 = c.dr6
 		}
 	case exitInterrupt:
-		exit.Vector = uint8(c.vector)
-		// Raw: the runtime must not run (nor park this thread) with
-		// interrupts off; the shim returns with them still off.
-		syscall.RawSyscall(sysGuestIRQ, uintptr(c.vector), 0, 0)
+		exit.Vector = uint8(c.vector) // served (sysGuestIRQ) in the loop
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
 	case exitDebugLost:
@@ -215,6 +249,26 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	sti()
 	return nil
 }
+
+// SetQuietFor lets the next Run keep the guest running through the ticks
+// of about the next ns nanoseconds (whole tick periods) instead of
+// returning at each: the caller needs no tick of its own until then
+// (its scheduler tickles the CPU when it must decide sooner: KickCPU,
+// an exit). A tick stays in the guest only if the shim has nothing for
+// this CPU either (guestIRQ: no thread to run here, no sleeper due, no
+// signal for the vCPU's thread); the first that does not is Run's exit
+// as before. 0 (or less): every tick is an exit. Context: the vCPU's
+// goroutine, before Run.
+func (g *GuestContext) SetQuietFor(ns int64) {
+	g.c.quiet = 0
+	if ns > 0 {
+		g.c.quiet = uint64(ns / tickNs)
+	}
+}
+
+// QuietTicks reports how many ticks the last Run took without returning.
+// Context: the vCPU's goroutine, after Run.
+func (g *GuestContext) QuietTicks() uint64 { return g.c.quietTicks }
 
 // Kick makes the vCPU look at its events soon, as Xen's vcpu_kick: the
 // caller has just made an upcall pending for it. If the vCPU is in the
@@ -255,6 +309,9 @@ func KickCPU(cpu int) {
 	}
 	amd64.Cli()
 	if uintptr(cpu) != thisCPU().id {
+		// The flag before the IPI: the guest's exit by the IPI (or by
+		// an event kick's, if the two merged) sees it.
+		atomic.StoreUint32(&cpus[cpu].tickled, 1)
 		sendIPI(uintptr(cpu))
 	}
 	sti()
@@ -294,14 +351,15 @@ func kickEntry(c *guestCtx) bool {
 
 // kickExit records that the vCPU of c has left the guest and forgets
 // the kicks that came while it ran: its caller looks at the events
-// before the next entry, and a Kick after this sets the flag again.
-// Before sysGuestIRQ, which may switch threads on this CPU. Context:
-// Run, interrupts off.
+// before the next entry, and a Kick after this sets the flag again. It
+// reports whether a kick came (so the exit is no quiet tick: Run returns
+// for its caller to look). Before sysGuestIRQ, which may switch threads
+// on this CPU. Context: Run, interrupts off.
 //
 //go:nosplit
-func kickExit(c *guestCtx) {
+func kickExit(c *guestCtx) (kicked bool) {
 	atomic.StoreUint64(&c.onCPU, 0)
-	atomic.StoreUint32(&c.kick, 0)
+	return atomic.SwapUint32(&c.kick, 0) != 0
 }
 
 // FastPath is what the entry's assembly may do for a 64-bit PV vCPU
@@ -416,7 +474,7 @@ func noteEntry(c *guestCtx, cr3, alt uint64) {
 		atomic.StoreUint32(&me.flushPending, 1)
 		me.lastCtx, c.lastCPU = ctx, me.id+1
 	}
-	for i := range cpus {
+	for i, n := uintptr(0), uintptr(atomic.LoadUint32(&cpusUp)); i < n; i++ {
 		if o := &cpus[i]; o != me && o.lastCtx == ctx && (o.holds(cr3) || alt != 0 && o.holds(alt)) {
 			atomic.StoreUint32(&o.flushPending, 1)
 		}
@@ -448,19 +506,45 @@ func hasHypervisorSlots(cr3 uint64) bool {
 }
 
 // guestIRQ serves an interrupt that stopped a guest, as irqTimer and
-// irqDevice would have had it interrupted ring 0. Context: the shim.
+// irqDevice would have had it interrupted ring 0. With stay, a tick that
+// finds nothing for this CPU (quietTick) switches nothing and reports
+// true: the guest may go on; so does one after which the thread is back
+// on this CPU with no signal sent to it meanwhile. Context: the shim.
 //
 //go:nosplit
-func guestIRQ(vector uint64) {
+func guestIRQ(vector uint64, stay bool, sigSeen uint64) bool {
 	if vector == vecPIC {
 		lapicEOI()
 		c := thisCPU()
 		c.ticks++
 		tickRestore(c)
+		if stay && quietTick(c, sigSeen) {
+			return true
+		}
 		schedule(true) // the tick slices time between kernel threads
-		return
+		// Back on the vCPU's thread after the others had their turn:
+		// the guest may still go on, on the same CPU, if no signal came
+		// meanwhile (sysmon, which may have run, preempts by one).
+		return stay && thisCPU() == c && atomic.LoadUint64(&sigSent[c.cur]) == sigSeen
 	}
 	deviceIRQ(vector)
+	return false
+}
+
+// quietTick reports whether a tick that stopped the guest of this CPU's
+// thread has nothing to do here: no other thread to run (pickThread,
+// which first wakes the sleepers whose deadline passed: the runtime's
+// sysmon, timers and netpoller sleep so), the thread may stay on this
+// CPU, and no signal was sent to it since its Run last returned to Go
+// (sigSeen: a runtime preemption request, sysmon's or a
+// stop-the-world's, which the goroutine takes once back in Go). The Go
+// runtime thus gets this CPU at the same ticks as before; only the
+// vCPU's own return to Go is skipped. Context: the shim lock held,
+// interrupts off.
+//
+//go:nosplit
+func quietTick(c *cpuState, sigSeen uint64) bool {
+	return atomic.LoadUint64(&sigSent[c.cur]) == sigSeen && threads[c.cur].mayRunOn(c.id) && pickThread(c, c.cur, c.cur) == noThread
 }
 
 // RequestTLBFlush flushes every CPU's TLB of guest translations, as

@@ -93,6 +93,12 @@ type guestCtx struct {
 	// counts the upcalls it delivered during the last Run.
 	evCB, evFrame uint64
 	fastEvents    uint64
+
+	// quiet is how many more LAPIC ticks Run may take without returning
+	// (SetQuietFor; each quiet tick takes one), quietTicks how many it
+	// took so (QuietTicks); sigSeen is the thread's sigSent when Run
+	// last returned to Go. Go only: the vCPU's goroutine.
+	quiet, quietTicks, sigSeen uint64
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the

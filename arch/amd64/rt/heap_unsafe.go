@@ -99,7 +99,7 @@ func heapCheckLow() {
 	if heapWaiter != 0 && !heapStuck && heapSpare() < heapLow {
 		t := &threads[heapWaiter-1]
 		heapWaiter = 0
-		t.state = thRunning
+		setState(t, thRunning)
 		if !kick(t) && t.mayRunOn(thisCPU().id) {
 			// No idle CPU took it: this one's next schedule comes
 			// at once, before the burst that woke it runs the

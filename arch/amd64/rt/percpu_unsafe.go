@@ -55,6 +55,13 @@ type cpuState struct {
 	lastCtx    uintptr    // the guestCtx that last entered the guest here (noteEntry)
 	touchGen   uint64
 
+	// tickled is 1 from a KickCPU of this CPU (any CPU sets it, before
+	// the IPI) until ipiIRQ here takes it: fastEvent then leaves the IPI
+	// to the Go path even with a kick pending, so the guest exits and
+	// its vCPU's run loop asks the scheduler (the two IPIs may have
+	// merged into one in the local APIC).
+	tickled uint32
+
 	// TLB shootdown (smp_unsafe.go). flushPending: the next guest entry
 	// or guestCopy on this CPU reloads CR3 (RequestTLBFlush sets every
 	// CPU's; guest_amd64.s reads and clears this CPU's). flushWant: the

@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -52,11 +53,14 @@ type intrFrame struct {
 }
 
 var (
-	sigactions [65]sigaction              // by signal number; the whole process shares them
-	sigPending [maxThreads]uint64         // bit sig-1: sent, not yet delivered
-	altStack   [maxThreads]linux.AltStack // sigaltstack
-	nSignals   uint64                     // SIGURG frames delivered
-	sigReturn  [maxCPUs]intrFrame         // the context rt_sigreturn resumes (asm: cpuState.sigRet)
+	sigactions [65]sigaction      // by signal number; the whole process shares them
+	sigPending [maxThreads]uint64 // bit sig-1: sent, not yet delivered
+	// sigSent counts the signals sent to each slot's thread (tgkill):
+	// a quiet tick compares it with what its Run saw last (quietTick).
+	sigSent   [maxThreads]uint64
+	altStack  [maxThreads]linux.AltStack // sigaltstack
+	nSignals  uint64                     // SIGURG frames delivered
+	sigReturn [maxCPUs]intrFrame         // the context rt_sigreturn resumes (asm: cpuState.sigRet)
 )
 
 //go:nosplit
@@ -127,6 +131,7 @@ func sysTgkill(tid, sig uintptr) uintptr {
 	for i := range threads {
 		if threads[i].state != thFree && threads[i].tid == tid {
 			sigPending[i] |= linux.SigBit(sig)
+			atomic.AddUint64(&sigSent[i], 1)
 			return 0
 		}
 	}

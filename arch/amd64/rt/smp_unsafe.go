@@ -34,7 +34,9 @@ import (
 // raised as an interrupt), wakes a halted CPU (a thread became
 // runnable: wake), asks it to service a TLB shootdown (requestFlush),
 // and makes the guest it runs exit (GuestContext.Kick: an event for that
-// vCPU; the exit is all it needs). It reaches ipiIRQ through irqDevice
+// vCPU; the exit is all it needs), or the vCPU's run loop ask the
+// scheduler (KickCPU, a tickle: flagged in cpuState.tickled first, so
+// the asm fastEvent never serves it as a kick). It reaches ipiIRQ through irqDevice
 // from ring 0, or through a guest exit and sysGuestIRQ when the CPU was
 // running a guest.
 //
@@ -72,6 +74,10 @@ var (
 	apOnline  [maxCPUs]uint32    // 1 once the CPU schedules threads and answers shootdowns (CPU 0 from kmain)
 	apicIDs   [maxCPUs]uint32    // APIC ID of each started CPU (CPU 0's from lapicInit)
 	trampPage [hw.TrampSize]byte // built in Go context, copied by sysStartAP
+
+	// cpusUp is one past the highest CPU number ever online (only
+	// grows): the per-entry scan of the CPUs (noteEntry) stops there.
+	cpusUp uint32
 
 	// shimOwner is the shim lock: 0 free, else 1 + the number of the CPU
 	// holding it.
@@ -151,6 +157,7 @@ func ipiIRQ() {
 	lapicEOI()
 	c := thisCPU()
 	atomic.AddUint64(&c.ipis, 1)
+	atomic.StoreUint32(&c.tickled, 0)
 	serviceFlush()
 }
 
@@ -329,6 +336,8 @@ func apMain(cp uintptr) {
 	// requested under the shim lock).
 	c.flushDone = atomic.LoadUint64(&shootGen)
 	atomic.StoreUint64(&c.flushWant, c.flushDone)
+	for n := atomic.LoadUint32(&cpusUp); n < uint32(c.id)+1 && !atomic.CompareAndSwapUint32(&cpusUp, n, uint32(c.id)+1); n = atomic.LoadUint32(&cpusUp) {
+	}
 	atomic.StoreUint32(&apOnline[c.id], 1)
 	idleLoop() // on the boot stack, which becomes the CPU's idle stack
 }

@@ -271,7 +271,9 @@ func dispatch(f *sysFrame) {
 		shimUnlock()
 		amd64.Halt()
 	case sysGuestIRQ:
-		guestIRQ(uint64(a0))
+		if guestIRQ(uint64(a0), a1 != 0, uint64(a2)) {
+			ret = 1
+		}
 	case sysHeapWait, sysHeapGrow, sysHeapShrink:
 		ret = sysHeapCall(f.ax, a0, a1, a2)
 	case sysPanic:

@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"math/bits"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -56,6 +57,36 @@ type kthread struct {
 	// affinity is the CPUs it may be switched to (bit n: CPU n), 0 for
 	// any (sched_setaffinity; a new thread starts with 0).
 	affinity uint64
+	// slot is its index in threads.
+	slot uintptr
+}
+
+// setState sets t's state and keeps the table's masks true for it:
+// runMask has the slots whose state is thRunning, timedMask those
+// blocked with a deadline (so t.deadline must be set first), waitMask
+// those blocked on a futex word (t.waitAddr set first). The scans of the
+// scheduler (pickThread, idleTimer, futex wake) visit only their bits.
+// Context: shim lock held.
+//
+//go:nosplit
+func setState(t *kthread, s uintptr) {
+	t.state = s
+	b := uint64(1) << t.slot
+	runMask &^= b
+	timedMask &^= b
+	waitMask &^= b
+	switch {
+	case s == thRunning:
+		runMask |= b
+	case s == thBlocked:
+		if t.deadline != 0 {
+			timedMask |= b
+			timedFirst = min(timedFirst, t.deadline)
+		}
+		if t.waitAddr != 0 {
+			waitMask |= b
+		}
+	}
 }
 
 // mayRunOn reports whether cpu is in t's affinity. Context: shim lock.
@@ -72,11 +103,19 @@ var (
 	fxAreas    [maxThreads*fxSize + 16]byte
 	nextTid    uintptr = 1
 	nThreads   uint64  // live threads
-	// threadsHigh is one past the highest slot ever used: the scans of
-	// the table (pickThread, futex wake) stop there. Only grows.
-	threadsHigh uintptr
-	nSwitch     uint64
+	nSwitch    uint64
+	// runMask, timedMask and waitMask are the slots running or runnable,
+	// asleep with a deadline and asleep on a futex word (setState);
+	// timedFirst is at most the earliest deadline of timedMask's (exact
+	// after each expireSleepers), maxInt64 when there is none. Shim lock.
+	runMask, timedMask, waitMask uint64
+	timedFirst                   int64 = maxInt64
 )
+
+const maxInt64 = 1<<63 - 1
+
+// Each slot is a bit of the masks above.
+var _ [64 - maxThreads]struct{}
 
 //go:nosplit
 func current() *kthread { return &threads[thisCPU().cur] }
@@ -98,9 +137,9 @@ func threadInit(i int) *kthread {
 	// A reused slot starts with no signal state of its predecessor's.
 	sigPending[i], sigmasks[i], altStack[i] = 0, 0, linux.AltStack{}
 	rxWaiting[i] = false
-	t.state = thRunning
+	t.slot = uintptr(i)
+	setState(t, thRunning)
 	nThreads++
-	threadsHigh = max(threadsHigh, uintptr(i)+1)
 	return t
 }
 
@@ -124,33 +163,59 @@ func firstThread() {
 }
 
 // pickThread returns the thread this CPU should switch to next, or
-// noThread: the first, in round-robin order after from, that is runnable,
-// is on no CPU, has this CPU in its affinity and is not self (a sleeper
-// whose deadline has passed becomes runnable on the way). Context: shim
-// lock held, interrupts off.
+// noThread: the first, in round-robin order of the slots after from, that
+// is runnable, is on no CPU, has this CPU in its affinity and is not self
+// (sleepers whose deadline has passed become runnable first:
+// expireSleepers). It visits only runMask's slots. Context: shim lock
+// held, interrupts off.
 //
 //go:nosplit
 func pickThread(c *cpuState, from, self uintptr) uintptr {
-	var now int64 // read at the first sleeper with a deadline
-	n := threadsHigh
-	for i := uintptr(1); i <= n; i++ {
-		j := (from + i) % n
-		t := &threads[j]
-		if t.state == thBlocked && t.deadline != 0 {
-			if now == 0 {
-				now = nanotime()
-			}
-			if now >= t.deadline {
-				t.state = thRunning
-				t.timedOut = true
+	if timedMask != 0 {
+		expireSleepers()
+	}
+	m := runMask
+	if self < maxThreads {
+		m &^= 1 << self
+	}
+	// after: the slots above from, taken first; then the others.
+	after := m
+	if from < maxThreads {
+		after = m &^ (uint64(2)<<from - 1)
+	}
+	for _, s := range [2]uint64{after, m &^ after} {
+		for ; s != 0; s &= s - 1 {
+			j := uintptr(bits.TrailingZeros64(s))
+			if t := &threads[j]; t.onCPU == 0 && t.mayRunOn(c.id) {
+				return j
 			}
 		}
-		if j == self || t.state != thRunning || t.onCPU != 0 || !t.mayRunOn(c.id) {
-			continue
-		}
-		return j
 	}
 	return noThread
+}
+
+// expireSleepers makes runnable the sleepers whose deadline has passed
+// (their sleep timed out) and makes timedFirst exact again; the clock is
+// read once, and the sleepers visited only if the first deadline has
+// passed. Context: shim lock held, interrupts off.
+//
+//go:nosplit
+func expireSleepers() {
+	now := nanotime()
+	if now < timedFirst {
+		return
+	}
+	first := int64(maxInt64)
+	for s := timedMask; s != 0; s &= s - 1 {
+		t := &threads[bits.TrailingZeros64(s)]
+		if now >= t.deadline {
+			t.timedOut = true
+			setState(t, thRunning)
+		} else {
+			first = min(first, t.deadline)
+		}
+	}
+	timedFirst = first
 }
 
 // switchIn makes thread j this CPU's running thread: its kernel stack
@@ -285,9 +350,9 @@ func tickRestore(c *cpuState) {
 //go:nosplit
 func idleTimer(c *cpuState) bool {
 	var first int64
-	for i := uintptr(0); i < threadsHigh; i++ {
-		t := &threads[i]
-		if t.state == thBlocked && t.deadline != 0 && t.mayRunOn(c.id) && (first == 0 || t.deadline < first) {
+	for s := timedMask; s != 0; s &= s - 1 {
+		t := &threads[bits.TrailingZeros64(s)]
+		if t.mayRunOn(c.id) && (first == 0 || t.deadline < first) {
 			first = t.deadline
 		}
 	}
@@ -311,7 +376,7 @@ func block(deadline int64) bool {
 	t := current()
 	t.deadline = deadline
 	t.timedOut = false
-	t.state = thBlocked
+	setState(t, thBlocked)
 	schedule(true)
 	t.deadline = 0
 	return t.timedOut
@@ -321,7 +386,7 @@ func block(deadline int64) bool {
 //
 //go:nosplit
 func wake(t *kthread) {
-	t.state = thRunning
+	setState(t, thRunning)
 	kick(t)
 }
 
@@ -432,7 +497,7 @@ func sysGetAffinity(pid, size, mask uintptr) uintptr {
 //go:nosplit
 func sysExitThread() {
 	t := current()
-	t.state = thFree
+	setState(t, thFree)
 	nThreads--
 	schedule(false) // never returns: nothing runs a free slot
 }
@@ -447,9 +512,9 @@ func sysFutex(addr, op, val, timeout uintptr) uintptr {
 	}
 	if cmd == linux.FutexWake {
 		n := uintptr(0)
-		for i := uintptr(0); i < threadsHigh; i++ {
-			t := &threads[i]
-			if n < val && t.state == thBlocked && t.waitAddr == addr {
+		for s := waitMask; s != 0 && n < val; s &= s - 1 {
+			t := &threads[bits.TrailingZeros64(s)]
+			if t.waitAddr == addr {
 				t.waitAddr = 0
 				wake(t)
 				n++
