@@ -136,11 +136,15 @@ type FrameTable struct {
 	// Scratch buffers for the page-table paths, which run for every
 	// entry of every batch and every table pinned or released: a buffer
 	// handed to mem (an interface) would otherwise be a heap allocation
-	// each time. mu; readTable is done with pageBuf before it returns (the
-	// validation that recurses holds its own decoded copy), and word is
-	// never held across another call.
-	pageBuf [PageSize]byte
-	word    [8]byte
+	// each time. mu; readTable and writeChanged are done with pageBuf
+	// before they return, and word is never held across another call.
+	// valTabs and devalTabs hold the table validate and devalidate work
+	// on, one per level (index level-1): each recurses only into the
+	// level below, so a level's buffer has one user at a time.
+	pageBuf   [PageSize]byte
+	word      [8]byte
+	valTabs   [4][ptEntries]uint64
+	devalTabs [4][ptEntries]uint64
 }
 
 // lowIOFrames is the historic low 1 MiB that Xen gives to DOMID_IO.
@@ -529,54 +533,100 @@ func (ft *FrameTable) space(d abi.DomID) *Space {
 // references they need (Xen's promote_l*_table). On success the entries
 // are rewritten with the PV fix-ups (and, for an L4, the hypervisor's
 // slots); on failure every reference taken is dropped and memory is left
-// as it was. mu held.
+// as it was. mu held (ft.valTabs[level-1]: a validation recurses only into
+// a lower level, so each level's buffer has one user at a time).
 func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	owner := ft.pages[m].Owner
 	d := ft.space(owner)
-	var tab [ptEntries]uint64
-	if d == nil || !ft.readTable(m, &tab) {
+	if d == nil {
 		return abi.EINVAL
 	}
 	if t == PageTypeSegDesc {
-		return ft.validateSeg(m, owner, &tab)
+		tab := &ft.valTabs[0] // a descriptor page is no table: nothing recurses
+		if !ft.readTable(m, tab) {
+			return abi.EINVAL
+		}
+		return ft.validateSeg(m, owner, tab)
 	}
-	newTab := tab
-	changed := false // an entry the fix-ups rewrite: writeChanged's loop is skipped without one
 	level := t.level()
-	for i, e := range tab {
-		if !present(e) || (level == 4 && isXenL4Slot(i)) {
+	tab := &ft.valTabs[level-1]
+	if !ft.readTable(m, tab) {
+		return abi.EINVAL
+	}
+	// The fix-ups are made in tab, and the entries they change, marked
+	// in changed, are written back once every entry has passed.
+	var changed slotSet
+	for i := nextPresent(tab, 0); i < ptEntries; i = nextPresent(tab, i+1) {
+		if level == 4 && isXenL4Slot(i) {
 			continue
 		}
+		e := tab[i]
 		var err abi.Errno
+		var ne uint64
 		if level == 1 {
 			var flip uint64
 			flip, err = ft.getPageFromL1e(e, d, d, c)
-			newTab[i] = adjustL1(e ^ flip)
+			ne = adjustL1(e ^ flip)
 		} else {
 			err = ft.getPageFromUpper(level, e, m, d, c)
-			newTab[i] = adjustUpper(level, e)
+			ne = adjustUpper(level, e)
 		}
-		changed = changed || newTab[i] != e
 		if err != 0 {
-			for j := 0; j < i; j++ {
+			for j := nextPresent(tab, 0); j < i; j = nextPresent(tab, j+1) {
 				if level == 4 && isXenL4Slot(j) {
 					continue
 				}
-				ft.putPageFromEntry(level, newTab[j], m, c)
+				ft.putPageFromEntry(level, tab[j], m, c)
 			}
 			return err
+		}
+		if ne != e {
+			tab[i] = ne
+			changed.add(i)
 		}
 	}
 	if level == 4 {
 		xen := ft.xenL4(m)
-		copy(newTab[XenL4FirstSlot:XenL4FirstSlot+XenL4SlotCount], xen[:])
-		changed = true
+		for i, e := range xen {
+			if tab[XenL4FirstSlot+i] != e {
+				tab[XenL4FirstSlot+i] = e
+				changed.add(XenL4FirstSlot + i)
+			}
+		}
 	}
-	if changed {
-		ft.writeChanged(m, &tab, &newTab)
-	}
+	ft.writeChanged(m, tab, &changed)
 	return 0
 }
+
+// nextPresent returns the index of the first present entry of tab at or
+// after i, or ptEntries if there is none. Most of a table is empty: the
+// scan tests eight entries at a time.
+func nextPresent(tab *[ptEntries]uint64, i int) int {
+	for ; i&7 != 0 && i < ptEntries; i++ {
+		if present(tab[i]) {
+			return i
+		}
+	}
+	for ; i < ptEntries; i += 8 {
+		g := (*[8]uint64)(tab[i : i+8])
+		if (g[0]|g[1]|g[2]|g[3]|g[4]|g[5]|g[6]|g[7])&_PAGE_PRESENT != 0 {
+			break
+		}
+	}
+	for ; i < ptEntries; i++ {
+		if present(tab[i]) {
+			return i
+		}
+	}
+	return ptEntries
+}
+
+// slotSet is a set of a table's entry indices.
+type slotSet [ptEntries / 64]uint64
+
+func (s *slotSet) add(i int)      { s[i/64] |= 1 << (i % 64) }
+func (s *slotSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
+func (s *slotSet) empty() bool    { return *s == slotSet{} }
 
 // validateSeg checks the descriptor frame m of domain owner, whose
 // entries are tab, and writes back what checkSeg fixes up. mu held.
@@ -586,39 +636,58 @@ func (ft *FrameTable) validateSeg(m MFN, owner abi.DomID, tab *[ptEntries]uint64
 	if ft.checkSeg == nil || !ft.checkSeg(owner, newTab) {
 		return abi.EINVAL
 	}
-	ft.writeChanged(m, tab, newTab)
+	var changed slotSet
+	for i := range tab {
+		if newTab[i] != tab[i] {
+			changed.add(i)
+		}
+	}
+	ft.writeChanged(m, newTab, &changed)
 	return 0
 }
 
-// writeChanged writes the entries of newTab that differ from tab into frame
-// m. The frame has just gained its type: the guest cannot write it. mu
-// held.
-func (ft *FrameTable) writeChanged(m MFN, tab, newTab *[ptEntries]uint64) {
-	for i := range tab {
-		if newTab[i] == tab[i] {
+// writeChanged writes the entries of tab that changed names into frame
+// m, each run of consecutive ones in one write. The frame has just gained
+// its type: the guest cannot write it. mu held (ft.pageBuf).
+func (ft *FrameTable) writeChanged(m MFN, tab *[ptEntries]uint64, changed *slotSet) {
+	if changed.empty() {
+		return
+	}
+	buf := &ft.pageBuf
+	for i := 0; i < ptEntries; {
+		if changed[i/64] == 0 {
+			i = (i/64 + 1) * 64
 			continue
 		}
-		b := &ft.word
-		binary.LittleEndian.PutUint64(b[:], newTab[i])
-		if !ft.mem.Write(m.Addr()+Maddr(i*8), b[:]) {
+		if !changed.has(i) {
+			i++
+			continue
+		}
+		j := i
+		for ; j < ptEntries && changed.has(j); j++ {
+			binary.LittleEndian.PutUint64(buf[j*8:], tab[j])
+		}
+		if !ft.mem.Write(m.Addr()+Maddr(i*8), buf[i*8:j*8]) {
 			panic(fmt.Sprintf("mm: page table MFN %#x became unwritable", uint64(m)))
 		}
+		i = j
 	}
 }
 
 // devalidate drops the references held by the entries of the page table
-// at m (demote_l*_table). mu held.
+// at m (demote_l*_table). mu held (ft.devalTabs[level-1]: a release
+// recurses only into a lower level).
 func (ft *FrameTable) devalidate(m MFN, t PageType, c *opCtx) {
 	level := t.level()
-	var tab [ptEntries]uint64
-	if !ft.readTable(m, &tab) {
+	tab := &ft.devalTabs[level-1]
+	if !ft.readTable(m, tab) {
 		panic(fmt.Sprintf("mm: page table MFN %#x became unreadable", uint64(m)))
 	}
-	for i, e := range tab {
-		if !present(e) || level == 4 && isXenL4Slot(i) {
+	for i := nextPresent(tab, 0); i < ptEntries; i = nextPresent(tab, i+1) {
+		if level == 4 && isXenL4Slot(i) {
 			continue
 		}
-		ft.putPageFromEntry(level, e, m, c)
+		ft.putPageFromEntry(level, tab[i], m, c)
 	}
 }
 
