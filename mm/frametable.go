@@ -78,6 +78,11 @@ type PageInfo struct {
 	// grant frames): its type is pinned by the share, and when its last
 	// reference goes it is freed (TakeFreed) like a domain's frame.
 	XenHeap bool
+	// flushStamp is FrameTable.flushGen (its low byte) when TypeCount last
+	// dropped to zero: if a type-change flush has been asked for since,
+	// no CPU holds a translation through the frame's old use (Xen's
+	// tlbflush_timestamp). A hint, not state: Page reports it as zero.
+	flushStamp uint8
 }
 
 // FrameTableConfig wires a FrameTable to the machine.
@@ -127,6 +132,7 @@ type FrameTable struct {
 	xenL4      func(MFN) [XenL4SlotCount]uint64         // immutable after New
 	checkSeg   func(abi.DomID, *[ptEntries]uint64) bool // immutable after New
 	released   func(MFN)                                // immutable after New; may be nil
+	flushGen   uint8                                    // type-change flushes asked for, mod 256 (PageInfo.flushStamp); mu
 	pages      []PageInfo                               // indexed by MFN; mu
 	spaces     map[abi.DomID]*Space                     // registered domains; mu
 	freed      []MFN                                    // frames whose Count reached 0; mu
@@ -205,7 +211,9 @@ func (ft *FrameTable) Page(m MFN) (PageInfo, bool) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if pi := ft.page(m); pi != nil {
-		return *pi, true
+		c := *pi
+		c.flushStamp = 0
+		return c, true
 	}
 	return PageInfo{}, false
 }
@@ -384,11 +392,24 @@ func (c *opCtx) done(ft *FrameTable, err abi.Errno) abi.Errno {
 	return err
 }
 
-// flushTLBs flushes the calling domain's TLBs before a frame changes type.
-func (c *opCtx) flushTLBs() {
-	if c.flush != nil {
-		c.flush.FlushTLB(FlushTarget{Scope: FlushAll})
+// flushTLBs flushes the calling domain's TLBs before frame pi changes
+// type, unless such a flush has been asked for since pi's type count last
+// dropped to zero (Xen's tlbflush_filter on the page's timestamp): a
+// translation through the old use can only have been made before that
+// drop, since a frame with no type reference is in no table and mapped
+// writable nowhere, and a flush asked for reaches every CPU before a
+// guest runs there or hv reads guest memory through it (Flusher). A
+// stamp equal to the generation (none asked for since, or a multiple of
+// 256) flushes. mu held.
+func (c *opCtx) flushTLBs(ft *FrameTable, pi *PageInfo) {
+	if c.flush == nil || pi.flushStamp != ft.flushGen {
+		return
 	}
+	if _, nop := c.flush.(nopFlusher); nop {
+		return // a domain being built: nothing flushed, nothing to count
+	}
+	c.flush.FlushTLB(FlushTarget{Scope: FlushAll})
+	ft.flushGen++
 }
 
 // page returns frame m's PageInfo, or nil beyond the table. mu held.
@@ -445,7 +466,7 @@ func (ft *FrameTable) getPageType(m MFN, t PageType, c *opCtx) abi.Errno {
 		if pi.Type != t {
 			if pi.Type != PageTypeNone {
 				// No CPU may keep a translation through the old use.
-				c.flushTLBs()
+				c.flushTLBs(ft, pi)
 			}
 			c.retyped = append(c.retyped, typeUndo{m, pi.Type, pi.Validated})
 			pi.Type = t
@@ -482,8 +503,11 @@ func (ft *FrameTable) putPageType(m MFN, c *opCtx) {
 		ft.devalidate(m, pi.Type, c)
 	}
 	pi.TypeCount--
-	if pi.TypeCount == 0 && pi.Type == PageTypeL4 && ft.released != nil {
-		ft.released(m)
+	if pi.TypeCount == 0 {
+		pi.flushStamp = ft.flushGen
+		if pi.Type == PageTypeL4 && ft.released != nil {
+			ft.released(m)
+		}
 	}
 }
 
