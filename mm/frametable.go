@@ -359,9 +359,14 @@ func (ft *FrameTable) PutPageType(m MFN) {
 // operation they run in.
 type opCtx struct {
 	flush Flusher // may be nil (domain not running yet)
-	// retyped records every frame whose type changed during the operation,
-	// so that a failing operation can restore the types of the frames it
-	// left unused: a failed request changes nothing.
+	// undo[:nundo], then retyped, record every frame whose type changed
+	// during the operation, oldest first, so that a failing operation can
+	// restore the types of the frames it left unused: a failed request
+	// changes nothing. The first few are kept in undo, in the opCtx
+	// itself (on the caller's stack), so that a request retyping a frame
+	// or two allocates nothing.
+	undo    [4]typeUndo
+	nundo   int
 	retyped []typeUndo
 }
 
@@ -374,13 +379,29 @@ type typeUndo struct {
 // rollback restores the type of every frame the failed operation retyped
 // and left with a zero type count, newest first. mu held.
 func (c *opCtx) rollback(ft *FrameTable) {
-	for i := len(c.retyped) - 1; i >= 0; i-- {
-		u := c.retyped[i]
+	restore := func(u typeUndo) {
 		if pi := &ft.pages[u.m]; pi.TypeCount == 0 {
 			pi.Type, pi.Validated = u.typ, u.validated
 		}
 	}
-	c.retyped = c.retyped[:0]
+	for i := len(c.retyped) - 1; i >= 0; i-- {
+		restore(c.retyped[i])
+	}
+	for i := c.nundo - 1; i >= 0; i-- {
+		restore(c.undo[i])
+	}
+	c.retyped, c.nundo = c.retyped[:0], 0
+}
+
+// noteRetyped records that frame m's type is about to change from typ
+// (validated or not), for rollback.
+func (c *opCtx) noteRetyped(u typeUndo) {
+	if c.nundo < len(c.undo) {
+		c.undo[c.nundo] = u
+		c.nundo++
+		return
+	}
+	c.retyped = append(c.retyped, u)
 }
 
 // done ends one operation: on failure it rolls back type changes.
@@ -388,7 +409,7 @@ func (c *opCtx) done(ft *FrameTable, err abi.Errno) abi.Errno {
 	if err != 0 {
 		c.rollback(ft)
 	}
-	c.retyped = c.retyped[:0]
+	c.retyped, c.nundo = c.retyped[:0], 0
 	return err
 }
 
@@ -468,7 +489,7 @@ func (ft *FrameTable) getPageType(m MFN, t PageType, c *opCtx) abi.Errno {
 				// No CPU may keep a translation through the old use.
 				c.flushTLBs(ft, pi)
 			}
-			c.retyped = append(c.retyped, typeUndo{m, pi.Type, pi.Validated})
+			c.noteRetyped(typeUndo{m, pi.Type, pi.Validated})
 			pi.Type = t
 			pi.Validated = t == PageTypeWritable || t == PageTypeNone
 		}
@@ -624,25 +645,35 @@ func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 
 // nextPresent returns the index of the first present entry of tab at or
 // after i, or ptEntries if there is none. Most of a table is empty: the
-// scan tests eight entries at a time.
+// scan tests 32 entries at a time where it can, else eight.
 func nextPresent(tab *[ptEntries]uint64, i int) int {
-	for ; i&7 != 0 && i < ptEntries; i++ {
+	for ; i < ptEntries && i&7 != 0; i++ {
 		if present(tab[i]) {
 			return i
 		}
 	}
-	for ; i < ptEntries; i += 8 {
-		g := (*[8]uint64)(tab[i : i+8])
-		if (g[0]|g[1]|g[2]|g[3]|g[4]|g[5]|g[6]|g[7])&_PAGE_PRESENT != 0 {
-			break
+	for i < ptEntries {
+		if i&31 == 0 && (or8(tab, i)|or8(tab, i+8)|or8(tab, i+16)|or8(tab, i+24))&_PAGE_PRESENT == 0 {
+			i += 32
+			continue
 		}
-	}
-	for ; i < ptEntries; i++ {
-		if present(tab[i]) {
-			return i
+		if or8(tab, i)&_PAGE_PRESENT == 0 {
+			i += 8
+			continue
+		}
+		for ; ; i++ { // one of these eight is present
+			if present(tab[i]) {
+				return i
+			}
 		}
 	}
 	return ptEntries
+}
+
+// or8 is the OR of tab[i:i+8].
+func or8(tab *[ptEntries]uint64, i int) uint64 {
+	g := (*[8]uint64)(tab[i : i+8])
+	return g[0] | g[1] | g[2] | g[3] | g[4] | g[5] | g[6] | g[7]
 }
 
 // slotSet is a set of a table's entry indices.

@@ -168,3 +168,34 @@ func TestTypeChangeFlushFilter(t *testing.T) {
 	do("pin a after 256 flushes", true, pin(a))
 	do("unpin a", false, unpin(a))
 }
+
+// TestFailedPinRestoresManyTypes: a pin that retypes more frames than
+// the operation keeps inline (six L1s, each writable before) and then
+// fails gives every one its old type back.
+func TestFailedPinRestoresManyTypes(t *testing.T) {
+	e := newEnv(t)
+	g := e.d1
+	const slot = 20 // a free slot of g's L1
+	l2 := e.frame(g.s)
+	for i := 0; i < 6; i++ {
+		m := e.frame(g.s)
+		// Mapped writable once: type writable, type count zero.
+		if err := e.upd(g, nil, abi.MmuUpdate{Ptr: entry(g.l1, slot, abi.MMU_NORMAL_PT_UPDATE), Val: pte(m, pP|pRW|pU)}); err != 0 {
+			t.Fatal(err)
+		}
+		if err := e.upd(g, nil, abi.MmuUpdate{Ptr: entry(g.l1, slot, abi.MMU_NORMAL_PT_UPDATE), Val: 0}); err != 0 {
+			t.Fatal(err)
+		}
+		if pi := e.page(m); pi.Type != mm.PageTypeWritable || pi.TypeCount != 0 {
+			t.Fatalf("frame %d: %+v, want writable with type count 0", i, pi)
+		}
+		e.put(l2, i, pte(m, pP|pRW))
+	}
+	e.put(l2, 6, pte(e.d2.l1, pP|pRW)) // another domain's table: refused
+	snap := e.snap()
+	if err := e.ext(g, nil, extOp(abi.MMUEXT_PIN_L2_TABLE, uint64(l2), 0)); err == 0 {
+		t.Fatal("pin of an L2 naming another domain's L1 succeeded")
+	}
+	e.sameAs(snap, "refused pin")
+	e.audit()
+}
