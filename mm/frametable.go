@@ -653,9 +653,15 @@ func nextPresent(tab *[ptEntries]uint64, i int) int {
 		}
 	}
 	for i < ptEntries {
-		if i&31 == 0 && (or8(tab, i)|or8(tab, i+8)|or8(tab, i+16)|or8(tab, i+24))&_PAGE_PRESENT == 0 {
-			i += 32
-			continue
+		if i&31 == 0 {
+			g := (*[32]uint64)(tab[i : i+32])
+			if (g[0]|g[1]|g[2]|g[3]|g[4]|g[5]|g[6]|g[7]|
+				g[8]|g[9]|g[10]|g[11]|g[12]|g[13]|g[14]|g[15]|
+				g[16]|g[17]|g[18]|g[19]|g[20]|g[21]|g[22]|g[23]|
+				g[24]|g[25]|g[26]|g[27]|g[28]|g[29]|g[30]|g[31])&_PAGE_PRESENT == 0 {
+				i += 32
+				continue
+			}
 		}
 		if or8(tab, i)&_PAGE_PRESENT == 0 {
 			i += 8
