@@ -50,8 +50,10 @@ const ownerNone = abi.DomID(abi.DOMID_INVALID)
 // PageInfo is what the hypervisor knows about one machine frame (Xen's
 // struct page_info). All fields are protected by FrameTable.mu; PageInfo
 // values handed out by FrameTable.Page are copies. The fields are ordered
-// so that the struct packs into 16 bytes: the frame table holds one per
-// machine frame, in gohv's heap (TestPageInfoSize).
+// so that the struct packs into PageInfoSize bytes: the frame table holds
+// one per machine frame (TestPageInfoSize). It holds no pointer: the
+// metal may keep the table outside the collected heap
+// (FrameTableConfig.Pages).
 type PageInfo struct {
 	// Count is the general reference count (count_info): 1 while the
 	// owner holds it (Allocated), plus one per mapping, per typed
@@ -112,7 +114,22 @@ type FrameTableConfig struct {
 	// tables loaded after it exits, so it switches such a CPU to its own.
 	// May be nil (nothing loads guest tables: tests).
 	TopLevelReleased func(l4 MFN)
+	// Pages, if not nil, is the storage for the PageInfo of every frame:
+	// at least FramePages(Alloc.FrameLimit()) bytes' worth, as
+	// len(Pages) >= Alloc.FrameLimit(), whatever it holds (NewFrameTable
+	// sets every entry). The metal lays it over frames it withholds from
+	// the allocator for good, so that the collector neither scans nor
+	// paces on the largest table the hypervisor has. nil: NewFrameTable
+	// makes it in the heap.
+	Pages []PageInfo
 }
+
+// FrameTableBytes returns the size of the PageInfo storage a frame table
+// covering frames [0, limit) needs (FrameTableConfig.Pages).
+func FrameTableBytes(limit MFN) uint64 { return uint64(limit) * PageInfoSize }
+
+// PageInfoSize is the size of a PageInfo in bytes (TestPageInfoSize).
+const PageInfoSize = 16
 
 // FrameTable is the PV memory model's state: a PageInfo per machine frame,
 // the domains' Spaces, and the frames waiting for a TLB flush before they
@@ -171,6 +188,12 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 		return nil, errors.New("mm: NewFrameTable: Mem, Alloc, M2P and XenL4Slots are required")
 	}
 	limit := cfg.Alloc.FrameLimit()
+	pages := cfg.Pages
+	if pages == nil {
+		pages = make([]PageInfo, limit)
+	} else if MFN(len(pages)) < limit {
+		return nil, fmt.Errorf("mm: NewFrameTable: storage for %d frames, %d needed", len(pages), limit)
+	}
 	ft := &FrameTable{
 		mem:        cfg.Mem,
 		alloc:      cfg.Alloc,
@@ -178,7 +201,7 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 		xenL4:      cfg.XenL4Slots,
 		checkSeg:   cfg.CheckSegDescPage,
 		released:   cfg.TopLevelReleased,
-		pages:      make([]PageInfo, limit),
+		pages:      pages[:limit:limit],
 		spaces:     map[abi.DomID]*Space{},
 		lowIOLimit: lowIOFrames,
 	}

@@ -5,11 +5,12 @@ import (
 	"testing"
 )
 
-// TestPageInfoSize: the frame table holds one PageInfo per machine frame in
-// gohv's own heap (4 MiB a GiB of RAM at 16 bytes); a field added or moved
-// so that the struct grows shows here.
+// TestPageInfoSize: the frame table holds one PageInfo per machine frame
+// (4 MiB a GiB of RAM at 16 bytes), and the metal sizes its storage by
+// PageInfoSize (FrameTableBytes); a field added or moved so that the
+// struct grows shows here.
 func TestPageInfoSize(t *testing.T) {
-	if n := reflect.TypeFor[PageInfo]().Size(); n != 16 {
-		t.Errorf("PageInfo is %d bytes, want 16", n)
+	if n := reflect.TypeFor[PageInfo]().Size(); n != PageInfoSize {
+		t.Errorf("PageInfo is %d bytes, want %d (PageInfoSize)", n, PageInfoSize)
 	}
 }

@@ -1372,3 +1372,58 @@ func TestGrantMappings(t *testing.T) {
 	}
 	e.audit()
 }
+
+// TestFrameTableStorage: a frame table over storage the caller gives
+// (FrameTableConfig.Pages, what the metal lays over frames outside the
+// collected heap) starts as one NewFrameTable makes itself, whatever the
+// storage held, and storage too short for the allocator's frames is
+// refused.
+func TestFrameTableStorage(t *testing.T) {
+	const frames = 400
+	// RAM with a hole, so that the I/O and unowned runs both show.
+	alloc := func() *mm.Allocator {
+		return mm.NewAllocator([]mm.Range{{Start: 0, End: 300 * mm.PageSize}, {Start: 320 * mm.PageSize, End: frames * mm.PageSize}},
+			[]mm.Range{{Start: 0, End: 1 << 20}})
+	}
+	build := func(pages []mm.PageInfo) (*mm.FrameTable, error) {
+		a := alloc()
+		mem := mmtest.NewMemory(frames)
+		m2pAt, _ := a.AllocContig(mm.M2PFrames(frames), ^mm.Maddr(0), 1)
+		m2p, err := mm.NewM2P(mem, m2pAt, frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mm.NewFrameTable(mm.FrameTableConfig{Mem: mem, Alloc: a, M2P: m2p, XenL4Slots: xenSlots(m2pAt), Pages: pages})
+	}
+	want, err := build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]mm.PageInfo, frames+7)
+	for i := range junk {
+		junk[i] = mm.PageInfo{Count: 0xdead, TypeCount: 7, Owner: 3, Type: mm.PageTypeL2, Pinned: true, Validated: true}
+	}
+	got, err := build(junk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != want.Len() || want.Len() != frames {
+		t.Fatalf("Len %d over given storage, %d over its own; want %d", got.Len(), want.Len(), frames)
+	}
+	for m := mm.MFN(0); m < frames; m++ {
+		g, gok := got.Page(m)
+		w, wok := want.Page(m)
+		if g != w || gok != wok || !wok || junk[m] != w {
+			t.Fatalf("frame %#x: %+v (%v) over given storage (which holds %+v), want %+v (%v)", m, g, gok, junk[m], w, wok)
+		}
+	}
+	if junk[frames] != junk[frames+6] || junk[frames].Count != 0xdead {
+		t.Error("NewFrameTable wrote past the frames it covers")
+	}
+	if _, err := build(make([]mm.PageInfo, frames-1)); err == nil {
+		t.Error("storage one frame short: accepted")
+	}
+	if n := mm.FrameTableBytes(frames); n != frames*mm.PageInfoSize {
+		t.Errorf("FrameTableBytes(%d) = %d", frames, n)
+	}
+}

@@ -134,8 +134,8 @@ type dom0BenchRun struct {
 	diskMBs   []float64 // dom0init's 64 MiB O_DIRECT virtio-blk read, MB/s
 	httpMBs   []float64 // the host's fetch of dom0's /blob, MB/s
 	// keptKiB: memory the hypervisor keeps for itself while dom0 runs, one
-	// figure per run (see BenchmarkDom0Memory); inUseKiB: gohv's image and
-	// heap in use.
+	// figure per run (see BenchmarkDom0Memory); inUseKiB: gohv's image,
+	// heap in use and frame table.
 	keptKiB, inUseKiB []float64
 }
 
@@ -375,30 +375,30 @@ func BenchmarkDom0HTTP(b *testing.B) {
 // gohvKeptRe is gohv's line, printed with its ready line, on what it keeps
 // for itself: Xen's own measure (XEN_SYSCTL_physinfo's total_pages -
 // free_pages - dom0's pages), with gohv's parts of it.
-var gohvKeptRe = regexp.MustCompile(`(?m)^\(XEN\) gohv keeps (\d+) KiB for itself: RAM (\d+) KiB - free (\d+) KiB - dom0 (\d+) KiB; image (\d+) KiB, heap (\d+) KiB \((\d+) KiB in use\), other (\d+) KiB$`)
+var gohvKeptRe = regexp.MustCompile(`(?m)^\(XEN\) gohv keeps (\d+) KiB for itself: RAM (\d+) KiB - free (\d+) KiB - dom0 (\d+) KiB; image (\d+) KiB, heap (\d+) KiB \((\d+) KiB in use\), frame table (\d+) KiB, other (\d+) KiB$`)
 
 // gohvKept reads gohv's last kept line in serial: the memory it keeps for
-// itself (what BenchmarkDom0Memory reports) and its image plus heap in
-// use, in KiB. gohv prints the line when dom0 is built and again each
+// itself (what BenchmarkDom0Memory reports) and its image, heap in use
+// and frame table, in KiB. gohv prints the line when dom0 is built and again each
 // time its heap grows or gives frames back, so the last is what it keeps
 // while dom0 runs. The line's figures must add up: kept = RAM - free -
-// dom0 = image + heap + other.
+// dom0 = image + heap + frame table + other.
 func gohvKept(serial string) (kept, inUse float64, err error) {
 	all := gohvKeptRe.FindAllStringSubmatch(serial, -1)
 	if all == nil {
 		return 0, 0, fmt.Errorf("no \"gohv keeps ... for itself\" line")
 	}
 	m := all[len(all)-1]
-	var v [8]int64
+	var v [9]int64
 	for i := range v {
 		v[i], _ = strconv.ParseInt(m[i+1], 10, 64)
 	}
-	k, ram, free, dom0, img, heap, use, other := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+	k, ram, free, dom0, img, heap, use, table, other := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]
 	// Each figure is rounded down to a KiB from whole pages: exact.
-	if k != ram-free-dom0 || k != img+heap+other || use > heap {
+	if k != ram-free-dom0 || k != img+heap+table+other || use > heap {
 		return 0, 0, fmt.Errorf("the kept line does not add up: %q", m[0])
 	}
-	return float64(k), float64(img + use), nil
+	return float64(k), float64(img + use + table), nil
 }
 
 // BenchmarkDom0Memory: memory the hypervisor keeps for itself while dom0
@@ -415,6 +415,6 @@ func BenchmarkDom0Memory(b *testing.B) {
 	runs := dom0BenchRuns(b)
 	benchTable(b, runs, "kept", "memory the hypervisor keeps while dom0 runs (RAM - free - dom0)", "KiB", "lower",
 		func(r *dom0BenchRun) []float64 { return r.keptKiB })
-	benchTable(b, runs, "in-use", "gohv image + heap in use while dom0 runs", "KiB", "lower",
+	benchTable(b, runs, "in-use", "gohv image + heap in use + frame table while dom0 runs", "KiB", "lower",
 		func(r *dom0BenchRun) []float64 { return r.inUseKiB })
 }

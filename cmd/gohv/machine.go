@@ -9,6 +9,7 @@ import (
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
 	"github.com/gohv/gohv/arch/amd64/futex"
+	"github.com/gohv/gohv/arch/amd64/hw"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/hv"
@@ -286,6 +287,29 @@ func (m deviceMemory) Write32(pa uint64, v uint32) bool {
 	return m.ok(pa) && rt.DeviceWrite32(pa, v)
 }
 
+// frameTableStorage takes machine-contiguous frames in the direct map from
+// the domain allocator for good and returns them as the frame table's
+// storage: the table is the largest thing gohv keeps (16 bytes a frame),
+// and in the collected heap the collector would let the heap grow by as
+// much again before each collection (GOGC) for a table that never
+// changes size. nil (the table goes in the heap) when no such run is
+// free. Context: main, at boot.
+func frameTableStorage(frames *mm.Allocator) []mm.PageInfo {
+	limit := frames.FrameLimit()
+	n := (mm.FrameTableBytes(limit) + mm.PageSize - 1) / mm.PageSize
+	first, ok := frames.AllocContig(n, mm.Maddr(hw.DirectMapEnd), 1)
+	if !ok {
+		log.Printf(klog.Warning, "frame table: no %d contiguous frames below %#x: it goes in gohv's heap", n, uint64(hw.DirectMapEnd))
+		return nil
+	}
+	frameTableFrames = n
+	return rt.PhysSlice[mm.PageInfo](uint64(first.Addr()), int(limit))
+}
+
+// frameTableFrames counts the frames the frame table took from the domain
+// allocator (frameTableStorage): 0 if it is in the heap.
+var frameTableFrames uint64
+
 // newMachine builds the frame table, the M2P and its guest mapping, and
 // the hv machine over them.
 // uart and pmTimer are the console's and the ACPI PM timer's ports (0:
@@ -310,7 +334,7 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 		return nil, err
 	}
 	ft, err := mm.NewFrameTable(mm.FrameTableConfig{
-		Mem: mem, Alloc: frames, M2P: m2p,
+		Mem: mem, Alloc: frames, M2P: m2p, Pages: frameTableStorage(frames),
 		CheckSegDescPage: hv.CheckSegDescPage,
 		TopLevelReleased: func(l4 mm.MFN) { rt.ReleaseTables(uint64(l4.Addr())) },
 		XenL4Slots: func(mm.MFN) (s [mm.XenL4SlotCount]uint64) {

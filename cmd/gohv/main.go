@@ -455,7 +455,8 @@ func followHeap() {
 // keptLine says what gohv keeps for itself, as Xen's figure would count
 // it (XEN_SYSCTL_physinfo's total_pages - free_pages - dom0's pages):
 // every frame of RAM that is neither free for domains nor dom0's, with
-// its parts: the image, the heap (and how much of it is in use) and the
+// its parts: the image, the heap (and how much of it is in use), the
+// frame table when it is outside the heap (frameTableStorage) and the
 // rest (the real-mode area, the M2P and its tables, pages gohv shares
 // with guests, the boot information page).
 func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
@@ -467,8 +468,9 @@ func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
 	st := rt.Stats()
 	heap := st.HeapHeldFrames * mm.PageSize
-	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), other %d KiB",
-		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, (kept-image-heap)>>10)
+	table := frameTableFrames * mm.PageSize
+	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), frame table %d KiB, other %d KiB",
+		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, table>>10, (kept-image-heap-table)>>10)
 }
 
 // ready prints the line that says gohv is up, with what it keeps for

@@ -16,19 +16,23 @@
 // nanosecond scale (clock.go); the interrupt controllers: local APIC
 // registers, its timer's LVT and calibration arithmetic, IO-APIC
 // registers and redirection entries, IPI commands (apic.go); the AP
-// start-up trampoline's machine code, GDT and page tables (trampoline.go).
+// start-up trampoline's machine code, GDT and page tables (trampoline.go);
+// whether a type holds pointers, for tables rt lays over memory the
+// collector does not scan (types.go).
 //
 // Contexts. rt calls these functions from kmain before the Go runtime
 // exists and from the trap and system-call paths with interrupts off, so
 // every function they reach is //go:nosplit (or inlined), takes and
 // returns values or a pointer to the caller's struct, and allocates
 // nothing: no interfaces, closures, appends or fmt. Trampoline, which
-// rt calls from ordinary Go code before starting an AP, is the exception. Boot-loader bytes come
+// rt calls from ordinary Go code before starting an AP, and PointerFree are
+// the exceptions. Boot-loader bytes come
 // as a Mem slice over physical memory; reads beyond it give zeros, never a
 // panic.
 //
 // Imports: abi and arch (the hypervisor's range and the x86-64 hole, so
-// the guest ranges have one definition), encoding/binary and math/bits.
+// the guest ranges have one definition), encoding/binary, math/bits and
+// reflect (PointerFree).
 // It is pure (no unsafe, no assembly) and may be imported by anything
 // above layer 0; arch/amd64 takes its
 // PTE_* and RFLAGS_* constants from here, arch/amd64/rt everything else.

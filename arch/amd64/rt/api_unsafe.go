@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"reflect"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -175,6 +176,30 @@ func WritePhys(addr uint64, p []byte) bool {
 	// owns; no pointer is kept.
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(dm(addr))), len(p)), p)
 	return true
+}
+
+// PhysSlice returns the n values of type T at physical address addr, seen
+// through the direct map: memory the caller owns for good (frames it took
+// from the domain frame allocator and never gives back), which the
+// collector neither scans nor counts, so a large table kept there (the
+// frame table) does not pace it. T must hold no pointers: the collector
+// would not see them. It panics if T may hold one or the range is not
+// all in the direct map, with addr page-aligned.
+func PhysSlice[T any](addr uint64, n int) []T {
+	t := reflect.TypeFor[T]()
+	size := uint64(t.Size()) * uint64(n)
+	end := addr + size
+	if n < 0 || !hw.PointerFree(t) || addr%pageSize != 0 || addr < pageSize || end < addr || end > directMapEnd ||
+		(n > 0 && size/uint64(n) != uint64(t.Size())) {
+		panic("rt: PhysSlice: not a pointer-free range of the direct map")
+	}
+	if n == 0 {
+		return nil
+	}
+	// Safety: [addr, end) lies in the direct map, which is never
+	// unmapped, and belongs to the caller for good; T holds no pointer
+	// the collector would have to see.
+	return unsafe.Slice((*T)(unsafe.Pointer(dm(addr))), n)
 }
 
 // ConsoleRead blocks until serial input arrives on the console UART and
