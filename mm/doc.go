@@ -28,7 +28,9 @@
 // general reference count, type (none, L1-L4, seg_desc, writable), type
 // count, pinned, validated. Its invariants are Xen's:
 //   - a frame changes type only while its type count is zero, after a TLB
-//     flush if it had a type;
+//     flush if it had a type, unless a type-change flush was asked for
+//     since its type count dropped to zero (Xen's tlbflush_filter: a byte
+//     stamp per frame against a count of those flushes);
 //   - a frame is a page table (or descriptor page) or mapped writable,
 //     never both: a writable L1 entry holds a writable type reference;
 //   - a table is validated when it gains its type (pin, NEW_BASEPTR, or a

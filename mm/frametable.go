@@ -80,6 +80,11 @@ type PageInfo struct {
 	// grant frames): its type is pinned by the share, and when its last
 	// reference goes it is freed (TakeFreed) like a domain's frame.
 	XenHeap bool
+	// flushStamp is FrameTable.flushGen (its low byte) when TypeCount last
+	// dropped to zero: if a type-change flush has been asked for since,
+	// no CPU holds a translation through the frame's old use (Xen's
+	// tlbflush_timestamp). A hint, not state: Page reports it as zero.
+	flushStamp uint8
 }
 
 // FrameTableConfig wires a FrameTable to the machine.
@@ -144,6 +149,7 @@ type FrameTable struct {
 	xenL4      func(MFN) [XenL4SlotCount]uint64         // immutable after New
 	checkSeg   func(abi.DomID, *[ptEntries]uint64) bool // immutable after New
 	released   func(MFN)                                // immutable after New; may be nil
+	flushGen   uint8                                    // type-change flushes asked for, mod 256 (PageInfo.flushStamp); mu
 	pages      []PageInfo                               // indexed by MFN; mu
 	spaces     map[abi.DomID]*Space                     // registered domains; mu
 	freed      []MFN                                    // frames whose Count reached 0; mu
@@ -153,11 +159,15 @@ type FrameTable struct {
 	// Scratch buffers for the page-table paths, which run for every
 	// entry of every batch and every table pinned or released: a buffer
 	// handed to mem (an interface) would otherwise be a heap allocation
-	// each time. mu; readTable is done with pageBuf before it returns (the
-	// validation that recurses holds its own decoded copy), and word is
-	// never held across another call.
-	pageBuf [PageSize]byte
-	word    [8]byte
+	// each time. mu; readTable and writeChanged are done with pageBuf
+	// before they return, and word is never held across another call.
+	// valTabs and devalTabs hold the table validate and devalidate work
+	// on, one per level (index level-1): each recurses only into the
+	// level below, so a level's buffer has one user at a time.
+	pageBuf   [PageSize]byte
+	word      [8]byte
+	valTabs   [4][ptEntries]uint64
+	devalTabs [4][ptEntries]uint64
 }
 
 // lowIOFrames is the historic low 1 MiB that Xen gives to DOMID_IO.
@@ -224,7 +234,9 @@ func (ft *FrameTable) Page(m MFN) (PageInfo, bool) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if pi := ft.page(m); pi != nil {
-		return *pi, true
+		c := *pi
+		c.flushStamp = 0
+		return c, true
 	}
 	return PageInfo{}, false
 }
@@ -370,9 +382,14 @@ func (ft *FrameTable) PutPageType(m MFN) {
 // operation they run in.
 type opCtx struct {
 	flush Flusher // may be nil (domain not running yet)
-	// retyped records every frame whose type changed during the operation,
-	// so that a failing operation can restore the types of the frames it
-	// left unused: a failed request changes nothing.
+	// undo[:nundo], then retyped, record every frame whose type changed
+	// during the operation, oldest first, so that a failing operation can
+	// restore the types of the frames it left unused: a failed request
+	// changes nothing. The first few are kept in undo, in the opCtx
+	// itself (on the caller's stack), so that a request retyping a frame
+	// or two allocates nothing.
+	undo    [4]typeUndo
+	nundo   int
 	retyped []typeUndo
 }
 
@@ -385,13 +402,29 @@ type typeUndo struct {
 // rollback restores the type of every frame the failed operation retyped
 // and left with a zero type count, newest first. mu held.
 func (c *opCtx) rollback(ft *FrameTable) {
-	for i := len(c.retyped) - 1; i >= 0; i-- {
-		u := c.retyped[i]
+	restore := func(u typeUndo) {
 		if pi := &ft.pages[u.m]; pi.TypeCount == 0 {
 			pi.Type, pi.Validated = u.typ, u.validated
 		}
 	}
-	c.retyped = c.retyped[:0]
+	for i := len(c.retyped) - 1; i >= 0; i-- {
+		restore(c.retyped[i])
+	}
+	for i := c.nundo - 1; i >= 0; i-- {
+		restore(c.undo[i])
+	}
+	c.retyped, c.nundo = c.retyped[:0], 0
+}
+
+// noteRetyped records that frame m's type is about to change from typ
+// (validated or not), for rollback.
+func (c *opCtx) noteRetyped(u typeUndo) {
+	if c.nundo < len(c.undo) {
+		c.undo[c.nundo] = u
+		c.nundo++
+		return
+	}
+	c.retyped = append(c.retyped, u)
 }
 
 // done ends one operation: on failure it rolls back type changes.
@@ -399,15 +432,28 @@ func (c *opCtx) done(ft *FrameTable, err abi.Errno) abi.Errno {
 	if err != 0 {
 		c.rollback(ft)
 	}
-	c.retyped = c.retyped[:0]
+	c.retyped, c.nundo = c.retyped[:0], 0
 	return err
 }
 
-// flushTLBs flushes the calling domain's TLBs before a frame changes type.
-func (c *opCtx) flushTLBs() {
-	if c.flush != nil {
-		c.flush.FlushTLB(FlushTarget{Scope: FlushAll})
+// flushTLBs flushes the calling domain's TLBs before frame pi changes
+// type, unless such a flush has been asked for since pi's type count last
+// dropped to zero (Xen's tlbflush_filter on the page's timestamp): a
+// translation through the old use can only have been made before that
+// drop, since a frame with no type reference is in no table and mapped
+// writable nowhere, and a flush asked for reaches every CPU before a
+// guest runs there or hv reads guest memory through it (Flusher). A
+// stamp equal to the generation (none asked for since, or a multiple of
+// 256) flushes. mu held.
+func (c *opCtx) flushTLBs(ft *FrameTable, pi *PageInfo) {
+	if c.flush == nil || pi.flushStamp != ft.flushGen {
+		return
 	}
+	if _, nop := c.flush.(nopFlusher); nop {
+		return // a domain being built: nothing flushed, nothing to count
+	}
+	c.flush.FlushTLB(FlushTarget{Scope: FlushAll})
+	ft.flushGen++
 }
 
 // page returns frame m's PageInfo, or nil beyond the table. mu held.
@@ -464,9 +510,9 @@ func (ft *FrameTable) getPageType(m MFN, t PageType, c *opCtx) abi.Errno {
 		if pi.Type != t {
 			if pi.Type != PageTypeNone {
 				// No CPU may keep a translation through the old use.
-				c.flushTLBs()
+				c.flushTLBs(ft, pi)
 			}
-			c.retyped = append(c.retyped, typeUndo{m, pi.Type, pi.Validated})
+			c.noteRetyped(typeUndo{m, pi.Type, pi.Validated})
 			pi.Type = t
 			pi.Validated = t == PageTypeWritable || t == PageTypeNone
 		}
@@ -501,8 +547,11 @@ func (ft *FrameTable) putPageType(m MFN, c *opCtx) {
 		ft.devalidate(m, pi.Type, c)
 	}
 	pi.TypeCount--
-	if pi.TypeCount == 0 && pi.Type == PageTypeL4 && ft.released != nil {
-		ft.released(m)
+	if pi.TypeCount == 0 {
+		pi.flushStamp = ft.flushGen
+		if pi.Type == PageTypeL4 && ft.released != nil {
+			ft.released(m)
+		}
 	}
 }
 
@@ -552,54 +601,116 @@ func (ft *FrameTable) space(d abi.DomID) *Space {
 // references they need (Xen's promote_l*_table). On success the entries
 // are rewritten with the PV fix-ups (and, for an L4, the hypervisor's
 // slots); on failure every reference taken is dropped and memory is left
-// as it was. mu held.
+// as it was. mu held (ft.valTabs[level-1]: a validation recurses only into
+// a lower level, so each level's buffer has one user at a time).
 func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
 	owner := ft.pages[m].Owner
 	d := ft.space(owner)
-	var tab [ptEntries]uint64
-	if d == nil || !ft.readTable(m, &tab) {
+	if d == nil {
 		return abi.EINVAL
 	}
 	if t == PageTypeSegDesc {
-		return ft.validateSeg(m, owner, &tab)
+		tab := &ft.valTabs[0] // a descriptor page is no table: nothing recurses
+		if !ft.readTable(m, tab) {
+			return abi.EINVAL
+		}
+		return ft.validateSeg(m, owner, tab)
 	}
-	newTab := tab
-	changed := false // an entry the fix-ups rewrite: writeChanged's loop is skipped without one
 	level := t.level()
-	for i, e := range tab {
-		if !present(e) || (level == 4 && isXenL4Slot(i)) {
+	tab := &ft.valTabs[level-1]
+	if !ft.readTable(m, tab) {
+		return abi.EINVAL
+	}
+	// The fix-ups are made in tab, and the entries they change, marked
+	// in changed, are written back once every entry has passed.
+	var changed slotSet
+	for i := nextPresent(tab, 0); i < ptEntries; i = nextPresent(tab, i+1) {
+		if level == 4 && isXenL4Slot(i) {
 			continue
 		}
+		e := tab[i]
 		var err abi.Errno
+		var ne uint64
 		if level == 1 {
 			var flip uint64
 			flip, err = ft.getPageFromL1e(e, d, d, c)
-			newTab[i] = adjustL1(e ^ flip)
+			ne = adjustL1(e ^ flip)
 		} else {
 			err = ft.getPageFromUpper(level, e, m, d, c)
-			newTab[i] = adjustUpper(level, e)
+			ne = adjustUpper(level, e)
 		}
-		changed = changed || newTab[i] != e
 		if err != 0 {
-			for j := 0; j < i; j++ {
+			for j := nextPresent(tab, 0); j < i; j = nextPresent(tab, j+1) {
 				if level == 4 && isXenL4Slot(j) {
 					continue
 				}
-				ft.putPageFromEntry(level, newTab[j], m, c)
+				ft.putPageFromEntry(level, tab[j], m, c)
 			}
 			return err
+		}
+		if ne != e {
+			tab[i] = ne
+			changed.add(i)
 		}
 	}
 	if level == 4 {
 		xen := ft.xenL4(m)
-		copy(newTab[XenL4FirstSlot:XenL4FirstSlot+XenL4SlotCount], xen[:])
-		changed = true
+		for i, e := range xen {
+			if tab[XenL4FirstSlot+i] != e {
+				tab[XenL4FirstSlot+i] = e
+				changed.add(XenL4FirstSlot + i)
+			}
+		}
 	}
-	if changed {
-		ft.writeChanged(m, &tab, &newTab)
-	}
+	ft.writeChanged(m, tab, &changed)
 	return 0
 }
+
+// nextPresent returns the index of the first present entry of tab at or
+// after i, or ptEntries if there is none. Most of a table is empty: the
+// scan tests 32 entries at a time where it can, else eight.
+func nextPresent(tab *[ptEntries]uint64, i int) int {
+	for ; i < ptEntries && i&7 != 0; i++ {
+		if present(tab[i]) {
+			return i
+		}
+	}
+	for i < ptEntries {
+		if i&31 == 0 {
+			g := (*[32]uint64)(tab[i : i+32])
+			if (g[0]|g[1]|g[2]|g[3]|g[4]|g[5]|g[6]|g[7]|
+				g[8]|g[9]|g[10]|g[11]|g[12]|g[13]|g[14]|g[15]|
+				g[16]|g[17]|g[18]|g[19]|g[20]|g[21]|g[22]|g[23]|
+				g[24]|g[25]|g[26]|g[27]|g[28]|g[29]|g[30]|g[31])&_PAGE_PRESENT == 0 {
+				i += 32
+				continue
+			}
+		}
+		if or8(tab, i)&_PAGE_PRESENT == 0 {
+			i += 8
+			continue
+		}
+		for ; ; i++ { // one of these eight is present
+			if present(tab[i]) {
+				return i
+			}
+		}
+	}
+	return ptEntries
+}
+
+// or8 is the OR of tab[i:i+8].
+func or8(tab *[ptEntries]uint64, i int) uint64 {
+	g := (*[8]uint64)(tab[i : i+8])
+	return g[0] | g[1] | g[2] | g[3] | g[4] | g[5] | g[6] | g[7]
+}
+
+// slotSet is a set of a table's entry indices.
+type slotSet [ptEntries / 64]uint64
+
+func (s *slotSet) add(i int)      { s[i/64] |= 1 << (i % 64) }
+func (s *slotSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
+func (s *slotSet) empty() bool    { return *s == slotSet{} }
 
 // validateSeg checks the descriptor frame m of domain owner, whose
 // entries are tab, and writes back what checkSeg fixes up. mu held.
@@ -609,39 +720,58 @@ func (ft *FrameTable) validateSeg(m MFN, owner abi.DomID, tab *[ptEntries]uint64
 	if ft.checkSeg == nil || !ft.checkSeg(owner, newTab) {
 		return abi.EINVAL
 	}
-	ft.writeChanged(m, tab, newTab)
+	var changed slotSet
+	for i := range tab {
+		if newTab[i] != tab[i] {
+			changed.add(i)
+		}
+	}
+	ft.writeChanged(m, newTab, &changed)
 	return 0
 }
 
-// writeChanged writes the entries of newTab that differ from tab into frame
-// m. The frame has just gained its type: the guest cannot write it. mu
-// held.
-func (ft *FrameTable) writeChanged(m MFN, tab, newTab *[ptEntries]uint64) {
-	for i := range tab {
-		if newTab[i] == tab[i] {
+// writeChanged writes the entries of tab that changed names into frame
+// m, each run of consecutive ones in one write. The frame has just gained
+// its type: the guest cannot write it. mu held (ft.pageBuf).
+func (ft *FrameTable) writeChanged(m MFN, tab *[ptEntries]uint64, changed *slotSet) {
+	if changed.empty() {
+		return
+	}
+	buf := &ft.pageBuf
+	for i := 0; i < ptEntries; {
+		if changed[i/64] == 0 {
+			i = (i/64 + 1) * 64
 			continue
 		}
-		b := &ft.word
-		binary.LittleEndian.PutUint64(b[:], newTab[i])
-		if !ft.mem.Write(m.Addr()+Maddr(i*8), b[:]) {
+		if !changed.has(i) {
+			i++
+			continue
+		}
+		j := i
+		for ; j < ptEntries && changed.has(j); j++ {
+			binary.LittleEndian.PutUint64(buf[j*8:], tab[j])
+		}
+		if !ft.mem.Write(m.Addr()+Maddr(i*8), buf[i*8:j*8]) {
 			panic(fmt.Sprintf("mm: page table MFN %#x became unwritable", uint64(m)))
 		}
+		i = j
 	}
 }
 
 // devalidate drops the references held by the entries of the page table
-// at m (demote_l*_table). mu held.
+// at m (demote_l*_table). mu held (ft.devalTabs[level-1]: a release
+// recurses only into a lower level).
 func (ft *FrameTable) devalidate(m MFN, t PageType, c *opCtx) {
 	level := t.level()
-	var tab [ptEntries]uint64
-	if !ft.readTable(m, &tab) {
+	tab := &ft.devalTabs[level-1]
+	if !ft.readTable(m, tab) {
 		panic(fmt.Sprintf("mm: page table MFN %#x became unreadable", uint64(m)))
 	}
-	for i, e := range tab {
-		if !present(e) || level == 4 && isXenL4Slot(i) {
+	for i := nextPresent(tab, 0); i < ptEntries; i = nextPresent(tab, i+1) {
+		if level == 4 && isXenL4Slot(i) {
 			continue
 		}
-		ft.putPageFromEntry(level, e, m, c)
+		ft.putPageFromEntry(level, tab[i], m, c)
 	}
 }
 

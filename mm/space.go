@@ -51,7 +51,12 @@ type Flusher interface {
 	// read.
 	ReadVCPUMask(h abi.GuestHandle) (mask []uint64, ok bool)
 	// FlushTLB flushes the TLBs of the physical CPUs the target vCPUs last
-	// ran on.
+	// ran on, before a guest runs there again or hv reads guest memory
+	// through their tables. mm counts each FlushAll it asks for before a
+	// frame changes type as having reached every CPU that may hold a
+	// translation through that frame, whatever domain it belongs to, and
+	// skips the next such flush for a frame whose type count dropped to
+	// zero before it (hv's flushes reach every CPU).
 	FlushTLB(t FlushTarget)
 	// InvalidatePage flushes the translation of va on those CPUs.
 	InvalidatePage(t FlushTarget, va GuestVA)

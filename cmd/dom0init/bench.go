@@ -16,7 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Counts and sizes of the bench task's loops.
+// Counts and sizes of the bench task's loops; gohv.getppids, gohv.forks
+// and gohv.vforks set other counts.
 const (
 	getppidCalls = 1_000_000
 	forkExecs    = 1_000
@@ -35,25 +36,38 @@ const forkHelper = "/usr/libexec/forkexec"
 // bench runs the bench task (see the package comment). It prints a FAIL
 // line for what it cannot measure and goes on.
 func bench(params []string) {
-	ns := timeGetppid(getppidCalls)
-	line := fmt.Sprintf("bench: getppid %.1f ns/op", ns)
-	if mhz, err := cpuMHz(); err == nil {
-		line += fmt.Sprintf(" (%.0f cycles/op at %.0f MHz)", ns*mhz/1000, mhz)
+	calls, err1 := count(params, "gohv.getppids", getppidCalls)
+	forks, err2 := count(params, "gohv.forks", forkExecs)
+	vforks, err3 := count(params, "gohv.vforks", forkExecs)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		fail("bench", err)
+		return
 	}
-	say("%s", line)
+	if calls > 0 {
+		ns := timeGetppid(calls)
+		line := fmt.Sprintf("bench: getppid %.1f ns/op", ns)
+		if mhz, err := cpuMHz(); err == nil {
+			line += fmt.Sprintf(" (%.0f cycles/op at %.0f MHz)", ns*mhz/1000, mhz)
+		}
+		say("%s", line)
+	}
 	exit0 := "/tmp/exit0"
 	if err := os.WriteFile(exit0, exitProgram(), 0o755); err != nil {
 		fail("bench write "+exit0, err)
 	} else {
-		if us, err := timeFork(forkHelper, exit0, forkExecs); err != nil {
-			fail("bench fork+exec+exit", err)
-		} else {
-			say("bench: fork+exec+exit %.1f us/op (fork)", us)
+		if forks > 0 {
+			if us, err := timeFork(forkHelper, exit0, forks); err != nil {
+				fail("bench fork+exec+exit", err)
+			} else {
+				say("bench: fork+exec+exit %.1f us/op (fork)", us)
+			}
 		}
-		if us, err := timeVforkExec(exit0, forkExecs); err != nil {
-			fail("bench vfork+exec+exit", err)
-		} else {
-			say("bench: vfork+exec+exit %.1f us/op (vfork)", us)
+		if vforks > 0 {
+			if us, err := timeVforkExec(exit0, vforks); err != nil {
+				fail("bench vfork+exec+exit", err)
+			} else {
+				say("bench: vfork+exec+exit %.1f us/op (vfork)", us)
+			}
 		}
 	}
 	if dev := param(params, "gohv.disk", ""); dev != "" {
@@ -77,6 +91,20 @@ func bench(params []string) {
 			fail("net", err)
 		}
 	}
+}
+
+// count is the bench loop count params give for key (def if none): a
+// decimal number, 0 or more.
+func count(params []string, key string, def int) (int, error) {
+	v := param(params, key, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q: want a count, 0 or more", key, v)
+	}
+	return n, nil
 }
 
 // timeGetppid returns the mean time of one getppid system call over n.

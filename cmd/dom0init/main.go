@@ -27,6 +27,9 @@
 //	                            task serves /blob there at its end when it is given
 //	gohv.size=N                 /blob's size in bytes (default 4 MiB)
 //	gohv.seed=S                 /blob's seed (default "gohv")
+//	gohv.getppids=N             the bench task's getppid calls (default 1000000; 0: none)
+//	gohv.forks=N                the bench task's fork+exec+exit rounds (default 1000; 0: none)
+//	gohv.vforks=N               the bench task's vfork+exec+exit rounds (default 1000; 0: none)
 //
 // shell: u-root's shell (gosh) on the console's tty, started again
 // when it exits; `poweroff` ends the machine. disk: mount the ext4 disk on
@@ -48,7 +51,10 @@
 // on Xen, the hypervisor's memory figures (XEN_SYSCTL_physinfo's total
 // and free pages, XENMEM_current_reservation for dom0, through
 // /proc/xen/privcmd; see xenmem.go); and with gohv.port, the net task's
-// HTTP server (whose client times the transfer); then it powers off:
+// HTTP server (whose client times the transfer); then it powers off. The
+// gohv.getppids, gohv.forks and gohv.vforks counts change the three loops'
+// lengths, or leave a loop out (its line is then not printed), so that two
+// runs differing in one count isolate that loop (a profile's difference):
 //
 //	dom0init: bench: getppid <ns> ns/op[ (<cycles> cycles/op at <MHz> MHz)]
 //	dom0init: bench: fork+exec+exit <us> us/op (fork)

@@ -160,3 +160,23 @@ func TestBenchLoops(t *testing.T) {
 		t.Errorf("checkDiskPattern: %v", err)
 	}
 }
+
+func TestCount(t *testing.T) {
+	p := []string{"gohv.forks=3", "gohv.vforks=0", "gohv.getppids=-1", "gohv.x=ten"}
+	for _, tc := range []struct {
+		key     string
+		want    int
+		wantErr bool
+	}{
+		{"gohv.forks", 3, false},
+		{"gohv.vforks", 0, false},
+		{"gohv.none", 7, false}, // the default
+		{"gohv.getppids", 0, true},
+		{"gohv.x", 0, true},
+	} {
+		got, err := count(p, tc.key, 7)
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("count(%q) = %d, %v; want %d, error %v", tc.key, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
