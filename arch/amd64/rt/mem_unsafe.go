@@ -236,18 +236,21 @@ func allocFrame() uint64 {
 	if heapLimbo != 0 && flushedAll(limboGen) {
 		limboMerge()
 	}
-	if heapFree == 0 && heap.Next >= heap.End && heapLimbo != 0 {
-		waitFlushed(limboGen)
-		limboMerge()
+	var p uint64
+	if heapFree == 0 {
+		if b, ok := heap.Bump(); ok {
+			p = b
+		} else if heapLimbo != 0 {
+			waitFlushed(limboGen)
+			limboMerge()
+		}
 	}
-	p := heapFree
-	if p != 0 {
+	if p == 0 {
+		if p = heapFree; p == 0 {
+			return 0
+		}
 		heapFree = *word(dm(p))
 		heapListed--
-	} else if b, ok := heap.Bump(); ok {
-		p = b
-	} else {
-		return 0
 	}
 	heap.Took()
 	heapCheckLow()
