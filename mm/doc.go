@@ -26,7 +26,9 @@
 //
 // FrameTable holds a PageInfo per machine frame (Xen's page_info): owner,
 // general reference count, type (none, L1-L4, seg_desc, writable), type
-// count, pinned, validated. Its invariants are Xen's:
+// count, pinned, validated. PageInfo holds no pointers, so the metal may
+// give the table storage outside the collected heap
+// (FrameTableConfig.Pages). Its invariants are Xen's:
 //   - a frame changes type only while its type count is zero, after a TLB
 //     flush if it had a type, unless a type-change flush was asked for
 //     since its type count dropped to zero (Xen's tlbflush_filter: a byte
