@@ -115,9 +115,8 @@ type FrameTableConfig struct {
 	// May be nil (nothing loads guest tables: tests).
 	TopLevelReleased func(l4 MFN)
 	// Pages, if not nil, is the storage for the PageInfo of every frame:
-	// at least FramePages(Alloc.FrameLimit()) bytes' worth, as
-	// len(Pages) >= Alloc.FrameLimit(), whatever it holds (NewFrameTable
-	// sets every entry). The metal lays it over frames it withholds from
+	// len(Pages) >= Alloc.FrameLimit() (FrameTableBytes of it), whatever
+	// it holds (NewFrameTable sets every entry). The metal lays it over frames it withholds from
 	// the allocator for good, so that the collector neither scans nor
 	// paces on the largest table the hypervisor has. nil: NewFrameTable
 	// makes it in the heap.
