@@ -717,8 +717,11 @@ func exhaustHeap() {
 // yielding every 256 KiB), well past the spare frames: the heap must grow from the domain frame
 // allocator while the runtime allocates, or the machine panics ("gohv heap
 // exhausted"). Then it drops them and collects: the runtime's pages go
-// back on the heap's free list. The domain allocator's free frames must
-// account for every frame the heap took. Powers off with 0 on success.
+// back on the heap's free list, and the heap gives what it holds beyond
+// its spare back to the domain allocator (on SMP, frames freed while
+// other CPUs may cache them too, once they have flushed). The domain
+// allocator's free frames must account for every frame the heap took.
+// Powers off with 0 on success.
 func heapSelfTest(frames *mm.Allocator) {
 	const heapTestBytes = 16 << 20
 	gave := settleHeap(frames)
@@ -749,8 +752,15 @@ func heapSelfTest(frames *mm.Allocator) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	st2 := rt.Stats()
-	line := fmt.Sprintf("selftest: heap: grown by %d KiB to %d KiB held (%d KiB in use) with %d MiB live; %d KiB in use after they died",
-		st1.HeapGrownFrames*4, st1.HeapHeldFrames*4, st1.HeapFrames*4, heapTestBytes>>20, st2.HeapFrames*4)
+	// Then what the heap holds beyond its spare goes back, as when the
+	// collector idles (shrinkIdleHeap): the dead MiB with it, also those
+	// a release on SMP left in limbo.
+	for _, r := range frameRuns(rt.ShrinkHeap(heapSpare)) {
+		giveHeapFrames(frames, r)
+	}
+	st3 := rt.Stats()
+	line := fmt.Sprintf("selftest: heap: grown by %d KiB to %d KiB held (%d KiB in use) with %d MiB live; %d KiB in use after they died, %d KiB held once given back",
+		st1.HeapGrownFrames*4, st1.HeapHeldFrames*4, st1.HeapFrames*4, heapTestBytes>>20, st2.HeapFrames*4, st3.HeapHeldFrames*4)
 	var fail []string
 	if st1.HeapHeldFrames*mm.PageSize < heapTestBytes {
 		fail = append(fail, "the heap holds less than what is live")
@@ -763,6 +773,11 @@ func heapSelfTest(frames *mm.Allocator) {
 	}
 	if st2.HeapFrames >= st1.HeapFrames-heapTestBytes/mm.PageSize/2 {
 		fail = append(fail, "the dead MiB did not go back to the heap's free list")
+	}
+	// Spare frames left: at most heapSpare on the free list, and at most
+	// heapSpare never used (settleHeap's trim).
+	if spare := (st3.HeapHeldFrames - st3.HeapFrames) * mm.PageSize; spare > 2*heapSpare {
+		fail = append(fail, fmt.Sprintf("%d KiB spare still held after giving back (at most %d)", spare>>10, 2*heapSpare>>10))
 	}
 	if len(fail) > 0 {
 		log.Lines([]string{line, "selftest: heap: FAIL: " + strings.Join(fail, "; ")})
