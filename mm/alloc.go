@@ -51,6 +51,74 @@ type Allocator struct {
 	dropped uint64
 	// limit is one past the highest RAM frame (reserved or not).
 	limit MFN
+
+	// loanLeft and loanBack are the loan's (SetLoan); nil without one.
+	loanLeft func() uint64
+	loanBack func() (first MFN, n uint64)
+}
+
+// SetLoan tells the allocator about a run of frames it has handed out to
+// a borrower that takes them one at a time without it, lowest first (the
+// hypervisor heap's loan): left counts the frames the borrower has not
+// taken, and back takes those back from it, returning them as a run
+// ([first, first+n), n = 0 for none); the borrower keeps what it took
+// until it frees it here. The frames not taken count as free
+// (FreeFrames), and an allocation that finds no other frame takes them
+// back and frees them here first (reclaimLoan), so a loan strands
+// nothing a domain could use. Both are called without a.mu held and must
+// not call the allocator. Context: once, before the first loan.
+func (a *Allocator) SetLoan(left func() uint64, back func() (first MFN, n uint64)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.loanLeft, a.loanBack = left, back
+}
+
+// LendContig takes n machine-contiguous frames below maxAddr as
+// AllocContig does and hands them to lend, which makes them the loan
+// (SetLoan) and returns the previous loan's untaken frames as a run
+// (oldN = 0 for none); those are free here again. It all happens under
+// the allocator's lock, so FreeFrames never sees the frames of either
+// run as neither free nor lent. ok is false, and lend is not called,
+// when no such run is free; an error from lend is returned with the run
+// freed again. lend must not call the allocator.
+func (a *Allocator) LendContig(n uint64, maxAddr Maddr, lend func(first MFN) (oldFirst MFN, oldN uint64, err error)) (first MFN, ok bool, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if first, ok = a.allocContigLocked(n, maxAddr, 1); !ok {
+		return 0, false, nil
+	}
+	oldFirst, oldN, err := lend(first)
+	if err != nil {
+		if e := a.freeContigLocked(first, n); e != nil {
+			panic(fmt.Sprintf("mm: freeing the run %#x+%d a loan refused: %v", uint64(first), n, e))
+		}
+		return 0, false, err
+	}
+	if oldN > 0 {
+		if e := a.freeContigLocked(oldFirst, oldN); e != nil {
+			panic(fmt.Sprintf("mm: the old loan's frames %#x+%d came back wrong: %v", uint64(oldFirst), oldN, e))
+		}
+	}
+	return first, true, nil
+}
+
+// reclaimLoan takes the loan's untaken frames back (SetLoan) and frees
+// them here. It reports whether any came back.
+func (a *Allocator) reclaimLoan() bool {
+	a.mu.Lock()
+	back := a.loanBack
+	a.mu.Unlock()
+	if back == nil {
+		return false
+	}
+	first, n := back()
+	if n == 0 {
+		return false
+	}
+	if err := a.FreeContig(first, n); err != nil {
+		panic(fmt.Sprintf("mm: the loan's frames %#x+%d came back wrong: %v", uint64(first), n, err))
+	}
+	return true
 }
 
 // segment is one RAM run [base, base+n) of frames.
@@ -177,8 +245,16 @@ func (a *Allocator) Adopt(first MFN, n uint64) error {
 	return nil
 }
 
-// Alloc hands out the lowest free frame. ok is false when none is left.
+// Alloc hands out the lowest free frame. ok is false when none is left,
+// the loan's untaken frames included (reclaimLoan).
 func (a *Allocator) Alloc() (m MFN, ok bool) {
+	if m, ok = a.alloc(); !ok && a.reclaimLoan() {
+		m, ok = a.alloc()
+	}
+	return m, ok
+}
+
+func (a *Allocator) alloc() (m MFN, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i := range a.segs {
@@ -205,8 +281,17 @@ func (a *Allocator) Alloc() (m MFN, ok bool) {
 
 // AllocN hands out up to n of the lowest free frames, lowest first,
 // appending them to dst: Alloc n times under one lock. It returns fewer
-// than n frames only when no frame is left.
+// than n frames only when no frame is left, the loan's untaken frames
+// included (reclaimLoan).
 func (a *Allocator) AllocN(dst []MFN, n uint64) []MFN {
+	had := uint64(len(dst))
+	if dst = a.allocN(dst, n); uint64(len(dst))-had < n && a.reclaimLoan() {
+		dst = a.allocN(dst, n-(uint64(len(dst))-had))
+	}
+	return dst
+}
+
+func (a *Allocator) allocN(dst []MFN, n uint64) []MFN {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i := range a.segs {
@@ -232,8 +317,22 @@ func (a *Allocator) AllocN(dst []MFN, n uint64) []MFN {
 // AllocContig hands out n machine-contiguous frames, the lowest run whose
 // every frame lies below maxAddr and whose first MFN is a multiple of align
 // (align 0 means 1). It returns the first frame. ok is false (and nothing
-// changes) if n is 0 or no such run is free.
+// changes) if n is 0 or no such run is free, the loan's untaken frames
+// included (reclaimLoan).
 func (a *Allocator) AllocContig(n uint64, maxAddr Maddr, align uint64) (first MFN, ok bool) {
+	if first, ok = a.allocContig(n, maxAddr, align); !ok && n > 0 && a.reclaimLoan() {
+		first, ok = a.allocContig(n, maxAddr, align)
+	}
+	return first, ok
+}
+
+func (a *Allocator) allocContig(n uint64, maxAddr Maddr, align uint64) (first MFN, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.allocContigLocked(n, maxAddr, align)
+}
+
+func (a *Allocator) allocContigLocked(n uint64, maxAddr Maddr, align uint64) (first MFN, ok bool) {
 	if n == 0 {
 		return 0, false
 	}
@@ -241,8 +340,6 @@ func (a *Allocator) AllocContig(n uint64, maxAddr Maddr, align uint64) (first MF
 		align = 1
 	}
 	maxEnd := maxAddr.MFN() // frames [.., maxEnd) end at or below maxAddr
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	for i := range a.segs {
 		s := &a.segs[i]
 		if s.nfree < n || s.base >= maxEnd {
@@ -319,6 +416,10 @@ func (a *Allocator) FreeContig(first MFN, n uint64) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.freeContigLocked(first, n)
+}
+
+func (a *Allocator) freeContigLocked(first MFN, n uint64) error {
 	s := a.segmentOf(first)
 	if s == nil {
 		return ErrNotManaged
@@ -360,11 +461,17 @@ func (a *Allocator) IsFree(m MFN) bool {
 	return s != nil && s.test(s.free, uint64(m-s.base))
 }
 
-// FreeFrames returns the number of managed frames not handed out.
+// FreeFrames returns the number of frames free for domains: the managed
+// frames not handed out, and the loan's frames its borrower has not
+// taken (SetLoan).
 func (a *Allocator) FreeFrames() uint64 {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.free
+	free, left := a.free, a.loanLeft
+	a.mu.Unlock()
+	if left != nil {
+		free += left()
+	}
+	return free
 }
 
 // TotalFrames returns the number of managed frames (RAM minus reserved),

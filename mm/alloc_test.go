@@ -657,3 +657,112 @@ func TestAllocN(t *testing.T) {
 		}
 	}
 }
+
+// fakeBorrower is a heap borrowing runs (SetLoan, LendContig): it takes
+// the loan's frames lowest first, as rt's heap does.
+type fakeBorrower struct {
+	next, end MFN   // the loan's untaken frames
+	took      []MFN // frames taken, the borrower's for good
+}
+
+func (b *fakeBorrower) left() uint64 { return uint64(b.end - b.next) }
+
+func (b *fakeBorrower) back() (MFN, uint64) {
+	first, n := b.next, b.left()
+	b.next, b.end = 0, 0
+	return first, n
+}
+
+func (b *fakeBorrower) lend(n uint64) func(MFN) (MFN, uint64, error) {
+	return func(first MFN) (MFN, uint64, error) {
+		oldFirst, oldN := b.next, b.left()
+		b.next, b.end = first, first+MFN(n)
+		return oldFirst, oldN, nil
+	}
+}
+
+func (b *fakeBorrower) take(n int) {
+	for ; n > 0 && b.next < b.end; n-- {
+		b.took = append(b.took, b.next)
+		b.next++
+	}
+}
+
+// TestLoan: the frames of a loan the borrower has not taken count as
+// free; a new loan gives the old one's untaken frames back; an
+// allocation that finds no other frame takes the loan's untaken frames
+// back and hands them out, never one the borrower took.
+func TestLoan(t *testing.T) {
+	a := NewAllocator([]Range{fr(0, 64)}, nil)
+	var b fakeBorrower
+	a.SetLoan(b.left, b.back)
+	if _, ok, err := a.LendContig(16, MaxRAMAddr, b.lend(16)); !ok || err != nil {
+		t.Fatalf("LendContig(16): %v, %v", ok, err)
+	}
+	if got := a.FreeFrames(); got != 64 {
+		t.Fatalf("after lending 16 frames, %d free; want 64 (lent frames count as free)", got)
+	}
+	b.take(10)
+	if got := a.FreeFrames(); got != 54 {
+		t.Fatalf("after the borrower took 10, %d free; want 54", got)
+	}
+	// A new loan: the 6 untaken frames of the first come back.
+	if _, ok, err := a.LendContig(16, MaxRAMAddr, b.lend(16)); !ok || err != nil {
+		t.Fatalf("second LendContig(16): %v, %v", ok, err)
+	}
+	if got := a.FreeFrames(); got != 54 {
+		t.Fatalf("after the second loan, %d free; want 54", got)
+	}
+	b.take(4)
+	// Drain: every frame but the 14 taken comes out, the loan's last 12
+	// included, and none twice.
+	got := drain(a)
+	if len(got) != 50 {
+		t.Fatalf("drained %d frames, want 50 (64 - 14 taken)", len(got))
+	}
+	seen := map[MFN]bool{}
+	for _, m := range b.took {
+		seen[m] = true
+	}
+	for _, m := range got {
+		if seen[m] {
+			t.Fatalf("frame %#x handed out twice (taken by the borrower, or drained twice)", m)
+		}
+		seen[m] = true
+	}
+	if b.left() != 0 || a.FreeFrames() != 0 {
+		t.Fatalf("after the drain the loan has %d frames, the allocator %d free; want 0, 0", b.left(), a.FreeFrames())
+	}
+	// No run left to lend: lend is not called.
+	called := false
+	if _, ok, _ := a.LendContig(1, MaxRAMAddr, func(MFN) (MFN, uint64, error) { called = true; return 0, 0, nil }); ok || called {
+		t.Fatalf("LendContig on an empty allocator: ok %v, lend called %v", ok, called)
+	}
+	// A lend that fails leaves the run free.
+	if err := a.FreeContig(got[0], 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := a.LendContig(1, MaxRAMAddr, func(MFN) (MFN, uint64, error) { return 0, 0, errors.New("no") }); ok || err == nil || a.FreeFrames() != 1 {
+		t.Fatalf("failed lend: ok %v, err %v, %d free; want false, an error, 1", ok, err, a.FreeFrames())
+	}
+}
+
+// TestLoanAllocN: AllocN and AllocContig take the loan back when they
+// find too few frames otherwise.
+func TestLoanAllocN(t *testing.T) {
+	a := NewAllocator([]Range{fr(0, 32)}, nil)
+	var b fakeBorrower
+	a.SetLoan(b.left, b.back)
+	a.LendContig(8, MaxRAMAddr, b.lend(8))
+	b.take(2)
+	if got := a.AllocN(nil, 30); len(got) != 30 {
+		t.Fatalf("AllocN(30) with 24 free and 6 lent: %d frames", len(got))
+	}
+	a = NewAllocator([]Range{fr(0, 32)}, nil)
+	b = fakeBorrower{}
+	a.SetLoan(b.left, b.back)
+	a.LendContig(16, MaxRAMAddr, b.lend(16)) // frames 0-15
+	if first, ok := a.AllocContig(20, MaxRAMAddr, 1); !ok || first != 0 {
+		t.Fatalf("AllocContig(20) with 16 free and 16 lent: %#x, %v; want 0, true", first, ok)
+	}
+}

@@ -375,7 +375,7 @@ func BenchmarkDom0HTTP(b *testing.B) {
 // gohvKeptRe is gohv's line, printed with its ready line, on what it keeps
 // for itself: Xen's own measure (XEN_SYSCTL_physinfo's total_pages -
 // free_pages - dom0's pages), with gohv's parts of it.
-var gohvKeptRe = regexp.MustCompile(`(?m)^\(XEN\) gohv keeps (\d+) KiB for itself: RAM (\d+) KiB - free (\d+) KiB - dom0 (\d+) KiB; image (\d+) KiB, heap (\d+) KiB \((\d+) KiB in use\), frame table (\d+) KiB, other (\d+) KiB$`)
+var gohvKeptRe = regexp.MustCompile(`(?m)^\(XEN\) gohv keeps (\d+) KiB for itself: RAM (\d+) KiB - free (\d+) KiB - dom0 (\d+) KiB; image (\d+) KiB, heap (\d+) KiB \((\d+) KiB in use\), frame table (\d+) KiB, other (\d+) KiB; free counts \d+ KiB lent to the heap$`)
 
 // gohvKept reads gohv's last kept line in serial: the memory it keeps for
 // itself (what BenchmarkDom0Memory reports) and its image, heap in use

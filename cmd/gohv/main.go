@@ -250,16 +250,35 @@ func keptRanges() []rt.Range {
 		{Start: uint64(infoAddr), End: uint64(infoAddr) + 4096}}
 }
 
-// Once dom0 is built the heap keeps heapSpare bytes of free frames
-// (freeInitMemory) and grows from the domain frame allocator by heapChunk
-// runs when fewer than heapLowWater are left (growHeap), up to the size
-// the heap had at boot (bootHeapBytes). heapLowWater is what the runtime
-// may take between the grower's wake-up and its run.
+// Once dom0 is built the heap keeps at most heapSpare bytes of free
+// frames of its own (freeInitMemory, shrinkIdleHeap) and grows from a
+// loan: a heapChunk run the domain frame allocator lends it, whose frames
+// it takes as the runtime needs them; the frames it has not taken stay
+// free for domains (rt.LendHeap, mm.Allocator.SetLoan). When its spare
+// frames, loan included, fall below heapLowWater the grower lends it a
+// new run (growHeap). heapLowWater is what the runtime may take between
+// the grower's wake-up and its run; heapSpare is what the heap may keep
+// on its free list before the idle grower gives the rest back (a frame
+// taken from the loan costs no more than one from the free list, so the
+// heap keeps little).
 const (
-	heapSpare    = 4 << 20
+	heapSpare    = 512 << 10
 	heapLowWater = 2 << 20
-	heapChunk    = 2 << 20
+	heapChunk    = 4 << 20
 )
+
+// heapLoanReserve is the part of the heap's loan a domain cannot have:
+// with every other frame taken by domains, the runtime still finds this
+// much before an allocation panics the machine (Xen's own allocations
+// fail and are refused; the runtime's cannot be).
+const heapLoanReserve = 1 << 20
+
+// loanFree counts the frames of the heap's loan a domain may have: its
+// untaken frames beyond heapLoanReserve.
+func loanFree() uint64 {
+	left := rt.LoanLeft()
+	return left - min(left, heapLoanReserve/mm.PageSize)
+}
 
 // bootHeapBytes is the heap's size as kmain chose it (a sixteenth of RAM,
 // 32-256 MiB): the most it may grow back to, and what the runtime's
@@ -307,7 +326,8 @@ func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 // once the boot is over (after a collection: the range it never reached,
 // rt.TrimHeap, and its free frames but for heapSpare, rt.ShrinkHeap),
 // sets GOGC for the settled heap (settledGCPercent) and the runtime's
-// memory limit (followHeap) and starts the grower (growHeap). It returns how many bytes it gave.
+// memory limit (followHeap), lends the heap its first run (lendHeap) and
+// starts the grower (growHeap). It returns how many bytes it gave.
 func settleHeap(frames *mm.Allocator) uint64 {
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -318,6 +338,11 @@ func settleHeap(frames *mm.Allocator) uint64 {
 	giveHeapFrames(frames, rt.TrimHeap(heapSpare))
 	debug.SetGCPercent(settledGCPercent)
 	followHeap()
+	frames.SetLoan(loanFree, func() (mm.MFN, uint64) {
+		r := rt.ReclaimLoan(heapLoanReserve)
+		return mm.MFN(r.Start / mm.PageSize), (r.End - r.Start) / mm.PageSize
+	})
+	lendHeap(frames) // the first loan, before the grower first runs
 	go growHeap(frames)
 	return (held - rt.Stats().HeapHeldFrames) * mm.PageSize
 }
@@ -364,20 +389,24 @@ func frameRuns(pas []uint64) []rt.Range {
 }
 
 // growHeap is the heap's grower (one goroutine, from freeInitMemory on):
-// woken by the shim when the heap's spare frames fall below heapLowWater,
-// it takes a heapChunk run from the domain frame allocator and gives it to
-// the heap, until the heap is back at its boot size or the allocator has
-// no such run; then it tells the shim there is none, and a heap that runs
-// out panics saying so.
+// woken by the shim when the heap's spare frames, its loan included, fall
+// below heapLowWater, it takes a heapChunk run from the domain frame
+// allocator and lends it to the heap, and gives the old loan's untaken
+// frames back. When the heap would pass its boot size or the allocator
+// has no run, it tells the shim there is none (a heap that runs out then
+// panics saying so) and tries again each second. Once a second, when the collector has
+// idled, it gives back what the heap holds free beyond heapSpare
+// (shrinkIdleHeap).
 func growHeap(frames *mm.Allocator) {
 	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	metrics.Read(gcs)
 	lastGCs, lastAt := gcs[0].Value.Uint64(), time.Now()
+	stuck := false
 	for {
 		short := rt.HeapWait(heapLowWater/mm.PageSize, time.Second)
 		if !short {
 			// Once a second: a collector that has idled (under a cycle
-			// a second) lets the heap give back what it grew by.
+			// a second) lets the heap give back what it holds free.
 			metrics.Read(gcs)
 			n, at := gcs[0].Value.Uint64(), time.Now()
 			if at.Sub(lastAt) >= time.Second {
@@ -388,39 +417,59 @@ func growHeap(frames *mm.Allocator) {
 			}
 			continue
 		}
-		var r rt.Range
-		if rt.Stats().HeapHeldFrames*mm.PageSize+heapChunk <= bootHeapBytes {
-			if first, ok := frames.AllocContig(heapChunk/mm.PageSize, mm.Maddr(hw.DirectMapEnd), 1); ok {
-				r = rt.Range{Start: uint64(first.Addr()), End: uint64(first.Addr()) + heapChunk}
+		lent := lendHeap(frames)
+		if lent == 0 {
+			// None: the heap keeps what is left of its loan and stops
+			// waking the grower, which tries again each second (domains
+			// may free memory).
+			rt.LendHeap(rt.Range{})
+			if !stuck {
+				log.Printf(klog.Warning, "gohv heap: cannot grow past %d KiB (boot size %d KiB, %d KiB free for domains)",
+					rt.Stats().HeapHeldFrames*4, bootHeapBytes>>10, frames.FreeFrames()*4)
 			}
+			stuck = true
+			time.Sleep(time.Second)
+			continue
 		}
-		if err := rt.GrowHeap(r); err != nil {
-			rt.Panic(fmt.Sprintf("growing the heap by %#x-%#x: %v", r.Start, r.End, err))
-		}
-		if r.End == r.Start {
-			log.Printf(klog.Warning, "gohv heap: cannot grow past %d KiB (boot size %d KiB, %d KiB free for domains)",
-				rt.Stats().HeapHeldFrames*4, bootHeapBytes>>10, frames.FreeFrames()*4)
-			return
-		}
+		stuck = false
 		followHeap()
-		log.Printf(klog.Debug, "gohv heap grown by %d KiB to %d KiB (spare frames below the low-water mark)", heapChunk>>10, rt.Stats().HeapHeldFrames*4)
+		log.Printf(klog.Debug, "gohv heap lent %d KiB, %d KiB held (spare frames below the low-water mark)", lent>>10, rt.Stats().HeapHeldFrames*4)
 		if f := keptNow; f != nil {
 			log.Lines([]string{f()})
 		}
 	}
 }
 
+// lendHeap lends the heap a heapChunk run, or the largest smaller one
+// (down to 64 KiB) when free memory is that fragmented, within the
+// heap's boot size; the old loan's untaken frames go back to the
+// allocator. It returns the bytes lent, 0 when it found no run.
+func lendHeap(frames *mm.Allocator) uint64 {
+	for size := uint64(heapChunk); size >= 64<<10 && rt.Stats().HeapHeldFrames*mm.PageSize+size <= bootHeapBytes; size /= 2 {
+		_, ok, err := frames.LendContig(size/mm.PageSize, mm.Maddr(hw.DirectMapEnd), func(first mm.MFN) (mm.MFN, uint64, error) {
+			old, err := rt.LendHeap(rt.Range{Start: uint64(first.Addr()), End: uint64(first.Addr()) + size})
+			return mm.MFN(old.Start / mm.PageSize), (old.End - old.Start) / mm.PageSize, err
+		})
+		if err != nil {
+			rt.Panic(fmt.Sprintf("lending the heap %d KiB: %v", size>>10, err))
+		}
+		if ok {
+			return size
+		}
+	}
+	return 0
+}
+
 // shrinkIdleHeap gives the domain frame allocator the heap's free frames
 // beyond heapSpare once the collector has been idle (under a cycle a
-// second) while the heap has more than a chunk above that spare: what a
-// busy spell made it grow by goes back when it is over. Context: the
-// grower.
+// second): what a busy spell made it take goes back when it is over. It
+// forces no collection: the runtime's scavenger returns the pages it no
+// longer needs to the heap's free list on its own. Context: the grower.
 func shrinkIdleHeap(frames *mm.Allocator) {
 	st := rt.Stats()
-	if (st.HeapHeldFrames-st.HeapFrames)*mm.PageSize <= heapSpare+heapChunk {
+	if (st.HeapHeldFrames-st.HeapFrames)*mm.PageSize <= 2*heapSpare {
 		return
 	}
-	debug.FreeOSMemory()
 	var gave uint64
 	for _, r := range frameRuns(rt.ShrinkHeap(heapSpare)) {
 		giveHeapFrames(frames, r)
@@ -466,10 +515,12 @@ const settledGCPercent = 25
 // keptLine says what gohv keeps for itself, as Xen's figure would count
 // it (XEN_SYSCTL_physinfo's total_pages - free_pages - dom0's pages):
 // every frame of RAM that is neither free for domains nor dom0's, with
-// its parts: the image, the heap (and how much of it is in use), the
+// its parts: the image, the heap (its frames and its loan's reserve,
+// heapLoanReserve; and how much is in use), the
 // frame table when it is outside the heap (frameTableStorage) and the
 // rest (the real-mode area, the M2P and its tables, pages gohv shares
-// with guests, the boot information page).
+// with guests, the boot information page); and how much of the free
+// memory is the heap's loan (loanFree).
 func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	ram, free := ramFrames*mm.PageSize, frames.FreeFrames()*mm.PageSize
 	dom0 := dom0Pages * mm.PageSize
@@ -478,10 +529,11 @@ func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	image := img.End - img.Start
 	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
 	st := rt.Stats()
-	heap := st.HeapHeldFrames * mm.PageSize
+	left := rt.LoanLeft()
+	heap := (st.HeapHeldFrames + min(left, heapLoanReserve/mm.PageSize)) * mm.PageSize
 	table := frameTableFrames * mm.PageSize
-	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), frame table %d KiB, other %d KiB",
-		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, table>>10, (kept-image-heap-table)>>10)
+	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), frame table %d KiB, other %d KiB; free counts %d KiB lent to the heap",
+		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, table>>10, (kept-image-heap-table)>>10, (left-min(left, heapLoanReserve/mm.PageSize))*4)
 }
 
 // ready prints the line that says gohv is up, with what it keeps for
@@ -721,7 +773,8 @@ func exhaustHeap() {
 // its spare back to the domain allocator (on SMP, frames freed while
 // other CPUs may cache them too, once they have flushed). The domain
 // allocator's free frames must account for every frame the heap took.
-// Powers off with 0 on success.
+// Last a domain takes every free frame: the heap's loan must come back
+// for it. Powers off with 0 on success.
 func heapSelfTest(frames *mm.Allocator) {
 	const heapTestBytes = 16 << 20
 	gave := settleHeap(frames)
@@ -779,11 +832,28 @@ func heapSelfTest(frames *mm.Allocator) {
 	if spare := (st3.HeapHeldFrames - st3.HeapFrames) * mm.PageSize; spare > 2*heapSpare {
 		fail = append(fail, fmt.Sprintf("%d KiB spare still held after giving back (at most %d)", spare>>10, 2*heapSpare>>10))
 	}
+	// Domains come first: an allocation that finds no other frame takes
+	// the loan's untaken frames back from the heap, so a domain can have
+	// every frame FreeFrames counts, lent ones included.
+	dst := make([]mm.MFN, 0, frames.FreeFrames()+1024)
+	g0, lent, promised := rt.Stats().HeapGrownFrames, loanFree(), frames.FreeFrames()
+	got := frames.AllocN(dst, promised)
+	g1, left := rt.Stats().HeapGrownFrames, loanFree()
+	line2 := fmt.Sprintf("selftest: heap: a domain took %d free frames, %d of them lent to the heap", len(got), lent)
+	if uint64(len(got))+(g1-g0) != promised || left != 0 || lent == 0 {
+		fail = append(fail, fmt.Sprintf("%d frames counted free (%d lent), a domain got %d, the heap took %d meanwhile, %d still lent", promised, lent, len(got), g1-g0, left))
+	}
+	for _, m := range got {
+		if err := frames.Free(m); err != nil {
+			fail = append(fail, fmt.Sprintf("freeing frame %#x: %v", m, err))
+			break
+		}
+	}
 	if len(fail) > 0 {
-		log.Lines([]string{line, "selftest: heap: FAIL: " + strings.Join(fail, "; ")})
+		log.Lines([]string{line, line2, "selftest: heap: FAIL: " + strings.Join(fail, "; ")})
 		rt.PowerOff(1)
 	}
-	log.Lines([]string{line, "selftest: heap: ok", "selftest: PASS"})
+	log.Lines([]string{line, line2, "selftest: heap: ok", "selftest: PASS"})
 	rt.PowerOff(0)
 }
 

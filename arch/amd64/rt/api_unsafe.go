@@ -58,7 +58,7 @@ type Range = hw.Range
 func Image() Range { return Range{Start: textPA - pageSize, End: imagePA(asmAddrs[6])} }
 
 // Heap returns the physical range of the hypervisor heap as chosen at
-// boot and trimmed (TrimHeap); after ShrinkHeap and GrowHeap the heap
+// boot and trimmed (TrimHeap); after ShrinkHeap and loans (LendHeap) the heap
 // holds part of it and runs outside it (MemStats.HeapHeldFrames).
 func Heap() Range { return Range{Start: heap.Start, End: heap.End} }
 
@@ -81,7 +81,8 @@ type MemStats struct {
 	HeapFrames, HeapPeakFrames uint64 // frames backing the runtime's memory now / at most
 	// HeapHeldFrames counts the frames the heap holds, in use or spare
 	// (its range after TrimHeap, less what ShrinkHeap gave back, plus
-	// what GrowHeap added); HeapGrownFrames those GrowHeap added.
+	// the frames it took from loans); HeapGrownFrames those taken from
+	// loans.
 	HeapHeldFrames, HeapGrownFrames uint64
 	Syscalls, UnknownSyscalls       uint64
 	Ticks, Switches                 uint64 // summed over the CPUs / all switches

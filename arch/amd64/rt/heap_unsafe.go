@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -10,60 +11,76 @@ import (
 // back what the boot needed and no longer does: the range above the
 // highest frame ever handed out (TrimHeap) and the frames the runtime has
 // freed, down to a small reserve (ShrinkHeap). From then on the heap grows
-// again on demand: when its spare frames (free list, limbo and the
-// never-used range) fall below the low-water mark, allocFrame wakes the
-// thread waiting in HeapWait, cmd/gohv's grower goroutine, which takes a
-// run of frames from the domain frame allocator and hands it over with
-// GrowHeap. The heap is then its boot range plus up to maxHeapExt such
-// extents. The low-water mark is what the runtime may take between the
-// wake and the grower running; past it, allocFrame finds nothing and the
-// machine panics with the heap's figures (heapExhausted).
+// on demand from a loan: a run of frames the domain frame allocator lends
+// it (LendHeap). The heap takes the loan's frames one at a time, lowest
+// first, when its free list and its never-used range are empty
+// (allocFrame, loanTake); a frame taken is the heap's for good (until
+// ShrinkHeap gives it back). The frames not taken stay free for domains:
+// the allocator counts them as free, and when it has no other frame for a
+// domain it takes them back (ReclaimLoan). So the heap needs no spare of
+// its own to cover the time a grower takes to run, and what gohv keeps
+// is what it uses. When the spare frames (free list, limbo, never-used
+// range and loan) fall below the low-water mark, allocFrame wakes the
+// thread waiting in HeapWait, cmd/gohv's grower goroutine, which lends
+// the heap a new run (the old loan's untaken frames go back to the
+// allocator). The heap is then its boot range plus up to maxHeapExt runs
+// of frames taken from loans. The low-water mark is what the runtime may
+// take between the wake and the grower running; past it, allocFrame finds
+// nothing and the machine panics with the heap's figures (heapExhausted).
 //
-// All of it is shim state (the shim lock).
+// All of it is shim state (the shim lock); loanLeft is also read without
+// it (LoanLeft).
 
-// maxHeapExt bounds the runs GrowHeap may add (a run that follows the
-// last one extends it).
+// maxHeapExt bounds the runs of loan frames the heap may hold outside
+// its boot range (a frame that follows the last run, or lies in a run
+// already recorded, adds none).
 const maxHeapExt = 128
 
 var (
 	heapListed uint64 // frames on heapFree
 	heapLimboN uint64 // frames on heapLimbo
 
-	heapExt  [maxHeapExt]Range // runs GrowHeap added, in order
+	heapExt  [maxHeapExt]Range // runs of frames taken from loans, in order
 	heapExtN int
 
-	heapGrown    uint64 // frames GrowHeap added
+	// loanNext and loanEnd bound the loan's frames not taken yet
+	// [loanNext, loanEnd); loanLeft is their count, stored atomically
+	// for LoanLeft.
+	loanNext, loanEnd, loanLeft uint64
+
+	heapGrown    uint64 // frames taken from loans
 	heapReturned uint64 // frames ShrinkHeap gave back from the free list
 	// heapLow is the low-water mark in frames (0: no grower yet).
 	heapLow uint64
 	// heapWaiter is 1 + the thread blocked in HeapWait, 0 when none is.
 	heapWaiter uintptr
-	// heapStuck: the grower found no run to add; allocFrame wakes it no
-	// more, and heapExhausted says so.
+	// heapStuck: the grower found no run to lend; allocFrame wakes it no
+	// more (it tries again on its own), and heapExhausted says so.
 	heapStuck bool
 )
 
 // gohv's system calls for the heap (apart from sysHeapCall's dispatch
 // case, numbered away from syscall_unsafe.go's list).
 const (
-	sysHeapWait   = 1200 + iota // (low, ns): block until the spare frames fall below low, at most ns
-	sysHeapGrow                 // (start, end): add a run of frames, or (0, 0): none to add
-	sysHeapShrink               // (buf, max, keep): give free-list frames back, keeping keep
+	sysHeapWait    = 1200 + iota // (low, ns): block until the spare frames fall below low, at most ns
+	sysHeapLend                  // (start, end, buf): lend a run, or (0, 0): none; the old loan's rest to buf
+	sysHeapShrink                // (buf, max, keep): give free-list frames back, keeping keep
+	sysHeapReclaim               // (buf): the loan's untaken frames back to buf, no loan
 )
 
 // heapSpare counts the frames the heap can hand out without growing.
 //
 //go:nosplit
 func heapSpare() uint64 {
-	n := heapListed + heapLimboN
+	n := heapListed + heapLimboN + loanLeft
 	if heap.End > heap.Next {
 		n += (heap.End - heap.Next) / pageSize
 	}
 	return n
 }
 
-// heapHeldFrames counts the frames the heap holds: its range, the runs it
-// grew by, less the frames it gave back.
+// heapHeldFrames counts the frames the heap holds: its range, the frames
+// it took from loans, less the frames it gave back.
 //
 //go:nosplit
 func heapHeldFrames() uint64 {
@@ -71,9 +88,9 @@ func heapHeldFrames() uint64 {
 }
 
 // heapOwns reports whether pa is a frame the heap has handed out or
-// listed: below Next in its boot range, or in a run it grew by. (A boot
-// frame ShrinkHeap gave back still answers yes: the check catches page
-// tables pointing outside anything the heap ever had.)
+// listed: below Next in its boot range, or in a run of loan frames it
+// took. (A frame ShrinkHeap gave back still answers yes: the check
+// catches page tables pointing outside anything the heap ever had.)
 //
 //go:nosplit
 func heapOwns(pa uint64) bool {
@@ -118,10 +135,12 @@ func sysHeapCall(nr, a0, a1, a2 uintptr) uintptr {
 	switch nr {
 	case sysHeapWait:
 		return heapWait(uint64(a0), int64(a1))
-	case sysHeapGrow:
-		return heapGrow(uint64(a0), uint64(a1))
+	case sysHeapLend:
+		return heapLend(uint64(a0), uint64(a1), a2)
 	case sysHeapShrink:
 		return heapShrink(a0, a1, uint64(a2))
+	case sysHeapReclaim:
+		return heapReclaim(a0, uint64(a1))
 	}
 	return errno(enosys)
 }
@@ -143,37 +162,91 @@ func heapWait(low uint64, ns int64) uintptr {
 	return 1
 }
 
-// heapGrow adds the frames [start, end) to the free list; start == end
-// says the grower found none. EINVAL for a range that is not whole frames
-// inside the direct map, ENOMEM when maxHeapExt runs were added already.
+// heapLend makes [start, end) the heap's loan and writes the old loan's
+// untaken frames, [start, end) as two words, to buf: they are the
+// caller's again. start == end says the grower found no run to lend: the
+// heap keeps what is left of its loan, and asks no more (heapStuck)
+// until a loan comes.
+// EINVAL for a range that is not whole frames inside the direct map.
 //
 //go:nosplit
-func heapGrow(start, end uint64) uintptr {
-	if start == end {
-		heapStuck = true
-		return 0
-	}
-	if start&(pageSize-1) != 0 || end&(pageSize-1) != 0 || start < pageSize || end < start || end > directMapEnd {
+func heapLend(start, end uint64, buf uintptr) uintptr {
+	if start&(pageSize-1) != 0 || end&(pageSize-1) != 0 || end < start || (start < end && (start < pageSize || end > directMapEnd)) {
 		return errno(einval)
 	}
-	switch {
-	case heapExtN > 0 && heapExt[heapExtN-1].End == start:
-		heapExt[heapExtN-1].End = end // the run after the last one
-	case heapExtN == len(heapExt):
-		heapStuck = true
-		return errno(enomem)
-	default:
-		heapExt[heapExtN] = Range{Start: start, End: end}
-		heapExtN++
+	touchRange(buf, 16)
+	out := (*[2]uint64)(unsafe.Pointer(buf))
+	if start == end {
+		heapStuck = true // the loan stays: the heap takes what is left of it
+		out[0], out[1] = 0, 0
+		return 0
 	}
-	for p := start; p < end; p += pageSize {
-		*word(dm(p)) = heapFree
-		heapFree = p
-	}
-	n := (end - start) / pageSize
-	heapListed += n
-	heapGrown += n
+	out[0], out[1] = loanNext, loanEnd
+	heapStuck = false
+	loanNext, loanEnd = start, end
+	atomic.StoreUint64(&loanLeft, (end-start)/pageSize)
 	return 0
+}
+
+// heapReclaim takes the loan's untaken frames but for the keep lowest
+// back for the caller (their range as two words at buf): the loan ends
+// after those keep.
+//
+//go:nosplit
+func heapReclaim(buf uintptr, keep uint64) uintptr {
+	touchRange(buf, 16)
+	out := (*[2]uint64)(unsafe.Pointer(buf))
+	out[0], out[1] = 0, 0
+	if loanEnd > loanNext && (loanEnd-loanNext)/pageSize > keep {
+		cut := loanNext + keep*pageSize
+		out[0], out[1] = cut, loanEnd
+		loanEnd = cut
+		atomic.StoreUint64(&loanLeft, keep)
+	}
+	return 0
+}
+
+// loanTake takes the loan's lowest untaken frame for the heap and
+// records it in heapExt; 0 when the loan is spent or heapExt is full.
+// Context: the shim lock held (allocFrame).
+//
+//go:nosplit
+func loanTake() uint64 {
+	if loanNext >= loanEnd {
+		return 0
+	}
+	p := loanNext
+	if !heapExtAdd(p) {
+		return 0
+	}
+	loanNext += pageSize
+	atomic.StoreUint64(&loanLeft, (loanEnd-loanNext)/pageSize)
+	heapGrown++
+	return p
+}
+
+// heapExtAdd records frame p as the heap's in heapExt: nothing to do if
+// a run holds it already (a loan frame the heap took, gave back and
+// took again), the last run grows if p follows it, else a new run.
+// false when heapExt is full.
+//
+//go:nosplit
+func heapExtAdd(p uint64) bool {
+	if heapExtN > 0 && heapExt[heapExtN-1].End == p {
+		heapExt[heapExtN-1].End = p + pageSize
+		return true
+	}
+	for i := 0; i < heapExtN; i++ {
+		if p >= heapExt[i].Start && p < heapExt[i].End {
+			return true
+		}
+	}
+	if heapExtN == len(heapExt) {
+		return false
+	}
+	heapExt[heapExtN] = Range{Start: p, End: p + pageSize}
+	heapExtN++
+	return true
 }
 
 // heapShrink takes frames off the free list, leaving keep frames on it,
@@ -205,7 +278,7 @@ func heapShrink(buf, max uintptr, keep uint64) uintptr {
 
 // HeapWait blocks until the heap's spare frames fall below low frames, or
 // for d at most, and sets that low-water mark: cmd/gohv's grower waits
-// here, then grows the heap (GrowHeap). It reports whether the heap is
+// here, then lends the heap a new run (LendHeap). It reports whether the heap is
 // short (false: d passed); it returns at once when the heap is short
 // already, or when growing has failed. Context: one goroutine.
 func HeapWait(low uint64, d time.Duration) bool {
@@ -213,16 +286,34 @@ func HeapWait(low uint64, d time.Duration) bool {
 	return r != 0
 }
 
-// GrowHeap gives the heap the frames of r, a whole-frame range the caller
-// took from the domain frame allocator for good; an empty r says there
-// are none to give, and the heap stops asking (its exhaustion then says
-// so).
-func GrowHeap(r Range) error {
-	if _, _, e := syscall.Syscall(sysHeapGrow, uintptr(r.Start), uintptr(r.End), 0); e != 0 {
-		return e
+// LendHeap makes r, a whole-frame run the caller took from the domain
+// frame allocator, the heap's loan (the heap takes its frames as it
+// needs them), and returns the previous loan's frames the heap did not
+// take: the caller's again. An empty r says there is none to lend: the
+// heap keeps what is left of its loan and stops asking (its exhaustion
+// then says so).
+func LendHeap(r Range) (Range, error) {
+	var old [2]uint64
+	if _, _, e := syscall.Syscall(sysHeapLend, uintptr(r.Start), uintptr(r.End), uintptr(unsafe.Pointer(&old))); e != 0 {
+		return Range{}, e
 	}
-	return nil
+	return Range{Start: old[0], End: old[1]}, nil
 }
+
+// ReclaimLoan takes back the frames of the heap's loan it has not taken
+// but for the lowest keep bytes (rounded up to a frame), which stay the
+// heap's reserve; an empty range when there are no more: for the domain
+// frame allocator, when it has no other frame for a domain. Context: Go
+// code.
+func ReclaimLoan(keep uint64) Range {
+	var old [2]uint64
+	syscall.Syscall(sysHeapReclaim, uintptr(unsafe.Pointer(&old)), uintptr((keep+pageSize-1)/pageSize), 0)
+	return Range{Start: old[0], End: old[1]}
+}
+
+// LoanLeft counts the frames of the heap's loan not taken yet: free for
+// domains (ReclaimLoan). Context: any; a racy snapshot.
+func LoanLeft() uint64 { return atomic.LoadUint64(&loanLeft) }
 
 // ShrinkHeap takes frames off the heap's free list, leaving keep bytes
 // (rounded up to a frame) there, and returns their physical addresses,
@@ -242,8 +333,9 @@ func ShrinkHeap(keep uint64) []uint64 {
 }
 
 // xputHeapGrowth writes why the heap did not grow: the grower found no
-// run (its warning line, printed before, says why), or it did not run
-// before the spare frames were gone; nothing before the heap may grow.
+// run to lend (its warning line, printed before, says why), or it did
+// not run before the spare frames were gone; nothing before the heap may
+// grow.
 //
 //go:nosplit
 func xputHeapGrowth() {

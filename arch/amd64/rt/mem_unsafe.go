@@ -227,9 +227,11 @@ func hypervisorSlots() (s [16]uint64) {
 // calls heapExhausted, fatal since the runtime cannot go on without the
 // memory it asked for, from where the nosplit stack has room for it.
 //
-// Frames in heapLimbo (release on SMP) join the free list once every CPU
-// has flushed them; allocFrame waits for that only when the heap has no
-// other frame. Context: the shim lock held.
+// It takes the free list's first frame, else a never-used frame of the
+// boot range, else the loan's next frame (loanTake). Frames in heapLimbo
+// (release on SMP) join the free list once every CPU has flushed them;
+// allocFrame waits for that only when the heap has no other frame.
+// Context: the shim lock held.
 //
 //go:nosplit
 func allocFrame() uint64 {
@@ -240,7 +242,7 @@ func allocFrame() uint64 {
 	if heapFree == 0 {
 		if b, ok := heap.Bump(); ok {
 			p = b
-		} else if heapLimbo != 0 {
+		} else if p = loanTake(); p == 0 && heapLimbo != 0 {
 			waitFlushed(limboGen)
 			limboMerge()
 		}
@@ -264,7 +266,7 @@ func allocFrame() uint64 {
 // it gave up, for the domain frame allocator; an empty range when that
 // would not shrink it. The heap never hands out frames beyond its end
 // again: what the runtime frees is reused from the free list below it,
-// and past that the heap grows by runs GrowHeap adds. Context: Go code (kmain's main),
+// and past that the heap grows from loans (LendHeap). Context: Go code (kmain's main),
 // with no other caller at the same time. Bump runs with interrupts off
 // and reads End once, so it either bumps below the new end or sees it;
 // a bump that got past the new end before it was stored is caught by

@@ -274,7 +274,7 @@ func dispatch(f *sysFrame) {
 		if guestIRQ(uint64(a0), a1 != 0, uint64(a2)) {
 			ret = 1
 		}
-	case sysHeapWait, sysHeapGrow, sysHeapShrink:
+	case sysHeapWait, sysHeapLend, sysHeapShrink, sysHeapReclaim:
 		ret = sysHeapCall(f.ax, a0, a1, a2)
 	case sysPanic:
 		xline()
