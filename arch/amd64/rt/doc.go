@@ -120,10 +120,11 @@
 // scheduler slot names; other threads have every CPU) over its life; a
 // CPU with nothing to run switches to its idle context (idleLoop, on its
 // own stack), so the thread that left is free for any CPU at once, and
-// halts there until its tick or an IPI; the tick comes early for the
-// first sleeper's deadline (idleTimer), or at once on a busy CPU for a
-// woken heap grower no idle CPU took (tickSoon), and keeps its period
-// again after (tickRestore, cpuState.tickEarly).
+// halts there until its timer or an IPI: a halting CPU takes no periodic
+// tick, its timer fires at the first deadline of a sleeper it may run or
+// after idleTickMax (idleTimer); a busy CPU's tick comes at once for a
+// woken heap grower no idle CPU took (tickSoon); the tick keeps its
+// period again after either (tickRestore, cpuState.tickEarly).
 //
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
 // through GS_BASE, thisCPU reads GS:0; the assembly uses go_asm.h

@@ -51,7 +51,7 @@ type cpuState struct {
 	idleSP     uintptr    // the idle context's saved SP while a thread runs here (idleLoop)
 	last       uintptr    // the thread that ran here last: round robin goes on after it
 	touchPage  uintptr    // the page touch last found backed here, while releaseGen is touchGen (mem_unsafe.go)
-	tickEarly  uint32     // 1 while the tick is brought early (tickSoon, idleTimer) until tickRestore
+	tickEarly  uint32     // 1 while the tick's count is changed (tickSoon, idleTimer) until tickRestore
 	lastCtx    uintptr    // the guestCtx that last entered the guest here (noteEntry)
 	touchGen   uint64
 

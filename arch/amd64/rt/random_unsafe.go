@@ -22,8 +22,8 @@ import (
 //   - the RTC time (readRTC) and the TSC rate (calibrateTSC);
 //   - the boot loader's information block (the first 128 bytes at EBX).
 //
-// and reseeded about once a second (reseedTicks timer ticks), at the
-// next request, with a few more rounds of the same jitter.
+// and reseeded about once a second (reseedNs), at the next request, with
+// a few more rounds of the same jitter.
 //
 // Limits: without RDSEED/RDRAND all of it comes from timing. On real
 // hardware that is a few bits per round; under an emulator (QEMU's TCG)
@@ -34,14 +34,14 @@ import (
 // crypto/rand for today; not for long-term keys on a CPU without RDRAND.
 
 const (
-	seedSamples  = 512  // jitter rounds at boot
-	reseedRounds = 16   // jitter rounds at each reseed
-	reseedTicks  = 1000 // timer ticks (1 kHz) between reseeds
+	seedSamples  = 512           // jitter rounds at boot
+	reseedRounds = 16            // jitter rounds at each reseed
+	reseedNs     = 1_000_000_000 // system time between reseeds
 )
 
 var (
 	rng          chacha20.Generator
-	rngReseedAt  uint64 // cpus[0].ticks at the last reseed
+	rngReseedAt  int64  // system time (nanotime) at the last reseed
 	rdrandFailed uint64 // RDRAND gave nothing ten times in a row
 )
 
@@ -102,7 +102,7 @@ func jitter(n int) {
 }
 
 // random returns 8 random bytes: RDRAND if the CPU has it and it answers,
-// otherwise rng, reseeded first if reseedTicks have passed. Context: the
+// otherwise rng, reseeded first if reseedNs has passed. Context: the
 // shim (interrupts off), or kmain.
 //
 //go:nosplit
@@ -115,9 +115,9 @@ func random() uint64 {
 		}
 		rdrandFailed++
 	}
-	if t := cpus[0].ticks; t-rngReseedAt >= reseedTicks {
+	if t := nanotime(); t-rngReseedAt >= reseedNs {
 		rngReseedAt = t
-		rng.Mix(t)
+		rng.Mix(uint64(t))
 		jitter(reseedRounds)
 		rng.Rekey()
 	}

@@ -26,9 +26,11 @@ import (
 
 const (
 	// tickNs is the tick's period; idleTimerMin the earliest an idle
-	// CPU's early tick fires (sooner than that it only adds interrupts).
+	// CPU's timer fires (sooner than that it only adds interrupts);
+	// idleTickMax the latest (idleTimer).
 	tickNs       = 1_000_000_000 / tickHz
 	idleTimerMin = 20_000
+	idleTickMax  = 1_000_000_000
 
 	maxThreads = 64
 	kstackSize = 32 << 10
@@ -303,9 +305,8 @@ func idleLoop() {
 			continue
 		}
 		c.idling = 1
-		if idleTimer(c) {
-			c.tickEarly = 1
-		}
+		idleTimer(c)
+		c.tickEarly = 1
 		shimUnlock()
 		amd64.StiHlt()
 		shimLock()
@@ -326,7 +327,7 @@ func tickSoon(c *cpuState) {
 }
 
 // tickRestore gives the tick its period again, from now, after tickSoon
-// or idleTimer brought it early (the early count would otherwise repeat).
+// or idleTimer changed it (the changed count would otherwise repeat).
 // Context: the tick's handling (preempt, guestIRQ) or the idle loop's
 // wake-up, interrupts off.
 //
@@ -338,34 +339,34 @@ func tickRestore(c *cpuState) {
 	}
 }
 
-// idleTimer makes the halting CPU's tick come early, if a sleeper this
-// CPU may run has its deadline before the next tick: its timer then fires
-// at the deadline (at least idleTimerMin from now) instead of up to a
-// tick late, so a short sleep (a Go timer: a guest's one-shot timer, a
-// runtime sleep) wakes on time on an idle machine. The caller marks it
-// (tickEarly) and restores the period once the CPU wakes (tickRestore).
-// It reports whether it changed the timer.
-// Context: idleLoop, the shim lock held, interrupts off.
+// idleTimer sets the halting CPU's timer for the first deadline of a
+// sleeper this CPU may run (at least idleTimerMin from now), or for
+// idleTickMax when there is none or it is later: an idle CPU takes no
+// tick it does not need (every tick of an idle CPU wakes its host
+// thread under an emulator, and the busy CPUs' host threads lose that
+// time), and a short sleep (a Go timer: a guest's one-shot timer, a
+// runtime sleep) still wakes on time. Nothing else needs an idle CPU's
+// tick: a thread made runnable for it, a signal, a shootdown and a
+// device interrupt come as IPIs or interrupts, and a sleeper that
+// blocks later does so on a CPU that is busy (its tick expires the
+// sleeper) or halts after it (and sets its own timer). The caller marks
+// the timer changed (tickEarly) and restores the period once the CPU
+// wakes (tickRestore). Context: idleLoop, the shim lock held,
+// interrupts off.
 //
 //go:nosplit
-func idleTimer(c *cpuState) bool {
-	var first int64
-	for s := timedMask; s != 0; s &= s - 1 {
-		t := &threads[bits.TrailingZeros64(s)]
-		if t.mayRunOn(c.id) && (first == 0 || t.deadline < first) {
-			first = t.deadline
+func idleTimer(c *cpuState) {
+	d := int64(idleTickMax)
+	if timedMask != 0 {
+		now := nanotime()
+		for s := timedMask; s != 0; s &= s - 1 {
+			if t := &threads[bits.TrailingZeros64(s)]; t.mayRunOn(c.id) {
+				d = min(d, t.deadline-now)
+			}
 		}
-	}
-	if first == 0 {
-		return false
-	}
-	d := first - nanotime()
-	if d >= tickNs {
-		return false
 	}
 	d = max(d, idleTimerMin)
 	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
-	return true
 }
 
 // block sleeps the current thread until woken or until deadline (ns, 0 =
