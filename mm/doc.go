@@ -20,7 +20,11 @@
 // hypervisor's own regions; it hands out whole 4 KiB frames, lowest first,
 // and runs of contiguous frames below an address limit. Misuse by the
 // hypervisor (double free, freeing a frame it does not manage) is reported
-// as an error and changes nothing. One mutex.
+// as an error and changes nothing. One mutex. It may lend a run to one
+// borrower that takes its frames without it (LendContig, SetLoan: the
+// hypervisor heap): the untaken frames count as free, and an allocation
+// that finds no other frame takes them back first; the borrower's
+// callbacks run without the mutex held and never call the allocator.
 //
 // # PV memory model (frametable.go, space.go, grant.go, pte.go, m2p.go, audit.go)
 //
