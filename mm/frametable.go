@@ -567,6 +567,12 @@ func (ft *FrameTable) getPageType(m MFN, t PageType, c *opCtx) abi.Errno {
 		return abi.EINVAL
 	}
 	oldBits := pi.bits // type and validated, restored on failure
+	if oldBits&(pgTypeMask|pgValidated) == pageBits(t)|pgValidated {
+		// Of type t and validated already (in use, or unused and of a
+		// type that stays validated): one more user, the common case.
+		pi.typeCount++
+		return 0
+	}
 	if pi.typeCount == 0 {
 		if old := pi.typ(); old != t {
 			if old != PageTypeNone {
@@ -603,14 +609,17 @@ func (ft *FrameTable) putPageType(m MFN, c *opCtx) {
 	if pi.typeCount == 0 {
 		panic(fmt.Sprintf("mm: put_page_type on MFN %#x with type count 0", uint64(m)))
 	}
-	if pi.typeCount == 1 && pi.has(pgValidated) && pi.typ().level() != 0 {
+	// The type cannot change while the type count is not zero: t holds
+	// across devalidate, which releases lower-level frames only.
+	t := pi.typ()
+	if pi.typeCount == 1 && t.level() != 0 && pi.has(pgValidated) {
 		pi.set(pgValidated, false)
-		ft.devalidate(m, pi.typ(), c)
+		ft.devalidate(m, t, c)
 	}
 	pi.typeCount--
 	if pi.typeCount == 0 {
 		pi.flushStamp = ft.flushGen
-		if pi.typ() == PageTypeL4 && ft.released != nil {
+		if t == PageTypeL4 && ft.released != nil {
 			ft.released(m)
 		}
 	}
