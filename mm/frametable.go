@@ -48,8 +48,8 @@ func tableType(level int) PageType { return PageTypeL1 + PageType(level-1) }
 const ownerNone = abi.DomID(abi.DOMID_INVALID)
 
 // PageInfo is what the hypervisor knows about one machine frame (Xen's
-// struct page_info), as FrameTable.Page reports it: a copy, unpacked. The
-// table itself stores each frame's as a FrameEntry.
+// struct page_info), as FrameTable.Page reports it: a copy. The table
+// stores it packed, as a FrameEntry.
 type PageInfo struct {
 	// Count is the general reference count (count_info): 1 while the
 	// owner holds it (Allocated), plus one per mapping, per typed
