@@ -34,13 +34,13 @@ func (ft *FrameTable) Audit(bases []MFN, extra []MFN) error {
 	writableMaps := make([]uint64, n)
 	for m := range ft.pages {
 		pi := &ft.pages[m]
-		if pi.Allocated {
+		if pi.has(pgAllocated) {
 			count[m]++
 		}
-		if pi.XenHeap && pi.Allocated {
+		if pi.has(pgXenHeap) && pi.has(pgAllocated) {
 			typed[m]++
 		}
-		if pi.Pinned {
+		if pi.has(pgPinned) {
 			count[m]++
 			typed[m]++
 		}
@@ -62,12 +62,12 @@ func (ft *FrameTable) Audit(bases []MFN, extra []MFN) error {
 	var tab [ptEntries]uint64
 	for m := range ft.pages {
 		pi := &ft.pages[m]
-		level := pi.Type.level()
-		if pi.TypeCount == 0 || level == 0 {
+		level := pi.typ().level()
+		if pi.typeCount == 0 || level == 0 {
 			continue
 		}
-		if !pi.Validated {
-			return fmt.Errorf("MFN %#x: %v with type count %d not validated", m, pi.Type, pi.TypeCount)
+		if !pi.has(pgValidated) {
+			return fmt.Errorf("MFN %#x: %v with type count %d not validated", m, pi.typ(), pi.typeCount)
 		}
 		if !ft.readTable(MFN(m), &tab) {
 			return fmt.Errorf("MFN %#x: table unreadable", m)
@@ -90,7 +90,7 @@ func (ft *FrameTable) Audit(bases []MFN, extra []MFN) error {
 					return fmt.Errorf("L1 MFN %#x slot %d: %#x lacks _PAGE_USER", m, i, e)
 				}
 				tp := ft.page(t)
-				if tp == nil || tp.Owner == abi.DOMID_IO {
+				if tp == nil || tp.owner == abi.DOMID_IO {
 					continue
 				}
 				count[t]++
@@ -106,8 +106,8 @@ func (ft *FrameTable) Audit(bases []MFN, extra []MFN) error {
 			if uint64(t) >= uint64(n) {
 				return fmt.Errorf("L%d MFN %#x slot %d: points beyond the frame table", level, m, i)
 			}
-			if ft.pages[t].Type != tableType(level-1) {
-				return fmt.Errorf("L%d MFN %#x slot %d: points at MFN %#x of type %v", level, m, i, uint64(t), ft.pages[t].Type)
+			if ft.pages[t].typ() != tableType(level-1) {
+				return fmt.Errorf("L%d MFN %#x slot %d: points at MFN %#x of type %v", level, m, i, uint64(t), ft.pages[t].typ())
 			}
 			count[t]++
 			typed[t]++
@@ -115,17 +115,17 @@ func (ft *FrameTable) Audit(bases []MFN, extra []MFN) error {
 	}
 	for m := range ft.pages {
 		pi := &ft.pages[m]
-		if uint64(pi.Count) != count[m] {
-			return fmt.Errorf("MFN %#x (%v, owner %d): general count %d, expected %d", m, pi.Type, pi.Owner, pi.Count, count[m])
+		if uint64(pi.count) != count[m] {
+			return fmt.Errorf("MFN %#x (%v, owner %d): general count %d, expected %d", m, pi.typ(), pi.owner, pi.count, count[m])
 		}
-		if uint64(pi.TypeCount) != typed[m] {
-			return fmt.Errorf("MFN %#x (%v, owner %d): type count %d, expected %d", m, pi.Type, pi.Owner, pi.TypeCount, typed[m])
+		if uint64(pi.typeCount) != typed[m] {
+			return fmt.Errorf("MFN %#x (%v, owner %d): type count %d, expected %d", m, pi.typ(), pi.owner, pi.typeCount, typed[m])
 		}
-		if writableMaps[m] != 0 && pi.Type != PageTypeWritable {
-			return fmt.Errorf("MFN %#x: mapped writable %d times but has type %v", m, writableMaps[m], pi.Type)
+		if writableMaps[m] != 0 && pi.typ() != PageTypeWritable {
+			return fmt.Errorf("MFN %#x: mapped writable %d times but has type %v", m, writableMaps[m], pi.typ())
 		}
-		if pi.Count == 0 && (pi.Owner != ownerNone || pi.TypeCount != 0 || pi.Pinned) {
-			return fmt.Errorf("MFN %#x: free but owned by %d / typed / pinned", m, pi.Owner)
+		if pi.count == 0 && (pi.owner != ownerNone || pi.typeCount != 0 || pi.has(pgPinned)) {
+			return fmt.Errorf("MFN %#x: free but owned by %d / typed / pinned", m, pi.owner)
 		}
 	}
 	return nil

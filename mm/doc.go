@@ -28,11 +28,15 @@
 //
 // # PV memory model (frametable.go, space.go, grant.go, pte.go, m2p.go, audit.go)
 //
-// FrameTable holds a PageInfo per machine frame (Xen's page_info): owner,
+// FrameTable holds an entry per machine frame (Xen's page_info): owner,
 // general reference count, type (none, L1-L4, seg_desc, writable), type
-// count, pinned, validated. PageInfo holds no pointers, so the metal may
-// give the table storage outside the collected heap
-// (FrameTableConfig.Pages). Its invariants are Xen's:
+// count, pinned, validated. The entry (FrameEntry) is packed into 12
+// bytes, the type and the flags sharing one byte, and FrameTable.Page
+// unpacks it into a PageInfo. Its counts are 32 bits wide (Xen's are some
+// 55): a reference that would overflow one is refused as Xen refuses one
+// at its limit. The entry holds no pointers, so the metal may give the
+// table storage outside the collected heap (FrameTableConfig.Pages,
+// FrameTableBytes). Its invariants are Xen's:
 //   - a frame changes type only while its type count is zero, after a TLB
 //     flush if it had a type, unless a type-change flush was asked for
 //     since its type count dropped to zero (Xen's tlbflush_filter: a byte
@@ -65,7 +69,7 @@
 // host mappings (grant.go) for the grant package, which holds the frame
 // references those entries carry.
 //
-// Locking: FrameTable.mu (the MMU lock) protects every PageInfo, the
+// Locking: FrameTable.mu (the MMU lock) protects every frame's entry, the
 // registered Spaces, the freed list, and every hypervisor write into a
 // guest page table; each request of a batch takes it once. Flusher methods
 // other than ReadVCPUMask run under it and must not call into mm. The

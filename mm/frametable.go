@@ -48,12 +48,8 @@ func tableType(level int) PageType { return PageTypeL1 + PageType(level-1) }
 const ownerNone = abi.DomID(abi.DOMID_INVALID)
 
 // PageInfo is what the hypervisor knows about one machine frame (Xen's
-// struct page_info). All fields are protected by FrameTable.mu; PageInfo
-// values handed out by FrameTable.Page are copies. The fields are ordered
-// so that the struct packs into PageInfoSize bytes: the frame table holds
-// one per machine frame (TestPageInfoSize). It holds no pointer: the
-// metal may keep the table outside the collected heap
-// (FrameTableConfig.Pages).
+// struct page_info), as FrameTable.Page reports it: a copy. The table
+// stores it packed, as a FrameEntry.
 type PageInfo struct {
 	// Count is the general reference count (count_info): 1 while the
 	// owner holds it (Allocated), plus one per mapping, per typed
@@ -80,11 +76,81 @@ type PageInfo struct {
 	// grant frames): its type is pinned by the share, and when its last
 	// reference goes it is freed (TakeFreed) like a domain's frame.
 	XenHeap bool
-	// flushStamp is FrameTable.flushGen (its low byte) when TypeCount last
-	// dropped to zero: if a type-change flush has been asked for since,
-	// no CPU holds a translation through the frame's old use (Xen's
-	// tlbflush_timestamp). A hint, not state: Page reports it as zero.
+}
+
+// FrameEntry is the frame table's stored form of one frame's PageInfo:
+// FrameEntrySize bytes (TestFrameEntrySize), since the table holds one
+// per machine frame, and no pointer, so that the metal may keep the table
+// outside the collected heap (FrameTableConfig.Pages). Its fields are
+// mm's alone: the metal only provides the storage. All of it is protected
+// by FrameTable.mu.
+//
+// The counts are 32 bits wide where Xen's count_info and type_info give
+// theirs some 55: a reference that would take either to 2^32-1 is refused
+// (get_page fails, get_page_type returns EINVAL), which no guest reaches
+// in practice (2^32 mappings of one frame take 32 GiB of L1 tables).
+type FrameEntry struct {
+	count     uint32    // PageInfo.Count
+	typeCount uint32    // PageInfo.TypeCount
+	owner     abi.DomID // PageInfo.Owner
+	bits      pageBits  // PageInfo.Type and its four flags
+	// flushStamp is FrameTable.flushGen (its low byte) when typeCount
+	// last dropped to zero: if a type-change flush has been asked for
+	// since, no CPU holds a translation through the frame's old use
+	// (Xen's tlbflush_timestamp). A hint, not state: Page does not
+	// report it.
 	flushStamp uint8
+}
+
+// FrameEntrySize is the size of a FrameEntry in bytes (TestFrameEntrySize).
+const FrameEntrySize = 12
+
+// pageBits packs a frame's PageType (the low bits, pgTypeMask) with the
+// flags of PageInfo (pgAllocated ...).
+type pageBits uint8
+
+const (
+	pgTypeMask  pageBits = 7      // PageType
+	pgAllocated pageBits = 1 << 3 // PageInfo.Allocated (PGC_allocated)
+	pgPinned    pageBits = 1 << 4 // PageInfo.Pinned (PGT_pinned)
+	pgValidated pageBits = 1 << 5 // PageInfo.Validated (PGT_validated)
+	pgXenHeap   pageBits = 1 << 6 // PageInfo.XenHeap
+)
+
+// Every PageType fits in pgTypeMask: this constant overflows (and the
+// package does not build) if one does not.
+const _ = uint8(pgTypeMask - pageBits(PageTypeWritable))
+
+// typ returns the frame's type. mu held.
+func (e *FrameEntry) typ() PageType { return PageType(e.bits & pgTypeMask) }
+
+// setType sets the frame's type, a PageType constant. mu held.
+func (e *FrameEntry) setType(t PageType) { e.bits = e.bits&^pgTypeMask | pageBits(t) }
+
+// has reports whether flag f (pgAllocated ...) is set. mu held.
+func (e *FrameEntry) has(f pageBits) bool { return e.bits&f != 0 }
+
+// set sets flag f (pgAllocated ...) to on. mu held.
+func (e *FrameEntry) set(f pageBits, on bool) {
+	if on {
+		e.bits |= f
+	} else {
+		e.bits &^= f
+	}
+}
+
+// info unpacks e. mu held.
+func (e *FrameEntry) info() PageInfo {
+	return PageInfo{
+		Count:     e.count,
+		TypeCount: e.typeCount,
+		Owner:     e.owner,
+		Type:      e.typ(),
+		Allocated: e.has(pgAllocated),
+		Pinned:    e.has(pgPinned),
+		Validated: e.has(pgValidated),
+		XenHeap:   e.has(pgXenHeap),
+	}
 }
 
 // FrameTableConfig wires a FrameTable to the machine.
@@ -114,28 +180,25 @@ type FrameTableConfig struct {
 	// tables loaded after it exits, so it switches such a CPU to its own.
 	// May be nil (nothing loads guest tables: tests).
 	TopLevelReleased func(l4 MFN)
-	// Pages, if not nil, is the storage for the PageInfo of every frame:
+	// Pages, if not nil, is the storage for the entry of every frame:
 	// len(Pages) >= Alloc.FrameLimit() (FrameTableBytes of it), whatever
-	// it holds (NewFrameTable sets every entry). The metal lays it over frames it withholds from
-	// the allocator for good, so that the collector neither scans nor
-	// paces on the largest table the hypervisor has. nil: NewFrameTable
-	// makes it in the heap.
-	Pages []PageInfo
+	// it holds (NewFrameTable sets every entry). The metal lays it over
+	// frames it withholds from the allocator for good, so that the
+	// collector neither scans nor paces on the largest table the
+	// hypervisor has. nil: NewFrameTable makes it in the heap.
+	Pages []FrameEntry
 }
 
-// FrameTableBytes returns the size of the PageInfo storage a frame table
-// covering frames [0, limit) needs (FrameTableConfig.Pages).
-func FrameTableBytes(limit MFN) uint64 { return uint64(limit) * PageInfoSize }
+// FrameTableBytes returns the size of the storage a frame table covering
+// frames [0, limit) needs (FrameTableConfig.Pages).
+func FrameTableBytes(limit MFN) uint64 { return uint64(limit) * FrameEntrySize }
 
-// PageInfoSize is the size of a PageInfo in bytes (TestPageInfoSize).
-const PageInfoSize = 16
-
-// FrameTable is the PV memory model's state: a PageInfo per machine frame,
+// FrameTable is the PV memory model's state: an entry per machine frame,
 // the domains' Spaces, and the frames waiting for a TLB flush before they
 // may be reused.
 //
 // Locking: mu, one sync.Mutex, is the MMU lock. It protects every
-// PageInfo, the Spaces' registration, the freed list, and every write the
+// frame's entry, the Spaces' registration, the freed list, and every write the
 // hypervisor makes to a guest page table. Every exported method takes it;
 // none may be called with it held. Goroutine context only.
 type FrameTable struct {
@@ -148,8 +211,8 @@ type FrameTable struct {
 	xenL4      func(MFN) [XenL4SlotCount]uint64         // immutable after New
 	checkSeg   func(abi.DomID, *[ptEntries]uint64) bool // immutable after New
 	released   func(MFN)                                // immutable after New; may be nil
-	flushGen   uint8                                    // type-change flushes asked for, mod 256 (PageInfo.flushStamp); mu
-	pages      []PageInfo                               // indexed by MFN; mu
+	flushGen   uint8                                    // type-change flushes asked for, mod 256 (FrameEntry.flushStamp); mu
+	pages      []FrameEntry                             // indexed by MFN; mu
 	spaces     map[abi.DomID]*Space                     // registered domains; mu
 	freed      []MFN                                    // frames whose Count reached 0; mu
 	io         *Space                                   // the DOMID_IO pseudo-domain; immutable
@@ -189,7 +252,7 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 	limit := cfg.Alloc.FrameLimit()
 	pages := cfg.Pages
 	if pages == nil {
-		pages = make([]PageInfo, limit)
+		pages = make([]FrameEntry, limit)
 	} else if MFN(len(pages)) < limit {
 		return nil, fmt.Errorf("mm: NewFrameTable: storage for %d frames, %d needed", len(pages), limit)
 	}
@@ -207,14 +270,14 @@ func NewFrameTable(cfg FrameTableConfig) (*FrameTable, error) {
 	// Every frame is DOMID_IO's (Xen's share_xen_page_with_guest(page,
 	// dom_io, SHARE_rw)) but the RAM frames from the low 1 MiB up, which
 	// are unowned: set run by run, not frame by frame through IsRAM.
-	io := PageInfo{Owner: abi.DOMID_IO, Count: 1, Allocated: true, Type: PageTypeWritable, TypeCount: 1, Validated: true, XenHeap: true}
+	io := FrameEntry{owner: abi.DOMID_IO, count: 1, typeCount: 1, bits: pageBits(PageTypeWritable) | pgAllocated | pgValidated | pgXenHeap}
 	for m := range ft.pages {
 		ft.pages[m] = io
 	}
 	for _, r := range cfg.Alloc.ramRuns() {
 		first, end := max(r.first, ft.lowIOLimit), min(r.first+MFN(r.n), limit)
 		for m := first; m < end; m++ {
-			ft.pages[m] = PageInfo{Owner: ownerNone}
+			ft.pages[m] = FrameEntry{owner: ownerNone}
 		}
 	}
 	ft.tables, _ = cfg.Mem.(TableReader)
@@ -233,9 +296,7 @@ func (ft *FrameTable) Page(m MFN) (PageInfo, bool) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if pi := ft.page(m); pi != nil {
-		c := *pi
-		c.flushStamp = 0
-		return c, true
+		return pi.info(), true
 	}
 	return PageInfo{}, false
 }
@@ -254,10 +315,10 @@ func (ft *FrameTable) assign(m MFN, d abi.DomID) error {
 	if pi == nil {
 		return ErrNoFrame
 	}
-	if pi.Count != 0 || pi.Owner != ownerNone {
+	if pi.count != 0 || pi.owner != ownerNone {
 		return ErrFrameNotFree
 	}
-	*pi = PageInfo{Owner: d, Count: 1, Allocated: true}
+	*pi = FrameEntry{owner: d, count: 1, bits: pgAllocated}
 	return nil
 }
 
@@ -286,14 +347,14 @@ func (ft *FrameTable) Share(m MFN, d abi.DomID, writable bool) error {
 	if pi == nil {
 		return ErrNoFrame
 	}
-	if pi.Count != 0 || pi.Owner != ownerNone {
+	if pi.count != 0 || pi.owner != ownerNone {
 		return ErrFrameNotFree
 	}
 	t := PageTypeNone
 	if writable {
 		t = PageTypeWritable
 	}
-	*pi = PageInfo{Owner: d, Count: 1, Allocated: true, Type: t, TypeCount: 1, Validated: true, XenHeap: true}
+	*pi = FrameEntry{owner: d, count: 1, typeCount: 1, bits: pageBits(t) | pgAllocated | pgValidated | pgXenHeap}
 	ft.m2p.Set(m, InvalidM2PEntry)
 	return nil
 }
@@ -309,21 +370,21 @@ func (ft *FrameTable) Release(m MFN, d abi.DomID, f Flusher) abi.Errno {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	pi := ft.page(m)
-	if pi == nil || pi.Owner != d || !pi.Allocated || pi.Owner == abi.DOMID_IO {
+	if pi == nil || pi.owner != d || !pi.has(pgAllocated) || pi.owner == abi.DOMID_IO {
 		return abi.EINVAL
 	}
 	c := &opCtx{flush: f}
-	if pi.Pinned {
-		pi.Pinned = false
+	if pi.has(pgPinned) {
+		pi.set(pgPinned, false)
 		ft.putPageAndType(m, c)
 	}
-	if pi.XenHeap {
+	if pi.has(pgXenHeap) {
 		// Drop the type reference Share pinned it with.
 		ft.putPageType(m, c)
 	} else {
 		ft.m2p.Set(m, InvalidM2PEntry)
 	}
-	pi.Allocated = false
+	pi.set(pgAllocated, false)
 	ft.putPage(m)
 	return 0
 }
@@ -363,7 +424,7 @@ func (ft *FrameTable) PutPage(m MFN) {
 func (ft *FrameTable) GetPageType(m MFN, t PageType, f Flusher) abi.Errno {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	if t == PageTypeNone || t > PageTypeWritable || ft.page(m) == nil || ft.pages[m].Count == 0 {
+	if t == PageTypeNone || t > PageTypeWritable || ft.page(m) == nil || ft.pages[m].count == 0 {
 		return abi.EINVAL
 	}
 	c := &opCtx{flush: f}
@@ -402,8 +463,9 @@ type typeUndo struct {
 // and left with a zero type count, newest first. mu held.
 func (c *opCtx) rollback(ft *FrameTable) {
 	restore := func(u typeUndo) {
-		if pi := &ft.pages[u.m]; pi.TypeCount == 0 {
-			pi.Type, pi.Validated = u.typ, u.validated
+		if pi := &ft.pages[u.m]; pi.typeCount == 0 {
+			pi.setType(u.typ)
+			pi.set(pgValidated, u.validated)
 		}
 	}
 	for i := len(c.retyped) - 1; i >= 0; i-- {
@@ -444,7 +506,7 @@ func (c *opCtx) done(ft *FrameTable, err abi.Errno) abi.Errno {
 // guest runs there or hv reads guest memory through it (Flusher). A
 // stamp equal to the generation (none asked for since, or a multiple of
 // 256) flushes. mu held.
-func (c *opCtx) flushTLBs(ft *FrameTable, pi *PageInfo) {
+func (c *opCtx) flushTLBs(ft *FrameTable, pi *FrameEntry) {
 	if c.flush == nil || pi.flushStamp != ft.flushGen {
 		return
 	}
@@ -455,8 +517,8 @@ func (c *opCtx) flushTLBs(ft *FrameTable, pi *PageInfo) {
 	ft.flushGen++
 }
 
-// page returns frame m's PageInfo, or nil beyond the table. mu held.
-func (ft *FrameTable) page(m MFN) *PageInfo {
+// page returns frame m's entry, or nil beyond the table. mu held.
+func (ft *FrameTable) page(m MFN) *FrameEntry {
 	if uint64(m) < uint64(len(ft.pages)) {
 		return &ft.pages[m]
 	}
@@ -467,10 +529,10 @@ func (ft *FrameTable) page(m MFN) *PageInfo {
 func (ft *FrameTable) getPage(m MFN, d abi.DomID) bool {
 	pi := ft.page(m)
 	// Count 0: not allocated. Count near the maximum: would wrap.
-	if pi == nil || pi.Count == 0 || pi.Count >= math.MaxUint32-1 || pi.Owner != d {
+	if pi == nil || pi.count == 0 || pi.count >= math.MaxUint32-1 || pi.owner != d {
 		return false
 	}
-	pi.Count++
+	pi.count++
 	return true
 }
 
@@ -478,20 +540,20 @@ func (ft *FrameTable) getPage(m MFN, d abi.DomID) bool {
 // mu held.
 func (ft *FrameTable) putPage(m MFN) {
 	pi := &ft.pages[m]
-	if pi.Count == 0 {
+	if pi.count == 0 {
 		panic(fmt.Sprintf("mm: put_page on free MFN %#x", uint64(m)))
 	}
-	pi.Count--
-	if pi.Count != 0 {
+	pi.count--
+	if pi.count != 0 {
 		return
 	}
-	if pi.TypeCount != 0 {
-		panic(fmt.Sprintf("mm: MFN %#x freed with type %v count %d", uint64(m), pi.Type, pi.TypeCount))
+	if pi.typeCount != 0 {
+		panic(fmt.Sprintf("mm: MFN %#x freed with type %v count %d", uint64(m), pi.typ(), pi.typeCount))
 	}
 	// A shared hypervisor frame (Share) comes from the allocator too:
 	// once its owner has released it and the last mapping is gone it goes
 	// back the same way.
-	*pi = PageInfo{Owner: ownerNone}
+	*pi = FrameEntry{owner: ownerNone}
 	ft.freed = append(ft.freed, m)
 }
 
@@ -501,35 +563,41 @@ func (ft *FrameTable) putPage(m MFN) {
 // On failure nothing changes. mu held; the caller holds a general ref.
 func (ft *FrameTable) getPageType(m MFN, t PageType, c *opCtx) abi.Errno {
 	pi := &ft.pages[m]
-	if pi.TypeCount >= math.MaxUint32-1 {
+	if pi.typeCount >= math.MaxUint32-1 {
 		return abi.EINVAL
 	}
-	oldType, oldValid := pi.Type, pi.Validated
-	if pi.TypeCount == 0 {
-		if pi.Type != t {
-			if pi.Type != PageTypeNone {
+	oldBits := pi.bits // type and validated, restored on failure
+	if oldBits&(pgTypeMask|pgValidated) == pageBits(t)|pgValidated {
+		// Of type t and validated already (in use, or unused and of a
+		// type that stays validated): one more user, the common case.
+		pi.typeCount++
+		return 0
+	}
+	if pi.typeCount == 0 {
+		if old := pi.typ(); old != t {
+			if old != PageTypeNone {
 				// No CPU may keep a translation through the old use.
 				c.flushTLBs(ft, pi)
 			}
-			c.noteRetyped(typeUndo{m, pi.Type, pi.Validated})
-			pi.Type = t
-			pi.Validated = t == PageTypeWritable || t == PageTypeNone
+			c.noteRetyped(typeUndo{m, old, pi.has(pgValidated)})
+			pi.setType(t)
+			pi.set(pgValidated, t == PageTypeWritable || t == PageTypeNone)
 		}
-	} else if pi.Type != t {
+	} else if pi.typ() != t {
 		return abi.EINVAL
-	} else if !pi.Validated {
+	} else if !pi.has(pgValidated) {
 		// Only a validation in progress leaves a used type unvalidated,
 		// and validation never recurses into a frame of the same type.
 		return abi.EINVAL
 	}
-	pi.TypeCount++
-	if !pi.Validated {
+	pi.typeCount++
+	if !pi.has(pgValidated) {
 		if err := ft.validate(m, t, c); err != 0 {
-			pi.TypeCount--
-			pi.Type, pi.Validated = oldType, oldValid
+			pi.typeCount--
+			pi.bits = pi.bits&^(pgTypeMask|pgValidated) | oldBits&(pgTypeMask|pgValidated)
 			return err
 		}
-		pi.Validated = true
+		pi.set(pgValidated, true)
 	}
 	return 0
 }
@@ -538,17 +606,20 @@ func (ft *FrameTable) getPageType(m MFN, t PageType, c *opCtx) abi.Errno {
 // devalidated, dropping the references its entries hold. mu held.
 func (ft *FrameTable) putPageType(m MFN, c *opCtx) {
 	pi := &ft.pages[m]
-	if pi.TypeCount == 0 {
+	if pi.typeCount == 0 {
 		panic(fmt.Sprintf("mm: put_page_type on MFN %#x with type count 0", uint64(m)))
 	}
-	if pi.TypeCount == 1 && pi.Validated && pi.Type.level() != 0 {
-		pi.Validated = false
-		ft.devalidate(m, pi.Type, c)
+	// The type cannot change while the type count is not zero: t holds
+	// across devalidate, which releases lower-level frames only.
+	t := pi.typ()
+	if pi.typeCount == 1 && t.level() != 0 && pi.has(pgValidated) {
+		pi.set(pgValidated, false)
+		ft.devalidate(m, t, c)
 	}
-	pi.TypeCount--
-	if pi.TypeCount == 0 {
+	pi.typeCount--
+	if pi.typeCount == 0 {
 		pi.flushStamp = ft.flushGen
-		if pi.Type == PageTypeL4 && ft.released != nil {
+		if t == PageTypeL4 && ft.released != nil {
 			ft.released(m)
 		}
 	}
@@ -603,7 +674,7 @@ func (ft *FrameTable) space(d abi.DomID) *Space {
 // as it was. mu held (ft.valTabs[level-1]: a validation recurses only into
 // a lower level, so each level's buffer has one user at a time).
 func (ft *FrameTable) validate(m MFN, t PageType, c *opCtx) abi.Errno {
-	owner := ft.pages[m].Owner
+	owner := ft.pages[m].owner
 	d := ft.space(owner)
 	if d == nil {
 		return abi.EINVAL
@@ -786,7 +857,7 @@ func (ft *FrameTable) getPageFromL1e(e uint64, ptDom, pgOwner *Space, c *opCtx) 
 	}
 	m := pteMFN(e)
 	pi := ft.page(m)
-	if pi == nil || pi.Owner == abi.DOMID_IO {
+	if pi == nil || pi.owner == abi.DOMID_IO {
 		// I/O memory: no references; DOMID_IO means "the caller".
 		who := pgOwner
 		if who.id == abi.DOMID_IO {
@@ -854,7 +925,7 @@ func (ft *FrameTable) putPageFromEntry(level int, e uint64, tab MFN, c *opCtx) {
 	m := pteMFN(e)
 	if level == 1 {
 		pi := ft.page(m)
-		if pi == nil || pi.Owner == abi.DOMID_IO {
+		if pi == nil || pi.owner == abi.DOMID_IO {
 			return
 		}
 		if e&_PAGE_RW != 0 {

@@ -44,7 +44,7 @@ func (ft *FrameTable) grantL1e(s *Space, root MFN, addr uint64, flags uint32) (l
 	if !ft.getPage(l1, s.id) {
 		return 0, 0, false
 	}
-	if pi := &ft.pages[l1]; pi.Type != PageTypeL1 || pi.TypeCount == 0 || !pi.Validated {
+	if pi := &ft.pages[l1]; pi.typ() != PageTypeL1 || pi.typeCount == 0 || !pi.has(pgValidated) {
 		ft.putPage(l1)
 		return 0, 0, false
 	}

@@ -1385,7 +1385,7 @@ func TestFrameTableStorage(t *testing.T) {
 		return mm.NewAllocator([]mm.Range{{Start: 0, End: 300 * mm.PageSize}, {Start: 320 * mm.PageSize, End: frames * mm.PageSize}},
 			[]mm.Range{{Start: 0, End: 1 << 20}})
 	}
-	build := func(pages []mm.PageInfo) (*mm.FrameTable, error) {
+	build := func(pages []mm.FrameEntry) (*mm.FrameTable, error) {
 		a := alloc()
 		mem := mmtest.NewMemory(frames)
 		m2pAt, _ := a.AllocContig(mm.M2PFrames(frames), ^mm.Maddr(0), 1)
@@ -1399,9 +1399,10 @@ func TestFrameTableStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	junk := make([]mm.PageInfo, frames+7)
+	junkInfo := mm.PageInfo{Count: 0xdead, TypeCount: 7, Owner: 3, Type: mm.PageTypeL2, Pinned: true, Validated: true}
+	junk := make([]mm.FrameEntry, frames+7)
 	for i := range junk {
-		junk[i] = mm.PageInfo{Count: 0xdead, TypeCount: 7, Owner: 3, Type: mm.PageTypeL2, Pinned: true, Validated: true}
+		junk[i] = mm.PackPageInfo(junkInfo)
 	}
 	got, err := build(junk)
 	if err != nil {
@@ -1413,17 +1414,17 @@ func TestFrameTableStorage(t *testing.T) {
 	for m := mm.MFN(0); m < frames; m++ {
 		g, gok := got.Page(m)
 		w, wok := want.Page(m)
-		if g != w || gok != wok || !wok || junk[m] != w {
-			t.Fatalf("frame %#x: %+v (%v) over given storage (which holds %+v), want %+v (%v)", m, g, gok, junk[m], w, wok)
+		if g != w || gok != wok || !wok || junk[m] != mm.PackPageInfo(w) {
+			t.Fatalf("frame %#x: %+v (%v) over given storage, want %+v (%v)", m, g, gok, w, wok)
 		}
 	}
-	if junk[frames] != junk[frames+6] || junk[frames].Count != 0xdead {
+	if junk[frames] != junk[frames+6] || junk[frames] != mm.PackPageInfo(junkInfo) {
 		t.Error("NewFrameTable wrote past the frames it covers")
 	}
-	if _, err := build(make([]mm.PageInfo, frames-1)); err == nil {
+	if _, err := build(make([]mm.FrameEntry, frames-1)); err == nil {
 		t.Error("storage one frame short: accepted")
 	}
-	if n := mm.FrameTableBytes(frames); n != frames*mm.PageInfoSize {
+	if n := mm.FrameTableBytes(frames); n != frames*mm.FrameEntrySize {
 		t.Errorf("FrameTableBytes(%d) = %d", frames, n)
 	}
 }

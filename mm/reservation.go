@@ -25,18 +25,18 @@ func (ft *FrameTable) RemovePage(m MFN, d abi.DomID, f Flusher) (allocDropped bo
 	if d.IsReserved() || !ft.getPage(m, d) {
 		return false, abi.ENXIO
 	}
-	if pi.XenHeap {
+	if pi.has(pgXenHeap) {
 		ft.putPage(m)
 		return false, abi.EINVAL
 	}
 	c := &opCtx{flush: f}
-	if pi.Pinned {
-		pi.Pinned = false
+	if pi.has(pgPinned) {
+		pi.set(pgPinned, false)
 		ft.putPageAndType(m, c)
 	}
-	if pi.Allocated {
+	if pi.has(pgAllocated) {
 		ft.m2p.Set(m, InvalidM2PEntry)
-		pi.Allocated = false
+		pi.set(pgAllocated, false)
 		ft.putPage(m)
 		allocDropped = true
 	}
@@ -54,11 +54,11 @@ func (ft *FrameTable) Steal(m MFN, d abi.DomID) abi.Errno {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	pi := ft.page(m)
-	if pi == nil || d.IsReserved() || pi.Owner != d || !pi.Allocated || pi.XenHeap ||
-		pi.Count != 1 || pi.TypeCount != 0 || pi.Pinned {
+	if pi == nil || d.IsReserved() || pi.owner != d || !pi.has(pgAllocated) || pi.has(pgXenHeap) ||
+		pi.count != 1 || pi.typeCount != 0 || pi.has(pgPinned) {
 		return abi.EINVAL
 	}
-	*pi = PageInfo{Owner: ownerNone}
+	*pi = FrameEntry{owner: ownerNone}
 	ft.m2p.Set(m, InvalidM2PEntry)
 	return 0
 }

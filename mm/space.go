@@ -224,15 +224,15 @@ func (ft *FrameTable) mmuUpdateOne(s, pgOwner *Space, r abi.MmuUpdate, c *opCtx)
 // general reference: an entry of a validated table through modEntry, a
 // word of a writable or untyped frame as it is. mu held.
 func (ft *FrameTable) ptUpdate(s, pgOwner *Space, ptr Maddr, m MFN, val uint64, preserveAD bool, c *opCtx) abi.Errno {
-	if pi := &ft.pages[m]; pi.TypeCount > 0 && pi.Validated {
-		switch pi.Type {
+	if pi := &ft.pages[m]; pi.typeCount > 0 && pi.has(pgValidated) {
+		switch pi.typ() {
 		case PageTypeL1:
 			return ft.modEntry(1, ptr, m, val, preserveAD, s, pgOwner, c)
 		case PageTypeL2, PageTypeL3, PageTypeL4:
 			if pgOwner != s {
 				return abi.EINVAL
 			}
-			return ft.modEntry(pi.Type.level(), ptr, m, val, preserveAD, s, pgOwner, c)
+			return ft.modEntry(pi.typ().level(), ptr, m, val, preserveAD, s, pgOwner, c)
 		case PageTypeWritable:
 			return ft.writeWord(ptr, val)
 		}
@@ -394,11 +394,11 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 			ft.putPage(m)
 			return err
 		}
-		if ft.pages[m].Pinned {
+		if ft.pages[m].has(pgPinned) {
 			ft.putPageAndType(m, c)
 			return abi.EINVAL
 		}
-		ft.pages[m].Pinned = true
+		ft.pages[m].set(pgPinned, true)
 		return 0
 
 	case abi.MMUEXT_UNPIN_TABLE:
@@ -406,11 +406,11 @@ func (ft *FrameTable) mmuExtOne(s *Space, v *VCPUTables, op *abi.MmuextOp, pgOwn
 		if !ft.getPage(m, pgOwner.id) {
 			return abi.EINVAL
 		}
-		if !ft.pages[m].Pinned {
+		if !ft.pages[m].has(pgPinned) {
 			ft.putPage(m)
 			return abi.EINVAL
 		}
-		ft.pages[m].Pinned = false
+		ft.pages[m].set(pgPinned, false)
 		ft.putPageAndType(m, c)
 		ft.putPage(m)
 		return 0
@@ -630,7 +630,7 @@ func (s *Space) UpdateVAMapping(v *VCPUTables, va GuestVA, pte uint64, flags uin
 		return abi.EINVAL
 	}
 	pi := &ft.pages[l1]
-	if pi.Type != PageTypeL1 || pi.TypeCount == 0 || !pi.Validated {
+	if pi.typ() != PageTypeL1 || pi.typeCount == 0 || !pi.has(pgValidated) {
 		ft.putPage(l1)
 		return abi.EINVAL
 	}
@@ -683,7 +683,7 @@ func (s *Space) Translate(cr3 MFN, va GuestVA, write bool) (Maddr, abi.Errno) {
 		return 0, abi.EFAULT
 	}
 	pi := ft.page(cr3)
-	if pi == nil || pi.Owner != s.id || pi.Type != PageTypeL4 || pi.TypeCount == 0 || !pi.Validated {
+	if pi == nil || pi.owner != s.id || pi.typ() != PageTypeL4 || pi.typeCount == 0 || !pi.has(pgValidated) {
 		return 0, abi.EFAULT
 	}
 	tab := cr3
@@ -741,7 +741,7 @@ func (s *Space) EmulatePTWrite(ptr Maddr, old, nv uint64, cmpxchg bool, f Flushe
 		return PTWriteRefused
 	}
 	defer ft.putPage(l1)
-	if pi := &ft.pages[l1]; pi.Type != PageTypeL1 || pi.TypeCount == 0 || !pi.Validated {
+	if pi := &ft.pages[l1]; pi.typ() != PageTypeL1 || pi.typeCount == 0 || !pi.has(pgValidated) {
 		return PTWriteRefused
 	}
 	c := &opCtx{flush: f}
@@ -790,31 +790,31 @@ func (s *Space) Relinquish(f Flusher, budget int) (more bool) {
 	// Pins first, so that no table keeps another one typed.
 	for m := range ft.pages {
 		pi := &ft.pages[m]
-		if pi.Owner != s.id || !pi.Pinned {
+		if pi.owner != s.id || !pi.has(pgPinned) {
 			continue
 		}
 		if budget <= 0 {
 			return true
 		}
 		budget--
-		pi.Pinned = false
+		pi.set(pgPinned, false)
 		ft.putPageAndType(MFN(m), c)
 	}
 	for m := range ft.pages {
 		pi := &ft.pages[m]
-		if pi.Owner != s.id || !pi.Allocated {
+		if pi.owner != s.id || !pi.has(pgAllocated) {
 			continue
 		}
 		if budget <= 0 {
 			return true
 		}
 		budget--
-		if pi.XenHeap {
+		if pi.has(pgXenHeap) {
 			ft.putPageType(MFN(m), c)
 		} else {
 			ft.m2p.Set(MFN(m), InvalidM2PEntry)
 		}
-		pi.Allocated = false
+		pi.set(pgAllocated, false)
 		ft.putPage(MFN(m))
 	}
 	return false
@@ -827,7 +827,7 @@ func (ft *FrameTable) RemoveSpace(s *Space) bool {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	for m := range ft.pages {
-		if ft.pages[m].Owner == s.id {
+		if ft.pages[m].owner == s.id {
 			return false
 		}
 	}

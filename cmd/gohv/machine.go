@@ -290,12 +290,12 @@ func (m deviceMemory) Write32(pa uint64, v uint32) bool {
 
 // frameTableStorage takes machine-contiguous frames in the direct map from
 // the domain allocator for good and returns them as the frame table's
-// storage: the table is the largest thing gohv keeps (16 bytes a frame),
-// and in the collected heap the collector would let the heap grow by as
-// much again before each collection (GOGC) for a table that never
-// changes size. nil (the table goes in the heap) when no such run is
+// storage: the table is the largest thing gohv keeps (mm.FrameEntrySize,
+// 12 bytes, a frame), and in the collected heap the collector would let
+// the heap grow by as much again before each collection (GOGC) for a
+// table that never changes size. nil (the table goes in the heap) when no such run is
 // free. Context: main, at boot.
-func frameTableStorage(frames *mm.Allocator) []mm.PageInfo {
+func frameTableStorage(frames *mm.Allocator) []mm.FrameEntry {
 	limit := frames.FrameLimit()
 	n := (mm.FrameTableBytes(limit) + mm.PageSize - 1) / mm.PageSize
 	first, ok := frames.AllocContig(n, mm.Maddr(hw.DirectMapEnd), 1)
@@ -304,7 +304,7 @@ func frameTableStorage(frames *mm.Allocator) []mm.PageInfo {
 		return nil
 	}
 	frameTableFrames = n
-	return rt.PhysSlice[mm.PageInfo](uint64(first.Addr()), int(limit))
+	return rt.PhysSlice[mm.FrameEntry](uint64(first.Addr()), int(limit))
 }
 
 // frameTableFrames counts the frames the frame table took from the domain
