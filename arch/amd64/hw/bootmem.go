@@ -207,8 +207,9 @@ func (b *BootMemory) scanPVH(m Mem, info uint64) {
 // ChooseHeap places the hypervisor heap, the frames behind the Go
 // runtime's memory, at the highest 2 MiB-aligned range of the low RAM run
 // that no excluded range touches. Its size is a sixteenth of that RAM,
-// between 32 and 256 MiB: room for the frame table (20 bytes a frame) and
-// the dom0 build, whose kernel is decoded in dom0's own frames. gohv gives
+// between 32 and 256 MiB: room for the frame table (12 bytes a frame) if
+// no run outside it takes it, and the dom0 build, whose kernel is decoded
+// in dom0's own frames. gohv gives
 // what it did not use back to the domain allocator once dom0 is built
 // (rt.TrimHeap). ok is false if there is no such range. Call it after a
 // Scan that left Err empty.
