@@ -394,9 +394,9 @@ func frameRuns(pas []uint64) []rt.Range {
 // allocator and lends it to the heap, and gives the old loan's untaken
 // frames back. When the heap would pass its boot size or the allocator
 // has no run, it tells the shim there is none (a heap that runs out then
-// panics saying so) and tries again each second. Once a second, when the collector has
-// idled, it gives back what the heap holds free beyond heapSpare
-// (shrinkIdleHeap).
+// panics saying so) and tries again each second. Once a second, when the
+// collector has idled (or while it cannot lend), it gives back what the
+// heap holds free beyond heapSpare (shrinkIdleHeap).
 func growHeap(frames *mm.Allocator) {
 	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	metrics.Read(gcs)
@@ -429,6 +429,7 @@ func growHeap(frames *mm.Allocator) {
 			}
 			stuck = true
 			time.Sleep(time.Second)
+			shrinkIdleHeap(frames)
 			continue
 		}
 		stuck = false

@@ -65,7 +65,7 @@ const (
 	sysHeapWait    = 1200 + iota // (low, ns): block until the spare frames fall below low, at most ns
 	sysHeapLend                  // (start, end, buf): lend a run, or (0, 0): none; the old loan's rest to buf
 	sysHeapShrink                // (buf, max, keep): give free-list frames back, keeping keep
-	sysHeapReclaim               // (buf): the loan's untaken frames back to buf, no loan
+	sysHeapReclaim               // (buf, keep): the loan's untaken frames but keep back to buf
 )
 
 // heapSpare counts the frames the heap can hand out without growing.
@@ -278,9 +278,9 @@ func heapShrink(buf, max uintptr, keep uint64) uintptr {
 
 // HeapWait blocks until the heap's spare frames fall below low frames, or
 // for d at most, and sets that low-water mark: cmd/gohv's grower waits
-// here, then lends the heap a new run (LendHeap). It reports whether the heap is
-// short (false: d passed); it returns at once when the heap is short
-// already, or when growing has failed. Context: one goroutine.
+// here, then lends the heap a new run (LendHeap). It reports whether the
+// heap is short (false: d passed); it returns at once when the heap is
+// short already, or when growing has failed. Context: one goroutine.
 func HeapWait(low uint64, d time.Duration) bool {
 	r, _, _ := syscall.Syscall(sysHeapWait, uintptr(low), uintptr(max(d, 0)), 0)
 	return r != 0
@@ -311,8 +311,9 @@ func ReclaimLoan(keep uint64) Range {
 	return Range{Start: old[0], End: old[1]}
 }
 
-// LoanLeft counts the frames of the heap's loan not taken yet: free for
-// domains (ReclaimLoan). Context: any; a racy snapshot.
+// LoanLeft counts the frames of the heap's loan not taken yet: a domain
+// may have them but for the reserve ReclaimLoan leaves. Context: any; a
+// racy snapshot.
 func LoanLeft() uint64 { return atomic.LoadUint64(&loanLeft) }
 
 // ShrinkHeap takes frames off the heap's free list, leaving keep bytes
