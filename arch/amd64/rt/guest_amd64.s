@@ -574,6 +574,8 @@ TEXT ·fastCR3(SB),NOSPLIT|NOFRAME,$0
 load:
 	// MOVL $0, GS:cpuState_flushPending
 	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
+	// INCQ GS:cpuState_cr3Fast
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $cpuState_cr3Fast
 	MOVQ	AX, CR3
 done:
 	RET
@@ -932,6 +934,7 @@ tables:
 	JEQ	hwstate
 loadcr3:
 	MOVL	$0, cpuState_flushPending(BX)
+	INCQ	cpuState_cr3Entry(BX)
 	MOVQ	AX, CR3
 hwstate:
 	// The guest's CR4 (its FSGSBASE) if the CPU has another; its
@@ -1525,6 +1528,8 @@ TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
 	JEQ	loaded
 	// MOVL $0, GS:cpuState_flushPending
 	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
+	// INCQ GS:cpuState_cr3Copy
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $cpuState_cr3Copy
 	MOVQ	AX, CR3
 loaded:
 	CMPB	·smapOn(SB), $0

@@ -583,6 +583,43 @@ func sysShootdownOthers() uintptr {
 	return uintptr(requestFlushOf(mask))
 }
 
+// FlushLocal flushes the TLB the vCPU's translations are in, as Xen's
+// flush_tlb_local for the CPU a vCPU runs on (MMUEXT_TLB_FLUSH_LOCAL): the
+// CPU the vCPU last entered the guest on and the one this goroutine runs
+// on now reload CR3 before their next guest entry or guest copy
+// (flushPending), with no IPI and no wait. No other CPU needs it: one the
+// vCPU entered before flushes before it enters there again (noteEntry: it
+// entered elsewhere since) and before a guest copy there (noteEntry set its
+// flag if it still held the vCPU's tables), and another vCPU's
+// translations of the same tables are the guest's to flush. Context: the
+// vCPU's goroutine.
+func (g *GuestContext) FlushLocal() {
+	c := &g.c
+	amd64.Cli()
+	atomic.StoreUint32(&thisCPU().flushPending, 1)
+	if l := c.lastCPU; l != 0 {
+		atomic.StoreUint32(&cpus[l-1].flushPending, 1)
+	}
+	sti()
+}
+
+// TLBCounts returns the CR3 writes of every CPU since boot, by where
+// (cpuState: guest entries, the fast path's mode switches, guest copies'
+// due flushes, shootdowns) and the IPIs taken, for a debug line. The
+// counts are read while other CPUs may add to them (one behind is
+// harmless). Any goroutine.
+func TLBCounts() (entry, fast, copy, shoot, ipis uint64) {
+	for i := range cpus {
+		c := &cpus[i]
+		entry += atomic.LoadUint64(&c.cr3Entry)
+		fast += atomic.LoadUint64(&c.cr3Fast)
+		copy += atomic.LoadUint64(&c.cr3Copy)
+		shoot += atomic.LoadUint64(&c.cr3Shoot)
+		ipis += atomic.LoadUint64(&c.ipis)
+	}
+	return
+}
+
 // InvalidatePage drops the translation of va (a guest virtual address)
 // from this CPU's TLB now, and has every other CPU flush before a guest
 // runs there again (the vCPU, or its thread, may have run there).

@@ -72,6 +72,13 @@ type cpuState struct {
 	flushWant    uint64
 	flushDone    uint64
 	wbinvdWant   uint32 // 1: serviceFlush also writes back and invalidates the caches (FlushCaches)
+	// CR3 writes on this CPU (each flushes the TLB; under QEMU's TCG it
+	// empties the soft TLB too), by where: a guest entry that changes
+	// tables or has a flush due (enterGuest), the fast path's switch
+	// between a vCPU's two modes (fastCR3), guestCopy's due flush, and a
+	// shootdown's switch to gohv's own tables (serviceFlush). Only this
+	// CPU writes them, with interrupts off; TLBCounts reads them.
+	cr3Entry, cr3Fast, cr3Copy, cr3Shoot uint64
 	// loadedCR3 is the top level this CPU has loaded (0 or idleCR3:
 	// gohv's own): set by GuestContext.Run before the entry loads a
 	// guest's (with interrupts off, on this CPU), and by serviceFlush.
