@@ -1510,7 +1510,8 @@ GLOBL ·segFixup(SB), RODATA, $24
 // with the same fixup of a fault. ok false: other tables loaded, or the
 // copy faulted (part of it may be done); the caller then walks the tables
 // in software for the exact outcome. A TLB flush deferred by
-// RequestTLBFlush is done first, so no stale translation is used.
+// RequestTLBFlush is done first, so no stale translation is used; while
+// it copies, cpuState.usingGuest is 1 (a shootdown waits for the copy).
 // Context: any goroutine; interrupts are off during the copy (the loaded
 // tables must stay the caller's). Clobbers AX, CX, DX, SI, DI.
 TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
@@ -1523,6 +1524,12 @@ TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
 	MOVQ	CR3, AX
 	CMPQ	AX, DX
 	JNE	notLoaded
+	// This CPU uses guest translations until the copy ends, before it
+	// reads flushPending (see cpuState.usingGuest): DX keeps the flag's
+	// old value (1 inside Run's fast path), put back on the way out.
+	MOVL	$1, DX
+	// XCHGL DX, GS:cpuState_usingGuest
+	BYTE $0x65; BYTE $0x87; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
 	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
 	JEQ	loaded
@@ -1541,6 +1548,8 @@ move:
 	JEQ	done
 	BYTE	$0x0F; BYTE $0x01; BYTE $0xCA	// CLAC
 done:
+	// MOVL DX, GS:cpuState_usingGuest
+	BYTE $0x65; BYTE $0x89; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 	BYTE	$0x9D	// POPFQ
 	MOVB	$1, ret+32(FP)
 	RET
@@ -1564,6 +1573,8 @@ TEXT ·guestCopyFault(SB),NOSPLIT|NOFRAME,$0
 	JEQ	flags
 	BYTE	$0x0F; BYTE $0x01; BYTE $0xCA	// CLAC
 flags:
+	// MOVL DX, GS:cpuState_usingGuest (DX as the fault left it: the old flag)
+	BYTE $0x65; BYTE $0x89; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 	BYTE	$0x9D	// POPFQ
 	MOVB	$0, 40(SP)	// guestCopy's ok (ret+32(FP) there)
 	RET

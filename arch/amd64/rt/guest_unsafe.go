@@ -358,6 +358,7 @@ func kickEntry(c *guestCtx) bool {
 //
 //go:nosplit
 func kickExit(c *guestCtx) (kicked bool) {
+	atomic.StoreUint32(&thisCPU().usingGuest, 0)
 	atomic.StoreUint64(&c.onCPU, 0)
 	return atomic.SwapUint32(&c.kick, 0) != 0
 }
@@ -467,6 +468,8 @@ func (g *GuestContext) FastFaults() (n, cr2 uint64) {
 //go:nosplit
 func noteEntry(c *guestCtx, cr3, alt uint64) {
 	me := thisCPU()
+	// Before enterGuest reads flushPending (RequestTLBFlush's order).
+	atomic.StoreUint32(&me.usingGuest, 1)
 	atomic.StoreUint64(&me.loadedCR3, cr3)
 	atomic.StoreUint64(&me.loadedAltCR3, alt)
 	ctx := uintptr(unsafe.Pointer(c))
@@ -549,14 +552,18 @@ func quietTick(c *cpuState, sigSeen uint64) bool {
 
 // RequestTLBFlush flushes every CPU's TLB of guest translations, as
 // Xen's flush_tlb_mask does before a hypercall that changed mappings
-// returns: every other online CPU now (an IPI each; one running a guest
-// exits to take it, and its next entry loads the tables again), and
-// returns once all have; this CPU before any guest runs here again (its
-// next entry reloads CR3: gohv's one access through guest mappings,
-// CopyFromGuest/CopyToGuest, does the flush first). A vCPU may run on any
-// CPU, and a CPU keeps a guest's translations after its exit, so a
-// changed mapping or a freed or retyped frame is safe to reuse once this
-// returns. Context: a goroutine (it waits with interrupts on).
+// returns: every other online CPU that is using guest translations now
+// (usingGuest: running a guest, or in a guestCopy) at once, by an IPI
+// each (one running a guest exits to take it, and its next entry loads
+// the tables again), and returns once all have; every other CPU, and
+// this one, before it next uses guest translations (flushPending: its
+// next entry reloads CR3, and gohv's one access through guest mappings,
+// CopyFromGuest/CopyToGuest, does the flush first). Xen filters its
+// mask by the CPUs' flush times (tlbflush_filter); an idle CPU here is
+// not woken at all. A vCPU may run on any CPU, and a CPU keeps a guest's
+// translations after its exit, so a changed mapping or a freed or
+// retyped frame is safe to reuse once this returns. Context: a goroutine
+// (it waits with interrupts on).
 func RequestTLBFlush() {
 	for i := range cpus {
 		atomic.StoreUint32(&cpus[i].flushPending, 1)
@@ -571,12 +578,18 @@ func RequestTLBFlush() {
 }
 
 // sysShootdownOthers starts a shootdown on every online CPU but this one
-// and returns the generation to wait for (0: no other CPU). Context: the
-// shim.
+// that is using guest translations (RequestTLBFlush has set every CPU's
+// flushPending before) and returns the generation to wait for (0: no
+// such CPU). Context: the shim.
 //
 //go:nosplit
 func sysShootdownOthers() uintptr {
 	mask := onlineMask() &^ (1 << thisCPU().id)
+	for i := uintptr(0); i < maxCPUs; i++ {
+		if mask&(1<<i) != 0 && atomic.LoadUint32(&cpus[i].usingGuest) == 0 {
+			mask &^= 1 << i
+		}
+	}
 	if mask == 0 {
 		return 0
 	}

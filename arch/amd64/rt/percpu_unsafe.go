@@ -79,6 +79,14 @@ type cpuState struct {
 	// shootdown's switch to gohv's own tables (serviceFlush). Only this
 	// CPU writes them, with interrupts off; TLBCounts reads them.
 	cr3Entry, cr3Fast, cr3Copy, cr3Shoot uint64
+	// usingGuest is 1 while this CPU may translate through a guest's
+	// tables: from Run's noteEntry until kickExit (the guest and the
+	// fast path run), and during a guestCopy (guest_amd64.s). Only this
+	// CPU writes it, with locked stores (XCHG) before it reads
+	// flushPending; RequestTLBFlush sets flushPending (XCHG) before it
+	// reads this, so a CPU it does not interrupt (0) finds its flag set
+	// before its next use of guest translations.
+	usingGuest uint32
 	// loadedCR3 is the top level this CPU has loaded (0 or idleCR3:
 	// gohv's own): set by GuestContext.Run before the entry loads a
 	// guest's (with interrupts off, on this CPU), and by serviceFlush.
