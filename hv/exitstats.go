@@ -24,9 +24,11 @@ type exitStats struct {
 	irq exitCount
 	// The TLB maintenance the vCPU's requests came to (flusher): flushes
 	// of this vCPU's CPU alone, flushes of every CPU (Backend.FlushTLB:
-	// IPIs to the others, waited for), and single-page invalidations.
-	// Counted always (one increment each).
-	localFlushes, allFlushes, invlpgs uint64
+	// IPIs to the others in a guest, waited for) for a target of all
+	// vCPUs (the guest's *_ALL, and mm's flush before a frame changes
+	// type) and for a mask naming another vCPU, and single-page
+	// invalidations. Counted always (one increment each).
+	localFlushes, allFlushes, maskFlushes, invlpgs uint64
 }
 
 // exitCount is one kind of exit: how many, and the TSC ticks they took.
@@ -96,7 +98,8 @@ func (s *exitStats) lines(dom, vcpu int) []string {
 	return []string{
 		fmt.Sprintf("gohv d%dv%d exits to Go (count/TSC ticks each): %s", dom, vcpu, strings.Join(exc, ", ")),
 		fmt.Sprintf("gohv d%dv%d hypercalls (count/TSC ticks each): %s", dom, vcpu, strings.Join(hcs, ", ")),
-		fmt.Sprintf("gohv d%dv%d TLB: %d local flushes, %d flushes of every CPU, %d invlpg", dom, vcpu, s.localFlushes, s.allFlushes, s.invlpgs),
+		fmt.Sprintf("gohv d%dv%d TLB: %d local flushes, %d+%d flushes of every CPU (target all + a mask naming another vCPU), %d invlpg",
+			dom, vcpu, s.localFlushes, s.allFlushes, s.maskFlushes, s.invlpgs),
 	}
 }
 

@@ -189,7 +189,7 @@ func (f flusher) reach(t mm.FlushTarget) (self, others bool) {
 func (f flusher) FlushTLB(t mm.FlushTarget) {
 	switch self, others := f.reach(t); {
 	case others:
-		f.v.stats.allFlushes++
+		f.countAll(t)
 		f.v.dom.m.cfg.Backend.FlushTLB()
 	case self:
 		f.v.stats.localFlushes++
@@ -205,10 +205,20 @@ func (f flusher) InvalidatePage(t mm.FlushTarget, va mm.GuestVA) {
 		b.InvalidatePage(va)
 	}
 	if others {
-		f.v.stats.allFlushes++
+		f.countAll(t)
 		b.FlushTLB()
 	}
 }
+
+// countAll counts a flush of every CPU for target t (exitStats).
+func (f flusher) countAll(t mm.FlushTarget) {
+	if t.Scope == mm.FlushMulti {
+		f.v.stats.maskFlushes++
+	} else {
+		f.v.stats.allFlushes++
+	}
+}
+
 func (f flusher) FlushCache(global bool) { f.v.dom.m.cfg.Backend.FlushCache(global) }
 
 // Run runs the vCPU until its domain stops: it enters the guest through
