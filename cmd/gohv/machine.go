@@ -149,9 +149,9 @@ func (*backend) FlushTLB() { rt.RequestTLBFlush() }
 // Counters reports the metal's CR3 writes and IPIs since boot (hv's
 // MetalCounters), for the exit report and debug key 'p'.
 func (*backend) Counters() []string {
-	entry, fast, cp, shoot, ipis := rt.TLBCounts()
-	return []string{fmt.Sprintf("gohv metal: CR3 writes %d (entry %d, fast path %d, guest copy %d, shootdown %d), IPIs taken %d",
-		entry+fast+cp+shoot, entry, fast, cp, shoot, ipis)}
+	entry, fast, shoot, deferred, ipis := rt.TLBCounts()
+	return []string{fmt.Sprintf("gohv metal: CR3 writes %d (entry %d, fast path %d, shootdown %d), guest copies walked in software for a due flush %d, IPIs taken %d",
+		entry+fast+shoot, entry, fast, shoot, deferred, ipis)}
 }
 
 // FlushLocalTLB is rt's local flush of the vCPU's context (no IPI).

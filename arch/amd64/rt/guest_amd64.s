@@ -1509,9 +1509,11 @@ GLOBL ·segFixup(SB), RODATA, $24
 // machine address cr3 are the ones loaded: as Xen's copy_from_guest does,
 // with the same fixup of a fault. ok false: other tables loaded, or the
 // copy faulted (part of it may be done); the caller then walks the tables
-// in software for the exact outcome. A TLB flush deferred by
-// RequestTLBFlush is done first, so no stale translation is used; while
-// it copies, cpuState.usingGuest is 1 (a shootdown waits for the copy).
+// in software for the exact outcome. With a TLB flush due on this CPU
+// (flushPending) it copies nothing and reports false: no stale
+// translation is used, and the flush is left to the next guest entry;
+// while it copies, cpuState.usingGuest is 1 (a shootdown waits for the
+// copy).
 // Context: any goroutine; interrupts are off during the copy (the loaded
 // tables must stay the caller's). Clobbers AX, CX, DX, SI, DI.
 TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
@@ -1532,12 +1534,7 @@ TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
 	BYTE $0x65; BYTE $0x87; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
 	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
-	JEQ	loaded
-	// MOVL $0, GS:cpuState_flushPending
-	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
-	// INCQ GS:cpuState_cr3Copy
-	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $cpuState_cr3Copy
-	MOVQ	AX, CR3
+	JNE	flushDue
 loaded:
 	CMPB	·smapOn(SB), $0
 	JEQ	move
@@ -1553,6 +1550,15 @@ done:
 	BYTE	$0x9D	// POPFQ
 	MOVB	$1, ret+32(FP)
 	RET
+flushDue:
+	// The TLB may hold stale translations: the caller walks the tables
+	// in software instead, and the flush waits for the next entry here,
+	// so the flushes asked for before it cost one CR3 write between
+	// them (each empties QEMU's soft TLB, gohv's own entries too).
+	// INCQ GS:cpuState_copyDeferred
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $cpuState_copyDeferred
+	// MOVL DX, GS:cpuState_usingGuest
+	BYTE $0x65; BYTE $0x89; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 notLoaded:
 	BYTE	$0x9D	// POPFQ
 	MOVB	$0, ret+32(FP)

@@ -41,8 +41,9 @@ func guestCopy(dst, src, n uintptr, cr3 uint64) bool
 // through the page tables at machine address cr3, by the CPU's own page
 // walk, as Xen's copy_from_guest does; it works only while those tables
 // are the loaded ones (after that vCPU's exit, until another guest runs).
-// ok false means it did not copy everything: other tables loaded, va not a
-// guest address, or a fault (not present, not writable); the caller then
+// ok false means it did not copy everything: other tables loaded, a TLB
+// flush due on this CPU, va not a guest address, or a fault (not present,
+// not writable); the caller then
 // walks the tables in software for the exact answer. Any goroutine.
 func CopyFromGuest(dst []byte, va, cr3 uint64) bool {
 	if len(dst) == 0 {
@@ -558,7 +559,7 @@ func quietTick(c *cpuState, sigSeen uint64) bool {
 // the tables again), and returns once all have; every other CPU, and
 // this one, before it next uses guest translations (flushPending: its
 // next entry reloads CR3, and gohv's one access through guest mappings,
-// CopyFromGuest/CopyToGuest, does the flush first). Xen filters its
+// CopyFromGuest/CopyToGuest, refuses until then). Xen filters its
 // mask by the CPUs' flush times (tlbflush_filter); an idle CPU here is
 // not woken at all. A vCPU may run on any CPU, and a CPU keeps a guest's
 // translations after its exit, so a changed mapping or a freed or
@@ -599,11 +600,12 @@ func sysShootdownOthers() uintptr {
 // FlushLocal flushes the TLB the vCPU's translations are in, as Xen's
 // flush_tlb_local for the CPU a vCPU runs on (MMUEXT_TLB_FLUSH_LOCAL): the
 // CPU the vCPU last entered the guest on and the one this goroutine runs
-// on now reload CR3 before their next guest entry or guest copy
-// (flushPending), with no IPI and no wait. No other CPU needs it: one the
-// vCPU entered before flushes before it enters there again (noteEntry: it
-// entered elsewhere since) and before a guest copy there (noteEntry set its
-// flag if it still held the vCPU's tables), and another vCPU's
+// on now reload CR3 before their next guest entry, and no guest copy
+// there uses the TLB until then (flushPending), with no IPI and no wait.
+// No other CPU needs it: one the vCPU entered before flushes before it
+// enters there again (noteEntry: it entered elsewhere since), and no
+// guest copy there uses its TLB (noteEntry set its flag if it still held
+// the vCPU's tables), and another vCPU's
 // translations of the same tables are the guest's to flush. Context: the
 // vCPU's goroutine.
 func (g *GuestContext) FlushLocal() {
@@ -617,17 +619,17 @@ func (g *GuestContext) FlushLocal() {
 }
 
 // TLBCounts returns the CR3 writes of every CPU since boot, by where
-// (cpuState: guest entries, the fast path's mode switches, guest copies'
-// due flushes, shootdowns) and the IPIs taken, for a debug line. The
-// counts are read while other CPUs may add to them (one behind is
-// harmless). Any goroutine.
-func TLBCounts() (entry, fast, copy, shoot, ipis uint64) {
+// (cpuState: guest entries, the fast path's mode switches, shootdowns),
+// the guest copies a due flush sent to the software walk, and the IPIs
+// taken, for a debug line. The counts are read while other CPUs may add
+// to them (one behind is harmless). Any goroutine.
+func TLBCounts() (entry, fast, shoot, deferred, ipis uint64) {
 	for i := range cpus {
 		c := &cpus[i]
 		entry += atomic.LoadUint64(&c.cr3Entry)
 		fast += atomic.LoadUint64(&c.cr3Fast)
-		copy += atomic.LoadUint64(&c.cr3Copy)
 		shoot += atomic.LoadUint64(&c.cr3Shoot)
+		deferred += atomic.LoadUint64(&c.copyDeferred)
 		ipis += atomic.LoadUint64(&c.ipis)
 	}
 	return

@@ -63,8 +63,9 @@ type cpuState struct {
 	tickled uint32
 
 	// TLB shootdown (smp_unsafe.go). flushPending: the next guest entry
-	// or guestCopy on this CPU reloads CR3 (RequestTLBFlush sets every
-	// CPU's; guest_amd64.s reads and clears this CPU's). flushWant: the
+	// on this CPU reloads CR3, and guestCopy leaves the copy to the
+	// software walk until then (RequestTLBFlush sets every CPU's;
+	// guest_amd64.s reads and clears this CPU's). flushWant: the
 	// newest shootdown generation asked of this CPU (raised atomically
 	// by any CPU); flushDone: the newest it has carried out (only this
 	// CPU writes it, in serviceFlush).
@@ -75,10 +76,11 @@ type cpuState struct {
 	// CR3 writes on this CPU (each flushes the TLB; under QEMU's TCG it
 	// empties the soft TLB too), by where: a guest entry that changes
 	// tables or has a flush due (enterGuest), the fast path's switch
-	// between a vCPU's two modes (fastCR3), guestCopy's due flush, and a
-	// shootdown's switch to gohv's own tables (serviceFlush). Only this
-	// CPU writes them, with interrupts off; TLBCounts reads them.
-	cr3Entry, cr3Fast, cr3Copy, cr3Shoot uint64
+	// between a vCPU's two modes (fastCR3), and a shootdown's switch to
+	// gohv's own tables (serviceFlush); and the guest copies a due flush
+	// sent to the software walk (guestCopy). Only this CPU writes them,
+	// with interrupts off; TLBCounts reads them.
+	cr3Entry, cr3Fast, cr3Shoot, copyDeferred uint64
 	// usingGuest is 1 while this CPU may translate through a guest's
 	// tables: from Run's noteEntry until kickExit (the guest and the
 	// fast path run), and during a guestCopy (guest_amd64.s). Only this
