@@ -1528,10 +1528,16 @@ TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
 	JNE	notLoaded
 	// This CPU uses guest translations until the copy ends, before it
 	// reads flushPending (see cpuState.usingGuest): DX keeps the flag's
-	// old value (1 inside Run's fast path), put back on the way out.
+	// old value, put back on the way out. Inside Run's fast path it is 1
+	// already (set with XCHG before the entry), and stays so.
+	// MOVL GS:cpuState_usingGuest, DX
+	BYTE $0x65; BYTE $0x8B; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
+	TESTL	DX, DX
+	JNE	marked
 	MOVL	$1, DX
 	// XCHGL DX, GS:cpuState_usingGuest
 	BYTE $0x65; BYTE $0x87; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
+marked:
 	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
 	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
 	JNE	flushDue
