@@ -43,6 +43,7 @@ func (m *benchMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	return hypercallExit(abi.HYPERVISOR_sched_op, abi.SCHEDOP_shutdown, dataVA+0xff0)(regs), nil
 }
 func (m *benchMetal) FlushTLB()                 {}
+func (m *benchMetal) FlushLocalTLB(*VCPU)       {}
 func (m *benchMetal) Kick(*VCPU) bool           { return false }
 func (m *benchMetal) SetGDT(*VCPU, []mm.MFN)    {}
 func (m *benchMetal) InvalidatePage(mm.GuestVA) {}

@@ -93,11 +93,12 @@
 //
 // TLBs: the metal keeps a guest's page tables loaded between its exits
 // and entries, so every flush the PV MMU asks for goes to the Backend
-// (FlushTLB, InvalidatePage): the vCPU's flusher for its own operations
-// (the target's vCPU mask decides: the caller alone is this CPU's
-// INVLPG or flush, any other vCPU adds Backend.FlushTLB, a mask naming
-// no vCPU nothing), machineFlusher for the grant layer's references and
-// released frames.
+// (FlushTLB, FlushLocalTLB, InvalidatePage): the vCPU's flusher for its
+// own operations (the target's vCPU mask decides: the caller alone is its
+// own CPU's INVLPG or flush, with no IPI, as Xen's flush_tlb_local; any
+// other vCPU adds Backend.FlushTLB, a mask naming no vCPU nothing),
+// machineFlusher for the grant layer's references and released frames.
+// The flusher counts what it asked for (exitStats, at loglvl=all).
 // set_gdt's frames (held by hv/pv) go to the Backend too (SetGDT, through
 // pv.Domain.LoadGDT), which maps them in the hardware GDT when the vCPU
 // runs. Cache flushes (the hardware domain's WBINVD,

@@ -22,6 +22,13 @@ type exitStats struct {
 	vec [32]exitCount
 	hc  [hypercall.NrHypercalls]exitCount
 	irq exitCount
+	// The TLB maintenance the vCPU's requests came to (flusher): flushes
+	// of this vCPU's CPU alone, flushes of every CPU (Backend.FlushTLB:
+	// IPIs to the others in a guest, waited for) for a target of all
+	// vCPUs (the guest's *_ALL, and mm's flush before a frame changes
+	// type) and for a mask naming another vCPU, and single-page
+	// invalidations. Counted always (one increment each).
+	localFlushes, allFlushes, maskFlushes, invlpgs uint64
 }
 
 // exitCount is one kind of exit: how many, and the TSC ticks they took.
@@ -91,6 +98,8 @@ func (s *exitStats) lines(dom, vcpu int) []string {
 	return []string{
 		fmt.Sprintf("gohv d%dv%d exits to Go (count/TSC ticks each): %s", dom, vcpu, strings.Join(exc, ", ")),
 		fmt.Sprintf("gohv d%dv%d hypercalls (count/TSC ticks each): %s", dom, vcpu, strings.Join(hcs, ", ")),
+		fmt.Sprintf("gohv d%dv%d TLB: %d local flushes, %d+%d flushes of every CPU (target all + a mask naming another vCPU), %d invlpg",
+			dom, vcpu, s.localFlushes, s.allFlushes, s.maskFlushes, s.invlpgs),
 	}
 }
 
@@ -111,7 +120,22 @@ func (m *Machine) ExitReport() []string {
 			out = append(out, v.stats.lines(int(d.id), v.id)...)
 		}
 	}
-	return out
+	return append(out, m.metalCounters()...)
+}
+
+// MetalCounters is a Backend that also counts what its own work cost (CR3
+// writes, IPIs): Counters renders the counts as console lines, for the
+// exit report and debug key 'p'. Any goroutine.
+type MetalCounters interface {
+	Counters() []string
+}
+
+// metalCounters returns the Backend's counter lines, if it keeps any.
+func (m *Machine) metalCounters() []string {
+	if mc, ok := m.cfg.Backend.(MetalCounters); ok {
+		return mc.Counters()
+	}
+	return nil
 }
 
 // exitReport prints each vCPU's exitStats at loglvl=all (debug), for
@@ -122,5 +146,8 @@ func (d *Domain) exitReport() {
 		for _, s := range v.stats.lines(int(d.id), v.id) {
 			l.Printf(klog.Debug, "%s", s)
 		}
+	}
+	for _, s := range d.m.metalCounters() {
+		l.Printf(klog.Debug, "%s", s)
 	}
 }

@@ -3,6 +3,7 @@ package hv
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,8 +25,10 @@ type fakeMetal struct {
 	steps   []func(r *arch.Regs) arch.Exit
 	results []arch.Regs // registers as each step found them
 	power   []string
-	// TLB maintenance asked for.
+	// TLB maintenance asked for: flushes of every CPU, local flushes
+	// (the vCPUs they were for), single-page invalidations.
 	flushes, invlpgs int
+	locals           []int
 	caches           []string // FlushCache calls: "local" or "global"
 	gdt              []mm.MFN // the frames SetGDT last gave
 	kicks            []int    // the vCPUs Kick was given
@@ -54,6 +57,11 @@ func (f *fakeMetal) Run(v *VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error)
 	return s(regs), nil
 }
 func (f *fakeMetal) FlushTLB() { f.mu.Lock(); f.flushes++; f.mu.Unlock() }
+func (f *fakeMetal) FlushLocalTLB(v *VCPU) {
+	f.mu.Lock()
+	f.locals = append(f.locals, v.id)
+	f.mu.Unlock()
+}
 func (f *fakeMetal) Kick(v *VCPU) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -492,7 +500,8 @@ func TestFailsafe(t *testing.T) {
 
 // TestTLBMaintenance: the guest's TLB flush and INVLPG requests reach the
 // Backend (the metal keeps a guest's tables loaded between exits, so
-// nothing else flushes).
+// nothing else flushes): a local flush as the vCPU's own, with no other
+// CPU interrupted, a flush of all as Backend.FlushTLB.
 func TestTLBMaintenance(t *testing.T) {
 	m, d, fm, _, data := testGuest(t, true)
 	ops := []abi.MmuextOp{{Cmd: abi.MMUEXT_TLB_FLUSH_LOCAL}, {Cmd: abi.MMUEXT_INVLPG_LOCAL}, {Cmd: abi.MMUEXT_TLB_FLUSH_ALL}}
@@ -509,8 +518,11 @@ func TestTLBMaintenance(t *testing.T) {
 	if r := fm.results; len(r) != 2 || r[1].RAX != 0 {
 		t.Fatalf("mmuext_op: %+v", fm.results)
 	}
-	if fm.flushes != 2 || fm.invlpgs != 1 {
-		t.Errorf("flushes %d, invlpgs %d; want 2, 1", fm.flushes, fm.invlpgs)
+	if fm.flushes != 1 || fm.invlpgs != 1 || !slices.Equal(fm.locals, []int{0}) {
+		t.Errorf("flushes %d, invlpgs %d, local flushes for vCPUs %v; want 1, 1, [0]", fm.flushes, fm.invlpgs, fm.locals)
+	}
+	if st := d.VCPU(0).stats; st.localFlushes != 1 || st.allFlushes != 1 || st.maskFlushes != 0 || st.invlpgs != 1 {
+		t.Errorf("counted %d local flushes, %d+%d of all, %d invlpg; want 1, 1+0, 1", st.localFlushes, st.allFlushes, st.maskFlushes, st.invlpgs)
 	}
 }
 

@@ -34,6 +34,15 @@ type Backend interface {
 	// and entries, so a changed mapping survives until someone flushes).
 	// Any goroutine.
 	FlushTLB()
+	// FlushLocalTLB flushes the TLB vCPU v's own translations are in, as
+	// Xen's flush_tlb_local for the CPU a vCPU runs on: the CPU v last
+	// entered the guest on, and the one its goroutine is on now, flush
+	// before v's next entry or guest copy there. No other CPU is asked:
+	// one v entered before flushes before v runs there again (Run's rule
+	// of a CPU another vCPU entered last, or that v left for another),
+	// and another vCPU's translations of the same tables are the guest's
+	// to flush (a mask naming it). Called from v's goroutine.
+	FlushLocalTLB(v *VCPU)
 	// InvalidatePage drops the translation of va from the TLBs.
 	InvalidatePage(va mm.GuestVA)
 	// SetGDT gives vCPU v the GDT in frames (validated descriptor pages,

@@ -137,13 +137,16 @@ func (v *VCPU) Exits() (syscalls, exceptions, interrupts uint64) {
 
 // flusher performs the PV MMU's TLB maintenance for a vCPU through the
 // Backend, as Xen's flush_tlb_mask over the CPUs the target vCPUs run on:
-// a local flush or INVLPG is this CPU's (the calling vCPU's); one for all
-// vCPUs, or for a mask (TLB_FLUSH_MULTI, INVLPG_MULTI, UVMF_MULTI) that
-// names any vCPU of the domain, is Backend.FlushTLB, which flushes every
-// other CPU before it returns and this one before a guest runs here
-// again (a full flush stands in for an INVLPG on the others); a mask that names none of the domain's vCPUs
-// flushes nothing. vCPUs that share one physical CPU share its TLB, so
-// the local flush is theirs too.
+// a local flush or INVLPG, or one for a mask (TLB_FLUSH_MULTI,
+// INVLPG_MULTI, UVMF_MULTI) that names only the caller, is the calling
+// vCPU's CPU's (Backend.FlushLocalTLB, InvalidatePage: no other CPU is
+// interrupted, as Xen's flush_tlb_local); one for all vCPUs, or for a
+// mask that names another vCPU of the domain, is Backend.FlushTLB, which
+// flushes every other CPU before it returns and this one before a guest
+// runs here again (a full flush stands in for an INVLPG on the others);
+// a mask that names none of the domain's vCPUs flushes nothing. vCPUs
+// that share one physical CPU share its TLB, so the local flush is
+// theirs too.
 type flusher struct{ v *VCPU }
 
 func (f flusher) ReadVCPUMask(h abi.GuestHandle) ([]uint64, bool) {
@@ -184,8 +187,13 @@ func (f flusher) reach(t mm.FlushTarget) (self, others bool) {
 }
 
 func (f flusher) FlushTLB(t mm.FlushTarget) {
-	if self, others := f.reach(t); self || others {
+	switch self, others := f.reach(t); {
+	case others:
+		f.countAll(t)
 		f.v.dom.m.cfg.Backend.FlushTLB()
+	case self:
+		f.v.stats.localFlushes++
+		f.v.dom.m.cfg.Backend.FlushLocalTLB(f.v)
 	}
 }
 
@@ -193,12 +201,24 @@ func (f flusher) InvalidatePage(t mm.FlushTarget, va mm.GuestVA) {
 	self, others := f.reach(t)
 	b := f.v.dom.m.cfg.Backend
 	if self {
+		f.v.stats.invlpgs++
 		b.InvalidatePage(va)
 	}
 	if others {
+		f.countAll(t)
 		b.FlushTLB()
 	}
 }
+
+// countAll counts a flush of every CPU for target t (exitStats).
+func (f flusher) countAll(t mm.FlushTarget) {
+	if t.Scope == mm.FlushMulti {
+		f.v.stats.maskFlushes++
+	} else {
+		f.v.stats.allFlushes++
+	}
+}
+
 func (f flusher) FlushCache(global bool) { f.v.dom.m.cfg.Backend.FlushCache(global) }
 
 // Run runs the vCPU until its domain stops: it enters the guest through

@@ -249,30 +249,37 @@ func FuzzInitialiseVCPU(f *testing.F) {
 }
 
 // TestFlushVCPUMask: a vCPU's TLB maintenance reaches what its target
-// names: Local is the caller's own INVLPG; All, or a mask naming another
-// vCPU, adds a flush of every CPU; a mask naming no vCPU of the domain
-// flushes nothing.
+// names: Local, or a mask naming only the caller, is the caller's own
+// flush or INVLPG (no other CPU interrupted, as Xen's flush_tlb_local);
+// All, or a mask naming another vCPU, is a flush of every CPU (its
+// INVLPG adds the caller's own when the mask names it); a mask naming no
+// vCPU of the domain flushes nothing.
 func TestFlushVCPUMask(t *testing.T) {
 	_, d, fm, _, _ := smpGuest(t)
 	f := d.VCPU(0).Flusher()
 	for _, c := range []struct {
-		name             string
-		t                mm.FlushTarget
-		flushes, invlpgs int // after FlushTLB, then InvalidatePage
+		name                     string
+		t                        mm.FlushTarget
+		flushes, locals, invlpgs int // after FlushTLB, then InvalidatePage
 	}{
-		{"local", mm.FlushTarget{Scope: mm.FlushLocal}, 1, 1},
-		{"all", mm.FlushTarget{Scope: mm.FlushAll}, 2, 1},
-		{"mask: self", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{1}}, 1, 1},
-		{"mask: the other vCPU", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{2}}, 2, 0},
-		{"mask: both", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{3}}, 2, 1},
-		{"mask: no vCPU of the domain", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{4}}, 0, 0},
-		{"empty mask", mm.FlushTarget{Scope: mm.FlushMulti}, 0, 0},
+		{"local", mm.FlushTarget{Scope: mm.FlushLocal}, 0, 1, 1},
+		{"all", mm.FlushTarget{Scope: mm.FlushAll}, 2, 0, 1},
+		{"mask: self", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{1}}, 0, 1, 1},
+		{"mask: the other vCPU", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{2}}, 2, 0, 0},
+		{"mask: both", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{3}}, 2, 0, 1},
+		{"mask: no vCPU of the domain", mm.FlushTarget{Scope: mm.FlushMulti, Mask: []uint64{4}}, 0, 0, 0},
+		{"empty mask", mm.FlushTarget{Scope: mm.FlushMulti}, 0, 0, 0},
 	} {
-		fm.flushes, fm.invlpgs = 0, 0
+		fm.flushes, fm.invlpgs, fm.locals = 0, 0, nil
 		f.FlushTLB(c.t)
 		f.InvalidatePage(c.t, dataVA)
-		if fm.flushes != c.flushes || fm.invlpgs != c.invlpgs {
-			t.Errorf("%s: %d flushes, %d invlpgs; want %d, %d", c.name, fm.flushes, fm.invlpgs, c.flushes, c.invlpgs)
+		if fm.flushes != c.flushes || len(fm.locals) != c.locals || fm.invlpgs != c.invlpgs {
+			t.Errorf("%s: %d flushes, %d local, %d invlpgs; want %d, %d, %d", c.name, fm.flushes, len(fm.locals), fm.invlpgs, c.flushes, c.locals, c.invlpgs)
+		}
+		for _, v := range fm.locals {
+			if v != 0 {
+				t.Errorf("%s: local flush for vCPU %d, want the caller's (0)", c.name, v)
+			}
 		}
 	}
 }

@@ -107,7 +107,8 @@
 //     translated).
 //   - SpaceGuest copies through the vCPU's kernel page tables: by the
 //     metal's DirectAccess when it can (the CPU's own walk of the loaded
-//     tables, as Xen's copy_from_guest), otherwise, and for the exact
+//     tables, as Xen's copy_from_guest; not while a TLB flush is due on
+//     that CPU), otherwise, and for the exact
 //     outcome of a copy that faults, in software (mm.Space.Translate):
 //     hypercalls come from guest kernel mode.
 //   - physdev_op: map_pirq of MAP_PIRQ_TYPE_MULTI_MSI is -EINVAL (one

@@ -146,6 +146,19 @@ func (*backend) CopyToGuest(va mm.GuestVA, src []byte, cr3 mm.MFN) bool {
 
 func (*backend) FlushTLB() { rt.RequestTLBFlush() }
 
+// Counters reports the metal's CR3 writes and IPIs since boot (hv's
+// MetalCounters), for the exit report and debug key 'p'.
+func (*backend) Counters() []string {
+	entry, fast, shoot, deferred, ipis := rt.TLBCounts()
+	return []string{fmt.Sprintf("gohv metal: CR3 writes %d (entry %d, fast path %d, shootdown %d), guest copies walked in software for a due flush %d, IPIs taken %d",
+		entry+fast+shoot, entry, fast, shoot, deferred, ipis)}
+}
+
+// FlushLocalTLB is rt's local flush of the vCPU's context (no IPI).
+// Called from v's goroutine, which made the context (context) if v ever
+// ran.
+func (*backend) FlushLocalTLB(v *hv.VCPU) { context(v).FlushLocal() }
+
 // Kick is rt's kick of the vCPU's context: an IPI to the CPU it is in the
 // guest on, or its next entry refused until its events are looked at.
 // The context was made when the domain was (startDom0), before anything

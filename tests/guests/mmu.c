@@ -11,6 +11,10 @@
  *    into the live L2 makes the mapping visible at a new VA;
  *  - unpinning leaves the L1 typed while the L2 references it; after the
  *    L2 entry is cleared the frame can be mapped writable again;
+ *  - a remap without a flush is seen after TLB_FLUSH_LOCAL, and after a
+ *    TLB_FLUSH_MULTI whose mask names only this vCPU; the hypervisor's own
+ *    copy of a hypercall argument sees it too, after a TLB_FLUSH_LOCAL
+ *    earlier in the same multicall;
  *  - update_va_mapping of a VA with no L2 fails.
  */
 #include "lib.h"
@@ -19,6 +23,7 @@ const char test_name[] = "mmu";
 
 static u8 l1[4096] __attribute__((aligned(4096), section(".bss.page_aligned")));
 static u8 data[4096] __attribute__((aligned(4096), section(".bss.page_aligned")));
+static u8 data2[4096] __attribute__((aligned(4096), section(".bss.page_aligned")));
 
 #define NEW_VA 0x800000UL	/* L2 slot 4 of the first L2; the bootstrap region is 0-4 MiB */
 #define PTE_FLAGS (_PAGE_PRESENT | _PAGE_ACCESSED)
@@ -28,6 +33,17 @@ static u8 data[4096] __attribute__((aligned(4096), section(".bss.page_aligned"))
 static long mmuext(u32 cmd, u64 arg1)
 {
 	struct mmuext_op op = { cmd, 0, arg1, 0 };
+	u32 done = 0;
+	return hc_mmuext_op(&op, 1, &done, DOMID_SELF);
+}
+
+struct multicall_entry { u64 op; s64 result; u64 args[6]; };
+
+/* TLB_FLUSH_MULTI with a vCPU mask naming only vCPU 0 (this one). */
+static long flush_multi_self(void)
+{
+	u64 mask = 1;
+	struct mmuext_op op = { MMUEXT_TLB_FLUSH_MULTI, 0, 0, (u64)&mask };
 	u32 done = 0;
 	return hc_mmuext_op(&op, 1, &done, DOMID_SELF);
 }
@@ -107,6 +123,44 @@ void test_main(void)
 	check_eq(hc_update_va_mapping(NEW_VA + 4096, (data_mfn << 12) | PTE_FLAGS, UVMF_INVLPG), 0,
 		 "update_va_mapping(NEW_VA+4096, data read-only)");
 	check(((volatile u64 *)(NEW_VA + 4096))[5] == 42, "read through update_va_mapping's mapping");
+
+	/* The read above left NEW_VA+4096 -> data in the TLB: a remap with
+	 * no flush, then a local flush, and the read must see the new page. */
+	u64 data2_mfn = virt_to_mfn(data2);
+	((volatile u64 *)data2)[5] = 43;
+	check_eq(hc_update_va_mapping(NEW_VA + 4096, (data2_mfn << 12) | PTE_FLAGS, UVMF_NONE), 0,
+		 "update_va_mapping(NEW_VA+4096, data2, no flush)");
+	check_eq(mmuext(MMUEXT_TLB_FLUSH_LOCAL, 0), 0, "TLB_FLUSH_LOCAL after the remap");
+	check_eq(((volatile u64 *)(NEW_VA + 4096))[5], 43, "read after remap + TLB_FLUSH_LOCAL");
+	check_eq(hc_update_va_mapping(NEW_VA + 4096, (data_mfn << 12) | PTE_FLAGS, UVMF_NONE), 0,
+		 "update_va_mapping(NEW_VA+4096, data, no flush)");
+	check_eq(flush_multi_self(), 0, "TLB_FLUSH_MULTI(self) after the remap");
+	check_eq(((volatile u64 *)(NEW_VA + 4096))[5], 42, "read after remap + TLB_FLUSH_MULTI(self)");
+
+	/* The hypervisor's own copy of an argument read through NEW_VA+4096
+	 * (an mmu_update request), in one multicall: the first read (data's
+	 * request: M2P[data] = data_pfn) leaves the mapping to data in its
+	 * TLB, a remap to data2 without a flush follows, then TLB_FLUSH_LOCAL,
+	 * and the second read must see data2's request (data_pfn + 1). */
+	struct mmu_update *req_a = (struct mmu_update *)(data + 64), *req_b = (struct mmu_update *)(data2 + 64);
+	u64 req_va = NEW_VA + 4096 + 64;
+	req_a->ptr = req_b->ptr = (data_mfn << 12) | MMU_MACHPHYS_UPDATE;
+	req_a->val = data_pfn;
+	req_b->val = data_pfn + 1;
+	static struct mmuext_op flush_op = { MMUEXT_TLB_FLUSH_LOCAL, 0, 0, 0 };
+	static u32 done1, done2, done3;
+	static struct multicall_entry mc[4];
+	mc[0] = (struct multicall_entry){ __HYPERVISOR_mmu_update, -1, { req_va, 1, (u64)&done1, DOMID_SELF } };
+	mc[1] = (struct multicall_entry){ __HYPERVISOR_update_va_mapping, -1, { NEW_VA + 4096, (data2_mfn << 12) | PTE_FLAGS, UVMF_NONE } };
+	mc[2] = (struct multicall_entry){ __HYPERVISOR_mmuext_op, -1, { (u64)&flush_op, 1, (u64)&done2, DOMID_SELF } };
+	mc[3] = (struct multicall_entry){ __HYPERVISOR_mmu_update, -1, { req_va, 1, (u64)&done3, DOMID_SELF } };
+	check_eq(HYPERCALL2(__HYPERVISOR_multicall, mc, 4), 0, "multicall(mmu_update, remap, TLB_FLUSH_LOCAL, mmu_update)");
+	for (int i = 0; i < 4; i++)
+		check_eq(mc[i].result, 0, "multicall entry result");
+	check_eq(MACH2PHYS[data_mfn], data_pfn + 1, "M2P[data mfn] from the request the copy read after the flush");
+	check_eq(mmu_update1((data_mfn << 12) | MMU_MACHPHYS_UPDATE, data_pfn), 0, "MMU_MACHPHYS_UPDATE back");
+	check_eq(hc_update_va_mapping(NEW_VA + 4096, (data_mfn << 12) | PTE_FLAGS, UVMF_INVLPG), 0,
+		 "update_va_mapping(NEW_VA+4096, data)");
 
 	/* Unpin: still an L1 while L2[4] references it. */
 	check_eq(mmuext(MMUEXT_UNPIN_TABLE, l1_mfn), 0, "unpin L1");

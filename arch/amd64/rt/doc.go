@@ -136,8 +136,10 @@
 // vCPU has since dropped is never loaded from before its next remap),
 // flushPending (the deferred guest TLB flush, read and cleared by
 // guest_amd64.s on this CPU; set on every CPU by RequestTLBFlush, which
-// also shoots the other CPUs down and waits for them, and by
-// InvalidatePage) and flushDone; its GDT window, TSS and IST stacks;
+// also shoots down the other CPUs using guest translations (usingGuest,
+// set by Run's entries and guestCopy) and waits for them, by InvalidatePage,
+// and by GuestContext.FlushLocal on its vCPU's CPUs) and flushDone, the
+// CR3 write counters (TLBCounts); its GDT window, TSS and IST stacks;
 // besides it, its sigReturn frame (signal_unsafe.go) and its reserved
 // GDT pages in gdtPool. Shared and set once at boot: the IDT, the static
 // page tables (image, direct map, per-CPU area), gdtZeroPage, nxBit,

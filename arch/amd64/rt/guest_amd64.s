@@ -574,6 +574,8 @@ TEXT ·fastCR3(SB),NOSPLIT|NOFRAME,$0
 load:
 	// MOVL $0, GS:cpuState_flushPending
 	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
+	// INCQ GS:cpuState_cr3Fast
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $cpuState_cr3Fast
 	MOVQ	AX, CR3
 done:
 	RET
@@ -932,6 +934,7 @@ tables:
 	JEQ	hwstate
 loadcr3:
 	MOVL	$0, cpuState_flushPending(BX)
+	INCQ	cpuState_cr3Entry(BX)
 	MOVQ	AX, CR3
 hwstate:
 	// The guest's CR4 (its FSGSBASE) if the CPU has another; its
@@ -1506,8 +1509,11 @@ GLOBL ·segFixup(SB), RODATA, $24
 // machine address cr3 are the ones loaded: as Xen's copy_from_guest does,
 // with the same fixup of a fault. ok false: other tables loaded, or the
 // copy faulted (part of it may be done); the caller then walks the tables
-// in software for the exact outcome. A TLB flush deferred by
-// RequestTLBFlush is done first, so no stale translation is used.
+// in software for the exact outcome. With a TLB flush due on this CPU
+// (flushPending) it copies nothing and reports false: no stale
+// translation is used, and the flush is left to the next guest entry;
+// while it copies, cpuState.usingGuest is 1 (a shootdown waits for the
+// copy).
 // Context: any goroutine; interrupts are off during the copy (the loaded
 // tables must stay the caller's). Clobbers AX, CX, DX, SI, DI.
 TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
@@ -1520,12 +1526,21 @@ TEXT ·guestCopy(SB),NOSPLIT|NOFRAME,$0-33
 	MOVQ	CR3, AX
 	CMPQ	AX, DX
 	JNE	notLoaded
+	// This CPU uses guest translations until the copy ends, before it
+	// reads flushPending (see cpuState.usingGuest): DX keeps the flag's
+	// old value, put back on the way out. Inside Run's fast path it is 1
+	// already (set with XCHG before the entry), and stays so.
+	// MOVL GS:cpuState_usingGuest, DX
+	BYTE $0x65; BYTE $0x8B; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
+	TESTL	DX, DX
+	JNE	marked
+	MOVL	$1, DX
+	// XCHGL DX, GS:cpuState_usingGuest
+	BYTE $0x65; BYTE $0x87; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
+marked:
 	// CMPL GS:cpuState_flushPending, $0 (this CPU's flag; interrupts are off)
 	BYTE $0x65; BYTE $0x83; BYTE $0x3C; BYTE $0x25; LONG $cpuState_flushPending; BYTE $0x00
-	JEQ	loaded
-	// MOVL $0, GS:cpuState_flushPending
-	BYTE $0x65; BYTE $0xC7; BYTE $0x04; BYTE $0x25; LONG $cpuState_flushPending; LONG $0
-	MOVQ	AX, CR3
+	JNE	flushDue
 loaded:
 	CMPB	·smapOn(SB), $0
 	JEQ	move
@@ -1536,9 +1551,20 @@ move:
 	JEQ	done
 	BYTE	$0x0F; BYTE $0x01; BYTE $0xCA	// CLAC
 done:
+	// MOVL DX, GS:cpuState_usingGuest
+	BYTE $0x65; BYTE $0x89; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 	BYTE	$0x9D	// POPFQ
 	MOVB	$1, ret+32(FP)
 	RET
+flushDue:
+	// The TLB may hold stale translations: the caller walks the tables
+	// in software instead, and the flush waits for the next entry here,
+	// so the flushes asked for before it cost one CR3 write between
+	// them (each empties QEMU's soft TLB, gohv's own entries too).
+	// INCQ GS:cpuState_copyDeferred
+	BYTE $0x65; BYTE $0x48; BYTE $0xFF; BYTE $0x04; BYTE $0x25; LONG $cpuState_copyDeferred
+	// MOVL DX, GS:cpuState_usingGuest
+	BYTE $0x65; BYTE $0x89; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 notLoaded:
 	BYTE	$0x9D	// POPFQ
 	MOVB	$0, ret+32(FP)
@@ -1559,6 +1585,8 @@ TEXT ·guestCopyFault(SB),NOSPLIT|NOFRAME,$0
 	JEQ	flags
 	BYTE	$0x0F; BYTE $0x01; BYTE $0xCA	// CLAC
 flags:
+	// MOVL DX, GS:cpuState_usingGuest (DX as the fault left it: the old flag)
+	BYTE $0x65; BYTE $0x89; BYTE $0x14; BYTE $0x25; LONG $cpuState_usingGuest
 	BYTE	$0x9D	// POPFQ
 	MOVB	$0, 40(SP)	// guestCopy's ok (ret+32(FP) there)
 	RET

@@ -41,8 +41,9 @@ func guestCopy(dst, src, n uintptr, cr3 uint64) bool
 // through the page tables at machine address cr3, by the CPU's own page
 // walk, as Xen's copy_from_guest does; it works only while those tables
 // are the loaded ones (after that vCPU's exit, until another guest runs).
-// ok false means it did not copy everything: other tables loaded, va not a
-// guest address, or a fault (not present, not writable); the caller then
+// ok false means it did not copy everything: other tables loaded, a TLB
+// flush due on this CPU, va not a guest address, or a fault (not present,
+// not writable); the caller then
 // walks the tables in software for the exact answer. Any goroutine.
 func CopyFromGuest(dst []byte, va, cr3 uint64) bool {
 	if len(dst) == 0 {
@@ -358,6 +359,7 @@ func kickEntry(c *guestCtx) bool {
 //
 //go:nosplit
 func kickExit(c *guestCtx) (kicked bool) {
+	atomic.StoreUint32(&thisCPU().usingGuest, 0)
 	atomic.StoreUint64(&c.onCPU, 0)
 	return atomic.SwapUint32(&c.kick, 0) != 0
 }
@@ -467,6 +469,8 @@ func (g *GuestContext) FastFaults() (n, cr2 uint64) {
 //go:nosplit
 func noteEntry(c *guestCtx, cr3, alt uint64) {
 	me := thisCPU()
+	// Before enterGuest reads flushPending (RequestTLBFlush's order).
+	atomic.StoreUint32(&me.usingGuest, 1)
 	atomic.StoreUint64(&me.loadedCR3, cr3)
 	atomic.StoreUint64(&me.loadedAltCR3, alt)
 	ctx := uintptr(unsafe.Pointer(c))
@@ -549,14 +553,18 @@ func quietTick(c *cpuState, sigSeen uint64) bool {
 
 // RequestTLBFlush flushes every CPU's TLB of guest translations, as
 // Xen's flush_tlb_mask does before a hypercall that changed mappings
-// returns: every other online CPU now (an IPI each; one running a guest
-// exits to take it, and its next entry loads the tables again), and
-// returns once all have; this CPU before any guest runs here again (its
-// next entry reloads CR3: gohv's one access through guest mappings,
-// CopyFromGuest/CopyToGuest, does the flush first). A vCPU may run on any
-// CPU, and a CPU keeps a guest's translations after its exit, so a
-// changed mapping or a freed or retyped frame is safe to reuse once this
-// returns. Context: a goroutine (it waits with interrupts on).
+// returns: every other online CPU that is using guest translations now
+// (usingGuest: running a guest, or in a guestCopy) at once, by an IPI
+// each (one running a guest exits to take it, and its next entry loads
+// the tables again), and returns once all have; every other CPU, and
+// this one, before it next uses guest translations (flushPending: its
+// next entry reloads CR3, and gohv's one access through guest mappings,
+// CopyFromGuest/CopyToGuest, refuses until then). Xen filters its
+// mask by the CPUs' flush times (tlbflush_filter); an idle CPU here is
+// not woken at all. A vCPU may run on any CPU, and a CPU keeps a guest's
+// translations after its exit, so a changed mapping or a freed or
+// retyped frame is safe to reuse once this returns. Context: a goroutine
+// (it waits with interrupts on).
 func RequestTLBFlush() {
 	for i := range cpus {
 		atomic.StoreUint32(&cpus[i].flushPending, 1)
@@ -571,16 +579,60 @@ func RequestTLBFlush() {
 }
 
 // sysShootdownOthers starts a shootdown on every online CPU but this one
-// and returns the generation to wait for (0: no other CPU). Context: the
-// shim.
+// that is using guest translations (RequestTLBFlush has set every CPU's
+// flushPending before) and returns the generation to wait for (0: no
+// such CPU). Context: the shim.
 //
 //go:nosplit
 func sysShootdownOthers() uintptr {
 	mask := onlineMask() &^ (1 << thisCPU().id)
+	for i := uintptr(0); i < maxCPUs; i++ {
+		if mask&(1<<i) != 0 && atomic.LoadUint32(&cpus[i].usingGuest) == 0 {
+			mask &^= 1 << i
+		}
+	}
 	if mask == 0 {
 		return 0
 	}
 	return uintptr(requestFlushOf(mask))
+}
+
+// FlushLocal flushes the TLB the vCPU's translations are in, as Xen's
+// flush_tlb_local for the CPU a vCPU runs on (MMUEXT_TLB_FLUSH_LOCAL): the
+// CPU the vCPU last entered the guest on and the one this goroutine runs
+// on now reload CR3 before their next guest entry, and no guest copy
+// there uses the TLB until then (flushPending), with no IPI and no wait.
+// No other CPU needs it: one the vCPU entered before flushes before it
+// enters there again (noteEntry: it entered elsewhere since), and no
+// guest copy there uses its TLB (noteEntry set its flag if it still held
+// the vCPU's tables), and another vCPU's
+// translations of the same tables are the guest's to flush. Context: the
+// vCPU's goroutine.
+func (g *GuestContext) FlushLocal() {
+	c := &g.c
+	amd64.Cli()
+	atomic.StoreUint32(&thisCPU().flushPending, 1)
+	if l := c.lastCPU; l != 0 {
+		atomic.StoreUint32(&cpus[l-1].flushPending, 1)
+	}
+	sti()
+}
+
+// TLBCounts returns the CR3 writes of every CPU since boot, by where
+// (cpuState: guest entries, the fast path's mode switches, shootdowns),
+// the guest copies a due flush sent to the software walk, and the IPIs
+// taken, for a debug line. The counts are read while other CPUs may add
+// to them (one behind is harmless). Any goroutine.
+func TLBCounts() (entry, fast, shoot, deferred, ipis uint64) {
+	for i := range cpus {
+		c := &cpus[i]
+		entry += atomic.LoadUint64(&c.cr3Entry)
+		fast += atomic.LoadUint64(&c.cr3Fast)
+		shoot += atomic.LoadUint64(&c.cr3Shoot)
+		deferred += atomic.LoadUint64(&c.copyDeferred)
+		ipis += atomic.LoadUint64(&c.ipis)
+	}
+	return
 }
 
 // InvalidatePage drops the translation of va (a guest virtual address)

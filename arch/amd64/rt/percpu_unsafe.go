@@ -63,8 +63,9 @@ type cpuState struct {
 	tickled uint32
 
 	// TLB shootdown (smp_unsafe.go). flushPending: the next guest entry
-	// or guestCopy on this CPU reloads CR3 (RequestTLBFlush sets every
-	// CPU's; guest_amd64.s reads and clears this CPU's). flushWant: the
+	// on this CPU reloads CR3, and guestCopy leaves the copy to the
+	// software walk until then (RequestTLBFlush sets every CPU's;
+	// guest_amd64.s reads and clears this CPU's). flushWant: the
 	// newest shootdown generation asked of this CPU (raised atomically
 	// by any CPU); flushDone: the newest it has carried out (only this
 	// CPU writes it, in serviceFlush).
@@ -72,6 +73,22 @@ type cpuState struct {
 	flushWant    uint64
 	flushDone    uint64
 	wbinvdWant   uint32 // 1: serviceFlush also writes back and invalidates the caches (FlushCaches)
+	// CR3 writes on this CPU (each flushes the TLB; under QEMU's TCG it
+	// empties the soft TLB too), by where: a guest entry that changes
+	// tables or has a flush due (enterGuest), the fast path's switch
+	// between a vCPU's two modes (fastCR3), and a shootdown's switch to
+	// gohv's own tables (serviceFlush); and the guest copies a due flush
+	// sent to the software walk (guestCopy). Only this CPU writes them,
+	// with interrupts off; TLBCounts reads them.
+	cr3Entry, cr3Fast, cr3Shoot, copyDeferred uint64
+	// usingGuest is 1 while this CPU may translate through a guest's
+	// tables: from Run's noteEntry until kickExit (the guest and the
+	// fast path run), and during a guestCopy (guest_amd64.s). Only this
+	// CPU writes it, with locked stores (XCHG) before it reads
+	// flushPending; RequestTLBFlush sets flushPending (XCHG) before it
+	// reads this, so a CPU it does not interrupt (0) finds its flag set
+	// before its next use of guest translations.
+	usingGuest uint32
 	// loadedCR3 is the top level this CPU has loaded (0 or idleCR3:
 	// gohv's own): set by GuestContext.Run before the entry loads a
 	// guest's (with interrupts off, on this CPU), and by serviceFlush.

@@ -176,6 +176,7 @@ func serviceFlush() {
 	if atomic.SwapUint32(&c.wbinvdWant, 0) != 0 {
 		amd64.Wbinvd()
 	}
+	c.cr3Shoot++
 	amd64.WriteCR3(idleCR3)
 	atomic.StoreUint64(&c.loadedAltCR3, 0)
 	atomic.StoreUint64(&c.loadedCR3, idleCR3)
