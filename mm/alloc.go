@@ -317,13 +317,23 @@ func (a *Allocator) allocN(dst []MFN, n uint64) []MFN {
 // AllocContig hands out n machine-contiguous frames, the lowest run whose
 // every frame lies below maxAddr and whose first MFN is a multiple of align
 // (align 0 means 1). It returns the first frame. ok is false (and nothing
-// changes) if n is 0 or no such run is free, the loan's untaken frames
-// included (reclaimLoan).
+// changes) if n is 0 or no such run is free. The loan's untaken frames
+// come back first (reclaimLoan) only when fewer than n frames are free
+// without them: a run that constraints (maxAddr, align, fragmentation)
+// deny is no reason to take the heap's loan.
 func (a *Allocator) AllocContig(n uint64, maxAddr Maddr, align uint64) (first MFN, ok bool) {
-	if first, ok = a.allocContig(n, maxAddr, align); !ok && n > 0 && a.reclaimLoan() {
+	if first, ok = a.allocContig(n, maxAddr, align); !ok && n > 0 && a.ownFree() < n && a.reclaimLoan() {
 		first, ok = a.allocContig(n, maxAddr, align)
 	}
 	return first, ok
+}
+
+// ownFree counts the free frames the allocator holds itself (the loan's
+// not included).
+func (a *Allocator) ownFree() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.free
 }
 
 func (a *Allocator) allocContig(n uint64, maxAddr Maddr, align uint64) (first MFN, ok bool) {

@@ -765,4 +765,13 @@ func TestLoanAllocN(t *testing.T) {
 	if first, ok := a.AllocContig(20, MaxRAMAddr, 1); !ok || first != 0 {
 		t.Fatalf("AllocContig(20) with 16 free and 16 lent: %#x, %v; want 0, true", first, ok)
 	}
+	// A run the constraints deny while enough frames are free leaves the
+	// loan alone.
+	a = NewAllocator([]Range{fr(0, 64)}, nil)
+	b = fakeBorrower{}
+	a.SetLoan(b.left, b.back)
+	a.LendContig(16, MaxRAMAddr, b.lend(16)) // frames 0-15; 16-63 free
+	if _, ok := a.AllocContig(32, fr(0, 40).End, 1); ok || b.left() != 16 {
+		t.Fatalf("AllocContig(32) below frame 40 with 48 free: ok %v, %d still lent; want false, 16", ok, b.left())
+	}
 }

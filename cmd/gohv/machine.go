@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"time"
 
 	"github.com/gohv/gohv/arch"
@@ -78,6 +79,9 @@ type backend struct {
 // (the SYSCALL bounce and HYPERVISOR_iret, rt's FastPath); what that did
 // goes back to hv before the exit is handled.
 func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error) {
+	if rt.HeapShort() {
+		runtime.Gosched() // the heap's grower first (rt.HeapShort)
+	}
 	g := context(v)
 	if ch := v.TakeChanged(); ch != 0 {
 		if ch&pv.ChangedXCR0 != 0 {

@@ -57,6 +57,9 @@ var (
 	// heapStuck: the grower found no run to lend; allocFrame wakes it no
 	// more (it tries again on its own), and heapExhausted says so.
 	heapStuck bool
+	// heapShort is 1 from the grower's wake-up (heapCheckLow) to the
+	// next loan (heapLend): read without the lock by HeapShort.
+	heapShort uint32
 )
 
 // gohv's system calls for the heap (apart from sysHeapCall's dispatch
@@ -116,6 +119,7 @@ func heapCheckLow() {
 	if heapWaiter != 0 && !heapStuck && heapSpare() < heapLow {
 		t := &threads[heapWaiter-1]
 		heapWaiter = 0
+		atomic.StoreUint32(&heapShort, 1)
 		setState(t, thRunning)
 		if !kick(t) && t.mayRunOn(thisCPU().id) {
 			// No idle CPU took it: this one's next schedule comes
@@ -183,6 +187,7 @@ func heapLend(start, end uint64, buf uintptr) uintptr {
 	}
 	out[0], out[1] = loanNext, loanEnd
 	heapStuck = false
+	atomic.StoreUint32(&heapShort, 0)
 	loanNext, loanEnd = start, end
 	atomic.StoreUint64(&loanLeft, (end-start)/pageSize)
 	return 0
@@ -310,6 +315,14 @@ func ReclaimLoan(keep uint64) Range {
 	syscall.Syscall(sysHeapReclaim, uintptr(unsafe.Pointer(&old)), uintptr((keep+pageSize-1)/pageSize), 0)
 	return Range{Start: old[0], End: old[1]}
 }
+
+// HeapShort reports whether the grower has been woken and has not lent
+// the heap a new run yet. A goroutine that holds a P while a guest runs
+// (a vCPU's) yields when it sees it (runtime.Gosched), so that the
+// grower, which needs a P, runs before the runtime's next allocations
+// take the heap's last frames: on one CPU it would otherwise wait for
+// the runtime's preemption, up to 10 ms. Context: any.
+func HeapShort() bool { return atomic.LoadUint32(&heapShort) != 0 }
 
 // LoanLeft counts the frames of the heap's loan not taken yet: a domain
 // may have them but for the reserve ReclaimLoan leaves. Context: any; a
