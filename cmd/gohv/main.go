@@ -267,6 +267,10 @@ const (
 	heapChunk    = 4 << 20
 )
 
+// keptLineStep is how much the heap takes from its loans between two of
+// the grower's kept lines (keptNow), at most one a second.
+const keptLineStep = 256 << 10
+
 // heapLoanReserve is the part of the heap's loan a domain cannot have:
 // with every other frame taken by domains, the runtime still finds this
 // much before an allocation panics the machine (Xen's own allocations
@@ -402,8 +406,17 @@ func growHeap(frames *mm.Allocator) {
 	metrics.Read(gcs)
 	lastGCs, lastAt := gcs[0].Value.Uint64(), time.Now()
 	stuck := false
+	printed := rt.Stats().HeapGrownFrames
 	for {
 		short := rt.HeapWait(heapLowWater/mm.PageSize, time.Second)
+		if g := rt.Stats().HeapGrownFrames; g >= printed+keptLineStep/mm.PageSize {
+			// The heap takes its loan's frames without the grower:
+			// the kept line says so once it has taken another step.
+			printed = g
+			if f := keptNow; f != nil {
+				log.Lines([]string{f()})
+			}
+		}
 		if !short {
 			// Once a second: a collector that has idled (under a cycle
 			// a second) lets the heap give back what it holds free.
@@ -490,7 +503,8 @@ func shrinkIdleHeap(frames *mm.Allocator) {
 }
 
 // keptNow, once dom0 is built, is its kept line (keptLine) as of now: the
-// grower prints it after each growth, so the last one on the console is
+// grower prints it after each loan, give-back and keptLineStep the heap
+// took, so the last one on the console is
 // what gohv keeps while dom0 runs.
 var keptNow func() string
 
