@@ -280,8 +280,17 @@ const heapLoanReserve = 1 << 20
 // loanFree counts the frames of the heap's loan a domain may have: its
 // untaken frames beyond heapLoanReserve.
 func loanFree() uint64 {
+	_, free := loanParts()
+	return free
+}
+
+// loanParts splits the heap's untaken loan frames (one reading of
+// rt.LoanLeft) into the reserve the heap keeps (heapLoanReserve) and the
+// rest, which a domain may have.
+func loanParts() (reserved, free uint64) {
 	left := rt.LoanLeft()
-	return left - min(left, heapLoanReserve/mm.PageSize)
+	reserved = min(left, heapLoanReserve/mm.PageSize)
+	return reserved, left - reserved
 }
 
 // bootHeapBytes is the heap's size as kmain chose it (a sixteenth of RAM,
@@ -547,11 +556,11 @@ func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	image := img.End - img.Start
 	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
 	st := rt.Stats()
-	left := rt.LoanLeft()
-	heap := (st.HeapHeldFrames + min(left, heapLoanReserve/mm.PageSize)) * mm.PageSize
+	reserved, lent := loanParts()
+	heap := (st.HeapHeldFrames + reserved) * mm.PageSize
 	table := frameTableFrames * mm.PageSize
 	return fmt.Sprintf("gohv keeps %d KiB for itself: RAM %d KiB - free %d KiB - dom0 %d KiB; image %d KiB, heap %d KiB (%d KiB in use), frame table %d KiB, other %d KiB; free counts %d KiB lent to the heap",
-		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, table>>10, (kept-image-heap-table)>>10, (left-min(left, heapLoanReserve/mm.PageSize))*4)
+		kept>>10, ram>>10, free>>10, dom0>>10, image>>10, heap>>10, st.HeapFrames*4, table>>10, (kept-image-heap-table)>>10, lent*4)
 }
 
 // ready prints the line that says gohv is up, with what it keeps for
