@@ -182,7 +182,23 @@ func (*backend) FlushCache(global bool) {
 }
 func (*backend) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
-func (metal) PowerOff() { rt.PowerOff(0) }
+// PowerOff prints what each CPU took (cpuReport) and powers off.
+func (metal) PowerOff() {
+	cpuReport()
+	rt.PowerOff(0)
+}
+
+// cpuReport prints, for each online CPU, the timer interrupts and IPIs
+// it took and its switches to a kernel thread since boot: what the metal
+// spent on time-slicing (under an emulator each interrupt also wakes the
+// host's timer thread).
+func cpuReport() {
+	for i, s := range rt.CPUStats() {
+		if s.Online {
+			log.Lines([]string{fmt.Sprintf("gohv CPU%d: %d timer interrupts, %d IPIs, %d thread switches", i, s.Ticks, s.IPIs, s.Runs)})
+		}
+	}
+}
 
 // Reboot waits five seconds first, as Xen's maybe_reboot does.
 func (metal) Reboot() {

@@ -82,10 +82,15 @@
 // schedule (other threads that are due run first); then, if the caller
 // needs no tick for a while (GuestContext.SetQuietFor) and no signal was
 // sent to the thread since Run last returned (guestIRQ, quietTick), the
-// guest goes on at once instead of Run returning. A runtime preemption
-// request (sysmon's, a stop-the-world's) is such a signal, so the
-// runtime can still preempt the goroutine or stop the world within a
-// tick of asking.
+// guest goes on at once instead of Run returning, and the CPU's timer is
+// set for the end of that time or the first sleeper's deadline,
+// whichever is first (quietTimer, cpuState.longTimer): a busy guest takes
+// no tick it does not need, as Xen programs its timer for the next
+// deadline. A runtime preemption request (sysmon's, a stop-the-world's)
+// is such a signal, and a signal for a thread on a CPU whose tick is so
+// held off, or a thread made runnable that no idle CPU takes, brings
+// that CPU's tick forward by an IPI (reschedCPU), so the runtime can
+// still preempt the goroutine or stop the world within a tick of asking.
 // (An earlier design had a VCPU_RUN system call instead, as KVM_RUN; a
 // call costs no runtime transitions on every exit.) The exit saves what Go code
 // clobbers, XMM0-15 and MXCSR, and the FS base; the guest's x87 state
@@ -123,8 +128,9 @@
 // halts there until its timer or an IPI: a halting CPU takes no periodic
 // tick, its timer fires at the first deadline of a sleeper it may run or
 // after idleTickMax (idleTimer); a busy CPU's tick comes at once for a
-// woken heap grower no idle CPU took (tickSoon); the tick keeps its
-// period again after either (tickRestore, cpuState.tickEarly).
+// woken heap grower no idle CPU took (tickSoon) and is held off while a
+// quiet guest runs (quietTimer); the tick keeps its period again after
+// each, and at every switch of threads (tickRestore, cpuState.tickEarly).
 //
 // Per CPU, owned by that CPU with interrupts off: its cpuState (reached
 // through GS_BASE, thisCPU reads GS:0; the assembly uses go_asm.h

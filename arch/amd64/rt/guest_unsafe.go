@@ -2,6 +2,7 @@ package rt
 
 import (
 	"errors"
+	"math/bits"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -14,9 +15,10 @@ import (
 // sysGuestIRQ is gohv's system call for an interrupt that arrived while a
 // guest ran (GuestContext.Run makes it): the shim acknowledges and serves it as if
 // it had interrupted the vCPU's thread, so a timer tick also lets other
-// threads run. Args: the vector, 1 if a quiet tick may go back to the
-// guest (SetQuietFor), and the signal count Run saw (quietTick); it
-// returns 1 if the guest may go on (guestIRQ).
+// threads run. Args: the vector, the time (nanotime) until which a
+// quiet tick may go back to the guest (SetQuietFor; 0: none may), and
+// the signal count Run saw (quietTick); it returns 1 if the guest may go
+// on (guestIRQ).
 const sysGuestIRQ = 1101
 
 var (
@@ -181,7 +183,10 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.fast = 0 // not the tables SetFastPath was given
 	}
 
-	c.quietTicks = 0
+	c.quietTicks, c.quietEnd = 0, 0
+	if c.quietNs > 0 {
+		c.quietEnd = nanotime() + c.quietNs
+	}
 
 	// Interrupts stay off from here until the exit's interrupt, if any,
 	// has been served: the thread cannot move to another CPU before its
@@ -205,8 +210,8 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 			break
 		}
 		stay := uintptr(0)
-		if c.vector == vecPIC && c.quiet != 0 && !kicked {
-			stay = 1
+		if c.vector == vecPIC && !kicked {
+			stay = uintptr(c.quietEnd)
 		}
 		// Raw: the runtime must not run (nor park this thread) with
 		// interrupts off; the shim returns with them still off.
@@ -217,7 +222,6 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		// mode and on the tables it was in (c.cr3: the fast path may
 		// have switched them), through IRETQ unless SYSRET restores
 		// the same state.
-		c.quiet--
 		c.quietTicks++
 		regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 		c.sysret = 0
@@ -252,19 +256,18 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 }
 
 // SetQuietFor lets the next Run keep the guest running through the ticks
-// of about the next ns nanoseconds (whole tick periods) instead of
-// returning at each: the caller needs no tick of its own until then
-// (its scheduler tickles the CPU when it must decide sooner: KickCPU,
-// an exit). A tick stays in the guest only if the shim has nothing for
-// this CPU either (guestIRQ: no thread to run here, no sleeper due, no
-// signal for the vCPU's thread); the first that does not is Run's exit
-// as before. 0 (or less): every tick is an exit. Context: the vCPU's
-// goroutine, before Run.
+// of the next ns nanoseconds (from Run's start) instead of returning at
+// each: the caller needs no tick of its own until then (its scheduler
+// tickles the CPU when it must decide sooner: KickCPU, an exit). A tick
+// stays in the guest only if the shim has nothing for this CPU either
+// (guestIRQ: no thread to run here, no sleeper due, no signal for the
+// vCPU's thread); the first that does not is Run's exit as before. One
+// that stays sets the CPU's timer for the end of that time or the first
+// sleeper's deadline, whichever comes first (quietTimer), so a busy
+// guest takes no tick it does not need. 0 (or less): every tick is an
+// exit. Context: the vCPU's goroutine, before Run.
 func (g *GuestContext) SetQuietFor(ns int64) {
-	g.c.quiet = 0
-	if ns > 0 {
-		g.c.quiet = uint64(ns / tickNs)
-	}
+	g.c.quietNs = max(ns, 0)
 }
 
 // QuietTicks reports how many ticks the last Run took without returning.
@@ -510,19 +513,24 @@ func hasHypervisorSlots(cr3 uint64) bool {
 }
 
 // guestIRQ serves an interrupt that stopped a guest, as irqTimer and
-// irqDevice would have had it interrupted ring 0. With stay, a tick that
-// finds nothing for this CPU (quietTick) switches nothing and reports
-// true: the guest may go on; so does one after which the thread is back
-// on this CPU with no signal sent to it meanwhile. Context: the shim.
+// irqDevice would have had it interrupted ring 0. A tick before
+// quietEnd (nanotime; 0: none) that finds nothing for this CPU
+// (quietTick) switches nothing, sets the timer for the rest of the quiet
+// time (quietTimer) and reports true: the guest may go on; so does one
+// after which the thread is back on this CPU with no signal sent to it
+// meanwhile. Context: the shim.
 //
 //go:nosplit
-func guestIRQ(vector uint64, stay bool, sigSeen uint64) bool {
+func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
 	if vector == vecPIC {
 		lapicEOI()
 		c := thisCPU()
 		c.ticks++
 		tickRestore(c)
+		now := nanotime()
+		stay := quietEnd != 0 && now < quietEnd
 		if stay && quietTick(c, sigSeen) {
+			quietTimer(c, now, quietEnd)
 			return true
 		}
 		schedule(true) // the tick slices time between kernel threads
@@ -549,6 +557,59 @@ func guestIRQ(vector uint64, stay bool, sigSeen uint64) bool {
 //go:nosplit
 func quietTick(c *cpuState, sigSeen uint64) bool {
 	return atomic.LoadUint64(&sigSent[c.cur]) == sigSeen && threads[c.cur].mayRunOn(c.id) && pickThread(c, c.cur, c.cur) == noThread
+}
+
+// quietTimer sets the timer of a CPU whose tick stays in the guest
+// (guestIRQ) for quietEnd or the first deadline of a sleeper no idle CPU
+// wakes for first (quietDeadline), whichever comes first, when that is
+// at least two tick periods away; nearer, the tick keeps its period.
+// Nothing else needs this CPU's tick until then while its thread stays
+// on it: a thread made runnable that no idle CPU takes, and a signal
+// for its thread, come with an IPI that brings the tick forward
+// (cpuState.longTimer: kick, sysTgkill, ipiIRQ); a sleeper that blocks
+// meanwhile blocks on another CPU, whose tick keeps its period (a switch
+// of threads restores it: schedule) or whose idle timer counts it. Under
+// an emulator each tick wakes the host's timer thread and stops the
+// busy CPU's; Xen too programs its timer for the next deadline, not a
+// period. Context: guestIRQ, the shim lock held, interrupts off.
+//
+//go:nosplit
+func quietTimer(c *cpuState, now, quietEnd int64) {
+	d := quietDeadline(c, quietEnd) - now
+	if d < 2*tickNs {
+		return
+	}
+	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
+	c.tickEarly, c.longTimer = 1, 1
+}
+
+// quietDeadline is the earlier of end and the first deadline of the
+// sleepers (exact after quietTick's pickThread) that no other CPU wakes
+// for by then: one that is idling, may run the sleeper and whose idle
+// timer fires at or before its deadline (cpuState.idleAt) wakes and
+// looks again (idleLoop), so it takes the sleeper or sets its timer for
+// it. Context: the shim lock held, interrupts off.
+//
+//go:nosplit
+func quietDeadline(c *cpuState, end int64) int64 {
+	if timedFirst >= end {
+		return end
+	}
+	for s := timedMask; s != 0; s &= s - 1 {
+		t := &threads[bits.TrailingZeros64(s)]
+		if t.deadline >= end {
+			continue
+		}
+		covered := false
+		for i := uintptr(0); i < maxCPUs && !covered; i++ {
+			o := &cpus[i]
+			covered = i != c.id && o.idling != 0 && o.idleAt <= t.deadline && t.mayRunOn(i)
+		}
+		if !covered {
+			end = t.deadline
+		}
+	}
+	return end
 }
 
 // RequestTLBFlush flushes every CPU's TLB of guest translations, as

@@ -94,11 +94,13 @@ type guestCtx struct {
 	evCB, evFrame uint64
 	fastEvents    uint64
 
-	// quiet is how many more LAPIC ticks Run may take without returning
-	// (SetQuietFor; each quiet tick takes one), quietTicks how many it
-	// took so (QuietTicks); sigSeen is the thread's sigSent when Run
-	// last returned to Go. Go only: the vCPU's goroutine.
-	quiet, quietTicks, sigSeen uint64
+	// quietNs is how long from its start Run may keep the guest through
+	// the CPU's ticks (SetQuietFor), quietEnd that time as nanotime
+	// (0: none), quietTicks how many ticks it stayed for (QuietTicks);
+	// sigSeen is the thread's sigSent when Run last returned to Go. Go
+	// only: the vCPU's goroutine.
+	quietNs, quietEnd   int64
+	quietTicks, sigSeen uint64
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the

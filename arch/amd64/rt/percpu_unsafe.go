@@ -51,9 +51,19 @@ type cpuState struct {
 	idleSP     uintptr    // the idle context's saved SP while a thread runs here (idleLoop)
 	last       uintptr    // the thread that ran here last: round robin goes on after it
 	touchPage  uintptr    // the page touch last found backed here, while releaseGen is touchGen (mem_unsafe.go)
-	tickEarly  uint32     // 1 while the tick's count is changed (tickSoon, idleTimer) until tickRestore
+	tickEarly  uint32     // 1 while the tick's count is changed (tickSoon, idleTimer, quietTimer) until tickRestore
 	lastCtx    uintptr    // the guestCtx that last entered the guest here (noteEntry)
 	touchGen   uint64
+
+	// longTimer is 1 while the timer is set beyond the tick's period for
+	// a guest that stays (quietTimer) until tickRestore: another CPU
+	// that needs this one to schedule sooner sets resched and sends an
+	// IPI (kick, sysTgkill; ipiIRQ takes it). Both under the shim lock
+	// but for ipiIRQ's atomic swap of resched.
+	longTimer, resched uint32
+	// idleAt is when the idle timer fires (idleTimer), read while
+	// idling is 1 (quietDeadline). Shim lock.
+	idleAt int64
 
 	// tickled is 1 from a KickCPU of this CPU (any CPU sets it, before
 	// the IPI) until ipiIRQ here takes it: fastEvent then leaves the IPI

@@ -121,7 +121,9 @@ func sysSigaltstack(ss, old uintptr) uintptr {
 }
 
 // sysTgkill records sig for thread tid; only SIGURG with a handler
-// installed is ever delivered.
+// installed is ever delivered (at the tick of the CPU that runs it, or
+// its guest's exit: a CPU whose tick is held off for a quiet guest is
+// sent an IPI that brings it forward).
 //
 //go:nosplit
 func sysTgkill(tid, sig uintptr) uintptr {
@@ -132,6 +134,9 @@ func sysTgkill(tid, sig uintptr) uintptr {
 		if threads[i].state != thFree && threads[i].tid == tid {
 			sigPending[i] |= linux.SigBit(sig)
 			atomic.AddUint64(&sigSent[i], 1)
+			if on := threads[i].onCPU; on != 0 && on <= maxCPUs && on-1 != thisCPU().id && cpus[on-1].longTimer != 0 {
+				reschedCPU(on - 1) // its tick is held off for a quiet guest
+			}
 			return 0
 		}
 	}

@@ -147,10 +147,10 @@ func sendIPI(cpu uintptr) {
 	lapicICR(uint8(apicIDs[cpu]), hw.ICRFixed(vecIPI))
 }
 
-// ipiIRQ serves vecIPI: the EOI, the count, and any shootdown asked of
-// this CPU. A wake needs nothing more: the halted CPU's idle loop looks
-// for work when the interrupt returns. Context: interrupts off, the shim
-// lock held or not.
+// ipiIRQ serves vecIPI: the EOI, the count, a tick brought forward
+// (reschedCPU) and any shootdown asked of this CPU. A wake needs nothing
+// more: the halted CPU's idle loop looks for work when the interrupt
+// returns. Context: interrupts off, the shim lock held or not.
 //
 //go:nosplit
 func ipiIRQ() {
@@ -158,6 +158,9 @@ func ipiIRQ() {
 	c := thisCPU()
 	atomic.AddUint64(&c.ipis, 1)
 	atomic.StoreUint32(&c.tickled, 0)
+	if atomic.SwapUint32(&c.resched, 0) != 0 {
+		tickSoon(c) // reschedCPU: the tick comes now, not at the quiet timer's end
+	}
 	serviceFlush()
 }
 
@@ -282,22 +285,48 @@ func othersOnline() bool {
 // kick makes sure a CPU will look at t, just made runnable (or moved
 // off the CPU it ran on): an idle CPU of its affinity, other than this
 // one, is sent an IPI; a thread some CPU runs needs none, and running
-// CPUs see it at their next schedule or tick. It reports whether the
-// thread runs or an idle CPU was sent for. Context: shim lock held.
+// CPUs see it at their next schedule or tick. With no idle CPU, a CPU of
+// its affinity whose tick is held off for a quiet guest (longTimer) is
+// sent one that brings its tick forward (reschedCPU); so is this CPU's
+// tick given its period back. It reports whether the thread runs or a
+// CPU was sent for. Context: shim lock held.
 //
 //go:nosplit
 func kick(t *kthread) (sent bool) {
 	if t.onCPU != 0 {
 		return true // it runs: nothing to do
 	}
-	me := thisCPU().id
+	c := thisCPU()
+	me := c.id
 	for i := uintptr(0); i < maxCPUs; i++ {
 		if i != me && t.mayRunOn(i) && atomic.LoadUint32(&apOnline[i]) != 0 && cpus[i].idling != 0 {
 			sendIPI(i)
 			return true
 		}
 	}
+	if c.longTimer != 0 && t.mayRunOn(me) {
+		tickRestore(c)
+	}
+	for i := uintptr(0); i < maxCPUs; i++ {
+		if i != me && t.mayRunOn(i) && cpus[i].longTimer != 0 {
+			reschedCPU(i)
+			return true
+		}
+	}
 	return false
+}
+
+// reschedCPU makes another CPU, whose timer is held off for a quiet
+// guest (longTimer), take its tick soon: its schedule then runs (a
+// thread made runnable for it) or its thread takes a signal sent to it.
+// Context: shim lock held.
+//
+//go:nosplit
+func reschedCPU(cpu uintptr) {
+	if cpu < maxCPUs {
+		atomic.StoreUint32(&cpus[cpu].resched, 1)
+		sendIPI(cpu)
+	}
 }
 
 // apMain runs on an AP, on its boot stack, once it is in long mode on

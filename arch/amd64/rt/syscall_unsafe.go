@@ -271,7 +271,7 @@ func dispatch(f *sysFrame) {
 		shimUnlock()
 		amd64.Halt()
 	case sysGuestIRQ:
-		if guestIRQ(uint64(a0), a1 != 0, uint64(a2)) {
+		if guestIRQ(uint64(a0), int64(a1), uint64(a2)) {
 			ret = 1
 		}
 	case sysHeapWait, sysHeapLend, sysHeapShrink, sysHeapReclaim:

@@ -269,6 +269,11 @@ func schedule(saveFPU bool) {
 	// shim lock until the thread it switches to (or its idle loop) has
 	// left switchStack.
 	old.onCPU = 0
+	if c.longTimer != 0 {
+		// The quiet guest's long timer was its thread's alone
+		// (quietTimer): the next thread has the tick's period.
+		tickRestore(c)
+	}
 	if old.state == thRunning && !old.mayRunOn(c.id) {
 		kick(old) // it moves to a CPU of its affinity
 	}
@@ -326,15 +331,15 @@ func tickSoon(c *cpuState) {
 	c.tickEarly = 1
 }
 
-// tickRestore gives the tick its period again, from now, after tickSoon
-// or idleTimer changed it (the changed count would otherwise repeat).
-// Context: the tick's handling (preempt, guestIRQ) or the idle loop's
-// wake-up, interrupts off.
+// tickRestore gives the tick its period again, from now, after tickSoon,
+// idleTimer or quietTimer changed it (the changed count would otherwise
+// repeat). Context: the tick's handling (preempt, guestIRQ), the idle
+// loop's wake-up or a switch of threads (schedule), interrupts off.
 //
 //go:nosplit
 func tickRestore(c *cpuState) {
 	if c.tickEarly != 0 {
-		c.tickEarly = 0
+		c.tickEarly, c.longTimer = 0, 0
 		lapicTickCount()
 	}
 }
@@ -357,15 +362,14 @@ func tickRestore(c *cpuState) {
 //go:nosplit
 func idleTimer(c *cpuState) {
 	d := int64(idleTickMax)
-	if timedMask != 0 {
-		now := nanotime()
-		for s := timedMask; s != 0; s &= s - 1 {
-			if t := &threads[bits.TrailingZeros64(s)]; t.mayRunOn(c.id) {
-				d = min(d, t.deadline-now)
-			}
+	now := nanotime()
+	for s := timedMask; s != 0; s &= s - 1 {
+		if t := &threads[bits.TrailingZeros64(s)]; t.mayRunOn(c.id) {
+			d = min(d, t.deadline-now)
 		}
 	}
 	d = max(d, idleTimerMin)
+	c.idleAt = now + d // quietDeadline counts on it while this CPU idles
 	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
 }
 
