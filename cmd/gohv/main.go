@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -69,6 +70,7 @@ func main() {
 	setupConsole(&opts)
 	rt.SetNoReboot(opts.NoReboot)
 	log.SetLevels(klog.Thresholds(opts.LogLevel), klog.Thresholds(opts.GuestLogLevel))
+	heapUseAll = opts.LogLevel.Lower > int(klog.Debug)
 
 	log.Lines([]string{
 		fmt.Sprintf("gohv %s (Xen 4.17 PV ABI), built with %s", Version, runtime.Version()),
@@ -422,9 +424,7 @@ func growHeap(frames *mm.Allocator) {
 			// The heap takes its loan's frames without the grower:
 			// the kept line says so once it has taken another step.
 			printed = g
-			if f := keptNow; f != nil {
-				log.Lines([]string{f()})
-			}
+			printKept()
 		}
 		if !short {
 			// Once a second: a collector that has idled (under a cycle
@@ -457,9 +457,7 @@ func growHeap(frames *mm.Allocator) {
 		stuck = false
 		followHeap()
 		log.Printf(klog.Debug, "gohv heap lent %d KiB, %d KiB held (spare frames below the low-water mark)", lent>>10, rt.Stats().HeapHeldFrames*4)
-		if f := keptNow; f != nil {
-			log.Lines([]string{f()})
-		}
+		printKept()
 	}
 }
 
@@ -506,9 +504,7 @@ func shrinkIdleHeap(frames *mm.Allocator) {
 	}
 	followHeap()
 	log.Printf(klog.Debug, "gohv heap gave %d KiB back, %d KiB held (collector idle)", gave>>10, rt.Stats().HeapHeldFrames*4)
-	if f := keptNow; f != nil {
-		log.Lines([]string{f()})
-	}
+	printKept()
 }
 
 // keptNow, once dom0 is built, is its kept line (keptLine) as of now: the
@@ -516,6 +512,19 @@ func shrinkIdleHeap(frames *mm.Allocator) {
 // took, so the last one on the console is
 // what gohv keeps while dom0 runs.
 var keptNow func() string
+
+// printKept prints the kept line (keptNow), once dom0 is built, and
+// under loglvl=all where the heap's frames are (heapUseLines).
+func printKept() {
+	f := keptNow
+	if f == nil {
+		return
+	}
+	log.Lines([]string{f()})
+	if heapUseAll {
+		log.Lines(heapUseLines())
+	}
+}
 
 // followHeap sets the runtime's memory limit to three quarters of the
 // most the heap may hold (its boot size), not to what it holds now: the
@@ -576,6 +585,9 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 			rt.Uptime().Milliseconds(), time.Since(start).Milliseconds()),
 		fmt.Sprintf("gohv ready: %s", what),
 	})
+	if heapUseAll {
+		log.Lines(heapUseLines())
+	}
 }
 
 func runSelfTest(which string, frames *mm.Allocator) {
@@ -828,6 +840,8 @@ func heapSelfTest(frames *mm.Allocator) {
 		}
 	}
 	st1, free1 := rt.Stats(), frames.FreeFrames()
+	useErr := heapUseCheck(heapTestBytes)
+	log.Lines(heapUseLines())
 	keep = nil
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -850,6 +864,9 @@ func heapSelfTest(frames *mm.Allocator) {
 	}
 	if bad > 0 {
 		fail = append(fail, fmt.Sprintf("%d pages read back wrong", bad))
+	}
+	if useErr != "" {
+		fail = append(fail, useErr)
 	}
 	if st2.HeapFrames >= st1.HeapFrames-heapTestBytes/mm.PageSize/2 {
 		fail = append(fail, "the dead MiB did not go back to the heap's free list")
@@ -891,4 +908,108 @@ func heapSelfTest(frames *mm.Allocator) {
 //go:noinline
 func panicVictim() {
 	panic("selftest: deliberate Go panic")
+}
+
+// heapUseAll is set by loglvl=all: the grower then prints where the
+// heap's frames are (heapUseLines) with each kept line.
+var heapUseAll bool
+
+// heapUseMetrics are the runtime's own figures heapUseLines sets beside
+// the shim's.
+var heapUseMetrics = []string{
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/stacks:bytes",
+	"/memory/classes/metadata/mspan/inuse:bytes",
+	"/memory/classes/metadata/mspan/free:bytes",
+	"/memory/classes/metadata/mcache/inuse:bytes",
+	"/memory/classes/metadata/mcache/free:bytes",
+	"/memory/classes/metadata/other:bytes",
+	"/memory/classes/profiling/buckets:bytes",
+	"/memory/classes/other:bytes",
+	"/memory/classes/os-stacks:bytes",
+	"/gc/heap/live:bytes",
+	"/gc/heap/goal:bytes",
+	"/gc/cycles/total:gc-cycles",
+	"/sched/goroutines:goroutines",
+}
+
+// heapUseCheck checks heapUseLines' account against the shim's count,
+// with live bytes of the Go heap live: the frames it finds behind the
+// mmap window, the stacks and the window's page tables add up to the
+// frames in use, and the arena blocks hold at least live. "" when they
+// do; it retries while the runtime's other threads change the count
+// under the walk.
+func heapUseCheck(live uint64) string {
+	for try := 0; try < 20; try++ {
+		f0 := rt.Stats().HeapFrames
+		u := rt.ReadHeapUse()
+		if rt.Stats().HeapFrames != f0 {
+			continue
+		}
+		arenaVA := reflect.ValueOf(new([64]byte)).Pointer()
+		var sum, arena uint64
+		for _, b := range u.Blocks {
+			sum += b.Frames
+			if arenaVA&^(1<<26-1) == b.VA {
+				arena += b.Frames
+			}
+		}
+		sum += u.KStackFrames + u.ISTFrames + u.TableFrames
+		if sum != f0 {
+			return fmt.Sprintf("heap use: %d KiB found behind the window, stacks and tables, %d KiB in use", sum*4, f0*4)
+		}
+		if arena*mm.PageSize < live {
+			return fmt.Sprintf("heap use: %d KiB found in the arena with %d KiB live", arena*4, live>>10)
+		}
+		return ""
+	}
+	return "heap use: the frames in use changed under every walk"
+}
+
+// heapUseLines says where the frames the heap holds are (rt.ReadHeapUse):
+// the mmap window's 64 MiB blocks (the one holding a fresh heap object is
+// a Go heap arena, the others the runtime's metadata), the kernel and IST
+// stacks, the window's page tables and the spare frames; and, for
+// comparison, the runtime's own account of its memory (runtime/metrics),
+// in KiB. For loglvl=all and debug key 'm'.
+func heapUseLines() []string {
+	arenaVA := reflect.ValueOf(new([64]byte)).Pointer() // a heap object: its block is an arena
+	u := rt.ReadHeapUse()
+	st := rt.Stats()
+	var window, arena uint64
+	var blocks []string
+	for _, b := range u.Blocks {
+		window += b.Frames
+		tag := ""
+		if arenaVA&^(1<<26-1) == b.VA {
+			arena += b.Frames
+			tag = " (arena)"
+		}
+		blocks = append(blocks, fmt.Sprintf("%#x %d%s", b.VA, b.Frames*4, tag))
+	}
+	s := make([]metrics.Sample, len(heapUseMetrics))
+	for i, n := range heapUseMetrics {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	kib := make([]uint64, len(s))
+	for i := range s {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			kib[i] = s[i].Value.Uint64()
+			if strings.HasSuffix(s[i].Name, ":bytes") {
+				kib[i] >>= 10
+			}
+		}
+	}
+	return []string{
+		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads), IST stacks %d KiB, window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB",
+			st.HeapFrames*4, window*4, arena*4, (window-arena)*4, u.KStackFrames*4, u.KStackSlots, st.Threads, u.ISTFrames*4,
+			u.TableFrames*4, u.FreeFrames*4, u.LimboFrames*4, u.LoanFrames*4),
+		fmt.Sprintf("gohv heap use: runtime (KiB): heap objects %d, unused %d, free %d, released %d, stacks %d; metadata mspan %d+%d free, mcache %d+%d free, other %d; buckets %d, other %d, os-stacks %d; live heap %d, goal %d; %d collections, %d goroutines",
+			kib[0], kib[1], kib[2], kib[3], kib[4], kib[5], kib[6], kib[7], kib[8], kib[9], kib[10], kib[11], kib[12], kib[13], kib[14], kib[15], kib[16]),
+		"gohv heap use: window blocks (KiB): " + strings.Join(blocks, ", "),
+	}
 }
