@@ -383,6 +383,11 @@ type HeapUse struct {
 	// (a slot keeps its stack for its next thread; slot 0's is in the
 	// image); ISTFrames the IST stacks of the CPUs but CPU 0.
 	KStackFrames, KStackSlots, ISTFrames uint64
+	// KStackDeepest is the most any of those stacks has used, in
+	// bytes: the depth of its lowest non-zero word (a stack's frames
+	// come zeroed and keep what was written for the slot's next
+	// thread, so it is a high-water mark since boot).
+	KStackDeepest uint64
 	// TableFrames are the window's page tables (its PDPT is in the
 	// image).
 	TableFrames uint64
@@ -451,8 +456,33 @@ func ReadHeapUse() HeapUse {
 			}
 		}
 	}
+	for i := 1; i < maxThreads; i++ {
+		if d := stackDepth(kstackVA(i), kstackSize); d > u.KStackDeepest {
+			u.KStackDeepest = d
+		}
+	}
 	u.FreeFrames = atomic.LoadUint64(&heapListed)
 	u.LimboFrames = atomic.LoadUint64(&heapLimboN)
 	u.LoanFrames = LoanLeft()
 	return u
+}
+
+// stackDepth is how far down the stack [base, base+n) in the stack region
+// has been written: n less the offset of its lowest non-zero word, 0 for
+// a stack never mapped. Its pages are read through the stack region's
+// mappings, which mapStack never removes, from the first backed one up.
+func stackDepth(base, n uintptr) uint64 {
+	for off := uintptr(0); off < n; off += pageSize {
+		e := pteLookup(base + off)
+		if e == 0 || atomic.LoadUint64(word(e))&amd64.PTE_P == 0 {
+			continue
+		}
+		for w := off; w < n; w += 8 {
+			if atomic.LoadUint64(word(base+w)) != 0 {
+				return uint64(n - w)
+			}
+		}
+		return 0
+	}
+	return 0
 }
