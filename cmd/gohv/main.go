@@ -1006,8 +1006,8 @@ func heapUseLines() []string {
 		}
 	}
 	return []string{
-		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads, at most %d KiB deep), IST stacks %d KiB, window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB",
-			st.HeapFrames*4, window*4, arena*4, (window-arena)*4, u.KStackFrames*4, u.KStackSlots, st.Threads, (u.KStackDeepest+1023)>>10, u.ISTFrames*4,
+		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads, at most %d KiB deep), IST stacks %d KiB (at most %d KiB deep), window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB",
+			st.HeapFrames*4, window*4, arena*4, (window-arena)*4, u.KStackFrames*4, u.KStackSlots, st.Threads, (u.KStackDeepest+1023)>>10, u.ISTFrames*4, (u.ISTDeepest+1023)>>10,
 			u.TableFrames*4, u.FreeFrames*4, u.LimboFrames*4, u.LoanFrames*4),
 		fmt.Sprintf("gohv heap use: runtime (KiB): heap objects %d, unused %d, free %d, released %d, stacks %d; metadata mspan %d+%d free, mcache %d+%d free, other %d; buckets %d, other %d, os-stacks %d; live heap %d, goal %d; %d collections, %d goroutines",
 			kib[0], kib[1], kib[2], kib[3], kib[4], kib[5], kib[6], kib[7], kib[8], kib[9], kib[10], kib[11], kib[12], kib[13], kib[14], kib[15], kib[16]),

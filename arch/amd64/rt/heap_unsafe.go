@@ -388,6 +388,9 @@ type HeapUse struct {
 	// come zeroed and keep what was written for the slot's next
 	// thread, so it is a high-water mark since boot).
 	KStackDeepest uint64
+	// ISTDeepest is the same for the IST stacks (CPU 0's, in the
+	// image, included).
+	ISTDeepest uint64
 	// TableFrames are the window's page tables (its PDPT is in the
 	// image).
 	TableFrames uint64
@@ -456,9 +459,14 @@ func ReadHeapUse() HeapUse {
 			}
 		}
 	}
+	u.KStackDeepest = wordsDepth(uintptr(unsafe.Pointer(&kstack0[0])), kstackSize)
 	for i := 1; i < maxThreads; i++ {
-		if d := stackDepth(kstackVA(i), kstackSize); d > u.KStackDeepest {
-			u.KStackDeepest = d
+		u.KStackDeepest = max(u.KStackDeepest, stackDepth(kstackVA(i), kstackSize))
+	}
+	for k := uintptr(0); k < 4; k++ {
+		u.ISTDeepest = max(u.ISTDeepest, wordsDepth(uintptr(unsafe.Pointer(&ist0[0]))+k*istSize, istSize))
+		for id := uintptr(1); id < hw.MaxCPUs; id++ {
+			u.ISTDeepest = max(u.ISTDeepest, stackDepth(istVA(id)+k*istSize, istSize))
 		}
 	}
 	u.FreeFrames = atomic.LoadUint64(&heapListed)
@@ -477,12 +485,18 @@ func stackDepth(base, n uintptr) uint64 {
 		if e == 0 || atomic.LoadUint64(word(e))&amd64.PTE_P == 0 {
 			continue
 		}
-		for w := off; w < n; w += 8 {
-			if atomic.LoadUint64(word(base+w)) != 0 {
-				return uint64(n - w)
-			}
+		return wordsDepth(base+off, n-off)
+	}
+	return 0
+}
+
+// wordsDepth is n less the offset of the lowest non-zero word of
+// [base, base+n), all of it mapped.
+func wordsDepth(base, n uintptr) uint64 {
+	for w := uintptr(0); w < n; w += 8 {
+		if atomic.LoadUint64(word(base+w)) != 0 {
+			return uint64(n - w)
 		}
-		return 0
 	}
 	return 0
 }
