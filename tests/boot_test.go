@@ -182,10 +182,14 @@ func TestHeapExhausted(t *testing.T) {
 // through the limbo of frames other CPUs may still cache; the domain
 // allocator's count matches what the heap took (selftest=heap checks
 // each). With growth broken the heap runs out and the machine panics.
+// The account of where the heap's frames are (loglvl=all) is checked
+// there too: its parts add up to the frames in use, and the arena holds
+// the 16 MiB live.
 func TestHeapGrows(t *testing.T) {
 	elf, _ := image(t)
 	r := run(t, boot{args: []string{"-m", "512M", "-smp", "2", "-kernel", elf, "-append", "selftest=heap loglvl=all"}})
 	r.wantMatch(t, `\(XEN\) selftest: heap: grown by \d+ KiB to \d+ KiB held \(\d+ KiB in use\) with 16 MiB live; \d+ KiB in use after they died, \d+ KiB held once given back`)
+	r.wantMatch(t, `\(XEN\) gohv heap use: \d+ KiB in use: mmap window \d+ KiB \(arena (\d{5,}) KiB, other blocks \d+ KiB\), kernel stacks \d+ KiB \(\d+ slots, \d+ threads, at most \d+ KiB deep\), IST stacks \d+ KiB \(at most \d+ KiB deep\), window page tables \d+ KiB; spare: .*`)
 	r.wantMatch(t, `\(XEN\) selftest: heap: a domain took \d+ free frames, [1-9]\d* of them lent to the heap`)
 	r.wantLines(t, "(XEN) selftest: heap: ok", "(XEN) selftest: PASS")
 	r.wantExit(t, exitPowerOff)

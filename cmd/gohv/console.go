@@ -108,6 +108,7 @@ func debugKey(b byte) {
 	case 'm':
 		st := rt.Stats()
 		log.Printf(klog.Err, "gohv heap %d KiB in use (peak %d KiB)", st.HeapFrames*4, st.HeapPeakFrames*4)
+		log.Lines(heapUseLines())
 		return
 	case 'M':
 		if msiDump != nil {

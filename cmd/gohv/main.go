@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -69,6 +70,7 @@ func main() {
 	setupConsole(&opts)
 	rt.SetNoReboot(opts.NoReboot)
 	log.SetLevels(klog.Thresholds(opts.LogLevel), klog.Thresholds(opts.GuestLogLevel))
+	heapUseAll = opts.LogLevel.Lower > int(klog.Debug)
 
 	log.Lines([]string{
 		fmt.Sprintf("gohv %s (Xen 4.17 PV ABI), built with %s", Version, runtime.Version()),
@@ -260,9 +262,10 @@ func keptRanges() []rt.Range {
 // the grower's wake-up and its run; heapSpare is what the heap may keep
 // on its free list before the idle grower gives the rest back (a frame
 // taken from the loan costs no more than one from the free list, so the
-// heap keeps little).
+// heap keeps little: each frame it keeps is one no domain may have, and
+// 512 KiB of them were most of what it held spare while dom0 ran).
 const (
-	heapSpare    = 512 << 10
+	heapSpare    = 128 << 10
 	heapLowWater = 2 << 20
 	heapChunk    = 4 << 20
 )
@@ -414,6 +417,7 @@ func growHeap(frames *mm.Allocator) {
 	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	metrics.Read(gcs)
 	lastGCs, lastAt := gcs[0].Value.Uint64(), time.Now()
+	paced := lastGCs
 	stuck := false
 	printed := rt.Stats().HeapGrownFrames
 	for {
@@ -422,15 +426,20 @@ func growHeap(frames *mm.Allocator) {
 			// The heap takes its loan's frames without the grower:
 			// the kept line says so once it has taken another step.
 			printed = g
-			if f := keptNow; f != nil {
-				log.Lines([]string{f()})
-			}
+			printKept()
 		}
 		if !short {
 			// Once a second: a collector that has idled (under a cycle
 			// a second) lets the heap give back what it holds free.
 			metrics.Read(gcs)
 			n, at := gcs[0].Value.Uint64(), time.Now()
+			if n != paced {
+				// A collection ended since the last pass: its sweep is
+				// over by now, and the goal it left may come down
+				// (repaceHeap).
+				repaceHeap()
+				paced = n
+			}
 			if at.Sub(lastAt) >= time.Second {
 				if float64(n-lastGCs) < at.Sub(lastAt).Seconds() {
 					shrinkIdleHeap(frames)
@@ -457,9 +466,7 @@ func growHeap(frames *mm.Allocator) {
 		stuck = false
 		followHeap()
 		log.Printf(klog.Debug, "gohv heap lent %d KiB, %d KiB held (spare frames below the low-water mark)", lent>>10, rt.Stats().HeapHeldFrames*4)
-		if f := keptNow; f != nil {
-			log.Lines([]string{f()})
-		}
+		printKept()
 	}
 }
 
@@ -506,9 +513,7 @@ func shrinkIdleHeap(frames *mm.Allocator) {
 	}
 	followHeap()
 	log.Printf(klog.Debug, "gohv heap gave %d KiB back, %d KiB held (collector idle)", gave>>10, rt.Stats().HeapHeldFrames*4)
-	if f := keptNow; f != nil {
-		log.Lines([]string{f()})
-	}
+	printKept()
 }
 
 // keptNow, once dom0 is built, is its kept line (keptLine) as of now: the
@@ -516,6 +521,19 @@ func shrinkIdleHeap(frames *mm.Allocator) {
 // took, so the last one on the console is
 // what gohv keeps while dom0 runs.
 var keptNow func() string
+
+// printKept prints the kept line (keptNow), once dom0 is built, and
+// under loglvl=all where the heap's frames are (heapUseLines).
+func printKept() {
+	f := keptNow
+	if f == nil {
+		return
+	}
+	log.Lines([]string{f()})
+	if heapUseAll {
+		log.Lines(heapUseLines())
+	}
+}
 
 // followHeap sets the runtime's memory limit to three quarters of the
 // most the heap may hold (its boot size), not to what it holds now: the
@@ -529,15 +547,34 @@ func followHeap() {
 	debug.SetMemoryLimit(int64(bootHeapBytes) * 3 / 4)
 }
 
+// repaceHeap sets the collector's heap goal again, now that the last
+// collection's sweep is over. The runtime ends each collection with a goal
+// of at least the heap then live plus 1 MiB (its sweep distance, while
+// sweeping goes on), whatever GOGC says, and paces its scavenger to keep
+// the heap at that goal plus 10%: with the 400 KiB live heap gohv has
+// while dom0 runs, about 1.5 MiB of frames. Setting GOGC again (the same
+// value) recomputes the goal with the sweep done, from GOGC alone, and
+// paces the scavenger to it, so that the runtime gives back the pages it
+// does not need and the heap gives the frames to the domains
+// (shrinkIdleHeap). Context: the grower, about once a second.
+func repaceHeap() {
+	debug.SetGCPercent(settledGCPercent)
+}
+
 // settledGCPercent is GOGC once the boot is over (settleHeap). The live heap
 // is then small (about 400 KiB on a 1 GiB machine: the frame table lives
 // outside it) and gohv's hot paths allocate little (13 MB in the whole
 // dom0 bench task), so the default's 4 MiB minimum heap goal only made
-// the heap hold garbage: with 25 the goal is about 1.4 MiB, what gohv
+// the heap hold garbage: with 25 the goal was about 1.4 MiB, what gohv
 // keeps while dom0 runs fell by 2 MiB, and the collector ran 12 times
-// in that task instead of 6. The boot keeps the default, where the
-// kernel unpack allocates much.
-const settledGCPercent = 25
+// in that task instead of 6. The goal counts the stacks and globals the
+// collector scans (about 3 MiB) beside the live heap, so at 25 it stayed
+// about 1.4 MiB; at 10, with the goal set again once the sweep is over
+// (repaceHeap), it is about 550 KiB, the heap holds about 500 KiB less
+// with dom0 at /init, and the collector ran 18 times to /init + 20 s
+// instead of 14. The boot keeps the default, where the kernel unpack
+// allocates much.
+const settledGCPercent = 10
 
 // keptLine says what gohv keeps for itself, as Xen's figure would count
 // it (XEN_SYSCTL_physinfo's total_pages - free_pages - dom0's pages):
@@ -576,6 +613,9 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 			rt.Uptime().Milliseconds(), time.Since(start).Milliseconds()),
 		fmt.Sprintf("gohv ready: %s", what),
 	})
+	if heapUseAll {
+		log.Lines(heapUseLines())
+	}
 }
 
 func runSelfTest(which string, frames *mm.Allocator) {
@@ -828,6 +868,12 @@ func heapSelfTest(frames *mm.Allocator) {
 		}
 	}
 	st1, free1 := rt.Stats(), frames.FreeFrames()
+	var live []uintptr
+	for _, b := range keep {
+		live = append(live, reflect.ValueOf(b).Pointer())
+	}
+	useErr := heapUseCheck(live, heapTestBytes)
+	log.Lines(heapUseLines(live...))
 	keep = nil
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -850,6 +896,9 @@ func heapSelfTest(frames *mm.Allocator) {
 	}
 	if bad > 0 {
 		fail = append(fail, fmt.Sprintf("%d pages read back wrong", bad))
+	}
+	if useErr != "" {
+		fail = append(fail, useErr)
 	}
 	if st2.HeapFrames >= st1.HeapFrames-heapTestBytes/mm.PageSize/2 {
 		fail = append(fail, "the dead MiB did not go back to the heap's free list")
@@ -891,4 +940,122 @@ func heapSelfTest(frames *mm.Allocator) {
 //go:noinline
 func panicVictim() {
 	panic("selftest: deliberate Go panic")
+}
+
+// heapUseAll is set by loglvl=all: the grower then prints where the
+// heap's frames are (heapUseLines) with each kept line.
+var heapUseAll bool
+
+// heapUseMetrics are the runtime's own figures heapUseLines sets beside
+// the shim's.
+var heapUseMetrics = []string{
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/stacks:bytes",
+	"/memory/classes/metadata/mspan/inuse:bytes",
+	"/memory/classes/metadata/mspan/free:bytes",
+	"/memory/classes/metadata/mcache/inuse:bytes",
+	"/memory/classes/metadata/mcache/free:bytes",
+	"/memory/classes/metadata/other:bytes",
+	"/memory/classes/profiling/buckets:bytes",
+	"/memory/classes/other:bytes",
+	"/memory/classes/os-stacks:bytes",
+	"/gc/heap/live:bytes",
+	"/gc/heap/goal:bytes",
+	"/gc/cycles/total:gc-cycles",
+	"/sched/goroutines:goroutines",
+}
+
+// heapUseCheck checks heapUseLines' account against the shim's count,
+// with live bytes of the Go heap live at the addresses objs: the frames
+// it finds behind the mmap window, the stacks and the window's page
+// tables add up to the frames in use, and the blocks holding objs (the
+// arenas) hold at least live. "" when they do; it retries while the
+// runtime's other threads change the count under the walk.
+func heapUseCheck(objs []uintptr, live uint64) string {
+	for try := 0; try < 20; try++ {
+		f0 := rt.Stats().HeapFrames
+		u := rt.ReadHeapUse()
+		if rt.Stats().HeapFrames != f0 {
+			continue
+		}
+		var sum, arena uint64
+		for _, b := range u.Blocks {
+			sum += b.Frames
+			if inArena(b, objs) {
+				arena += b.Frames
+			}
+		}
+		sum += u.KStackFrames + u.ISTFrames + u.TableFrames
+		if sum != f0 {
+			return fmt.Sprintf("heap use: %d KiB found behind the window, stacks and tables, %d KiB in use", sum*4, f0*4)
+		}
+		if arena*mm.PageSize < live {
+			return fmt.Sprintf("heap use: %d KiB found in the arenas with %d KiB live", arena*4, live>>10)
+		}
+		return ""
+	}
+	return "heap use: the frames in use changed under every walk"
+}
+
+// inArena reports whether block b holds one of the heap objects at objs:
+// then it is a Go heap arena (the runtime reserves each as one aligned
+// 64 MiB block).
+func inArena(b rt.HeapBlock, objs []uintptr) bool {
+	for _, p := range objs {
+		if p&^(1<<26-1) == b.VA {
+			return true
+		}
+	}
+	return false
+}
+
+// heapUseLines says where the frames the heap holds are (rt.ReadHeapUse):
+// the mmap window's 64 MiB blocks (those holding heap objects, objs and
+// two fresh ones, are Go heap arenas, the others mostly the runtime's
+// metadata), the kernel and IST
+// stacks, the window's page tables and the spare frames; and, for
+// comparison, the runtime's own account of its memory (runtime/metrics),
+// in KiB. For loglvl=all and debug key 'm'.
+func heapUseLines(objs ...uintptr) []string {
+	// Heap objects of a small and a large size class: their blocks are
+	// arenas (the caller may name more).
+	objs = append(objs, reflect.ValueOf(new([64]byte)).Pointer(), reflect.ValueOf(new([40 << 10]byte)).Pointer())
+	u := rt.ReadHeapUse()
+	st := rt.Stats()
+	var window, arena uint64
+	var blocks []string
+	for _, b := range u.Blocks {
+		window += b.Frames
+		tag := ""
+		if inArena(b, objs) {
+			arena += b.Frames
+			tag = " (arena)"
+		}
+		blocks = append(blocks, fmt.Sprintf("%#x %d%s", b.VA, b.Frames*4, tag))
+	}
+	s := make([]metrics.Sample, len(heapUseMetrics))
+	for i, n := range heapUseMetrics {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	kib := make([]uint64, len(s))
+	for i := range s {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			kib[i] = s[i].Value.Uint64()
+			if strings.HasSuffix(s[i].Name, ":bytes") {
+				kib[i] >>= 10
+			}
+		}
+	}
+	return []string{
+		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads, at most %d KiB deep), IST stacks %d KiB (at most %d KiB deep), window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB",
+			st.HeapFrames*4, window*4, arena*4, (window-arena)*4, u.KStackFrames*4, u.KStackSlots, st.Threads, (u.KStackDeepest+1023)>>10, u.ISTFrames*4, (u.ISTDeepest+1023)>>10,
+			u.TableFrames*4, u.FreeFrames*4, u.LimboFrames*4, u.LoanFrames*4),
+		fmt.Sprintf("gohv heap use: runtime (KiB): heap objects %d, unused %d, free %d, released %d, stacks %d; metadata mspan %d+%d free, mcache %d+%d free, other %d; buckets %d, other %d, os-stacks %d; live heap %d, goal %d; %d collections, %d goroutines",
+			kib[0], kib[1], kib[2], kib[3], kib[4], kib[5], kib[6], kib[7], kib[8], kib[9], kib[10], kib[11], kib[12], kib[13], kib[14], kib[15], kib[16]),
+		"gohv heap use: window blocks (KiB): " + strings.Join(blocks, ", "),
+	}
 }

@@ -49,7 +49,11 @@ const (
 
 	DirectMapGiB = 64
 	DirectMapEnd = DirectMapGiB << 30 // physical addresses the direct map covers
-	ImageMax     = 32 << 20           // the image window: physical [0, ImageMax)
+	// ImageMax bounds the image window, physical [0, ImageMax): one
+	// page table of rt's pool per 2 MiB, kept for good, so no larger
+	// than the image (about 7 MiB from 0 to the end of its bss) needs
+	// with room to grow; kmain stops with a message on a larger image.
+	ImageMax = 16 << 20
 
 	// The image loads at physical TextPA and runs at TextBase (-T in the
 	// Makefile; TEXT_PA in rt's entry_amd64.s); its ELF headers are the

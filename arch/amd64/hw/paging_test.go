@@ -57,7 +57,7 @@ func TestLayout(t *testing.T) {
 	if Index(ImageOffset, 2) != 0 || Index(ImageOffset+ImageMax-1, 3) != Index(ImageOffset, 3) {
 		t.Error("the image window does not start a PD, or spans two")
 	}
-	if PTPages != 7+16+1+64 {
+	if PTPages != 7+8+1+64 {
 		t.Errorf("PTPages = %d", PTPages)
 	}
 }

@@ -18,10 +18,15 @@ const (
 	mb2Magic = hw.MB2Magic
 )
 
+// bootStackSize is bootStack's size (entry_amd64.s loads its top).
+const bootStackSize = 8 << 10
+
 var (
 	bootMagic uint32 // EAX at entry32
 	bootInfo  uint32 // EBX at entry32
-	bootStack [64 << 10]byte
+	// bootStack is entry32's and kmain's, until the runtime starts on
+	// m0Stack: a dom0 boot uses under 1 KiB of it (nosplit code only).
+	bootStack [bootStackSize]byte
 	bootPT    [8 * pageSize]byte // entry32's tables (one page of alignment slack)
 	fakeTLS   [4]uint64
 	// m0Stack is the runtime's initial (m0/g0) stack: rt0_go bounds g0 to

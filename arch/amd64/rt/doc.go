@@ -13,7 +13,8 @@
 //	         IDT, TSS)
 //	memory   mem_unsafe.go (page tables, heap, the mmap family, the
 //	         stack region), heap_unsafe.go (the heap once dom0 is built:
-//	         ShrinkHeap, LendHeap, ReclaimLoan and the grower's HeapWait),
+//	         ShrinkHeap, LendHeap, ReclaimLoan and the grower's HeapWait;
+//	         ReadHeapUse, where its frames are, for reports),
 //	         physmem_unsafe.go (machine memory for mm)
 //	shim     syscall_unsafe.go (dispatch), thread_unsafe.go (threads,
 //	         futexes, epoll/eventfd), signal_unsafe.go, time_unsafe.go,

@@ -191,7 +191,7 @@ TEXT ·entry64High(SB),NOSPLIT|NOFRAME,$0
 	XORL	AX, AX
 	MOVW	AX, FS
 	MOVW	AX, GS
-	LEAQ	·bootStack+65536(SB), SP
+	LEAQ	·bootStack+const_bootStackSize(SB), SP
 	MOVL	SI, ·bootMagic(SB)
 	MOVL	BX, ·bootInfo(SB)
 	LEAQ	·fakeTLS+16(SB), AX

@@ -5,6 +5,9 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/gohv/gohv/arch/amd64"
+	"github.com/gohv/gohv/arch/amd64/hw"
 )
 
 // The hypervisor heap after the boot. Once dom0 is built cmd/gohv gives
@@ -364,4 +367,136 @@ func xputHeapGrowth() {
 	} else {
 		xputs(", the grower did not run before the spare frames were gone")
 	}
+}
+
+// HeapUse says where the frames the heap has handed out are: what backs
+// the mmap window, by 64 MiB block of it (the Go runtime reserves each
+// heap arena as one such aligned block; its metadata, from sysAlloc and
+// persistentalloc, lies in blocks of its own), the kernel stacks of
+// thread slots and the CPUs' IST stacks (mapStack), and the page tables
+// below the window's L4 entry; and what the heap holds spare.
+type HeapUse struct {
+	// Blocks are the window's 64 MiB blocks with frames behind them,
+	// lowest first.
+	Blocks []HeapBlock
+	// KStackFrames back the kernel stacks of KStackSlots thread slots
+	// (a slot keeps its stack for its next thread; slot 0's is in the
+	// image); ISTFrames the IST stacks of the CPUs but CPU 0.
+	KStackFrames, KStackSlots, ISTFrames uint64
+	// KStackDeepest is the most any of those stacks has used, in
+	// bytes: the depth of its lowest non-zero word (a stack's frames
+	// come zeroed and keep what was written for the slot's next
+	// thread, so it is a high-water mark since boot).
+	KStackDeepest uint64
+	// ISTDeepest is the same for the IST stacks (CPU 0's, in the
+	// image, included).
+	ISTDeepest uint64
+	// TableFrames are the window's page tables (its PDPT is in the
+	// image).
+	TableFrames uint64
+	// FreeFrames are on the heap's free list, LimboFrames waiting for
+	// a flush to join it; LoanFrames the loan's untaken ones.
+	FreeFrames, LimboFrames, LoanFrames uint64
+}
+
+// HeapBlock is a 64 MiB-aligned block of the mmap window and the frames
+// behind it.
+type HeapBlock struct {
+	VA     uintptr
+	Frames uint64
+}
+
+// heapBlockShift is log2 of a HeapBlock's size: the runtime's heap arena
+// on linux/amd64 (64 MiB).
+const heapBlockShift = 26
+
+// ReadHeapUse walks the mmap window's page tables and counts what backs
+// it (HeapUse). Context: Go code; the walk takes no lock, so the figures
+// are a racy snapshot (tables are never freed, entries may change under
+// it): for reports.
+func ReadHeapUse() HeapUse {
+	var u HeapUse
+	// Safety: the window's tables are heap frames seen through the
+	// direct map, and a table once linked is never freed; the walk only
+	// reads them.
+	pdpt := dm(*word(pml4 + hw.SlotMmap*8) & amd64.PTE_ADDR)
+	lastSlot := ^uintptr(0)
+	for i := uintptr(0); i < 512; i++ {
+		pdpe := atomic.LoadUint64(word(pdpt + i*8))
+		if pdpe&amd64.PTE_P == 0 {
+			continue
+		}
+		u.TableFrames++
+		pd := dm(pdpe & amd64.PTE_ADDR)
+		for j := uintptr(0); j < 512; j++ {
+			pde := atomic.LoadUint64(word(pd + j*8))
+			if pde&amd64.PTE_P == 0 {
+				continue
+			}
+			u.TableFrames++
+			pt := dm(pde & amd64.PTE_ADDR)
+			for k := uintptr(0); k < 512; k++ {
+				if atomic.LoadUint64(word(pt+k*8))&amd64.PTE_P == 0 {
+					continue
+				}
+				va := heapVABase + i<<30 + j<<21 + k<<12
+				switch {
+				case va >= istRegion:
+					u.ISTFrames++
+				case va >= stackRegion:
+					u.KStackFrames++
+					if s := (va - stackRegion) / kstackPitch; s != lastSlot {
+						u.KStackSlots++
+						lastSlot = s
+					}
+				default:
+					b := va &^ (1<<heapBlockShift - 1)
+					if n := len(u.Blocks); n == 0 || u.Blocks[n-1].VA != b {
+						u.Blocks = append(u.Blocks, HeapBlock{VA: b})
+					}
+					u.Blocks[len(u.Blocks)-1].Frames++
+				}
+			}
+		}
+	}
+	u.KStackDeepest = wordsDepth(uintptr(unsafe.Pointer(&kstack0[0])), kstackSize)
+	for i := 1; i < maxThreads; i++ {
+		u.KStackDeepest = max(u.KStackDeepest, stackDepth(kstackVA(i), kstackSize))
+	}
+	for k := uintptr(0); k < 4; k++ {
+		u.ISTDeepest = max(u.ISTDeepest, wordsDepth(uintptr(unsafe.Pointer(&ist0[0]))+k*istSize, istSize))
+		for id := uintptr(1); id < hw.MaxCPUs; id++ {
+			u.ISTDeepest = max(u.ISTDeepest, stackDepth(istVA(id)+k*istSize, istSize))
+		}
+	}
+	u.FreeFrames = atomic.LoadUint64(&heapListed)
+	u.LimboFrames = atomic.LoadUint64(&heapLimboN)
+	u.LoanFrames = LoanLeft()
+	return u
+}
+
+// stackDepth is how far down the stack [base, base+n) in the stack region
+// has been written: n less the offset of its lowest non-zero word, 0 for
+// a stack never mapped. Its pages are read through the stack region's
+// mappings, which mapStack never removes, from the first backed one up.
+func stackDepth(base, n uintptr) uint64 {
+	for off := uintptr(0); off < n; off += pageSize {
+		e := pteLookup(base + off)
+		if e == 0 || atomic.LoadUint64(word(e))&amd64.PTE_P == 0 {
+			continue
+		}
+		return wordsDepth(base+off, n-off)
+	}
+	return 0
+}
+
+// wordsDepth is n less the offset of the lowest non-zero word of
+// [base, base+n), all of it mapped.
+func wordsDepth(base, n uintptr) uint64 {
+	for w := uintptr(0); w < n; w += 8 {
+		if atomic.LoadUint64(word(base+w)) != 0 {
+			return uint64(n - w)
+		}
+	}
+	return 0
 }

@@ -33,7 +33,11 @@ const (
 	idleTickMax  = 1_000_000_000
 
 	maxThreads = 64
-	kstackSize = 32 << 10
+	// kstackSize: a kernel stack holds a system call's frame and the
+	// shim's nosplit code (interrupts and faults run on IST stacks); a
+	// dom0 boot uses 1 KiB of it (ReadHeapUse's KStackDeepest), and its
+	// guard page makes an overflow fault instead of corrupting.
+	kstackSize = 8 << 10
 	fxSize     = 512
 
 	thFree    = 0
