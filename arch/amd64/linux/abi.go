@@ -251,5 +251,19 @@ func Deadline(now, d int64) int64 {
 	return now + d
 }
 
+// SleepFor is how long a nanosleep of ns lasts under a timer of period
+// tick that serves nothing shorter than min: a sleep from min up to a
+// period lasts a whole period, as under a kernel whose timers have its
+// tick's resolution; a shorter one (a spin-wait's few microseconds) and
+// a longer one last as asked. A negative ns is 0.
+//
+//go:nosplit
+func SleepFor(ns, min, tick int64) int64 {
+	if ns >= min && ns < tick {
+		return tick
+	}
+	return max(ns, 0)
+}
+
 // arch_prctl codes.
 const ArchSetFS = 0x1002

@@ -205,3 +205,23 @@ func TestNoAllocation(t *testing.T) {
 	}
 	_ = sink
 }
+
+func TestSleepFor(t *testing.T) {
+	const min, tick = 20_000, 1_000_000
+	for _, c := range []struct{ ns, want int64 }{
+		{-5, 0},
+		{0, 0},
+		{3_000, 3_000},           // a spin-wait (the runtime's usleep(3)) as asked
+		{19_999, 19_999},         // just under min
+		{20_000, tick},           // sysmon's first sleep: a whole period
+		{40_000, tick},           // its doubled ones
+		{999_999, tick},          // just under a period
+		{1_000_000, 1_000_000},   // a period
+		{10_000_000, 10_000_000}, // sysmon's longest
+		{1<<63 - 1, 1<<63 - 1},
+	} {
+		if got := SleepFor(c.ns, min, tick); got != c.want {
+			t.Errorf("SleepFor(%d) = %d, want %d", c.ns, got, c.want)
+		}
+	}
+}

@@ -121,13 +121,13 @@ func dispatch(f *sysFrame) {
 		schedule(true)
 	case 28: // madvise
 		ret = sysMadvise(a0, a1, a2)
-	case 35: // nanosleep
+	case 35: // nanosleep, with the tick's resolution from idleTimerMin (sleepResolution)
 		ns, ok := timespecNs(a0)
 		if !ok {
 			ret = errno(einval)
 			break
 		}
-		block(linux.Deadline(nanotime(), ns))
+		block(linux.Deadline(nanotime(), linux.SleepFor(ns, idleTimerMin, sleepResolution)))
 	case 39: // getpid
 		ret = 1
 	case 56: // clone
