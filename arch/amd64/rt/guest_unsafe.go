@@ -210,8 +210,8 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 			break
 		}
 		stay := uintptr(0)
-		if c.vector == vecPIC && !kicked {
-			stay = uintptr(c.quietEnd)
+		if (c.vector == vecPIC || c.vector == vecIPI) && !kicked {
+			stay = uintptr(c.quietEnd) // an IPI may be a tick brought forward (guestIRQ)
 		}
 		// Raw: the runtime must not run (nor park this thread) with
 		// interrupts off; the shim returns with them still off.
@@ -518,14 +518,21 @@ func hasHypervisorSlots(cr3 uint64) bool {
 // (quietTick) switches nothing, sets the timer for the rest of the quiet
 // time (quietTimer) and reports true: the guest may go on; so does one
 // after which the thread is back on this CPU with no signal sent to it
-// meanwhile. Context: the shim.
+// meanwhile. An IPI that brings the tick forward (reschedCPU) is served
+// as such a tick at once; any other IPI, and a device interrupt, are
+// exits. Context: the shim.
 //
 //go:nosplit
 func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
-	if vector == vecPIC {
+	tick := vector == vecPIC
+	if vector == vecIPI {
+		tick = ipiIRQ(true)
+	} else if tick {
 		lapicEOI()
+		thisCPU().ticks++
+	}
+	if tick {
 		c := thisCPU()
-		c.ticks++
 		tickRestore(c)
 		now := nanotime()
 		stay := quietEnd != 0 && now < quietEnd
@@ -539,7 +546,9 @@ func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
 		// meanwhile (sysmon, which may have run, preempts by one).
 		return stay && thisCPU() == c && atomic.LoadUint64(&sigSent[c.cur]) == sigSeen
 	}
-	deviceIRQ(vector)
+	if vector != vecIPI {
+		deviceIRQ(vector)
+	}
 	return false
 }
 

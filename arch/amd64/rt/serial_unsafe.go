@@ -32,7 +32,7 @@ var (
 //go:nosplit
 func deviceIRQ(vector uint64) {
 	if vector == vecIPI {
-		ipiIRQ()
+		ipiIRQ(false)
 		return
 	}
 	took := shimLockNested()

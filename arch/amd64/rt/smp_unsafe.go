@@ -147,21 +147,25 @@ func sendIPI(cpu uintptr) {
 	lapicICR(uint8(apicIDs[cpu]), hw.ICRFixed(vecIPI))
 }
 
-// ipiIRQ serves vecIPI: the EOI, the count, a tick brought forward
-// (reschedCPU) and any shootdown asked of this CPU. A wake needs nothing
-// more: the halted CPU's idle loop looks for work when the interrupt
-// returns. Context: interrupts off, the shim lock held or not.
+// ipiIRQ serves vecIPI: the EOI, the count, any shootdown asked of this
+// CPU and a tick brought forward (reschedCPU): it reports whether the IPI
+// asked for one; in a guest the caller serves it as a tick (guestIRQ),
+// elsewhere the tick comes in idleTimerMin (tickSoon). A wake needs
+// nothing more: the halted CPU's idle loop looks for work when the
+// interrupt returns. Context: interrupts off, the shim lock held or not.
 //
 //go:nosplit
-func ipiIRQ() {
+func ipiIRQ(inGuest bool) (resched bool) {
 	lapicEOI()
 	c := thisCPU()
 	atomic.AddUint64(&c.ipis, 1)
 	atomic.StoreUint32(&c.tickled, 0)
-	if atomic.SwapUint32(&c.resched, 0) != 0 {
-		tickSoon(c) // reschedCPU: the tick comes now, not at the quiet timer's end
-	}
 	serviceFlush()
+	resched = atomic.SwapUint32(&c.resched, 0) != 0
+	if resched && !inGuest {
+		tickSoon(c) // the tick comes now, not at the quiet timer's end
+	}
+	return resched
 }
 
 // serviceFlush carries out the shootdowns asked of this CPU: it loads
