@@ -227,9 +227,9 @@ const (
 // 20 ms timer: both must come on time (within selftest.BusySlack) though
 // the spinning CPU's tick is held off (rt's quietTimer), and with
 // another CPU online (which wakes for the runtime's sleepers instead)
-// the spinning one must take under a third of the timer interrupts a
-// periodic tick would have given it (one per millisecond; under QEMU's
-// TCG, which loses some of them, about 120 in 200 ms). On one CPU the
+// the spinning one must take under half the timer interrupts a periodic
+// tick would have given it (one per millisecond): 37-66 in 200 ms in
+// runs of two and four CPUs, 142-190 with quietTimer broken. On one CPU the
 // count is only reported: that CPU wakes for every sleeper too (the
 // runtime's sysmon among them). Context: ring3Check's goroutine, locked to
 // its thread on CPU 0.
@@ -263,8 +263,8 @@ func quietSpin(g *rt.GuestContext, regs *arch.Regs, cr3 uint64) (string, error) 
 	if l[0] > selftest.BusySlack || l[1] > selftest.BusySlack {
 		return "", fmt.Errorf("%s: over %v", d, selftest.BusySlack)
 	}
-	if rt.OnlineCPUs() > 1 && ticks >= uint64(took/(3*time.Millisecond)) {
-		return "", fmt.Errorf("%s: a third of a periodic tick's count or more", d)
+	if rt.OnlineCPUs() > 1 && ticks >= uint64(took/(2*time.Millisecond)) {
+		return "", fmt.Errorf("%s: half a periodic tick's count or more", d)
 	}
 	return d, nil
 }
