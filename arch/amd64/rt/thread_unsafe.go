@@ -37,8 +37,8 @@ import (
 // the runtime one P more than vCPUs. Shorter sleeps (the runtime's
 // spin-waits, usleep(3)) stay as asked. Measured on the dom0 bench task
 // (QEMU MTTCG, 2 CPUs, medians of 5 interleaved runs against the same
-// build without it): fork+exec+exit 10.6 -> 8.8 ms, getppid 27.8 ->
-// 24.5 µs, QEMU's CPU time 31.8 -> 25.0 s.
+// build without it): fork+exec+exit 11.6 -> 8.8 ms, getppid 29.7 ->
+// 24.5 µs, QEMU's CPU time 31.6 -> 25.0 s.
 const sleepResolution = tickNs
 
 const (
