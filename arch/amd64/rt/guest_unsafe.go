@@ -524,32 +524,31 @@ func hasHypervisorSlots(cr3 uint64) bool {
 //
 //go:nosplit
 func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
-	tick := vector == vecPIC
-	if vector == vecIPI {
-		tick = ipiIRQ(true)
-	} else if tick {
+	c := thisCPU()
+	switch vector {
+	case vecPIC:
 		lapicEOI()
-		thisCPU().ticks++
-	}
-	if tick {
-		c := thisCPU()
-		tickRestore(c)
-		now := nanotime()
-		stay := quietEnd != 0 && now < quietEnd
-		if stay && quietTick(c, sigSeen) {
-			quietTimer(c, now, quietEnd)
-			return true
+		c.ticks++
+	case vecIPI:
+		if !ipiIRQ(true) {
+			return false // no tick brought forward: an exit
 		}
-		schedule(true) // the tick slices time between kernel threads
-		// Back on the vCPU's thread after the others had their turn:
-		// the guest may still go on, on the same CPU, if no signal came
-		// meanwhile (sysmon, which may have run, preempts by one).
-		return stay && thisCPU() == c && atomic.LoadUint64(&sigSent[c.cur]) == sigSeen
-	}
-	if vector != vecIPI {
+	default:
 		deviceIRQ(vector)
+		return false
 	}
-	return false
+	tickRestore(c)
+	now := nanotime()
+	stay := quietEnd != 0 && now < quietEnd
+	if stay && quietTick(c, sigSeen) {
+		quietTimer(c, now, quietEnd)
+		return true
+	}
+	schedule(true) // the tick slices time between kernel threads
+	// Back on the vCPU's thread after the others had their turn: the
+	// guest may still go on, on the same CPU, if no signal came meanwhile
+	// (sysmon, which may have run, preempts by one).
+	return stay && thisCPU() == c && atomic.LoadUint64(&sigSent[c.cur]) == sigSeen
 }
 
 // quietTick reports whether a tick that stopped the guest of this CPU's
