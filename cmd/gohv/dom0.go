@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -239,14 +240,24 @@ func startVCPU(v *hv.VCPU) {
 	if runtime.GOMAXPROCS(0) < n {
 		runtime.GOMAXPROCS(n)
 	}
+	started.Lock()
+	started.v = append(started.v, v)
+	started.Unlock()
 	go func() {
 		runtime.LockOSThread()
 		v.Run()
 	}()
 }
 
-// vcpus counts the vCPUs started (startVCPU).
-var vcpus atomic.Int32
+// vcpus counts the vCPUs started (startVCPU); started lists them, for
+// the power-off report (cpuReport).
+var (
+	vcpus   atomic.Int32
+	started struct {
+		sync.Mutex
+		v []*hv.VCPU
+	}
+)
 
 // setThreadCPU binds the calling goroutine's thread (a vCPU's, locked to
 // it by startVCPU) to physical CPU cpu (-1: every CPU online), through

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"runtime/metrics"
+	"sort"
 	"time"
 
 	"github.com/gohv/gohv/arch"
@@ -191,14 +193,103 @@ func (metal) PowerOff() {
 // cpuReport prints, for each online CPU, the timer interrupts and IPIs
 // it took and its switches to a kernel thread since boot: what the metal
 // spent on time-slicing (under an emulator each interrupt also wakes the
-// host's timer thread).
+// host's timer thread); and where the CPU's time went: halted, and the
+// threads that ran there (vcpuReport names them). Then, per vCPU, where
+// its time went, and the collector's share of the CPUs.
 func cpuReport() {
+	names := threadNames()
 	for i, s := range rt.CPUStats() {
-		if s.Online {
-			log.Lines([]string{fmt.Sprintf("gohv CPU%d: %d timer interrupts, %d IPIs, %d thread switches", i, s.Ticks, s.IPIs, s.Runs)})
+		if !s.Online {
+			continue
+		}
+		l := fmt.Sprintf("gohv CPU%d: %d timer interrupts, %d IPIs, %d thread switches; idle %s", i, s.Ticks, s.IPIs, s.Runs, ms(s.Idle))
+		var other time.Duration
+		var top []int // the other threads, most time first
+		for slot, d := range s.Threads {
+			if d == 0 {
+				continue
+			}
+			if n, ok := names[slot]; ok {
+				l += fmt.Sprintf(", %s %s", n, ms(d))
+			} else {
+				other += d
+				top = append(top, slot)
+			}
+		}
+		sort.Slice(top, func(a, b int) bool { return s.Threads[top[a]] > s.Threads[top[b]] })
+		l += fmt.Sprintf(", other threads %s", ms(other))
+		for k, slot := range top[:min(len(top), 3)] {
+			sep := ", "
+			if k == 0 {
+				sep = " ("
+			}
+			l += fmt.Sprintf("%sslot %d %s", sep, slot, ms(s.Threads[slot]))
+		}
+		if len(top) > 0 {
+			l += ")"
+		}
+		log.Lines([]string{l})
+	}
+	log.Lines(vcpuReport())
+}
+
+// threadNames names the kernel threads a CPU report lists by name: each
+// vCPU's (dXvY), and the runtime's sysmon (the one M that naps, nanosleeps
+// of 20 µs or more); the others are the runtime's Ms that run any
+// goroutine (the collector's workers, timers, the console, the grower).
+func threadNames() map[int]string {
+	names := map[int]string{}
+	for _, t := range rt.ThreadAccounts() {
+		if t.Naps != 0 && t.Bound == 0 {
+			names[t.Slot] = "sysmon"
 		}
 	}
+	started.Lock()
+	defer started.Unlock()
+	for _, v := range started.v {
+		if g, ok := v.BackendState.(*rt.GuestContext); ok {
+			names[g.Account().Slot] = fmt.Sprintf("d%dv%d", v.Domain().ID(), v.ID())
+		}
+	}
+	return names
 }
+
+// vcpuReport says where each vCPU's time went on the metal: in the guest,
+// in gohv on its thread (exits, hypercalls, the runtime's scheduling of
+// its goroutine), and queued (runnable while the CPUs it may run on ran
+// other threads), with its moves between CPUs; and the collector's CPU
+// time (the runtime's own estimate) and cycles. An ideal run of two busy
+// vCPUs on two CPUs shows each nearly all in the guest, nothing queued,
+// no move, and the other threads' time small on both CPUs.
+func vcpuReport() []string {
+	var lines []string
+	started.Lock()
+	for _, v := range started.v {
+		g, ok := v.BackendState.(*rt.GuestContext)
+		if !ok {
+			continue
+		}
+		a := g.Account()
+		lines = append(lines, fmt.Sprintf("gohv d%dv%d: in guest %s, in gohv %s, queued for a CPU %s, %d moves between CPUs (thread slot %d)",
+			v.Domain().ID(), v.ID(), ms(a.InGuest), ms(max(a.Run-a.InGuest, 0)), ms(a.Ready), a.Migrations, a.Slot))
+	}
+	started.Unlock()
+	m := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+		{Name: "/cpu/classes/gc/pause:cpu-seconds"}}
+	metrics.Read(m)
+	sec := func(s metrics.Sample) string {
+		if s.Value.Kind() != metrics.KindFloat64 {
+			return "?"
+		}
+		return ms(time.Duration(s.Value.Float64() * float64(time.Second)))
+	}
+	return append(lines, fmt.Sprintf("gohv collector: %d cycles, CPU: dedicated workers %s, idle workers %s, assists %s, pauses %s (GOMAXPROCS %d)",
+		m[0].Value.Uint64(), sec(m[1]), sec(m[2]), sec(m[3]), sec(m[4]), runtime.GOMAXPROCS(0)))
+}
+
+// ms is d in milliseconds with one decimal, for the reports.
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
 
 // Reboot waits five seconds first, as Xen's maybe_reboot does.
 func (metal) Reboot() {

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch"
@@ -78,6 +79,43 @@ func enterGuest(ctx *guestCtx)
 // only the vCPU's own goroutine, locked to its thread, may use it.
 type GuestContext struct {
 	c guestCtx
+	// inGuest is the TSC ticks spent in the guest (entry to exit, the
+	// fast path's work included), slot the thread slot that ran it last,
+	// and run, ready and moves that thread's account (kthread's runTSC,
+	// its current run included, readyTSC and migrations) as each Run
+	// ended: the vCPU's account (Account), which outlives the thread.
+	// Written by Run, read racily.
+	inGuest, slot, run, ready, moves uint64
+}
+
+// GuestAccount is a vCPU's time on the metal (GuestContext.Account).
+type GuestAccount struct {
+	InGuest time.Duration // in the guest, from each entry to its exit
+	Slot    int           // the kernel thread that runs it: ThreadAccount.Slot
+	// Run, Ready and Migrations are that thread's ThreadAccount figures
+	// at the vCPU's last return from Run (its goroutine is locked to it).
+	Run, Ready time.Duration
+	Migrations uint64
+}
+
+// Account reports the vCPU's time in the guest and its thread's. Any
+// goroutine (a racy snapshot; for reports).
+func (g *GuestContext) Account() GuestAccount {
+	return GuestAccount{InGuest: tscDuration(atomic.LoadUint64(&g.inGuest)), Slot: int(atomic.LoadUint64(&g.slot)),
+		Run: tscDuration(atomic.LoadUint64(&g.run)), Ready: tscDuration(atomic.LoadUint64(&g.ready)),
+		Migrations: atomic.LoadUint64(&g.moves)}
+}
+
+// noteAccount copies the running thread's account into g (Account).
+// Context: Run, interrupts off.
+//
+//go:nosplit
+func (g *GuestContext) noteAccount() {
+	t := &threads[thisCPU().cur]
+	atomic.StoreUint64(&g.slot, uint64(t.slot))
+	atomic.StoreUint64(&g.run, t.runTSC+(amd64.Rdtsc()-t.onSince))
+	atomic.StoreUint64(&g.ready, t.readyTSC)
+	atomic.StoreUint64(&g.moves, t.migrations)
 }
 
 // NewGuestContext returns the context of a vCPU that has not run yet: its
@@ -195,6 +233,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	amd64.Cli()
 	for {
 		if !kickEntry(c) {
+			g.noteAccount()
 			sti()
 			*exit = arch.Exit{}
 			return nil
@@ -204,7 +243,9 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 			alt = c.kernelCR3 ^ c.userCR3 ^ c.cr3 // the mode's other table
 		}
 		noteEntry(c, c.cr3, alt)
+		t0 := amd64.Rdtsc()
 		enterGuest(c)
+		atomic.AddUint64(&g.inGuest, amd64.Rdtsc()-t0)
 		kicked := kickExit(c)
 		if c.exitKind != exitInterrupt {
 			break
@@ -247,10 +288,12 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
 	case exitDebugLost:
+		g.noteAccount()
 		sti()
 		*exit = arch.Exit{}
 		return ErrDebugFrameLost
 	}
+	g.noteAccount()
 	sti()
 	return nil
 }

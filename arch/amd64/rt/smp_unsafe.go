@@ -521,6 +521,10 @@ type CPUStat struct {
 	Ticks  uint64 // timer interrupts taken
 	Runs   uint64 // switches to a kernel thread (schedule)
 	IPIs   uint64 // IPIs taken
+	// Idle is the time it spent halted with nothing to run; Threads the
+	// time each thread slot ran on it (ThreadAccount.Slot indexes it).
+	Idle    time.Duration
+	Threads [maxThreads]time.Duration
 }
 
 // CPUStats returns every CPU slot's counters (a racy snapshot; for
@@ -529,11 +533,58 @@ func CPUStats() []CPUStat {
 	s := make([]CPUStat, maxCPUs)
 	for i := range s {
 		c := &cpus[i]
-		s[i] = CPUStat{atomic.LoadUint32(&apOnline[i]) != 0, atomic.LoadUint64(&c.ticks),
-			atomic.LoadUint64(&c.runs), atomic.LoadUint64(&c.ipis)}
+		s[i] = CPUStat{Online: atomic.LoadUint32(&apOnline[i]) != 0, Ticks: atomic.LoadUint64(&c.ticks),
+			Runs: atomic.LoadUint64(&c.runs), IPIs: atomic.LoadUint64(&c.ipis),
+			Idle: tscDuration(atomic.LoadUint64(&cpuIdleTSC[i]))}
+		for j := range s[i].Threads {
+			s[i].Threads[j] = tscDuration(atomic.LoadUint64(&cpuThreadTSC[i][j]))
+		}
 	}
 	return s
 }
+
+// ThreadAccount is what one kernel thread (a runtime M) has had of the
+// CPUs since it was made (threadAcct).
+type ThreadAccount struct {
+	Slot int    // its slot: CPUStat.Threads index
+	Tid  uint64 // its thread ID (gettid)
+	// Bound is the CPUs it may run on (bit n: CPU n; 0: any): a vCPU's
+	// thread is bound to the CPU its scheduler gave it.
+	Bound uint64
+	// Run is its time on a CPU (in Go, the shim or a guest it entered);
+	// Ready its time runnable while no CPU ran it (queued: the CPUs of
+	// its affinity ran other threads).
+	Run, Ready time.Duration
+	// Migrations counts its moves to a CPU other than the one it ran on
+	// before; Naps its nanosleeps of 20 µs or more (the runtime's sysmon
+	// sleeps so, no other M does).
+	Migrations, Naps uint64
+	// Exited: the thread has exited (a vCPU's when its domain is gone);
+	// its slot keeps its account until a new thread takes it.
+	Exited bool
+}
+
+// ThreadAccounts returns the account of every kernel thread that has
+// run, exited ones included until their slot is reused (a racy snapshot;
+// for reports). A thread on a CPU now has its current run counted up to
+// its last switch only. Any goroutine.
+func ThreadAccounts() []ThreadAccount {
+	var s []ThreadAccount
+	for i := range threads {
+		t := &threads[i]
+		free := atomic.LoadUintptr(&t.state) == thFree
+		if free && atomic.LoadUint64(&t.runTSC) == 0 {
+			continue
+		}
+		s = append(s, ThreadAccount{Slot: i, Tid: uint64(t.tid), Bound: atomic.LoadUint64(&t.affinity), Exited: free,
+			Run: tscDuration(atomic.LoadUint64(&t.runTSC)), Ready: tscDuration(atomic.LoadUint64(&t.readyTSC)),
+			Migrations: atomic.LoadUint64(&t.migrations), Naps: atomic.LoadUint64(&t.naps)})
+	}
+	return s
+}
+
+// tscDuration converts TSC ticks to a duration.
+func tscDuration(ticks uint64) time.Duration { return time.Duration(hw.TSCNanos(ticks, tscMult)) }
 
 // holds reports whether CPU c has top level cr3 loaded or may load it
 // with no return to Go (the fast path's other table): loadedCR3 and

@@ -127,6 +127,9 @@ func dispatch(f *sysFrame) {
 			ret = errno(einval)
 			break
 		}
+		if ns >= idleTimerMin {
+			current().naps++
+		}
 		block(linux.Deadline(nanotime(), linux.SleepFor(ns, idleTimerMin, sleepResolution)))
 	case 39: // getpid
 		ret = 1

@@ -82,6 +82,69 @@ type kthread struct {
 	affinity uint64
 	// slot is its index in threads.
 	slot uintptr
+
+	// Accounting (TSC ticks; threadAcct): onSince is when it last got a
+	// CPU, readySince when it last became runnable with no CPU (0: it
+	// is not waiting for one); runTSC and readyTSC are the sums of the
+	// two; migrations counts the times it got a CPU other than the one
+	// it ran on before (lastCPU, 1 + the number; 0: none yet); naps its
+	// nanosleeps of idleTimerMin or more (the runtime's sysmon's).
+	// Written by the CPU that switches it, under the shim lock; read
+	// racily for reports (ThreadAccounts).
+	onSince, readySince uint64
+	runTSC, readyTSC    uint64
+	migrations, naps    uint64
+	lastCPU             uintptr
+}
+
+// cpuThreadTSC is, per CPU, the TSC ticks each thread slot has run there,
+// and cpuIdleTSC the ticks the CPU spent halted (idleLoop): what shared
+// each CPU with the vCPU bound to it. Written by that CPU under the shim
+// lock; read racily for reports (ThreadAccounts, CPUStats).
+var (
+	cpuThreadTSC [maxCPUs][maxThreads]uint64
+	cpuIdleTSC   [maxCPUs]uint64
+)
+
+// acctReady starts t's wait for a CPU (it is runnable and on none) at
+// TSC now, unless it waits already. Context: shim lock held.
+//
+//go:nosplit
+func acctReady(t *kthread, now uint64) {
+	if t.readySince == 0 {
+		t.readySince = now
+	}
+}
+
+// acctOn charges t's wait for a CPU, if it waited, and starts its run on
+// CPU c at TSC now, counting a migration when c is not the CPU it ran on
+// last. Context: shim lock held, interrupts off, on c.
+//
+//go:nosplit
+func acctOn(c *cpuState, t *kthread, now uint64) {
+	if t.readySince != 0 {
+		t.readyTSC += now - t.readySince
+		t.readySince = 0
+	}
+	if t.lastCPU != 0 && t.lastCPU != c.id+1 {
+		t.migrations++
+	}
+	t.lastCPU = c.id + 1
+	t.onSince = now
+}
+
+// acctOff ends t's run on CPU c at TSC now, charging it to t and to c's
+// table; a thread still runnable starts waiting for a CPU. Context: shim
+// lock held, interrupts off, on c.
+//
+//go:nosplit
+func acctOff(c *cpuState, t *kthread, now uint64) {
+	d := now - t.onSince
+	t.runTSC += d
+	cpuThreadTSC[c.id][t.slot] += d
+	if t.state == thRunning {
+		acctReady(t, now)
+	}
 }
 
 // setState sets t's state and keeps the table's masks true for it:
@@ -93,6 +156,11 @@ type kthread struct {
 //
 //go:nosplit
 func setState(t *kthread, s uintptr) {
+	if s == thRunning && t.state != thRunning && t.onCPU == 0 {
+		acctReady(t, amd64.Rdtsc())
+	} else if s != thRunning {
+		t.readySince = 0
+	}
 	t.state = s
 	b := uint64(1) << t.slot
 	runMask &^= b
@@ -157,6 +225,10 @@ func threadInit(i int) *kthread {
 	nextTid++
 	t.waitAddr, t.deadline, t.timedOut, t.onEpoll = 0, 0, false, false
 	t.affinity = 0 // not its creator's: only vCPU threads are bound, never the runtime's other Ms
+	t.readySince, t.runTSC, t.readyTSC, t.migrations, t.naps, t.lastCPU = 0, 0, 0, 0, 0, 0
+	for k := range cpuThreadTSC {
+		cpuThreadTSC[k][i] = 0
+	}
 	// A reused slot starts with no signal state of its predecessor's.
 	sigPending[i], sigmasks[i], altStack[i] = 0, 0, linux.AltStack{}
 	rxWaiting[i] = false
@@ -176,6 +248,7 @@ func firstThread() {
 	c.ktop = t.ktop
 	c.fxarea = t.fx
 	t.onCPU = c.id + 1
+	acctOn(c, t, amd64.Rdtsc())
 	// CPU 0's idle context starts in idleStart, from switchStack's
 	// resume frame (BX, BP, return address).
 	sp := uintptr(unsafe.Pointer(&idleStack0[0])) + uintptr(len(idleStack0)) - 3*8
@@ -250,6 +323,7 @@ func expireSleepers() {
 func switchIn(c *cpuState, j uintptr) *kthread {
 	t := &threads[j]
 	t.onCPU = c.id + 1
+	acctOn(c, t, amd64.Rdtsc())
 	c.cur, c.last = j, j
 	c.ktop = t.ktop
 	c.fxarea = t.fx
@@ -290,6 +364,7 @@ func schedule(saveFPU bool) {
 	// shim lock until the thread it switches to (or its idle loop) has
 	// left switchStack.
 	old.onCPU = 0
+	acctOff(c, old, amd64.Rdtsc())
 	if c.longTimer != 0 {
 		// The quiet guest's long timer was its thread's alone
 		// (quietTimer): the next thread has the tick's period.
@@ -333,9 +408,11 @@ func idleLoop() {
 		c.idling = 1
 		idleTimer(c)
 		c.tickEarly = 1
+		t0 := amd64.Rdtsc()
 		shimUnlock()
 		amd64.StiHlt()
 		shimLock()
+		cpuIdleTSC[c.id] += amd64.Rdtsc() - t0
 		tickRestore(c)
 		c.idling = 0
 	}
