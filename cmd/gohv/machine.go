@@ -202,7 +202,8 @@ func cpuReport() {
 		if !s.Online {
 			continue
 		}
-		l := fmt.Sprintf("gohv CPU%d: %d timer interrupts, %d IPIs, %d thread switches; idle %s", i, s.Ticks, s.IPIs, s.Runs, ms(s.Idle))
+		l := fmt.Sprintf("gohv CPU%d: %d timer interrupts, %d IPIs, %d thread switches; wake-up IPIs sent %d (%d holding the shim lock), the lock taken after halts in %s; idle %s",
+			i, s.Ticks, s.IPIs, s.Runs, s.WakeIPIs, s.LockedWakeIPIs, ms(s.HaltLock), ms(s.Idle))
 		var other time.Duration
 		var top []int // the other threads, most time first
 		for slot, d := range s.Threads {

@@ -2,6 +2,7 @@ package rt
 
 import (
 	"math/bits"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -411,8 +412,11 @@ func idleLoop() {
 		t0 := amd64.Rdtsc()
 		shimUnlock()
 		amd64.StiHlt()
+		t1 := amd64.Rdtsc()
 		shimLock()
-		cpuIdleTSC[c.id] += amd64.Rdtsc() - t0
+		t2 := amd64.Rdtsc()
+		cpuIdleTSC[c.id] += t1 - t0
+		atomic.AddUint64(&haltLockTSC[c.id], t2-t1)
 		tickRestore(c)
 		c.idling = 0
 	}
