@@ -369,7 +369,9 @@ func TestPVH(t *testing.T) {
 // many CPUs as -smp gives, brings up every AP (INIT-SIPI-SIPI) or as many
 // as maxcpus= lets it, each answering an IPI, and the selftest passes
 // with GOMAXPROCS the CPU count and every CPU running Go code (its cpus
-// line counts each CPU's thread runs) through the stress check.
+// line counts each CPU's thread runs) through the stress check, the CPUs
+// waking one another by IPIs sent only once the sender has released the
+// shim lock.
 func TestSMP(t *testing.T) {
 	elf, _ := image(t)
 	for _, c := range []struct {
@@ -410,6 +412,9 @@ func TestSMP(t *testing.T) {
 			for i := 1; i < c.up; i++ {
 				r.wantMatch(t, fmt.Sprintf(`\(XEN\) selftest: cpus: ok .*; CPU%d [1-9]\d* thread runs, .*`, i))
 			}
+			// The CPUs woke one another, each IPI sent after its sender
+			// released the shim lock (rt's shimUnlock).
+			r.wantMatch(t, `\(XEN\) selftest: cpus: ok .*; [1-9]\d* wake-up IPIs, 0 sent holding the shim lock\)`)
 			wantSelftestPass(t, r)
 			r.wantExit(t, exitPowerOff)
 		})

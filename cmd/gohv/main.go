@@ -689,17 +689,23 @@ func runSelfTest(which string, frames *mm.Allocator) {
 
 // cpusCheck: every online CPU ran the runtime's threads during the
 // suite (switched to a kernel thread at least once), every CPU answers a
-// shootdown (rt.FlushCaches returns), and GOMAXPROCS is the number of
-// CPUs online.
+// shootdown (rt.FlushCaches returns), GOMAXPROCS is the number of CPUs
+// online, and with several CPUs the wake-up IPIs the suite made CPUs
+// send to one another (threads made runnable for an idle CPU) all left
+// after their sender had released the shim lock, so the woken CPU did
+// not wait on it through the sender's ICR write (rt's shimUnlock).
 func cpusCheck(before, after []rt.CPUStat) (string, error) {
 	var parts []string
 	var idle []string
 	online := 0
+	var wakes, locked uint64
 	for i, a := range after {
 		if !a.Online {
 			continue
 		}
 		online++
+		wakes += a.WakeIPIs - before[i].WakeIPIs
+		locked += a.LockedWakeIPIs - before[i].LockedWakeIPIs
 		runs := a.Runs - before[i].Runs
 		parts = append(parts, fmt.Sprintf("CPU%d %d thread runs, %d ticks, %d IPIs", i, runs, a.Ticks-before[i].Ticks, a.IPIs-before[i].IPIs))
 		if runs == 0 {
@@ -719,12 +725,19 @@ func cpusCheck(before, after []rt.CPUStat) (string, error) {
 	case <-time.After(5 * time.Second):
 		return strings.Join(parts, "; "), fmt.Errorf("a cache flush on every CPU was not acknowledged in 5 s")
 	}
-	d := fmt.Sprintf("%d CPUs, GOMAXPROCS %d: %s; WBINVD on all in %v", online, runtime.GOMAXPROCS(0), strings.Join(parts, "; "), took.Round(time.Microsecond))
+	d := fmt.Sprintf("%d CPUs, GOMAXPROCS %d: %s; WBINVD on all in %v; %d wake-up IPIs, %d sent holding the shim lock",
+		online, runtime.GOMAXPROCS(0), strings.Join(parts, "; "), took.Round(time.Microsecond), wakes, locked)
 	if len(idle) > 0 {
 		return d, fmt.Errorf("no Go code ran on %s", strings.Join(idle, ", "))
 	}
 	if runtime.GOMAXPROCS(0) != online {
 		return d, fmt.Errorf("GOMAXPROCS is not the CPU count")
+	}
+	if online > 1 && wakes == 0 {
+		return d, fmt.Errorf("no CPU woke another with an IPI")
+	}
+	if locked != 0 {
+		return d, fmt.Errorf("%d wake-up IPIs sent while the sender held the shim lock", locked)
 	}
 	return d, nil
 }
