@@ -160,7 +160,9 @@
 // trap and the device interrupt path (both only if this CPU does not
 // hold it already); held across a thread switch and released by the
 // thread switched to (or threadStart, or the idle loop); released while
-// the CPU halts.
+// the CPU halts. IPIs that wake a CPU (kick, reschedCPU) leave only
+// once it is released (shimUnlock sends those this CPU asked for), since
+// the woken CPU takes it first; shootdown IPIs leave at once.
 // It covers the thread table (affinities included) and its signal state, futex waits,
 // epoll/eventfd, the heap (its free list, heapLimbo, the runs it grew
 // by and its grower's wake-up) and the mmap window with the stack region, rngState, the UART, the IO-APIC table and the ISA routes

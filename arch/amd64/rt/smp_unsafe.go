@@ -123,16 +123,16 @@ func shimUnlock() {
 // Wake-up IPIs (a thread made runnable for an idle CPU, a tick brought
 // forward: kick, reschedCPU) are sent once the sender has released the
 // shim lock, not while it holds it: the CPU they wake takes the lock
-// first thing (idleLoop, guestIRQ), and under an emulator the ICR
-// write that sends an IPI may take milliseconds (QEMU's MTTCG serves
-// the local APIC under its global lock, which a host thread preempted
-// on a loaded host holds meanwhile), all of which the woken CPU spent
+// first thing (idleLoop, guestIRQ), and under an emulator the ICR write
+// that sends an IPI may take milliseconds after the IPI has arrived
+// (QEMU's MTTCG on a loaded host; its local APIC is emulated outside
+// the CPU's own thread's fast path), all of which the woken CPU spent
 // spinning on the shim lock, its vCPU's time lost beside the sender's.
-// Counted in smpbench runs on a loaded host (gohv's own trace, 2 CPUs):
-// the ICR write took 2.8 µs at the median, 110 µs at the 90th
-// percentile and up to a second, 1.9 s in all, and CPUs woken from a
-// halt waited 2.4 s in all for the lock. Xen's woken CPU runs its vCPU
-// under no lock the waker holds. ipiLater is, per CPU, the CPUs to send
+// Traced in smpbench runs on a loaded host (2 CPUs, one run): the ICR
+// write took 2.8 µs at the median, 110 µs at the 90th percentile and up
+// to a second, 1.9 s in all, and CPUs woken from a halt waited 2.4 s in
+// all for the lock. Xen's woken CPU runs its vCPU under no lock the
+// waker holds. ipiLater is, per CPU, the CPUs to send
 // one to at the next shimUnlock (shim lock held to add to it); wakeIPIs
 // counts the wake-up IPIs each CPU sent and lockedWakeIPIs those it sent
 // while the shim lock was its own (none: the selftest's cpus check);
