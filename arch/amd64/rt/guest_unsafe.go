@@ -83,9 +83,12 @@ type GuestContext struct {
 	// fast path's work included), slot the thread slot that ran it last,
 	// and run, ready and moves that thread's account (kthread's runTSC,
 	// its current run included, readyTSC and migrations) as each Run
-	// ended: the vCPU's account (Account), which outlives the thread.
-	// Written by Run, read racily.
+	// ended, less what it had at the first Run (base: the thread may
+	// have run other goroutines before the vCPU's locked itself to it):
+	// the vCPU's account (Account), which outlives the thread. Written
+	// by Run, read racily.
 	inGuest, slot, run, ready, moves uint64
+	base                             *[3]uint64
 }
 
 // GuestAccount is a vCPU's time on the metal (GuestContext.Account).
@@ -112,10 +115,23 @@ func (g *GuestContext) Account() GuestAccount {
 //go:nosplit
 func (g *GuestContext) noteAccount() {
 	t := &threads[thisCPU().cur]
+	b := g.base
 	atomic.StoreUint64(&g.slot, uint64(t.slot))
-	atomic.StoreUint64(&g.run, t.runTSC+(amd64.Rdtsc()-t.onSince))
-	atomic.StoreUint64(&g.ready, t.readyTSC)
-	atomic.StoreUint64(&g.moves, t.migrations)
+	atomic.StoreUint64(&g.run, t.runTSC+(amd64.Rdtsc()-t.onSince)-b[0])
+	atomic.StoreUint64(&g.ready, t.readyTSC-b[1])
+	atomic.StoreUint64(&g.moves, t.migrations-b[2])
+}
+
+// accountBase records the running thread's account at the vCPU's first
+// Run (noteAccount counts from there). Context: Run, interrupts on, the
+// goroutine locked to its thread.
+func (g *GuestContext) accountBase() {
+	b := new([3]uint64)
+	amd64.Cli()
+	t := &threads[thisCPU().cur]
+	b[0], b[1], b[2] = t.runTSC+(amd64.Rdtsc()-t.onSince), t.readyTSC, t.migrations
+	sti()
+	g.base = b
 }
 
 // NewGuestContext returns the context of a vCPU that has not run yet: its
@@ -221,6 +237,9 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.fast = 0 // not the tables SetFastPath was given
 	}
 
+	if g.base == nil {
+		g.accountBase()
+	}
 	c.quietTicks, c.quietEnd = 0, 0
 	if c.quietNs > 0 {
 		c.quietEnd = nanotime() + c.quietNs
