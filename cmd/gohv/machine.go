@@ -191,12 +191,16 @@ func (metal) PowerOff() {
 // cpuReport prints, for each online CPU, the timer interrupts and IPIs
 // it took and its switches to a kernel thread since boot: what the metal
 // spent on time-slicing (under an emulator each interrupt also wakes the
-// host's timer thread).
+// host's timer thread); then how late the guests' one-shot timers fired.
 func cpuReport() {
 	for i, s := range rt.CPUStats() {
 		if s.Online {
 			log.Lines([]string{fmt.Sprintf("gohv CPU%d: %d timer interrupts, %d IPIs, %d thread switches", i, s.Ticks, s.IPIs, s.Runs)})
 		}
+	}
+	if l := sched.ReadOneshotLateness(); l.Fired > 0 {
+		log.Lines([]string{fmt.Sprintf("gohv guest one-shot timers: %d fired, %d more than %d us late, mean lateness %d us, max %d us",
+			l.Fired, l.Late, sched.LateBound/1000, l.SumNs/l.Fired/1000, l.MaxNs/1000)})
 	}
 }
 
