@@ -157,13 +157,47 @@ func (w *Waiter) ClearInterrupt() { w.interrupted.Store(false) }
 func (w *Waiter) drain() { w.park.Clear() }
 
 // sleep waits for a wake-up, with the periodic timer stopped meanwhile, as
-// Xen stops it while a vCPU is descheduled.
+// Xen stops it while a vCPU is descheduled. With the one-shot timer or a
+// poll's timeout armed it sleeps until the earlier deadline (ParkFor) and
+// fires that timer itself, on the vCPU's own thread, as Xen's timer
+// interrupt fires on the CPU: the timer's event or the poll's end then
+// leaves the token the next Park takes. The Go runtime's timers, armed
+// too, find the timer already fired; an idle machine would wake for them
+// up to a millisecond late (its netpoller waits in whole milliseconds),
+// and every blocked vCPU's sleep would last that much longer.
 func (w *Waiter) sleep() {
 	w.setState(abi.RUNSTATE_blocked)
 	w.Descheduled()
-	w.park.Park()
+	for {
+		dl, timed := w.sleepDeadline()
+		if !timed {
+			w.park.Park()
+			break
+		}
+		if w.park.ParkFor(dl - w.clock.Now()) {
+			break
+		}
+		// The deadline has come, or the sleep ended early without a
+		// wake-up: the callbacks fire only what is due.
+		w.oneshotFired()
+		w.pollTimedOut()
+	}
 	w.setState(abi.RUNSTATE_running)
 	w.Scheduled()
+}
+
+// sleepDeadline returns the earlier deadline of the armed one-shot timer
+// and the armed poll timeout; false if neither is armed.
+func (w *Waiter) sleepDeadline() (deadline int64, armed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.oneshotArmed {
+		deadline, armed = w.oneshotAt, true
+	}
+	if w.pollArmed && (!armed || w.pollAt < deadline) {
+		deadline, armed = w.pollAt, true
+	}
+	return deadline, armed
 }
 
 // Block is SCHEDOP_block: clear the upcall mask; if an event is then
@@ -329,14 +363,54 @@ func (w *Waiter) armOneshot(deadline, now int64) {
 // deadline has come: the one-shot timer's callback.
 func (w *Waiter) oneshotFired() {
 	w.mu.Lock()
-	due := w.oneshotArmed && w.clock.Now() >= w.oneshotAt
+	now := w.clock.Now()
+	due := w.oneshotArmed && now >= w.oneshotAt
 	if due {
 		w.oneshotArmed = false
+		noteLateness(now - w.oneshotAt)
 	}
 	w.mu.Unlock()
 	if due {
 		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
 	}
+}
+
+// Lateness of the one-shot timers that fired (every Waiter's, since
+// boot): how long after its deadline each raised VIRQ_TIMER. Atomics,
+// written under each Waiter's mu, read by anyone (ReadOneshotLateness).
+var (
+	oneshotFires   atomic.Uint64
+	oneshotLateSum atomic.Uint64 // ns
+	oneshotLateMax atomic.Uint64 // ns
+	oneshotLate    atomic.Uint64 // fires more than LateBound after the deadline
+)
+
+// LateBound is how late a one-shot timer may fire before
+// ReadOneshotLateness counts it late: Xen's default timer_slop.
+const LateBound = 50_000
+
+func noteLateness(ns int64) {
+	oneshotFires.Add(1)
+	oneshotLateSum.Add(uint64(ns))
+	for m := oneshotLateMax.Load(); uint64(ns) > m && !oneshotLateMax.CompareAndSwap(m, uint64(ns)); m = oneshotLateMax.Load() {
+	}
+	if ns > LateBound {
+		oneshotLate.Add(1)
+	}
+}
+
+// OneshotLateness is what ReadOneshotLateness reports.
+type OneshotLateness struct {
+	Fired uint64 // one-shot timers that raised VIRQ_TIMER
+	Late  uint64 // of them, more than LateBound after their deadline
+	SumNs uint64 // their lateness added up
+	MaxNs uint64 // the latest
+}
+
+// ReadOneshotLateness returns the lateness of every one-shot timer fired
+// since boot (not one snapshot: the counters are read one by one).
+func ReadOneshotLateness() OneshotLateness {
+	return OneshotLateness{Fired: oneshotFires.Load(), Late: oneshotLate.Load(), SumNs: oneshotLateSum.Load(), MaxNs: oneshotLateMax.Load()}
 }
 
 // SetPeriodic is VCPUOP_set_periodic_timer: VIRQ_TIMER every period ns

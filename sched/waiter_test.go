@@ -658,3 +658,61 @@ func TestPeriodicLazy(t *testing.T) {
 func TestChanParker(t *testing.T) {
 	schedtest.TestParker(t, func() sched.Parker { return sched.NewChanParker() })
 }
+
+// deafTimers is a TimerSource whose timers never fire: what the Go
+// runtime's timers look like to a vCPU that must wake before they do.
+type deafTimers struct{}
+
+type deafTimer struct{}
+
+func (deafTimers) NewTimer(func()) sched.Timer { return deafTimer{} }
+func (deafTimer) Reset(int64)                  {}
+func (deafTimer) Stop() bool                   { return false }
+
+// TestSleepFiresOwnTimers: a vCPU blocked with its one-shot timer armed,
+// or polling with a timeout, wakes at the deadline on its own goroutine
+// (Parker.ParkFor), not when the TimerSource's callback runs: with a
+// TimerSource that never fires, Block returns with VIRQ_TIMER raised and
+// Poll returns, each no earlier than its deadline.
+func TestSleepFiresOwnTimers(t *testing.T) {
+	const wait = 2 * time.Millisecond
+	hc := sched.NewHostClock()
+	for _, p := range []struct {
+		name string
+		park sched.Parker
+	}{{"ChanParker", sched.NewChanParker()}} {
+		t.Run(p.name+"/Block", func(t *testing.T) {
+			f := newFake()
+			w := sched.NewWaiter(0, f, hc, deafTimers{}, p.park)
+			f.w = w
+			dl := hc.Now() + int64(wait)
+			w.SetSingleshot(uint64(dl), 0)
+			done := make(chan int64, 1)
+			go func() { w.Block(); done <- hc.Now() }()
+			select {
+			case at := <-done:
+				if at < dl || f.timerVIRQs() != 1 {
+					t.Errorf("Block returned %d ns after the deadline with %d timer events, want >= 0 and 1", at-dl, f.timerVIRQs())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Block slept past its one-shot timer's deadline")
+			}
+		})
+		t.Run(p.name+"/Poll", func(t *testing.T) {
+			f := newFake()
+			w := sched.NewWaiter(0, f, hc, deafTimers{}, p.park)
+			f.w = w
+			dl := hc.Now() + int64(wait)
+			done := make(chan int64, 1)
+			go func() { w.Poll([]uint32{1}, dl); done <- hc.Now() }()
+			select {
+			case at := <-done:
+				if at < dl || f.timerVIRQs() != 0 {
+					t.Errorf("Poll returned %d ns after its timeout with %d timer events, want >= 0 and 0", at-dl, f.timerVIRQs())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Poll slept past its timeout")
+			}
+		})
+	}
+}

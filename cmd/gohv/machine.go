@@ -195,7 +195,8 @@ func (metal) PowerOff() {
 // spent on time-slicing (under an emulator each interrupt also wakes the
 // host's timer thread); and where the CPU's time went: halted, and the
 // threads that ran there (vcpuReport names them). Then, per vCPU, where
-// its time went, and the collector's share of the CPUs.
+// its time went, and the collector's share of the CPUs; then how late
+// the guests' one-shot timers fired.
 func cpuReport() {
 	names := threadNames()
 	for i, s := range rt.CPUStats() {
@@ -232,6 +233,10 @@ func cpuReport() {
 		log.Lines([]string{l})
 	}
 	log.Lines(vcpuReport())
+	if l := sched.ReadOneshotLateness(); l.Fired > 0 {
+		log.Lines([]string{fmt.Sprintf("gohv guest one-shot timers: %d fired, %d more than %d us late, mean lateness %d us, max %d us",
+			l.Fired, l.Late, sched.LateBound/1000, l.SumNs/l.Fired/1000, l.MaxNs/1000)})
+	}
 }
 
 // threadNames names the kernel threads a CPU report lists by name: each

@@ -54,6 +54,27 @@ func (p *Word) Park() {
 	p.w.Store(idle)
 }
 
+// ParkFor implements sched.Parker: Park with FUTEX_WAIT's timeout, one
+// wait (a signal or a spurious wake-up ends it early, false). Only
+// Unpark changes sleeping, so a word still sleeping after the wait had
+// no token: the owner sets it back to idle and reports the time out.
+func (p *Word) ParkFor(ns int64) bool {
+	if p.w.CompareAndSwap(token, idle) {
+		return true
+	}
+	if ns <= 0 {
+		return false
+	}
+	if p.w.CompareAndSwap(idle, sleeping) {
+		waitFor(&p.w, sleeping, ns)
+		if p.w.CompareAndSwap(sleeping, idle) {
+			return false
+		}
+	}
+	p.w.Store(idle) // the token, left by Unpark
+	return true
+}
+
 // Clear implements sched.Parker: it drops a pending token. The owner does
 // not sleep, so the word is idle or token, and an Unpark racing with
 // Clear is either dropped (it came first) or kept.
