@@ -24,6 +24,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gohv/gohv/arch/amd64/hw"
@@ -96,7 +97,7 @@ func main() {
 		consoleSelfTest(input)
 	}
 	if opts.SelfTest != "" {
-		runSelfTest(opts.SelfTest, frames)
+		runSelfTest(opts.SelfTest, frames, info)
 		return
 	}
 	bus := pci.NewBus(ports{}, deviceMemory{hostMemoryMap(info)})
@@ -304,11 +305,14 @@ var bootHeapBytes uint64
 // freeInitMemory gives back to the domain allocator, once dom0 is built,
 // what gohv needed only to build it, as Xen frees its init memory and
 // boot modules: the boot modules' frames that dom0 did not take (the
-// kernel's module, an initrd that was copied, modules beyond the second)
-// and the part of the heap the boot no longer uses: after a collection,
-// the range it never reached (rt.TrimHeap) and the frames the runtime
-// freed, but for heapSpare (rt.ShrinkHeap). From then on growHeap grows
-// the heap on demand. It prints Xen's "Freed ..." line.
+// kernel's module, an initrd that was copied, modules beyond the second),
+// the image's pages nothing uses again and the direct map's page tables
+// beyond the machine's highest address (rt.FreeInitMemory; every AP is
+// up by now, and gohv starts none later), and the part of the heap the
+// boot no longer uses: after a collection, the range it never reached
+// (rt.TrimHeap) and the frames the runtime freed, but for heapSpare
+// (rt.ShrinkHeap). From then on growHeap grows the heap on demand. It
+// prints Xen's "Freed ..." line.
 func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 	kept := keptRanges()
 	var mods uint64
@@ -333,9 +337,45 @@ func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 			}
 		}
 	}
+	var img uint64
+	rs, err := rt.FreeInitMemory(machineTop(info))
+	if err != nil {
+		rt.Panic("freeing gohv's init memory: " + err.Error())
+	}
+	for _, r := range rs {
+		giveHeapFrames(frames, r)
+		img += r.End - r.Start
+	}
 	gave := settleHeap(frames)
-	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
-		(mods+gave)>>10, mods>>10, gave>>10)})
+	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, image %dkB, hypervisor heap %dkB)",
+		(mods+img+gave)>>10, mods>>10, img>>10, gave>>10)})
+}
+
+// machineTop is the end of the highest range the firmware's memory map
+// lists as RAM, ACPI tables or ACPI NVS, or of a boot module: what gohv
+// reaches through the direct map above 4 GiB (rt.FreeInitMemory keeps
+// the first 4 GiB, where the local APIC, the IO-APICs, MMCONFIG and the
+// BIOS tables are, whatever this says). Reserved ranges do not count:
+// QEMU lists [1012 GiB, 1 TiB) as reserved (AMD's HyperTransport hole),
+// and what gohv reaches in reserved ranges above 4 GiB is device memory,
+// which rt maps again on demand (DeviceRead32, DeviceWrite32); a read of
+// anything else there fails (rt.ReadPhys says false).
+func machineTop(info *boot.Info) uint64 {
+	var top uint64
+	for _, r := range info.MemMap {
+		if r.Type != boot.E820RAM && r.Type != boot.E820ACPI && r.Type != boot.E820NVS {
+			continue
+		}
+		if r.Base+r.Length >= r.Base {
+			top = max(top, r.Base+r.Length)
+		} else {
+			top = math.MaxUint64
+		}
+	}
+	for _, m := range info.Modules {
+		top = max(top, m.End)
+	}
+	return top
 }
 
 // settleHeap gives the domain frame allocator what the heap does not use
@@ -363,10 +403,11 @@ func settleHeap(frames *mm.Allocator) uint64 {
 	return (held - rt.Stats().HeapHeldFrames) * mm.PageSize
 }
 
-// giveHeapFrames hands r, frames the heap gave up, to the domain frame
-// allocator: frames of the heap's boot range are reserved there and are
-// adopted first; frames it grew by were handed out by it and are freed as
-// they are (a run may hold both).
+// giveHeapFrames hands r, frames the heap (or the image: its init
+// memory) gave up, to the domain frame allocator: frames of the heap's
+// boot range and of the image are reserved there and are adopted first;
+// frames the heap grew by were handed out by it and are freed as they
+// are (a run may hold both).
 func giveHeapFrames(frames *mm.Allocator, r rt.Range) {
 	n := (r.End - r.Start) / mm.PageSize
 	if n == 0 {
@@ -591,7 +632,7 @@ func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	kept := ram - free - dom0
 	img := rt.Image()
 	image := img.End - img.Start
-	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
+	image = (image+mm.PageSize-1)&^(mm.PageSize-1) - rt.ImageFreed()
 	st := rt.Stats()
 	reserved, lent := loanParts()
 	heap := (st.HeapHeldFrames + reserved) * mm.PageSize
@@ -618,7 +659,7 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 	}
 }
 
-func runSelfTest(which string, frames *mm.Allocator) {
+func runSelfTest(which string, frames *mm.Allocator, info *boot.Info) {
 	switch which {
 	case "fault":
 		log.Lines([]string{"selftest: taking a page fault in gohv on purpose"})
@@ -632,6 +673,8 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		exhaustHeap()
 	case "heap":
 		heapSelfTest(frames)
+	case "initmem":
+		initMemSelfTest(frames, info)
 	case "oomgrown":
 		log.Lines([]string{fmt.Sprintf("selftest: heap settled, %d KiB given back; keeping every allocation until it can grow no more", settleHeap(frames)>>10)})
 		exhaustHeap()
@@ -934,6 +977,73 @@ func heapSelfTest(frames *mm.Allocator) {
 		rt.PowerOff(1)
 	}
 	log.Lines([]string{line, line2, "selftest: heap: ok", "selftest: PASS"})
+	rt.PowerOff(0)
+}
+
+// initMemSelfTest frees the init memory as freeInitMemory does and checks
+// it: every frame rt.FreeInitMemory gave up is free in the domain
+// allocator afterwards, and the free count grew by them; the image gave
+// at least the direct map's PD pages beyond its first hw.DirectMapGiBFor
+// GiBs and the AP trampoline; the direct map ends where it should,
+// reads below its end and refuses them at it, and grows for device
+// memory above (DeviceRead32);
+// gohv starts no AP and frees nothing a second time from then on. Then
+// it powers off: 0 when all held, 1 on a FAIL line.
+func initMemSelfTest(frames *mm.Allocator, info *boot.Info) {
+	var fail []string
+	free0 := frames.FreeFrames()
+	top := machineTop(info)
+	rs, err := rt.FreeInitMemory(top)
+	if err != nil {
+		fail = append(fail, "FreeInitMemory: "+err.Error())
+	}
+	var gave uint64
+	for _, r := range rs {
+		giveHeapFrames(frames, r)
+		gave += r.End - r.Start
+		for a := r.Start; a < r.End; a += mm.PageSize {
+			if !frames.IsFree(mm.MFN(a / mm.PageSize)) {
+				fail = append(fail, fmt.Sprintf("frame %#x of the image's init memory is not free for domains", a))
+				break
+			}
+		}
+	}
+	if got := frames.FreeFrames() - free0; got != gave/mm.PageSize {
+		fail = append(fail, fmt.Sprintf("the domain allocator gained %d frames, the image gave %d", got, gave/mm.PageSize))
+	}
+	if gave != rt.ImageFreed() {
+		fail = append(fail, fmt.Sprintf("rt counts %d bytes of the image freed, its ranges hold %d", rt.ImageFreed(), gave))
+	}
+	dmGiB := hw.DirectMapGiBFor(top)
+	if least := (hw.DirectMapGiB-dmGiB)*mm.PageSize + uint64(rt.TrampolineRange().End-rt.TrampolineRange().Start); gave < least {
+		fail = append(fail, fmt.Sprintf("the image gave %d KiB, at least %d KiB expected", gave>>10, least>>10))
+	}
+	end := rt.DirectMapEnd()
+	var b [8]byte
+	if end != dmGiB<<30 {
+		fail = append(fail, fmt.Sprintf("the direct map ends at %#x, want %#x", end, dmGiB<<30))
+	} else if !rt.ReadPhys(end-8, b[:]) || rt.ReadPhys(end-4, b[:]) {
+		fail = append(fail, "the direct map does not read just below its end, or reads across it")
+	}
+	dev := end + 1<<30 + 0x1000
+	if _, ok := rt.DeviceRead32(dev); !ok {
+		fail = append(fail, fmt.Sprintf("device memory at %#x above the direct map cannot be read", dev))
+	} else if grown := rt.DirectMapEnd(); grown != end+2<<30 || !rt.ReadPhys(dev, b[:]) {
+		fail = append(fail, fmt.Sprintf("the direct map grew to %#x for %#x", grown, dev))
+	}
+	if err := rt.StartAP(rt.OnlineCPUs(), 0x7e); !errors.Is(err, syscall.EBUSY) {
+		fail = append(fail, fmt.Sprintf("StartAP after the init memory went: %v", err))
+	}
+	if _, err := rt.FreeInitMemory(top); !errors.Is(err, syscall.EBUSY) {
+		fail = append(fail, fmt.Sprintf("FreeInitMemory a second time: %v", err))
+	}
+	line := fmt.Sprintf("selftest: initmem: the image gave %d KiB in %d ranges, the direct map ends at %d GiB, %d GiB after a device read above",
+		gave>>10, len(rs), end>>30, rt.DirectMapEnd()>>30)
+	if len(fail) > 0 {
+		log.Lines([]string{line, "selftest: initmem: FAIL: " + strings.Join(fail, "; ")})
+		rt.PowerOff(1)
+	}
+	log.Lines([]string{line, "selftest: initmem: ok", "selftest: PASS"})
 	rt.PowerOff(0)
 }
 
