@@ -297,6 +297,11 @@ func loanParts() (reserved, free uint64) {
 	return reserved, left - reserved
 }
 
+// bootHeapPeak is the most frames the heap had in use before it settled
+// (settleHeap): the boot's peak, which the ready line reports; the heap's
+// peak counts from the settled heap on (the heap-use lines).
+var bootHeapPeak uint64
+
 // bootHeapBytes is the heap's size as kmain chose it (a sixteenth of RAM,
 // 32-256 MiB): the most it may grow back to, and what the runtime's
 // memory limit is set from.
@@ -392,6 +397,7 @@ func settleHeap(frames *mm.Allocator) uint64 {
 		giveHeapFrames(frames, r)
 	}
 	giveHeapFrames(frames, rt.TrimHeap(heapSpare))
+	bootHeapPeak = rt.ResetHeapPeak()
 	debug.SetGCPercent(settledGCPercent)
 	followHeap()
 	frames.SetLoan(loanFree, func() (mm.MFN, uint64) {
@@ -649,7 +655,7 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 	log.Lines([]string{
 		keptLine(frames, dom0Pages),
 		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d KiB held (%d KiB grown)",
-			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, st.HeapHeldFrames*4, st.HeapGrownFrames*4),
+			(img.End-img.Start)>>10, st.HeapFrames*4, max(st.HeapPeakFrames, bootHeapPeak)*4, st.HeapHeldFrames*4, st.HeapGrownFrames*4),
 		fmt.Sprintf("gohv time: %d ms since the TSC was calibrated (kmain), %d ms in main",
 			rt.Uptime().Milliseconds(), time.Since(start).Milliseconds()),
 		fmt.Sprintf("gohv ready: %s", what),
@@ -1161,9 +1167,9 @@ func heapUseLines(objs ...uintptr) []string {
 		}
 	}
 	return []string{
-		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads, at most %d KiB deep), IST stacks %d KiB (at most %d KiB deep), window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB",
+		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads, at most %d KiB deep), IST stacks %d KiB (at most %d KiB deep), window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB; peak %d KiB in use since the heap settled",
 			st.HeapFrames*4, window*4, arena*4, (window-arena)*4, u.KStackFrames*4, u.KStackSlots, st.Threads, (u.KStackDeepest+1023)>>10, u.ISTFrames*4, (u.ISTDeepest+1023)>>10,
-			u.TableFrames*4, u.FreeFrames*4, u.LimboFrames*4, u.LoanFrames*4),
+			u.TableFrames*4, u.FreeFrames*4, u.LimboFrames*4, u.LoanFrames*4, st.HeapPeakFrames*4),
 		fmt.Sprintf("gohv heap use: runtime (KiB): heap objects %d, unused %d, free %d, released %d, stacks %d; metadata mspan %d+%d free, mcache %d+%d free, other %d; buckets %d, other %d, os-stacks %d; live heap %d, goal %d; %d collections, %d goroutines",
 			kib[0], kib[1], kib[2], kib[3], kib[4], kib[5], kib[6], kib[7], kib[8], kib[9], kib[10], kib[11], kib[12], kib[13], kib[14], kib[15], kib[16]),
 		"gohv heap use: window blocks (KiB): " + strings.Join(blocks, ", "),
