@@ -584,10 +584,11 @@ func sysMprotect(addr, n, prot uintptr) uintptr {
 //     PDPT entries are cleared with them, directMapEnd comes down, and
 //     every direct-map access checks it or faults (growDirectMap maps
 //     device memory above it again from heap frames);
-//   - bootPT, entry32's tables: loaded by entry32 on CPU 0 alone, left
-//     for gohv's own (buildPageTables) before the runtime starts; APs
-//     come up on the trampoline's tables, and reboot and power-off go
-//     through the firmware, not entry32 (gohv has no kexec);
+//   - bootPT, entry32's tables, and bootStack, entry64's and kmain's:
+//     used by entry32/entry64 on CPU 0 alone, left for gohv's own tables
+//     (buildPageTables) and m0Stack before the runtime starts; APs come
+//     up on the trampoline's tables and their own stacks, and reboot and
+//     power-off go through the firmware, not entry32 (gohv has no kexec);
 //   - trampPage, the AP trampoline's image, and the boot stacks
 //     (apStacks) of CPU 0 (which idles on idleStack0) and of every CPU
 //     number StartAP was never asked for, with their GDT pages in
@@ -618,7 +619,7 @@ func imageMapped(va uintptr) bool {
 }
 
 // maxInitRanges bounds the image ranges FreeInitMemory gives back.
-const maxInitRanges = 6
+const maxInitRanges = 7
 
 // pageRange is [start, end) shrunk to the whole pages inside it (empty
 // when none).
@@ -653,6 +654,8 @@ func deadImageRange(i int, dmGiB, tried uintptr) [2]uintptr {
 		return pageRange(stacks+tried*apStackSize, stacks+maxCPUs*apStackSize)
 	case 5:
 		return pageRange(gdtZeroPage+(1+2*tried)*pageSize, uintptr(unsafe.Pointer(&gdtPool[0]))+uintptr(len(gdtPool)))
+	case 6:
+		return pageRange(uintptr(unsafe.Pointer(&bootStack[0])), uintptr(unsafe.Pointer(&bootStack[0]))+bootStackSize)
 	}
 	return [2]uintptr{}
 }
