@@ -589,6 +589,9 @@ func sysMprotect(addr, n, prot uintptr) uintptr {
 //     (buildPageTables) and m0Stack before the runtime starts; APs come
 //     up on the trampoline's tables and their own stacks, and reboot and
 //     power-off go through the firmware, not entry32 (gohv has no kexec);
+//   - the image window's page tables beyond the one holding the end of
+//     the bss: they map nothing (the image is all the window holds), and
+//     their PD entries are cleared with them;
 //   - trampPage, the AP trampoline's image, and the boot stacks
 //     (apStacks) of CPU 0 (which idles on idleStack0) and of every CPU
 //     number StartAP was never asked for, with their GDT pages in
@@ -619,7 +622,7 @@ func imageMapped(va uintptr) bool {
 }
 
 // maxInitRanges bounds the image ranges FreeInitMemory gives back.
-const maxInitRanges = 7
+const maxInitRanges = 8
 
 // pageRange is [start, end) shrunk to the whole pages inside it (empty
 // when none).
@@ -656,9 +659,17 @@ func deadImageRange(i int, dmGiB, tried uintptr) [2]uintptr {
 		return pageRange(gdtZeroPage+(1+2*tried)*pageSize, uintptr(unsafe.Pointer(&gdtPool[0]))+uintptr(len(gdtPool)))
 	case 6:
 		return pageRange(uintptr(unsafe.Pointer(&bootStack[0])), uintptr(unsafe.Pointer(&bootStack[0]))+bootStackSize)
+	case 7:
+		return [2]uintptr{ptPage(hw.PTImagePT + imageTables()), ptPage(hw.PTImagePT + imageMax>>21)}
 	}
 	return [2]uintptr{}
 }
+
+// imageTables is how many of the image window's page tables map the
+// image: those up to the one holding the end of its bss.
+//
+//go:nosplit
+func imageTables() uintptr { return uintptr((imagePA(asmAddrs[6]) + 1<<21 - 1) >> 21) }
 
 // initRanges are the physical ranges sysFreeInitMemory unmapped (empty
 // ones 0, 0); FreeInitMemory reads them after. Shim lock, then read-only.
@@ -693,6 +704,9 @@ func sysFreeInitMemory(dmGiB uintptr) uintptr {
 		*word(pdpt + g*8) = 0
 	}
 	atomic.StoreUint64(&directMapEnd, uint64(dmGiB)<<30)
+	for i := imageTables(); i < imageMax>>21; i++ {
+		*word(ptPage(hw.PTImagePD) + i*8) = 0
+	}
 	for i := 0; i < maxInitRanges; i++ {
 		pr := deadImageRange(i, dmGiB, max(apTried, 1))
 		if pr[0] >= pr[1] {
