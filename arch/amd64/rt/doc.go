@@ -151,7 +151,7 @@
 // GDT pages in gdtPool. Shared and set once at boot: the IDT, the static
 // page tables (image, direct map, per-CPU area; FreeInitMemory unmaps
 // the image's dead pages and trims the direct map once, and
-// growDirectMap adds its GiBs back under the shim lock), gdtZeroPage, nxBit,
+// reachDirectMap adds its GiBs back under the shim lock), gdtZeroPage, nxBit,
 // smapOn, goMXCSR, lapicVA (every CPU's local APIC answers at the same
 // address) and lapicHz; atomics: apOnline, apicIDs, flushWant,
 // shootGen, tablesGen.

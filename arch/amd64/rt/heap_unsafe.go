@@ -393,7 +393,7 @@ type HeapUse struct {
 	ISTDeepest uint64
 	// TableFrames are the window's page tables (its PDPT is in the
 	// image) and the direct map's PDs grown from the heap for device
-	// memory (growDirectMap).
+	// memory (reachDirectMap).
 	TableFrames uint64
 	// FreeFrames are on the heap's free list, LimboFrames waiting for
 	// a flush to join it; LoanFrames the loan's untaken ones.

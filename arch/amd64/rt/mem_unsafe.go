@@ -58,7 +58,7 @@ var (
 	// FreeInitMemory trims it to what the machine has (its PD pages
 	// beyond go to the domains), then raised a GiB at a time, from heap
 	// frames, by DeviceRead32/DeviceWrite32 for device memory above it
-	// (growDirectMap). Written under the shim lock, read anywhere.
+	// (reachDirectMap). Written under the shim lock, read anywhere.
 	directMapEnd uint64 = hw.DirectMapEnd
 
 	ptPool [(hw.PTPages + 1) * pageSize]byte // aligned at runtime; hw.PT* index its pages
@@ -582,7 +582,7 @@ func sysMprotect(addr, n, prot uintptr) uintptr {
 // is dead, and why for good:
 //   - the direct map's PD pages beyond the GiBs the machine has: their
 //     PDPT entries are cleared with them, directMapEnd comes down, and
-//     every direct-map access checks it or faults (growDirectMap maps
+//     every direct-map access checks it or faults (reachDirectMap maps
 //     device memory above it again from heap frames);
 //   - bootPT, entry32's tables, and bootStack, entry64's and kmain's:
 //     used by entry32/entry64 on CPU 0 alone, left for gohv's own tables
@@ -596,7 +596,8 @@ func sysMprotect(addr, n, prot uintptr) uintptr {
 //     (apStacks) of CPU 0 (which idles on idleStack0) and of every CPU
 //     number StartAP was never asked for, with their GDT pages in
 //     gdtPool: gohv starts APs only at boot (cmd/gohv's bringUpCPUs,
-//     before dom0 is built; it has no CPU hot-plug or S3 resume), and
+//     before dom0 is built; it has no CPU hot-plug, and refuses S3:
+//     hypercall.enterACPISleep), and
 //     StartAP refuses once initFreed is set. A CPU StartAP was asked for
 //     keeps its stack and GDT pages even when it timed out: it may come
 //     up late.
@@ -609,7 +610,7 @@ var (
 	initFreed uint32
 	// imageFreed counts the image's bytes FreeInitMemory gave back.
 	imageFreed uint64
-	// directMapGrown counts the heap frames growDirectMap made PDs of.
+	// directMapGrown counts the heap frames reachDirectMap made PDs of.
 	directMapGrown uint64
 )
 
