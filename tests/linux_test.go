@@ -329,13 +329,19 @@ func TestLinuxDom0In384M(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dom0KiB, freedKiB int
+	var dom0KiB, freedKiB, imageKiB int
 	fmt.Sscanf(gohvKeptRe.FindStringSubmatch(r.serial)[4], "%d", &dom0KiB)
 	r.wantLines(t, fmt.Sprintf("(XEN) gohv ready: dom0 running (%d MiB)", dom0KiB>>10))
 	// The kernel's module, every page of it, comes back to the domain
 	// allocator; gohv keeps less than a tenth of the machine.
-	if m := regexp.MustCompile(`\(XEN\) Freed \d+kB init memory \(boot modules (\d+)kB, hypervisor heap \d+kB\)`).FindStringSubmatch(r.serial); m != nil {
+	if m := regexp.MustCompile(`\(XEN\) Freed \d+kB init memory \(boot modules (\d+)kB, image (\d+)kB, hypervisor heap \d+kB\)`).FindStringSubmatch(r.serial); m != nil {
 		fmt.Sscanf(m[1], "%d", &freedKiB)
+		fmt.Sscanf(m[2], "%d", &imageKiB)
+	}
+	// The image's init memory goes too: at least the direct map's PD
+	// pages beyond the 4 GiB a 384 MiB machine needs (60 of 64).
+	if imageKiB < 60*4 {
+		t.Errorf("%d KiB of the image freed, want at least %d", imageKiB, 60*4)
 	}
 	if pages := (len(bz) + 4095) / 4096; freedKiB < pages*4 {
 		t.Errorf("%d KiB of boot modules freed, the kernel's module is %d pages", freedKiB, pages)

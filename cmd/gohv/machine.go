@@ -184,9 +184,14 @@ func (*backend) FlushCache(global bool) {
 }
 func (*backend) InvalidatePage(va mm.GuestVA) { rt.InvalidatePage(uint64(va)) }
 
-// PowerOff prints what each CPU took (cpuReport) and powers off.
+// PowerOff prints what each CPU took (cpuReport), at loglvl=all where the
+// heap's frames are and its peak since it settled (heapUseLines: the
+// burst the loan's reserve is for), and powers off.
 func (metal) PowerOff() {
 	cpuReport()
+	if heapUseAll {
+		log.Lines(heapUseLines())
+	}
 	rt.PowerOff(0)
 }
 

@@ -24,6 +24,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gohv/gohv/arch/amd64/hw"
@@ -96,7 +97,7 @@ func main() {
 		consoleSelfTest(input)
 	}
 	if opts.SelfTest != "" {
-		runSelfTest(opts.SelfTest, frames)
+		runSelfTest(opts.SelfTest, frames, info)
 		return
 	}
 	bus := pci.NewBus(ports{}, deviceMemory{hostMemoryMap(info)})
@@ -276,9 +277,19 @@ const keptLineStep = 256 << 10
 
 // heapLoanReserve is the part of the heap's loan a domain cannot have:
 // with every other frame taken by domains, the runtime still finds this
-// much before an allocation panics the machine (Xen's own allocations
-// fail and are refused; the runtime's cannot be).
-const heapLoanReserve = 1 << 20
+// much, beside the heap's spare, before an allocation panics the machine
+// (Xen's own allocations fail and are refused; the runtime's cannot be).
+// It was 1 MiB, the runtime's collection goal above its live heap: what
+// its garbage may take between collections. The grower now holds the
+// runtime to what it uses once it cannot lend (holdHeap), which turns
+// garbage into collections; what is left is what the limit lets through
+// (at most 144 KiB measured, see holdHeap) and live growth while every
+// frame is taken, which no reserve bounds. Measured while dom0 runs (the
+// bench task, at loglvl=all: the heap-use lines' peak since the heap
+// settled), the heap's use rises about 350 KiB above its trough between
+// collections, none of which is live. Each frame of it is one a domain
+// may not have and that gohv keeps (keptLine).
+const heapLoanReserve = 256 << 10
 
 // loanFree counts the frames of the heap's loan a domain may have: its
 // untaken frames beyond heapLoanReserve.
@@ -296,6 +307,11 @@ func loanParts() (reserved, free uint64) {
 	return reserved, left - reserved
 }
 
+// bootHeapPeak is the most frames the heap had in use before it settled
+// (settleHeap): the boot's peak, which the ready line reports; the heap's
+// peak counts from the settled heap on (the heap-use lines).
+var bootHeapPeak uint64
+
 // bootHeapBytes is the heap's size as kmain chose it (a sixteenth of RAM,
 // 32-256 MiB): the most it may grow back to, and what the runtime's
 // memory limit is set from.
@@ -304,11 +320,14 @@ var bootHeapBytes uint64
 // freeInitMemory gives back to the domain allocator, once dom0 is built,
 // what gohv needed only to build it, as Xen frees its init memory and
 // boot modules: the boot modules' frames that dom0 did not take (the
-// kernel's module, an initrd that was copied, modules beyond the second)
-// and the part of the heap the boot no longer uses: after a collection,
-// the range it never reached (rt.TrimHeap) and the frames the runtime
-// freed, but for heapSpare (rt.ShrinkHeap). From then on growHeap grows
-// the heap on demand. It prints Xen's "Freed ..." line.
+// kernel's module, an initrd that was copied, modules beyond the second),
+// the image's pages nothing uses again and the direct map's page tables
+// beyond the machine's highest address (rt.FreeInitMemory; every AP is
+// up by now, and gohv starts none later), and the part of the heap the
+// boot no longer uses: after a collection, the range it never reached
+// (rt.TrimHeap) and the frames the runtime freed, but for heapSpare
+// (rt.ShrinkHeap). From then on growHeap grows the heap on demand. It
+// prints Xen's "Freed ..." line.
 func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 	kept := keptRanges()
 	var mods uint64
@@ -333,9 +352,45 @@ func freeInitMemory(frames *mm.Allocator, info *boot.Info) {
 			}
 		}
 	}
+	var img uint64
+	rs, err := rt.FreeInitMemory(machineTop(info))
+	if err != nil {
+		rt.Panic("freeing gohv's init memory: " + err.Error())
+	}
+	for _, r := range rs {
+		giveHeapFrames(frames, r)
+		img += r.End - r.Start
+	}
 	gave := settleHeap(frames)
-	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, hypervisor heap %dkB)",
-		(mods+gave)>>10, mods>>10, gave>>10)})
+	log.Lines([]string{fmt.Sprintf("Freed %dkB init memory (boot modules %dkB, image %dkB, hypervisor heap %dkB)",
+		(mods+img+gave)>>10, mods>>10, img>>10, gave>>10)})
+}
+
+// machineTop is the end of the highest range the firmware's memory map
+// lists as RAM, ACPI tables or ACPI NVS, or of a boot module: what gohv
+// reaches through the direct map above 4 GiB (rt.FreeInitMemory keeps
+// the first 4 GiB, where the local APIC, the IO-APICs, MMCONFIG and the
+// BIOS tables are, whatever this says). Reserved ranges do not count:
+// QEMU lists [1012 GiB, 1 TiB) as reserved (AMD's HyperTransport hole),
+// and what gohv reaches in reserved ranges above 4 GiB is device memory,
+// which rt maps again on demand (DeviceRead32, DeviceWrite32); a read of
+// anything else there fails (rt.ReadPhys says false).
+func machineTop(info *boot.Info) uint64 {
+	var top uint64
+	for _, r := range info.MemMap {
+		if r.Type != boot.E820RAM && r.Type != boot.E820ACPI && r.Type != boot.E820NVS {
+			continue
+		}
+		if r.Base+r.Length >= r.Base {
+			top = max(top, r.Base+r.Length)
+		} else {
+			top = math.MaxUint64
+		}
+	}
+	for _, m := range info.Modules {
+		top = max(top, m.End)
+	}
+	return top
 }
 
 // settleHeap gives the domain frame allocator what the heap does not use
@@ -352,6 +407,7 @@ func settleHeap(frames *mm.Allocator) uint64 {
 		giveHeapFrames(frames, r)
 	}
 	giveHeapFrames(frames, rt.TrimHeap(heapSpare))
+	bootHeapPeak = rt.ResetHeapPeak()
 	debug.SetGCPercent(settledGCPercent)
 	followHeap()
 	frames.SetLoan(loanFree, func() (mm.MFN, uint64) {
@@ -363,10 +419,11 @@ func settleHeap(frames *mm.Allocator) uint64 {
 	return (held - rt.Stats().HeapHeldFrames) * mm.PageSize
 }
 
-// giveHeapFrames hands r, frames the heap gave up, to the domain frame
-// allocator: frames of the heap's boot range are reserved there and are
-// adopted first; frames it grew by were handed out by it and are freed as
-// they are (a run may hold both).
+// giveHeapFrames hands r, frames the heap (or the image: its init
+// memory) gave up, to the domain frame allocator: frames of the heap's
+// boot range and of the image are reserved there and are adopted first;
+// frames the heap grew by were handed out by it and are freed as they
+// are (a run may hold both).
 func giveHeapFrames(frames *mm.Allocator, r rt.Range) {
 	n := (r.End - r.Start) / mm.PageSize
 	if n == 0 {
@@ -457,6 +514,7 @@ func growHeap(frames *mm.Allocator) {
 			if !stuck {
 				log.Printf(klog.Warning, "gohv heap: cannot grow past %d KiB (boot size %d KiB, %d KiB free for domains)",
 					rt.Stats().HeapHeldFrames*4, bootHeapBytes>>10, frames.FreeFrames()*4)
+				holdHeap()
 			}
 			stuck = true
 			time.Sleep(time.Second)
@@ -535,6 +593,24 @@ func printKept() {
 	}
 }
 
+// holdHeap sets the runtime's memory limit, while the heap cannot grow
+// (growHeap), to what the runtime uses now (mapped and not released, as
+// the limit counts): the collector then runs as often as it must to stay
+// there, and the scavenger gives back what it frees, instead of the heap
+// growing to its collection goal (up to about 1 MiB above the live heap
+// until repaceHeap sets it again) into a reserve that cannot cover that.
+// What the limit lets through (allocations while a collection runs, the
+// runtime's metadata in memory it mapped before) comes from the loan's
+// reserve and the heap's spare: TestHeapGrows's 16 MiB of garbage with
+// every frame taken took 32-144 KiB more (six runs; 40-312 KiB with the
+// limit 128 KiB higher, and the heap ran out without it). followHeap
+// lifts the limit again once a loan comes.
+func holdHeap() {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	debug.SetMemoryLimit(int64(s[0].Value.Uint64() - s[1].Value.Uint64()))
+}
+
 // followHeap sets the runtime's memory limit to three quarters of the
 // most the heap may hold (its boot size), not to what it holds now: the
 // collector is paced by GOGC, and the heap grows as the runtime touches
@@ -591,7 +667,7 @@ func keptLine(frames *mm.Allocator, dom0Pages uint64) string {
 	kept := ram - free - dom0
 	img := rt.Image()
 	image := img.End - img.Start
-	image = (image + mm.PageSize - 1) &^ (mm.PageSize - 1)
+	image = (image+mm.PageSize-1)&^(mm.PageSize-1) - rt.ImageFreed()
 	st := rt.Stats()
 	reserved, lent := loanParts()
 	heap := (st.HeapHeldFrames + reserved) * mm.PageSize
@@ -608,7 +684,7 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 	log.Lines([]string{
 		keptLine(frames, dom0Pages),
 		fmt.Sprintf("gohv memory: image %d KiB, heap %d KiB in use (peak %d KiB) of %d KiB held (%d KiB grown)",
-			(img.End-img.Start)>>10, st.HeapFrames*4, st.HeapPeakFrames*4, st.HeapHeldFrames*4, st.HeapGrownFrames*4),
+			(img.End-img.Start)>>10, st.HeapFrames*4, max(st.HeapPeakFrames, bootHeapPeak)*4, st.HeapHeldFrames*4, st.HeapGrownFrames*4),
 		fmt.Sprintf("gohv time: %d ms since the TSC was calibrated (kmain), %d ms in main",
 			rt.Uptime().Milliseconds(), time.Since(start).Milliseconds()),
 		fmt.Sprintf("gohv ready: %s", what),
@@ -618,7 +694,7 @@ func ready(what string, frames *mm.Allocator, dom0Pages uint64) {
 	}
 }
 
-func runSelfTest(which string, frames *mm.Allocator) {
+func runSelfTest(which string, frames *mm.Allocator, info *boot.Info) {
 	switch which {
 	case "fault":
 		log.Lines([]string{"selftest: taking a page fault in gohv on purpose"})
@@ -632,6 +708,8 @@ func runSelfTest(which string, frames *mm.Allocator) {
 		exhaustHeap()
 	case "heap":
 		heapSelfTest(frames)
+	case "initmem":
+		initMemSelfTest(frames, info)
 	case "oomgrown":
 		log.Lines([]string{fmt.Sprintf("selftest: heap settled, %d KiB given back; keeping every allocation until it can grow no more", settleHeap(frames)>>10)})
 		exhaustHeap()
@@ -924,7 +1002,14 @@ func heapSelfTest(frames *mm.Allocator) {
 	// Domains come first: an allocation that finds no other frame takes
 	// the loan's untaken frames back from the heap, so a domain can have
 	// every frame FreeFrames counts, lent ones included.
-	dst := make([]mm.MFN, 0, frames.FreeFrames()+1024)
+	dst := make([]mm.MFN, frames.FreeFrames()+1024)
+	// The list's 1 MiB is backed now, before the domain takes every
+	// frame: it is the test's, not a burst of the runtime's for the
+	// loan's reserve to cover.
+	for i := range dst {
+		dst[i] = mm.MFN(i)
+	}
+	dst = dst[:0]
 	g0, lent, promised := rt.Stats().HeapGrownFrames, loanFree(), frames.FreeFrames()
 	got := frames.AllocN(dst, promised)
 	g1, left, after := rt.Stats().HeapGrownFrames, loanFree(), frames.FreeFrames()
@@ -936,6 +1021,26 @@ func heapSelfTest(frames *mm.Allocator) {
 	if n := uint64(len(got)); n > promised || n+(g1-g0) < promised || left != 0 || after != 0 || lent == 0 {
 		fail = append(fail, fmt.Sprintf("%d frames counted free (%d lent), a domain got %d, the heap took %d meanwhile, %d still lent, %d still counted free", promised, lent, n, g1-g0, left, after))
 	}
+	// With every frame taken the grower finds no run and holds the
+	// runtime to what it uses (holdHeap): garbage, 16 MiB of it, then
+	// costs collections, not frames beyond the reserve (with the limit
+	// left where it was the heap grows towards its goal and panics).
+	limit0 := int64(bootHeapBytes) * 3 / 4
+	for t0 := time.Now(); debug.SetMemoryLimit(-1) >= limit0 && time.Since(t0) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
+	}
+	if debug.SetMemoryLimit(-1) >= limit0 {
+		fail = append(fail, "the runtime's memory limit stayed up with every frame taken")
+	}
+	gc0 := gcCycles()
+	rt.ResetHeapPeak()
+	hf0 := rt.Stats().HeapFrames
+	for i := 0; i < 256; i++ {
+		b := make([]byte, 64<<10)
+		b[i] = byte(i)
+		garbageSink = b
+	}
+	garbageSink = nil
+	line2 += fmt.Sprintf("; then 16 MiB of garbage took %d KiB more and %d collections", (max(rt.Stats().HeapPeakFrames, hf0)-hf0)*4, gcCycles()-gc0)
 	for _, m := range got {
 		if err := frames.Free(m); err != nil {
 			fail = append(fail, fmt.Sprintf("freeing frame %#x: %v", m, err))
@@ -948,6 +1053,83 @@ func heapSelfTest(frames *mm.Allocator) {
 	}
 	log.Lines([]string{line, line2, "selftest: heap: ok", "selftest: PASS"})
 	rt.PowerOff(0)
+}
+
+// initMemSelfTest frees the init memory as freeInitMemory does and checks
+// it: every frame rt.FreeInitMemory gave up is free in the domain
+// allocator afterwards, and the free count grew by them; the image gave
+// at least the direct map's PD pages beyond its first hw.DirectMapGiBFor
+// GiBs and the AP trampoline; the direct map ends where it should,
+// reads below its end and refuses them at it, and grows for device
+// memory above (DeviceRead32);
+// gohv starts no AP and frees nothing a second time from then on. Then
+// it powers off: 0 when all held, 1 on a FAIL line.
+func initMemSelfTest(frames *mm.Allocator, info *boot.Info) {
+	var fail []string
+	free0 := frames.FreeFrames()
+	top := machineTop(info)
+	rs, err := rt.FreeInitMemory(top)
+	if err != nil {
+		fail = append(fail, "FreeInitMemory: "+err.Error())
+	}
+	var gave uint64
+	for _, r := range rs {
+		giveHeapFrames(frames, r)
+		gave += r.End - r.Start
+		for a := r.Start; a < r.End; a += mm.PageSize {
+			if !frames.IsFree(mm.MFN(a / mm.PageSize)) {
+				fail = append(fail, fmt.Sprintf("frame %#x of the image's init memory is not free for domains", a))
+				break
+			}
+		}
+	}
+	if got := frames.FreeFrames() - free0; got != gave/mm.PageSize {
+		fail = append(fail, fmt.Sprintf("the domain allocator gained %d frames, the image gave %d", got, gave/mm.PageSize))
+	}
+	if gave != rt.ImageFreed() {
+		fail = append(fail, fmt.Sprintf("rt counts %d bytes of the image freed, its ranges hold %d", rt.ImageFreed(), gave))
+	}
+	dmGiB := hw.DirectMapGiBFor(top)
+	if least := (hw.DirectMapGiB-dmGiB)*mm.PageSize + uint64(rt.TrampolineRange().End-rt.TrampolineRange().Start); gave < least {
+		fail = append(fail, fmt.Sprintf("the image gave %d KiB, at least %d KiB expected", gave>>10, least>>10))
+	}
+	end := rt.DirectMapEnd()
+	var b [8]byte
+	if end != dmGiB<<30 {
+		fail = append(fail, fmt.Sprintf("the direct map ends at %#x, want %#x", end, dmGiB<<30))
+	} else if !rt.ReadPhys(end-8, b[:]) || rt.ReadPhys(end-4, b[:]) {
+		fail = append(fail, "the direct map does not read just below its end, or reads across it")
+	}
+	dev := end + 1<<30 + 0x1000
+	if _, ok := rt.DeviceRead32(dev); !ok {
+		fail = append(fail, fmt.Sprintf("device memory at %#x above the direct map cannot be read", dev))
+	} else if grown := rt.DirectMapEnd(); grown != end+2<<30 || !rt.ReadPhys(dev, b[:]) {
+		fail = append(fail, fmt.Sprintf("the direct map grew to %#x for %#x", grown, dev))
+	}
+	if err := rt.StartAP(rt.OnlineCPUs(), 0x7e); !errors.Is(err, syscall.EBUSY) {
+		fail = append(fail, fmt.Sprintf("StartAP after the init memory went: %v", err))
+	}
+	if _, err := rt.FreeInitMemory(top); !errors.Is(err, syscall.EBUSY) {
+		fail = append(fail, fmt.Sprintf("FreeInitMemory a second time: %v", err))
+	}
+	line := fmt.Sprintf("selftest: initmem: the image gave %d KiB in %d ranges, the direct map ends at %d GiB, %d GiB after a device read above",
+		gave>>10, len(rs), end>>30, rt.DirectMapEnd()>>30)
+	if len(fail) > 0 {
+		log.Lines([]string{line, "selftest: initmem: FAIL: " + strings.Join(fail, "; ")})
+		rt.PowerOff(1)
+	}
+	log.Lines([]string{line, "selftest: initmem: ok", "selftest: PASS"})
+	rt.PowerOff(0)
+}
+
+// garbageSink keeps the heap selftest's garbage from being optimised away.
+var garbageSink []byte
+
+// gcCycles is how many collections the runtime has completed.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 //go:noinline
@@ -1064,9 +1246,9 @@ func heapUseLines(objs ...uintptr) []string {
 		}
 	}
 	return []string{
-		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads, at most %d KiB deep), IST stacks %d KiB (at most %d KiB deep), window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB",
+		fmt.Sprintf("gohv heap use: %d KiB in use: mmap window %d KiB (arena %d KiB, other blocks %d KiB), kernel stacks %d KiB (%d slots, %d threads, at most %d KiB deep), IST stacks %d KiB (at most %d KiB deep), window page tables %d KiB; spare: free list %d KiB, limbo %d KiB, loan %d KiB; peak %d KiB in use since the heap settled",
 			st.HeapFrames*4, window*4, arena*4, (window-arena)*4, u.KStackFrames*4, u.KStackSlots, st.Threads, (u.KStackDeepest+1023)>>10, u.ISTFrames*4, (u.ISTDeepest+1023)>>10,
-			u.TableFrames*4, u.FreeFrames*4, u.LimboFrames*4, u.LoanFrames*4),
+			u.TableFrames*4, u.FreeFrames*4, u.LimboFrames*4, u.LoanFrames*4, st.HeapPeakFrames*4),
 		fmt.Sprintf("gohv heap use: runtime (KiB): heap objects %d, unused %d, free %d, released %d, stacks %d; metadata mspan %d+%d free, mcache %d+%d free, other %d; buckets %d, other %d, os-stacks %d; live heap %d, goal %d; %d collections, %d goroutines",
 			kib[0], kib[1], kib[2], kib[3], kib[4], kib[5], kib[6], kib[7], kib[8], kib[9], kib[10], kib[11], kib[12], kib[13], kib[14], kib[15], kib[16]),
 		"gohv heap use: window blocks (KiB): " + strings.Join(blocks, ", "),

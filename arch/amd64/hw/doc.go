@@ -5,8 +5,8 @@
 // It owns: x86-64 segment, gate and TSS descriptor encodings, the
 // LGDT/LIDT operand and the GDT window's selectors (desc.go); page-table
 // entry bits, gohv's upper-half layout (L4 slots, per-CPU area, mmap
-// window, image, direct map) and the static page-table pool's indices
-// (paging.go); the image's ELF PT_LOAD segments as W^X page permissions
+// window, image, direct map), the static page-table pool's indices and
+// how many GiBs of the direct map a machine needs (paging.go); the image's ELF PT_LOAD segments as W^X page permissions
 // (elf.go); the boot loader's memory information (multiboot1, multiboot2,
 // PVH) reduced to the RAM run, the ranges the loader filled, and the
 // hypervisor heap's place (bootmem.go); the heap's frame accounting

@@ -47,8 +47,13 @@ const (
 	ImageOffset   = 0xFFFF82D040000000 // image VA minus PA
 	DirectMapBase = 0xFFFF830000000000
 
+	// DirectMapGiB bounds the direct map: rt's pool has a PD page per
+	// GiB, and builds them all, but once dom0 is built keeps those of
+	// DirectMapGiBFor the machine's highest address and gives the rest
+	// to the domains (rt.FreeInitMemory); device memory above is mapped
+	// again on demand.
 	DirectMapGiB = 64
-	DirectMapEnd = DirectMapGiB << 30 // physical addresses the direct map covers
+	DirectMapEnd = DirectMapGiB << 30 // physical addresses the direct map may cover
 	// ImageMax bounds the image window, physical [0, ImageMax): one
 	// page table of rt's pool per 2 MiB, kept for good, so no larger
 	// than the image (about 7 MiB from 0 to the end of its bss) needs
@@ -98,6 +103,21 @@ func Index(va uint64, lvl uint) uint64 { return va >> (12 + 9*(lvl-1)) & 511 }
 //
 //go:nosplit
 func SlotBase(s uint64) uint64 { return uint64(int64(s<<39<<16) >> 16) }
+
+// DirectMapGiBFor is how many GiBs of the direct map a machine whose
+// highest RAM or firmware-listed address is below top needs: top rounded
+// up to a GiB, at least 4 (the local APIC, IO-APICs and MMCONFIG sit
+// below 4 GiB, and kmain reads the boot information there), at most
+// DirectMapGiB.
+//
+//go:nosplit
+func DirectMapGiBFor(top uint64) uint64 {
+	g := top >> 30
+	if top&(1<<30-1) != 0 {
+		g++
+	}
+	return min(max(g, 4), DirectMapGiB)
+}
 
 // DirectMap returns the direct-map address of physical address pa (valid
 // below DirectMapEnd).

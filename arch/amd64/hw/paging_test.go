@@ -240,3 +240,22 @@ func TestLinkAddresses(t *testing.T) {
 		t.Errorf("entry_amd64.s TEXT_PA %#x, want %#x", v, TextPA)
 	}
 }
+
+func TestDirectMapGiBFor(t *testing.T) {
+	for _, tc := range []struct{ top, want uint64 }{
+		{0, 4},
+		{1 << 30, 4},        // a 1 GiB machine: the 4 GiB the firmware's devices need
+		{4 << 30, 4},        // exactly 4 GiB
+		{4<<30 + 1, 5},      // a byte past: the next GiB too
+		{6<<30 - 4096, 6},   // RAM ending inside GiB 5
+		{64 << 30, 64},      // all of it
+		{1 << 40, 64},       // more than the pool has PDs for: capped
+		{^uint64(0), 64},    // no overflow in the rounding
+		{9<<30 + 1<<29, 10}, // half a GiB over
+		{DirectMapEnd, DirectMapGiB},
+	} {
+		if got := DirectMapGiBFor(tc.top); got != tc.want {
+			t.Errorf("DirectMapGiBFor(%#x) = %d, want %d", tc.top, got, tc.want)
+		}
+	}
+}

@@ -102,6 +102,16 @@ func Stats() MemStats {
 		Threads: nThreads, Signals: nSignals}
 }
 
+// ResetHeapPeak starts HeapPeakFrames again from the frames in use now and
+// returns the peak before. The store races with the shim's updates (a
+// frame taken meanwhile may put the old peak back): for reports, such as
+// the burst the heap sees once the boot has settled. Context: Go code.
+func ResetHeapPeak() uint64 {
+	old := atomic.LoadUint64(&heap.Peak)
+	atomic.StoreUint64(&heap.Peak, atomic.LoadUint64(&heap.Frames))
+	return old
+}
+
 // ClockSample returns a TSC reading and the system time (ns since the TSC
 // was calibrated) computed from that same reading.
 func ClockSample() (tsc uint64, ns int64) {

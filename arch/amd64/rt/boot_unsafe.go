@@ -25,7 +25,8 @@ var (
 	bootMagic uint32 // EAX at entry32
 	bootInfo  uint32 // EBX at entry32
 	// bootStack is entry32's and kmain's, until the runtime starts on
-	// m0Stack: a dom0 boot uses under 1 KiB of it (nosplit code only).
+	// m0Stack: a dom0 boot uses under 1 KiB of it (nosplit code only);
+	// FreeInitMemory gives it to the domains.
 	bootStack [bootStackSize]byte
 	bootPT    [8 * pageSize]byte // entry32's tables (one page of alignment slack)
 	fakeTLS   [4]uint64

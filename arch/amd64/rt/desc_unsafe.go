@@ -41,7 +41,16 @@ const (
 	// gateDevStub is the index in gateStubs of device vector
 	// hw.DeviceVecBase's stub.
 	gateDevStub = 40
-	istSize     = 16 << 10
+	// istSize is each IST stack's size: a page, as Xen's #DF, #DB, NMI
+	// and #MC stacks are (its asm/current.h). What runs there is
+	// bounded: a stub's saved registers and vector state (about 700
+	// bytes: 15 registers, the CPU's frame, a 512-byte FXSAVE area) and
+	// nosplit Go code, which the linker holds to 800 bytes; nothing
+	// nests on one stack but a fault in the handler itself, fatal
+	// anyway. The deepest seen, booting Debian's dom0 to /init and in
+	// the selftests, was about 1 KiB (ReadHeapUse's ISTDeepest; the
+	// heap-use line at loglvl=all).
+	istSize = 4 << 10
 )
 
 // The GDT window: 16 pages per CPU at hw.PerCPUBase, the first 14 the guest's.

@@ -359,23 +359,24 @@ func HoldMSI(vec uint8, hold bool) error {
 func VectorEOI(vec uint8) { syscall.Syscall(sysVecEOI, uintptr(vec), 0, 0) }
 
 // DeviceRead32 reads the device-memory dword at physical address pa
-// through the direct map; false: pa is unaligned or beyond the direct
-// map. The caller knows pa is device memory (no RAM: the read has side
-// effects only on devices).
+// through the direct map, which it grows to reach pa (reachDirectMap);
+// false: pa is unaligned, beyond hw.DirectMapEnd, or the heap has no
+// frame for the growth. The caller knows pa is device memory (no RAM:
+// the read has side effects only on devices).
 func DeviceRead32(pa uint64) (uint32, bool) {
-	if pa&3 != 0 || pa+4 > directMapEnd || pa+4 < pa {
+	if pa&3 != 0 || !reachDirectMap(pa, 4) {
 		return 0, false
 	}
-	// Safety: pa lies in the direct map, which is never unmapped; one
-	// aligned 32-bit load, as device registers want.
+	// Safety: pa lies in the direct map, whose GiBs once grown are never
+	// unmapped; one aligned 32-bit load, as device registers want.
 	return atomic.LoadUint32((*uint32)(unsafe.Pointer(dm(pa)))), true
 }
 
 // DeviceWrite32 writes v to the device-memory dword at physical address
-// pa through the direct map; false: pa is unaligned or beyond the direct
-// map. The caller knows pa is device memory, not RAM.
+// pa through the direct map; false as for DeviceRead32. The caller knows
+// pa is device memory, not RAM.
 func DeviceWrite32(pa uint64, v uint32) bool {
-	if pa&3 != 0 || pa+4 > directMapEnd || pa+4 < pa {
+	if pa&3 != 0 || !reachDirectMap(pa, 4) {
 		return false
 	}
 	// Safety: as DeviceRead32; one aligned 32-bit store.

@@ -149,7 +149,9 @@
 // CR3 write counters (TLBCounts); its GDT window, TSS and IST stacks;
 // besides it, its sigReturn frame (signal_unsafe.go) and its reserved
 // GDT pages in gdtPool. Shared and set once at boot: the IDT, the static
-// page tables (image, direct map, per-CPU area), gdtZeroPage, nxBit,
+// page tables (image, direct map, per-CPU area; FreeInitMemory unmaps
+// the image's dead pages and trims the direct map once, and
+// reachDirectMap adds its GiBs back under the shim lock), gdtZeroPage, nxBit,
 // smapOn, goMXCSR, lapicVA (every CPU's local APIC answers at the same
 // address) and lapicHz; atomics: apOnline, apicIDs, flushWant,
 // shootGen, tablesGen.

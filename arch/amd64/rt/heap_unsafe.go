@@ -392,7 +392,8 @@ type HeapUse struct {
 	// image, included).
 	ISTDeepest uint64
 	// TableFrames are the window's page tables (its PDPT is in the
-	// image).
+	// image) and the direct map's PDs grown from the heap for device
+	// memory (reachDirectMap).
 	TableFrames uint64
 	// FreeFrames are on the heap's free list, LimboFrames waiting for
 	// a flush to join it; LoanFrames the loan's untaken ones.
@@ -469,6 +470,7 @@ func ReadHeapUse() HeapUse {
 			u.ISTDeepest = max(u.ISTDeepest, stackDepth(istVA(id)+k*istSize, istSize))
 		}
 	}
+	u.TableFrames += atomic.LoadUint64(&directMapGrown)
 	u.FreeFrames = atomic.LoadUint64(&heapListed)
 	u.LimboFrames = atomic.LoadUint64(&heapLimboN)
 	u.LoanFrames = LoanLeft()

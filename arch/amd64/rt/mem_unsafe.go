@@ -2,6 +2,7 @@ package rt
 
 import (
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"github.com/gohv/gohv/arch/amd64"
@@ -46,13 +47,20 @@ const (
 	heapVAEnd     = hw.MmapEnd
 	imageOffset   = hw.ImageOffset
 	directMapBase = hw.DirectMapBase
-	directMapEnd  = hw.DirectMapEnd
 	imageMax      = hw.ImageMax
 
 	pteDemand = hw.PTEDemand
 )
 
 var (
+	// directMapEnd is the end of the physical addresses the direct map
+	// reaches: all of hw.DirectMapGiB from buildPageTables until
+	// FreeInitMemory trims it to what the machine has (its PD pages
+	// beyond go to the domains), then raised a GiB at a time, from heap
+	// frames, by DeviceRead32/DeviceWrite32 for device memory above it
+	// (reachDirectMap). Written under the shim lock, read anywhere.
+	directMapEnd uint64 = hw.DirectMapEnd
+
 	ptPool [(hw.PTPages + 1) * pageSize]byte // aligned at runtime; hw.PT* index its pages
 	ptBase uintptr                           // ptPool's first page
 	pml4   uintptr                           // gohv's own top level (VA)
@@ -126,7 +134,8 @@ func word(p uintptr) *uint64 { return (*uint64)(unsafe.Pointer(p)) }
 
 // dm returns the direct-map address of physical address pa. Valid for pa
 // below directMapEnd (below 4 GiB before buildPageTables: entry32's tables
-// map that much).
+// map that much); beyond it the direct map has no entry, and an access
+// there is a page fault in gohv (fatal).
 //
 //go:nosplit
 func dm(pa uint64) uintptr { return uintptr(pa) + directMapBase }
@@ -562,4 +571,230 @@ func sysMprotect(addr, n, prot uintptr) uintptr {
 		heapExhausted()
 	}
 	return errno(e)
+}
+
+// Init memory. Xen frees its init sections once dom0 is built ("Freed N
+// kB init memory"); gohv gives the domain frame allocator the pages of
+// its image that nothing reads or writes again (FreeInitMemory), each
+// unmapped from the image window first, so that a stray access faults
+// (fatal, with the address) instead of reaching a domain's frame. They
+// are all byte arrays (noptrbss), so the collector never scans them. What
+// is dead, and why for good:
+//   - the direct map's PD pages beyond the GiBs the machine has: their
+//     PDPT entries are cleared with them, directMapEnd comes down, and
+//     every direct-map access checks it or faults (reachDirectMap maps
+//     device memory above it again from heap frames);
+//   - bootPT, entry32's tables, and bootStack, entry64's and kmain's:
+//     used by entry32/entry64 on CPU 0 alone, left for gohv's own tables
+//     (buildPageTables) and m0Stack before the runtime starts; APs come
+//     up on the trampoline's tables and their own stacks, and reboot and
+//     power-off go through the firmware, not entry32 (gohv has no kexec);
+//   - the image window's page tables beyond the one holding the end of
+//     the bss: they map nothing (the image is all the window holds), and
+//     their PD entries are cleared with them;
+//   - trampPage, the AP trampoline's image, and the boot stacks
+//     (apStacks) of CPU 0 (which idles on idleStack0) and of every CPU
+//     number StartAP was never asked for, with their GDT pages in
+//     gdtPool: gohv starts APs only at boot (cmd/gohv's bringUpCPUs,
+//     before dom0 is built; it has no CPU hot-plug, and refuses S3:
+//     hypercall.enterACPISleep), and
+//     StartAP refuses once initFreed is set. A CPU StartAP was asked for
+//     keeps its stack and GDT pages even when it timed out: it may come
+//     up late.
+
+var (
+	// apTried is one past the highest CPU number sysStartAP was asked
+	// to start. Shim lock.
+	apTried uintptr
+	// initFreed is 1 once FreeInitMemory ran (atomic).
+	initFreed uint32
+	// imageFreed counts the image's bytes FreeInitMemory gave back.
+	imageFreed uint64
+	// directMapGrown counts the heap frames reachDirectMap made PDs of.
+	directMapGrown uint64
+)
+
+// imageMapped reports whether the image page holding va (an address in
+// the image window, up to the end of its bss) is mapped.
+//
+//go:nosplit
+func imageMapped(va uintptr) bool {
+	return *word(ptPage(hw.PTImagePT) + uintptr(imagePA(va)>>12)*8)&amd64.PTE_P != 0
+}
+
+// maxInitRanges bounds the image ranges FreeInitMemory gives back.
+const maxInitRanges = 8
+
+// pageRange is [start, end) shrunk to the whole pages inside it (empty
+// when none).
+//
+//go:nosplit
+func pageRange(start, end uintptr) [2]uintptr {
+	s, e := alignUp(start, pageSize), end&^(pageSize-1)
+	if e < s {
+		e = s
+	}
+	return [2]uintptr{s, e}
+}
+
+// deadImageRange is the i-th (below maxInitRanges) of the image's page
+// ranges (addresses in the image window) that are dead once the direct
+// map keeps dmGiB GiBs and CPU numbers from tried up were never started
+// (see Init memory above).
+//
+//go:nosplit
+func deadImageRange(i int, dmGiB, tried uintptr) [2]uintptr {
+	stacks := uintptr(unsafe.Pointer(&apStacks[0][0]))
+	switch i {
+	case 0:
+		return pageRange(ptPage(hw.PTDirectPD+dmGiB), uintptr(unsafe.Pointer(&ptPool[0]))+uintptr(len(ptPool)))
+	case 1:
+		return pageRange(uintptr(unsafe.Pointer(&bootPT[0])), uintptr(unsafe.Pointer(&bootPT[0]))+uintptr(len(bootPT)))
+	case 2:
+		return pageRange(uintptr(unsafe.Pointer(&trampPage[0])), uintptr(unsafe.Pointer(&trampPage[0]))+uintptr(len(trampPage)))
+	case 3:
+		return pageRange(stacks, stacks+apStackSize)
+	case 4:
+		return pageRange(stacks+tried*apStackSize, stacks+maxCPUs*apStackSize)
+	case 5:
+		return pageRange(gdtZeroPage+(1+2*tried)*pageSize, uintptr(unsafe.Pointer(&gdtPool[0]))+uintptr(len(gdtPool)))
+	case 6:
+		return pageRange(uintptr(unsafe.Pointer(&bootStack[0])), uintptr(unsafe.Pointer(&bootStack[0]))+bootStackSize)
+	case 7:
+		return [2]uintptr{ptPage(hw.PTImagePT + imageTables()), ptPage(hw.PTImagePT + imageMax>>21)}
+	}
+	return [2]uintptr{}
+}
+
+// imageTables is how many of the image window's page tables map the
+// image: those up to the one holding the end of its bss.
+//
+//go:nosplit
+func imageTables() uintptr { return uintptr((imagePA(asmAddrs[6]) + 1<<21 - 1) >> 21) }
+
+// initRanges are the physical ranges sysFreeInitMemory unmapped (empty
+// ones 0, 0); FreeInitMemory reads them after. Shim lock, then read-only.
+var initRanges [maxInitRanges][2]uint64
+
+// gohv's system calls for the direct map and init memory (apart from the
+// dispatch case, numbered away from syscall_unsafe.go's list).
+const (
+	sysFreeInit      = 1300 + iota // (dmGiB): unmap the dead init ranges, their physical ranges to initRanges
+	sysDirectMapGrow               // (end): map the direct map up to end
+)
+
+// sysFreeInitMemory trims the direct map to dmGiB GiBs and unmaps the
+// image's dead ranges (deadImageRange), noting their physical ranges in
+// initRanges, and starts a shootdown on every CPU; it returns the
+// shootdown's generation, EBUSY when it ran before and EINVAL for a
+// dmGiB that would unmap RAM gohv reaches (below 4 GiB or beyond
+// hw.DirectMapGiB). Context: the shim. (Not inlined: dispatch's frame
+// stays under the nosplit limit.)
+//
+//go:nosplit
+//go:noinline
+func sysFreeInitMemory(dmGiB uintptr) uintptr {
+	if initFreed != 0 {
+		return errno(ebusy)
+	}
+	if dmGiB < 4 || dmGiB > hw.DirectMapGiB {
+		return errno(einval)
+	}
+	pdpt := ptPage(hw.PTDirectPDPT)
+	for g := dmGiB; g < hw.DirectMapGiB; g++ {
+		*word(pdpt + g*8) = 0
+	}
+	atomic.StoreUint64(&directMapEnd, uint64(dmGiB)<<30)
+	for i := imageTables(); i < imageMax>>21; i++ {
+		*word(ptPage(hw.PTImagePD) + i*8) = 0
+	}
+	for i := 0; i < maxInitRanges; i++ {
+		pr := deadImageRange(i, dmGiB, max(apTried, 1))
+		if pr[0] >= pr[1] {
+			continue
+		}
+		for va := pr[0]; va < pr[1]; va += pageSize {
+			*word(ptPage(hw.PTImagePT) + uintptr(imagePA(va)>>12)*8) = 0
+		}
+		initRanges[i] = [2]uint64{imagePA(pr[0]), imagePA(pr[1])}
+		imageFreed += uint64(pr[1] - pr[0])
+	}
+	atomic.StoreUint32(&initFreed, 1)
+	return uintptr(requestFlush())
+}
+
+// FreeInitMemory gives up, once dom0 is built, the image's pages nothing
+// uses again (see Init memory above) and the direct map's PD pages beyond
+// top (rounded up to a GiB, at least 4 GiB: the local APIC, IO-APICs and
+// MMCONFIG sit below): it unmaps them, waits until every CPU has flushed
+// its TLB, and returns their physical ranges for the domain frame
+// allocator. top must cover every RAM address and every other address
+// gohv reaches through the direct map but device memory, which
+// DeviceRead32/DeviceWrite32 map again on demand. From then on StartAP
+// refuses. Context: Go code, once (a second call fails with EBUSY).
+func FreeInitMemory(top uint64) ([]Range, error) {
+	g, _, e := syscall.Syscall(sysFreeInit, uintptr(hw.DirectMapGiBFor(top)), 0, 0)
+	if e != 0 {
+		return nil, e
+	}
+	for !flushedAll(uint64(g)) {
+		amd64.Pause() // interrupts on: this CPU takes its own requests as IPIs
+	}
+	var rs []Range
+	for _, o := range initRanges {
+		if o[0] < o[1] {
+			rs = append(rs, Range{Start: o[0], End: o[1]})
+		}
+	}
+	return rs, nil
+}
+
+// ImageFreed is how many bytes of the image FreeInitMemory gave back.
+func ImageFreed() uint64 { return atomic.LoadUint64(&imageFreed) }
+
+// DirectMapEnd is the end of the physical addresses the direct map
+// reaches now (see directMapEnd).
+func DirectMapEnd() uint64 { return atomic.LoadUint64(&directMapEnd) }
+
+// sysGrowDirectMap maps the direct map up to end (at most
+// hw.DirectMapEnd), a GiB at a time, each GiB's PD a heap frame; ENOMEM
+// when the heap has no frame, EINVAL beyond hw.DirectMapEnd. No flush:
+// the entries it fills were not present, and no TLB caches those.
+// Context: the shim. (Not inlined, as sysFreeInitMemory.)
+//
+//go:nosplit
+//go:noinline
+func sysGrowDirectMap(end uint64) uintptr {
+	if end > hw.DirectMapEnd {
+		return errno(einval)
+	}
+	for directMapEnd < end {
+		g := directMapEnd >> 30
+		f := allocFrame()
+		if f == 0 {
+			return errno(enomem)
+		}
+		pd := dm(f)
+		for i := uint64(0); i < 512; i++ {
+			*word(pd + uintptr(i)*8) = hw.DirectPDE(g, i, nxBit)
+		}
+		*word(ptPage(hw.PTDirectPDPT) + uintptr(g)*8) = hw.TablePTE(f)
+		directMapGrown++
+		atomic.StoreUint64(&directMapEnd, (g+1)<<30)
+	}
+	return 0
+}
+
+// reachDirectMap makes the direct map reach [pa, pa+n): true when it
+// does (growing it if need be). Context: Go code.
+func reachDirectMap(pa, n uint64) bool {
+	end := pa + n
+	if end < pa || end > hw.DirectMapEnd {
+		return false
+	}
+	if end <= atomic.LoadUint64(&directMapEnd) {
+		return true
+	}
+	_, _, e := syscall.Syscall(sysDirectMapGrow, uintptr(end), 0, 0)
+	return e == 0
 }

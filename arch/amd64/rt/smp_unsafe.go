@@ -464,6 +464,10 @@ func tscDelay(us uint64) {
 //
 //go:nosplit
 func sysStartAP(cpu, apicID uintptr) uintptr {
+	if initFreed != 0 {
+		return errno(ebusy) // its boot stack, GDT pages and trampoline are the domains' (FreeInitMemory)
+	}
+	apTried = max(apTried, cpu+1)
 	c := &cpus[cpu]
 	c.self = uintptr(unsafe.Pointer(c))
 	c.id = cpu
@@ -504,10 +508,14 @@ var ErrAPTimeout = errors.New("rt: the CPU did not come up")
 // StartAP brings up the CPU with xAPIC ID apicID as CPU number cpu (1 to
 // MaxCPUs-1, each once, in order; CPU 0 is the boot CPU) and waits for it
 // to come online: from then on it runs the runtime's threads. Context: Go
-// code, one caller at a time (main).
+// code, one caller at a time (main), before FreeInitMemory (EBUSY after:
+// what an AP needs to start is given back then).
 func StartAP(cpu int, apicID uint32) error {
 	if cpu < 1 || cpu >= maxCPUs || apicID >= 0xFF || atomic.LoadUint32(&apOnline[cpu]) != 0 {
 		return syscall.EINVAL
+	}
+	if atomic.LoadUint32(&initFreed) != 0 {
+		return syscall.EBUSY
 	}
 	if !hw.TrampolineOK(trampBase) {
 		return syscall.EINVAL

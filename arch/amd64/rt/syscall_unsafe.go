@@ -279,6 +279,10 @@ func dispatch(f *sysFrame) {
 		}
 	case sysHeapWait, sysHeapLend, sysHeapShrink, sysHeapReclaim:
 		ret = sysHeapCall(f.ax, a0, a1, a2)
+	case sysFreeInit:
+		ret = sysFreeInitMemory(a0)
+	case sysDirectMapGrow:
+		ret = sysGrowDirectMap(uint64(a0))
 	case sysPanic:
 		xline()
 		panicBanner(a0, a1)

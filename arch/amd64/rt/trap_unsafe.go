@@ -186,10 +186,10 @@ func dumpFrame(f *trapFrame, cr2 uint64) {
 //go:nosplit
 func mapped(va uintptr) bool {
 	switch {
-	case va >= directMapBase && va < directMapBase+directMapEnd:
+	case va >= directMapBase && va < directMapBase+uintptr(directMapEnd):
 		return true
 	case va >= textBase-pageSize && va < asmAddrs[6]:
-		return true
+		return imageMapped(va) // FreeInitMemory unmaps the image's dead pages
 	case !inMmapWindow(va, 1):
 		return false
 	}
