@@ -204,6 +204,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 			alt = c.kernelCR3 ^ c.userCR3 ^ c.cr3 // the mode's other table
 		}
 		noteEntry(c, c.cr3, alt)
+		devEntry()
 		enterGuest(c)
 		kicked := kickExit(c)
 		if c.exitKind != exitInterrupt {
@@ -215,7 +216,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 		// Raw: the runtime must not run (nor park this thread) with
 		// interrupts off; the shim returns with them still off.
-		if r, _, _ := syscall.RawSyscall(sysGuestIRQ, uintptr(c.vector), stay, uintptr(c.sigSeen)); r == 0 {
+		if r, _, _ := syscall.RawSyscall6(sysGuestIRQ, uintptr(c.vector), stay, uintptr(c.sigSeen), c.takeDev, 0, 0); r == 0 {
 			break
 		}
 		// A quiet tick: the guest goes on where it was stopped, in the
@@ -254,6 +255,13 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	sti()
 	return nil
 }
+
+// SetTakeDeviceIRQs says whether Run's caller takes the device vectors
+// that stop the guest (TakeDeviceIRQs with TakenAtExit after an
+// ExitInterrupt of a device vector, as Xen's do_IRQ sends the PIRQ on the
+// CPU it came to): they then wake no other thread. Context: the vCPU's
+// goroutine, before Run.
+func (g *GuestContext) SetTakeDeviceIRQs(on bool) { g.c.takeDev = b2u(on) }
 
 // SetQuietFor lets the next Run keep the guest running through the ticks
 // of the next ns nanoseconds (from Run's start) instead of returning at
@@ -520,10 +528,11 @@ func hasHypervisorSlots(cr3 uint64) bool {
 // after which the thread is back on this CPU with no signal sent to it
 // meanwhile. An IPI that brings the tick forward (reschedCPU) is served
 // as such a tick at once; any other IPI, and a device interrupt, are
-// exits. Context: the shim.
+// exits (takeDev: the device vector is left for Run's caller,
+// guestDeviceIRQ). Context: the shim.
 //
 //go:nosplit
-func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
+func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64, takeDev bool) bool {
 	c := thisCPU()
 	switch vector {
 	case vecPIC:
@@ -534,7 +543,7 @@ func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
 			return false // no tick brought forward: an exit
 		}
 	default:
-		deviceIRQ(vector)
+		guestDeviceIRQ(vector, takeDev)
 		return false
 	}
 	tickRestore(c)
