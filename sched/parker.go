@@ -21,6 +21,20 @@ type Parker interface {
 	Clear()
 }
 
+// TimedParker is a Parker that can also sleep until a deadline of the
+// Waiter's clock: a blocked vCPU's one-shot timer then ends its sleep on
+// the vCPU's own thread, as Xen's timer interrupt on the vCPU's CPU does,
+// instead of when the TimerSource's goroutine runs (on the metal, the Go
+// runtime's timers have about a millisecond's resolution).
+type TimedParker interface {
+	Parker
+	// ParkUntil is Park that also returns once the clock reaches
+	// deadline; it reports whether it returned for the deadline (then no
+	// token was taken, or one taken with it was dropped: the caller
+	// rechecks its events). The owner only.
+	ParkUntil(deadline int64) (timedOut bool)
+}
+
 // ChanParker is a Parker over a channel of capacity 1: Park is a
 // channel receive, which parks the goroutine in the Go scheduler.
 type ChanParker struct {

@@ -158,10 +158,27 @@ func (w *Waiter) drain() { w.park.Clear() }
 
 // sleep waits for a wake-up, with the periodic timer stopped meanwhile, as
 // Xen stops it while a vCPU is descheduled.
+//
+// With a TimedParker and the one-shot timer armed, the sleep also ends at
+// the timer's deadline and raises VIRQ_TIMER itself (oneshotFired, whose
+// TimerSource call then finds the timer disarmed), as Xen's timer
+// interrupt wakes the blocked vCPU on its own CPU.
 func (w *Waiter) sleep() {
 	w.setState(abi.RUNSTATE_blocked)
 	w.Descheduled()
-	w.park.Park()
+	tp, timed := w.park.(TimedParker)
+	if timed {
+		w.mu.Lock()
+		at, armed := w.oneshotAt, w.oneshotArmed
+		w.mu.Unlock()
+		if armed && tp.ParkUntil(at) {
+			w.oneshotFired()
+		} else if !armed {
+			w.park.Park()
+		}
+	} else {
+		w.park.Park()
+	}
 	w.setState(abi.RUNSTATE_running)
 	w.Scheduled()
 }

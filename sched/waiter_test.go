@@ -658,3 +658,64 @@ func TestPeriodicLazy(t *testing.T) {
 func TestChanParker(t *testing.T) {
 	schedtest.TestParker(t, func() sched.Parker { return sched.NewChanParker() })
 }
+
+// deafTimers is a TimerSource whose timers never fire.
+type deafTimers struct{}
+
+type deafTimer struct{}
+
+func (deafTimers) NewTimer(func()) sched.Timer { return deafTimer{} }
+func (deafTimer) Reset(int64)                  {}
+func (deafTimer) Stop() bool                   { return false }
+
+// timedParker is a TimedParker whose ParkUntil sleeps until its deadline
+// at once (it sets the clock there) and whose Park takes a token left
+// before.
+type timedParker struct {
+	c         *schedtest.ManualClock
+	token     bool
+	deadlines []int64
+	parks     int
+}
+
+func (p *timedParker) Unpark() { p.token = true }
+func (p *timedParker) Clear()  { p.token = false }
+func (p *timedParker) Park()   { p.parks++; p.token = false }
+func (p *timedParker) ParkUntil(d int64) bool {
+	p.deadlines = append(p.deadlines, d)
+	p.c.Set(d)
+	return true
+}
+
+// TestBlockTimedParker: with a TimedParker, a block with the one-shot
+// timer armed sleeps until the timer's deadline and raises VIRQ_TIMER
+// itself, once, though the TimerSource never fires (as Xen's timer
+// interrupt on the vCPU's CPU); with no timer armed it parks without a
+// deadline.
+func TestBlockTimedParker(t *testing.T) {
+	f := newFake()
+	c := schedtest.NewManualClock(1_000_000)
+	p := &timedParker{c: c}
+	w := sched.NewWaiter(0, f, c, deafTimers{}, p)
+	f.w = w
+	w.StopPeriodic()
+	if e := w.SetTimerOp(1_250_000); e != 0 {
+		t.Fatalf("set_timer_op: %v", e)
+	}
+	if e := w.Block(); e != 0 {
+		t.Fatalf("Block: %v", e)
+	}
+	if len(p.deadlines) != 1 || p.deadlines[0] != 1_250_000 || p.parks != 0 {
+		t.Errorf("ParkUntil deadlines %v, Park calls %d: want [1250000], 0", p.deadlines, p.parks)
+	}
+	if n := f.timerVIRQs(); n != 1 {
+		t.Fatalf("%d VIRQ_TIMERs at the deadline, want 1", n)
+	}
+	f.ack()
+	if e := w.Block(); e != 0 { // the timer fired: disarmed
+		t.Fatalf("Block: %v", e)
+	}
+	if len(p.deadlines) != 1 || p.parks != 1 || f.timerVIRQs() != 1 {
+		t.Errorf("second block: ParkUntil deadlines %v, Park calls %d, %d VIRQ_TIMERs in all: want one deadline, one Park, no new one", p.deadlines, p.parks, f.timerVIRQs())
+	}
+}

@@ -415,7 +415,11 @@ var _ pirq.Controller = (*irqController)(nil)
 // before run's goroutine does (rt.WaitFutexOrDevice), delivers it itself,
 // and the PIRQ's kick of this vCPU ends the sleep, as Xen takes the
 // interrupt on the idle CPU and then runs the vCPU it woke: one thread
-// switch, not two and a hand-off between the runtime's threads.
+// switch, not two and a hand-off between the runtime's threads. It is a
+// sched.TimedParker: a blocked vCPU's one-shot timer ends the sleep at
+// its deadline through the shim's timer (the CPU's local APIC timer is
+// set for it), not the Go runtime's, whose timers fire up to about a
+// millisecond late (its poller sleeps in whole milliseconds).
 type vcpuParker struct {
 	w    *futex.Word
 	irqs *irqController
@@ -427,13 +431,22 @@ func newVCPUParker(irqs *irqController) *vcpuParker {
 
 func (p *vcpuParker) Unpark() { p.w.Unpark() }
 func (p *vcpuParker) Clear()  { p.w.Clear() }
-func (p *vcpuParker) Park()   { p.w.ParkWith(p.sleep) }
+func (p *vcpuParker) Park()   { p.ParkUntil(0) }
 
-// sleep is ParkWith's: FUTEX_WAIT, or a device interrupt delivered.
-func (p *vcpuParker) sleep(w *atomic.Uint32, val uint32) {
-	if rt.WaitFutexOrDevice(w, val) {
-		p.irqs.deliver(rt.TakeDeviceIRQs(rt.TakenParked))
-	}
+// ParkUntil implements sched.TimedParker (deadline 0: none). At the
+// deadline it leaves itself the token ParkWith ends on, and takes it.
+func (p *vcpuParker) ParkUntil(deadline int64) (timedOut bool) {
+	p.w.ParkWith(func(w *atomic.Uint32, val uint32) {
+		dev, late := rt.WaitFutexOrDevice(w, val, deadline)
+		if dev {
+			p.irqs.deliver(rt.TakeDeviceIRQs(rt.TakenParked))
+		}
+		if late {
+			timedOut = true
+			p.w.Unpark()
+		}
+	})
+	return timedOut
 }
 
-var _ sched.Parker = (*vcpuParker)(nil)
+var _ sched.TimedParker = (*vcpuParker)(nil)

@@ -407,13 +407,14 @@ func sysTakeDeviceIRQs(how uintptr) uintptr {
 	return uintptr(devTake(int(how)))
 }
 
-// sysFutexOrDevice is FUTEX_WAIT on the word at addr while it holds val
-// (no timeout) that also ends when a device vector is pending: it returns
-// 1 then (the caller takes the set), else 0 (woken, the word changed, or
-// a signal: the caller looks at the word again). Context: the shim.
+// sysFutexOrDevice is FUTEX_WAIT on the word at addr while it holds val,
+// until deadline (nanotime; 0: none), that also ends when a device vector
+// is pending: it returns 1 then (the caller takes the set), 2 when the
+// deadline ended it, else 0 (woken, the word changed, or a signal: the
+// caller looks at the word again). Context: the shim.
 //
 //go:nosplit
-func sysFutexOrDevice(addr, val uintptr) uintptr {
+func sysFutexOrDevice(addr, val, deadline uintptr) uintptr {
 	if devPending != 0 {
 		return 1
 	}
@@ -421,15 +422,21 @@ func sysFutexOrDevice(addr, val uintptr) uintptr {
 	if *(*uint32)(unsafe.Pointer(addr)) != uint32(val) {
 		return 0
 	}
+	if deadline != 0 && int64(deadline) <= nanotime() {
+		return 2
+	}
 	t := current()
 	i := thisCPU().cur
 	t.waitAddr = addr
 	devWaiting[i] = devWaitParked
-	block(0)
+	timedOut := block(int64(deadline))
 	t.waitAddr = 0
 	devWaiting[i] = devWaitNone
-	if devPending != 0 {
+	switch {
+	case devPending != 0:
 		return 1
+	case timedOut:
+		return 2
 	}
 	return 0
 }
@@ -533,14 +540,17 @@ func TakeDeviceIRQs(how int) uint64 {
 }
 
 // WaitFutexOrDevice sleeps while *w == val, as FUTEX_WAIT (a vCPU's
-// thread parked on its futex word), and also wakes when a device vector
-// fires: it reports true then, and the caller takes the set
-// (TakeDeviceIRQs with TakenParked). False: woken, the word changed, or
-// a signal; the caller looks at the word again. Such a parked thread is
-// woken for a device interrupt before the WaitDeviceIRQs goroutine.
-func WaitFutexOrDevice(w *atomic.Uint32, val uint32) bool {
-	r, _, _ := syscall.Syscall(sysFutexDev, uintptr(unsafe.Pointer(w)), uintptr(val), 0)
-	return r == 1
+// thread parked on its futex word), until deadline (Uptime's ns; 0:
+// none), and also wakes when a device vector fires: device reports that
+// (the caller takes the set, TakeDeviceIRQs with TakenParked), timedOut
+// that the deadline passed (as the shim's timers have it: a blocked
+// thread's deadline arms its CPU's timer, not the Go runtime's
+// millisecond timers). Neither: woken, the word changed, or a signal; the
+// caller looks at the word again. Such a parked thread is woken for a
+// device interrupt before the WaitDeviceIRQs goroutine.
+func WaitFutexOrDevice(w *atomic.Uint32, val uint32, deadline int64) (device, timedOut bool) {
+	r, _, _ := syscall.Syscall(sysFutexDev, uintptr(unsafe.Pointer(w)), uintptr(val), uintptr(max(deadline, 0)))
+	return r == 1, r == 2
 }
 
 // DeviceIRQStats returns the device interrupt counters (a racy snapshot;

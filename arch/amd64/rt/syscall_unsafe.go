@@ -57,7 +57,7 @@ const (
 	sysFlushAll                   // (): every CPU's caches written back (WBINVD) and TLB flushed
 	sysTLBShootdown               // (): every other CPU flushes its TLB
 	sysDevTake                    // (how): take the pending device vectors without waiting
-	sysFutexDev                   // (addr, val): FUTEX_WAIT that also ends on a device vector
+	sysFutexDev                   // (addr, val, deadline): FUTEX_WAIT that also ends on a device vector
 )
 
 var (
@@ -260,7 +260,7 @@ func dispatch(f *sysFrame) {
 	case sysDevTake:
 		ret = sysTakeDeviceIRQs(a0)
 	case sysFutexDev:
-		ret = sysFutexOrDevice(a0, a1)
+		ret = sysFutexOrDevice(a0, a1, a2)
 	case sysTLBShootdown:
 		ret = sysShootdownOthers()
 	case sysFlushAll:
