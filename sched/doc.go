@@ -20,7 +20,10 @@
 //   - Parker: what a vCPU's goroutine sleeps on in Block and Poll, and
 //     in Enter while it waits for a CPU (a one-token wake-up), with ChanParker over a channel; cmd/gohv gives
 //     hv a futex word (arch/amd64/futex) instead; schedtest.TestParker
-//     checks either.
+//     checks either. A TimedParker also sleeps until a deadline: Block
+//     then sleeps until the one-shot timer's deadline and raises
+//     VIRQ_TIMER itself (cmd/gohv's vCPU parker: the shim's timer, not
+//     the Go runtime's millisecond ones).
 //   - Events: what the scheduler asks of a domain's event channels
 //     (*evtchn.Table implements it; this package does not import evtchn).
 //   - Waiter: Block, Poll, Yield for the vCPU's own goroutine; Wake (the

@@ -560,13 +560,18 @@ var deviceIRQRe = regexp.MustCompile(`\(XEN\) gohv device interrupts: (\d+); tak
 // wantDeviceIRQsOnVCPU asserts that dom0's device interrupts reached it
 // as Xen's do_IRQ sends a PIRQ, on the CPU they came to: taken by dom0's
 // vCPU thread when they stopped its guest, while it slept blocked, or
-// before it entered its guest, not handed to gohv's interrupt goroutine
-// (a thread switch, and on one CPU a wait for the next tick, about 300 us
-// under -icount) and not waking that goroutine for nothing. At most a
-// quarter may go the slow way: an interrupt that comes while dom0's
-// thread runs gohv's Go code wakes the goroutine, and whichever comes
-// first takes it (under -icount none did; a loaded host's wall-time run
-// had 2 of 173 taken by it and 13 wake-ups for none).
+// before it entered its guest, rather than handed to gohv's interrupt
+// goroutine (a thread switch, and on one CPU a wait for the next tick,
+// about 300 us under -icount), and without waking that goroutine for
+// the interrupts that stop the guest. An interrupt that comes while
+// dom0's thread runs gohv's Go code wakes the goroutine, and whichever
+// runs first takes it, so the bounds are loose: the goroutine may take
+// at most half the sets and wake for none at most half as often as
+// guest exits took one. Seen: 0 of 92 and 5 wake-ups for none under
+// -icount; 85 of 325 and 47 against 215 exits for the e1000e (MSI-X) on
+// a host running five QEMUs; with the exit's take waking the goroutine
+// anyway, 39 of 103 and 54 against 52 (fails); with no take on the
+// vCPU's thread, all (fails).
 func wantDeviceIRQsOnVCPU(t *testing.T, serial string) {
 	t.Helper()
 	m := deviceIRQRe.FindStringSubmatch(serial)
@@ -585,8 +590,11 @@ func wantDeviceIRQsOnVCPU(t *testing.T, serial string) {
 	if fired == 0 || taken == 0 {
 		t.Errorf("%d device interrupts, %d sets taken: dom0's NIC interrupts", fired, taken)
 	}
-	if 4*waiter > taken || 4*empty > taken {
-		t.Errorf("the interrupt goroutine took %d of %d device interrupt sets and woke %d times for none: they should reach dom0 on its vCPU's thread", waiter, taken, empty)
+	if 2*waiter > taken {
+		t.Errorf("the interrupt goroutine took %d of %d device interrupt sets: they should reach dom0 on its vCPU's thread", waiter, taken)
+	}
+	if 2*empty > exit {
+		t.Errorf("the interrupt goroutine woke %d times for none against %d sets taken at a guest exit: an interrupt that stops the guest should wake nobody", empty, exit)
 	}
 }
 
