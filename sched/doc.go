@@ -20,7 +20,10 @@
 //   - Parker: what a vCPU's goroutine sleeps on in Block and Poll, and
 //     in Enter while it waits for a CPU (a one-token wake-up), with ChanParker over a channel; cmd/gohv gives
 //     hv a futex word (arch/amd64/futex) instead; schedtest.TestParker
-//     checks either.
+//     checks either. A TimedParker also sleeps until a deadline: Block
+//     and Poll then sleep until the one-shot timer's deadline or the
+//     poll's timeout and fire it themselves (cmd/gohv's vCPU parker: the
+//     shim's timer, not the Go runtime's millisecond ones).
 //   - Events: what the scheduler asks of a domain's event channels
 //     (*evtchn.Table implements it; this package does not import evtchn).
 //   - Waiter: Block, Poll, Yield for the vCPU's own goroutine; Wake (the
@@ -49,8 +52,8 @@
 //     128 or a listed port that is not valid or in use. The hypercall
 //     layer does the -EFAULT part (reading sched_poll and the port list).
 //   - A vCPU sleeping in Block or Poll with its one-shot timer or the
-//     poll's timeout armed sleeps until that deadline (Parker.ParkFor) and
-//     then runs the timer's callback itself, as Xen's timer interrupt
+//     poll's timeout armed sleeps, on a TimedParker, until the earlier
+//     deadline and then runs the timer's callback itself, as Xen's timer interrupt
 //     fires on the CPU: the Go runtime's timers, armed as well, may come
 //     up to a millisecond late on an idle machine (its netpoller waits in
 //     whole milliseconds). The fired one-shot timers' lateness is counted

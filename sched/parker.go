@@ -1,7 +1,5 @@
 package sched
 
-import "time"
-
 // Parker is what a vCPU's goroutine sleeps on in Block and Poll: a
 // wake-up token, at most one pending. The Waiter's owner (the vCPU's
 // goroutine) calls Clear and Park; anyone calls Unpark.
@@ -18,18 +16,23 @@ type Parker interface {
 	Unpark()
 	// Park waits until the token is there and takes it. The owner only.
 	Park()
-	// ParkFor is Park for at most about ns nanoseconds: true when it took
-	// the token, false when the time ran out first. It may return false
-	// early (a spurious wake-up); the caller rechecks its clock. ns <= 0
-	// only takes a token already there. The owner only. The Waiter sleeps
-	// so until its vCPU's timers' next deadline, which then fires on the
-	// vCPU's own thread, as a timer interrupt fires on Xen's CPU: through
-	// the Go runtime's timers an idle machine would wake up to a
-	// millisecond late (its netpoller waits in whole milliseconds).
-	ParkFor(ns int64) bool
 	// Clear drops a token left before now. The owner only, not inside
 	// Park.
 	Clear()
+}
+
+// TimedParker is a Parker that can also sleep until a deadline of the
+// Waiter's clock: a blocked vCPU's one-shot timer then ends its sleep on
+// the vCPU's own thread, as Xen's timer interrupt on the vCPU's CPU does,
+// instead of when the TimerSource's goroutine runs (on the metal, the Go
+// runtime's timers have about a millisecond's resolution).
+type TimedParker interface {
+	Parker
+	// ParkUntil is Park that also returns once the clock reaches
+	// deadline; it reports whether it returned for the deadline (then no
+	// token was taken, or one taken with it was dropped: the caller
+	// rechecks its events). The owner only.
+	ParkUntil(deadline int64) (timedOut bool)
 }
 
 // ChanParker is a Parker over a channel of capacity 1: Park is a
@@ -52,27 +55,6 @@ func (p *ChanParker) Unpark() {
 
 // Park implements Parker.
 func (p *ChanParker) Park() { <-p.c }
-
-// ParkFor implements Parker, with a time.Timer (which allocates: host
-// tests only).
-func (p *ChanParker) ParkFor(ns int64) bool {
-	select {
-	case <-p.c:
-		return true
-	default:
-	}
-	if ns <= 0 {
-		return false
-	}
-	t := time.NewTimer(time.Duration(ns))
-	defer t.Stop()
-	select {
-	case <-p.c:
-		return true
-	case <-t.C:
-		return false
-	}
-}
 
 // Clear implements Parker.
 func (p *ChanParker) Clear() {

@@ -157,30 +157,26 @@ func (w *Waiter) ClearInterrupt() { w.interrupted.Store(false) }
 func (w *Waiter) drain() { w.park.Clear() }
 
 // sleep waits for a wake-up, with the periodic timer stopped meanwhile, as
-// Xen stops it while a vCPU is descheduled. With the one-shot timer or a
-// poll's timeout armed it sleeps until the earlier deadline (ParkFor) and
-// fires that timer itself, on the vCPU's own thread, as Xen's timer
-// interrupt fires on the CPU: the timer's event or the poll's end then
-// leaves the token the next Park takes. The Go runtime's timers, armed
-// too, find the timer already fired; an idle machine would wake for them
-// up to a millisecond late (its netpoller waits in whole milliseconds),
-// and every blocked vCPU's sleep would last that much longer.
+// Xen stops it while a vCPU is descheduled. With a TimedParker and the
+// one-shot timer or a poll's timeout armed, the sleep also ends at the
+// earlier deadline, and the vCPU fires what is due itself (oneshotFired,
+// pollTimedOut, whose TimerSource calls then find them disarmed), as
+// Xen's timer interrupt wakes the blocked vCPU on its own CPU: the Go
+// runtime's timers, armed too, come on an idle machine up to a
+// millisecond late (its netpoller waits in whole milliseconds). A sleep
+// that ends at its deadline returns even if the timer's event is masked:
+// the guest rechecks its events, as after any wake-up.
 func (w *Waiter) sleep() {
 	w.setState(abi.RUNSTATE_blocked)
 	w.Descheduled()
-	for {
-		dl, timed := w.sleepDeadline()
-		if !timed {
-			w.park.Park()
-			break
+	tp, timed := w.park.(TimedParker)
+	if dl, armed := w.sleepDeadline(); timed && armed {
+		if tp.ParkUntil(dl) {
+			w.oneshotFired()
+			w.pollTimedOut()
 		}
-		if w.park.ParkFor(dl - w.clock.Now()) {
-			break
-		}
-		// The deadline has come, or the sleep ended early without a
-		// wake-up: the callbacks fire only what is due.
-		w.oneshotFired()
-		w.pollTimedOut()
+	} else {
+		w.park.Park()
 	}
 	w.setState(abi.RUNSTATE_running)
 	w.Scheduled()

@@ -30,6 +30,10 @@
 //	gohv.getppids=N             the bench task's getppid calls (default 1000000; 0: none)
 //	gohv.forks=N                the bench task's fork+exec+exit rounds (default 1000; 0: none)
 //	gohv.vforks=N               the bench task's vfork+exec+exit rounds (default 1000; 0: none)
+//	gohv.proc=1                 the net server also serves dom0's /proc/interrupts and
+//	                            /proc/stat at /proc/interrupts and /proc/stat (default: not),
+//	                            so a client can count the interrupts dom0 took and the time
+//	                            its CPUs idled across a transfer (fetch them before and after)
 //
 // shell: u-root's shell (gosh) on the console's tty, started again
 // when it exits; `poweroff` ends the machine. disk: mount the ext4 disk on
@@ -471,6 +475,10 @@ func blob(seed string, size int) []byte {
 	return out[:size]
 }
 
+// procFiles are the files of dom0's /proc that gohv.proc=1 has the net
+// server serve, each at its own path.
+var procFiles = []string{"/proc/interrupts", "/proc/stat"}
+
 // serve brings eth0 up and serves /blob over HTTP until /poweroff is asked.
 func serve(params []string) error {
 	port, err := strconv.Atoi(param(params, "gohv.port", "8080"))
@@ -502,6 +510,19 @@ func serve(params []string) error {
 		w.Write(data)
 		say("net: served /blob to %s", r.RemoteAddr)
 	})
+	if param(params, "gohv.proc", "") == "1" {
+		for _, name := range procFiles {
+			mux.HandleFunc(name, func(w http.ResponseWriter, r *http.Request) {
+				b, err := os.ReadFile(name)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				w.Header().Set("Content-Type", "text/plain")
+				w.Write(b)
+			})
+		}
+	}
 	mux.HandleFunc("/poweroff", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "powering off")
 		select {

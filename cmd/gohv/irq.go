@@ -5,14 +5,17 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/gohv/gohv/abi"
+	"github.com/gohv/gohv/arch/amd64/futex"
 	"github.com/gohv/gohv/arch/amd64/hw"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
 	"github.com/gohv/gohv/pci"
 	"github.com/gohv/gohv/pirq"
+	"github.com/gohv/gohv/sched"
 )
 
 // irqController is the metal's pirq.Controller: the IO-APIC pins and
@@ -26,12 +29,14 @@ import (
 // unmasks it, the last unbind masks it. An interrupt is acknowledged by
 // rt's devIRQ (edge and MSI at once; level: the pin masked, then
 // unmasked here when the guests have EOIed; an MSI without a mask bit:
-// held until the guests' EOI) and handed to run, which calls
-// pirq.Machine.Interrupt.
+// held until the guests' EOI) and handed to deliver, which calls
+// pirq.Machine.Interrupt on the goroutine that took it, as Xen's do_IRQ
+// sends the PIRQ on the CPU the interrupt came to: a vCPU's whose guest
+// it stopped (backend.Run), a blocked vCPU's (vcpuParker), or else run's.
 //
 // Locking: mu guards the tables. pirq calls the Controller methods with
-// its Machine's lock held; run takes mu only between Interrupt calls, so
-// the order is always pirq's lock, then mu, then the pci.Bus's.
+// its Machine's lock held; deliver takes mu only between Interrupt calls,
+// so the order is always pirq's lock, then mu, then the pci.Bus's.
 type irqController struct {
 	mu     sync.Mutex
 	bus    *pci.Bus
@@ -40,6 +45,8 @@ type irqController struct {
 	msis   map[pirq.IRQ]*msiIRQ
 	vecIRQ [hw.DeviceVecs]pirq.IRQ // irq+1 of the vector's owner, 0: free
 	isa    [16]isaMode             // by GSI, for GSIs < 16 an ISA IRQ maps to
+	// machine is where deliver sends interrupts (attach).
+	machine atomic.Pointer[pirq.Machine]
 }
 
 // msiIRQ is an IRQ created for an MSI: its vector, the local APIC its
@@ -85,20 +92,38 @@ func newIRQController(m boot.MADT, ok bool, bus *pci.Bus) *irqController {
 	return c
 }
 
-// run hands every device interrupt to m (Xen's do_IRQ's guest part),
-// forever. Context: its own goroutine, started once the machine exists.
-func (c *irqController) run(m *pirq.Machine) {
+// attach gives the controller the machine its interrupts go to (deliver).
+// Context: main, once the machine exists, before run and before any
+// vCPU runs.
+func (c *irqController) attach(m *pirq.Machine) { c.machine.Store(m) }
+
+// run hands every device interrupt no vCPU's thread took (deliver) to the
+// machine, forever. Context: its own goroutine, started after attach.
+func (c *irqController) run() {
 	for {
-		set := rt.WaitDeviceIRQs()
-		for set != 0 {
-			n := bits.TrailingZeros64(set)
-			set &^= 1 << n
-			c.mu.Lock()
-			owner := c.vecIRQ[n]
-			c.mu.Unlock()
-			if owner > 1 { // IRQ 0 is never a guest's
-				m.Interrupt(owner - 1)
-			}
+		c.deliver(rt.WaitDeviceIRQs())
+	}
+}
+
+// deliver hands device vector set set (bit n: vector hw.DeviceVecBase+n,
+// as rt.WaitDeviceIRQs and rt.TakeDeviceIRQs give it) to the attached
+// machine's Interrupt (Xen's do_IRQ's guest part): the bound PIRQs'
+// events become pending and their vCPUs are kicked. Context: any
+// goroutine: run's, or a vCPU's that took the set (backend.Run,
+// vcpuParker).
+func (c *irqController) deliver(set uint64) {
+	m := c.machine.Load()
+	if m == nil {
+		return
+	}
+	for set != 0 {
+		n := bits.TrailingZeros64(set)
+		set &^= 1 << n
+		c.mu.Lock()
+		owner := c.vecIRQ[n]
+		c.mu.Unlock()
+		if owner > 1 { // IRQ 0 is never a guest's
+			m.Interrupt(owner - 1)
 		}
 	}
 }
@@ -384,3 +409,44 @@ func (c *irqController) IOAPICWrite(physbase uint64, reg, val uint32) abi.Errno 
 }
 
 var _ pirq.Controller = (*irqController)(nil)
+
+// vcpuParker is a vCPU's futex word (hv's Config.NewParker) whose sleep
+// also takes device interrupts: a blocked vCPU's thread wakes for one
+// before run's goroutine does (rt.WaitFutexOrDevice), delivers it itself,
+// and the PIRQ's kick of this vCPU ends the sleep, as Xen takes the
+// interrupt on the idle CPU and then runs the vCPU it woke: one thread
+// switch, not two and a hand-off between the runtime's threads. It is a
+// sched.TimedParker: a blocked vCPU's one-shot timer ends the sleep at
+// its deadline through the shim's timer (the CPU's local APIC timer is
+// set for it), not the Go runtime's, whose timers fire up to about a
+// millisecond late (its poller sleeps in whole milliseconds).
+type vcpuParker struct {
+	w    *futex.Word
+	irqs *irqController
+}
+
+func newVCPUParker(irqs *irqController) *vcpuParker {
+	return &vcpuParker{w: futex.New(), irqs: irqs}
+}
+
+func (p *vcpuParker) Unpark() { p.w.Unpark() }
+func (p *vcpuParker) Clear()  { p.w.Clear() }
+func (p *vcpuParker) Park()   { p.ParkUntil(0) }
+
+// ParkUntil implements sched.TimedParker (deadline 0: none). At the
+// deadline it leaves itself the token ParkWith ends on, and takes it.
+func (p *vcpuParker) ParkUntil(deadline int64) (timedOut bool) {
+	p.w.ParkWith(func(w *atomic.Uint32, val uint32) {
+		dev, late := rt.WaitFutexOrDevice(w, val, deadline)
+		if dev {
+			p.irqs.deliver(rt.TakeDeviceIRQs(rt.TakenParked))
+		}
+		if late {
+			timedOut = true
+			p.w.Unpark()
+		}
+	})
+	return timedOut
+}
+
+var _ sched.TimedParker = (*vcpuParker)(nil)

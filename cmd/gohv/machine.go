@@ -11,7 +11,6 @@ import (
 
 	"github.com/gohv/gohv/arch"
 	"github.com/gohv/gohv/arch/amd64"
-	"github.com/gohv/gohv/arch/amd64/futex"
 	"github.com/gohv/gohv/arch/amd64/hw"
 	"github.com/gohv/gohv/arch/amd64/rt"
 	"github.com/gohv/gohv/boot"
@@ -22,7 +21,6 @@ import (
 	"github.com/gohv/gohv/ioport"
 	"github.com/gohv/gohv/mm"
 	"github.com/gohv/gohv/pci"
-	"github.com/gohv/gohv/pirq"
 	"github.com/gohv/gohv/sched"
 )
 
@@ -72,7 +70,8 @@ func context(v *hv.VCPU) *rt.GuestContext {
 // backend is hv's Backend on arch/amd64/rt. (Pointer receivers: the
 // interface calls then need no wrapper, on the path of every exit.)
 type backend struct {
-	hostDebugTraps uint64 // rt.HostDebugTraps's count last logged
+	hostDebugTraps uint64         // rt.HostDebugTraps's count last logged
+	irqs           *irqController // takes the device interrupts that stop a guest
 }
 
 // Run enters the guest with the vCPU's context on the metal, after
@@ -108,8 +107,21 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 		g.SetFastPath(nil)
 	}
 	g.SetQuietFor(v.QuietFor())
+	g.SetTakeDeviceIRQs(true)
+	if rt.DeviceIRQsPending() {
+		// One came while this thread ran Go code: its PIRQ's event is
+		// pending before this entry instead of after run's goroutine
+		// gets the CPU.
+		b.irqs.deliver(rt.TakeDeviceIRQs(rt.TakenAtEntry))
+	}
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
+	if exit.Kind == arch.ExitInterrupt && hw.IsDeviceVector(exit.Vector) {
+		// The vector woke nobody (SetTakeDeviceIRQs): deliver it here,
+		// as Xen's do_IRQ does on the CPU it came to; the upcall follows
+		// at the next entry.
+		b.irqs.deliver(rt.TakeDeviceIRQs(rt.TakenAtExit))
+	}
 	bounces, irets, kernel := g.FastPathRan()
 	faults, cr2 := g.FastFaults()
 	events := g.FastEvents()
@@ -242,6 +254,34 @@ func cpuReport() {
 		log.Lines([]string{fmt.Sprintf("gohv guest one-shot timers: %d fired, %d more than %d us late, mean lateness %d us, max %d us",
 			l.Fired, l.Late, sched.LateBound/1000, l.SumNs/l.Fired/1000, l.MaxNs/1000)})
 	}
+	log.Lines([]string{deviceIRQLine(rt.DeviceIRQStats())})
+}
+
+// deviceIRQLine renders the device interrupt counters (rt.DeviceIRQStats)
+// for the power-off report: the interrupts, the sets Go took by taker
+// (and the waiter goroutine's wake-ups that found nothing left),
+// the mean and longest time from a vector to its taking, and from the
+// oldest vector of a take to the next guest entry (where the upcall for
+// the PIRQs it sent is delivered), in µs.
+func deviceIRQLine(s rt.DeviceIRQStat, tscHz uint64) string {
+	us := func(ticks, n uint64) float64 {
+		if n == 0 || tscHz == 0 {
+			return 0
+		}
+		return float64(ticks) / float64(n) / float64(tscHz) * 1e6
+	}
+	return fmt.Sprintf("gohv device interrupts: %d; taken by the waiter %d (woken for none %d), at a guest exit %d, by a parked vCPU %d, at an entry %d; "+
+		"vector to Go %.1f us mean, %.1f max; to the next guest entry %.1f us mean, %.1f max",
+		s.Fired, s.Taken[rt.TakenByWaiter], s.Empty, s.Taken[rt.TakenAtExit], s.Taken[rt.TakenParked], s.Taken[rt.TakenAtEntry],
+		us(s.WaitTSC, sum(s.Taken[:])), us(s.MaxTSC, 1), us(s.EntryTSC, s.Entries), us(s.MaxEntryTSC, 1))
+}
+
+func sum(v []uint64) uint64 {
+	t := uint64(0)
+	for _, x := range v {
+		t += x
+	}
+	return t
 }
 
 // threadNames names the kernel threads a CPU report lists by name: each
@@ -453,7 +493,7 @@ var frameTableFrames uint64
 // isa-debug-exit ports gohv powers off through (ioport.Dom0Denied).
 // irqs is the interrupt hardware guests' PIRQs go through, bus the
 // configuration space it shares with dom0.
-func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTimer uint16, hostMap []hypercall.E820Entry, irqs pirq.Controller, bus *pci.Bus) (*hv.Machine, error) {
+func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTimer uint16, hostMap []hypercall.E820Entry, irqs *irqController, bus *pci.Bus) (*hv.Machine, error) {
 	mem := &machineMemory{}
 	entries := uint64(frames.FrameLimit())
 	n := mm.M2PFrames(entries)
@@ -498,13 +538,14 @@ func newMachine(frames *mm.Allocator, noReboot bool, cmdline string, uart, pmTim
 	return hv.NewMachine(hv.Config{
 		Policy: policy, Ports: ports{}, PCI: bus, DeniedPorts: ioport.Dom0Denied(pmTimer, uart, true),
 		Mem: mem, Alloc: frames, Frames: ft, M2P: m2p, Log: log,
-		Console: metal{}, Power: metal{noReboot}, Backend: &backend{},
+		Console: metal{}, Power: metal{noReboot}, Backend: &backend{irqs: irqs},
 		Clock: clock, Timers: clock, Time: metal{}, NoReboot: noReboot,
 		// A vCPU's thread that blocks, polls or waits for a CPU sleeps
 		// on a futex word in the shim (its CPU halts or runs another),
 		// and a wake-up is a futex wake (an IPI), not a hand-off of its
 		// locked goroutine between the runtime's threads.
-		NewParker:     func() sched.Parker { return futex.New() },
+		// The word's sleep also takes device interrupts (vcpuParker).
+		NewParker:     func() sched.Parker { return newVCPUParker(irqs) },
 		Version:       hypercall.VersionInfo{Commandline: cmdline},
 		HostMemoryMap: hostMap,
 		IRQ:           irqs,

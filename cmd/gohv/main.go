@@ -110,7 +110,8 @@ func main() {
 	exitDump = machine.ExitReport
 	machine.CountExits(opts.LogLevel.Lower >= int(klog.Debug))
 	countingExits, countExits = machine.CountingExits, func() { machine.CountExits(true) }
-	go irqs.run(machine.IRQs())
+	irqs.attach(machine.IRQs())
+	go irqs.run()
 	if len(info.Modules) == 0 {
 		ready("no dom0 module given", frames, 0)
 		rt.PowerOff(0)

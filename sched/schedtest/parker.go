@@ -12,8 +12,7 @@ import (
 // TestParker checks that the Parkers newParker makes keep sched.Parker's
 // contract: a token left before Park (between a Waiter's event check and
 // its sleep) is not lost, one token is kept however many Unparks, Clear
-// drops it, Park sleeps until an Unpark from another goroutine, ParkFor
-// returns with the token or when its time runs out and leaves none behind, Unpark
+// drops it, Park sleeps until an Unpark from another goroutine, Unpark
 // and Clear allocate nothing, and a Waiter built on one returns from
 // Block when the wake-up comes between its event check and its sleep.
 // sched's tests run it for ChanParker, arch/amd64/futex's for its word.
@@ -77,37 +76,6 @@ func TestParker(t *testing.T, newParker func() sched.Parker) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("owner stuck in Park: flag %d, a wake-up was lost", flag.Load())
 		}
-	})
-	t.Run("ParkFor", func(t *testing.T) {
-		p := newParker()
-		if p.ParkFor(0) || p.ParkFor(-1) {
-			t.Fatal("ParkFor(0), ParkFor(-1) without a token: true")
-		}
-		p.Unpark()
-		if !p.ParkFor(0) {
-			t.Fatal("ParkFor(0) with the token there: false")
-		}
-		start := time.Now()
-		for p.ParkFor(int64(5 * time.Millisecond)) {
-			t.Fatal("ParkFor without a token: true")
-		}
-		if d := time.Since(start); d > 10*time.Second {
-			t.Fatalf("ParkFor(5 ms) without a token took %v", d)
-		}
-		sleeps(t, p, "Park after ParkFor timed out") // the word is back to idle
-		done := make(chan bool, 1)
-		go func() { done <- p.ParkFor(int64(time.Hour)) }()
-		time.Sleep(5 * time.Millisecond)
-		p.Unpark()
-		select {
-		case took := <-done:
-			if !took {
-				t.Fatal("ParkFor(1 h) woken by Unpark: false")
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("ParkFor(1 h) did not return after Unpark")
-		}
-		sleeps(t, p, "Park after ParkFor took the token")
 	})
 	t.Run("WaiterWakeInCheck", func(t *testing.T) {
 		// Block's wake-up comes right after its event check said no.

@@ -12,6 +12,10 @@
 // goroutine on a channel, which hands the thread's P to another thread
 // and makes the wake-up a chain of hand-offs between threads.
 //
+// ParkWith is Park with the caller's sleep in place of FUTEX_WAIT:
+// cmd/gohv's vCPU parker sleeps in rt.WaitFutexOrDevice, which also wakes
+// for a device interrupt that the vCPU's thread then delivers itself.
+//
 // Contexts: ordinary goroutine code. Park blocks the calling thread;
 // Unpark and Clear never block and allocate nothing; Unpark makes a
 // system call only when the owner sleeps (or is about to).

@@ -41,38 +41,24 @@ func (p *Word) Unpark() {
 // changes the word first and the wait returns at once (EAGAIN). A wait
 // that returns for another reason (a signal, a spurious wake-up) waits
 // again.
-func (p *Word) Park() {
+func (p *Word) Park() { p.ParkWith(wait) }
+
+// ParkWith is Park sleeping through sleep instead of FUTEX_WAIT: sleep(w,
+// val) must return at the latest when *w no longer holds val (a wake-up)
+// and may return sooner (then, or for work of its own, such as device
+// interrupts taken on the way: cmd/gohv's vCPU parker); ParkWith looks
+// at the word again each time. The owner only.
+func (p *Word) ParkWith(sleep func(w *atomic.Uint32, val uint32)) {
 	if p.w.CompareAndSwap(token, idle) {
 		return
 	}
 	if p.w.CompareAndSwap(idle, sleeping) {
 		for p.w.Load() == sleeping {
-			wait(&p.w, sleeping)
+			sleep(&p.w, sleeping)
 		}
 	}
 	// Only Unpark changes sleeping, to token; the owner takes it.
 	p.w.Store(idle)
-}
-
-// ParkFor implements sched.Parker: Park with FUTEX_WAIT's timeout, one
-// wait (a signal or a spurious wake-up ends it early, false). Only
-// Unpark changes sleeping, so a word still sleeping after the wait had
-// no token: the owner sets it back to idle and reports the time out.
-func (p *Word) ParkFor(ns int64) bool {
-	if p.w.CompareAndSwap(token, idle) {
-		return true
-	}
-	if ns <= 0 {
-		return false
-	}
-	if p.w.CompareAndSwap(idle, sleeping) {
-		waitFor(&p.w, sleeping, ns)
-		if p.w.CompareAndSwap(sleeping, idle) {
-			return false
-		}
-	}
-	p.w.Store(idle) // the token, left by Unpark
-	return true
 }
 
 // Clear implements sched.Parker: it drops a pending token. The owner does

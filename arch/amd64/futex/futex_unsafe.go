@@ -22,13 +22,6 @@ func wait(w *atomic.Uint32, val uint32) {
 	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitPrivate, uintptr(val), 0, 0, 0)
 }
 
-// waitFor is wait with a relative timeout of ns nanoseconds (ns > 0):
-// it also returns when the time runs out (ETIMEDOUT).
-func waitFor(w *atomic.Uint32, val uint32, ns int64) {
-	ts := syscall.NsecToTimespec(ns)
-	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitPrivate, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
-}
-
 // wake wakes the thread sleeping on w, if any (FUTEX_WAKE of one). It
 // does not block: RawSyscall6, no hand-off of the P.
 func wake(w *atomic.Uint32) {

@@ -228,6 +228,9 @@ const (
 	DeviceVecs    = 64
 )
 
+// IsDeviceVector reports whether vector v is one of the device vectors.
+func IsDeviceVector(v uint8) bool { return v >= DeviceVecBase && v-DeviceVecBase < DeviceVecs }
+
 // IOAPICRedirSetMask returns the low dword of a redirection entry with
 // the mask bit set or cleared, the rest kept.
 func IOAPICRedirSetMask(low uint32, masked bool) uint32 {

@@ -85,6 +85,12 @@ func TestDeviceVectors(t *testing.T) {
 	if DeviceVecBase < 0x30 || DeviceVecBase+DeviceVecs > LAPICSpuriousVec {
 		t.Errorf("device vectors %#x+%d overlap the 8259's (and rt's IPI, the 8259's line 2) or the spurious vector", DeviceVecBase, DeviceVecs)
 	}
+	for v, want := range map[uint8]bool{DeviceVecBase - 1: false, DeviceVecBase: true,
+		DeviceVecBase + DeviceVecs - 1: true, DeviceVecBase + DeviceVecs: false, 0xff: false, 0: false} {
+		if got := IsDeviceVector(v); got != want {
+			t.Errorf("IsDeviceVector(%#x) = %v, want %v", v, got, want)
+		}
+	}
 	for _, c := range []struct {
 		low    uint32
 		masked bool

@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -17,9 +18,18 @@ import (
 // does for a guest-bound IRQ: an edge-triggered pin or an MSI gets the
 // local APIC EOI at once; a level-triggered pin is masked at the IO-APIC
 // first and unmasked by cmd/gohv (MaskVector) once the guests have sent
-// their EOI (PHYSDEVOP_eoi). It then records the vector in devPending and
-// wakes the goroutine blocked in WaitDeviceIRQs, which hands it to
-// package pirq (Machine.Interrupt).
+// their EOI (PHYSDEVOP_eoi). It then records the vector in devPending
+// for a taker, which hands it to package pirq (Machine.Interrupt), as
+// Xen's do_IRQ sends a guest's PIRQ on the CPU the interrupt came to:
+//
+//   - an interrupt that stops a guest whose GuestContext takes device
+//     interrupts (TakeDeviceIRQs) wakes nobody: the vCPU's thread takes
+//     the set as it returns from Run (TakeDeviceIRQs), so the event is
+//     pending before its next entry, with no thread switch;
+//   - any other wakes one waiter: a vCPU's thread parked in
+//     WaitFutexOrDevice (a blocked vCPU, as Xen's idle vCPU takes the
+//     interrupt and then runs the woken one) if there is one, else the
+//     goroutine blocked in WaitDeviceIRQs.
 //
 // An MSI without a mask bit (HoldMSI) is delivered one at a time: Xen
 // holds back its local APIC EOI until the guests' EOI (ACKTYPE_EOI), so
@@ -52,16 +62,83 @@ type devVecInfo struct {
 var (
 	devVec     [hw.DeviceVecs]devVecInfo
 	devPending uint64 // bit n: vector hw.DeviceVecBase+n fired, not yet taken
-	devWaiting [maxThreads]bool
+	devWaiting [maxThreads]uint8
+	devAt      [hw.DeviceVecs]uint64 // TSC when vector n fired first since it was last taken (0: not pending)
+	devStat    DeviceIRQStat
 )
 
-// devIRQ serves device vector vector (hw.DeviceVecBase <= vector <
-// +hw.DeviceVecs). Context: an IST stack or the shim (a guest exit),
-// interrupts off. Allocates nothing.
+// Kinds of devWaiting: the thread blocked in WaitDeviceIRQs, or a vCPU's
+// thread parked in WaitFutexOrDevice, which is woken first.
+const (
+	devWaitNone = iota
+	devWaitGeneric
+	devWaitParked
+)
+
+// Takers of a device vector set (DeviceIRQStat.Taken's index).
+const (
+	TakenByWaiter = iota // the goroutine blocked in WaitDeviceIRQs
+	TakenAtExit          // a vCPU's thread, after its guest was stopped by the interrupt
+	TakenParked          // a vCPU's thread parked in WaitFutexOrDevice
+	TakenAtEntry         // a vCPU's thread before it enters its guest (TakeDeviceIRQs)
+	nTakers
+)
+
+// DeviceIRQStat counts the device interrupts served and how they reached
+// Go: the sets taken by each kind of taker, and the TSC ticks from a
+// vector's first interrupt to its taking, summed and at most. Entries
+// counts the guest entries that were the first after a take (the entry
+// that delivers the event upcall the take's PIRQs made pending, when its
+// vCPU is the one they went to), EntryTSC and MaxEntryTSC the ticks from
+// the oldest vector of that take to the entry.
+//
+// Empty counts the WaitDeviceIRQs goroutine's wake-ups that found the set
+// already taken (a vCPU's thread was first).
+type DeviceIRQStat struct {
+	Fired                          uint64
+	Taken                          [nTakers]uint64
+	Empty                          uint64
+	WaitTSC, MaxTSC                uint64
+	Entries, EntryTSC, MaxEntryTSC uint64
+}
+
+// devToEntry is the TSC of the oldest vector of a take not yet followed
+// by a guest entry (0: none); devTake sets it under the shim lock,
+// devEntry takes it (atomics: the entry holds no lock).
+var devToEntry uint64
+
+// devEntry counts a guest entry after a take (DeviceIRQStat.Entries).
+// Context: Run, interrupts off.
 //
 //go:nosplit
-func devIRQ(vector uint64) {
+func devEntry() {
+	if atomic.LoadUint64(&devToEntry) == 0 {
+		return
+	}
+	at := atomic.SwapUint64(&devToEntry, 0)
+	if at == 0 {
+		return
+	}
+	w := amd64.Rdtsc() - at
+	atomic.AddUint64(&devStat.Entries, 1)
+	atomic.AddUint64(&devStat.EntryTSC, w)
+	for m := atomic.LoadUint64(&devStat.MaxEntryTSC); w > m && !atomic.CompareAndSwapUint64(&devStat.MaxEntryTSC, m, w); m = atomic.LoadUint64(&devStat.MaxEntryTSC) {
+	}
+}
+
+// devIRQ serves device vector vector (hw.DeviceVecBase <= vector <
+// +hw.DeviceVecs); wake false leaves the vector for the thread whose
+// guest it stopped (guestIRQ: that GuestContext takes device
+// interrupts). Context: an IST stack or the shim (a guest exit),
+// interrupts off, the shim lock held. Allocates nothing.
+//
+//go:nosplit
+func devIRQ(vector uint64, wake bool) {
 	n := vector - hw.DeviceVecBase
+	devStat.Fired++
+	if devAt[n] == 0 {
+		devAt[n] = amd64.Rdtsc()
+	}
 	d := &devVec[n]
 	if d.routed && d.gsi && d.level {
 		io := &ioapics[d.io]
@@ -79,20 +156,90 @@ func devIRQ(vector uint64) {
 		}
 		d.held = true
 	}
-	devDeliver(n)
+	devDeliver(n, wake)
 }
 
-// devDeliver marks device vector hw.DeviceVecBase+n pending and wakes the
-// waiter. Context: interrupts off.
+// devDeliver marks device vector hw.DeviceVecBase+n pending and, with
+// wake, wakes one waiter: a parked vCPU's thread first, else the
+// WaitDeviceIRQs goroutine's (whichever runs takes the whole set).
+// Context: interrupts off, the shim lock held.
 //
 //go:nosplit
-func devDeliver(n uint64) {
+func devDeliver(n uint64, wake bool) {
 	devPending |= 1 << n
+	if wake {
+		devWakeOne()
+	}
+}
+
+// devWakeOne wakes one thread waiting for device vectors, a parked
+// vCPU's first. Context: interrupts off, the shim lock held.
+//
+//go:nosplit
+func devWakeOne() {
+	pick := -1
 	for i := range devWaiting {
-		if devWaiting[i] {
-			devWaiting[i] = false
-			wake(&threads[i])
+		if devWaiting[i] == devWaitParked {
+			pick = i
+			break
 		}
+		if devWaiting[i] == devWaitGeneric && pick < 0 {
+			pick = i
+		}
+	}
+	if pick >= 0 {
+		devWaiting[pick] = devWaitNone
+		threads[pick].waitAddr = 0 // a parked one: no FUTEX_WAKE wakes it again
+		wake(&threads[pick])
+	}
+}
+
+// devTake returns and clears the pending set for taker how
+// (TakenByWaiter...), counting each vector's wait since it fired.
+// Context: the shim lock held.
+//
+//go:nosplit
+func devTake(how int) uint64 {
+	p := devPending
+	if p == 0 {
+		return 0
+	}
+	devPending = 0
+	now := amd64.Rdtsc()
+	oldest := uint64(0)
+	for s := p; s != 0; s &= s - 1 {
+		n := bits.TrailingZeros64(s)
+		if at := devAt[n]; at != 0 {
+			w := now - at
+			devStat.WaitTSC += w
+			devStat.MaxTSC = max(devStat.MaxTSC, w)
+			devAt[n] = 0
+			if oldest == 0 || at < oldest {
+				oldest = at
+			}
+		}
+	}
+	if oldest != 0 {
+		atomic.CompareAndSwapUint64(&devToEntry, 0, oldest)
+	}
+	devStat.Taken[how]++
+	return p
+}
+
+// guestDeviceIRQ serves device or ISA vector vector that stopped a guest
+// (guestIRQ); take: its GuestContext takes device interrupts, so a device
+// vector wakes nobody. Context: the shim, interrupts off.
+//
+//go:nosplit
+func guestDeviceIRQ(vector uint64, take bool) {
+	if !take || vector < hw.DeviceVecBase || vector >= hw.DeviceVecBase+hw.DeviceVecs {
+		deviceIRQ(vector)
+		return
+	}
+	took := shimLockNested()
+	devIRQ(vector, false)
+	if took {
+		shimUnlock()
 	}
 }
 
@@ -225,7 +372,7 @@ func sysVectorEOI(vec uintptr) uintptr {
 	}
 	if d.again {
 		d.again = false
-		devDeliver(n)
+		devDeliver(n, true)
 		return 0
 	}
 	d.held = false
@@ -239,12 +386,59 @@ func sysVectorEOI(vec uintptr) uintptr {
 func sysWaitDeviceIRQs() uintptr {
 	for devPending == 0 {
 		i := thisCPU().cur
-		devWaiting[i] = true
+		devWaiting[i] = devWaitGeneric
 		block(0)
+		if devWaiting[i] == devWaitNone && devPending == 0 {
+			devStat.Empty++ // devWakeOne woke it; another took the set first
+		}
+		devWaiting[i] = devWaitNone
 	}
-	p := devPending
-	devPending = 0
-	return uintptr(p)
+	return uintptr(devTake(TakenByWaiter))
+}
+
+// sysTakeDeviceIRQs returns (and clears) the pending set without waiting,
+// for taker how. Context: the shim.
+//
+//go:nosplit
+func sysTakeDeviceIRQs(how uintptr) uintptr {
+	if how >= nTakers {
+		return 0
+	}
+	return uintptr(devTake(int(how)))
+}
+
+// sysFutexOrDevice is FUTEX_WAIT on the word at addr while it holds val,
+// until deadline (nanotime; 0: none), that also ends when a device vector
+// is pending: it returns 1 then (the caller takes the set), 2 when the
+// deadline ended it, else 0 (woken, the word changed, or a signal: the
+// caller looks at the word again). Context: the shim.
+//
+//go:nosplit
+func sysFutexOrDevice(addr, val, deadline uintptr) uintptr {
+	if devPending != 0 {
+		return 1
+	}
+	touch(addr)
+	if *(*uint32)(unsafe.Pointer(addr)) != uint32(val) {
+		return 0
+	}
+	if deadline != 0 && int64(deadline) <= nanotime() {
+		return 2
+	}
+	t := current()
+	i := thisCPU().cur
+	t.waitAddr = addr
+	devWaiting[i] = devWaitParked
+	timedOut := block(int64(deadline))
+	t.waitAddr = 0
+	devWaiting[i] = devWaitNone
+	switch {
+	case devPending != 0:
+		return 1
+	case timedOut:
+		return 2
+	}
+	return 0
 }
 
 // sysIOAPICAccess reads (write == 0) or writes register reg of the
@@ -329,6 +523,47 @@ func MaskVector(vec uint8, masked bool) {
 func WaitDeviceIRQs() uint64 {
 	r, _, _ := syscall.Syscall(sysDevWait, 0, 0, 0)
 	return uint64(r)
+}
+
+// DeviceIRQsPending reports whether a device vector has fired and is not
+// yet taken (a racy look: TakeDeviceIRQs is the answer).
+func DeviceIRQsPending() bool { return atomic.LoadUint64(&devPending) != 0 }
+
+// TakeDeviceIRQs returns the device vectors that fired and are not yet
+// taken, as WaitDeviceIRQs does, without waiting; how is the taker
+// (TakenAtExit, TakenParked, TakenAtEntry), counted in DeviceIRQStats.
+// Its caller hands them to package pirq as the WaitDeviceIRQs goroutine
+// would.
+func TakeDeviceIRQs(how int) uint64 {
+	r, _, _ := syscall.RawSyscall(sysDevTake, uintptr(how), 0, 0)
+	return uint64(r)
+}
+
+// WaitFutexOrDevice sleeps while *w == val, as FUTEX_WAIT (a vCPU's
+// thread parked on its futex word), until deadline (Uptime's ns; 0:
+// none), and also wakes when a device vector fires: device reports that
+// (the caller takes the set, TakeDeviceIRQs with TakenParked), timedOut
+// that the deadline passed (as the shim's timers have it: a blocked
+// thread's deadline arms its CPU's timer, not the Go runtime's
+// millisecond timers). Neither: woken, the word changed, or a signal; the
+// caller looks at the word again. Such a parked thread is woken for a
+// device interrupt before the WaitDeviceIRQs goroutine.
+func WaitFutexOrDevice(w *atomic.Uint32, val uint32, deadline int64) (device, timedOut bool) {
+	r, _, _ := syscall.Syscall(sysFutexDev, uintptr(unsafe.Pointer(w)), uintptr(val), uintptr(max(deadline, 0)))
+	return r == 1, r == 2
+}
+
+// DeviceIRQStats returns the device interrupt counters (a racy snapshot;
+// for reports) and the TSC's rate, to turn their ticks into time.
+func DeviceIRQStats() (DeviceIRQStat, uint64) {
+	s := DeviceIRQStat{Fired: atomic.LoadUint64(&devStat.Fired), Empty: atomic.LoadUint64(&devStat.Empty),
+		WaitTSC: atomic.LoadUint64(&devStat.WaitTSC), MaxTSC: atomic.LoadUint64(&devStat.MaxTSC),
+		Entries: atomic.LoadUint64(&devStat.Entries), EntryTSC: atomic.LoadUint64(&devStat.EntryTSC),
+		MaxEntryTSC: atomic.LoadUint64(&devStat.MaxEntryTSC)}
+	for i := range s.Taken {
+		s.Taken[i] = atomic.LoadUint64(&devStat.Taken[i])
+	}
+	return s, tscHz
 }
 
 // IOAPICRead reads register reg of the IO-APIC at physical address

@@ -31,8 +31,12 @@
 //	         (device vectors hw.DeviceVecBase.. for guests' PIRQs: IO-APIC
 //	         pins and MSIs routed for cmd/gohv's pirq.Controller, acked
 //	         by Xen's edge/level rules, an MSI without a mask bit held
-//	         until the guests' EOI, waited for by WaitDeviceIRQs; device
-//	         memory for MSI-X tables, DeviceRead32/DeviceWrite32)
+//	         until the guests' EOI; taken by the vCPU's thread whose
+//	         guest the vector stopped (GuestContext.SetTakeDeviceIRQs,
+//	         TakeDeviceIRQs), by a blocked vCPU's thread
+//	         (WaitFutexOrDevice), or else waited for by WaitDeviceIRQs;
+//	         DeviceIRQStats; device memory for MSI-X tables,
+//	         DeviceRead32/DeviceWrite32)
 //	SMP      smp_unsafe.go (APs started by INIT-SIPI-SIPI through the low
 //	         trampoline into their idle context, idleLoop; the shim lock;
 //	         the IPI that wakes an idle CPU, serves TLB shootdowns and

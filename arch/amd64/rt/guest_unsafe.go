@@ -262,6 +262,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 			alt = c.kernelCR3 ^ c.userCR3 ^ c.cr3 // the mode's other table
 		}
 		noteEntry(c, c.cr3, alt)
+		devEntry()
 		t0 := amd64.Rdtsc()
 		enterGuest(c)
 		atomic.AddUint64(&g.inGuest, amd64.Rdtsc()-t0)
@@ -275,7 +276,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		}
 		// Raw: the runtime must not run (nor park this thread) with
 		// interrupts off; the shim returns with them still off.
-		if r, _, _ := syscall.RawSyscall(sysGuestIRQ, uintptr(c.vector), stay, uintptr(c.sigSeen)); r == 0 {
+		if r, _, _ := syscall.RawSyscall6(sysGuestIRQ, uintptr(c.vector), stay, uintptr(c.sigSeen), c.takeDev, 0, 0); r == 0 {
 			break
 		}
 		// A quiet tick: the guest goes on where it was stopped, in the
@@ -316,6 +317,13 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	sti()
 	return nil
 }
+
+// SetTakeDeviceIRQs says whether Run's caller takes the device vectors
+// that stop the guest (TakeDeviceIRQs with TakenAtExit after an
+// ExitInterrupt of a device vector, as Xen's do_IRQ sends the PIRQ on the
+// CPU it came to): they then wake no other thread. Context: the vCPU's
+// goroutine, before Run.
+func (g *GuestContext) SetTakeDeviceIRQs(on bool) { g.c.takeDev = b2u(on) }
 
 // SetQuietFor lets the next Run keep the guest running through the ticks
 // of the next ns nanoseconds (from Run's start) instead of returning at
@@ -582,10 +590,11 @@ func hasHypervisorSlots(cr3 uint64) bool {
 // after which the thread is back on this CPU with no signal sent to it
 // meanwhile. An IPI that brings the tick forward (reschedCPU) is served
 // as such a tick at once; any other IPI, and a device interrupt, are
-// exits. Context: the shim.
+// exits (takeDev: the device vector is left for Run's caller,
+// guestDeviceIRQ). Context: the shim.
 //
 //go:nosplit
-func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
+func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64, takeDev bool) bool {
 	c := thisCPU()
 	switch vector {
 	case vecPIC:
@@ -596,7 +605,7 @@ func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64) bool {
 			return false // no tick brought forward: an exit
 		}
 	default:
-		deviceIRQ(vector)
+		guestDeviceIRQ(vector, takeDev)
 		return false
 	}
 	tickRestore(c)

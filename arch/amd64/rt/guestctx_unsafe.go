@@ -101,6 +101,11 @@ type guestCtx struct {
 	// only: the vCPU's goroutine.
 	quietNs, quietEnd   int64
 	quietTicks, sigSeen uint64
+
+	// takeDev is 1 when the caller of Run takes the device vectors that
+	// stop the guest (SetTakeDeviceIRQs), so they wake no other thread.
+	// Go only: the vCPU's goroutine.
+	takeDev uintptr
 }
 
 // Exit kinds as guest_amd64.s records them (arch.ExitKind values), and the

@@ -47,7 +47,7 @@ func deviceIRQ(vector uint64) {
 //go:nosplit
 func deviceIRQLocked(vector uint64) {
 	if vector >= hw.DeviceVecBase && vector < hw.DeviceVecBase+hw.DeviceVecs {
-		devIRQ(vector)
+		devIRQ(vector, true)
 		return
 	}
 	line := uint8(vector - vecPIC)

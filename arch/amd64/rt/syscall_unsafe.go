@@ -56,6 +56,8 @@ const (
 	sysShootdown                  // (cr3): a top level released: every CPU drops it and flushes
 	sysFlushAll                   // (): every CPU's caches written back (WBINVD) and TLB flushed
 	sysTLBShootdown               // (): every other CPU flushes its TLB
+	sysDevTake                    // (how): take the pending device vectors without waiting
+	sysFutexDev                   // (addr, val, deadline): FUTEX_WAIT that also ends on a device vector
 )
 
 var (
@@ -258,6 +260,10 @@ func dispatch(f *sysFrame) {
 		ret = sysVectorMask(a0, a1)
 	case sysDevWait:
 		ret = sysWaitDeviceIRQs()
+	case sysDevTake:
+		ret = sysTakeDeviceIRQs(a0)
+	case sysFutexDev:
+		ret = sysFutexOrDevice(a0, a1, a2)
 	case sysTLBShootdown:
 		ret = sysShootdownOthers()
 	case sysFlushAll:
@@ -274,7 +280,7 @@ func dispatch(f *sysFrame) {
 		shimUnlock()
 		amd64.Halt()
 	case sysGuestIRQ:
-		if guestIRQ(uint64(a0), int64(a1), uint64(a2)) {
+		if guestIRQ(uint64(a0), int64(a1), uint64(a2), a3 != 0) {
 			ret = 1
 		}
 	case sysHeapWait, sysHeapLend, sysHeapShrink, sysHeapReclaim:
