@@ -58,10 +58,14 @@ func (m *machineMemory) And64(ma mm.Maddr, mask uint64) (uint64, bool) {
 type metal struct{ noReboot bool }
 
 // context returns the vCPU's context on the metal, made on first use.
+// A vCPU's thread takes the device vectors that stop its guest
+// (SetTakeDeviceIRQs; backend.Run delivers them), so they wake no other
+// thread.
 func context(v *hv.VCPU) *rt.GuestContext {
 	g, _ := v.BackendState.(*rt.GuestContext)
 	if g == nil {
 		g = rt.NewGuestContext()
+		g.SetTakeDeviceIRQs(true)
 		v.BackendState = g
 	}
 	return g
@@ -107,7 +111,6 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 		g.SetFastPath(nil)
 	}
 	g.SetQuietFor(v.QuietFor())
-	g.SetTakeDeviceIRQs(true)
 	if rt.DeviceIRQsPending() {
 		// One came while this thread ran Go code: its PIRQ's event is
 		// pending before this entry instead of after run's goroutine
@@ -117,9 +120,9 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	var exit arch.Exit
 	err := g.Run(regs, uint64(cr3.Addr()), v.VirtualTS(), &exit)
 	if exit.Kind == arch.ExitInterrupt && hw.IsDeviceVector(exit.Vector) {
-		// The vector woke nobody (SetTakeDeviceIRQs): deliver it here,
-		// as Xen's do_IRQ does on the CPU it came to; the upcall follows
-		// at the next entry.
+		// The vector woke nobody (SetTakeDeviceIRQs, set in context):
+		// deliver it here, as Xen's do_IRQ does on the CPU it came to;
+		// the upcall follows at the next entry.
 		b.irqs.deliver(rt.TakeDeviceIRQs(rt.TakenAtExit))
 	}
 	bounces, irets, kernel := g.FastPathRan()
