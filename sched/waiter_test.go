@@ -690,18 +690,26 @@ func (p *timedParker) ParkUntil(d int64) bool {
 	return true
 }
 
-// TestBlockTimedParker: with a TimedParker, a block with the one-shot
-// timer armed sleeps until the timer's deadline and raises VIRQ_TIMER
-// itself, once, though the TimerSource never fires (as Xen's timer
-// interrupt on the vCPU's CPU); with no timer armed it parks without a
-// deadline.
-func TestBlockTimedParker(t *testing.T) {
+// newTimedWaiter returns a waiter on a timedParker over a manual clock at
+// 1 ms, with deafTimers and its periodic timer stopped, and its fake
+// events.
+func newTimedWaiter() (*sched.Waiter, *fakeEvents, *timedParker) {
 	f := newFake()
 	c := schedtest.NewManualClock(1_000_000)
 	p := &timedParker{c: c}
 	w := sched.NewWaiter(0, f, c, deafTimers{}, p)
 	f.w = w
 	w.StopPeriodic()
+	return w, f, p
+}
+
+// TestBlockTimedParker: with a TimedParker, a block with the one-shot
+// timer armed sleeps until the timer's deadline and raises VIRQ_TIMER
+// itself, once, though the TimerSource never fires (as Xen's timer
+// interrupt on the vCPU's CPU); with no timer armed it parks without a
+// deadline.
+func TestBlockTimedParker(t *testing.T) {
+	w, f, p := newTimedWaiter()
 	if e := w.SetTimerOp(1_250_000); e != 0 {
 		t.Fatalf("set_timer_op: %v", e)
 	}
@@ -729,12 +737,7 @@ func TestBlockTimedParker(t *testing.T) {
 // with no timer event, at the one-shot's deadline with VIRQ_TIMER raised
 // (the event is masked for a poll, so it returns all the same).
 func TestPollTimedParker(t *testing.T) {
-	f := newFake()
-	c := schedtest.NewManualClock(1_000_000)
-	p := &timedParker{c: c}
-	w := sched.NewWaiter(0, f, c, deafTimers{}, p)
-	f.w = w
-	w.StopPeriodic()
+	w, f, p := newTimedWaiter()
 	if e := w.Poll([]uint32{1}, 1_500_000); e != 0 {
 		t.Fatalf("Poll: %v", e)
 	}
