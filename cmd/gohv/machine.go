@@ -216,7 +216,11 @@ func (metal) PowerOff() {
 // host's timer thread); and where the CPU's time went: halted, and the
 // threads that ran there (vcpuReport names them). Then, per vCPU, where
 // its time went, and the collector's share of the CPUs; then how late
-// the guests' one-shot timers fired.
+// the guests' one-shot timers fired. A second line per CPU counts what
+// brought the runtime's threads to it or to others: its switches from a
+// runnable vCPU thread to another thread, the IPIs it sent to bring a
+// busy CPU's tick forward, and its futex wakes, netpoller eventfd writes
+// and epoll sleeps.
 func cpuReport() {
 	names := threadNames()
 	for i, s := range rt.CPUStats() {
@@ -250,7 +254,8 @@ func cpuReport() {
 		if len(top) > 0 {
 			l += ")"
 		}
-		log.Lines([]string{l})
+		log.Lines([]string{l, fmt.Sprintf("gohv CPU%d runtime: %d vCPU preemptions; tick IPIs sent %d for threads, %d for signals; %d futex wakes, %d eventfd signals, %d epoll waits",
+			i, s.VCPUPreempts, s.ThreadResched, s.SignalResched, s.FutexWakes, s.EventfdSignals, s.EpollWaits)})
 	}
 	log.Lines(vcpuReport())
 	if l := sched.ReadOneshotLateness(); l.Fired > 0 {

@@ -135,6 +135,7 @@ func sysTgkill(tid, sig uintptr) uintptr {
 			sigPending[i] |= linux.SigBit(sig)
 			atomic.AddUint64(&sigSent[i], 1)
 			if on := threads[i].onCPU; on != 0 && on <= maxCPUs && on-1 != thisCPU().id && cpus[on-1].longTimer != 0 {
+				signalResched[thisCPU().id%maxCPUs]++
 				reschedCPU(on - 1) // its tick is held off for a quiet guest
 			}
 			return 0

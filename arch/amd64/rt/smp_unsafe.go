@@ -144,6 +144,22 @@ var (
 	haltLockTSC              [maxCPUs]uint64
 )
 
+// Per CPU, what made the runtime's threads reach other CPUs or take a
+// vCPU's: threadResched counts the IPIs it sent to bring a busy CPU's
+// tick forward for a thread (kick) and signalResched those for a signal
+// (sysTgkill); vcpuPreempts its switches from a runnable vCPU thread
+// (bound to it) to another thread; futexWakes the threads its
+// FUTEX_WAKEs woke, eventfdSignals its writes to the netpoller's eventfd
+// (the runtime's netpollBreak) and epollWaits its sleeps in
+// epoll_pwait. Each written by its own CPU under the shim lock; read
+// racily for reports (CPUStats).
+var (
+	threadResched, signalResched [maxCPUs]uint64
+	vcpuPreempts                 [maxCPUs]uint64
+	futexWakes, eventfdSignals   [maxCPUs]uint64
+	epollWaits                   [maxCPUs]uint64
+)
+
 // wakeIPI has CPU cpu sent the IPI once this CPU releases the shim lock
 // (shimUnlock). Context: shim lock held, interrupts off.
 //
@@ -370,6 +386,7 @@ func kick(t *kthread) (sent bool) {
 	}
 	for i := uintptr(0); i < maxCPUs; i++ {
 		if i != me && t.mayRunOn(i) && cpus[i].longTimer != 0 {
+			threadResched[me%maxCPUs]++
 			reschedCPU(i)
 			return true
 		}
@@ -597,6 +614,16 @@ type CPUStat struct {
 	// sends them after releasing it: 0).
 	HaltLock                 time.Duration
 	WakeIPIs, LockedWakeIPIs uint64
+	// ThreadResched and SignalResched are the IPIs it sent to bring
+	// another CPU's held-off tick forward, for a thread made runnable and
+	// for a signal; VCPUPreempts its switches from a runnable
+	// vCPU thread to another thread (the runtime's work on a busy vCPU's
+	// CPU); FutexWakes the threads its FUTEX_WAKEs woke; EventfdSignals
+	// its writes to the netpoller's eventfd (netpollBreak: a timer reset
+	// earlier, work for a sleeping P); EpollWaits its sleeps in
+	// epoll_pwait (an idle P's netpoller).
+	ThreadResched, SignalResched, VCPUPreempts uint64
+	FutexWakes, EventfdSignals, EpollWaits     uint64
 }
 
 // CPUStats returns every CPU slot's counters (a racy snapshot; for
@@ -608,7 +635,10 @@ func CPUStats() []CPUStat {
 		s[i] = CPUStat{Online: atomic.LoadUint32(&apOnline[i]) != 0, Ticks: atomic.LoadUint64(&c.ticks),
 			Runs: atomic.LoadUint64(&c.runs), IPIs: atomic.LoadUint64(&c.ipis),
 			Idle: tscDuration(atomic.LoadUint64(&cpuIdleTSC[i])), HaltLock: tscDuration(atomic.LoadUint64(&haltLockTSC[i])),
-			WakeIPIs: atomic.LoadUint64(&wakeIPIs[i]), LockedWakeIPIs: atomic.LoadUint64(&lockedWakeIPIs[i])}
+			WakeIPIs: atomic.LoadUint64(&wakeIPIs[i]), LockedWakeIPIs: atomic.LoadUint64(&lockedWakeIPIs[i]),
+			ThreadResched: atomic.LoadUint64(&threadResched[i]), SignalResched: atomic.LoadUint64(&signalResched[i]),
+			VCPUPreempts: atomic.LoadUint64(&vcpuPreempts[i]), FutexWakes: atomic.LoadUint64(&futexWakes[i]),
+			EventfdSignals: atomic.LoadUint64(&eventfdSignals[i]), EpollWaits: atomic.LoadUint64(&epollWaits[i])}
 		for j := range s[i].Threads {
 			s[i].Threads[j] = tscDuration(atomic.LoadUint64(&cpuThreadTSC[i][j]))
 		}

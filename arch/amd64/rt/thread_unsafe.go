@@ -373,6 +373,8 @@ func schedule(saveFPU bool) {
 	}
 	if old.state == thRunning && !old.mayRunOn(c.id) {
 		kick(old) // it moves to a CPU of its affinity
+	} else if old.state == thRunning && old.affinity != 0 && j != noThread {
+		vcpuPreempts[c.id%maxCPUs]++
 	}
 	if j == noThread {
 		c.cur = noThread
@@ -627,6 +629,7 @@ func sysFutex(addr, op, val, timeout uintptr) uintptr {
 				n++
 			}
 		}
+		futexWakes[thisCPU().id%maxCPUs] += uint64(n)
 		return n
 	}
 	// FUTEX_WAIT
@@ -678,6 +681,7 @@ var (
 
 //go:nosplit
 func eventfdSignal(n uint64) {
+	eventfdSignals[thisCPU().id%maxCPUs]++
 	eventfdCount += n
 	for i := range threads {
 		if threads[i].state == thBlocked && threads[i].onEpoll {
@@ -697,6 +701,7 @@ func sysEpollWait(events, maxEvents uintptr, timeoutMs int64) uintptr {
 			dl = linux.Deadline(nanotime(), timeoutMs*1000000)
 		}
 		t := current()
+		epollWaits[thisCPU().id%maxCPUs]++
 		t.onEpoll = true
 		block(dl)
 		t.onEpoll = false
