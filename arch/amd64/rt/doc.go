@@ -93,9 +93,15 @@
 // no tick it does not need, as Xen programs its timer for the next
 // deadline. A runtime preemption request (sysmon's, a stop-the-world's)
 // is such a signal, and a signal for a thread on a CPU whose tick is so
-// held off, or a thread made runnable that no idle CPU takes, brings
-// that CPU's tick forward by an IPI (reschedCPU), so the runtime can
-// still preempt the goroutine or stop the world within a tick of asking.
+// held off brings that CPU's tick forward by an IPI (reschedCPU), so the
+// runtime can still preempt the goroutine or stop the world within a
+// tick of asking; so does a thread made runnable that no idle CPU takes
+// and only that CPU may run (a vCPU's, bound to it). Any other such
+// thread waits for the CPU that made it runnable (kick), as Xen's
+// softirqs run where they were raised: a busy vCPU's CPU is not stopped
+// for runtime work its waker's CPU can do (the power-off report's
+// "gohv CPU<n> runtime:" line counts those IPIs, the vCPUs' preemptions,
+// futex wakes, eventfd signals and epoll sleeps per CPU).
 // (An earlier design had a VCPU_RUN system call instead, as KVM_RUN; a
 // call costs no runtime transitions on every exit.) The exit saves what Go code
 // clobbers, XMM0-15 and MXCSR, and the FS base; the guest's x87 state

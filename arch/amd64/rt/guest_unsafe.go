@@ -643,9 +643,11 @@ func quietTick(c *cpuState, sigSeen uint64) bool {
 // wakes for first (quietDeadline), whichever comes first, when that is
 // at least two tick periods away; nearer, the tick keeps its period.
 // Nothing else needs this CPU's tick until then while its thread stays
-// on it: a thread made runnable that no idle CPU takes, and a signal
-// for its thread, come with an IPI that brings the tick forward
-// (cpuState.longTimer: kick, sysTgkill, ipiIRQ); a sleeper that blocks
+// on it: a thread made runnable that no idle CPU takes waits for the
+// CPU that made it runnable unless only this CPU may run it, and that
+// one, and a signal for this CPU's thread, come with an IPI that brings
+// the tick forward (cpuState.longTimer: kick, sysTgkill, ipiIRQ); a
+// sleeper that blocks
 // meanwhile blocks on another CPU, whose tick keeps its period (a switch
 // of threads restores it: schedule) or whose idle timer counts it. Under
 // an emulator each tick wakes the host's timer thread and stops the

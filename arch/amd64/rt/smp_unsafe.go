@@ -360,13 +360,18 @@ func othersOnline() bool {
 
 // kick makes sure a CPU will look at t, just made runnable (or moved
 // off the CPU it ran on): an idle CPU of its affinity, other than this
-// one, is sent an IPI; a thread some CPU runs needs none, and running
-// CPUs see it at their next schedule or tick. With no idle CPU, a CPU of
-// its affinity whose tick is held off for a quiet guest (longTimer) is
-// sent one that brings its tick forward (reschedCPU); so is this CPU's
-// tick given its period back. The IPIs leave once the lock is released
-// (wakeIPI). It reports whether the thread runs or a CPU was sent for.
-// Context: shim lock held.
+// one, is sent an IPI; a thread some CPU runs needs none. With no idle
+// CPU, a thread that may run on this CPU waits for it, as Xen's softirqs
+// and tasklets run on the CPU that raised them: this CPU's next schedule
+// or tick takes it (its tick is given its period back if it was held
+// off for a quiet guest); no other CPU is interrupted for it, so a busy
+// vCPU's CPU does not run the runtime's threads that this one can run.
+// Only a thread this CPU may not run (another CPU's vCPU thread) has a
+// CPU of its affinity whose tick is held off for a quiet guest
+// (longTimer) sent an IPI that brings its tick forward (reschedCPU).
+// The IPIs leave once the lock is released (wakeIPI). It reports
+// whether the thread runs or another CPU was sent for (false: it waits
+// for this CPU, or a running CPU's next tick). Context: shim lock held.
 //
 //go:nosplit
 func kick(t *kthread) (sent bool) {
@@ -381,8 +386,11 @@ func kick(t *kthread) (sent bool) {
 			return true
 		}
 	}
-	if c.longTimer != 0 && t.mayRunOn(me) {
-		tickRestore(c)
+	if t.mayRunOn(me) {
+		if c.longTimer != 0 {
+			tickRestore(c)
+		}
+		return false
 	}
 	for i := uintptr(0); i < maxCPUs; i++ {
 		if i != me && t.mayRunOn(i) && cpus[i].longTimer != 0 {
