@@ -778,6 +778,7 @@ func (s *Scheduler) placeLocked(v *VCPU, now int64, tickle bool) {
 			return
 		}
 	}
+	s.waitingLocked(v, now)
 	if !tickle {
 		return
 	}
@@ -822,10 +823,18 @@ func (s *Scheduler) resetLocked(snext *VCPU, now int64) {
 // setSliceLocked sets running v's slice (credit2's csched2_runtime): the
 // time its credit lead over the best waiter for its CPU lasts at its
 // burn rate (its credit alone if none waits), within [MinTimer,
-// MaxTimer], at most its domain's budget; a timer marks its end.
+// MaxTimer], at most its domain's budget; a timer marks its end while a
+// vCPU waits that its CPU could run, or its domain is capped. A slice
+// that no waiter could end runs untimed: at its end there is nothing to
+// decide (Xen's timer would fire to find that out on the vCPU's CPU;
+// here it is a Go timer, a goroutine and an IPI that stop a busy vCPU
+// for nothing), and the run loop's Ran at its quiet time's end
+// (hv.quietMax) charges it and resets a spent credit as that decision
+// would have. A vCPU that comes to wait arms it (waitingLocked).
 func (s *Scheduler) setSliceLocked(v *VCPU, now int64) {
 	lead := v.credit
-	if w := s.pickLocked(v.cpu); w != nil {
+	w := s.pickLocked(v.cpu)
+	if w != nil {
 		lead -= w.credit
 	}
 	t := int64(MinTimer)
@@ -837,8 +846,31 @@ func (s *Scheduler) setSliceLocked(v *VCPU, now int64) {
 		t = min(t, v.dom.budget)
 	}
 	v.sliceEnd = now + t
-	v.sliceArmed = true
-	v.slice.arm(v.sliceEnd)
+	v.sliceArmed = w != nil || v.dom.cap != 0
+	if v.sliceArmed {
+		v.slice.arm(v.sliceEnd)
+	}
+}
+
+// waitingLocked is placeLocked's for queued v that got no CPU: the
+// runners of its affinity whose slices run untimed (setSliceLocked) get
+// their slice timers armed, and one whose slice is already over is
+// tickled to decide now, as its timer would have (sliceExpired; tickled
+// too, so that placeLocked does not tickle it twice).
+func (s *Scheduler) waitingLocked(v *VCPU, now int64) {
+	for c, cur := range s.cpus {
+		if cur == nil || !v.affinity.Has(c) || cur.sliceArmed || cur.check.Load() {
+			continue
+		}
+		if now >= cur.sliceEnd {
+			cur.tickled = true
+			cur.check.Store(true)
+			s.tickles = append(s.tickles, c)
+			continue
+		}
+		cur.sliceArmed = true
+		cur.slice.arm(cur.sliceEnd)
+	}
 }
 
 // sliceExpired is the slice timer's callback: it marks v's slice over if

@@ -360,35 +360,43 @@ func TestTryEnter(t *testing.T) {
 	m.check()
 }
 
-// TestSliceLazy: a vCPU that sleeps and wakes within its slice leaves its
-// slice timer set for the earlier end; at that end the timer is set
-// again for the new slice's, which still ends the slice on time.
+// TestSliceLazy: a runner's slice timer is armed once a vCPU waits for
+// its CPU; a vCPU that sleeps within its slice leaves the timer set for
+// that end, when it does nothing; the next holder's slice, armed when
+// the sleeper wakes to wait, still ends on time.
 func TestSliceLazy(t *testing.T) {
 	m := newSim(t, 1)
 	d := m.s.NewDomain()
-	a := d.NewVCPU(0, nil)
-	a.EnterNow() // alone: its slice is its credit, MaxTimer (10 ms)
+	a, b := d.NewVCPU(0, nil), d.NewVCPU(1, nil)
+	a.EnterNow() // alone: its slice is its credit, MaxTimer (10 ms), untimed
+	if m.clk.Pending() != 0 {
+		t.Fatalf("a lone vCPU: %d timers set, want 0 (nothing to decide at its slice's end)", m.clk.Pending())
+	}
+	b.Wake() // b waits: a's slice, to 10 ms, is timed now
+	if m.clk.Pending() != 1 || len(m.tickled) != 0 {
+		t.Fatalf("a waiter came: %d timers set, tickles %v; want 1, none", m.clk.Pending(), m.tickled)
+	}
 	m.clk.Set(2 * ms)
-	a.Sleep()
-	if m.clk.Pending() != 1 {
-		t.Fatalf("after Sleep: %d timers set, want 1 (left set)", m.clk.Pending())
+	a.Sleep() // b takes the CPU, alone: untimed
+	if m.s.Holder(0) != b || m.clk.Pending() != 1 {
+		t.Fatalf("after a's Sleep: holder %v, %d timers set, want b and 1 (a's left set)", m.s.Holder(0) == b, m.clk.Pending())
 	}
 	m.clk.Set(3 * ms)
-	a.EnterNow() // a new slice: its credit left, 8 ms, to 11 ms
-	m.clk.Set(10 * ms)
-	if m.clk.Pending() != 1 {
-		t.Fatalf("at the first slice's end: %d timers set, want 1 (set again)", m.clk.Pending())
+	a.Wake() // a waits: b's slice (its credit, 10 ms, to 12 ms) is timed
+	if m.clk.Pending() != 2 {
+		t.Fatalf("a waits: %d timers set, want 2", m.clk.Pending())
 	}
-	m.clk.Set(11*ms - 1)
-	if m.clk.Pending() != 1 {
-		t.Fatal("the slice timer fired before the slice's end")
+	m.clk.Set(10 * ms) // a's old setting fires and does nothing
+	if m.clk.Pending() != 1 || len(m.tickled) != 0 {
+		t.Fatalf("at a's old slice end: %d timers set, tickles %v; want 1, none", m.clk.Pending(), m.tickled)
 	}
-	m.clk.Set(11 * ms)
-	if m.clk.Pending() != 0 {
-		t.Fatalf("at the slice's end: %d timers set, want 0 (fired)", m.clk.Pending())
+	m.clk.Set(12*ms - 1)
+	if len(m.tickled) != 0 {
+		t.Fatal("b's slice timer fired before its end")
 	}
-	if a.Ran() || m.clk.Pending() != 1 {
-		t.Fatalf("after the slice's end, Ran: no new slice (%d timers set)", m.clk.Pending())
+	m.clk.Set(12 * ms)
+	if m.clk.Pending() != 0 || len(m.tickled) != 1 || m.tickled[0] != 0 || !b.NeedsCheck() {
+		t.Fatalf("at b's slice end: %d timers set, tickles %v, NeedsCheck %v; want 0, [0], true", m.clk.Pending(), m.tickled, b.NeedsCheck())
 	}
 	m.check()
 }
@@ -553,30 +561,67 @@ func FuzzScheduler(f *testing.F) {
 }
 
 // TestSliceEndTickles: a running vCPU whose CPU takes no ticks (NeedsCheck
-// false) still learns its slice is over: the slice timer tickles its CPU,
-// and NeedsCheck stays true until Ran has decided. A capped domain's vCPU
-// always needs its ticks.
+// false) still learns its slice is over once a vCPU waits for its CPU:
+// the slice timer tickles its CPU, and NeedsCheck stays true until Ran
+// has decided; one that waits after the slice's end tickles it at once.
+// A lone vCPU's slice ends with no timer, no tickle and no NeedsCheck
+// (nothing to decide: the metal keeps it in the guest). A capped
+// domain's vCPU always needs its ticks.
 func TestSliceEndTickles(t *testing.T) {
 	m := newSim(t, 2)
 	d := m.s.NewDomain()
 	a := d.NewVCPU(0, nil)
-	cpu := a.EnterNow() // alone: a slice of MaxTimer (10 ms)
-	if a.NeedsCheck() {
-		t.Fatal("NeedsCheck at the slice's start")
+	cpu := a.EnterNow() // alone: a slice of MaxTimer (10 ms), untimed
+	if a.NeedsCheck() || m.clk.Pending() != 0 {
+		t.Fatalf("at the slice's start: NeedsCheck %v, %d timers set", a.NeedsCheck(), m.clk.Pending())
 	}
-	m.clk.Set(10*ms - 1)
+	m.clk.Set(10 * ms)
+	if a.NeedsCheck() || len(m.tickled) != 0 {
+		t.Fatalf("a lone vCPU's slice end: NeedsCheck %v, tickles %v; want false, none", a.NeedsCheck(), m.tickled)
+	}
+	if a.Ran() || m.clk.Pending() != 0 {
+		t.Fatalf("Ran at a lone vCPU's slice end: a yield or a timer (%d set)", m.clk.Pending())
+	}
+	// b waits for a's CPU (pinned to it): a's new slice (to 20 ms) is timed.
+	b := d.NewVCPU(1, nil)
+	if err := b.SetAffinity(sched.CPUMaskOf(cpu)); err != nil {
+		t.Fatal(err)
+	}
+	b.Wake()
+	if m.clk.Pending() != 1 || len(m.tickled) != 0 || a.NeedsCheck() {
+		t.Fatalf("a waiter came within the slice: %d timers set, tickles %v, NeedsCheck %v; want 1, none, false", m.clk.Pending(), m.tickled, a.NeedsCheck())
+	}
+	m.clk.Set(20*ms - 1)
 	if a.NeedsCheck() || len(m.tickled) != 0 {
 		t.Fatalf("before the slice's end: NeedsCheck %v, tickles %v", a.NeedsCheck(), m.tickled)
 	}
-	m.clk.Set(10 * ms)
+	m.clk.Set(20 * ms)
 	if !a.NeedsCheck() || len(m.tickled) != 1 || m.tickled[0] != cpu {
 		t.Fatalf("at the slice's end: NeedsCheck %v, tickles %v, want CPU %d tickled", a.NeedsCheck(), m.tickled, cpu)
 	}
-	if a.Ran() {
-		t.Fatal("Ran: a lone vCPU was told to yield")
+	if !a.Ran() {
+		t.Fatal("Ran: a spent vCPU kept its CPU from a waiter of more credit")
 	}
-	if a.NeedsCheck() {
-		t.Fatal("NeedsCheck after Ran gave a new slice")
+	a.EnterNow() // b takes a's CPU (timed: a waited then), a the other
+	m.check()
+	if m.s.Holder(cpu) != b {
+		t.Fatalf("after the yield: b does not hold CPU %d", cpu)
+	}
+	m.clk.Set(40 * ms) // b's slice ends: it keeps its CPU, alone, untimed
+	if b.Ran() || m.clk.Pending() != 0 {
+		t.Fatalf("b alone at its slice's end: a yield or a timer (%d set)", m.clk.Pending())
+	}
+	// c waits for b's CPU after b's new slice is over: b is tickled at
+	// once, once.
+	m.tickled = nil
+	c := d.NewVCPU(2, nil)
+	if err := c.SetAffinity(sched.CPUMaskOf(cpu)); err != nil {
+		t.Fatal(err)
+	}
+	m.clk.Set(51 * ms)
+	c.Wake()
+	if !b.NeedsCheck() || len(m.tickled) != 1 || m.tickled[0] != cpu {
+		t.Fatalf("a waiter after the slice's end: NeedsCheck %v, tickles %v, want CPU %d tickled once", b.NeedsCheck(), m.tickled, cpu)
 	}
 	if err := d.SetCap(50); err != nil {
 		t.Fatal(err)

@@ -107,6 +107,14 @@
 //     domain's vCPUs always), and the vCPU has run Ratelimit (1 ms)
 //     since it took the CPU, it yields to a waiter of more credit, else
 //     goes on with a new slice. Yield hands the CPU to any waiter.
+//     The slice's timer is armed only while a vCPU waits that its CPU
+//     could run (or its domain is capped): a lone vCPU's slice runs
+//     untimed, nothing being to decide at its end but a new slice,
+//     which the metal's Ran at the end of its quiet time gives (charging
+//     it, and resetting a spent credit); a vCPU that comes to wait arms
+//     the runners' timers, tickling one whose slice is already over.
+//     Xen's timer fires on the vCPU's own CPU; here a Go timer, its
+//     goroutine and a tickle's IPI would stop the busy vCPU each time.
 //   - Wake (and Enter of an asleep vCPU) takes an idle CPU of the
 //     vCPU's affinity, its last CPU first; else it tickles the runner
 //     whose credit it beats by most (MigrateResist counting against
