@@ -2,6 +2,8 @@ package tests
 
 import (
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,51 @@ func TestGuestsOnGohv(t *testing.T) {
 				// the fast path.
 				r.wantMatch(t, `\(XEN\) gohv d0v0 fast path: [1-9][0-9]* syscall bounces, [1-9][0-9]* irets, [1-9][0-9]* page faults`)
 			}
+			if tt.name == "smpbench" {
+				wantRuntimeOffBusyCPUs(t, r)
+			}
 		})
 	}
+}
+
+// cpuRuntimeRe matches gohv's power-off count, per CPU, of what brought
+// the runtime's threads to it or to others (cmd/gohv's cpuReport).
+var cpuRuntimeRe = regexp.MustCompile(`\(XEN\) gohv CPU(\d+) runtime: (\d+) vCPU preemptions; tick IPIs sent (\d+) for threads, (\d+) for signals; (\d+) futex wakes, (\d+) eventfd signals, (\d+) epoll waits`)
+
+// maxEventfdSignals bounds the netpoller wake-ups (the runtime's
+// netpollBreak, an eventfd write) of a smpbench quick run on two CPUs:
+// 1-4 in all (8 runs) with a slice timed only while a vCPU waits for the
+// CPU (sched's setSliceLocked), 15-47 (10 runs) with every slice timed
+// (each reset of the timer earlier than the netpoller's sleep wakes it).
+const maxEventfdSignals = 8
+
+// wantRuntimeOffBusyCPUs: in smpbench (two vCPUs on two CPUs, each busy
+// in its guest for long runs), gohv's own work stays off the busy vCPUs'
+// CPUs where it can, as Xen's does: no CPU sends another an IPI to run a
+// runtime thread it can run itself (rt's kick: 4-30 per CPU a run when it
+// did), which only a vCPU thread bound to the other CPU needs (neither
+// vCPU moved between CPUs); and a lone vCPU's slice takes no Go timer
+// (maxEventfdSignals).
+func wantRuntimeOffBusyCPUs(t *testing.T, r result) {
+	t.Helper()
+	ms := cpuRuntimeRe.FindAllStringSubmatch(r.serial, -1)
+	if len(ms) != 2 {
+		t.Errorf("%d \"gohv CPU<n> runtime:\" lines, want 2\n--- serial ---\n%s", len(ms), r.serial)
+		return
+	}
+	moved := !strings.Contains(r.serial, "(XEN) gohv d0v0: ") || !strings.Contains(r.serial, "(XEN) gohv d0v1: ") ||
+		strings.Count(r.serial, ", 0 moves between CPUs") != 2
+	var eventfd uint64
+	for _, m := range ms {
+		threadIPIs, _ := strconv.ParseUint(m[3], 10, 64)
+		n, _ := strconv.ParseUint(m[6], 10, 64)
+		eventfd += n
+		if threadIPIs != 0 && !moved {
+			t.Errorf("CPU%s sent %d IPIs to bring a busy CPU's tick forward for a runtime thread it could run itself: %s", m[1], threadIPIs, m[0])
+		}
+	}
+	if eventfd > maxEventfdSignals {
+		t.Errorf("%d netpoller eventfd signals, want at most %d (a lone vCPU's slice timed by a Go timer?)", eventfd, maxEventfdSignals)
+	}
+	t.Logf("%s\n%s", ms[0][0], ms[1][0])
 }
