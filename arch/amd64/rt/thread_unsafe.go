@@ -406,7 +406,11 @@ func idleLoop() {
 		if j := pickThread(c, c.last, noThread); j != noThread {
 			t := switchIn(c, j)
 			switchStack(&c.idleSP, t.ksp)
-			continue
+			// Back from a thread's schedule, whose pickThread found
+			// nothing for this CPU under the shim lock held since:
+			// halt without looking again (a blocking vCPU's way to
+			// the halt, twice a blocked event round trip).
+			c.inShim = 1
 		}
 		c.idling = 1
 		idleTimer(c)
