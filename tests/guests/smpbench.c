@@ -33,7 +33,9 @@
  *    guest suite (correctness only); "ping" leaves the job out (for runs
  *    under QEMU's -icount, where the CPUs take turns on one host thread),
  *    "compute" leaves the ping-pongs out (the hypervisor's own account of
- *    the vCPUs' time at power-off then covers the job's runs).
+ *    the vCPUs' time at power-off then covers the job's runs); "spin" and
+ *    "block" keep only that ping-pong (a profile of one kind of round
+ *    trip: "ping block" against "ping block quick").
  * QEMU's TCG with one host thread per CPU (MTTCG) on a host that runs other
  * work makes these wall-time figures noisy: the pairs and medians are there
  * to take some of that out, and the harness interleaves runs on gohv and
@@ -439,7 +441,8 @@ void test_main(void)
 	if (has_token(cl, "compute"))
 		return;
 	u64 n = quick ? PINGS / 4 : PINGS;
-	pingpong("pingpong_spin", CMD_PING_SPIN, n, nv);
+	if (!has_token(cl, "block"))
+		pingpong("pingpong_spin", CMD_PING_SPIN, n, nv);
 	if (!has_token(cl, "spin"))
 		pingpong("pingpong_block", CMD_PING_BLOCK, n, nv);
 }
