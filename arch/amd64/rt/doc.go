@@ -97,9 +97,10 @@
 // runtime can still preempt the goroutine or stop the world within a
 // tick of asking; so does a thread made runnable that no idle CPU takes
 // and only that CPU may run (a vCPU's, bound to it). Any other such
-// thread waits for the CPU that made it runnable (kick), as Xen's
-// softirqs run where they were raised: a busy vCPU's CPU is not stopped
-// for runtime work its waker's CPU can do (the power-off report's
+// thread runs on the CPU that made it runnable, whose tick comes within
+// 20 µs (kick, tickSoon), as Xen's softirqs run where they were raised:
+// a busy vCPU's CPU is not stopped for runtime work its waker's CPU can
+// do (the power-off report's
 // "gohv CPU<n> runtime:" line counts those IPIs, the vCPUs' preemptions,
 // futex wakes, eventfd signals and epoll sleeps per CPU).
 // (An earlier design had a VCPU_RUN system call instead, as KVM_RUN; a

@@ -361,11 +361,12 @@ func othersOnline() bool {
 // kick makes sure a CPU will look at t, just made runnable (or moved
 // off the CPU it ran on): an idle CPU of its affinity, other than this
 // one, is sent an IPI; a thread some CPU runs needs none. With no idle
-// CPU, a thread that may run on this CPU waits for it, as Xen's softirqs
+// CPU, a thread that may run on this CPU runs here, as Xen's softirqs
 // and tasklets run on the CPU that raised them: this CPU's next schedule
-// or tick takes it (its tick is given its period back if it was held
-// off for a quiet guest); no other CPU is interrupted for it, so a busy
-// vCPU's CPU does not run the runtime's threads that this one can run.
+// takes it, its tick brought to within idleTimerMin (tickSoon) so that
+// it does not wait a period behind a guest; no other CPU is interrupted
+// for it, so a busy vCPU's CPU does not run the runtime's threads that
+// this one can run.
 // Only a thread this CPU may not run (another CPU's vCPU thread) has a
 // CPU of its affinity whose tick is held off for a quiet guest
 // (longTimer) sent an IPI that brings its tick forward (reschedCPU).
@@ -387,9 +388,7 @@ func kick(t *kthread) (sent bool) {
 		}
 	}
 	if t.mayRunOn(me) {
-		if c.longTimer != 0 {
-			tickRestore(c)
-		}
+		tickSoon(c)
 		return false
 	}
 	for i := uintptr(0); i < maxCPUs; i++ {
