@@ -76,6 +76,10 @@ type VCPU struct {
 	// the vCPU's goroutine.
 	timeDue bool
 	timeAt  int64
+	// runDeadline is the one-shot timer's deadline the guest's next run
+	// must end by (Waiter.FireDue before the entry; 0: none). Owned by
+	// the vCPU's goroutine.
+	runDeadline int64
 }
 
 // ID, Waiter, Tables, Flusher and Preempt implement hypercall.VCPU.
@@ -83,8 +87,16 @@ func (v *VCPU) ID() int                { return v.id }
 func (v *VCPU) Waiter() *sched.Waiter  { return v.waiter }
 func (v *VCPU) Tables() *mm.VCPUTables { return &v.tables }
 func (v *VCPU) Flusher() mm.Flusher    { return flusher{v} }
-func (v *VCPU) Preempt() bool          { return v.eventsNeedDelivery() || v.sliceOver() }
 func (v *VCPU) Domain() *Domain        { return v.dom }
+
+// Preempt reports whether a long hypercall should stop at its next
+// continuation point: an event is to be delivered (the one-shot timer,
+// fired here if it is due, as Xen's timer interrupt fires during the
+// hypercall) or the slice is over.
+func (v *VCPU) Preempt() bool {
+	v.waiter.FireDue()
+	return v.eventsNeedDelivery() || v.sliceOver()
+}
 
 // sliceOver reports whether the vCPU's time slice is over and another
 // vCPU waits for its CPU (or its cap's budget is spent, or its affinity
@@ -262,6 +274,10 @@ func (v *VCPU) Run() {
 			}
 		}
 		v.scheduledIn()
+		// The one-shot timer, if due, raises VIRQ_TIMER here, on the
+		// vCPU's thread, as Xen's timer interrupt on its CPU; the run
+		// ends by the next deadline (RunDeadline).
+		v.runDeadline = v.waiter.FireDue()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
 			v.crash(err.Error())
@@ -334,6 +350,12 @@ func (v *VCPU) QuietFor() int64 {
 	}
 	return quietMax
 }
+
+// RunDeadline is the system time by which the metal must end the guest's
+// run (an exit, or no entry if it has come) so that the run loop fires
+// the vCPU's one-shot timer then (sched.Waiter.FireDue); 0: no deadline.
+// Context: the vCPU's goroutine, from Backend.Run.
+func (v *VCPU) RunDeadline() int64 { return v.runDeadline }
 
 // FastPath returns what the metal may do for the vCPU until its next exit
 // instead of returning every SYSCALL (pv.Fast), and the machine address

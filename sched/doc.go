@@ -51,13 +51,19 @@
 //   - Block returns 0 always; Poll returns 0, or -EINVAL for nr_ports >
 //     128 or a listed port that is not valid or in use. The hypercall
 //     layer does the -EFAULT part (reading sched_poll and the port list).
-//   - A vCPU sleeping in Block or Poll with its one-shot timer or the
-//     poll's timeout armed sleeps, on a TimedParker, until the earlier
-//     deadline and then runs the timer's callback itself, as Xen's timer interrupt
-//     fires on the CPU: the Go runtime's timers, armed as well, may come
-//     up to a millisecond late on an idle machine (its netpoller waits in
-//     whole milliseconds). The fired one-shot timers' lateness is counted
-//     (ReadOneshotLateness; cmd/gohv prints it at power-off).
+//   - With a TimedParker, the vCPU's goroutine serves its one-shot timer
+//     and its poll's timeout itself, as Xen's timer interrupt fires on the
+//     vCPU's CPU, and the TimerSource's one-shot and poll timers are never
+//     armed: a vCPU sleeping in Block or Poll sleeps until the earlier
+//     deadline and then runs the timer's callback; a running one calls
+//     Waiter.FireDue before each entry to its guest (hv's run loop) and
+//     leaves the guest by the deadline FireDue returns (the metal's
+//     GuestContext.SetDeadline). On the metal the Go runtime's timers may
+//     come up to a millisecond late (its netpoller waits in whole
+//     milliseconds), and each one armed earlier than the runtime's poller
+//     sleeps wakes that poller's thread. The fired one-shot timers'
+//     lateness is counted (ReadOneshotLateness; cmd/gohv prints it at
+//     power-off).
 //   - Timer callbacks run on the TimerSource's goroutine, take Waiter.mu
 //     only to decide, and raise VIRQ_TIMER after releasing it. A callback
 //     acts only if its timer is armed and the armed deadline has come

@@ -71,6 +71,15 @@ type Waiter struct {
 	oneshot, pollTimer Timer
 	// interrupted makes Block and Poll return at once (Interrupt).
 	interrupted atomic.Bool
+	// ownTimers: the park is a TimedParker, and the vCPU's goroutine
+	// serves its one-shot timer and poll timeout itself (FireDue before
+	// each entry, the guest run bounded by the deadline it returns; the
+	// sleep's ParkUntil), so the TimerSource's one-shot and poll timers
+	// are never armed. Immutable.
+	ownTimers bool
+	// dueAt mirrors oneshotAt while oneshotArmed (0: not armed) for
+	// FireDue's check without mu when ownTimers. Written under mu.
+	dueAt atomic.Int64
 
 	// mu guards the fields below. A timer's callback acts only if its
 	// timer is armed and its deadline has come (both read under mu), so
@@ -119,6 +128,15 @@ func (w *Waiter) setState(state int32) {
 // periodic timer configured but not armed: it starts with the first
 // Scheduled. Its timers come from timers, made here once; its sleeps are
 // on park (nil: a NewChanParker), which is its alone.
+//
+// With a TimedParker, the vCPU's goroutine serves its one-shot timer and
+// its poll's timeout itself, as Xen's timer interrupt on the vCPU's own
+// CPU does: it calls FireDue before each entry to the guest and bounds
+// the guest's run by the deadline FireDue returns, and a sleep ends at
+// the deadline (ParkUntil). timers' one-shot and poll timers are then
+// never armed: on the metal they are the Go runtime's timers, which come
+// up to a millisecond late, and each one armed earlier than the runtime's
+// poller sleeps wakes that poller's thread on a CPU the guest wants.
 func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource, park Parker) *Waiter {
 	if park == nil {
 		park = NewChanParker()
@@ -130,6 +148,7 @@ func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource, park Parker
 		park:   park,
 		period: DefaultPeriod,
 	}
+	_, w.ownTimers = park.(TimedParker)
 	w.oneshot = timers.NewTimer(w.oneshotFired)
 	w.periodic.t = timers.NewTimer(w.periodicFired)
 	w.pollTimer = timers.NewTimer(w.pollTimedOut)
@@ -160,10 +179,10 @@ func (w *Waiter) drain() { w.park.Clear() }
 // Xen stops it while a vCPU is descheduled. With a TimedParker and the
 // one-shot timer or a poll's timeout armed, the sleep also ends at the
 // earlier deadline, and the vCPU fires what is due itself (oneshotFired,
-// pollTimedOut, whose TimerSource calls then find them disarmed), as
-// Xen's timer interrupt wakes the blocked vCPU on its own CPU: the Go
-// runtime's timers, armed too, come on an idle machine up to a
-// millisecond late (its netpoller waits in whole milliseconds). A sleep
+// pollTimedOut; the TimerSource's timers are not armed then: NewWaiter),
+// as Xen's timer interrupt wakes the blocked vCPU on its own CPU: the Go
+// runtime's timers come on an idle machine up to a millisecond late (its
+// netpoller waits in whole milliseconds). A sleep
 // that ends at its deadline returns even if the timer's event is masked:
 // the guest rechecks its events, as after any wake-up.
 func (w *Waiter) sleep() {
@@ -248,7 +267,9 @@ func (w *Waiter) Poll(ports []uint32, timeout int64) abi.Errno {
 		}
 		w.mu.Lock()
 		w.pollArmed, w.pollAt = true, timeout
-		w.pollTimer.Reset(timeout)
+		if !w.ownTimers {
+			w.pollTimer.Reset(timeout)
+		}
 		w.mu.Unlock()
 		defer w.stopPollTimer()
 	}
@@ -280,7 +301,9 @@ func (w *Waiter) stopPollTimer() {
 func (w *Waiter) stopPollLocked() {
 	if w.pollArmed {
 		w.pollArmed = false
-		w.pollTimer.Stop()
+		if !w.ownTimers {
+			w.pollTimer.Stop()
+		}
 	}
 }
 
@@ -336,7 +359,10 @@ func (w *Waiter) StopSingleshot() {
 func (w *Waiter) stopOneshotLocked() {
 	if w.oneshotArmed {
 		w.oneshotArmed = false
-		w.oneshot.Stop()
+		w.dueAt.Store(0)
+		if !w.ownTimers {
+			w.oneshot.Stop()
+		}
 	}
 }
 
@@ -351,7 +377,11 @@ func (w *Waiter) armOneshot(deadline, now int64) {
 		return
 	}
 	w.oneshotArmed, w.oneshotAt = true, deadline
-	w.oneshot.Reset(deadline)
+	if w.ownTimers {
+		w.dueAt.Store(deadline)
+	} else {
+		w.oneshot.Reset(deadline)
+	}
 	w.mu.Unlock()
 }
 
@@ -363,12 +393,32 @@ func (w *Waiter) oneshotFired() {
 	due := w.oneshotArmed && now >= w.oneshotAt
 	if due {
 		w.oneshotArmed = false
+		w.dueAt.Store(0)
 		noteLateness(now - w.oneshotAt)
 	}
 	w.mu.Unlock()
 	if due {
 		w.ev.RaiseVIRQ(w.vcpu, abi.VIRQ_TIMER)
 	}
+}
+
+// FireDue is the owner's timer check before each entry to the guest,
+// with a TimedParker (NewWaiter): it raises VIRQ_TIMER if the one-shot
+// timer's deadline has come, and returns the deadline still armed
+// (0: none), by which the guest's run must end so that this is called
+// again. Without a TimedParker the TimerSource fires the timer and
+// FireDue does nothing but return 0. Context: the vCPU's goroutine, on
+// the path of every entry: without a deadline armed it reads one atomic.
+func (w *Waiter) FireDue() (deadline int64) {
+	if !w.ownTimers {
+		return 0
+	}
+	at := w.dueAt.Load()
+	if at == 0 || w.clock.Now() < at {
+		return at
+	}
+	w.oneshotFired()
+	return w.dueAt.Load()
 }
 
 // Lateness of the one-shot timers that fired (every Waiter's, since

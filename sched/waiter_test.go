@@ -752,3 +752,64 @@ func TestPollTimedParker(t *testing.T) {
 		t.Fatalf("poll with the one-shot first: ParkUntil deadlines %v, %d VIRQ_TIMERs: want [... 1700000], 1", p.deadlines, f.timerVIRQs())
 	}
 }
+
+// TestFireDueOwnTimers: with a TimedParker the vCPU's goroutine serves
+// its one-shot timer (FireDue before each entry) and its poll timeout
+// (the sleep's deadline): the TimerSource's timers are never armed (on
+// the metal each arming would wake the Go runtime's poller), FireDue
+// returns the deadline the guest's run must end by and raises
+// VIRQ_TIMER once it has come, once; a stopped timer leaves nothing to
+// fire. Without a TimedParker, FireDue leaves the timer to the
+// TimerSource.
+func TestFireDueOwnTimers(t *testing.T) {
+	f := newFake()
+	c := schedtest.NewManualClock(1_000_000)
+	p := &timedParker{c: c}
+	w := sched.NewWaiter(0, f, c, c, p)
+	f.w = w
+	w.StopPeriodic()
+	w.SetSingleshot(1_500_000, 0)
+	if n := c.Pending(); n != 0 {
+		t.Errorf("%d TimerSource timers armed by set_singleshot_timer, want 0", n)
+	}
+	if d := w.FireDue(); d != 1_500_000 || f.timerVIRQs() != 0 {
+		t.Fatalf("before the deadline: FireDue %d, %d VIRQ_TIMERs; want 1500000, 0", d, f.timerVIRQs())
+	}
+	c.Set(1_600_000)
+	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+		t.Fatalf("after the deadline: FireDue %d, %d VIRQ_TIMERs; want 0, 1", d, f.timerVIRQs())
+	}
+	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+		t.Fatalf("again: FireDue %d, %d VIRQ_TIMERs; want 0, still 1", d, f.timerVIRQs())
+	}
+	if l := sched.ReadOneshotLateness(); l.MaxNs < 100_000 {
+		t.Errorf("lateness max %d ns after a fire 100 us late", l.MaxNs)
+	}
+	w.SetTimerOp(1_700_000)
+	w.StopSingleshot()
+	c.Set(1_800_000)
+	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+		t.Fatalf("stopped: FireDue %d, %d VIRQ_TIMERs; want 0, still 1", d, f.timerVIRQs())
+	}
+	w.SetTimerOp(1_900_000)
+	if e := w.Poll([]uint32{1}, 1_850_000); e != 0 || c.Pending() != 0 || len(p.deadlines) != 1 || p.deadlines[0] != 1_850_000 {
+		t.Fatalf("poll: %v, %d TimerSource timers armed, ParkUntil deadlines %v; want 0, 0, [1850000]", e, c.Pending(), p.deadlines)
+	}
+	if d := w.FireDue(); d != 1_900_000 || f.timerVIRQs() != 1 {
+		t.Fatalf("after the poll's timeout: FireDue %d, %d VIRQ_TIMERs; want 1900000, 1", d, f.timerVIRQs())
+	}
+
+	// A ChanParker: the TimerSource's timer, FireDue out of it.
+	g := newFake()
+	x := sched.NewWaiter(0, g, c, c, nil)
+	g.w = x
+	x.StopPeriodic()
+	x.SetTimerOp(2_000_000)
+	if d := x.FireDue(); d != 0 || c.Pending() != 1 {
+		t.Fatalf("ChanParker: FireDue %d with %d TimerSource timers armed; want 0, 1", d, c.Pending())
+	}
+	c.Set(2_000_000)
+	if g.timerVIRQs() != 1 {
+		t.Fatalf("ChanParker: %d VIRQ_TIMERs from the TimerSource, want 1", g.timerVIRQs())
+	}
+}

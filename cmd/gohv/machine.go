@@ -111,6 +111,7 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 		g.SetFastPath(nil)
 	}
 	g.SetQuietFor(v.QuietFor())
+	g.SetDeadline(v.RunDeadline())
 	if rt.DeviceIRQsPending() {
 		// One came while this thread ran Go code: its PIRQ's event is
 		// pending before this entry instead of after run's goroutine

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/gohv/gohv/arch"
@@ -200,7 +201,12 @@ func ring3Check(frames *mm.Allocator) (string, error) {
 			return
 		}
 		q, err := quietSpin(g, &regs, uint64(l4.Addr()))
-		quiet = q
+		if err != nil {
+			done <- err
+			return
+		}
+		dl, err := deadlineSpin(g, &regs, uint64(l4.Addr()))
+		quiet = q + "; " + dl
 		done <- err
 	}()
 	if err := <-done; err != nil {
@@ -265,6 +271,62 @@ func quietSpin(g *rt.GuestContext, regs *arch.Regs, cr3 uint64) (string, error) 
 	}
 	if rt.OnlineCPUs() > 1 && ticks >= uint64(took/(2*time.Millisecond)) {
 		return "", fmt.Errorf("%s: half a periodic tick's count or more", d)
+	}
+	return d, nil
+}
+
+// deadlineTrials is how many deadlines deadlineSpin tries. Each sets the
+// CPU's timer once (before the entry, or after the one periodic tick that
+// comes first and stays); at least half must have (a tick that an
+// emulator on a loaded host delivers past the deadline ends that run
+// itself). deadlineMedianMax bounds the median lateness: a deadline
+// ignored would leave the guest running for the whole quiet time (50 ms);
+// one ended by the periodic tick alone would be half a tick period late
+// in the median (the timer count catches that); one the timer is set for
+// is a few microseconds plus the emulator's timer latency late.
+const (
+	deadlineTrials    = 21
+	deadlineMedianMax = 2 * time.Millisecond
+)
+
+// deadlineSpin spins the guest through runs each given a deadline
+// (SetDeadline) 150-850 us ahead and leave to stay through ticks for
+// 50 ms (SetQuietFor), as hv gives a vCPU with its one-shot timer armed:
+// the run must end at the deadline (a run that ends before it, for the
+// runtime's preemption, is entered again), with the CPU's timer set for
+// it (CPUStat.DeadlineTimers) and the median lateness under
+// deadlineMedianMax. Context: ring3Check's
+// goroutine, locked to its thread on CPU 0.
+func deadlineSpin(g *rt.GuestContext, regs *arch.Regs, cr3 uint64) (string, error) {
+	var late [deadlineTrials]time.Duration
+	runs := 0
+	sets := rt.CPUStats()[0].DeadlineTimers
+	var exit arch.Exit
+	for i := range late {
+		at := int64(rt.Uptime()) + int64(150*time.Microsecond) + int64(i)*int64(700*time.Microsecond)/(deadlineTrials-1)
+		g.SetDeadline(at)
+		g.SetQuietFor(int64(50 * time.Millisecond))
+		for int64(rt.Uptime()) < at {
+			if err := g.Run(regs, cr3, false, &exit); err != nil || (exit.Kind != arch.ExitInterrupt && exit != arch.Exit{}) {
+				return "", fmt.Errorf("deadline spin: %v, exit %v vector %d at %#x", err, exit.Kind, exit.Vector, regs.RIP)
+			}
+			runs++
+		}
+		late[i] = time.Duration(int64(rt.Uptime()) - at)
+	}
+	g.SetDeadline(0)
+	g.SetQuietFor(0)
+	sets = rt.CPUStats()[0].DeadlineTimers - sets
+	sorted := late
+	slices.Sort(sorted[:])
+	med := sorted[deadlineTrials/2]
+	d := fmt.Sprintf("%d run deadlines in %d runs, the CPU's timer set for %d: median %v late, most %v", deadlineTrials, runs, sets,
+		med.Round(time.Microsecond), sorted[deadlineTrials-1].Round(time.Microsecond))
+	switch {
+	case sets < deadlineTrials/2:
+		return "", fmt.Errorf("%s: the timer set for fewer than half of them", d)
+	case med > deadlineMedianMax:
+		return "", fmt.Errorf("%s: median over %v", d, deadlineMedianMax)
 	}
 	return d, nil
 }

@@ -91,7 +91,12 @@
 // set for the end of that time or the first sleeper's deadline,
 // whichever is first (quietTimer, cpuState.longTimer): a busy guest takes
 // no tick it does not need, as Xen programs its timer for the next
-// deadline. A runtime preemption request (sysmon's, a stop-the-world's)
+// deadline. A run may have a deadline of its own (SetDeadline: the
+// vCPU's one-shot timer, which hv fires on its return): the CPU's timer
+// is set for it when it comes before the timer would fire anyway
+// (deadlineTimer; cpuState.timerAt follows every setting of the timer
+// and each periodic expiry), quiet ticks end there, and Run returns at
+// it without the runtime's timers. A runtime preemption request (sysmon's, a stop-the-world's)
 // is such a signal, and a signal for a thread on a CPU whose tick is so
 // held off brings that CPU's tick forward by an IPI (reschedCPU), so the
 // runtime can still preempt the goroutine or stop the world within a

@@ -243,6 +243,9 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	c.quietTicks, c.quietEnd = 0, 0
 	if c.quietNs > 0 {
 		c.quietEnd = nanotime() + c.quietNs
+		if c.deadline != 0 && c.deadline < c.quietEnd {
+			c.quietEnd = c.deadline
+		}
 	}
 
 	// Interrupts stay off from here until the exit's interrupt, if any,
@@ -251,6 +254,14 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	// returns with the flags it was called with).
 	amd64.Cli()
 	for {
+		if c.deadline != 0 && !deadlineTimer(c) {
+			// The deadline came (before the first entry, or during a
+			// quiet tick): nothing more is entered.
+			g.noteAccount()
+			sti()
+			*exit = arch.Exit{}
+			return nil
+		}
 		if !kickEntry(c) {
 			g.noteAccount()
 			sti()
@@ -339,6 +350,15 @@ func (g *GuestContext) SetTakeDeviceIRQs(on bool) { g.c.takeDev = b2u(on) }
 func (g *GuestContext) SetQuietFor(ns int64) {
 	g.c.quietNs = max(ns, 0)
 }
+
+// SetDeadline makes the next Run return by system time at (rt's clock:
+// Uptime; 0: no deadline), or not enter the guest if it has come: an
+// exit at the deadline, whose caller then fires the guest's timer (hv's
+// one-shot timer, sched.Waiter.FireDue), as Xen programs its timer for
+// the vCPU's deadline. The CPU's timer is set for it when it comes
+// before the next tick (deadlineTimer); quiet ticks end there
+// (SetQuietFor). Context: the vCPU's goroutine, before Run.
+func (g *GuestContext) SetDeadline(at int64) { g.c.deadline = at }
 
 // QuietTicks reports how many ticks the last Run took without returning.
 // Context: the vCPU's goroutine, after Run.
@@ -600,6 +620,7 @@ func guestIRQ(vector uint64, quietEnd int64, sigSeen uint64, takeDev bool) bool 
 	case vecPIC:
 		lapicEOI()
 		c.ticks++
+		tickExpired(c)
 	case vecIPI:
 		if !ipiIRQ(true) {
 			return false // no tick brought forward: an exit
@@ -661,7 +682,37 @@ func quietTimer(c *cpuState, now, quietEnd int64) {
 		return
 	}
 	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
-	c.tickEarly, c.longTimer = 1, 1
+	c.tickEarly, c.longTimer, c.timerAt = 1, 1, now+d
+}
+
+// deadlineMin is the shortest time deadlineTimer sets the timer for: a
+// deadline nearer than that is taken as come a little late rather than
+// entered for a count that rounds to nothing (a zero count stops the
+// timer).
+const deadlineMin = 1000
+
+// deadlineTimer readies this CPU's timer for the guest's deadline
+// (SetDeadline) before an entry: false if the deadline has come (Run
+// returns without entering: its caller fires what is due); otherwise,
+// if the timer would fire later (timerAt), it is set to fire then
+// (tickEarly: the tick's handling gives the period back), so the guest
+// leaves at its deadline: the tick that stops it cannot stay, as
+// quietEnd is no later. Context: Run's loop, interrupts off.
+//
+//go:nosplit
+func deadlineTimer(g *guestCtx) bool {
+	now := nanotime()
+	if now >= g.deadline {
+		return false
+	}
+	c := thisCPU()
+	if c.timerAt == 0 || g.deadline < c.timerAt {
+		d := max(g.deadline-now, deadlineMin)
+		lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
+		c.tickEarly, c.timerAt = 1, now+d
+		atomic.AddUint64(&c.deadlineTimers, 1)
+	}
+	return true
 }
 
 // quietDeadline is the earlier of end and the first deadline of the

@@ -101,6 +101,10 @@ type guestCtx struct {
 	// only: the vCPU's goroutine.
 	quietNs, quietEnd   int64
 	quietTicks, sigSeen uint64
+	// deadline (nanotime; 0: none) is when Run must have returned
+	// (SetDeadline): quietEnd is no later, and the CPU's timer fires by
+	// then (deadlineTimer). Go only: the vCPU's goroutine.
+	deadline int64
 
 	// takeDev is 1 when the caller of Run takes the device vectors that
 	// stop the guest (SetTakeDeviceIRQs), so they wake no other thread.

@@ -64,6 +64,14 @@ type cpuState struct {
 	// idleAt is when the idle timer fires (idleTimer), read while
 	// idling is 1 (quietDeadline). Shim lock.
 	idleAt int64
+	// timerAt is when the local APIC timer fires next (nanotime; 0:
+	// not known), kept by every write of its count and by each
+	// expiry of the periodic tick (tickExpired), for deadlineTimer.
+	// This CPU only, interrupts off.
+	timerAt int64
+	// deadlineTimers counts deadlineTimer's settings of the timer.
+	// Written by this CPU, interrupts off; read racily (CPUStats).
+	deadlineTimers uint64
 
 	// tickled is 1 from a KickCPU of this CPU (any CPU sets it, before
 	// the IPI) until ipiIRQ here takes it: fastEvent then leaves the IPI

@@ -631,6 +631,10 @@ type CPUStat struct {
 	// epoll_pwait (an idle P's netpoller).
 	ThreadResched, SignalResched, VCPUPreempts uint64
 	FutexWakes, EventfdSignals, EpollWaits     uint64
+	// DeadlineTimers counts the times its timer was set for a guest's
+	// run deadline (GuestContext.SetDeadline) that came before its next
+	// tick.
+	DeadlineTimers uint64
 }
 
 // CPUStats returns every CPU slot's counters (a racy snapshot; for
@@ -645,7 +649,8 @@ func CPUStats() []CPUStat {
 			WakeIPIs: atomic.LoadUint64(&wakeIPIs[i]), LockedWakeIPIs: atomic.LoadUint64(&lockedWakeIPIs[i]),
 			ThreadResched: atomic.LoadUint64(&threadResched[i]), SignalResched: atomic.LoadUint64(&signalResched[i]),
 			VCPUPreempts: atomic.LoadUint64(&vcpuPreempts[i]), FutexWakes: atomic.LoadUint64(&futexWakes[i]),
-			EventfdSignals: atomic.LoadUint64(&eventfdSignals[i]), EpollWaits: atomic.LoadUint64(&epollWaits[i])}
+			EventfdSignals: atomic.LoadUint64(&eventfdSignals[i]), EpollWaits: atomic.LoadUint64(&epollWaits[i]),
+			DeadlineTimers: atomic.LoadUint64(&c.deadlineTimers)}
 		for j := range s[i].Threads {
 			s[i].Threads[j] = tscDuration(atomic.LoadUint64(&cpuThreadTSC[i][j]))
 		}

@@ -436,7 +436,7 @@ func idleLoop() {
 //go:nosplit
 func tickSoon(c *cpuState) {
 	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, idleTimerMin))
-	c.tickEarly = 1
+	c.tickEarly, c.timerAt = 1, nanotime()+idleTimerMin
 }
 
 // tickRestore gives the tick its period again, from now, after tickSoon,
@@ -449,6 +449,19 @@ func tickRestore(c *cpuState) {
 	if c.tickEarly != 0 {
 		c.tickEarly, c.longTimer = 0, 0
 		lapicTickCount()
+		c.timerAt = nanotime() + tickNs
+	}
+}
+
+// tickExpired is the tick's handling of its own expiry (preempt,
+// guestIRQ): the periodic count fires again a period from now, unless
+// it was changed (tickEarly: tickRestore, next, starts the period).
+// Context: interrupts off, this CPU.
+//
+//go:nosplit
+func tickExpired(c *cpuState) {
+	if c.tickEarly == 0 {
+		c.timerAt = nanotime() + tickNs
 	}
 }
 
@@ -478,6 +491,7 @@ func idleTimer(c *cpuState) {
 	}
 	d = max(d, idleTimerMin)
 	c.idleAt = now + d // quietDeadline counts on it while this CPU idles
+	c.timerAt = c.idleAt
 	lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
 }
 
@@ -510,7 +524,9 @@ func wake(t *kthread) {
 //go:nosplit
 func preempt() {
 	shimLock()
-	tickRestore(thisCPU())
+	c := thisCPU()
+	tickExpired(c)
+	tickRestore(c)
 	schedule(false)
 }
 
