@@ -60,8 +60,9 @@ var (
 	// heapStuck: the grower found no run to lend; allocFrame wakes it no
 	// more (it tries again on its own), and heapExhausted says so.
 	heapStuck bool
-	// heapShort is 1 from the grower's wake-up (heapCheckLow) to the
-	// next loan (heapLend): read without the lock by HeapShort.
+	// heapShort is 1 from the grower's wake-up (heapCheckLow) to its
+	// answer (heapLend: a loan, or none): read without the lock by
+	// HeapShort.
 	heapShort uint32
 )
 
@@ -185,6 +186,7 @@ func heapLend(start, end uint64, buf uintptr) uintptr {
 	out := (*[2]uint64)(unsafe.Pointer(buf))
 	if start == end {
 		heapStuck = true // the loan stays: the heap takes what is left of it
+		atomic.StoreUint32(&heapShort, 0) // answered: nothing to wait for
 		out[0], out[1] = 0, 0
 		return 0
 	}
@@ -319,8 +321,9 @@ func ReclaimLoan(keep uint64) Range {
 	return Range{Start: old[0], End: old[1]}
 }
 
-// HeapShort reports whether the grower has been woken and has not lent
-// the heap a new run yet. A goroutine that holds a P while a guest runs
+// HeapShort reports whether the grower has been woken and has not
+// answered yet (lent the heap a new run, or found none: then nothing is
+// gained by waiting for it). A goroutine that holds a P while a guest runs
 // (a vCPU's) yields when it sees it (runtime.Gosched), so that the
 // grower, which needs a P, runs before the runtime's next allocations
 // take the heap's last frames: on one CPU it would otherwise wait for
