@@ -46,7 +46,7 @@
 // Preempt is the scheduler's ShouldYield: a long hypercall stops at its
 // continuation when the slice is over and another vCPU waits, or the
 // cap's budget is spent (or an event is to be delivered). The vCPU's
-// one-shot timer is served on its goroutine (a metal Parker is a
+// one-shot and periodic timers are served on its goroutine (a metal Parker is a
 // sched.TimedParker): Run fires it before each entry and in Preempt
 // (sched.Waiter.FireDue) and gives the metal its deadline (RunDeadline),
 // which ends the guest's run then. A vCPU's goroutine sleeps (block, poll, a wait

@@ -51,10 +51,10 @@
 //   - Block returns 0 always; Poll returns 0, or -EINVAL for nr_ports >
 //     128 or a listed port that is not valid or in use. The hypercall
 //     layer does the -EFAULT part (reading sched_poll and the port list).
-//   - With a TimedParker, the vCPU's goroutine serves its one-shot timer
-//     and its poll's timeout itself, as Xen's timer interrupt fires on the
-//     vCPU's CPU, and the TimerSource's one-shot and poll timers are never
-//     armed: a vCPU sleeping in Block or Poll sleeps until the earlier
+//   - With a TimedParker, the vCPU's goroutine serves its one-shot and
+//     periodic timers and its poll's timeout itself, as Xen's timer
+//     interrupt fires on the vCPU's CPU, and the TimerSource's timers for
+//     them are never armed: a vCPU sleeping in Block or Poll sleeps until the earlier
 //     deadline and then runs the timer's callback; a running one calls
 //     Waiter.FireDue before each entry to its guest (hv's run loop) and
 //     leaves the guest by the deadline FireDue returns (the metal's

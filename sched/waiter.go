@@ -72,14 +72,15 @@ type Waiter struct {
 	// interrupted makes Block and Poll return at once (Interrupt).
 	interrupted atomic.Bool
 	// ownTimers: the park is a TimedParker, and the vCPU's goroutine
-	// serves its one-shot timer and poll timeout itself (FireDue before
-	// each entry, the guest run bounded by the deadline it returns; the
-	// sleep's ParkUntil), so the TimerSource's one-shot and poll timers
-	// are never armed. Immutable.
+	// serves its one-shot and periodic timers and its poll timeout
+	// itself (FireDue before each entry, the guest run bounded by the
+	// deadline it returns; the sleep's ParkUntil), so the TimerSource's
+	// one-shot, periodic and poll timers are never armed. Immutable.
 	ownTimers bool
-	// dueAt mirrors oneshotAt while oneshotArmed (0: not armed) for
-	// FireDue's check without mu when ownTimers. Written under mu.
-	dueAt atomic.Int64
+	// dueAt mirrors oneshotAt while oneshotArmed, and periodicDue
+	// periodicAt while periodicArmed (0: not armed), for FireDue's
+	// check without mu when ownTimers. Written under mu.
+	dueAt, periodicDue atomic.Int64
 
 	// mu guards the fields below. A timer's callback acts only if its
 	// timer is armed and its deadline has come (both read under mu), so
@@ -129,12 +130,13 @@ func (w *Waiter) setState(state int32) {
 // Scheduled. Its timers come from timers, made here once; its sleeps are
 // on park (nil: a NewChanParker), which is its alone.
 //
-// With a TimedParker, the vCPU's goroutine serves its one-shot timer and
-// its poll's timeout itself, as Xen's timer interrupt on the vCPU's own
-// CPU does: it calls FireDue before each entry to the guest and bounds
-// the guest's run by the deadline FireDue returns, and a sleep ends at
-// the deadline (ParkUntil). timers' one-shot and poll timers are then
-// never armed: on the metal they are the Go runtime's timers, which come
+// With a TimedParker, the vCPU's goroutine serves its one-shot and
+// periodic timers and its poll's timeout itself, as Xen's timer
+// interrupt on the vCPU's own CPU does: it calls FireDue before each
+// entry to the guest and bounds the guest's run by the deadline FireDue
+// returns, and a sleep ends at the deadline (ParkUntil; the periodic
+// timer is stopped while the vCPU sleeps). timers' one-shot, periodic
+// and poll timers are then never armed: on the metal they are the Go runtime's timers, which come
 // up to a millisecond late, and each one armed earlier than the runtime's
 // poller sleeps wakes that poller's thread on a CPU the guest wants.
 func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource, park Parker) *Waiter {
@@ -404,21 +406,34 @@ func (w *Waiter) oneshotFired() {
 
 // FireDue is the owner's timer check before each entry to the guest,
 // with a TimedParker (NewWaiter): it raises VIRQ_TIMER if the one-shot
-// timer's deadline has come, and returns the deadline still armed
-// (0: none), by which the guest's run must end so that this is called
-// again. Without a TimedParker the TimerSource fires the timer and
-// FireDue does nothing but return 0. Context: the vCPU's goroutine, on
-// the path of every entry: without a deadline armed it reads one atomic.
+// timer's or the periodic timer's deadline has come (the periodic one
+// then set for its next period), and returns the earlier deadline still
+// armed (0: none), by which the guest's run must end so that this is
+// called again. Without a TimedParker the TimerSource fires the timers
+// and FireDue does nothing but return 0. Context: the vCPU's goroutine,
+// on the path of every entry: without a deadline armed it reads two
+// atomics.
 func (w *Waiter) FireDue() (deadline int64) {
 	if !w.ownTimers {
 		return 0
 	}
-	at := w.dueAt.Load()
-	if at == 0 || w.clock.Now() < at {
-		return at
+	at, pat := w.dueAt.Load(), w.periodicDue.Load()
+	if at == 0 && pat == 0 {
+		return 0
 	}
-	w.oneshotFired()
-	return w.dueAt.Load()
+	now := w.clock.Now()
+	if at != 0 && now >= at {
+		w.oneshotFired()
+		at = w.dueAt.Load()
+	}
+	if pat != 0 && now >= pat {
+		w.periodicFired()
+		pat = w.periodicDue.Load()
+	}
+	if at == 0 || (pat != 0 && pat < at) {
+		return pat
+	}
+	return at
 }
 
 // Lateness of the one-shot timers that fired (every Waiter's, since
@@ -495,6 +510,7 @@ func (w *Waiter) setPeriodic(period int64) {
 
 func (w *Waiter) stopPeriodicLocked() {
 	w.periodicArmed = false
+	w.periodicDue.Store(0)
 	w.periodic.stop()
 }
 
@@ -511,7 +527,11 @@ func (w *Waiter) periodicWorkLocked() (send bool) {
 		next = now + w.period
 	}
 	w.periodicArmed, w.periodicAt = true, next
-	w.periodic.arm(next)
+	if w.ownTimers {
+		w.periodicDue.Store(next)
+	} else {
+		w.periodic.arm(next)
+	}
 	return send
 }
 
@@ -526,7 +546,7 @@ func (w *Waiter) periodicFired() {
 	if w.periodicArmed && w.period != 0 {
 		if now >= w.periodicAt {
 			send = w.periodicWorkLocked()
-		} else {
+		} else if !w.ownTimers {
 			w.periodic.arm(w.periodicAt)
 		}
 	}
@@ -556,6 +576,7 @@ func (w *Waiter) Scheduled() {
 func (w *Waiter) Descheduled() {
 	w.mu.Lock()
 	w.periodicArmed = false
+	w.periodicDue.Store(0)
 	w.mu.Unlock()
 }
 

@@ -754,8 +754,8 @@ func TestPollTimedParker(t *testing.T) {
 }
 
 // TestFireDueOwnTimers: with a TimedParker the vCPU's goroutine serves
-// its one-shot timer (FireDue before each entry) and its poll timeout
-// (the sleep's deadline): the TimerSource's timers are never armed (on
+// its one-shot and periodic timers (FireDue before each entry) and its
+// poll timeout (the sleep's deadline): the TimerSource's timers are never armed (on
 // the metal each arming would wake the Go runtime's poller), FireDue
 // returns the deadline the guest's run must end by and raises
 // VIRQ_TIMER once it has come, once; a stopped timer leaves nothing to
@@ -799,16 +799,41 @@ func TestFireDueOwnTimers(t *testing.T) {
 		t.Fatalf("after the poll's timeout: FireDue %d, %d VIRQ_TIMERs; want 1900000, 1", d, f.timerVIRQs())
 	}
 
+	// The periodic timer too, while the vCPU is scheduled.
+	w.StopSingleshot()
+	c.Set(2_000_000)
+	w.SetPeriodic(sched.MinPeriod) // a period has passed since 0: one now
+	if f.timerVIRQs() != 2 || c.Pending() != 0 {
+		t.Fatalf("periodic: %d VIRQ_TIMERs, %d TimerSource timers armed; want 2, 0", f.timerVIRQs(), c.Pending())
+	}
+	if d := w.FireDue(); d != 3_000_000 {
+		t.Fatalf("periodic: FireDue %d, want 3000000", d)
+	}
+	w.SetTimerOp(2_500_000)
+	if d := w.FireDue(); d != 2_500_000 {
+		t.Fatalf("periodic and one-shot: FireDue %d, want the one-shot's 2500000", d)
+	}
+	c.Set(3_100_000)
+	if d := w.FireDue(); d != 4_100_000 || f.timerVIRQs() != 4 {
+		t.Fatalf("both due: FireDue %d, %d VIRQ_TIMERs; want 4100000 (the next period), 4", d, f.timerVIRQs())
+	}
+	w.Descheduled()
+	c.Set(5_000_000)
+	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 4 {
+		t.Fatalf("descheduled: FireDue %d, %d VIRQ_TIMERs; want 0, still 4", d, f.timerVIRQs())
+	}
+	w.StopPeriodic()
+
 	// A ChanParker: the TimerSource's timer, FireDue out of it.
 	g := newFake()
 	x := sched.NewWaiter(0, g, c, c, nil)
 	g.w = x
 	x.StopPeriodic()
-	x.SetTimerOp(2_000_000)
+	x.SetTimerOp(6_000_000)
 	if d := x.FireDue(); d != 0 || c.Pending() != 1 {
 		t.Fatalf("ChanParker: FireDue %d with %d TimerSource timers armed; want 0, 1", d, c.Pending())
 	}
-	c.Set(2_000_000)
+	c.Set(6_000_000)
 	if g.timerVIRQs() != 1 {
 		t.Fatalf("ChanParker: %d VIRQ_TIMERs from the TimerSource, want 1", g.timerVIRQs())
 	}
