@@ -185,7 +185,7 @@ func heapLend(start, end uint64, buf uintptr) uintptr {
 	touchRange(buf, 16)
 	out := (*[2]uint64)(unsafe.Pointer(buf))
 	if start == end {
-		heapStuck = true // the loan stays: the heap takes what is left of it
+		heapStuck = true                  // the loan stays: the heap takes what is left of it
 		atomic.StoreUint32(&heapShort, 0) // answered: nothing to wait for
 		out[0], out[1] = 0, 0
 		return 0
