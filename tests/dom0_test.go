@@ -602,12 +602,15 @@ var deviceIRQRe = regexp.MustCompile(`\(XEN\) gohv device interrupts: (\d+); tak
 // goroutine (a thread switch, and on one CPU a wait for the next tick,
 // about 300 us under -icount), and without waking that goroutine for
 // the interrupts that stop the guest. An interrupt that comes while
-// dom0's thread runs gohv's Go code wakes the goroutine, and whichever
-// runs first takes it, so the bounds are loose: the goroutine may take
-// at most half the sets and wake for none at most half as often as
-// guest exits took one. Seen: 0 of 92 and 5 wake-ups for none under
-// -icount; 85 of 325 and 47 against 215 exits for the e1000e (MSI-X) on
-// a host running five QEMUs; with the exit's take waking the goroutine
+// dom0's thread runs gohv's Go code is left to that thread too, but one
+// that comes while the CPU idles, or that the thread leaves behind when
+// it blocks elsewhere, wakes the goroutine, so the bounds are loose: the
+// goroutine may take at most half the sets and wake for none at most
+// half as often as guest exits took one. Seen: 11 of 331 and 5 wake-ups
+// for none against 278 exits for the e1000e (MSI-X), 3 of 96 and 0 for
+// the e1000; before interrupts in Go code were left to the thread, 118
+// of 437 and 46 (e1000e), and 85 of 325 and 47 against 215 exits on a
+// host running five QEMUs; with the exit's take waking the goroutine
 // anyway, 39 of 103 and 54 against 52 (fails); with no take on the
 // vCPU's thread, all (fails).
 func wantDeviceIRQsOnVCPU(t *testing.T, serial string) {

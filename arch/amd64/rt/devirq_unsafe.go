@@ -26,6 +26,13 @@ import (
 //     interrupts (TakeDeviceIRQs) wakes nobody: the vCPU's thread takes
 //     the set as it returns from Run (TakeDeviceIRQs), so the event is
 //     pending before its next entry, with no thread switch;
+//   - one that interrupts such a vCPU's thread in ring 0 (its Go code
+//     between two runs: kthread.devTaker) wakes nobody either: the
+//     thread takes the set before its next entry (cmd/gohv's
+//     backend.Run: TakenAtEntry) or as it parks in WaitFutexOrDevice;
+//     if it leaves its CPU first, a parked vCPU's thread is woken for
+//     the set, or, if it blocks and none is parked, the goroutine
+//     blocked in WaitDeviceIRQs (schedule);
 //   - any other wakes one waiter: a vCPU's thread parked in
 //     WaitFutexOrDevice (a blocked vCPU, as Xen's idle vCPU takes the
 //     interrupt and then runs the woken one) if there is one, else the
@@ -176,14 +183,20 @@ func devDeliver(n uint64, wake bool) {
 // vCPU's first. Context: interrupts off, the shim lock held.
 //
 //go:nosplit
-func devWakeOne() {
+func devWakeOne() { devWakeParked(false) }
+
+// devWakeParked is devWakeOne, or with parkedOnly a wake-up of a parked
+// vCPU's thread only. Context: interrupts off, the shim lock held.
+//
+//go:nosplit
+func devWakeParked(parkedOnly bool) {
 	pick := -1
 	for i := range devWaiting {
 		if devWaiting[i] == devWaitParked {
 			pick = i
 			break
 		}
-		if devWaiting[i] == devWaitGeneric && pick < 0 {
+		if devWaiting[i] == devWaitGeneric && pick < 0 && !parkedOnly {
 			pick = i
 		}
 	}

@@ -253,6 +253,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	// EOI reaches the local APIC that took the interrupt (enterGuest
 	// returns with the flags it was called with).
 	amd64.Cli()
+	threads[thisCPU().cur].devTaker = c.takeDev != 0
 	for {
 		if c.deadline != 0 && !deadlineTimer(c) {
 			// The deadline came (before the first entry, or during a

@@ -47,7 +47,13 @@ func deviceIRQ(vector uint64) {
 //go:nosplit
 func deviceIRQLocked(vector uint64) {
 	if vector >= hw.DeviceVecBase && vector < hw.DeviceVecBase+hw.DeviceVecs {
-		devIRQ(vector, true)
+		// One that interrupts a vCPU's thread that takes device
+		// interrupts, in its Go code or the shim, is left to it, as
+		// Xen's do_IRQ runs on the CPU the interrupt came to: it takes
+		// the set at its next entry or park, and a waiter is woken if
+		// it leaves the CPU first (schedule).
+		c := thisCPU()
+		devIRQ(vector, c.idling != 0 || c.cur >= noThread || !threads[c.cur].devTaker)
 		return
 	}
 	line := uint8(vector - vecPIC)

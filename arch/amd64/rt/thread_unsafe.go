@@ -74,6 +74,14 @@ type kthread struct {
 	deadline int64   // wake-up time (ns), 0 = none
 	timedOut bool
 	onEpoll  bool
+	// devTaker: it runs a GuestContext that takes device interrupts
+	// (GuestContext.Run sets it from SetTakeDeviceIRQs): a device vector
+	// that interrupts it in ring 0 is left for it to take at its next
+	// guest entry or park (deviceIRQLocked); one still pending when it
+	// leaves its CPU wakes a parked vCPU's thread, or the generic waiter
+	// if it blocks (schedule). Its own CPU, the shim lock or interrupts
+	// off.
+	devTaker bool
 	// onCPU is 1 + the number of the CPU running it (on its kernel
 	// stack), 0 when none is: only then may a CPU switch to it (or a
 	// clone reuse a free slot).
@@ -224,7 +232,7 @@ func threadInit(i int) *kthread {
 	t.fx = alignUp(uintptr(unsafe.Pointer(&fxAreas[0])), 16) + uintptr(i)*fxSize
 	t.tid = nextTid
 	nextTid++
-	t.waitAddr, t.deadline, t.timedOut, t.onEpoll = 0, 0, false, false
+	t.waitAddr, t.deadline, t.timedOut, t.onEpoll, t.devTaker = 0, 0, false, false, false
 	t.affinity = 0 // not its creator's: only vCPU threads are bound, never the runtime's other Ms
 	t.readySince, t.runTSC, t.readyTSC, t.migrations, t.naps, t.lastCPU = 0, 0, 0, 0, 0, 0
 	for k := range cpuThreadTSC {
@@ -365,6 +373,14 @@ func schedule(saveFPU bool) {
 	// shim lock until the thread it switches to (or its idle loop) has
 	// left switchStack.
 	old.onCPU = 0
+	if old.devTaker && devPending != 0 {
+		// It leaves the CPU with device vectors it was left to take
+		// (deviceIRQLocked): a vCPU parked for them takes them now; if
+		// there is none, the generic waiter takes them unless the thread
+		// is only preempted (it takes them when it runs again, as a
+		// runnable vCPU sees on Xen the PIRQ do_IRQ sent meanwhile).
+		devWakeParked(old.state == thRunning)
+	}
 	acctOff(c, old, amd64.Rdtsc())
 	if c.longTimer != 0 {
 		// The quiet guest's long timer was its thread's alone
