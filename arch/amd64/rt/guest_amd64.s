@@ -1570,10 +1570,22 @@ notLoaded:
 	MOVB	$0, ret+32(FP)
 	RET
 
-// guestCopyMove is guestCopy's one access to guest memory: a fault on it
-// (trap() sees the RIP) resumes at guestCopyFault.
+// guestCopyMove is guestCopy's access to guest memory: CX bytes from SI
+// to DI, eight at a time and then the rest (under an emulator each
+// iteration of a string instruction is a translated block's run); a
+// fault on either move (trap() sees the RIP in [guestCopyMove,
+// guestCopyMoveEnd)) resumes at guestCopyFault. Clobbers AX, CX, SI, DI.
 TEXT ·guestCopyMove(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	CX, AX
+	SHRQ	$3, CX
+	REP;	MOVSQ
+	MOVQ	AX, CX
+	ANDQ	$7, CX
 	REP;	MOVSB
+	RET
+
+// guestCopyMoveEnd marks the end of guestCopyMove's range for trap().
+TEXT ·guestCopyMoveEnd(SB),NOSPLIT|NOFRAME,$0
 	RET
 
 // guestCopyFault: the registers as the fault left them, SP at
@@ -1593,4 +1605,5 @@ flags:
 
 DATA ·copyFixup+0(SB)/8, $·guestCopyMove(SB)
 DATA ·copyFixup+8(SB)/8, $·guestCopyFault(SB)
-GLOBL ·copyFixup(SB), RODATA, $16
+DATA ·copyFixup+16(SB)/8, $·guestCopyMoveEnd(SB)
+GLOBL ·copyFixup(SB), RODATA, $24

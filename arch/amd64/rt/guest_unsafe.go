@@ -29,8 +29,9 @@ var (
 	goMXCSR uint32 = 0x1F80
 	// segFixup (guest_amd64.s): segLoad, segLoadEnd, segFault.
 	segFixup [3]uintptr
-	// copyFixup (guest_amd64.s): guestCopyMove, guestCopyFault.
-	copyFixup [2]uintptr
+	// copyFixup (guest_amd64.s): guestCopyMove, guestCopyFault,
+	// guestCopyMoveEnd.
+	copyFixup [3]uintptr
 	// smapOn is 1 once CR4.SMAP is on: guestCopy brackets its access with
 	// STAC/CLAC (which fault without SMAP).
 	smapOn uint8

@@ -59,7 +59,7 @@ func trap(f *trapFrame) {
 	}
 	// A guest access that faulted (guestCopy): it reports failure and its
 	// caller walks the guest's tables in software.
-	if f.cs&3 == 0 && f.vector == 14 && f.rip == uint64(copyFixup[0]) {
+	if f.cs&3 == 0 && f.vector == 14 && f.rip >= uint64(copyFixup[0]) && f.rip < uint64(copyFixup[2]) {
 		f.rip = uint64(copyFixup[1])
 		return
 	}
