@@ -99,6 +99,18 @@ const (
 //go:nosplit
 func Index(va uint64, lvl uint) uint64 { return va >> (12 + 9*(lvl-1)) & 511 }
 
+// PastEntry returns the first address after the range that va's
+// level-lvl entry maps (lvl 1: va's page; 2: its 2 MiB; 3: its GiB; 4:
+// its 512 GiB), or 0 if that range ends at the top of the address space.
+// A walk over a range whose level-lvl entry is absent goes on from there:
+// no page below it is mapped.
+//
+//go:nosplit
+func PastEntry(va uint64, lvl uint) uint64 {
+	span := uint64(1) << (12 + 9*(lvl-1))
+	return va&^(span-1) + span
+}
+
 // SlotBase returns the canonical address L4 slot s maps first.
 //
 //go:nosplit

@@ -259,3 +259,24 @@ func TestDirectMapGiBFor(t *testing.T) {
 		}
 	}
 }
+
+func TestPastEntry(t *testing.T) {
+	for _, tc := range []struct {
+		va   uint64
+		lvl  uint
+		want uint64
+	}{
+		{0x1000, 1, 0x2000},
+		{0x1fff, 1, 0x2000},
+		{0x1234, 2, 0x200000},
+		{0x200000, 2, 0x400000},
+		{0xffff8100_3fe01000, 3, 0xffff8100_40000000},
+		{0xffff8100_00000000, 4, 0xffff8180_00000000},
+		{0xffffff80_00001000, 4, 0}, // the last L4 entry's range ends at the top
+		{0xffffffff_ffe00000, 2, 0},
+	} {
+		if got := PastEntry(tc.va, tc.lvl); got != tc.want {
+			t.Errorf("PastEntry(%#x, %d) = %#x, want %#x", tc.va, tc.lvl, got, tc.want)
+		}
+	}
+}

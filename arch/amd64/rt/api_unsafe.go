@@ -88,6 +88,9 @@ type MemStats struct {
 	Ticks, Switches                 uint64 // summed over the CPUs / all switches
 	Threads                         uint64
 	Signals                         uint64 // SIGURG frames delivered (asynchronous preemption)
+	// ReleaseWalks counts the page-table walks munmap and madvise made:
+	// one per page, or one per span of an absent table.
+	ReleaseWalks uint64
 }
 
 // Stats returns the shim's counters (a racy snapshot; for reports).
@@ -99,7 +102,7 @@ func Stats() MemStats {
 	return MemStats{HeapFrames: heap.Frames, HeapPeakFrames: heap.Peak,
 		HeapHeldFrames: heapHeldFrames(), HeapGrownFrames: heapGrown,
 		Syscalls: nSyscalls, UnknownSyscalls: nUnknown, Ticks: ticks, Switches: nSwitch,
-		Threads: nThreads, Signals: nSignals}
+		Threads: nThreads, Signals: nSignals, ReleaseWalks: releaseWalks}
 }
 
 // ResetHeapPeak starts HeapPeakFrames again from the frames in use now and

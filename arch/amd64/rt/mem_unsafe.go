@@ -327,15 +327,29 @@ func freeFrame(p uint64) {
 //
 //go:nosplit
 func pteLookup(va uintptr) uintptr {
+	e, _ := pteLookupSkip(va)
+	return e
+}
+
+// pteLookupSkip is pteLookup that also says where a walk over a range
+// goes on when va has no L1 entry: past the range the absent (or huge)
+// entry above covers (hw.PastEntry; 0 at the top of the address space),
+// none of which has one either. release walks the runtime's PROT_NONE
+// reservations so: each failed heap-arena hint at the runtime's start
+// is a 64 MiB munmap of pages never committed, 16,384 lookups a page at
+// a time and a few dozen this way.
+//
+//go:nosplit
+func pteLookupSkip(va uintptr) (e, next uintptr) {
 	tbl := pml4
 	for lvl := uint(4); lvl >= 2; lvl-- {
 		v := *word(tbl + uintptr(hw.Index(uint64(va), lvl))*8)
 		if v&amd64.PTE_P == 0 || v&amd64.PTE_PS != 0 {
-			return 0
+			return 0, uintptr(hw.PastEntry(uint64(va), lvl))
 		}
 		tbl = dm(v & amd64.PTE_ADDR)
 	}
-	return tbl + uintptr(hw.Index(uint64(va), 1))*8
+	return tbl + uintptr(hw.Index(uint64(va), 1))*8, 0
 }
 
 // pteCreate is pteLookup that builds missing intermediate tables (below
@@ -395,8 +409,13 @@ func release(va, n uintptr, keep bool) {
 	smp := othersOnline()
 	limbo := false
 	for off := uintptr(0); off < n; off += pageSize {
-		e := pteLookup(va + off)
+		releaseWalks++
+		e, next := pteLookupSkip(va + off)
 		if e == 0 {
+			if next == 0 || next-va >= n {
+				break // nothing mapped to the range's end
+			}
+			off = next - va - pageSize // the loop adds the page back
 			continue
 		}
 		v := *word(e)
@@ -437,6 +456,11 @@ func release(va, n uintptr, keep bool) {
 // releaseGen counts release calls (atomic): a page found backed before
 // the latest one may be gone (cpuState.touchPage).
 var releaseGen uint64
+
+// releaseWalks counts release's page-table walks, one per page or per
+// absent table's span (MemStats.ReleaseWalks: what munmap and madvise
+// cost in page-table work). Shim lock.
+var releaseWalks uint64
 
 // demandFault backs a committed page on its first touch. Context: trap,
 // IST stack, or the shim (touch), interrupts off; it takes the shim lock
