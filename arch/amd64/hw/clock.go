@@ -153,15 +153,3 @@ func MedianOf(r *[5]uint64, n int) uint64 {
 	}
 	return r[(n-1)/2]
 }
-
-// Median5 returns the median of five readings.
-//
-//go:nosplit
-func Median5(r [5]uint64) uint64 {
-	for i := 1; i < len(r); i++ { // insertion sort
-		for j := i; j > 0 && r[j] < r[j-1]; j-- {
-			r[j], r[j-1] = r[j-1], r[j]
-		}
-	}
-	return r[2]
-}

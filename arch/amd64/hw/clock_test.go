@@ -89,11 +89,11 @@ func TestTSC(t *testing.T) {
 	if TSCScale(0) != 0 {
 		t.Error("TSCScale(0)")
 	}
-	if m := Median5([5]uint64{9, 1, 7, 3, 5}); m != 5 {
-		t.Errorf("Median5 = %d", m)
+	if r := [5]uint64{9, 1, 7, 3, 5}; MedianOf(&r, 5) != 5 {
+		t.Errorf("MedianOf(9 1 7 3 5) = %d", MedianOf(&r, 5))
 	}
-	if m := Median5([5]uint64{4, 4, 1, 100, 4}); m != 4 {
-		t.Errorf("Median5 = %d", m)
+	if r := [5]uint64{4, 4, 1, 100, 4}; MedianOf(&r, 5) != 4 {
+		t.Errorf("MedianOf(4 4 1 100 4) = %d", MedianOf(&r, 5))
 	}
 }
 

@@ -118,44 +118,27 @@ func lapicInit() {
 	apicIDs[0] = lapicRead(hw.LAPIC_ID) >> 24
 }
 
-// lapicMeasure returns the timer counts of one lapicCalMs TSC interval
-// and the TSC ticks it took.
+// lapicFreeRun starts this CPU's local APIC timer counting down from
+// its largest count, masked (at bus/16, over a minute before it runs
+// out), for calibrateTSC to read. Context: kmain, after lapicInit.
 //
 //go:nosplit
-func lapicMeasure() uint64 {
+func lapicFreeRun() {
 	lapicWrite(hw.LAPIC_TDCR, hw.LAPICTimerDCR)
 	lapicWrite(hw.LAPIC_LVTT, hw.LAPICLVTMasked|hw.LAPICTimerLVT(vecPIC, false))
-	wait := tscHz * calibrateMs / 1000
-	t0 := amd64.Rdtsc()
 	lapicWrite(hw.LAPIC_TMICT, 0xFFFFFFFF)
-	for amd64.Rdtsc()-t0 < wait {
-	}
-	left := lapicRead(hw.LAPIC_TMCCT)
-	dt := amd64.Rdtsc() - t0
-	lapicWrite(hw.LAPIC_TMICT, 0)
-	hz, ok := hw.LAPICTimerHz(uint64(0xFFFFFFFF-left), dt, tscHz)
-	if !ok {
-		return 0
-	}
-	return hz
 }
 
-// startTick masks the 8259s, enables the local APIC, calibrates its timer
-// against the TSC (the median of five calibrateMs runs) and starts it at
-// tickHz on vecPIC. Context: kmain, after calibrateTSC.
+// startTick starts CPU 0's tick at tickHz on vecPIC with the rate
+// calibrateTSC measured (lapicFreeRun, lapicInit and the 8259s' masking
+// came before it); with no usable measurement, QEMU's and many CPUs'
+// 1 GHz bus is assumed. Context: kmain, after calibrateTSC.
 //
 //go:nosplit
 func startTick() {
-	maskPICs()
-	lapicInit()
-	var runs [5]uint64
-	for i := range runs {
-		runs[i] = lapicMeasure()
-	}
-	lapicHz = hw.Median5(runs)
 	lapicCalOK = lapicHz != 0
 	if !lapicCalOK {
-		lapicHz = 1000000000 / hw.LAPICTimerDivide // QEMU's and many CPUs' 1 GHz bus: a guess
+		lapicHz = 1000000000 / hw.LAPICTimerDivide // a guess
 	}
 	lapicTick()
 }

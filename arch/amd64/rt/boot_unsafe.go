@@ -89,6 +89,9 @@ func kmain() uintptr {
 	buildPageTables()
 	amd64.Wrmsr(amd64.MSR_PAT, 0x0000050100070406) // Xen's PAT layout
 	initDescriptors()
+	maskPICs()
+	lapicInit()
+	lapicFreeRun()
 	calibrateTSC()
 	readRTC()
 	seedRandom()

@@ -8,12 +8,12 @@ import (
 // Time: the TSC, calibrated once against PIT channel 2, is the clock.
 // Monotonic time is nanoseconds since calibration; wall time adds the RTC
 // reading taken at boot. The local APIC timer, calibrated against the TSC
-// (apic_unsafe.go), gives the 1 kHz tick that preempts kernel threads and
-// wakes the idle loop.
+// in the same windows (pitMeasure), gives the 1 kHz tick that preempts
+// kernel threads and wakes the idle loop (apic_unsafe.go).
 
 const (
 	pitHz       = 1193182
-	calibrateMs = 10 // one TSC calibration window (the local APIC's: apic_unsafe.go)
+	calibrateMs = 10 // one calibration window of the TSC and the local APIC timer
 	tickHz      = 1000
 )
 
@@ -30,15 +30,20 @@ var (
 // and rejects a reading a stall widened, so a loaded emulator host that
 // deschedules the CPU mid-measurement (which threw an earlier
 // count-to-expiry method off by up to 6x) costs a retry, not a wrong
-// clock.
+// clock. The local APIC timer, counting down from lapicFreeRun (lapicInit
+// made it count, masked), is read at each window's ends as well, so its
+// rate comes from the same windows (the median of theirs, hw.LAPICTimerHz
+// against the TSC's median): its own five windows of calibrateMs against
+// the TSC, as before, were 50 ms of every boot spent waiting.
 //
 //go:nosplit
 func calibrateTSC() {
-	var runs [5]uint64
+	var runs, lapicRuns [5]uint64
+	var windows [5]lapicWindow
 	n := 0
 	for try := 0; try < 10 && n < len(runs); try++ {
-		if hz := pitMeasure(); hz != 0 {
-			runs[n] = hz
+		if hz, w := pitMeasure(); hz != 0 {
+			runs[n], windows[n] = hz, w
 			n++
 		}
 	}
@@ -48,6 +53,29 @@ func calibrateTSC() {
 	}
 	tscMult = hw.TSCScale(tscHz)
 	tsc0 = amd64.Rdtsc()
+	m := 0
+	for _, w := range windows[:n] {
+		if hz, ok := hw.LAPICTimerHz(w.counts, w.tscDelta, tscHz); ok {
+			lapicRuns[m] = hz
+			m++
+		}
+	}
+	lapicHz = hw.MedianOf(&lapicRuns, m)
+	lapicWrite(hw.LAPIC_TMICT, 0)
+}
+
+// lapicWindow is the local APIC timer's count over one calibration
+// window and the TSC ticks between its two readings.
+type lapicWindow struct{ counts, tscDelta uint64 }
+
+// lapicSample reads the free-running local APIC timer's current count,
+// then the TSC: the same order at both ends of a window, so the reads'
+// own cost cancels.
+//
+//go:nosplit
+func lapicSample() (count uint32, tsc uint64) {
+	count = lapicRead(hw.LAPIC_TMCCT)
+	return count, amd64.Rdtsc()
 }
 
 // pitSample latches PIT channel 2's count between two TSC reads.
@@ -66,14 +94,17 @@ func pitSample() hw.PITSample {
 
 // pitMeasure returns the TSC's rate from one window of at least
 // calibrateMs of PIT channel 2 counting down from 0xFFFF (mode 0, 55 ms
-// to its end), or 0 if the window is unusable. The narrowest of eight
-// readings sets what an undisturbed reading costs; the window starts and
-// ends with readings at most twice that wide; hw.TSCHzFromPIT divides.
-// A window in which the count reached zero (OUT high) is thrown away.
+// to its end), or 0 if the window is unusable, and the local APIC
+// timer's count over the window (lapicSample at both ends; counts 0 when
+// the timer stopped or ran out). The narrowest of eight readings sets
+// what an undisturbed reading costs; the window starts and ends with
+// readings at most twice that wide; hw.TSCHzFromPIT divides. A window in
+// which the count reached zero (OUT high) is thrown away.
 //
 //go:nosplit
-func pitMeasure() uint64 {
+func pitMeasure() (uint64, lapicWindow) {
 	const ticks = pitHz * calibrateMs / 1000
+	var lw lapicWindow
 	amd64.Outb(0x61, amd64.Inb(0x61)&^0x03) // gate off, speaker off
 	amd64.Outb(0x43, 0xB0)                  // ch2, lobyte/hibyte, mode 0
 	amd64.Outb(0x42, 0xFF)
@@ -89,22 +120,27 @@ func pitMeasure() uint64 {
 	var a hw.PITSample
 	for i := 0; ; i++ {
 		if i == 1000 {
-			return 0
+			return 0, lw
 		}
 		if a = pitSample(); a.Width() <= limit {
 			break
 		}
 	}
+	l0, lt0 := lapicSample()
 	for i := 0; i < 10000000; i++ {
 		s := pitSample()
 		if amd64.Inb(0x61)&0x20 != 0 || s.Count > a.Count {
-			return 0 // the count ran out: the window is too long to trust
+			return 0, lw // the count ran out: the window is too long to trust
 		}
 		if uint64(a.Count-s.Count) >= ticks && s.Width() <= limit {
-			return hw.TSCHzFromPIT(a, s, pitHz)
+			l1, lt1 := lapicSample()
+			if l1 != 0 && l1 < l0 {
+				lw = lapicWindow{counts: uint64(l0 - l1), tscDelta: lt1 - lt0}
+			}
+			return hw.TSCHzFromPIT(a, s, pitHz), lw
 		}
 	}
-	return 0
+	return 0, lw
 }
 
 // nanotime returns nanoseconds since calibration.
