@@ -13,7 +13,8 @@ import (
 // does: the 8259s are remapped (to vecPIC, so a stray interrupt lands on a
 // known gate) and fully masked; the tick is the local APIC timer in
 // periodic mode on vecPIC (the PIT's old vector, so irqTimer and guestIRQ
-// keep their meaning), calibrated against the TSC; every interrupt is
+// keep their meaning), calibrated against the TSC in the TSC's own PIT
+// windows (calibrateTSC); every interrupt is
 // acknowledged with an EOI to the local APIC; vector hw.LAPICSpuriousVec
 // is the spurious vector (irqSpurious: no EOI). The local APIC is used in
 // xAPIC mode through its MMIO page in the direct map (the direct map is
