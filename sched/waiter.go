@@ -136,9 +136,10 @@ func (w *Waiter) setState(state int32) {
 // entry to the guest and bounds the guest's run by the deadline FireDue
 // returns, and a sleep ends at the deadline (ParkUntil; the periodic
 // timer is stopped while the vCPU sleeps). timers' one-shot, periodic
-// and poll timers are then never armed: on the metal they are the Go runtime's timers, which come
-// up to a millisecond late, and each one armed earlier than the runtime's
-// poller sleeps wakes that poller's thread on a CPU the guest wants.
+// and poll timers are then never armed: on the metal they are the Go
+// runtime's timers, which come up to a millisecond late, and each one
+// armed earlier than the runtime's poller sleeps wakes that poller's
+// thread on a CPU the guest wants.
 func NewWaiter(vcpu int, ev Events, clock Clock, timers TimerSource, park Parker) *Waiter {
 	if park == nil {
 		park = NewChanParker()
@@ -184,9 +185,9 @@ func (w *Waiter) drain() { w.park.Clear() }
 // pollTimedOut; the TimerSource's timers are not armed then: NewWaiter),
 // as Xen's timer interrupt wakes the blocked vCPU on its own CPU: the Go
 // runtime's timers come on an idle machine up to a millisecond late (its
-// netpoller waits in whole milliseconds). A sleep
-// that ends at its deadline returns even if the timer's event is masked:
-// the guest rechecks its events, as after any wake-up.
+// netpoller waits in whole milliseconds). A sleep that ends at its
+// deadline returns even if the timer's event is masked: the guest
+// rechecks its events, as after any wake-up.
 func (w *Waiter) sleep() {
 	w.setState(abi.RUNSTATE_blocked)
 	w.Descheduled()
