@@ -46,11 +46,11 @@
 // Preempt is the scheduler's ShouldYield: a long hypercall stops at its
 // continuation when the slice is over and another vCPU waits, or the
 // cap's budget is spent (or an event is to be delivered). The vCPU's
-// one-shot and periodic timers are served on its goroutine (a metal Parker is a
-// sched.TimedParker): Run fires it before each entry and in Preempt
-// (sched.Waiter.FireDue) and gives the metal its deadline (RunDeadline),
-// which ends the guest's run then. A vCPU's goroutine sleeps (block, poll, a wait
-// for a CPU) on the sched.Parkers Config.NewParker makes (cmd/gohv's:
+// one-shot and periodic timers are served on its goroutine (a metal
+// Parker is a sched.TimedParker): Run fires them when due before each
+// entry, and Preempt does (sched.Waiter.FireDue), and Run gives the
+// metal the next deadline (RunDeadline), which ends the guest's run
+// then. A vCPU's goroutine sleeps (block, poll, a wait for a CPU) on the sched.Parkers Config.NewParker makes (cmd/gohv's:
 // futex words). get_physid answers for a pinned vCPU of the
 // hardware domain only (Config.PhysCPUs), as Xen 4.17.
 //

@@ -76,9 +76,9 @@ type VCPU struct {
 	// the vCPU's goroutine.
 	timeDue bool
 	timeAt  int64
-	// runDeadline is the one-shot timer's deadline the guest's next run
-	// must end by (Waiter.FireDue before the entry; 0: none). Owned by
-	// the vCPU's goroutine.
+	// runDeadline is the timers' deadline the guest's next run must end
+	// by (Waiter.FireDue before the entry; 0: none). Owned by the vCPU's
+	// goroutine.
 	runDeadline int64
 }
 
@@ -90,8 +90,8 @@ func (v *VCPU) Flusher() mm.Flusher    { return flusher{v} }
 func (v *VCPU) Domain() *Domain        { return v.dom }
 
 // Preempt reports whether a long hypercall should stop at its next
-// continuation point: an event is to be delivered (the one-shot timer,
-// fired here if it is due, as Xen's timer interrupt fires during the
+// continuation point: an event is to be delivered (the vCPU's timers,
+// fired here if due, as Xen's timer interrupt fires during the
 // hypercall) or the slice is over.
 func (v *VCPU) Preempt() bool {
 	v.waiter.FireDue()
@@ -274,9 +274,9 @@ func (v *VCPU) Run() {
 			}
 		}
 		v.scheduledIn()
-		// The one-shot timer, if due, raises VIRQ_TIMER here, on the
-		// vCPU's thread, as Xen's timer interrupt on its CPU; the run
-		// ends by the next deadline (RunDeadline).
+		// The one-shot and periodic timers, if due, raise VIRQ_TIMER
+		// here, on the vCPU's thread, as Xen's timer interrupt on its
+		// CPU; the run ends by the next deadline (RunDeadline).
 		v.runDeadline = v.waiter.FireDue()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
@@ -353,7 +353,8 @@ func (v *VCPU) QuietFor() int64 {
 
 // RunDeadline is the system time by which the metal must end the guest's
 // run (an exit, or no entry if it has come) so that the run loop fires
-// the vCPU's one-shot timer then (sched.Waiter.FireDue); 0: no deadline.
+// the vCPU's one-shot or periodic timer then (sched.Waiter.FireDue); 0:
+// no deadline.
 // Context: the vCPU's goroutine, from Backend.Run.
 func (v *VCPU) RunDeadline() int64 { return v.runDeadline }
 

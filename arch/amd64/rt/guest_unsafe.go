@@ -356,9 +356,9 @@ func (g *GuestContext) SetQuietFor(ns int64) {
 // SetDeadline makes the next Run return by system time at (rt's clock:
 // Uptime; 0: no deadline), or not enter the guest if it has come: an
 // exit at the deadline, whose caller then fires the guest's timer (hv's
-// one-shot timer, sched.Waiter.FireDue), as Xen programs its timer for
-// the vCPU's deadline. The CPU's timer is set for it when it comes
-// before the next tick (deadlineTimer); quiet ticks end there
+// one-shot or periodic timer, sched.Waiter.FireDue), as Xen programs
+// its timer for the vCPU's deadline. The CPU's timer is set for it when
+// it comes before the next tick (deadlineTimer); quiet ticks end there
 // (SetQuietFor). Context: the vCPU's goroutine, before Run.
 func (g *GuestContext) SetDeadline(at int64) { g.c.deadline = at }
 
@@ -670,12 +670,12 @@ func quietTick(c *cpuState, sigSeen uint64) bool {
 // CPU that made it runnable unless only this CPU may run it, and that
 // one, and a signal for this CPU's thread, come with an IPI that brings
 // the tick forward (cpuState.longTimer: kick, sysTgkill, ipiIRQ); a
-// sleeper that blocks
-// meanwhile blocks on another CPU, whose tick keeps its period (a switch
-// of threads restores it: schedule) or whose idle timer counts it. Under
-// an emulator each tick wakes the host's timer thread and stops the
-// busy CPU's; Xen too programs its timer for the next deadline, not a
-// period. Context: guestIRQ, the shim lock held, interrupts off.
+// sleeper that blocks meanwhile blocks on another CPU, whose tick keeps
+// its period (a switch of threads restores it: schedule) or whose idle
+// timer counts it. Under an emulator each tick wakes the host's timer
+// thread and stops the busy CPU's; Xen too programs its timer for the
+// next deadline, not a period. Context: guestIRQ, the shim lock held,
+// interrupts off.
 //
 //go:nosplit
 func quietTimer(c *cpuState, now, quietEnd int64) {
