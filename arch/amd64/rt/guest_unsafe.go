@@ -242,8 +242,12 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		g.accountBase()
 	}
 	c.quietTicks, c.quietEnd = 0, 0
+	now := int64(0) // read once for the quiet time and the first deadline check
+	if c.quietNs > 0 || c.deadline != 0 {
+		now = nanotime()
+	}
 	if c.quietNs > 0 {
-		c.quietEnd = nanotime() + c.quietNs
+		c.quietEnd = now + c.quietNs
 		if c.deadline != 0 && c.deadline < c.quietEnd {
 			c.quietEnd = c.deadline
 		}
@@ -256,7 +260,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	amd64.Cli()
 	threads[thisCPU().cur].devTaker = c.takeDev != 0
 	for {
-		if c.deadline != 0 && !deadlineTimer(c) {
+		if c.deadline != 0 && !deadlineTimer(c, now) {
 			// The deadline came (before the first entry, or during a
 			// quiet tick): nothing more is entered.
 			g.noteAccount()
@@ -297,6 +301,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		// have switched them), through IRETQ unless SYSRET restores
 		// the same state.
 		c.quietTicks++
+		now = 0 // the deadline check reads the clock again
 		regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 		c.sysret = 0
 		if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
@@ -699,11 +704,14 @@ const deadlineMin = 1000
 // if the timer would fire later (timerAt), it is set to fire then
 // (tickEarly: the tick's handling gives the period back), so the guest
 // leaves at its deadline: the tick that stops it cannot stay, as
-// quietEnd is no later. Context: Run's loop, interrupts off.
+// quietEnd is no later. now is the time if the caller has just read it,
+// else 0. Context: Run's loop, interrupts off.
 //
 //go:nosplit
-func deadlineTimer(g *guestCtx) bool {
-	now := nanotime()
+func deadlineTimer(g *guestCtx, now int64) bool {
+	if now == 0 {
+		now = nanotime()
+	}
 	if now >= g.deadline {
 		return false
 	}
