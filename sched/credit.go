@@ -460,9 +460,7 @@ func (v *VCPU) SetAffinity(m CPUMask) error {
 	switch v.state {
 	case vcpuRunning:
 		if !m.Has(v.cpu) {
-			v.tickled = true
-			v.check.Store(true)
-			s.tickles = append(s.tickles, v.cpu)
+			s.tickleLocked(v)
 		}
 	case vcpuQueued:
 		s.placeLocked(v, now, true)
@@ -797,11 +795,17 @@ func (s *Scheduler) placeLocked(v *VCPU, now int64, tickle bool) {
 		}
 	}
 	if best >= 0 {
-		cur := s.cpus[best]
-		cur.tickled = true
-		cur.check.Store(true)
-		s.tickles = append(s.tickles, best)
+		s.tickleLocked(s.cpus[best])
 	}
+}
+
+// tickleLocked makes running v decide at once (check; tickled, so that
+// it is not tickled twice) and queues its CPU's tickle for after mu is
+// released. Caller holds mu.
+func (s *Scheduler) tickleLocked(v *VCPU) {
+	v.tickled = true
+	v.check.Store(true)
+	s.tickles = append(s.tickles, v.cpu)
 }
 
 // resetLocked is credit2's reset_credit, when snext is to run with credit
@@ -863,9 +867,7 @@ func (s *Scheduler) waitingLocked(v *VCPU, now int64) {
 			continue
 		}
 		if now >= cur.sliceEnd {
-			cur.tickled = true
-			cur.check.Store(true)
-			s.tickles = append(s.tickles, c)
+			s.tickleLocked(cur)
 			continue
 		}
 		cur.sliceArmed = true
