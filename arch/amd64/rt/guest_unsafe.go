@@ -110,15 +110,16 @@ func (g *GuestContext) Account() GuestAccount {
 		Migrations: atomic.LoadUint64(&g.moves)}
 }
 
-// noteAccount copies the running thread's account into g (Account).
-// Context: Run, interrupts off.
+// noteAccount copies the running thread's account into g (Account), as
+// of TSC reading tsc (taken on this CPU, me). Context: Run, interrupts
+// off.
 //
 //go:nosplit
-func (g *GuestContext) noteAccount() {
-	t := &threads[thisCPU().cur]
+func (g *GuestContext) noteAccount(me *cpuState, tsc uint64) {
+	t := &threads[me.cur]
 	b := g.base
 	atomic.StoreUint64(&g.slot, uint64(t.slot))
-	atomic.StoreUint64(&g.run, t.runTSC+(amd64.Rdtsc()-t.onSince)-b[0])
+	atomic.StoreUint64(&g.run, t.runTSC+(tsc-t.onSince)-b[0])
 	atomic.StoreUint64(&g.ready, t.readyTSC-b[1])
 	atomic.StoreUint64(&g.moves, t.migrations-b[2])
 }
@@ -242,34 +243,38 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		g.accountBase()
 	}
 	c.quietTicks, c.quietEnd = 0, 0
-	now := int64(0) // read once for the quiet time and the first deadline check
-	if c.quietNs > 0 || c.deadline != 0 {
-		now = nanotime()
-	}
-	if c.quietNs > 0 {
-		c.quietEnd = now + c.quietNs
-		if c.deadline != 0 && c.deadline < c.quietEnd {
-			c.quietEnd = c.deadline
-		}
-	}
 
 	// Interrupts stay off from here until the exit's interrupt, if any,
 	// has been served: the thread cannot move to another CPU before its
 	// EOI reaches the local APIC that took the interrupt (enterGuest
 	// returns with the flags it was called with).
 	amd64.Cli()
-	threads[thisCPU().cur].devTaker = c.takeDev != 0
+	// me is this CPU until the shim's guestIRQ below, which may switch
+	// threads (and this one then come back elsewhere).
+	me := thisCPU()
+	threads[me.cur].devTaker = c.takeDev != 0
+	// One TSC reading, on this CPU, serves the quiet time, the first
+	// deadline check, the account and the start of the guest time
+	// (inGuest: the entry is a few hundred instructions on).
+	tsc := amd64.Rdtsc()
+	now := hw.TSCNanos(tsc-tsc0, tscMult)
+	if c.quietNs > 0 {
+		c.quietEnd = now + c.quietNs
+		if c.deadline != 0 && c.deadline < c.quietEnd {
+			c.quietEnd = c.deadline
+		}
+	}
 	for {
-		if c.deadline != 0 && !deadlineTimer(c, now) {
+		if c.deadline != 0 && !deadlineTimer(c, me, now) {
 			// The deadline came (before the first entry, or during a
 			// quiet tick): nothing more is entered.
-			g.noteAccount()
+			g.noteAccount(me, tsc)
 			sti()
 			*exit = arch.Exit{}
 			return nil
 		}
-		if !kickEntry(c) {
-			g.noteAccount()
+		if !kickEntry(c, me) {
+			g.noteAccount(me, tsc)
 			sti()
 			*exit = arch.Exit{}
 			return nil
@@ -278,12 +283,13 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		if c.fast != 0 {
 			alt = c.kernelCR3 ^ c.userCR3 ^ c.cr3 // the mode's other table
 		}
-		noteEntry(c, c.cr3, alt)
+		noteEntry(c, me, c.cr3, alt)
 		devEntry()
-		t0 := amd64.Rdtsc()
 		enterGuest(c)
-		atomic.AddUint64(&g.inGuest, amd64.Rdtsc()-t0)
-		kicked := kickExit(c)
+		t1 := amd64.Rdtsc()
+		atomic.AddUint64(&g.inGuest, t1-tsc)
+		tsc = t1
+		kicked := kickExit(c, me)
 		if c.exitKind != exitInterrupt {
 			break
 		}
@@ -301,7 +307,9 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		// have switched them), through IRETQ unless SYSRET restores
 		// the same state.
 		c.quietTicks++
-		now = 0 // the deadline check reads the clock again
+		me = thisCPU()
+		tsc = amd64.Rdtsc()
+		now = hw.TSCNanos(tsc-tsc0, tscMult)
 		regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 		c.sysret = 0
 		if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
@@ -312,7 +320,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	// Back to Go: a preemption request the runtime made before now
 	// (its flag first, then the signal) is taken at the caller's next
 	// function call; one after it makes a quiet tick an exit.
-	c.sigSeen = atomic.LoadUint64(&sigSent[thisCPU().cur])
+	c.sigSeen = atomic.LoadUint64(&sigSent[me.cur])
 
 	*exit = arch.Exit{Kind: arch.ExitKind(c.exitKind)}
 	switch c.exitKind {
@@ -326,12 +334,12 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	case exitSegments:
 		exit.Kind = arch.ExitBadSelector
 	case exitDebugLost:
-		g.noteAccount()
+		g.noteAccount(me, tsc)
 		sti()
 		*exit = arch.Exit{}
 		return ErrDebugFrameLost
 	}
-	g.noteAccount()
+	g.noteAccount(me, tsc)
 	sti()
 	return nil
 }
@@ -441,8 +449,8 @@ func kickCPU(c *guestCtx) bool {
 // Context: Run, interrupts off.
 //
 //go:nosplit
-func kickEntry(c *guestCtx) bool {
-	atomic.StoreUint64(&c.onCPU, uint64(thisCPU().id)+1)
+func kickEntry(c *guestCtx, me *cpuState) bool {
+	atomic.StoreUint64(&c.onCPU, uint64(me.id)+1)
 	if atomic.SwapUint32(&c.kick, 0) == 0 {
 		return true
 	}
@@ -458,8 +466,8 @@ func kickEntry(c *guestCtx) bool {
 // on this CPU. Context: Run, interrupts off.
 //
 //go:nosplit
-func kickExit(c *guestCtx) (kicked bool) {
-	atomic.StoreUint32(&thisCPU().usingGuest, 0)
+func kickExit(c *guestCtx, me *cpuState) (kicked bool) {
+	atomic.StoreUint32(&me.usingGuest, 0)
 	atomic.StoreUint64(&c.onCPU, 0)
 	return atomic.SwapUint32(&c.kick, 0) != 0
 }
@@ -567,8 +575,7 @@ func (g *GuestContext) FastFaults() (n, cr2 uint64) {
 // Context: Run, interrupts off.
 //
 //go:nosplit
-func noteEntry(c *guestCtx, cr3, alt uint64) {
-	me := thisCPU()
+func noteEntry(c *guestCtx, me *cpuState, cr3, alt uint64) {
 	// Before enterGuest reads flushPending (RequestTLBFlush's order).
 	atomic.StoreUint32(&me.usingGuest, 1)
 	atomic.StoreUint64(&me.loadedCR3, cr3)
@@ -708,14 +715,10 @@ const deadlineMin = 1000
 // else 0. Context: Run's loop, interrupts off.
 //
 //go:nosplit
-func deadlineTimer(g *guestCtx, now int64) bool {
-	if now == 0 {
-		now = nanotime()
-	}
+func deadlineTimer(g *guestCtx, c *cpuState, now int64) bool {
 	if now >= g.deadline {
 		return false
 	}
-	c := thisCPU()
 	if c.timerAt == 0 || g.deadline < c.timerAt {
 		d := max(g.deadline-now, deadlineMin)
 		lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerCount(lapicHz, uint64(d)))
