@@ -115,8 +115,10 @@
 // What the metal may serve without an exit (the SYSCALL bounce,
 // HYPERVISOR_iret and the bounce of a #PF) it reads with
 // VCPU.FastPath before an entry, and it reports what it did with
-// VCPU.FastPathRan (and FastFaultRan) before the exit is handled, so the
-// PV model's mode and CR2 are always the guest's. Each vCPU counts the
+// VCPU.FastPathRan (and FastFaultRan, and FastHypercallsRan for the
+// set_segment_base and stack_switch calls it served) before the exit is
+// handled, so the PV model's mode, CR2 and kernel stack are always the
+// guest's. Each vCPU counts the
 // exits that reach Go by vector and hypercall, with the TSC ticks each
 // took, printed at loglvl=all when the domain shuts down (exitstats.go).
 package hv

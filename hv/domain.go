@@ -297,8 +297,8 @@ func (d *Domain) Shutdown(code uint8) {
 // delivered without an exit (FastEvents).
 func (d *Domain) fastPathReport() {
 	for _, v := range d.vcpus {
-		if b, i, f := v.FastPathHits(); b+i+f != 0 {
-			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets, %d page faults", d.id, v.id, b, i, f)})
+		if b, i, f, h := v.FastPathHits(); b+i+f+h != 0 {
+			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d fast path: %d syscall bounces, %d irets, %d page faults, %d hypercalls", d.id, v.id, b, i, f, h)})
 		}
 		if n := v.KickIPIs(); n != 0 {
 			d.log().Lines([]string{fmt.Sprintf("gohv d%dv%d kicks: %d IPIs, %d upcalls delivered by the fast path", d.id, v.id, n, v.FastEvents())})

@@ -66,6 +66,9 @@ type VCPU struct {
 	// fastEvents counts the event upcalls the fast path delivered on a
 	// kick (FastEventsRan); read by FastEvents from any goroutine.
 	fastEvents atomic.Uint64
+	// fastHypercalls counts the hypercalls the fast path served
+	// (FastHypercallsRan); read by FastPathHits from any goroutine.
+	fastHypercalls atomic.Uint64
 
 	// sleeping is true while the vCPU sleeps in its waiter (SCHEDOP_block
 	// or poll; waiterState): a kick then only wakes it.
@@ -395,14 +398,28 @@ func (v *VCPU) FastFaultRan(n, cr2 uint64) {
 // has the mode it left). Context: the vCPU's goroutine, from Backend.Run.
 func (v *VCPU) FastEventsRan(n uint64) { v.fastEvents.Add(n) }
 
+// FastHypercallsRan is told by the metal that during its last entry the
+// fast path served n hypercalls (set_segment_base and stack_switch, whose
+// register and frame changes the metal made); if a stack_switch was among
+// them, the last one's selector and stack pointer become the vCPU's
+// kernel stack, as pv.VCPU.StackSwitch would have made them. Context: the
+// vCPU's goroutine, from Backend.Run, before the exit is handled.
+func (v *VCPU) FastHypercallsRan(n uint64, stackSet bool, ss, sp uint64) {
+	if stackSet {
+		v.pv.StackSwitch(ss, sp)
+	}
+	v.fastHypercalls.Add(n)
+}
+
 // FastEvents reports how many event upcalls the metal's fast path has
 // delivered for the vCPU. Any goroutine.
 func (v *VCPU) FastEvents() uint64 { return v.fastEvents.Load() }
 
-// FastPathHits reports how many SYSCALL bounces, irets and page-fault
-// bounces the metal's fast path has served for the vCPU. Any goroutine.
-func (v *VCPU) FastPathHits() (bounces, irets, faults uint64) {
-	return v.fastBounces.Load(), v.fastIrets.Load(), v.fastFaults.Load()
+// FastPathHits reports how many SYSCALL bounces, irets, page-fault
+// bounces and hypercalls the metal's fast path has served for the vCPU.
+// Any goroutine.
+func (v *VCPU) FastPathHits() (bounces, irets, faults, hypercalls uint64) {
+	return v.fastBounces.Load(), v.fastIrets.Load(), v.fastFaults.Load(), v.fastHypercalls.Load()
 }
 
 // hypercall serves a SYSCALL from guest kernel mode.
@@ -485,9 +502,9 @@ func (v *VCPU) crash(why string) {
 	l.Lines([]string{fmt.Sprintf("Domain %d (vcpu#%d) crashed on cpu#0:", d.id, v.id)})
 	l.Lines(v.registerDump())
 	s, e, i := v.Exits()
-	fb, fi, ff := v.FastPathHits()
-	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts; fast path: %d syscall bounces, %d irets, %d page faults",
-		d.id, v.id, s, e, i, fb, fi, ff)})
+	fb, fi, ff, fh := v.FastPathHits()
+	l.Lines([]string{fmt.Sprintf("d%dv%d ran until here: %d syscall exits (hypercalls), %d exceptions, %d interrupts; fast path: %d syscall bounces, %d irets, %d page faults, %d hypercalls",
+		d.id, v.id, s, e, i, fb, fi, ff, fh)})
 	hypercall.Shutdown(d, abi.SHUTDOWN_crash)
 }
 

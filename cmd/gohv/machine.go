@@ -138,6 +138,9 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	if faults != 0 {
 		v.FastFaultRan(faults, cr2)
 	}
+	if n, stackSet, ss, sp := g.FastHypercalls(); n != 0 {
+		v.FastHypercallsRan(n, stackSet, ss, sp)
+	}
 	if n, dr6, rip := rt.HostDebugTraps(); n != b.hostDebugTraps {
 		// As Xen's do_debug for a #DB in hypervisor context.
 		b.hostDebugTraps = n

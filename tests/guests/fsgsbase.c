@@ -25,12 +25,6 @@
 const char test_name[] = "fsgsbase";
 
 #define CR4_FSGSBASE (1UL << 16)
-#define MSR_FS_BASE        0xc0000100
-#define MSR_GS_BASE        0xc0000101
-#define MSR_SHADOW_GS_BASE 0xc0000102
-#define SEGBASE_FS        0
-#define SEGBASE_GS_USER   1
-#define SEGBASE_GS_KERNEL 2
 
 u64 iret_call(u64 rip, u64 rsp, u64 rdi);
 void bounce_return(void) __attribute__((noreturn));

@@ -9,6 +9,11 @@
  *    and lsl its limit, and it loads into %fs from the guest kernel, whose
  *    %fs:0 then reads at the descriptor's base;
  *  - update_descriptor on the live table: %fs reloaded reads the new base;
+ *  - set_segment_base(GS_USER_SEL) with that selector loads it into %gs
+ *    (RPL 3 added), the user's GS base becoming the descriptor's base and
+ *    the kernel's staying; with a null selector (as Linux on AMD CPUs at
+ *    each thread switch: __USER_DS, then null) %gs is null and the user's
+ *    base 0; with a not-present descriptor %gs is null too;
  *  - loading a not-present descriptor raises #NP, an empty entry of the
  *    window (a page with no frame) #GP, each with the selector as error
  *    code; Xen's flat selectors still load;
@@ -123,6 +128,13 @@ static void iret_bad(u16 cs, u16 ss, u64 want_vec, u64 want_ec)
 	       cs, ss, trap_seen.vector, trap_seen.error_code, trap_seen.cs & 0xffff, trap_seen.ss);
 }
 
+static u64 read_gs(void)
+{
+	u64 v = 0;
+	asm volatile("mov %%gs, %0" : "=r"(v));
+	return v & 0xffff;
+}
+
 static u64 read_fs0(void)
 {
 	u64 v;
@@ -170,6 +182,25 @@ void test_main(void)
 	v = read_fs0();
 	check(v == marks[1], "%%fs:0 after update_descriptor = %#lx, want %#lx", v, marks[1]);
 	check_eq(update_descriptor(pa, 0x0000890000000067UL), -XEN_EINVAL, "update_descriptor with a TSS");
+
+	/* set_segment_base(GS_USER_SEL): %gs loads, the user's base follows. */
+	u64 kgs = rdmsr(MSR_GS_BASE);
+	for (int i = 0; i < 3; i++) {
+		check_eq(hc_set_segment_base(SEGBASE_GS_USER, 0x4000000), 0, "set_segment_base(GS_USER)");
+		check_eq(hc_set_segment_base(SEGBASE_GS_USER_SEL, DATA_IDX << 3), 0, "set_segment_base(GS_USER_SEL, data)");
+		check_eq(read_gs(), sel, "%gs after GS_USER_SEL of the data selector");
+		check_eq(rdmsr(MSR_SHADOW_GS_BASE), (u64)&marks[1], "user GS base after GS_USER_SEL of the data selector");
+		check_eq(rdmsr(MSR_GS_BASE), kgs, "kernel GS base after GS_USER_SEL");
+		check_eq(hc_set_segment_base(SEGBASE_GS_USER_SEL, FLAT_USER_SS), 0, "set_segment_base(GS_USER_SEL, FLAT_USER_DS)");
+		check_eq(read_gs(), FLAT_USER_SS, "%gs after GS_USER_SEL of FLAT_USER_DS");
+		check_eq(rdmsr(MSR_SHADOW_GS_BASE), 0, "user GS base after GS_USER_SEL of FLAT_USER_DS");
+		check_eq(hc_set_segment_base(SEGBASE_GS_USER_SEL, 0), 0, "set_segment_base(GS_USER_SEL, null)");
+		check_eq(read_gs(), 0, "%gs after GS_USER_SEL of null");
+		check_eq(rdmsr(MSR_SHADOW_GS_BASE), 0, "user GS base after GS_USER_SEL of null");
+	}
+	check_eq(hc_set_segment_base(SEGBASE_GS_USER_SEL, ABSENT_IDX << 3 | 3), 0, "set_segment_base(GS_USER_SEL, not present)");
+	check_eq(read_gs(), 0, "%gs after GS_USER_SEL of a not-present selector");
+	printf("set_segment_base(GS_USER_SEL): %%gs %#x base %#lx, null, not present\n", sel, (u64)&marks[1]);
 
 	/* Not present: #NP; an empty entry of the window: #GP. */
 	u64 vec = load_fs(ABSENT_IDX << 3 | 3);

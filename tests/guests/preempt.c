@@ -44,8 +44,6 @@ const char test_name[] = "preempt";
 #define SENTINEL 0x5a5a5a5a5a5aL
 #define MMU_UPDATE_PREEMPTED (1U << 31)
 
-#define SEGBASE_GS_KERNEL 2
-
 /* struct vcpu_guest_context, vcpu_runstate_info, evtchn_bind_ipi and
  * hc_vcpu_op are lib's (xen.h, hypercall.h). */
 

@@ -41,8 +41,6 @@ const char test_name[] = SMP_NAME;
 #define ROUNDS 10000
 #define PINGS 50
 
-#define SEGBASE_GS_KERNEL 2
-
 /* Each vCPU's block, reached through its kernel GS base (%gs:0 = self). */
 struct percpu {
 	struct percpu *self;

@@ -62,7 +62,6 @@ const char test_name[] = "smpbench";
 #define PAIRS 5
 #define PINGS 400
 #define WARMUP 20
-#define SEGBASE_GS_KERNEL 2
 
 /* The LCG of Knuth's MMIX; the two streams start from different seeds. */
 #define LCG_MUL 6364136223846793005UL

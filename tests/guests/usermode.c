@@ -23,7 +23,14 @@
  *    own stack below the interrupted rsp, cs RPL 0, U clear in the error
  *    code (0 for a read of an unmapped page, 3 for a write to the L4,
  *    which is no L1 for ptwr to emulate), CR2 in vcpu_info, rcx/r11 kept;
- *  - each bounce lands on the stack_switch stack, and hypercalls work again.
+ *  - each bounce lands on the stack_switch stack, and hypercalls work again;
+ *  - a later stack_switch moves the next bounce from user mode to the new
+ *    stack (the first from a kernel whose last hypercalls were
+ *    stack_switch and set_segment_base, which gohv serves without leaving
+ *    its entry code), one with no room for a frame still answers 0, and
+ *    set_segment_base gives -EINVAL for a non-canonical base or an
+ *    unknown segment, 0 for FS, GS_USER and GS_KERNEL (their bases then
+ *    read back through rdmsr).
  */
 #include "lib.h"
 
@@ -100,6 +107,7 @@ static struct cpu_regs seen;
 static u8 mask_inside;
 static u8 user_stack[8192] __attribute__((aligned(16)));
 static u8 kernel_stack[8192] __attribute__((aligned(16)));
+static u8 kernel_stack2[4096] __attribute__((aligned(16)));
 
 static u64 kpf_resume;	/* a kernel-mode #PF is expected: resume there */
 static u64 frame_top;	/* where the bounce frame ended: rip's slot + 5 words */
@@ -219,4 +227,43 @@ void test_main(void)
 	      seen.error_code, seen.rip, (u64)kpw_at);
 	check(s->vcpu_info[0].cr2 == user_l4, "kernel write to the L4: cr2 %#lx", s->vcpu_info[0].cr2);
 	s->vcpu_info[0].evtchn_upcall_mask = 0;
+
+	/* A context switch's hypercalls: the kernel stack moves, the next
+	 * bounce from user mode lands on the new one. */
+	u64 top2 = (u64)kernel_stack2 + sizeof(kernel_stack2);
+	for (int i = 0; i < 3; i++) {
+		u64 ktop = i == 1 ? top2 : (u64)kernel_stack + sizeof(kernel_stack);
+		u64 other = i == 1 ? (u64)kernel_stack + sizeof(kernel_stack) : top2;
+		check_eq(hc_stack_switch(FLAT_KERNEL_SS, 0x20), 0, "stack_switch with no room for a frame");
+		check_eq(hc_stack_switch(FLAT_KERNEL_SS, other), 0, "stack_switch");
+		check_eq(hc_xen_version(XENVER_version, NULL), 0x00040011, "xen_version");
+		/* The switch a kernel makes last before it returns to user mode. */
+		check_eq(hc_stack_switch(FLAT_KERNEL_SS, ktop - 8), 0, "stack_switch");
+		v = user_call((u64)user_syscall, top);
+		expect("user syscall after stack_switch", v, VEC_SYSCALL, (u64)user_syscall_after);
+		/* ktop - 8 aligned down to 16: the frame ends 16 bytes below ktop. */
+		check(frame_top == ktop - 16, "user syscall: frame ends at %#lx, want %#lx (the stack_switch top, aligned)",
+		      frame_top, ktop - 16);
+		s->vcpu_info[0].evtchn_upcall_mask = 0;
+	}
+	printf("stack_switch: bounces follow the kernel stack (%#lx, %#lx)\n", (u64)kernel_stack + sizeof(kernel_stack), top2);
+
+	/* set_segment_base's answers. */
+	check_eq(hc_set_segment_base(SEGBASE_FS, 0x0000800000000000UL), -XEN_EINVAL, "set_segment_base(FS, non-canonical)");
+	check_eq(hc_set_segment_base(SEGBASE_GS_KERNEL, 0xffff000000000000UL), -XEN_EINVAL,
+		 "set_segment_base(GS_KERNEL, non-canonical)");
+	check_eq(hc_set_segment_base(SEGBASE_GS_USER, 0x0000800000001000UL), -XEN_EINVAL,
+		 "set_segment_base(GS_USER, non-canonical)");
+	check_eq(hc_set_segment_base(4, 0), -XEN_EINVAL, "set_segment_base(4)");
+	u64 kgs = rdmsr(MSR_GS_BASE);
+	for (u64 i = 1; i <= 3; i++) {
+		check_eq(hc_set_segment_base(SEGBASE_FS, 0x100000001000UL * i), 0, "set_segment_base(FS)");
+		check_eq(hc_set_segment_base(SEGBASE_GS_USER, 0x200000002000UL * i), 0, "set_segment_base(GS_USER)");
+		check_eq(hc_set_segment_base(SEGBASE_GS_KERNEL, 0xffff880000003000UL + i), 0, "set_segment_base(GS_KERNEL)");
+		check_eq(rdmsr(MSR_FS_BASE), 0x100000001000UL * i, "FS base after set_segment_base(FS)");
+		check_eq(rdmsr(MSR_SHADOW_GS_BASE), 0x200000002000UL * i, "user GS base after set_segment_base(GS_USER)");
+		check_eq(rdmsr(MSR_GS_BASE), 0xffff880000003000UL + i, "GS base after set_segment_base(GS_KERNEL)");
+	}
+	check_eq(hc_set_segment_base(SEGBASE_GS_KERNEL, kgs), 0, "set_segment_base(GS_KERNEL) back");
+	check_eq(hc_set_segment_base(SEGBASE_FS, 0), 0, "set_segment_base(FS, 0)");
 }

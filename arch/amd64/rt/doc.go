@@ -46,7 +46,9 @@
 //	         fastSyscall: the PV SYSCALL bounce and HYPERVISOR_iret served
 //	         in assembly without an exit, fastFault: a #PF bounced
 //	         likewise, fastEvent: a kick's IPI served with the event
-//	         upcall's bounce, as GuestContext.SetFastPath allows),
+//	         upcall's bounce, fastHypercall: set_segment_base and
+//	         stack_switch from guest kernel mode, as
+//	         GuestContext.SetFastPath allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
 //	         TLB and table release, the kick: which CPU a context is in

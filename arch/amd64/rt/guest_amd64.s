@@ -322,10 +322,11 @@ bounced:
 	INCQ	guestCtx_fastBounces(R9)
 	JMP	·guestIret(SB)
 
-	// Kernel mode: HYPERVISOR_iret.
+	// Kernel mode: HYPERVISOR_iret, or another hypercall fastHypercall
+	// may serve.
 iret:
 	CMPQ	const_regRAX(R8), $const_hypercallIret
-	JNE	slow
+	JNE	hypercall
 	CMPQ	guestCtx_iret(R9), $0
 	JEQ	slow
 	MOVQ	const_regRSP(R8), DX
@@ -421,7 +422,165 @@ restore:
 	CALL	·fastCR3(SB)
 enter:
 	JMP	·guestIret(SB)
+hypercall:
+	JMP	·fastHypercall(SB)
 
+slow:
+	MOVQ	R8, AX
+	JMP	·syscallSlow(SB)
+
+// fastHypercall serves in assembly, as hv/pv's SetSegmentBase and
+// StackSwitch would, the two hypercalls a PV kernel makes at every
+// context switch (Linux: each thread's FS base, its user GS base, and
+// the kernel stack for the next bounce from user mode), and returns to
+// the guest kernel without leaving enterGuest, as Xen serves them from
+// its hypercall table without a scheduling decision:
+//   - set_segment_base (RDI = SEGBASE_FS, SEGBASE_GS_USER or
+//     SEGBASE_GS_KERNEL, RSI a canonical base): the base goes to
+//     arch.Regs (FSBase, GSBaseShadow: the user's while in kernel mode,
+//     GSBase) and, for those the CPU holds now, to FS_BASE or
+//     KERNEL_GS_BASE (the guest's GS base since the exit's SWAPGS);
+//     SEGBASE_GS_USER_SEL (Linux's at every switch to a 64-bit thread,
+//     on AMD CPUs twice: __USER_DS, then the null selector) with the
+//     null selector (RSI 0-3) or a GDT selector (RPL 3) of a present,
+//     DPL 3, writable data segment (fastSelector, so the load cannot
+//     fault): arch.Regs' GS is the selector and GSBaseShadow (the
+//     user's) its base (0 for null), and the CPU's GS is loaded with it
+//     as segLoad would at the next entry;
+//   - stack_switch (RDI = SS, RSI = RSP) for a stack whose top (RSP
+//     aligned down to 16) leaves room for the largest bounce frame
+//     (64 bytes) in the guest's low or high part, which is hv/pv's
+//     userFrame rule for each frame: guestCtx keeps the selector (RPL 3
+//     if it had RPL 0) and RSP for Run's caller (stackSet), and the user
+//     mode frames of the syscall, event and #PF bounces move below the
+//     new top.
+// Each returns 0 in RAX to the instruction after the SYSCALL, RFLAGS
+// from R11 as the Go path enters with them (GuestRFLAGS). Anything else
+// goes to syscallSlow with nothing changed: another hypercall or
+// argument (the Go path gives -EINVAL and the SEGBASE_GS_USER_SEL
+// selector load), RFLAGS.TF set, or an event the Go path would deliver
+// at the hypercall's return (pending with the upcall mask clear).
+// fastHypercalls counts what was served.
+// Context: fastSyscall in guest kernel mode, interrupts off, GS_BASE =
+// cpuState, breakpoints off, CS the flat 64-bit one. In: R8 = arch.Regs,
+// R9 = guestCtx, R10 = the vcpu_info, BX = cpuState, SP = entryTop.
+// Clobbers every register: the guest's are loaded from arch.Regs on the
+// way back in (guestIret).
+TEXT ·fastHypercall(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	const_regR11(R8), R13	// the RFLAGS SYSCALL saved
+	TESTQ	$const_rflagsTF, R13
+	JNE	slow
+	CMPB	1(R10), $0		// masked: no upcall at the return
+	JNE	serve
+	CMPB	0(R10), $0		// an event the Go path would deliver at the return
+	JNE	slow
+serve:
+	MOVQ	const_regRAX(R8), AX
+	CMPQ	AX, $const_hypercallSegmentBase
+	JEQ	segbase
+	CMPQ	AX, $const_hypercallStackSwitch
+	JEQ	stack
+	JMP	slow
+
+segbase:
+	MOVQ	const_regRSI(R8), AX	// the base
+	CANONICAL_OR_SLOW(AX)
+	MOVQ	const_regRDI(R8), CX	// which
+	CMPQ	CX, $const_segbaseFS
+	JEQ	fs
+	CMPQ	CX, $const_segbaseGSUser
+	JEQ	gsuser
+	CMPQ	CX, $const_segbaseGSUserSel
+	JEQ	gssel
+	CMPQ	CX, $const_segbaseGSKernel
+	JNE	slow
+	MOVQ	AX, const_regGSBase(R8)
+	MOVQ	AX, cpuState_kgsBase(BX)
+	MOVL	$0xC0000102, CX		// KERNEL_GS_BASE: the guest's until the entry's SWAPGS
+	JMP	wrmsr
+fs:
+	MOVQ	AX, const_regFSBase(R8)
+	MOVL	$0xC0000100, CX		// FS_BASE: the guest's until an exit to Go
+wrmsr:
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	WRMSR
+	JMP	done
+gsuser:
+	MOVQ	AX, const_regGSBaseShadow(R8)
+	JMP	done
+gssel:
+	MOVWQZX	AX, R12			// the selector
+	XORL	DX, DX			// the null selector's base
+	TESTQ	$~3, R12
+	JEQ	gsload
+	ORQ	$3, R12			// RPL 3
+	MOVQ	$const_descSSMask, DX
+	MOVQ	$const_descSSWant, DI
+	CALL	·fastSelector(SB)	// a writable data segment in the GDT
+	JNE	slow
+	MOVQ	cpuState_gdtVA(BX), SI
+	MOVQ	R12, AX
+	ANDQ	$~7, AX
+	MOVQ	(SI)(AX*1), AX		// its descriptor, for the base
+	MOVQ	AX, DX
+	SHRQ	$16, DX
+	ANDL	$0xffffff, DX
+	SHRQ	$32, AX
+	ANDL	$0xff000000, AX
+	ORQ	AX, DX
+gsload:
+	MOVQ	DX, const_regGSBaseShadow(R8)
+	MOVW	R12, const_regGS(R8)
+	XORL	AX, AX
+	MOVW	GS, AX
+	CMPQ	AX, R12
+	JEQ	done			// the CPU holds it
+	// Loaded here, as segLoad would at an entry: GS_BASE gets the
+	// cpuState back at once (the guest's GS base is in KERNEL_GS_BASE).
+	MOVW	R12, GS
+	MOVW	R12, cpuState_selGS(BX)
+	MOVL	cpuState_self(BX), AX
+	MOVL	(cpuState_self+4)(BX), DX
+	MOVL	$0xC0000101, CX
+	WRMSR
+	JMP	done
+
+stack:
+	MOVQ	const_regRSI(R8), AX	// the stack pointer
+	MOVQ	AX, CX
+	ANDQ	$~15, CX		// the frames' top
+	MOVQ	CX, DX
+	SUBQ	$const_faultFrameSize, DX	// the largest frame's base
+	CMPQ	CX, DX
+	JCS	slow			// below 64: no room
+	MOVQ	$const_guestLowEnd, SI
+	CMPQ	CX, SI
+	JLS	frames			// all in the low part
+	MOVQ	$const_guestHighStart, SI
+	CMPQ	DX, SI
+	JCS	slow			// not all in the high part
+frames:
+	MOVQ	DX, guestCtx_pfFrame(R9)
+	MOVQ	CX, DX
+	SUBQ	$const_bounceFrameSize, DX
+	MOVQ	DX, guestCtx_syscallFrame(R9)
+	MOVQ	DX, guestCtx_evFrame(R9)
+	MOVQ	const_regRDI(R8), DX	// the selector: RPL 3 if it had RPL 0
+	TESTQ	$3, DX
+	JNE	2(PC)
+	ORQ	$3, DX
+	MOVQ	DX, guestCtx_stackSS(R9)
+	MOVQ	AX, guestCtx_stackSP(R9)
+	MOVQ	$1, guestCtx_stackSet(R9)
+
+done:
+	MOVQ	$0, const_regRAX(R8)
+	ANDQ	$~const_rflagsIretClear, R13
+	ORQ	$const_rflagsGuestSet, R13
+	MOVQ	R13, const_regRFLAGS(R8)
+	INCQ	guestCtx_fastHypercalls(R9)
+	JMP	·guestIret(SB)
 slow:
 	MOVQ	R8, AX
 	JMP	·syscallSlow(SB)

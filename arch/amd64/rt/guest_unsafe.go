@@ -235,6 +235,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.sysret = 1
 	}
 	c.fastBounces, c.fastIrets, c.fastFaults, c.fastEvents = 0, 0, 0, 0
+	c.fastHypercalls, c.stackSet = 0, 0
 	if c.fast != 0 && cr3 != c.kernelCR3 && cr3 != c.userCR3 {
 		c.fast = 0 // not the tables SetFastPath was given
 	}
@@ -541,6 +542,17 @@ func (g *GuestContext) SetFastPath(f *FastPath) {
 func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 	c := &g.c
 	return c.fastBounces, c.fastIrets, c.kernel != 0
+}
+
+// FastHypercalls reports the hypercalls the fast path served during the
+// last Run (guest_amd64.s fastHypercall: set_segment_base and
+// stack_switch), and if a stack_switch was among them, the last one's
+// stack selector (RPL 3 if it had RPL 0) and stack pointer, which the
+// caller records as the vCPU's (its frames for bounces from user mode
+// have already moved). Context: the vCPU's goroutine, after Run.
+func (g *GuestContext) FastHypercalls() (n uint64, stackSet bool, ss, sp uint64) {
+	c := &g.c
+	return c.fastHypercalls, c.stackSet != 0, c.stackSS, c.stackSP
 }
 
 // FastEvents reports the event upcalls the fast path delivered during

@@ -94,6 +94,14 @@ type guestCtx struct {
 	evCB, evFrame uint64
 	fastEvents    uint64
 
+	// The hypercalls served in assembly (guest_amd64.s fastHypercall),
+	// under fast 1 as well: fastHypercalls counts them during the last
+	// Run; stackSet is 1 if a stack_switch was among them, stackSS and
+	// stackSP the last one's selector and stack pointer (FastHypercalls).
+	fastHypercalls   uint64
+	stackSet         uint64
+	stackSS, stackSP uint64
+
 	// quietNs is how long from its start Run may keep the guest through
 	// the CPU's ticks (SetQuietFor), quietEnd that time as nanotime
 	// (0: none), quietTicks how many ticks it stayed for (QuietTicks);
@@ -163,14 +171,22 @@ const (
 	// HYPERVISOR_iret hypercall, its frame's VGCF_in_syscall flag, the
 	// flat 64-bit ring-3 selectors the fast path enters with, the
 	// lower half's end and the guest's upper part (hw.GuestRange).
-	hypercallIret   = abi.HYPERVISOR_iret
-	vgcfInSyscall   = abi.VGCF_in_syscall
-	iretContextSize = 72
-	bounceFrameSize = 56
-	faultFrameSize  = 64
-	vecPF           = arch.VecPF
-	pfErrUser       = arch.PFErrUser // #PF error code: U, the virtual mode
-	pfErrPW         = 3              // #PF error code: P and W, a write to a present page
+	hypercallIret = abi.HYPERVISOR_iret
+	// fastHypercall's: set_segment_base with the bases it serves, and
+	// stack_switch.
+	hypercallSegmentBase = abi.HYPERVISOR_set_segment_base
+	hypercallStackSwitch = abi.HYPERVISOR_stack_switch
+	segbaseFS            = abi.SEGBASE_FS
+	segbaseGSUser        = abi.SEGBASE_GS_USER
+	segbaseGSKernel      = abi.SEGBASE_GS_KERNEL
+	segbaseGSUserSel     = abi.SEGBASE_GS_USER_SEL
+	vgcfInSyscall        = abi.VGCF_in_syscall
+	iretContextSize      = 72
+	bounceFrameSize      = 56
+	faultFrameSize       = 64
+	vecPF                = arch.VecPF
+	pfErrUser            = arch.PFErrUser // #PF error code: U, the virtual mode
+	pfErrPW              = 3              // #PF error code: P and W, a write to a present page
 	// vcpuInfoCR2 is vcpu_info.arch.cr2 (Xen's public arch-x86/xen.h).
 	vcpuInfoCR2    = 16
 	flatCS64       = hw.SelUser64CS

@@ -100,6 +100,10 @@ static inline u64 rdtsc(void)
 
 /* MSR access: the guest kernel's RDMSR/WRMSR, which the hypervisor
  * emulates (a #GP bounced where it refuses). */
+#define MSR_FS_BASE        0xc0000100
+#define MSR_GS_BASE        0xc0000101
+#define MSR_SHADOW_GS_BASE 0xc0000102
+
 static inline u64 rdmsr(u32 msr)
 {
 	u32 lo, hi;

@@ -52,6 +52,12 @@ typedef signed long s64;
 #define XEN_ENOSYS  38
 #define XEN_EOPNOTSUPP 95
 
+/* set_segment_base's segments (arch-x86/xen-x86_64.h). */
+#define SEGBASE_FS          0
+#define SEGBASE_GS_USER     1
+#define SEGBASE_GS_KERNEL   2
+#define SEGBASE_GS_USER_SEL 3
+
 /* Flat selectors (arch-x86/xen-x86_64.h). */
 #define FLAT_KERNEL_CS  0xe033
 #define FLAT_KERNEL_SS  0xe02b
