@@ -27,8 +27,15 @@
 //     RTC index kept per domain, its data port reached with the index's
 //     NMI bit cleared), all ones and dropped writes for the rest.
 //
-// Xen emulates PIT channel 2 (ports 0x42, 0x43 and 0x61) for PV domains
-// (pv_pit_handler); gohv does not: those ports read as all ones.
+// PIT channel 2 (ports 0x42, 0x43 and 0x61), which the hardware domain may
+// not reach directly, is passed through to it as Xen's pv_pit_handler
+// does for the hardware domain while Xen's platform timer is not the PIT
+// (hwdom_pit_access): Linux calibrates its TSC against it at boot
+// (quick_pit_calibrate), and a channel that reads as all ones keeps that
+// loop spinning for 50,000 rounds of two trapped reads. Xen's emulated
+// PIT for other domains, and its channels 0 and 1 for the hardware
+// domain, are not modelled: those accesses read as all ones and their
+// writes are dropped.
 //
 // # Imports
 //

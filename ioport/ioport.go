@@ -13,6 +13,9 @@ const (
 	RTCData    uint16 = 0x71  // RTC_PORT(1)
 	ConfigAddr uint16 = 0xCF8 // PCI CONFIG_ADDRESS (dword accesses only)
 	ConfigData uint16 = 0xCFC // PCI CONFIG_DATA, 0xCFC-0xCFF
+	PITCh2     uint16 = 0x42  // PIT channel 2's counter
+	PITMode    uint16 = 0x43  // PIT mode/command (write-only)
+	PortB      uint16 = 0x61  // system control port B: bit 0 PIT channel 2's gate, bit 1 the speaker
 )
 
 // Range is the inclusive port range [First, Last].
@@ -108,9 +111,16 @@ type Host struct {
 	// a Bus over Metal with no device memory, made at the first access.
 	PCI *pci.Bus
 
+	// PITInUse says the hypervisor drives PIT channel 2 while domains
+	// run (Xen's using_pit: its platform timer): the hardware domain
+	// then does not reach it. gohv uses the PIT only to calibrate its
+	// clocks before any domain exists.
+	PITInUse bool
+
 	pciOnce sync.Once
 	// mu is held across an RTC index write and its data access: one
-	// machine-wide register selection (Xen's rtc_lock).
+	// machine-wide register selection (Xen's rtc_lock); and across port
+	// B's read-modify-write.
 	mu sync.Mutex
 }
 
@@ -142,6 +152,54 @@ func (h *Host) rtcWrite(idx uint8, v uint32) {
 	defer h.mu.Unlock()
 	h.Metal.Out(RTCIndex, 1, uint32(idx))
 	h.Metal.Out(RTCData, 1, v)
+}
+
+// pitRead and pitWrite are the hardware domain's accesses to PIT channel
+// 2 and port B, as Xen's hwdom_pit_access passes them to the hardware
+// when it does not use the PIT itself: channel 2's counter both ways,
+// mode writes that select counter 2 or read back channel 2 alone (a
+// read-back naming channel 0 or 1 is sent for channel 2 only; Xen's
+// emulated channels 0 and 1 are not modelled, so their part and other
+// mode writes are dropped), and port B with only its gate and speaker
+// bits writable. Reads of the mode port are all ones. ok false: the
+// access is not served here.
+func (h *Host) pitRead(port uint16) (uint32, bool) {
+	if h.PITInUse {
+		return 0, false
+	}
+	switch port {
+	case PITCh2, PortB:
+		return h.Metal.In(port, 1) & 0xFF, true
+	}
+	return 0, false
+}
+
+func (h *Host) pitWrite(port uint16, v uint8) bool {
+	if h.PITInUse {
+		return false
+	}
+	switch port {
+	case PITCh2:
+		h.Metal.Out(PITCh2, 1, uint32(v))
+	case PITMode:
+		const readBack, counter2 = 0xC0, 0x80
+		const rbCh2, rbCh1, rbCh0, rbReserved = 0x08, 0x04, 0x02, 0x01
+		switch v & 0xC0 {
+		case readBack:
+			if v&rbCh2 != 0 {
+				h.Metal.Out(PITMode, 1, uint32(v&^(rbCh1|rbCh0|rbReserved)))
+			}
+		case counter2:
+			h.Metal.Out(PITMode, 1, uint32(v))
+		}
+	case PortB:
+		h.mu.Lock()
+		h.Metal.Out(PortB, 1, h.Metal.In(PortB, 1)&^3|uint32(v&3))
+		h.mu.Unlock()
+	default:
+		return false
+	}
+	return true
 }
 
 // Domain is one domain's port I/O as the hypervisor sees it. Read and
@@ -188,6 +246,10 @@ func (d *Domain) Read(port uint16, size int) uint32 {
 		n := 1
 		sub := ^uint32(0)
 		switch {
+		case (port == PITCh2 || port == PortB) && d.Hardware:
+			if v, ok := d.Host.pitRead(port); ok {
+				sub = v
+			}
 		case port == RTCIndex:
 			d.mu.Lock()
 			sub = uint32(d.cmosIdx)
@@ -245,6 +307,8 @@ func (d *Domain) Write(port uint16, size int, val uint32) {
 	for size > 0 {
 		n := 1
 		switch {
+		case (port == PITCh2 || port == PITMode || port == PortB) && d.Hardware:
+			d.Host.pitWrite(port, uint8(val))
 		case port == RTCIndex:
 			d.mu.Lock()
 			d.cmosIdx = uint8(val)

@@ -290,3 +290,63 @@ func TestDeniedAndDirect(t *testing.T) {
 		t.Fatalf("byte write to 0xCF9: %v", m.outs)
 	}
 }
+
+// The hardware domain reaches PIT channel 2 and port B as Xen's
+// hwdom_pit_access passes them through; another domain, or a host whose
+// PIT is in use, does not.
+func TestPITChannel2(t *testing.T) {
+	m := newFakeMetal()
+	d := dom0(m)
+	if got := d.Read(PITCh2, 1); got != 0x5A {
+		t.Fatalf("channel 2 reads %#x, want the hardware's 0x5a", got)
+	}
+	if got := d.Read(PortB, 1); got != 0x5A {
+		t.Fatalf("port B reads %#x, want the hardware's 0x5a", got)
+	}
+	if got := d.Read(PITMode, 1); got != 0xFF {
+		t.Fatalf("the mode port reads %#x, want all ones", got)
+	}
+	m.ins = nil
+	for _, w := range []struct {
+		port uint16
+		val  uint32
+	}{
+		{PITMode, 0xB0}, // counter 2, LSB then MSB, mode 0: passed
+		{PITCh2, 0xFF},
+		{PITCh2, 0x12},
+		{PITMode, 0x30}, // counter 0: dropped
+		{PITMode, 0x40}, // counter 1: dropped
+		{PITMode, 0xCF}, // read back, all channels and bit 0: channel 2's part only
+		{PITMode, 0xC6}, // read back, channels 0 and 1: dropped
+		{PortB, 0xFD},   // only the gate and speaker bits: 0x5a &^ 3 | 1
+	} {
+		d.Write(w.port, 1, w.val)
+	}
+	want := []access{{PITMode, 1, 0xB0}, {PITCh2, 1, 0xFF}, {PITCh2, 1, 0x12}, {PITMode, 1, 0xC8}, {PortB, 1, 0x59}}
+	if !reflect.DeepEqual(m.outs, want) {
+		t.Fatalf("writes reached the hardware as %v, want %v", m.outs, want)
+	}
+	if want := []access{{PortB, 1, 0x5A}}; !reflect.DeepEqual(m.ins, want) {
+		t.Fatalf("reads of the hardware %v, want port B's read-modify-write %v", m.ins, want)
+	}
+
+	// A word access is done a byte at a time: channel 2, then the mode port.
+	if got := d.Read(PITCh2, 2); got != 0xFF5A {
+		t.Fatalf("word read at 0x42 = %#x, want 0xff5a", got)
+	}
+
+	for name, d := range map[string]*Domain{
+		"domU":       {Host: &Host{Metal: m}, Caps: AllBut(Dom0Denied(0, 0x3F8, false))},
+		"PIT in use": {Host: &Host{Metal: m, PITInUse: true}, Caps: AllBut(Dom0Denied(0, 0x3F8, false)), Hardware: true},
+	} {
+		m.outs, m.ins = nil, nil
+		if got := d.Read(PITCh2, 1); got != 0xFF {
+			t.Errorf("%s: channel 2 reads %#x, want all ones", name, got)
+		}
+		d.Write(PITMode, 1, 0xB0)
+		d.Write(PortB, 1, 1)
+		if len(m.outs)+len(m.ins) != 0 {
+			t.Errorf("%s: reached the hardware: outs %v ins %v", name, m.outs, m.ins)
+		}
+	}
+}
