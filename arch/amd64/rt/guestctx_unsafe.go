@@ -171,22 +171,14 @@ const (
 	// HYPERVISOR_iret hypercall, its frame's VGCF_in_syscall flag, the
 	// flat 64-bit ring-3 selectors the fast path enters with, the
 	// lower half's end and the guest's upper part (hw.GuestRange).
-	hypercallIret = abi.HYPERVISOR_iret
-	// fastHypercall's: set_segment_base with the bases it serves, and
-	// stack_switch.
-	hypercallSegmentBase = abi.HYPERVISOR_set_segment_base
-	hypercallStackSwitch = abi.HYPERVISOR_stack_switch
-	segbaseFS            = abi.SEGBASE_FS
-	segbaseGSUser        = abi.SEGBASE_GS_USER
-	segbaseGSKernel      = abi.SEGBASE_GS_KERNEL
-	segbaseGSUserSel     = abi.SEGBASE_GS_USER_SEL
-	vgcfInSyscall        = abi.VGCF_in_syscall
-	iretContextSize      = 72
-	bounceFrameSize      = 56
-	faultFrameSize       = 64
-	vecPF                = arch.VecPF
-	pfErrUser            = arch.PFErrUser // #PF error code: U, the virtual mode
-	pfErrPW              = 3              // #PF error code: P and W, a write to a present page
+	hypercallIret   = abi.HYPERVISOR_iret
+	vgcfInSyscall   = abi.VGCF_in_syscall
+	iretContextSize = 72
+	bounceFrameSize = 56
+	faultFrameSize  = 64
+	vecPF           = arch.VecPF
+	pfErrUser       = arch.PFErrUser // #PF error code: U, the virtual mode
+	pfErrPW         = 3              // #PF error code: P and W, a write to a present page
 	// vcpuInfoCR2 is vcpu_info.arch.cr2 (Xen's public arch-x86/xen.h).
 	vcpuInfoCR2    = 16
 	flatCS64       = hw.SelUser64CS
@@ -195,7 +187,8 @@ const (
 	guestHighStart = hw.GuestHighStart
 	// Descriptor bits the fast iret checks (fastSelector): present, DPL
 	// 3, code/data, code, writable (data), 64-bit (L) and default size
-	// (D, which L requires clear). The accessed bit IRETQ may set is
+	// (D, which L requires clear); fastHypercall's GS_USER_SEL checks
+	// its data segment with the SS pair. The accessed bit IRETQ may set is
 	// not looked at: every page of the GDT window that holds a present
 	// descriptor is mapped writable (gdtWindowInit, SetGDT).
 	descCSMask = descP | descDPL3 | descS | descCode | descL | descD
@@ -209,6 +202,15 @@ const (
 	descP      = 1 << 47
 	descL      = 1 << 53
 	descD      = 1 << 54
+
+	// fastHypercall's: set_segment_base with the segments it serves,
+	// and stack_switch.
+	hypercallSegmentBase = abi.HYPERVISOR_set_segment_base
+	hypercallStackSwitch = abi.HYPERVISOR_stack_switch
+	segbaseFS            = abi.SEGBASE_FS
+	segbaseGSUser        = abi.SEGBASE_GS_USER
+	segbaseGSKernel      = abi.SEGBASE_GS_KERNEL
+	segbaseGSUserSel     = abi.SEGBASE_GS_USER_SEL
 
 	// RFLAGS: the bounce's (HandleSyscall and Bounce clear AC, VM, RF,
 	// NT, TF and DF; GuestRFLAGS clears IOPL and sets IF and bit 1), the
