@@ -45,6 +45,11 @@ type ioapic struct {
 	pins    uint32
 	id      uint8
 	version uint8
+	// sel is 1 + the register IOREGSEL selects (0: not known yet): an
+	// access to the same register again skips the select, a second
+	// emulated MMIO access under QEMU. Every select goes through
+	// ioapicRead and ioapicWrite, under the shim's serialization.
+	sel uint32
 }
 
 type isaIRQ struct {
@@ -163,14 +168,24 @@ func lapicTickCount() { lapicWrite(hw.LAPIC_TMICT, hw.LAPICTimerInitial(lapicHz,
 
 //go:nosplit
 func ioapicRead(io *ioapic, reg uint32) uint32 {
-	amd64.MMIOWrite32(io.va+hw.IOAPIC_REGSEL, reg)
+	ioapicSelect(io, reg)
 	return atomic.LoadUint32((*uint32)(unsafe.Pointer(io.va + hw.IOAPIC_WIN)))
 }
 
 //go:nosplit
 func ioapicWrite(io *ioapic, reg, v uint32) {
-	amd64.MMIOWrite32(io.va+hw.IOAPIC_REGSEL, reg)
+	ioapicSelect(io, reg)
 	amd64.MMIOWrite32(io.va+hw.IOAPIC_WIN, v)
+}
+
+// ioapicSelect points IOREGSEL at reg unless it points there already.
+//
+//go:nosplit
+func ioapicSelect(io *ioapic, reg uint32) {
+	if io.sel != reg+1 {
+		amd64.MMIOWrite32(io.va+hw.IOAPIC_REGSEL, reg)
+		io.sel = reg + 1
+	}
 }
 
 //go:nosplit

@@ -64,6 +64,10 @@ type devVecInfo struct {
 	again  bool   // held: fired again meanwhile
 	io     uint8  // index in ioapics
 	pin    uint32 // pin of ioapics[io]
+	// lo is the low half of the pin's redirection entry as gohv last
+	// wrote it: masking and unmasking write it back with the mask bit
+	// changed instead of reading it first (its status bits are read-only).
+	lo uint32
 }
 
 var (
@@ -148,9 +152,8 @@ func devIRQ(vector uint64, wake bool) {
 	}
 	d := &devVec[n]
 	if d.routed && d.gsi && d.level {
-		io := &ioapics[d.io]
-		r := hw.IOAPICRedirReg(int(d.pin))
-		ioapicWrite(io, r, hw.IOAPICRedirSetMask(ioapicRead(io, r), true))
+		d.lo = hw.IOAPICRedirSetMask(d.lo, true)
+		ioapicWrite(&ioapics[d.io], hw.IOAPICRedirReg(int(d.pin)), d.lo)
 	}
 	lapicEOI()
 	if !d.routed {
@@ -302,8 +305,9 @@ func sysRouteGSI(gsi, vec, flags uintptr) uintptr {
 	}
 	dest := uint8(lapicRead(hw.LAPIC_ID) >> 24)
 	level := flags&routeLevel != 0
-	ioapicSetRedir(&ioapics[io], pin, hw.IOAPICRedir(uint8(vec), dest, flags&routeActiveLow != 0, level, true))
-	devVec[vec-hw.DeviceVecBase] = devVecInfo{routed: true, gsi: true, level: level, io: uint8(io), pin: pin}
+	e := hw.IOAPICRedir(uint8(vec), dest, flags&routeActiveLow != 0, level, true)
+	ioapicSetRedir(&ioapics[io], pin, e)
+	devVec[vec-hw.DeviceVecBase] = devVecInfo{routed: true, gsi: true, level: level, io: uint8(io), pin: pin, lo: uint32(e)}
 	return 0
 }
 
@@ -346,9 +350,8 @@ func sysVectorMask(vec, masked uintptr) uintptr {
 	if !d.routed || !d.gsi {
 		return 0
 	}
-	io := &ioapics[d.io]
-	r := hw.IOAPICRedirReg(int(d.pin))
-	ioapicWrite(io, r, hw.IOAPICRedirSetMask(ioapicRead(io, r), masked != 0))
+	d.lo = hw.IOAPICRedirSetMask(d.lo, masked != 0)
+	ioapicWrite(&ioapics[d.io], hw.IOAPICRedirReg(int(d.pin)), d.lo)
 	return 0
 }
 
