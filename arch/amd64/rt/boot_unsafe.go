@@ -48,6 +48,15 @@ var (
 	argv0 = [8]byte{'g', 'o', 'h', 'v'}
 )
 
+// fixupRange reports whether the assembly routine at start ends at end,
+// the marker the linker must keep right after it, within 256 bytes: the
+// range trap() resumes faults from.
+//
+//go:nosplit
+func fixupRange(start, end uintptr) bool {
+	return start != 0 && end > start && end-start <= 256
+}
+
 // kmain brings the machine from entry64 to the point where the Go runtime
 // can start, and returns the initial process stack pointer for
 // _rt0_amd64_linux. Context: boot stack, interrupts off, no runtime.
@@ -65,8 +74,12 @@ func kmain() uintptr {
 		xputs("gohv: image larger than its window\n")
 		amd64.Halt()
 	}
-	if n := segFixup[1] - segFixup[0]; segFixup[0] == 0 || n == 0 || n > 256 {
+	if !fixupRange(segFixup[0], segFixup[1]) {
 		xputs("gohv: the guest selector loads are not where the fault fixup looks\n")
+		amd64.Halt()
+	}
+	if !fixupRange(copyFixup[0], copyFixup[2]) {
+		xputs("gohv: the guest copy's moves are not where the fault fixup looks\n")
 		amd64.Halt()
 	}
 	detectCPU()
