@@ -119,7 +119,7 @@ func ResetHeapPeak() uint64 {
 // was calibrated) computed from that same reading.
 func ClockSample() (tsc uint64, ns int64) {
 	tsc = amd64.Rdtsc()
-	return tsc, hw.TSCNanos(tsc-tsc0, tscMult)
+	return tsc, tscTime(tsc)
 }
 
 // Uptime is the time since kmain calibrated the TSC.

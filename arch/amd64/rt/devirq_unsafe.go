@@ -152,8 +152,7 @@ func devIRQ(vector uint64, wake bool) {
 	}
 	d := &devVec[n]
 	if d.routed && d.gsi && d.level {
-		d.lo = hw.IOAPICRedirSetMask(d.lo, true)
-		ioapicWrite(&ioapics[d.io], hw.IOAPICRedirReg(int(d.pin)), d.lo)
+		d.maskPin(true)
 	}
 	lapicEOI()
 	if !d.routed {
@@ -350,9 +349,17 @@ func sysVectorMask(vec, masked uintptr) uintptr {
 	if !d.routed || !d.gsi {
 		return 0
 	}
-	d.lo = hw.IOAPICRedirSetMask(d.lo, masked != 0)
-	ioapicWrite(&ioapics[d.io], hw.IOAPICRedirReg(int(d.pin)), d.lo)
+	d.maskPin(masked != 0)
 	return 0
+}
+
+// maskPin masks or unmasks d's IO-APIC pin by writing back the entry's
+// low half as gohv last wrote it (lo). Context: the shim lock held.
+//
+//go:nosplit
+func (d *devVecInfo) maskPin(masked bool) {
+	d.lo = hw.IOAPICRedirSetMask(d.lo, masked)
+	ioapicWrite(&ioapics[d.io], hw.IOAPICRedirReg(int(d.pin)), d.lo)
 }
 
 // sysHoldMSI sets (hold != 0) or clears MSI vector vec's one-at-a-time

@@ -258,7 +258,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	// deadline check, the account and the start of the guest time
 	// (inGuest: the entry is a few hundred instructions on).
 	tsc := amd64.Rdtsc()
-	now := hw.TSCNanos(tsc-tsc0, tscMult)
+	now := tscTime(tsc)
 	if c.quietNs > 0 {
 		c.quietEnd = now + c.quietNs
 		if c.deadline != 0 && c.deadline < c.quietEnd {
@@ -310,7 +310,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.quietTicks++
 		me = thisCPU()
 		tsc = amd64.Rdtsc()
-		now = hw.TSCNanos(tsc-tsc0, tscMult)
+		now = tscTime(tsc)
 		regs.RFLAGS = hw.GuestRFLAGS(regs.RFLAGS)
 		c.sysret = 0
 		if hw.SysretOK(regs.CS, regs.SS, regs.RIP, regs.RFLAGS, regs.RCX, regs.R11) {
@@ -723,8 +723,8 @@ const deadlineMin = 1000
 // if the timer would fire later (timerAt), it is set to fire then
 // (tickEarly: the tick's handling gives the period back), so the guest
 // leaves at its deadline: the tick that stops it cannot stay, as
-// quietEnd is no later. now is the time if the caller has just read it,
-// else 0. Context: Run's loop, interrupts off.
+// quietEnd is no later. now is the time Run last read on this CPU, c.
+// Context: Run's loop, interrupts off.
 //
 //go:nosplit
 func deadlineTimer(g *guestCtx, c *cpuState, now int64) bool {

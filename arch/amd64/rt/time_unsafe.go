@@ -146,7 +146,12 @@ func pitMeasure() (uint64, lapicWindow) {
 // nanotime returns nanoseconds since calibration.
 //
 //go:nosplit
-func nanotime() int64 { return hw.TSCNanos(amd64.Rdtsc()-tsc0, tscMult) }
+func nanotime() int64 { return tscTime(amd64.Rdtsc()) }
+
+// tscTime is nanotime at TSC reading tsc.
+//
+//go:nosplit
+func tscTime(tsc uint64) int64 { return hw.TSCNanos(tsc-tsc0, tscMult) }
 
 // startPIT programs PIT channel 0 as a tickHz rate generator. Its IRQ 0
 // reaches no CPU (the 8259s and every IO-APIC pin are masked): the tick is
