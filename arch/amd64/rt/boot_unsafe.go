@@ -50,7 +50,7 @@ var (
 
 // fixupRange reports whether the assembly routine at start ends at end,
 // the marker the linker must keep right after it, within 256 bytes: the
-// range trap() resumes faults from.
+// range trapCommon resumes faults from.
 //
 //go:nosplit
 func fixupRange(start, end uintptr) bool {

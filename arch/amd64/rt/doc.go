@@ -60,8 +60,10 @@
 // from its platforms) because its assembly is bound to the rest: every
 // IDT gate and LSTAR/CSTAR land in guest_amd64.s's stubs, which tell a
 // guest exit from a ring-0 trap or system call and go on to trapCommon or
-// syscallEntry (entry_amd64.s); trap() resumes faults of guest selector
-// loads and guest copies inside guest_amd64.s (segFixup, copyFixup); and
+// syscallEntry (entry_amd64.s); trapCommon resumes faults of guest
+// selector loads and guest copies inside guest_amd64.s (segFixup,
+// copyFixup) before any Go code runs, since FS_BASE may be the guest's
+// there; and
 // both sides address cpuState through one go_asm.h. Go assembly reaches
 // only its own package's symbols and offsets without linkname, so a
 // split would duplicate the macros and offsets. The calls across the line

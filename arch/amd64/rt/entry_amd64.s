@@ -416,11 +416,58 @@ TEXT ·irqDevice(SB),NOSPLIT|NOFRAME,$0
 	IRETQ
 
 // trapCommon: every exception stub pushes (error code or 0, vector) and
-// jumps here, on its IST stack. Saves all registers and the vector state,
-// calls trap(*trapFrame) (trap.go), which may edit the frame (demand
-// paging fixes the fault; a fatal fault in Go code is redirected to
-// faultTrampoline), then restores and returns.
+// jumps here, on its IST stack. The two guest-access fix-ups come first,
+// here, as trap() would make them: a #PF in guestCopyMove at an address
+// outside gohv's range (copyFixup; gohv's own pages are trap()'s demand
+// faults) and a #TS, #NP, #SS or #GP in segLoad (segFixup) resume at
+// their fix-up. They are not left to Go code, which reads g through
+// FS_BASE, because FS_BASE may be the guest's there: the fast path's
+// guest copies run with it (guest_amd64.s fastSyscall), and segLoad may
+// have loaded FS before the selector that faults. Anything else: saves
+// all registers and the vector state, calls trap(*trapFrame)
+// (trap_unsafe.go), which may edit the frame (demand paging fixes the
+// fault; a fatal fault in Go code is redirected to faultTrampoline),
+// then restores and returns.
 TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	PUSHQ	CX
+	MOVQ	16(SP), AX		// vector
+	MOVQ	32(SP), CX		// RIP
+	CMPQ	AX, $14
+	JNE	seg
+	CMPQ	CX, ·copyFixup+0(SB)
+	JCS	goTrap
+	CMPQ	CX, ·copyFixup+16(SB)
+	JCC	goTrap
+	MOVQ	CR2, AX
+	MOVQ	$const_hypervisorStart, CX
+	CMPQ	AX, CX
+	JCS	copyFix			// the guest's low part
+	MOVQ	$const_guestHighStart, CX
+	CMPQ	AX, CX
+	JCS	goTrap			// gohv's own range
+copyFix:
+	MOVQ	·copyFixup+8(SB), AX
+	JMP	resume
+seg:
+	CMPQ	AX, $10
+	JCS	goTrap
+	CMPQ	AX, $13
+	JHI	goTrap
+	CMPQ	CX, ·segFixup+0(SB)
+	JCS	goTrap
+	CMPQ	CX, ·segFixup+8(SB)
+	JCC	goTrap
+	MOVQ	·segFixup+16(SB), AX
+resume:
+	MOVQ	AX, 32(SP)		// the fix-up's RIP
+	POPQ	CX
+	POPQ	AX
+	ADDQ	$16, SP
+	IRETQ
+goTrap:
+	POPQ	CX
+	POPQ	AX
 	PUSH_GPRS
 	// Below the registers: a 16-byte aligned FXSAVE area, then the
 	// argument slot and (at 8(SP), out of the callee's reach) the frame

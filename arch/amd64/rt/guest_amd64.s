@@ -1243,7 +1243,7 @@ TEXT ·hostFSBack(SB),NOSPLIT|NOFRAME,$0
 
 // segLoad loads the guest's data selectors the CPU does not hold already
 // (R8 = arch.Regs, BX = cpuState), keeping cpuState's record of them. A
-// selector that does not load (#GP, #NP) faults here, in ring 0: trap()
+// selector that does not load (#GP, #NP) faults here, in ring 0: trapCommon
 // sees the RIP in [segLoad, segLoadEnd) and resumes at segFault. GS last,
 // since loading it replaces GS_BASE, which gets the cpuState back.
 // Clobbers AX, CX, DX.
@@ -1283,7 +1283,7 @@ done:
 TEXT ·segLoadEnd(SB),NOSPLIT|NOFRAME,$0
 	RET
 
-// segFault is where trap() resumes a selector load that faulted: the
+// segFault is where trapCommon resumes a selector load that faulted: the
 // registers are as segLoad had them (R9 = guestCtx, BX = cpuState).
 // Nothing of the guest is loaded but the selectors before the faulting
 // one; the exit kind says so and enterGuest returns (hostFSBack, as a
@@ -1732,7 +1732,7 @@ notLoaded:
 // guestCopyMove is guestCopy's access to guest memory: CX bytes from SI
 // to DI, eight at a time and then the rest (under an emulator each
 // iteration of a string instruction is a translated block's run); a
-// fault on either move (trap() sees the RIP in [guestCopyMove,
+// fault on either move (trapCommon sees the RIP in [guestCopyMove,
 // guestCopyMoveEnd)) resumes at guestCopyFault. Clobbers AX, CX, SI, DI.
 TEXT ·guestCopyMove(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	CX, AX

@@ -185,6 +185,9 @@ const (
 	flatSS         = hw.SelUserDS
 	guestLowEnd    = hw.GuestLowEnd
 	guestHighStart = hw.GuestHighStart
+	// hypervisorStart is where gohv's range starts (trapCommon: gohv's
+	// range is [hypervisorStart, guestHighStart)).
+	hypervisorStart = abi.HYPERVISOR_VIRT_START
 	// Descriptor bits the fast iret checks (fastSelector): present, DPL
 	// 3, code/data, code, writable (data), 64-bit (L) and default size
 	// (D, which L requires clear); fastHypercall's GS_USER_SEL checks

@@ -57,21 +57,13 @@ func trap(f *trapFrame) {
 	if f.vector == 14 && f.errcode&1 == 0 && c.inTrap == 0 && demandFault(uintptr(amd64.ReadCR2())) {
 		return
 	}
-	// A guest access that faulted (guestCopy): it reports failure and its
-	// caller walks the guest's tables in software.
+	// A guest access that faulted (guestCopy) at an address in gohv's
+	// range that is not a demand fault: it reports failure, as
+	// trapCommon makes every other guestCopy fault (and every segLoad
+	// fault) report it before Go code runs.
 	if f.cs&3 == 0 && f.vector == 14 && f.rip >= uint64(copyFixup[0]) && f.rip < uint64(copyFixup[2]) {
 		f.rip = uint64(copyFixup[1])
 		return
-	}
-	// A guest's data selector that does not load (guest_amd64.s segLoad):
-	// the entry gives up and reports it; hv sends the guest to its
-	// failsafe callback.
-	if f.cs&3 == 0 && f.rip >= uint64(segFixup[0]) && f.rip < uint64(segFixup[1]) {
-		switch f.vector {
-		case 10, 11, 12, 13: // #TS, #NP, #SS, #GP
-			f.rip = uint64(segFixup[2])
-			return
-		}
 	}
 	if c.inTrap != 0 {
 		xline()
