@@ -49,8 +49,10 @@
 // one-shot and periodic timers are served on its goroutine (a metal
 // Parker is a sched.TimedParker): Run fires them when due before each
 // entry, and Preempt does (sched.Waiter.FireDue), and Run gives the
-// metal the next deadline (RunDeadline), which ends the guest's run
-// then. A vCPU's goroutine sleeps (block, poll, a wait for a CPU) on the sched.Parkers Config.NewParker makes (cmd/gohv's:
+// metal the two deadlines (RunDeadlines), the earlier of which ends the
+// guest's run then; a metal that serves VCPUOP_set_singleshot_timer
+// itself (FastSingleshot) hands the one-shot deadline back with
+// FastSingleshotRan. A vCPU's goroutine sleeps (block, poll, a wait for a CPU) on the sched.Parkers Config.NewParker makes (cmd/gohv's:
 // futex words). get_physid answers for a pinned vCPU of the
 // hardware domain only (Config.PhysCPUs), as Xen 4.17.
 //
@@ -115,8 +117,9 @@
 // What the metal may serve without an exit (the SYSCALL bounce,
 // HYPERVISOR_iret and the bounce of a #PF) it reads with
 // VCPU.FastPath before an entry, and it reports what it did with
-// VCPU.FastPathRan (and FastFaultRan, and FastHypercallsRan for the
-// set_segment_base and stack_switch calls it served) before the exit is
+// VCPU.FastPathRan (and FastFaultRan, FastHypercallsRan for the
+// set_segment_base, stack_switch and set_singleshot_timer calls it
+// served, and FastSingleshotRan for the last deadline) before the exit is
 // handled, so the PV model's mode, CR2 and kernel stack are always the
 // guest's. Each vCPU counts the
 // exits that reach Go by vector and hypercall, with the TSC ticks each

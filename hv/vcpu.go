@@ -79,10 +79,11 @@ type VCPU struct {
 	// the vCPU's goroutine.
 	timeDue bool
 	timeAt  int64
-	// runDeadline is the timers' deadline the guest's next run must end
-	// by (Waiter.FireDue before the entry; 0: none). Owned by the vCPU's
+	// runOneshot and runPeriodic are the one-shot and periodic timers'
+	// deadlines the guest's next run must end by (Waiter.FireDue, then
+	// Waiter.Deadlines, before the entry; 0: none). Owned by the vCPU's
 	// goroutine.
-	runDeadline int64
+	runOneshot, runPeriodic int64
 }
 
 // ID, Waiter, Tables, Flusher and Preempt implement hypercall.VCPU.
@@ -279,8 +280,9 @@ func (v *VCPU) Run() {
 		v.scheduledIn()
 		// The one-shot and periodic timers, if due, raise VIRQ_TIMER
 		// here, on the vCPU's thread, as Xen's timer interrupt on its
-		// CPU; the run ends by the next deadline (RunDeadline).
-		v.runDeadline = v.waiter.FireDue()
+		// CPU; the run ends by the next deadline (RunDeadlines).
+		v.waiter.FireDue()
+		v.runOneshot, v.runPeriodic = v.waiter.Deadlines()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
 			v.crash(err.Error())
@@ -354,12 +356,30 @@ func (v *VCPU) QuietFor() int64 {
 	return quietMax
 }
 
-// RunDeadline is the system time by which the metal must end the guest's
+// RunDeadlines are the system times of the vCPU's one-shot and periodic
+// timers (0: not armed): by the earlier the metal must end the guest's
 // run (an exit, or no entry if it has come) so that the run loop fires
-// the vCPU's one-shot or periodic timer then (sched.Waiter.FireDue); 0:
-// no deadline.
+// the timer then (sched.Waiter.FireDue). A metal that serves
+// VCPUOP_set_singleshot_timer itself (FastSingleshot) replaces the
+// one-shot deadline while the guest runs and tells FastSingleshotRan.
 // Context: the vCPU's goroutine, from Backend.Run.
-func (v *VCPU) RunDeadline() int64 { return v.runDeadline }
+func (v *VCPU) RunDeadlines() (oneshot, periodic int64) { return v.runOneshot, v.runPeriodic }
+
+// FastSingleshot reports whether the metal may serve the vCPU's
+// VCPUOP_set_singleshot_timer without an exit: the vCPU's goroutine
+// fires its timers (sched.Waiter.OwnsTimers), so a deadline the metal
+// keeps for the run (RunDeadlines) and hands back (FastSingleshotRan)
+// loses nothing. Context: the vCPU's goroutine, from Backend.Run.
+func (v *VCPU) FastSingleshot() bool { return v.waiter.OwnsTimers() }
+
+// FastSingleshotRan is told by the metal that during its last entry it
+// served VCPUOP_set_singleshot_timer for the vCPU, the last time with
+// deadline at (system time): the one-shot timer is armed for it as
+// sched.Waiter.SetSingleshot would have armed it then (if it has come by
+// now, the next FireDue fires it: the run ended by it). The hypercall
+// counts are FastHypercallsRan's. Context: the vCPU's goroutine, from
+// Backend.Run, before the exit is handled.
+func (v *VCPU) FastSingleshotRan(at int64) { v.waiter.SetSingleshotServed(at) }
 
 // FastPath returns what the metal may do for the vCPU until its next exit
 // instead of returning every SYSCALL (pv.Fast), and the machine address
@@ -399,9 +419,10 @@ func (v *VCPU) FastFaultRan(n, cr2 uint64) {
 func (v *VCPU) FastEventsRan(n uint64) { v.fastEvents.Add(n) }
 
 // FastHypercallsRan is told by the metal that during its last entry the
-// fast path served n hypercalls (set_segment_base and stack_switch, whose
-// register and frame changes the metal made); if a stack_switch was among
-// them, the last one's selector and stack pointer become the vCPU's
+// fast path served n hypercalls (set_segment_base, stack_switch and
+// VCPUOP_set_singleshot_timer, whose register, frame and run-deadline
+// changes the metal made: FastSingleshotRan arms the timer); if a
+// stack_switch was among them, the last one's selector and stack pointer become the vCPU's
 // kernel stack, as pv.VCPU.StackSwitch would have made them. Context: the
 // vCPU's goroutine, from Backend.Run, before the exit is handled.
 func (v *VCPU) FastHypercallsRan(n uint64, stackSet bool, ss, sp uint64) {

@@ -58,7 +58,10 @@
 //     deadline and then runs the timer's callback; a running one calls
 //     Waiter.FireDue before each entry to its guest (hv's run loop) and
 //     leaves the guest by the deadline FireDue returns (the metal's
-//     GuestContext.SetDeadline). On the metal the Go runtime's timers may
+//     GuestContext.SetDeadlines, with the two apart: Deadlines). A
+//     metal that serves VCPUOP_set_singleshot_timer without an exit
+//     hands the deadline back after the run (SetSingleshotServed),
+//     which fires at the next FireDue if it has come. On the metal the Go runtime's timers may
 //     come up to a millisecond late (its netpoller waits in whole
 //     milliseconds), and each one armed earlier than the runtime's poller
 //     sleeps wakes that poller's thread. The fired one-shot timers'

@@ -351,6 +351,24 @@ func (w *Waiter) SetSingleshot(timeoutAbs uint64, flags uint32) abi.Errno {
 	return 0
 }
 
+// SetSingleshotServed arms the one-shot timer at deadline for a
+// VCPUOP_set_singleshot_timer the metal served without an exit while the
+// deadline was still ahead (hv.VCPU.FastSingleshotRan): as
+// SetSingleshot then, except that a deadline that has come since fires
+// at the next FireDue, its lateness counted (ReadOneshotLateness), as
+// the timer armed at the hypercall would have fired. Without a
+// TimedParker it is SetSingleshot. Context: the vCPU's goroutine.
+func (w *Waiter) SetSingleshotServed(deadline int64) {
+	if !w.ownTimers {
+		w.armOneshot(deadline, w.clock.Now())
+		return
+	}
+	w.mu.Lock()
+	w.oneshotArmed, w.oneshotAt = true, deadline
+	w.dueAt.Store(deadline)
+	w.mu.Unlock()
+}
+
 // StopSingleshot cancels the one-shot timer (VCPUOP_stop_singleshot_timer,
 // set_timer_op(0)).
 func (w *Waiter) StopSingleshot() {
@@ -436,6 +454,20 @@ func (w *Waiter) FireDue() (deadline int64) {
 	}
 	return at
 }
+
+// Deadlines returns the one-shot and periodic timers' deadlines as
+// FireDue left them (0: not armed; always 0 without a TimedParker), for a
+// metal that keeps them apart: one that serves
+// VCPUOP_set_singleshot_timer without an exit replaces the one-shot
+// deadline of the run and keeps the periodic one, then arms the one-shot
+// timer with SetSingleshot. Context: the vCPU's goroutine.
+func (w *Waiter) Deadlines() (oneshot, periodic int64) {
+	return w.dueAt.Load(), w.periodicDue.Load()
+}
+
+// OwnsTimers reports whether the vCPU's goroutine fires the vCPU's
+// timers itself (a TimedParker: FireDue, Deadlines).
+func (w *Waiter) OwnsTimers() bool { return w.ownTimers }
 
 // Lateness of the one-shot timers that fired (every Waiter's, since
 // boot): how long after its deadline each raised VIRQ_TIMER. Atomics,

@@ -838,3 +838,54 @@ func TestFireDueOwnTimers(t *testing.T) {
 		t.Fatalf("ChanParker: %d VIRQ_TIMERs from the TimerSource, want 1", g.timerVIRQs())
 	}
 }
+
+// TestSetSingleshotServed: a one-shot deadline the metal served without
+// an exit (hv.VCPU.FastSingleshotRan) replaces the armed one; Deadlines
+// reports it beside the periodic timer's; one that has come by the time
+// it is handed back fires at the next FireDue, once, its lateness
+// counted, not at once. Without a TimedParker it is SetSingleshot's
+// TimerSource timer.
+func TestSetSingleshotServed(t *testing.T) {
+	f := newFake()
+	c := schedtest.NewManualClock(1_000_000)
+	w := sched.NewWaiter(0, f, c, c, &timedParker{c: c})
+	f.w = w
+	w.StopPeriodic()
+	w.SetSingleshot(1_200_000, 0)
+	w.SetSingleshotServed(1_500_000) // re-armed later in the guest
+	if at, per := w.Deadlines(); at != 1_500_000 || per != 0 {
+		t.Fatalf("Deadlines %d, %d; want 1500000, 0", at, per)
+	}
+	c.Set(1_300_000)
+	if d := w.FireDue(); d != 1_500_000 || f.timerVIRQs() != 0 {
+		t.Fatalf("past the replaced deadline: FireDue %d, %d VIRQ_TIMERs; want 1500000, 0", d, f.timerVIRQs())
+	}
+	c.Set(1_700_000)
+	before := sched.ReadOneshotLateness()
+	w.SetSingleshotServed(1_600_000) // came during the run that served it
+	if f.timerVIRQs() != 0 {
+		t.Fatalf("a served deadline that has come raised %d VIRQ_TIMERs before FireDue", f.timerVIRQs())
+	}
+	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+		t.Fatalf("FireDue %d, %d VIRQ_TIMERs; want 0, 1", d, f.timerVIRQs())
+	}
+	if l := sched.ReadOneshotLateness(); l.Fired != before.Fired+1 || l.SumNs-before.SumNs != 100_000 {
+		t.Errorf("lateness: %d fired, %d ns added; want %d, 100000", l.Fired, l.SumNs-before.SumNs, before.Fired+1)
+	}
+	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+		t.Fatalf("again: FireDue %d, %d VIRQ_TIMERs; want 0, still 1", d, f.timerVIRQs())
+	}
+	w.SetPeriodic(sched.MinPeriod)
+	if _, per := w.Deadlines(); per == 0 {
+		t.Fatalf("Deadlines gives no periodic deadline with the periodic timer armed")
+	}
+
+	g := newFake()
+	x := sched.NewWaiter(0, g, c, c, nil)
+	g.w = x
+	x.StopPeriodic()
+	x.SetSingleshotServed(1_800_000)
+	if at, per := x.Deadlines(); at != 0 || per != 0 || c.Pending() != 1 || x.OwnsTimers() {
+		t.Fatalf("ChanParker: Deadlines %d, %d, %d TimerSource timers, OwnsTimers %v; want 0, 0, 1, false", at, per, c.Pending(), x.OwnsTimers())
+	}
+}

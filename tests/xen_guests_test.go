@@ -75,6 +75,8 @@ var guestTests = []struct {
 	{"fair4pin", "fair4pin.elf", "SUCCESS"},
 	{"preempt", "preempt.elf", "SUCCESS"},
 	{"preempt-hcpage", "preempt-hcpage.elf", "SUCCESS"},
+	{"singleshot", "singleshot.elf", "SUCCESS"},
+	{"singleshot-hcpage", "singleshot-hcpage.elf", "SUCCESS"},
 	{"smpbench", "smpbench.elf quick", "SUCCESS"},
 }
 

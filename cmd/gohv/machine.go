@@ -106,12 +106,12 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 			UserCR3: uint64(f.UserTable.Addr()), VCPUInfo: uint64(info), Syscall: f.Syscall,
 			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true,
 			PageFault: f.PageFault, PageFaultFrame: f.PageFaultFrame, PageFaultMask: f.PageFaultMask,
-			Event: f.Event, EventFrame: f.EventFrame})
+			Event: f.Event, EventFrame: f.EventFrame, Singleshot: v.FastSingleshot(), VCPUID: uint32(v.ID())})
 	} else {
 		g.SetFastPath(nil)
 	}
 	g.SetQuietFor(v.QuietFor())
-	g.SetDeadline(v.RunDeadline())
+	g.SetDeadlines(v.RunDeadlines())
 	if rt.DeviceIRQsPending() {
 		// One came while this thread ran Go code: its PIRQ's event is
 		// pending before this entry instead of after run's goroutine
@@ -140,6 +140,9 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 	}
 	if n, stackSet, ss, sp := g.FastHypercalls(); n != 0 {
 		v.FastHypercallsRan(n, stackSet, ss, sp)
+		if at, ok := g.FastSingleshot(); ok {
+			v.FastSingleshotRan(at)
+		}
 	}
 	if n, dr6, rip := rt.HostDebugTraps(); n != b.hostDebugTraps {
 		// As Xen's do_debug for a #DB in hypervisor context.

@@ -46,8 +46,9 @@
 //	         fastSyscall: the PV SYSCALL bounce and HYPERVISOR_iret served
 //	         in assembly without an exit, fastFault: a #PF bounced
 //	         likewise, fastEvent: a kick's IPI served with the event
-//	         upcall's bounce, fastHypercall: set_segment_base and
-//	         stack_switch from guest kernel mode, as
+//	         upcall's bounce, fastHypercall: set_segment_base,
+//	         stack_switch and VCPUOP_set_singleshot_timer from guest
+//	         kernel mode, as
 //	         GuestContext.SetFastPath allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,
@@ -95,8 +96,10 @@
 // set for the end of that time or the first sleeper's deadline,
 // whichever is first (quietTimer, cpuState.longTimer): a busy guest takes
 // no tick it does not need, as Xen programs its timer for the next
-// deadline. A run may have a deadline of its own (SetDeadline: the
-// vCPU's one-shot timer, which hv fires on its return): the CPU's timer
+// deadline. A run may have a deadline of its own (SetDeadlines: the
+// vCPU's one-shot and periodic timers, which hv fires on its return; a
+// set_singleshot_timer fastHypercall serves moves it, and sets the
+// timer as deadlineTimer would): the CPU's timer
 // is set for it when it comes before the timer would fire anyway
 // (deadlineTimer; cpuState.timerAt follows every setting of the timer
 // and each periodic expiry), quiet ticks end there, and Run returns at

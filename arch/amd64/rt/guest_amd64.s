@@ -453,13 +453,24 @@ slow:
 //     userFrame rule for each frame: guestCtx keeps the selector (RPL 3
 //     if it had RPL 0) and RSP for Run's caller (stackSet), and the user
 //     mode frames of the syscall, event and #PF bounces move below the
-//     new top.
+//     new top;
+//   - vcpu_op(VCPUOP_set_singleshot_timer) for this vCPU (RSI = vcpuID)
+//     when SetFastPath allowed it (sshot), with its argument readable
+//     through guestCopy in the guest's low or high part and a deadline
+//     at least deadlineMin ahead (flags ignored, as sched.Waiter does):
+//     the deadline goes to sshotAt for Run's caller, who arms the vCPU's
+//     one-shot timer with it (FastSingleshot), and this run's deadline
+//     becomes the earlier of it and periodicAt, quietEnd no later, and
+//     the CPU's timer is set for it if it would fire later, as
+//     deadlineTimer does. A deadline due (or nearly) goes to the Go
+//     path, which raises VIRQ_TIMER at once.
 // Each returns 0 in RAX to the instruction after the SYSCALL, RFLAGS
 // from R11 as the Go path enters with them (GuestRFLAGS). Anything else
 // goes to syscallSlow with nothing changed: another hypercall or
-// argument (the Go path gives -EINVAL and the SEGBASE_GS_USER_SEL
-// selector load), RFLAGS.TF set, or an event the Go path would deliver
-// at the hypercall's return (pending with the upcall mask clear).
+// argument (the Go path gives -EINVAL, -EFAULT and the
+// SEGBASE_GS_USER_SEL selector load), RFLAGS.TF set, or an event the Go
+// path would deliver at the hypercall's return (pending with the upcall
+// mask clear).
 // fastHypercalls counts what was served.
 // Context: fastSyscall in guest kernel mode, interrupts off, GS_BASE =
 // cpuState, breakpoints off, CS the flat 64-bit one. In: R8 = arch.Regs,
@@ -480,6 +491,8 @@ serve:
 	JEQ	segbase
 	CMPQ	AX, $const_hypercallStackSwitch
 	JEQ	stack
+	CMPQ	AX, $const_hypercallVCPUOp
+	JEQ	vcpuop
 	JMP	slow
 
 segbase:
@@ -573,6 +586,101 @@ frames:
 	MOVQ	DX, guestCtx_stackSS(R9)
 	MOVQ	AX, guestCtx_stackSP(R9)
 	MOVQ	$1, guestCtx_stackSet(R9)
+	JMP	done
+
+vcpuop:
+	CMPQ	guestCtx_sshot(R9), $0
+	JEQ	slow
+	CMPQ	const_regRDI(R8), $const_vcpuopSetSingleshot
+	JNE	slow
+	MOVQ	guestCtx_vcpuID(R9), AX
+	CMPQ	const_regRSI(R8), AX
+	JNE	slow			// another vCPU: -EINVAL
+	MOVQ	const_regRDX(R8), DX	// the vcpu_set_singleshot_timer
+	LEAQ	const_sshotArgSize(DX), CX	// hw.GuestRange(RDX, 16)
+	CMPQ	CX, DX
+	JCS	slow
+	MOVQ	$const_guestLowEnd, SI
+	CMPQ	CX, SI
+	JLS	sshotRead
+	MOVQ	$const_guestHighStart, SI
+	CMPQ	DX, SI
+	JCS	slow
+sshotRead:
+	SUBQ	$const_sshotArgSize, SP
+	MOVQ	SP, SI
+	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
+	MOVQ	SI, 0(SP)
+	MOVQ	DX, 8(SP)
+	MOVQ	$const_sshotArgSize, 16(SP)
+	MOVQ	guestCtx_kernelCR3(R9), AX
+	MOVQ	AX, 24(SP)
+	CALL	·guestCopy(SB)
+	CMPB	32(SP), $0
+	JEQ	slow			// -EFAULT
+	MOVQ	40(SP), R12		// timeout_abs_ns
+	ADDQ	$(40+const_sshotArgSize), SP
+	RDTSC				// now, as tscTime
+	SHLQ	$32, DX
+	ORQ	DX, AX
+	SUBQ	·tsc0(SB), AX
+	MULQ	·tscMult(SB)
+	SHRQ	$32, AX
+	SHLQ	$32, DX
+	ORQ	DX, AX
+	MOVQ	R12, CX
+	SUBQ	AX, CX
+	CMPQ	CX, $const_deadlineMin
+	JLT	slow			// due: VIRQ_TIMER now
+	MOVQ	R12, guestCtx_sshotAt(R9)
+	MOVQ	$1, guestCtx_sshotSet(R9)
+	MOVQ	guestCtx_periodicAt(R9), DX	// the run's deadline: the earlier
+	TESTQ	DX, DX
+	JEQ	sshotRun
+	CMPQ	DX, R12
+	JGE	sshotRun
+	MOVQ	DX, R12
+sshotRun:
+	MOVQ	R12, guestCtx_deadline(R9)
+	MOVQ	guestCtx_quietMax(R9), DX
+	TESTQ	DX, DX
+	JEQ	sshotTimer
+	CMPQ	DX, R12
+	JLE	2(PC)
+	MOVQ	R12, DX
+	MOVQ	DX, guestCtx_quietEnd(R9)
+sshotTimer:
+	MOVQ	cpuState_timerAt(BX), DX	// 0: not known
+	TESTQ	DX, DX
+	JEQ	sshotArm
+	CMPQ	R12, DX
+	JGE	done			// the timer fires by then
+sshotArm:
+	SUBQ	AX, R12			// the span: at least deadlineMin
+	CMPQ	R12, $const_deadlineMin
+	JGE	2(PC)
+	MOVQ	$const_deadlineMin, R12
+	MOVQ	$const_sshotSpanMax, CX
+	CMPQ	R12, CX
+	JLE	2(PC)
+	MOVQ	CX, R12
+	ADDQ	R12, AX
+	MOVQ	AX, cpuState_timerAt(BX)
+	MOVL	$1, cpuState_tickEarly(BX)
+	MOVQ	R12, AX			// the count: hw.LAPICTimerCount(lapicHz, span)
+	MULQ	·lapicHz(SB)
+	ADDQ	$999999999, AX
+	ADCQ	$0, DX
+	MOVQ	$1000000000, CX
+	DIVQ	CX
+	MOVL	$0xFFFFFFFF, CX
+	CMPQ	AX, CX
+	JLS	2(PC)
+	MOVQ	CX, AX
+	MOVQ	·lapicVA(SB), DX
+	MOVL	AX, const_lapicTMICT(DX)
+	LOCK
+	INCQ	cpuState_deadlineTimers(BX)
 
 done:
 	MOVQ	$0, const_regRAX(R8)

@@ -235,7 +235,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 		c.sysret = 1
 	}
 	c.fastBounces, c.fastIrets, c.fastFaults, c.fastEvents = 0, 0, 0, 0
-	c.fastHypercalls, c.stackSet = 0, 0
+	c.fastHypercalls, c.stackSet, c.sshotSet = 0, 0, 0
 	if c.fast != 0 && cr3 != c.kernelCR3 && cr3 != c.userCR3 {
 		c.fast = 0 // not the tables SetFastPath was given
 	}
@@ -243,7 +243,7 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	if g.base == nil {
 		g.accountBase()
 	}
-	c.quietTicks, c.quietEnd = 0, 0
+	c.quietTicks, c.quietEnd, c.quietMax = 0, 0, 0
 
 	// Interrupts stay off from here until the exit's interrupt, if any,
 	// has been served: the thread cannot move to another CPU before its
@@ -260,7 +260,8 @@ func (g *GuestContext) Run(regs *arch.Regs, cr3 uint64, ts bool, exit *arch.Exit
 	tsc := amd64.Rdtsc()
 	now := tscTime(tsc)
 	if c.quietNs > 0 {
-		c.quietEnd = now + c.quietNs
+		c.quietMax = now + c.quietNs
+		c.quietEnd = c.quietMax
 		if c.deadline != 0 && c.deadline < c.quietEnd {
 			c.quietEnd = c.deadline
 		}
@@ -369,12 +370,26 @@ func (g *GuestContext) SetQuietFor(ns int64) {
 
 // SetDeadline makes the next Run return by system time at (rt's clock:
 // Uptime; 0: no deadline), or not enter the guest if it has come: an
-// exit at the deadline, whose caller then fires the guest's timer (hv's
-// one-shot or periodic timer, sched.Waiter.FireDue), as Xen programs
-// its timer for the vCPU's deadline. The CPU's timer is set for it when
-// it comes before the next tick (deadlineTimer); quiet ticks end there
-// (SetQuietFor). Context: the vCPU's goroutine, before Run.
-func (g *GuestContext) SetDeadline(at int64) { g.c.deadline = at }
+// exit at the deadline, whose caller then fires what is due. The CPU's
+// timer is set for it when it comes before the next tick
+// (deadlineTimer); quiet ticks end there (SetQuietFor). Context: the
+// vCPU's goroutine, before Run.
+func (g *GuestContext) SetDeadline(at int64) { g.SetDeadlines(at, 0) }
+
+// SetDeadlines is SetDeadline for the earlier of the vCPU's one-shot and
+// periodic timer deadlines (0: not armed), whose caller then fires the
+// timer that is due (hv's, sched.Waiter.FireDue), as Xen programs its
+// timer for the vCPU's deadline. A VCPUOP_set_singleshot_timer the fast
+// path serves during the Run (FastPath.Singleshot) replaces oneshot.
+// Context: the vCPU's goroutine, before Run.
+func (g *GuestContext) SetDeadlines(oneshot, periodic int64) {
+	c := &g.c
+	c.periodicAt = periodic
+	c.deadline = oneshot
+	if periodic != 0 && (oneshot == 0 || periodic < oneshot) {
+		c.deadline = periodic
+	}
+}
 
 // QuietTicks reports how many ticks the last Run took without returning.
 // Context: the vCPU's goroutine, after Run.
@@ -501,6 +516,12 @@ type FastPath struct {
 	// EventFrame the guest address its 56-byte bounce frame goes to from
 	// user mode (from kernel mode: below the interrupted RSP).
 	Event, EventFrame uint64
+	// Singleshot lets VCPUOP_set_singleshot_timer for vCPU VCPUID be
+	// served: the caller fires the vCPU's timers from the deadlines it
+	// gives Run (SetDeadlines), and arms the one-shot timer at the
+	// deadline FastSingleshot reports after Run.
+	Singleshot bool
+	VCPUID     uint32
 }
 
 // SetFastPath gives the next Run the vCPU's fast path; nil (or tables
@@ -532,6 +553,7 @@ func (g *GuestContext) SetFastPath(f *FastPath) {
 	if !arch.Canonical(f.Event) {
 		c.evCB = 0
 	}
+	c.sshot, c.vcpuID = uint64(b2u(f.Singleshot)), uint64(f.VCPUID)
 	c.fast = 1
 }
 
@@ -545,14 +567,25 @@ func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 }
 
 // FastHypercalls reports the hypercalls the fast path served during the
-// last Run (guest_amd64.s fastHypercall: set_segment_base and
-// stack_switch), and if a stack_switch was among them, the last one's
+// last Run (guest_amd64.s fastHypercall: set_segment_base, stack_switch
+// and VCPUOP_set_singleshot_timer), and if a stack_switch was among them, the last one's
 // stack selector (RPL 3 if it had RPL 0) and stack pointer, which the
 // caller records as the vCPU's (its frames for bounces from user mode
 // have already moved). Context: the vCPU's goroutine, after Run.
 func (g *GuestContext) FastHypercalls() (n uint64, stackSet bool, ss, sp uint64) {
 	c := &g.c
 	return c.fastHypercalls, c.stackSet != 0, c.stackSS, c.stackSP
+}
+
+// FastSingleshot reports whether the fast path served a
+// VCPUOP_set_singleshot_timer during the last Run, and the last one's
+// deadline (system time, at least deadlineMin after the time it was
+// served), which the caller makes its one-shot timer's (it may have come
+// by now: Run has returned by it). The hypercall's count is in
+// FastHypercalls'. Context: the vCPU's goroutine, after Run.
+func (g *GuestContext) FastSingleshot() (at int64, ok bool) {
+	c := &g.c
+	return c.sshotAt, c.sshotSet != 0
 }
 
 // FastEvents reports the event upcalls the fast path delivered during

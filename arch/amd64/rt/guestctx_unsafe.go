@@ -101,17 +101,30 @@ type guestCtx struct {
 	fastHypercalls   uint64
 	stackSet         uint64
 	stackSS, stackSP uint64
+	// VCPUOP_set_singleshot_timer (fastHypercall), under fast 1 as well:
+	// sshot is 1 when it may be served for vCPU vcpuID (SetFastPath),
+	// with a deadline at least deadlineMin ahead; sshotSet is 1 if it
+	// was during the last Run, sshotAt the last one's deadline
+	// (FastSingleshot). It makes deadline the earlier of sshotAt and
+	// periodicAt, the periodic timer's deadline (SetDeadlines; 0: none),
+	// makes quietEnd no later (quietMax is Run's start plus quietNs, 0:
+	// no quiet time), and sets the CPU's timer as deadlineTimer would.
+	sshot, vcpuID        uint64
+	sshotSet             uint64
+	sshotAt              int64
+	periodicAt, quietMax int64
 
 	// quietNs is how long from its start Run may keep the guest through
 	// the CPU's ticks (SetQuietFor), quietEnd that time as nanotime
 	// (0: none), quietTicks how many ticks it stayed for (QuietTicks);
-	// sigSeen is the thread's sigSent when Run last returned to Go. Go
-	// only: the vCPU's goroutine.
+	// sigSeen is the thread's sigSent when Run last returned to Go. The
+	// vCPU's goroutine, and fastHypercall's one-shot timer (quietEnd).
 	quietNs, quietEnd   int64
 	quietTicks, sigSeen uint64
 	// deadline (nanotime; 0: none) is when Run must have returned
-	// (SetDeadline): quietEnd is no later, and the CPU's timer fires by
-	// then (deadlineTimer). Go only: the vCPU's goroutine.
+	// (SetDeadlines): quietEnd is no later, and the CPU's timer fires by
+	// then (deadlineTimer). The vCPU's goroutine, and fastHypercall's
+	// one-shot timer, which may move it either way.
 	deadline int64
 
 	// takeDev is 1 when the caller of Run takes the device vectors that
@@ -210,10 +223,18 @@ const (
 	// and stack_switch.
 	hypercallSegmentBase = abi.HYPERVISOR_set_segment_base
 	hypercallStackSwitch = abi.HYPERVISOR_stack_switch
-	segbaseFS            = abi.SEGBASE_FS
-	segbaseGSUser        = abi.SEGBASE_GS_USER
-	segbaseGSKernel      = abi.SEGBASE_GS_KERNEL
-	segbaseGSUserSel     = abi.SEGBASE_GS_USER_SEL
+	hypercallVCPUOp      = abi.HYPERVISOR_vcpu_op
+	vcpuopSetSingleshot  = abi.VCPUOP_set_singleshot_timer
+	sshotArgSize         = int(unsafe.Sizeof(abi.VcpuSetSingleshotTimer{}))
+	// sshotSpanMax bounds the span fastHypercall turns into a timer
+	// count, so that its multiplication cannot overflow: the count
+	// saturates (hw.LAPICTimerCount) long before.
+	sshotSpanMax     = 1 << 40
+	lapicTMICT       = hw.LAPIC_TMICT
+	segbaseFS        = abi.SEGBASE_FS
+	segbaseGSUser    = abi.SEGBASE_GS_USER
+	segbaseGSKernel  = abi.SEGBASE_GS_KERNEL
+	segbaseGSUserSel = abi.SEGBASE_GS_USER_SEL
 
 	// RFLAGS: the bounce's (HandleSyscall and Bounce clear AC, VM, RF,
 	// NT, TF and DF; GuestRFLAGS clears IOPL and sets IF and bit 1), the

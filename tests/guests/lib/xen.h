@@ -178,6 +178,14 @@ struct trap_info {
 #define VCPUOP_is_up 3
 #define VCPUOP_get_runstate_info 4
 #define VCPUOP_register_vcpu_info 10
+#define VCPUOP_set_periodic_timer 6
+#define VCPUOP_stop_periodic_timer 7
+#define VCPUOP_set_singleshot_timer 8
+#define VCPUOP_stop_singleshot_timer 9
+struct vcpu_set_singleshot_timer {
+	u64 timeout_abs_ns;
+	u32 flags;
+};
 #define VGCF_in_kernel (1UL << 2)
 #define RUNSTATE_running 0
 #define RUNSTATE_blocked 2
