@@ -118,10 +118,10 @@
 // HYPERVISOR_iret and the bounce of a #PF) it reads with
 // VCPU.FastPath before an entry, and it reports what it did with
 // VCPU.FastPathRan (and FastFaultRan, FastHypercallsRan for the
-// set_segment_base, stack_switch and set_singleshot_timer calls it
-// served, and FastSingleshotRan for the last deadline) before the exit is
-// handled, so the PV model's mode, CR2 and kernel stack are always the
-// guest's. Each vCPU counts the
-// exits that reach Go by vector and hypercall, with the TSC ticks each
-// took, printed at loglvl=all when the domain shuts down (exitstats.go).
+// set_segment_base, stack_switch, set_singleshot_timer and xen_version
+// calls it served, and FastSingleshotRan for the last deadline) before
+// the exit is handled, so the PV model's mode, CR2 and kernel stack are
+// always the guest's. Each vCPU counts the exits that reach Go by vector
+// and hypercall, with the TSC ticks each took, printed at loglvl=all
+// when the domain shuts down (exitstats.go).
 package hv

@@ -106,7 +106,8 @@ func (b *backend) Run(v *hv.VCPU, regs *arch.Regs, cr3 mm.MFN) (arch.Exit, error
 			UserCR3: uint64(f.UserTable.Addr()), VCPUInfo: uint64(info), Syscall: f.Syscall,
 			SyscallFrame: f.SyscallFrame, SyscallMask: f.SyscallMask, Iret: true,
 			PageFault: f.PageFault, PageFaultFrame: f.PageFaultFrame, PageFaultMask: f.PageFaultMask,
-			Event: f.Event, EventFrame: f.EventFrame, Singleshot: v.FastSingleshot(), VCPUID: uint32(v.ID())})
+			Event: f.Event, EventFrame: f.EventFrame, Singleshot: v.FastSingleshot(), VCPUID: uint32(v.ID()),
+			XenVersion: hypercall.XenMajor<<16 | hypercall.XenMinor})
 	} else {
 		g.SetFastPath(nil)
 	}

@@ -14,7 +14,10 @@
  *   - re-armed earlier (from 1 s to 1 ms): it fires at the earlier one;
  *     the median lateness must stay under LATE_NS (a hypervisor that
  *     waits for its next tick or quiet-time end is later);
- *   - a deadline in the past fires at once; a stopped timer never fires.
+ *   - a deadline in the past fires at once; a stopped timer never fires;
+ *   - armed in the past with events masked, the event is delivered at the
+ *     return of the next hypercall after unmasking (xen_version, as Linux
+ *     forces it, and set_segment_base), which returns its result.
  * The guest spins with events unmasked and makes no hypercall while it
  * waits, so only the hypervisor's timer interrupt can deliver the upcall.
  * A round whose re-arming took longer than its first deadline (the
@@ -185,6 +188,29 @@ void test_main(void)
 		check(tries < RETRIES, "stop_singleshot_timer outran its deadline %d times", tries + 1);
 		wait_upcall(seen, now_ns() + 40 * MS);
 	}
+
+	/* An event pending when events are unmasked is delivered at the
+	 * return of the next hypercall (Linux's xen_force_evtchn_callback
+	 * makes xen_version(XENVER_version) for it), with its result. */
+	long ver = 0, seg = 0;
+	int forced = 0;
+	for (int k = 0; k < 2; k++) {
+		v->evtchn_upcall_mask = 1;
+		barrier();
+		seen = upcalls;
+		check_eq(sshot(now_ns() - US), 0, "set_singleshot_timer(past), events masked");
+		check(upcalls == seen && v->evtchn_upcall_pending, "masked: no event pending, or an upcall");
+		v->evtchn_upcall_mask = 0;
+		barrier();
+		if (k == 0)
+			ver = hc_xen_version(XENVER_version, NULL);
+		else
+			seg = hc_set_segment_base(SEGBASE_FS, 0);
+		forced += upcalls == seen + 1;
+	}
+	check_eq(ver, 4 << 16 | 17, "xen_version(XENVER_version) with an event to deliver");
+	check_eq(seg, 0, "set_segment_base(FS, 0) with an event to deliver");
+	check(forced == 2, "%d of 2 hypercalls returned with their pending event delivered", forced);
 	v->evtchn_upcall_mask = 1;
 
 	printf("singleshot: %d rounds re-armed later (%d again), latest %lu us after the last deadline; "

@@ -47,8 +47,9 @@
 //	         in assembly without an exit, fastFault: a #PF bounced
 //	         likewise, fastEvent: a kick's IPI served with the event
 //	         upcall's bounce, fastHypercall: set_segment_base,
-//	         stack_switch and VCPUOP_set_singleshot_timer from guest
-//	         kernel mode, as
+//	         stack_switch, VCPUOP_set_singleshot_timer and
+//	         xen_version(XENVER_version) from guest kernel mode, an
+//	         event pending at their return delivered there, as
 //	         GuestContext.SetFastPath allows),
 //	         guestctx_unsafe.go (guestCtx and its offsets),
 //	         guest_unsafe.go (GuestContext, CopyFromGuest/CopyToGuest,

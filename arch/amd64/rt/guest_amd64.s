@@ -211,6 +211,28 @@ TEXT ·syscallSlow(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$1, guestCtx_kernel(R9); \
 	JMP	·guestIret(SB)
 
+// EVENT_FRAME builds the event callback's 7-word bounce frame on the
+// stack (SP moves down by its size): RCX, R11, RIP, CS | saved mask (0)
+// << 32 with the CS in R12, RFLAGS from R13 with IOPL clear and IF set
+// (the mask was clear), RSP, SS, from arch.Regs at R8. Clobbers AX.
+#define EVENT_FRAME \
+	SUBQ	$const_bounceFrameSize, SP; \
+	MOVQ	const_regRCX(R8), AX; \
+	MOVQ	AX, 0(SP); \
+	MOVQ	const_regR11(R8), AX; \
+	MOVQ	AX, 8(SP); \
+	MOVQ	const_regRIP(R8), AX; \
+	MOVQ	AX, 16(SP); \
+	MOVQ	R12, 24(SP); \
+	MOVQ	R13, AX; \
+	ANDQ	$~const_rflagsFrameClear, AX; \
+	ORQ	$const_rflagsIF, AX; \
+	MOVQ	AX, 32(SP); \
+	MOVQ	const_regRSP(R8), AX; \
+	MOVQ	AX, 40(SP); \
+	MOVWQZX	const_regSS(R8), AX; \
+	MOVQ	AX, 48(SP)
+
 // fastSyscall serves a guest SYSCALL in assembly, as the Go path (hv's
 // run loop with hv/pv's HandleSyscall, Bounce, Iret and DeliverEvent)
 // would, and re-enters the guest without leaving enterGuest: Xen builds
@@ -432,7 +454,8 @@ slow:
 // fastHypercall serves in assembly, as hv/pv's SetSegmentBase and
 // StackSwitch would, the two hypercalls a PV kernel makes at every
 // context switch (Linux: each thread's FS base, its user GS base, and
-// the kernel stack for the next bounce from user mode), and returns to
+// the kernel stack for the next bounce from user mode), and the two it
+// makes about as often for its timer and its events, and returns to
 // the guest kernel without leaving enterGuest, as Xen serves them from
 // its hypercall table without a scheduling decision:
 //   - set_segment_base (RDI = SEGBASE_FS, SEGBASE_GS_USER or
@@ -463,14 +486,17 @@ slow:
 //     becomes the earlier of it and periodicAt, quietEnd no later, and
 //     the CPU's timer is set for it if it would fire later, as
 //     deadlineTimer does. A deadline due (or nearly) goes to the Go
-//     path, which raises VIRQ_TIMER at once.
-// Each returns 0 in RAX to the instruction after the SYSCALL, RFLAGS
-// from R11 as the Go path enters with them (GuestRFLAGS). Anything else
-// goes to syscallSlow with nothing changed: another hypercall or
-// argument (the Go path gives -EINVAL, -EFAULT and the
-// SEGBASE_GS_USER_SEL selector load), RFLAGS.TF set, or an event the Go
-// path would deliver at the hypercall's return (pending with the upcall
-// mask clear).
+//     path, which raises VIRQ_TIMER at once;
+//   - xen_version(XENVER_version) when SetFastPath gave the version
+//     (xenVersion): Linux's xen_force_evtchn_callback, the hypercall it
+//     makes to have a pending event delivered when it unmasks events.
+// Each returns its result in RAX (0 but for xen_version) to the
+// instruction after the SYSCALL, RFLAGS from R11 as the Go path enters
+// with them (GuestRFLAGS); an event pending with the upcall mask clear
+// is then delivered as the Go path would at the return (hypercallEvent).
+// Anything else goes to syscallSlow with nothing changed: another
+// hypercall or argument (the Go path gives -EINVAL, -EFAULT and the
+// SEGBASE_GS_USER_SEL selector load) or RFLAGS.TF set.
 // fastHypercalls counts what was served.
 // Context: fastSyscall in guest kernel mode, interrupts off, GS_BASE =
 // cpuState, breakpoints off, CS the flat 64-bit one. In: R8 = arch.Regs,
@@ -481,11 +507,6 @@ TEXT ·fastHypercall(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	const_regR11(R8), R13	// the RFLAGS SYSCALL saved
 	TESTQ	$const_rflagsTF, R13
 	JNE	slow
-	CMPB	1(R10), $0		// masked: no upcall at the return
-	JNE	serve
-	CMPB	0(R10), $0		// an event the Go path would deliver at the return
-	JNE	slow
-serve:
 	MOVQ	const_regRAX(R8), AX
 	CMPQ	AX, $const_hypercallSegmentBase
 	JEQ	segbase
@@ -493,7 +514,19 @@ serve:
 	JEQ	stack
 	CMPQ	AX, $const_hypercallVCPUOp
 	JEQ	vcpuop
+	CMPQ	AX, $const_hypercallXenVersion
+	JEQ	xenver
 	JMP	slow
+
+xenver:
+	MOVQ	guestCtx_xenVersion(R9), AX	// 0: not served here
+	TESTQ	AX, AX
+	JEQ	slow
+	MOVL	const_regRDI(R8), CX	// the command: XENVER_version
+	TESTL	CX, CX
+	JNE	slow
+	MOVQ	AX, const_regRAX(R8)
+	JMP	result
 
 segbase:
 	MOVQ	const_regRSI(R8), AX	// the base
@@ -684,14 +717,52 @@ sshotArm:
 
 done:
 	MOVQ	$0, const_regRAX(R8)
+result:
 	ANDQ	$~const_rflagsIretClear, R13
 	ORQ	$const_rflagsGuestSet, R13
 	MOVQ	R13, const_regRFLAGS(R8)
 	INCQ	guestCtx_fastHypercalls(R9)
+	CMPB	1(R10), $0		// masked: no upcall at the return
+	JNE	back
+	CMPB	0(R10), $0		// an event the Go path would deliver at the return
+	JEQ	back
+	JMP	·hypercallEvent(SB)
+back:
 	JMP	·guestIret(SB)
 slow:
 	MOVQ	R8, AX
 	JMP	·syscallSlow(SB)
+
+// hypercallEvent delivers the event pending (and not masked) at the
+// return of a hypercall fastHypercall served, as the Go path delivers it
+// before the next entry (hv/pv's DeliverEvent): the event callback's
+// bounce frame (EVENT_FRAME: the RIP is the instruction after the
+// SYSCALL, RAX the result in arch.Regs) goes below the guest kernel's
+// RSP aligned down to 16 (CS with RPL 0; the whole frame in the guest's
+// low or high part), written through the kernel's tables; events are
+// masked and the guest runs the callback, as fastEvent's kernel-mode
+// case. The hypercall is done: without an event callback, or if a check
+// or the copy fails, it is an exit with nothing to serve (kind 0), and
+// the Go path delivers the event. fastEvents counts the upcall.
+// Context: fastHypercall, after serving. In: R8 = arch.Regs (the
+// hypercall's results in), R9 = guestCtx, R10 = the vcpu_info, BX =
+// cpuState, R13 = the RFLAGS the guest returns with, SP = entryTop.
+// Clobbers every register: the guest's are loaded from arch.Regs on the
+// way back in (guestIret).
+TEXT ·hypercallEvent(SB),NOSPLIT|NOFRAME,$0
+	CMPQ	guestCtx_evCB(R9), $0
+	JEQ	slow
+	MOVWQZX	const_regCS(R8), R12
+	ANDQ	$~3, R12		// RPL 0: "interrupted guest kernel"
+	KERNEL_FRAME_OR_SLOW($const_bounceFrameSize)
+	EVENT_FRAME
+	COPY_FRAME_OR_SLOW($const_bounceFrameSize)
+	MOVB	$1, 1(R10)		// events masked
+	ENTER_HANDLER(guestCtx_evCB(R9), guestCtx_fastEvents(R9))
+slow:
+	MOVQ	R8, AX
+	XORL	DX, DX			// served: an exit with nothing to serve
+	JMP	·guestExit(SB)
 
 // fastFault serves a #PF in assembly, as the Go path (hv's exception:
 // hv/pv's PageTableWrite, then HandleException, InjectException and
@@ -995,23 +1066,9 @@ kernel:
 	ANDQ	$~3, R12		// RPL 0: "interrupted guest kernel"
 	KERNEL_FRAME_OR_SLOW($const_bounceFrameSize)
 frame:
-	// R11 = the frame's address, R12 its CS (the saved mask is 0).
-	SUBQ	$const_bounceFrameSize, SP
-	MOVQ	const_regRCX(R8), AX
-	MOVQ	AX, 0(SP)		// RCX
-	MOVQ	const_regR11(R8), AX
-	MOVQ	AX, 8(SP)		// R11
-	MOVQ	const_regRIP(R8), AX
-	MOVQ	AX, 16(SP)		// RIP: the interrupted instruction
-	MOVQ	R12, 24(SP)		// CS | saved mask (0) << 32
-	MOVQ	R13, AX
-	ANDQ	$~const_rflagsFrameClear, AX
-	ORQ	$const_rflagsIF, AX
-	MOVQ	AX, 32(SP)		// RFLAGS: IF = !saved mask
-	MOVQ	const_regRSP(R8), AX
-	MOVQ	AX, 40(SP)		// RSP
-	MOVWQZX	const_regSS(R8), AX
-	MOVQ	AX, 48(SP)		// SS
+	// R11 = the frame's address, R12 its CS (the saved mask is 0); the
+	// RIP is the interrupted instruction.
+	EVENT_FRAME
 	COPY_FRAME_OR_SLOW($const_bounceFrameSize)
 	MOVB	$1, 1(R10)		// events masked
 	ENTER_HANDLER(guestCtx_evCB(R9), guestCtx_fastEvents(R9))

@@ -522,6 +522,9 @@ type FastPath struct {
 	// deadline FastSingleshot reports after Run.
 	Singleshot bool
 	VCPUID     uint32
+	// XenVersion is xen_version(XENVER_version)'s answer, for the fast
+	// path to give (0: that hypercall exits).
+	XenVersion uint32
 }
 
 // SetFastPath gives the next Run the vCPU's fast path; nil (or tables
@@ -554,6 +557,7 @@ func (g *GuestContext) SetFastPath(f *FastPath) {
 		c.evCB = 0
 	}
 	c.sshot, c.vcpuID = uint64(b2u(f.Singleshot)), uint64(f.VCPUID)
+	c.xenVersion = uint64(f.XenVersion)
 	c.fast = 1
 }
 
@@ -567,8 +571,8 @@ func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 }
 
 // FastHypercalls reports the hypercalls the fast path served during the
-// last Run (guest_amd64.s fastHypercall: set_segment_base, stack_switch
-// and VCPUOP_set_singleshot_timer), and if a stack_switch was among them, the last one's
+// last Run (guest_amd64.s fastHypercall: set_segment_base, stack_switch,
+// VCPUOP_set_singleshot_timer and xen_version(XENVER_version)), and if a stack_switch was among them, the last one's
 // stack selector (RPL 3 if it had RPL 0) and stack pointer, which the
 // caller records as the vCPU's (its frames for bounces from user mode
 // have already moved). Context: the vCPU's goroutine, after Run.

@@ -109,7 +109,10 @@ type guestCtx struct {
 	// periodicAt, the periodic timer's deadline (SetDeadlines; 0: none),
 	// makes quietEnd no later (quietMax is Run's start plus quietNs, 0:
 	// no quiet time), and sets the CPU's timer as deadlineTimer would.
-	sshot, vcpuID        uint64
+	sshot, vcpuID uint64
+	// xenVersion is XENVER_version's answer, which fastHypercall gives
+	// (0: xen_version exits). Set by SetFastPath.
+	xenVersion           uint64
 	sshotSet             uint64
 	sshotAt              int64
 	periodicAt, quietMax int64
@@ -224,6 +227,7 @@ const (
 	hypercallSegmentBase = abi.HYPERVISOR_set_segment_base
 	hypercallStackSwitch = abi.HYPERVISOR_stack_switch
 	hypercallVCPUOp      = abi.HYPERVISOR_vcpu_op
+	hypercallXenVersion  = abi.HYPERVISOR_xen_version
 	vcpuopSetSingleshot  = abi.VCPUOP_set_singleshot_timer
 	sshotArgSize         = int(unsafe.Sizeof(abi.VcpuSetSingleshotTimer{}))
 	// sshotSpanMax bounds the span fastHypercall turns into a timer
