@@ -414,8 +414,8 @@ func (v *VCPU) FastFaultRan(n, cr2 uint64) {
 }
 
 // FastEventsRan is told by the metal that during its last entry the fast
-// path served n kicks by delivering the event upcall itself (FastPathRan
-// has the mode it left). Context: the vCPU's goroutine, from Backend.Run.
+// path delivered n event upcalls itself, for a kick's IPI or at the
+// return of a hypercall it served (FastPathRan has the mode it left). Context: the vCPU's goroutine, from Backend.Run.
 func (v *VCPU) FastEventsRan(n uint64) { v.fastEvents.Add(n) }
 
 // FastHypercallsRan is told by the metal that during its last entry the

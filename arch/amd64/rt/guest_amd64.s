@@ -628,7 +628,7 @@ vcpuop:
 	JNE	slow
 	MOVQ	guestCtx_vcpuID(R9), AX
 	CMPQ	const_regRSI(R8), AX
-	JNE	slow			// another vCPU: -EINVAL
+	JNE	slow			// another vCPU: -EINVAL or -ENOENT
 	MOVQ	const_regRDX(R8), DX	// the vcpu_set_singleshot_timer
 	LEAQ	const_sshotArgSize(DX), CX	// hw.GuestRange(RDX, 16)
 	CMPQ	CX, DX

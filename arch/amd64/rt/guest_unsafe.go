@@ -572,10 +572,10 @@ func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 
 // FastHypercalls reports the hypercalls the fast path served during the
 // last Run (guest_amd64.s fastHypercall: set_segment_base, stack_switch,
-// VCPUOP_set_singleshot_timer and xen_version(XENVER_version)), and if a stack_switch was among them, the last one's
-// stack selector (RPL 3 if it had RPL 0) and stack pointer, which the
-// caller records as the vCPU's (its frames for bounces from user mode
-// have already moved). Context: the vCPU's goroutine, after Run.
+// VCPUOP_set_singleshot_timer and xen_version(XENVER_version)), and if a
+// stack_switch was among them, the last one's stack selector (RPL 3 if
+// it had RPL 0) and stack pointer, which the caller records as the
+// vCPU's (its frames for bounces from user mode have already moved). Context: the vCPU's goroutine, after Run.
 func (g *GuestContext) FastHypercalls() (n uint64, stackSet bool, ss, sp uint64) {
 	c := &g.c
 	return c.fastHypercalls, c.stackSet != 0, c.stackSS, c.stackSP
@@ -593,8 +593,9 @@ func (g *GuestContext) FastSingleshot() (at int64, ok bool) {
 }
 
 // FastEvents reports the event upcalls the fast path delivered during
-// the last Run (a kick's IPI served without an exit). Context: the
-// vCPU's goroutine, after Run.
+// the last Run (a kick's IPI served without an exit, fastEvent, or an
+// event pending at the return of a hypercall it served,
+// hypercallEvent). Context: the vCPU's goroutine, after Run.
 func (g *GuestContext) FastEvents() uint64 { return g.c.fastEvents }
 
 // FastFaults reports the page faults the fast path bounced during the

@@ -109,13 +109,13 @@ type guestCtx struct {
 	// periodicAt, the periodic timer's deadline (SetDeadlines; 0: none),
 	// makes quietEnd no later (quietMax is Run's start plus quietNs, 0:
 	// no quiet time), and sets the CPU's timer as deadlineTimer would.
-	sshot, vcpuID uint64
-	// xenVersion is XENVER_version's answer, which fastHypercall gives
-	// (0: xen_version exits). Set by SetFastPath.
-	xenVersion           uint64
+	sshot, vcpuID        uint64
 	sshotSet             uint64
 	sshotAt              int64
 	periodicAt, quietMax int64
+	// xenVersion is XENVER_version's answer, which fastHypercall gives
+	// (0: xen_version exits). Set by SetFastPath.
+	xenVersion uint64
 
 	// quietNs is how long from its start Run may keep the guest through
 	// the CPU's ticks (SetQuietFor), quietEnd that time as nanotime
@@ -223,7 +223,8 @@ const (
 	descD      = 1 << 54
 
 	// fastHypercall's: set_segment_base with the segments it serves,
-	// and stack_switch.
+	// stack_switch, vcpu_op's set_singleshot_timer (its argument's size,
+	// the LAPIC timer's count register) and xen_version.
 	hypercallSegmentBase = abi.HYPERVISOR_set_segment_base
 	hypercallStackSwitch = abi.HYPERVISOR_stack_switch
 	hypercallVCPUOp      = abi.HYPERVISOR_vcpu_op
