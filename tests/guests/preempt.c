@@ -288,15 +288,6 @@ static void start_vcpu1(void)
 	WAIT(c->online, "vCPU 1 to come up");
 }
 
-static void sort(u64 *a, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
-			u64 t = a[j];
-			a[j] = a[j - 1];
-			a[j - 1] = t;
-		}
-}
 
 static void case_kick(void)
 {
@@ -319,10 +310,10 @@ static void case_kick(void)
 			ccycles[nc++] = cycles[k];
 		}
 	}
-	sort(loops, ROUNDS);
-	sort(cycles, ROUNDS);
-	sort(cloops, nc);
-	sort(ccycles, nc);
+	sort_u64(loops, ROUNDS);
+	sort_u64(cycles, ROUNDS);
+	sort_u64(cloops, nc);
+	sort_u64(ccycles, nc);
 	printf("kick: vCPU 1 spinning took the IPI a median of %lu of its loop iterations after the send "
 	       "(min %lu, max %lu), %lu TSC cycles after (min %lu, max %lu), %d rounds\n", loops[ROUNDS / 2], loops[0],
 	       loops[ROUNDS - 1], cycles[ROUNDS / 2], cycles[0], cycles[ROUNDS - 1], ROUNDS);

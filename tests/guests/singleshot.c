@@ -40,27 +40,19 @@ static u32 timer_port;
 static volatile u64 upcalls;	/* upcalls that had the timer port */
 static volatile u64 last_ns;	/* system time at the last of them */
 
+static void port_seen(u32 port)
+{
+	if (port == timer_port) {
+		last_ns = now_ns();
+		upcalls++;
+	}
+}
+
 static int hook(struct cpu_regs *r)
 {
 	if (r->vector != VEC_EVENT)
 		return 0;
-	struct vcpu_info *v = &s->vcpu_info[0];
-	v->evtchn_upcall_pending = 0;
-	u64 sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
-	while (sel) {
-		int w = __builtin_ctzl(sel);
-		sel &= sel - 1;
-		u64 pend = s->evtchn_pending[w] & ~s->evtchn_mask[w];
-		while (pend) {
-			int b = __builtin_ctzl(pend);
-			pend &= pend - 1;
-			__atomic_fetch_and(&s->evtchn_pending[w], ~(1UL << b), __ATOMIC_SEQ_CST);
-			if ((u32)(w * 64 + b) == timer_port) {
-				last_ns = now_ns();
-				upcalls++;
-			}
-		}
-	}
+	take_events(s, &s->vcpu_info[0], port_seen);
 	return 1;
 }
 
@@ -79,16 +71,6 @@ static int wait_upcall(u64 seen, u64 end)
 			return 0;
 	}
 	return 1;
-}
-
-static void sort(u64 *a, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
-			u64 t = a[j];
-			a[j] = a[j - 1];
-			a[j - 1] = t;
-		}
 }
 
 void test_main(void)
@@ -164,7 +146,7 @@ void test_main(void)
 		late[round] = last_ns > at ? last_ns - at : 0;
 		check(!wait_upcall(seen + 1, now_ns() + 2 * MS), "re-armed earlier: a second upcall");
 	}
-	sort(late, ROUNDS);
+	sort_u64(late, ROUNDS);
 	u64 median = late[ROUNDS / 2];
 	check(median < LATE_NS, "re-armed earlier: median lateness %lu us", median / US);
 

@@ -276,15 +276,10 @@ static u64 command(enum cmd k, u64 arg, int nv)
 	return seq;
 }
 
-/* The median of v[0..n), sorted in place (insertion sort: n is small). */
+/* The median of v[0..n), sorted in place. */
 static u64 median(u64 *v, u64 n)
 {
-	for (u64 i = 1; i < n; i++)
-		for (u64 j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			u64 t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
+	sort_u64(v, n);
 	return v[n / 2];
 }
 

@@ -29,27 +29,19 @@ static u32 timer_port;
 static volatile u64 timer_upcalls;	/* upcalls that had the timer port */
 static volatile u64 last_timer_ns;	/* system time at the last of them */
 
+static void port_seen(u32 port)
+{
+	if (port == timer_port) {
+		last_timer_ns = now_ns();
+		timer_upcalls++;
+	}
+}
+
 static int hook(struct cpu_regs *r)
 {
 	if (r->vector != VEC_EVENT)
 		return 0;
-	struct vcpu_info *v = &s->vcpu_info[0];
-	v->evtchn_upcall_pending = 0;
-	u64 sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
-	while (sel) {
-		int w = __builtin_ctzl(sel);
-		sel &= sel - 1;
-		u64 pend = s->evtchn_pending[w] & ~s->evtchn_mask[w];
-		while (pend) {
-			int b = __builtin_ctzl(pend);
-			pend &= pend - 1;
-			__atomic_fetch_and(&s->evtchn_pending[w], ~(1UL << b), __ATOMIC_SEQ_CST);
-			if ((u32)(w * 64 + b) == timer_port) {
-				last_timer_ns = now_ns();
-				timer_upcalls++;
-			}
-		}
-	}
+	take_events(s, &s->vcpu_info[0], port_seen);
 	return 1;
 }
 

@@ -450,3 +450,30 @@ u64 virt_to_mfn(const void *va)
 {
 	return ((const u64 *)start_info->mfn_list)[(u64)va >> 12];
 }
+
+u64 take_events(struct shared_info *s, struct vcpu_info *v, void (*fn)(u32 port))
+{
+	v->evtchn_upcall_pending = 0;
+	u64 sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+	for (u64 left = sel; left; left &= left - 1) {
+		int w = __builtin_ctzl(left);
+		u64 pend = s->evtchn_pending[w] & ~s->evtchn_mask[w];
+		for (; pend; pend &= pend - 1) {
+			int b = __builtin_ctzl(pend);
+			__atomic_fetch_and(&s->evtchn_pending[w], ~(1UL << b), __ATOMIC_SEQ_CST);
+			if (fn)
+				fn((u32)(w * 64 + b));
+		}
+	}
+	return sel;
+}
+
+void sort_u64(u64 *a, unsigned long n)
+{
+	for (unsigned long i = 1; i < n; i++)
+		for (unsigned long j = i; j > 0 && a[j - 1] > a[j]; j--) {
+			u64 t = a[j];
+			a[j] = a[j - 1];
+			a[j - 1] = t;
+		}
+}

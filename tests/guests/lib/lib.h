@@ -88,6 +88,13 @@ extern u8 hypercall_page[4096];
 struct shared_info *map_shared_info(void);
 extern struct shared_info *shared;
 u64 now_ns(void);	/* Xen system time from vCPU 0's vcpu_time_info */
+/* take_events is a 2-level event upcall's scan: it clears v's
+ * upcall_pending and takes its pending selector, then clears each pending,
+ * unmasked port of s in the words the selector names, calling fn(port)
+ * for each (fn may be NULL). It returns the selector it took. */
+u64 take_events(struct shared_info *s, struct vcpu_info *v, void (*fn)(u32 port));
+/* sort_u64 sorts a[0..n) in place (insertion sort: the guests' n are small). */
+void sort_u64(u64 *a, unsigned long n);
 u64 vcpu_time_ns(volatile struct vcpu_time_info *t);	/* the same from t */
 u64 vcpu_tsc_khz(volatile struct vcpu_time_info *t);	/* TSC kHz t describes; 0: none */
 
