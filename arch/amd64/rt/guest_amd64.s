@@ -211,6 +211,35 @@ TEXT ·syscallSlow(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	$1, guestCtx_kernel(R9); \
 	JMP	·guestIret(SB)
 
+// GUEST_READ_OR_SLOW(size) copies the size bytes of the guest at DX, if
+// they lie in the guest's low or high part (hw.GuestRange), onto the
+// stack through the kernel's tables (guestCopy), SP then pointing at
+// them, or goes to the slow path (label slow); a range in the low part
+// skips the high part's check (4(PC): past its three instructions).
+// In: R9 = guestCtx. Clobbers AX, CX, SI and the stack below SP.
+#define GUEST_READ_OR_SLOW(size) \
+	LEAQ	size(DX), CX; \
+	CMPQ	CX, DX; \
+	JCS	slow; \
+	MOVQ	$const_guestLowEnd, SI; \
+	CMPQ	CX, SI; \
+	JLS	4(PC); \
+	MOVQ	$const_guestHighStart, SI; \
+	CMPQ	DX, SI; \
+	JCS	slow; \
+	SUBQ	$size, SP; \
+	MOVQ	SP, SI; \
+	SUBQ	$40, SP; \
+	MOVQ	SI, 0(SP); \
+	MOVQ	DX, 8(SP); \
+	MOVQ	$size, 16(SP); \
+	MOVQ	guestCtx_kernelCR3(R9), AX; \
+	MOVQ	AX, 24(SP); \
+	CALL	·guestCopy(SB); \
+	CMPB	32(SP), $0; \
+	JEQ	slow; \
+	ADDQ	$40, SP
+
 // EVENT_FRAME builds the event callback's 7-word bounce frame on the
 // stack (SP moves down by its size): RCX, R11, RIP, CS | saved mask (0)
 // << 32 with the CS in R12, RFLAGS from R13 with IOPL clear and IF set
@@ -352,28 +381,7 @@ iret:
 	CMPQ	guestCtx_iret(R9), $0
 	JEQ	slow
 	MOVQ	const_regRSP(R8), DX
-	LEAQ	const_iretContextSize(DX), CX	// hw.GuestRange(RSP, 72)
-	CMPQ	CX, DX
-	JCS	slow
-	MOVQ	$const_guestLowEnd, SI
-	CMPQ	CX, SI
-	JLS	read
-	MOVQ	$const_guestHighStart, SI
-	CMPQ	DX, SI
-	JCS	slow
-read:
-	SUBQ	$const_iretContextSize, SP
-	MOVQ	SP, SI
-	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
-	MOVQ	SI, 0(SP)
-	MOVQ	DX, 8(SP)
-	MOVQ	$const_iretContextSize, 16(SP)
-	MOVQ	guestCtx_kernelCR3(R9), AX
-	MOVQ	AX, 24(SP)
-	CALL	·guestCopy(SB)
-	CMPB	32(SP), $0
-	JEQ	slow
-	ADDQ	$40, SP			// SP = the iret_context
+	GUEST_READ_OR_SLOW(const_iretContextSize)	// SP = the iret_context
 	TESTQ	$const_vgcfInSyscall, 24(SP)
 	JNE	slow
 	MOVQ	40(SP), R12		// CS | 3
@@ -630,29 +638,9 @@ vcpuop:
 	CMPQ	const_regRSI(R8), AX
 	JNE	slow			// another vCPU: -EINVAL or -ENOENT
 	MOVQ	const_regRDX(R8), DX	// the vcpu_set_singleshot_timer
-	LEAQ	const_sshotArgSize(DX), CX	// hw.GuestRange(RDX, 16)
-	CMPQ	CX, DX
-	JCS	slow
-	MOVQ	$const_guestLowEnd, SI
-	CMPQ	CX, SI
-	JLS	sshotRead
-	MOVQ	$const_guestHighStart, SI
-	CMPQ	DX, SI
-	JCS	slow
-sshotRead:
-	SUBQ	$const_sshotArgSize, SP
-	MOVQ	SP, SI
-	SUBQ	$40, SP			// guestCopy(dst, src, n, cr3) (ok bool)
-	MOVQ	SI, 0(SP)
-	MOVQ	DX, 8(SP)
-	MOVQ	$const_sshotArgSize, 16(SP)
-	MOVQ	guestCtx_kernelCR3(R9), AX
-	MOVQ	AX, 24(SP)
-	CALL	·guestCopy(SB)
-	CMPB	32(SP), $0
-	JEQ	slow			// -EFAULT
-	MOVQ	40(SP), R12		// timeout_abs_ns
-	ADDQ	$(40+const_sshotArgSize), SP
+	GUEST_READ_OR_SLOW(const_sshotArgSize)	// unreadable: -EFAULT
+	MOVQ	0(SP), R12		// timeout_abs_ns
+	ADDQ	$const_sshotArgSize, SP
 	RDTSC				// now, as tscTime
 	SHLQ	$32, DX
 	ORQ	DX, AX
