@@ -12,8 +12,9 @@
  *     the arming and the deadline (the hypervisor's own view of the timer
  *     must be the last deadline, not an earlier one);
  *   - re-armed earlier (from 1 s to 1 ms): it fires at the earlier one;
- *     the median lateness must stay under LATE_NS (a hypervisor that
- *     waits for its next tick or quiet-time end is later);
+ *     the median lateness must stay under LATE_NS in one of TRIES sets
+ *     of rounds (a hypervisor that waits for its next tick or quiet-time
+ *     end is later: 3-7 ms on gohv without its timer setting);
  *   - a deadline in the past fires at once; a stopped timer never fires;
  *   - armed in the past with events masked, the event is delivered at the
  *     return of the next hypercall after unmasking (xen_version, as Linux
@@ -29,10 +30,11 @@ const char test_name[] = "singleshot";
 
 #define ROUNDS  16
 #define RETRIES 16
+#define TRIES   3	/* sets of re-armed-earlier rounds */
 #define US      1000UL
 #define MS      1000000UL
 #define WAIT_NS (1000 * MS)	/* an upcall missing this long fails at once */
-#define LATE_NS (5 * MS)	/* median lateness bound of the earlier re-arms */
+#define LATE_NS (2 * MS)	/* median lateness bound of the earlier re-arms */
 #define SLOP_NS (100 * US)	/* Xen may fire up to timer_slop (50 us) early */
 
 static struct shared_info *s;
@@ -132,23 +134,29 @@ void test_main(void)
 		check(!wait_upcall(seen + 1, now_ns() + 2 * MS), "re-armed later: a second upcall");
 	}
 
-	/* Re-armed earlier: from 1 s to 1 ms. */
-	u64 late[ROUNDS];
-	for (int round = 0; round < ROUNDS; round++) {
-		seen = upcalls;
-		u64 t0 = now_ns(), at = t0 + MS;
-		check_eq(sshot(t0 + 1000 * MS), 0, "set_singleshot_timer(1 s)");
-		check_eq(sshot(at), 0, "set_singleshot_timer(earlier)");
-		if (!wait_upcall(seen, at + WAIT_NS))
-			test_fail("re-armed earlier: no VIRQ_TIMER upcall");
-		check(last_ns + SLOP_NS >= at, "re-armed earlier: fired %lu us before its deadline",
-		      (at - last_ns) / US);
-		late[round] = last_ns > at ? last_ns - at : 0;
-		check(!wait_upcall(seen + 1, now_ns() + 2 * MS), "re-armed earlier: a second upcall");
-	}
-	sort_u64(late, ROUNDS);
-	u64 median = late[ROUNDS / 2];
-	check(median < LATE_NS, "re-armed earlier: median lateness %lu us", median / US);
+	/* Re-armed earlier: from 1 s to 1 ms. A loaded emulator host may
+	 * make a whole set of rounds late: up to TRIES sets. */
+	u64 late[ROUNDS], median = 0;
+	int sets = 0;
+	do {
+		sets++;
+		for (int round = 0; round < ROUNDS; round++) {
+			seen = upcalls;
+			u64 t0 = now_ns(), at = t0 + MS;
+			check_eq(sshot(t0 + 1000 * MS), 0, "set_singleshot_timer(1 s)");
+			check_eq(sshot(at), 0, "set_singleshot_timer(earlier)");
+			if (!wait_upcall(seen, at + WAIT_NS))
+				test_fail("re-armed earlier: no VIRQ_TIMER upcall");
+			check(last_ns + SLOP_NS >= at, "re-armed earlier: fired %lu us before its deadline",
+			      (at - last_ns) / US);
+			late[round] = last_ns > at ? last_ns - at : 0;
+			check(!wait_upcall(seen + 1, now_ns() + 2 * MS), "re-armed earlier: a second upcall");
+		}
+		sort_u64(late, ROUNDS);
+		median = late[ROUNDS / 2];
+	} while (median >= LATE_NS && sets < TRIES);
+	check(median < LATE_NS, "re-armed earlier: median lateness %lu ms or more in each of %d sets (the last %lu us)",
+	      LATE_NS / MS, TRIES, median / US);
 
 	/* A deadline in the past fires at once; a stopped timer never. */
 	seen = upcalls;
@@ -196,6 +204,6 @@ void test_main(void)
 	v->evtchn_upcall_mask = 1;
 
 	printf("singleshot: %d rounds re-armed later (%d again), latest %lu us after the last deadline; "
-	       "%d re-armed earlier, lateness median %lu us, max %lu us; past deadline after %lu us\n",
-	       ROUNDS, retries, worst_later / US, ROUNDS, median / US, late[ROUNDS - 1] / US, past / US);
+	       "%d re-armed earlier (set %d), lateness median %lu us, max %lu us; past deadline after %lu us\n",
+	       ROUNDS, retries, worst_later / US, ROUNDS, sets, median / US, late[ROUNDS - 1] / US, past / US);
 }
