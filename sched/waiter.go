@@ -460,7 +460,7 @@ func (w *Waiter) FireDue() (deadline int64) {
 // metal that keeps them apart: one that serves
 // VCPUOP_set_singleshot_timer without an exit replaces the one-shot
 // deadline of the run and keeps the periodic one, then arms the one-shot
-// timer with SetSingleshot. Context: the vCPU's goroutine.
+// timer with SetSingleshotServed. Context: the vCPU's goroutine.
 func (w *Waiter) Deadlines() (oneshot, periodic int64) {
 	return w.dueAt.Load(), w.periodicDue.Load()
 }
