@@ -37,27 +37,6 @@ const char test_name[] = "singleshot";
 #define LATE_NS (2 * MS)	/* median lateness bound of the earlier re-arms */
 #define SLOP_NS (100 * US)	/* Xen may fire up to timer_slop (50 us) early */
 
-static struct shared_info *s;
-static u32 timer_port;
-static volatile u64 upcalls;	/* upcalls that had the timer port */
-static volatile u64 last_ns;	/* system time at the last of them */
-
-static void port_seen(u32 port)
-{
-	if (port == timer_port) {
-		last_ns = now_ns();
-		upcalls++;
-	}
-}
-
-static int hook(struct cpu_regs *r)
-{
-	if (r->vector != VEC_EVENT)
-		return 0;
-	take_events(s, &s->vcpu_info[0], port_seen);
-	return 1;
-}
-
 static long sshot(u64 at)
 {
 	struct vcpu_set_singleshot_timer t = { at, 0 };
@@ -65,10 +44,10 @@ static long sshot(u64 at)
 }
 
 /* Spins until an upcall after the seen-th, or until system time end;
- * returns whether one came (its time in last_ns). */
+ * returns whether one came (its time in last_timer_ns). */
 static int wait_upcall(u64 seen, u64 end)
 {
-	while (upcalls == seen) {
+	while (timer_upcalls == seen) {
 		if (now_ns() > end)
 			return 0;
 	}
@@ -77,15 +56,11 @@ static int wait_upcall(u64 seen, u64 end)
 
 void test_main(void)
 {
-	s = map_shared_info();
+	struct shared_info *s = map_shared_info();
 	struct vcpu_info *v = &s->vcpu_info[0];
 	install_traps();
-	trap_hook = hook;
 	register_event_callback();
-	struct evtchn_bind_virq bv = { VIRQ_TIMER, 0, 0 };
-	check_eq(hc_event_channel_op(EVTCHNOP_bind_virq, &bv), 0, "bind_virq(TIMER)");
-	timer_port = bv.port;
-	__atomic_fetch_and(&s->evtchn_mask[timer_port / 64], ~(1UL << (timer_port % 64)), __ATOMIC_SEQ_CST);
+	watch_timer();
 	check_eq(hc_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL), 0, "stop_periodic_timer");
 	if (v->time.tsc_to_system_mul == 0)
 		test_fail("vcpu_time_info has no TSC scale");
@@ -99,14 +74,14 @@ void test_main(void)
 	         "set_singleshot_timer(hypervisor address)");
 	check_eq(hc_vcpu_op(VCPUOP_set_singleshot_timer, 0, (void *)0x7f0000000000UL), -XEN_EFAULT,
 	         "set_singleshot_timer(unmapped address)");
-	u64 seen = upcalls;
+	u64 seen = timer_upcalls;
 	check(!wait_upcall(seen, now_ns() + 3 * MS), "an upcall after set_singleshot_timer calls that failed");
 
 	/* Re-armed later: the last deadline alone. */
 	int retries = 0;
 	u64 worst_later = 0;
 	for (int round = 0; round < ROUNDS; round++) {
-		seen = upcalls;
+		seen = timer_upcalls;
 		u64 t0 = now_ns(), last = 0;
 		for (int k = 0; k < 8; k++) {
 			last = t0 + MS + k * 250 * US;
@@ -114,7 +89,7 @@ void test_main(void)
 		}
 		if (round & 1)	/* a hypercall no fast path serves */
 			check_eq(hc_vcpu_op(VCPUOP_is_up, 0, NULL), 1, "is_up(0)");
-		if (now_ns() >= t0 + MS || upcalls != seen) {
+		if (now_ns() >= t0 + MS || timer_upcalls != seen) {
 			/* The first deadline may have come while re-arming: again. */
 			check(++retries <= RETRIES, "re-arming outran its first deadline %d times", retries);
 			if (!wait_upcall(seen, last + WAIT_NS))
@@ -124,7 +99,7 @@ void test_main(void)
 		}
 		if (!wait_upcall(seen, last + WAIT_NS))
 			test_fail("re-armed later: no VIRQ_TIMER upcall");
-		u64 at = last_ns;
+		u64 at = last_timer_ns;
 		if (at + SLOP_NS < last) {
 			printf("round %d: upcall %lu us before the last deadline\n", round, (last - at) / US);
 			check(0, "re-armed later: fired before the last deadline");
@@ -141,15 +116,15 @@ void test_main(void)
 	do {
 		sets++;
 		for (int round = 0; round < ROUNDS; round++) {
-			seen = upcalls;
+			seen = timer_upcalls;
 			u64 t0 = now_ns(), at = t0 + MS;
 			check_eq(sshot(t0 + 1000 * MS), 0, "set_singleshot_timer(1 s)");
 			check_eq(sshot(at), 0, "set_singleshot_timer(earlier)");
 			if (!wait_upcall(seen, at + WAIT_NS))
 				test_fail("re-armed earlier: no VIRQ_TIMER upcall");
-			check(last_ns + SLOP_NS >= at, "re-armed earlier: fired %lu us before its deadline",
-			      (at - last_ns) / US);
-			late[round] = last_ns > at ? last_ns - at : 0;
+			check(last_timer_ns + SLOP_NS >= at, "re-armed earlier: fired %lu us before its deadline",
+			      (at - last_timer_ns) / US);
+			late[round] = last_timer_ns > at ? last_timer_ns - at : 0;
 			check(!wait_upcall(seen + 1, now_ns() + 2 * MS), "re-armed earlier: a second upcall");
 		}
 		sort_u64(late, ROUNDS);
@@ -159,18 +134,18 @@ void test_main(void)
 	      LATE_NS / MS, TRIES, median / US);
 
 	/* A deadline in the past fires at once; a stopped timer never. */
-	seen = upcalls;
+	seen = timer_upcalls;
 	u64 t0 = now_ns();
 	check_eq(sshot(t0 - US), 0, "set_singleshot_timer(past)");
 	if (!wait_upcall(seen, t0 + WAIT_NS))
 		test_fail("a past deadline: no VIRQ_TIMER upcall");
-	u64 past = last_ns - t0;
+	u64 past = last_timer_ns - t0;
 	for (int tries = 0;; tries++) {
-		seen = upcalls;
+		seen = timer_upcalls;
 		u64 at = now_ns() + 20 * MS;
 		check_eq(sshot(at), 0, "set_singleshot_timer(20 ms)");
 		check_eq(hc_vcpu_op(VCPUOP_stop_singleshot_timer, 0, NULL), 0, "stop_singleshot_timer");
-		if (now_ns() < at && upcalls == seen) {
+		if (now_ns() < at && timer_upcalls == seen) {
 			check(!wait_upcall(seen, at + 20 * MS), "an upcall from a stopped timer");
 			break;
 		}
@@ -187,16 +162,16 @@ void test_main(void)
 	for (int k = 0; k < 2; k++) {
 		v->evtchn_upcall_mask = 1;
 		barrier();
-		seen = upcalls;
+		seen = timer_upcalls;
 		check_eq(sshot(now_ns() - US), 0, "set_singleshot_timer(past), events masked");
-		check(upcalls == seen && v->evtchn_upcall_pending, "masked: no event pending, or an upcall");
+		check(timer_upcalls == seen && v->evtchn_upcall_pending, "masked: no event pending, or an upcall");
 		v->evtchn_upcall_mask = 0;
 		barrier();
 		if (k == 0)
 			ver = hc_xen_version(XENVER_version, NULL);
 		else
 			seg = hc_set_segment_base(SEGBASE_FS, 0);
-		forced += upcalls == seen + 1;
+		forced += timer_upcalls == seen + 1;
 	}
 	check_eq(ver, 4 << 16 | 17, "xen_version(XENVER_version) with an event to deliver");
 	check_eq(seg, 0, "set_segment_base(FS, 0) with an event to deliver");

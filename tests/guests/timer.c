@@ -24,39 +24,13 @@ const char test_name[] = "timer";
 /* Xen may run a timer up to timer_slop (50 us) before its deadline. */
 #define SLOP_NS 100000
 
-static struct shared_info *s;
-static u32 timer_port;
-static volatile u64 timer_upcalls;	/* upcalls that had the timer port */
-static volatile u64 last_timer_ns;	/* system time at the last of them */
-
-static void port_seen(u32 port)
-{
-	if (port == timer_port) {
-		last_timer_ns = now_ns();
-		timer_upcalls++;
-	}
-}
-
-static int hook(struct cpu_regs *r)
-{
-	if (r->vector != VEC_EVENT)
-		return 0;
-	take_events(s, &s->vcpu_info[0], port_seen);
-	return 1;
-}
-
 void test_main(void)
 {
-	s = map_shared_info();
+	struct shared_info *s = map_shared_info();
 	struct vcpu_info *v = &s->vcpu_info[0];
 	install_traps();
-	trap_hook = hook;
 	register_event_callback();
-
-	struct evtchn_bind_virq bv = { VIRQ_TIMER, 0, 0 };
-	check_eq(hc_event_channel_op(EVTCHNOP_bind_virq, &bv), 0, "bind_virq(TIMER)");
-	timer_port = bv.port;
-	__atomic_fetch_and(&s->evtchn_mask[timer_port / 64], ~(1UL << (timer_port % 64)), __ATOMIC_SEQ_CST);
+	u32 timer_port = watch_timer();
 	volatile struct vcpu_time_info *t = &v->time;
 	printf("timer: port %u, tsc_to_system_mul %u tsc_shift %d\n", timer_port, t->tsc_to_system_mul,
 	       (int)t->tsc_shift);

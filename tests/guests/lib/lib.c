@@ -477,3 +477,34 @@ void sort_u64(u64 *a, unsigned long n)
 			a[j - 1] = t;
 		}
 }
+
+volatile u64 timer_upcalls, last_timer_ns;
+static u32 watched_timer_port;
+
+static void timer_port_seen(u32 port)
+{
+	if (port == watched_timer_port) {
+		last_timer_ns = now_ns();
+		timer_upcalls++;
+	}
+}
+
+static int timer_hook(struct cpu_regs *r)
+{
+	if (r->vector != VEC_EVENT)
+		return 0;
+	struct shared_info *s = map_shared_info();
+	take_events(s, &s->vcpu_info[0], timer_port_seen);
+	return 1;
+}
+
+u32 watch_timer(void)
+{
+	struct shared_info *s = map_shared_info();
+	struct evtchn_bind_virq bv = { VIRQ_TIMER, 0, 0 };
+	check_eq(hc_event_channel_op(EVTCHNOP_bind_virq, &bv), 0, "bind_virq(TIMER)");
+	watched_timer_port = bv.port;
+	__atomic_fetch_and(&s->evtchn_mask[bv.port / 64], ~(1UL << (bv.port % 64)), __ATOMIC_SEQ_CST);
+	trap_hook = timer_hook;
+	return bv.port;
+}

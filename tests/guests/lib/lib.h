@@ -93,6 +93,13 @@ u64 now_ns(void);	/* Xen system time from vCPU 0's vcpu_time_info */
  * unmasked port of s in the words the selector names, calling fn(port)
  * for each (fn may be NULL). It returns the selector it took. */
 u64 take_events(struct shared_info *s, struct vcpu_info *v, void (*fn)(u32 port));
+/* watch_timer binds VIRQ_TIMER on vCPU 0, unmasks its port and makes
+ * trap_hook take each event upcall on vCPU 0 (take_events), counting those
+ * that had the timer's port: timer_upcalls, and the system time at the
+ * last of them in last_timer_ns. It returns the port. The caller installs
+ * the traps and the event callback first. */
+u32 watch_timer(void);
+extern volatile u64 timer_upcalls, last_timer_ns;
 /* sort_u64 sorts a[0..n) in place (insertion sort: the guests' n are small). */
 void sort_u64(u64 *a, unsigned long n);
 u64 vcpu_time_ns(volatile struct vcpu_time_info *t);	/* the same from t */
