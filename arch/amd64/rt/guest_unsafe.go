@@ -575,7 +575,8 @@ func (g *GuestContext) FastPathRan() (bounces, irets uint64, kernel bool) {
 // VCPUOP_set_singleshot_timer and xen_version(XENVER_version)), and if a
 // stack_switch was among them, the last one's stack selector (RPL 3 if
 // it had RPL 0) and stack pointer, which the caller records as the
-// vCPU's (its frames for bounces from user mode have already moved). Context: the vCPU's goroutine, after Run.
+// vCPU's (its frames for bounces from user mode have already moved).
+// Context: the vCPU's goroutine, after Run.
 func (g *GuestContext) FastHypercalls() (n uint64, stackSet bool, ss, sp uint64) {
 	c := &g.c
 	return c.fastHypercalls, c.stackSet != 0, c.stackSS, c.stackSP
