@@ -80,8 +80,8 @@ type VCPU struct {
 	timeDue bool
 	timeAt  int64
 	// runOneshot and runPeriodic are the one-shot and periodic timers'
-	// deadlines the guest's next run must end by (Waiter.FireDue, then
-	// Waiter.Deadlines, before the entry; 0: none). Owned by the vCPU's
+	// deadlines the guest's next run must end by (Waiter.FireDue before
+	// the entry; 0: none). Owned by the vCPU's
 	// goroutine.
 	runOneshot, runPeriodic int64
 }
@@ -281,8 +281,7 @@ func (v *VCPU) Run() {
 		// The one-shot and periodic timers, if due, raise VIRQ_TIMER
 		// here, on the vCPU's thread, as Xen's timer interrupt on its
 		// CPU; the run ends by the next deadline (RunDeadlines).
-		v.waiter.FireDue()
-		v.runOneshot, v.runPeriodic = v.waiter.Deadlines()
+		v.runOneshot, v.runPeriodic = v.waiter.FireDue()
 		// Events pending for the vCPU are delivered on every entry.
 		if _, err := v.pv.DeliverEvent(&v.Regs); err != nil {
 			v.crash(err.Error())

@@ -57,8 +57,8 @@
 //     them are never armed: a vCPU sleeping in Block or Poll sleeps until the earlier
 //     deadline and then runs the timer's callback; a running one calls
 //     Waiter.FireDue before each entry to its guest (hv's run loop) and
-//     leaves the guest by the deadline FireDue returns (the metal's
-//     GuestContext.SetDeadlines, with the two apart: Deadlines). A
+//     leaves the guest by the earlier of the deadlines FireDue returns
+//     (the metal's GuestContext.SetDeadlines, given them apart). A
 //     metal that serves VCPUOP_set_singleshot_timer without an exit
 //     hands the deadline back after the run (SetSingleshotServed),
 //     which fires at the next FireDue if it has come. On the metal the Go runtime's timers may

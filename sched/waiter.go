@@ -133,8 +133,8 @@ func (w *Waiter) setState(state int32) {
 // With a TimedParker, the vCPU's goroutine serves its one-shot and
 // periodic timers and its poll's timeout itself, as Xen's timer
 // interrupt on the vCPU's own CPU does: it calls FireDue before each
-// entry to the guest and bounds the guest's run by the deadline FireDue
-// returns, and a sleep ends at the deadline (ParkUntil; the periodic
+// entry to the guest and bounds the guest's run by the earlier deadline
+// FireDue returns, and a sleep ends at the deadline (ParkUntil; the periodic
 // timer is stopped while the vCPU sleeps). timers' one-shot, periodic
 // and poll timers are then never armed: on the metal they are the Go
 // runtime's timers, which come up to a millisecond late, and each one
@@ -426,19 +426,22 @@ func (w *Waiter) oneshotFired() {
 // FireDue is the owner's timer check before each entry to the guest,
 // with a TimedParker (NewWaiter): it raises VIRQ_TIMER if the one-shot
 // timer's or the periodic timer's deadline has come (the periodic one
-// then set for its next period), and returns the earlier deadline still
-// armed (0: none), by which the guest's run must end so that this is
-// called again. Without a TimedParker the TimerSource fires the timers
-// and FireDue does nothing but return 0. Context: the vCPU's goroutine,
-// on the path of every entry: without a deadline armed it reads two
-// atomics.
-func (w *Waiter) FireDue() (deadline int64) {
+// then set for its next period), and returns the deadlines still armed
+// (0: not armed): the guest's run must end by the earlier so that this
+// is called again. They come apart for a metal that serves
+// VCPUOP_set_singleshot_timer without an exit: it replaces the run's
+// one-shot deadline, keeps the periodic one, and arms the one-shot timer
+// with SetSingleshotServed after the run. Without a TimedParker the
+// TimerSource fires the timers and FireDue does nothing but return 0s.
+// Context: the vCPU's goroutine, on the path of every entry: without a
+// deadline armed it reads two atomics.
+func (w *Waiter) FireDue() (oneshot, periodic int64) {
 	if !w.ownTimers {
-		return 0
+		return 0, 0
 	}
 	at, pat := w.dueAt.Load(), w.periodicDue.Load()
 	if at == 0 && pat == 0 {
-		return 0
+		return 0, 0
 	}
 	now := w.clock.Now()
 	if at != 0 && now >= at {
@@ -449,24 +452,11 @@ func (w *Waiter) FireDue() (deadline int64) {
 		w.periodicFired()
 		pat = w.periodicDue.Load()
 	}
-	if at == 0 || (pat != 0 && pat < at) {
-		return pat
-	}
-	return at
-}
-
-// Deadlines returns the one-shot and periodic timers' deadlines as
-// FireDue left them (0: not armed; always 0 without a TimedParker), for a
-// metal that keeps them apart: one that serves
-// VCPUOP_set_singleshot_timer without an exit replaces the one-shot
-// deadline of the run and keeps the periodic one, then arms the one-shot
-// timer with SetSingleshotServed. Context: the vCPU's goroutine.
-func (w *Waiter) Deadlines() (oneshot, periodic int64) {
-	return w.dueAt.Load(), w.periodicDue.Load()
+	return at, pat
 }
 
 // OwnsTimers reports whether the vCPU's goroutine fires the vCPU's
-// timers itself (a TimedParker: FireDue, Deadlines).
+// timers itself (a TimedParker: FireDue).
 func (w *Waiter) OwnsTimers() bool { return w.ownTimers }
 
 // Lateness of the one-shot timers that fired (every Waiter's, since

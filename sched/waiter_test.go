@@ -753,6 +753,16 @@ func TestPollTimedParker(t *testing.T) {
 	}
 }
 
+// firstDue is FireDue's earlier deadline (0: none): the one a guest's
+// run must end by.
+func firstDue(w *sched.Waiter) int64 {
+	at, per := w.FireDue()
+	if at == 0 || (per != 0 && per < at) {
+		return per
+	}
+	return at
+}
+
 // TestFireDueOwnTimers: with a TimedParker the vCPU's goroutine serves
 // its one-shot and periodic timers (FireDue before each entry) and its
 // poll timeout (the sleep's deadline): the TimerSource's timers are never armed (on
@@ -772,14 +782,14 @@ func TestFireDueOwnTimers(t *testing.T) {
 	if n := c.Pending(); n != 0 {
 		t.Errorf("%d TimerSource timers armed by set_singleshot_timer, want 0", n)
 	}
-	if d := w.FireDue(); d != 1_500_000 || f.timerVIRQs() != 0 {
+	if d := firstDue(w); d != 1_500_000 || f.timerVIRQs() != 0 {
 		t.Fatalf("before the deadline: FireDue %d, %d VIRQ_TIMERs; want 1500000, 0", d, f.timerVIRQs())
 	}
 	c.Set(1_600_000)
-	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+	if d := firstDue(w); d != 0 || f.timerVIRQs() != 1 {
 		t.Fatalf("after the deadline: FireDue %d, %d VIRQ_TIMERs; want 0, 1", d, f.timerVIRQs())
 	}
-	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+	if d := firstDue(w); d != 0 || f.timerVIRQs() != 1 {
 		t.Fatalf("again: FireDue %d, %d VIRQ_TIMERs; want 0, still 1", d, f.timerVIRQs())
 	}
 	if l := sched.ReadOneshotLateness(); l.MaxNs < 100_000 {
@@ -788,14 +798,14 @@ func TestFireDueOwnTimers(t *testing.T) {
 	w.SetTimerOp(1_700_000)
 	w.StopSingleshot()
 	c.Set(1_800_000)
-	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+	if d := firstDue(w); d != 0 || f.timerVIRQs() != 1 {
 		t.Fatalf("stopped: FireDue %d, %d VIRQ_TIMERs; want 0, still 1", d, f.timerVIRQs())
 	}
 	w.SetTimerOp(1_900_000)
 	if e := w.Poll([]uint32{1}, 1_850_000); e != 0 || c.Pending() != 0 || len(p.deadlines) != 1 || p.deadlines[0] != 1_850_000 {
 		t.Fatalf("poll: %v, %d TimerSource timers armed, ParkUntil deadlines %v; want 0, 0, [1850000]", e, c.Pending(), p.deadlines)
 	}
-	if d := w.FireDue(); d != 1_900_000 || f.timerVIRQs() != 1 {
+	if d := firstDue(w); d != 1_900_000 || f.timerVIRQs() != 1 {
 		t.Fatalf("after the poll's timeout: FireDue %d, %d VIRQ_TIMERs; want 1900000, 1", d, f.timerVIRQs())
 	}
 
@@ -806,20 +816,20 @@ func TestFireDueOwnTimers(t *testing.T) {
 	if f.timerVIRQs() != 2 || c.Pending() != 0 {
 		t.Fatalf("periodic: %d VIRQ_TIMERs, %d TimerSource timers armed; want 2, 0", f.timerVIRQs(), c.Pending())
 	}
-	if d := w.FireDue(); d != 3_000_000 {
+	if d := firstDue(w); d != 3_000_000 {
 		t.Fatalf("periodic: FireDue %d, want 3000000", d)
 	}
 	w.SetTimerOp(2_500_000)
-	if d := w.FireDue(); d != 2_500_000 {
+	if d := firstDue(w); d != 2_500_000 {
 		t.Fatalf("periodic and one-shot: FireDue %d, want the one-shot's 2500000", d)
 	}
 	c.Set(3_100_000)
-	if d := w.FireDue(); d != 4_100_000 || f.timerVIRQs() != 4 {
+	if d := firstDue(w); d != 4_100_000 || f.timerVIRQs() != 4 {
 		t.Fatalf("both due: FireDue %d, %d VIRQ_TIMERs; want 4100000 (the next period), 4", d, f.timerVIRQs())
 	}
 	w.Descheduled()
 	c.Set(5_000_000)
-	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 4 {
+	if d := firstDue(w); d != 0 || f.timerVIRQs() != 4 {
 		t.Fatalf("descheduled: FireDue %d, %d VIRQ_TIMERs; want 0, still 4", d, f.timerVIRQs())
 	}
 	w.StopPeriodic()
@@ -830,7 +840,7 @@ func TestFireDueOwnTimers(t *testing.T) {
 	g.w = x
 	x.StopPeriodic()
 	x.SetTimerOp(6_000_000)
-	if d := x.FireDue(); d != 0 || c.Pending() != 1 {
+	if d := firstDue(x); d != 0 || c.Pending() != 1 {
 		t.Fatalf("ChanParker: FireDue %d with %d TimerSource timers armed; want 0, 1", d, c.Pending())
 	}
 	c.Set(6_000_000)
@@ -840,7 +850,7 @@ func TestFireDueOwnTimers(t *testing.T) {
 }
 
 // TestSetSingleshotServed: a one-shot deadline the metal served without
-// an exit (hv.VCPU.FastSingleshotRan) replaces the armed one; Deadlines
+// an exit (hv.VCPU.FastSingleshotRan) replaces the armed one; FireDue
 // reports it beside the periodic timer's; one that has come by the time
 // it is handed back fires at the next FireDue, once, its lateness
 // counted, not at once. Without a TimedParker it is SetSingleshot's
@@ -853,11 +863,11 @@ func TestSetSingleshotServed(t *testing.T) {
 	w.StopPeriodic()
 	w.SetSingleshot(1_200_000, 0)
 	w.SetSingleshotServed(1_500_000) // re-armed later in the guest
-	if at, per := w.Deadlines(); at != 1_500_000 || per != 0 {
-		t.Fatalf("Deadlines %d, %d; want 1500000, 0", at, per)
+	if at, per := w.FireDue(); at != 1_500_000 || per != 0 {
+		t.Fatalf("FireDue %d, %d; want 1500000, 0", at, per)
 	}
 	c.Set(1_300_000)
-	if d := w.FireDue(); d != 1_500_000 || f.timerVIRQs() != 0 {
+	if d := firstDue(w); d != 1_500_000 || f.timerVIRQs() != 0 {
 		t.Fatalf("past the replaced deadline: FireDue %d, %d VIRQ_TIMERs; want 1500000, 0", d, f.timerVIRQs())
 	}
 	c.Set(1_700_000)
@@ -866,18 +876,18 @@ func TestSetSingleshotServed(t *testing.T) {
 	if f.timerVIRQs() != 0 {
 		t.Fatalf("a served deadline that has come raised %d VIRQ_TIMERs before FireDue", f.timerVIRQs())
 	}
-	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+	if d := firstDue(w); d != 0 || f.timerVIRQs() != 1 {
 		t.Fatalf("FireDue %d, %d VIRQ_TIMERs; want 0, 1", d, f.timerVIRQs())
 	}
 	if l := sched.ReadOneshotLateness(); l.Fired != before.Fired+1 || l.SumNs-before.SumNs != 100_000 {
 		t.Errorf("lateness: %d fired, %d ns added; want %d, 100000", l.Fired, l.SumNs-before.SumNs, before.Fired+1)
 	}
-	if d := w.FireDue(); d != 0 || f.timerVIRQs() != 1 {
+	if d := firstDue(w); d != 0 || f.timerVIRQs() != 1 {
 		t.Fatalf("again: FireDue %d, %d VIRQ_TIMERs; want 0, still 1", d, f.timerVIRQs())
 	}
 	w.SetPeriodic(sched.MinPeriod)
-	if _, per := w.Deadlines(); per == 0 {
-		t.Fatalf("Deadlines gives no periodic deadline with the periodic timer armed")
+	if _, per := w.FireDue(); per == 0 {
+		t.Fatalf("FireDue gives no periodic deadline with the periodic timer armed")
 	}
 
 	g := newFake()
@@ -885,7 +895,7 @@ func TestSetSingleshotServed(t *testing.T) {
 	g.w = x
 	x.StopPeriodic()
 	x.SetSingleshotServed(1_800_000)
-	if at, per := x.Deadlines(); at != 0 || per != 0 || c.Pending() != 1 || x.OwnsTimers() {
-		t.Fatalf("ChanParker: Deadlines %d, %d, %d TimerSource timers, OwnsTimers %v; want 0, 0, 1, false", at, per, c.Pending(), x.OwnsTimers())
+	if at, per := x.FireDue(); at != 0 || per != 0 || c.Pending() != 1 || x.OwnsTimers() {
+		t.Fatalf("ChanParker: FireDue %d, %d, %d TimerSource timers, OwnsTimers %v; want 0, 0, 1, false", at, per, c.Pending(), x.OwnsTimers())
 	}
 }
